@@ -1,0 +1,27 @@
+"""Analyzer registry: adding an analyzer is one module and one line in ANALYZERS.
+
+Order matters: analyzers run in this order on each object, and later ones may use
+the facts earlier ones found (the archive analyzer needs the file type).
+"""
+
+from __future__ import annotations
+
+from .archive import ZipArchive
+from .base import Analyzer, Finding, Item, Settings
+from .filetype import FileType
+from .hashing import Hashing
+from .yara_scan import YaraScan, rule_files, ruleset_sha256
+
+ANALYZERS: dict[str, type[Analyzer]] = {
+    Hashing.NAME: Hashing,
+    FileType.NAME: FileType,
+    YaraScan.NAME: YaraScan,
+    ZipArchive.NAME: ZipArchive,
+}
+
+__all__ = ["ANALYZERS", "Analyzer", "Finding", "Item", "Settings", "build_analyzers", "rule_files", "ruleset_sha256"]
+
+
+def build_analyzers(settings: Settings) -> list[Analyzer]:
+    """The analyzers that run with these settings, in registry order."""
+    return [cls(settings) for cls in ANALYZERS.values() if cls.enabled(settings)]

@@ -1,0 +1,84 @@
+"""The analyzer interface: small classes that examine one object and say what they found."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..evidence.base import EvidenceObject
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass
+class Finding:
+    """Something an examiner should look at, with the analyzer's reasons in `detail`."""
+
+    analyzer: str
+    rule: str
+    severity: str
+    title: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            self.severity = "medium"
+
+
+@dataclass
+class Item:
+    """One object under analysis and what has been learned about it so far.
+
+    The pipeline reads the content once, in chunks, feeding each analyzer's stream
+    consumer; `head` holds the first bytes and `data` the whole content when it is
+    small enough to keep (what YARA scans). Analyzers then run in registry order
+    and may fill `facts` for the ones after them.
+    """
+
+    obj: EvidenceObject
+    head: bytes = b""
+    data: bytes | None = None
+    content_read: bool = False  # the whole content was read without error
+    facts: dict[str, Any] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason) for the ledger
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the examiner chose for this run, shared read-only by every analyzer."""
+
+    keep_limit: int = 64 * 1024 * 1024  # largest content kept in memory for YARA and archives
+    yara_timeout: int = 60
+    archive_depth: int = 3
+    archive_member_limit: int = 256 * 1024 * 1024
+    archive_total_limit: int = 1024 * 1024 * 1024
+    archive_ratio_limit: int = 200
+    archive_max_members: int = 10_000
+    rule_paths: tuple[Path, ...] | None = None  # None: YARA is off
+
+
+class Analyzer(abc.ABC):
+    """Examines one object. Never touches the database, Qt, or global state."""
+
+    NAME: ClassVar[str]
+    VERSION: ClassVar[str] = "1"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Whether this analyzer runs with the examiner's settings."""
+        return True
+
+    def stream(self, item: Item) -> Callable[[bytes], None] | None:
+        """A consumer for the content's chunks, if this analyzer reads the stream."""
+        return None
+
+    @abc.abstractmethod
+    def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject]:
+        """Yield findings, and child objects (archive members) to analyse in turn."""

@@ -1,0 +1,110 @@
+"""True file type from magic bytes (libmagic), and the extension that lies about it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import magic
+
+from .base import Analyzer, Finding, Item, Settings
+
+HEAD_BYTES = 64 * 1024
+
+EXECUTABLE_MIMES = {
+    "application/x-dosexec",
+    "application/vnd.microsoft.portable-executable",
+    "application/x-executable",
+    "application/x-pie-executable",
+    "application/x-sharedlib",
+    "application/x-mach-binary",
+}
+EXECUTABLE_EXTENSIONS = {
+    "exe", "dll", "sys", "scr", "cpl", "ocx", "com", "drv", "efi", "mui", "ax", "acm", "tsp",
+    "msstyles", "pyd", "node", "so", "ko", "o", "elf", "bin", "out", "dylib", "bundle", "run",
+}
+_TEXT = ("text/", "application/json", "application/xml", "application/csv", "message/")
+_OLE = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+        "application/x-ole-storage", "application/CDFV2", "application/vnd.ms-office")
+_ZIP = ("application/zip", "application/x-zip-compressed")
+_OOXML = "application/vnd.openxmlformats-officedocument."
+_ODF = "application/vnd.oasis.opendocument."
+
+# What content each well-known extension promises: exact MIME types or prefixes ending in '/' or '.'.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "jpg": ("image/jpeg",), "jpeg": ("image/jpeg",), "jpe": ("image/jpeg",),
+    "png": ("image/png",), "gif": ("image/gif",), "bmp": ("image/bmp", "image/x-ms-bmp"),
+    "tif": ("image/tiff",), "tiff": ("image/tiff",), "webp": ("image/webp",), "ico": ("image/vnd.microsoft.icon", "image/x-icon"),
+    "heic": ("image/heic", "image/heif"),
+    "pdf": ("application/pdf",),
+    "doc": _OLE, "xls": _OLE, "ppt": _OLE, "msg": _OLE,
+    "docx": (_OOXML, *_ZIP), "xlsx": (_OOXML, *_ZIP), "pptx": (_OOXML, *_ZIP),
+    "odt": (_ODF, *_ZIP), "ods": (_ODF, *_ZIP), "odp": (_ODF, *_ZIP),
+    "zip": _ZIP, "jar": (*_ZIP, "application/java-archive"), "apk": (*_ZIP, "application/vnd.android.package-archive"),
+    "gz": ("application/gzip", "application/x-gzip"), "7z": ("application/x-7z-compressed",),
+    "rar": ("application/x-rar", "application/vnd.rar", "application/x-rar-compressed"),
+    "mp3": ("audio/mpeg",), "wav": ("audio/x-wav", "audio/wav"), "mp4": ("video/mp4",),
+    "avi": ("video/x-msvideo",), "mov": ("video/quicktime",), "mkv": ("video/x-matroska",),
+    "txt": _TEXT, "csv": _TEXT, "log": _TEXT, "md": _TEXT, "ini": _TEXT, "cfg": _TEXT,
+    "html": _TEXT, "htm": _TEXT, "xml": _TEXT, "json": _TEXT,
+    "exe": tuple(EXECUTABLE_MIMES), "dll": tuple(EXECUTABLE_MIMES), "sys": tuple(EXECUTABLE_MIMES),
+    "scr": tuple(EXECUTABLE_MIMES),
+}
+UNINFORMATIVE = {"application/octet-stream", "inode/x-empty", "application/x-empty"}
+
+
+def extension_of(name: str) -> str:
+    """Lower-case extension of the last name component ('' when there is none)."""
+    base = name.rsplit("!", 1)[-1].rsplit("/", 1)[-1].split(":", 1)[0]
+    stem, dot, ext = base.rpartition(".")
+    return ext.lower() if dot and stem else ""
+
+
+def _promised(ext: str, mime: str) -> bool:
+    return any(mime == want or (want.endswith(("/", ".")) and mime.startswith(want)) for want in EXPECTED[ext])
+
+
+class FileType(Analyzer):
+    NAME = "filetype"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._local = threading.local()  # a libmagic cookie must not be shared between threads
+
+    def _cookies(self) -> tuple[magic.Magic, magic.Magic]:
+        if not hasattr(self._local, "mime"):
+            self._local.mime = magic.Magic(mime=True)
+            self._local.text = magic.Magic()
+        return self._local.mime, self._local.text
+
+    def analyze(self, item: Item) -> Iterable[Finding]:
+        obj = item.obj
+        if obj.kind not in ("file", "virtual") or not item.head:
+            if obj.kind in ("file", "virtual") and item.content_read:
+                item.facts["mime"] = "inode/x-empty"
+            return
+        mime_cookie, text_cookie = self._cookies()
+        head = item.head[:HEAD_BYTES]
+        mime = mime_cookie.from_buffer(head)
+        item.facts["mime"] = mime
+        item.facts["description"] = text_cookie.from_buffer(head)
+        ext = extension_of(obj.name)
+        if mime in EXECUTABLE_MIMES:
+            if ext in EXECUTABLE_EXTENSIONS:
+                return
+            if ext in EXPECTED:
+                item.facts["ext_mismatch"] = True
+                yield Finding(self.NAME, "executable-disguised", "high",
+                              f"Executable disguised as .{ext}",
+                              {"extension": ext, "mime": mime, "type": item.facts["description"]})
+            elif ext and mime == "application/x-dosexec":
+                item.facts["ext_mismatch"] = True
+                yield Finding(self.NAME, "executable-unusual-extension", "medium",
+                              f"Windows executable with unusual extension .{ext}",
+                              {"extension": ext, "mime": mime, "type": item.facts["description"]})
+            return
+        if ext in EXPECTED and mime not in UNINFORMATIVE and not _promised(ext, mime):
+            item.facts["ext_mismatch"] = True
+            yield Finding(self.NAME, "extension-mismatch", "low",
+                          f"Content is {mime}, not what .{ext} promises",
+                          {"extension": ext, "mime": mime, "type": item.facts["description"]})

@@ -1,0 +1,86 @@
+"""The case database: one SQLite file per case, created and migrated here.
+
+The schema version lives in PRAGMA user_version; each migration brings a
+database from one version to the next, so old cases keep opening.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from ..errors import UsageError
+
+SCHEMA_VERSION = 1
+
+
+def _version_1(db: sqlite_utils.Database) -> None:
+    db["case_info"].create({"key": str, "value": str}, pk="key")
+    db["evidence"].create(
+        {
+            "id": int, "path": str, "segments": str, "kind": str, "format": str, "size": int,
+            "sha256": str, "stored_md5": str, "stored_sha1": str, "computed_md5": str, "computed_sha1": str,
+            "verified": str, "status": str, "error": str, "added_at": str, "processed_at": str,
+        },
+        pk="id",
+    )
+    db["partitions"].create(
+        {"id": int, "evidence_id": int, "offset": int, "length": int, "description": str,
+         "filesystem": str, "status": str, "note": str},
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
+    )
+    db["files"].create(
+        {
+            "id": int, "evidence_id": int, "parent_id": int, "partition_offset": int, "path": str,
+            "name": str, "extension": str, "inode": str, "kind": str, "deleted": int, "size": int,
+            "md5": str, "sha1": str, "sha256": str, "mime": str, "description": str, "ext_mismatch": int,
+            "mtime": str, "atime": str, "ctime": str, "crtime": str, "note": str,
+        },
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
+    )
+    db["findings"].create(
+        {
+            "id": int, "evidence_id": int, "object_kind": str, "object_id": int, "object": str,
+            "analyzer": str, "rule": str, "severity": str, "severity_rank": int, "title": str,
+            "detail": str, "created_at": str,
+        },
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
+    )
+    db["runs"].create(
+        {"id": int, "started": str, "finished": str, "status": str, "tool_version": str,
+         "rules_sha256": str, "options": str, "summary": str},
+        pk="id",
+    )
+    db["ledger"].create(
+        {"evidence_id": int, "run_id": int, "stage": str, "attempted": int, "processed": int,
+         "skipped": int, "reasons": str},
+        pk=("evidence_id", "run_id", "stage"),
+        foreign_keys=[("evidence_id", "evidence", "id"), ("run_id", "runs", "id")],
+    )
+    db["problems"].create(
+        {"id": int, "evidence_id": int, "run_id": int, "stage": str, "object": str, "message": str},
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
+    )
+    db["audit_log"].create({"id": int, "ts": str, "user": str, "host": str, "action": str, "detail": str}, pk="id")
+    db["files"].create_index(["evidence_id", "path"])
+    db["files"].create_index(["sha256"])
+    db["files"].create_index(["parent_id"])
+    db["findings"].create_index(["evidence_id"])
+    db["findings"].create_index(["severity_rank"])
+    db["findings"].create_index(["object_kind", "object_id"])
+    db["files"].enable_fts(["path"], fts_version="FTS5", create_triggers=True)
+    db["findings"].enable_fts(["title"], fts_version="FTS5", create_triggers=True)
+
+
+MIGRATIONS = {1: _version_1}
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the database to SCHEMA_VERSION; refuse a case written by a newer cybertriage."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"case database is schema {version}; this cybertriage reads up to {SCHEMA_VERSION}")
+    while version < SCHEMA_VERSION:
+        version += 1
+        with db.conn:
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version = {version}")

@@ -1,0 +1,157 @@
+"""Opening a case, and the one writer thread that owns the case database's write connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import queue
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from ..errors import UsageError
+from .schema import migrate
+
+CASE_DB = "case.db"
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+T = TypeVar("T")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
+    """A connection to the case in `case_dir`, for one thread; `create` makes a new case if needed."""
+    path = case_dir / CASE_DB
+    if not path.exists():
+        if not create:
+            raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
+        try:
+            case_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot create case folder {case_dir}: {error.strerror}") from None
+    try:
+        db = sqlite_utils.Database(sqlite3.connect(path, timeout=30, check_same_thread=True))
+        db.execute("PRAGMA foreign_keys = ON")
+        if create:
+            db.enable_wal()
+            migrate(db)
+            if not db["case_info"].count:
+                db["case_info"].insert_all([{"key": "created_at", "value": utc_now()}])
+                audit(db, "case created", {"folder": str(case_dir.resolve())})
+        else:
+            migrate(db)
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"case database {path} cannot be used: {error}") from None
+    return db
+
+
+def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> None:
+    """Append one entry to the case's chain-of-custody log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    db["audit_log"].insert(
+        {"ts": utc_now(), "user": user, "host": socket.gethostname(), "action": action,
+         "detail": json.dumps(detail, ensure_ascii=False)}
+    )
+
+
+class CaseWriter:
+    """Single writer: everything that changes the case goes through this thread, in batches."""
+
+    BATCH_ROWS = 2000
+    FLUSH_SECONDS = 0.5
+
+    def __init__(self, case_dir: Path) -> None:
+        self.case_dir = case_dir
+        self._queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self._thread = threading.Thread(target=self._run, name="case-writer", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread.start()
+        self._ready.wait()
+        if self._error:
+            raise self._error
+
+    def add_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Queue rows for insertion; they are committed within FLUSH_SECONDS."""
+        self._raise_if_failed()
+        self._queue.put(("rows", table, rows))
+
+    def call(self, work: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run `work` on the writer's connection after everything queued before it; wait for it."""
+        self._raise_if_failed()
+        done: queue.Queue = queue.Queue(maxsize=1)
+        self._queue.put(("call", work, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(("stop", None, None))
+            self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise UsageError(f"writing the case database failed: {self._error}")
+
+    def _run(self) -> None:
+        try:
+            db = open_case(self.case_dir, create=True)
+        except BaseException as error:  # reported to the constructor's caller
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        pending: dict[str, list[dict[str, Any]]] = {}
+        count = 0
+        while True:
+            try:
+                op, a, b = self._queue.get(timeout=self.FLUSH_SECONDS)
+            except queue.Empty:
+                count = self._flush(db, pending)
+                continue
+            if op == "rows":
+                pending.setdefault(a, []).extend(b)
+                count += len(b)
+                if count >= self.BATCH_ROWS:
+                    count = self._flush(db, pending)
+                continue
+            count = self._flush(db, pending)
+            if op == "stop":
+                db.close()
+                return
+            try:
+                with db.conn:
+                    b.put((True, a(db)))
+            except Exception as error:  # handed back to the caller of call()
+                b.put((False, error))
+
+    def _flush(self, db: sqlite_utils.Database, pending: dict[str, list[dict[str, Any]]]) -> int:
+        if not pending or self._error is not None:
+            pending.clear()
+            return 0
+        try:
+            with db.conn:
+                for table in ("files", "findings", "problems"):  # parents before what refers to them
+                    rows = pending.pop(table, None)
+                    if rows:
+                        db[table].insert_all(rows)
+                for table, rows in pending.items():
+                    db[table].insert_all(rows)
+        except Exception as error:  # a failed write must stop the scan, not hang it
+            self._error = error
+        pending.clear()
+        return 0

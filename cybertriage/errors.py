@@ -1,0 +1,17 @@
+"""The exceptions the core raises; only cli.py and gui/ turn them into messages."""
+
+
+class CybertriageError(Exception):
+    """Root of every error the core raises on purpose."""
+
+
+class EvidenceError(CybertriageError):
+    """Evidence cannot be opened or read: empty, truncated, corrupt, missing, wrong kind."""
+
+
+class UsageError(CybertriageError):
+    """The examiner asked for something that cannot be done (bad option, missing case)."""
+
+
+class Cancelled(CybertriageError):
+    """The examiner stopped the run; what was done so far is kept."""

@@ -1,0 +1,150 @@
+"""What every evidence source produces: objects with metadata and lazily read content."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class Content(abc.ABC):
+    """Random-access, read-only view of one object's bytes; never loaded whole."""
+
+    size: int
+
+    @abc.abstractmethod
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Return up to `length` bytes at `offset`; raise OSError when the range is unreadable."""
+
+    def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        offset = 0
+        while offset < self.size:
+            data = self.read_at(offset, min(chunk_size, self.size - offset))
+            if not data:
+                raise OSError(f"content ends at byte {offset} of {self.size}")
+            offset += len(data)
+            yield data
+
+
+class BytesContent(Content):
+    """Content already in memory, e.g. an archive member small enough to hold."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.size = len(data)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return self._data[offset : offset + length]
+
+
+@dataclass(slots=True)
+class EvidenceObject:
+    """One file, directory or data stream found in evidence, as the examiner would name it."""
+
+    path: str
+    name: str
+    size: int
+    kind: str = "file"  # file | directory | link | virtual | other
+    partition_offset: int = 0
+    inode: str | None = None
+    deleted: bool = False
+    mtime: str | None = None
+    atime: str | None = None
+    ctime: str | None = None
+    crtime: str | None = None
+    content: Content | None = None
+    parent_id: int | None = None
+    depth: int = 0
+    id: int | None = None
+    unreadable: str | None = None  # why the content cannot be read, when known up front
+
+
+@dataclass
+class Partition:
+    """A volume found in a disk image and what became of it."""
+
+    offset: int
+    length: int
+    description: str
+    filesystem: str | None = None
+    status: str = "examined"  # examined | no filesystem | beyond end of image
+    note: str | None = None
+
+
+@dataclass
+class Ledger:
+    """Completeness ledger of one evidence item: what was attempted, processed and skipped, and why."""
+
+    stages: dict[str, dict] = field(default_factory=dict)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _stage(self, stage: str) -> dict:
+        return self.stages.setdefault(stage, {"attempted": 0, "processed": 0, "skipped": {}})
+
+    def attempted(self, stage: str, count: int = 1) -> None:
+        with self._lock:
+            self._stage(stage)["attempted"] += count
+
+    def processed(self, stage: str, count: int = 1) -> None:
+        with self._lock:
+            self._stage(stage)["processed"] += count
+
+    def skipped(self, stage: str, reason: str, obj: str | None = None, detail: str | None = None) -> None:
+        with self._lock:
+            reasons = self._stage(stage)["skipped"]
+            reasons[reason] = reasons.get(reason, 0) + 1
+            if obj is not None or detail is not None:
+                self.warnings.append((stage, obj or "", f"{reason}: {detail}" if detail else reason))
+
+    def warn(self, stage: str, obj: str, message: str) -> None:
+        with self._lock:
+            self.warnings.append((stage, obj, message))
+
+    def skipped_total(self) -> int:
+        with self._lock:
+            return sum(sum(s["skipped"].values()) for s in self.stages.values())
+
+
+class EvidenceSource(abc.ABC):
+    """One piece of evidence turned into a stream of objects."""
+
+    KIND: ClassVar[str]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ledger = Ledger()
+        self.partitions: list[Partition] = []
+        self.problems: list[str] = []  # evidence-level damage: the scan is then only partial
+
+    @property
+    @abc.abstractmethod
+    def container_files(self) -> list[Path]:
+        """The files on the workstation that hold this evidence, in order."""
+
+    @abc.abstractmethod
+    def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        """Yield every object; record damage in the ledger and keep going."""
+
+    def close(self) -> None:
+        """Release handles; evidence is only ever read."""
+
+
+def iso_utc(seconds: int | float | None, nanos: int = 0) -> str | None:
+    """Unix time to ISO 8601 UTC; None for 0/unset or out-of-range values (as a corrupt inode gives)."""
+    if not seconds:
+        return None
+    try:
+        stamp = dt.datetime.fromtimestamp(int(seconds), tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos and 0 < nanos < 1_000_000_000:
+        text += f".{nanos:09d}".rstrip("0")
+    return text + "Z"

@@ -1,0 +1,453 @@
+"""Disk images (raw, split raw, EWF) read through Sleuth Kit (pytsk3) and libewf (pyewf).
+
+The image handle is a pytsk3.Img_Info subclass in the way dfvfs bridges pyewf to
+pytsk3: Sleuth Kit asks for byte ranges and we serve them from the segment
+files or from libewf. Every file is opened read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytsk3
+import pyewf
+
+from ..errors import Cancelled, EvidenceError
+from .base import Content, EvidenceObject, EvidenceSource, Partition, iso_utc
+
+EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
+SPLIT_RAW_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<number>\d{3})$")
+SECTOR = 512
+
+FILESYSTEM_NAMES = {
+    int(pytsk3.TSK_FS_TYPE_NTFS): "NTFS",
+    int(pytsk3.TSK_FS_TYPE_FAT12): "FAT12",
+    int(pytsk3.TSK_FS_TYPE_FAT16): "FAT16",
+    int(pytsk3.TSK_FS_TYPE_FAT32): "FAT32",
+    int(pytsk3.TSK_FS_TYPE_EXFAT): "exFAT",
+    int(pytsk3.TSK_FS_TYPE_EXT2): "ext2",
+    int(pytsk3.TSK_FS_TYPE_EXT3): "ext3",
+    int(pytsk3.TSK_FS_TYPE_EXT4): "ext4",
+    int(pytsk3.TSK_FS_TYPE_HFS): "HFS+",
+    int(pytsk3.TSK_FS_TYPE_ISO9660): "ISO 9660",
+    int(pytsk3.TSK_FS_TYPE_FFS1): "UFS1",
+    int(pytsk3.TSK_FS_TYPE_FFS2): "UFS2",
+    int(pytsk3.TSK_FS_TYPE_YAFFS2): "YAFFS2",
+}
+
+_META_KIND = {
+    int(pytsk3.TSK_FS_META_TYPE_REG): "file",
+    int(pytsk3.TSK_FS_META_TYPE_DIR): "directory",
+    int(pytsk3.TSK_FS_META_TYPE_LNK): "link",
+    int(pytsk3.TSK_FS_META_TYPE_VIRT): "virtual",
+    int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR): "directory",
+}
+_NAME_KIND = {
+    int(pytsk3.TSK_FS_NAME_TYPE_REG): "file",
+    int(pytsk3.TSK_FS_NAME_TYPE_DIR): "directory",
+    int(pytsk3.TSK_FS_NAME_TYPE_LNK): "link",
+    int(pytsk3.TSK_FS_NAME_TYPE_VIRT): "virtual",
+    int(pytsk3.TSK_FS_NAME_TYPE_VIRT_DIR): "directory",
+}
+_DIRECTORY_META = {int(pytsk3.TSK_FS_META_TYPE_DIR), int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR)}
+_NTFS_DATA = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
+_NTFS_INDEX_ROOT = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT)
+_NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+_META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
+_PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
+MAX_DIRECTORY_DEPTH = 512
+# Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
+SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
+
+
+def split_raw_segments(path: Path) -> list[Path] | None:
+    """All segments of a split raw image (name.000/.001 or .001/.002 ...), or None if not split.
+
+    A gap in the numbering is an error, not a silently shorter disk.
+    """
+    match = SPLIT_RAW_SUFFIX.match(path.name)
+    if not match:
+        return None
+    stem = match["stem"]
+    numbered = {}
+    for candidate in path.parent.iterdir():
+        m = SPLIT_RAW_SUFFIX.match(candidate.name)
+        if m and m["stem"] == stem and candidate.is_file():
+            numbered[int(m["number"])] = candidate
+    first = min(numbered)
+    if first not in (0, 1):
+        raise EvidenceError(f"split raw image {stem}: first segment .{first:03d} found, .000 or .001 missing")
+    expected = range(first, first + len(numbered))
+    missing = [n for n in range(first, max(numbered) + 1) if n not in numbered]
+    if missing:
+        raise EvidenceError(f"split raw image {stem}: segment .{missing[0]:03d} is missing")
+    return [numbered[n] for n in expected]
+
+
+class _SegmentedFiles:
+    """Raw and split raw images: one or more files read with pread (no shared file offset)."""
+
+    def __init__(self, segments: list[Path]) -> None:
+        self._fds: list[int] = []
+        self._starts: list[int] = []
+        self.size = 0
+        for segment in segments:
+            fd = os.open(segment, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            self._fds.append(fd)
+            self._starts.append(self.size)
+            self.size += os.fstat(fd).st_size
+
+    def read(self, offset: int, size: int) -> bytes:
+        parts = []
+        index = max(i for i, start in enumerate(self._starts) if start <= offset)
+        while size > 0 and index < len(self._fds):
+            data = os.pread(self._fds[index], size, offset - self._starts[index])
+            if not data:
+                index += 1
+                continue
+            parts.append(data)
+            offset += len(data)
+            size -= len(data)
+            if index + 1 < len(self._starts) and offset >= self._starts[index + 1]:
+                index += 1
+        return b"".join(parts)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+
+class _EwfMedia:
+    """Expert Witness (E01) images through libewf; reads are serialised for libewf's sake."""
+
+    def __init__(self, segments: list[Path]) -> None:
+        self.ewf = pyewf.handle()
+        self.ewf.open([str(p) for p in segments], "r")
+        self._lock = threading.Lock()
+        self.size = self.ewf.get_media_size()
+
+    def read(self, offset: int, size: int) -> bytes:
+        with self._lock:
+            return self.ewf.read_buffer_at_offset(size, offset)
+
+    def close(self) -> None:
+        self.ewf.close()
+
+
+class _ImageHandle(pytsk3.Img_Info):
+    """Serves Sleuth Kit's reads from the media. It can pretend to be longer than a truncated
+    image so that its partition table still opens; reads past the real end then count (per
+    thread) so that content from there is reported unreadable rather than hashed as zeros."""
+
+    def __init__(self, media: _SegmentedFiles | _EwfMedia) -> None:
+        self.media = media
+        self.real_size = media.size
+        self.presented_size = media.size
+        self._past_end = threading.local()
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def get_size(self) -> int:
+        return self.presented_size
+
+    def read(self, offset: int, size: int) -> bytes:
+        if offset + size <= self.real_size:
+            return self.media.read(offset, size)
+        self._past_end.count = self.past_end_reads() + 1
+        if offset >= self.real_size:
+            return b"\0" * min(size, max(0, self.presented_size - offset))
+        data = self.media.read(offset, self.real_size - offset)
+        return data + b"\0" * (size - len(data))
+
+    def past_end_reads(self) -> int:
+        return getattr(self._past_end, "count", 0)
+
+    def close(self) -> None:
+        self.media.close()
+
+
+class _TskContent(Content):
+    """One attribute (data stream) of one file, read through Sleuth Kit."""
+
+    def __init__(self, fs_file: pytsk3.File, size: int, image: _ImageHandle,
+                 attr_type: int | None = None, attr_id: int | None = None) -> None:
+        self._file = fs_file
+        self._attr = (attr_type, attr_id) if attr_type is not None else None
+        self._image = image
+        self.size = size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        before = self._image.past_end_reads()
+        if self._attr is None:
+            data = self._file.read_random(offset, length)
+        else:
+            data = self._file.read_random(offset, length, self._attr[0], self._attr[1])
+        if self._image.past_end_reads() != before:
+            raise OSError("content lies beyond the end of the (truncated) image")
+        return data
+
+
+class DiskImage(EvidenceSource):
+    """A raw, split raw or EWF disk image: volumes, then filesystems, then every file."""
+
+    KIND = "disk"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        with open(path, "rb") as handle:
+            head = handle.read(len(EWF_SIGNATURE))
+        if head == EWF_SIGNATURE:
+            self.format = "ewf"
+            self._segments = [Path(p) for p in pyewf.glob(str(path))]
+            self._check_ewf_segments()
+            try:
+                media: _SegmentedFiles | _EwfMedia = _EwfMedia(self._segments)
+            except OSError as error:
+                raise EvidenceError(f"cannot open EWF image: {_first_line(error)}") from None
+        else:
+            split = split_raw_segments(path)
+            self.format = "split raw" if split else "raw"
+            self._segments = split or [path]
+            media = _SegmentedFiles(self._segments)
+        self.image = _ImageHandle(media)
+        if self.image.real_size == 0:
+            raise EvidenceError("disk image is empty")
+
+    @property
+    def container_files(self) -> list[Path]:
+        return self._segments
+
+    def _check_ewf_segments(self) -> None:
+        """EWF segments go .E01 ... .E99, .EAA ...; a hole in that run is a missing segment."""
+        names = [p.suffix.upper() for p in self._segments]
+        expected = [_ewf_suffix(i) for i in range(1, len(names) + 1)]
+        for have, want in zip(sorted(names, key=_ewf_number), expected, strict=True):
+            if have.upper() != want.upper():
+                raise EvidenceError(f"EWF image: segment {want} is missing")
+
+    # -- integrity -----------------------------------------------------------------
+
+    def stored_hashes(self) -> dict[str, str]:
+        """The MD5/SHA-1 the acquisition tool stored in the EWF container (empty for raw)."""
+        if not isinstance(self.image.media, _EwfMedia):
+            return {}
+        stored = {}
+        for name in ("MD5", "SHA1"):
+            value = self.image.media.ewf.get_hash_value(name)
+            if value:
+                stored[name.lower()] = value.lower()
+        return stored
+
+    def verify_media(self, wanted: set[str], progress: Callable[[int], None],
+                     cancelled: threading.Event) -> dict[str, str]:
+        """Hash the whole acquired media stream (what EWF stores hashes of)."""
+        hashers = {name: hashlib.new(name) for name in wanted}
+        offset = 0
+        size = self.image.real_size
+        while offset < size:
+            if cancelled.is_set():
+                raise Cancelled()
+            try:
+                data = self.image.media.read(offset, min(4 * 1024 * 1024, size - offset))
+            except OSError as error:
+                raise EvidenceError(f"read error at byte {offset}: {_first_line(error)}") from None
+            if not data:
+                raise EvidenceError(f"media ends early at byte {offset} of {size}")
+            for hasher in hashers.values():
+                hasher.update(data)
+            offset += len(data)
+            progress(len(data))
+        return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+    # -- volumes and filesystems ---------------------------------------------------
+
+    def _volumes(self) -> list[Partition]:
+        """Allocated partitions of the volume system, or one bare filesystem at offset 0."""
+        try:
+            volumes = pytsk3.Volume_Info(self.image)
+        except OSError:
+            volumes = self._volumes_of_truncated_image()
+        if volumes is None:
+            return [Partition(0, self.image.real_size, "whole image (no partition table)")]
+        block = volumes.info.block_size
+        return [
+            Partition(part.start * block, part.len * block, _text(part.desc))
+            for part in volumes
+            if int(part.flags) & _PART_ALLOC
+        ]
+
+    def _volumes_of_truncated_image(self) -> pytsk3.Volume_Info | None:
+        """Sleuth Kit refuses a partition table that points past the end of the image; a
+        truncated acquisition still deserves the partitions that are there."""
+        self.image.presented_size = 1 << 44
+        try:
+            volumes = pytsk3.Volume_Info(self.image)
+        except OSError:
+            self.image.presented_size = self.image.real_size
+            return None
+        block = volumes.info.block_size
+        declared_end = max(p.start + p.len for p in volumes if int(p.flags) & _PART_ALLOC) * block
+        if declared_end <= self.image.real_size:
+            self.image.presented_size = self.image.real_size
+            return None
+        self.image.presented_size = declared_end
+        self.problems.append(
+            f"image is truncated: {self.image.real_size} bytes, its partition table describes {declared_end}"
+        )
+        return volumes
+
+    def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        self.partitions = self._volumes()
+        found_filesystem = False
+        for partition in self.partitions:
+            self.ledger.attempted("volumes")
+            if partition.offset >= self.image.real_size:
+                partition.status = "beyond end of image"
+                self.ledger.skipped("volumes", "partition beyond end of truncated image", partition.description)
+                continue
+            try:
+                fs = pytsk3.FS_Info(self.image, offset=partition.offset)
+            except OSError as error:
+                partition.status = "no filesystem"
+                partition.note = _first_line(error)
+                self.ledger.skipped("volumes", "no filesystem Sleuth Kit recognises",
+                                    f"{partition.description} at byte {partition.offset}")
+                continue
+            found_filesystem = True
+            partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
+            self.ledger.processed("volumes")
+            yield from _FilesystemWalk(fs, partition.offset, self, cancelled).objects()
+        if not found_filesystem:
+            raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
+
+    def close(self) -> None:
+        self.image.close()
+
+
+class _FilesystemWalk:
+    """Recursive walk of one filesystem, listing what Sleuth Kit's `fls -r -p` lists."""
+
+    def __init__(self, fs: pytsk3.FS_Info, offset: int, disk: DiskImage, cancelled: threading.Event) -> None:
+        self.fs = fs
+        self.offset = offset
+        self.disk = disk
+        self.cancelled = cancelled
+        self.is_ntfs = int(fs.info.ftype) == int(pytsk3.TSK_FS_TYPE_NTFS)
+
+    def objects(self) -> Iterator[EvidenceObject]:
+        root = self.fs.info.root_inum
+        # (directory handle, path prefix, meta addresses of the directories above it)
+        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [
+            (self.fs.open_dir(inode=root), "", frozenset([root]))
+        ]
+        while stack:
+            directory, prefix, ancestors = stack.pop()
+            try:
+                entries = list(directory)
+            except OSError as error:
+                self.disk.ledger.skipped("files", "unreadable directory", prefix or "/", _first_line(error))
+                continue
+            for entry in entries:
+                if self.cancelled.is_set():
+                    return
+                name_info = entry.info.name
+                name = _text(name_info.name)
+                if name in (".", ".."):
+                    continue
+                path = f"{prefix}/{name}"
+                yield from self._entry_objects(entry, path)
+                meta = entry.info.meta
+                if meta is None or int(meta.type) not in _DIRECTORY_META:
+                    continue
+                if int(name_info.flags) & _NAME_UNALLOC and int(meta.flags) & _META_ALLOC:
+                    continue  # deleted name whose inode now belongs to another directory
+                if meta.addr in ancestors:
+                    self.disk.ledger.warn("files", path, "directory loop: not followed")
+                    continue
+                if len(ancestors) >= MAX_DIRECTORY_DEPTH:
+                    self.disk.ledger.skipped("files", "directory nesting too deep", path)
+                    continue
+                try:
+                    stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
+                except OSError as error:
+                    self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
+
+    def _entry_objects(self, entry: pytsk3.File, path: str) -> Iterator[EvidenceObject]:
+        name_info, meta = entry.info.name, entry.info.meta
+        deleted = bool(int(name_info.flags) & _NAME_UNALLOC)
+        if meta is None:
+            kind = _NAME_KIND.get(int(name_info.type), "other")
+            yield EvidenceObject(
+                path=path, name=path.rsplit("/", 1)[1], size=0, kind=kind,
+                partition_offset=self.offset, inode=str(name_info.meta_addr), deleted=deleted,
+                unreadable="no metadata (deleted entry)" if kind == "file" else None,
+            )
+            return
+        kind = _META_KIND.get(int(meta.type), "other")
+        common = dict(
+            partition_offset=self.offset, deleted=deleted,
+            mtime=iso_utc(meta.mtime, meta.mtime_nano), atime=iso_utc(meta.atime, meta.atime_nano),
+            ctime=iso_utc(meta.ctime, meta.ctime_nano), crtime=iso_utc(meta.crtime, meta.crtime_nano),
+        )
+        if not self.is_ntfs:
+            content = _TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
+            yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
+                                 inode=str(meta.addr), content=content, **common)
+            return
+        # NTFS: every $DATA stream is its own object (path:stream); directories show their index.
+        listed = False
+        for attribute in entry:
+            attr_type = int(attribute.info.type)
+            if attr_type not in (_NTFS_DATA, _NTFS_INDEX_ROOT):
+                continue
+            listed = True
+            stream = _text(attribute.info.name) if attribute.info.name else ""
+            shown = f"{path}:{stream}" if stream and not (attr_type == _NTFS_INDEX_ROOT and stream == "$I30") else path
+            inode = f"{meta.addr}-{attr_type}-{attribute.info.id}"
+            if attr_type == _NTFS_INDEX_ROOT:
+                yield EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=0, kind="directory",
+                                     inode=inode, **common)
+                continue
+            is_stream = shown != path
+            content = _TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id)
+            obj = EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=attribute.info.size,
+                                 kind="file" if is_stream else kind, inode=inode, content=content, **common)
+            if shown in SPARSE_SYSTEM_STREAMS:
+                obj.content, obj.unreadable = None, "bad-cluster map spans the volume; not read"
+            yield obj
+        if not listed:
+            yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
+                                 inode=str(meta.addr), **common)
+
+
+def _ewf_number(suffix: str) -> int:
+    """Order of an EWF segment extension: .E01=1 ... .E99=99, .EAA=100 ..."""
+    tail = suffix.upper()[2:]
+    if tail.isdigit():
+        return int(tail)
+    return 100 + (ord(tail[0]) - ord("A")) * 26 + (ord(tail[1]) - ord("A"))
+
+
+def _ewf_suffix(number: int) -> str:
+    if number <= 99:
+        return f".E{number:02d}"
+    number -= 100
+    return f".E{chr(ord('A') + number // 26)}{chr(ord('A') + number % 26)}"
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else error.__class__.__name__

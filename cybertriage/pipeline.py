@@ -1,0 +1,437 @@
+"""The triage pipeline: evidence → objects → analyzers (worker threads) → one case writer.
+
+The CLI and the GUI drive the same `Scan`: iterate `Scan.run()` for progress
+events, set the cancel event to stop. Each object's content is read once, in
+chunks, and the same chunks feed hashing, type detection and YARA. hashlib,
+libmagic and yara-python release the GIL on large buffers, so worker threads keep
+both cores busy without copying content between processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .analyzers import Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
+from .analyzers.filetype import extension_of
+from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .errors import Cancelled, EvidenceError
+from .evidence import EvidenceObject, EvidenceSource, open_evidence
+from .evidence.base import CHUNK_SIZE
+from .evidence.disk import DiskImage, split_raw_segments
+
+ROW_BATCH = 256
+PROGRESS_SECONDS = 0.2
+
+
+@dataclass
+class Progress:
+    """Where the scan is: the evidence and stage, and how much is done of what is known."""
+
+    evidence: str
+    stage: str  # hashing evidence | verifying image | analysing | finished
+    objects_found: int = 0
+    objects_done: int = 0
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    listing_done: bool = False
+
+
+@dataclass
+class Outcome:
+    """What became of one evidence item in this run."""
+
+    path: str
+    status: str  # done | partial | failed | cancelled | already processed
+    evidence_id: int | None = None
+    message: str | None = None
+    files: int = 0
+    findings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ScanOptions:
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    rule_paths: list[Path] | None = None  # None: YARA off
+    verify_images: bool = True
+    settings: Settings = field(default_factory=Settings)
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.found = self.done = self.bytes = 0
+        self.findings: dict[str, int] = {}
+
+
+class Scan:
+    """One run over a list of evidence into one case."""
+
+    def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions,
+                 cancel: threading.Event | None = None) -> None:
+        self.case_dir = case_dir
+        self.evidence = evidence
+        self.options = options
+        self.cancel = cancel or threading.Event()
+        self.outcomes: list[Outcome] = []
+        rule_paths = options.rule_paths
+        self.settings = Settings(**{**asdict(options.settings),
+                                    "rule_paths": tuple(rule_paths) if rule_paths is not None else None})
+        self.rules_sha256 = ruleset_sha256(rule_files(rule_paths)) if rule_paths is not None else None
+        self.analyzers = build_analyzers(self.settings)  # compiles YARA rules: fail before touching the case
+
+    def run(self) -> Iterator[Progress]:
+        """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""
+        writer = CaseWriter(self.case_dir)
+        try:
+            options = {"jobs": self.options.jobs, "yara": self.settings.rule_paths is not None,
+                       "rules": [str(p) for p in self.settings.rule_paths or ()],
+                       "verify_images": self.options.verify_images}
+            run_id = writer.call(lambda db: db["runs"].insert({
+                "started": utc_now(), "status": "running", "tool_version": __version__,
+                "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk)
+            writer.call(lambda db: audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence], **options}))
+            seen: set[str] = set()
+            for path in self.evidence:
+                key = _evidence_key(path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if self.cancel.is_set():
+                    self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
+                    continue
+                yield from _EvidenceRun(self, writer, run_id, path, key).run()
+            status = "cancelled" if self.cancel.is_set() else "completed"
+            summary = [asdict(o) for o in self.outcomes]
+            writer.call(lambda db: db["runs"].update(run_id, {"finished": utc_now(), "status": status,
+                                                              "summary": json.dumps(summary)}))
+            writer.call(lambda db: audit(db, "scan finished", {"run": run_id, "status": status}))
+            yield Progress(evidence="", stage="finished", listing_done=True)
+        finally:
+            writer.close()
+
+
+def _evidence_key(path: Path) -> str:
+    """The same evidence named twice (or by another segment of a split image) is one item."""
+    resolved = path.resolve() if path.exists() else path.absolute()
+    try:
+        segments = split_raw_segments(resolved) if resolved.is_file() else None
+    except (EvidenceError, OSError):
+        segments = None
+    return str(segments[0] if segments else resolved)
+
+
+class _EvidenceRun:
+    """Everything done to one evidence item: add, hash, verify, analyse, account."""
+
+    def __init__(self, scan: Scan, writer: CaseWriter, run_id: int, path: Path, key: str) -> None:
+        self.scan = scan
+        self.writer = writer
+        self.run_id = run_id
+        self.path = path
+        self.key = key
+        self.outcome = Outcome(str(path), "failed")
+        self.counters = _Counters()
+        self.ids = itertools.count(writer.call(lambda db: (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1))
+        self.source: EvidenceSource | None = None
+        self.evidence_id: int | None = None
+
+    # -- the stages ----------------------------------------------------------------
+
+    def run(self) -> Iterator[Progress]:
+        scan = self.scan
+        previous = self.writer.call(lambda db: db.execute(
+            "SELECT id, status FROM evidence WHERE path = ?", [self.key]).fetchone())
+        if previous and previous[1] in ("done", "partial"):
+            self.outcome = Outcome(str(self.path), "already processed", previous[0])
+            self.outcome.message = f"already in the case (status {previous[1]}); skipped"
+            scan.outcomes.append(self.outcome)
+            return
+        if previous:
+            self.writer.call(lambda db: _forget(db, previous[0]))
+        self.evidence_id = self.writer.call(lambda db: db["evidence"].insert({
+            "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
+        self.outcome.evidence_id = self.evidence_id
+        scan.outcomes.append(self.outcome)
+        try:
+            self.source = open_evidence(self.path)
+            yield from self._record_container()
+            if isinstance(self.source, DiskImage) and self.source.format == "ewf" and scan.options.verify_images:
+                yield from self._verify_image()
+            yield from self._analyse()
+        except Cancelled:
+            self._finish("cancelled", "cancelled by the examiner")
+        except EvidenceError as error:
+            self._finish("failed", str(error))
+        finally:
+            if self.source is not None:
+                self.source.close()
+
+    def _record_container(self) -> Iterator[Progress]:
+        """The sha256 of the files that hold the evidence, taken before anything else reads it."""
+        source = self.source
+        segments = source.container_files
+        total = sum(p.stat().st_size for p in segments)
+        progress = Progress(str(self.path), "hashing evidence", bytes_total=total)
+        digest = hashlib.sha256()
+        last = time.monotonic()
+        for segment in segments:
+            with open(segment, "rb") as handle:
+                while chunk := handle.read(4 * CHUNK_SIZE):
+                    if self.scan.cancel.is_set():
+                        raise Cancelled()
+                    digest.update(chunk)
+                    progress.bytes_done += len(chunk)
+                    if time.monotonic() - last > PROGRESS_SECONDS:
+                        last = time.monotonic()
+                        yield progress
+        stored = source.stored_hashes() if isinstance(source, DiskImage) else {}
+        row = {"segments": json.dumps([str(p) for p in segments]), "kind": source.KIND, "format": source.format,
+               "size": total if segments else None, "sha256": digest.hexdigest() if segments else None,
+               "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
+               "status": "processing", "verified": "not applicable" if not stored else None}
+        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
+        self.writer.call(lambda db: audit(db, "evidence added", {"evidence": self.key, "sha256": row["sha256"],
+                                                                 "format": source.format}))
+
+    def _verify_image(self) -> Iterator[Progress]:
+        """Recompute the hashes an EWF image stores of the acquired media, and compare."""
+        source = self.source
+        stored = source.stored_hashes()
+        if not stored:
+            self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"verified": "no stored hash"}))
+            return
+        progress = Progress(str(self.path), "verifying image", bytes_total=source.image.real_size)
+        events: queue.Queue = queue.Queue()
+        result: dict[str, Any] = {}
+
+        def verify() -> None:
+            try:
+                result["hashes"] = source.verify_media(set(stored), events.put, self.scan.cancel)
+            except (EvidenceError, Cancelled) as error:
+                result["error"] = error
+            events.put(None)
+
+        worker = threading.Thread(target=verify, name="verify", daemon=True)
+        worker.start()
+        last = time.monotonic()
+        while (step := events.get()) is not None:
+            progress.bytes_done += step
+            if time.monotonic() - last > PROGRESS_SECONDS:
+                last = time.monotonic()
+                yield progress
+        worker.join()
+        if isinstance(result.get("error"), Cancelled):
+            raise Cancelled()
+        if "error" in result:
+            verdict, computed = "unreadable", {}
+            source.ledger.warn("verify", "", f"image could not be read in full: {result['error']}")
+        else:
+            computed = result["hashes"]
+            verdict = "verified" if computed == stored else "mismatch"
+        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
+            "verified": verdict, "computed_md5": computed.get("md5"), "computed_sha1": computed.get("sha1")}))
+        if verdict != "verified":
+            self._record_findings(None, [Finding(
+                "integrity", "ewf-verification", "critical",
+                "EWF image does not match its stored hash" if verdict == "mismatch"
+                else "EWF image could not be read in full to verify its stored hash",
+                {"stored": stored, "computed": computed})])
+            self.source.problems.append(f"EWF verification: {verdict}")
+
+    def _analyse(self) -> Iterator[Progress]:
+        scan = self.scan
+        source = self.source
+        work: queue.Queue = queue.Queue(maxsize=scan.options.jobs * 64)
+        listing: dict[str, Any] = {"done": False, "error": None, "count": 0}
+
+        def walk() -> None:
+            try:
+                for obj in source.objects(scan.cancel):
+                    obj.id = next(self.ids)
+                    with self.counters.lock:
+                        self.counters.found += 1
+                    listing["count"] += 1
+                    work.put(obj)
+            except EvidenceError as error:
+                listing["error"] = error
+            except Exception as error:  # a corrupt filesystem must not lose what was listed
+                listing["error"] = EvidenceError(f"listing stopped: {error}")
+            finally:
+                listing["done"] = True
+                for _ in range(scan.options.jobs):
+                    work.put(None)
+
+        threads = [threading.Thread(target=walk, name="walk", daemon=True)]
+        threads += [threading.Thread(target=self._worker, args=(work,), name=f"analyse-{i}", daemon=True)
+                    for i in range(scan.options.jobs)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            threads[-1].join(PROGRESS_SECONDS)
+            yield self._progress(listing["done"])
+        for thread in threads:
+            thread.join()
+        yield self._progress(True)
+        self._account()
+        if scan.cancel.is_set():
+            raise Cancelled()
+        error = listing["error"]
+        if error is not None and listing["count"] == 0:
+            raise error
+        if error is not None:
+            source.problems.append(str(error))
+        self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None)
+
+    def _progress(self, listing_done: bool) -> Progress:
+        c = self.counters
+        with c.lock:
+            return Progress(str(self.path), "analysing", c.found, c.done, c.bytes, listing_done=listing_done)
+
+    # -- one object ------------------------------------------------------------------
+
+    def _worker(self, work: queue.Queue) -> None:
+        batch: dict[str, list[dict[str, Any]]] = {"files": [], "findings": []}
+        while (obj := work.get()) is not None:
+            if self.scan.cancel.is_set():
+                continue  # drain the queue so the walker is not left blocked
+            self._examine(obj, batch)
+            if len(batch["files"]) >= ROW_BATCH:
+                self._send(batch)
+        self._send(batch)
+
+    def _send(self, batch: dict[str, list[dict[str, Any]]]) -> None:
+        for table, rows in batch.items():
+            if rows:
+                self.writer.add_rows(table, rows)
+                batch[table] = []
+
+    def _examine(self, obj: EvidenceObject, batch: dict[str, list[dict[str, Any]]]) -> None:
+        """Read the object once, run every analyzer on it, queue its row and findings."""
+        ledger = self.source.ledger
+        ledger.attempted("files")
+        item = Item(obj)
+        note = obj.unreadable
+        if obj.content is not None:
+            ledger.attempted("content")
+            note = self._read(item)
+            if note is None:
+                ledger.processed("content")
+            else:
+                ledger.skipped("content", note, obj.path)
+        elif obj.unreadable:
+            ledger.skipped("content", obj.unreadable)
+        findings: list[Finding] = []
+        for analyzer in self.scan.analyzers:
+            try:
+                for output in analyzer.analyze(item):
+                    if isinstance(output, Finding):
+                        findings.append(output)
+                    else:
+                        output.id, output.parent_id, output.depth = next(self.ids), obj.id, obj.depth + 1
+                        with self.counters.lock:
+                            self.counters.found += 1
+                        self._examine(output, batch)
+            except Exception as error:  # one analyzer's failure on one object must not stop the run
+                ledger.skipped(analyzer.NAME, "analyzer error", obj.path, f"{type(error).__name__}: {error}")
+        for stage, reason in item.skipped:
+            ledger.skipped(stage, reason, obj.path)
+        ledger.processed("files")
+        facts = item.facts
+        batch["files"].append({
+            "id": obj.id, "evidence_id": self.evidence_id, "parent_id": obj.parent_id,
+            "partition_offset": obj.partition_offset, "path": obj.path, "name": obj.name,
+            "extension": extension_of(obj.name), "inode": obj.inode, "kind": obj.kind, "deleted": int(obj.deleted),
+            "size": obj.size, "md5": facts.get("md5"), "sha1": facts.get("sha1"), "sha256": facts.get("sha256"),
+            "mime": facts.get("mime"), "description": facts.get("description"),
+            "ext_mismatch": int(bool(facts.get("ext_mismatch"))),
+            "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime, "note": note,
+        })
+        batch["findings"].extend(self._finding_rows(obj, findings))
+        with self.counters.lock:
+            self.counters.done += 1
+
+    def _read(self, item: Item) -> str | None:
+        """Read the content once, feeding every stream consumer; None if all of it was read."""
+        obj = item.obj
+        consumers = [c for analyzer in self.scan.analyzers if (c := analyzer.stream(item)) is not None]
+        keep = obj.size <= self.scan.settings.keep_limit
+        kept: list[bytes] = []
+        try:
+            for chunk in obj.content.chunks():
+                if not item.head:
+                    item.head = chunk
+                for consume in consumers:
+                    consume(chunk)
+                if keep:
+                    kept.append(chunk)
+                with self.counters.lock:
+                    self.counters.bytes += len(chunk)
+                if self.scan.cancel.is_set():
+                    return "cancelled"
+        except Exception as error:  # I/O errors, corrupt compressed members, truncated images
+            return f"unreadable content: {error}"
+        item.content_read = True
+        if keep:
+            item.data = kept[0] if len(kept) == 1 else b"".join(kept)
+        return None
+
+    # -- recording -------------------------------------------------------------------
+
+    def _finding_rows(self, obj: EvidenceObject | None, findings: list[Finding]) -> list[dict[str, Any]]:
+        rows = []
+        for finding in findings:
+            with self.counters.lock:
+                self.counters.findings[finding.severity] = self.counters.findings.get(finding.severity, 0) + 1
+            rows.append({
+                "evidence_id": self.evidence_id, "object_kind": "file" if obj else "evidence",
+                "object_id": obj.id if obj else self.evidence_id, "object": obj.path if obj else self.key,
+                "analyzer": finding.analyzer, "rule": finding.rule, "severity": finding.severity,
+                "severity_rank": SEVERITY_RANK[finding.severity], "title": finding.title,
+                "detail": json.dumps(finding.detail, ensure_ascii=False, default=str), "created_at": utc_now(),
+            })
+        return rows
+
+    def _record_findings(self, obj: EvidenceObject | None, findings: list[Finding]) -> None:
+        self.writer.add_rows("findings", self._finding_rows(obj, findings))
+
+    def _account(self) -> None:
+        """Write the partitions, the completeness ledger and the problems met."""
+        source = self.source
+        ledger = source.ledger
+        partitions = [{"evidence_id": self.evidence_id, **asdict(p)} for p in source.partitions]
+        stages = [{"evidence_id": self.evidence_id, "run_id": self.run_id, "stage": stage,
+                   "attempted": s["attempted"], "processed": s["processed"],
+                   "skipped": sum(s["skipped"].values()), "reasons": json.dumps(s["skipped"], ensure_ascii=False)}
+                  for stage, s in ledger.stages.items()]
+        problems = [{"evidence_id": self.evidence_id, "run_id": self.run_id, "stage": stage, "object": obj,
+                     "message": message} for stage, obj, message in ledger.warnings]
+        for table, rows in (("partitions", partitions), ("ledger", stages), ("problems", problems)):
+            if rows:
+                self.writer.add_rows(table, rows)
+
+    def _finish(self, status: str, message: str | None) -> None:
+        self.outcome.status = status
+        self.outcome.message = message
+        self.outcome.files = self.counters.done
+        self.outcome.findings = dict(self.counters.findings)
+        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
+            "status": status, "error": message, "processed_at": utc_now()}))
+        self.writer.call(lambda db: audit(db, f"evidence {status}", {"evidence": self.key, "message": message}))
+
+
+def _forget(db: Any, evidence_id: int) -> None:
+    """Drop what an interrupted earlier run left for this evidence, before doing it again."""
+    for table in ("findings", "files", "partitions", "ledger", "problems"):
+        db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
+    db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])
