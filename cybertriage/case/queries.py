@@ -11,7 +11,7 @@ import sqlite_utils
 FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
                "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
                "mtime", "atime", "ctime", "crtime", "parent_id", "note"]
-FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "detail",
+FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id", "detail",
                   "created_at"]
 
 

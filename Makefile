@@ -1,0 +1,39 @@
+# cybertriage: `make run` scans the bundled demo evidence; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_CASE ?= demo-case
+# Debian packages the tests use as independent references and to build test images.
+TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatprogs gdisk fdisk yara libmagic1 zip
+TEST_TOOLS := fls mmls icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip
+
+.PHONY: run test system-packages bench clean
+
+$(BIN)/cybertriage: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/cybertriage
+	rm -rf $(DEMO_CASE)
+	$(BIN)/cybertriage scan resources/demo/demo-disk.img --case $(DEMO_CASE); \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+	@echo "Case written to $(DEMO_CASE)/ — try: $(BIN)/cybertriage info --case $(DEMO_CASE)"
+
+system-packages:
+	@missing=""; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing test tools:$$missing — installing Debian packages"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); fi; \
+	fi
+
+test: $(BIN)/cybertriage system-packages
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/cybertriage system-packages
+	$(BIN)/python bench/disk_triage.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache

@@ -1,0 +1,119 @@
+"""Shared fixtures: real evidence built once per session with real tools, and a CLI runner.
+
+Expected answers come from Sleuth Kit, ewfverify, the yara CLI and sha256sum
+(see tests/images.py), never from cybertriage itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import images
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _corpus() -> Path:
+    configured = os.environ.get("CYBERTRIAGE_CORPUS")
+    return Path(configured) if configured else REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    path = _corpus()
+    assert path.is_dir(), f"shared corpus not found at {path}; set CYBERTRIAGE_CORPUS"
+    return path
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | Path, timeout: int = 300, user: str | None = None) -> CliResult:
+    """Run `python -m cybertriage` as a separate process, as an examiner's script would."""
+    command = [sys.executable, "-m", "cybertriage", *map(str, args)]
+    if user:
+        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def export(case: Path, what: str) -> list[dict]:
+    result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
+    assert result.code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def sha256_of(*paths: Path) -> str:
+    """sha256 of the files concatenated, the way `cat … | sha256sum` computes it."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Images:
+    mbr: Path
+    gpt: Path
+    bare_fat: Path
+    e01: Path
+    e01_multi: Path
+    split_raw: Path
+
+
+@pytest.fixture(scope="session")
+def disk_images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    missing = images.missing_tools()
+    assert not missing, f"test tools missing: {missing} (run `make system-packages`)"
+    base = tmp_path_factory.mktemp("images")
+
+    def folder(name: str) -> Path:
+        (base / name).mkdir()
+        return base / name
+
+    mbr = images.build_mbr_fat32_ext4(folder("mbr"))
+    return Images(
+        mbr=mbr,
+        gpt=images.build_gpt_ntfs(folder("gpt")),
+        bare_fat=images.build_bare_fat(folder("fat")),
+        e01=images.make_e01(mbr, folder("e01")),
+        e01_multi=images.make_e01(mbr, folder("e01-multi"), segment_bytes=20 * 1024 * 1024),
+        split_raw=images.make_split_raw(mbr, folder("split"), segment_bytes=16 * 1024 * 1024),
+    )
+
+
+@dataclass
+class ScannedCase:
+    case: Path
+    result: CliResult
+    files: list[dict]
+    findings: list[dict]
+    hashes_before: dict[Path, str]
+
+    def files_of(self, evidence: Path) -> list[dict]:
+        return [row for row in self.files if row["evidence"] == str(evidence.resolve())]
+
+
+@pytest.fixture(scope="session")
+def scanned(disk_images: Images, tmp_path_factory: pytest.TempPathFactory) -> ScannedCase:
+    """One case holding every built image, scanned once by the CLI."""
+    case = tmp_path_factory.mktemp("case")
+    evidence = [disk_images.mbr, disk_images.gpt, disk_images.bare_fat, disk_images.e01,
+                disk_images.e01_multi, disk_images.split_raw]
+    containers = [p for e in evidence for p in (images.split_segments(e) or [e])]
+    before = {p: sha256_of(p) for p in containers}
+    result = run_cli("scan", *evidence, "--case", case, "--quiet")
+    return ScannedCase(case, result, export(case, "files"), export(case, "findings"), before)
