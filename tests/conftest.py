@@ -40,11 +40,14 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str | Path, timeout: int = 300, user: str | None = None) -> CliResult:
-    """Run `python -m cybertriage` as a separate process, as an examiner's script would."""
+def run_cli(*args: str | Path, timeout: int = 300, obey_permissions: bool = False) -> CliResult:
+    """Run `python -m cybertriage` as a separate process, as an examiner's script would.
+
+    `obey_permissions` drops root's power to read any file, so that an unreadable file is one.
+    """
     command = [sys.executable, "-m", "cybertriage", *map(str, args)]
-    if user:
-        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+    if obey_permissions and os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     return CliResult(done.returncode, done.stdout, done.stderr)

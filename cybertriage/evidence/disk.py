@@ -145,10 +145,10 @@ class _ImageHandle(pytsk3.Img_Info):
     image so that its partition table still opens; reads past the real end then count (per
     thread) so that content from there is reported unreadable rather than hashed as zeros."""
 
-    def __init__(self, media: _SegmentedFiles | _EwfMedia) -> None:
+    def __init__(self, media: _SegmentedFiles | _EwfMedia, presented_size: int | None = None) -> None:
         self.media = media
         self.real_size = media.size
-        self.presented_size = media.size
+        self.presented_size = presented_size or media.size  # Sleuth Kit reads it once, at construction
         self._past_end = threading.local()
         super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
@@ -166,9 +166,6 @@ class _ImageHandle(pytsk3.Img_Info):
 
     def past_end_reads(self) -> int:
         return getattr(self._past_end, "count", 0)
-
-    def close(self) -> None:
-        self.media.close()
 
 
 class _TskContent(Content):
@@ -214,6 +211,7 @@ class DiskImage(EvidenceSource):
             self.format = "split raw" if split else "raw"
             self._segments = split or [path]
             media = _SegmentedFiles(self._segments)
+        self.media = media
         self.image = _ImageHandle(media)
         if self.image.real_size == 0:
             raise EvidenceError("disk image is empty")
@@ -284,18 +282,15 @@ class DiskImage(EvidenceSource):
     def _volumes_of_truncated_image(self) -> pytsk3.Volume_Info | None:
         """Sleuth Kit refuses a partition table that points past the end of the image; a
         truncated acquisition still deserves the partitions that are there."""
-        self.image.presented_size = 1 << 44
         try:
-            volumes = pytsk3.Volume_Info(self.image)
+            volumes = pytsk3.Volume_Info(_ImageHandle(self.media, presented_size=1 << 44))
         except OSError:
-            self.image.presented_size = self.image.real_size
             return None
         block = volumes.info.block_size
-        declared_end = max(p.start + p.len for p in volumes if int(p.flags) & _PART_ALLOC) * block
+        declared_end = max((p.start + p.len for p in volumes if int(p.flags) & _PART_ALLOC), default=0) * block
         if declared_end <= self.image.real_size:
-            self.image.presented_size = self.image.real_size
             return None
-        self.image.presented_size = declared_end
+        self.image = _ImageHandle(self.media, presented_size=declared_end)
         self.problems.append(
             f"image is truncated: {self.image.real_size} bytes, its partition table describes {declared_end}"
         )
@@ -326,7 +321,7 @@ class DiskImage(EvidenceSource):
             raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
 
     def close(self) -> None:
-        self.image.close()
+        self.media.close()
 
 
 class _FilesystemWalk:
