@@ -185,6 +185,7 @@ class _EvidenceRun:
         progress = Progress(str(self.path), "hashing evidence", bytes_total=total)
         digest = hashlib.sha256()
         last = time.monotonic()
+        yield progress
         for segment in segments:
             with open(segment, "rb") as handle:
                 while chunk := handle.read(4 * CHUNK_SIZE):
@@ -225,6 +226,7 @@ class _EvidenceRun:
         worker = threading.Thread(target=verify, name="verify", daemon=True)
         worker.start()
         last = time.monotonic()
+        yield progress
         while (step := events.get()) is not None:
             progress.bytes_done += step
             if time.monotonic() - last > PROGRESS_SECONDS:

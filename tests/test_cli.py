@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,8 @@ def test_export_csv_and_info(tmp_path: Path, disk_images: Images) -> None:
     findings = [json.loads(line) for line in run_cli("export", "--case", case, "--what", "findings").stdout.splitlines()]
     for finding in findings:
         assert set(finding) >= {"id", "evidence", "severity", "analyzer", "rule", "title", "object", "detail"}
+
+
+def test_core_stays_headless() -> None:
+    code = "import sys, cybertriage.cli, cybertriage.pipeline; sys.exit('PySide6' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,44 @@
+"""The case database: schema version, WAL, full-text search, one writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cybertriage.case import CaseWriter, open_case
+from cybertriage.case.schema import SCHEMA_VERSION
+from cybertriage.errors import UsageError
+
+
+def test_new_case_schema(tmp_path: Path) -> None:
+    db = open_case(tmp_path / "case", create=True)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"evidence", "files", "findings", "runs", "audit_log", "ledger", "partitions"} <= set(db.table_names())
+    assert [row["action"] for row in db["audit_log"].rows] == ["case created"]
+
+
+def test_writer_batches_and_fts(tmp_path: Path) -> None:
+    writer = CaseWriter(tmp_path)
+    evidence_id = writer.call(lambda db: db["evidence"].insert({"path": "/e", "status": "added"}).last_pk)
+    writer.add_rows("files", [{"evidence_id": evidence_id, "path": f"/Users/bob/file{i}.txt", "name": f"file{i}.txt"}
+                              for i in range(3000)])
+    writer.add_rows("files", [{"evidence_id": evidence_id, "path": "/Users/bob/Überweisung.pdf", "name": "x"}])
+    writer.close()
+    db = open_case(tmp_path)
+    assert db["files"].count == 3001
+    assert [r["path"] for r in db["files"].search("Überweisung")] == ["/Users/bob/Überweisung.pdf"]
+
+
+def test_missing_case_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        open_case(tmp_path / "nowhere")
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    db = open_case(tmp_path, create=True)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(UsageError):
+        open_case(tmp_path)

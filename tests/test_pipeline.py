@@ -1,0 +1,51 @@
+"""The pipeline object the CLI and GUI share: progress, cancellation, resumption."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from cybertriage.assets import asset_dir
+from cybertriage.pipeline import Scan, ScanOptions
+from tests.conftest import Images, export, run_cli
+
+
+def _comparable(rows: list[dict]) -> list[tuple]:
+    return sorted((r["evidence"], r["partition_offset"], r["path"], r["deleted"], r["sha256"]) for r in rows)
+
+
+def test_cancel_then_rescan_equals_uninterrupted(disk_images: Images, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    assert run_cli("scan", disk_images.mbr, "--case", reference, "--quiet").code == 0
+
+    case = tmp_path / "case"
+    cancel = threading.Event()
+    scan = Scan(case, [disk_images.mbr], ScanOptions(rule_paths=[asset_dir("rules")]), cancel)
+    stages = []
+    for progress in scan.run():
+        stages.append(progress.stage)
+        if progress.stage == "analysing" and progress.objects_done > 0:
+            cancel.set()
+    assert scan.outcomes[0].status == "cancelled"
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "cancelled"
+    db.close()
+
+    assert run_cli("scan", disk_images.mbr, "--case", case, "--quiet").code == 0
+    assert _comparable(export(case, "files")) == _comparable(export(reference, "files"))
+    findings = sorted((f["object"], f["rule"]) for f in export(case, "findings"))
+    assert findings == sorted((f["object"], f["rule"]) for f in export(reference, "findings"))
+    assert stages[0] == "hashing evidence"
+
+
+def test_progress_counts_reach_totals(disk_images: Images, tmp_path: Path) -> None:
+    scan = Scan(tmp_path / "case", [disk_images.bare_fat], ScanOptions(rule_paths=None, jobs=1))
+    last = None
+    for progress in scan.run():
+        if progress.stage == "analysing":
+            last = progress
+    assert last is not None and last.listing_done
+    assert last.objects_done == last.objects_found == scan.outcomes[0].files
+    assert last.bytes_done > 0
