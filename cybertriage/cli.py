@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .analyzers.yara_scan import rule_files, ruleset_sha256
+from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import open_case
-from .case import queries
+from .case import open_case, queries
 from .errors import CybertriageError, UsageError
 from .pipeline import Progress, Scan, ScanOptions
 
@@ -102,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 def _scan(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    rule_paths = None if args.no_yara else [asset_dir("rules"), *args.rules]
-    options = ScanOptions(jobs=args.jobs, rule_paths=rule_paths, verify_images=not args.no_verify)
-    options.settings = type(options.settings)(yara_timeout=args.yara_timeout)
+    rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
+    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify,
+                          settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths))
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 

@@ -62,9 +62,8 @@ class Outcome:
 @dataclass
 class ScanOptions:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
-    rule_paths: list[Path] | None = None  # None: YARA off
     verify_images: bool = True
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=Settings)  # analyzer limits and the YARA rule paths
 
 
 class _Counters:
@@ -84,10 +83,9 @@ class Scan:
         self.options = options
         self.cancel = cancel or threading.Event()
         self.outcomes: list[Outcome] = []
-        rule_paths = options.rule_paths
-        self.settings = Settings(**{**asdict(options.settings),
-                                    "rule_paths": tuple(rule_paths) if rule_paths is not None else None})
-        self.rules_sha256 = ruleset_sha256(rule_files(rule_paths)) if rule_paths is not None else None
+        self.settings = options.settings
+        rule_paths = self.settings.rule_paths
+        self.rules_sha256 = ruleset_sha256(rule_files(list(rule_paths))) if rule_paths is not None else None
         self.analyzers = build_analyzers(self.settings)  # compiles YARA rules: fail before touching the case
 
     def run(self) -> Iterator[Progress]:

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from cybertriage.analyzers import Settings
 from cybertriage.assets import asset_dir
 from cybertriage.pipeline import Scan, ScanOptions
 from tests.conftest import Images, export, run_cli
@@ -21,7 +22,7 @@ def test_cancel_then_rescan_equals_uninterrupted(disk_images: Images, tmp_path: 
 
     case = tmp_path / "case"
     cancel = threading.Event()
-    scan = Scan(case, [disk_images.mbr], ScanOptions(rule_paths=[asset_dir("rules")]), cancel)
+    scan = Scan(case, [disk_images.mbr], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
     stages = []
     for progress in scan.run():
         stages.append(progress.stage)
@@ -41,7 +42,7 @@ def test_cancel_then_rescan_equals_uninterrupted(disk_images: Images, tmp_path: 
 
 
 def test_progress_counts_reach_totals(disk_images: Images, tmp_path: Path) -> None:
-    scan = Scan(tmp_path / "case", [disk_images.bare_fat], ScanOptions(rule_paths=None, jobs=1))
+    scan = Scan(tmp_path / "case", [disk_images.bare_fat], ScanOptions(jobs=1))
     last = None
     for progress in scan.run():
         if progress.stage == "analysing":

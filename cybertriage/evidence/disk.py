@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytsk3
 import pyewf
+import pytsk3
 
 from ..errors import Cancelled, EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, Partition, iso_utc
