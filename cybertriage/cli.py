@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="skip verifying E01 images against their stored MD5/SHA-1 (a full read)")
     scan.add_argument("--yara-timeout", type=int, default=60, metavar="SECONDS",
                       help="give up YARA on one file after this long (default 60)")
+    scan.add_argument("--yara-max-size", type=int, default=64, metavar="MB",
+                      help="YARA-scan files up to this size, whole, in memory (default 64 MB; larger files "
+                           "are hashed and recorded in the ledger as not scanned)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
     export = commands.add_parser(
@@ -99,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    if args.jobs < 1 or args.yara_max_size < 1 or args.yara_timeout < 1:
+        raise UsageError("--jobs, --yara-max-size and --yara-timeout must be at least 1")
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
     options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify,
-                          settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths))
+                          settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
+                                            keep_limit=args.yara_max_size * 1024 * 1024))
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 
@@ -138,11 +142,16 @@ class _ProgressBar:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.stage: tuple[str, str] | None = None
         self.started = time.monotonic()
 
     def show(self, p: Progress) -> None:
         if p.stage == "finished":
             return
+        if self.stage != (p.evidence, p.stage):
+            self.stage, self.started = (p.evidence, p.stage), time.monotonic()
+        elapsed = time.monotonic() - self.started
+        rate = f", {_size(p.bytes_done / elapsed)}/s" if elapsed > 1 else ""
         name = Path(p.evidence).name[:28]
         if p.bytes_total:
             fraction = p.bytes_done / p.bytes_total
@@ -153,7 +162,7 @@ class _ProgressBar:
             counts = f"{p.objects_done}/{p.objects_found}{more} objects, {_size(p.bytes_done)} read"
         filled = int(fraction * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        line = f"\r{name} {p.stage} [{bar}] {fraction:4.0%} {counts}"
+        line = f"\r{name} {p.stage} [{bar}] {fraction:4.0%} {counts}{rate}"
         self.stream.write(line[:120].ljust(120))
         self.stream.flush()
 
@@ -162,7 +171,7 @@ class _ProgressBar:
         self.stream.flush()
 
 
-def _size(count: int) -> str:
+def _size(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if count < 1000:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"

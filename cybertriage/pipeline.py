@@ -277,11 +277,10 @@ class _EvidenceRun:
                     for i in range(scan.options.jobs)]
         for thread in threads:
             thread.start()
-        while any(t.is_alive() for t in threads):
-            threads[-1].join(PROGRESS_SECONDS)
-            yield self._progress(listing["done"])
         for thread in threads:
-            thread.join()
+            while thread.is_alive():
+                thread.join(PROGRESS_SECONDS)
+                yield self._progress(listing["done"])
         yield self._progress(True)
         self._account()
         if scan.cancel.is_set():
