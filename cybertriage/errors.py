@@ -15,3 +15,7 @@ class UsageError(CybertriageError):
 
 class Cancelled(CybertriageError):
     """The examiner stopped the run; what was done so far is kept."""
+
+
+class CaseError(CybertriageError):
+    """The case database cannot be written (disk full, read-only folder, corrupt file)."""

@@ -25,7 +25,7 @@ from . import __version__
 from .analyzers import Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
 from .analyzers.filetype import extension_of
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
-from .errors import Cancelled, EvidenceError
+from .errors import Cancelled, CaseError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
@@ -143,6 +143,7 @@ class _EvidenceRun:
         self.ids = itertools.count(writer.call(lambda db: (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1))
         self.source: EvidenceSource | None = None
         self.evidence_id: int | None = None
+        self.write_error: CaseError | None = None
 
     # -- the stages ----------------------------------------------------------------
 
@@ -277,10 +278,18 @@ class _EvidenceRun:
                     for i in range(scan.options.jobs)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(PROGRESS_SECONDS)
-                yield self._progress(listing["done"])
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(PROGRESS_SECONDS)
+                    yield self._progress(listing["done"])
+        finally:
+            if any(thread.is_alive() for thread in threads):  # the caller stopped iterating
+                scan.cancel.set()
+                for thread in threads:
+                    thread.join()
+        if self.write_error is not None:
+            raise self.write_error
         yield self._progress(True)
         self._account()
         if scan.cancel.is_set():
@@ -304,10 +313,15 @@ class _EvidenceRun:
         while (obj := work.get()) is not None:
             if self.scan.cancel.is_set():
                 continue  # drain the queue so the walker is not left blocked
-            self._examine(obj, batch)
-            if len(batch["files"]) >= ROW_BATCH:
-                self._send(batch)
-        self._send(batch)
+            try:
+                self._examine(obj, batch)
+                if len(batch["files"]) >= ROW_BATCH:
+                    self._send(batch)
+            except CaseError as error:  # nowhere to put results: stop the whole scan
+                self.write_error = error
+                self.scan.cancel.set()
+        if self.write_error is None:
+            self._send(batch)
 
     def _send(self, batch: dict[str, list[dict[str, Any]]]) -> None:
         for table, rows in batch.items():

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from ..errors import UsageError
+from ..errors import CaseError, UsageError
 from .schema import migrate
 
 CASE_DB = "case.db"
@@ -105,7 +105,7 @@ class CaseWriter:
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
-            raise UsageError(f"writing the case database failed: {self._error}")
+            raise CaseError(f"writing the case database failed: {self._error}")
 
     def _run(self) -> None:
         try:
