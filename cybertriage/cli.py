@@ -26,6 +26,7 @@ from .pipeline import Progress, Scan, ScanOptions
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+PROBLEMS_SHOWN = 10
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -248,7 +249,13 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  ledger {stage['stage']:8} attempted {stage['attempted']}, processed {stage['processed']}, "
                   f"skipped {stage['skipped']}" + (f" ({_printable(why)})" if why else ""))
         if item["problems"]:
-            print(f"  {item['problems']} problems recorded (table 'problems')")
+            print(f"  {item['problems']} problems recorded:")
+            shown = db.query("SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
+                             [item["id"], PROBLEMS_SHOWN])
+            for problem in shown:
+                print(f"    {problem['stage']}: {_printable(problem['object']) or '-'}: {_printable(problem['message'])}")
+            if item["problems"] > PROBLEMS_SHOWN:
+                print(f"    … and {item['problems'] - PROBLEMS_SHOWN} more (table 'problems' in the case database)")
     print("\nRuns:")
     for run in db.query("SELECT * FROM runs ORDER BY id"):
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "

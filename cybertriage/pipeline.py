@@ -341,7 +341,8 @@ class _EvidenceRun:
             if note is None:
                 ledger.processed("content")
             else:
-                ledger.skipped("content", note, obj.path)
+                reason, _, detail = note.partition(": ")
+                ledger.skipped("content", reason, obj.path, detail or None)
         elif obj.unreadable:
             ledger.skipped("content", obj.unreadable)
         findings: list[Finding] = []
