@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import images
-from tests.conftest import Images, ScannedCase, sha256_of
+from tests.conftest import Images, ScannedCase, export, run_cli, sha256_of
 
 
 def _listing(rows: list[dict]) -> set[tuple[int, str, bool]]:
@@ -128,3 +128,14 @@ def test_yara_findings_equal_yara_cli_on_recovered_files(scanned: ScannedCase, d
         if finding["analyzer"] == "yara" and row and (row["partition_offset"], row["path"]) in recovered:
             ours.add((row["partition_offset"], row["path"], finding["rule"]))
     assert ours == expected
+
+
+def test_exfat_listing_equals_fls(tmp_path: Path) -> None:
+    image = tmp_path / "exfat.img"
+    with open(image, "wb") as handle:
+        handle.truncate(8 * 1024 * 1024)
+    subprocess.run(["mkfs.exfat", "-L", "STICK", str(image)], check=True, capture_output=True)
+    case = tmp_path / "case"
+    result = run_cli("scan", image, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    assert _listing(export(case, "files")) == _fls_listing(image)
