@@ -16,13 +16,13 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .analyzers import Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
+from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
 from .analyzers.filetype import extension_of
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
 from .errors import Cancelled, CaseError, EvidenceError
@@ -376,29 +376,11 @@ class _EvidenceRun:
             self.counters.done += 1
 
     def _read(self, item: Item) -> str | None:
-        """Read the content once, feeding every stream consumer; None if all of it was read."""
-        obj = item.obj
-        consumers = [c for analyzer in self.scan.analyzers if (c := analyzer.stream(item)) is not None]
-        keep = obj.size <= self.scan.settings.keep_limit
-        kept: list[bytes] = []
-        try:
-            for chunk in obj.content.chunks():
-                if not item.head:
-                    item.head = chunk
-                for consume in consumers:
-                    consume(chunk)
-                if keep:
-                    kept.append(chunk)
-                with self.counters.lock:
-                    self.counters.bytes += len(chunk)
-                if self.scan.cancel.is_set():
-                    return "cancelled"
-        except Exception as error:  # I/O errors, corrupt compressed members, truncated images
-            return f"unreadable content: {error}"
-        item.content_read = True
-        if keep:
-            item.data = kept[0] if len(kept) == 1 else b"".join(kept)
-        return None
+        def count(size: int) -> None:
+            with self.counters.lock:
+                self.counters.bytes += size
+
+        return read_once(item, self.scan.analyzers, self.scan.settings.keep_limit, count, self.scan.cancel)
 
     # -- recording -------------------------------------------------------------------
 
@@ -442,6 +424,34 @@ class _EvidenceRun:
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
             "status": status, "error": message, "processed_at": utc_now()}))
         self.writer.call(lambda db: audit(db, f"evidence {status}", {"evidence": self.key, "message": message}))
+
+
+def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
+              progress: Callable[[int], None], cancel: threading.Event) -> str | None:
+    """Read an object's content once, in chunks, feeding every analyzer's stream consumer and
+    keeping the whole content for YARA when it is small enough; None if all of it was read,
+    else why not."""
+    obj = item.obj
+    consumers = [c for analyzer in analyzers if (c := analyzer.stream(item)) is not None]
+    keep = obj.size <= keep_limit
+    kept: list[bytes] = []
+    try:
+        for chunk in obj.content.chunks():
+            if not item.head:
+                item.head = chunk
+            for consume in consumers:
+                consume(chunk)
+            if keep:
+                kept.append(chunk)
+            progress(len(chunk))
+            if cancel.is_set():
+                return "cancelled"
+    except Exception as error:  # I/O errors, corrupt compressed members, truncated images
+        return f"unreadable content: {error}"
+    item.content_read = True
+    if keep:
+        item.data = kept[0] if len(kept) == 1 else b"".join(kept)
+    return None
 
 
 def _forget(db: Any, evidence_id: int) -> None:

@@ -168,7 +168,7 @@ class _ImageHandle(pytsk3.Img_Info):
         return getattr(self._past_end, "count", 0)
 
 
-class _TskContent(Content):
+class TskContent(Content):
     """One attribute (data stream) of one file, read through Sleuth Kit."""
 
     def __init__(self, fs_file: pytsk3.File, size: int, image: _ImageHandle,
@@ -390,7 +390,7 @@ class _FilesystemWalk:
             ctime=iso_utc(meta.ctime, meta.ctime_nano), crtime=iso_utc(meta.crtime, meta.crtime_nano),
         )
         if not self.is_ntfs:
-            content = _TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
+            content = TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
             yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), content=content, **common)
             return
@@ -409,7 +409,7 @@ class _FilesystemWalk:
                                      inode=inode, **common)
                 continue
             is_stream = shown != path
-            content = _TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id)
+            content = TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id)
             obj = EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=attribute.info.size,
                                  kind="file" if is_stream else kind, inode=inode, content=content, **common)
             if shown in SPARSE_SYSTEM_STREAMS:
