@@ -1,4 +1,4 @@
-"""Fixtures for the YARA rule tests: corpus location, yara CLI, sample files.
+"""Fixtures for the YARA rule tests: yara CLI and sample files (corpus_dir comes from tests/conftest.py).
 
 Most positive samples are small text files committed under
 ``tests/data/rules/positive/``. Samples that would otherwise be committed
@@ -10,7 +10,6 @@ ones, so that a single ``yara -r`` run covers every sample.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sqlite3
 import struct
@@ -25,24 +24,6 @@ RULES_DIR = TESTS_DIR.parent / "rules"
 DATA_DIR = TESTS_DIR / "data" / "rules"
 POSITIVE_DIR = DATA_DIR / "positive"
 NEGATIVE_DIR = DATA_DIR / "negative"
-
-
-@pytest.fixture(scope="session")
-def corpus_dir() -> Path:
-    """The shared read-only test corpus (``pe/``, ``disk/``, ``pcap/``, ...).
-
-    Looked up next to the checkout first, then through ``CYBERTRIAGE_CORPUS``.
-    """
-    default = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-    if default.is_dir():
-        return default
-    env = os.environ.get("CYBERTRIAGE_CORPUS")
-    if env and Path(env).is_dir():
-        return Path(env)
-    pytest.fail(
-        f"test corpus not found at {default}; set CYBERTRIAGE_CORPUS to its path",
-        pytrace=False,
-    )
 
 
 @pytest.fixture(scope="session")
