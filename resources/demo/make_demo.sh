@@ -116,7 +116,7 @@ cat >"$ext/home/alex/Desktop/README_RESTORE_FILES.txt" <<'EOF'
 !!! ALL YOUR FILES HAVE BEEN ENCRYPTED !!!
 
 Your documents, photos and databases are encrypted with military grade
-encryption. To get them back you need our decryptor.
+encryption. To decrypt your files you need our decryption tool.
 
 1. Install Tor Browser
 2. Open http://pi5wvcbimiwzmmuwjmbynczhx6wkhpptt7v3bnrft5wzlaziotknuhad.onion/
