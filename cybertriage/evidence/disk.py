@@ -200,8 +200,11 @@ class DiskImage(EvidenceSource):
             head = handle.read(len(EWF_SIGNATURE))
         if head == EWF_SIGNATURE:
             self.format = "ewf"
-            self._segments = [Path(p) for p in pyewf.glob(str(path))]
-            self._check_ewf_segments()
+            try:
+                self._segments = [Path(p) for p in pyewf.glob(str(path))]
+                self._check_ewf_segments()
+            except OSError:  # an EWF file renamed away from .E01: it can only be one segment
+                self._segments = [path]
             try:
                 media: _SegmentedFiles | _EwfMedia = _EwfMedia(self._segments)
             except OSError as error:

@@ -97,3 +97,14 @@ def test_rust_fatfs(corpus_case, corpus_dir: Path, name: str) -> None:
     assert files["/short.txt"]["sha256"] == hashlib.sha256(line).hexdigest()
     assert files["/very/long/path/test.txt"]["size"] == 14
     assert files["/very-long-dir-name/very-long-file-name.txt"]["size"] == 14
+
+
+def test_kind_comes_from_content_not_name(corpus_dir: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "exhibit-7.bin"
+    renamed.write_bytes((corpus_dir / "disk" / "dfvfs_ext2.E01").read_bytes())
+    case = tmp_path / "case"
+    assert run_cli("scan", renamed, "--case", case, "--quiet").code == 0
+    info = run_cli("info", "--case", case).stdout
+    assert "format ewf" in info and "verification: verified" in info
+    files = {r["path"]: r for r in export(case, "files")}
+    assert files["/passwords.txt"]["sha256"] == hashlib.sha256(PASSWORDS).hexdigest()
