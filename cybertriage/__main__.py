@@ -1,3 +1,5 @@
+"""`python -m cybertriage` runs the command line."""
+
 import sys
 
 from .cli import main
