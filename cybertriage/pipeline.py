@@ -211,7 +211,7 @@ class _EvidenceRun:
         if not stored:
             self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"verified": "no stored hash"}))
             return
-        progress = Progress(str(self.path), "verifying image", bytes_total=source.image.real_size)
+        progress = Progress(str(self.path), "verifying image", bytes_total=source.size)
         events: queue.Queue = queue.Queue()
         result: dict[str, Any] = {}
 

@@ -171,20 +171,20 @@ class _ImageHandle(pytsk3.Img_Info):
 class TskContent(Content):
     """One attribute (data stream) of one file, read through Sleuth Kit."""
 
-    def __init__(self, fs_file: pytsk3.File, size: int, image: _ImageHandle,
+    def __init__(self, fs_file: pytsk3.File, size: int, image: pytsk3.Img_Info,
                  attr_type: int | None = None, attr_id: int | None = None) -> None:
         self._file = fs_file
         self._attr = (attr_type, attr_id) if attr_type is not None else None
-        self._image = image
+        self._past_end_reads = getattr(image, "past_end_reads", None)  # only a padded image has them
         self.size = size
 
     def read_at(self, offset: int, length: int) -> bytes:
-        before = self._image.past_end_reads()
+        before = self._past_end_reads() if self._past_end_reads else 0
         if self._attr is None:
             data = self._file.read_random(offset, length)
         else:
             data = self._file.read_random(offset, length, self._attr[0], self._attr[1])
-        if self._image.past_end_reads() != before:
+        if self._past_end_reads and self._past_end_reads() != before:
             raise OSError("content lies beyond the end of the (truncated) image")
         return data
 
@@ -215,9 +215,11 @@ class DiskImage(EvidenceSource):
             self._segments = split or [path]
             media = _SegmentedFiles(self._segments)
         self.media = media
-        self.image = _ImageHandle(media)
-        if self.image.real_size == 0:
+        self.size = media.size
+        if self.size == 0:
             raise EvidenceError("disk image is empty")
+        # Sleuth Kit reads a plain raw file itself, in C, without calling back into Python.
+        self.image = pytsk3.Img_Info(str(path)) if self.format == "raw" else _ImageHandle(media)
 
     @property
     def container_files(self) -> list[Path]:
@@ -235,11 +237,11 @@ class DiskImage(EvidenceSource):
 
     def stored_hashes(self) -> dict[str, str]:
         """The MD5/SHA-1 the acquisition tool stored in the EWF container (empty for raw)."""
-        if not isinstance(self.image.media, _EwfMedia):
+        if not isinstance(self.media, _EwfMedia):
             return {}
         stored = {}
         for name in ("MD5", "SHA1"):
-            value = self.image.media.ewf.get_hash_value(name)
+            value = self.media.ewf.get_hash_value(name)
             if value:
                 stored[name.lower()] = value.lower()
         return stored
@@ -249,12 +251,12 @@ class DiskImage(EvidenceSource):
         """Hash the whole acquired media stream (what EWF stores hashes of)."""
         hashers = {name: hashlib.new(name) for name in wanted}
         offset = 0
-        size = self.image.real_size
+        size = self.size
         while offset < size:
             if cancelled.is_set():
                 raise Cancelled()
             try:
-                data = self.image.media.read(offset, min(4 * 1024 * 1024, size - offset))
+                data = self.media.read(offset, min(4 * 1024 * 1024, size - offset))
             except OSError as error:
                 raise EvidenceError(f"read error at byte {offset}: {_first_line(error)}") from None
             if not data:
@@ -274,7 +276,7 @@ class DiskImage(EvidenceSource):
         except OSError:
             volumes = self._volumes_of_truncated_image()
         if volumes is None:
-            return [Partition(0, self.image.real_size, "whole image (no partition table)")]
+            return [Partition(0, self.size, "whole image (no partition table)")]
         block = volumes.info.block_size
         return [
             Partition(part.start * block, part.len * block, _text(part.desc))
@@ -291,12 +293,10 @@ class DiskImage(EvidenceSource):
             return None
         block = volumes.info.block_size
         declared_end = max((p.start + p.len for p in volumes if int(p.flags) & _PART_ALLOC), default=0) * block
-        if declared_end <= self.image.real_size:
+        if declared_end <= self.size:
             return None
         self.image = _ImageHandle(self.media, presented_size=declared_end)
-        self.problems.append(
-            f"image is truncated: {self.image.real_size} bytes, its partition table describes {declared_end}"
-        )
+        self.problems.append(f"image is truncated: {self.size} bytes, its partition table describes {declared_end}")
         return volumes
 
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
@@ -304,7 +304,7 @@ class DiskImage(EvidenceSource):
         found_filesystem = False
         for partition in self.partitions:
             self.ledger.attempted("volumes")
-            if partition.offset >= self.image.real_size:
+            if partition.offset >= self.size:
                 partition.status = "beyond end of image"
                 self.ledger.skipped("volumes", "partition beyond end of truncated image", partition.description)
                 continue
