@@ -25,7 +25,7 @@ from . import __version__
 from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
 from .analyzers.filetype import extension_of
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
-from .errors import Cancelled, CaseError, EvidenceError
+from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
@@ -129,6 +129,39 @@ def _evidence_key(path: Path) -> str:
     return str(segments[0] if segments else resolved)
 
 
+class _ContainerHash(threading.Thread):
+    """sha256 of the files that hold the evidence, computed beside the analysis (a second core
+    is usually free while the first files are listed, and the page cache serves both readers)."""
+
+    def __init__(self, segments: list[Path], cancel: threading.Event) -> None:
+        super().__init__(name="container-hash", daemon=True)
+        self.segments = segments
+        self.cancel = cancel
+        self.total = sum(p.stat().st_size for p in segments)
+        self.done = 0
+        self.sha256: str | None = None
+        self.error: CybertriageError | None = None
+        self.start()
+
+    def run(self) -> None:
+        if not self.segments:
+            return
+        digest = hashlib.sha256()
+        try:
+            for segment in self.segments:
+                with open(segment, "rb") as handle:
+                    while chunk := handle.read(4 * CHUNK_SIZE):
+                        if self.cancel.is_set():
+                            self.error = Cancelled()
+                            return
+                        digest.update(chunk)
+                        self.done += len(chunk)
+        except OSError as error:
+            self.error = EvidenceError(f"cannot read {segment.name} to hash it: {error.strerror}")
+            return
+        self.sha256 = digest.hexdigest()
+
+
 class _EvidenceRun:
     """Everything done to one evidence item: add, hash, verify, analyse, account."""
 
@@ -162,47 +195,54 @@ class _EvidenceRun:
             "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
         self.outcome.evidence_id = self.evidence_id
         scan.outcomes.append(self.outcome)
+        hashing: _ContainerHash | None = None
         try:
             self.source = open_evidence(self.path)
-            yield from self._record_container()
+            self._record_evidence()
+            hashing = _ContainerHash(self.source.container_files, scan.cancel)
             if isinstance(self.source, DiskImage) and self.source.format == "ewf" and scan.options.verify_images:
                 yield from self._verify_image()
             yield from self._analyse()
+            yield from self._record_container_hash(hashing)
+            problems = self.source.problems
+            self._finish("partial" if problems else "done", "; ".join(problems) or None)
         except Cancelled:
             self._finish("cancelled", "cancelled by the examiner")
         except EvidenceError as error:
             self._finish("failed", str(error))
         finally:
+            if hashing is not None and hashing.is_alive():
+                scan.cancel.set()
+                hashing.join()
             if self.source is not None:
                 self.source.close()
 
-    def _record_container(self) -> Iterator[Progress]:
-        """The sha256 of the files that hold the evidence, taken before anything else reads it."""
+    def _record_evidence(self) -> None:
+        """What the evidence is, and what its container says it holds, before anything is read."""
         source = self.source
         segments = source.container_files
-        total = sum(p.stat().st_size for p in segments)
-        progress = Progress(str(self.path), "hashing evidence", bytes_total=total)
-        digest = hashlib.sha256()
-        last = time.monotonic()
-        yield progress
-        for segment in segments:
-            with open(segment, "rb") as handle:
-                while chunk := handle.read(4 * CHUNK_SIZE):
-                    if self.scan.cancel.is_set():
-                        raise Cancelled()
-                    digest.update(chunk)
-                    progress.bytes_done += len(chunk)
-                    if time.monotonic() - last > PROGRESS_SECONDS:
-                        last = time.monotonic()
-                        yield progress
         stored = source.stored_hashes() if isinstance(source, DiskImage) else {}
         row = {"segments": json.dumps([str(p) for p in segments]), "kind": source.KIND, "format": source.format,
-               "size": total if segments else None, "sha256": digest.hexdigest() if segments else None,
+               "size": sum(p.stat().st_size for p in segments) if segments else None,
                "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
                "status": "processing", "verified": "not applicable" if not stored else None}
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
-        self.writer.call(lambda db: audit(db, "evidence added", {"evidence": self.key, "sha256": row["sha256"],
-                                                                 "format": source.format}))
+        self.writer.call(lambda db: audit(db, "evidence added", {"evidence": self.key, "format": source.format,
+                                                                 "segments": [str(p) for p in segments]}))
+
+    def _record_container_hash(self, hashing: _ContainerHash) -> Iterator[Progress]:
+        """Wait for the container files' sha256 (taken while the analysis ran) and record it."""
+        progress = Progress(str(self.path), "hashing evidence", bytes_total=hashing.total)
+        while hashing.is_alive():
+            hashing.join(PROGRESS_SECONDS)
+            progress.bytes_done = hashing.done
+            yield progress
+        if hashing.error is not None:
+            raise hashing.error
+        if hashing.sha256 is None:
+            return
+        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"sha256": hashing.sha256}))
+        self.writer.call(lambda db: audit(db, "evidence hashed", {"evidence": self.key, "sha256": hashing.sha256}))
 
     def _verify_image(self) -> Iterator[Progress]:
         """Recompute the hashes an EWF image stores of the acquired media, and compare."""
@@ -299,7 +339,6 @@ class _EvidenceRun:
             raise error
         if error is not None:
             source.problems.append(str(error))
-        self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None)
 
     def _progress(self, listing_done: bool) -> Progress:
         c = self.counters

@@ -38,7 +38,7 @@ def test_cancel_then_rescan_equals_uninterrupted(disk_images: Images, tmp_path: 
     assert _comparable(export(case, "files")) == _comparable(export(reference, "files"))
     findings = sorted((f["object"], f["rule"]) for f in export(case, "findings"))
     assert findings == sorted((f["object"], f["rule"]) for f in export(reference, "findings"))
-    assert stages[0] == "hashing evidence"
+    assert "analysing" in stages
 
 
 def test_progress_counts_reach_totals(disk_images: Images, tmp_path: Path) -> None:
