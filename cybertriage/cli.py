@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="skip verifying E01 images against their stored MD5/SHA-1 (a full read)")
     scan.add_argument("--yara-timeout", type=int, default=60, metavar="SECONDS",
                       help="give up YARA on one file after this long (default 60)")
-    scan.add_argument("--yara-max-size", type=int, default=64, metavar="MB",
-                      help="YARA-scan files up to this size, whole, in memory (default 64 MB; larger files "
+    scan.add_argument("--yara-max-size", type=int, default=64, metavar="MiB",
+                      help="YARA-scan files up to this size, whole, in memory (default 64 MiB; larger files "
                            "are hashed and recorded in the ledger as not scanned)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 

@@ -110,6 +110,8 @@ class FileType(Analyzer):
         item.facts["mime"] = mime
         if not mime.startswith("text/") and mime not in UNINFORMATIVE:  # worth its cost where it names a format
             item.facts["description"] = self._cookies()[2].from_buffer(item.head[:HEAD_BYTES])
+        if mime == "application/x-dosexec" and not item.head.startswith(b"MZ"):
+            return  # libmagic's guess of a headerless DOS .COM program: about 1 % of random data
         if mime in EXECUTABLE_MIMES:
             if ext in EXECUTABLE_EXTENSIONS:
                 return

@@ -111,3 +111,23 @@ def test_extension_mismatch(archive_case) -> None:
     assert ("/holiday.jpg", "executable-disguised", "high") in by_object
     assert ("/report.pdf", "extension-mismatch", "low") in by_object
     assert not any(obj == "/HelloWorld.exe" for obj, _, _ in by_object)
+
+
+def test_random_data_is_not_called_an_executable(tmp_path: Path) -> None:
+    """libmagic guesses 'DOS executable (COM)' for some random data; that is no executable."""
+    import random
+
+    generator = random.Random(7)
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    guessed = []
+    for number in range(400):
+        path = folder / f"blob{number}.dat"
+        path.write_bytes(generator.randbytes(4096))
+        mime = subprocess.run(["file", "-b", "--mime-type", str(path)], capture_output=True, text=True).stdout
+        if mime.strip() == "application/x-dosexec":
+            guessed.append(path.name)
+    assert guessed, "some random blobs should fool libmagic (about 1 %)"
+    case = tmp_path / "case"
+    assert run_cli("scan", folder, "--case", case, "--quiet", "--no-yara").code == 0
+    assert not [f for f in export(case, "findings") if f["analyzer"] == "filetype"]
