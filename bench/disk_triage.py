@@ -526,7 +526,7 @@ def rule_paths() -> list[str]:
 def yara_size_limit() -> int:
     """cybertriage's default --yara-max-size (files above it are hashed but not YARA-scanned)."""
     proc = subprocess.run([cybertriage_binary(), "scan", "--help"], capture_output=True, text=True)
-    found = re.search(r"--yara-max-size.*?\(default\s+(\d+)\s*MB", proc.stdout, re.S)
+    found = re.search(r"--yara-max-size.*?\(default\s+(\d+)\s*MiB", proc.stdout, re.S)
     return int(found[1]) * MIB if found else DEFAULT_YARA_LIMIT  # the CLI multiplies by 1024 * 1024
 
 
