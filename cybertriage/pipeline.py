@@ -29,6 +29,7 @@ from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
+from .score import score_object
 
 ROW_BATCH = 256
 PROGRESS_SECONDS = 0.2
@@ -368,8 +369,8 @@ class _EvidenceRun:
                 self.writer.add_rows(table, rows)
                 batch[table] = []
 
-    def _examine(self, obj: EvidenceObject, batch: dict[str, list[dict[str, Any]]]) -> None:
-        """Read the object once, run every analyzer on it, queue its row and findings."""
+    def _examine(self, obj: EvidenceObject, batch: dict[str, list[dict[str, Any]]]) -> int:
+        """Read the object once, run every analyzer on it, queue its row and findings; its score."""
         ledger = self.source.ledger
         ledger.attempted("files")
         item = Item(obj)
@@ -385,22 +386,26 @@ class _EvidenceRun:
         elif obj.unreadable:
             ledger.skipped("content", obj.unreadable)
         findings: list[Finding] = []
+        worst_member: tuple[str, int] | None = None
         for analyzer in self.scan.analyzers:
             try:
                 for output in analyzer.analyze(item):
                     if isinstance(output, Finding):
                         findings.append(output)
-                    else:
-                        output.id, output.parent_id, output.depth = next(self.ids), obj.id, obj.depth + 1
-                        with self.counters.lock:
-                            self.counters.found += 1
-                        self._examine(output, batch)
+                        continue
+                    output.id, output.parent_id, output.depth = next(self.ids), obj.id, obj.depth + 1
+                    with self.counters.lock:
+                        self.counters.found += 1
+                    member_score = self._examine(output, batch)
+                    if worst_member is None or member_score > worst_member[1]:
+                        worst_member = (output.path, member_score)
             except Exception as error:  # one analyzer's failure on one object must not stop the run
                 ledger.skipped(analyzer.NAME, "analyzer error", obj.path, f"{type(error).__name__}: {error}")
         for stage, reason in item.skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
         facts = item.facts
+        score = score_object(obj.path, obj.deleted, facts.get("mime"), findings, worst_member)
         batch["files"].append({
             "id": obj.id, "evidence_id": self.evidence_id, "parent_id": obj.parent_id,
             "partition_offset": obj.partition_offset, "path": obj.path, "name": obj.name,
@@ -409,10 +414,13 @@ class _EvidenceRun:
             "mime": facts.get("mime"), "description": facts.get("description"),
             "ext_mismatch": int(bool(facts.get("ext_mismatch"))),
             "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime, "note": note,
+            "score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False) if score.reasons else None,
+            "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
         })
         batch["findings"].extend(self._finding_rows(obj, findings))
         with self.counters.lock:
             self.counters.done += 1
+        return score.value
 
     def _read(self, item: Item) -> str | None:
         def count(size: int) -> None:

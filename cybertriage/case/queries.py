@@ -10,9 +10,9 @@ import sqlite_utils
 
 FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
                "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
-               "mtime", "atime", "ctime", "crtime", "parent_id", "note"]
-FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id", "detail",
-                  "created_at"]
+               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe"]
+FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id",
+                  "score", "detail", "created_at"]
 
 
 def files(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
@@ -23,14 +23,18 @@ def files(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
     for row in rows:
         row["deleted"] = bool(row["deleted"])
         row["ext_mismatch"] = bool(row["ext_mismatch"])
+        row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
+        row["pe"] = json.loads(row["pe"]) if row["pe"] else None
         yield {name: row[name] for name in FILE_FIELDS}
 
 
 def findings(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
-    """Every finding, worst first."""
+    """Every finding, worst first: by severity, then by its object's triage score."""
     rows = db.query(
-        """SELECT g.*, e.path AS evidence FROM findings g JOIN evidence e ON e.id = g.evidence_id
-           ORDER BY g.severity_rank DESC, g.id""")
+        """SELECT g.*, e.path AS evidence, f.score AS score FROM findings g
+           JOIN evidence e ON e.id = g.evidence_id
+           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           ORDER BY g.severity_rank DESC, f.score DESC, g.id""")
     for row in rows:
         row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
         yield {name: row[name] for name in FINDING_FIELDS}

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
@@ -71,7 +71,16 @@ def _version_1(db: sqlite_utils.Database) -> None:
     db["findings"].enable_fts(["title"], fts_version="FTS5", create_triggers=True)
 
 
-MIGRATIONS = {1: _version_1}
+def _version_2(db: sqlite_utils.Database) -> None:
+    """Triage score with its reasons, and PE details, on every file."""
+    files = db["files"]
+    files.add_column("score", int, not_null_default=0)
+    files.add_column("reasons", str)
+    files.add_column("pe", str)
+    files.create_index(["score"])
+
+
+MIGRATIONS = {1: _version_1, 2: _version_2}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
