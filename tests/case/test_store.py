@@ -42,3 +42,19 @@ def test_newer_schema_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(UsageError):
         open_case(tmp_path)
+
+
+def test_version_1_case_is_migrated(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from cybertriage.case.schema import MIGRATIONS
+
+    db = sqlite_utils.Database(tmp_path / "case.db")
+    MIGRATIONS[1](db)
+    db.execute("PRAGMA user_version = 1")
+    db["evidence"].insert({"id": 1, "path": "/old", "status": "done"})
+    db["files"].insert({"evidence_id": 1, "path": "/a.txt", "name": "a.txt"})
+    db.close()
+    migrated = open_case(tmp_path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [row["score"] for row in migrated["files"].rows] == [0]
