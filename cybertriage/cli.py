@@ -187,12 +187,15 @@ def _print_summary(scan: Scan, case_dir: Path) -> None:
         print(f"{_clip(Path(o.path).name, 40):40} {o.status:18} {o.files:>8}  {counts}")
     db = open_case(case_dir)
     top = list(db.query(
-        """SELECT g.severity, g.title, g.object FROM findings g
-           WHERE g.evidence_id IN (SELECT id FROM evidence) ORDER BY g.severity_rank DESC, g.id LIMIT 15"""))
+        """SELECT g.severity, g.title, g.object, f.score FROM findings g
+           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           ORDER BY g.severity_rank DESC, f.score DESC, g.id LIMIT 15"""))
     if top:
-        print("\nTop findings:")
+        print("\nTop findings (severity, score of the object, what, where):")
         for row in top:
-            print(f"  {row['severity']:9} {_clip(_printable(row['title']), 60):60} {_clip(_printable(row['object']), 60)}")
+            score = "-" if row["score"] is None else row["score"]
+            print(f"  {row['severity']:9} {score:>3}  {_clip(_printable(row['title']), 58):58} "
+                  f"{_clip(_printable(row['object']), 60)}")
     print(f"\nCase: {(case_dir / 'case.db').resolve()}")
 
 
