@@ -58,3 +58,62 @@ def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                AND run_id = (SELECT max(run_id) FROM ledger WHERE evidence_id = ?)""", [item["id"], item["id"]]))
         item["problems"] = db.execute("SELECT count(*) FROM problems WHERE evidence_id = ?", [item["id"]]).fetchone()[0]
     return items
+
+
+# -- for reports ----------------------------------------------------------------------
+
+SEVERITIES_WORST_FIRST = ("critical", "high", "medium", "low", "info")
+FILE_TIMES = ("mtime", "atime", "ctime", "crtime")
+
+
+def severity_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """How many findings of each severity the case holds (every severity present, zero or not)."""
+    counts = dict.fromkeys(SEVERITIES_WORST_FIRST, 0)
+    counts.update(db.execute("SELECT severity, count(*) FROM findings GROUP BY severity").fetchall())
+    return counts
+
+
+def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Findings by severity, worst first, then by id; each with its evidence path and, for a file,
+    the file's size, type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
+    rows = db.query(
+        """SELECT g.*, e.path AS evidence, f.size AS file_size, f.mime AS file_mime, f.md5 AS file_md5,
+                  f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
+           FROM findings g JOIN evidence e ON e.id = g.evidence_id
+           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [-1 if limit is None else limit])
+    for row in rows:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        yield row
+
+
+def files_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Full file rows (every column the case's schema has) for these ids."""
+    found: dict[int, dict[str, Any]] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in db.query(f"SELECT * FROM files WHERE id IN ({marks})", chunk):
+            found[row["id"]] = row
+    return found
+
+
+def files_with_times_in(db: sqlite_utils.Database, evidence_id: int, windows: list[tuple[str, str]],
+                        limit: int) -> list[dict[str, Any]]:
+    """Files of one evidence item with any MAC/B time in one of the windows (ISO 8601 UTC strings,
+    inclusive, compared as text), at most `limit` of them, earliest modification first."""
+    if not windows:
+        return []
+    terms = " OR ".join(f"({column} BETWEEN ? AND ?)" for _ in windows for column in FILE_TIMES)
+    params: list[Any] = [evidence_id]
+    params += [bound for start, end in windows for _ in FILE_TIMES for bound in (start, end)]
+    return list(db.query(
+        f"""SELECT id, evidence_id, path, deleted, size, sha256, mtime, atime, ctime, crtime FROM files
+            WHERE evidence_id = ? AND ({terms}) ORDER BY coalesce(mtime, crtime, ctime, atime), id LIMIT ?""",
+        [*params, limit]))
+
+
+def audit_entries(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
+    """The chain-of-custody log, oldest first (the first `limit` entries)."""
+    return list(db.query("SELECT * FROM audit_log ORDER BY id LIMIT ?", [-1 if limit is None else limit]))

@@ -1,0 +1,552 @@
+"""What a report says, gathered from a case without Qt and without a page format.
+
+`collect` reads the case through a connection that cannot write (the report must
+not change what it reports on), inside one read transaction so every count and
+list comes from the same moment, then hashes the database file. The PDF and HTML
+writers only lay this out.
+
+Everything that came from evidence (paths, titles, matched data, rule meta) is
+untrusted: `visible` turns control, bidirectional-override and other invisible
+characters into `\\u202e`-style text, and each writer escapes the result for its
+own markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .. import __version__
+from ..case import CASE_DB, queries
+from ..case.schema import SCHEMA_VERSION
+from ..errors import UsageError
+
+SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
+SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "audit", "integrity")
+NETWORK_TABLES = ("flows", "dns", "http", "tls", "credentials")
+# Columns shown per network table, in order, where the case's table has them (DESIGN.md's export fields).
+NETWORK_COLUMNS = {
+    "flows": ("src", "sport", "dst", "dport", "proto", "first_seen", "last_seen", "packets", "bytes", "app"),
+    "dns": ("ts", "src", "dst", "query", "qtype", "answers", "rcode"),
+    "http": ("ts", "src", "dst", "method", "host", "uri", "user_agent", "status", "content_type"),
+    "tls": ("ts", "src", "dst", "sni", "version", "ja3", "ja3s"),
+    "credentials": ("ts", "src", "dst", "protocol", "proto", "service", "host", "username", "user", "password",
+                    "secret", "token", "hash"),
+}
+NETWORK_ORDER = {"flows": "bytes DESC", "dns": "ts", "http": "ts", "tls": "ts", "credentials": "ts"}
+SECRET_MARKERS = ("pass", "secret", "token", "hash", "cookie", "auth")
+MASK = "••••••••"
+MAX_STRINGS_SHOWN = 20
+MAX_PROBLEMS_SHOWN = 10
+MAX_AUDIT_ENTRIES = 2000
+NETWORK_ROWS = 25
+PE_FILES = 100
+TIMELINE_ANCHORS = 50
+TIMELINE_FETCH = 20_000
+APPENDIX_FIELDS = ["id", "severity", "evidence", "analyzer", "rule", "title", "object_kind", "object_id", "object",
+                   "file_size", "file_md5", "file_sha1", "file_sha256", "detail", "created_at"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ReportDetails:
+    """What the examiner adds to a report, and what it includes.
+
+    Case name and number default to the case's `case_info` table (keys `case_name`
+    and `case_number`), then to the case folder's name and nothing.
+    """
+
+    case_name: str | None = None
+    case_number: str | None = None
+    examiner: str | None = None
+    agency: str | None = None
+    notes: str | None = None
+    sections: tuple[str, ...] = SECTIONS  # any of SECTIONS; the cover page is always there
+    show_credentials: bool = False  # False: passwords, tokens and hashes of credentials are masked
+    max_findings: int = 500  # findings shown in detail; all of them go to the CSV appendix past this
+    timeline_window_seconds: int = 3600  # file times this close to a high/critical finding's file times
+    timeline_limit: int = 300  # timeline events shown in all
+
+    def __post_init__(self) -> None:
+        unknown = set(self.sections) - set(SECTIONS)
+        if unknown:
+            raise UsageError(f"unknown report sections: {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
+        if self.max_findings < 0 or self.timeline_limit < 0 or self.timeline_window_seconds < 0:
+            raise UsageError("report limits cannot be negative")
+
+    def includes(self, section: str) -> bool:
+        return section in self.sections
+
+
+@dataclass
+class TimelineCluster:
+    """File times around one or more high/critical findings on one evidence item."""
+
+    evidence_id: int
+    start: str
+    end: str
+    anchors: list[dict[str, Any]]  # the findings whose file times opened this window
+    events: list[dict[str, Any]]  # ts, macb, path, file_id, deleted, anchor (the finding's own file)
+    total: int  # events in the window before the excerpt was cut to size
+
+
+@dataclass
+class NetworkTable:
+    name: str
+    count: int
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    masked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Appendix:
+    """The full findings list, written beside the report when the report shows only the worst."""
+
+    path: Path
+    sha256: str
+    rows: int
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, read from one case at one moment."""
+
+    details: ReportDetails  # with case name and number resolved
+    case_dir: Path
+    generated_at: str  # ISO 8601 UTC
+    tool_version: str
+    schema_version: int
+    case_info: dict[str, str]
+    evidence: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    analyzers: list[dict[str, Any]]
+    severity_counts: dict[str, int]
+    findings_total: int
+    findings: list[dict[str, Any]]
+    network: list[NetworkTable]
+    pe: list[dict[str, Any]]
+    pe_total: int
+    timeline: list[TimelineCluster]
+    audit: list[dict[str, Any]]
+    audit_total: int
+    database_hashes: list[tuple[str, str]]  # (file name, sha256) of the case database files
+    appendix: Appendix | None = None
+
+    @property
+    def findings_shown(self) -> int:
+        return len(self.findings)
+
+    @property
+    def truncated(self) -> bool:
+        return self.findings_total > len(self.findings)
+
+
+# -- untrusted text ----------------------------------------------------------------------
+
+
+def visible(text: Any) -> str:
+    """Evidence text made safe to show: control, bidi-override/isolate, zero-width and other
+    invisible characters become `\\u202e`-style text instead of being obeyed; None becomes ''."""
+    if text is None:
+        return ""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    code = ord(c)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def compact_json(value: Any) -> str:
+    """A JSON value as one line of text for a report cell (strings bare, the rest as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def counts_sentence(counts: dict[str, int], total: int) -> str:
+    """The one sentence both reports use for the findings per severity (tests read it back)."""
+    return f"The case holds {total:,} findings: " + ", ".join(f"{counts[s]:,} {s}" for s in SEVERITY_ORDER) + "."
+
+
+def events_note(shown: int, total: int) -> str:
+    if total > shown:
+        return f"{shown} of {total} events shown"
+    return "1 event" if total == 1 else f"{total} events"
+
+
+def human_size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    if count < 1024:
+        return f"{count} bytes"
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit} ({count:,} bytes)"
+    return f"{count} bytes"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_sha256_file(path: Path) -> Path:
+    """`path.sha256` beside `path`, in the format `sha256sum -c` reads."""
+    side = path.with_name(path.name + ".sha256")
+    side.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="utf-8")
+    return side
+
+
+def appendix_path(out: Path) -> Path:
+    """Where the CSV appendix of a report at `out` goes: OUT.findings.csv for OUT.pdf or OUT.html."""
+    return out.with_name(out.stem + ".findings.csv")
+
+
+# -- reading the case --------------------------------------------------------------------
+
+
+def open_read_only(case_dir: Path) -> sqlite_utils.Database:
+    """A connection to the case that refuses every write (and never migrates the schema)."""
+    path = case_dir / CASE_DB
+    if not path.is_file():
+        raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+        connection.execute("PRAGMA query_only = ON")
+        db = sqlite_utils.Database(connection)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"case database {path} cannot be used: {error}") from None
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise UsageError(f"case database is schema {version}; this cybertriage reads up to {SCHEMA_VERSION}")
+    return db
+
+
+def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path | None = None) -> ReportData:
+    """Read everything a report shows from the case in `case_dir`.
+
+    When the case holds more findings than `details.max_findings`, and `appendix`
+    is given, every finding is written there as CSV (see `appendix_path`).
+    """
+    details = details or ReportDetails()
+    db = open_read_only(case_dir)
+    try:
+        db.execute("BEGIN")  # one snapshot for every query below, even while a scan writes
+        tables = set(db.table_names())
+        case_info = {row["key"]: row["value"] for row in db.query("SELECT key, value FROM case_info")}
+        details = dataclasses.replace(
+            details,
+            case_name=details.case_name or case_info.get("case_name") or case_info.get("name") or case_dir.resolve().name,
+            case_number=details.case_number or case_info.get("case_number") or case_info.get("number"),
+            examiner=details.examiner or case_info.get("examiner"),
+            agency=details.agency or case_info.get("agency"))
+        evidence = _evidence(db)
+        runs = [_run(row) for row in db.query("SELECT * FROM runs ORDER BY id")]
+        counts = queries.severity_counts(db)
+        findings = list(queries.findings_worst_first(db, details.max_findings))
+        _attach_files(db, findings)
+        pe, pe_total = _pe_files(db) if details.includes("pe") else ([], 0)
+        data = ReportData(
+            details=details, case_dir=case_dir, generated_at=_utc_now(), tool_version=__version__,
+            schema_version=db.execute("PRAGMA user_version").fetchone()[0], case_info=case_info,
+            evidence=evidence, runs=runs, analyzers=_analyzers(runs), severity_counts=counts,
+            findings_total=sum(counts.values()), findings=findings,
+            network=_network(db, tables, details.show_credentials) if details.includes("network") else [],
+            pe=pe, pe_total=pe_total,
+            timeline=_timeline(db, details) if details.includes("timeline") else [],
+            audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
+            audit_total=db["audit_log"].count, database_hashes=[])
+        if appendix is not None and data.truncated:
+            rows = _write_appendix(db, appendix)
+            data.appendix = Appendix(appendix, sha256_file(appendix), rows)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    data.database_hashes = _database_hashes(case_dir)
+    return data
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _evidence(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    items = queries.evidence_summary(db)
+    for item in items:
+        item["segments"] = json.loads(item["segments"]) if item.get("segments") else []
+        for stage in item["ledger"]:
+            stage["reasons"] = json.loads(stage["reasons"]) if stage["reasons"] else {}
+        item["problem_list"] = list(db.query(
+            "SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
+            [item["id"], MAX_PROBLEMS_SHOWN]))
+    return items
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("options", "summary"):
+        try:
+            row[key] = json.loads(row[key]) if row.get(key) else None
+        except ValueError:
+            pass
+    return row
+
+
+def _analyzers(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """This build's analyzers, each with whether the recorded runs had it on (YARA can be off)."""
+    from ..analyzers import ANALYZERS, Settings  # imported here: yara-python loads only for reports
+
+    yara_runs = [bool((run["options"] or {}).get("yara")) for run in runs if isinstance(run["options"], dict)]
+    found = []
+    for name, cls in ANALYZERS.items():
+        on_with_yara = cls.enabled(Settings(rule_paths=()))
+        on_without = cls.enabled(Settings(rule_paths=None))
+        if on_with_yara and on_without:
+            used = "every run"
+        elif not yara_runs:
+            used = "no run recorded"
+        elif all(yara_runs):
+            used = "every run"
+        elif any(yara_runs):
+            used = "runs with YARA on"
+        else:
+            used = "off in every run"
+        found.append({"name": name, "version": cls.VERSION, "used": used})
+    return found
+
+
+def _attach_files(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> None:
+    """Give each file finding its file's full row (`file`): hashes, times, score and reasons where the schema has them."""
+    files = queries.files_by_id(db, [f["object_id"] for f in findings if f["object_kind"] == "file"])
+    for finding in findings:
+        row = files.get(finding["object_id"]) if finding["object_kind"] == "file" else None
+        if row is not None and isinstance(row.get("reasons"), str):
+            try:
+                row["reasons"] = json.loads(row["reasons"])
+            except ValueError:
+                row["reasons"] = [row["reasons"]]
+        finding["file"] = row
+        detail = finding["detail"] if isinstance(finding["detail"], dict) else {"detail": finding["detail"]}
+        finding["detail"] = detail
+        strings = detail.get("strings") if isinstance(detail.get("strings"), list) else []
+        finding["strings"] = [s for s in strings if isinstance(s, dict)][:MAX_STRINGS_SHOWN]
+        finding["strings_total"] = len(strings)
+        finding["reasons"] = _reasons(detail, row)
+        finding["facts"] = _facts(detail)
+
+
+def _reasons(detail: dict[str, Any], file: dict[str, Any] | None) -> list[str]:
+    reasons = detail.get("reasons")
+    found = [compact_json(r) for r in reasons] if isinstance(reasons, list) else ([compact_json(reasons)] if reasons else [])
+    if file and isinstance(file.get("reasons"), list):
+        found += [f"triage score: {compact_json(r)}" for r in file["reasons"]]
+    return found
+
+
+def _facts(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """The finding's detail as (label, text) pairs: rule meta and tags for YARA, every key otherwise."""
+    facts: list[tuple[str, str]] = []
+    for key, value in detail.items():
+        if key in ("strings", "reasons"):
+            continue
+        if key == "meta" and isinstance(value, dict):
+            facts += [(f"meta.{k}", compact_json(v)) for k, v in value.items() if k not in ("severity",)]
+        else:
+            facts.append((key, compact_json(value)))
+    return facts
+
+
+def _pe_files(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
+    if "pe" not in db["files"].columns_dict:
+        return [], 0
+    total = db.execute("SELECT count(*) FROM files WHERE pe IS NOT NULL AND pe != ''").fetchone()[0]
+    order = "score DESC, " if "score" in db["files"].columns_dict else ""
+    rows = list(db.query(
+        f"""SELECT f.id, f.path, f.size, f.sha256, f.pe, e.path AS evidence FROM files f
+            JOIN evidence e ON e.id = f.evidence_id WHERE f.pe IS NOT NULL AND f.pe != ''
+            ORDER BY {order}f.id LIMIT ?""", [PE_FILES]))
+    for row in rows:
+        try:
+            pe = json.loads(row["pe"])
+        except ValueError:
+            pe = row["pe"]
+        row["facts"] = [(k, compact_json(v)) for k, v in pe.items()] if isinstance(pe, dict) else [("pe", compact_json(pe))]
+    return rows, total
+
+
+def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> list[NetworkTable]:
+    found = []
+    for name in NETWORK_TABLES:
+        if name not in tables:
+            continue
+        count = db[name].count
+        if not count:
+            continue
+        present = list(db[name].columns_dict)
+        columns = [c for c in NETWORK_COLUMNS[name] if c in present] or present[:8]
+        order_column = NETWORK_ORDER[name].split()[0]
+        order = NETWORK_ORDER[name] if order_column in present else "rowid"
+        rows = list(db.query(f"SELECT * FROM [{name}] ORDER BY {order} LIMIT ?", [NETWORK_ROWS]))
+        masked: list[str] = []
+        if name == "credentials" and not show_credentials:
+            masked = [c for c in columns if any(marker in c.lower() for marker in SECRET_MARKERS)]
+            for row in rows:
+                for column in masked:
+                    if row.get(column):
+                        row[column] = MASK
+        found.append(NetworkTable(name, count, columns, [{c: row.get(c) for c in columns} for row in rows], masked))
+    return found
+
+
+def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[TimelineCluster]:
+    """File MAC/B times within the window of each high/critical finding's file times, per evidence item."""
+    window = dt.timedelta(seconds=details.timeline_window_seconds)
+    anchors = list(db.query(
+        """SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
+           FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           WHERE g.severity_rank >= 3 ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
+    spans: dict[int, list[list[Any]]] = {}  # evidence id -> [start, end, anchors, anchor times]
+    for anchor in anchors:
+        for column in queries.FILE_TIMES:
+            moment = _parse_time(anchor[column])
+            if moment is not None:
+                spans.setdefault(anchor["evidence_id"], []).append([moment - window, moment + window, [anchor], [moment]])
+    clusters: list[TimelineCluster] = []
+    for evidence_id, raw in sorted(spans.items()):
+        merged: list[list[Any]] = []
+        for span in sorted(raw, key=lambda s: s[0]):
+            if merged and span[0] <= merged[-1][1]:
+                last = merged[-1]
+                last[1] = max(last[1], span[1])
+                last[2] += [a for a in span[2] if a not in last[2]]
+                last[3] += span[3]
+            else:
+                merged.append(span)
+        # One query per evidence item; bounds widened by a second because text comparison puts
+        # fractional seconds ("…:05.5Z") before whole ones ("…:05Z"); exact filtering follows.
+        bounds = [(_iso(s[0] - dt.timedelta(seconds=1)), _iso(s[1] + dt.timedelta(seconds=1))) for s in merged]
+        files = queries.files_with_times_in(db, evidence_id, bounds, TIMELINE_FETCH)
+        for start, end, cluster_anchors, moments in merged:
+            anchor_files = {a["object_id"] for a in cluster_anchors}
+            events = []
+            for row in files:
+                stamps: dict[str, list[str]] = {}
+                for column, letter in zip(queries.FILE_TIMES, "MACB"):
+                    moment = _parse_time(row[column])
+                    if moment is not None and start <= moment <= end:
+                        stamps.setdefault(row[column], []).append(letter)
+                for stamp, letters in stamps.items():
+                    events.append({"ts": stamp, "moment": _parse_time(stamp), "path": row["path"], "file_id": row["id"],
+                                   "deleted": bool(row["deleted"]), "anchor": row["id"] in anchor_files,
+                                   "macb": "".join(c if c in letters else "." for c in "MACB")})
+            clusters.append(TimelineCluster(evidence_id, _iso(start), _iso(end), cluster_anchors, events, len(events)))
+    share = max(20, details.timeline_limit // max(1, len(clusters)))
+    budget = details.timeline_limit
+    kept = []
+    for cluster in clusters:
+        if budget <= 0:
+            break
+        cap = min(share, budget)
+        moments = [m for a in cluster.anchors for m in _anchor_moments(a)]
+        if len(cluster.events) > cap:  # keep the anchors' own events and those nearest the anchors' times
+            cluster.events.sort(key=lambda e: (not e["anchor"], min(abs(e["moment"] - m) for m in moments)))
+            cluster.events = cluster.events[:cap]
+        cluster.events.sort(key=lambda e: (e["moment"], e["path"]))
+        for event in cluster.events:
+            del event["moment"]
+        budget -= len(cluster.events)
+        kept.append(cluster)
+    return kept
+
+
+def _anchor_moments(anchor: dict[str, Any]) -> list[dt.datetime]:
+    return [m for c in queries.FILE_TIMES if (m := _parse_time(anchor[c])) is not None]
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_appendix(db: sqlite_utils.Database, path: Path) -> int:
+    """Every finding as CSV, in the report's order; text made visible and safe from spreadsheet formulas."""
+    part = path.with_name(path.name + ".part")
+    count = 0
+    try:
+        with open(part, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(APPENDIX_FIELDS)
+            for row in queries.findings_worst_first(db):
+                writer.writerow([_cell(row.get(name)) for name in APPENDIX_FIELDS])
+                count += 1
+        os.replace(part, path)
+    except OSError as error:
+        part.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    return count
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    text = visible(compact_json(value))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _database_hashes(case_dir: Path) -> list[tuple[str, str]]:
+    """sha256 of the case database, and of its write-ahead log if that holds anything not yet merged."""
+    hashes = [(CASE_DB, sha256_file(case_dir / CASE_DB))]
+    wal = case_dir / (CASE_DB + "-wal")
+    if wal.is_file() and wal.stat().st_size:
+        hashes.append((wal.name, sha256_file(wal)))
+    return hashes
+
+
+def write_atomically(out: Path, produce: Iterable[bytes] | bytes) -> None:
+    """Write `out` through a temporary file beside it, so a failed report leaves no half a file."""
+    part = out.with_name(out.name + ".part")
+    try:
+        with open(part, "wb") as handle:
+            if isinstance(produce, bytes):
+                handle.write(produce)
+            else:
+                for chunk in produce:
+                    handle.write(chunk)
+        os.replace(part, out)
+    except OSError as error:
+        part.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {out}: {error.strerror}") from None

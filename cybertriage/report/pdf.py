@@ -1,0 +1,606 @@
+"""The PDF report (reportlab platypus): what a case holds, laid out for a case file.
+
+Every string from evidence goes through `_t` (visible + escaped for Paragraph
+markup); long hashes and paths are set in DejaVu Sans Mono and split where they
+must. "Page N of M" needs the page count, so the canvas keeps each page's state
+and draws the footers when the document is saved (reportlab's canvasmaker pattern).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from ..assets import asset_dir
+from .content import (
+    SEVERITY_ORDER,
+    ReportData,
+    ReportDetails,
+    appendix_path,
+    collect,
+    compact_json,
+    counts_sentence,
+    events_note,
+    human_size,
+    visible,
+    write_atomically,
+    write_sha256_file,
+)
+
+logger = logging.getLogger(__name__)
+
+FONT, FONT_BOLD, MONO, MONO_BOLD = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono", "DejaVuSansMono-Bold"
+FONT_FILES = {FONT: "DejaVuSans.ttf", FONT_BOLD: "DejaVuSans-Bold.ttf", MONO: "DejaVuSansMono.ttf",
+              MONO_BOLD: "DejaVuSansMono-Bold.ttf"}
+SEVERITY_COLOURS = {"critical": colors.HexColor("#7f0000"), "high": colors.HexColor("#d32f2f"),
+                    "medium": colors.HexColor("#ef6c00"), "low": colors.HexColor("#e0a000"),
+                    "info": colors.HexColor("#607d8b")}
+SEVERITY_TINTS = {"critical": colors.HexColor("#f3d6d6"), "high": colors.HexColor("#fbe3e3"),
+                  "medium": colors.HexColor("#fdebd9"), "low": colors.HexColor("#fdf5d6"),
+                  "info": colors.HexColor("#e6ecef")}
+SEVERITY_TEXT = {**SEVERITY_COLOURS, "low": colors.HexColor("#9a6b00")}  # yellow text is unreadable on white
+GRID = colors.HexColor("#b0b7bf")
+LABEL_BG = colors.HexColor("#eef1f4")
+# DejaVu has no CJK glyphs. Such runs are set in Adobe's standard CJK fonts, which a PDF names but does
+# not embed: the text stays right when copied or searched, and viewers with CJK fonts (Acrobat, most
+# desktops) draw it; a viewer without them shows boxes, as it would for DejaVu's missing glyphs.
+CJK_SONG, CJK_KOREAN = "STSong-Light", "HYSMyeongJo-Medium"
+CJK_START = 0x1100
+CJK_RANGES = [(0x1100, 0x11FF, CJK_KOREAN), (0x2E80, 0x312F, CJK_SONG), (0x3130, 0x318F, CJK_KOREAN),
+              (0x3190, 0x9FFF, CJK_SONG), (0xAC00, 0xD7AF, CJK_KOREAN), (0xF900, 0xFAFF, CJK_SONG),
+              (0xFE30, 0xFE4F, CJK_SONG), (0xFF00, 0xFFEF, CJK_SONG), (0x20000, 0x3FFFF, CJK_SONG)]
+PAGE = A4
+MARGIN = 18 * mm
+WIDTH = PAGE[0] - 2 * MARGIN
+LABEL_WIDTH = 34 * mm
+
+
+def write_pdf(case_dir: Path, out: Path, details: ReportDetails | None = None) -> Path:
+    """Write the PDF report of the case in `case_dir` to `out`, and `out.sha256` beside it.
+
+    When the case holds more findings than `details.max_findings`, every finding also
+    goes to OUT.findings.csv beside the report (named, with its sha256, in the report).
+    Returns `out`. Raises UsageError when there is no case or `out` cannot be written.
+    """
+    out = Path(out)
+    data = collect(Path(case_dir), details, appendix=appendix_path(out))
+    write_atomically(out, render_pdf(data))
+    write_sha256_file(out)
+    logger.info("PDF report written to %s", out)
+    return out
+
+
+def render_pdf(data: ReportData) -> bytes:
+    """The report as PDF bytes."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    details = data.details
+    header = " · ".join(visible(x) for x in (f"Case {details.case_number}" if details.case_number else None,
+                                               details.case_name) if x)
+    doc = _Document(buffer, header=header, footer=f"cybertriage {data.tool_version} · generated {data.generated_at}",
+                    title=f"Forensic triage report: {visible(details.case_name)}", author=visible(details.examiner or ""),
+                    subject=f"Case {visible(details.case_number or '-')}", creator=f"cybertriage {data.tool_version}")
+    story: list[Flowable] = []
+    story += _cover(data)
+    sections = [("evidence", _evidence), ("methodology", _methodology), ("summary", _summary),
+                ("findings", _findings), ("network", _network), ("pe", _pe), ("timeline", _timeline),
+                ("audit", _audit), ("integrity", _integrity)]
+    for name, build in sections:
+        if details.includes(name):
+            story += build(data)
+    doc.build(story, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
+
+
+# -- fonts, styles, page furniture ---------------------------------------------------------
+
+
+def _register_fonts() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    folder = asset_dir("resources") / "fonts"
+    for name, file in FONT_FILES.items():
+        pdfmetrics.registerFont(TTFont(name, str(folder / file)))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+    pdfmetrics.registerFontFamily(MONO, normal=MONO, bold=MONO_BOLD, italic=MONO, boldItalic=MONO_BOLD)
+    for name in (CJK_SONG, CJK_KOREAN):
+        pdfmetrics.registerFont(UnicodeCIDFont(name))
+
+
+def _style(name: str, **kw: Any) -> ParagraphStyle:
+    base = {"fontName": FONT, "fontSize": 8.5, "leading": 11}
+    return ParagraphStyle(name, **{**base, **kw})
+
+
+BODY = _style("body", spaceAfter=4)
+SMALL = _style("small", fontSize=7.5, leading=9.5)
+CELL = _style("cell", fontSize=7.5, leading=9.5)
+CELL_BOLD = _style("cellbold", fontName=FONT_BOLD, fontSize=7.5, leading=9.5)
+CELL_RIGHT = _style("cellright", fontSize=7.5, leading=9.5, alignment=TA_RIGHT)
+MONO_CELL = _style("mono", fontName=MONO, fontSize=7, leading=9)
+H1 = _style("h1", fontName=FONT_BOLD, fontSize=15, leading=19, spaceBefore=14, spaceAfter=8,
+            textColor=colors.HexColor("#1a2b3c"))
+H2 = _style("h2", fontName=FONT_BOLD, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4,
+            textColor=colors.HexColor("#1a2b3c"))
+TITLE = _style("title", fontName=FONT_BOLD, fontSize=24, leading=30, spaceAfter=6)
+SUBTITLE = _style("subtitle", fontSize=13, leading=17, spaceAfter=18, textColor=colors.HexColor("#3c4b5c"))
+
+
+def _t(text: Any) -> str:
+    """Untrusted text as Paragraph markup: invisible characters shown, markup characters escaped,
+    CJK runs set in a CJK font."""
+    shown = visible(text)
+    if all(ord(c) < CJK_START for c in shown):
+        return escape(shown)
+    return "".join(escape(run) if font is None else f'<font name="{font}">{escape(run)}</font>'
+                   for font, run in _font_runs(shown))
+
+
+def _cjk_font(c: str) -> str | None:
+    code = ord(c)
+    for start, end, font in CJK_RANGES:
+        if start <= code <= end:
+            return font
+    return None
+
+
+def _font_runs(text: str) -> list[tuple[str | None, str]]:
+    runs: list[tuple[str | None, str]] = []
+    for font, chars in itertools.groupby(text, key=_cjk_font):
+        runs.append((font, "".join(chars)))
+    return runs
+
+
+def _p(markup: str, style: ParagraphStyle = CELL) -> Paragraph:
+    return Paragraph(markup, style)
+
+
+def _mono(text: Any) -> Paragraph:
+    return Paragraph(_t(text) or "-", MONO_CELL)
+
+
+def _cell(text: Any) -> Paragraph:
+    return Paragraph(_t(text) or "-", CELL)
+
+
+class _NumberedCanvas(pdfcanvas.Canvas):
+    """Holds every page until the end, then stamps 'Page N of M' on each."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont(FONT, 7.5)
+            self.setFillColor(colors.HexColor("#555555"))
+            self.drawRightString(PAGE[0] - MARGIN, 10 * mm, f"Page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
+class _Document(SimpleDocTemplate):
+    """A4 pages with the case in the header and the tool in the footer; H1 headings become PDF bookmarks."""
+
+    def __init__(self, buffer: io.BytesIO, header: str, footer: str, **kw: Any) -> None:
+        super().__init__(buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm,
+                         bottomMargin=MARGIN, **kw)
+        self.header, self.footer = header, footer
+        self._bookmarks = 0
+
+    def build(self, story: list[Flowable], **kw: Any) -> None:  # type: ignore[override]
+        super().build(story, onFirstPage=self._furniture, onLaterPages=self._furniture, **kw)
+
+    def _furniture(self, canvas: pdfcanvas.Canvas, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        if canvas.getPageNumber() > 1:
+            canvas.drawString(MARGIN, PAGE[1] - MARGIN + 2 * mm, _clip(self.header, 110))
+            canvas.drawRightString(PAGE[0] - MARGIN, PAGE[1] - MARGIN + 2 * mm, "Forensic triage report")
+            canvas.setStrokeColor(GRID)
+            canvas.line(MARGIN, PAGE[1] - MARGIN + 0.5 * mm, PAGE[0] - MARGIN, PAGE[1] - MARGIN + 0.5 * mm)
+        canvas.drawString(MARGIN, 10 * mm, self.footer)
+        canvas.restoreState()
+
+    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab's name)
+        if isinstance(flowable, Paragraph) and flowable.style.name == H1.name:
+            self._bookmarks += 1
+            key = f"section{self._bookmarks}"
+            self.canv.bookmarkPage(key)
+            self.canv.addOutlineEntry(flowable.getPlainText(), key, level=0)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _kv(rows: Iterable[tuple[str, Any]], label_width: float = LABEL_WIDTH) -> Table:
+    """A two-column table of label and value (values are flowables or plain trusted text)."""
+    cells = [[_p(_t(label), CELL_BOLD), value if isinstance(value, Flowable) else _p(str(value))] for label, value in rows]
+    table = Table(cells, colWidths=[label_width, WIDTH - label_width])
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (0, -1), LABEL_BG),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    return table
+
+
+def _grid(header: list[str], rows: list[list[Any]], widths: list[float], repeat: bool = True,
+          row_colours: list[Any] | None = None) -> Table:
+    """A table with a header row; cells are flowables or trusted text."""
+    cells = [[_p(escape(h), CELL_BOLD) for h in header]]
+    cells += [[c if isinstance(c, Flowable) else _p(str(c)) for c in row] for row in rows]
+    total = sum(widths)
+    table = Table(cells, colWidths=[w * WIDTH / total for w in widths], repeatRows=1 if repeat else 0)
+    style = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
+             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2),
+             ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+    for i, colour in enumerate(row_colours or []):
+        if colour is not None:
+            style.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colour))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _h1(text: str) -> list[Flowable]:
+    return [CondPageBreak(60 * mm), Paragraph(escape(text), H1)]
+
+
+def _severity_tag(severity: str) -> str:
+    colour = SEVERITY_TEXT.get(severity, colors.black).hexval()[2:]
+    return f'<font color="#{colour}"><b>{escape(severity.upper())}</b></font>'
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    shown = [f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts.get(s)]
+    return ", ".join(shown) or "none"
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+def _cover(data: ReportData) -> list[Flowable]:
+    d = data.details
+    story: list[Flowable] = [Spacer(1, 25 * mm), Paragraph("Forensic triage report", TITLE),
+                             Paragraph(_t(d.case_name), SUBTITLE)]
+    rows = [
+        ("Case number", _cell(d.case_number)),
+        ("Case name", _cell(d.case_name)),
+        ("Examiner", _cell(d.examiner)),
+        ("Agency", _cell(d.agency)),
+        ("Report generated", _p(f"{escape(data.generated_at)} (UTC)")),
+        ("Tool", _p(f"cybertriage {escape(data.tool_version)} (case schema {data.schema_version})")),
+        ("Case folder", _mono(str(data.case_dir.resolve()))),
+        ("Case created", _cell(data.case_info.get("created_at"))),
+        ("Evidence items", _p(str(len(data.evidence)))),
+        ("Findings", _p(f"{data.findings_total:,}: {escape(_counts_text(data.severity_counts))}")),
+    ]
+    story.append(_kv(rows, 40 * mm))
+    if d.notes:
+        story += [Spacer(1, 6 * mm), Paragraph("Notes", H2),
+                  Paragraph(_t(d.notes).replace("\\u000a", "<br/>"), BODY)]
+    included = [name for name in ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline",
+                                  "audit", "integrity") if d.includes(name)]
+    story += [Spacer(1, 8 * mm), Paragraph(
+        "This report was produced from the case database without changing it. Times are UTC. Text taken from "
+        "evidence (file names, paths, matched data, rule text) is shown as it is, except that control and "
+        "invisible formatting characters, such as right-to-left overrides, are written out as \\uXXXX instead "
+        f"of being obeyed. Sections: {escape(', '.join(included))}.", SMALL), PageBreak()]
+    return story
+
+
+def _evidence(data: ReportData) -> list[Flowable]:
+    story = _h1("Evidence")
+    if not data.evidence:
+        return story + [Paragraph("The case holds no evidence.", BODY)]
+    for item in data.evidence:
+        rows: list[tuple[str, Any]] = [
+            ("Path", _mono(item["path"])),
+            ("Kind / format", _cell(f"{item['kind'] or '-'} / {item['format'] or '-'}")),
+            ("Size", _cell(human_size(item["size"]))),
+            ("SHA-256", _mono(item["sha256"] or "not computed")),
+        ]
+        if len(item["segments"]) > 1:
+            rows.append(("Segments", _p("<br/>".join(_t(s) for s in item["segments"]), MONO_CELL)))
+        if item["stored_md5"] or item["stored_sha1"] or item["computed_md5"] or item["computed_sha1"]:
+            rows += [("Stored MD5", _mono(item["stored_md5"])), ("Computed MD5", _mono(item["computed_md5"])),
+                     ("Stored SHA-1", _mono(item["stored_sha1"])), ("Computed SHA-1", _mono(item["computed_sha1"]))]
+        rows += [
+            ("Verification", _cell(item["verified"] or "not done")),
+            ("Status", _p(_t(item["status"]) + (f": {_t(item['error'])}" if item["error"] else ""))),
+            ("Added / processed", _cell(f"{item['added_at'] or '-'} / {item['processed_at'] or '-'}")),
+        ]
+        if item["partitions"]:
+            rows.append(("Partitions", _p("<br/>".join(
+                f"at byte {p['offset']:,}: {_t(p['description'])}, {_t(p['filesystem'] or '-')}, {_t(p['status'])}"
+                for p in item["partitions"]))))
+        rows += [("Objects", _cell(f"{item['files']:,} ({item['deleted']:,} deleted)")),
+                 ("Findings", _cell(_counts_text(item["findings"])))]
+        story += [KeepTogether([Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}", H2), _kv(rows)])]
+    return story
+
+
+def _methodology(data: ReportData) -> list[Flowable]:
+    story = _h1("Methodology")
+    story.append(Paragraph(
+        "Each evidence item was opened read-only and its container files hashed (SHA-256). E01 images were "
+        "verified against the MD5/SHA-1 the image stores of the acquired media, unless verification was turned "
+        "off. Disk images were read through Sleuth Kit (partitions, then every filesystem, allocated and deleted "
+        "files); folders were read file by file without following links. Each file's content was read once and "
+        "given to every analyzer: hashes (MD5, SHA-1, SHA-256), type from content (libmagic) compared with the "
+        "name's extension, YARA rules, and zip members, which are examined as files in turn.", BODY))
+    story += [Paragraph("Analyzers", H2), _grid(
+        ["Analyzer", "Version", "Used"], [[_cell(a["name"]), a["version"], _cell(a["used"])] for a in data.analyzers],
+        [2, 1, 3])]
+    story.append(Paragraph("Runs", H2))
+    if not data.runs:
+        story.append(Paragraph("No run is recorded in this case.", BODY))
+    for run in data.runs:
+        options = run["options"] if isinstance(run["options"], dict) else {}
+        rules = options.get("rules") or []
+        rows = [
+            ("Started / finished", _cell(f"{run['started'] or '-'} / {run['finished'] or '-'} (UTC)")),
+            ("Status", _cell(run["status"])),
+            ("Tool version", _cell(f"cybertriage {run['tool_version'] or '-'}")),
+            ("YARA", _cell("on" if options.get("yara") else "off")),
+            ("Rule set SHA-256", _mono(run["rules_sha256"] or "(YARA off)")),
+            ("Rule paths", _p("<br/>".join(_t(r) for r in rules) or "-", MONO_CELL)),
+            ("Options", _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items() if k not in ("rules", "yara"))
+                              or "-")),
+        ]
+        story.append(KeepTogether([Paragraph(f"Run {run['id']}", _style("h3", fontName=FONT_BOLD, spaceBefore=4,
+                                                                       spaceAfter=2)), _kv(rows)]))
+    story.append(Paragraph("Completeness ledger", H2))
+    story.append(Paragraph(
+        "Per evidence item and stage (latest run): how many objects were attempted, processed, and skipped, "
+        "with the reasons for skipping. Problems are recorded in full in the case database's problems table.",
+        BODY))
+    for item in data.evidence:
+        rows = [[_cell(s["stage"]), _p(f"{s['attempted']:,}", CELL_RIGHT), _p(f"{s['processed']:,}", CELL_RIGHT),
+                 _p(f"{s['skipped']:,}", CELL_RIGHT),
+                 _p("<br/>".join(f"{n:,} {_t(r)}" for r, n in s["reasons"].items()) or "-")] for s in item["ledger"]]
+        block: list[Flowable] = [Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}, "
+                                           f"{item['problems']:,} problem(s) recorded", _style("h3b", fontName=FONT_BOLD,
+                                                                                             spaceBefore=4, spaceAfter=2))]
+        if rows:
+            block.append(_grid(["Stage", "Attempted", "Processed", "Skipped", "Reasons skipped"], rows, [1.6, 1.3, 1.3, 1.3, 5]))
+        else:
+            block.append(Paragraph("No ledger recorded (the evidence was not analysed).", BODY))
+        if item["problem_list"]:
+            block.append(Spacer(1, 2 * mm))
+            block.append(_grid(["Stage", "Object", "Problem"],
+                               [[_cell(p["stage"]), _mono(p["object"]), _cell(p["message"])] for p in item["problem_list"]],
+                               [1.2, 4, 4]))
+            if item["problems"] > len(item["problem_list"]):
+                block.append(Paragraph(f"… and {item['problems'] - len(item['problem_list']):,} more.", SMALL))
+        story.append(KeepTogether(block))
+    return story
+
+
+def _summary(data: ReportData) -> list[Flowable]:
+    story = _h1("Summary of findings")
+    counts = data.severity_counts
+    story.append(Paragraph(escape(counts_sentence(counts, data.findings_total)), BODY))
+    table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _p(f"{counts[s]:,}", CELL_RIGHT)]
+                                             for s in SEVERITY_ORDER], [1, 1], repeat=False)
+    table._argW = [35 * mm, 25 * mm]
+    chart = _bar_chart(counts)
+    layout = Table([[table, chart]], colWidths=[65 * mm, WIDTH - 65 * mm])
+    layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story.append(layout)
+    if data.evidence:
+        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _p(f"{item['files']:,}", CELL_RIGHT)]
+                + [_p(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITY_ORDER] for item in data.evidence]
+        story += [Paragraph("By evidence item", H2),
+                  _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows, [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]
+    return story
+
+
+def _bar_chart(counts: dict[str, int]) -> Drawing:
+    drawing = Drawing(WIDTH - 70 * mm, 48 * mm)
+    chart = VerticalBarChart()
+    chart.x, chart.y = 28, 18
+    chart.width, chart.height = drawing.width - 40, drawing.height - 28
+    chart.data = [[counts[s] for s in SEVERITY_ORDER]]
+    chart.categoryAxis.categoryNames = [s.capitalize() for s in SEVERITY_ORDER]
+    chart.categoryAxis.labels.fontName = FONT
+    chart.categoryAxis.labels.fontSize = 7
+    chart.valueAxis.labels.fontName = FONT
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.valueMin = 0
+    top = max(counts.values()) if counts else 0
+    if top < 5:
+        chart.valueAxis.valueMax = 5
+        chart.valueAxis.valueStep = 1
+    chart.barLabelFormat = "%d"
+    chart.barLabels.fontName = FONT
+    chart.barLabels.fontSize = 7
+    chart.barLabels.nudge = 6
+    chart.bars.strokeColor = None
+    for i, severity in enumerate(SEVERITY_ORDER):
+        chart.bars[(0, i)].fillColor = SEVERITY_COLOURS[severity]
+    drawing.add(chart)
+    return drawing
+
+
+def _findings(data: ReportData) -> list[Flowable]:
+    story = _h1("Findings")
+    if not data.findings_total:
+        return story + [Paragraph("The analyzers reported no findings.", BODY)]
+    intro = f"{data.findings_total:,} findings, worst first (by severity, then in the order found)."
+    if data.truncated:
+        intro += f" The {data.findings_shown:,} worst are shown here."
+        if data.appendix:
+            intro += (f" Every finding is listed in <b>{_t(data.appendix.path.name)}</b> beside this report "
+                      f"({data.appendix.rows:,} rows; its SHA-256 is in the integrity section).")
+    story.append(Paragraph(intro, BODY))
+    for finding in data.findings:
+        story += _finding_block(finding)
+    if data.truncated:
+        story.append(Paragraph(f"{data.findings_total - data.findings_shown:,} further findings are not shown here"
+                               + (f"; see {_t(data.appendix.path.name)}." if data.appendix else "."), BODY))
+    return story
+
+
+def _finding_block(f: dict[str, Any]) -> list[Flowable]:
+    """One finding as one table: a heading row in the severity's tint (repeated if the table runs onto
+    the next page), then label/value rows."""
+    severity = f["severity"]
+    rows: list[tuple[str, Any]] = [
+        ("Object", _mono(f["object"])),
+        ("Evidence", _mono(f["evidence"])),
+        ("Analyzer / rule", _cell(f"{f['analyzer']} / {f['rule']}")),
+    ]
+    file = f.get("file")
+    if file is not None:
+        state = " (deleted)" if file.get("deleted") else ""
+        rows.append(("File", _cell(f"{human_size(file.get('size'))}, {file.get('mime') or 'type unknown'}{state}")))
+        rows += [("MD5", _mono(file.get("md5"))), ("SHA-1", _mono(file.get("sha1"))), ("SHA-256", _mono(file.get("sha256")))]
+        times = [f"{c} {file[c]}" for c in ("mtime", "atime", "ctime", "crtime") if file.get(c)]
+        if times:
+            rows.append(("Times (UTC)", _cell(", ".join(times))))
+        if file.get("score") is not None:
+            rows.append(("Triage score", _cell(f"{file['score']} of 100")))
+    for label, text in f["facts"]:
+        rows.append((label, _cell(text)))
+    if f["reasons"]:
+        rows.append(("Reasons", _p("<br/>".join(_t(r) for r in f["reasons"]))))
+    if f["strings"]:
+        strings = Table([[_mono(s.get("identifier")), _mono(f"@{s.get('offset')}"), _mono(s.get("data"))]
+                         for s in f["strings"]],
+                        colWidths=[26 * mm, 14 * mm, WIDTH - LABEL_WIDTH - 40 * mm - 12])
+        strings.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                     ("RIGHTPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 0),
+                                     ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+        label = "Matched strings"
+        if f["strings_total"] > len(f["strings"]):
+            label += f" (first {len(f['strings'])} of {f['strings_total']})"
+        rows.append((label, strings))
+    head = _p(f"<b>#{f['id']}</b>  {_severity_tag(severity)}  <b>{_t(f['title'])}</b>")
+    cells = [[head, ""]] + [[_p(_t(label), CELL_BOLD), value] for label, value in rows]
+    table = Table(cells, colWidths=[LABEL_WIDTH, WIDTH - LABEL_WIDTH], repeatRows=1)
+    table.setStyle(TableStyle([
+        ("SPAN", (0, 0), (1, 0)), ("BACKGROUND", (0, 0), (1, 0), SEVERITY_TINTS.get(severity, LABEL_BG)),
+        ("LINEBEFORE", (0, 0), (0, 0), 3, SEVERITY_COLOURS.get(severity, colors.black)),
+        ("GRID", (0, 1), (-1, -1), 0.4, GRID), ("BOX", (0, 0), (-1, 0), 0.4, GRID),
+        ("BACKGROUND", (0, 1), (0, -1), LABEL_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    return [CondPageBreak(45 * mm), table, Spacer(1, 4 * mm)]
+
+
+def _network(data: ReportData) -> list[Flowable]:
+    story = _h1("Network")
+    if not data.network:
+        return story + [Paragraph("No packet capture in this case: there are no flows, DNS, HTTP or TLS records.", BODY)]
+    for table in data.network:
+        note = f"{table.count:,} rows" + (f"; the first {len(table.rows)} shown" if table.count > len(table.rows) else "")
+        if table.masked:
+            note += f"; {', '.join(table.masked)} masked"
+        story.append(Paragraph(f"{escape(table.name.upper())} ({escape(note)})", H2))
+        story.append(_grid(table.columns, [[_cell(compact_json(row[c])) for c in table.columns] for row in table.rows],
+                           [1] * len(table.columns)))
+    return story
+
+
+def _pe(data: ReportData) -> list[Flowable]:
+    if not data.pe:
+        return []
+    story = _h1("Windows executables (PE)")
+    note = f"{data.pe_total:,} files with PE details" + (f"; the first {len(data.pe)} shown." if data.pe_total > len(data.pe)
+                                                          else ".")
+    story.append(Paragraph(note, BODY))
+    for row in data.pe:
+        rows = [("Evidence", _mono(row["evidence"])), ("Size", _cell(human_size(row["size"]))),
+                ("SHA-256", _mono(row["sha256"]))] + [(k, _cell(v)) for k, v in row["facts"]]
+        story.append(KeepTogether([Paragraph(_t(row["path"]), _style("pe", fontName=MONO_BOLD, fontSize=7.5,
+                                                                     spaceBefore=5, spaceAfter=2)), _kv(rows)]))
+    return story
+
+
+def _timeline(data: ReportData) -> list[Flowable]:
+    story = _h1("Timeline excerpt")
+    window = data.details.timeline_window_seconds
+    story.append(Paragraph(
+        f"File times within {window // 3600 if window % 3600 == 0 else window / 3600:g} h of the modified, accessed, "
+        "changed and born (MACB) times of the files behind high and critical findings, per evidence item. The files "
+        "the findings are about are in bold. Times are as the filesystem records them (UTC).", BODY))
+    if not data.timeline:
+        return story + [Paragraph("No high or critical finding on a file with recorded times.", BODY)]
+    names = {item["id"]: Path(item["path"]).name for item in data.evidence}
+    for cluster in data.timeline:
+        anchors = "; ".join(f"#{a['id']} {a['severity']}: {a['object']}" for a in cluster.anchors[:5])
+        if len(cluster.anchors) > 5:
+            anchors += f"; and {len(cluster.anchors) - 5} more"
+        heading = Paragraph(f"Evidence {cluster.evidence_id} ({_t(names.get(cluster.evidence_id, '?'))}), "
+                            f"{cluster.start} to {cluster.end}", H2)
+        shown = events_note(len(cluster.events), cluster.total)
+        rows = []
+        for event in cluster.events:
+            style = _style("tb", fontName=MONO_BOLD, fontSize=7, leading=9) if event["anchor"] else MONO_CELL
+            rows.append([_p(escape(event["ts"]), MONO_CELL), _p(escape(event["macb"]), MONO_CELL),
+                         _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
+        story += [heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
+                  _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1, 9])]
+    return story
+
+
+def _audit(data: ReportData) -> list[Flowable]:
+    story = _h1("Audit log (chain of custody)")
+    story.append(Paragraph(
+        f"Every action recorded in the case, oldest first ({data.audit_total:,} entries"
+        + (f"; the first {len(data.audit)} shown" if data.audit_total > len(data.audit) else "") + ").", BODY))
+    rows = [[_p(escape(e["ts"] or "-"), MONO_CELL), _cell(f"{e['user'] or '-'}@{e['host'] or '-'}"), _cell(e["action"]),
+             _mono(e["detail"])] for e in data.audit]
+    story.append(_grid(["Time (UTC)", "User", "Action", "Detail"], rows, [3.0, 1.5, 1.7, 7]))
+    return story
+
+
+def _integrity(data: ReportData) -> list[Flowable]:
+    story = _h1("Integrity")
+    story.append(Paragraph(
+        "SHA-256 of the case database when this report was made; recompute it (sha256sum) to show the case has not "
+        "changed since. The SHA-256 of this PDF itself is written beside it, in the file of the same name ending "
+        "in .sha256 (a file cannot hold its own hash).", BODY))
+    rows = [[_mono(name), _mono(digest)] for name, digest in data.database_hashes]
+    if data.appendix:
+        rows.append([_mono(data.appendix.path.name), _mono(data.appendix.sha256)])
+    rows += [[_cell(f"Evidence {item['id']}: {Path(item['path']).name}"), _mono(item["sha256"] or "not computed")]
+             for item in data.evidence]
+    story.append(_grid(["File", "SHA-256"], rows, [3, 5.2], repeat=True))
+    return story
