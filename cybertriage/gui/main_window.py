@@ -1,0 +1,896 @@
+"""The main window: a case, its evidence, processing in the background, and the views over the case.
+
+`MainWindow` is a controller around the QMainWindow that `ui/main_window.ui`
+describes; widgets are looked up by objectName. Everything it reads comes from
+its own read-only connection (`casedb.connect`); the only writes it makes
+itself are the case details (`case_info`), through the core's `open_case`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any, TypeVar
+
+import shiboken6
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QTextBrowser,
+    QTreeView,
+    QWidget,
+)
+
+from .. import __version__
+from ..analyzers import Settings
+from ..assets import asset_dir
+from ..case import audit, open_case
+from ..errors import CybertriageError
+from ..pipeline import Outcome, Progress, ScanOptions
+from . import casedb
+from .content import PREVIEW_BYTES, read_head
+from .details import file_html, finding_html
+from .dialogs import CaseDialog
+from .formatting import SEVERITIES, SEVERITY_COLORS, as_text, esc, hexdump, human_size
+from .forms import icon, load_form
+from .models import Column, FindingFilter, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
+from .progress import ProgressTracker
+from .workers import FunctionWorker, ScanWorker
+
+logger = logging.getLogger(__name__)
+W = TypeVar("W", bound=QObject)
+
+RECENT_KEY = "recentCases"
+RECENT_MAX = 8
+REFRESH_MS = 1000  # findings, evidence and dashboard follow a running scan at most this often
+CASE_FIELDS = [("name", "Case name"), ("number", "Case number"), ("examiner", "Examiner"), ("agency", "Agency")]
+SEVERITY_CHOICES = [
+    ("All severities", 0, 4), ("Critical", 4, 4), ("High and above", 3, 4), ("High", 3, 3),
+    ("Medium and above", 2, 4), ("Medium", 2, 2), ("Low", 1, 1), ("Info", 0, 0),
+]
+STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
+                 "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
+IMAGE_FILTER = "Disk images (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01);;All files (*)"
+
+
+def default_scan_options() -> ScanOptions:
+    """YARA with the bundled rules, every core busy: what `cybertriage scan` does by default."""
+    try:
+        rules: tuple[Path, ...] | None = (asset_dir("rules"),)
+    except FileNotFoundError:
+        rules = None
+    return ScanOptions(settings=Settings(rule_paths=rules))
+
+
+class MainWindow(QObject):
+    """The application's one window and what it is showing."""
+
+    case_opened = Signal(object)  # the case folder
+    scan_done = Signal(object)  # outcomes, or the exception that stopped the scan, once the views are updated
+
+    def __init__(self, settings: QSettings | None = None, scan_options: ScanOptions | None = None) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings()
+        self.scan_options = scan_options or default_scan_options()
+        self.window: QMainWindow = load_form("main_window.ui")  # type: ignore[assignment]
+        self.window.setWindowIcon(icon("app"))
+        self.window.installEventFilter(self)
+
+        self.case_dir: Path | None = None
+        self.conn: sqlite3.Connection | None = None
+        self.info: dict[str, str] = {}
+        self.queued: list[Path] = []  # waiting for the running scan to end
+        self.running: list[Path] = []
+        self.worker: ScanWorker | None = None
+        self.failed: dict[str, str] = {}  # evidence that never reached the case, and why
+        self.live: Progress | None = None
+        self.tracker = ProgressTracker()
+        self.content_worker: FunctionWorker | None = None
+        self._workers: set[FunctionWorker] = set()  # kept alive until they report
+        self.findings_model: FindingsModel | None = None
+        self.tree_model: FolderTreeModel | None = None
+        self.files_model: FolderFilesModel | None = None
+        self._evidence_count = 0
+
+        self._find_widgets()
+        self._build_static_models()
+        self._connect()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh_views)
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(self._apply_findings_filter)
+        self._update_recent()
+        self._show_case_state()
+
+    # -- widgets ------------------------------------------------------------------------------------
+
+    def _w(self, kind: type[W], name: str) -> W:
+        widget = self.window.findChild(kind, name)
+        if widget is None:
+            raise RuntimeError(f"main_window.ui has no {kind.__name__} named {name}")
+        return widget
+
+    def _find_widgets(self) -> None:
+        w = self._w
+        self.stack = w(QStackedWidget, "stack")
+        self.tabs = w(QTabWidget, "tabs")
+        self.recent_list = w(QListWidget, "recentList")
+        self.case_summary = w(QLabel, "caseSummaryLabel")
+        self.dashboard_evidence_view = w(QTableView, "dashboardEvidenceView")
+        self.top_objects_view = w(QTableView, "topObjectsView")
+        self.evidence_view = w(QTableView, "evidenceView")
+        self.severity_filter = w(QComboBox, "severityFilter")
+        self.analyzer_filter = w(QComboBox, "analyzerFilter")
+        self.findings_search = w(QLineEdit, "findingsSearch")
+        self.findings_count = w(QLabel, "findingsCountLabel")
+        self.findings_view = w(QTableView, "findingsView")
+        self.finding_details = w(QTextBrowser, "findingDetails")
+        self.folder_tree = w(QTreeView, "folderTree")
+        self.folder_label = w(QLabel, "folderLabel")
+        self.files_view = w(QTableView, "filesView")
+        self.file_detail_tabs = w(QTabWidget, "fileDetailTabs")
+        self.file_info = w(QTextBrowser, "fileInfo")
+        self.hex_view = w(QPlainTextEdit, "hexView")
+        self.text_view = w(QPlainTextEdit, "textView")
+        self.network_label = w(QLabel, "networkLabel")
+        self.progress_panel = w(QFrame, "progressPanel")
+        self.progress_bar = w(QProgressBar, "progressBar")
+        self.cancel_button = w(QPushButton, "cancelButton")
+        self.progress_labels = {name: w(QLabel, f"progress{name}Label")
+                                for name in ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")}
+        self.recent_menu = w(QMenu, "menuRecent")
+        self.actions = {name: w(QAction, f"action{name}") for name in (
+            "NewCase", "OpenCase", "CaseProperties", "CloseCase", "Quit", "AddImage", "AddFolder", "CancelScan", "About")}
+        for name, icon_name in (("NewCase", "new-case"), ("OpenCase", "open-case"), ("AddImage", "add-image"),
+                                ("AddFolder", "add-folder"), ("CancelScan", "cancel")):
+            self.actions[name].setIcon(icon(icon_name))
+        for name in ("hexView", "textView"):
+            w(QPlainTextEdit, name).setObjectName(name)  # styled monospace by style.qss
+        self.status_case = QLabel()
+        self.window.statusBar().addPermanentWidget(self.status_case)
+        self._w(QLabel, "welcomeTitle").setObjectName("welcomeTitle")
+
+        self.severity_cards: dict[str, QLabel] = {}
+        cards: QHBoxLayout = self.window.findChild(QHBoxLayout, "severityCards")
+        for severity in SEVERITIES:
+            card = QLabel(objectName="severityCard")
+            card.setProperty("severity", severity)
+            card.setTextFormat(Qt.TextFormat.RichText)
+            card.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cards.addWidget(card)
+            self.severity_cards[severity] = card
+        for label, low, high in SEVERITY_CHOICES:
+            self.severity_filter.addItem(label, (low, high))
+        self.analyzer_filter.addItem("All analyzers", None)
+
+        for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.findings_view,
+                     self.files_view):
+            view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+            view.setAlternatingRowColors(True)
+            view.verticalHeader().hide()
+            view.verticalHeader().setDefaultSectionSize(24)
+            view.setWordWrap(False)
+            view.horizontalHeader().setHighlightSections(False)
+        self.folder_tree.setHeaderHidden(True)
+        self.folder_tree.setUniformRowHeights(True)
+        for splitter, sizes in (("dashboardSplitter", [260, 400]), ("findingsSplitter", [430, 300]),
+                                ("filesSplitter", [330, 1000]), ("filesRightSplitter", [430, 300])):
+            self.window.findChild(QWidget, splitter).setSizes(sizes)
+
+    def _build_static_models(self) -> None:
+        def name(r: dict) -> str:
+            return Path(r["path"]).name
+
+        def status_color(r: dict) -> str | None:
+            return STATUS_COLORS.get(r["shown_status"].split(":")[0].split(" ")[0])
+
+        evidence_columns = [
+            Column("Evidence", name, tooltip=lambda r: r["path"],
+                   icon=lambda r: icon("folder" if r.get("kind") == "folder" else "disk")),
+            Column("Kind / format", lambda r: " / ".join(x for x in (r.get("kind"), r.get("format")) if x)),
+            Column("Size", lambda r: human_size(r.get("size")), right=True),
+            Column("SHA-256", lambda r: r.get("sha256"), tooltip=lambda r: r.get("sha256")),
+            Column("Verification", lambda r: r.get("verified")),
+            Column("Status", lambda r: r["shown_status"], tooltip=lambda r: r["shown_status"], foreground=status_color),
+            Column("Objects", lambda r: f"{r['files']:,}" if r.get("files") is not None else "", right=True),
+            Column("Findings", lambda r: sum(r.get("findings", {}).values()) if r.get("files") is not None else "", right=True),
+        ]
+        self.evidence_model = RowsModel(evidence_columns, key="key", parent=self)
+        dashboard_columns = [
+            Column("Evidence", name, tooltip=lambda r: r["path"]),
+            Column("Status", lambda r: r["shown_status"], foreground=status_color),
+            Column("Objects", lambda r: f"{r['files']:,}" if r.get("files") is not None else "", right=True),
+            *[Column(s.capitalize(), (lambda s: lambda r: r.get("findings", {}).get(s, 0))(s), right=True,
+                     foreground=(lambda s: lambda r: SEVERITY_COLORS[s] if r.get("findings", {}).get(s) else None)(s))
+              for s in SEVERITIES],
+        ]
+        self.dashboard_evidence_model = RowsModel(dashboard_columns, key="key", parent=self)
+        top_columns = [
+            Column("Score", lambda r: r["score"], right=True,
+                   foreground=lambda r: SEVERITY_COLORS["critical"] if r["score"] >= 50 else None),
+            Column("Object", lambda r: r["path"], tooltip=lambda r: r["path"] + ("  (deleted)" if r["deleted"] else "")),
+            Column("Evidence", lambda r: Path(r["evidence"]).name, tooltip=lambda r: r["evidence"]),
+            Column("Reasons", lambda r: "; ".join(r["reasons"]), tooltip=lambda r: "\n".join(r["reasons"])),
+        ]
+        self.top_model = RowsModel(top_columns, key="id", parent=self)
+        self.evidence_view.setModel(self.evidence_model)
+        self.dashboard_evidence_view.setModel(self.dashboard_evidence_model)
+        self.top_objects_view.setModel(self.top_model)
+        for view, stretch in ((self.evidence_view, 0), (self.dashboard_evidence_view, 0), (self.top_objects_view, 3)):
+            header = view.horizontalHeader()
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            header.setStretchLastSection(True)
+        self.evidence_view.setColumnWidth(0, 260)
+        self.evidence_view.setColumnWidth(3, 200)
+        self.evidence_view.setColumnWidth(5, 220)
+        self.dashboard_evidence_view.setColumnWidth(0, 300)
+        self.dashboard_evidence_view.setColumnWidth(1, 160)
+        self.top_objects_view.setColumnWidth(0, 60)
+        self.top_objects_view.setColumnWidth(1, 420)
+        self.top_objects_view.setColumnWidth(2, 160)
+        self.top_objects_view.doubleClicked.connect(self._top_object_activated)
+
+    def _connect(self) -> None:
+        a = self.actions
+        a["NewCase"].triggered.connect(self.new_case_dialog)
+        a["OpenCase"].triggered.connect(self.open_case_dialog)
+        a["CaseProperties"].triggered.connect(self.case_properties_dialog)
+        a["CloseCase"].triggered.connect(self.close_case)
+        a["Quit"].triggered.connect(self.window.close)
+        a["AddImage"].triggered.connect(self.add_image_dialog)
+        a["AddFolder"].triggered.connect(self.add_folder_dialog)
+        a["CancelScan"].triggered.connect(self.cancel_scan)
+        a["About"].triggered.connect(self._about)
+        self._w(QPushButton, "newCaseButton").clicked.connect(self.new_case_dialog)
+        self._w(QPushButton, "openCaseButton").clicked.connect(self.open_case_dialog)
+        self._w(QPushButton, "addImageButton").clicked.connect(self.add_image_dialog)
+        self._w(QPushButton, "addFolderButton").clicked.connect(self.add_folder_dialog)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.recent_list.itemActivated.connect(lambda item: self.open_case(Path(item.data(Qt.ItemDataRole.UserRole))))
+        self.severity_filter.currentIndexChanged.connect(self._apply_findings_filter)
+        self.analyzer_filter.currentIndexChanged.connect(self._apply_findings_filter)
+        self.findings_search.textChanged.connect(lambda _: self._search_timer.start())
+
+    # -- cases ----------------------------------------------------------------------------------------
+
+    def new_case_dialog(self) -> None:
+        dialog = CaseDialog(self.window, title="New case")
+        if dialog.exec():
+            values = dialog.values()
+            self.create_case(Path(values.pop("folder")), values)
+
+    def case_properties_dialog(self) -> None:
+        if self.case_dir is None:
+            return
+        dialog = CaseDialog(self.window, title="Case properties", values={**self.info, "folder": str(self.case_dir)},
+                            folder_fixed=True)
+        if dialog.exec():
+            values = dialog.values()
+            values.pop("folder")
+            self._write_case_info(self.case_dir, values)
+            self._load_case_info()
+
+    def create_case(self, folder: Path, info: dict[str, str]) -> bool:
+        """Make the case database in `folder`, record its details, and open it."""
+        try:
+            self._write_case_info(folder, info)
+        except CybertriageError as error:
+            self._say(f"Cannot create the case: {error}", error=True)
+            return False
+        return self.open_case(folder)
+
+    def _write_case_info(self, folder: Path, info: dict[str, str]) -> None:
+        db = open_case(folder, create=True)
+        try:
+            rows = [{"key": k, "value": v.strip()} for k, v in info.items() if v is not None]
+            with db.conn:
+                db["case_info"].upsert_all(rows, pk="key")
+                audit(db, "case details set", {k: v for k, v in info.items()})
+        finally:
+            db.close()
+
+    def open_case_dialog(self) -> None:
+        start = str(self.case_dir.parent) if self.case_dir else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self.window, "Open case folder", start)
+        if folder:
+            self.open_case(Path(folder))
+
+    def open_case(self, folder: Path) -> bool:
+        """Show the case in `folder`; a bad folder is reported in the status bar, nothing else changes."""
+        if self.worker is not None:
+            self._say("Processing is running: cancel it or let it finish before switching cases.", error=True)
+            return False
+        try:
+            open_case(folder).close()  # the core checks and migrates the schema
+            conn = casedb.connect(folder)
+        except CybertriageError as error:
+            self._say(f"Cannot open {folder}: {error}", error=True)
+            self._forget_recent(folder)
+            return False
+        self.close_case()
+        self.case_dir, self.conn = folder.resolve(), conn
+        self.findings_model = FindingsModel(conn, self)
+        self.findings_view.setModel(self.findings_model)
+        self.findings_view.setSortingEnabled(True)
+        self.findings_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        header = self.findings_view.horizontalHeader()
+        for column, width in enumerate((100, 55, 80, 200, 430, 330)):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
+        self.findings_view.selectionModel().currentRowChanged.connect(self._finding_selected)
+        icons = {"disk": icon("disk"), "partition": icon("partition"), "folder": icon("folder"), "file": icon("file")}
+        self.tree_model = FolderTreeModel(conn, icons, self)
+        self.folder_tree.setModel(self.tree_model)
+        self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
+        self.files_model = FolderFilesModel(conn, icons, self)
+        self.files_view.setModel(self.files_model)
+        for column, width in enumerate((260, 80, 200, 90, 50, 150, 240)):
+            self.files_view.horizontalHeader().resizeSection(column, width)
+        self.files_view.horizontalHeader().setStretchLastSection(True)
+        self.files_view.selectionModel().currentRowChanged.connect(self._file_selected)
+        self.files_view.doubleClicked.connect(self._file_activated)
+        self._load_case_info()
+        self._add_recent(self.case_dir)
+        self.refresh_views()
+        self._show_case_state()
+        self.tabs.setCurrentIndex(0)
+        self._say(f"Opened case {self.case_dir}")
+        self.case_opened.emit(self.case_dir)
+        return True
+
+    def close_case(self) -> None:
+        if self.worker is not None:
+            self._say("Processing is running: cancel it first.", error=True)
+            return
+        self._cancel_content()
+        for view in (self.findings_view, self.folder_tree, self.files_view):
+            view.setModel(None)
+        for model in (self.findings_model, self.tree_model, self.files_model):
+            if model is not None:
+                model.deleteLater()
+        self.findings_model = self.tree_model = self.files_model = None
+        if self.conn is not None:
+            self.conn.close()
+        self.conn, self.case_dir, self.info = None, None, {}
+        self.queued, self.failed, self._evidence_count = [], {}, 0
+        for model in (self.evidence_model, self.dashboard_evidence_model, self.top_model):
+            model.set_rows([])
+        self.finding_details.clear()
+        self.file_info.clear()
+        self.hex_view.clear()
+        self.text_view.clear()
+        self.progress_panel.hide()
+        self._show_case_state()
+
+    def _load_case_info(self) -> None:
+        assert self.conn is not None and self.case_dir is not None
+        self.info = casedb.case_info(self.conn)
+        self._show_case_state()
+
+    def _show_case_state(self) -> None:
+        has_case = self.case_dir is not None
+        self.stack.setCurrentIndex(1 if has_case else 0)
+        for name in ("CaseProperties", "CloseCase", "AddImage", "AddFolder"):
+            self.actions[name].setEnabled(has_case)
+        self.actions["CancelScan"].setEnabled(self.worker is not None)
+        if not has_case:
+            self.window.setWindowTitle("cybertriage")
+            self.status_case.setText("No case open")
+            self.progress_panel.hide()
+            return
+        name = self.info.get("name") or self.case_dir.name
+        number = self.info.get("number")
+        self.window.setWindowTitle(f"{name}{f' [{number}]' if number else ''} — {self.case_dir} — cybertriage")
+        parts = [f"Case {esc(name)}"]
+        if number:
+            parts.append(f"no. {esc(number)}")
+        for key, label in (("examiner", "examiner"), ("agency", "agency")):
+            if self.info.get(key):
+                parts.append(f"{label} {esc(self.info[key])}")
+        self.status_case.setText(" · ".join(parts))
+        created = self.info.get("created_at", "")
+        self.case_summary.setText(
+            f"<span style='font-size:15pt; font-weight:600'>{esc(name)}</span>"
+            f"{f'&nbsp;&nbsp;<span style=color:#555>case {esc(number)}</span>' if number else ''}<br>"
+            f"<span style='color:#555'>{' · '.join(parts[1:] + [f'created {esc(created)}', esc(str(self.case_dir))])}</span>")
+
+    # -- recent cases -------------------------------------------------------------------------------
+
+    def recent_cases(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _add_recent(self, folder: Path) -> None:
+        recent = [str(folder)] + [p for p in self.recent_cases() if p != str(folder)]
+        self.settings.setValue(RECENT_KEY, recent[:RECENT_MAX])
+        self._update_recent()
+
+    def _forget_recent(self, folder: Path) -> None:
+        recent = self.recent_cases()
+        if str(folder) in recent:
+            recent.remove(str(folder))
+            self.settings.setValue(RECENT_KEY, recent)
+            self._update_recent()
+
+    def _update_recent(self) -> None:
+        self.recent_menu.clear()
+        self.recent_list.clear()
+        recent = self.recent_cases()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_case(Path(p)))
+            item = QListWidgetItem(icon("open-case"), path)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.recent_list.addItem(item)
+        self.recent_menu.setEnabled(bool(recent))
+        self.recent_list.setVisible(bool(recent))
+
+    # -- evidence and processing --------------------------------------------------------------------
+
+    def add_image_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Add disk images", str(Path.home()), IMAGE_FILTER)
+        self.add_evidence([Path(f) for f in files])
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Add a folder of loose files", str(Path.home()))
+        if folder:
+            self.add_evidence([Path(folder)])
+
+    def add_evidence(self, paths: list[Path]) -> None:
+        """Queue evidence for processing; it starts at once unless a scan is running."""
+        if not paths:
+            return
+        if self.case_dir is None:
+            self._say("Create or open a case before adding evidence.", error=True)
+            return
+        if self.case_dir in [p.resolve() for p in paths]:
+            self._say("The case folder itself cannot be evidence.", error=True)
+            return
+        for path in paths:
+            self.failed.pop(str(path), None)
+            if path not in self.queued and path not in self.running:
+                self.queued.append(path)
+        self.tabs.setCurrentWidget(self._w(QWidget, "evidenceTab"))
+        self._start_next_scan()
+        self.refresh_views()
+
+    def _start_next_scan(self) -> None:
+        if self.worker is not None or not self.queued or self.case_dir is None:
+            return
+        self.running, self.queued = self.queued, []
+        worker = ScanWorker(self.case_dir, self.running, self.scan_options)
+        worker.signals.progress.connect(self._scan_progress)
+        worker.signals.finished.connect(self._scan_finished)
+        worker.signals.errored.connect(self._scan_errored)
+        self.worker = worker
+        self.tracker = ProgressTracker()
+        self.live = None
+        self.progress_panel.show()
+        self.progress_bar.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self._set_progress_text(Evidence=", ".join(p.name for p in self.running), Stage="starting", Counts="",
+                                Bytes="", Rate="", Eta="", Message="")
+        self.actions["CancelScan"].setEnabled(True)
+        self.actions["CaseProperties"].setEnabled(False)
+        worker.start()
+
+    def cancel_scan(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.queued = []
+            self.cancel_button.setEnabled(False)
+            self._set_progress_text(Message="Cancelling: stopping after the objects in hand…")
+
+    def is_scanning(self) -> bool:
+        return self.worker is not None
+
+    def _scan_progress(self, progress: Progress) -> None:
+        if self.worker is None:
+            return
+        self.live = progress if progress.stage != "finished" else None
+        if progress.stage == "finished":
+            return
+        shown = self.tracker.update(progress)
+        self._set_progress_text(Evidence=shown.evidence, Stage=shown.stage, Counts=shown.counts, Bytes=shown.bytes,
+                                Rate=shown.rate, Eta=shown.eta)
+        if shown.percent is None:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 100)
+            self.progress_bar.setValue(shown.percent)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _scan_finished(self, outcomes: list[Outcome]) -> None:
+        self._scan_ended()
+        summary = []
+        for o in outcomes:
+            text = f"{Path(o.path).name}: {o.status}"
+            if o.status in ("done", "partial", "cancelled") and o.evidence_id is not None:
+                text += f" ({o.files:,} objects, {sum(o.findings.values())} findings)"
+            if o.message and o.status != "done":
+                text += f" — {o.message}"
+            summary.append(text)
+        failed = any(o.status in ("failed", "partial") for o in outcomes)
+        self._set_progress_text(Stage="finished", Eta="", Message="; ".join(summary))
+        self.progress_labels["Message"].setProperty("error", failed)
+        self._restyle(self.progress_labels["Message"])
+        self._say("Processing finished: " + "; ".join(summary), error=failed)
+        self.refresh_views(reload_tree=True)
+        self.scan_done.emit(outcomes)
+        self._start_next_scan()
+
+    def _scan_errored(self, error: Exception) -> None:
+        running = self.running
+        self._scan_ended()
+        if isinstance(error, CybertriageError):
+            message = str(error)
+        else:
+            logger.error("processing stopped", exc_info=error)
+            message = f"internal error ({type(error).__name__}: {error})"
+        for path in running:
+            self.failed[str(path)] = message
+        self._set_progress_text(Stage="stopped", Eta="", Message=f"Processing stopped: {message}")
+        self.progress_labels["Message"].setProperty("error", True)
+        self._restyle(self.progress_labels["Message"])
+        self._say(f"Processing stopped: {message}", error=True)
+        self.refresh_views(reload_tree=True)
+        self.scan_done.emit(error)
+        self._start_next_scan()
+
+    def _scan_ended(self) -> None:
+        self.worker = None
+        self.running = []
+        self.live = None
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(100)
+        self.cancel_button.hide()
+        self.actions["CancelScan"].setEnabled(False)
+        self.actions["CaseProperties"].setEnabled(self.case_dir is not None)
+
+    def _set_progress_text(self, **texts: str) -> None:
+        for name, text in texts.items():
+            self.progress_labels[name].setText(text)
+        if "Message" in texts:
+            self.progress_labels["Message"].setProperty("error", False)
+            self._restyle(self.progress_labels["Message"])
+
+    # -- views --------------------------------------------------------------------------------------
+
+    def refresh_views(self, reload_tree: bool = False) -> None:
+        """Re-read what changed: findings, evidence, dashboard; the folder tree when evidence was added."""
+        if self.conn is None:
+            return
+        try:
+            self._refresh(reload_tree)
+        except sqlite3.Error as error:  # e.g. the database is briefly locked by a checkpoint
+            logger.warning("refresh failed: %s", error)
+
+    def _refresh(self, reload_tree: bool) -> None:
+        conn = self.conn
+        rows = self._evidence_rows()
+        self.evidence_model.set_rows(rows)
+        self.dashboard_evidence_model.set_rows(rows)
+        counts = casedb.severity_counts(conn)
+        for severity, card in self.severity_cards.items():
+            card.setText(f"<div style='font-size:20pt; font-weight:600'>{counts.get(severity, 0):,}</div>"
+                         f"<div>{severity}</div>")
+        self.top_model.set_rows(casedb.top_scored(conn, 10))
+        if self.findings_model is not None:
+            self.findings_model.refresh()
+            self._update_analyzers()
+            total = sum(counts.values())
+            shown = self.findings_model.rowCount()
+            self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
+        in_db = sum(1 for r in rows if r.get("id") is not None)
+        if self.tree_model is not None and (reload_tree or in_db != self._evidence_count):
+            self._evidence_count = in_db
+            self.tree_model.reload()
+            self.files_model.show_folder(None)
+            self.folder_label.setText("Choose a folder on the left.")
+        flows = casedb.flow_count(conn)
+        if not flows:
+            self.network_label.setText(
+                "<p style='font-size:13pt'>No packet capture in this case.</p>"
+                "<p>Network flows, DNS, HTTP and TLS records appear here once a capture (.pcap, .pcapng) "
+                "has been processed; capture analysis comes in a later version.</p>")
+        else:
+            self.network_label.setText(f"<p style='font-size:13pt'>{flows:,} network flows in this case.</p>")
+
+    def _evidence_rows(self) -> list[dict[str, Any]]:
+        rows = casedb.evidence_rows(self.conn)
+        known = set()
+        live_key = str(Path(self.live.evidence).resolve()) if self.live and self.live.evidence else None
+        for row in rows:
+            row["key"] = row["path"]
+            known.add(row["path"])
+            status = row["status"] or "added"
+            if status in ("added", "processing"):
+                if self.worker is not None and row["path"] == live_key and self.live is not None:
+                    p = self.live
+                    status = f"processing: {p.stage}" + (f" ({p.objects_done:,}/{p.objects_found:,})"
+                                                         if p.stage == "analysing" else "")
+                elif self.worker is not None:
+                    status = "processing"
+                else:
+                    status = "interrupted: processing did not finish"
+            if row.get("error"):
+                status += f": {row['error']}"
+            row["shown_status"] = status
+        for path, status in ([(p, "queued") for p in self.running + self.queued]
+                             + [(Path(p), f"failed: {m}") for p, m in self.failed.items()]):
+            key = str(path.resolve()) if path.exists() else str(path)
+            if key in known:
+                continue
+            known.add(key)
+            if status == "queued" and self.worker is not None and path in self.running:
+                status = "queued" if self.live is None or str(Path(self.live.evidence).resolve()) != key else "processing"
+            rows.append({"key": key, "id": None, "path": key, "kind": None, "format": None, "size": None,
+                         "sha256": None, "verified": None, "files": None, "findings": {}, "shown_status": status})
+        return rows
+
+    def _update_analyzers(self) -> None:
+        names = casedb.analyzers(self.conn)
+        have = [self.analyzer_filter.itemData(i) for i in range(1, self.analyzer_filter.count())]
+        if names == have:
+            return
+        current = self.analyzer_filter.currentData()
+        self.analyzer_filter.blockSignals(True)
+        self.analyzer_filter.clear()
+        self.analyzer_filter.addItem("All analyzers", None)
+        for name in names:
+            self.analyzer_filter.addItem(name, name)
+        index = self.analyzer_filter.findData(current)
+        self.analyzer_filter.setCurrentIndex(max(index, 0))
+        self.analyzer_filter.blockSignals(False)
+
+    def _apply_findings_filter(self) -> None:
+        if self.findings_model is None:
+            return
+        low, high = self.severity_filter.currentData()
+        self.findings_model.set_filter(FindingFilter(low, high, self.analyzer_filter.currentData(),
+                                                     self.findings_search.text()))
+        self.finding_details.clear()
+        total = sum(casedb.severity_counts(self.conn).values())
+        shown = self.findings_model.rowCount()
+        self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
+
+    def _finding_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if self.findings_model is None or not current.isValid():
+            return
+        row = self.findings_model.finding(current.row())
+        if row is None:
+            return
+        finding = casedb.finding_row(self.conn, row["id"])
+        if finding is None:
+            return
+        file = casedb.file_row(self.conn, finding["object_id"]) if finding["object_kind"] == "file" else None
+        self.finding_details.setHtml(finding_html(finding, file))
+
+    def _top_object_activated(self, index: QModelIndex) -> None:
+        file_id = self.top_model.data(index, Qt.ItemDataRole.UserRole)
+        if file_id is not None:
+            self.show_file(int(file_id))
+
+    # files tab ----------------------------------------------------------------------------------
+
+    def _folder_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
+        node = self.tree_model.node(current) if self.tree_model else None
+        if node is None or self.files_model is None:
+            return
+        if node.offset is None or node.greyed:
+            self.files_model.show_folder(None)
+            self.folder_label.setText("Choose a volume." if node.offset is None else esc(node.tooltip or node.label))
+            return
+        self.files_model.show_folder(node.evidence_id, node.offset, node.path)
+        self.folder_label.setText(f"<b>{esc(node.path)}</b>")
+
+    def _file_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
+        row = self.files_model.row(current.row()) if self.files_model else None
+        if row is None:
+            return
+        self._show_file_row(row)
+
+    def _show_file_row(self, row: dict[str, Any]) -> None:
+        self.file_info.setHtml(file_html(row))
+        self._cancel_content()
+        self.hex_view.clear()
+        self.text_view.clear()
+        if row.get("implied") or row.get("kind") == "directory" or row.get("id") is None:
+            return
+        full = casedb.file_row(self.conn, row["id"])
+        if full is None:
+            return
+        if not full.get("size"):
+            self.hex_view.setPlainText("(empty)")
+            return
+        self.hex_view.setPlainText("Reading…")
+        worker = FunctionWorker(read_head, full)
+        worker.signals.finished.connect(lambda data, w=worker, r=full: self._content_read(w, r, data))
+        worker.signals.errored.connect(lambda error, w=worker: self._content_failed(w, error))
+        self.content_worker = worker
+        self._workers.add(worker)
+        worker.start()
+
+    def _content_read(self, worker: FunctionWorker, row: dict[str, Any], data: bytes) -> None:
+        self._workers.discard(worker)
+        if worker is not self.content_worker:
+            return
+        self.content_worker = None
+        more = f"\n\n… first {human_size(PREVIEW_BYTES)} of {human_size(row['size'])} shown" if row["size"] > len(data) else ""
+        self.hex_view.setPlainText(hexdump(data) + more)
+        self.text_view.setPlainText(as_text(data) + more)
+
+    def _content_failed(self, worker: FunctionWorker, error: Exception) -> None:
+        self._workers.discard(worker)
+        if worker is not self.content_worker:
+            return
+        self.content_worker = None
+        message = f"Content not shown: {error}"
+        self.hex_view.setPlainText(message)
+        self.text_view.setPlainText(message)
+
+    def _cancel_content(self) -> None:
+        if self.content_worker is not None:
+            self.content_worker.quit()
+            self.content_worker = None
+
+    def _file_activated(self, index: QModelIndex) -> None:
+        row = self.files_model.row(index.row()) if self.files_model else None
+        if row is None or row.get("kind") != "directory":
+            return
+        current = self.folder_tree.currentIndex()
+        child = self.tree_model.find_child(current, row["path"])
+        if child.isValid():
+            self.folder_tree.expand(current)
+            self.folder_tree.setCurrentIndex(child)
+
+    def show_file(self, file_id: int) -> None:
+        """Switch to the Files tab with this file's folder open and the file selected."""
+        if self.conn is None or self.tree_model is None:
+            return
+        row = casedb.file_row(self.conn, file_id)
+        if row is None:
+            return
+        if row.get("parent_id") is not None:  # an archive member sits beside its archive
+            parent = casedb.file_row(self.conn, row["parent_id"])
+            path = parent["path"] if parent else row["path"]
+        else:
+            path = row["path"]
+        self.tabs.setCurrentWidget(self._w(QWidget, "filesTab"))
+        index = self._tree_index_for(row["evidence_id"], row["partition_offset"], path.rsplit("/", 1)[0] or "/")
+        if not index.isValid():
+            return
+        self.folder_tree.setCurrentIndex(index)
+        self.folder_tree.scrollTo(index)
+        while True:
+            for number, candidate in enumerate(self.files_model.rows):
+                if candidate.get("id") == file_id:
+                    self.files_view.selectRow(number)
+                    self.files_view.scrollTo(self.files_model.index(number, 0))
+                    return
+            if not self.files_model.canFetchMore():
+                return
+            self.files_model.fetchMore()
+
+    def _tree_index_for(self, evidence_id: int, offset: int, folder: str) -> QModelIndex:
+        model = self.tree_model
+        index = QModelIndex()
+        for row in range(model.rowCount()):
+            candidate = model.index(row, 0)
+            if model.node(candidate).evidence_id == evidence_id:
+                index = candidate
+                break
+        else:
+            return QModelIndex()
+        if model.node(index).offset is None:
+            model.fetchMore(index)
+            for row in range(model.rowCount(index)):
+                candidate = model.index(row, 0, index)
+                if model.node(candidate).offset == offset:
+                    index = candidate
+                    break
+        self.folder_tree.expand(index)
+        walked = ""
+        for part in [p for p in folder.split("/") if p]:
+            walked += "/" + part
+            child = model.find_child(index, walked)
+            if not child.isValid():
+                break
+            self.folder_tree.expand(index)
+            index = child
+        return index
+
+    # -- window events ------------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window:
+            kind = event.type()
+            if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+                return self._drag_enter(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.Drop:
+                return self._drop(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.Close:
+                self._closing(event)  # type: ignore[arg-type]
+                return False
+        return super().eventFilter(watched, event)
+
+    def _drag_enter(self, event: QDragEnterEvent) -> bool:
+        if self.case_dir is not None and event.mimeData().hasUrls() and all(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+            return True
+        event.ignore()
+        return True
+
+    def _drop(self, event: QDropEvent) -> bool:
+        urls: list[QUrl] = event.mimeData().urls()
+        paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_evidence(paths)
+        return True
+
+    def _closing(self, event: QCloseEvent) -> None:
+        """Closing during a scan cancels it and waits for the case to be left consistent."""
+        if self.worker is not None:
+            self.worker.quit()
+            self._say("Cancelling processing before closing…")
+        self._cancel_content()
+        QThreadPool.globalInstance().waitForDone(60_000)
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def dispose(self) -> None:
+        """Take the window down before the interpreter does: Python must not be asked to filter
+        events of widgets that are half destroyed."""
+        self.window.removeEventFilter(self)
+        QThreadPool.globalInstance().waitForDone(60_000)
+        for view in (self.findings_view, self.folder_tree, self.files_view):
+            view.setModel(None)
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        shiboken6.delete(self.window)
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    def _say(self, text: str, error: bool = False) -> None:
+        """One line in the status bar; errors are logged too. Never a dialog: no modal storms."""
+        (logger.warning if error else logger.info)("%s", text)
+        self.window.statusBar().showMessage(text, 0 if error else 10_000)
+
+    def _about(self) -> None:
+        QMessageBox.about(self.window, "About cybertriage",
+                          f"<b>cybertriage {esc(__version__)}</b><p>Forensic triage of disk images and folders "
+                          "into one case database.</p>")
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        style = widget.style()
+        style.unpolish(widget)
+        style.polish(widget)

@@ -1,0 +1,539 @@
+"""Table and tree models over the case database; each owns the read-only connection it is given.
+
+Large tables are never loaded whole: the findings model keeps only the pages
+the view has asked for (a windowed query), the folder models fetch children
+on demand (canFetchMore/fetchMore).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
+
+from . import casedb
+from .formatting import SEVERITY_COLORS, human_size, printable
+
+Index = QModelIndex | QPersistentModelIndex
+ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+DELETED_COLOR = QColor("#b3261e")
+_severity_icons: dict[str, QIcon] = {}
+
+
+def severity_icon(severity: str) -> QIcon:
+    """A small coloured square, so severity reads at a glance and not by colour of text alone."""
+    if severity not in _severity_icons:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(QColor(SEVERITY_COLORS.get(severity, "#888888")))
+        _severity_icons[severity] = QIcon(pixmap)
+    return _severity_icons[severity]
+
+
+# -- small lists: evidence, dashboard tables ---------------------------------------------------
+
+
+@dataclass
+class Column:
+    title: str
+    text: Callable[[dict[str, Any]], Any]
+    tooltip: Callable[[dict[str, Any]], Any] | None = None
+    foreground: Callable[[dict[str, Any]], str | None] | None = None
+    right: bool = False
+    icon: Callable[[dict[str, Any]], QIcon | None] | None = None
+
+
+class RowsModel(QAbstractTableModel):
+    """A short list of dicts (evidence items, top objects), updated in place when its keys stay the same."""
+
+    def __init__(self, columns: list[Column], key: str = "key", parent: Any = None) -> None:
+        super().__init__(parent)
+        self.columns = columns
+        self.key = key
+        self.rows: list[dict[str, Any]] = []
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        if [r.get(self.key) for r in rows] == [r.get(self.key) for r in self.rows]:
+            self.rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.columns) - 1))
+            return
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
+            return self.columns[section].title
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row, column = self.rows[index.row()], self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = column.text(row)
+            return "" if value is None else printable(str(value))
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
+            tip = column.tooltip(row)
+            return printable(str(tip)) if tip else None
+        if role == Qt.ItemDataRole.ForegroundRole and column.foreground:
+            color = column.foreground(row)
+            return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.DecorationRole and column.icon:
+            return column.icon(row)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.right:
+            return ALIGN_RIGHT
+        if role == Qt.ItemDataRole.UserRole:
+            return row.get(self.key)
+        return None
+
+
+# -- findings: a windowed query ----------------------------------------------------------------
+
+FINDING_COLUMNS = [
+    ("severity", "Severity", "g.severity_rank"),
+    ("score", "Score", "f.score"),
+    ("analyzer", "Analyzer", "g.analyzer"),
+    ("rule", "Rule", "g.rule"),
+    ("title", "Title", "g.title"),
+    ("object", "Object", "g.object"),
+    ("evidence", "Evidence", "e.path"),
+]
+
+
+@dataclass
+class FindingFilter:
+    min_rank: int = 0
+    max_rank: int = 4
+    analyzer: str | None = None
+    text: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["g.severity_rank BETWEEN ? AND ?"], [self.min_rank, self.max_rank]
+        if self.analyzer:
+            clauses.append("g.analyzer = ?")
+            params.append(self.analyzer)
+        query = casedb.fts_query(self.text)
+        if query:
+            clauses.append("(g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH ?) OR "
+                           "(g.object_kind = 'file' AND g.object_id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)))")
+            params += [query, query]
+        return " AND ".join(clauses), params
+
+
+class FindingsModel(QAbstractTableModel):
+    """Every finding of the case, filtered and sorted in SQL, read a page at a time as the view scrolls."""
+
+    PAGE = 200
+    CACHED_PAGES = 40
+
+    def __init__(self, conn: sqlite3.Connection, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.conn = conn
+        self.filter = FindingFilter()
+        self.sort_column = 0
+        self.sort_order = Qt.SortOrder.DescendingOrder
+        self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self._count = 0
+        self._signature: tuple[int, int] = (0, 0)
+        self._count_rows()
+
+    # the query --------------------------------------------------------------------------------
+
+    def _order_by(self) -> str:
+        key, _, expression = FINDING_COLUMNS[self.sort_column]
+        direction = "DESC" if self.sort_order == Qt.SortOrder.DescendingOrder else "ASC"
+        if key == "severity":
+            return f"g.severity_rank {direction}, f.score {direction}, g.id"
+        return f"{expression} {direction}, g.severity_rank DESC, g.id"
+
+    def _count_rows(self) -> None:
+        where, params = self.filter.where()
+        self._count = self.conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
+        self._signature = self._current_signature()
+
+    def _current_signature(self) -> tuple[int, int]:
+        row = self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM findings").fetchone()
+        return row[0], row[1]
+
+    def _page(self, number: int) -> list[dict[str, Any]]:
+        page = self._pages.get(number)
+        if page is not None:
+            self._pages.move_to_end(number)
+            return page
+        where, params = self.filter.where()
+        rows = self.conn.execute(
+            f"""SELECT g.id, g.severity, g.analyzer, g.rule, g.title, g.object, g.object_kind, g.object_id,
+                       g.evidence_id, e.path AS evidence, f.score AS score, f.deleted AS deleted
+                FROM findings g JOIN evidence e ON e.id = g.evidence_id
+                LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+                WHERE {where} ORDER BY {self._order_by()} LIMIT ? OFFSET ?""",
+            [*params, self.PAGE, number * self.PAGE]).fetchall()
+        page = [dict(r) for r in rows]
+        self._pages[number] = page
+        while len(self._pages) > self.CACHED_PAGES:
+            self._pages.popitem(last=False)
+        return page
+
+    def finding(self, row: int) -> dict[str, Any] | None:
+        if not 0 <= row < self._count:
+            return None
+        page = self._page(row // self.PAGE)
+        offset = row % self.PAGE
+        return page[offset] if offset < len(page) else None
+
+    # changing what is shown ---------------------------------------------------------------------
+
+    def set_filter(self, findings_filter: FindingFilter) -> None:
+        self.beginResetModel()
+        self.filter = findings_filter
+        self._pages.clear()
+        self._count_rows()
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(FINDING_COLUMNS):
+            return
+        self.beginResetModel()
+        self.sort_column, self.sort_order = column, order
+        self._pages.clear()
+        self.endResetModel()
+
+    def refresh(self) -> bool:
+        """Pick up findings a running scan has committed; True when something changed.
+
+        New rows are announced as appended and every row as changed, so the view
+        keeps its scroll position and selection while rows move into sort order.
+        """
+        if self._current_signature() == self._signature:
+            return False
+        old = self._count
+        self._pages.clear()
+        where, params = self.filter.where()
+        new = self.conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
+        self._signature = self._current_signature()
+        if new < old:
+            self.beginResetModel()
+            self._count = new
+            self.endResetModel()
+            return True
+        if new > old:
+            self.beginInsertRows(QModelIndex(), old, new - 1)
+            self._count = new
+            self.endInsertRows()
+        if old:
+            self.dataChanged.emit(self.index(0, 0), self.index(old - 1, len(FINDING_COLUMNS) - 1))
+        return True
+
+    # the model interface ------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(FINDING_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FINDING_COLUMNS):
+            return FINDING_COLUMNS[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.finding(index.row())
+        if row is None:
+            return None
+        key = FINDING_COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = row[key]
+            if key == "evidence":
+                return printable(Path(value).name)
+            if key == "score":
+                return "" if value is None else str(value)
+            return printable(value) if isinstance(value, str) else value
+        if role == Qt.ItemDataRole.ToolTipRole and key in ("title", "object", "evidence", "rule"):
+            return printable(row[key])
+        if role == Qt.ItemDataRole.DecorationRole and key == "severity":
+            return severity_icon(row["severity"])
+        if role == Qt.ItemDataRole.ForegroundRole and key == "severity":
+            return QBrush(QColor(SEVERITY_COLORS.get(row["severity"], "#000000")))
+        if role == Qt.ItemDataRole.FontRole and key == "severity" and row["severity"] in ("critical", "high"):
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and key == "score":
+            return ALIGN_RIGHT
+        if role == Qt.ItemDataRole.UserRole:
+            return row["id"]
+        return None
+
+
+# -- files: folder tree and folder contents -----------------------------------------------------
+
+
+@dataclass(eq=False)
+class Node:
+    """One row of the folder tree: an evidence item, a volume, or a folder in it."""
+
+    kind: str  # evidence | partition | folder
+    label: str
+    evidence_id: int
+    offset: int | None = None  # the volume's byte offset; None on an evidence node with volumes under it
+    path: str = "/"
+    tooltip: str = ""
+    parent: Node | None = None
+    row: int = 0
+    children: list[Node] | None = None  # None: not fetched yet
+    cursor: casedb.Cursor | None = field(default=None, repr=False)
+    deleted: bool = False
+    greyed: bool = False
+
+
+class FolderTreeModel(QAbstractItemModel):
+    """Evidence → volume → folders, each level read from the files table when first expanded."""
+
+    FETCH = 2000
+
+    def __init__(self, conn: sqlite3.Connection, icons: dict[str, QIcon] | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.conn = conn
+        self.icons = icons or {}
+        self.roots: list[Node] = []
+        self.reload()
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self.roots = []
+        for row in self.conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id"):
+            label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
+            node = Node("evidence", printable(label), row["id"], tooltip=printable(row["path"]), row=len(self.roots))
+            if row["kind"] == "folder":
+                node.offset = 0
+            self.roots.append(node)
+        self.endResetModel()
+
+    def node(self, index: Index) -> Node | None:
+        return index.internalPointer() if index.isValid() else None
+
+    def _children_of(self, parent: Index) -> list[Node] | None:
+        node = self.node(parent)
+        return self.roots if node is None else node.children
+
+    def index(self, row: int, column: int = 0, parent: Index = QModelIndex()) -> QModelIndex:
+        children = self._children_of(parent)
+        if column != 0 or children is None or not 0 <= row < len(children):
+            return QModelIndex()
+        return self.createIndex(row, 0, children[row])
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        node = self.node(index)
+        if node is None or node.parent is None:
+            return QModelIndex()
+        return self.createIndex(node.parent.row, 0, node.parent)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        children = self._children_of(parent)
+        return len(children) if children is not None else 0
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 1
+
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:
+        node = self.node(parent)
+        if node is None:
+            return bool(self.roots)
+        if node.greyed:
+            return False
+        return node.children is None or bool(node.children) or node.cursor is not None
+
+    def canFetchMore(self, parent: Index) -> bool:
+        node = self.node(parent)
+        return node is not None and not node.greyed and (node.children is None or node.cursor is not None)
+
+    def fetchMore(self, parent: Index) -> None:
+        node = self.node(parent)
+        if node is None or not self.canFetchMore(parent):
+            return
+        new = self._load(node)
+        have = len(node.children or [])
+        if node.children is None:
+            node.children = []
+        if not new:
+            # nothing more: tell the view the expander should go
+            self.dataChanged.emit(parent, parent)
+            return
+        self.beginInsertRows(parent, have, have + len(new) - 1)
+        for i, child in enumerate(new):
+            child.parent, child.row = node, have + i
+        node.children.extend(new)
+        self.endInsertRows()
+
+    def _load(self, node: Node) -> list[Node]:
+        if node.kind == "evidence" and node.offset is None:
+            volumes = casedb.partitions(self.conn, node.evidence_id)
+            out = []
+            for p in volumes:
+                fs = p["filesystem"] or "no filesystem"
+                label = f"{p['description']} — {fs} at byte {p['offset']:,}"
+                out.append(Node("partition", printable(label), node.evidence_id, p["offset"],
+                                tooltip=printable(p.get("note") or p["status"] or ""),
+                                greyed=p["status"] != "examined"))
+            node.cursor = None
+            return out
+        rows, node.cursor = casedb.folder_children(self.conn, node.evidence_id, node.offset or 0, node.path,
+                                                   start=node.cursor, limit=self.FETCH, directories_only=True)
+        return [Node("folder", printable(r["name"]), node.evidence_id, node.offset or 0, r["path"],
+                     tooltip=printable(r["path"]), deleted=bool(r.get("deleted"))) for r in rows]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        node = self.node(index)
+        if node is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return node.label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return node.tooltip or None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.icons.get("disk" if node.kind == "evidence" else node.kind)
+        if role == Qt.ItemDataRole.ForegroundRole and (node.deleted or node.greyed):
+            return QBrush(DELETED_COLOR if node.deleted else QColor("#888888"))
+        if role == Qt.ItemDataRole.FontRole and node.deleted:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        return None
+
+    def find_child(self, parent: QModelIndex, path: str) -> QModelIndex:
+        """The child folder of `parent` with this path, fetching the parent's children if needed."""
+        while self.canFetchMore(parent):
+            self.fetchMore(parent)
+            node = self.node(parent)
+            if node and node.children and any(child.path == path for child in node.children):
+                break
+        for row in range(self.rowCount(parent)):
+            index = self.index(row, 0, parent)
+            if self.node(index).path == path:
+                return index
+        return QModelIndex()
+
+
+FILE_TABLE_COLUMNS = ["Name", "Size", "Type", "Ext. mismatch", "Score", "Modified", "MD5", "SHA-256"]
+
+
+class FolderFilesModel(QAbstractTableModel):
+    """What one folder directly holds, fetched a page at a time in path order."""
+
+    FETCH = 256
+
+    def __init__(self, conn: sqlite3.Connection, icons: dict[str, QIcon] | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.conn = conn
+        self.icons = icons or {}
+        self.folder: tuple[int, int, str] | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.cursor: casedb.Cursor | None = None
+        self.exhausted = True
+
+    def show_folder(self, evidence_id: int | None, offset: int | None = None, path: str = "/") -> None:
+        self.beginResetModel()
+        self.folder = None if evidence_id is None or offset is None else (evidence_id, offset, path)
+        self.rows, self.cursor, self.exhausted = [], None, self.folder is None
+        self.endResetModel()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
+        return not parent.isValid() and not self.exhausted
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:
+        if not self.canFetchMore(parent) or self.folder is None:
+            return
+        evidence_id, offset, path = self.folder
+        rows, self.cursor = casedb.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH)
+        self.exhausted = self.cursor is None
+        if not rows:
+            return
+        prefix = "" if path == "/" else path
+        for row in rows:
+            row["shown"] = row["path"][len(prefix) + 1 :]  # an archive member shows as archive.zip!member
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(rows) - 1)
+        self.rows.extend(rows)
+        self.endInsertRows()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(FILE_TABLE_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FILE_TABLE_COLUMNS):
+            return FILE_TABLE_COLUMNS[section]
+        return None
+
+    def row(self, number: int) -> dict[str, Any] | None:
+        return self.rows[number] if 0 <= number < len(self.rows) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row, column = self.rows[index.row()], index.column()
+        deleted = bool(row.get("deleted"))
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return printable(row["shown"])
+            if row.get("implied"):
+                return None
+            if column == 1:
+                return human_size(row["size"]) if row["kind"] != "directory" else None
+            if column == 2:
+                return row["mime"] or (row["kind"] if row["kind"] != "file" else None)
+            if column == 3:
+                return "yes" if row["ext_mismatch"] else None
+            if column == 4:
+                return str(row["score"]) if row["score"] else None
+            if column == 5:
+                return row["mtime"]
+            if column == 6:
+                return row["md5"]
+            if column == 7:
+                return row["sha256"]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            tip = printable(row["path"])
+            if deleted:
+                tip += "\n(deleted)"
+            if row.get("reasons"):
+                tip += "\n" + "\n".join(printable(r) for r in json.loads(row["reasons"]))
+            return tip
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return self.icons.get("folder" if row["kind"] == "directory" else "file")
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if deleted:
+                return QBrush(DELETED_COLOR)
+            if column == 3 and row.get("ext_mismatch"):
+                return QBrush(QColor(SEVERITY_COLORS["high"]))
+            if column == 4 and (row.get("score") or 0) >= 50:
+                return QBrush(QColor(SEVERITY_COLORS["critical"]))
+        if role == Qt.ItemDataRole.FontRole and deleted:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 4):
+            return ALIGN_RIGHT
+        if role == Qt.ItemDataRole.UserRole:
+            return row.get("id")
+        return None

@@ -1,0 +1,67 @@
+"""Turns the core's Progress events into what the progress panel says: counts, rate, ETA (no Qt here)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline import Progress
+from .formatting import duration, human_size
+
+RATE_WINDOW = 5.0  # seconds of samples behind the rate
+
+
+@dataclass
+class Shown:
+    evidence: str
+    stage: str
+    counts: str
+    bytes: str
+    rate: str
+    eta: str
+    percent: int | None  # None: busy, no fraction known yet
+
+
+class ProgressTracker:
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self.stage: tuple[str, str] | None = None
+        self.samples: deque[tuple[float, int, int]] = deque()
+
+    def update(self, p: Progress) -> Shown:
+        now = self.clock()
+        if self.stage != (p.evidence, p.stage):
+            self.stage = (p.evidence, p.stage)
+            self.samples.clear()
+        self.samples.append((now, p.bytes_done, p.objects_done))
+        while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
+            self.samples.popleft()
+        first = self.samples[0]
+        elapsed = now - first[0]
+        byte_rate = (p.bytes_done - first[1]) / elapsed if elapsed > 0.5 else None
+        object_rate = (p.objects_done - first[2]) / elapsed if elapsed > 0.5 else None
+
+        percent: int | None = None
+        eta = ""
+        if p.bytes_total:
+            percent = min(100, int(100 * p.bytes_done / p.bytes_total))
+            if byte_rate:
+                eta = f"about {duration((p.bytes_total - p.bytes_done) / byte_rate)} left"
+            counts = ""
+        else:
+            more = "" if p.listing_done else "+"
+            counts = f"{p.objects_done:,} of {p.objects_found:,}{more} objects"
+            if p.listing_done and p.objects_found:
+                percent = min(100, int(100 * p.objects_done / p.objects_found))
+                if object_rate:
+                    eta = f"about {duration((p.objects_found - p.objects_done) / object_rate)} left"
+            elif p.stage == "analysing":
+                eta = "still listing files"
+        done = human_size(p.bytes_done)
+        total = f" of {human_size(p.bytes_total)}" if p.bytes_total else " read"
+        rate = f"{human_size(byte_rate)}/s" if byte_rate else ""
+        if object_rate and not p.bytes_total:
+            rate += f"{', ' if rate else ''}{object_rate:,.0f} objects/s"
+        return Shown(Path(p.evidence).name if p.evidence else "", p.stage, counts, done + total, rate, eta, percent)
