@@ -1,0 +1,645 @@
+"""Capture analysis: packets → flows → reassembled streams → DNS/HTTP/TLS records.
+
+One pass over the capture, in file order, with bounded memory: flows end on FIN/RST or
+idleness (timeouts in capture time) and are yielded then, reassembly buffers are capped
+per direction, and application parsing stops as soon as a protocol has given what the
+triage needs (a TLS connection costs its handshake, not its payload).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...evidence.capture import CaptureReader
+from . import dns as dns_mod
+from . import http as http_mod
+from . import tls as tls_mod
+from .decode import Datagram, Decoder
+from .records import CaptureSummary, Flow, NetRecord, iso_us
+from .tcp import CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, Endpoint
+
+logger = logging.getLogger(__name__)
+
+_TCP = struct.Struct("!HHIIH").unpack_from
+_PORTS = struct.Struct("!HH").unpack_from
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp", 47: "gre", 50: "esp", 51: "ah", 2: "igmp",
+               89: "ospf", 4: "ipip", 41: "ipv6-in-ip", 103: "pim", 112: "vrrp", 136: "udplite"}
+# Ports a server listens on: a flow whose first packet comes from one of them (and goes to a
+# port that is not) is turned around, as Zeek does with its likely server ports.
+SERVER_PORTS = frozenset(range(1, 1024)) | frozenset((1080, 1433, 1521, 1723, 1883, 2049, 3128, 3306, 3389, 5060,
+                                                      5061, 5222, 5432, 5900, 6379, 6443, 8000, 8008, 8080, 8081,
+                                                      8443, 8888, 9000, 9090, 9200, 11211, 27017))
+PROGRESS_PACKETS = 4096
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    """Limits of one capture analysis; the defaults suit a triage workstation."""
+
+    max_object_size: int = 16 * 1024 * 1024  # bytes of one extracted body kept in the record
+    max_body_size: int = 256 * 1024 * 1024  # bytes of one body decoded and hashed (decompression bombs stop here)
+    tcp_timeout: float = 300.0  # idle seconds (capture time) before an open TCP flow ends
+    tcp_close_timeout: float = 5.0  # after FIN both ways or RST, to catch the last ACKs
+    udp_timeout: float = 60.0
+    other_timeout: float = 60.0
+    max_flows: int = 500_000  # open flows at once; past this, the longest idle ones end ("evicted")
+    max_warnings: int = 1000
+    detect_bytes: int = 1024  # bytes of a TCP flow examined to tell its application protocol
+
+
+_addr_cache: dict[bytes, str] = {}
+
+
+def _addr(raw: bytes) -> str:
+    text = _addr_cache.get(raw)
+    if text is None:
+        if len(_addr_cache) > 65536:
+            _addr_cache.clear()
+        text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+        _addr_cache[raw] = text
+    return text
+
+
+class _Conn:
+    """A flow being tracked."""
+
+    __slots__ = ("id", "key", "proto", "proto_name", "version", "src", "dst", "o_port", "r_port", "first_ns",
+                 "last_ns", "last_ts", "o_pkts", "r_pkts", "o_bytes", "r_bytes", "o_payload", "r_payload", "history",
+                 "app", "handler", "o", "r", "vlan", "detect", "detect_size", "deciding", "closing", "ended",
+                 "udp_tries")
+
+    def __init__(self, cid: int, key: tuple, proto: int, version: int, src: bytes, dst: bytes, sport: int,
+                 dport: int, ts_ns: int, ts: float, vlan: int | None) -> None:
+        self.id = cid
+        self.key = key
+        self.proto = proto
+        self.proto_name = PROTO_NAMES.get(proto, f"ip-{proto}")
+        self.version = version
+        self.src = _addr(src)
+        self.dst = _addr(dst)
+        self.o_port = sport
+        self.r_port = dport
+        self.first_ns = self.last_ns = ts_ns
+        self.last_ts = ts
+        self.o_pkts = self.r_pkts = self.o_bytes = self.r_bytes = self.o_payload = self.r_payload = 0
+        self.history = ""
+        self.app: str | None = None
+        self.handler = None
+        self.o: Endpoint | None = None
+        self.r: Endpoint | None = None
+        self.vlan = vlan
+        self.detect: list[tuple[bool, bytes, int]] | None = None
+        self.detect_size = 0
+        self.deciding = True  # the application protocol is still to be told
+        self.closing = False  # FIN both ways, or RST: ends after the close timeout
+        self.ended = "end of capture"
+        self.udp_tries = 0
+
+    def closed_cleanly(self) -> bool:
+        return bool(self.o and self.r and self.o.state == CLOSED and self.r.state == CLOSED)
+
+    def describe(self) -> str:
+        return f"flow {self.id} {self.proto_name} {self.src}:{self.o_port} → {self.dst}:{self.r_port}"
+
+
+class CaptureAnalysis:
+    """One analysis of one capture file. Iterate `records()`; read `summary` afterwards.
+
+    Args:
+        path: the capture (pcap or pcapng).
+        settings: limits; `NetSettings()` by default.
+
+    Raises:
+        EvidenceError: from the constructor, when the file is not a readable capture.
+    """
+
+    def __init__(self, path: Path, settings: NetSettings | None = None) -> None:
+        self.reader = CaptureReader(Path(path))
+        self.settings = settings or NetSettings()
+        self.summary = CaptureSummary(str(path), self.reader.format, self.reader.size)
+        self._out: list[NetRecord] = []
+        self._conns: dict[tuple, _Conn] = {}
+        self._next_id = 0
+        self._decoder = Decoder()
+
+    # ------------------------------------------------------------------ context for handlers
+
+    def emit(self, record: NetRecord) -> None:
+        counts = self.summary.records
+        counts[record.KIND] = counts.get(record.KIND, 0) + 1
+        self._out.append(record)
+
+    def warn(self, conn: _Conn, message: str) -> None:
+        warnings = self.summary.warnings
+        if len(warnings) < self.settings.max_warnings:
+            warnings.append(f"{conn.describe()}: {message}")
+
+    # ------------------------------------------------------------------ main loop
+
+    def records(self, cancel: threading.Event | None = None,
+                progress: Callable[[int], None] | None = None) -> Iterator[NetRecord]:
+        """Yield records as they are complete, then the CaptureSummary last.
+
+        `progress` is called with the number of capture-file bytes read since its last call.
+        When `cancel` is set, reading stops, flows still open are yielded (ended
+        "cancelled") and the summary says `cancelled`.
+        """
+        summary = self.summary
+        out = self._out
+        conns = self._conns
+        decode = self._decoder.decode
+        settings = self.settings
+        not_decoded = summary.not_decoded
+        reported = 0
+        count = 0
+        decoded = 0
+        cut = 0
+        first_ns = last_ns = None
+        next_sweep = None
+        sweep_every = min(settings.tcp_close_timeout, settings.udp_timeout)
+        try:
+            for pkt in self.reader.packets():
+                count += 1
+                if not count % PROGRESS_PACKETS:
+                    if progress is not None:
+                        progress(self.reader.bytes_read - reported)
+                        reported = self.reader.bytes_read
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
+                        break
+                    if len(conns) > settings.max_flows:
+                        self._evict()
+                ts = pkt.ts
+                ts_ns = pkt.ts_ns
+                if first_ns is None:
+                    first_ns = ts_ns
+                    next_sweep = ts + sweep_every
+                last_ns = ts_ns
+                if ts >= next_sweep:  # type: ignore[operator]
+                    self._sweep(ts)
+                    next_sweep = ts + sweep_every
+                    if out:
+                        yield from out
+                        out.clear()
+                res = decode(pkt.linktype, pkt.data, ts)
+                if res.__class__ is not Datagram:
+                    if res is not None:
+                        not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
+                    else:
+                        decoded += 1  # a fragment, held for its datagram
+                    continue
+                version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res  # type: ignore[misc]
+                if truncated:
+                    cut += 1
+                if proto == 6:
+                    if end - l4 < 20:
+                        not_decoded["truncated TCP header"] = not_decoded.get("truncated TCP header", 0) + 1
+                        continue
+                    sport, dport, seq, ack, offflags = _TCP(buf, l4)
+                    hlen = (offflags >> 12) << 2
+                    if hlen < 20:
+                        not_decoded["bad TCP header"] = not_decoded.get("bad TCP header", 0) + 1
+                        continue
+                    flags = offflags & 0xFF
+                    key = (src, dst, sport, dport, 6)
+                    conn = conns.get(key)
+                    is_orig = True
+                    if conn is None:
+                        conn = conns.get((dst, src, dport, sport, 6))
+                        is_orig = False
+                    if conn is not None and conn.closing and flags & SYN and not flags & ACK:
+                        self._finish(conn, "fin/rst")  # the same ports used again
+                        conn = None
+                    if conn is None:
+                        if flags & SYN and flags & ACK or (not flags & SYN and sport in SERVER_PORTS
+                                                           and dport not in SERVER_PORTS):
+                            conn = self._new(6, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
+                            is_orig = False
+                        else:
+                            conn = self._new(6, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
+                            is_orig = True
+                        conn.o = Endpoint()
+                        conn.r = Endpoint()
+                    conn.last_ns = ts_ns
+                    conn.last_ts = ts
+                    payload = buf[l4 + hlen:end] if end > l4 + hlen else b""
+                    claimed = max(l4_len - hlen, len(payload)) if truncated else len(payload)
+                    if is_orig:
+                        conn.o_pkts += npk
+                        conn.o_bytes += ip_len
+                        self._tcp(conn, conn.o, conn.r, True, flags, seq, ack, payload, claimed, ts_ns)
+                    else:
+                        conn.r_pkts += npk
+                        conn.r_bytes += ip_len
+                        self._tcp(conn, conn.r, conn.o, False, flags, seq, ack, payload, claimed, ts_ns)
+                elif proto == 17 or proto == 136:
+                    if end - l4 < 8:
+                        not_decoded["truncated UDP header"] = not_decoded.get("truncated UDP header", 0) + 1
+                        continue
+                    sport, dport = _PORTS(buf, l4)
+                    ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
+                    pend = l4 + ulen if 8 <= ulen <= end - l4 else end
+                    payload = buf[l4 + 8:pend]
+                    key = (src, dst, sport, dport, proto)
+                    conn = conns.get(key)
+                    is_orig = True
+                    if conn is None:
+                        conn = conns.get((dst, src, dport, sport, proto))
+                        is_orig = False
+                        if conn is None:
+                            if sport in SERVER_PORTS and dport not in SERVER_PORTS:
+                                conn = self._new(proto, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
+                                is_orig = False
+                            else:
+                                conn = self._new(proto, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
+                                is_orig = True
+                    conn.last_ns = ts_ns
+                    conn.last_ts = ts
+                    if is_orig:
+                        conn.o_pkts += npk
+                        conn.o_bytes += ip_len
+                        conn.o_payload += len(payload)
+                        if payload and "D" not in conn.history:
+                            conn.history += "D"
+                    else:
+                        conn.r_pkts += npk
+                        conn.r_bytes += ip_len
+                        conn.r_payload += len(payload)
+                        if payload and "d" not in conn.history:
+                            conn.history += "d"
+                    if payload:
+                        if conn.handler is not None:
+                            conn.handler.datagram(is_orig, payload, ts_ns)
+                        elif conn.deciding:
+                            self._detect_udp(conn, is_orig, payload, ts_ns)
+                else:
+                    if proto in (1, 58):
+                        if end - l4 < 4:
+                            not_decoded["truncated ICMP header"] = not_decoded.get("truncated ICMP header", 0) + 1
+                            continue
+                        itype, icode = buf[l4], buf[l4 + 1]
+                    else:
+                        itype = icode = 0
+                    key = (src, dst, 0, 0, proto)
+                    conn = conns.get(key)
+                    is_orig = True
+                    if conn is None:
+                        conn = conns.get((dst, src, 0, 0, proto))
+                        is_orig = False
+                        if conn is None:
+                            conn = self._new(proto, version, src, dst, 0, 0, ts_ns, ts, vlan, False)
+                            conn.o_port, conn.r_port = itype, icode  # as Zeek: type and code stand for ports
+                            conn.deciding = False
+                            is_orig = True
+                    conn.last_ns = ts_ns
+                    conn.last_ts = ts
+                    size = end - l4
+                    if is_orig:
+                        conn.o_pkts += npk
+                        conn.o_bytes += ip_len
+                        conn.o_payload += size
+                    else:
+                        conn.r_pkts += npk
+                        conn.r_bytes += ip_len
+                        conn.r_payload += size
+                decoded += npk
+                if out:
+                    yield from out
+                    out.clear()
+        except Exception:
+            # A bug must not lose what was found; the summary tells what happened.
+            logger.exception("capture analysis stopped at packet %d of %s", count, self.reader.path)
+            summary.problems.append(f"analysis stopped at packet {count} by an internal error")
+        if summary.cancelled:
+            reason = "cancelled"
+        else:
+            reason = "end of capture"
+        for conn in list(conns.values()):
+            self._finish(conn, reason)
+            if len(out) > 256:
+                yield from out
+                out.clear()
+        self._decoder.finish()
+        yield from out
+        out.clear()
+        if progress is not None and self.reader.bytes_read > reported:
+            progress(self.reader.bytes_read - reported)
+        summary.packets_read = self.reader.packets_read
+        summary.packets_decoded = decoded
+        summary.packets_cut = cut
+        summary.bytes_read = self.reader.bytes_read
+        summary.linktypes = dict(self.reader.linktypes)
+        summary.problems[:0] = self.reader.problems
+        summary.truncated = self.reader.truncated
+        summary.fragments_incomplete = self._decoder.fragments_incomplete
+        if first_ns is not None:
+            summary.first_seen = iso_us(first_ns)
+            summary.last_seen = iso_us(last_ns)  # type: ignore[arg-type]
+        yield summary
+
+    # ------------------------------------------------------------------ flows
+
+    def _new(self, proto: int, version: int, src: bytes, dst: bytes, sport: int, dport: int, ts_ns: int, ts: float,
+             vlan: int | None, flipped: bool) -> _Conn:
+        self._next_id += 1
+        key = (src, dst, sport, dport, proto)
+        conn = _Conn(self._next_id, key, proto, version, src, dst, sport, dport, ts_ns, ts, vlan)
+        if flipped:
+            conn.history = "^"
+        self._conns[key] = conn
+        return conn
+
+    def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
+             payload: bytes, claimed: int, ts_ns: int) -> None:
+        syn = flags & SYN
+        if ep.isn is None:
+            ep.isn = (seq + 1) & 0xFFFFFFFF if syn else seq
+        rel = ep.rel(seq) + (1 if syn else 0)
+        if rel > ep.last:
+            ep.last = rel
+        # History letters and endpoint states, after Zeek's TCP analyzer.
+        bits = (1 if syn else 0) + (flags & FIN) + (1 if flags & RST else 0)
+        if bits > 1:
+            self._hist(conn, ep, is_orig, 0x40, "I" if flags & FIN and flags & RST else "Q")
+        elif syn:
+            if flags & ACK:
+                self._hist(conn, ep, is_orig, 0x01, "H")
+                if ep.state in (INACTIVE, SYN_SENT):
+                    ep.state = SYN_ACK_SENT
+            else:
+                self._hist(conn, ep, is_orig, 0x01, "S")
+                if ep.state == INACTIVE:
+                    ep.state = SYN_SENT
+        elif flags & FIN:
+            self._hist(conn, ep, is_orig, 0x02, "F")
+        elif flags & RST:
+            self._hist(conn, ep, is_orig, 0x04, "R")
+        elif claimed:
+            self._hist(conn, ep, is_orig, 0x08, "D")
+        elif flags & ACK:
+            self._hist(conn, ep, is_orig, 0x10, "A")
+        if flags & RST:
+            ep.state = RESET
+            conn.closing = True
+        elif not syn:
+            state = ep.state
+            if state == INACTIVE:
+                ep.state = PARTIAL
+            elif state == SYN_SENT and flags & ACK and peer.state in (SYN_ACK_SENT, ESTABLISHED):
+                ep.state = ESTABLISHED
+                if peer.state == SYN_ACK_SENT:
+                    peer.state = ESTABLISHED
+            elif state == SYN_ACK_SENT and flags & ACK and peer.state in (SYN_SENT, ESTABLISHED):
+                ep.state = ESTABLISHED
+                if peer.state == SYN_SENT:
+                    peer.state = ESTABLISHED
+            if flags & FIN and ep.state != RESET:
+                ep.state = CLOSED
+                if peer.state in (CLOSED, RESET):
+                    conn.closing = True
+        if claimed and rel + claimed > ep.hi:
+            ep.hi = rel + claimed
+        # Reassembly, while someone wants the bytes.
+        if payload and ep.sink is not None:
+            if is_orig:
+                def gap(size: int, conn: _Conn = conn) -> None:
+                    self._gap(conn, True, size)
+            else:
+                def gap(size: int, conn: _Conn = conn) -> None:
+                    self._gap(conn, False, size)
+            ep.segment(rel, payload, ts_ns, gap)
+            if claimed > len(payload) and ep.next == rel + len(payload):
+                ep.skip_to(rel + claimed, ts_ns, gap)
+            if conn.handler is not None and conn.handler.done:
+                self._stop_streams(conn)
+        if flags & ACK and peer.pending and peer.isn is not None:
+            acked = peer.rel(ack)
+            first = min(peer.pending)
+            if acked >= first > peer.next:  # the receiver has what the capture lost
+                peer.skip_to(first, ts_ns, lambda size: self._gap(conn, not is_orig, size))
+        if conn.deciding and ep.sink is None and payload:
+            self._start_detect(conn, ep, is_orig, rel, payload, ts_ns)
+
+    def _hist(self, conn: _Conn, ep: Endpoint, is_orig: bool, bit: int, letter: str) -> None:
+        if not ep.hist & bit:
+            ep.hist |= bit
+            conn.history += letter if is_orig else letter.lower()
+
+    def _gap(self, conn: _Conn, is_orig: bool, size: int) -> None:
+        handler = conn.handler
+        if handler is not None:
+            handler.gap(is_orig, size)
+        elif conn.deciding:
+            conn.deciding = False  # a protocol cannot be told across a hole
+            conn.detect = None
+            self._stop_streams(conn)
+
+    # ------------------------------------------------------------------ application protocols
+
+    def _start_detect(self, conn: _Conn, ep: Endpoint, is_orig: bool, rel: int, payload: bytes, ts_ns: int) -> None:
+        """First payload of a TCP flow: route both directions' in-order bytes to the detector."""
+        conn.detect = []
+        for side, end in ((True, conn.o), (False, conn.r)):
+            def sink(data: bytes, ts: int, side: bool = side) -> None:
+                self._detect_tcp(conn, side, data, ts)
+            end.sink = sink  # type: ignore[union-attr]
+            if end is not ep and end.isn is not None:  # type: ignore[union-attr]
+                end.next = max(end.next, end.hi)  # type: ignore[union-attr]
+        if ep.next < rel and ep.isn is not None and not ep.hist & 0x01:
+            ep.next = rel  # picked up mid-stream: start where the capture starts
+        ep.segment(rel, payload, ts_ns, lambda size: self._gap(conn, is_orig, size))
+
+    def _detect_tcp(self, conn: _Conn, is_orig: bool, data: bytes, ts_ns: int) -> None:
+        detect = conn.detect
+        if detect is None:
+            return
+        detect.append((is_orig, data, ts_ns))
+        conn.detect_size += len(data)
+        orig = b"".join(d for o, d, _ in detect if o)[:64]
+        resp = b"".join(d for o, d, _ in detect if not o)[:64]
+        app = None
+        wait = False
+        dns_port = conn.o_port == 53 or conn.r_port == 53
+        if orig:
+            upper = orig[:9].upper()
+            if http_mod.looks_like_request(orig):
+                app = "http"
+            elif tls_mod.looks_like_tls(orig):
+                app = "tls"
+            elif dns_port and len(orig) >= 14 and ((orig[0] << 8) | orig[1]) >= 12 and orig[7] + (orig[6] << 8) <= 16:
+                app = "dns"
+            elif upper[:5] in (b"EHLO ", b"HELO ") or upper[:5] == b"EHLO\r":
+                app = "smtp"
+            elif upper[:5] in (b"USER ", b"FEAT\r", b"SYST\r") or upper[:8] == b"AUTH TLS":
+                app = "ftp"
+        if app is None and resp:
+            first_line = resp.split(b"\n", 1)[0].upper()
+            if http_mod.looks_like_response(resp):
+                app = "http"
+            elif tls_mod.looks_like_tls(resp):
+                app = "tls"
+            elif resp[:3] == b"220":
+                if b"FTP" in first_line:
+                    app = "ftp"
+                elif b"SMTP" in first_line or b"MAIL" in first_line:
+                    app = "smtp"
+                else:
+                    wait = not orig or len(orig) < 5
+            elif dns_port and len(resp) >= 14 and ((resp[0] << 8) | resp[1]) >= 12:
+                app = "dns"
+        if app is None and not (wait or (len(orig) < 8 and len(resp) < 8)) or conn.detect_size > self.settings.detect_bytes:
+            if app is None:
+                conn.deciding = False
+                conn.detect = None
+                self._stop_streams(conn)
+                return
+        if app is None:
+            return
+        conn.app = app
+        conn.deciding = False
+        conn.detect = None
+        if app == "http":
+            handler = http_mod.HttpHandler(conn, self)
+        elif app == "tls":
+            handler = tls_mod.TlsHandler(conn, self)
+        elif app == "dns":
+            handler = dns_mod.DnsHandler(conn, self)
+        else:
+            self._stop_streams(conn)  # SMTP and FTP are told apart, not parsed (yet)
+            return
+        conn.handler = handler
+        self.summary.tcp_streams += 2
+        for side, end in ((True, conn.o), (False, conn.r)):
+            def sink(data: bytes, ts: int, side: bool = side) -> None:
+                handler.stream(side, data, ts)
+            end.sink = sink  # type: ignore[union-attr]
+        for side, chunk, ts in detect:
+            handler.stream(side, chunk, ts)
+            if handler.done:
+                self._stop_streams(conn)
+                return
+
+    def _detect_udp(self, conn: _Conn, is_orig: bool, payload: bytes, ts_ns: int) -> None:
+        if (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS) and dns_mod.looks_like_dns(payload):
+            conn.app = "dns"
+            conn.deciding = False
+            conn.handler = dns_mod.DnsHandler(conn, self)
+            conn.handler.datagram(is_orig, payload, ts_ns)
+            return
+        conn.udp_tries += 1
+        if conn.udp_tries >= 3 or not (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS):
+            conn.deciding = False
+            if conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS:
+                self.warn(conn, "traffic on a DNS port that does not parse as DNS")
+
+    def _stop_streams(self, conn: _Conn) -> None:
+        for end in (conn.o, conn.r):
+            if end is not None:
+                end.sink = None
+                end.pending = None
+                end.pending_size = 0
+
+    # ------------------------------------------------------------------ ending flows
+
+    def _sweep(self, now: float) -> None:
+        settings = self.settings
+        ended = []
+        for conn in self._conns.values():
+            idle = now - conn.last_ts
+            if conn.proto == 6:
+                if (conn.closing and idle > settings.tcp_close_timeout) or idle > settings.tcp_timeout:
+                    ended.append(conn)
+            elif idle > (settings.udp_timeout if conn.proto == 17 else settings.other_timeout):
+                ended.append(conn)
+        for conn in ended:
+            self._finish(conn, "fin/rst" if conn.closing else "idle")
+        self._decoder.expire(now)
+
+    def _evict(self) -> None:
+        conns = sorted(self._conns.values(), key=lambda c: c.last_ts)
+        for conn in conns[: len(conns) // 10 + 1]:
+            self._finish(conn, "evicted")
+
+    def _finish(self, conn: _Conn, reason: str) -> None:
+        self._conns.pop(conn.key, None)
+        conn.ended = reason
+        gaps = missing = 0
+        if conn.o is not None:
+            for is_orig, end in ((True, conn.o), (False, conn.r)):
+                if end.sink is not None and end.pending:  # type: ignore[union-attr]
+                    end.flush(conn.last_ns, lambda size, o=is_orig: self._gap(conn, o, size))  # type: ignore[union-attr]
+                gaps += end.gaps  # type: ignore[union-attr]
+                missing += end.gap_bytes  # type: ignore[union-attr]
+            conn.o_payload = conn.o.hi
+            conn.r_payload = conn.r.hi  # type: ignore[union-attr]
+        if conn.handler is not None:
+            try:
+                conn.handler.close(conn.last_ns)
+            except Exception:  # one flow's parser must not stop the capture
+                logger.exception("parser failed on %s", conn.describe())
+                self.warn(conn, "parser failed at the end of the flow")
+        if gaps:
+            self.summary.streams_with_gaps += sum(1 for e in (conn.o, conn.r) if e is not None and e.gaps)
+            self.summary.gap_bytes += missing
+        self.summary.flows += 1
+        self.emit(Flow(
+            conn.id, conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, iso_us(conn.first_ns),
+            iso_us(conn.last_ns), round((conn.last_ns - conn.first_ns) / 1e9, 6), conn.o_pkts, conn.r_pkts,
+            conn.o_bytes, conn.r_bytes, conn.o_payload, conn.r_payload, conn.o_pkts + conn.r_pkts,
+            conn.o_bytes + conn.r_bytes, conn.app, _conn_state(conn), conn.history, missing, gaps, reason,
+            conn.vlan, conn.version))
+
+
+def _conn_state(conn: _Conn) -> str:
+    """Zeek's conn_state, from the endpoint states."""
+    if conn.proto == 6:
+        os_, rs = conn.o.state, conn.r.state  # type: ignore[union-attr]
+        o_inactive = os_ in (INACTIVE, PARTIAL)
+        r_inactive = rs in (INACTIVE, PARTIAL)
+        if rs == RESET:
+            if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and conn.o.hi == 0 and conn.r.hi == 0):  # type: ignore[union-attr]
+                return "REJ"
+            return "RSTRH" if o_inactive else "RSTR"
+        if os_ == RESET:
+            if r_inactive:
+                history = conn.history.lstrip("^")
+                if history.startswith("S") and not any(c in history.split("R")[0] for c in "HAFGIQ"):
+                    return "RSTOS0"
+                return "RSTOSH"
+            return "RSTO"
+        if rs == CLOSED and os_ == CLOSED:
+            return "SF"
+        if os_ == CLOSED:
+            return "SH" if r_inactive else "S2"
+        if rs == CLOSED:
+            return "SHR" if o_inactive else "S3"
+        if os_ == SYN_SENT and rs == INACTIVE:
+            return "S0"
+        if os_ == ESTABLISHED and rs == ESTABLISHED:
+            return "S1"
+        return "OTH"
+    if conn.proto == 17 or conn.proto == 136:
+        if conn.o_pkts:
+            return "SF" if conn.r_pkts else "S0"
+        return "SHR" if conn.r_pkts else "OTH"
+    return "OTH"
+
+
+def analyse_capture(path: Path, cancel: threading.Event | None = None, progress: Callable[[int], None] | None = None,
+                    settings: NetSettings | None = None) -> Iterator[NetRecord]:
+    """Analyse one capture: yield Flow, DnsRecord, HttpRecord, TlsRecord and ExtractedObject records
+    as they complete, and a CaptureSummary last (also after a cancel or a truncated file).
+
+    Raises:
+        EvidenceError: before anything is yielded, when the file is not a readable capture.
+    """
+    analysis = CaptureAnalysis(path, settings)
+    return analysis.records(cancel, progress)

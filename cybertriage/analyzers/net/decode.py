@@ -1,0 +1,292 @@
+"""Link, IP and fragment decoding with `struct` on the hot path (no dpkt object per packet).
+
+`Decoder.decode(linktype, data, ts)` returns either a `Datagram` tuple, None for an IP
+fragment that was buffered (its datagram comes out with the last fragment), or a short
+reason string for a packet that could not be decoded (the summary counts them by reason).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+_H = struct.Struct("!H").unpack_from
+_HH = struct.Struct("!HH").unpack_from
+_IPV4 = struct.Struct("!BBHHHBB").unpack_from
+_IPV6 = struct.Struct("!IHBB").unpack_from
+_LE_I = struct.Struct("<I").unpack_from
+_BE_I = struct.Struct(">I").unpack_from
+
+ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+_VLAN_TYPES = frozenset((0x8100, 0x88A8, 0x9100, 0x9200, 0x9300))
+_MPLS_TYPES = frozenset((0x8847, 0x8848))
+_PPPOE_SESSION = 0x8864
+_IPV6_EXT = frozenset((0, 43, 60, 135, 139, 140))  # hop-by-hop, routing, dest opts, mobility, HIP, shim6
+_NULL_IPV6 = frozenset((24, 28, 30))  # AF_INET6 on the BSDs, Darwin
+
+FRAG_TIMEOUT = 60.0  # seconds of capture time a fragmented datagram may take to complete
+FRAG_MAX_DATAGRAM = 65535 + 8
+FRAG_MAX_PENDING = 4096  # datagrams being reassembled at once
+
+
+class Datagram(NamedTuple):
+    """An IP datagram down to its transport header: `buf[l4:end]` is the transport segment."""
+
+    version: int
+    src: bytes
+    dst: bytes
+    proto: int
+    buf: bytes
+    l4: int
+    end: int
+    ip_len: int  # IP bytes on the wire (sum over fragments for a reassembled datagram)
+    truncated: bool  # the capture holds less than the IP header says (snap length)
+    vlan: int | None
+    packets: int  # 1, or the number of fragments it was reassembled from
+    l4_len: int  # transport bytes the IP header announces (more than end - l4 when truncated)
+
+
+class _Fragments:
+    __slots__ = ("parts", "total", "first_ts", "proto", "ip_len", "count", "size")
+
+    def __init__(self, ts: float) -> None:
+        self.parts: dict[int, bytes] = {}
+        self.total: int | None = None
+        self.first_ts = ts
+        self.proto = -1
+        self.ip_len = 0
+        self.count = 0
+        self.size = 0
+
+
+class Decoder:
+    """Stateful decoder: holds the IP fragments waiting for the rest of their datagram."""
+
+    def __init__(self) -> None:
+        self._frags: dict[tuple, _Fragments] = {}
+        self.fragments_incomplete = 0
+        self.fragments_overlapping = 0
+
+    # ------------------------------------------------------------------ link layer
+
+    def decode(self, linktype: int, data: bytes, ts: float) -> Datagram | str | None:
+        """Decode one frame of the given link type; see the module docstring for the result."""
+        vlan = None
+        if linktype == 1:  # Ethernet
+            if len(data) < 14:
+                return "truncated Ethernet header"
+            etype = _H(data, 12)[0]
+            off = 14
+            if etype in _VLAN_TYPES or etype in _MPLS_TYPES or etype < 0x0600 or etype == _PPPOE_SESSION:
+                res = self._ether_extra(data, etype, off)
+                if isinstance(res, str):
+                    return res
+                etype, off, vlan = res
+        elif linktype == 113:  # Linux cooked capture
+            if len(data) < 16:
+                return "truncated SLL header"
+            etype, off = _H(data, 14)[0], 16
+            if etype in _VLAN_TYPES or etype in _MPLS_TYPES:
+                res = self._ether_extra(data, etype, off)
+                if isinstance(res, str):
+                    return res
+                etype, off, vlan = res
+        elif linktype == 276:  # Linux cooked capture v2
+            if len(data) < 20:
+                return "truncated SLL2 header"
+            etype, off = _H(data, 0)[0], 20
+            if etype in _VLAN_TYPES or etype in _MPLS_TYPES:
+                res = self._ether_extra(data, etype, off)
+                if isinstance(res, str):
+                    return res
+                etype, off, vlan = res
+        elif linktype in (101, 12, 14, 228, 229):  # raw IP
+            if not data:
+                return "empty packet"
+            etype, off = (ETH_IPV6 if data[0] >> 4 == 6 else ETH_IPV4), 0
+        elif linktype == 0 or linktype == 108:  # BSD null / OpenBSD loopback: address family
+            if len(data) < 4:
+                return "truncated loopback header"
+            family = _BE_I(data, 0)[0] if linktype == 108 else _LE_I(data, 0)[0]
+            if family > 0xFFFF:  # written on a host of the other byte order
+                family = _BE_I(data, 0)[0]
+            if family == 2:
+                etype = ETH_IPV4
+            elif family in _NULL_IPV6:
+                etype = ETH_IPV6
+            else:
+                return "not IP"
+            off = 4
+        else:
+            return f"unsupported link type {linktype}"
+        if etype == ETH_IPV4:
+            return self._ipv4(data, off, ts, vlan)
+        if etype == ETH_IPV6:
+            return self._ipv6(data, off, ts, vlan)
+        return "not IP"
+
+    def _ether_extra(self, data: bytes, etype: int, off: int) -> tuple[int, int, int | None] | str:
+        """VLAN tags (802.1Q, QinQ), MPLS label stacks, 802.3/SNAP and PPPoE sessions."""
+        vlan = None
+        for _ in range(8):  # bounded: a frame of nothing but tags is not decoded
+            if etype in _VLAN_TYPES:
+                if len(data) < off + 4:
+                    return "truncated VLAN tag"
+                tci, etype = _HH(data, off)
+                if vlan is None:
+                    vlan = tci & 0x0FFF
+                off += 4
+            elif etype in _MPLS_TYPES:
+                while True:
+                    if len(data) < off + 4:
+                        return "truncated MPLS label"
+                    bottom = data[off + 2] & 1
+                    off += 4
+                    if bottom:
+                        break
+                if len(data) <= off:
+                    return "truncated MPLS payload"
+                nibble = data[off] >> 4
+                if nibble == 4:
+                    return ETH_IPV4, off, vlan
+                if nibble == 6:
+                    return ETH_IPV6, off, vlan
+                return "MPLS payload not IP"
+            elif etype < 0x0600:  # 802.3 length: LLC, maybe SNAP
+                if len(data) >= off + 8 and data[off:off + 3] == b"\xaa\xaa\x03":
+                    etype = _H(data, off + 6)[0]
+                    off += 8
+                else:
+                    return "not IP"
+            elif etype == _PPPOE_SESSION:
+                if len(data) < off + 8:
+                    return "truncated PPPoE header"
+                proto = _H(data, off + 6)[0]
+                off += 8
+                if proto == 0x0021:
+                    return ETH_IPV4, off, vlan
+                if proto == 0x0057:
+                    return ETH_IPV6, off, vlan
+                return "not IP"
+            else:
+                return etype, off, vlan
+        return "too many link-layer tags"
+
+    # ------------------------------------------------------------------ IP
+
+    def _ipv4(self, data: bytes, off: int, ts: float, vlan: int | None) -> Datagram | str | None:
+        if len(data) < off + 20:
+            return "truncated IPv4 header"
+        vihl, _tos, total, ident, frag, _ttl, proto = _IPV4(data, off)
+        ihl = (vihl & 15) << 2
+        if vihl >> 4 != 4 or ihl < 20:
+            return "bad IPv4 header"
+        if len(data) < off + ihl:
+            return "truncated IPv4 header"
+        if total == 0:  # TCP segmentation offload: the length is left for the NIC to fill in
+            total = len(data) - off
+        elif total < ihl:
+            return "bad IPv4 total length"
+        end = off + total
+        truncated = end > len(data)
+        if truncated:
+            end = len(data)
+        src = data[off + 12:off + 16]
+        dst = data[off + 16:off + 20]
+        if frag & 0x3FFF:  # more fragments, or an offset
+            if truncated:
+                return "truncated IPv4 fragment"
+            key = (src, dst, proto, ident)
+            return self._fragment(key, 4, src, dst, proto, (frag & 0x1FFF) << 3, bool(frag & 0x2000),
+                                  data[off + ihl:end], total, ts, vlan)
+        return Datagram(4, src, dst, proto, data, off + ihl, end, total, truncated, vlan, 1, total - ihl)
+
+    def _ipv6(self, data: bytes, off: int, ts: float, vlan: int | None) -> Datagram | str | None:
+        if len(data) < off + 40:
+            return "truncated IPv6 header"
+        first, plen, nxt, _hops = _IPV6(data, off)
+        if first >> 28 != 6:
+            return "bad IPv6 header"
+        src = data[off + 8:off + 24]
+        dst = data[off + 24:off + 40]
+        total = 40 + plen
+        if plen == 0:  # jumbogram or offload: take what was captured
+            total = len(data) - off
+        end = off + total
+        truncated = end > len(data)
+        if truncated:
+            end = len(data)
+        pos = off + 40
+        while nxt in _IPV6_EXT or nxt == 44 or nxt == 51:
+            if pos + 8 > end:
+                return "truncated IPv6 extension header"
+            if nxt == 44:  # fragment header
+                if truncated:
+                    return "truncated IPv6 fragment"
+                inner = data[pos]
+                offset_flags = _H(data, pos + 2)[0]
+                ident = struct.unpack_from("!I", data, pos + 4)[0]
+                key = (src, dst, ident)
+                return self._fragment(key, 6, src, dst, inner, offset_flags & 0xFFF8, bool(offset_flags & 1),
+                                      data[pos + 8:end], total, ts, vlan)
+            length = (data[pos + 1] + 2) << 2 if nxt == 51 else (data[pos + 1] + 1) << 3
+            nxt = data[pos]
+            pos += length
+            if pos > end:
+                return "truncated IPv6 extension header"
+        return Datagram(6, src, dst, nxt, data, pos, end, total, truncated, vlan, 1, off + total - pos)
+
+    def _fragment(self, key: tuple, version: int, src: bytes, dst: bytes, proto: int, offset: int, more: bool,
+                  payload: bytes, ip_len: int, ts: float, vlan: int | None) -> Datagram | None | str:
+        frags = self._frags
+        entry = frags.get(key)
+        if entry is None:
+            if len(frags) >= FRAG_MAX_PENDING:
+                self.expire(ts, force=True)
+            entry = frags[key] = _Fragments(ts)
+        elif ts - entry.first_ts > FRAG_TIMEOUT:
+            self.fragments_incomplete += 1
+            entry = frags[key] = _Fragments(ts)
+        if offset + len(payload) > FRAG_MAX_DATAGRAM:
+            del frags[key]
+            self.fragments_incomplete += 1
+            return "oversized fragmented datagram"
+        if offset in entry.parts:
+            self.fragments_overlapping += 1
+        else:
+            entry.parts[offset] = payload
+            entry.size += len(payload)
+        entry.ip_len += ip_len
+        entry.count += 1
+        if offset == 0:
+            entry.proto = proto
+        if not more:
+            entry.total = offset + len(payload)
+        if entry.total is None or entry.size < entry.total or entry.proto < 0:
+            return None
+        # All bytes may be present: join in offset order, first fragment wins on overlaps.
+        out = bytearray()
+        for start in sorted(entry.parts):
+            piece = entry.parts[start]
+            if start > len(out):
+                return None  # a hole remains (overlaps made `size` look complete)
+            out += piece[len(out) - start:]
+        del frags[key]
+        buf = bytes(out[:entry.total])
+        return Datagram(version, src, dst, entry.proto, buf, 0, len(buf), entry.ip_len, False, vlan, entry.count, len(buf))
+
+    def expire(self, now: float, force: bool = False) -> None:
+        """Drop datagrams whose fragments stopped coming (or the oldest half, when forced)."""
+        frags = self._frags
+        if force:
+            stale = sorted(frags, key=lambda k: frags[k].first_ts)[: max(1, len(frags) // 2)]
+        else:
+            stale = [k for k, e in frags.items() if now - e.first_ts > FRAG_TIMEOUT]
+        for key in stale:
+            del frags[key]
+            self.fragments_incomplete += 1
+
+    def finish(self) -> None:
+        """End of capture: whatever is still waiting is incomplete."""
+        self.fragments_incomplete += len(self._frags)
+        self._frags.clear()

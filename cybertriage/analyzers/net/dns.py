@@ -1,0 +1,270 @@
+"""DNS over UDP and TCP (also mDNS, LLMNR and NetBIOS name service, which share the format).
+
+Messages are parsed here rather than with `dpkt.dns.DNS`: dpkt 1.9.8 rejects a whole
+message when any record has a type it does not know (TKEY, TSIG, DNSKEY, HTTPS, NSEC, ...)
+and when a TXT string is not UTF-8 — exactly the messages an examiner wants to see.
+Only the header, the questions and the answer section are read.
+
+Transactions follow Zeek's dns.log: a query waits for the response with its transaction
+id; a response without a query is a record of its own; queries never answered are
+reported when the flow ends.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections import deque
+
+from .records import DnsRecord, iso_us
+
+_HDR = struct.Struct("!HHHHHH").unpack_from
+_RR = struct.Struct("!HHIH").unpack_from
+
+QTYPES = {
+    1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 10: "NULL", 11: "WKS",
+    12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP", 18: "AFSDB", 19: "X25", 20: "ISDN",
+    21: "RT", 22: "NSAP", 23: "NSAP-PTR", 24: "SIG", 25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC",
+    30: "NXT", 31: "EID", 32: "NIMLOC", 33: "SRV", 34: "ATMA", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6",
+    39: "DNAME", 40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG",
+    47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 53: "SMIMEA",
+    55: "HIP", 59: "CDS", 60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB", 65: "HTTPS",
+    99: "SPF", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA", 255: "ANY",
+    256: "URI", 257: "CAA", 32768: "TA", 32769: "DLV",
+}
+RCODES = {
+    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 6: "YXDOMAIN",
+    7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE", 11: "DSOTYPENI",
+}
+DNS_PORTS = frozenset((53, 5353, 5355, 137))
+MAX_PENDING = 256  # unanswered queries kept per flow
+
+
+class DnsError(ValueError):
+    """A message that does not parse as DNS."""
+
+
+def _name(buf: bytes, off: int) -> tuple[str, int]:
+    """Read a (possibly compressed) name; pointers must go backwards, so loops cannot happen."""
+    labels: list[str] = []
+    end = -1
+    limit = off
+    total = 0
+    while True:
+        if off >= len(buf):
+            raise DnsError("name runs past the message")
+        n = buf[off]
+        if n == 0:
+            off += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if off + 1 >= len(buf):
+                raise DnsError("name runs past the message")
+            ptr = ((n & 0x3F) << 8) | buf[off + 1]
+            if ptr >= limit:
+                raise DnsError("forward compression pointer")
+            if end < 0:
+                end = off + 2
+            off = limit = ptr
+            continue
+        if n & 0xC0:
+            raise DnsError("bad label type")
+        label = buf[off + 1:off + 1 + n]
+        if len(label) < n:
+            raise DnsError("label runs past the message")
+        total += n + 1
+        if total > 255:
+            raise DnsError("name longer than 255 bytes")
+        try:
+            labels.append(label.decode("ascii"))
+        except UnicodeDecodeError:
+            labels.append(label.decode("utf-8", "backslashreplace"))
+        off += 1 + n
+    return ".".join(labels), (end if end >= 0 else off)
+
+
+def _netbios(name: str) -> str:
+    """NetBIOS first-level decoding ('EKFCFHED...' → 'BRWC0CB...'), as Zeek shows NBNS names."""
+    if len(name) < 32 or not all("A" <= c <= "P" for c in name[:32]):
+        return name
+    raw = bytes(((ord(name[i]) - 65) << 4) | (ord(name[i + 1]) - 65) for i in range(0, 32, 2))
+    return raw[:15].rstrip(b" \x00").decode("latin-1")
+
+
+def _rdata(rtype: int, buf: bytes, off: int, rdlen: int) -> str | None:
+    data = buf[off:off + rdlen]
+    if rtype == 1 and rdlen == 4:
+        return socket.inet_ntop(socket.AF_INET, data)
+    if rtype == 28 and rdlen == 16:
+        return socket.inet_ntop(socket.AF_INET6, data)
+    if rtype in (2, 5, 12, 39):  # NS, CNAME, PTR, DNAME
+        return _name(buf, off)[0]
+    if rtype == 15 and rdlen > 2:  # MX
+        return _name(buf, off + 2)[0]
+    if rtype == 33 and rdlen > 6:  # SRV
+        return _name(buf, off + 6)[0]
+    if rtype == 6:  # SOA: the primary name server
+        return _name(buf, off)[0]
+    if rtype == 16:  # TXT: character strings joined by a space
+        parts = []
+        pos = 0
+        while pos < len(data):
+            n = data[pos]
+            parts.append(data[pos + 1:pos + 1 + n].decode("utf-8", "backslashreplace"))
+            pos += 1 + n
+        return " ".join(parts)
+    return None  # other types are not rendered as answers (as Zeek does for TKEY, OPT, ...)
+
+
+class Message:
+    __slots__ = ("id", "qr", "opcode", "rcode", "questions", "answers", "ttls")
+
+    def __init__(self) -> None:
+        self.questions: list[tuple[str, int, int]] = []
+        self.answers: list[str] = []
+        self.ttls: list[int] = []
+
+
+def parse(buf: bytes, netbios: bool = False) -> Message:
+    """Parse one DNS message (header, questions, answers); raise DnsError when it is not DNS."""
+    if len(buf) < 12:
+        raise DnsError("shorter than a DNS header")
+    msg = Message()
+    msg.id, flags, qdcount, ancount, _ns, _ar = _HDR(buf, 0)
+    msg.qr = flags >> 15
+    msg.opcode = (flags >> 11) & 15
+    msg.rcode = flags & 15
+    if qdcount > 64 or ancount > 512:
+        raise DnsError("implausible record counts")
+    off = 12
+    for _ in range(qdcount):
+        name, off = _name(buf, off)
+        if off + 4 > len(buf):
+            raise DnsError("question runs past the message")
+        qtype, qclass = struct.unpack_from("!HH", buf, off)
+        off += 4
+        msg.questions.append((_netbios(name) if netbios else name, qtype, qclass))
+    for _ in range(ancount):
+        name, off = _name(buf, off)
+        if off + 10 > len(buf):
+            raise DnsError("answer runs past the message")
+        rtype, _rclass, ttl, rdlen = _RR(buf, off)
+        off += 10
+        if off + rdlen > len(buf):
+            raise DnsError("answer data runs past the message")
+        try:
+            value = _rdata(rtype, buf, off, rdlen)
+        except DnsError:
+            value = None
+        if value is not None:
+            msg.answers.append(value)
+            msg.ttls.append(ttl)
+        if not msg.questions:
+            msg.questions.append((_netbios(name) if netbios else name, -1, -1))  # as Zeek: query from the answer
+        off += rdlen
+    return msg
+
+
+def looks_like_dns(buf: bytes) -> bool:
+    """Cheap check of a UDP payload on a DNS port, then a full parse."""
+    if len(buf) < 12:
+        return False
+    try:
+        parse(buf)
+    except (DnsError, struct.error):
+        return False
+    return True
+
+
+class DnsHandler:
+    """DNS transactions of one flow (UDP datagrams, or TCP with 2-byte length framing)."""
+
+    def __init__(self, conn, ctx) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self.netbios = 137 in (conn.o_port, conn.r_port)
+        self.pending: dict[int, deque[tuple[DnsRecord, int]]] = {}
+        self.pending_count = 0
+        self.bufs = [b"", b""]  # TCP: resp, orig
+        self.dead = [False, False]
+        self.done = False
+        self.bad = 0
+
+    def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
+        try:
+            msg = parse(data, self.netbios)
+        except (DnsError, struct.error, IndexError) as error:
+            self.bad += 1
+            if self.bad == 1:
+                self.ctx.warn(self.conn, f"DNS message not decodable ({error})")
+            return
+        self._message(msg, ts_ns)
+
+    def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
+        side = int(is_orig)
+        if self.dead[side]:
+            return
+        buf = self.bufs[side] + data
+        while len(buf) >= 2:
+            size = (buf[0] << 8) | buf[1]
+            if len(buf) < 2 + size:
+                break
+            self.datagram(is_orig, buf[2:2 + size], ts_ns)
+            buf = buf[2 + size:]
+        if len(buf) > 70000:
+            self.dead[side] = True
+            buf = b""
+        self.bufs[side] = buf
+
+    def gap(self, is_orig: bool, size: int) -> None:
+        side = int(is_orig)
+        self.dead[side] = True
+        self.bufs[side] = b""
+        self.ctx.warn(self.conn, f"DNS over TCP: {size} bytes missing; the rest of that direction was not parsed")
+
+    def _message(self, msg: Message, ts_ns: int) -> None:
+        conn = self.conn
+        query, qtype, qclass = msg.questions[0] if msg.questions else (None, -1, -1)
+        if not msg.qr:
+            rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
+                            query, _qtype(qtype), qclass if qclass >= 0 else None, flow_id=conn.id)
+            if self.pending_count >= MAX_PENDING:
+                self._flush_oldest()
+            self.pending.setdefault(msg.id, deque()).append((rec, ts_ns))
+            self.pending_count += 1
+            return
+        waiting = self.pending.get(msg.id)
+        if waiting:
+            rec, sent = waiting.popleft()
+            self.pending_count -= 1
+            if not waiting:
+                del self.pending[msg.id]
+            rec.rtt = round((ts_ns - sent) / 1e9, 6)
+        else:
+            rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
+                            query, _qtype(qtype), qclass if qclass >= 0 else None, flow_id=conn.id)
+        rec.rcode = RCODES.get(msg.rcode, f"RCODE{msg.rcode}")
+        rec.answers = msg.answers
+        rec.ttls = msg.ttls
+        self.ctx.emit(rec)
+
+    def _flush_oldest(self) -> None:
+        oldest = min(self.pending, key=lambda k: self.pending[k][0][1])
+        rec, _ = self.pending[oldest].popleft()
+        if not self.pending[oldest]:
+            del self.pending[oldest]
+        self.pending_count -= 1
+        self.ctx.emit(rec)
+
+    def close(self, ts_ns: int) -> None:
+        waiting = sorted((item for queue in self.pending.values() for item in queue), key=lambda item: item[1])
+        for rec, _ in waiting:
+            self.ctx.emit(rec)
+        self.pending.clear()
+        self.pending_count = 0
+
+
+def _qtype(qtype: int) -> str | None:
+    if qtype < 0:
+        return None
+    return QTYPES.get(qtype, f"TYPE{qtype}")

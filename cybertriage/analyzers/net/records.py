@@ -1,0 +1,233 @@
+"""What capture analysis produces: plain dataclasses, one per kind of network record.
+
+Every record has `KIND` (the case table it belongs in) and `flow_id` (the `Flow.id` of the
+connection it came from, unique within one capture). Flows are yielded when they end
+(FIN/RST, idle timeout or end of capture), so a flow's DNS/HTTP/TLS records usually come
+before the flow itself. Times are ISO 8601 UTC strings with microseconds
+("2011-03-18T19:06:08.123456Z"); addresses are text (IPv6 compressed, as `ipaddress` writes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+def iso_us(ts_ns: int) -> str:
+    """Integer nanoseconds since the epoch → ISO 8601 UTC with microseconds (truncated, as tcpdump does)."""
+    import time
+
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    try:
+        parts = time.gmtime(seconds)
+    except (OverflowError, OSError, ValueError):
+        return "1970-01-01T00:00:00.000000Z"
+    return (f"{parts.tm_year:04d}-{parts.tm_mon:02d}-{parts.tm_mday:02d}T"
+            f"{parts.tm_hour:02d}:{parts.tm_min:02d}:{parts.tm_sec:02d}.{ns // 1000:06d}Z")
+
+
+class _Record:
+    KIND: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields as a plain dict (what an exporter writes); bytes fields are left out."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                if not isinstance(getattr(self, f.name), (bytes, _Record))}
+
+
+@dataclass(slots=True)
+class Flow(_Record):
+    """One connection (TCP) or conversation (UDP, ICMP, other IP protocols), oriented
+    originator → responder the way Zeek orients it: the SYN sender, else the first sender
+    unless only the other side uses a well-known port."""
+
+    KIND: ClassVar[str] = "flow"
+    id: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    proto: str  # tcp | udp | icmp | icmp6 | sctp | gre | esp | ip-<number>
+    first_seen: str
+    last_seen: str
+    duration: float
+    orig_packets: int
+    resp_packets: int
+    orig_bytes: int  # IP bytes (IP header total length), per direction
+    resp_bytes: int
+    orig_payload: int  # transport payload bytes (TCP: sequence space covered, as Zeek counts)
+    resp_payload: int
+    packets: int
+    bytes: int
+    app: str | None  # http | dns | tls | smtp | ftp | None, told from content
+    state: str | None  # Zeek conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
+    history: str  # Zeek history letters (S h A D F R, upper case from the originator, ^ = flipped)
+    missing_bytes: int = 0  # TCP payload never seen (capture loss), both directions
+    gaps: int = 0  # holes in the reassembled streams
+    ended: str = "end of capture"  # fin | rst | idle | end of capture | evicted
+    vlan: int | None = None  # outermost 802.1Q VLAN id, when tagged
+    ip_version: int = 4
+
+
+@dataclass(slots=True)
+class DnsRecord(_Record):
+    """One DNS transaction (query matched with its response by transaction id), or an
+    unanswered query, or a response whose query was not seen — the way Zeek's dns.log counts."""
+
+    KIND: ClassVar[str] = "dns"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    proto: str  # udp | tcp
+    trans_id: int
+    query: str | None
+    qtype: str | None  # name (A, AAAA, TXT, ...) or TYPE<n>
+    qclass: int | None
+    answers: list[str] = field(default_factory=list)  # A/AAAA addresses, names for CNAME/PTR/NS/MX/SRV, text for TXT
+    ttls: list[int] = field(default_factory=list)
+    rcode: str | None = None  # NOERROR, NXDOMAIN, ... ; None when no response was seen
+    flow_id: int = 0
+    rtt: float | None = None
+
+
+@dataclass(slots=True)
+class HttpRecord(_Record):
+    """One HTTP/1.x request and its response (either may be missing)."""
+
+    KIND: ClassVar[str] = "http"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    method: str | None
+    host: str | None
+    uri: str | None
+    version: str | None
+    user_agent: str | None
+    referrer: str | None
+    status: int | None
+    reason: str | None
+    content_type: str | None  # of the response
+    body_size: int  # decoded (de-chunked, decompressed) response body size
+    body_sha256: str | None  # of the decoded response body; None when there is none
+    request_content_type: str | None = None
+    request_body_size: int = 0
+    request_body_sha256: str | None = None
+    info_code: int | None = None  # last 1xx status seen before the final one
+    content_encoding: str | None = None
+    body_complete: bool = True  # False: cut by a gap, the end of capture, a size cap or a decoding error
+    trans_depth: int = 1  # position of this request in its connection
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class TlsRecord(_Record):
+    """One TLS (or SSL 3) handshake as seen in clear: hellos, fingerprints and, up to TLS 1.2,
+    the server's certificate chain."""
+
+    KIND: ClassVar[str] = "tls"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    sni: str | None
+    version: str | None  # negotiated: SSLv3, TLSv1.0 ... TLSv1.3 (from supported_versions when present)
+    client_version: str | None  # ClientHello legacy_version
+    offered_versions: list[str] = field(default_factory=list)  # supported_versions extension, GREASE removed
+    cipher_suites: list[int] = field(default_factory=list)  # as offered, GREASE removed
+    cipher: str | None = None  # chosen by the server, IANA name
+    alpn: list[str] = field(default_factory=list)
+    ja3: str | None = None
+    ja3_string: str | None = None
+    ja3s: str | None = None
+    ja3s_string: str | None = None
+    cert_subject: str | None = None  # server (leaf) certificate, RFC 4514 string as Zeek/OpenSSL print it
+    cert_issuer: str | None = None
+    cert_not_before: str | None = None
+    cert_not_after: str | None = None
+    cert_serial: str | None = None  # upper-case hex
+    cert_san_dns: list[str] = field(default_factory=list)
+    cert_chain_sha256: list[str] = field(default_factory=list)  # DER fingerprints, leaf first
+    cert_chain_subjects: list[str] = field(default_factory=list)
+    established: bool = False  # both sides switched to encrypted records
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class ExtractedObject(_Record):
+    """Content carried by a protocol (an HTTP body), with enough to hash, type and scan it.
+
+    `data` holds at most the analysis's object cap; `size` and `sha256` are those of the whole
+    decoded content even when `data` was cut (`truncated`).
+    """
+
+    KIND: ClassVar[str] = "extracted_object"
+    name: str  # safe file name: from Content-Disposition or the URI's last segment
+    source: Any = field(repr=False)  # the record it came from (an HttpRecord)
+    direction: str  # request | response
+    size: int
+    sha256: str
+    data: bytes = field(repr=False)
+    truncated: bool = False
+    content_type: str | None = None
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class CaptureSummary(_Record):
+    """Completeness ledger of one capture: what was read, what could not be decoded and why."""
+
+    KIND: ClassVar[str] = "capture_summary"
+    path: str
+    format: str  # pcap | pcapng
+    file_size: int
+    bytes_read: int = 0
+    packets_read: int = 0
+    packets_decoded: int = 0  # reached IP and a flow
+    packets_cut: int = 0  # shorter than their IP length says (snap length): headers used, payload partial
+    not_decoded: dict[str, int] = field(default_factory=dict)  # reason → packets
+    linktypes: dict[int, int] = field(default_factory=dict)  # link type → packets
+    first_seen: str | None = None
+    last_seen: str | None = None
+    flows: int = 0
+    tcp_streams: int = 0  # TCP directions reassembled for an application parser
+    streams_with_gaps: int = 0
+    gap_bytes: int = 0
+    fragments_incomplete: int = 0  # IP datagrams whose fragments never all arrived
+    records: dict[str, int] = field(default_factory=dict)  # KIND → count yielded
+    problems: list[str] = field(default_factory=list)  # damage to the file itself (truncated, corrupt blocks)
+    warnings: list[str] = field(default_factory=list)  # per-flow trouble (parser stopped, caps hit), capped
+    truncated: bool = False
+    cancelled: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether every byte of the file was read (packets may still have been undecodable)."""
+        return not (self.truncated or self.problems or self.cancelled)
+
+    def fill_ledger(self, ledger: Any, stage: str = "packets") -> None:
+        """Copy the counts into an evidence `Ledger` (cybertriage.evidence.base.Ledger)."""
+        ledger.attempted(stage, self.packets_read)
+        ledger.processed(stage, self.packets_decoded)
+        with ledger._lock:  # counts per reason, without one warning line per packet
+            skipped = ledger._stage(stage)["skipped"]
+            for reason, count in self.not_decoded.items():
+                skipped[reason] = skipped.get(reason, 0) + count
+        if self.tcp_streams:
+            ledger.attempted("tcp streams", self.tcp_streams)
+            ledger.processed("tcp streams", self.tcp_streams - self.streams_with_gaps)
+            if self.streams_with_gaps:
+                with ledger._lock:
+                    ledger._stage("tcp streams")["skipped"]["gaps in the capture"] = self.streams_with_gaps
+        for problem in self.problems:
+            ledger.warn(stage, self.path, problem)
+        for warning in self.warnings:
+            ledger.warn("network", self.path, warning)
+
+
+NetRecord = Flow | DnsRecord | HttpRecord | TlsRecord | ExtractedObject | CaptureSummary

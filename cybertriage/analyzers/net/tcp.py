@@ -1,0 +1,129 @@
+"""One direction of a TCP connection: state, sequence space and bounded reassembly.
+
+Sequence numbers are kept relative to the first one seen (the SYN's + 1, or the first
+segment's for a connection picked up mid-stream) and unwrapped to 64 bits, so streams
+longer than 4 GiB still count right. Reassembly is first-wins: bytes already delivered
+are never replaced by a later, different retransmission (the count of such overlaps is
+kept). Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
+acknowledges data the capture never held, the hole is reported as a gap and skipped —
+never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+MAX_PENDING = 1024 * 1024  # bytes of out-of-order data one direction may hold
+MAX_PENDING_SEGMENTS = 1024
+MAX_AHEAD = 64 * 1024 * 1024  # a segment further ahead than this is treated as garbage
+
+# Endpoint states, after Zeek's TCP_Endpoint.
+INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
+
+
+class Endpoint:
+    """One side of a connection, as the packets it sent describe it."""
+
+    __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "fin", "gaps", "gap_bytes",
+                 "overlaps", "retransmits", "hist", "sink", "syn_seq", "fin_seq", "rst_seq")
+
+    def __init__(self) -> None:
+        self.state = INACTIVE
+        self.isn: int | None = None  # 32-bit sequence number of relative offset 0
+        self.hi = 0  # highest relative offset covered (payload bytes, as Zeek counts them)
+        self.last = 0  # a recent relative offset, the anchor for unwrapping
+        self.next = 0  # next relative offset to deliver
+        self.pending: dict[int, bytes] | None = None
+        self.pending_size = 0
+        self.fin: int | None = None
+        self.gaps = 0
+        self.gap_bytes = 0
+        self.overlaps = 0
+        self.retransmits = 0
+        self.hist = 0  # history letters already written for this side
+        self.sink: Callable[[bytes, int], None] | None = None  # in-order bytes go here
+        self.syn_seq = -1
+        self.fin_seq = -1
+        self.rst_seq = -1
+
+    def rel(self, seq: int) -> int:
+        """Relative, unwrapped offset of a 32-bit sequence number."""
+        rel = (seq - self.isn) & 0xFFFFFFFF  # type: ignore[operator]
+        last = self.last
+        rel += last & ~0xFFFFFFFF
+        if rel - last > 0x80000000:
+            rel -= 0x1_0000_0000
+        elif last - rel > 0x80000000:
+            rel += 0x1_0000_0000
+        return rel
+
+    def segment(self, rel: int, data: bytes, ts_ns: int, gap: Callable[[int], None]) -> None:
+        """Take a segment's payload at relative offset `rel` and deliver what is now in order."""
+        nxt = self.next
+        if rel <= nxt:
+            cut = nxt - rel
+            if cut >= len(data):
+                self.retransmits += 1
+                return
+            if cut:
+                self.overlaps += 1
+                data = data[cut:]
+            self.next = nxt + len(data)
+            self.sink(data, ts_ns)  # type: ignore[misc]
+            if self.pending:
+                self._drain(ts_ns)
+            return
+        if rel - nxt > MAX_AHEAD:
+            return  # nonsense sequence number: not buffered
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = {}
+        old = pending.get(rel)
+        if old is not None and len(old) >= len(data):
+            self.retransmits += 1
+            return
+        pending[rel] = data
+        self.pending_size += len(data) - (len(old) if old is not None else 0)
+        while self.pending_size > MAX_PENDING or len(pending) > MAX_PENDING_SEGMENTS:
+            self.skip_to(min(pending), ts_ns, gap)
+            if not pending:
+                break
+
+    def skip_to(self, rel: int, ts_ns: int, gap: Callable[[int], None]) -> None:
+        """Declare the bytes up to `rel` lost, then deliver whatever waits beyond them."""
+        if rel > self.next:
+            missing = rel - self.next
+            self.gaps += 1
+            self.gap_bytes += missing
+            self.next = rel
+            gap(missing)
+        if self.pending:
+            self._drain(ts_ns)
+
+    def _drain(self, ts_ns: int) -> None:
+        pending = self.pending
+        while pending:
+            first = min(pending)
+            if first > self.next:
+                return
+            data = pending.pop(first)
+            self.pending_size -= len(data)
+            cut = self.next - first
+            if cut >= len(data):
+                continue
+            if cut:
+                self.overlaps += 1
+                data = data[cut:]
+            self.next += len(data)
+            if self.sink is None:
+                pending.clear()
+                self.pending_size = 0
+                return
+            self.sink(data, ts_ns)
+
+    def flush(self, ts_ns: int, gap: Callable[[int], None]) -> None:
+        """End of the connection: report what still waits behind a hole, and the hole."""
+        while self.pending and self.sink is not None:
+            self.skip_to(min(self.pending), ts_ns, gap)
+        self.pending = None
+        self.pending_size = 0

@@ -1,0 +1,289 @@
+"""TLS/SSL 3 handshakes in clear: ClientHello, ServerHello, Certificate; JA3 and JA3S.
+
+Hello messages are read with `struct` here (dpkt's TLSClientHello builds cipher-suite
+objects and skips extension blocks shorter than 6 bytes, and JA3 needs the raw code
+points in order); cipher names come from `dpkt.ssl_ciphersuites`. JA3/JA3S follow the
+published algorithm (salesforce/ja3): SSLVersion,Ciphers,Extensions,EllipticCurves,
+EllipticCurvePointFormats in decimal, '-' joined, GREASE values (RFC 8701) left out,
+then MD5. Parsing stops once both sides have switched to encrypted records, so a long
+TLS connection costs only its first few kilobytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from dpkt import ssl_ciphersuites
+
+from .records import TlsRecord, iso_us
+from .x509 import parse_certificate
+
+VERSIONS = {0x0200: "SSLv2", 0x0300: "SSLv3", 0x0301: "TLSv1.0", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3",
+            0xFEFF: "DTLSv1.0", 0xFEFD: "DTLSv1.2", 0xFEFC: "DTLSv1.3"}
+MAX_HANDSHAKE = 256 * 1024  # one handshake message (a certificate chain) may be this large
+MAX_RECORD = 18 * 1024 + 2048
+
+
+def is_grease(value: int) -> bool:
+    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
+
+
+def version_name(value: int | None) -> str | None:
+    if value is None:
+        return None
+    if 0x7F00 < value <= 0x7FFF:
+        return f"TLSv1.3-draft{value & 0xFF}"
+    return VERSIONS.get(value, f"0x{value:04x}")
+
+
+def looks_like_tls(head: bytes) -> bool:
+    """A handshake record of SSL 3/TLS, or an SSL 2-framed ClientHello."""
+    if len(head) >= 6 and head[0] == 0x16 and head[1] == 3 and head[2] <= 4 and head[5] in (1, 2):
+        return True
+    return len(head) >= 5 and head[0] & 0x80 and head[2] == 1 and head[3] in (0, 2, 3) and head[4] <= 4
+
+
+def cipher_name(code: int) -> str:
+    suite = ssl_ciphersuites.BY_CODE.get(code)
+    return suite.name if suite is not None else f"0x{code:04x}"
+
+
+def _u16s(raw: bytes) -> list[int]:
+    return list(struct.unpack(f"!{len(raw) // 2}H", raw[: len(raw) // 2 * 2]))
+
+
+def _extensions(body: bytes, pos: int) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    if pos + 2 > len(body):
+        return out
+    total = struct.unpack_from("!H", body, pos)[0]
+    pos += 2
+    end = min(len(body), pos + total)
+    while pos + 4 <= end:
+        etype, elen = struct.unpack_from("!HH", body, pos)
+        out.append((etype, body[pos + 4:pos + 4 + elen]))
+        pos += 4 + elen
+    return out
+
+
+class _Side:
+    __slots__ = ("buf", "hs", "encrypted", "dead", "records")
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.hs = b""
+        self.encrypted = False
+        self.dead = False
+        self.records = 0
+
+
+class TlsHandler:
+    """The handshake of one TCP connection."""
+
+    def __init__(self, conn, ctx) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self.sides = (_Side(), _Side())  # indexed by is_orig
+        self.rec: TlsRecord | None = None
+        self.emitted = False
+        self.done = False
+        self.server_hello = False
+        self.tls13 = False
+
+    def _record(self, ts_ns: int) -> TlsRecord:
+        if self.rec is None:
+            conn = self.conn
+            self.rec = TlsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, None, None, None,
+                                 flow_id=conn.id)
+        return self.rec
+
+    def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
+        side = self.sides[is_orig]
+        if side.dead or self.done:
+            return
+        buf = side.buf + data if side.buf else data
+        pos = 0
+        while len(buf) - pos >= 5:
+            ctype = buf[pos]
+            if side.records == 0 and ctype & 0x80 and is_orig:
+                self._sslv2_hello(buf[pos:], ts_ns)
+                side.dead = True
+                return
+            major = buf[pos + 1]
+            length = (buf[pos + 3] << 8) | buf[pos + 4]
+            if ctype not in (20, 21, 22, 23, 24) or major != 3 or length > MAX_RECORD:
+                self._stop(side, "not a TLS record")
+                return
+            if len(buf) - pos < 5 + length:
+                break
+            body = buf[pos + 5:pos + 5 + length]
+            pos += 5 + length
+            side.records += 1
+            if ctype == 22 and not side.encrypted:
+                side.hs += body
+                self._handshake(side, is_orig, ts_ns)
+                if side.dead:
+                    return
+            elif ctype == 20:
+                side.encrypted = True
+            elif ctype == 23:
+                side.encrypted = True
+            if self._finished():
+                return
+        side.buf = buf[pos:]
+
+    def _handshake(self, side: _Side, is_orig: bool, ts_ns: int) -> None:
+        hs = side.hs
+        pos = 0
+        while len(hs) - pos >= 4:
+            mtype = hs[pos]
+            mlen = int.from_bytes(hs[pos + 1:pos + 4], "big")
+            if mlen > MAX_HANDSHAKE:
+                self._stop(side, "handshake message too large")
+                return
+            if len(hs) - pos < 4 + mlen:
+                break
+            body = hs[pos + 4:pos + 4 + mlen]
+            pos += 4 + mlen
+            try:
+                if mtype == 1 and is_orig:
+                    self._client_hello(body, ts_ns)
+                elif mtype == 2 and not is_orig:
+                    self._server_hello(body, ts_ns)
+                    if self.tls13:
+                        side.encrypted = True  # the rest of the server's flight is encrypted
+                        break
+                elif mtype == 11 and not is_orig:
+                    self._certificates(body, ts_ns)
+            except (struct.error, IndexError, ValueError):
+                self.ctx.warn(self.conn, f"TLS handshake message {mtype} not decodable")
+        side.hs = hs[pos:] if not side.encrypted else b""
+
+    def _client_hello(self, body: bytes, ts_ns: int) -> None:
+        rec = self._record(ts_ns)
+        rec.ts = iso_us(ts_ns)
+        version = struct.unpack_from("!H", body, 0)[0]
+        pos = 34
+        pos += 1 + body[pos]  # session id
+        clen = struct.unpack_from("!H", body, pos)[0]
+        ciphers = [c for c in _u16s(body[pos + 2:pos + 2 + clen]) if not is_grease(c)]
+        pos += 2 + clen
+        pos += 1 + body[pos]  # compression methods
+        exts = _extensions(body, pos)
+        ext_types: list[int] = []
+        groups: list[int] = []
+        formats: list[int] = []
+        for etype, data in exts:
+            if is_grease(etype):
+                continue
+            ext_types.append(etype)
+            if etype == 0 and len(data) >= 5:  # server_name: list of (type, name)
+                npos = 2
+                while npos + 3 <= len(data):
+                    ntype, nlen = data[npos], struct.unpack_from("!H", data, npos + 1)[0]
+                    if ntype == 0:
+                        rec.sni = data[npos + 3:npos + 3 + nlen].decode("utf-8", "backslashreplace")
+                        break
+                    npos += 3 + nlen
+            elif etype == 10 and len(data) >= 2:
+                groups = [g for g in _u16s(data[2:2 + struct.unpack_from("!H", data, 0)[0]]) if not is_grease(g)]
+            elif etype == 11 and data:
+                formats = list(data[1:1 + data[0]])
+            elif etype == 43 and data:
+                rec.offered_versions = [version_name(v) for v in _u16s(data[1:1 + data[0]])  # type: ignore[misc]
+                                        if not is_grease(v)]
+            elif etype == 16 and len(data) >= 2:
+                alpn = []
+                apos = 2
+                while apos < len(data):
+                    n = data[apos]
+                    alpn.append(data[apos + 1:apos + 1 + n].decode("ascii", "backslashreplace"))
+                    apos += 1 + n
+                rec.alpn = alpn
+        rec.client_version = version_name(version)
+        rec.cipher_suites = ciphers
+        text = ",".join((str(version), "-".join(map(str, ciphers)), "-".join(map(str, ext_types)),
+                         "-".join(map(str, groups)), "-".join(map(str, formats))))
+        rec.ja3_string = text
+        rec.ja3 = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    def _server_hello(self, body: bytes, ts_ns: int) -> None:
+        rec = self._record(ts_ns)
+        version = struct.unpack_from("!H", body, 0)[0]
+        pos = 34
+        pos += 1 + body[pos]
+        cipher = struct.unpack_from("!H", body, pos)[0]
+        pos += 3  # cipher suite, compression method
+        ext_types = []
+        negotiated = version
+        for etype, data in _extensions(body, pos):
+            if is_grease(etype):
+                continue
+            ext_types.append(etype)
+            if etype == 43 and len(data) >= 2:  # supported_versions: the one chosen
+                negotiated = struct.unpack_from("!H", data, 0)[0]
+        self.server_hello = True
+        self.tls13 = negotiated == 0x0304 or 0x7F00 < negotiated <= 0x7FFF
+        rec.version = version_name(negotiated)
+        rec.cipher = cipher_name(cipher)
+        text = f"{version},{cipher},{'-'.join(map(str, ext_types))}"
+        rec.ja3s_string = text
+        rec.ja3s = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    def _certificates(self, body: bytes, ts_ns: int) -> None:
+        rec = self._record(ts_ns)
+        if rec.cert_chain_sha256:
+            return  # a second Certificate message is the client's, or a renegotiation
+        total = int.from_bytes(body[0:3], "big")
+        pos, end = 3, min(len(body), 3 + total)
+        chain = []
+        while pos + 3 <= end:
+            clen = int.from_bytes(body[pos:pos + 3], "big")
+            chain.append(parse_certificate(body[pos + 3:pos + 3 + clen]))
+            pos += 3 + clen
+        if not chain:
+            return
+        leaf = chain[0]
+        rec.cert_subject, rec.cert_issuer = leaf.subject, leaf.issuer
+        rec.cert_not_before, rec.cert_not_after = leaf.not_before, leaf.not_after
+        rec.cert_serial, rec.cert_san_dns = leaf.serial, leaf.san_dns
+        rec.cert_chain_sha256 = [c.sha256 for c in chain]
+        rec.cert_chain_subjects = [c.subject or "" for c in chain]
+
+    def _sslv2_hello(self, buf: bytes, ts_ns: int) -> None:
+        rec = self._record(ts_ns)
+        if len(buf) >= 5:
+            rec.client_version = version_name((buf[3] << 8) | buf[4])
+
+    def _stop(self, side: _Side, why: str) -> None:
+        side.dead = True
+        side.buf = side.hs = b""
+        if side.records == 0 and self.rec is None:
+            return
+        self.ctx.warn(self.conn, f"TLS: {why}; that direction was not parsed further")
+
+    def _finished(self) -> bool:
+        orig, resp = self.sides[True], self.sides[False]
+        if self.server_hello and orig.encrypted and resp.encrypted:
+            if self.rec is not None:
+                self.rec.established = True
+            self._emit()
+            self.done = True
+            for side in self.sides:
+                side.buf = side.hs = b""
+            return True
+        return False
+
+    def gap(self, is_orig: bool, size: int) -> None:
+        side = self.sides[is_orig]
+        if not side.dead and not self.done:
+            self._stop(side, f"{size} bytes missing from the capture")
+
+    def close(self, ts_ns: int) -> None:
+        self._emit()
+
+    def _emit(self) -> None:
+        if self.rec is not None and not self.emitted:
+            self.emitted = True
+            self.ctx.emit(self.rec)
