@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from . import __version__
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import open_case, queries
+from .case import audit, open_case, queries
 from .errors import CybertriageError, UsageError
 from .pipeline import Progress, Scan, ScanOptions
 
@@ -70,6 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of standard output")
 
+    report = commands.add_parser(
+        "report", help="write the case report: PDF (and optionally self-contained HTML)",
+        description="A court-ready PDF of the case: evidence with hashes and verification, methodology, "
+                    "findings by severity, timeline excerpt, chain of custody, and the sha256 of the case "
+                    "database. OUT.sha256 is written beside each report; past --max-findings the full list "
+                    "goes to OUT.findings.csv.")
+    report.add_argument("--case", required=True, type=Path, metavar="DIR")
+    report.add_argument("--pdf", required=True, type=Path, metavar="OUT.pdf")
+    report.add_argument("--html", type=Path, metavar="OUT.html", help="also write a self-contained HTML report")
+    report.add_argument("--case-number", help="case number for the cover and page headers")
+    report.add_argument("--examiner", help="examiner's name for the cover")
+    report.add_argument("--agency", help="agency or unit for the cover")
+    report.add_argument("--notes", help="examiner's notes, printed in the report")
+    report.add_argument("--max-findings", type=int, default=500, metavar="N",
+                        help="findings shown in detail (default 500); all of them go to the CSV appendix")
+    report.add_argument("--show-credentials", action="store_true",
+                        help="print captured credentials unmasked (masked by default)")
+
     info = commands.add_parser("info", help="describe a case: evidence, hashes, counts, runs",
                                description="Evidence list with integrity hashes and verification, counts, "
                                            "the completeness ledger, and the run history.")
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return {"scan": _scan, "export": _export, "info": _info}[args.command](args)
+        return {"scan": _scan, "export": _export, "report": _report, "info": _info}[args.command](args)
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -228,6 +246,25 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         if args.output:
             out.close()
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import ReportDetails, write_html, write_pdf  # reportlab loads only when a report is asked for
+
+    details = ReportDetails(case_number=args.case_number, examiner=args.examiner, agency=args.agency,
+                            notes=args.notes, max_findings=args.max_findings,
+                            show_credentials=args.show_credentials)
+    db = open_case(args.case)  # a missing or newer case is a usage error before anything is written
+    # Logged first, so that the report's own chain of custody and database hash include it.
+    audit(db, "report written", {"pdf": str(args.pdf.resolve()), "html": str(args.html.resolve()) if args.html else None,
+                                 "show_credentials": args.show_credentials})
+    db.close()
+    written = [write_pdf(args.case, args.pdf, details)]
+    if args.html:
+        written.append(write_html(args.case, args.html, details))
+    for path in written:
+        print(f"Report: {path.resolve()}")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import images
-from tests.conftest import Images, export, run_cli, sha256_of
+from tests.conftest import REPO, Images, export, run_cli, sha256_of
 
 
 def _statuses(case: Path) -> dict[str, tuple[str, str | None]]:
@@ -156,3 +156,21 @@ def test_export_csv_and_info(tmp_path: Path, disk_images: Images) -> None:
 def test_core_stays_headless() -> None:
     code = "import sys, cybertriage.cli, cybertriage.pipeline; sys.exit('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_report_command_writes_pdf_html_and_their_hashes(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    assert run_cli("scan", REPO / "resources" / "demo" / "demo-disk.img", "--case", case, "--quiet").code == 0
+    pdf, html = tmp_path / "out" / "report.pdf", tmp_path / "out" / "report.html"
+    pdf.parent.mkdir()
+    result = run_cli("report", "--case", case, "--pdf", pdf, "--html", html, "--case-number", "2026-0042")
+    assert result.code == 0, result.stderr
+    for path in (pdf, html):
+        assert subprocess.run(["sha256sum", "-c", path.name + ".sha256"], cwd=path.parent,
+                              capture_output=True).returncode == 0
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "2026-0042" in text
+    actions = [row[0] for row in sqlite3.connect(case / "case.db").execute("SELECT action FROM audit_log")]
+    assert actions[-1] == "report written"  # logged before writing, so the report's custody log holds it
+    assert " ".join(text.split()).count("report written") == 1
+    assert run_cli("report", "--case", tmp_path / "nowhere", "--pdf", pdf).code == 2
