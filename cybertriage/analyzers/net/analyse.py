@@ -193,9 +193,7 @@ class CaptureAnalysis:
                 if res.__class__ is not Datagram:
                     if res is not None:
                         not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
-                    else:
-                        decoded += 1  # a fragment, held for its datagram
-                    continue
+                    continue  # else a fragment, held for its datagram (counted with it)
                 version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res  # type: ignore[misc]
                 if truncated:
                     cut += 1
@@ -275,10 +273,14 @@ class CaptureAnalysis:
                         conn.r_payload += len(payload)
                         if payload and "d" not in conn.history:
                             conn.history += "d"
-                    if payload:
+                    if payload and (conn.handler is not None or conn.deciding):
+                        csum = (buf[l4 + 6] << 8) | buf[l4 + 7]
+                        if (csum or version == 6) and not truncated and pend == l4 + ulen \
+                                and not _udp_checksum_ok(version, src, dst, proto, buf[l4:pend]):
+                            self._bad_checksum(conn, is_orig)
                         if conn.handler is not None:
                             conn.handler.datagram(is_orig, payload, ts_ns)
-                        elif conn.deciding:
+                        else:
                             self._detect_udp(conn, is_orig, payload, ts_ns)
                 else:
                     if proto in (1, 58):
@@ -340,6 +342,8 @@ class CaptureAnalysis:
         summary.problems[:0] = self.reader.problems
         summary.truncated = self.reader.truncated
         summary.fragments_incomplete = self._decoder.fragments_incomplete
+        if self._decoder.fragment_packets_lost:
+            not_decoded["IP fragment of an incomplete datagram"] = self._decoder.fragment_packets_lost
         if first_ns is not None:
             summary.first_seen = iso_us(first_ns)
             summary.last_seen = iso_us(last_ns)  # type: ignore[arg-type]
@@ -427,6 +431,16 @@ class CaptureAnalysis:
                 peer.skip_to(first, ts_ns, lambda size: self._gap(conn, not is_orig, size))
         if conn.deciding and ep.sink is None and payload:
             self._start_detect(conn, ep, is_orig, rel, payload, ts_ns)
+
+    def _bad_checksum(self, conn: _Conn, is_orig: bool) -> None:
+        """Parsed all the same (checksum offloading makes a capture host's own packets look bad),
+        but counted, marked in the history (C/c, as Zeek does) and reported once per flow."""
+        self.summary.bad_checksums += 1
+        letter = "C" if is_orig else "c"
+        if letter not in conn.history:
+            conn.history += letter
+            if conn.history.count("C") + conn.history.count("c") == 1:
+                self.warn(conn, "UDP checksum wrong (corrupt packet, or checksum offloading on the capture host)")
 
     def _hist(self, conn: _Conn, ep: Endpoint, is_orig: bool, bit: int, letter: str) -> None:
         if not ep.hist & bit:
@@ -596,6 +610,18 @@ class CaptureAnalysis:
             conn.o_bytes, conn.r_bytes, conn.o_payload, conn.r_payload, conn.o_pkts + conn.r_pkts,
             conn.o_bytes + conn.r_bytes, conn.app, _conn_state(conn), conn.history, missing, gaps, reason,
             conn.vlan, conn.version))
+
+
+def _udp_checksum_ok(version: int, src: bytes, dst: bytes, proto: int, segment: bytes) -> bool:
+    """RFC 768/8200 checksum over the pseudo-header: the 16-bit one's-complement sum of a
+    big-endian number is that number modulo 0xFFFF, so one bigint does the whole sum."""
+    if version == 4:
+        pseudo = src + dst + bytes((0, proto)) + len(segment).to_bytes(2, "big")
+    else:
+        pseudo = src + dst + len(segment).to_bytes(4, "big") + bytes((0, 0, 0, proto))
+    if len(segment) % 2:
+        segment += b"\0"
+    return int.from_bytes(pseudo + segment, "big") % 0xFFFF == 0
 
 
 def _conn_state(conn: _Conn) -> str:

@@ -64,7 +64,8 @@ class Decoder:
 
     def __init__(self) -> None:
         self._frags: dict[tuple, _Fragments] = {}
-        self.fragments_incomplete = 0
+        self.fragments_incomplete = 0  # datagrams
+        self.fragment_packets_lost = 0  # packets holding their pieces
         self.fragments_overlapping = 0
 
     # ------------------------------------------------------------------ link layer
@@ -246,10 +247,12 @@ class Decoder:
             entry = frags[key] = _Fragments(ts)
         elif ts - entry.first_ts > FRAG_TIMEOUT:
             self.fragments_incomplete += 1
+            self.fragment_packets_lost += entry.count
             entry = frags[key] = _Fragments(ts)
         if offset + len(payload) > FRAG_MAX_DATAGRAM:
             del frags[key]
             self.fragments_incomplete += 1
+            self.fragment_packets_lost += entry.count
             return "oversized fragmented datagram"
         if offset in entry.parts:
             self.fragments_overlapping += 1
@@ -283,10 +286,11 @@ class Decoder:
         else:
             stale = [k for k, e in frags.items() if now - e.first_ts > FRAG_TIMEOUT]
         for key in stale:
-            del frags[key]
+            self.fragment_packets_lost += frags.pop(key).count
             self.fragments_incomplete += 1
 
     def finish(self) -> None:
         """End of capture: whatever is still waiting is incomplete."""
         self.fragments_incomplete += len(self._frags)
+        self.fragment_packets_lost += sum(entry.count for entry in self._frags.values())
         self._frags.clear()

@@ -221,15 +221,15 @@ class _Side:
                     pos += 1
                 if pos >= n:
                     break
+                if not self.is_orig and self.h.next_is_http09() and not data.startswith(b"HTTP/", pos):
+                    self._http09_response(ts_ns)  # HTTP/0.9: no status line, the body runs to the close
+                    continue
                 end = data.find(b"\r\n\r\n", pos)
                 sep = 4
                 lf = data.find(b"\n\n", pos)
                 if lf >= 0 and (end < 0 or lf < end):
                     end, sep = lf, 2
                 if end < 0:
-                    if not self.is_orig and self.h.next_is_http09() and n - pos >= 5 and not data.startswith(b"HTTP/", pos):
-                        self._http09_response(ts_ns)
-                        continue
                     if self.is_orig:
                         line_end = data.find(b"\n", pos)
                         if line_end >= 0 and self._maybe_http09_request(data[pos:line_end], ts_ns):

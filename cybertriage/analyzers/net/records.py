@@ -199,6 +199,7 @@ class CaptureSummary(_Record):
     streams_with_gaps: int = 0
     gap_bytes: int = 0
     fragments_incomplete: int = 0  # IP datagrams whose fragments never all arrived
+    bad_checksums: int = 0  # UDP datagrams given to a parser whose checksum is wrong (parsed all the same)
     records: dict[str, int] = field(default_factory=dict)  # KIND → count yielded
     problems: list[str] = field(default_factory=list)  # damage to the file itself (truncated, corrupt blocks)
     warnings: list[str] = field(default_factory=list)  # per-flow trouble (parser stopped, caps hit), capped
