@@ -514,8 +514,8 @@ class HttpHandler:
         rec = tx.rec
         rec.status = status
         rec.reason = reason
-        if version and rec.version != "0.9":
-            rec.version = rec.version or version
+        if version:
+            rec.version = version  # the response's, as Zeek's http.log gives it
         rec.content_type = headers.get("content-type")
         rec.content_encoding = headers.get("content-encoding")
         tx.resp_headers = headers

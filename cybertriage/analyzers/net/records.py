@@ -106,7 +106,7 @@ class HttpRecord(_Record):
     method: str | None
     host: str | None
     uri: str | None
-    version: str | None
+    version: str | None  # of the response when there is one (as Zeek logs it), else of the request
     user_agent: str | None
     referrer: str | None
     status: int | None
