@@ -506,13 +506,19 @@ def _write_appendix(db: sqlite_utils.Database, path: Path) -> int:
     """Every finding as CSV, in the report's order; text made visible and safe from spreadsheet formulas."""
     part = path.with_name(path.name + ".part")
     count = 0
+    cursor = db.execute(
+        """SELECT g.id, g.severity, e.path, g.analyzer, g.rule, g.title, g.object_kind, g.object_id, g.object,
+                  f.size, f.md5, f.sha1, f.sha256, g.detail, g.created_at
+           FROM findings g JOIN evidence e ON e.id = g.evidence_id
+           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           ORDER BY g.severity_rank DESC, g.id""")
     try:
         with open(part, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(APPENDIX_FIELDS)
-            for row in queries.findings_worst_first(db):
-                writer.writerow([_cell(row.get(name)) for name in APPENDIX_FIELDS])
-                count += 1
+            while rows := cursor.fetchmany(5000):
+                writer.writerows([_cell(v) for v in row] for row in rows)
+                count += len(rows)
         os.replace(part, path)
     except OSError as error:
         part.unlink(missing_ok=True)
@@ -521,10 +527,11 @@ def _write_appendix(db: sqlite_utils.Database, path: Path) -> int:
 
 
 def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, (int, float)):
+    if not isinstance(value, str):
         return value
-    text = visible(compact_json(value))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if not value.isprintable():
+        value = visible(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _database_hashes(case_dir: Path) -> list[tuple[str, str]]:

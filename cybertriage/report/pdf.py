@@ -12,6 +12,7 @@ import io
 import itertools
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -183,12 +184,46 @@ def _p(markup: str, style: ParagraphStyle = CELL) -> Paragraph:
     return Paragraph(markup, style)
 
 
-def _mono(text: Any) -> Paragraph:
-    return Paragraph(_t(text) or "-", MONO_CELL)
+@dataclass
+class _Text:
+    """Untrusted text for a table cell, laid out when the table knows the column's width: a plain
+    string when it fits on one line (cheap: a report of 500 findings has thousands of cells), else
+    a wrapping Paragraph."""
+
+    text: str
+    style: ParagraphStyle
 
 
-def _cell(text: Any) -> Paragraph:
-    return Paragraph(_t(text) or "-", CELL)
+def _mono(text: Any) -> _Text:
+    return _Text(visible(text) or "-", MONO_CELL)
+
+
+def _cell(text: Any) -> _Text:
+    return _Text(visible(text) or "-", CELL)
+
+
+CELL_PADDING = 12  # reportlab's default 6 points left and right
+
+
+def _table(cells: list[list[Any]], widths: list[float], style: list[tuple], repeat: int = 0) -> Table:
+    """A Table whose _Text cells become plain strings (with a FONT command) or Paragraphs."""
+    commands = list(style)
+    for r, row in enumerate(cells):
+        for c, value in enumerate(row):
+            if not isinstance(value, _Text):
+                continue
+            text, cell_style = value.text, value.style
+            if (len(text) < 200 and all(ord(ch) < CJK_START for ch in text)
+                    and pdfmetrics.stringWidth(text, cell_style.fontName, cell_style.fontSize) <= widths[c] - CELL_PADDING):
+                row[c] = text
+                commands.append(("FONT", (c, r), (c, r), cell_style.fontName, cell_style.fontSize, cell_style.leading))
+                if cell_style.alignment == TA_RIGHT:
+                    commands.append(("ALIGN", (c, r), (c, r), "RIGHT"))
+            else:
+                row[c] = Paragraph(_t(text), cell_style)
+    table = Table(cells, colWidths=widths, repeatRows=repeat)
+    table.setStyle(TableStyle(commands))
+    return table
 
 
 class _NumberedCanvas(pdfcanvas.Canvas):
@@ -251,30 +286,27 @@ def _clip(text: str, width: int) -> str:
 
 def _kv(rows: Iterable[tuple[str, Any]], label_width: float = LABEL_WIDTH) -> Table:
     """A two-column table of label and value (values are flowables or plain trusted text)."""
-    cells = [[_p(_t(label), CELL_BOLD), value if isinstance(value, Flowable) else _p(str(value))] for label, value in rows]
-    table = Table(cells, colWidths=[label_width, WIDTH - label_width])
-    table.setStyle(TableStyle([
+    cells = [[_Text(visible(label), CELL_BOLD), value if isinstance(value, (Flowable, _Text)) else _p(str(value))]
+             for label, value in rows]
+    return _table(cells, [label_width, WIDTH - label_width], [
         ("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (0, -1), LABEL_BG),
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]))
-    return table
+    ])
 
 
 def _grid(header: list[str], rows: list[list[Any]], widths: list[float], repeat: bool = True,
-          row_colours: list[Any] | None = None) -> Table:
+          row_colours: list[Any] | None = None, width: float = WIDTH) -> Table:
     """A table with a header row; cells are flowables or trusted text."""
-    cells = [[_p(escape(h), CELL_BOLD) for h in header]]
-    cells += [[c if isinstance(c, Flowable) else _p(str(c)) for c in row] for row in rows]
+    cells: list[list[Any]] = [[_Text(h, CELL_BOLD) for h in header]]
+    cells += [[c if isinstance(c, (Flowable, _Text)) else _p(str(c)) for c in row] for row in rows]
     total = sum(widths)
-    table = Table(cells, colWidths=[w * WIDTH / total for w in widths], repeatRows=1 if repeat else 0)
     style = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
              ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2),
              ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
     for i, colour in enumerate(row_colours or []):
         if colour is not None:
             style.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colour))
-    table.setStyle(TableStyle(style))
-    return table
+    return _table(cells, [w * width / total for w in widths], style, 1 if repeat else 0)
 
 
 def _h1(text: str) -> list[Flowable]:
@@ -391,8 +423,8 @@ def _methodology(data: ReportData) -> list[Flowable]:
         "with the reasons for skipping. Problems are recorded in full in the case database's problems table.",
         BODY))
     for item in data.evidence:
-        rows = [[_cell(s["stage"]), _p(f"{s['attempted']:,}", CELL_RIGHT), _p(f"{s['processed']:,}", CELL_RIGHT),
-                 _p(f"{s['skipped']:,}", CELL_RIGHT),
+        rows = [[_cell(s["stage"]), _Text(f"{s['attempted']:,}", CELL_RIGHT),
+                 _Text(f"{s['processed']:,}", CELL_RIGHT), _Text(f"{s['skipped']:,}", CELL_RIGHT),
                  _p("<br/>".join(f"{n:,} {_t(r)}" for r, n in s["reasons"].items()) or "-")] for s in item["ledger"]]
         block: list[Flowable] = [Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}, "
                                            f"{item['problems']:,} problem(s) recorded", _style("h3b", fontName=FONT_BOLD,
@@ -416,16 +448,15 @@ def _summary(data: ReportData) -> list[Flowable]:
     story = _h1("Summary of findings")
     counts = data.severity_counts
     story.append(Paragraph(escape(counts_sentence(counts, data.findings_total)), BODY))
-    table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _p(f"{counts[s]:,}", CELL_RIGHT)]
-                                             for s in SEVERITY_ORDER], [1, 1], repeat=False)
-    table._argW = [35 * mm, 25 * mm]
+    table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _Text(f"{counts[s]:,}", CELL_RIGHT)]
+                                             for s in SEVERITY_ORDER], [35, 25], repeat=False, width=60 * mm)
     chart = _bar_chart(counts)
     layout = Table([[table, chart]], colWidths=[65 * mm, WIDTH - 65 * mm])
     layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story.append(layout)
     if data.evidence:
-        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _p(f"{item['files']:,}", CELL_RIGHT)]
-                + [_p(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITY_ORDER] for item in data.evidence]
+        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _Text(f"{item['files']:,}", CELL_RIGHT)]
+                + [_Text(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITY_ORDER] for item in data.evidence]
         story += [Paragraph("By evidence item", H2),
                   _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows, [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]
     return story
@@ -501,27 +532,25 @@ def _finding_block(f: dict[str, Any]) -> list[Flowable]:
     if f["reasons"]:
         rows.append(("Reasons", _p("<br/>".join(_t(r) for r in f["reasons"]))))
     if f["strings"]:
-        strings = Table([[_mono(s.get("identifier")), _mono(f"@{s.get('offset')}"), _mono(s.get("data"))]
-                         for s in f["strings"]],
-                        colWidths=[26 * mm, 14 * mm, WIDTH - LABEL_WIDTH - 40 * mm - 12])
-        strings.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                     ("RIGHTPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 0),
-                                     ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+        strings = _table([[_mono(s.get("identifier")), _mono(f"@{s.get('offset')}"), _mono(s.get("data"))]
+                          for s in f["strings"]],
+                         [26 * mm, 14 * mm, WIDTH - LABEL_WIDTH - 40 * mm - CELL_PADDING],
+                         [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                          ("RIGHTPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 0),
+                          ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
         label = "Matched strings"
         if f["strings_total"] > len(f["strings"]):
             label += f" (first {len(f['strings'])} of {f['strings_total']})"
         rows.append((label, strings))
     head = _p(f"<b>#{f['id']}</b>  {_severity_tag(severity)}  <b>{_t(f['title'])}</b>")
-    cells = [[head, ""]] + [[_p(_t(label), CELL_BOLD), value] for label, value in rows]
-    table = Table(cells, colWidths=[LABEL_WIDTH, WIDTH - LABEL_WIDTH], repeatRows=1)
-    table.setStyle(TableStyle([
+    cells = [[head, ""]] + [[_Text(visible(label), CELL_BOLD), value] for label, value in rows]
+    return [CondPageBreak(45 * mm), _table(cells, [LABEL_WIDTH, WIDTH - LABEL_WIDTH], [
         ("SPAN", (0, 0), (1, 0)), ("BACKGROUND", (0, 0), (1, 0), SEVERITY_TINTS.get(severity, LABEL_BG)),
         ("LINEBEFORE", (0, 0), (0, 0), 3, SEVERITY_COLOURS.get(severity, colors.black)),
         ("GRID", (0, 1), (-1, -1), 0.4, GRID), ("BOX", (0, 0), (-1, 0), 0.4, GRID),
         ("BACKGROUND", (0, 1), (0, -1), LABEL_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]))
-    return [CondPageBreak(45 * mm), table, Spacer(1, 4 * mm)]
+    ], repeat=1), Spacer(1, 4 * mm)]
 
 
 def _network(data: ReportData) -> list[Flowable]:
@@ -573,7 +602,7 @@ def _timeline(data: ReportData) -> list[Flowable]:
         rows = []
         for event in cluster.events:
             style = _style("tb", fontName=MONO_BOLD, fontSize=7, leading=9) if event["anchor"] else MONO_CELL
-            rows.append([_p(escape(event["ts"]), MONO_CELL), _p(escape(event["macb"]), MONO_CELL),
+            rows.append([_mono(event["ts"]), _mono(event["macb"]),
                          _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
         story += [heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
                   _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1, 9])]
@@ -585,7 +614,7 @@ def _audit(data: ReportData) -> list[Flowable]:
     story.append(Paragraph(
         f"Every action recorded in the case, oldest first ({data.audit_total:,} entries"
         + (f"; the first {len(data.audit)} shown" if data.audit_total > len(data.audit) else "") + ").", BODY))
-    rows = [[_p(escape(e["ts"] or "-"), MONO_CELL), _cell(f"{e['user'] or '-'}@{e['host'] or '-'}"), _cell(e["action"]),
+    rows = [[_mono(e["ts"]), _cell(f"{e['user'] or '-'}@{e['host'] or '-'}"), _cell(e["action"]),
              _mono(e["detail"])] for e in data.audit]
     story.append(_grid(["Time (UTC)", "User", "Action", "Detail"], rows, [3.0, 1.5, 1.7, 7]))
     return story
