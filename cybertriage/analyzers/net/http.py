@@ -99,10 +99,11 @@ class _Body:
             self.truncated = True
 
     def lost(self) -> None:
-        """Bytes of this body are missing from the capture: what follows cannot be decoded."""
+        """Bytes of this body are missing from the capture: what was kept stays a true prefix
+        (hashed as such); nothing after the hole is appended, so no content is shifted."""
         self.complete = False
-        if self.decoder is not None:
-            self.broken = True
+        self.broken = True
+        self.truncated = True
 
     def finish(self) -> None:
         if self.decoder is not None and not self.broken:
