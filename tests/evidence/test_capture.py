@@ -1,0 +1,204 @@
+"""CaptureReader: pcap in both byte orders and resolutions, pcapng with per-interface
+resolutions, and damaged files. Expected answers come from tshark, editcap and the
+corpus MANIFEST, or from the bytes the test itself wrote."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from cybertriage.analyzers.net import analyse_capture
+from cybertriage.errors import EvidenceError
+from cybertriage.evidence.capture import CaptureReader
+
+# Packet counts from the corpus MANIFEST (section 1, "observed" column).
+MANIFEST_COUNTS = {
+    "wikipedia.pcap": 136, "dns_tkey.pcap": 12, "ipv6-fragmented-dns.pcap": 8, "http_get.pcap": 14,
+    "http_x-gzip.pcap": 7, "http_multipart.pcap": 10, "http_100-continue.pcap": 66, "smtp.pcap": 125,
+    "ftp_ipv4.pcap": 95, "ftp_ipv6.pcap": 136, "tls_tls1.2.pcap": 22, "tls_tls-conn-with-extensions.pcap": 58,
+    "tls_tls13_wolfssl.pcap": 21, "mixed-vlan-mpls.pcap": 47, "q-in-q.pcap": 5, "pcapng-multi-interface.pcapng": 6,
+    "trunc_trunc-hdr.pcap": 1, "trunc_ip4-trunc.pcap": 1, "dns_dns-corrupt.pcap": 2, "trunc_ip6-trunc.pcap": 1,
+    "trunc_ip6-ext-trunc.pcap": 1,
+}
+
+
+def _tshark(*args: str) -> list[list[str]]:
+    assert shutil.which("tshark"), "tshark missing (Debian package tshark; `make system-packages`)"
+    done = subprocess.run(["tshark", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [line.split("\t") for line in done.stdout.splitlines()]
+
+
+def _ns(epoch: str) -> int:
+    sec, _, frac = epoch.partition(".")
+    return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST_COUNTS))
+def test_packet_counts_equal_manifest(corpus_dir: Path, name: str) -> None:
+    reader = CaptureReader(corpus_dir / "pcap" / name)
+    packets = list(reader.packets())
+    assert len(packets) == MANIFEST_COUNTS[name] == reader.packets_read
+    assert [p.index for p in packets] == list(range(1, len(packets) + 1))
+    assert reader.linktypes == {1: len(packets)} and not reader.problems and not reader.truncated
+    assert reader.bytes_read == reader.size
+
+
+def test_pcapng_timestamps_per_interface_equal_tshark(corpus_dir: Path) -> None:
+    path = corpus_dir / "pcap" / "pcapng-multi-interface.pcapng"
+    rows = _tshark("-r", str(path), "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.interface_id")
+    packets = list(CaptureReader(path).packets())
+    assert [p.ts_ns for p in packets] == [_ns(epoch) for epoch, _ in rows]
+    assert [p.ts for p in packets] == pytest.approx([_ns(epoch) / 1e9 for epoch, _ in rows], abs=1e-6)
+    # MANIFEST: interface 0 at 1767663089.500330 and .514292, interface 1 from 1767663437.111897 on
+    assert [p.ts_ns // 1000 for p in packets[:3]] == [1767663089500330, 1767663089514291, 1767663437111897]
+    flows = [r for r in analyse_capture(path) if r.KIND == "flow"]
+    assert sorted(f.first_seen for f in flows) == [
+        "2026-01-06T01:31:29.500330Z", "2026-01-06T01:37:17.111897Z", "2026-01-06T01:37:17.128303Z"]
+
+
+def test_pcap_timestamps_equal_tshark(corpus_dir: Path) -> None:
+    path = corpus_dir / "pcap" / "wikipedia.pcap"
+    rows = _tshark("-r", str(path), "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "frame.cap_len")
+    packets = list(CaptureReader(path).packets())
+    assert [(p.ts_ns, p.wirelen, len(p.data)) for p in packets] == [(_ns(t), int(w), int(c)) for t, w, c in rows]
+
+
+def _swap_pcap(src: Path, dst: Path, nanoseconds: bool) -> Path:
+    """The same capture written big-endian (and optionally with nanosecond fractions)."""
+    data = src.read_bytes()
+    magic, major, minor, zone, sigfigs, snaplen, linktype = struct.unpack_from("<IHHiIII", data, 0)
+    out = [struct.pack(">IHHiIII", 0xA1B23C4D if nanoseconds else magic, major, minor, zone, sigfigs, snaplen, linktype)]
+    pos = 24
+    while pos < len(data):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        out.append(struct.pack(">IIII", sec, usec * 1000 + 7 if nanoseconds else usec, caplen, wirelen))
+        out.append(data[pos + 16:pos + 16 + caplen])
+        pos += 16 + caplen
+    dst.write_bytes(b"".join(out))
+    return dst
+
+
+@pytest.mark.parametrize("nanoseconds", [False, True])
+def test_big_endian_and_nanosecond_pcap(corpus_dir: Path, tmp_path: Path, nanoseconds: bool) -> None:
+    original = corpus_dir / "pcap" / "wikipedia.pcap"
+    swapped = _swap_pcap(original, tmp_path / "swapped.pcap", nanoseconds)
+    rows = _tshark("-r", str(swapped), "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len")
+    packets = list(CaptureReader(swapped).packets())
+    assert [(p.ts_ns, p.wirelen) for p in packets] == [(_ns(t), int(w)) for t, w in rows]
+    assert [p.data for p in packets] == [p.data for p in CaptureReader(original).packets()]
+
+
+def test_pcapng_written_by_editcap(corpus_dir: Path, tmp_path: Path) -> None:
+    assert shutil.which("editcap"), "editcap missing (Debian package tshark brings it)"
+    original = corpus_dir / "pcap" / "http_get.pcap"
+    converted = tmp_path / "http_get.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", str(original), str(converted)], check=True, capture_output=True)
+    a = [(p.ts_ns, p.data, p.linktype) for p in CaptureReader(original).packets()]
+    b = [(p.ts_ns, p.data, p.linktype) for p in CaptureReader(converted).packets()]
+    assert a == b
+    (http,) = [r for r in analyse_capture(converted) if r.KIND == "http"]
+    assert http.uri == "/download/CHANGES.bro-aux.txt"
+
+
+# ------------------------------------------------------------------------ hostile input
+
+def test_not_a_capture(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.pcap"
+    noise.write_bytes(os.urandom(4096))
+    short = tmp_path / "short.pcap"
+    short.write_bytes(b"\xd4\xc3\xb2\xa1\x02\x00")
+    for path, words in ((empty, "empty"), (noise, "not a pcap"), (short, "cut short"),
+                        (tmp_path / "missing.pcap", "no such file"), (tmp_path, "folder")):
+        with pytest.raises(EvidenceError, match=words) as caught:
+            analyse_capture(path)
+        assert "\n" not in str(caught.value)
+
+
+def test_header_only_is_an_empty_capture(corpus_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "header.pcap"
+    path.write_bytes((corpus_dir / "pcap" / "wikipedia.pcap").read_bytes()[:24])
+    records = list(analyse_capture(path))
+    (summary,) = records
+    assert summary.packets_read == 0 and summary.complete
+
+
+@pytest.mark.parametrize("name,cut", [("http_get.pcap", 4000), ("http_get.pcap", 30), ("http_get.pcap", 24 + 10),
+                                      ("pcapng-multi-interface.pcapng", 1000), ("pcapng-multi-interface.pcapng", 100)])
+def test_capture_cut_short_keeps_what_was_read(corpus_dir: Path, tmp_path: Path, name: str, cut: int) -> None:
+    original = corpus_dir / "pcap" / name
+    path = tmp_path / name
+    path.write_bytes(original.read_bytes()[:cut])
+    rows = _tshark("-r", str(original), "-T", "fields", "-e", "frame.number")
+    records = list(analyse_capture(path))
+    summary = records[-1]
+    assert summary.truncated and not summary.complete
+    assert len(summary.problems) == 1 and "capture ends inside" in summary.problems[0]
+    assert 0 <= summary.packets_read < len(rows)
+    assert summary.bytes_read <= cut
+
+
+def test_corrupt_record_header_stops_cleanly(corpus_dir: Path, tmp_path: Path) -> None:
+    data = bytearray((corpus_dir / "pcap" / "http_get.pcap").read_bytes())
+    first_len = struct.unpack_from("<I", data, 24 + 8)[0]
+    second = 24 + 16 + first_len
+    struct.pack_into("<I", data, second + 8, 0x7FFFFFFF)  # captured length of packet 2
+    path = tmp_path / "corrupt.pcap"
+    path.write_bytes(bytes(data))
+    records = list(analyse_capture(path))
+    summary = records[-1]
+    assert summary.packets_read == 1 and "corrupt packet record" in summary.problems[0]
+    assert [r.KIND for r in records] == ["flow", "capture_summary"]
+
+
+def test_corrupt_pcapng_block(corpus_dir: Path, tmp_path: Path) -> None:
+    data = bytearray((corpus_dir / "pcap" / "pcapng-multi-interface.pcapng").read_bytes())
+    shb_len = struct.unpack_from("<I", data, 4)[0]
+    struct.pack_into("<I", data, shb_len + 4, 7)  # the first interface block's length: not a multiple of 4
+    path = tmp_path / "corrupt.pcapng"
+    path.write_bytes(bytes(data))
+    summary = list(analyse_capture(path))[-1]
+    assert summary.packets_read == 0 and "corrupt block" in summary.problems[0]
+
+
+def test_random_bytes_after_a_valid_header(corpus_dir: Path, tmp_path: Path) -> None:
+    rng = __import__("random").Random(3)
+    for header in ((corpus_dir / "pcap" / "wikipedia.pcap").read_bytes()[:24],
+                   (corpus_dir / "pcap" / "pcapng-multi-interface.pcapng").read_bytes()[:28]):
+        for _ in range(20):
+            path = tmp_path / "noise"
+            path.write_bytes(header + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))))
+            summary = list(analyse_capture(path))[-1]  # never a traceback
+            assert summary.KIND == "capture_summary"
+            assert summary.packets_read == summary.packets_decoded + sum(summary.not_decoded.values())
+
+
+def test_every_packet_accounted_for(corpus_dir: Path) -> None:
+    for name in MANIFEST_COUNTS:
+        summary = list(analyse_capture(corpus_dir / "pcap" / name))[-1]
+        assert summary.packets_read == MANIFEST_COUNTS[name]
+        assert summary.packets_read == summary.packets_decoded + sum(summary.not_decoded.values()), name
+
+
+def test_cancel_and_progress(corpus_dir: Path, tmp_path: Path) -> None:
+    original = corpus_dir / "pcap" / "wikipedia.pcap"
+    body = original.read_bytes()[24:]
+    path = tmp_path / "long.pcap"
+    path.write_bytes(original.read_bytes()[:24] + body * 80)  # 10,880 packets
+    seen: list[int] = []
+    records = list(analyse_capture(path, threading.Event(), seen.append))
+    assert sum(seen) == path.stat().st_size and records[-1].packets_read == 136 * 80
+    cancel = threading.Event()
+    cancel.set()
+    records = list(analyse_capture(path, cancel))
+    summary = records[-1]
+    assert summary.cancelled and not summary.complete and summary.packets_read < 136 * 80
+    assert all(f.ended == "cancelled" for f in records if f.KIND == "flow")
