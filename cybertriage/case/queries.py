@@ -73,11 +73,9 @@ def severity_counts(db: sqlite_utils.Database) -> dict[str, int]:
     return counts
 
 
-def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None,
-                         parse_detail: bool = True) -> Iterator[dict[str, Any]]:
+def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Findings by severity, worst first, then by id; each with its evidence path and, for a file,
-    the file's size, type and hashes (file_md5, file_sha1, file_sha256; None for other objects).
-    `detail` is parsed from JSON unless `parse_detail` is False."""
+    the file's size, type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
     rows = db.query(
         """SELECT g.*, e.path AS evidence, f.size AS file_size, f.mime AS file_mime, f.md5 AS file_md5,
                   f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
@@ -85,8 +83,7 @@ def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None,
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
            ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [-1 if limit is None else limit])
     for row in rows:
-        if parse_detail:
-            row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
         yield row
 
 

@@ -45,10 +45,11 @@ h3{font-size:15px;margin:18px 0 6px}.sub{font-size:17px;color:#3c4b5c;margin:0 0
 nav{margin:12px 0 20px;font-size:13px}nav a{margin-right:12px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12.5px}
 th,td{border:1px solid #b0b7bf;padding:3px 6px;vertical-align:top;text-align:left}
-th{background:#eef1f4}table.kv th{width:170px}
+th{background:#eef1f4}table.kv>tbody>tr>th{width:170px}th{white-space:nowrap}
+table.strings{margin:0}table.strings th:nth-child(1){width:18%}table.strings th:nth-child(2){width:9%}
 table.sortable th{cursor:pointer}table.sortable th:after{content:" \\2195";color:#999}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.mono,code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere;word-break:break-all}
+.mono,code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 .sev{font-weight:bold;text-transform:uppercase}
 .sev-critical{color:#7f0000}.sev-high{color:#d32f2f}.sev-medium{color:#ef6c00}.sev-low{color:#b27d00}.sev-info{color:#607d8b}
 .finding{margin:14px 0;border-left:4px solid #607d8b}.finding>table{margin:0}
@@ -58,7 +59,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .finding.critical .fhead{background:#f3d6d6}.finding.high .fhead{background:#fbe3e3}
 .finding.medium .fhead{background:#fdebd9}.finding.low .fhead{background:#fdf5d6}
 tr.anchor td{font-weight:bold}.note{color:#555;font-size:12.5px}
-.chart{margin:6px 0 12px}
+.chart{margin:6px 0 12px}#severity-counts{width:auto;min-width:280px}
 @media print{body{background:#fff}main{max-width:none;padding:0}nav{display:none}.finding{break-inside:avoid}}
 """
 
@@ -147,9 +148,10 @@ def _kv(rows: list[tuple[str, str]]) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], sortable: bool = True, row_classes: list[str] | None = None,
-           table_id: str | None = None) -> str:
+           table_id: str | None = None, klass: str = "") -> str:
     """A table with a header; cells are HTML already (a cell may start with <td ...> to set attributes)."""
-    attrs = (' class="sortable"' if sortable else "") + (f' id="{table_id}"' if table_id else "")
+    classes = " ".join(c for c in ("sortable" if sortable else "", klass) if c)
+    attrs = (f' class="{classes}"' if classes else "") + (f' id="{table_id}"' if table_id else "")
     head = "<thead><tr>" + "".join(f"<th>{_t(h)}</th>" for h in header) + "</tr></thead>"
     body = []
     for i, row in enumerate(rows):
@@ -341,7 +343,7 @@ def _finding_block(f: dict[str, Any]) -> str:
             label += f" (first {len(f['strings'])} of {f['strings_total']})"
         rows.append((label, _table(["Identifier", "Offset", "Data"], [
             [_mono(s.get("identifier")), _mono(s.get("offset")), _mono(s.get("data"))] for s in f["strings"]],
-            sortable=False)))
+            sortable=False, klass="strings")))
     severity = f["severity"] if f["severity"] in SEVERITY_ORDER else "info"
     return (f'<div class="finding {severity}" id="finding-{f["id"]}"><div class="fhead">#{f["id"]} '
             f'<span class="sev sev-{severity}">{_t(f["severity"])}</span> {_t(f["title"])}</div>{_kv(rows)}</div>')

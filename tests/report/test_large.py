@@ -98,9 +98,13 @@ def test_network_tables_and_masked_credentials(tmp_path: Path) -> None:
 
 
 def test_empty_case_and_chosen_sections(tmp_path: Path) -> None:
-    open_case(tmp_path / "case", create=True).close()
-    out = write_pdf(tmp_path / "case", tmp_path / "empty.pdf",
-                    ReportDetails(case_name="Nothing yet", sections=("evidence", "integrity")))
+    db = open_case(tmp_path / "case", create=True)
+    db["case_info"].insert_all([{"key": "case_name", "value": "Operation Nothing"}, {"key": "case_number", "value": "N-7"}])
+    db.close()
+    out = write_pdf(tmp_path / "case", tmp_path / "empty.pdf", ReportDetails(sections=("evidence", "integrity")))
     text = " ".join(_pdf_text(out).split())
-    assert "Nothing yet" in text and "The case holds no evidence." in text
-    assert "Methodology" not in text and "Integrity" in text and "Page 1 of" in text
+    assert "Operation Nothing" in text and "Case N-7" in text and "The case holds no evidence." in text
+    assert "Methodology" not in text and "Integrity" in text and "Page 1 of 2" in text
+    out = write_pdf(tmp_path / "case", tmp_path / "named.pdf", ReportDetails(case_name="Given", case_number="G-1"))
+    text = " ".join(_pdf_text(out).split())
+    assert "Given" in text and "G-1" in text and "Operation Nothing" not in text
