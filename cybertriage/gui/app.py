@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tab", choices=TABS, help=argparse.SUPPRESS)
     parser.add_argument("--select-finding", type=int, metavar="ROW", help=argparse.SUPPRESS)
     parser.add_argument("--show-file", type=int, metavar="FILE_ID", help=argparse.SUPPRESS)
+    parser.add_argument("--add", type=Path, action="append", default=[], metavar="EVIDENCE", help=argparse.SUPPRESS)
+    parser.add_argument("--detail-tab", type=int, default=0, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--wait", type=int, default=1500, metavar="MS", help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"cybertriage {__version__}")
     return parser
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         window.findings_view.selectRow(args.select_finding)
     if args.show_file is not None:
         window.show_file(args.show_file)
+    window.file_detail_tabs.setCurrentIndex(args.detail_tab)
     window.window.show()
+    if args.add:
+        window.add_evidence(args.add)
 
     code = 0
     if args.self_test or args.screenshot:

@@ -194,8 +194,11 @@ class MainWindow(QObject):
             view.horizontalHeader().setHighlightSections(False)
         self.folder_tree.setHeaderHidden(True)
         self.folder_tree.setUniformRowHeights(True)
+        # long names scroll sideways instead of being cut short
+        self.folder_tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.folder_tree.header().setStretchLastSection(False)
         for splitter, sizes in (("dashboardSplitter", [260, 400]), ("findingsSplitter", [430, 300]),
-                                ("filesSplitter", [330, 1000]), ("filesRightSplitter", [430, 300])):
+                                ("filesSplitter", [340, 1000]), ("filesRightSplitter", [430, 300])):
             self.window.findChild(QWidget, splitter).setSizes(sizes)
 
     def _build_static_models(self) -> None:
@@ -345,7 +348,7 @@ class MainWindow(QObject):
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
         self.files_view.setModel(self.files_model)
-        for column, width in enumerate((260, 80, 200, 90, 50, 150, 240)):
+        for column, width in enumerate((250, 75, 200, 110, 55, 165, 250)):
             self.files_view.horizontalHeader().resizeSection(column, width)
         self.files_view.horizontalHeader().setStretchLastSection(True)
         self.files_view.selectionModel().currentRowChanged.connect(self._file_selected)
@@ -511,9 +514,12 @@ class MainWindow(QObject):
     def _scan_progress(self, progress: Progress) -> None:
         if self.worker is None:
             return
+        previous = self.live
         self.live = progress if progress.stage != "finished" else None
         if progress.stage == "finished":
             return
+        if previous is None or (previous.evidence, previous.stage) != (progress.evidence, progress.stage):
+            self.refresh_views()  # a new item or stage: the evidence table says so at once
         shown = self.tracker.update(progress)
         self._set_progress_text(Evidence=shown.evidence, Stage=shown.stage, Counts=shown.counts, Bytes=shown.bytes,
                                 Rate=shown.rate, Eta=shown.eta)
@@ -536,7 +542,8 @@ class MainWindow(QObject):
                 text += f" — {o.message}"
             summary.append(text)
         failed = any(o.status in ("failed", "partial") for o in outcomes)
-        self._set_progress_text(Stage="finished", Eta="", Message="; ".join(summary))
+        self._set_progress_text(Evidence="Processing finished", Stage="", Counts="", Bytes="", Rate="", Eta="",
+                                Message="; ".join(summary))
         self.progress_labels["Message"].setProperty("error", failed)
         self._restyle(self.progress_labels["Message"])
         self._say("Processing finished: " + "; ".join(summary), error=failed)
@@ -554,7 +561,8 @@ class MainWindow(QObject):
             message = f"internal error ({type(error).__name__}: {error})"
         for path in running:
             self.failed[str(path)] = message
-        self._set_progress_text(Stage="stopped", Eta="", Message=f"Processing stopped: {message}")
+        self._set_progress_text(Evidence="Processing stopped", Stage="", Counts="", Bytes="", Rate="", Eta="",
+                                Message=message)
         self.progress_labels["Message"].setProperty("error", True)
         self._restyle(self.progress_labels["Message"])
         self._say(f"Processing stopped: {message}", error=True)
@@ -576,6 +584,7 @@ class MainWindow(QObject):
         for name, text in texts.items():
             self.progress_labels[name].setText(text)
         if "Message" in texts:
+            self.progress_labels["Message"].setVisible(bool(texts["Message"]))
             self.progress_labels["Message"].setProperty("error", False)
             self._restyle(self.progress_labels["Message"])
 

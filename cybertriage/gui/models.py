@@ -390,9 +390,9 @@ class FolderTreeModel(QAbstractItemModel):
             out = []
             for p in volumes:
                 fs = p["filesystem"] or "no filesystem"
-                label = f"{p['description']} — {fs} at byte {p['offset']:,}"
-                out.append(Node("partition", printable(label), node.evidence_id, p["offset"],
-                                tooltip=printable(p.get("note") or p["status"] or ""),
+                label = f"{fs} at byte {p['offset']:,}"
+                tip = f"{p['description']}, {fs}, {p['status']}" + (f": {p['note']}" if p.get("note") else "")
+                out.append(Node("partition", printable(label), node.evidence_id, p["offset"], tooltip=printable(tip),
                                 greyed=p["status"] != "examined"))
             node.cursor = None
             return out
