@@ -10,21 +10,28 @@ before the flow itself. Times are ISO 8601 UTC strings with microseconds
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+_ISO_SECONDS: dict[int, str] = {}
 
 
 def iso_us(ts_ns: int) -> str:
     """Integer nanoseconds since the epoch → ISO 8601 UTC with microseconds (truncated, as tcpdump does)."""
-    import time
-
     seconds, ns = divmod(ts_ns, 1_000_000_000)
-    try:
-        parts = time.gmtime(seconds)
-    except (OverflowError, OSError, ValueError):
-        return "1970-01-01T00:00:00.000000Z"
-    return (f"{parts.tm_year:04d}-{parts.tm_mon:02d}-{parts.tm_mday:02d}T"
-            f"{parts.tm_hour:02d}:{parts.tm_min:02d}:{parts.tm_sec:02d}.{ns // 1000:06d}Z")
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        try:
+            parts = time.gmtime(seconds)
+        except (OverflowError, OSError, ValueError):
+            return "1970-01-01T00:00:00.000000Z"
+        prefix = (f"{parts.tm_year:04d}-{parts.tm_mon:02d}-{parts.tm_mday:02d}T"
+                  f"{parts.tm_hour:02d}:{parts.tm_min:02d}:{parts.tm_sec:02d}.")
+        if len(_ISO_SECONDS) > 4096:
+            _ISO_SECONDS.clear()
+        _ISO_SECONDS[seconds] = prefix
+    return f"{prefix}{ns // 1000:06d}Z"
 
 
 class _Record:

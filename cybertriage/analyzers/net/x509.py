@@ -81,7 +81,12 @@ def _string(tag: int, raw: bytes) -> str:
     return raw.decode("latin-1")  # T61String and anything else
 
 
+_SPECIAL = frozenset(',+"\\<>;')
+
+
 def _escape(value: str) -> str:
+    if not _SPECIAL.intersection(value) and value[:1] not in ("#", " ") and not value.endswith(" "):
+        return value
     out = []
     for i, ch in enumerate(value):
         if ch in ',+"\\<>;' or (i == 0 and ch in "# ") or (i == len(value) - 1 and ch == " "):
