@@ -22,6 +22,7 @@ METHODS = frozenset(
     b"SEARCH REPORT MKACTIVITY CHECKOUT MERGE NOTIFY SUBSCRIBE UNSUBSCRIBE M-SEARCH BPROPFIND BDELETE "
     b"POLL RPC_IN_DATA RPC_OUT_DATA".split())
 MAX_HEADER = 64 * 1024
+MAX_WAITING = 64  # requests held for their responses; past this the oldest is reported without one
 MAX_CHUNK_LINE = 1024
 
 HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, DEAD, TUNNEL = range(9)
@@ -449,6 +450,7 @@ class HttpHandler:
         self.requested = 0  # requests parsed, relative to txs[0]
         self.depth = 0
         self.done = False
+        self.warned = False
 
     # stream interface
     def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
@@ -481,6 +483,12 @@ class HttpHandler:
             rec = HttpRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, method, None, uri, version,
                              None, None, None, None, None, 0, None, trans_depth=self.depth, flow_id=conn.id)
             tx = _Tx(rec, ts_ns)
+            if len(self.txs) >= MAX_WAITING and self.txs[0].req_done and self.answered == 0:
+                self._emit(self.txs.popleft())  # bounded memory: its response, if any, will not be paired
+                self.requested -= 1
+                if not self.warned:
+                    self.warned = True
+                    self.ctx.warn(conn, f"more than {MAX_WAITING} HTTP requests without responses")
             self.txs.append(tx)
         self.requested += 1
         rec.host = headers.get("host")

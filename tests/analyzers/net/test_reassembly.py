@@ -176,3 +176,14 @@ def test_ipv4_fragments_out_of_order(tmp_path: Path) -> None:
     (flow,) = [r for r in records if r.KIND == "flow"]
     assert flow.packets == len(pieces) and flow.src == "10.0.0.1" and flow.dport == 53  # turned to the client
     assert records[-1].packets_decoded == len(pieces) and records[-1].bad_checksums == 0
+
+
+def test_requests_without_responses_are_bounded(tmp_path: Path) -> None:
+    session = pcapgen.TcpSession()
+    session.handshake()
+    session.frames += session.segments(True, b"".join(b"GET /%d HTTP/1.1\r\n\r\n" % i for i in range(200)), 1400)
+    session.close()
+    records = list(analyse_capture(pcapgen.write_pcap(tmp_path / "many.pcap", session.frames)))
+    http = [r for r in records if r.KIND == "http"]
+    assert [h.uri for h in http] == ["/%d" % i for i in range(200)] and all(h.status is None for h in http)
+    assert any("without responses" in w for w in records[-1].warnings)
