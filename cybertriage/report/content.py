@@ -131,7 +131,8 @@ class ReportData:
     case_info: dict[str, str]
     evidence: list[dict[str, Any]]
     runs: list[dict[str, Any]]
-    analyzers: list[dict[str, Any]]
+    analyzers: list[dict[str, Any]]  # name, version, used, does
+    analyzers_recorded: bool  # False: the list is this build's, the case did not record it per run
     severity_counts: dict[str, int]
     findings_total: int
     findings: list[dict[str, Any]]
@@ -272,10 +273,12 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
         findings = list(queries.findings_worst_first(db, details.max_findings))
         _attach_files(db, findings)
         pe, pe_total = _pe_files(db) if details.includes("pe") else ([], 0)
+        analyzers, analyzers_recorded = _analyzers(runs)
         data = ReportData(
             details=details, case_dir=case_dir, generated_at=_utc_now(), tool_version=__version__,
             schema_version=db.execute("PRAGMA user_version").fetchone()[0], case_info=case_info,
-            evidence=evidence, runs=runs, analyzers=_analyzers(runs), severity_counts=counts,
+            evidence=evidence, runs=runs, analyzers=analyzers, analyzers_recorded=analyzers_recorded,
+            severity_counts=counts,
             findings_total=sum(counts.values()), findings=findings,
             network=_network(db, tables, details.show_credentials) if details.includes("network") else [],
             pe=pe, pe_total=pe_total,
@@ -317,27 +320,56 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _analyzers(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """This build's analyzers, each with whether the recorded runs had it on (YARA can be off)."""
-    from ..analyzers import ANALYZERS, Settings  # imported here: yara-python loads only for reports
+ANALYZER_NOTES = {
+    "hash": "MD5, SHA-1 and SHA-256 of every file's content",
+    "filetype": "type from content (libmagic), compared with the name's extension",
+    "pe": "headers, sections, imports, resources and signature of Windows executables",
+    "yara": "YARA rules (the rule set's SHA-256 is recorded per run)",
+    "archive": "zip members, each examined as a file in turn",
+}
+
+
+def _analyzers(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """The analyzers behind the findings, and whether the case recorded them per run.
+
+    A run that recorded its analyzers (options "analyzers": names, or name -> version)
+    is reported as recorded; otherwise the list is this build's registry, with YARA
+    marked by the runs' "yara" option.
+    """
+    recorded: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        options = run["options"] if isinstance(run["options"], dict) else {}
+        names = options.get("analyzers")
+        if isinstance(names, list):
+            names = dict.fromkeys(map(str, names))
+        if isinstance(names, dict):
+            for name, version in names.items():
+                entry = recorded.setdefault(name, {"name": name, "version": version or "-", "runs": []})
+                entry["runs"].append(run["id"])
+    if recorded:
+        return [{**e, "used": "runs " + ", ".join(map(str, e["runs"])), "does": ANALYZER_NOTES.get(e["name"], "")}
+                for e in recorded.values()], True
+
+    from ..analyzers import ANALYZERS, Settings  # imported here: the report needs them only for this list
 
     yara_runs = [bool((run["options"] or {}).get("yara")) for run in runs if isinstance(run["options"], dict)]
     found = []
     for name, cls in ANALYZERS.items():
-        on_with_yara = cls.enabled(Settings(rule_paths=()))
-        on_without = cls.enabled(Settings(rule_paths=None))
-        if on_with_yara and on_without:
-            used = "every run"
-        elif not yara_runs:
+        always = cls.enabled(Settings(rule_paths=())) and cls.enabled(Settings(rule_paths=None))
+        if not yara_runs:
             used = "no run recorded"
-        elif all(yara_runs):
-            used = "every run"
+        elif always or all(yara_runs):
+            used = "on in every run"
         elif any(yara_runs):
-            used = "runs with YARA on"
+            used = "on in runs with YARA"
         else:
             used = "off in every run"
-        found.append({"name": name, "version": cls.VERSION, "used": used})
-    return found
+        found.append({"name": name, "version": cls.VERSION, "used": used, "does": ANALYZER_NOTES.get(name, "")})
+    return found, False
+
+
+ANALYZERS_UNRECORDED = ("The case does not record which analyzers each run used; this is the list in the build of "
+                        "cybertriage that made this report. A run by an older build may have used fewer.")
 
 
 def _attach_files(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> None:
@@ -374,10 +406,12 @@ def _facts(detail: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in detail.items():
         if key in ("strings", "reasons"):
             continue
+        if value in (None, "", [], {}):
+            continue
         if key == "meta" and isinstance(value, dict):
-            facts += [(f"meta.{k}", compact_json(v)) for k, v in value.items() if k not in ("severity",)]
+            facts += [(f"meta.{k}", _clip(compact_json(v))) for k, v in value.items() if k not in ("severity",)]
         else:
-            facts.append((key, compact_json(value)))
+            facts.append((key, _clip(compact_json(value))))
     return facts
 
 
@@ -395,8 +429,73 @@ def _pe_files(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
             pe = json.loads(row["pe"])
         except ValueError:
             pe = row["pe"]
-        row["facts"] = [(k, compact_json(v)) for k, v in pe.items()] if isinstance(pe, dict) else [("pe", compact_json(pe))]
+        row["facts"] = pe_facts(pe) if isinstance(pe, dict) else [("pe", _clip(compact_json(pe)))]
     return rows, total
+
+
+PE_SKIPPED = {"complete", "timestamp", "data_directories", "sections_truncated", "imports_listed_in_full", "sections",
+              "imports", "imports_count", "authenticode", "resources", "version_info", "entry_point", "machine",
+              "machine_name", "format", "kind", "bitness", "compiled", "timestamp_anomalies", "behaviours", "subsystem",
+              "dotnet", "section_count"}
+FACT_CHARS = 600
+
+
+def _clip(text: str, limit: int = FACT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _memory_flags(flags: Any) -> str:
+    """R/W/X of a section from its MEM_READ/MEM_WRITE/MEM_EXECUTE flags."""
+    names = set(flags) if isinstance(flags, list) else set()
+    return "".join(letter if f"MEM_{word}" in names else "-" for letter, word in (("r", "READ"), ("w", "WRITE"), ("x", "EXECUTE")))
+
+
+def pe_facts(pe: dict[str, Any]) -> list[tuple[str, str]]:
+    """The PE analyzer's details as a few readable (label, text) lines, each bounded in length."""
+    facts: list[tuple[str, str]] = []
+    kind = " ".join(str(pe[k]) for k in ("format", "kind") if pe.get(k))
+    machine = pe.get("machine_name") or pe.get("machine")
+    if kind or machine:
+        facts.append(("Type", ", ".join(x for x in (kind, f"machine {machine}" if machine else "",
+                                                     f"subsystem {pe['subsystem']}" if pe.get("subsystem") else "") if x)))
+    if pe.get("compiled") or pe.get("timestamp") is not None:
+        anomalies = pe.get("timestamp_anomalies") or []
+        facts.append(("Compiled", f"{pe.get('compiled') or pe.get('timestamp')}"
+                      + (f" ({', '.join(map(str, anomalies))})" if anomalies else "")))
+    entry = pe.get("entry_point")
+    if isinstance(entry, dict):
+        facts.append(("Entry point", f"{entry.get('rva')} in {entry.get('section') or 'no section'}"))
+    signature = pe.get("authenticode")
+    if isinstance(signature, dict):
+        facts.append(("Authenticode", "signature present" + (", verified" if signature.get("verified") else ", not verified")
+                      if signature.get("signed") else "not signed"))
+    sections = pe.get("sections")
+    if isinstance(sections, list) and sections:
+        facts.append(("Sections", _clip("; ".join(
+            f"{s.get('name')} entropy {s.get('entropy')} {_memory_flags(s.get('flags'))}"
+            for s in sections if isinstance(s, dict)))))
+    imports = pe.get("imports")
+    if isinstance(imports, dict):
+        count = pe.get("imports_count", sum(len(v) for v in imports.values() if isinstance(v, list)))
+        facts.append(("Imports", _clip(f"{count} from {len(imports)} DLLs: " + "; ".join(
+            f"{dll} ({', '.join(map(str, names[:8]))}{', …' if len(names) > 8 else ''})" if isinstance(names, list) else str(dll)
+            for dll, names in imports.items()))))
+    behaviours = pe.get("behaviours")
+    if behaviours:
+        facts.append(("Behaviours", _clip(compact_json(behaviours))))
+    resources = pe.get("resources")
+    if isinstance(resources, dict):
+        embedded = resources.get("embedded_executables") or []
+        facts.append(("Resources", f"{resources.get('count', 0)}: " + ", ".join(
+            f"{k} {v}" for k, v in (resources.get("types") or {}).items())
+            + (f"; {len(embedded)} embedded executable(s)" if embedded else "")))
+    version = pe.get("version_info")
+    if isinstance(version, dict) and version:
+        facts.append(("Version info", _clip("; ".join(f"{k}: {v}" for k, v in version.items()))))
+    for key, value in pe.items():
+        if key not in PE_SKIPPED and value not in (None, [], {}, ""):
+            facts.append((key, _clip(compact_json(value))))
+    return facts
 
 
 def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> list[NetworkTable]:

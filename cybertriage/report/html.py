@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .content import (
+    ANALYZERS_UNRECORDED,
     SECTIONS,
     SEVERITY_ORDER,
     ReportData,
@@ -232,11 +233,11 @@ def _methodology(data: ReportData) -> list[str]:
              "verified against the MD5/SHA-1 the image stores of the acquired media, unless verification was turned "
              "off. Disk images were read through Sleuth Kit (partitions, then every filesystem, allocated and deleted "
              "files); folders were read file by file without following links. Each file's content was read once and "
-             "given to every analyzer: hashes (MD5, SHA-1, SHA-256), type from content (libmagic) compared with the "
-             "name's extension, YARA rules, and zip members, which are examined as files in turn.</p>",
+             "given to every analyzer listed below.</p>",
              "<h3>Analyzers</h3>",
-             _table(["Analyzer", "Version", "Used"], [[_t(a["name"]), _t(a["version"]), _t(a["used"])]
-                                                      for a in data.analyzers]),
+             _table(["Analyzer", "Version", "Used", "What it examines"],
+                    [[_t(a["name"]), _t(a["version"]), _t(a["used"]), _t(a["does"])] for a in data.analyzers]),
+             "" if data.analyzers_recorded else f'<p class="note">{html.escape(ANALYZERS_UNRECORDED)}</p>',
              "<h3>Runs</h3>"]
     if not data.runs:
         parts.append("<p>No run is recorded in this case.</p>")
@@ -363,7 +364,7 @@ def _network(data: ReportData) -> list[str]:
 
 
 def _pe(data: ReportData) -> list[str]:
-    parts = [f"<p>{data.pe_total:,} files with PE details"
+    parts = [f"<p>{data.pe_total:,} file{'' if data.pe_total == 1 else 's'} with PE details"
              + (f"; the first {len(data.pe)} shown.</p>" if data.pe_total > len(data.pe) else ".</p>")]
     for row in data.pe:
         rows = [("Evidence", _mono(row["evidence"])), ("Size", html.escape(human_size(row["size"]))),

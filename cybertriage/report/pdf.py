@@ -42,6 +42,7 @@ from reportlab.platypus import (
 
 from ..assets import asset_dir
 from .content import (
+    ANALYZERS_UNRECORDED,
     SEVERITY_ORDER,
     ReportData,
     ReportDetails,
@@ -142,7 +143,7 @@ def _style(name: str, **kw: Any) -> ParagraphStyle:
 
 
 BODY = _style("body", spaceAfter=4)
-SMALL = _style("small", fontSize=7.5, leading=9.5)
+SMALL = _style("small", fontSize=7.5, leading=9.5, spaceBefore=2)
 CELL = _style("cell", fontSize=7.5, leading=9.5)
 CELL_BOLD = _style("cellbold", fontName=FONT_BOLD, fontSize=7.5, leading=9.5)
 CELL_RIGHT = _style("cellright", fontSize=7.5, leading=9.5, alignment=TA_RIGHT)
@@ -394,11 +395,13 @@ def _methodology(data: ReportData) -> list[Flowable]:
         "verified against the MD5/SHA-1 the image stores of the acquired media, unless verification was turned "
         "off. Disk images were read through Sleuth Kit (partitions, then every filesystem, allocated and deleted "
         "files); folders were read file by file without following links. Each file's content was read once and "
-        "given to every analyzer: hashes (MD5, SHA-1, SHA-256), type from content (libmagic) compared with the "
-        "name's extension, YARA rules, and zip members, which are examined as files in turn.", BODY))
+        "given to every analyzer listed below.", BODY))
     story += [Paragraph("Analyzers", H2), _grid(
-        ["Analyzer", "Version", "Used"], [[_cell(a["name"]), a["version"], _cell(a["used"])] for a in data.analyzers],
-        [2, 1, 3])]
+        ["Analyzer", "Version", "Used", "What it examines"],
+        [[_cell(a["name"]), _cell(a["version"]), _cell(a["used"]), _cell(a["does"])] for a in data.analyzers],
+        [1.3, 1, 2.2, 6])]
+    if not data.analyzers_recorded:
+        story.append(Paragraph(escape(ANALYZERS_UNRECORDED), SMALL))
     story.append(Paragraph("Runs", H2))
     if not data.runs:
         story.append(Paragraph("No run is recorded in this case.", BODY))
@@ -571,8 +574,8 @@ def _pe(data: ReportData) -> list[Flowable]:
     if not data.pe:
         return []
     story = _h1("Windows executables (PE)")
-    note = f"{data.pe_total:,} files with PE details" + (f"; the first {len(data.pe)} shown." if data.pe_total > len(data.pe)
-                                                          else ".")
+    note = f"{data.pe_total:,} file{'' if data.pe_total == 1 else 's'} with PE details"
+    note += f"; the first {len(data.pe)} shown." if data.pe_total > len(data.pe) else "."
     story.append(Paragraph(note, BODY))
     for row in data.pe:
         rows = [("Evidence", _mono(row["evidence"])), ("Size", _cell(human_size(row["size"]))),
@@ -605,7 +608,7 @@ def _timeline(data: ReportData) -> list[Flowable]:
             rows.append([_mono(event["ts"]), _mono(event["macb"]),
                          _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
         story += [heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
-                  _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1, 9])]
+                  _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1.4, 9])]
     return story
 
 
