@@ -564,7 +564,7 @@ def _network(data: ReportData) -> list[Flowable]:
         note = f"{table.count:,} rows" + (f"; the first {len(table.rows)} shown" if table.count > len(table.rows) else "")
         if table.masked:
             note += f"; {', '.join(table.masked)} masked"
-        story.append(Paragraph(f"{escape(table.name.upper())} ({escape(note)})", H2))
+        story += [CondPageBreak(35 * mm), Paragraph(f"{escape(table.name.upper())} ({escape(note)})", H2)]
         story.append(_grid(table.columns, [[_cell(compact_json(row[c])) for c in table.columns] for row in table.rows],
                            [1] * len(table.columns)))
     return story
@@ -607,7 +607,7 @@ def _timeline(data: ReportData) -> list[Flowable]:
             style = _style("tb", fontName=MONO_BOLD, fontSize=7, leading=9) if event["anchor"] else MONO_CELL
             rows.append([_mono(event["ts"]), _mono(event["macb"]),
                          _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
-        story += [heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
+        story += [CondPageBreak(35 * mm), heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
                   _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1.4, 9])]
     return story
 
