@@ -415,6 +415,16 @@ def _facts(detail: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
+def _json_list(value: Any) -> Any:
+    """Lists the capture analysis stores as JSON text (DNS answers, TTLs), as lists."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _pe_files(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
     if "pe" not in db["files"].columns_dict:
         return [], 0
@@ -518,7 +528,8 @@ def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool
                 for column in masked:
                     if row.get(column):
                         row[column] = MASK
-        found.append(NetworkTable(name, count, columns, [{c: row.get(c) for c in columns} for row in rows], masked))
+        found.append(NetworkTable(name, count, columns, [{c: _json_list(row.get(c)) for c in columns} for row in rows],
+                                  masked))
     return found
 
 

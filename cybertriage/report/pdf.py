@@ -148,6 +148,7 @@ CELL = _style("cell", fontSize=7.5, leading=9.5)
 CELL_BOLD = _style("cellbold", fontName=FONT_BOLD, fontSize=7.5, leading=9.5)
 CELL_RIGHT = _style("cellright", fontSize=7.5, leading=9.5, alignment=TA_RIGHT)
 MONO_CELL = _style("mono", fontName=MONO, fontSize=7, leading=9)
+NET_CELL = _style("net", fontName=MONO, fontSize=6.3, leading=8)
 H1 = _style("h1", fontName=FONT_BOLD, fontSize=15, leading=19, spaceBefore=14, spaceAfter=8,
             textColor=colors.HexColor("#1a2b3c"))
 H2 = _style("h2", fontName=FONT_BOLD, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4,
@@ -206,16 +207,20 @@ def _cell(text: Any) -> _Text:
 CELL_PADDING = 12  # reportlab's default 6 points left and right
 
 
-def _table(cells: list[list[Any]], widths: list[float], style: list[tuple], repeat: int = 0) -> Table:
-    """A Table whose _Text cells become plain strings (with a FONT command) or Paragraphs."""
+def _table(cells: list[list[Any]], widths: list[float], style: list[tuple], repeat: int = 0,
+           padding: float = CELL_PADDING) -> Table:
+    """A Table whose _Text cells become plain strings (with a FONT command) or Paragraphs;
+    `padding` is the cells' left plus right padding."""
     commands = list(style)
+    if padding != CELL_PADDING:
+        commands += [("LEFTPADDING", (0, 0), (-1, -1), padding / 2), ("RIGHTPADDING", (0, 0), (-1, -1), padding / 2)]
     for r, row in enumerate(cells):
         for c, value in enumerate(row):
             if not isinstance(value, _Text):
                 continue
             text, cell_style = value.text, value.style
             if (len(text) < 200 and all(ord(ch) < CJK_START for ch in text)
-                    and pdfmetrics.stringWidth(text, cell_style.fontName, cell_style.fontSize) <= widths[c] - CELL_PADDING):
+                    and pdfmetrics.stringWidth(text, cell_style.fontName, cell_style.fontSize) <= widths[c] - padding):
                 row[c] = text
                 commands.append(("FONT", (c, r), (c, r), cell_style.fontName, cell_style.fontSize, cell_style.leading))
                 if cell_style.alignment == TA_RIGHT:
@@ -296,7 +301,7 @@ def _kv(rows: Iterable[tuple[str, Any]], label_width: float = LABEL_WIDTH) -> Ta
 
 
 def _grid(header: list[str], rows: list[list[Any]], widths: list[float], repeat: bool = True,
-          row_colours: list[Any] | None = None, width: float = WIDTH) -> Table:
+          row_colours: list[Any] | None = None, width: float = WIDTH, padding: float = CELL_PADDING) -> Table:
     """A table with a header row; cells are flowables or trusted text."""
     cells: list[list[Any]] = [[_Text(h, CELL_BOLD) for h in header]]
     cells += [[c if isinstance(c, (Flowable, _Text)) else _p(str(c)) for c in row] for row in rows]
@@ -307,7 +312,7 @@ def _grid(header: list[str], rows: list[list[Any]], widths: list[float], repeat:
     for i, colour in enumerate(row_colours or []):
         if colour is not None:
             style.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colour))
-    return _table(cells, [w * width / total for w in widths], style, 1 if repeat else 0)
+    return _table(cells, [w * width / total for w in widths], style, 1 if repeat else 0, padding)
 
 
 def _h1(text: str) -> list[Flowable]:
@@ -565,9 +570,17 @@ def _network(data: ReportData) -> list[Flowable]:
         if table.masked:
             note += f"; {', '.join(table.masked)} masked"
         story += [CondPageBreak(35 * mm), Paragraph(f"{escape(table.name.upper())} ({escape(note)})", H2)]
-        story.append(_grid(table.columns, [[_cell(compact_json(row[c])) for c in table.columns] for row in table.rows],
-                           [1] * len(table.columns)))
+        story.append(_grid(table.columns,
+                           [[_Text(visible(compact_json(row[c])) or "-", NET_CELL) for c in table.columns] for row in table.rows],
+                           [NETWORK_WEIGHTS.get(c, 2.5) for c in table.columns], padding=5))
     return story
+
+
+# Relative column widths in the network tables (addresses and times need room, ports and flags little).
+NETWORK_WEIGHTS = {"src": 4, "dst": 4, "sport": 1.7, "dport": 1.7, "proto": 1.7, "first_seen": 4.2, "last_seen": 4.2,
+                   "ts": 4.2, "packets": 2.4, "bytes": 2.1, "app": 1.8, "query": 5, "qtype": 1.3, "answers": 5, "rcode": 2,
+                   "method": 1.6, "host": 4, "uri": 6, "user_agent": 5, "status": 1.4, "content_type": 3, "sni": 5,
+                   "version": 2, "ja3": 5.5, "ja3s": 5.5, "protocol": 1.6, "username": 3, "password": 3}
 
 
 def _pe(data: ReportData) -> list[Flowable]:
