@@ -96,6 +96,95 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{word}"*' for word in words) or None
 
 
+@dataclass(frozen=True)
+class FindingFilter:
+    """Which findings a view shows: a severity range, one analyzer, words of the title or the object's path."""
+
+    min_rank: int = 0
+    max_rank: int = 4
+    analyzer: str | None = None
+    text: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["g.severity_rank BETWEEN ? AND ?"], [self.min_rank, self.max_rank]
+        if self.analyzer:
+            clauses.append("g.analyzer = ?")
+            params.append(self.analyzer)
+        query = fts_query(self.text)
+        if query:
+            clauses.append("(g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH ?) OR "
+                           "(g.object_kind = 'file' AND g.object_id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)))")
+            params += [query, query]
+        return " AND ".join(clauses), params
+
+
+FINDING_SORTS = {"severity": "g.severity_rank", "score": "f.score", "analyzer": "g.analyzer", "rule": "g.rule",
+                 "title": "g.title", "object": "g.object", "evidence": "g.evidence_id"}
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    """A filter and an order: what a findings view lists, as plain data a worker thread can take."""
+
+    filter: FindingFilter = FindingFilter()
+    sort: str = "severity"
+    descending: bool = True
+
+
+def finding_ids(conn: sqlite3.Connection, query: FindingQuery) -> list[int]:
+    """The ids of the findings the query selects, in its order (severity ties broken by the object's score)."""
+    where, params = query.filter.where()
+    direction = "DESC" if query.descending else "ASC"
+    if query.sort == "severity":
+        order = f"g.severity_rank {direction}, f.score {direction}, g.id"
+    else:
+        order = f"{FINDING_SORTS[query.sort]} {direction}, g.severity_rank DESC, g.id"
+    join = "LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id" if "f." in order else ""
+    return [row[0] for row in conn.execute(f"SELECT g.id FROM findings g {join} WHERE {where} ORDER BY {order}", params)]
+
+
+def findings_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The list columns of these findings, with their object's score and their evidence's path."""
+    out: dict[int, dict[str, Any]] = {}
+    for at in range(0, len(ids), 500):
+        chunk = ids[at : at + 500]
+        for row in conn.execute(
+                f"""SELECT g.id, g.severity, g.analyzer, g.rule, g.title, g.object, g.object_kind, g.object_id,
+                           g.evidence_id, e.path AS evidence, f.score AS score, f.deleted AS deleted
+                    FROM findings g JOIN evidence e ON e.id = g.evidence_id
+                    LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+                    WHERE g.id IN ({','.join('?' * len(chunk))})""", chunk):
+            out[row["id"]] = dict(row)
+    return out
+
+
+@dataclass
+class Snapshot:
+    """Everything the views show about a case apart from folder contents, read in one go (off the GUI thread)."""
+
+    evidence: list[dict[str, Any]]
+    severity_counts: dict[str, int]
+    top: list[dict[str, Any]]
+    analyzers: list[str]
+    flows: int | None
+    query: FindingQuery
+    finding_ids: list[int]
+
+
+def snapshot(conn: sqlite3.Connection, query: FindingQuery) -> Snapshot:
+    return Snapshot(evidence_rows(conn), severity_counts(conn), top_scored(conn, 10), analyzers(conn), flow_count(conn),
+                    query, finding_ids(conn, query))
+
+
+def snapshot_of_case(case_dir: Path, query: FindingQuery, *, cancel: Any = None) -> Snapshot:
+    """`snapshot` on a connection of the calling thread's own (for a pool worker)."""
+    conn = connect(case_dir)
+    try:
+        return snapshot(conn, query)
+    finally:
+        conn.close()
+
+
 def partitions(conn: sqlite3.Connection, evidence_id: int) -> list[dict[str, Any]]:
     """The evidence's volumes; while a scan is still listing them, the offsets files were found at."""
     rows = [dict(row) for row in conn.execute(
@@ -111,52 +200,77 @@ def partitions(conn: sqlite3.Connection, evidence_id: int) -> list[dict[str, Any
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a folder listing stopped: the next path to look at and whether it is included."""
+    """Where a folder listing stopped: the (path, id) of the last entry looked at."""
 
     path: str
-    inclusive: bool
+    after_id: int
+
+
+LISTING_BATCH = 256
 
 
 def folder_children(conn: sqlite3.Connection, evidence_id: int, partition_offset: int, folder: str, *,
                     start: Cursor | None = None, limit: int = 256,
                     directories_only: bool = False) -> tuple[list[dict[str, Any]], Cursor | None]:
-    """The objects directly inside `folder`, in path order, `limit` at a time.
+    """The objects directly inside `folder`, in path order, about `limit` at a time.
 
     The files table has no parent link for filesystem entries, so this walks the
-    (evidence_id, path) index with one seek per child and jumps over each
-    subfolder's contents in one more seek: a folder of k entries costs about 2k
-    index lookups, however deep the tree under it is. Returns the rows and a
+    (evidence_id, path) index, which covers (path, id): consecutive direct
+    children come in batches, and each subfolder's contents are jumped over
+    with one seek, however deep the tree under it is. Returns the rows and a
     cursor to continue from, or None when the folder is exhausted.
     """
     prefix = "" if folder == "/" else folder.rstrip("/")
-    low, inclusive = (start.path, start.inclusive) if start else (prefix + "/", False)
     high = prefix + "0"  # '0' sorts right after '/': every path under prefix/ is below it
+    position = (start.path, start.after_id) if start else (prefix + "/", -1)
     out: list[dict[str, Any]] = []
+    last_direct = None
     while len(out) < limit:
-        op = ">=" if inclusive else ">"
-        row = conn.execute(f"SELECT path, partition_offset FROM files WHERE evidence_id = ? AND path {op} ? AND path < ? "
-                           "ORDER BY path LIMIT 1", [evidence_id, low, high]).fetchone()
-        if row is None:
+        batch = conn.execute(
+            "SELECT path, id FROM files WHERE evidence_id = ? AND (path, id) > (?, ?) AND path < ? "
+            "ORDER BY path, id LIMIT ?", [evidence_id, *position, high, LISTING_BATCH]).fetchall()
+        if not batch:
             return out, None
-        path = row[0]
-        name, sep, _ = path[len(prefix) + 1 :].partition("/")
-        child = f"{prefix}/{name}"
-        if sep:
-            # Something deeper: its folder's own row, if any, came just before. A folder with no
-            # row of its own (an archive member's inner folder) still gets listed.
-            if row[1] == partition_offset and not conn.execute(
-                    "SELECT 1 FROM files WHERE evidence_id = ? AND path = ? AND partition_offset = ?",
-                    [evidence_id, child, partition_offset]).fetchone():
+        direct: list[int] = []
+        deeper: tuple[str, str, int] | None = None
+        for path, file_id in batch:
+            name, sep, _ = path[len(prefix) + 1 :].partition("/")
+            if sep:
+                deeper = (f"{prefix}/{name}", name, file_id)
+                break
+            direct.append(file_id)
+            position, last_direct = (path, file_id), path
+            if len(out) + len(direct) >= limit:
+                break
+        out.extend(_rows_by_id(conn, direct, partition_offset, directories_only))
+        if deeper is not None:
+            child, name, file_id = deeper
+            if child != last_direct and _implied_folder(conn, evidence_id, partition_offset, child, file_id):
                 out.append({"id": None, "evidence_id": evidence_id, "partition_offset": partition_offset,
                             "path": child, "name": name, "kind": "directory", "deleted": 0, "implied": True})
-            low, inclusive = child + "0", True  # past everything under child/
-            continue
-        query = f"SELECT {FILE_COLUMNS} FROM files WHERE evidence_id = ? AND path = ? AND partition_offset = ?"
-        if directories_only:
-            query += " AND kind = 'directory'"
-        out.extend(dict(r) for r in conn.execute(query + " ORDER BY id", [evidence_id, path, partition_offset]))
-        low, inclusive = path, False
-    return out, Cursor(low, inclusive)
+            position = (child + "0", -1)  # past everything under child/
+    return out, Cursor(*position)
+
+
+def _rows_by_id(conn: sqlite3.Connection, ids: list[int], partition_offset: int,
+                directories_only: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    kind = " AND kind = 'directory'" if directories_only else ""
+    for at in range(0, len(ids), 500):
+        chunk = ids[at : at + 500]
+        rows += [dict(r) for r in conn.execute(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({','.join('?' * len(chunk))}) AND partition_offset = ?{kind} "
+            "ORDER BY path, id", [*chunk, partition_offset])]
+    return rows
+
+
+def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset: int, child: str, below_id: int) -> bool:
+    """A folder with no row of its own (an archive member's inner folder) that this volume has things in."""
+    if conn.execute("SELECT 1 FROM files WHERE evidence_id = ? AND path = ? AND partition_offset = ?",
+                    [evidence_id, child, partition_offset]).fetchone():
+        return False
+    row = conn.execute("SELECT partition_offset FROM files WHERE id = ?", [below_id]).fetchone()
+    return row is not None and row[0] == partition_offset
 
 
 def flow_count(conn: sqlite3.Connection) -> int | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,12 +50,13 @@ from ..case import audit, open_case
 from ..errors import CybertriageError
 from ..pipeline import Outcome, Progress, ScanOptions
 from . import casedb
+from .casedb import FindingFilter
 from .content import PREVIEW_BYTES, read_head
 from .details import file_html, finding_html
 from .dialogs import CaseDialog
 from .formatting import SEVERITIES, SEVERITY_COLORS, as_text, esc, hexdump, human_size
 from .forms import icon, load_form
-from .models import Column, FindingFilter, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
+from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
 from .progress import ProgressTracker
 from .workers import FunctionWorker, ScanWorker
 
@@ -86,6 +89,7 @@ class MainWindow(QObject):
     """The application's one window and what it is showing."""
 
     case_opened = Signal(object)  # the case folder
+    refreshed = Signal()  # the views show a fresh snapshot of the case
     scan_done = Signal(object)  # outcomes, or the exception that stopped the scan, once the views are updated
 
     def __init__(self, settings: QSettings | None = None, scan_options: ScanOptions | None = None) -> None:
@@ -96,6 +100,7 @@ class MainWindow(QObject):
         self.window.setWindowIcon(icon("app"))
         self.window.installEventFilter(self)
 
+        self.disposed = False
         self.case_dir: Path | None = None
         self.conn: sqlite3.Connection | None = None
         self.info: dict[str, str] = {}
@@ -111,6 +116,13 @@ class MainWindow(QObject):
         self.tree_model: FolderTreeModel | None = None
         self.files_model: FolderFilesModel | None = None
         self._evidence_count = 0
+        self._db_evidence: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
+        self._counts: dict[str, int] = {}
+        self._snapshot_worker: FunctionWorker | None = None
+        self._refresh_wanted = self._snapshot_seen = 0
+        self._refresh_cost = 0.0
+        self._reload_tree = False
+        self._after_refresh: list[tuple[int, Callable[[], None]]] = []
 
         self._find_widgets()
         self._build_static_models()
@@ -333,7 +345,7 @@ class MainWindow(QObject):
             return False
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
-        self.findings_model = FindingsModel(conn, self)
+        self.findings_model = FindingsModel(conn, self, load=False)  # filled by the first snapshot
         self.findings_view.setModel(self.findings_model)
         self.findings_view.setSortingEnabled(True)
         self.findings_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
@@ -344,6 +356,7 @@ class MainWindow(QObject):
         self.findings_view.selectionModel().currentRowChanged.connect(self._finding_selected)
         icons = {"disk": icon("disk"), "partition": icon("partition"), "folder": icon("folder"), "file": icon("file")}
         self.tree_model = FolderTreeModel(conn, icons, self)
+        self._evidence_count = len(self.tree_model.roots)
         self.folder_tree.setModel(self.tree_model)
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
@@ -377,8 +390,11 @@ class MainWindow(QObject):
             self.conn.close()
         self.conn, self.case_dir, self.info = None, None, {}
         self.queued, self.failed, self._evidence_count = [], {}, 0
+        self._db_evidence, self._counts = [], {}
         for model in (self.evidence_model, self.dashboard_evidence_model, self.top_model):
             model.set_rows([])
+        for card in self.severity_cards.values():
+            card.clear()
         self.finding_details.clear()
         self.file_info.clear()
         self.hex_view.clear()
@@ -478,7 +494,7 @@ class MainWindow(QObject):
                 self.queued.append(path)
         self.tabs.setCurrentWidget(self._w(QWidget, "evidenceTab"))
         self._start_next_scan()
-        self.refresh_views()
+        self._show_evidence()
 
     def _start_next_scan(self) -> None:
         if self.worker is not None or not self.queued or self.case_dir is None:
@@ -512,6 +528,8 @@ class MainWindow(QObject):
         return self.worker is not None
 
     def _scan_progress(self, progress: Progress) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
         if self.worker is None:
             return
         previous = self.live
@@ -519,7 +537,8 @@ class MainWindow(QObject):
         if progress.stage == "finished":
             return
         if previous is None or (previous.evidence, previous.stage) != (progress.evidence, progress.stage):
-            self.refresh_views()  # a new item or stage: the evidence table says so at once
+            self._show_evidence()  # a new item or stage: the evidence table says so at once
+            self.refresh_views()
         shown = self.tracker.update(progress)
         self._set_progress_text(Evidence=shown.evidence, Stage=shown.stage, Counts=shown.counts, Bytes=shown.bytes,
                                 Rate=shown.rate, Eta=shown.eta)
@@ -528,10 +547,11 @@ class MainWindow(QObject):
         else:
             self.progress_bar.setRange(0, 100)
             self.progress_bar.setValue(shown.percent)
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+        self._schedule_refresh()
 
     def _scan_finished(self, outcomes: list[Outcome]) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
         self._scan_ended()
         summary = []
         for o in outcomes:
@@ -547,11 +567,12 @@ class MainWindow(QObject):
         self.progress_labels["Message"].setProperty("error", failed)
         self._restyle(self.progress_labels["Message"])
         self._say("Processing finished: " + "; ".join(summary), error=failed)
-        self.refresh_views(reload_tree=True)
-        self.scan_done.emit(outcomes)
+        self.refresh_views(reload_tree=True, then=lambda: self.scan_done.emit(outcomes))
         self._start_next_scan()
 
     def _scan_errored(self, error: Exception) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
         running = self.running
         self._scan_ended()
         if isinstance(error, CybertriageError):
@@ -566,8 +587,7 @@ class MainWindow(QObject):
         self.progress_labels["Message"].setProperty("error", True)
         self._restyle(self.progress_labels["Message"])
         self._say(f"Processing stopped: {message}", error=True)
-        self.refresh_views(reload_tree=True)
-        self.scan_done.emit(error)
+        self.refresh_views(reload_tree=True, then=lambda: self.scan_done.emit(error))
         self._start_next_scan()
 
     def _scan_ended(self) -> None:
@@ -590,48 +610,97 @@ class MainWindow(QObject):
 
     # -- views --------------------------------------------------------------------------------------
 
-    def refresh_views(self, reload_tree: bool = False) -> None:
-        """Re-read what changed: findings, evidence, dashboard; the folder tree when evidence was added."""
-        if self.conn is None:
-            return
-        try:
-            self._refresh(reload_tree)
-        except sqlite3.Error as error:  # e.g. the database is briefly locked by a checkpoint
-            logger.warning("refresh failed: %s", error)
+    def refresh_views(self, reload_tree: bool = False, then: Callable[[], None] | None = None) -> None:
+        """Read the case again on the thread pool and update the views; `then` runs once they show it.
 
-    def _refresh(self, reload_tree: bool) -> None:
-        conn = self.conn
-        rows = self._evidence_rows()
-        self.evidence_model.set_rows(rows)
-        self.dashboard_evidence_model.set_rows(rows)
-        counts = casedb.severity_counts(conn)
+        Counting a million files takes a noticeable fraction of a second, so the
+        snapshot (evidence, counts, top objects, the findings' order) is taken by a
+        worker on its own connection; only the result is applied here.
+        """
+        if self.case_dir is None:
+            if then is not None:
+                then()
+            return
+        self._refresh_wanted += 1
+        self._reload_tree = self._reload_tree or reload_tree
+        if then is not None:
+            self._after_refresh.append((self._refresh_wanted, then))
+        self._refresh_timer.stop()
+        self._start_snapshot()
+
+    def _start_snapshot(self) -> None:
+        if self._snapshot_worker is not None or self.case_dir is None or self._snapshot_seen >= self._refresh_wanted:
+            return
+        sequence, case, started = self._refresh_wanted, self.case_dir, time.monotonic()
+        query = self.findings_model.query if self.findings_model is not None else casedb.FindingQuery()
+        worker = FunctionWorker(casedb.snapshot_of_case, case, query)
+        worker.signals.finished.connect(lambda snap: self._snapshot_done(case, sequence, started, snap))
+        worker.signals.errored.connect(lambda error: self._snapshot_done(case, sequence, started, error))
+        self._snapshot_worker = worker
+        worker.start()
+
+    def _snapshot_done(self, case: Path, sequence: int, started: float, result: casedb.Snapshot | Exception) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
+        self._snapshot_worker = None
+        self._refresh_cost = time.monotonic() - started
+        if case == self.case_dir:
+            self._snapshot_seen = max(self._snapshot_seen, sequence)
+            if isinstance(result, Exception):
+                logger.warning("reading the case failed: %s", result)  # e.g. locked by a checkpoint: next tick retries
+            else:
+                self._apply_snapshot(result)
+            due = [then for wanted, then in self._after_refresh if wanted <= sequence]
+            self._after_refresh = [(w, t) for w, t in self._after_refresh if w > sequence]
+            self.refreshed.emit()
+            for then in due:
+                then()
+        self._start_snapshot()  # asked for again while this one ran
+
+    def _schedule_refresh(self) -> None:
+        """While a scan runs: refresh again, spending at most a fifth of the time on it."""
+        if self._refresh_timer.isActive() or self._snapshot_worker is not None:
+            return
+        self._refresh_timer.start(max(REFRESH_MS, int(5000 * self._refresh_cost)))
+
+    def _apply_snapshot(self, snap: casedb.Snapshot) -> None:
+        self._db_evidence = snap.evidence
+        self._counts = snap.severity_counts
+        self._show_evidence()
         for severity, card in self.severity_cards.items():
-            card.setText(f"<div style='font-size:20pt; font-weight:600'>{counts.get(severity, 0):,}</div>"
+            card.setText(f"<div style='font-size:20pt; font-weight:600'>{snap.severity_counts.get(severity, 0):,}</div>"
                          f"<div>{severity}</div>")
-        self.top_model.set_rows(casedb.top_scored(conn, 10))
+        self.top_model.set_rows(snap.top)
         if self.findings_model is not None:
-            self.findings_model.refresh()
-            self._update_analyzers()
-            total = sum(counts.values())
-            shown = self.findings_model.rowCount()
-            self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
-        in_db = sum(1 for r in rows if r.get("id") is not None)
-        if self.tree_model is not None and (reload_tree or in_db != self._evidence_count):
-            self._evidence_count = in_db
+            self.findings_model.apply_ids(snap.finding_ids, snap.query)
+            self._update_analyzers(snap.analyzers)
+            self._show_findings_count()
+        if self.tree_model is not None and (self._reload_tree or len(snap.evidence) != self._evidence_count):
+            self._reload_tree = False
+            self._evidence_count = len(snap.evidence)
             self.tree_model.reload()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
-        flows = casedb.flow_count(conn)
-        if not flows:
+        if not snap.flows:
             self.network_label.setText(
                 "<p style='font-size:13pt'>No packet capture in this case.</p>"
                 "<p>Network flows, DNS, HTTP and TLS records appear here once a capture (.pcap, .pcapng) "
                 "has been processed; capture analysis comes in a later version.</p>")
         else:
-            self.network_label.setText(f"<p style='font-size:13pt'>{flows:,} network flows in this case.</p>")
+            self.network_label.setText(f"<p style='font-size:13pt'>{snap.flows:,} network flows in this case.</p>")
 
-    def _evidence_rows(self) -> list[dict[str, Any]]:
-        rows = casedb.evidence_rows(self.conn)
+    def _show_findings_count(self) -> None:
+        total = sum(self._counts.values())
+        shown = self.findings_model.rowCount() if self.findings_model is not None else 0
+        self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
+
+    def _show_evidence(self) -> None:
+        rows = self._evidence_rows([dict(row) for row in self._db_evidence])
+        self.evidence_model.set_rows(rows)
+        self.dashboard_evidence_model.set_rows(rows)
+
+    def _evidence_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The case's evidence with what the examiner sees: live stage, queued items, failures before the case."""
         known = set()
         live_key = str(Path(self.live.evidence).resolve()) if self.live and self.live.evidence else None
         for row in rows:
@@ -656,14 +725,13 @@ class MainWindow(QObject):
             if key in known:
                 continue
             known.add(key)
-            if status == "queued" and self.worker is not None and path in self.running:
-                status = "queued" if self.live is None or str(Path(self.live.evidence).resolve()) != key else "processing"
+            if status == "queued" and key == live_key:
+                status = "processing"
             rows.append({"key": key, "id": None, "path": key, "kind": None, "format": None, "size": None,
                          "sha256": None, "verified": None, "files": None, "findings": {}, "shown_status": status})
         return rows
 
-    def _update_analyzers(self) -> None:
-        names = casedb.analyzers(self.conn)
+    def _update_analyzers(self, names: list[str]) -> None:
         have = [self.analyzer_filter.itemData(i) for i in range(1, self.analyzer_filter.count())]
         if names == have:
             return
@@ -684,9 +752,7 @@ class MainWindow(QObject):
         self.findings_model.set_filter(FindingFilter(low, high, self.analyzer_filter.currentData(),
                                                      self.findings_search.text()))
         self.finding_details.clear()
-        total = sum(casedb.severity_counts(self.conn).values())
-        shown = self.findings_model.rowCount()
-        self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
+        self._show_findings_count()
 
     def _finding_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
         if self.findings_model is None or not current.isValid():
@@ -746,6 +812,8 @@ class MainWindow(QObject):
         worker.start()
 
     def _content_read(self, worker: FunctionWorker, row: dict[str, Any], data: bytes) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
         self._workers.discard(worker)
         if worker is not self.content_worker:
             return
@@ -755,6 +823,8 @@ class MainWindow(QObject):
         self.text_view.setPlainText(as_text(data) + more)
 
     def _content_failed(self, worker: FunctionWorker, error: Exception) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
         self._workers.discard(worker)
         if worker is not self.content_worker:
             return
@@ -877,7 +947,11 @@ class MainWindow(QObject):
     def dispose(self) -> None:
         """Take the window down before the interpreter does: Python must not be asked to filter
         events of widgets that are half destroyed."""
+        self.disposed = True
         self.window.removeEventFilter(self)
+        if self.worker is not None:
+            self.worker.quit()
+        self._cancel_content()
         QThreadPool.globalInstance().waitForDone(60_000)
         for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)

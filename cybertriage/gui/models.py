@@ -19,6 +19,7 @@ from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
 from . import casedb
+from .casedb import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from .formatting import SEVERITY_COLORS, human_size, printable
 
 Index = QModelIndex | QPersistentModelIndex
@@ -101,147 +102,108 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-# -- findings: a windowed query ----------------------------------------------------------------
+# -- findings: the ids in order, the rows a page at a time ----------------------------------------
 
 FINDING_COLUMNS = [
-    ("severity", "Severity", "g.severity_rank"),
-    ("score", "Score", "f.score"),
-    ("analyzer", "Analyzer", "g.analyzer"),
-    ("rule", "Rule", "g.rule"),
-    ("title", "Title", "g.title"),
-    ("object", "Object", "g.object"),
-    ("evidence", "Evidence", "e.path"),
+    ("severity", "Severity"),
+    ("score", "Score"),
+    ("analyzer", "Analyzer"),
+    ("rule", "Rule"),
+    ("title", "Title"),
+    ("object", "Object"),
+    ("evidence", "Evidence"),
 ]
 
 
-@dataclass
-class FindingFilter:
-    min_rank: int = 0
-    max_rank: int = 4
-    analyzer: str | None = None
-    text: str = ""
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["g.severity_rank BETWEEN ? AND ?"], [self.min_rank, self.max_rank]
-        if self.analyzer:
-            clauses.append("g.analyzer = ?")
-            params.append(self.analyzer)
-        query = casedb.fts_query(self.text)
-        if query:
-            clauses.append("(g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH ?) OR "
-                           "(g.object_kind = 'file' AND g.object_id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)))")
-            params += [query, query]
-        return " AND ".join(clauses), params
-
-
 class FindingsModel(QAbstractTableModel):
-    """Every finding of the case, filtered and sorted in SQL, read a page at a time as the view scrolls."""
+    """Every finding of the case, filtered and sorted in SQL.
+
+    The model holds only the ordered list of finding ids (a few bytes each) and
+    reads the rows of a page when the view first shows one. A running scan's
+    new findings arrive through `apply_ids`: rows are appended, then moved into
+    sort order with a layout change, so the selection stays on its finding.
+    """
 
     PAGE = 200
     CACHED_PAGES = 40
 
-    def __init__(self, conn: sqlite3.Connection, parent: Any = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, parent: Any = None, load: bool = True) -> None:
         super().__init__(parent)
         self.conn = conn
-        self.filter = FindingFilter()
-        self.sort_column = 0
-        self.sort_order = Qt.SortOrder.DescendingOrder
-        self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self._count = 0
-        self._signature: tuple[int, int] = (0, 0)
-        self._count_rows()
+        self.query = casedb.FindingQuery()
+        self._ids: list[int] = casedb.finding_ids(conn, self.query) if load else []
+        self._pages: OrderedDict[int, dict[int, dict[str, Any]]] = OrderedDict()
 
-    # the query --------------------------------------------------------------------------------
-
-    def _order_by(self) -> str:
-        key, _, expression = FINDING_COLUMNS[self.sort_column]
-        direction = "DESC" if self.sort_order == Qt.SortOrder.DescendingOrder else "ASC"
-        if key == "severity":
-            return f"g.severity_rank {direction}, f.score {direction}, g.id"
-        return f"{expression} {direction}, g.severity_rank DESC, g.id"
-
-    def _count_rows(self) -> None:
-        where, params = self.filter.where()
-        self._count = self.conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
-        self._signature = self._current_signature()
-
-    def _current_signature(self) -> tuple[int, int]:
-        row = self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM findings").fetchone()
-        return row[0], row[1]
-
-    def _page(self, number: int) -> list[dict[str, Any]]:
+    def _page(self, number: int) -> dict[int, dict[str, Any]]:
         page = self._pages.get(number)
-        if page is not None:
+        if page is None:
+            page = casedb.findings_by_id(self.conn, self._ids[number * self.PAGE : (number + 1) * self.PAGE])
+            self._pages[number] = page
+            while len(self._pages) > self.CACHED_PAGES:
+                self._pages.popitem(last=False)
+        else:
             self._pages.move_to_end(number)
-            return page
-        where, params = self.filter.where()
-        rows = self.conn.execute(
-            f"""SELECT g.id, g.severity, g.analyzer, g.rule, g.title, g.object, g.object_kind, g.object_id,
-                       g.evidence_id, e.path AS evidence, f.score AS score, f.deleted AS deleted
-                FROM findings g JOIN evidence e ON e.id = g.evidence_id
-                LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-                WHERE {where} ORDER BY {self._order_by()} LIMIT ? OFFSET ?""",
-            [*params, self.PAGE, number * self.PAGE]).fetchall()
-        page = [dict(r) for r in rows]
-        self._pages[number] = page
-        while len(self._pages) > self.CACHED_PAGES:
-            self._pages.popitem(last=False)
         return page
 
     def finding(self, row: int) -> dict[str, Any] | None:
-        if not 0 <= row < self._count:
+        """The list columns of the finding on this row (None if it went away meanwhile)."""
+        if not 0 <= row < len(self._ids):
             return None
-        page = self._page(row // self.PAGE)
-        offset = row % self.PAGE
-        return page[offset] if offset < len(page) else None
+        return self._page(row // self.PAGE).get(self._ids[row])
 
     # changing what is shown ---------------------------------------------------------------------
 
-    def set_filter(self, findings_filter: FindingFilter) -> None:
+    def _reset(self, query: casedb.FindingQuery) -> None:
+        ids = casedb.finding_ids(self.conn, query)
         self.beginResetModel()
-        self.filter = findings_filter
+        self.query, self._ids = query, ids
         self._pages.clear()
-        self._count_rows()
         self.endResetModel()
+
+    def set_filter(self, findings_filter: casedb.FindingFilter) -> None:
+        self._reset(casedb.FindingQuery(findings_filter, self.query.sort, self.query.descending))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(FINDING_COLUMNS):
+        if 0 <= column < len(FINDING_COLUMNS):
+            self._reset(casedb.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0],
+                                            order == Qt.SortOrder.DescendingOrder))
+
+    def refresh(self) -> None:
+        """Re-read the ids on this thread (a worker can call `casedb.finding_ids` and `apply_ids` instead)."""
+        self.apply_ids(casedb.finding_ids(self.conn, self.query), self.query)
+
+    def apply_ids(self, ids: list[int], query: casedb.FindingQuery) -> None:
+        """Take a fresh id list for `query` (ignored if the view has moved on to another query)."""
+        if query != self.query:
             return
-        self.beginResetModel()
-        self.sort_column, self.sort_order = column, order
-        self._pages.clear()
-        self.endResetModel()
-
-    def refresh(self) -> bool:
-        """Pick up findings a running scan has committed; True when something changed.
-
-        New rows are announced as appended and every row as changed, so the view
-        keeps its scroll position and selection while rows move into sort order.
-        """
-        if self._current_signature() == self._signature:
-            return False
-        old = self._count
-        self._pages.clear()
-        where, params = self.filter.where()
-        new = self.conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
-        self._signature = self._current_signature()
-        if new < old:
+        if ids == self._ids:
+            return
+        known = set(self._ids)
+        if not known.issubset(ids):  # findings went away (evidence processed again): start over
             self.beginResetModel()
-            self._count = new
+            self._ids = ids
+            self._pages.clear()
             self.endResetModel()
-            return True
-        if new > old:
-            self.beginInsertRows(QModelIndex(), old, new - 1)
-            self._count = new
+            return
+        added = [i for i in ids if i not in known]
+        if added:
+            self.beginInsertRows(QModelIndex(), len(self._ids), len(self._ids) + len(added) - 1)
+            self._ids = self._ids + added
             self.endInsertRows()
-        if old:
-            self.dataChanged.emit(self.index(0, 0), self.index(old - 1, len(FINDING_COLUMNS) - 1))
-        return True
+        self.layoutAboutToBeChanged.emit()
+        old_ids = self._ids
+        self._ids = ids
+        self._pages.clear()
+        where = {finding_id: row for row, finding_id in enumerate(ids)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent, [self.index(where[old_ids[p.row()]], p.column()) for p in persistent])
+        self.layoutChanged.emit()
 
     # the model interface ------------------------------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else self._count
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(FINDING_COLUMNS)
@@ -254,6 +216,8 @@ class FindingsModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        if role == Qt.ItemDataRole.UserRole:
+            return self._ids[index.row()] if index.row() < len(self._ids) else None
         row = self.finding(index.row())
         if row is None:
             return None
@@ -277,8 +241,6 @@ class FindingsModel(QAbstractTableModel):
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and key == "score":
             return ALIGN_RIGHT
-        if role == Qt.ItemDataRole.UserRole:
-            return row["id"]
         return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from cybertriage.gui import casedb
 from cybertriage.gui.models import (
@@ -85,6 +85,22 @@ def test_findings_model_pages_a_large_result(qtmodeltester, conn, monkeypatch):
     qtmodeltester.check(model)
     ids = [model.data(model.index(r, 0), Qt.ItemDataRole.UserRole) for r in range(model.rowCount())]
     assert len(set(ids)) == model.rowCount()
+
+
+def test_new_findings_move_into_sort_order_and_the_selection_stays_on_its_finding(qtmodeltester, conn):
+    everything = FindingsModel(conn)
+    ids = [everything.data(everything.index(r, 0), Qt.ItemDataRole.UserRole) for r in range(everything.rowCount())]
+    model = FindingsModel(conn, load=False)
+    qtmodeltester.check(model)
+    model.apply_ids(ids[1::2], model.query)  # what a scan had committed at first
+    selected = QPersistentModelIndex(model.index(1, 4))
+    chosen = model.data(selected, Qt.ItemDataRole.UserRole)
+    model.apply_ids(ids, model.query)  # then the rest, some sorting before it
+    assert model.rowCount() == len(ids)
+    assert model.data(selected, Qt.ItemDataRole.UserRole) == chosen
+    assert selected.row() == ids.index(chosen) and selected.column() == 4
+    assert [model.data(model.index(r, 0), Qt.ItemDataRole.UserRole) for r in range(model.rowCount())] == ids
+    qtmodeltester.check(model)
 
 
 def test_folder_tree_is_evidence_then_volumes_then_folders(qtmodeltester, conn):

@@ -23,13 +23,19 @@ from tests.gui.conftest import DEMO_IMAGE, count
 SCAN_TIMEOUT_MS = 60_000
 
 
+def open_case(qtbot, window, case: Path) -> None:
+    """Open a case and wait for the views to show its first snapshot (read on the thread pool)."""
+    with qtbot.waitSignal(window.refreshed, timeout=10_000):
+        assert window.open_case(case)
+
+
 def statuses(window) -> dict[str, str]:
     model = window.evidence_model
     return {Path(row["path"]).name: row["shown_status"] for row in model.rows}
 
 
-def test_open_a_case_made_by_the_cli(main_window, demo_case, settings):
-    assert main_window.open_case(demo_case)
+def test_open_a_case_made_by_the_cli(qtbot, main_window, demo_case, settings):
+    open_case(qtbot, main_window, demo_case)
     assert str(demo_case.resolve()) in main_window.window.windowTitle()
     assert main_window.findings_model.rowCount() == count(demo_case, "SELECT count(*) FROM findings")
     assert statuses(main_window) == {"demo-disk.img": "done"}
@@ -40,8 +46,8 @@ def test_open_a_case_made_by_the_cli(main_window, demo_case, settings):
     assert main_window.recent_cases()[0] == str(demo_case.resolve())
 
 
-def test_selecting_a_finding_shows_matched_strings_and_hashes(main_window, demo_case):
-    main_window.open_case(demo_case)
+def test_selecting_a_finding_shows_matched_strings_and_hashes(qtbot, main_window, demo_case):
+    open_case(qtbot, main_window, demo_case)
     main_window.findings_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     main_window.findings_view.selectRow(0)
     html = main_window.finding_details.toHtml()
@@ -73,11 +79,12 @@ def test_scan_from_the_gui_into_a_fresh_case(qtbot, main_window, tmp_path):
     main_window.add_evidence([DEMO_IMAGE])
     worker = main_window.worker
     assert worker is not None and statuses(main_window) == {"demo-disk.img": "queued"}
-    progress = []
+    progress, outcomes = [], []
     worker.signals.progress.connect(progress.append)
-    with qtbot.waitSignal(worker.signals.finished, timeout=SCAN_TIMEOUT_MS) as finished:
+    main_window.scan_done.connect(outcomes.append)
+    with qtbot.waitSignals([worker.signals.finished, main_window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
         pass
-    assert [o.status for o in finished.args[0]] == ["done"]
+    assert [o.status for o in outcomes[0]] == ["done"]
     assert progress and progress[-1].stage == "finished"
     assert statuses(main_window) == {"demo-disk.img": "done"}
     assert main_window.findings_model.rowCount() == count(case, "SELECT count(*) FROM findings") > 0
@@ -138,7 +145,7 @@ def test_dropping_a_folder_processes_it(qtbot, main_window, tmp_path):
 
 
 def test_show_file_opens_its_folder_and_its_bytes(qtbot, main_window, demo_case):
-    main_window.open_case(demo_case)
+    open_case(qtbot, main_window, demo_case)
     file_id = count(demo_case, "SELECT id FROM files WHERE path = '/Pictures/holiday.jpg'")
     main_window.show_file(file_id)
     assert main_window.tabs.currentWidget().objectName() == "filesTab"
