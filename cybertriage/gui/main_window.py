@@ -347,9 +347,9 @@ class MainWindow(QObject):
         self.case_dir, self.conn = folder.resolve(), conn
         self.findings_model = FindingsModel(conn, self, load=False)  # filled by the first snapshot
         self.findings_view.setModel(self.findings_model)
-        self.findings_view.setSortingEnabled(True)
-        self.findings_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         header = self.findings_view.horizontalHeader()
+        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)  # the model's own order: worst first
+        self.findings_view.setSortingEnabled(True)
         for column, width in enumerate((100, 55, 80, 200, 430, 330)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)

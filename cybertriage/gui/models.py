@@ -164,9 +164,11 @@ class FindingsModel(QAbstractTableModel):
         self._reset(casedb.FindingQuery(findings_filter, self.query.sort, self.query.descending))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if 0 <= column < len(FINDING_COLUMNS):
-            self._reset(casedb.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0],
-                                            order == Qt.SortOrder.DescendingOrder))
+        if not 0 <= column < len(FINDING_COLUMNS):
+            return
+        query = casedb.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0], order == Qt.SortOrder.DescendingOrder)
+        if query != self.query:  # the view asks again when sorting is switched on: nothing to do then
+            self._reset(query)
 
     def refresh(self) -> None:
         """Re-read the ids on this thread (a worker can call `casedb.finding_ids` and `apply_ids` instead)."""
