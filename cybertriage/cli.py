@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export", help="write a table of the case as JSON lines or CSV",
-        description="Export files or findings, one JSON object per line (jsonl) or CSV with a header.")
+        description="Export files, findings or the network records of packet captures (flows, dns, http, tls), "
+                    "one JSON object per line (jsonl) or CSV with a header.")
     export.add_argument("--case", required=True, type=Path, metavar="DIR")
     export.add_argument("--what", required=True, choices=sorted(queries.EXPORTS))
     export.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
@@ -283,6 +284,8 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  partition at byte {p['offset']}: {p['description']}, {p['filesystem'] or '-'}, {p['status']}")
         findings = ", ".join(f"{item['findings'][s]} {s}" for s in SEVERITY_ORDER if s in item["findings"]) or "none"
         print(f"  {item['files']} objects ({item['deleted']} deleted); findings: {findings}")
+        if any(item["network"].values()):
+            print("  network: " + ", ".join(f"{count} {table}" for table, count in item["network"].items()))
         for stage in item["ledger"]:
             reasons = json.loads(stage["reasons"])
             why = "; ".join(f"{n} {r}" for r, n in reasons.items())

@@ -32,6 +32,7 @@ from .evidence.disk import DiskImage, split_raw_segments
 from .score import score_object
 
 ROW_BATCH = 256
+NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls"}
 PROGRESS_SECONDS = 0.2
 
 
@@ -93,7 +94,8 @@ class Scan:
         """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""
         writer = CaseWriter(self.case_dir)
         try:
-            options = {"jobs": self.options.jobs, "yara": self.settings.rule_paths is not None,
+            options = {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
+                       "yara": self.settings.rule_paths is not None,
                        "rules": [str(p) for p in self.settings.rule_paths or ()],
                        "verify_images": self.options.verify_images}
             run_id = writer.call(lambda db: db["runs"].insert({
@@ -298,13 +300,18 @@ class _EvidenceRun:
         listing: dict[str, Any] = {"done": False, "error": None, "count": 0}
 
         def walk() -> None:
+            records: dict[str, list[dict[str, Any]]] = {}
             try:
                 for obj in source.objects(scan.cancel):
+                    listing["count"] += 1
+                    if not isinstance(obj, EvidenceObject):  # a network record: straight to its table
+                        self._queue_record(obj, records)
+                        continue
                     obj.id = next(self.ids)
                     with self.counters.lock:
                         self.counters.found += 1
-                    listing["count"] += 1
                     work.put(obj)
+                self._send(records)
             except EvidenceError as error:
                 listing["error"] = error
             except Exception as error:  # a corrupt filesystem must not lose what was listed
@@ -363,6 +370,17 @@ class _EvidenceRun:
         if self.write_error is None:
             self._send(batch)
 
+    def _queue_record(self, record: Any, records: dict[str, list[dict[str, Any]]]) -> None:
+        """One network record as a row of its table (flows, dns, http, tls); lists become JSON."""
+        row = record.to_dict()
+        if record.KIND == "flow":
+            row["flow_id"] = row.pop("id")
+        row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in row.items()}
+        rows = records.setdefault(NETWORK_TABLES[record.KIND], [])
+        rows.append({"evidence_id": self.evidence_id, **row})
+        if len(rows) >= ROW_BATCH:
+            self._send(records)
+
     def _send(self, batch: dict[str, list[dict[str, Any]]]) -> None:
         for table, rows in batch.items():
             if rows:
@@ -405,7 +423,7 @@ class _EvidenceRun:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
         facts = item.facts
-        score = score_object(obj.path, obj.deleted, facts.get("mime"), findings, worst_member)
+        score = score_object(obj.path, obj.deleted, facts.get("mime"), findings, worst_member, obj.origin)
         batch["files"].append({
             "id": obj.id, "evidence_id": self.evidence_id, "parent_id": obj.parent_id,
             "partition_offset": obj.partition_offset, "path": obj.path, "name": obj.name,
@@ -414,6 +432,7 @@ class _EvidenceRun:
             "mime": facts.get("mime"), "description": facts.get("description"),
             "ext_mismatch": int(bool(facts.get("ext_mismatch"))),
             "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime, "note": note,
+            "origin": obj.origin, "flow_id": obj.flow_id,
             "score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False) if score.reasons else None,
             "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
         })

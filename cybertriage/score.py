@@ -17,6 +17,7 @@ from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 SEVERITY_POINTS = {"critical": 60, "high": 40, "medium": 20, "low": 8, "info": 0}
 LOCATION_POINTS = 10
 DELETED_POINTS = 10
+ARRIVAL_POINTS = 15
 CONTAINED_SHARE = 0.8  # an archive inherits this share of its worst member's score
 
 RUNNABLE_EXTENSIONS = {"exe", "dll", "scr", "com", "pif", "cpl", "sys", "msi", "bat", "cmd", "ps1", "psm1",
@@ -43,7 +44,7 @@ class Score:
 
 
 def score_object(path: str, deleted: bool, mime: str | None, findings: list[Finding],
-                 worst_member: tuple[str, int] | None = None) -> Score:
+                 worst_member: tuple[str, int] | None = None, origin: str | None = None) -> Score:
     """Score one object from its analyzers' findings, its location and its state."""
     score = Score()
     for finding in sorted(findings, key=lambda f: -SEVERITY_POINTS[f.severity]):
@@ -58,6 +59,8 @@ def score_object(path: str, deleted: bool, mime: str | None, findings: list[Find
             if pattern.search(path.split("!", 1)[0]):
                 score.add(LOCATION_POINTS, reason)
                 break
+    if origin and (score.value or runnable):
+        score.add(ARRIVAL_POINTS, f"Arrived over the network: {origin}")
     if deleted and score.value:
         score.add(DELETED_POINTS, "Deleted from the filesystem")
     return score

@@ -30,7 +30,7 @@ def test_scores_and_reasons_end_to_end(corpus_dir: Path, tmp_path: Path) -> None
     assert any("disguised as .jpg" in reason for reason in disguised_in_temp["reasons"])
     assert any("temporary folder" in reason for reason in disguised_in_temp["reasons"])
     assert disguised_in_temp["score"] > files["/Pictures/holiday.jpg"]["score"] > 0
-    assert files["/AppData/Local/Temp/setup.exe"]["reasons"] == ["Sits in a temporary folder, where droppers unpack"]
+    assert "Sits in a temporary folder, where droppers unpack" in files["/AppData/Local/Temp/setup.exe"]["reasons"]
     assert files["/AppData/Local/Temp/notes.txt"]["score"] == 0  # plain text in Temp is not suspicious by itself
     assert any("EICAR_Test_File" in reason for reason in files["/Pictures/eicar.txt"]["reasons"])
 

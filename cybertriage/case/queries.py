@@ -10,7 +10,7 @@ import sqlite_utils
 
 FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
                "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
-               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe"]
+               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe", "origin", "flow_id"]
 FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id",
                   "score", "detail", "created_at"]
 
@@ -40,7 +40,42 @@ def findings(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
         yield {name: row[name] for name in FINDING_FIELDS}
 
 
-EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings)}
+# Network records, with the field names DESIGN.md fixes first and every other column after them.
+NETWORK_FIELDS = {
+    "flows": ["evidence", "flow_id", "src", "sport", "dst", "dport", "proto", "first_seen", "last_seen", "packets",
+              "bytes", "app", "duration", "orig_packets", "resp_packets", "orig_bytes", "resp_bytes", "orig_payload",
+              "resp_payload", "state", "history", "missing_bytes", "gaps", "ended", "vlan", "ip_version"],
+    "dns": ["evidence", "ts", "src", "dst", "query", "qtype", "answers", "rcode", "sport", "dport", "proto",
+            "trans_id", "qclass", "ttls", "rtt", "flow_id"],
+    "http": ["evidence", "ts", "src", "dst", "method", "host", "uri", "user_agent", "status", "content_type",
+             "body_sha256", "sport", "dport", "version", "referrer", "reason", "body_size", "request_content_type",
+             "request_body_size", "request_body_sha256", "info_code", "content_encoding", "body_complete",
+             "trans_depth", "flow_id"],
+    "tls": ["evidence", "ts", "src", "dst", "sni", "version", "ja3", "ja3s", "sport", "dport", "client_version",
+            "offered_versions", "cipher_suites", "cipher", "alpn", "ja3_string", "ja3s_string", "cert_subject",
+            "cert_issuer", "cert_not_before", "cert_not_after", "cert_serial", "cert_san_dns", "cert_chain_sha256",
+            "cert_chain_subjects", "established", "flow_id"],
+}
+JSON_COLUMNS = {"answers", "ttls", "offered_versions", "cipher_suites", "alpn", "cert_san_dns", "cert_chain_subjects"}
+BOOLEAN_COLUMNS = {"body_complete", "established"}
+
+
+def network(db: sqlite_utils.Database, table: str) -> Iterator[dict[str, Any]]:
+    """Rows of one network table (flows, dns, http, tls) in capture order, lists decoded."""
+    if table not in db.table_names():
+        return
+    rows = db.query(f"SELECT t.*, e.path AS evidence FROM [{table}] t JOIN evidence e ON e.id = t.evidence_id "
+                    "ORDER BY t.evidence_id, t.id")
+    for row in rows:
+        for column in JSON_COLUMNS & row.keys():
+            row[column] = json.loads(row[column]) if row[column] else []
+        for column in BOOLEAN_COLUMNS & row.keys():
+            row[column] = None if row[column] is None else bool(row[column])
+        yield {name: row.get(name) for name in NETWORK_FIELDS[table]}
+
+
+EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings),
+           **{table: (fields, lambda db, table=table: network(db, table)) for table, fields in NETWORK_FIELDS.items()}}
 
 
 def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -57,6 +92,9 @@ def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             """SELECT stage, attempted, processed, skipped, reasons FROM ledger WHERE evidence_id = ?
                AND run_id = (SELECT max(run_id) FROM ledger WHERE evidence_id = ?)""", [item["id"], item["id"]]))
         item["problems"] = db.execute("SELECT count(*) FROM problems WHERE evidence_id = ?", [item["id"]]).fetchone()[0]
+        item["network"] = {table: db.execute(f"SELECT count(*) FROM [{table}] WHERE evidence_id = ?",
+                                             [item["id"]]).fetchone()[0]
+                           for table in NETWORK_FIELDS if table in db.table_names()}
     return items
 
 

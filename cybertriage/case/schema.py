@@ -10,7 +10,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
@@ -80,7 +80,42 @@ def _version_2(db: sqlite_utils.Database) -> None:
     files.create_index(["score"])
 
 
-MIGRATIONS = {1: _version_1, 2: _version_2}
+def _version_3(db: sqlite_utils.Database) -> None:
+    """Packet captures: flows and protocol records, and where a carried object came from."""
+    records = {"flows": _FLOW, "dns": _DNS, "http": _HTTP, "tls": _TLS}
+    for table, columns in records.items():
+        db[table].create({"id": int, "evidence_id": int, **columns}, pk="id",
+                         foreign_keys=[("evidence_id", "evidence", "id")])
+        db[table].create_index(["evidence_id", "flow_id"])
+    db["dns"].create_index(["query"])
+    db["http"].create_index(["host"])
+    db["http"].create_index(["body_sha256"])
+    db["tls"].create_index(["sni"])
+    db["files"].add_column("origin", str)
+    db["files"].add_column("flow_id", int)
+
+
+# Columns of the network tables, as the capture analysis (analyzers/net/records.py) names them;
+# lists are stored as JSON text.
+_ENDPOINTS = {"src": str, "sport": int, "dst": str, "dport": int, "proto": str}
+_FLOW = {"flow_id": int, **_ENDPOINTS, "first_seen": str, "last_seen": str, "duration": float,
+         "orig_packets": int, "resp_packets": int, "orig_bytes": int, "resp_bytes": int, "orig_payload": int,
+         "resp_payload": int, "packets": int, "bytes": int, "app": str, "state": str, "history": str,
+         "missing_bytes": int, "gaps": int, "ended": str, "vlan": int, "ip_version": int}
+_DNS = {"flow_id": int, "ts": str, **_ENDPOINTS, "trans_id": int, "query": str, "qtype": str, "qclass": int,
+        "answers": str, "ttls": str, "rcode": str, "rtt": float}
+_HTTP = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "method": str, "host": str,
+         "uri": str, "version": str, "user_agent": str, "referrer": str, "status": int, "reason": str,
+         "content_type": str, "body_size": int, "body_sha256": str, "request_content_type": str,
+         "request_body_size": int, "request_body_sha256": str, "info_code": int, "content_encoding": str,
+         "body_complete": int, "trans_depth": int}
+_TLS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "sni": str, "version": str,
+        "client_version": str, "offered_versions": str, "cipher_suites": str, "cipher": str, "alpn": str,
+        "ja3": str, "ja3_string": str, "ja3s": str, "ja3s_string": str, "cert_subject": str, "cert_issuer": str,
+        "cert_not_before": str, "cert_not_after": str, "cert_serial": str, "cert_san_dns": str,
+        "cert_chain_sha256": str, "cert_chain_subjects": str, "established": int}
+
+MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3}
 
 
 def migrate(db: sqlite_utils.Database) -> None:

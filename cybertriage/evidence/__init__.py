@@ -6,14 +6,9 @@ from pathlib import Path
 
 from ..errors import EvidenceError
 from .base import EvidenceObject, EvidenceSource, Ledger, Partition
+from .capture import CaptureEvidence, is_capture
 from .disk import EWF_SIGNATURE, DiskImage
 from .folder import FolderEvidence
-
-_CAPTURE_MAGICS = (
-    b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # pcap, microseconds
-    b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",  # pcap, nanoseconds
-    b"\x0a\x0d\x0d\x0a",  # pcapng section header
-)
 
 __all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "Partition", "open_evidence", "detect_kind"]
 
@@ -35,7 +30,7 @@ def detect_kind(path: Path) -> str:
         raise EvidenceError("evidence file is empty")
     if head.startswith(EWF_SIGNATURE):
         return "ewf"
-    if head[:4] in _CAPTURE_MAGICS:
+    if is_capture(head):
         return "capture"
     return "raw"
 
@@ -46,7 +41,7 @@ def open_evidence(path: Path) -> EvidenceSource:
     if kind == "folder":
         return FolderEvidence(path)
     if kind == "capture":
-        raise EvidenceError("packet capture: capture analysis is not part of this version yet")
+        return CaptureEvidence(path)
     try:
         return DiskImage(path)
     except OSError as error:

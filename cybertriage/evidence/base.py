@@ -59,6 +59,8 @@ class EvidenceObject:
     ctime: str | None = None
     crtime: str | None = None
     content: Content | None = None
+    origin: str | None = None  # how it reached the evidence, e.g. "HTTP GET http://host/path"
+    flow_id: int | None = None  # the capture flow that carried it
     parent_id: int | None = None
     depth: int = 0
     id: int | None = None
@@ -102,6 +104,12 @@ class Ledger:
             reasons[reason] = reasons.get(reason, 0) + 1
             if obj is not None or detail is not None:
                 self.warnings.append((stage, obj or "", f"{reason}: {detail}" if detail else reason))
+
+    def skipped_count(self, stage: str, reason: str, count: int) -> None:
+        """Many objects skipped for one reason, without a warning line for each (e.g. packets)."""
+        with self._lock:
+            reasons = self._stage(stage)["skipped"]
+            reasons[reason] = reasons.get(reason, 0) + count
 
     def warn(self, stage: str, obj: str, message: str) -> None:
         with self._lock:

@@ -17,13 +17,16 @@ is kept. A file that is not a capture at all raises `EvidenceError` from the con
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import EvidenceError
+from .base import BytesContent, EvidenceObject, EvidenceSource
 
-__all__ = ["CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
+__all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
 
 CHUNK = 4 * 1024 * 1024
 MAX_RECORD = 256 * 1024  # Wireshark's largest standard packet; bigger is a corrupt header
@@ -361,3 +364,51 @@ class CaptureReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CaptureEvidence(EvidenceSource):
+    """A packet capture: network records for the case, and the objects carried (HTTP bodies)
+    as evidence objects that the same analyzers examine as files found on a disk."""
+
+    KIND = "capture"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.format = CaptureReader(path).format  # raises EvidenceError on what is not a capture
+
+    @property
+    def container_files(self) -> list[Path]:
+        return [self.path]
+
+    def objects(self, cancelled: threading.Event) -> Iterator[Any]:
+        """Network records (Flow, DnsRecord, ...) as they complete, and an EvidenceObject for each
+        carried object; the CaptureSummary comes last and fills the ledger."""
+        from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
+
+        for record in analyse_capture(self.path, cancelled):
+            kind = record.KIND
+            if kind == "extracted_object":
+                yield _carried_object(record)
+            elif kind == "capture_summary":
+                record.fill_ledger(self.ledger)
+                self.problems.extend(record.problems)
+                if record.truncated and not record.problems:
+                    self.problems.append("capture ends in the middle of a record")
+            else:
+                yield record
+
+
+def _carried_object(extracted: Any) -> EvidenceObject:
+    """An HTTP body as an object: /http/<host>/<flow>-<name>, with its request as its origin."""
+    http = extracted.source
+    host = (http.host or http.dst or "unknown-host").replace("/", "_")
+    path = f"/http/{host}/{extracted.flow_id}-{http.trans_depth}-{extracted.direction}-{extracted.name}"
+    obj = EvidenceObject(path=path, name=extracted.name, size=extracted.size, mtime=http.ts,
+                         origin=f"HTTP {http.method or '?'} {host}{http.uri or ''} at {http.ts} from {http.dst}",
+                         flow_id=extracted.flow_id)
+    if extracted.truncated:
+        obj.unreadable = f"body larger than the stored {len(extracted.data)} bytes; its sha256 is {extracted.sha256}"
+    else:
+        obj.content = BytesContent(extracted.data)
+    return obj
+

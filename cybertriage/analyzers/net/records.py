@@ -222,16 +222,13 @@ class CaptureSummary(_Record):
         """Copy the counts into an evidence `Ledger` (cybertriage.evidence.base.Ledger)."""
         ledger.attempted(stage, self.packets_read)
         ledger.processed(stage, self.packets_decoded)
-        with ledger._lock:  # counts per reason, without one warning line per packet
-            skipped = ledger._stage(stage)["skipped"]
-            for reason, count in self.not_decoded.items():
-                skipped[reason] = skipped.get(reason, 0) + count
+        for reason, count in self.not_decoded.items():
+            ledger.skipped_count(stage, reason, count)
         if self.tcp_streams:
             ledger.attempted("tcp streams", self.tcp_streams)
             ledger.processed("tcp streams", self.tcp_streams - self.streams_with_gaps)
             if self.streams_with_gaps:
-                with ledger._lock:
-                    ledger._stage("tcp streams")["skipped"]["gaps in the capture"] = self.streams_with_gaps
+                ledger.skipped_count("tcp streams", "gaps in the capture", self.streams_with_gaps)
         for problem in self.problems:
             ledger.warn(stage, self.path, problem)
         for warning in self.warnings:
