@@ -465,7 +465,7 @@ class MainWindow(QObject):
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.recent_list.addItem(item)
         self.recent_menu.setEnabled(bool(recent))
-        self.recent_list.setVisible(bool(recent))
+        self._w(QWidget, "recentBox").setVisible(bool(recent))
 
     # -- evidence and processing --------------------------------------------------------------------
 
@@ -940,9 +940,6 @@ class MainWindow(QObject):
             self._say("Cancelling processing before closing…")
         self._cancel_content()
         QThreadPool.globalInstance().waitForDone(60_000)
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
     def dispose(self) -> None:
         """Take the window down before the interpreter does: Python must not be asked to filter
