@@ -12,6 +12,7 @@ from typing import Any
 from .formatting import SEVERITY_COLORS, esc, human_size
 
 _TABLE = '<table cellspacing="0" cellpadding="3">'
+_PRE = '<pre style="white-space: pre-wrap">'
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> str:
@@ -70,7 +71,7 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None) -> str:
             parts.append("<b>Why it scores</b>" + reasons)
     rest = {k: v for k, v in detail.items() if k != "strings"}
     if rest:
-        parts.append("<h4>Detail</h4><pre>" + esc(json.dumps(rest, indent=2, ensure_ascii=False)) + "</pre>")
+        parts.append("<h4>Detail</h4>" + _PRE + esc(json.dumps(rest, indent=2, ensure_ascii=False)) + "</pre>")
     return "".join(parts)
 
 
@@ -94,7 +95,7 @@ def file_html(file: dict[str, Any]) -> str:
         parts.append("<b>Why it scores</b>" + reasons)
     if file.get("pe"):
         pe = json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]
-        parts.append("<h4>PE</h4><pre>" + esc(json.dumps(pe, indent=2, ensure_ascii=False)) + "</pre>")
+        parts.append("<h4>PE</h4>" + _PRE + esc(json.dumps(pe, indent=2, ensure_ascii=False)) + "</pre>")
     return "".join(parts)
 
 

@@ -179,6 +179,7 @@ class MainWindow(QObject):
         for name in ("hexView", "textView"):
             w(QPlainTextEdit, name).setObjectName(name)  # styled monospace by style.qss
         self.status_case = QLabel()
+        self.status_case.setTextFormat(Qt.TextFormat.RichText)  # case details are escaped, never interpreted
         self.window.statusBar().addPermanentWidget(self.status_case)
         self._w(QLabel, "welcomeTitle").setObjectName("welcomeTitle")
 
@@ -281,7 +282,7 @@ class MainWindow(QObject):
         self._w(QPushButton, "openCaseButton").clicked.connect(self.open_case_dialog)
         self._w(QPushButton, "addImageButton").clicked.connect(self.add_image_dialog)
         self._w(QPushButton, "addFolderButton").clicked.connect(self.add_folder_dialog)
-        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.cancel_button.clicked.connect(self._cancel_or_dismiss)
         self.recent_list.itemActivated.connect(lambda item: self.open_case(Path(item.data(Qt.ItemDataRole.UserRole))))
         self.severity_filter.currentIndexChanged.connect(self._apply_findings_filter)
         self.analyzer_filter.currentIndexChanged.connect(self._apply_findings_filter)
@@ -350,10 +351,11 @@ class MainWindow(QObject):
         header = self.findings_view.horizontalHeader()
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)  # the model's own order: worst first
         self.findings_view.setSortingEnabled(True)
-        for column, width in enumerate((100, 55, 80, 200, 430, 330)):
+        for column, width in enumerate((95, 55, 75, 190, 380, 300)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         self.findings_view.selectionModel().currentRowChanged.connect(self._finding_selected)
+        self.findings_view.doubleClicked.connect(self._finding_activated)
         icons = {"disk": icon("disk"), "partition": icon("partition"), "folder": icon("folder"), "file": icon("file")}
         self.tree_model = FolderTreeModel(conn, icons, self)
         self._evidence_count = len(self.tree_model.roots)
@@ -421,18 +423,15 @@ class MainWindow(QObject):
         name = self.info.get("name") or self.case_dir.name
         number = self.info.get("number")
         self.window.setWindowTitle(f"{name}{f' [{number}]' if number else ''} — {self.case_dir} — cybertriage")
-        parts = [f"Case {esc(name)}"]
-        if number:
-            parts.append(f"no. {esc(number)}")
-        for key, label in (("examiner", "examiner"), ("agency", "agency")):
-            if self.info.get(key):
-                parts.append(f"{label} {esc(self.info[key])}")
-        self.status_case.setText(" · ".join(parts))
+        details = [f"{label} {esc(self.info[key])}" for key, label in (("examiner", "examiner"), ("agency", "agency"))
+                   if self.info.get(key)]
+        self.status_case.setText(" · ".join([f"Case {esc(name)}", *([f"no. {esc(number)}"] if number else []), *details]))
         created = self.info.get("created_at", "")
+        subtitle = " · ".join([*details, f"created {esc(created)}", esc(str(self.case_dir))])
         self.case_summary.setText(
             f"<span style='font-size:15pt; font-weight:600'>{esc(name)}</span>"
             f"{f'&nbsp;&nbsp;<span style=color:#555>case {esc(number)}</span>' if number else ''}<br>"
-            f"<span style='color:#555'>{' · '.join(parts[1:] + [f'created {esc(created)}', esc(str(self.case_dir))])}</span>")
+            f"<span style='color:#555'>{subtitle}</span>")
 
     # -- recent cases -------------------------------------------------------------------------------
 
@@ -508,9 +507,8 @@ class MainWindow(QObject):
         self.tracker = ProgressTracker()
         self.live = None
         self.progress_panel.show()
+        self._progress_running(True)
         self.progress_bar.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.show()
         self._set_progress_text(Evidence=", ".join(p.name for p in self.running), Stage="starting", Counts="",
                                 Bytes="", Rate="", Eta="", Message="")
         self.actions["CancelScan"].setEnabled(True)
@@ -594,11 +592,24 @@ class MainWindow(QObject):
         self.worker = None
         self.running = []
         self.live = None
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setValue(100)
-        self.cancel_button.hide()
+        self._progress_running(False)
         self.actions["CancelScan"].setEnabled(False)
         self.actions["CaseProperties"].setEnabled(self.case_dir is not None)
+
+    def _progress_running(self, running: bool) -> None:
+        """While a scan runs the panel shows the bar and the counts; after it, a summary to dismiss."""
+        for widget in (self.progress_bar, *(self.progress_labels[n] for n in ("Stage", "Counts", "Bytes", "Rate", "Eta"))):
+            widget.setVisible(running)
+        self.cancel_button.setText("Cancel" if running else "Dismiss")
+        self.cancel_button.setProperty("running", running)
+        self.cancel_button.setEnabled(True)
+        self._restyle(self.cancel_button)
+
+    def _cancel_or_dismiss(self) -> None:
+        if self.worker is not None:
+            self.cancel_scan()
+        else:
+            self.progress_panel.hide()
 
     def _set_progress_text(self, **texts: str) -> None:
         for name, text in texts.items():
@@ -765,6 +776,12 @@ class MainWindow(QObject):
             return
         file = casedb.file_row(self.conn, finding["object_id"]) if finding["object_kind"] == "file" else None
         self.finding_details.setHtml(finding_html(finding, file))
+
+    def _finding_activated(self, index: QModelIndex) -> None:
+        """Double-click: the finding's file in the Files tab, with its bytes."""
+        row = self.findings_model.finding(index.row()) if self.findings_model else None
+        if row is not None and row["object_kind"] == "file":
+            self.show_file(row["object_id"])
 
     def _top_object_activated(self, index: QModelIndex) -> None:
         file_id = self.top_model.data(index, Qt.ItemDataRole.UserRole)

@@ -89,7 +89,7 @@ def test_scan_from_the_gui_into_a_fresh_case(qtbot, main_window, tmp_path):
     assert statuses(main_window) == {"demo-disk.img": "done"}
     assert main_window.findings_model.rowCount() == count(case, "SELECT count(*) FROM findings") > 0
     assert count(case, "SELECT count(*) FROM runs WHERE status = 'completed'") == 1
-    assert not main_window.is_scanning() and not main_window.cancel_button.isVisible()
+    assert not main_window.is_scanning() and main_window.cancel_button.text() == "Dismiss"
 
 
 def test_cancel_a_scan_midway(qtbot, main_window, tmp_path, many_files_image):
@@ -152,6 +152,27 @@ def test_show_file_opens_its_folder_and_its_bytes(qtbot, main_window, demo_case)
     assert main_window.files_view.currentIndex().data() == "holiday.jpg"
     qtbot.waitUntil(lambda: main_window.hex_view.toPlainText().startswith("00000000  4d 5a"), timeout=10_000)
     assert "extension mismatch" in main_window.file_info.toHtml().lower()
+
+
+def test_double_clicking_a_finding_shows_its_file(qtbot, main_window, demo_case):
+    open_case(qtbot, main_window, demo_case)
+    model = main_window.findings_model
+    row = next(r for r in range(model.rowCount()) if model.finding(r)["rule"] == "EICAR_Test_File")
+    main_window.findings_view.doubleClicked.emit(model.index(row, 4))
+    assert main_window.tabs.currentWidget().objectName() == "filesTab"
+    assert main_window.folder_label.text() == "<b>/Downloads</b>"
+    assert main_window.files_view.currentIndex().data() == "eicar.com"
+    qtbot.waitUntil(lambda: "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in main_window.text_view.toPlainText(), timeout=10_000)
+
+
+def test_closing_the_window_during_a_scan_cancels_it_cleanly(qtbot, main_window, tmp_path, many_files_image):
+    case = tmp_path / "case"
+    main_window.create_case(case, {"name": "closing"})
+    main_window.add_evidence([many_files_image])
+    qtbot.waitUntil(lambda: main_window.live is not None and main_window.live.stage == "analysing", timeout=10_000)
+    main_window.window.close()  # waits for the worker: the case is consistent when it returns
+    assert count(case, "SELECT status FROM runs") == "cancelled"
+    assert count(case, "SELECT status FROM evidence") == "cancelled"
 
 
 def test_read_head_equals_icat(demo_case):

@@ -1,0 +1,32 @@
+"""The case details dialog refuses what would go wrong later."""
+
+from __future__ import annotations
+
+from cybertriage.case import open_case
+from cybertriage.gui.dialogs import CaseDialog
+
+
+def test_new_case_needs_a_name_and_an_empty_or_new_folder(qtbot, tmp_path):
+    dialog = CaseDialog(None, "New case")
+    qtbot.addWidget(dialog.dialog)
+    assert dialog.problem() == "Give the case a name."
+    dialog.edits["caseName"].setText("Laptop A")
+    assert dialog.problem() == "Choose a folder for the case."
+    dialog.edits["folder"].setText(str(tmp_path / "new"))
+    assert dialog.problem() is None
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "something.txt").write_text("x")
+    dialog.edits["folder"].setText(str(tmp_path / "full"))
+    assert "empty" in dialog.problem()
+    open_case(tmp_path / "existing", create=True).close()
+    dialog.edits["folder"].setText(str(tmp_path / "existing"))
+    assert "already holds a case" in dialog.problem()
+    dialog.edits["examiner"].setText("  J. Doe ")
+    assert dialog.values()["examiner"] == "J. Doe"
+
+
+def test_properties_keep_the_folder(qtbot, tmp_path):
+    dialog = CaseDialog(None, "Case properties", {"name": "A", "folder": str(tmp_path)}, folder_fixed=True)
+    qtbot.addWidget(dialog.dialog)
+    assert dialog.edits["folder"].isReadOnly()
+    assert dialog.problem() is None
