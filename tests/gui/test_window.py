@@ -115,6 +115,15 @@ def test_cancel_a_scan_midway(qtbot, main_window, tmp_path, many_files_image):
     assert statuses(main_window)["many.img"].startswith("cancelled")
 
 
+def test_findings_appear_while_the_scan_runs(qtbot, main_window, tmp_path, many_files_image):
+    main_window.create_case(tmp_path / "case", {"name": "live"})
+    seen = []
+    main_window.refreshed.connect(lambda: seen.append((main_window.is_scanning(), main_window.findings_model.rowCount())))
+    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS):
+        main_window.add_evidence([DEMO_IMAGE, many_files_image])  # the demo's findings land first
+    assert any(scanning and rows > 0 for scanning, rows in seen), seen
+
+
 def test_unreadable_evidence_becomes_a_message_on_its_row(qtbot, main_window, tmp_path):
     main_window.create_case(tmp_path / "case", {"name": "errors"})
     empty = tmp_path / "empty.img"
@@ -190,3 +199,9 @@ def test_self_test_exits_zero(tmp_path):
                           timeout=120, cwd=REPO, env=env)
     assert done.returncode == 0, done.stderr
     assert "Opened case" in done.stderr
+
+
+def test_the_core_stays_headless():
+    """Only cybertriage.gui may import PySide6: the CLI runs on machines without Qt's libraries."""
+    code = "import sys, cybertriage.cli, cybertriage.pipeline; sys.exit('PySide6' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
