@@ -346,7 +346,8 @@ class MainWindow(QObject):
             return False
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
-        self.findings_model = FindingsModel(conn, self, load=False)  # filled by the first snapshot
+        # filled by the first snapshot; later sorts and filters are read on the thread pool too
+        self.findings_model = FindingsModel(conn, self, load=False, loader=self.refresh_views)
         self.findings_view.setModel(self.findings_model)
         header = self.findings_view.horizontalHeader()
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)  # the model's own order: worst first

@@ -127,9 +127,13 @@ class FindingsModel(QAbstractTableModel):
     PAGE = 200
     CACHED_PAGES = 40
 
-    def __init__(self, conn: sqlite3.Connection, parent: Any = None, load: bool = True) -> None:
+    def __init__(self, conn: sqlite3.Connection, parent: Any = None, load: bool = True,
+                 loader: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self.conn = conn
+        # With a loader, a new sort or filter is read off the GUI thread: the loader arranges for
+        # `apply_ids` to be called with the new query's ids; until then the old rows stay.
+        self.loader = loader
         self.query = casedb.FindingQuery()
         self._ids: list[int] = casedb.finding_ids(conn, self.query) if load else []
         self._pages: OrderedDict[int, dict[int, dict[str, Any]]] = OrderedDict()
@@ -154,6 +158,10 @@ class FindingsModel(QAbstractTableModel):
     # changing what is shown ---------------------------------------------------------------------
 
     def _reset(self, query: casedb.FindingQuery) -> None:
+        if self.loader is not None:
+            self.query = query
+            self.loader()
+            return
         ids = casedb.finding_ids(self.conn, query)
         self.beginResetModel()
         self.query, self._ids = query, ids
@@ -181,7 +189,7 @@ class FindingsModel(QAbstractTableModel):
         if ids == self._ids:
             return
         known = set(self._ids)
-        if not known.issubset(ids):  # findings went away (evidence processed again): start over
+        if not known.issubset(ids):  # another filter, or findings went away (evidence processed again)
             self.beginResetModel()
             self._ids = ids
             self._pages.clear()

@@ -56,6 +56,22 @@ def test_selecting_a_finding_shows_matched_strings_and_hashes(qtbot, main_window
     assert sha256 in html
 
 
+def test_sorting_and_searching_in_the_window_keep_the_gui_thread_free(qtbot, main_window, demo_case):
+    open_case(qtbot, main_window, demo_case)
+    model, view = main_window.findings_model, main_window.findings_view
+    view.selectRow(0)
+    chosen = view.currentIndex().data(Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
+        view.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # by title, read on the thread pool
+    titles = [model.finding(r)["title"] for r in range(model.rowCount())]
+    assert titles == sorted(titles)
+    assert view.currentIndex().data(Qt.ItemDataRole.UserRole) == chosen  # the selection followed its finding
+    with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
+        main_window.findings_search.setText("cradle")
+    assert [model.finding(r)["rule"] for r in range(model.rowCount())] == ["PowerShell_Download_Cradle"]
+    assert main_window.findings_count.text().startswith("1 of ")
+
+
 def test_a_bad_case_folder_is_a_message_not_a_crash(main_window, tmp_path):
     assert not main_window.open_case(tmp_path / "nothing-here")
     assert "Cannot open" in main_window.window.statusBar().currentMessage()
