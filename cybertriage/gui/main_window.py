@@ -361,6 +361,7 @@ class MainWindow(QObject):
         self.tree_model = FolderTreeModel(conn, icons, self)
         self._evidence_count = len(self.tree_model.roots)
         self.folder_tree.setModel(self.tree_model)
+        self._expand_evidence()
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
         self.files_view.setModel(self.files_model)
@@ -535,9 +536,9 @@ class MainWindow(QObject):
         self.live = progress if progress.stage != "finished" else None
         if progress.stage == "finished":
             return
+        self._show_evidence()  # the row of the item in hand follows every tick
         if previous is None or (previous.evidence, previous.stage) != (progress.evidence, progress.stage):
-            self._show_evidence()  # a new item or stage: the evidence table says so at once
-            self.refresh_views()
+            self.refresh_views()  # a new item or stage: read the case at once
         shown = self.tracker.update(progress)
         self._set_progress_text(Evidence=shown.evidence, Stage=shown.stage, Counts=shown.counts, Bytes=shown.bytes,
                                 Rate=shown.rate, Eta=shown.eta)
@@ -691,6 +692,7 @@ class MainWindow(QObject):
             self._reload_tree = False
             self._evidence_count = len(snap.evidence)
             self.tree_model.reload()
+            self._expand_evidence()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
         if not snap.flows:
@@ -722,8 +724,8 @@ class MainWindow(QObject):
             if status in ("added", "processing"):
                 if self.worker is not None and row["path"] == live_key and self.live is not None:
                     p = self.live
-                    status = f"processing: {p.stage}" + (f" ({p.objects_done:,}/{p.objects_found:,})"
-                                                         if p.stage == "analysing" else "")
+                    status = f"processing: {p.stage}"
+                    row["files"] = max(row["files"] or 0, p.objects_done)  # ahead of what is committed
                 elif self.worker is not None:
                     status = "processing"
                 else:
@@ -790,6 +792,13 @@ class MainWindow(QObject):
             self.show_file(int(file_id))
 
     # files tab ----------------------------------------------------------------------------------
+
+    def _expand_evidence(self) -> None:
+        """Evidence items open on their volumes (a cheap query each); folders stay closed until asked."""
+        for row in range(self.tree_model.rowCount()):
+            index = self.tree_model.index(row, 0)
+            self.tree_model.fetchMore(index)  # a hidden view would only note the expansion
+            self.folder_tree.expand(index)
 
     def _folder_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
         node = self.tree_model.node(current) if self.tree_model else None
