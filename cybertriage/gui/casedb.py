@@ -18,7 +18,8 @@ from ..case import CASE_DB
 from ..errors import UsageError
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
-                "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe")
+                "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe, "
+                "origin, flow_id")
 
 
 def connect(case_dir: Path) -> sqlite3.Connection:
@@ -166,13 +167,13 @@ class Snapshot:
     severity_counts: dict[str, int]
     top: list[dict[str, Any]]
     analyzers: list[str]
-    flows: int | None
+    network: dict[str, int]
     query: FindingQuery
     finding_ids: list[int]
 
 
 def snapshot(conn: sqlite3.Connection, query: FindingQuery) -> Snapshot:
-    return Snapshot(evidence_rows(conn), severity_counts(conn), top_scored(conn, 10), analyzers(conn), flow_count(conn),
+    return Snapshot(evidence_rows(conn), severity_counts(conn), top_scored(conn, 10), analyzers(conn), network_counts(conn),
                     query, finding_ids(conn, query))
 
 
@@ -273,8 +274,10 @@ def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset
     return row is not None and row[0] == partition_offset
 
 
-def flow_count(conn: sqlite3.Connection) -> int | None:
-    """Rows in the flows table, or None when the case has no such table yet."""
-    if not has_table(conn, "flows"):
-        return None
-    return conn.execute("SELECT count(*) FROM flows").fetchone()[0]
+NETWORK_TABLES = ("flows", "dns", "http", "tls")
+
+
+def network_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Rows in each network table the case has (none before schema 3)."""
+    return {table: conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+            for table in NETWORK_TABLES if has_table(conn, table)}

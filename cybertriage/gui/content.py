@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvidenceError
-from ..evidence import open_evidence
+from ..evidence import EvidenceObject, open_evidence
 
 PREVIEW_BYTES = 64 * 1024
 
@@ -27,6 +27,8 @@ def read_head(row: dict[str, Any], *, length: int = PREVIEW_BYTES, cancel: threa
     source = open_evidence(Path(row["evidence"]))
     try:
         for obj in source.objects(cancel):
+            if not isinstance(obj, EvidenceObject):  # a capture also yields its protocol records
+                continue
             if (obj.path == row["path"] and obj.partition_offset == row["partition_offset"]
                     and (row.get("inode") is None or obj.inode == row["inode"])):
                 if obj.content is None:

@@ -88,6 +88,7 @@ def file_html(file: dict[str, Any]) -> str:
                     *_hashes(file),
                     ("Modified", esc(file.get("mtime"))), ("Accessed", esc(file.get("atime"))),
                     ("Changed", esc(file.get("ctime"))), ("Created", esc(file.get("crtime"))),
+                    ("Origin", esc(file.get("origin"))), ("Flow", esc(file.get("flow_id"))),
                     ("Inode", esc(file.get("inode"))), ("Volume offset", esc(file.get("partition_offset"))),
                     ("Note", esc(file.get("note"))), ("Score", esc(file.get("score") or ""))])]
     reasons = _reasons(file)

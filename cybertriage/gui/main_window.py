@@ -56,7 +56,7 @@ from .details import file_html, finding_html
 from .dialogs import CaseDialog
 from .formatting import SEVERITIES, SEVERITY_COLORS, as_text, esc, hexdump, human_size
 from .forms import icon, load_form
-from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
+from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel, TableRowsModel
 from .progress import ProgressTracker
 from .workers import FunctionWorker, ScanWorker
 
@@ -73,7 +73,11 @@ SEVERITY_CHOICES = [
 ]
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
                  "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
-IMAGE_FILTER = "Disk images (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01);;All files (*)"
+FLOW_COLUMNS = [("flow_id", "Flow"), ("first_seen", "First seen"), ("last_seen", "Last seen"), ("proto", "Proto"),
+                ("src", "Source"), ("sport", "Port"), ("dst", "Destination"), ("dport", "Port"), ("app", "App"),
+                ("packets", "Packets"), ("bytes", "Bytes"), ("state", "State")]
+IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
+                "All files (*)")
 
 
 def default_scan_options() -> ScanOptions:
@@ -115,6 +119,7 @@ class MainWindow(QObject):
         self.findings_model: FindingsModel | None = None
         self.tree_model: FolderTreeModel | None = None
         self.files_model: FolderFilesModel | None = None
+        self.flows_model: TableRowsModel | None = None
         self._evidence_count = 0
         self._db_evidence: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
         self._counts: dict[str, int] = {}
@@ -165,6 +170,7 @@ class MainWindow(QObject):
         self.hex_view = w(QPlainTextEdit, "hexView")
         self.text_view = w(QPlainTextEdit, "textView")
         self.network_label = w(QLabel, "networkLabel")
+        self.flows_view = w(QTableView, "flowsView")
         self.progress_panel = w(QFrame, "progressPanel")
         self.progress_bar = w(QProgressBar, "progressBar")
         self.cancel_button = w(QPushButton, "cancelButton")
@@ -197,7 +203,7 @@ class MainWindow(QObject):
         self.analyzer_filter.addItem("All analyzers", None)
 
         for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.findings_view,
-                     self.files_view):
+                     self.files_view, self.flows_view):
             view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
             view.setAlternatingRowColors(True)
@@ -384,12 +390,12 @@ class MainWindow(QObject):
             self._say("Processing is running: cancel it first.", error=True)
             return
         self._cancel_content()
-        for view in (self.findings_view, self.folder_tree, self.files_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
             view.setModel(None)
-        for model in (self.findings_model, self.tree_model, self.files_model):
+        for model in (self.findings_model, self.tree_model, self.files_model, self.flows_model):
             if model is not None:
                 model.deleteLater()
-        self.findings_model = self.tree_model = self.files_model = None
+        self.findings_model = self.tree_model = self.files_model = self.flows_model = None
         if self.conn is not None:
             self.conn.close()
         self.conn, self.case_dir, self.info = None, None, {}
@@ -695,13 +701,27 @@ class MainWindow(QObject):
             self._expand_evidence()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
-        if not snap.flows:
+        self._show_network(snap.network)
+
+    def _show_network(self, counts: dict[str, int]) -> None:
+        if not counts.get("flows"):
             self.network_label.setText(
                 "<p style='font-size:13pt'>No packet capture in this case.</p>"
                 "<p>Network flows, DNS, HTTP and TLS records appear here once a capture (.pcap, .pcapng) "
-                "has been processed; capture analysis comes in a later version.</p>")
-        else:
-            self.network_label.setText(f"<p style='font-size:13pt'>{snap.flows:,} network flows in this case.</p>")
+                "has been added as evidence.</p>")
+            self.network_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.flows_view.hide()
+            return
+        self.network_label.setText(" · ".join(f"{counts.get(t, 0):,} {name}" for t, name in (
+            ("flows", "flows"), ("dns", "DNS records"), ("http", "HTTP transactions"), ("tls", "TLS handshakes"))))
+        self.network_label.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.flows_view.show()
+        if self.flows_model is None:
+            self.flows_model = TableRowsModel(self.conn, "flows", FLOW_COLUMNS, self)
+            self.flows_view.setModel(self.flows_model)
+            self.flows_view.horizontalHeader().setStretchLastSection(True)
+        elif self.flows_model.rowCount() != counts["flows"]:
+            self.flows_model.refresh()
 
     def _show_findings_count(self) -> None:
         total = sum(self._counts.values())
@@ -977,7 +997,7 @@ class MainWindow(QObject):
             self.worker.quit()
         self._cancel_content()
         QThreadPool.globalInstance().waitForDone(60_000)
-        for view in (self.findings_view, self.folder_tree, self.files_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
             view.setModel(None)
         if self.conn is not None:
             self.conn.close()

@@ -293,7 +293,7 @@ class FolderTreeModel(QAbstractItemModel):
         for row in self.conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id"):
             label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
             node = Node("evidence", printable(label), row["id"], tooltip=printable(row["path"]), row=len(self.roots))
-            if row["kind"] == "folder":
+            if row["kind"] in ("folder", "capture"):  # no volumes: objects sit at offset 0
                 node.offset = 0
             self.roots.append(node)
         self.endResetModel()
@@ -509,3 +509,57 @@ class FolderFilesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return row.get("id")
         return None
+
+
+class TableRowsModel(QAbstractTableModel):
+    """One table of the case (flows, dns, ...) in id order, read a page at a time; rowCount from count(*)."""
+
+    PAGE = 200
+
+    def __init__(self, conn: sqlite3.Connection, table: str, columns: list[tuple[str, str]], parent: Any = None) -> None:
+        super().__init__(parent)
+        self.conn, self.table, self.columns = conn, table, columns
+        self._count = 0
+        self._pages: OrderedDict[int, list[sqlite3.Row]] = OrderedDict()
+        self.refresh()
+
+    def refresh(self) -> None:
+        count = self.conn.execute(f"SELECT count(*) FROM [{self.table}]").fetchone()[0]
+        self.beginResetModel()
+        self._count, self._pages = count, OrderedDict()
+        self.endResetModel()
+
+    def _row(self, number: int) -> sqlite3.Row | None:
+        page = self._pages.get(number // self.PAGE)
+        if page is None:
+            names = ", ".join(f"[{name}]" for name, _ in self.columns)
+            page = self.conn.execute(f"SELECT {names} FROM [{self.table}] ORDER BY id LIMIT ? OFFSET ?",
+                                     [self.PAGE, number // self.PAGE * self.PAGE]).fetchall()
+            self._pages[number // self.PAGE] = page
+            while len(self._pages) > 40:
+                self._pages.popitem(last=False)
+        offset = number % self.PAGE
+        return page[offset] if offset < len(page) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
+            return self.columns[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                                               Qt.ItemDataRole.TextAlignmentRole):
+            return None
+        row = self._row(index.row())
+        if row is None:
+            return None
+        value = row[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return ALIGN_RIGHT if isinstance(value, (int, float)) else None
+        return "" if value is None else printable(str(value))
