@@ -73,9 +73,9 @@ SEVERITY_CHOICES = [
 ]
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
                  "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
-FLOW_COLUMNS = [("flow_id", "Flow"), ("first_seen", "First seen"), ("last_seen", "Last seen"), ("proto", "Proto"),
-                ("src", "Source"), ("sport", "Port"), ("dst", "Destination"), ("dport", "Port"), ("app", "App"),
-                ("packets", "Packets"), ("bytes", "Bytes"), ("state", "State")]
+FLOW_COLUMNS = [("evidence_id", "Evidence"), ("flow_id", "Flow"), ("first_seen", "First seen"), ("last_seen", "Last seen"),
+                ("proto", "Proto"), ("src", "Source"), ("sport", "Port"), ("dst", "Destination"), ("dport", "Port"),
+                ("app", "App"), ("packets", "Packets"), ("bytes", "Bytes"), ("state", "State")]
 IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
                 "All files (*)")
 
@@ -719,7 +719,10 @@ class MainWindow(QObject):
         if self.flows_model is None:
             self.flows_model = TableRowsModel(self.conn, "flows", FLOW_COLUMNS, self)
             self.flows_view.setModel(self.flows_model)
-            self.flows_view.horizontalHeader().setStretchLastSection(True)
+            header = self.flows_view.horizontalHeader()
+            for column, width in enumerate((65, 45, 205, 205, 50, 180, 50, 180, 50, 55, 65, 70)):
+                header.resizeSection(column, width)
+            header.setStretchLastSection(True)
         elif self.flows_model.rowCount() != counts["flows"]:
             self.flows_model.refresh()
 

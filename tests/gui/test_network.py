@@ -31,7 +31,7 @@ def test_flows_model_counts_every_flow(qtmodeltester, capture_case):
     model = TableRowsModel(conn, "flows", FLOW_COLUMNS)
     qtmodeltester.check(model)
     assert model.rowCount() == count(capture_case, "SELECT count(*) FROM flows") > 0
-    assert model.data(model.index(0, 4)) == count(capture_case, "SELECT src FROM flows ORDER BY id LIMIT 1")
+    assert model.data(model.index(0, 5)) == count(capture_case, "SELECT src FROM flows ORDER BY id LIMIT 1")
 
 
 def test_network_tab_shows_the_capture(qtbot, main_window, capture_case):
