@@ -16,11 +16,13 @@ import math
 import re
 import struct
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pefile
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..evidence.base import EvidenceObject, iso_utc
 from .base import Analyzer, Finding, Item
@@ -282,18 +284,39 @@ def _sections(ctx: _Context) -> None:
 
 
 def _authenticode(ctx: _Context) -> None:
-    """The certificate table: its directory gives a file offset, not an RVA. Not verified: that needs
-    a PKCS#7 and X.509 library, which this project does not depend on."""
+    """The certificate table: its directory gives a file offset, not an RVA. The signer is named from
+    the PKCS#7 certificates; the signature itself is not verified (no chain or digest check)."""
     offset, size = ctx.directory("IMAGE_DIRECTORY_ENTRY_SECURITY")
     present = bool(offset and size and offset + size <= len(ctx.data))
     well_formed = False
+    signer = None
     if present and size >= 8:
         length, revision, kind = struct.unpack_from("<IHH", ctx.data, offset)
         blob = ctx.data[offset + 8:offset + 8 + 32]
         well_formed = (8 < length <= size and revision in (0x100, 0x200) and kind == 2  # WIN_CERT_TYPE_PKCS_SIGNED_DATA
                        and blob[:1] == b"\x30" and SIGNED_DATA_OID in blob)
+        if well_formed:
+            signer = _signer(bytes(ctx.data[offset + 8:offset + length]))
     ctx.summary["authenticode"] = {"signed": present, "offset": offset if present else None, "size": size if present else 0,
-                                   "well_formed": well_formed, "verified": False}
+                                   "well_formed": well_formed, "verified": False, **(signer or {})}
+
+
+# Authenticode certificate sets are often not in DER's canonical order; cryptography then parses
+# them as BER, which is what is wanted here, and warns each time.
+warnings.filterwarnings("ignore", message="PKCS#7 certificates could not be parsed as DER", category=UserWarning)
+
+
+def _signer(signed_data: bytes) -> dict[str, str] | None:
+    """Subject and issuer of the signing certificate: the one that issued none of the others."""
+    try:
+        certificates = pkcs7.load_der_pkcs7_certificates(signed_data)
+    except (ValueError, TypeError):
+        return None
+    issuers = {c.issuer for c in certificates}
+    leaves = [c for c in certificates if c.subject not in issuers] or certificates
+    if not leaves:
+        return None
+    return {"signer": leaves[0].subject.rfc4514_string(), "signer_issuer": leaves[0].issuer.rfc4514_string()}
 
 
 def _overlay(ctx: _Context) -> None:

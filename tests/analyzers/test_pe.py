@@ -466,3 +466,22 @@ def test_scan_reports_pe_findings(corpus, tmp_path: Path) -> None:
     db = sqlite3.connect(case / "case.db")
     errors = db.execute("SELECT object, message FROM problems WHERE message LIKE 'analyzer error%'").fetchall()
     assert errors == [], errors
+
+
+def test_signer_named_as_openssl_reads_the_certificate_table(corpus_dir: Path, tmp_path: Path) -> None:
+    """The signer's subject is one of the certificates `openssl pkcs7` finds in the same table."""
+    path = corpus_dir / "pe" / "firefox_x64.exe"
+    data = path.read_bytes()
+    pe = pefile.PE(data=data, fast_load=True)
+    security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
+    table = tmp_path / "signature.p7"
+    table.write_bytes(data[security.VirtualAddress + 8 : security.VirtualAddress + security.Size])
+    printed = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-in", str(table), "-print_certs", "-noout"],
+                             capture_output=True, text=True, check=True).stdout
+    subjects = [line.removeprefix("subject=").strip() for line in printed.splitlines() if line.startswith("subject=")]
+    item = Item(EvidenceObject(path="/firefox.exe", name="firefox.exe", size=len(data)), head=data[:65536],
+                data=data, content_read=True, facts={"mime": "application/vnd.microsoft.portable-executable"})
+    list(PeAnalysis(Settings()).analyze(item))
+    signer = item.facts["pe"]["authenticode"]["signer"]
+    assert "CN=Mozilla Corporation" in signer
+    assert any("CN = Mozilla Corporation" in subject or "CN=Mozilla Corporation" in subject for subject in subjects)
