@@ -3,7 +3,8 @@
 `MainWindow` is a controller around the QMainWindow that `ui/main_window.ui`
 describes; widgets are looked up by objectName. Everything it reads comes from
 its own read-only connection (`casedb.connect`); the only writes it makes
-itself are the case details (`case_info`), through the core's `open_case`.
+itself are the case details (`case_info`), through the core's `open_case`, and
+the audit log entry of a report it writes (on the thread pool, see report_dialog).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -62,6 +63,7 @@ from .workers import FunctionWorker, ScanWorker
 
 logger = logging.getLogger(__name__)
 W = TypeVar("W", bound=QObject)
+REPORT_MESSAGE_MS = 60_000
 
 RECENT_KEY = "recentCases"
 RECENT_MAX = 8
@@ -80,6 +82,11 @@ IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.
                 "All files (*)")
 
 
+def open_folder(folder: Path) -> bool:
+    """Show `folder` in the desktop's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
 def default_scan_options() -> ScanOptions:
     """YARA with the bundled rules, every core busy: what `cybertriage scan` does by default."""
     try:
@@ -95,6 +102,7 @@ class MainWindow(QObject):
     case_opened = Signal(object)  # the case folder
     refreshed = Signal()  # the views show a fresh snapshot of the case
     scan_done = Signal(object)  # outcomes, or the exception that stopped the scan, once the views are updated
+    report_done = Signal(object)  # the reports written (list of paths), or the exception that stopped them
 
     def __init__(self, settings: QSettings | None = None, scan_options: ScanOptions | None = None) -> None:
         super().__init__()
@@ -115,6 +123,10 @@ class MainWindow(QObject):
         self.live: Progress | None = None
         self.tracker = ProgressTracker()
         self.content_worker: FunctionWorker | None = None
+        self.report_worker: FunctionWorker | None = None
+        self.report_dialog: Any = None  # the open ReportDialog, if any
+        self.report_error_box: QMessageBox | None = None
+        self.last_report: Path | None = None
         self._workers: set[FunctionWorker] = set()  # kept alive until they report
         self.findings_model: FindingsModel | None = None
         self.tree_model: FolderTreeModel | None = None
@@ -178,7 +190,8 @@ class MainWindow(QObject):
                                 for name in ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")}
         self.recent_menu = w(QMenu, "menuRecent")
         self.actions = {name: w(QAction, f"action{name}") for name in (
-            "NewCase", "OpenCase", "CaseProperties", "CloseCase", "Quit", "AddImage", "AddFolder", "CancelScan", "About")}
+            "NewCase", "OpenCase", "CaseProperties", "ExportReport", "CloseCase", "Quit", "AddImage", "AddFolder",
+            "CancelScan", "About")}
         for name, icon_name in (("NewCase", "new-case"), ("OpenCase", "open-case"), ("AddImage", "add-image"),
                                 ("AddFolder", "add-folder"), ("CancelScan", "cancel")):
             self.actions[name].setIcon(icon(icon_name))
@@ -187,6 +200,17 @@ class MainWindow(QObject):
         self.status_case = QLabel()
         self.status_case.setTextFormat(Qt.TextFormat.RichText)  # case details are escaped, never interpreted
         self.window.statusBar().addPermanentWidget(self.status_case)
+        # a report being written (busy bar) or just written (where, and a button to its folder)
+        self.report_busy = QProgressBar(objectName="reportBusy", maximumWidth=90, maximumHeight=14, textVisible=False)
+        self.report_busy.setRange(0, 0)
+        self.report_label = QLabel(objectName="reportLabel")
+        self.report_folder_button = QPushButton("Open folder", objectName="reportFolderButton")
+        self.report_folder_button.setToolTip("Show the report's folder in the file manager")
+        self.report_folder_button.clicked.connect(self.open_report_folder)
+        for position, widget in enumerate((self.report_busy, self.report_label, self.report_folder_button)):
+            self.window.statusBar().insertPermanentWidget(position, widget)
+            widget.hide()
+        self.status_case.setContentsMargins(14, 0, 4, 0)  # apart from the report corner
         self._w(QLabel, "welcomeTitle").setObjectName("welcomeTitle")
 
         self.severity_cards: dict[str, QLabel] = {}
@@ -278,6 +302,7 @@ class MainWindow(QObject):
         a["NewCase"].triggered.connect(self.new_case_dialog)
         a["OpenCase"].triggered.connect(self.open_case_dialog)
         a["CaseProperties"].triggered.connect(self.case_properties_dialog)
+        a["ExportReport"].triggered.connect(self.export_report_dialog)
         a["CloseCase"].triggered.connect(self.close_case)
         a["Quit"].triggered.connect(self.window.close)
         a["AddImage"].triggered.connect(self.add_image_dialog)
@@ -410,6 +435,10 @@ class MainWindow(QObject):
         self.hex_view.clear()
         self.text_view.clear()
         self.progress_panel.hide()
+        if self.report_dialog is not None:
+            self.report_dialog.dialog.reject()
+        if self.report_worker is None:  # a report being written still says so when it is done
+            self._show_report_state(None)
         self._show_case_state()
 
     def _load_case_info(self) -> None:
@@ -422,6 +451,7 @@ class MainWindow(QObject):
         self.stack.setCurrentIndex(1 if has_case else 0)
         for name in ("CaseProperties", "CloseCase", "AddImage", "AddFolder"):
             self.actions[name].setEnabled(has_case)
+        self.actions["ExportReport"].setEnabled(has_case and self.report_worker is None)
         self.actions["CancelScan"].setEnabled(self.worker is not None)
         if not has_case:
             self.window.setWindowTitle("cybertriage")
@@ -440,6 +470,105 @@ class MainWindow(QObject):
             f"<span style='font-size:15pt; font-weight:600'>{esc(name)}</span>"
             f"{f'&nbsp;&nbsp;<span style=color:#555>case {esc(number)}</span>' if number else ''}<br>"
             f"<span style='color:#555'>{subtitle}</span>")
+
+    # -- reports ----------------------------------------------------------------------------------------
+
+    def export_report_dialog(self) -> Any:
+        """Case → Export report…: the dialog opens window-modal; on OK the report is written on the thread pool.
+
+        Returns the ReportDialog (or None without a case, or while a report is being written)."""
+        if self.case_dir is None or self.report_worker is not None:
+            return None
+        if self.report_dialog is not None:
+            self.report_dialog.dialog.raise_()
+            return self.report_dialog
+        from .report_dialog import ReportDialog  # loads reportlab: only when a report is asked for
+
+        dialog = ReportDialog(self.window, self.case_dir, self.info)
+        case_dir = self.case_dir
+        dialog.dialog.accepted.connect(lambda: self.export_report(dialog.request(), case_dir))
+        dialog.dialog.finished.connect(lambda _result: self._report_dialog_closed(dialog))
+        self.report_dialog = dialog
+        dialog.dialog.open()
+        return dialog
+
+    def _report_dialog_closed(self, dialog: Any) -> None:
+        if self.report_dialog is dialog:
+            self.report_dialog = None
+        dialog.dialog.deleteLater()
+
+    def export_report(self, request: Any, case_dir: Path | None = None) -> bool:
+        """Write the report a `ReportRequest` describes on the thread pool; `report_done` follows."""
+        from .report_dialog import write_report
+
+        case_dir = case_dir or self.case_dir
+        if case_dir is None or self.report_worker is not None:
+            return False
+        worker = FunctionWorker(write_report, case_dir, request)
+        worker.signals.finished.connect(lambda written, w=worker: self._report_written(w, written))
+        worker.signals.errored.connect(lambda error, w=worker: self._report_failed(w, error))
+        self.report_worker = worker
+        self._show_report_state("running", request.pdf)
+        self._show_case_state()
+        message = f"Writing the report to {request.pdf}…"
+        if self.worker is not None:
+            message += " Processing is still running: findings may still be arriving, the report shows the case as it is now."
+        self.window.statusBar().showMessage(message, 0)
+        logger.info("%s", message)
+        worker.start()
+        return True
+
+    def is_reporting(self) -> bool:
+        return self.report_worker is not None
+
+    def _report_written(self, worker: FunctionWorker, written: list[Path]) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
+        self.report_worker = None
+        self.last_report = written[0]
+        self._show_report_state("done", written[0])
+        self._show_case_state()
+        text = "Report written: " + " and ".join(str(p) for p in written)
+        logger.info("%s", text)
+        self.window.statusBar().showMessage(text, REPORT_MESSAGE_MS)
+        self.report_done.emit(written)
+
+    def _report_failed(self, worker: FunctionWorker, error: Exception) -> None:
+        if self.disposed:  # a late report from a worker, after the window went
+            return
+        from .report_dialog import error_text
+
+        self.report_worker = None
+        self._show_report_state(None)
+        self._show_case_state()
+        if not isinstance(error, (CybertriageError, OSError)):
+            logger.error("report failed", exc_info=error)
+        message = error_text(error)
+        self._say(f"Report not written: {message}", error=True)
+        if self.report_error_box is not None:
+            self.report_error_box.deleteLater()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Report not written",
+                          "The report could not be written.", QMessageBox.StandardButton.Ok, self.window)
+        box.setInformativeText(message[:1].upper() + message[1:])
+        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 460px; }")  # paths wrap less
+        box.open()  # window-modal, without a nested event loop
+        self.report_error_box = box
+        self.report_done.emit(error)
+
+    def _show_report_state(self, state: str | None, path: Path | None = None) -> None:
+        """The status bar's report corner: a busy bar while writing, then the report and its folder."""
+        self.report_busy.setVisible(state == "running")
+        self.report_label.setVisible(state is not None)
+        self.report_folder_button.setVisible(state == "done")
+        if state == "running":
+            self.report_label.setText("Writing report…")
+        elif state == "done" and path is not None:
+            self.report_label.setText(f"Report: {path.name}")
+        self.report_label.setToolTip(str(path) if path is not None else "")
+
+    def open_report_folder(self) -> None:
+        if self.last_report is not None:
+            open_folder(self.last_report.parent)
 
     # -- recent cases -------------------------------------------------------------------------------
 
