@@ -35,16 +35,9 @@ from ..errors import UsageError
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
 SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "audit", "integrity")
 NETWORK_TABLES = ("flows", "dns", "http", "tls", "credentials")
-# Columns shown per network table, in order, where the case's table has them (DESIGN.md's export fields).
-NETWORK_COLUMNS = {
-    "flows": ("src", "sport", "dst", "dport", "proto", "first_seen", "last_seen", "packets", "bytes", "app"),
-    "dns": ("ts", "src", "dst", "query", "qtype", "answers", "rcode"),
-    "http": ("ts", "src", "dst", "method", "host", "uri", "user_agent", "status", "content_type"),
-    "tls": ("ts", "src", "dst", "sni", "version", "ja3", "ja3s"),
-    "credentials": ("ts", "src", "dst", "protocol", "proto", "service", "host", "username", "user", "password",
-                    "secret", "token", "hash"),
-}
-NETWORK_ORDER = {"flows": "bytes DESC", "dns": "ts", "http": "ts", "tls": "ts", "credentials": "ts"}
+# Columns of a credentials table shown, in order, where the table has them.
+CREDENTIAL_COLUMNS = ("ts", "src", "dst", "protocol", "proto", "service", "where", "host", "username", "user",
+                      "password", "secret", "token", "hash")
 SECRET_MARKERS = ("pass", "secret", "token", "hash", "cookie", "auth")
 MASK = "••••••••"
 MAX_STRINGS_SHOWN = 20
@@ -103,11 +96,52 @@ class TimelineCluster:
 
 @dataclass
 class NetworkTable:
-    name: str
+    """One list of the network section: what an examiner reads of the captures, bounded.
+
+    `rows` hold one value per column (text, a number, or None); `count` is how many items
+    there are in all, of which the first `len(rows)` are shown. `wide` names the columns too
+    long for a row of a printed page (hashes, certificate names), which the PDF sets on a line
+    of their own beneath the row.
+    """
+
+    name: str  # talkers, dns, http, tls, credentials
+    title: str
     count: int
+    noun: str  # what one item is, plural: "pairs of endpoints"
+    order: str  # how the shown items were chosen: "most bytes first"
     columns: list[str]
-    rows: list[dict[str, Any]]
+    rows: list[list[Any]]
+    wide: tuple[str, ...] = ()
     masked: list[str] = field(default_factory=list)
+
+    @property
+    def note(self) -> str:
+        """The sentence both reports print under the list's title (tests read the count back)."""
+        shown = len(self.rows)
+        text = f"{self.count:,} {self.noun}"
+        if self.count > shown:
+            text += f"; the first {shown:,} shown, {self.order}"
+        elif shown > 1:
+            text += f", {self.order}"
+        if self.masked:
+            text += f"; {', '.join(self.masked)} masked (the report was made without showing credentials)"
+        return text + "."
+
+
+@dataclass
+class NetworkSummary:
+    """How many records of each kind the case's captures hold."""
+
+    captures: int
+    records: dict[str, int]  # table name -> rows
+
+    @property
+    def sentence(self) -> str:
+        names = {"flows": "flows", "dns": "DNS records", "http": "HTTP requests", "tls": "TLS handshakes",
+                 "credentials": "credentials"}
+        parts = [f"{n:,} {names.get(t, t)}" for t, n in self.records.items()]
+        return (f"{self.captures:,} packet capture{'' if self.captures == 1 else 's'} in the case, holding "
+                + ", ".join(parts) + ".")
 
 
 @dataclass
@@ -137,6 +171,7 @@ class ReportData:
     findings_total: int
     findings: list[dict[str, Any]]
     network: list[NetworkTable]
+    network_summary: NetworkSummary | None
     pe: list[dict[str, Any]]
     pe_total: int
     timeline: list[TimelineCluster]
@@ -281,6 +316,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             severity_counts=counts,
             findings_total=sum(counts.values()), findings=findings,
             network=_network(db, tables, details.show_credentials) if details.includes("network") else [],
+            network_summary=_network_summary(db, tables) if details.includes("network") else None,
             pe=pe, pe_total=pe_total,
             timeline=_timeline(db, details) if details.includes("timeline") else [],
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
@@ -508,29 +544,135 @@ def pe_facts(pe: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
+def _has(db: sqlite_utils.Database, tables: set[str], name: str, columns: Iterable[str]) -> bool:
+    return name in tables and set(columns) <= set(db[name].columns_dict)
+
+
+def _network_summary(db: sqlite_utils.Database, tables: set[str]) -> NetworkSummary | None:
+    records = {name: db[name].count for name in NETWORK_TABLES if name in tables}
+    if not any(records.values()):
+        return None
+    captures = db.execute("SELECT count(*) FROM evidence WHERE kind = 'capture'").fetchone()[0]
+    return NetworkSummary(captures, records)
+
+
 def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> list[NetworkTable]:
+    """Top talkers, DNS names, HTTP transfers, TLS servers and credentials, each bounded to NETWORK_ROWS."""
     found = []
-    for name in NETWORK_TABLES:
-        if name not in tables:
-            continue
-        count = db[name].count
-        if not count:
-            continue
-        present = list(db[name].columns_dict)
-        columns = [c for c in NETWORK_COLUMNS[name] if c in present] or present[:8]
-        order_column = NETWORK_ORDER[name].split()[0]
-        order = NETWORK_ORDER[name] if order_column in present else "rowid"
-        rows = list(db.query(f"SELECT * FROM [{name}] ORDER BY {order} LIMIT ?", [NETWORK_ROWS]))
-        masked: list[str] = []
-        if name == "credentials" and not show_credentials:
-            masked = [c for c in columns if any(marker in c.lower() for marker in SECRET_MARKERS)]
-            for row in rows:
-                for column in masked:
-                    if row.get(column):
-                        row[column] = MASK
-        found.append(NetworkTable(name, count, columns, [{c: _json_list(row.get(c)) for c in columns} for row in rows],
-                                  masked))
+    for build in (_talkers, _dns_names, _http_transfers, _tls_servers):
+        table = build(db, tables)
+        if table is not None and table.count:
+            found.append(table)
+    credentials = _credentials(db, tables, show_credentials)
+    if credentials is not None and credentials.count:
+        found.append(credentials)
     return found
+
+
+def _talkers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
+    if not _has(db, tables, "flows", ("src", "dst", "packets", "bytes", "first_seen", "last_seen", "app")):
+        return None
+    pairs = """SELECT CASE WHEN src <= dst THEN src ELSE dst END AS a, CASE WHEN src <= dst THEN dst ELSE src END AS b,
+                      count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes, min(first_seen) AS first_seen,
+                      max(last_seen) AS last_seen, group_concat(DISTINCT app) AS apps
+               FROM flows GROUP BY a, b"""
+    total = db.execute(f"SELECT count(*) FROM ({pairs})").fetchone()[0]
+    rows = [[r["a"], r["b"], r["flows"], r["packets"], r["bytes"], r["first_seen"], r["last_seen"],
+             ", ".join(sorted(set((r["apps"] or "").split(",")) - {""}))]
+            for r in db.query(f"{pairs} ORDER BY bytes DESC, packets DESC, a, b LIMIT ?", [NETWORK_ROWS])]
+    return NetworkTable("talkers", "Top talkers", total, "pairs of endpoints", "most bytes first (both directions)",
+                        ["Endpoint A", "Endpoint B", "Flows", "Packets", "Bytes", "First seen (UTC)",
+                         "Last seen (UTC)", "App"], rows)
+
+
+MAX_ANSWERS = 8
+
+
+def _dns_names(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
+    if not _has(db, tables, "dns", ("query", "qtype", "answers", "ts", "rcode")):
+        return None
+    names = """SELECT query, qtype, count(*) AS lookups, min(ts) AS first_seen,
+                      group_concat(answers, char(10)) AS answers, group_concat(DISTINCT rcode) AS rcodes
+               FROM dns GROUP BY query, qtype"""
+    total = db.execute(f"SELECT count(*) FROM ({names})").fetchone()[0]
+    rows = []
+    for r in db.query(f"{names} ORDER BY lookups DESC, first_seen, query LIMIT ?", [NETWORK_ROWS]):
+        answers: list[str] = []
+        for text in (r["answers"] or "").split("\n"):
+            value = _json_list(text)
+            for answer in value if isinstance(value, list) else [value] if value else []:
+                if str(answer) not in answers:
+                    answers.append(str(answer))
+        shown = ", ".join(answers[:MAX_ANSWERS]) + (f", and {len(answers) - MAX_ANSWERS} more"
+                                                     if len(answers) > MAX_ANSWERS else "")
+        rcodes = sorted(set((r["rcodes"] or "").split(",")) - {"", "NOERROR"})
+        if rcodes:
+            shown = "; ".join(x for x in (shown, ", ".join(rcodes)) if x)
+        rows.append([r["query"], r["qtype"], r["lookups"], shown, r["first_seen"]])
+    return NetworkTable("dns", "DNS names looked up", total, "distinct names (query and type)",
+                        "most lookups first", ["Query", "Type", "Lookups", "Answers", "First seen (UTC)"], rows)
+
+
+def _http_transfers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
+    if not _has(db, tables, "http", ("ts", "method", "host", "uri", "status", "content_type", "body_size",
+                                     "body_sha256", "evidence_id")):
+        return None
+    total = db["http"].count
+    rows = []
+    carried = _has(db, tables, "files", ("sha256", "origin"))
+    for r in db.query("""SELECT * FROM http ORDER BY (body_sha256 IS NULL OR body_sha256 = ''), ts, id LIMIT ?""",
+                      [NETWORK_ROWS]):
+        file = None
+        if carried and r["body_sha256"]:
+            file = next(iter(db.query(
+                """SELECT id, path FROM files WHERE sha256 = ? AND origin IS NOT NULL AND origin != ''
+                   ORDER BY evidence_id = ? DESC, id LIMIT 1""", [r["body_sha256"], r["evidence_id"]])), None)
+        rows.append([r["ts"], r["method"], (r["host"] or "") + (r["uri"] or ""), r["status"], r["content_type"],
+                     r["body_size"], r["body_sha256"],
+                     f"file #{file['id']}: {file['path']}" if file else None])
+    return NetworkTable("http", "HTTP requests and downloads", total, "HTTP requests",
+                        "those with a response body (downloads) first, then by time",
+                        ["Time (UTC)", "Method", "Host and URI", "Status", "Content type", "Body size", "Body SHA-256",
+                         "Carried file"], rows, wide=("Body SHA-256", "Carried file"))
+
+
+def _tls_servers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
+    columns = ("ts", "sni", "dst", "dport", "ja3", "ja3s", "cert_subject", "cert_issuer", "cert_not_before",
+               "cert_not_after")
+    if not _has(db, tables, "tls", columns):
+        return None
+    servers = """SELECT sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after, count(*) AS handshakes,
+                        min(ts) AS first_seen, group_concat(DISTINCT dst || ':' || dport) AS servers
+                 FROM tls GROUP BY sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after"""
+    total = db.execute(f"SELECT count(*) FROM ({servers})").fetchone()[0]
+    rows = [[r["sni"] or "(no SNI)", r["servers"], r["handshakes"], r["first_seen"],
+             f"{r['cert_not_before'] or '?'} to {r['cert_not_after'] or '?'}" if r["cert_not_before"] or r["cert_not_after"]
+             else None, r["ja3"], r["ja3s"], r["cert_subject"], r["cert_issuer"]]
+            for r in db.query(f"{servers} ORDER BY handshakes DESC, first_seen, sni LIMIT ?", [NETWORK_ROWS])]
+    return NetworkTable("tls", "TLS server names", total, "distinct server names (SNI with fingerprints and certificate)",
+                        "most handshakes first",
+                        ["Server name (SNI)", "Server", "Handshakes", "First seen (UTC)", "Certificate valid (UTC)",
+                         "JA3", "JA3S", "Certificate subject", "Certificate issuer"], rows,
+                        wide=("JA3", "JA3S", "Certificate subject", "Certificate issuer"))
+
+
+def _credentials(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> NetworkTable | None:
+    if "credentials" not in tables:
+        return None
+    present = list(db["credentials"].columns_dict)
+    columns = [c for c in CREDENTIAL_COLUMNS if c in present] or [c for c in present if c != "id"][:8]
+    order = "ts, rowid" if "ts" in present else "rowid"
+    total = db["credentials"].count
+    rows = list(db.query(f"SELECT * FROM credentials ORDER BY {order} LIMIT ?", [NETWORK_ROWS]))
+    masked: list[str] = []
+    if not show_credentials:
+        masked = [c for c in columns if any(marker in c.lower() for marker in SECRET_MARKERS)]
+        for row in rows:
+            for column in masked:
+                if row.get(column):
+                    row[column] = MASK
+    return NetworkTable("credentials", "Credentials", total, "credentials seen", "in the order seen", columns,
+                        [[_json_list(row.get(c)) for c in columns] for row in rows], masked=masked)
 
 
 def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[TimelineCluster]:

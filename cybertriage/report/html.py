@@ -49,7 +49,7 @@ th,td{border:1px solid #b0b7bf;padding:3px 6px;vertical-align:top;text-align:lef
 th{background:#eef1f4}table.kv>tbody>tr>th{width:170px}th{white-space:nowrap}
 table.strings{margin:0}table.strings th:nth-child(1){width:18%}table.strings th:nth-child(2){width:9%}
 table.sortable th{cursor:pointer}table.sortable th:after{content:" \\2195";color:#999}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.net td{overflow-wrap:anywhere}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .mono,code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 .sev{font-weight:bold;text-transform:uppercase}
 .sev-critical{color:#7f0000}.sev-high{color:#d32f2f}.sev-medium{color:#ef6c00}.sev-low{color:#b27d00}.sev-info{color:#607d8b}
@@ -353,13 +353,14 @@ def _finding_block(f: dict[str, Any]) -> str:
 def _network(data: ReportData) -> list[str]:
     if not data.network:
         return ["<p>No packet capture in this case: there are no flows, DNS, HTTP or TLS records.</p>"]
-    parts = []
+    parts = [f"<p>{html.escape(data.network_summary.sentence)}</p>"] if data.network_summary else []
     for table in data.network:
-        note = f"{table.count:,} rows" + (f"; the first {len(table.rows)} shown" if table.count > len(table.rows) else "")
-        if table.masked:
-            note += f"; {', '.join(table.masked)} masked"
-        parts += [f"<h3>{_t(table.name.upper())} ({_t(note)})</h3>",
-                  _table(table.columns, [[_t(compact_json(row[c])) for c in table.columns] for row in table.rows])]
+        rows = [[_num(v) if isinstance(v, int) and not isinstance(v, bool) else
+                 (_mono(compact_json(v)) if c in table.wide else _t(compact_json(v)) or "-")
+                 for c, v in zip(table.columns, row)] for row in table.rows]
+        parts += [f'<h3 id="net-{_t(table.name)}" data-total="{table.count}" data-shown="{len(table.rows)}">'
+                  f"{_t(table.title)}</h3>", f'<p class="note">{_t(table.note)}</p>',
+                  _table(table.columns, rows, klass="net")]
     return parts
 
 

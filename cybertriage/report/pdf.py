@@ -44,6 +44,7 @@ from ..assets import asset_dir
 from .content import (
     ANALYZERS_UNRECORDED,
     SEVERITY_ORDER,
+    NetworkTable,
     ReportData,
     ReportDetails,
     appendix_path,
@@ -71,6 +72,7 @@ SEVERITY_TINTS = {"critical": colors.HexColor("#f3d6d6"), "high": colors.HexColo
 SEVERITY_TEXT = {**SEVERITY_COLOURS, "low": colors.HexColor("#9a6b00")}  # yellow text is unreadable on white
 GRID = colors.HexColor("#b0b7bf")
 LABEL_BG = colors.HexColor("#eef1f4")
+ROW_TINT = colors.HexColor("#f6f8fa")
 # DejaVu has no CJK glyphs. Such runs are set in Adobe's standard CJK fonts, which a PDF names but does
 # not embed: the text stays right when copied or searched, and viewers with CJK fonts (Acrobat, most
 # desktops) draw it; a viewer without them shows boxes, as it would for DejaVu's missing glyphs.
@@ -149,6 +151,7 @@ CELL_BOLD = _style("cellbold", fontName=FONT_BOLD, fontSize=7.5, leading=9.5)
 CELL_RIGHT = _style("cellright", fontSize=7.5, leading=9.5, alignment=TA_RIGHT)
 MONO_CELL = _style("mono", fontName=MONO, fontSize=7, leading=9)
 NET_CELL = _style("net", fontName=MONO, fontSize=6.3, leading=8)
+NET_CELL_RIGHT = _style("netright", fontName=MONO, fontSize=6.3, leading=8, alignment=TA_RIGHT)
 H1 = _style("h1", fontName=FONT_BOLD, fontSize=15, leading=19, spaceBefore=14, spaceAfter=8,
             textColor=colors.HexColor("#1a2b3c"))
 H2 = _style("h2", fontName=FONT_BOLD, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4,
@@ -565,22 +568,62 @@ def _network(data: ReportData) -> list[Flowable]:
     story = _h1("Network")
     if not data.network:
         return story + [Paragraph("No packet capture in this case: there are no flows, DNS, HTTP or TLS records.", BODY)]
+    if data.network_summary:
+        story.append(Paragraph(escape(data.network_summary.sentence), BODY))
     for table in data.network:
-        note = f"{table.count:,} rows" + (f"; the first {len(table.rows)} shown" if table.count > len(table.rows) else "")
-        if table.masked:
-            note += f"; {', '.join(table.masked)} masked"
-        story += [CondPageBreak(35 * mm), Paragraph(f"{escape(table.name.upper())} ({escape(note)})", H2)]
-        story.append(_grid(table.columns,
-                           [[_Text(visible(compact_json(row[c])) or "-", NET_CELL) for c in table.columns] for row in table.rows],
-                           [NETWORK_WEIGHTS.get(c, 2.5) for c in table.columns], padding=5))
+        story += [CondPageBreak(35 * mm), Paragraph(escape(table.title), H2), Paragraph(escape(table.note), SMALL),
+                  Spacer(1, 1.5 * mm), _network_table(table)]
     return story
 
 
-# Relative column widths in the network tables (addresses and times need room, ports and flags little).
-NETWORK_WEIGHTS = {"src": 4, "dst": 4, "sport": 1.7, "dport": 1.7, "proto": 1.7, "first_seen": 4.2, "last_seen": 4.2,
-                   "ts": 4.2, "packets": 2.4, "bytes": 2.1, "app": 1.8, "query": 5, "qtype": 1.3, "answers": 5, "rcode": 2,
-                   "method": 1.6, "host": 4, "uri": 6, "user_agent": 5, "status": 1.4, "content_type": 3, "sni": 5,
-                   "version": 2, "ja3": 5.5, "ja3s": 5.5, "protocol": 1.6, "username": 3, "password": 3}
+def _network_value(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return visible(compact_json(value)) or "-"
+
+
+def _network_table(table: NetworkTable) -> Table:
+    """The list's narrow columns as a row; its wide columns (hashes, certificate names) as a line of
+    "label: value" spanning the row beneath, so a hash is never split. First and last seen share a
+    column, one above the other, so full timestamps fit."""
+    columns = list(table.columns)
+    narrow = [i for i, c in enumerate(columns) if c not in table.wide]
+    wide = [i for i, c in enumerate(columns) if c in table.wide]
+    seen = [columns.index(c) for c in ("First seen (UTC)", "Last seen (UTC)") if c in columns]
+    if len(seen) == 2:
+        narrow.remove(seen[1])
+    header = ["First / last seen (UTC)" if len(seen) == 2 and i == seen[0] else columns[i] for i in narrow]
+    cells: list[list[Any]] = [[_Text(h, CELL_BOLD) for h in header]]
+    style: list[tuple] = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
+                          ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2),
+                          ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+    for n, row in enumerate(table.rows):
+        line: list[Any] = []
+        for i in narrow:
+            if len(seen) == 2 and i == seen[0]:
+                line.append(Paragraph(f"{_t(_network_value(row[i]))}<br/>{_t(_network_value(row[seen[1]]))}", NET_CELL))
+            else:
+                line.append(_Text(_network_value(row[i]), NET_CELL_RIGHT if isinstance(row[i], int) else NET_CELL))
+        cells.append(line)
+        lines = [f"<b>{escape(columns[i])}:</b> {_t(compact_json(row[i]))}" for i in wide if row[i] not in (None, "")]
+        if n % 2:
+            style.append(("BACKGROUND", (0, len(cells) - 1), (-1, len(cells) - 1 + bool(lines)), ROW_TINT))
+        if lines:
+            cells.append([Paragraph("<br/>".join(lines), NET_CELL)] + [""] * (len(narrow) - 1))
+            style.append(("SPAN", (0, len(cells) - 1), (-1, len(cells) - 1)))
+    widths = [NETWORK_WIDTHS.get(h, 60) for h in header]
+    total = sum(widths)
+    return _table(cells, [w * WIDTH / total for w in widths], style, repeat=1, padding=5)
+
+
+# Widths in points of the network lists' columns (scaled to the page): a full timestamp in NET_CELL
+# takes 107 points with padding.
+NETWORK_WIDTHS = {"Endpoint A": 118, "Endpoint B": 118, "Flows": 30, "Packets": 40, "Bytes": 46,
+                  "First / last seen (UTC)": 112, "App": 29, "Query": 150, "Type": 40, "Lookups": 46, "Answers": 145,
+                  "First seen (UTC)": 112, "Time (UTC)": 112, "Method": 40, "Host and URI": 168, "Status": 38,
+                  "Content type": 82, "Body size": 47, "Server name (SNI)": 120, "Server": 92, "Handshakes": 58,
+                  "Certificate valid (UTC)": 111, "ts": 112, "src": 80, "dst": 80, "protocol": 45, "proto": 40,
+                  "username": 80, "password": 80}
 
 
 def _pe(data: ReportData) -> list[Flowable]:

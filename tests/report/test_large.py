@@ -72,26 +72,36 @@ def test_hundred_thousand_findings(tmp_path: Path) -> None:
     assert _pages(out) < 400
 
 
-def test_network_tables_and_masked_credentials(tmp_path: Path) -> None:
+def test_network_lists_bounded_escaped_and_masked_credentials(tmp_path: Path) -> None:
     case = tmp_path / "case"
     db = open_case(case, create=True)
     db["flows"].insert({"src": "10.0.0.5", "sport": 51515, "dst": "203.0.113.9", "dport": 21, "proto": "tcp",
-                        "packets": 12, "bytes": 3456, "app": "ftp"})
+                        "packets": 12, "bytes": 3456, "app": "ftp", "first_seen": "2024-03-01T10:00:00Z",
+                        "last_seen": "2024-03-01T10:00:09Z"})
+    db["flows"].insert_all({"src": f"10.1.{i // 250}.{i % 250}", "dst": "198.51.100.1", "packets": 1, "bytes": i}
+                           for i in range(60))
     db["dns"].insert({"ts": "2024-03-01T10:00:00Z", "src": "10.0.0.5", "dst": "10.0.0.1", "query": "evil.example",
                       "qtype": "A", "answers": json.dumps(["203.0.113.9"]), "rcode": "NOERROR"})
+    db["dns"].insert({"ts": "2024-03-01T10:00:02Z", "query": "<b>x</b>\u202egnp.example", "qtype": "A"})
+    # The credentials table is not in the schema yet; a capture analysis may add it with these columns.
     db["credentials"].insert({"ts": "2024-03-01T10:00:01Z", "src": "10.0.0.5", "dst": "203.0.113.9", "protocol": "ftp",
-                              "username": "alice", "password": "hunter2-secret"})
+                              "username": "alice", "password": "hunter2-secret", "where": "USER/PASS on 203.0.113.9:21"})
     db.close()
     out = tmp_path / "r.pdf"
     write_pdf(case, out)
     text = " ".join(_pdf_text(out).split())
     assert "No packet capture" not in text
-    assert "evil.example" in text and "alice" in text and "203.0.113.9" in text
-    assert "hunter2-secret" not in text
+    assert "evil.example" in text and "alice" in text and "203.0.113.9" in text and "USER/PASS" in text
+    assert "hunter2-secret" not in text and "password masked" in text
+    assert "61 pairs of endpoints; the first 25 shown" in text
+    assert "<b>x</b>\\u202egnp.example" in text and "\u202e" not in text
     assert "Windows executables (PE)" not in text  # no PE details: no PE section
     shown = tmp_path / "shown.html"
     write_html(case, shown, ReportDetails(show_credentials=True))
-    assert "hunter2-secret" in shown.read_text(encoding="utf-8")
+    page = shown.read_text(encoding="utf-8")
+    assert "hunter2-secret" in page and "USER/PASS" in page
+    assert "&lt;b&gt;x&lt;/b&gt;\\u202egnp.example" in page and "<b>x" not in page
+    assert "61 pairs of endpoints; the first 25 shown" in page
     masked = tmp_path / "masked.html"
     write_html(case, masked)
     assert "hunter2-secret" not in masked.read_text(encoding="utf-8")
