@@ -1,13 +1,27 @@
 """Network analysis of packet captures: flows, DNS, HTTP, TLS and the objects they carry.
 
     for record in analyse_capture(path, cancel):
-        ...  # Flow | DnsRecord | HttpRecord | TlsRecord | ExtractedObject, then one CaptureSummary
+        ...  # Flow | DnsRecord | HttpRecord | TlsRecord | SmtpRecord | FtpRecord | CredentialRecord
+        # | ExtractedObject, then one CaptureSummary
 
-SMTP and FTP are recognised (Flow.app) but not parsed yet; credentials are not extracted yet.
+SMTP (envelope, headers, MIME parts), FTP (commands, data connections) and cleartext credentials
+(FTP, SMTP AUTH, HTTP Basic) are parsed too.
 """
 
 from .analyse import CaptureAnalysis, NetSettings, analyse_capture
-from .records import CaptureSummary, DnsRecord, ExtractedObject, Flow, HttpRecord, NetRecord, TlsRecord, iso_us
+from .records import (
+           CaptureSummary,
+           CredentialRecord,
+           DnsRecord,
+           ExtractedObject,
+           Flow,
+           FtpRecord,
+           HttpRecord,
+           NetRecord,
+           SmtpRecord,
+           TlsRecord,
+           iso_us,
+)
 
-__all__ = ["CaptureAnalysis", "CaptureSummary", "DnsRecord", "ExtractedObject", "Flow", "HttpRecord", "NetRecord",
-           "NetSettings", "TlsRecord", "analyse_capture", "iso_us"]
+__all__ = ["CaptureAnalysis", "CaptureSummary", "CredentialRecord", "DnsRecord", "ExtractedObject", "Flow", "FtpRecord",
+           "HttpRecord", "NetRecord", "NetSettings", "SmtpRecord", "TlsRecord", "analyse_capture", "iso_us"]

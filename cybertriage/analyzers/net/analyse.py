@@ -1,4 +1,4 @@
-"""Capture analysis: packets → flows → reassembled streams → DNS/HTTP/TLS records.
+"""Capture analysis: packets → flows → reassembled streams → DNS/HTTP/TLS/SMTP/FTP records.
 
 One pass over the capture, in file order, with bounded memory: flows end on FIN/RST or
 idleness (timeouts in capture time) and are yielded then, reassembly buffers are capped
@@ -18,7 +18,9 @@ from pathlib import Path
 
 from ...evidence.capture import CaptureReader
 from . import dns as dns_mod
+from . import ftp as ftp_mod
 from . import http as http_mod
+from . import smtp as smtp_mod
 from . import tls as tls_mod
 from .decode import Datagram, Decoder
 from .records import CaptureSummary, Flow, NetRecord, iso_us
@@ -38,6 +40,7 @@ SERVER_PORTS = frozenset(range(1, 1024)) | frozenset((1080, 1433, 1521, 1723, 18
                                                       5061, 5222, 5432, 5900, 6379, 6443, 8000, 8008, 8080, 8081,
                                                       8443, 8888, 9000, 9090, 9200, 11211, 27017))
 PROGRESS_PACKETS = 4096
+MAX_FTP_EXPECTED = 4096  # FTP data connections announced and not yet seen
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class CaptureAnalysis:
         self._conns: dict[tuple, _Conn] = {}
         self._next_id = 0
         self._decoder = Decoder()
+        self._ftp_expected: dict[tuple[str, int], ftp_mod.Channel] = {}  # (address, port) → announced data channel
 
     # ------------------------------------------------------------------ context for handlers
 
@@ -136,6 +140,14 @@ class CaptureAnalysis:
         counts = self.summary.records
         counts[record.KIND] = counts.get(record.KIND, 0) + 1
         self._out.append(record)
+
+    def expect_ftp_data(self, channel: ftp_mod.Channel) -> None:
+        """An FTP control connection announced a data connection to (resp_h, resp_p)."""
+        expected = self._ftp_expected
+        expected.pop((channel.resp_h, channel.resp_p), None)
+        if len(expected) >= MAX_FTP_EXPECTED:
+            del expected[next(iter(expected))]  # the oldest announcement
+        expected[(channel.resp_h, channel.resp_p)] = channel
 
     def warn(self, conn: _Conn, message: str) -> None:
         warnings = self.summary.warnings
@@ -226,6 +238,8 @@ class CaptureAnalysis:
                             is_orig = True
                         conn.o = Endpoint()
                         conn.r = Endpoint()
+                        if self._ftp_expected:
+                            self._ftp_data(conn)
                     conn.last_ns = ts_ns
                     conn.last_ts = ts
                     payload = buf[l4 + hlen:end] if end > l4 + hlen else b""
@@ -526,20 +540,36 @@ class CaptureAnalysis:
             handler = tls_mod.TlsHandler(conn, self)
         elif app == "dns":
             handler = dns_mod.DnsHandler(conn, self)
+        elif app == "smtp":
+            handler = smtp_mod.SmtpHandler(conn, self)
         else:
-            self._stop_streams(conn)  # SMTP and FTP are told apart, not parsed (yet)
-            return
+            handler = ftp_mod.FtpHandler(conn, self)
+        self._attach(conn, handler)
+        for side, chunk, ts in detect:
+            handler.stream(side, chunk, ts)
+            if handler.done:
+                self._stop_streams(conn)
+                return
+
+    def _attach(self, conn: _Conn, handler) -> None:
+        """Route both directions' in-order bytes to an application parser."""
         conn.handler = handler
         self.summary.tcp_streams += 2
         for side, end in ((True, conn.o), (False, conn.r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:
                 handler.stream(side, data, ts)
             end.sink = sink  # type: ignore[union-attr]
-        for side, chunk, ts in detect:
-            handler.stream(side, chunk, ts)
-            if handler.done:
-                self._stop_streams(conn)
+
+    def _ftp_data(self, conn: _Conn) -> None:
+        """A new TCP connection: an FTP data connection if a control connection announced it."""
+        channel = self._ftp_expected.pop((conn.dst, conn.r_port), None)
+        if channel is None:
+            channel = self._ftp_expected.pop((conn.src, conn.o_port), None)
+            if channel is None:
                 return
+        conn.app = "ftp-data"
+        conn.deciding = False
+        self._attach(conn, ftp_mod.FtpDataHandler(conn, self, channel))
 
     def _detect_udp(self, conn: _Conn, is_orig: bool, payload: bytes, ts_ns: int) -> None:
         if (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS) and dns_mod.looks_like_dns(payload):
@@ -661,8 +691,9 @@ def _conn_state(conn: _Conn) -> str:
 
 def analyse_capture(path: Path, cancel: threading.Event | None = None, progress: Callable[[int], None] | None = None,
                     settings: NetSettings | None = None) -> Iterator[NetRecord]:
-    """Analyse one capture: yield Flow, DnsRecord, HttpRecord, TlsRecord and ExtractedObject records
-    as they complete, and a CaptureSummary last (also after a cancel or a truncated file).
+    """Analyse one capture: yield Flow, DnsRecord, HttpRecord, TlsRecord, SmtpRecord, FtpRecord,
+    CredentialRecord and ExtractedObject records as they complete, and a CaptureSummary last (also
+    after a cancel or a truncated file).
 
     Raises:
         EvidenceError: before anything is yielded, when the file is not a readable capture.

@@ -9,13 +9,15 @@ capture gap. A body is hashed as decoded (de-chunked, then decompressed), which 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import zlib
 from collections import deque
 from urllib.parse import unquote
 
-from .records import ExtractedObject, HttpRecord, iso_us
+from .records import CredentialRecord, ExtractedObject, HttpRecord, iso_us
 
 METHODS = frozenset(
     b"GET POST HEAD PUT DELETE OPTIONS CONNECT TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK "
@@ -496,7 +498,24 @@ class HttpHandler:
         rec.referrer = headers.get("referer")
         rec.request_content_type = headers.get("content-type")
         tx.req_headers = headers
+        for name in ("authorization", "proxy-authorization"):
+            value = headers.get(name)
+            if value is not None and value[:6].lower() == "basic ":
+                self._basic(name, value[6:], rec, ts_ns)
         return tx
+
+    def _basic(self, header: str, value: str, rec: HttpRecord, ts_ns: int) -> None:
+        """HTTP Basic credentials (RFC 7617): base64 of user:password, as a CredentialRecord."""
+        try:
+            decoded = base64.b64decode(value.strip()[:4096], validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return
+        user, sep, password = decoded.partition(":")
+        conn = self.conn
+        kind = "Proxy Basic" if header == "proxy-authorization" else "Basic"
+        where = f"HTTP {kind} for {rec.host or conn.dst}{rec.uri or ''}"[:1024]
+        self.ctx.emit(CredentialRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, "http", user,
+                                       password if sep else None, where, flow_id=conn.id))
 
     def request_done(self) -> None:
         index = self.requested - 1

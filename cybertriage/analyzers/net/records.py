@@ -67,7 +67,7 @@ class Flow(_Record):
     resp_payload: int
     packets: int
     bytes: int
-    app: str | None  # http | dns | tls | smtp | ftp | None, told from content
+    app: str | None  # http | dns | tls | smtp | ftp | ftp-data | None, told from content (ftp-data: announced on FTP)
     state: str | None  # Zeek conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
     history: str  # Zeek history letters (S h A D F R, upper case from the originator, ^ = flipped)
     missing_bytes: int = 0  # TCP payload never seen (capture loss), both directions
@@ -175,13 +175,91 @@ class ExtractedObject(_Record):
 
     KIND: ClassVar[str] = "extracted_object"
     name: str  # safe file name: from Content-Disposition or the URI's last segment
-    source: Any = field(repr=False)  # the record it came from (an HttpRecord)
+    source: Any = field(repr=False)  # the record it came from (HttpRecord, SmtpRecord or FtpRecord)
     direction: str  # request | response
     size: int
     sha256: str
     data: bytes = field(repr=False)
     truncated: bool = False
     content_type: str | None = None
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class SmtpRecord(_Record):
+    """One SMTP mail transaction (MAIL FROM ... end of DATA), or the session's STARTTLS point
+    (`starttls` True: nothing after it is in clear). Header fields come from the message itself."""
+
+    KIND: ClassVar[str] = "smtp"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    helo: str | None  # EHLO/HELO argument
+    mail_from: str | None  # MAIL FROM address, angle brackets and parameters removed
+    rcpt_to: list[str] = field(default_factory=list)  # RCPT TO addresses, in order
+    subject: str | None = None
+    header_from: str | None = None  # From: header, as written
+    header_to: list[str] = field(default_factory=list)  # To: header, split on commas
+    cc: list[str] = field(default_factory=list)
+    reply_to: str | None = None
+    date: str | None = None  # Date: header, as written
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    user_agent: str | None = None  # User-Agent, else X-Mailer
+    starttls: bool = False  # STARTTLS was accepted: the session is encrypted from here on
+    attachments: list[str] = field(default_factory=list)  # names of the MIME parts extracted as objects
+    message_size: int = 0  # bytes of the message (after dot-unstuffing) seen on the wire
+    message_complete: bool = True  # False: cut by a gap, the end of the capture or the size cap
+    trans_depth: int = 1  # position of this transaction in its connection
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class FtpRecord(_Record):
+    """One FTP command on a control connection with its final reply; for transfers, the data
+    connection (PORT/PASV/EPRT/EPSV) and what went over it, when that connection was seen."""
+
+    KIND: ClassVar[str] = "ftp"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    user: str | None  # last USER argument before this command
+    command: str  # upper case
+    arg: str | None
+    reply_code: int | None = None  # final (non-1xx) reply; None when none was seen
+    reply_msg: str | None = None  # text of the final reply (first line)
+    url: str | None = None  # transfer commands: ftp://<server>/<path> (Zeek's arg)
+    data_passive: bool | None = None  # PASV/EPSV True, PORT/EPRT False (on the command that set it up)
+    data_orig_h: str | None = None  # expected data connection: who connects ...
+    data_resp_h: str | None = None  # ... to which address ...
+    data_resp_p: int | None = None  # ... and port
+    data_flow_id: int | None = None  # transfer commands: the data connection's Flow.id, when seen
+    file_size: int | None = None  # transfer commands: bytes carried by the data connection
+    file_sha256: str | None = None
+    file_complete: bool | None = None  # False: gap, cap or the data connection not closed cleanly
+    flow_id: int = 0
+
+
+@dataclass(slots=True)
+class CredentialRecord(_Record):
+    """A user name and password sent in clear (FTP USER/PASS, SMTP AUTH PLAIN/LOGIN, HTTP Basic).
+    Stored as seen: masking is the report's business."""
+
+    KIND: ClassVar[str] = "credential"
+    ts: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    protocol: str  # ftp | smtp | http
+    username: str | None
+    password: str | None
+    where: str  # e.g. "FTP PASS", "SMTP AUTH LOGIN", "HTTP Basic for host/uri"
+    accepted: bool | None = None  # from the server's reply when it is known (FTP 230/530, SMTP 235/535)
     flow_id: int = 0
 
 
@@ -235,4 +313,5 @@ class CaptureSummary(_Record):
             ledger.warn("network", self.path, warning)
 
 
-NetRecord = Flow | DnsRecord | HttpRecord | TlsRecord | ExtractedObject | CaptureSummary
+NetRecord = (Flow | DnsRecord | HttpRecord | TlsRecord | SmtpRecord | FtpRecord | CredentialRecord | ExtractedObject
+             | CaptureSummary)
