@@ -32,7 +32,8 @@ from .evidence.disk import DiskImage, split_raw_segments
 from .score import score_object
 
 ROW_BATCH = 256
-NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls"}
+NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
+                  "credential": "credentials"}
 PROGRESS_SECONDS = 0.2
 
 

@@ -55,9 +55,19 @@ NETWORK_FIELDS = {
             "offered_versions", "cipher_suites", "cipher", "alpn", "ja3_string", "ja3s_string", "cert_subject",
             "cert_issuer", "cert_not_before", "cert_not_after", "cert_serial", "cert_san_dns", "cert_chain_sha256",
             "cert_chain_subjects", "established", "flow_id"],
+    "smtp": ["evidence", "ts", "src", "dst", "mail_from", "rcpt_to", "subject", "header_from", "header_to", "cc",
+             "reply_to", "date", "message_id", "in_reply_to", "user_agent", "helo", "starttls", "attachments",
+             "message_size", "message_complete", "sport", "dport", "trans_depth", "flow_id"],
+    "ftp": ["evidence", "ts", "src", "dst", "user", "command", "arg", "reply_code", "reply_msg", "url",
+            "data_passive", "data_orig_h", "data_resp_h", "data_resp_p", "data_flow_id", "file_size", "file_sha256",
+            "file_complete", "sport", "dport", "flow_id"],
+    "credentials": ["evidence", "ts", "src", "dst", "protocol", "username", "password", "where", "accepted",
+                    "sport", "dport", "flow_id"],
 }
-JSON_COLUMNS = {"answers", "ttls", "offered_versions", "cipher_suites", "alpn", "cert_san_dns", "cert_chain_subjects"}
-BOOLEAN_COLUMNS = {"body_complete", "established"}
+JSON_COLUMNS = {"answers", "ttls", "offered_versions", "cipher_suites", "alpn", "cert_san_dns", "cert_chain_subjects",
+                "rcpt_to", "header_to", "cc", "attachments"}
+BOOLEAN_COLUMNS = {"body_complete", "established", "starttls", "message_complete", "data_passive", "file_complete",
+                   "accepted"}
 
 
 def network(db: sqlite_utils.Database, table: str) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
@@ -115,7 +115,27 @@ _TLS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport"
         "cert_not_before": str, "cert_not_after": str, "cert_serial": str, "cert_san_dns": str,
         "cert_chain_sha256": str, "cert_chain_subjects": str, "established": int}
 
-MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3}
+def _version_4(db: sqlite_utils.Database) -> None:
+    """Mail, file transfers and cleartext credentials from captures; files listed per partition."""
+    for table, columns in {"smtp": _SMTP, "ftp": _FTP, "credentials": _CREDENTIALS}.items():
+        db[table].create({"id": int, "evidence_id": int, **columns}, pk="id",
+                         foreign_keys=[("evidence_id", "evidence", "id")])
+        db[table].create_index(["evidence_id", "flow_id"])
+    db["files"].create_index(["evidence_id", "partition_offset", "path"])
+
+
+_SMTP = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "helo": str, "mail_from": str,
+         "rcpt_to": str, "subject": str, "header_from": str, "header_to": str, "cc": str, "reply_to": str, "date": str,
+         "message_id": str, "in_reply_to": str, "user_agent": str, "starttls": int, "attachments": str,
+         "message_size": int, "message_complete": int, "trans_depth": int}
+_FTP = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "user": str, "command": str,
+        "arg": str, "reply_code": int, "reply_msg": str, "url": str, "data_passive": int, "data_orig_h": str,
+        "data_resp_h": str, "data_resp_p": int, "data_flow_id": int, "file_size": int, "file_sha256": str,
+        "file_complete": int}
+_CREDENTIALS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "protocol": str,
+                "username": str, "password": str, "where": str, "accepted": int}
+
+MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3, 4: _version_4}
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -399,16 +399,28 @@ class CaptureEvidence(EvidenceSource):
 
 
 def _carried_object(extracted: Any) -> EvidenceObject:
-    """An HTTP body as an object: /http/<host>/<flow>-<name>, with its request as its origin."""
-    http = extracted.source
-    host = (http.host or http.dst or "unknown-host").replace("/", "_")
-    path = f"/http/{host}/{extracted.flow_id}-{http.trans_depth}-{extracted.direction}-{extracted.name}"
-    obj = EvidenceObject(path=path, name=extracted.name, size=extracted.size, mtime=http.ts,
-                         origin=f"HTTP {http.method or '?'} {host}{http.uri or ''} at {http.ts} from {http.dst}",
+    """A carried body as an object of the case, named by protocol, server and flow, with the
+    record that carried it as its origin: /http/<host>/…, /smtp/<server>/…, /ftp/<server>/…"""
+    source = extracted.source
+    kind = source.KIND
+    if kind == "http":
+        server = source.host or source.dst
+        origin = f"HTTP {source.method or '?'} {server}{source.uri or ''} at {source.ts} from {source.dst}"
+    elif kind == "smtp":
+        server = source.dst
+        recipients = ", ".join(source.rcpt_to) or "?"
+        origin = (f"SMTP attachment of mail from {source.mail_from or '?'} to {recipients}"
+                  f" (subject {source.subject!r}) at {source.ts} via {source.dst}")
+    else:
+        server = source.dst
+        origin = f"FTP {source.command} {source.url or source.arg or ''} at {source.ts} from {source.dst}"
+    server = (server or "unknown-server").replace("/", "_")
+    depth = getattr(source, "trans_depth", 1)
+    path = f"/{kind}/{server}/{extracted.flow_id}-{depth}-{extracted.direction}-{extracted.name}"
+    obj = EvidenceObject(path=path, name=extracted.name, size=extracted.size, mtime=source.ts, origin=origin,
                          flow_id=extracted.flow_id)
     if extracted.truncated:
         obj.unreadable = f"body larger than the stored {len(extracted.data)} bytes; its sha256 is {extracted.sha256}"
     else:
         obj.content = BytesContent(extracted.data)
     return obj
-
