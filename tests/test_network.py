@@ -96,3 +96,33 @@ def test_truncated_capture_keeps_what_it_read(corpus_dir: Path, tmp_path: Path) 
     assert db.execute("SELECT count(*) FROM flows JOIN evidence e ON e.id = evidence_id WHERE e.path = ?",
                       [str(cut)]).fetchone()[0] > 0
     shutil.rmtree(case)
+
+
+@pytest.fixture(scope="module")
+def mail_ftp_case(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    case = tmp_path_factory.mktemp("mailftp")
+    traces = [corpus_dir / "pcap" / name for name in ("smtp.pcap", "ftp_ipv4.pcap")]
+    result = run_cli("scan", *traces, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    return case
+
+
+def test_smtp_and_ftp_records_equal_zeek(mail_ftp_case: Path, corpus_dir: Path) -> None:
+    zeek_smtp = zeek_log(corpus_dir, "smtp.pcap", "scripts.base.protocols.smtp.basic", "smtp.log")
+    smtp = export(mail_ftp_case, "smtp")
+    assert sorted((m["mail_from"], sorted(m["rcpt_to"]), m["subject"]) for m in smtp if m["mail_from"]) == sorted(
+        (z["mailfrom"], sorted(z["rcptto"].split(",")), z["subject"]) for z in zeek_smtp)  # Zeek logs a set
+    zeek_ftp = zeek_log(corpus_dir, "ftp_ipv4.pcap", "scripts.base.protocols.ftp.ftp-ipv4", "ftp.log")
+    ftp = {(f["command"], f["url"] or f["arg"], f["reply_code"]) for f in export(mail_ftp_case, "ftp")}
+    assert {(z["command"], None if z["arg"] == "-" else z["arg"], int(z["reply_code"])) for z in zeek_ftp} <= ftp
+
+
+def test_credentials_and_attachments(mail_ftp_case: Path, corpus_dir: Path) -> None:
+    zeek_ftp = zeek_log(corpus_dir, "ftp_ipv4.pcap", "scripts.base.protocols.ftp.ftp-ipv4", "ftp.log")
+    credentials = {(c["protocol"], c["username"], c["password"]) for c in export(mail_ftp_case, "credentials")}
+    assert {("ftp", z["user"], z["password"]) for z in zeek_ftp} <= credentials
+    assert any(protocol == "smtp" for protocol, _, _ in credentials)  # the trace logs in with AUTH LOGIN
+    files = export(mail_ftp_case, "files")
+    attachments = [f for f in files if f["path"].startswith("/smtp/")]
+    assert attachments and all(f["origin"].startswith("SMTP attachment") and f["sha256"] for f in attachments)
+    assert any(f["path"].startswith("/ftp/") and f["name"] == "robots.txt" for f in files)
