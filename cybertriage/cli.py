@@ -27,6 +27,7 @@ from .pipeline import Progress, Scan, ScanOptions
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 PROBLEMS_SHOWN = 10
+MASK = "********"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--what", required=True, choices=sorted(queries.EXPORTS))
     export.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--show-credentials", action="store_true",
+                        help="write captured passwords as seen (masked by default)")
 
     report = commands.add_parser(
         "report", help="write the case report: PDF (and optionally self-contained HTML)",
@@ -233,6 +236,8 @@ def _clip(text: str, width: int) -> str:
 def _export(args: argparse.Namespace) -> int:
     db = open_case(args.case)
     fields, rows = queries.EXPORTS[args.what]
+    if args.what == "credentials" and not args.show_credentials:
+        rows = _masked(rows)
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         if args.format == "jsonl":
@@ -267,6 +272,17 @@ def _report(args: argparse.Namespace) -> int:
     for path in written:
         print(f"Report: {path.resolve()}")
     return EXIT_OK
+
+
+def _masked(rows: Any) -> Any:
+    """Credentials with their passwords masked: exports travel further than the case does."""
+    def mask(db: Any) -> Any:
+        for row in rows(db):
+            if row.get("password"):
+                row["password"] = MASK
+            yield row
+
+    return mask
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import __version__
 from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
-from .analyzers.filetype import extension_of
+from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
@@ -379,6 +379,10 @@ class _EvidenceRun:
         row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in row.items()}
         rows = records.setdefault(NETWORK_TABLES[record.KIND], [])
         rows.append({"evidence_id": self.evidence_id, **row})
+        if record.KIND == "credential":
+            where = f"flow {record.flow_id} ({record.src} → {record.dst}:{record.dport})"
+            findings = self._finding_rows(None, [_credential_finding(record)], object_text=where)
+            records.setdefault("findings", []).extend(findings)
         if len(rows) >= ROW_BATCH:
             self._send(records)
 
@@ -420,6 +424,9 @@ class _EvidenceRun:
                         worst_member = (output.path, member_score)
             except Exception as error:  # one analyzer's failure on one object must not stop the run
                 ledger.skipped(analyzer.NAME, "analyzer error", obj.path, f"{type(error).__name__}: {error}")
+        if obj.origin and item.facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF")):
+            findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
+                                    f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
         for stage, reason in item.skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
@@ -451,14 +458,16 @@ class _EvidenceRun:
 
     # -- recording -------------------------------------------------------------------
 
-    def _finding_rows(self, obj: EvidenceObject | None, findings: list[Finding]) -> list[dict[str, Any]]:
+    def _finding_rows(self, obj: EvidenceObject | None, findings: list[Finding],
+                      object_text: str | None = None) -> list[dict[str, Any]]:
+        """Rows for findings on a file (obj), or on the evidence itself or one of its records (object_text)."""
         rows = []
         for finding in findings:
             with self.counters.lock:
                 self.counters.findings[finding.severity] = self.counters.findings.get(finding.severity, 0) + 1
             rows.append({
                 "evidence_id": self.evidence_id, "object_kind": "file" if obj else "evidence",
-                "object_id": obj.id if obj else self.evidence_id, "object": obj.path if obj else self.key,
+                "object_id": obj.id if obj else self.evidence_id, "object": obj.path if obj else object_text or self.key,
                 "analyzer": finding.analyzer, "rule": finding.rule, "severity": finding.severity,
                 "severity_rank": SEVERITY_RANK[finding.severity], "title": finding.title,
                 "detail": json.dumps(finding.detail, ensure_ascii=False, default=str), "created_at": utc_now(),
@@ -491,6 +500,16 @@ class _EvidenceRun:
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
             "status": status, "error": message, "processed_at": utc_now()}))
         self.writer.call(lambda db: audit(db, f"evidence {status}", {"evidence": self.key, "message": message}))
+
+
+def _credential_finding(record: Any) -> Finding:
+    """A password that crossed the network in clear: the finding names it, the credentials table holds it."""
+    outcome = {True: "accepted", False: "refused"}.get(record.accepted, "outcome unknown")
+    return Finding("network", "cleartext-credentials", "medium",
+                   f"Cleartext credentials ({record.where}) for {record.username or '?'} to {record.dst}, {outcome}",
+                   {"protocol": record.protocol, "where": record.where, "username": record.username,
+                    "src": record.src, "dst": record.dst, "dport": record.dport, "ts": record.ts,
+                    "flow_id": record.flow_id, "accepted": record.accepted})
 
 
 def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,

@@ -4,6 +4,7 @@ analysed like disk files. Expected answers from Zeek's baseline logs and tshark.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -119,10 +120,43 @@ def test_smtp_and_ftp_records_equal_zeek(mail_ftp_case: Path, corpus_dir: Path) 
 
 def test_credentials_and_attachments(mail_ftp_case: Path, corpus_dir: Path) -> None:
     zeek_ftp = zeek_log(corpus_dir, "ftp_ipv4.pcap", "scripts.base.protocols.ftp.ftp-ipv4", "ftp.log")
-    credentials = {(c["protocol"], c["username"], c["password"]) for c in export(mail_ftp_case, "credentials")}
+    shown = run_cli("export", "--case", mail_ftp_case, "--what", "credentials", "--show-credentials").stdout
+    credentials = {(c["protocol"], c["username"], c["password"]) for c in map(json.loads, shown.splitlines())}
     assert {("ftp", z["user"], z["password"]) for z in zeek_ftp} <= credentials
     assert any(protocol == "smtp" for protocol, _, _ in credentials)  # the trace logs in with AUTH LOGIN
     files = export(mail_ftp_case, "files")
     attachments = [f for f in files if f["path"].startswith("/smtp/")]
     assert attachments and all(f["origin"].startswith("SMTP attachment") and f["sha256"] for f in attachments)
     assert any(f["path"].startswith("/ftp/") and f["name"] == "robots.txt" for f in files)
+
+
+def test_cleartext_credentials_are_findings_and_masked_in_exports(mail_ftp_case: Path) -> None:
+    findings = [f for f in export(mail_ftp_case, "findings") if f["rule"] == "cleartext-credentials"]
+    assert {f["detail"]["protocol"] for f in findings} == {"ftp", "smtp"}
+    assert all(f["severity"] == "medium" and "password" not in f["detail"] for f in findings)
+    masked = run_cli("export", "--case", mail_ftp_case, "--what", "credentials")
+    shown = run_cli("export", "--case", mail_ftp_case, "--what", "credentials", "--show-credentials")
+    assert "punjab@123" not in masked.stdout and "********" in masked.stdout
+    assert "punjab@123" in shown.stdout  # the SMTP AUTH LOGIN password tshark decodes from smtp.pcap
+
+
+def test_executable_downloaded_over_http_is_a_finding(corpus_dir: Path, tmp_path: Path) -> None:
+    from tests.analyzers.net.pcapgen import TcpSession, write_pcap
+
+    body = (corpus_dir / "pe" / "HelloWorld.exe").read_bytes()
+    session = TcpSession()
+    session.handshake()
+    session.frames += session.segments(True, b"GET /invoice.pdf HTTP/1.1\r\nHost: files.example\r\n\r\n", 1400)
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    session.frames += session.segments(False, head + body, 1400)
+    session.close()
+    capture = write_pcap(tmp_path / "download.pcap", session.frames)
+    exported = tmp_path / "objects"
+    tshark("-r", str(capture), "--export-objects", f"http,{exported}", "-q")
+    case = tmp_path / "case"
+    assert run_cli("scan", capture, "--case", case, "--quiet").code == 0
+    files = export(case, "files")
+    assert [f["sha256"] for f in files] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in exported.iterdir()]
+    rules = {(f["rule"], f["severity"]) for f in export(case, "findings")}
+    assert ("executable-download", "high") in rules and ("executable-disguised", "high") in rules
+    assert any(reason.startswith("Arrived over the network") for reason in files[0]["reasons"])
