@@ -122,14 +122,16 @@ def severity_counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Findings by severity, worst first, then by id; each with its evidence path and, for a file,
-    the file's size, type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
+    """Findings by severity, worst first, then by their object's triage score (cases older than
+    schema 2 have none), then by id; each with its evidence path and, for a file, the file's size,
+    type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
+    by_score = "f.score DESC, " if "score" in db["files"].columns_dict else ""
     rows = db.query(
-        """SELECT g.*, e.path AS evidence, f.size AS file_size, f.mime AS file_mime, f.md5 AS file_md5,
+        f"""SELECT g.*, e.path AS evidence, f.size AS file_size, f.mime AS file_mime, f.md5 AS file_md5,
                   f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
            FROM findings g JOIN evidence e ON e.id = g.evidence_id
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [-1 if limit is None else limit])
+           ORDER BY g.severity_rank DESC, {by_score}g.id LIMIT ?""", [-1 if limit is None else limit])
     for row in rows:
         row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
         yield row

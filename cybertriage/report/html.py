@@ -306,7 +306,7 @@ def _bar_chart(counts: dict[str, int]) -> str:
 def _findings(data: ReportData) -> list[str]:
     if not data.findings_total:
         return ["<p>The analyzers reported no findings.</p>"]
-    intro = f"{data.findings_total:,} findings, worst first (by severity, then in the order found)."
+    intro = f"{data.findings_total:,} findings, worst first (by severity, then by the triage score of their object)."
     if data.truncated:
         intro += f" The {data.findings_shown:,} worst are shown here."
         if data.appendix:

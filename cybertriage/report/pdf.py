@@ -504,7 +504,7 @@ def _findings(data: ReportData) -> list[Flowable]:
     story = _h1("Findings")
     if not data.findings_total:
         return story + [Paragraph("The analyzers reported no findings.", BODY)]
-    intro = f"{data.findings_total:,} findings, worst first (by severity, then in the order found)."
+    intro = f"{data.findings_total:,} findings, worst first (by severity, then by the triage score of their object)."
     if data.truncated:
         intro += f" The {data.findings_shown:,} worst are shown here."
         if data.appendix:
