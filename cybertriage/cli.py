@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 from . import __version__
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import audit, open_case, queries
+from .case import add_tag, audit, open_case, queries
 from .errors import CybertriageError, UsageError
 from .pipeline import Progress, Scan, ScanOptions
 
@@ -92,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--show-credentials", action="store_true",
                         help="print captured credentials unmasked (masked by default)")
 
+    tag = commands.add_parser("tag", help="tag a file or a finding, with an examiner's note",
+                              description="Bookmark a file or a finding (ids as `export` shows them) with a tag and "
+                                          "a note; tags are shown in the report and logged in the chain of custody.")
+    tag.add_argument("--case", required=True, type=Path, metavar="DIR")
+    target = tag.add_mutually_exclusive_group(required=True)
+    target.add_argument("--file", type=int, metavar="ID", help="id of the file")
+    target.add_argument("--finding", type=int, metavar="ID", help="id of the finding")
+    tag.add_argument("--tag", required=True, help="the tag, e.g. 'relevant' or 'exhibit-3'")
+    tag.add_argument("--note", help="the examiner's note")
+    tag.add_argument("--examiner", help="who tags (default: the OS user)")
+
     info = commands.add_parser("info", help="describe a case: evidence, hashes, counts, runs",
                                description="Evidence list with integrity hashes and verification, counts, "
                                            "the completeness ledger, and the run history.")
@@ -110,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return {"scan": _scan, "export": _export, "report": _report, "info": _info}[args.command](args)
+        return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "info": _info}[args.command](args)
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -271,6 +283,14 @@ def _report(args: argparse.Namespace) -> int:
         written.append(write_html(args.case, args.html, details))
     for path in written:
         print(f"Report: {path.resolve()}")
+    return EXIT_OK
+
+
+def _tag(args: argparse.Namespace) -> int:
+    db = open_case(args.case)
+    kind, object_id = ("file", args.file) if args.file is not None else ("finding", args.finding)
+    tag_id = add_tag(db, kind, object_id, args.tag, args.note, args.examiner or getpass.getuser())
+    print(f"Tag {tag_id}: {kind} {object_id} tagged {args.tag!r}")
     return EXIT_OK
 
 

@@ -174,3 +174,22 @@ def test_report_command_writes_pdf_html_and_their_hashes(tmp_path: Path) -> None
     assert actions[-1] == "report written"  # logged before writing, so the report's custody log holds it
     assert " ".join(text.split()).count("report written") == 1
     assert run_cli("report", "--case", tmp_path / "nowhere", "--pdf", pdf).code == 2
+
+
+def test_tags_reach_the_report_and_the_chain_of_custody(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    assert run_cli("scan", REPO / "resources" / "demo" / "demo-disk.img", "--case", case, "--quiet").code == 0
+    finding = export(case, "findings")[0]
+    holiday = next(f for f in export(case, "files") if f["path"] == "/Pictures/holiday.jpg")
+    assert run_cli("tag", "--case", case, "--finding", finding["id"], "--tag", "exhibit-1",
+                   "--note", "ransom note on the desktop", "--examiner", "J. Doe").code == 0
+    assert run_cli("tag", "--case", case, "--file", holiday["id"], "--tag", "dropper?").code == 0
+    assert run_cli("tag", "--case", case, "--file", 999999, "--tag", "x").code == 2  # no such file
+    tags = export(case, "tags")
+    assert [(t["tag"], t["object"]) for t in tags] == [("exhibit-1", finding["object"]), ("dropper?", holiday["path"])]
+    actions = [row[0] for row in sqlite3.connect(case / "case.db").execute("SELECT action FROM audit_log")]
+    assert actions.count("tag added") == 2
+    pdf = tmp_path / "report.pdf"
+    assert run_cli("report", "--case", case, "--pdf", pdf).code == 0
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
+    assert "Examiner tags and notes" in text and "exhibit-1" in text and "ransom note on the desktop" in text

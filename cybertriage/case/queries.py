@@ -84,7 +84,24 @@ def network(db: sqlite_utils.Database, table: str) -> Iterator[dict[str, Any]]:
         yield {name: row.get(name) for name in NETWORK_FIELDS[table]}
 
 
-EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings),
+TAG_FIELDS = ["id", "tag", "note", "examiner", "created_at", "object_kind", "object_id", "evidence", "object", "title"]
+
+
+def tags(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Examiner tags, oldest first, each with what it is on (path, and the finding's title)."""
+    if "tags" not in db.table_names():
+        return
+    rows = db.query(
+        """SELECT t.*, coalesce(f.path, g.object) AS object, g.title AS title, e.path AS evidence FROM tags t
+           LEFT JOIN files f ON t.object_kind = 'file' AND f.id = t.object_id
+           LEFT JOIN findings g ON t.object_kind = 'finding' AND g.id = t.object_id
+           LEFT JOIN evidence e ON e.id = coalesce(f.evidence_id, g.evidence_id)
+           ORDER BY t.id""")
+    for row in rows:
+        yield {name: row[name] for name in TAG_FIELDS}
+
+
+EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
            **{table: (fields, lambda db, table=table: network(db, table)) for table, fields in NETWORK_FIELDS.items()}}
 
 

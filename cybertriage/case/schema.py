@@ -10,7 +10,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
@@ -135,7 +135,14 @@ _FTP = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport"
 _CREDENTIALS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "protocol": str,
                 "username": str, "password": str, "where": str, "accepted": int}
 
-MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3, 4: _version_4}
+def _version_5(db: sqlite_utils.Database) -> None:
+    """Examiner tags and notes on files and findings."""
+    db["tags"].create({"id": int, "object_kind": str, "object_id": int, "tag": str, "note": str, "examiner": str,
+                       "created_at": str}, pk="id")
+    db["tags"].create_index(["object_kind", "object_id"])
+
+
+MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3, 4: _version_4, 5: _version_5}
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -155,3 +155,22 @@ class CaseWriter:
             self._error = error
         pending.clear()
         return 0
+
+
+def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: str, note: str | None = None,
+            examiner: str | None = None) -> int:
+    """Tag a file or a finding with the examiner's words; the tag also goes into the chain of custody."""
+    table = {"file": "files", "finding": "findings"}.get(object_kind)
+    if table is None:
+        raise UsageError(f"only files and findings can be tagged, not {object_kind!r}")
+    if not tag.strip():
+        raise UsageError("a tag needs a name")
+    if not db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [object_id]).fetchone():
+        raise UsageError(f"no {object_kind} with id {object_id} in this case")
+    with db.conn:
+        tag_id = db["tags"].insert({"object_kind": object_kind, "object_id": object_id, "tag": tag.strip(),
+                                    "note": note, "examiner": examiner, "created_at": utc_now()}).last_pk
+        audit(db, "tag added", {"tag_id": tag_id, "object_kind": object_kind, "object_id": object_id,
+                                "tag": tag.strip(), "note": note, "examiner": examiner})
+    return tag_id
+

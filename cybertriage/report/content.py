@@ -33,7 +33,8 @@ from ..case.schema import SCHEMA_VERSION
 from ..errors import UsageError
 
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
-SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "audit", "integrity")
+SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
+            "integrity")
 NETWORK_TABLES = ("flows", "dns", "http", "tls", "credentials")
 # Columns of a credentials table shown, in order, where the table has them.
 CREDENTIAL_COLUMNS = ("ts", "src", "dst", "protocol", "proto", "service", "where", "host", "username", "user",
@@ -175,6 +176,7 @@ class ReportData:
     pe: list[dict[str, Any]]
     pe_total: int
     timeline: list[TimelineCluster]
+    tags: list[dict[str, Any]]  # the examiner's tags and notes, oldest first
     audit: list[dict[str, Any]]
     audit_total: int
     database_hashes: list[tuple[str, str]]  # (file name, sha256) of the case database files
@@ -319,6 +321,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             network_summary=_network_summary(db, tables) if details.includes("network") else None,
             pe=pe, pe_total=pe_total,
             timeline=_timeline(db, details) if details.includes("timeline") else [],
+            tags=list(queries.tags(db)) if details.includes("tags") else [],
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
             audit_total=db["audit_log"].count, database_hashes=[])
         if appendix is not None and data.truncated:

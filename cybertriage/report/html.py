@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 SECTION_TITLES = {"evidence": "Evidence", "methodology": "Methodology", "summary": "Summary of findings",
                   "findings": "Findings", "network": "Network", "pe": "Windows executables (PE)",
-                  "timeline": "Timeline excerpt", "audit": "Audit log (chain of custody)", "integrity": "Integrity"}
+                  "timeline": "Timeline excerpt", "tags": "Examiner tags and notes", "audit": "Audit log (chain of custody)",
+                  "integrity": "Integrity"}
 SEVERITY_COLOURS = {"critical": "#7f0000", "high": "#d32f2f", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
 
 CSS = """
@@ -121,7 +122,8 @@ def render_html(data: ReportData) -> str:
     included = [s for s in SECTIONS if d.includes(s) and (s != "pe" or data.pe)]
     parts.append('<nav>' + "".join(f'<a href="#{s}">{SECTION_TITLES[s]}</a>' for s in included) + "</nav>")
     builders = {"evidence": _evidence, "methodology": _methodology, "summary": _summary, "findings": _findings,
-                "network": _network, "pe": _pe, "timeline": _timeline, "audit": _audit, "integrity": _integrity}
+                "network": _network, "pe": _pe, "timeline": _timeline, "tags": _tags, "audit": _audit,
+                "integrity": _integrity}
     for section in included:
         parts.append(f'<section id="{section}"><h2>{SECTION_TITLES[section]}</h2>')
         parts += builders[section](data)
@@ -395,6 +397,18 @@ def _timeline(data: ReportData) -> list[str]:
                           for e in cluster.events],
                          row_classes=["anchor" if e["anchor"] else "" for e in cluster.events])]
     return parts
+
+
+def _tags(data: ReportData) -> list[str]:
+    if not data.tags:
+        return ["<p>No file or finding has been tagged in this case.</p>"]
+    return [f"<p>{len(data.tags):,} tags, oldest first. Tags and notes are the examiner's words; paths and titles come "
+            "from the evidence.</p>",
+            _table(["Time (UTC)", "Tag", "On", "Note", "Examiner"],
+                   [[_mono(t["created_at"]), _t(t["tag"]),
+                     _t(f"{t['object_kind']} {t['object_id']}: {t['object'] or '-'}"
+                        + (f" — {t['title']}" if t["title"] else "")), _t(t["note"] or ""), _t(t["examiner"] or "-")]
+                    for t in data.tags])]
 
 
 def _audit(data: ReportData) -> list[str]:

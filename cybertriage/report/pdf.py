@@ -116,7 +116,7 @@ def render_pdf(data: ReportData) -> bytes:
     story += _cover(data)
     sections = [("evidence", _evidence), ("methodology", _methodology), ("summary", _summary),
                 ("findings", _findings), ("network", _network), ("pe", _pe), ("timeline", _timeline),
-                ("audit", _audit), ("integrity", _integrity)]
+                ("tags", _tags), ("audit", _audit), ("integrity", _integrity)]
     for name, build in sections:
         if details.includes(name):
             story += build(data)
@@ -665,6 +665,20 @@ def _timeline(data: ReportData) -> list[Flowable]:
                          _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
         story += [CondPageBreak(35 * mm), heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
                   _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1.4, 9])]
+    return story
+
+
+def _tags(data: ReportData) -> list[Flowable]:
+    story = _h1("Examiner tags and notes")
+    if not data.tags:
+        story.append(Paragraph("No file or finding has been tagged in this case.", BODY))
+        return story
+    story.append(Paragraph(f"{len(data.tags):,} tags, oldest first. Tags and notes are the examiner's words; "
+                           "paths and titles come from the evidence.", BODY))
+    rows = [[_mono(t["created_at"]), _cell(t["tag"]), _cell(f"{t['object_kind']} {t['object_id']}: {t['object'] or '-'}"
+                                                           + (f" — {t['title']}" if t["title"] else "")),
+             _cell(t["note"] or ""), _cell(t["examiner"] or "-")] for t in data.tags]
+    story.append(_grid(["Time (UTC)", "Tag", "On", "Note", "Examiner"], rows, [3.0, 1.8, 5.2, 3.6, 1.6]))
     return story
 
 
