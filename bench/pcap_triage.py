@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Benchmark: cybertriage against tshark on the same packet capture (issue 4).
+
+Not a test. It builds (or reuses, or takes with --capture) a capture of at least --packets
+packets (default 500,000) with a DNS/HTTP/TLS mix, made only of time-shifted copies of corpus
+traces, then, with the capture in the page cache for both, times:
+
+  tshark       tshark -r FILE -T fields -e dns.qry.name -e http.host -e http.request.uri
+                      -e tls.handshake.extensions_server_name > /dev/null
+  cybertriage  cybertriage scan FILE --case NEW --quiet
+
+and prints packets/s for each (wall time, time.perf_counter), their ratio, cybertriage's packets
+per CPU-second (per core) and the peak RSS of each process (ru_maxrss from os.wait4 on that very
+child). With --repeat N (default 2) the tools run N times, alternating, and the best is
+reported. The figures also go to WORK/pcap_triage-result.json.
+
+Usage (from the repository root):  .venv/bin/python bench/pcap_triage.py [--help]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_WORK = REPO / "bench" / "work"
+CORPUS = Path("/work/shared/corpus/pcap")
+# The mix: one "set" is every one of these traces, all shifted to start at the same instant.
+SOURCES = ["wikipedia", "http_get", "http_100-continue", "tls_tls1.2", "tls_tls-conn-with-extensions",
+           "tls_tls13_wolfssl", "dns_tkey"]
+BUILD_VERSION = 1  # bump when the way the capture is built changes, so old captures are rebuilt
+T0_US = 1_700_000_000 * 1_000_000  # the first set starts here (2023-11-14T22:13:20Z)
+TSHARK_FIELDS = ["dns.qry.name", "http.host", "http.request.uri", "tls.handshake.extensions_server_name"]
+TARGET_RATIO, TARGET_PER_CORE, TARGET_RSS_MB = 5.0, 150_000, 500
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# -- machine load (same method as disk_triage.py) ------------------------------------------
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (/proc/stat), 0 where unavailable."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit: float) -> float:
+    """Wait (up to `limit` seconds) until other processes use under 0.15 of a core for 2 s in a row."""
+    if limit <= 0:
+        return 0.0
+    start = time.perf_counter()
+    quiet = 0
+    while time.perf_counter() - start < limit:
+        before = _machine_busy()
+        time.sleep(1.0)
+        quiet = quiet + 1 if _machine_busy() - before < 0.15 else 0
+        if quiet >= 2:
+            break
+    return time.perf_counter() - start
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def git_commit() -> str:
+    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def cybertriage_binary() -> str:
+    candidate = REPO / ".venv" / "bin" / "cybertriage"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("cybertriage")
+    if not found:
+        raise SystemExit("cybertriage not found: run `make` (or pip install -e .) first")
+    return found
+
+
+def check(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+
+
+def measure(cmd: list[str]) -> dict:
+    """Run one process (stdout to /dev/null); wall time, its own CPU time and peak RSS (os.wait4),
+    and the CPU that the rest of the machine took meanwhile."""
+    busy0 = _machine_busy()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{stderr}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"wall_s": wall, "cpu_s": cpu, "user_s": usage.ru_utime, "sys_s": usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6,  # ru_maxrss is in KiB on Linux
+            "other_cpu_s": max(0.0, _machine_busy() - busy0 - cpu)}
+
+
+# -- the capture -----------------------------------------------------------------------------
+
+
+def pcap_span(path: Path) -> tuple[int, int, int]:
+    """(packets, first timestamp µs, last timestamp µs) of a small microsecond pcap file."""
+    data = path.read_bytes()
+    magic = data[:4]
+    if magic == b"\xd4\xc3\xb2\xa1":
+        endian = "<"
+    elif magic == b"\xa1\xb2\xc3\xd4":
+        endian = ">"
+    else:
+        raise SystemExit(f"{path}: not a microsecond pcap file")
+    pos, count, first, last = 24, 0, None, 0
+    while pos + 16 <= len(data):
+        sec, usec, incl, _orig = struct.unpack_from(endian + "IIII", data, pos)
+        ts = sec * 1_000_000 + usec
+        first = ts if first is None else min(first, ts)
+        last = max(last, ts)
+        count += 1
+        pos += 16 + incl
+    return count, first or 0, last
+
+
+def shift_arg(us: int) -> str:
+    sign = "-" if us < 0 else ""
+    us = abs(us)
+    return f"{sign}{us // 1_000_000}.{us % 1_000_000:06d}"
+
+
+def count_packets(path: Path) -> int:
+    out = subprocess.run(["capinfos", "-c", "-M", str(path)], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if "Number of packets" in line:
+            return int(line.split(":", 1)[1].strip().replace(",", ""))
+    raise SystemExit(f"capinfos gave no packet count for {path}")
+
+
+def build_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
+    """Make (or reuse) a capture of ≥ `target` packets: copies of one set of corpus traces, each copy
+    shifted in time past the end of the previous one (editcap -t) and merged (mergecap -F pcap)."""
+    spans = {}
+    for name in SOURCES:
+        src = CORPUS / f"{name}.pcap"
+        if not src.exists():
+            raise SystemExit(f"corpus trace missing: {src}")
+        spans[name] = pcap_span(src)
+    per_set = sum(s[0] for s in spans.values())
+    copies = math.ceil(target / per_set)
+    capture = work / f"pcap_triage-{copies}x{per_set}p-v{BUILD_VERSION}.pcap"
+    manifest_path = capture.with_suffix(".json")
+    if capture.exists() and manifest_path.exists() and not rebuild:
+        log(f"Reusing the capture {capture.name}")
+        return capture, json.loads(manifest_path.read_text())
+
+    log(f"Building the capture: {copies} copies of a {per_set}-packet set of {len(SOURCES)} corpus traces ...")
+    start = time.perf_counter()
+    tmp = work / "pcap_triage-build"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    # The set: every trace shifted to start at T0, merged in time order.
+    aligned = []
+    for name, (_, first, _) in spans.items():
+        out = tmp / f"set-{name}.pcap"
+        check(["editcap", "-F", "pcap", "-t", shift_arg(T0_US - first), str(CORPUS / f"{name}.pcap"), str(out)])
+        aligned.append(str(out))
+    set_duration = max(last - first for _, first, last in spans.values())
+    step_s = math.ceil(set_duration / 1e6) + 1  # whole seconds from one copy's start to the next's
+    blocks = {0: tmp / "block-0.pcap"}  # block k = 2**k consecutive copies
+    check(["mergecap", "-F", "pcap", "-w", str(blocks[0]), *aligned])
+    k = 0
+    while 2 ** (k + 1) <= copies:
+        shifted = tmp / f"shift-{k}.pcap"
+        check(["editcap", "-F", "pcap", "-t", str(step_s * 2 ** k), str(blocks[k]), str(shifted)])
+        blocks[k + 1] = tmp / f"block-{k + 1}.pcap"
+        check(["mergecap", "-F", "pcap", "-w", str(blocks[k + 1]), str(blocks[k]), str(shifted)])
+        shifted.unlink()
+        k += 1
+    # The copies: the blocks of the set bits of `copies`, one after the other.
+    parts, offset = [], 0
+    for bit in range(k, -1, -1):
+        if copies & (1 << bit):
+            if offset == 0:
+                parts.append(str(blocks[bit]))
+            else:
+                part = tmp / f"part-{bit}.pcap"
+                check(["editcap", "-F", "pcap", "-t", str(step_s * offset), str(blocks[bit]), str(part)])
+                parts.append(str(part))
+            offset += 2 ** bit
+    partial = capture.with_suffix(".pcap.part")
+    if len(parts) == 1:
+        shutil.copyfile(parts[0], partial)
+    else:
+        check(["mergecap", "-F", "pcap", "-w", str(partial), *parts])
+    packets = count_packets(partial)
+    if packets != copies * per_set:
+        raise SystemExit(f"built capture has {packets} packets, expected {copies * per_set}")
+    partial.rename(capture)
+    shutil.rmtree(tmp, ignore_errors=True)
+    manifest = {
+        "capture": str(capture), "bytes": capture.stat().st_size, "packets": packets, "copies": copies,
+        "set_packets": per_set, "set_sources": {n: {"packets": s[0], "duration_s": (s[2] - s[1]) / 1e6}
+                                                for n, s in spans.items()},
+        "copy_step_s": step_s, "first_packet_epoch_s": T0_US / 1e6,
+        "build_s": time.perf_counter() - start, "build_version": BUILD_VERSION,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    log(f"  built in {manifest['build_s']:.1f} s: {packets:,} packets, {capture.stat().st_size / 1e6:.0f} MB")
+    return capture, manifest
+
+
+# -- the runs --------------------------------------------------------------------------------
+
+
+def case_counts(case: Path) -> dict:
+    counts = {}
+    try:
+        with sqlite3.connect(case / "case.db") as db:
+            for table in ("dns", "http", "tls", "flows"):
+                try:
+                    counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                except sqlite3.Error:
+                    counts[table] = None
+    except sqlite3.Error:
+        pass
+    return counts
+
+
+def one_round(capture: Path, packets: int, work: Path, args, n: int) -> dict:
+    result = {}
+    for tool in ("tshark", "cybertriage"):
+        waited = wait_quiet(args.wait_quiet)
+        check(["cat", str(capture)])  # page cache: both read the capture from memory
+        subprocess.run(["sync"])
+        if tool == "tshark":
+            cmd = ["tshark", "-r", str(capture), "-T", "fields"]
+            for field in TSHARK_FIELDS:
+                cmd += ["-e", field]
+        else:
+            case = work / "pcap_triage-case"
+            shutil.rmtree(case, ignore_errors=True)
+            cmd = [cybertriage_binary(), "scan", str(capture), "--case", str(case), "--quiet"]
+        m = measure(cmd)
+        m["waited_quiet_s"] = waited
+        m["packets_s"] = packets / m["wall_s"]
+        m["packets_per_cpu_s"] = packets / m["cpu_s"] if m["cpu_s"] else None
+        if tool == "cybertriage":
+            m["case_rows"] = case_counts(work / "pcap_triage-case")
+            if not args.keep:
+                shutil.rmtree(work / "pcap_triage-case", ignore_errors=True)
+        load = m["other_cpu_s"] / (m["wall_s"] * (os.cpu_count() or 1))
+        m["other_load"] = load
+        log(f"  round {n} {tool:<11} {m['wall_s']:7.2f} s  {m['packets_s']:>9,.0f} packets/s  "
+            f"cpu {m['cpu_s']:6.2f} s  peak RSS {m['peak_rss_mb']:6.0f} MB  other load {load:.0%}"
+            + ("  (busy machine)" if load > 0.10 else ""))
+        result[tool] = m
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (default bench/work/)")
+    parser.add_argument("--capture", type=Path, help="use this capture instead of building one")
+    parser.add_argument("--packets", type=int, default=500_000,
+                        help="build a capture of at least this many packets (default 500000)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of both tools; the best is reported (default 2)")
+    parser.add_argument("--wait-quiet", type=float, default=60, metavar="SECONDS",
+                        help="before each timed run, wait up to this long for other processes to go quiet "
+                             "(default 60; 0 = do not wait)")
+    parser.add_argument("--keep", action="store_true", help="keep the last cybertriage case")
+    parser.add_argument("--rebuild", action="store_true", help="build the capture even if it exists")
+    args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for tool in ("tshark", "editcap", "mergecap", "capinfos"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: install wireshark's command-line tools (tshark)")
+    commit = git_commit()
+    log(f"pcap_triage benchmark — {dt.datetime.now().isoformat(timespec='seconds')}, {os.cpu_count()} cores "
+        f"({_cpu_model()}), {platform.python_implementation()} {platform.python_version()}, "
+        f"cybertriage at {commit[:10]}, {tool_version(['tshark', '--version'])}")
+
+    if args.capture:
+        capture = args.capture.resolve()
+        manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
+                    "given": True}
+    else:
+        capture, manifest = build_capture(work, args.packets, args.rebuild)
+    packets, size = manifest["packets"], manifest["bytes"]
+    log(f"Capture {capture.name}: {packets:,} packets, {size / 1e6:.0f} MB ({size / 2 ** 30:.2f} GiB)")
+    log("Page cache: before every timed run the capture is read once with `cat FILE > /dev/null` (untimed).")
+    log("")
+
+    rounds = [one_round(capture, packets, work, args, i + 1) for i in range(args.repeat)]
+    ts = min((r["tshark"] for r in rounds), key=lambda m: m["wall_s"])
+    ct = min((r["cybertriage"] for r in rounds), key=lambda m: m["wall_s"])
+    ratio = ct["packets_s"] / ts["packets_s"]
+    ct_peak = max(r["cybertriage"]["peak_rss_mb"] for r in rounds)
+    of = f"best of {args.repeat}" if args.repeat > 1 else "1 run"
+    log("")
+    log(f"Results ({of}; {packets:,} packets, {size / 1e6:.0f} MB)")
+    rows = [
+        ("tshark -T fields (DNS name, HTTP host/URI, TLS SNI)",
+         f"{ts['wall_s']:.2f} s  {ts['packets_s']:,.0f} packets/s  peak RSS {ts['peak_rss_mb']:.0f} MB"),
+        ("cybertriage scan", f"{ct['wall_s']:.2f} s  {ct['packets_s']:,.0f} packets/s  "
+                             f"(cpu {ct['cpu_s']:.2f} s: {ct['packets_per_cpu_s']:,.0f} packets per CPU-second)"),
+        (f"ratio cybertriage / tshark packets/s (target ≥ {TARGET_RATIO:.0f})", f"{ratio:.2f}"),
+        (f"cybertriage per core (target ≥ {TARGET_PER_CORE:,})",
+         f"{ct['packets_per_cpu_s']:,.0f} packets per CPU-second; {ct['packets_s']:,.0f} packets/s of wall time"),
+        (f"cybertriage peak RSS (target ≤ {TARGET_RSS_MB} MB on a 1 GB capture)",
+         f"{ct_peak:.0f} MB on this {size / 1e6:.0f} MB capture"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        log(f"  {name:<{width}}  {value}")
+    log(f"  cybertriage case rows (last round): {rounds[-1]['cybertriage'].get('case_rows')}")
+    log("")
+    log("What the figures are: wall times (time.perf_counter) of whole processes, start-up included; peak RSS")
+    log("is ru_maxrss of that process from os.wait4; 'per CPU-second' = packets / (user + sys) of the process.")
+
+    result = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "cpu": _cpu_model()},
+        "versions": {"tshark": tool_version(["tshark", "--version"]),
+                     "cybertriage": tool_version([cybertriage_binary(), "--version"]), "commit": commit},
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "capture": manifest,
+        "commands": {"tshark": f"tshark -r FILE -T fields {' '.join('-e ' + f for f in TSHARK_FIELDS)} > /dev/null",
+                     "cybertriage": "cybertriage scan FILE --case NEW --quiet"},
+        "page_cache": "capture read once with cat before every timed run",
+        "summary": {
+            "packets": packets, "bytes": size,
+            "tshark_s": ts["wall_s"], "tshark_packets_s": ts["packets_s"], "tshark_peak_rss_mb": ts["peak_rss_mb"],
+            "cybertriage_s": ct["wall_s"], "cybertriage_packets_s": ct["packets_s"],
+            "cybertriage_packets_per_cpu_s": ct["packets_per_cpu_s"], "cybertriage_cpu_s": ct["cpu_s"],
+            "cybertriage_peak_rss_mb": ct_peak, "ratio": ratio,
+            "targets": {"ratio": TARGET_RATIO, "packets_per_core_s": TARGET_PER_CORE,
+                        "peak_rss_mb_on_1gb": TARGET_RSS_MB},
+            "cybertriage_case_rows": rounds[-1]["cybertriage"].get("case_rows"),
+        },
+        "rounds": rounds,
+    }
+    out = work / "pcap_triage-result.json"
+    out.write_text(json.dumps(result, indent=2))
+    log(f"\nFigures written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
