@@ -33,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from disk_triage import REPO, _cpu_model, _machine_busy, cybertriage_binary, log, tool_version, wait_quiet
+
 DEFAULT_WORK = REPO / "bench" / "work"
 CORPUS = Path("/work/shared/corpus/pcap")
 # The mix: one "set" is every one of these traces, all shifted to start at the same instant.
@@ -45,69 +46,9 @@ TSHARK_FIELDS = ["dns.qry.name", "http.host", "http.request.uri", "tls.handshake
 TARGET_RATIO, TARGET_PER_CORE, TARGET_RSS_MB = 5.0, 150_000, 500
 
 
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-# -- machine load (same method as disk_triage.py) ------------------------------------------
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot (/proc/stat), 0 where unavailable."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_quiet(limit: float) -> float:
-    """Wait (up to `limit` seconds) until other processes use under 0.15 of a core for 2 s in a row."""
-    if limit <= 0:
-        return 0.0
-    start = time.perf_counter()
-    quiet = 0
-    while time.perf_counter() - start < limit:
-        before = _machine_busy()
-        time.sleep(1.0)
-        quiet = quiet + 1 if _machine_busy() - before < 0.15 else 0
-        if quiet >= 2:
-            break
-    return time.perf_counter() - start
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
-    except (OSError, IndexError):
-        return "unknown"
-
-
 def git_commit() -> str:
     out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
-
-
-def cybertriage_binary() -> str:
-    candidate = REPO / ".venv" / "bin" / "cybertriage"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("cybertriage")
-    if not found:
-        raise SystemExit("cybertriage not found: run `make` (or pip install -e .) first")
-    return found
 
 
 def check(cmd: list[str]) -> None:
