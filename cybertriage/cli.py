@@ -220,10 +220,7 @@ def _print_summary(scan: Scan, case_dir: Path) -> None:
         counts = " ".join(f"{o.findings.get(s, 0):>8}" for s in SEVERITY_ORDER)
         print(f"{_clip(Path(o.path).name, 40):40} {o.status:18} {o.files:>8}  {counts}")
     db = open_case(case_dir)
-    top = list(db.query(
-        """SELECT g.severity, g.title, g.object, f.score FROM findings g
-           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           ORDER BY g.severity_rank DESC, f.score DESC, g.id LIMIT 15"""))
+    top = list(queries.findings_worst_first(db, limit=15))
     if top:
         print("\nTop findings (severity, score of the object, what, where):")
         for row in top:

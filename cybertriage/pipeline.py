@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers, rule_files, ruleset_sha256
+from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
+from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
@@ -87,9 +88,8 @@ class Scan:
         self.cancel = cancel or threading.Event()
         self.outcomes: list[Outcome] = []
         self.settings = options.settings
-        rule_paths = self.settings.rule_paths
-        self.rules_sha256 = ruleset_sha256(rule_files(list(rule_paths))) if rule_paths is not None else None
         self.analyzers = build_analyzers(self.settings)  # compiles YARA rules: fail before touching the case
+        self.rules_sha256 = next((a.rules_sha256 for a in self.analyzers if isinstance(a, YaraScan)), None)
 
     def run(self) -> Iterator[Progress]:
         """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""

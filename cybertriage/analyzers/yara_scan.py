@@ -62,7 +62,9 @@ class YaraScan(Analyzer):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.rules = compile_rules(rule_files(list(settings.rule_paths or ())))
+        files = rule_files(list(settings.rule_paths or ()))
+        self.rules_sha256 = ruleset_sha256(files)  # names the exact rule set in the run's record
+        self.rules = compile_rules(files)
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:

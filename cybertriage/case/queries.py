@@ -144,7 +144,8 @@ def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) ->
     type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
     by_score = "f.score DESC, " if "score" in db["files"].columns_dict else ""
     rows = db.query(
-        f"""SELECT g.*, e.path AS evidence, f.size AS file_size, f.mime AS file_mime, f.md5 AS file_md5,
+        f"""SELECT g.*, e.path AS evidence, {"f.score AS score, " if by_score else ""}f.size AS file_size,
+                  f.mime AS file_mime, f.md5 AS file_md5,
                   f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
            FROM findings g JOIN evidence e ON e.id = g.evidence_id
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
