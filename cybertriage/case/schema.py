@@ -10,9 +10,6 @@ import sqlite_utils
 
 from ..errors import UsageError
 
-SCHEMA_VERSION = 5
-
-
 def _version_1(db: sqlite_utils.Database) -> None:
     db["case_info"].create({"key": str, "value": str}, pk="key")
     db["evidence"].create(
@@ -142,7 +139,26 @@ def _version_5(db: sqlite_utils.Database) -> None:
     db["tags"].create_index(["object_kind", "object_id"])
 
 
-MIGRATIONS = {1: _version_1, 2: _version_2, 3: _version_3, 4: _version_4, 5: _version_5}
+def _version_6(db: sqlite_utils.Database) -> None:
+    """Indicators (domains, IP addresses, URLs, e-mail addresses) found as strings inside files' content,
+    for IOC matching and for linking a file to what a capture shows it talked to."""
+    db["indicators"].create({"id": int, "evidence_id": int, "file_id": int, "kind": str, "value": str, "offset": int},
+                            pk="id", foreign_keys=[("evidence_id", "evidence", "id"), ("file_id", "files", "id")])
+    db["indicators"].create_index(["kind", "value"])
+    db["indicators"].create_index(["file_id"])
+
+
+# One line per schema version. Versions may have gaps while work is merged; a database is brought
+# through the versions it lacks in order.
+MIGRATIONS = {
+    1: _version_1,
+    2: _version_2,
+    3: _version_3,
+    4: _version_4,
+    5: _version_5,
+    6: _version_6,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -150,8 +166,7 @@ def migrate(db: sqlite_utils.Database) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise UsageError(f"case database is schema {version}; this cybertriage reads up to {SCHEMA_VERSION}")
-    while version < SCHEMA_VERSION:
-        version += 1
+    for step in sorted(step for step in MIGRATIONS if step > version):
         with db.conn:
-            MIGRATIONS[version](db)
-            db.execute(f"PRAGMA user_version = {version}")
+            MIGRATIONS[step](db)
+            db.execute(f"PRAGMA user_version = {step}")
