@@ -1,0 +1,45 @@
+#!/bin/sh
+# Smoke test of the frozen build, as on a workstation without Python: copies the one-folder build somewhere
+# else and runs it from a bare environment (no venv, no PYTHONPATH, PATH=/usr/bin:/bin, working directory
+# outside the checkout), on the demo evidence the bundle itself carries.
+# Usage: tests/installer_check.sh [DIST_FOLDER]   (default: dist/cybertriage; `make installer-check` runs it)
+set -eu
+dist=${1:-dist/cybertriage}
+[ -x "$dist/cybertriage" ] && [ -x "$dist/cybertriage-gui" ] || { echo "installer-check: no build in $dist" >&2; exit 2; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/cybertriage-installer-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp -a "$dist" "$work/cybertriage"
+app=$work/cybertriage
+demo=$app/_internal/resources/demo/demo-disk.img
+
+bare() { (cd "$work" && env -i PATH=/usr/bin:/bin HOME="$HOME" "$@"); }
+fail() { echo "installer-check: FAIL: $*" >&2; exit 1; }
+step() { echo "installer-check: $*"; }
+
+step "cybertriage --version"
+bare "$app/cybertriage" --version | tee "$work/version.txt"
+grep -Eq '^bundled rules sha256 [0-9a-f]{64}$' "$work/version.txt" || fail "--version does not give the rules' sha256"
+
+step "cybertriage scan (demo evidence)"
+status=0
+bare "$app/cybertriage" scan "$demo" --case "$work/case" || status=$?
+[ "$status" -eq 0 ] || fail "scan of the demo evidence exited $status (the demo is fully readable: 0 expected)"
+# What resources/demo/README.md says is on the demo disk, found by YARA (libyara + bundled rules),
+# libmagic (bundled library and database) and pefile.
+bare "$app/cybertriage" export --case "$work/case" --what findings > "$work/findings.jsonl"
+for expected in '"rule": "EICAR_Test_File".*"object": "/Downloads/eicar.com"' \
+                '"analyzer": "filetype", "rule": "executable-disguised".*"object": "/Pictures/holiday.jpg"' \
+                '"analyzer": "pe".*"object": "/Pictures/holiday.jpg"'; do
+    grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
+done
+
+step "cybertriage report --pdf"
+bare "$app/cybertriage" report --case "$work/case" --pdf "$work/report.pdf"
+[ "$(head -c 5 "$work/report.pdf")" = "%PDF-" ] || fail "report.pdf is not a PDF"
+if command -v pdftotext >/dev/null 2>&1; then
+    pdftotext "$work/report.pdf" - | grep -q "EICAR_Test_File" || fail "report.pdf does not list the EICAR finding"
+fi
+
+step "cybertriage-gui --self-test (offscreen)"
+bare QT_QPA_PLATFORM=offscreen "$app/cybertriage-gui" --self-test "$work/case" || fail "cybertriage-gui --self-test exited $?"
+step "OK: $(du -sh "$app" | cut -f1) in $app"
