@@ -9,7 +9,7 @@ TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatpr
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0
 TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap
 
-.PHONY: run test system-packages bench clean
+.PHONY: run test system-packages bench clean installer installer-check
 
 $(BIN)/cybertriage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,19 @@ test: $(BIN)/cybertriage system-packages
 
 bench: $(BIN)/cybertriage system-packages
 	$(BIN)/python bench/disk_triage.py
+
+# The one-folder build for workstations without Python (dist/cybertriage/), and its smoke test from a copy
+# of the folder run outside the venv (see the README's "Installer" section).
+$(BIN)/pyinstaller: $(BIN)/cybertriage
+	$(BIN)/pip install --quiet -e '.[dev,installer]'
+	touch $@
+
+installer: $(BIN)/pyinstaller
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN build_installer.spec
+	@du -sh dist/cybertriage
+
+installer-check: installer
+	tests/installer_check.sh dist/cybertriage
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache
