@@ -33,6 +33,28 @@ for expected in '"rule": "EICAR_Test_File".*"object": "/Downloads/eicar.com"' \
     grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
 done
 
+# As on a workstation without libmagic1 and without this checkout: where a private mount namespace is
+# allowed (root), the system's libmagic and magic databases and the checkout (with its venv) are hidden.
+if unshare -m true 2>/dev/null; then
+    step "cybertriage scan with the system's libmagic, magic database and the checkout hidden"
+    hidden=$(cd "$(dirname "$0")/.." && pwd)
+    magic_path=$(file --version 2>/dev/null | sed -n 's/^magic file from //p' | tr ':' ' ')  # libmagic's own list
+    for entry in $(ldconfig -p | awk '/libmagic\.so/ {print $NF}') $magic_path; do
+        for file in "$entry" "$entry.mgc"; do
+            [ -e "$file" ] && hidden="$hidden $(readlink -f "$file")"
+        done
+    done
+    unshare -m sh -c 'for path in $0; do
+                          if [ -d "$path" ]; then mount -t tmpfs none "$path"; else mount --bind /dev/null "$path"; fi
+                      done
+                      cd "$1" && env -i PATH=/usr/bin:/bin HOME="$HOME" "$2/cybertriage" scan "$3" --case isolated --quiet' \
+        "$hidden" "$work" "$app" "$demo" || fail "scan without the system's libmagic or the checkout exited $?"
+    bare "$app/cybertriage" export --case "$work/isolated" --what findings | grep -q '"rule": "executable-disguised"' \
+        || fail "without the system's libmagic the disguised executable is not found"
+else
+    step "skipped: the scan without the system's libmagic (needs a private mount namespace)"
+fi
+
 step "cybertriage report --pdf"
 bare "$app/cybertriage" report --case "$work/case" --pdf "$work/report.pdf"
 [ "$(head -c 5 "$work/report.pdf")" = "%PDF-" ] || fail "report.pdf is not a PDF"
