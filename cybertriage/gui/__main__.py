@@ -1,0 +1,11 @@
+"""`python -m cybertriage.gui` runs the desktop application; the frozen `cybertriage-gui` executable runs this file too."""
+
+import sys
+
+from cybertriage.assets import use_bundled_magic_database
+
+use_bundled_magic_database()
+
+from cybertriage.gui.app import main  # noqa: E402  (a frozen libmagic must be pointed at its database first)
+
+sys.exit(main())
