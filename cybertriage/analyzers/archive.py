@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 
 from ..evidence.base import CHUNK_SIZE, Content, EvidenceObject
@@ -69,12 +70,16 @@ class _MemberContent(Content):
     def read_at(self, offset: int, length: int) -> bytes:
         # One stream kept open: reading on from where the last read stopped does not inflate from the start.
         stream = self._stream
-        if stream is None or stream.tell() > offset:
-            if stream is not None:
-                stream.close()
-            stream = self._stream = self._archive.open(self._info)
-        stream.seek(offset)
-        return stream.read(min(length, max(0, self.size - offset)))
+        try:
+            if stream is None or stream.tell() > offset:
+                if stream is not None:
+                    stream.close()
+                stream = self._stream = self._archive.open(self._info)
+            stream.seek(offset)
+            return stream.read(min(length, max(0, self.size - offset)))
+        except (EOFError, zlib.error, zipfile.BadZipFile, ValueError, NotImplementedError) as error:
+            self._stream = None
+            raise OSError(f"damaged member: {error or type(error).__name__}") from None
 
 
 class ZipArchive(Analyzer):

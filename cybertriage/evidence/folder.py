@@ -87,7 +87,7 @@ class FolderEvidence(EvidenceSource):
             kind = "other"
         return EvidenceObject(
             path=path,
-            name=os.path.basename(full),
+            name=path.rsplit("/", 1)[1],  # the name as the path shows it: a non-UTF-8 name is text too
             size=info.st_size if kind == "file" else 0,
             kind=kind,
             inode=str(info.st_ino),
