@@ -1,7 +1,7 @@
 """The content viewer: hex and text views of any object's bytes, read on demand in pages.
 
-Bytes come from the core's `ObjectReader` (evidence reopened read-only) on the
-thread pool, one page at a time, into a small cache: the views only ask for the
+Bytes come from the core's `ObjectReader` (evidence reopened read-only) on a
+reading thread, one page at a time, into a small cache: the views only ask for the
 rows they show, so a 4 GB file opens as fast as a 4 KB one and memory does not
 grow with its size. YARA matches are highlighted; Ctrl+G goes to an offset (hex
 or decimal), F3 / Shift+F3 go to the next / previous match.
@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import sqlite3
 import string
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +50,6 @@ from PySide6.QtWidgets import (
 
 from ..case.objects import ObjectReader
 from .formatting import esc, human_size
-from .workers import FunctionWorker
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +112,14 @@ def parse_offset(text: str) -> int | None:
 
 
 class PagedContent(QObject):
-    """One object's bytes, read page by page on the thread pool and kept in a bounded cache.
+    """One object's bytes, read page by page on a thread of its own and kept in a bounded cache.
 
-    `page(n)` answers from the cache or asks for the page and answers None; `page_ready`
-    follows when it has been read. One read runs at a time, the most recently wanted first."""
+    `page(n)` answers from the cache, or asks for the page and answers None; `page_ready` follows
+    once it is read. One read runs at a time, the most recently wanted page first."""
 
     page_ready = Signal()
     failed = Signal(str)
+    _arrived = Signal(int, object, object)  # page, its bytes or None, why not; emitted from the reading thread
 
     def __init__(self, reader: ObjectReader, file_id: int, size: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -128,8 +130,12 @@ class PagedContent(QObject):
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._errors: dict[int, str] = {}
         self._wanted: list[int] = []
-        self._worker: FunctionWorker | None = None
+        self._busy = False
         self._stopped = False
+        self._lock = threading.Lock()  # no signal from the reading thread once stop() has returned
+        self._requests: queue.Queue[int | None] = queue.Queue()
+        self._arrived.connect(self._store)
+        threading.Thread(target=self._read_pages, name="content-pages", daemon=True).start()
 
     def page(self, index: int) -> bytes | None:
         data = self._cache.get(index)
@@ -161,41 +167,41 @@ class PagedContent(QObject):
 
     def stop(self) -> None:
         """No more reads: the view moved to another object."""
-        self._stopped = True
+        with self._lock:
+            self._stopped = True
         self._wanted.clear()
-        if self._worker is not None:
-            self._worker.quit()
+        self._requests.put(None)
 
     def _pump(self) -> None:
-        if self._worker is not None or not self._wanted or self._stopped:
+        if self._busy or not self._wanted or self._stopped:
             return
-        index = self._wanted.pop()
-        worker = FunctionWorker(self._read, index)
-        worker.signals.finished.connect(lambda data, i=index: self._read_done(i, data))
-        worker.signals.errored.connect(lambda error, i=index: self._read_failed(i, error))
-        self._worker = worker
-        worker.start()
+        self._busy = True
+        self._requests.put(self._wanted.pop())
 
-    def _read(self, index: int, *, cancel: Any) -> bytes:
-        return self.reader.read(self.file_id, index * PAGE, PAGE)
+    def _read_pages(self) -> None:
+        while (index := self._requests.get()) is not None:
+            data, error = None, None
+            try:
+                data = self.reader.read(self.file_id, index * PAGE, PAGE)
+            except Exception as problem:  # shown in the view; the examiner may still read other pages
+                error = str(problem) or type(problem).__name__
+            with self._lock:
+                if self._stopped:
+                    return
+                self._arrived.emit(index, data, error)
 
-    def _read_done(self, index: int, data: bytes) -> None:
-        self._worker = None
+    def _store(self, index: int, data: bytes | None, error: str | None) -> None:
+        self._busy = False
         if self._stopped:
             return
-        self._cache[index] = data
-        while len(self._cache) > CACHED_PAGES:
-            self._cache.popitem(last=False)
+        if data is None:
+            self._errors[index] = error or "unreadable"
+            self.failed.emit(f"bytes {index * PAGE:#x}–{min(self.size, (index + 1) * PAGE):#x} unreadable: {error}")
+        else:
+            self._cache[index] = data
+            while len(self._cache) > CACHED_PAGES:
+                self._cache.popitem(last=False)
         self._pump()
-        self.page_ready.emit()
-
-    def _read_failed(self, index: int, error: Exception) -> None:
-        self._worker = None
-        if self._stopped:
-            return
-        self._errors[index] = str(error)
-        self._pump()
-        self.failed.emit(f"bytes {index * PAGE:#x}–{min(self.size, (index + 1) * PAGE):#x} unreadable: {error}")
         self.page_ready.emit()
 
 
@@ -209,7 +215,7 @@ def _mono_font() -> QFont:
 class HexView(QAbstractScrollArea):
     """Offset, sixteen bytes in hex and as ASCII per row; paints and reads only the rows in sight."""
 
-    cursor_moved = Signal(int)
+    cursor_moved = Signal(object)  # an offset: past 2 GiB it does not fit a C int
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -475,7 +481,7 @@ class TextView(QWidget):
         positions[len(data)] = length
         self.edit.setPlainText("".join(pieces))
         selections = []
-        for match in self.matches:
+        for match in sorted(self.matches, key=lambda m: m == self.current):  # the current match painted last, on top
             low, high = match.start - self.start, match.end - self.start
             if high <= 0 or low >= len(data):
                 continue
@@ -545,7 +551,7 @@ class ContentViewer(QObject):
             label.setTextFormat(Qt.TextFormat.RichText)
             bar.addWidget(label, 1)
             self.labels.append(label)
-            layout.addItem(bar)
+            layout.addLayout(bar)
             layout.addWidget(view)
         self.hex.cursor_moved.connect(lambda offset: self._say_where(offset))
         self._say("")
