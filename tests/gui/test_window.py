@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -159,7 +159,7 @@ def test_dropping_a_folder_processes_it(qtbot, main_window, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(loose))])
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(QPointF(50, 50), *args)
+    enter = QDragEnterEvent(QPoint(50, 50), *args)  # a QPoint, as Qt declares it (PySide6 6.12 also took a QPointF)
     QApplication.sendEvent(main_window.window, enter)
     assert enter.isAccepted()
     # Qt delivers a drop only within a real drag; hand it to the window's filter as Qt would.
