@@ -33,6 +33,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QTextCharFormat,
     QTextCursor,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -318,6 +319,7 @@ class HexView(QAbstractScrollArea):
         palette = self.palette()
         painter.fillRect(event.rect(), palette.base())
         if self.content is None:
+            painter.end()
             return
         painter.translate(-self.horizontalScrollBar().value(), 0)
         cw, lh = self._char_width(), self._line_height()
@@ -352,6 +354,7 @@ class HexView(QAbstractScrollArea):
         painter.setPen(QColor("#d5dbe1"))
         painter.drawLine(ascii_x - cw, 0, ascii_x - cw, self.viewport().height())
         painter.drawLine(width, 0, width, self.viewport().height())
+        painter.end()
 
     def _marks(self, top: int, end: int) -> bytearray:
         """Per byte in sight: 0 plain, 1 in a match, 2 in the current match, 3 the cursor."""
@@ -388,7 +391,7 @@ class HexView(QAbstractScrollArea):
         offset = self.top_offset() + (point.y() // self._line_height()) * ROW + column
         return offset if offset < self.content.size else None
 
-    def wheelEvent(self, event: Any) -> None:
+    def wheelEvent(self, event: QWheelEvent) -> None:
         rows = -event.angleDelta().y() // 40
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + rows)
 
@@ -511,8 +514,6 @@ class ContentViewer(QObject):
     """Fills the Hex and Text tabs: both views follow the same object, the same matches and the same
     offset; the bar above them goes to an offset or to the next match and says where the cursor is."""
 
-    shown = Signal(object)  # the file row now shown, or None
-
     def __init__(self, hex_tab: QWidget, text_tab: QWidget, shortcut_scope: QWidget) -> None:
         super().__init__(shortcut_scope)
         self.scope = shortcut_scope
@@ -586,7 +587,6 @@ class ContentViewer(QObject):
         self.hex.set_content(self.content, self.matches)
         self.text.set_content(self.content, self.matches)
         self._say_where(None)
-        self.shown.emit(row)
 
     def clear(self) -> None:
         if self.content is not None:

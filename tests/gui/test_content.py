@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
@@ -63,6 +63,11 @@ def test_hex_rows_are_the_bytes_icat_reads(qtbot, main_window, demo_case):
         assert f"offset {offset:#x} ({offset:,})" in viewer.labels[0].text()
     assert not viewer.go_to(len(data))  # one past the end
     assert "beyond the end" in viewer.labels[0].text()
+    viewer.go_to(0)
+    hex_view = viewer.hex
+    row_y = 2 * hex_view._line_height() + 3
+    qtbot.mouseClick(hex_view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(hex_view._byte_x(5) + 2, row_y))
+    assert hex_view.cursor == 2 * 16 + 5  # a click on a byte puts the cursor on it
 
 
 def test_matches_are_the_yara_cli_matches_and_highlighted(qtbot, main_window, demo_case, tmp_path):
