@@ -112,6 +112,8 @@ class FileExport(QObject):
         problems = [f for f in export.files if f.verified != "verified"]
         summary = (f"{verified} of {len(export.files)} files exported to {export.destination} and verified against "
                    "the sha256 the case recorded.")
+        if problems:
+            summary += f" {len(problems)} could not be exported or did not verify: see the details."
         if export.cancelled:
             summary += " The export was cancelled before the rest."
         lines = [f"{f.verified}: {printable(f.case_path) or f.file_id}" + (f" — {printable(f.error)}" if f.error else "")
