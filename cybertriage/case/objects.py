@@ -58,7 +58,12 @@ def keep_carried(case_dir: Path, sha256: str, content: Content) -> Path:
         temporary.unlink()
         raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
     os.chmod(temporary, 0o444)
-    os.replace(temporary, target)
+    try:
+        os.replace(temporary, target)
+    except OSError:
+        if not target.exists():
+            raise
+        temporary.unlink()  # another thread stored the same bytes first (Windows refuses to replace a read-only file)
     return target
 
 
