@@ -10,7 +10,6 @@ or decimal), F3 / Shift+F3 go to the next / previous match.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import queue
 import sqlite3
@@ -51,8 +50,6 @@ from PySide6.QtWidgets import (
 
 from ..case.objects import ObjectReader
 from .formatting import esc, human_size
-
-logger = logging.getLogger(__name__)
 
 PAGE = 16 * 1024  # bytes read at a time
 CACHED_PAGES = 256  # 4 MiB of pages kept, whatever the size of the file
