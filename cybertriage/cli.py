@@ -104,6 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--note", help="the examiner's note")
     tag.add_argument("--examiner", help="who tags (default: the OS user)")
 
+    extract = commands.add_parser(
+        "extract", help="write files of the case to a folder, each checked against its recorded sha256",
+        description="Write the bytes of files (ids as `export --what files` shows them), read back from the "
+                    "evidence, into a folder under safe names, check each written file's sha256 against the "
+                    "case, and write export-manifest.csv beside them. Exit 1 if any file failed or did not verify.")
+    extract.add_argument("--case", required=True, type=Path, metavar="DIR")
+    extract.add_argument("--file", required=True, type=int, action="append", metavar="ID", help="id of a file (repeatable)")
+    extract.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="destination folder")
+
     info = commands.add_parser("info", help="describe a case: evidence, hashes, counts, runs",
                                description="Evidence list with integrity hashes and verification, counts, "
                                            "the completeness ledger, and the run history.")
@@ -122,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "info": _info}[args.command](args)
+        return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
+                "info": _info}[args.command](args)
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -289,6 +299,21 @@ def _tag(args: argparse.Namespace) -> int:
     tag_id = add_tag(db, kind, object_id, args.tag, args.note, args.examiner or getpass.getuser())
     print(f"Tag {tag_id}: {kind} {object_id} tagged {args.tag!r}")
     return EXIT_OK
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from .case.extract import export_files
+
+    open_case(args.case).close()  # a missing or newer case is a usage error before anything is written
+    export = export_files(args.case, args.file, args.output)
+    for item in export.files:
+        where = _printable(item.exported_name) if item.exported_name else "-"
+        print(f"{item.verified:16} {item.file_id:>8}  {where}  {item.sha256 or '-'}")
+        if item.error:
+            print(f"cybertriage: file {item.file_id} ({_printable(item.case_path)}): {_printable(item.error)}",
+                  file=sys.stderr)
+    print(f"Manifest: {export.manifest}")
+    return EXIT_OK if all(item.verified == "verified" for item in export.files) else EXIT_INCOMPLETE
 
 
 def _masked(rows: Any) -> Any:

@@ -26,6 +26,7 @@ from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .case.objects import keep_carried
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
@@ -427,6 +428,8 @@ class _EvidenceRun:
         if obj.origin and item.facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF")):
             findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
                                     f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
+        if obj.flow_id is not None and note is None and item.facts.get("sha256"):
+            self._keep_carried(obj, item.facts["sha256"])
         for stage, reason in item.skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
@@ -448,6 +451,13 @@ class _EvidenceRun:
         with self.counters.lock:
             self.counters.done += 1
         return score.value
+
+    def _keep_carried(self, obj: EvidenceObject, sha256: str) -> None:
+        """A capture holds a carried object only as packets: keep its bytes in the case to view and export."""
+        try:
+            keep_carried(self.scan.case_dir, sha256, obj.content)
+        except OSError as error:
+            self.source.ledger.skipped("objects", "carried object not stored", obj.path, str(error))
 
     def _read(self, item: Item) -> str | None:
         def count(size: int) -> None:

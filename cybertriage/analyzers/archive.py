@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 
 from ..evidence.base import CHUNK_SIZE, Content, EvidenceObject
-from .base import Analyzer, Finding, Item
+from .base import Analyzer, Finding, Item, Settings
 
 ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/java-archive",
              "application/vnd.android.package-archive"}
@@ -55,6 +56,7 @@ class _MemberContent(Content):
         self._info = info
         self._limit = limit
         self.size = info.file_size
+        self._stream: zipfile.ZipExtFile | None = None
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         produced = 0
@@ -66,9 +68,18 @@ class _MemberContent(Content):
                 yield chunk
 
     def read_at(self, offset: int, length: int) -> bytes:
-        with self._archive.open(self._info) as member:
-            member.seek(offset)
-            return member.read(min(length, max(0, self.size - offset)))
+        # One stream kept open: reading on from where the last read stopped does not inflate from the start.
+        stream = self._stream
+        try:
+            if stream is None or stream.tell() > offset:
+                if stream is not None:
+                    stream.close()
+                stream = self._stream = self._archive.open(self._info)
+            stream.seek(offset)
+            return stream.read(min(length, max(0, self.size - offset)))
+        except (EOFError, zlib.error, zipfile.BadZipFile, ValueError, NotImplementedError) as error:
+            self._stream = None
+            raise OSError(f"damaged member: {error or type(error).__name__}") from None
 
 
 class ZipArchive(Analyzer):
@@ -127,3 +138,26 @@ class ZipArchive(Analyzer):
             else:
                 member.content = _MemberContent(archive, info, limits.archive_member_limit)
             yield member
+
+
+def member_content(container: Content, member: str, settings: Settings) -> Content:
+    """The content of one member (by its name in the archive) of the zip held in `container`, within
+    the limits a scan applies: reading back a member the case lists as `archive.zip!member`."""
+    if isinstance(container, _MemberContent) and container.size <= settings.keep_limit:
+        source: io.IOBase = io.BytesIO(b"".join(container.chunks()))  # a zip in a zip: inflate it once
+    else:
+        source = io.BufferedReader(_ContentFile(container))
+    try:
+        archive = zipfile.ZipFile(source)
+        info = archive.getinfo(member)
+    except KeyError:
+        raise OSError(f"no member {member!r} in the archive") from None
+    except (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError) as error:
+        raise OSError(f"unreadable zip: {error}") from None
+    if info.flag_bits & 0x1:
+        raise OSError("encrypted member")
+    if info.file_size > settings.archive_member_limit:
+        raise OSError("member larger than the extraction limit")
+    if info.file_size > BOMB_MEMBER_MIN and info.file_size / max(1, info.compress_size) > settings.archive_ratio_limit:
+        raise OSError("compression ratio past the zip-bomb limit")
+    return _MemberContent(archive, info, settings.archive_member_limit)

@@ -90,7 +90,8 @@ class YaraScan(Analyzer):
             severity = str(meta.get("severity", "medium")).lower()
             instances = ((s.identifier, i) for s in match.strings for i in s.instances)
             strings = [
-                {"identifier": identifier, "offset": instance.offset, "data": _shown(instance.matched_data)}
+                {"identifier": identifier, "offset": instance.offset, "length": instance.matched_length,
+                 "data": _shown(instance.matched_data)}
                 for identifier, instance in itertools.islice(instances, MAX_STRINGS)
             ]
             description = meta.get("description") or match.rule

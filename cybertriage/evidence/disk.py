@@ -220,6 +220,8 @@ class DiskImage(EvidenceSource):
             raise EvidenceError("disk image is empty")
         # Sleuth Kit reads a plain raw file itself, in C, without calling back into Python.
         self.image = pytsk3.Img_Info(str(path)) if self.format == "raw" else _ImageHandle(media)
+        self._volumes_read = False
+        self._filesystems: dict[int, pytsk3.FS_Info] = {}
 
     @property
     def container_files(self) -> list[Path]:
@@ -322,6 +324,32 @@ class DiskImage(EvidenceSource):
             yield from _FilesystemWalk(fs, partition.offset, self, cancelled).objects()
         if not found_filesystem:
             raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
+
+    def open_content(self, partition_offset: int, inode: str) -> Content:
+        """One data stream, by the partition offset and inode a scan recorded (NTFS: addr-type-id),
+        read as Sleuth Kit's icat reads it: for the content viewer and for exporting files."""
+        if not self._volumes_read:
+            self._volumes()  # a truncated image gets its padded handle here, as in a scan
+            self._volumes_read = True
+        fs = self._filesystems.get(partition_offset)
+        if fs is None:
+            try:
+                fs = pytsk3.FS_Info(self.image, offset=partition_offset)
+            except OSError as error:
+                raise EvidenceError(f"no filesystem at byte {partition_offset}: {_first_line(error)}") from None
+            self._filesystems[partition_offset] = fs
+        address, _, stream = inode.partition("-")
+        try:
+            fs_file = fs.open_meta(inode=int(address))
+        except (OSError, ValueError) as error:
+            raise EvidenceError(f"inode {inode} cannot be opened: {_first_line(error)}") from None
+        if not stream:
+            return TskContent(fs_file, fs_file.info.meta.size, self.image)
+        attr_type, _, attr_id = stream.partition("-")
+        for attribute in fs_file:
+            if int(attribute.info.type) == int(attr_type) and attribute.info.id == int(attr_id):
+                return TskContent(fs_file, attribute.info.size, self.image, int(attr_type), int(attr_id))
+        raise EvidenceError(f"inode {inode}: no such data stream")
 
     def close(self) -> None:
         self.media.close()

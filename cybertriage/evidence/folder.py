@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, iso_utc
 
 # Reading must not change the evidence's access times where the OS lets us say so.
@@ -19,10 +20,10 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 class _LooseFileContent(Content):
-    def __init__(self, path: str, size: int) -> None:
+    def __init__(self, path: str, size: int, fd: int | None = None) -> None:
         self._path = path
         self.size = size
-        self._fd: int | None = None
+        self._fd = fd
 
     def _open(self) -> int:
         if self._fd is None:
@@ -86,7 +87,7 @@ class FolderEvidence(EvidenceSource):
             kind = "other"
         return EvidenceObject(
             path=path,
-            name=os.path.basename(full),
+            name=path.rsplit("/", 1)[1],  # the name as the path shows it: a non-UTF-8 name is text too
             size=info.st_size if kind == "file" else 0,
             kind=kind,
             inode=str(info.st_ino),
@@ -96,6 +97,59 @@ class FolderEvidence(EvidenceSource):
             crtime=iso_utc(getattr(info, "st_birthtime", None)),
             content=_LooseFileContent(full, info.st_size) if kind == "file" else None,
         )
+
+
+    def open_content(self, path: str, inode: str | None) -> Content:
+        """A loose file by the path a scan recorded, opened one folder at a time without following a
+        symbolic link anywhere, so nothing outside the evidence folder is reached. A name that was not
+        valid UTF-8 (recorded with U+FFFD in its place) is found again by its inode."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise EvidenceError(f"not a path inside the evidence folder: {path!r}")
+        try:
+            try:
+                fd = _open_below(str(self.path), parts)
+            except FileNotFoundError:
+                if "\ufffd" not in path or inode is None:
+                    raise
+                fd = _open_below(str(self.path), self._parts_of_inode(int(inode)))
+        except FileNotFoundError:
+            raise EvidenceError(f"{path} is no longer in the evidence folder") from None
+        except OSError as error:
+            raise EvidenceError(f"{path} cannot be opened: {error.strerror or error}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise EvidenceError(f"{path} is no longer a regular file")
+        return _LooseFileContent(path, info.st_size, fd)
+
+    def _parts_of_inode(self, inode: int) -> list[bytes]:
+        root = os.fsencode(self.path)
+        for directory, _, names in os.walk(root, followlinks=False):
+            for name in names:
+                full = os.path.join(directory, name)
+                if os.lstat(full).st_ino == inode:
+                    return os.path.relpath(full, root).split(b"/")
+        raise FileNotFoundError(inode)
+
+
+def _open_below(root: str, parts: list[str] | list[bytes]) -> int:
+    """Open root/parts[0]/.../parts[-1] for reading, refusing a symbolic link at every step."""
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        flags = _READ_FLAGS | getattr(os, "O_NONBLOCK", 0)  # a FIFO put there since must not block the read
+        try:
+            return os.open(parts[-1], flags | _NOATIME, dir_fd=folder)
+        except PermissionError:
+            if not _NOATIME:
+                raise
+            return os.open(parts[-1], flags, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def _relative(root: str, full: str) -> str:

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -52,10 +51,11 @@ from ..errors import CybertriageError
 from ..pipeline import Outcome, Progress, ScanOptions
 from . import casedb
 from .casedb import FindingFilter
-from .content import PREVIEW_BYTES, read_head
+from .content import ContentViewer
 from .details import file_html, finding_html
 from .dialogs import CaseDialog
-from .formatting import SEVERITIES, SEVERITY_COLORS, as_text, esc, hexdump, human_size
+from .export_files import FileExport
+from .formatting import SEVERITIES, SEVERITY_COLORS, esc, human_size
 from .forms import icon, load_form
 from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel, TableRowsModel
 from .progress import ProgressTracker
@@ -122,7 +122,6 @@ class MainWindow(QObject):
         self.failed: dict[str, str] = {}  # evidence that never reached the case, and why
         self.live: Progress | None = None
         self.tracker = ProgressTracker()
-        self.content_worker: FunctionWorker | None = None
         self.report_worker: FunctionWorker | None = None
         self.report_dialog: Any = None  # the open ReportDialog, if any
         self.report_error_box: QMessageBox | None = None
@@ -179,8 +178,7 @@ class MainWindow(QObject):
         self.files_view = w(QTableView, "filesView")
         self.file_detail_tabs = w(QTabWidget, "fileDetailTabs")
         self.file_info = w(QTextBrowser, "fileInfo")
-        self.hex_view = w(QPlainTextEdit, "hexView")
-        self.text_view = w(QPlainTextEdit, "textView")
+        self.content_viewer = ContentViewer(w(QWidget, "hexTab"), w(QWidget, "textTab"), self.file_detail_tabs)
         self.network_label = w(QLabel, "networkLabel")
         self.flows_view = w(QTableView, "flowsView")
         self.progress_panel = w(QFrame, "progressPanel")
@@ -191,12 +189,10 @@ class MainWindow(QObject):
         self.recent_menu = w(QMenu, "menuRecent")
         self.actions = {name: w(QAction, f"action{name}") for name in (
             "NewCase", "OpenCase", "CaseProperties", "ExportReport", "CloseCase", "Quit", "AddImage", "AddFolder",
-            "CancelScan", "About")}
+            "CancelScan", "About", "ExportFiles")}
         for name, icon_name in (("NewCase", "new-case"), ("OpenCase", "open-case"), ("AddImage", "add-image"),
                                 ("AddFolder", "add-folder"), ("CancelScan", "cancel")):
             self.actions[name].setIcon(icon(icon_name))
-        for name in ("hexView", "textView"):
-            w(QPlainTextEdit, name).setObjectName(name)  # styled monospace by style.qss
         self.status_case = QLabel()
         self.status_case.setTextFormat(Qt.TextFormat.RichText)  # case details are escaped, never interpreted
         self.window.statusBar().addPermanentWidget(self.status_case)
@@ -235,6 +231,8 @@ class MainWindow(QObject):
             view.verticalHeader().setDefaultSectionSize(24)
             view.setWordWrap(False)
             view.horizontalHeader().setHighlightSections(False)
+        for view in (self.findings_view, self.files_view):  # several rows at once, for File → Export selected files
+            view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.folder_tree.setHeaderHidden(True)
         self.folder_tree.setUniformRowHeights(True)
         # long names scroll sideways instead of being cut short
@@ -309,6 +307,8 @@ class MainWindow(QObject):
         a["AddFolder"].triggered.connect(self.add_folder_dialog)
         a["CancelScan"].triggered.connect(self.cancel_scan)
         a["About"].triggered.connect(self._about)
+        self.file_export = FileExport(self)
+        a["ExportFiles"].triggered.connect(self.file_export.ask)
         self._w(QPushButton, "newCaseButton").clicked.connect(self.new_case_dialog)
         self._w(QPushButton, "openCaseButton").clicked.connect(self.open_case_dialog)
         self._w(QPushButton, "addImageButton").clicked.connect(self.add_image_dialog)
@@ -401,6 +401,7 @@ class MainWindow(QObject):
         self.files_view.horizontalHeader().setStretchLastSection(True)
         self.files_view.selectionModel().currentRowChanged.connect(self._file_selected)
         self.files_view.doubleClicked.connect(self._file_activated)
+        self.content_viewer.set_case(self.case_dir, conn)
         self._load_case_info()
         self._add_recent(self.case_dir)
         self.refresh_views()
@@ -414,7 +415,7 @@ class MainWindow(QObject):
         if self.worker is not None:
             self._say("Processing is running: cancel it first.", error=True)
             return
-        self._cancel_content()
+        self.content_viewer.set_case(None, None)
         for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
             view.setModel(None)
         for model in (self.findings_model, self.tree_model, self.files_model, self.flows_model):
@@ -432,8 +433,6 @@ class MainWindow(QObject):
             card.clear()
         self.finding_details.clear()
         self.file_info.clear()
-        self.hex_view.clear()
-        self.text_view.clear()
         self.progress_panel.hide()
         if self.report_dialog is not None:
             self.report_dialog.dialog.reject()
@@ -449,7 +448,7 @@ class MainWindow(QObject):
     def _show_case_state(self) -> None:
         has_case = self.case_dir is not None
         self.stack.setCurrentIndex(1 if has_case else 0)
-        for name in ("CaseProperties", "CloseCase", "AddImage", "AddFolder"):
+        for name in ("CaseProperties", "CloseCase", "AddImage", "AddFolder", "ExportFiles"):
             self.actions[name].setEnabled(has_case)
         self.actions["ExportReport"].setEnabled(has_case and self.report_worker is None)
         self.actions["CancelScan"].setEnabled(self.worker is not None)
@@ -971,51 +970,8 @@ class MainWindow(QObject):
 
     def _show_file_row(self, row: dict[str, Any]) -> None:
         self.file_info.setHtml(file_html(row))
-        self._cancel_content()
-        self.hex_view.clear()
-        self.text_view.clear()
-        if row.get("implied") or row.get("kind") == "directory" or row.get("id") is None:
-            return
-        full = casedb.file_row(self.conn, row["id"])
-        if full is None:
-            return
-        if not full.get("size"):
-            self.hex_view.setPlainText("(empty)")
-            return
-        self.hex_view.setPlainText("Reading…")
-        worker = FunctionWorker(read_head, full)
-        worker.signals.finished.connect(lambda data, w=worker, r=full: self._content_read(w, r, data))
-        worker.signals.errored.connect(lambda error, w=worker: self._content_failed(w, error))
-        self.content_worker = worker
-        self._workers.add(worker)
-        worker.start()
-
-    def _content_read(self, worker: FunctionWorker, row: dict[str, Any], data: bytes) -> None:
-        if self.disposed:  # a late report from a worker, after the window went
-            return
-        self._workers.discard(worker)
-        if worker is not self.content_worker:
-            return
-        self.content_worker = None
-        more = f"\n\n… first {human_size(PREVIEW_BYTES)} of {human_size(row['size'])} shown" if row["size"] > len(data) else ""
-        self.hex_view.setPlainText(hexdump(data) + more)
-        self.text_view.setPlainText(as_text(data) + more)
-
-    def _content_failed(self, worker: FunctionWorker, error: Exception) -> None:
-        if self.disposed:  # a late report from a worker, after the window went
-            return
-        self._workers.discard(worker)
-        if worker is not self.content_worker:
-            return
-        self.content_worker = None
-        message = f"Content not shown: {error}"
-        self.hex_view.setPlainText(message)
-        self.text_view.setPlainText(message)
-
-    def _cancel_content(self) -> None:
-        if self.content_worker is not None:
-            self.content_worker.quit()
-            self.content_worker = None
+        full = casedb.file_row(self.conn, row["id"]) if row.get("id") is not None and not row.get("implied") else None
+        self.content_viewer.show_file(full)
 
     def _file_activated(self, index: QModelIndex) -> None:
         row = self.files_model.row(index.row()) if self.files_model else None
@@ -1117,7 +1073,7 @@ class MainWindow(QObject):
         if self.worker is not None:
             self.worker.quit()
             self._say("Cancelling processing before closing…")
-        self._cancel_content()
+        self.content_viewer.clear()
         QThreadPool.globalInstance().waitForDone(60_000)
 
     def dispose(self) -> None:
@@ -1127,8 +1083,9 @@ class MainWindow(QObject):
         self.window.removeEventFilter(self)
         if self.worker is not None:
             self.worker.quit()
-        self._cancel_content()
+        self.content_viewer.clear()
         QThreadPool.globalInstance().waitForDone(60_000)
+        self.content_viewer.set_case(None, None)
         for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
             view.setModel(None)
         if self.conn is not None:

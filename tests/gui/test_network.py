@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex
 
+from cybertriage.case.objects import read_object
 from cybertriage.gui import casedb
-from cybertriage.gui.content import read_head
 from cybertriage.gui.main_window import FLOW_COLUMNS
 from cybertriage.gui.models import FolderFilesModel, FolderTreeModel, TableRowsModel
 from tests.conftest import run_cli
@@ -61,5 +60,5 @@ def test_carried_http_bodies_are_files_of_the_capture(qtmodeltester, capture_cas
     files.show_folder(row["evidence_id"], 0, folder)
     files.fetchMore(QModelIndex())
     assert body in [r["id"] for r in files.rows]
-    data = read_head(row, length=row["size"], cancel=threading.Event())
+    data = read_object(capture_case, body, 0, row["size"])
     assert hashlib.sha256(data).hexdigest() == row["sha256"]

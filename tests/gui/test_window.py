@@ -10,12 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from cybertriage.case.objects import read_object
 from cybertriage.gui import casedb
-from cybertriage.gui.content import read_head
 from tests import images
 from tests.conftest import REPO
 from tests.gui.conftest import DEMO_IMAGE, count
@@ -159,7 +159,7 @@ def test_dropping_a_folder_processes_it(qtbot, main_window, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(loose))])
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(QPointF(50, 50), *args)
+    enter = QDragEnterEvent(QPoint(50, 50), *args)  # a QPoint, as Qt declares it (PySide6 6.12 also took a QPointF)
     QApplication.sendEvent(main_window.window, enter)
     assert enter.isAccepted()
     # Qt delivers a drop only within a real drag; hand it to the window's filter as Qt would.
@@ -175,7 +175,7 @@ def test_show_file_opens_its_folder_and_its_bytes(qtbot, main_window, demo_case)
     main_window.show_file(file_id)
     assert main_window.tabs.currentWidget().objectName() == "filesTab"
     assert main_window.files_view.currentIndex().data() == "holiday.jpg"
-    qtbot.waitUntil(lambda: main_window.hex_view.toPlainText().startswith("00000000  4d 5a"), timeout=10_000)
+    qtbot.waitUntil(lambda: (main_window.content_viewer.hex.row_text(0) or "").startswith("00000000  4d 5a"), timeout=10_000)
     assert "extension mismatch" in main_window.file_info.toHtml().lower()
 
 
@@ -187,7 +187,8 @@ def test_double_clicking_a_finding_shows_its_file(qtbot, main_window, demo_case)
     assert main_window.tabs.currentWidget().objectName() == "filesTab"
     assert main_window.folder_label.text() == "<b>/Downloads</b>"
     assert main_window.files_view.currentIndex().data() == "eicar.com"
-    qtbot.waitUntil(lambda: "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in main_window.text_view.toPlainText(), timeout=10_000)
+    qtbot.waitUntil(lambda: "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in main_window.content_viewer.text.edit.toPlainText(),
+                    timeout=10_000)
 
 
 def test_closing_the_window_during_a_scan_cancels_it_cleanly(qtbot, main_window, tmp_path, many_files_image):
@@ -200,12 +201,12 @@ def test_closing_the_window_during_a_scan_cancels_it_cleanly(qtbot, main_window,
     assert count(case, "SELECT status FROM evidence") == "cancelled"
 
 
-def test_read_head_equals_icat(demo_case):
+def test_read_object_equals_icat(demo_case):
     """The bytes shown in the hex view are the bytes Sleuth Kit's icat reads."""
     conn = casedb.connect(demo_case)
     for path, offset in (("/Pictures/holiday.jpg", 1048576), ("/home/alex/Desktop/README_RESTORE_FILES.txt", 4194304)):
         row = casedb.file_row(conn, count(demo_case, "SELECT id FROM files WHERE path = ?", path))
-        data = read_head(row, cancel=threading.Event())
+        data = read_object(demo_case, row["id"], 0, row["size"])
         assert hashlib.sha256(data).hexdigest() == images.icat_sha256(DEMO_IMAGE, offset, row["inode"])
 
 

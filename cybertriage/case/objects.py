@@ -1,0 +1,224 @@
+"""Reading any object of a case back from its evidence: for the content viewer and for exporting files.
+
+A file on a disk image is reopened through Sleuth Kit by its partition and inode,
+a loose file by its path inside the evidence folder, an archive member through its
+archive, and an object carried over the network from the case's own object store
+(`objects/<sha256[:2]>/<sha256>`), where the scan put its bytes: a capture holds
+them only as packets. Evidence is opened read-only, as in a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from ..analyzers.archive import member_content
+from ..analyzers.base import Settings
+from ..errors import EvidenceError, UsageError
+from ..evidence import EvidenceSource, open_evidence
+from ..evidence.base import Content
+from ..evidence.disk import DiskImage
+from ..evidence.folder import FolderEvidence
+from .store import CASE_DB
+
+OBJECTS_DIR = "objects"
+OPEN_EVIDENCE = 4  # evidence items kept open between reads
+OPEN_OBJECTS = 8  # objects kept open between reads (an archive member keeps its inflater)
+
+
+def object_path(case_dir: Path, sha256: str) -> Path:
+    """Where the case keeps the bytes of an object carried over the network, by their sha256."""
+    return case_dir / OBJECTS_DIR / sha256[:2] / sha256
+
+
+def keep_carried(case_dir: Path, sha256: str, content: Content) -> Path:
+    """Store a carried object's bytes in the case, once, read-only; safe from several threads at once.
+
+    The bytes are hashed again as they are written: what is stored is what the case says it is."""
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    target = object_path(case_dir, sha256)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}.part")
+    digest = hashlib.sha256()
+    with open(temporary, "wb") as out:
+        for chunk in content.chunks():
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if digest.hexdigest() != sha256:
+        temporary.unlink()
+        raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
+    os.chmod(temporary, 0o444)
+    try:
+        os.replace(temporary, target)
+    except OSError:
+        if not target.exists():
+            raise
+        temporary.unlink()  # another thread stored the same bytes first (Windows refuses to replace a read-only file)
+    return target
+
+
+class _StoredContent(Content):
+    """An object's bytes in the case's object store."""
+
+    _fd = -1
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self.size = os.fstat(self._fd).st_size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return os.pread(self._fd, length, offset)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class ObjectReader:
+    """Reads objects of one case, keeping a few evidence items and objects open between reads so
+    that paging through a file costs one read per page. Safe to share between threads (reads are
+    serialised: Sleuth Kit and libewf handles are not meant for concurrent use)."""
+
+    def __init__(self, case_dir: Path, settings: Settings | None = None) -> None:
+        self.case_dir = case_dir
+        self.settings = settings or Settings()
+        path = case_dir / CASE_DB
+        if not path.is_file():
+            raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
+        self._conn = sqlite3.connect(path.resolve().as_uri() + "?mode=rw", uri=True, timeout=10,
+                                     check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA query_only = ON")
+        self._lock = threading.RLock()
+        self._evidence: OrderedDict[int, EvidenceSource] = OrderedDict()
+        self._objects: OrderedDict[int, tuple[int, Content]] = OrderedDict()  # file id → (evidence id, content)
+
+    def row(self, file_id: int) -> dict[str, Any]:
+        """The object's row in the case, with its evidence's path and kind."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT f.*, e.path AS evidence, e.kind AS evidence_kind FROM files f "
+                "JOIN evidence e ON e.id = f.evidence_id WHERE f.id = ?", [file_id]).fetchone()
+        if row is None:
+            raise UsageError(f"no file with id {file_id} in this case")
+        return dict(row)
+
+    def read(self, file_id: int, offset: int, length: int) -> bytes:
+        """Up to `length` bytes at `offset` (fewer at the end, none past it); EvidenceError if unreadable."""
+        if offset < 0 or length < 0:
+            raise UsageError("offset and length cannot be negative")
+        with self._lock:
+            content = self.content(file_id)
+            length = min(length, max(0, content.size - offset))
+            parts = []
+            while length > 0:  # Sleuth Kit and zipfile may return less than asked: ask for the rest
+                try:
+                    data = content.read_at(offset, length)
+                except OSError as error:
+                    raise EvidenceError(f"bytes {offset}–{offset + length} unreadable: {error}") from None
+                if not data:
+                    raise EvidenceError(f"content ends at byte {offset} of {content.size}")
+                parts.append(data)
+                offset += len(data)
+                length -= len(data)
+            return b"".join(parts)
+
+    def content(self, file_id: int) -> Content:
+        """The object's content, opened read-only (kept open for the next read)."""
+        with self._lock:
+            cached = self._objects.get(file_id)
+            if cached is not None:
+                self._objects.move_to_end(file_id)
+                return cached[1]
+            row = self.row(file_id)
+            content = self._open(row)
+            self._objects[file_id] = (row["evidence_id"], content)
+            while len(self._objects) > OPEN_OBJECTS:
+                self._objects.popitem(last=False)  # closed when nothing refers to it (an archive member's archive)
+            return content
+
+    def _open(self, row: dict[str, Any]) -> Content:
+        what = row["path"]
+        if row["kind"] not in ("file", "virtual"):
+            raise EvidenceError(f"{what} is a {row['kind']}: it has no content of its own")
+        if row["parent_id"] is not None:
+            parent = self.row(row["parent_id"])
+            member = row["path"][len(parent["path"]) + 1 :]
+            try:
+                return member_content(self.content(parent["id"]), member, self.settings)
+            except OSError as error:
+                raise EvidenceError(f"{what}: {error}") from None
+        if row["evidence_kind"] == "capture":
+            if not row["sha256"]:
+                raise EvidenceError(f"{what}: its bytes were not kept ({row['note'] or 'no content'})")
+            stored = object_path(self.case_dir, row["sha256"])
+            if not stored.is_file():
+                raise EvidenceError(f"{what}: its bytes are not in the case's object store ({stored})")
+            return _StoredContent(stored)
+        source = self._source(row["evidence_id"], row["evidence"])
+        if isinstance(source, DiskImage):
+            if row["inode"] is None:
+                raise EvidenceError(f"{what}: no inode recorded")
+            return source.open_content(row["partition_offset"], row["inode"])
+        if isinstance(source, FolderEvidence):
+            return source.open_content(row["path"], row["inode"])
+        raise EvidenceError(f"{what}: {source.KIND} evidence holds no files to read back")
+
+    def _source(self, evidence_id: int, path: str) -> EvidenceSource:
+        source = self._evidence.get(evidence_id)
+        if source is not None:
+            self._evidence.move_to_end(evidence_id)
+            return source
+        try:
+            source = open_evidence(Path(path))
+        except OSError as error:
+            raise EvidenceError(f"evidence {path} cannot be opened: {error.strerror or error}") from None
+        self._evidence[evidence_id] = source
+        while len(self._evidence) > OPEN_EVIDENCE:
+            gone, oldest = self._evidence.popitem(last=False)
+            for key in [k for k, (e, _) in self._objects.items() if e == gone]:
+                del self._objects[key]
+            oldest.close()
+        return source
+
+    def close(self) -> None:
+        with self._lock:
+            for _, content in self._objects.values():
+                _close(content)
+            for source in self._evidence.values():
+                source.close()
+            self._objects.clear()
+            self._evidence.clear()
+            self._conn.close()
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close(content: Content) -> None:
+    close = getattr(content, "close", None)
+    if close is not None:
+        close()
+
+
+def read_object(case_dir: Path, file_id: int, offset: int, length: int) -> bytes:
+    """Bytes of one object of the case; for many reads keep an `ObjectReader` open instead."""
+    with ObjectReader(case_dir) as reader:
+        return reader.read(file_id, offset, length)
