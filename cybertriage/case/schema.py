@@ -148,6 +148,14 @@ def _version_6(db: sqlite_utils.Database) -> None:
     db["indicators"].create_index(["file_id"])
 
 
+def _version_8(db: sqlite_utils.Database) -> None:
+    """Known files: a file whose hash is in a known-good hash set (NSRL) is marked so that views and
+    reports can hide it, a known-bad one too (its finding says why); `known_set` names the set."""
+    db["files"].add_column("known", str)
+    db["files"].add_column("known_set", str)
+    db["files"].create_index(["known"])
+
+
 # One line per schema version. Versions may have gaps while work is merged; a database is brought
 # through the versions it lacks in order.
 MIGRATIONS = {
@@ -157,6 +165,7 @@ MIGRATIONS = {
     4: _version_4,
     5: _version_5,
     6: _version_6,
+    8: _version_8,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
