@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="findings shown in detail (default 500); all of them go to the CSV appendix")
     report.add_argument("--show-credentials", action="store_true",
                         help="print captured credentials unmasked (masked by default)")
+    report.add_argument("--show-known-good", action="store_true",
+                        help="list files in known-good hash sets too (left out of file lists and counts by default)")
 
     tag = commands.add_parser("tag", help="tag a file or a finding, with an examiner's note",
                               description="Bookmark a file or a finding (ids as `export` shows them) with a tag and "
@@ -273,7 +275,7 @@ def _report(args: argparse.Namespace) -> int:
 
     details = ReportDetails(case_number=args.case_number, examiner=args.examiner, agency=args.agency,
                             notes=args.notes, max_findings=args.max_findings,
-                            show_credentials=args.show_credentials)
+                            show_credentials=args.show_credentials, show_known_good=args.show_known_good)
     db = open_case(args.case)  # a missing or newer case is a usage error before anything is written
     # Logged first, so that the report's own chain of custody and database hash include it.
     audit(db, "report written", {"pdf": str(args.pdf.resolve()), "html": str(args.html.resolve()) if args.html else None,
