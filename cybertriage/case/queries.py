@@ -142,18 +142,20 @@ def known_good_count(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count(*) FROM files WHERE known = 'good'").fetchone()[0] if has_known(db) else 0
 
 
-def _not_known_good(db: sqlite_utils.Database, hide_known_good: bool) -> str:
-    """A WHERE term leaving out findings on known-good files (findings aliased g, files f), or nothing."""
+def not_known_good(db: sqlite_utils.Database, hide_known_good: bool) -> str:
+    """A WHERE term (`AND …`, findings aliased g) leaving out findings on known-good files, or nothing.
+    IOC hits stay: the examiner's own intelligence outweighs a file being known."""
     if not hide_known_good or not has_known(db):
         return ""
-    return "AND NOT (g.object_kind = 'file' AND coalesce((SELECT known FROM files WHERE id = g.object_id), '') = 'good')"
+    return ("AND NOT (g.object_kind = 'file' AND g.analyzer != 'ioc' "
+            "AND coalesce((SELECT known FROM files WHERE id = g.object_id), '') = 'good')")
 
 
 def severity_counts(db: sqlite_utils.Database, hide_known_good: bool = False) -> dict[str, int]:
     """How many findings of each severity the case holds (every severity present, zero or not),
     without those on known-good files if asked."""
     counts = dict.fromkeys(SEVERITIES_WORST_FIRST, 0)
-    counts.update(db.execute(f"SELECT severity, count(*) FROM findings g WHERE 1 {_not_known_good(db, hide_known_good)} "
+    counts.update(db.execute(f"SELECT severity, count(*) FROM findings g WHERE 1 {not_known_good(db, hide_known_good)} "
                              "GROUP BY severity").fetchall())
     return counts
 
@@ -171,7 +173,7 @@ def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None,
                   f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
            FROM findings g JOIN evidence e ON e.id = g.evidence_id
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE 1 {_not_known_good(db, hide_known_good)}
+           WHERE 1 {not_known_good(db, hide_known_good)}
            ORDER BY g.severity_rank DESC, {by_score}g.id LIMIT ?""", [-1 if limit is None else limit])
     for row in rows:
         row["detail"] = json.loads(row["detail"]) if row["detail"] else {}

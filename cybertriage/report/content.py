@@ -733,9 +733,10 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
     """File MAC/B times within the window of each high/critical finding's file times, per evidence item."""
     window = dt.timedelta(seconds=details.timeline_window_seconds)
     anchors = list(db.query(
-        """SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
+        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
            FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE g.severity_rank >= 3 ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
+           WHERE g.severity_rank >= 3 {queries.not_known_good(db, not details.show_known_good)}
+           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
     spans: dict[int, list[list[Any]]] = {}  # evidence id -> [start, end, anchors, anchor times]
     for anchor in anchors:
         for column in queries.FILE_TIMES:
