@@ -86,6 +86,9 @@ def _store(connection: sqlite3.Connection, name: str, known: str, report: Import
     """Load the rows into a new table, index it, then swap it in for any older set of that name, all in one
     transaction: an interrupted import leaves the database as it was."""
     connection.execute("PRAGMA cache_size = -262144")  # 256 MiB for building the indexes
+    digest: dict[str, str] = {}
+    hashing = threading.Thread(target=lambda: digest.setdefault("sha256", file_sha256(source)), daemon=True)
+    hashing.start()  # the source's sha256 for the record, read beside the import
     connection.execute("BEGIN")
     try:
         set_id = connection.execute(  # named for real once the rows are in and any older set is gone
@@ -109,7 +112,10 @@ def _store(connection: sqlite3.Connection, name: str, known: str, report: Import
         report.rows += len(batch)
         for kind in HASH_KINDS:
             connection.execute(f"CREATE INDEX {table}_{kind} ON {table}({kind}) WHERE {kind} IS NOT NULL")
-        report.source_sha256 = file_sha256(source)
+        hashing.join()
+        if "sha256" not in digest:
+            raise UsageError(f"cannot read {source} to hash it")
+        report.source_sha256 = digest["sha256"]
         old = connection.execute("SELECT id FROM hash_sets WHERE name = ?", [name]).fetchone()
         if old:
             connection.execute(f"DROP TABLE IF EXISTS hashset_{old[0]}")
