@@ -443,7 +443,11 @@ def _hashset(args: argparse.Namespace) -> int:
             if sys.stderr.isatty():
                 print(f"\r{rows:,} rows", end="", file=sys.stderr, flush=True)
 
-        report = intel.import_hash_set(path, args.file, args.name, args.known, progress)
+        try:
+            report = intel.import_hash_set(path, args.file, args.name, args.known, progress)
+        except KeyboardInterrupt:
+            print(f"\ncybertriage: import cancelled; {path} is as it was", file=sys.stderr)
+            return EXIT_CANCELLED
         if sys.stderr.isatty():
             print("\r" + " " * 30 + "\r", end="", file=sys.stderr)
         _print_import(report, "Hash set")
