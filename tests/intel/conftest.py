@@ -117,10 +117,10 @@ def build_rds(path: Path, rows: list[tuple[str, str, str, str, str, int]]) -> Pa
                        ("APPLICATION_APPLICATION_TYPE", (1, 1, 1)), ("APPLICATION_LANGUAGE", (1, 1, 1)),
                        ("OPERATING_SYSTEM_APPLICATION", (1, 1, 1)), ("MANUFACTURER_APPLICATION", (1, 1, 1))):
         rds.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
-    for number, (name, extension, md5, sha1, sha256, size) in enumerate(rows, start=1):
-        rds.execute("INSERT INTO PACKAGE_OBJECT VALUES (?, 77, ?)", [number, number])
-        rds.execute("INSERT INTO METADATA VALUES (?, ?, ?, '/fixture', ?, ?, ?, '00000000', ?, ?, ?)",
-                    [number, number, sha256, name, extension, size, md5, sha1, sha256])
+    rds.executemany("INSERT INTO PACKAGE_OBJECT VALUES (?, 77, ?)", [(n, n) for n in range(1, len(rows) + 1)])
+    rds.executemany("INSERT INTO METADATA VALUES (?, ?, ?, '/fixture', ?, ?, ?, '00000000', ?, ?, ?)",
+                    [(n, n, sha256, name, extension, size, md5, sha1, sha256)
+                     for n, (name, extension, md5, sha1, sha256, size) in enumerate(rows, start=1)])
     rds.commit()
     rds.close()
     return path

@@ -176,10 +176,11 @@ def test_strings_in_files_and_running_the_pass_again(intel_case: IntelCase, tmp_
                    [(evidence_id, notes["id"], kind, value, offset) for kind, value, offset in rows])
     db.commit()
     db.close()
-    before = {f["id"] for f in export(case, "findings")}
+    before = {f["id"] for f in intel_case.findings}
     done = run_cli("ioc", "match", "--case", case, "--intel-db", intel_case.intel_db)
     assert done.code == 0, done.stderr
-    new = [f for f in export(case, "findings") if f["id"] not in before]
+    after = export(case, "findings")
+    new = [f for f in after if f["id"] not in before]
     assert "4 new findings" in done.stdout
     assert {(f["detail"]["ioc"]["value"], f["detail"]["matched"]["field"], f["detail"]["matched"]["value"],
              f["object"], f["detail"]["matched"]["offset"]) for f in new} == {
@@ -189,7 +190,10 @@ def test_strings_in_files_and_running_the_pass_again(intel_case: IntelCase, tmp_
     assert all(f["object_kind"] == "file" and f["object_id"] == notes["id"] for f in new)
     again = run_cli("ioc", "match", "--case", case, "--intel-db", intel_case.intel_db)
     assert again.code == 0 and "0 new findings" in again.stdout
-    assert len(export(case, "findings")) == len(before) + 4
+    assert len(after) == len(before) + 4
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == len(after)
+    db.close()
 
 
 def test_pattern_parsing_uses_the_stix_grammar() -> None:
