@@ -347,9 +347,9 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             case_number=details.case_number or case_info.get("case_number") or case_info.get("number"),
             examiner=details.examiner or case_info.get("examiner"),
             agency=details.agency or case_info.get("agency"))
-        evidence = _evidence(db, not details.show_known_good)
+        hide = not details.show_known_good  # files in known-good hash sets, and findings on them
+        evidence = _evidence(db, hide)
         runs = [_run(row) for row in db.query("SELECT * FROM runs ORDER BY id")]
-        hide = not details.show_known_good
         counts = queries.severity_counts(db, hide)
         findings = list(queries.findings_worst_first(db, details.max_findings, hide))
         _attach_files(db, findings)
