@@ -139,7 +139,7 @@ class _Empty(Exception):
     """Nothing to import: leave the database untouched."""
 
 
-def _normal_hash(value: str | None, kind: str | None = None) -> str | None:
+def normal_hash(value: str | None, kind: str | None = None) -> str | None:
     """Lower-case hex of the right length, or None."""
     if not value:
         return None
@@ -177,7 +177,7 @@ def _rds_rows(source: Path, report: ImportReport) -> tuple[Iterator[tuple], str 
             while chunk := cursor.fetchmany(BATCH):
                 for md5, sha1, sha256, file_name in chunk:
                     number += 1
-                    hashes = (_normal_hash(md5, "md5"), _normal_hash(sha1, "sha1"), _normal_hash(sha256, "sha256"))
+                    hashes = (normal_hash(md5, "md5"), normal_hash(sha1, "sha1"), normal_hash(sha256, "sha256"))
                     if not any(hashes):
                         report.skip(f"FILE row {number}", "no valid MD5, SHA-1 or SHA-256")
                         continue
@@ -227,7 +227,7 @@ def _csv_rows(handle: io.TextIOBase, header: tuple[dict[str, int | None], int | 
         found: dict[str, str] = {}
         for kind, index in columns.items():
             value = cells[index].strip() if index is not None and index < len(cells) else ""
-            hashed = _normal_hash(value)
+            hashed = normal_hash(value)
             if hashed and (kind.startswith("any:") or HASH_LENGTHS[len(hashed)] == kind):
                 found[HASH_LENGTHS[len(hashed)]] = hashed
         if not found:
@@ -245,7 +245,7 @@ def _text_rows(handle: Iterable[str], list_name: str, report: ImportReport) -> I
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _TEXT_LINE.match(line)
-        hashed = _normal_hash(match[1]) if match else None
+        hashed = normal_hash(match[1]) if match else None
         if hashed is None:
             report.skip(f"line {number}", "not an MD5, SHA-1 or SHA-256 hash")
             continue

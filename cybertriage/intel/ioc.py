@@ -38,8 +38,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from ..errors import UsageError
-from .hashsets import ImportReport, _normal_hash
-from .store import Intel, IocList, file_sha256, open_for_import, open_read_only
+from .hashsets import ImportReport, normal_hash
+from .store import Intel, file_sha256, open_for_import, open_read_only
 
 IOC_KINDS = ("md5", "sha1", "sha256", "domain", "ipv4", "ipv6", "url", "email")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -107,7 +107,7 @@ def normalise(kind: str, value: str) -> tuple[str, str] | str:
     """(kind, canonical value) of an IOC, or the reason it cannot be one."""
     kind = _TYPE_ALIASES.get(kind.strip().lower(), kind.strip().lower())
     if kind in ("md5", "sha1", "sha256"):
-        hashed = _normal_hash(value, kind)
+        hashed = normal_hash(value, kind)
         return (kind, hashed) if hashed else f"not a valid {kind.upper()} hash"
     if kind in ("ipv4", "ipv6", "ip"):
         found = normal_ip(value)
@@ -576,20 +576,8 @@ def ioc_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> PassResult:
     return result
 
 
-def list_summary(intel_path: Path) -> list[IocList]:
-    """The IOC lists in the intel database (empty when there is none)."""
-    from .store import ioc_lists
-
-    connection = open_read_only(intel_path)
-    if connection is None:
-        return []
-    try:
-        return ioc_lists(connection)
-    finally:
-        connection.close()
-
-
 def kind_counts(intel_path: Path, list_id: int) -> dict[str, int]:
+    """How many IOCs of each kind a list holds, for `ioc list`."""
     connection = open_read_only(intel_path)
     if connection is None:
         return {}
