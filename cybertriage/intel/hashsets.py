@@ -9,8 +9,9 @@ builds the three hash indexes once the rows are in.
 
 Known-bad lists are text or CSV: one hash (MD5, SHA-1 or SHA-256, told by its
 length) per line, optionally followed by a name, separated by a comma, a tab or
-spaces — `md5sum`/`sha256sum` output is such a list — or a CSV with a header
-naming `md5`/`sha1`/`sha256`/`hash` and `name`/`description`/`filename` columns.
+spaces — `md5sum`/`sha256sum` output is such a list — or a CSV (comma, semicolon
+or tab separated) with a header naming `md5`/`sha1`/`sha256`/`hash` and
+`name`/`description`/`filename` columns.
 Lines that are neither are counted and reported, never silently dropped.
 """
 
@@ -196,17 +197,18 @@ def _list_rows(source: Path, list_name: str, report: ImportReport) -> Iterator[t
         head = handle.read(64 * 1024)
         handle.seek(0)
         first = next((line for line in head.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
-        columns = _header(first)
+        delimiter = max(",;\t", key=first.count)
+        columns = _header(first, delimiter)
         if columns is not None:
-            yield from _csv_rows(handle, columns, list_name, report)
+            yield from _csv_rows(handle, columns, delimiter, list_name, report)
         else:
             yield from _text_rows(handle, list_name, report)
 
 
-def _header(line: str) -> tuple[dict[str, int | None], int | None] | None:
+def _header(line: str, delimiter: str) -> tuple[dict[str, int | None], int | None] | None:
     """For a CSV header line: the column of each hash kind (None: a hash column of any kind) and of the name."""
     try:
-        cells = [c.strip().lower() for c in next(csv.reader([line]))]
+        cells = [c.strip().lower() for c in next(csv.reader([line], delimiter=delimiter))]
     except (csv.Error, StopIteration):
         return None
     hashes = {cells[i]: i for i in range(len(cells)) if cells[i] in _HASH_HEADERS}
@@ -216,10 +218,10 @@ def _header(line: str) -> tuple[dict[str, int | None], int | None] | None:
     return {_HASH_HEADERS[h] or f"any:{i}": i for h, i in hashes.items()}, name
 
 
-def _csv_rows(handle: io.TextIOBase, header: tuple[dict[str, int | None], int | None], list_name: str,
+def _csv_rows(handle: io.TextIOBase, header: tuple[dict[str, int | None], int | None], delimiter: str, list_name: str,
               report: ImportReport) -> Iterator[tuple]:
     columns, name_column = header
-    reader = csv.reader(line for line in handle if not line.lstrip().startswith("#"))
+    reader = csv.reader((line for line in handle if not line.lstrip().startswith("#")), delimiter=delimiter)
     next(reader, None)
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):

@@ -122,3 +122,30 @@ def test_reference_helper_sees_deleted_files(intel_case: IntelCase) -> None:
     """The expected sets above include a deleted file: icat reads it, and the RDS lists it."""
     deleted = [r for r in intel_case.references if r.deleted and r.path in RDS_PATHS]
     assert deleted
+
+
+def test_list_formats(tmp_path: Path) -> None:
+    """md5sum output, a CSV with hash-kind columns, a tab-separated list with a generic hash column."""
+    from cybertriage.intel import import_hash_set
+
+    md5, sha1, sha256 = "44D88612FEA8A8F36DE82E1278ABB02F", "3395856ce81f2b7382dee72602f798b642f14140", "c" * 64
+    sources = {
+        "sums.txt": f"{md5.lower()}  eicar.com\n{sha256} *binary name.exe\n",
+        "kinds.csv": f"MD5;SHA-1;Name\n{md5};{sha1};EICAR\n;;empty row\nzz;;bad\n",
+        "generic.tsv": f"hash\tdescription\n{sha1}\tone\n{sha256}\ttwo\n",
+    }
+    expected = {
+        "sums": {(md5.lower(), None, None, "eicar.com"), (None, None, sha256, "binary name.exe")},
+        "kinds": {(md5.lower(), sha1, None, "EICAR")},
+        "generic": {(None, sha1, None, "one"), (None, None, sha256, "two")},
+    }
+    skipped = {"sums": 0, "kinds": 2, "generic": 0}
+    intel_db = tmp_path / "intel.db"
+    for name, text in sources.items():
+        (tmp_path / name).write_text(text)
+        report = import_hash_set(intel_db, tmp_path / name)
+        assert report.skipped == skipped[report.name], report.problems
+        db = sqlite3.connect(intel_db)
+        set_id = db.execute("SELECT id FROM hash_sets WHERE name = ? AND known = 'bad'", [report.name]).fetchone()[0]
+        assert set(db.execute(f"SELECT md5, sha1, sha256, name FROM hashset_{set_id}")) == expected[report.name]
+        db.close()
