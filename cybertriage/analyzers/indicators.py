@@ -93,7 +93,7 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _URL = re.compile(r"(?<![\w.+-])(?:https?|ftps?)://[^\s\"'<>`{}|\\^]+", re.ASCII)
 _EMAIL = re.compile(rf"(?<![\w.%+-])[A-Za-z0-9._%+-]{{1,64}}@{_NAME}(?![\w-]|\.\w)", re.ASCII)
 _IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
-_DOMAIN = re.compile(rf"(?<![\w.@-]){_NAME}(?![\w-]|\.\w)", re.ASCII)
+_DOMAIN = re.compile(rf"(?<![\w.@-]){_NAME}(?![\w@-]|\.\w)", re.ASCII)  # not an e-mail's local part
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:.])", re.ASCII)
 _URL_TAIL = ".,;:!?)]'"
 _VERSION_CONTEXT = re.compile(r"(?:version|ver|build)[\s:=\"'.]*$", re.IGNORECASE)  # "version 1.2.3.4" is no address
