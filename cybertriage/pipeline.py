@@ -451,6 +451,9 @@ class _EvidenceRun:
             "known": facts.get("known"), "known_set": facts.get("known_set"),
         })
         batch["findings"].extend(self._finding_rows(obj, findings))
+        batch.setdefault("indicators", []).extend(
+            {"evidence_id": self.evidence_id, "file_id": obj.id, "kind": kind, "value": value, "offset": offset}
+            for kind, value, offset in facts.get("indicators", ()))
         with self.counters.lock:
             self.counters.done += 1
         return score.value
@@ -555,6 +558,6 @@ def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
 
 def _forget(db: Any, evidence_id: int) -> None:
     """Drop what an interrupted earlier run left for this evidence, before doing it again."""
-    for table in ("findings", "files", "partitions", "ledger", "problems"):
+    for table in ("findings", "indicators", "files", "partitions", "ledger", "problems"):
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
     db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])

@@ -512,8 +512,8 @@ def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
                     yield Hit(ioc, evidence_id, "flow", end, address, object=f"{SOURCE_WORDS['flow', end]} {address}",
                               count=count, first_seen=first, last_seen=last, peers=_peers(peers))
     if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and {"kind", "value", "file_id"} <= _columns(db, "indicators"):
-        look = {"domain": matcher.domain, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
-                "email": matcher.email}
+        look = {"domain": matcher.domain, "ip": matcher.ip, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
+                "email": matcher.email}  # the indicators analyzer writes "ip" for both address families
         for evidence_id, file_id, path, kind, value, count, offset in db.execute(
                 "SELECT i.evidence_id, i.file_id, f.path, i.kind, i.value, count(*), min(i.offset) FROM indicators i "
                 "LEFT JOIN files f ON f.id = i.file_id GROUP BY i.evidence_id, i.file_id, i.kind, i.value"):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import sqlite3
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from cybertriage.intel.ioc import parse_pattern
+from tests import images
 from tests.analyzers.net.conftest import zeek_log
 from tests.conftest import export, run_cli
 from tests.intel.conftest import IntelCase
@@ -163,14 +165,14 @@ def _sha256(path: Path) -> str:
 
 
 def test_strings_in_files_and_running_the_pass_again(intel_case: IntelCase, tmp_path: Path) -> None:
-    """The `correlate` branch's indicators analyzer is not merged yet: indicators rows are written here as
-    it would write them (strings found in a file's content), then `ioc match` runs the pass again."""
+    """Indicators rows written as the indicators analyzer writes them (strings found in a file's content),
+    then `ioc match` runs the pass again over the case."""
     case = tmp_path / "case"
     shutil.copytree(intel_case.case, case)
     notes = next(f for f in export(case, "files") if f["path"] == "/Documents/meeting notes.txt")
     db = sqlite3.connect(case / "case.db")
     evidence_id = db.execute("SELECT evidence_id FROM files WHERE id = ?", [notes["id"]]).fetchone()[0]
-    rows = [("domain", "cdn.BRO.org", 10), ("domain", "cdn.bro.org", 90), ("ipv4", "208.80.152.3", 30),
+    rows = [("domain", "cdn.BRO.org", 10), ("domain", "cdn.bro.org", 90), ("ip", "208.80.152.3", 30),
             ("email", "nobody@example.org", 50), ("domain", "notbro.org", 70), ("url", "http://bro.org/other", 80)]
     db.executemany("INSERT INTO indicators (evidence_id, file_id, kind, value, offset) VALUES (?, ?, ?, ?, ?)",
                    [(evidence_id, notes["id"], kind, value, offset) for kind, value, offset in rows])
@@ -185,7 +187,7 @@ def test_strings_in_files_and_running_the_pass_again(intel_case: IntelCase, tmp_
     assert {(f["detail"]["ioc"]["value"], f["detail"]["matched"]["field"], f["detail"]["matched"]["value"],
              f["object"], f["detail"]["matched"]["offset"]) for f in new} == {
         ("bro.org", "domain", "cdn.BRO.org", notes["path"], 10), ("bro.org", "domain", "cdn.bro.org", notes["path"], 90),
-        ("208.80.152.3", "ipv4", "208.80.152.3", notes["path"], 30),
+        ("208.80.152.3", "ip", "208.80.152.3", notes["path"], 30),
         ("nobody@example.org", "email", "nobody@example.org", notes["path"], 50)}
     assert all(f["object_kind"] == "file" and f["object_id"] == notes["id"] for f in new)
     again = run_cli("ioc", "match", "--case", case, "--intel-db", intel_case.intel_db)
@@ -205,3 +207,48 @@ def test_pattern_parsing_uses_the_stix_grammar() -> None:
     assert [type(f) for f in found] == [str, str] and not approximate
     with pytest.raises(Exception, match="does not parse"):
         parse_pattern("[domain-name:value = ")
+
+
+def test_iocs_written_inside_a_file_on_a_disk_image_are_hit(tmp_path: Path) -> None:
+    """A file on a FAT image (mtools) holds a C2 name, a download URL, an address and a mailbox among
+    binary bytes; the indicators analyzer finds them in the scan and the IOC pass matches the list.
+    Expected hits: what GNU strings + grep -oE find in the file, filtered by the IOCs' rules."""
+    content = (b"\x01\x02" * 40 + b"server=c2.evil-updates.com port=443" + b"\xfe\x01" * 30
+               + b"get http://files.example.net/drop/payload.bin now" + b"\x02" * 20 + b"peer 198.51.100.23 seen"
+               + b"\x01" * 20 + b"decoy notevil-updates.com here" + b"\xff" * 20 + b"mail ops@corp.example.org" + b"\x01" * 20
+               + "wide beacon.evil-updates.com".encode("utf-16-le") + b"\x01\x02" * 40)
+    host_copy = tmp_path / "beacon.dat"
+    host_copy.write_bytes(content)
+    disk = images._sparse_file(tmp_path / "iocs.raw", 16384 * images.SECTOR)
+    images._make_fat(disk, 0, 16384, 16, 1, "IOCS", "20240305", images.FsContent(files={"cfg/beacon.dat": content}),
+                     tmp_path)
+    feed = tmp_path / "feed.csv"
+    feed.write_text("domain,evil-updates.com,C2 family\nurl,http://files.example.net/drop/payload.bin,dropper\n"
+                    "ipv4,198.51.100.0/24,C2 network\nemail,ops@corp.example.org,operator\n"
+                    "domain,updates.co,decoy\nipv4,198.51.100.230,decoy\n")
+    intel_db = tmp_path / "intel.db"
+    assert run_cli("ioc", "import", feed, "--intel-db", intel_db).code == 0
+    case = tmp_path / "case"
+    scan = run_cli("scan", disk, "--case", case, "--intel-db", intel_db, "--no-yara", "--quiet")
+    assert scan.code == 0, scan.stderr
+
+    text = "\n".join(subprocess.run(["strings", "-a", *enc, "-n", "4", str(host_copy)], capture_output=True,
+                                    text=True, check=True).stdout for enc in ([], ["-el"]))
+
+    def grep(pattern: str) -> set[str]:
+        return set(subprocess.run(["grep", "-oE", pattern], input=text, capture_output=True, text=True).stdout.split())
+
+    expected = {("evil-updates.com", d.lower()) for d in grep(r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}")
+                if _under(d, "evil-updates.com")}
+    expected |= {("http://files.example.net/drop/payload.bin", u) for u in grep(r"(https?|ftp)://[^[:space:]\"'<>]+")
+                 if u == "http://files.example.net/drop/payload.bin"}
+    expected |= {("198.51.100.0/24", ip) for ip in grep(r"([0-9]{1,3}\.){3}[0-9]{1,3}")
+                 if ipaddress.ip_address(ip) in ipaddress.ip_network("198.51.100.0/24")}
+    expected |= {("ops@corp.example.org", m.lower()) for m in grep(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
+                 if m.lower() == "ops@corp.example.org"}
+    assert len(expected) == 5  # two names under the C2 domain (one in UTF-16), the URL, the address, the mailbox
+    findings = [f for f in export(case, "findings") if f["analyzer"] == "ioc"]
+    assert {(f["detail"]["ioc"]["value"], f["detail"]["matched"]["value"].lower()) for f in findings} == expected
+    assert len(findings) == len(expected)
+    assert all(f["object"] == "/cfg/beacon.dat" and f["object_kind"] == "file"
+               and f["detail"]["matched"]["source"] == "string in file" for f in findings)
