@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import add_tag, audit, open_case, queries
+from .case import add_tag, audit, open_case, queries, utc_now
 from .errors import CybertriageError, UsageError
+from .intel.ioc import kind_counts
 from .pipeline import Progress, Scan, ScanOptions
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="YARA-scan files up to this size, whole, in memory (default 64 MiB; larger files "
                            "are hashed and recorded in the ledger as not scanned)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    _add_scan_intel_options(scan)
 
     export = commands.add_parser(
         "export", help="write a table of the case as JSON lines or CSV",
@@ -92,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="findings shown in detail (default 500); all of them go to the CSV appendix")
     report.add_argument("--show-credentials", action="store_true",
                         help="print captured credentials unmasked (masked by default)")
+    report.add_argument("--show-known-good", action="store_true",
+                        help="list files in known-good hash sets too (left out of file lists and counts by default)")
 
     tag = commands.add_parser("tag", help="tag a file or a finding, with an examiner's note",
                               description="Bookmark a file or a finding (ids as `export` shows them) with a tag and "
@@ -117,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
                                description="Evidence list with integrity hashes and verification, counts, "
                                            "the completeness ledger, and the run history.")
     info.add_argument("--case", required=True, type=Path, metavar="DIR")
+    _add_intel_commands(commands)
     return parser
 
 
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
-                "info": _info}[args.command](args)
+                "info": _info, "hashset": _hashset, "ioc": _ioc}[args.command](args)
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -152,7 +157,7 @@ def _scan(args: argparse.Namespace) -> int:
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
     options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
-                                            keep_limit=args.yara_max_size * 1024 * 1024))
+                                            keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args)))
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 
@@ -279,7 +284,7 @@ def _report(args: argparse.Namespace) -> int:
 
     details = ReportDetails(case_number=args.case_number, examiner=args.examiner, agency=args.agency,
                             notes=args.notes, max_findings=args.max_findings,
-                            show_credentials=args.show_credentials)
+                            show_credentials=args.show_credentials, show_known_good=args.show_known_good)
     db = open_case(args.case)  # a missing or newer case is a usage error before anything is written
     # Logged first, so that the report's own chain of custody and database hash include it.
     audit(db, "report written", {"pdf": str(args.pdf.resolve()), "html": str(args.html.resolve()) if args.html else None,
@@ -361,6 +366,153 @@ def _info(args: argparse.Namespace) -> int:
     for run in db.query("SELECT * FROM runs ORDER BY id"):
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "
               f"cybertriage {run['tool_version']}, rules sha256 {run['rules_sha256'] or '(YARA off)'}")
+    return EXIT_OK
+
+
+# -- hash sets and IOCs (the workstation's intel database) ----------------------------------
+
+INTEL_DB_HELP = (f"intel database (default: ${intel.ENV_VARIABLE} if set, else "
+                 "$XDG_DATA_HOME/cybertriage/intel.db, i.e. ~/.local/share/cybertriage/intel.db)")
+
+
+def _add_scan_intel_options(scan: argparse.ArgumentParser) -> None:
+    scan.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    scan.add_argument("--hashset", action="append", default=[], metavar="NAME|PATH",
+                      help="match files against this hash set only (a set's name in the intel database; repeatable), "
+                           "or use the intel database at PATH; by default every set of the intel database is used")
+    scan.add_argument("--no-intel", action="store_true", help="use no hash sets and no IOC lists")
+
+
+def _scan_intel(args: argparse.Namespace) -> intel.Intel | None:
+    """The hash sets and IOC lists the scan uses, from --intel-db/--hashset/--no-intel."""
+    if args.no_intel:
+        if args.hashset:
+            raise UsageError("--hashset and --no-intel contradict each other")
+        return None
+    databases = [Path(v) for v in args.hashset if Path(v).is_file()]
+    names = [v for v in args.hashset if not Path(v).is_file()]
+    if len(databases) > 1 or (databases and args.intel_db and databases[0] != args.intel_db):
+        raise UsageError("one intel database per scan: --hashset names a second one")
+    return intel.load_intel(databases[0] if databases else args.intel_db, names or None)
+
+
+def _add_intel_commands(commands: Any) -> None:
+    hashset = commands.add_parser(
+        "hashset", help="import and list known-file hash sets (NSRL, known-bad lists)",
+        description="Hash sets live in the workstation's intel database, outside any case, and every scan uses "
+                    "them: a file in a known-good set (e.g. the NSRL RDS) is marked known and left out of the "
+                    "report's file lists; a file in a known-bad set is a critical finding.")
+    hashset.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    actions = hashset.add_subparsers(dest="action", metavar="ACTION", required=True)
+    load = actions.add_parser(
+        "import", help="import an NSRL RDS v3 database or a list of hashes",
+        description="FILE is an NSRL RDS v3 SQLite database (its FILE view: sha256, sha1, md5, file_name), "
+                    "known good by default; or a text/CSV list of MD5, SHA-1 or SHA-256 hashes, one per line, each "
+                    "optionally followed by a name (md5sum/sha256sum output works; a CSV header may name hash and "
+                    "name columns), known bad by default. A set of the same name is replaced.")
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument("--name", help="the set's name (default: the file's name without extension)")
+    load.add_argument("--known", choices=["good", "bad"], help="override what a match means")
+    load.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    listing = actions.add_parser("list", help="the hash sets in the intel database, with their row counts")
+    listing.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+
+    ioc = commands.add_parser(
+        "ioc", help="import, list and match IOC lists (CSV, STIX 2.1)",
+        description="IOC lists live in the workstation's intel database; every scan matches them against the "
+                    "case once its evidence is in (file hashes, DNS queries and answers, HTTP hosts and URLs, "
+                    "TLS server names, flow endpoints, strings found in files). Each hit is a finding.")
+    ioc.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    actions = ioc.add_subparsers(dest="action", metavar="ACTION", required=True)
+    load = actions.add_parser(
+        "import", help="import a CSV list or a STIX 2.1 bundle",
+        description="CSV: type,value,description[,severity] per line (types md5, sha1, sha256, domain, ipv4, ipv6 "
+                    "— CIDR allowed —, url, email; a header line is optional). STIX 2.1: the bundle's indicator "
+                    "patterns on file hashes, domain names, IPv4/IPv6 addresses, URLs, e-mail addresses and "
+                    "network-traffic endpoints; comparisons that cannot be matched are counted and listed. "
+                    "A list of the same name is replaced.")
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument("--name", help="the list's name (default: the file's name without extension)")
+    load.add_argument("--severity", default="high", choices=["info", "low", "medium", "high", "critical"],
+                      help="severity of the findings where the list gives none (default high)")
+    load.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    listing = actions.add_parser("list", help="the IOC lists in the intel database, with their counts per type")
+    listing.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    match = actions.add_parser(
+        "match", help="match the IOC lists against a case again (e.g. after importing a new list)",
+        description="Runs the IOC pass a scan runs at its end; hits already recorded are not added twice.")
+    match.add_argument("--case", required=True, type=Path, metavar="DIR")
+    match.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+
+
+def _print_import(report: intel.ImportReport, what: str) -> None:
+    print(f"{what} {report.name!r} ({report.format}): {report.rows:,} entries, sha256 {report.source_sha256}")
+    extra = [f"{report.skipped:,} lines skipped"] if report.skipped else []
+    if report.unsupported:
+        extra.append(f"{report.unsupported:,} comparisons or patterns not supported")
+    if report.approximated:
+        extra.append(f"{report.approximated:,} patterns needing several observations matched part by part")
+    if extra:
+        print("  " + "; ".join(extra))
+    for problem in report.problems:
+        print(f"  {_printable(problem)}", file=sys.stderr)
+    if report.skipped > len(report.problems):
+        print(f"  … and {report.skipped - len(report.problems):,} more", file=sys.stderr)
+
+
+def _hashset(args: argparse.Namespace) -> int:
+    path = intel.resolve_path(args.intel_db)
+    if args.action == "import":
+        def progress(rows: int) -> None:
+            if sys.stderr.isatty():
+                print(f"\r{rows:,} rows", end="", file=sys.stderr, flush=True)
+
+        try:
+            report = intel.import_hash_set(path, args.file, args.name, args.known, progress)
+        except KeyboardInterrupt:
+            print(f"\ncybertriage: import cancelled; {path} is as it was", file=sys.stderr)
+            return EXIT_CANCELLED
+        if sys.stderr.isatty():
+            print("\r" + " " * 30 + "\r", end="", file=sys.stderr)
+        _print_import(report, "Hash set")
+        print(f"Intel database: {path}")
+        return EXIT_OK
+    found = intel.load_intel(path)
+    sets = found.hash_sets if found else ()
+    print(f"Intel database: {path}" + ("" if found else " (none yet)"))
+    for item in sets:
+        print(f"  {item.name}: known {item.known}, {item.rows:,} hashes, {item.format}"
+              f"{', ' + item.version if item.version else ''}, imported {item.imported_at}, sha256 {item.source_sha256}")
+    if found and not sets:
+        print("  no hash sets")
+    return EXIT_OK
+
+
+def _ioc(args: argparse.Namespace) -> int:
+    path = intel.resolve_path(args.intel_db)
+    if args.action == "import":
+        _print_import(intel.import_iocs(path, args.file, args.name, args.severity), "IOC list")
+        print(f"Intel database: {path}")
+        return EXIT_OK
+    found = intel.load_intel(path)
+    if args.action == "list":
+        print(f"Intel database: {path}" + ("" if found else " (none yet)"))
+        for item in found.ioc_lists if found else ():
+            counts = ", ".join(f"{n:,} {kind}" for kind, n in kind_counts(path, item.id).items())
+            print(f"  {item.name}: {item.rows:,} IOCs ({counts}), {item.format}, imported {item.imported_at}, "
+                  f"sha256 {item.source_sha256}" + (f"; {item.unsupported} unsupported" if item.unsupported else ""))
+        if found and not found.ioc_lists:
+            print("  no IOC lists")
+        return EXIT_OK
+    if not found or not found.ioc_lists:
+        raise UsageError(f"no IOC lists in {path} (import one with `cybertriage ioc import`)")
+    db = open_case(args.case)
+    with db.conn:
+        result = intel.ioc_pass(db, found, utc_now())
+        audit(db, "IOC pass", {"lists": [item.record() for item in found.ioc_lists], "hits": result.hits,
+                               "new_findings": result.new, "by_source": result.by_source})
+    print(f"{result.hits} IOC hits, {result.new} new findings"
+          + (": " + ", ".join(f"{n} {source}" for source, n in result.by_source.items()) if result.hits else ""))
     return EXIT_OK
 
 

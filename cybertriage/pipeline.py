@@ -31,6 +31,7 @@ from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
+from .intel import Intel, ioc_pass
 from .score import score_object
 
 ROW_BATCH = 256
@@ -44,7 +45,7 @@ class Progress:
     """Where the scan is: the evidence and stage, and how much is done of what is known."""
 
     evidence: str
-    stage: str  # hashing evidence | verifying image | analysing | finished
+    stage: str  # hashing evidence | verifying image | analysing | matching IOCs | finished
     objects_found: int = 0
     objects_done: int = 0
     bytes_done: int = 0
@@ -99,7 +100,8 @@ class Scan:
             options = {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
                        "yara": self.settings.rule_paths is not None,
                        "rules": [str(p) for p in self.settings.rule_paths or ()],
-                       "verify_images": self.options.verify_images}
+                       "verify_images": self.options.verify_images,
+                       **(self.settings.intel.record() if self.settings.intel else {})}
             run_id = writer.call(lambda db: db["runs"].insert({
                 "started": utc_now(), "status": "running", "tool_version": __version__,
                 "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk)
@@ -114,6 +116,9 @@ class Scan:
                     self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
                     continue
                 yield from _EvidenceRun(self, writer, run_id, path, key).run()
+            if self.settings.intel and self.settings.intel.ioc_lists and not self.cancel.is_set():
+                yield Progress(evidence="", stage="matching IOCs", listing_done=True)
+                writer.call(lambda db: _ioc_pass(db, self.settings.intel, run_id))
             status = "cancelled" if self.cancel.is_set() else "completed"
             summary = [asdict(o) for o in self.outcomes]
             writer.call(lambda db: db["runs"].update(run_id, {"finished": utc_now(), "status": status,
@@ -446,8 +451,12 @@ class _EvidenceRun:
             "origin": obj.origin, "flow_id": obj.flow_id,
             "score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False) if score.reasons else None,
             "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
+            "known": facts.get("known"), "known_set": facts.get("known_set"),
         })
         batch["findings"].extend(self._finding_rows(obj, findings))
+        batch.setdefault("indicators", []).extend(
+            {"evidence_id": self.evidence_id, "file_id": obj.id, "kind": kind, "value": value, "offset": offset}
+            for kind, value, offset in facts.get("indicators", ()))
         with self.counters.lock:
             self.counters.done += 1
         return score.value
@@ -550,8 +559,15 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
     return None
 
 
+def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
+    """The IOC lists over the whole case, once its evidence is in; logged in the chain of custody."""
+    result = ioc_pass(db, intel, utc_now())
+    audit(db, "IOC pass", {"run": run_id, "lists": [lst.name for lst in intel.ioc_lists], "hits": result.hits,
+                           "new_findings": result.new, "by_source": result.by_source})
+
+
 def _forget(db: Any, evidence_id: int) -> None:
     """Drop what an interrupted earlier run left for this evidence, before doing it again."""
-    for table in ("findings", "files", "partitions", "ledger", "problems"):
+    for table in ("findings", "indicators", "files", "partitions", "ledger", "problems"):
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
     db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])

@@ -19,6 +19,8 @@ import pytest
 from tests import images
 
 REPO = Path(__file__).resolve().parents[1]
+# Scans in tests use no workstation hash sets or IOC lists unless a test names an intel database.
+os.environ.setdefault("CYBERTRIAGE_INTEL_DB", "/nonexistent/cybertriage-tests/intel.db")
 
 
 def _corpus() -> Path:

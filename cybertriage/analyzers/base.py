@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..evidence.base import EvidenceObject
+from ..intel.store import Intel
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -59,6 +60,7 @@ class Settings:
     archive_ratio_limit: int = 200
     archive_max_members: int = 10_000
     rule_paths: tuple[Path, ...] | None = None  # None: YARA is off
+    intel: Intel | None = None  # the workstation's hash sets and IOC lists in use; None: none
 
 
 class Analyzer(abc.ABC):

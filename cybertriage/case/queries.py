@@ -10,7 +10,8 @@ import sqlite_utils
 
 FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
                "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
-               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe", "origin", "flow_id"]
+               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe", "origin", "flow_id",
+               "known", "known_set"]
 FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id",
                   "score", "detail", "created_at"]
 
@@ -131,17 +132,40 @@ SEVERITIES_WORST_FIRST = ("critical", "high", "medium", "low", "info")
 FILE_TIMES = ("mtime", "atime", "ctime", "crtime")
 
 
-def severity_counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """How many findings of each severity the case holds (every severity present, zero or not)."""
+def has_known(db: sqlite_utils.Database) -> bool:
+    """Whether the case marks known files (schema 8; a report reads older cases without migrating them)."""
+    return "known" in db["files"].columns_dict
+
+
+def known_good_count(db: sqlite_utils.Database) -> int:
+    """How many files are in a known-good hash set."""
+    return db.execute("SELECT count(*) FROM files WHERE known = 'good'").fetchone()[0] if has_known(db) else 0
+
+
+def not_known_good(db: sqlite_utils.Database, hide_known_good: bool) -> str:
+    """A WHERE term (`AND …`, findings aliased g) leaving out findings on known-good files, or nothing.
+    IOC hits stay: the examiner's own intelligence outweighs a file being known."""
+    if not hide_known_good or not has_known(db):
+        return ""
+    return ("AND NOT (g.object_kind = 'file' AND g.analyzer != 'ioc' "
+            "AND coalesce((SELECT known FROM files WHERE id = g.object_id), '') = 'good')")
+
+
+def severity_counts(db: sqlite_utils.Database, hide_known_good: bool = False) -> dict[str, int]:
+    """How many findings of each severity the case holds (every severity present, zero or not),
+    without those on known-good files if asked."""
     counts = dict.fromkeys(SEVERITIES_WORST_FIRST, 0)
-    counts.update(db.execute("SELECT severity, count(*) FROM findings GROUP BY severity").fetchall())
+    counts.update(db.execute(f"SELECT severity, count(*) FROM findings g WHERE 1 {not_known_good(db, hide_known_good)} "
+                             "GROUP BY severity").fetchall())
     return counts
 
 
-def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None,
+                         hide_known_good: bool = False) -> Iterator[dict[str, Any]]:
     """Findings by severity, worst first, then by their object's triage score (cases older than
     schema 2 have none), then by id; each with its evidence path and, for a file, the file's size,
-    type and hashes (file_md5, file_sha1, file_sha256; None for other objects)."""
+    type and hashes (file_md5, file_sha1, file_sha256; None for other objects). `hide_known_good`
+    leaves out findings on files in a known-good hash set."""
     by_score = "f.score DESC, " if "score" in db["files"].columns_dict else ""
     rows = db.query(
         f"""SELECT g.*, e.path AS evidence, {"f.score AS score, " if by_score else ""}f.size AS file_size,
@@ -149,6 +173,7 @@ def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None) ->
                   f.sha1 AS file_sha1, f.sha256 AS file_sha256, f.deleted AS file_deleted
            FROM findings g JOIN evidence e ON e.id = g.evidence_id
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           WHERE 1 {not_known_good(db, hide_known_good)}
            ORDER BY g.severity_rank DESC, {by_score}g.id LIMIT ?""", [-1 if limit is None else limit])
     for row in rows:
         row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
@@ -168,17 +193,19 @@ def files_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str
 
 
 def files_with_times_in(db: sqlite_utils.Database, evidence_id: int, windows: list[tuple[str, str]],
-                        limit: int) -> list[dict[str, Any]]:
+                        limit: int, hide_known_good: bool = False) -> list[dict[str, Any]]:
     """Files of one evidence item with any MAC/B time in one of the windows (ISO 8601 UTC strings,
-    inclusive, compared as text), at most `limit` of them, earliest modification first."""
+    inclusive, compared as text), at most `limit` of them, earliest modification first; without
+    known-good files if asked."""
     if not windows:
         return []
     terms = " OR ".join(f"({column} BETWEEN ? AND ?)" for _ in windows for column in FILE_TIMES)
+    known = " AND coalesce(known, '') != 'good'" if hide_known_good and has_known(db) else ""
     params: list[Any] = [evidence_id]
     params += [bound for start, end in windows for _ in FILE_TIMES for bound in (start, end)]
     return list(db.query(
         f"""SELECT id, evidence_id, path, deleted, size, sha256, mtime, atime, ctime, crtime FROM files
-            WHERE evidence_id = ? AND ({terms}) ORDER BY coalesce(mtime, crtime, ctime, atime), id LIMIT ?""",
+            WHERE evidence_id = ? AND ({terms}){known} ORDER BY coalesce(mtime, crtime, ctime, atime), id LIMIT ?""",
         [*params, limit]))
 
 

@@ -68,6 +68,7 @@ class ReportDetails:
     notes: str | None = None
     sections: tuple[str, ...] = SECTIONS  # any of SECTIONS; the cover page is always there
     show_credentials: bool = False  # False: passwords, tokens and hashes of credentials are masked
+    show_known_good: bool = False  # False: files in known-good hash sets (and their findings) are left out
     max_findings: int = 500  # findings shown in detail; all of them go to the CSV appendix past this
     timeline_window_seconds: int = 3600  # file times this close to a high/critical finding's file times
     timeline_limit: int = 300  # timeline events shown in all
@@ -181,6 +182,19 @@ class ReportData:
     audit_total: int
     database_hashes: list[tuple[str, str]]  # (file name, sha256) of the case database files
     appendix: Appendix | None = None
+    known_good_hidden: int = 0  # files in known-good hash sets left out of the file lists and counts
+    known_good_findings_hidden: int = 0  # findings on those files left out
+
+    @property
+    def known_good_note(self) -> str | None:
+        """The sentence both reports print where known-good files were left out (tests read it back)."""
+        if not self.known_good_hidden:
+            return None
+        text = (f"{self.known_good_hidden:,} known-good file{'' if self.known_good_hidden == 1 else 's'} "
+                "(in a known-good hash set such as the NSRL) left out of this report's file lists and counts")
+        if self.known_good_findings_hidden:
+            text += f", with {self.known_good_findings_hidden:,} findings on them"
+        return text + "; the case database and its exports keep them."
 
     @property
     def findings_shown(self) -> int:
@@ -224,6 +238,35 @@ def compact_json(value: Any) -> str:
 def counts_sentence(counts: dict[str, int], total: int) -> str:
     """The one sentence both reports use for the findings per severity (tests read it back)."""
     return f"The case holds {total:,} findings: " + ", ".join(f"{counts[s]:,} {s}" for s in SEVERITY_ORDER) + "."
+
+
+def objects_text(item: dict[str, Any]) -> str:
+    """An evidence item's object count as both reports show it, saying how many known-good files were left out."""
+    text = f"{item['files']:,} ({item['deleted']:,} deleted"
+    if item.get("known_good"):
+        text += f"; {item['known_good']:,} known good, left out of this report"
+    return text + ")"
+
+
+RUN_INTEL_KEYS = ("intel_db", "hash_sets", "ioc_lists")
+
+
+def run_intel(options: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The hash sets and IOC lists a run used, as (label, lines) for the methodology section."""
+    found = []
+    sets = [s for s in options.get("hash_sets") or [] if isinstance(s, dict)]
+    if sets:
+        found.append(("Hash sets", [
+            f"{s.get('name')}: known {s.get('known')}, {s.get('rows') or 0:,} hashes, {s.get('format')}"
+            + (f" {s['version']}" if s.get("version") else "") + f", source SHA-256 {s.get('source_sha256') or '-'}"
+            for s in sets]))
+    lists = [lst for lst in options.get("ioc_lists") or [] if isinstance(lst, dict)]
+    if lists:
+        found.append(("IOC lists", [
+            f"{lst.get('name')}: {lst.get('format')}, {lst.get('rows') or 0:,} IOCs"
+            + (f" ({lst['unsupported']:,} comparisons not supported)" if lst.get("unsupported") else "")
+            + f", source SHA-256 {lst.get('source_sha256') or '-'}" for lst in lists]))
+    return found
 
 
 def events_note(shown: int, total: int) -> str:
@@ -304,12 +347,13 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             case_number=details.case_number or case_info.get("case_number") or case_info.get("number"),
             examiner=details.examiner or case_info.get("examiner"),
             agency=details.agency or case_info.get("agency"))
-        evidence = _evidence(db)
+        hide = not details.show_known_good  # files in known-good hash sets, and findings on them
+        evidence = _evidence(db, hide)
         runs = [_run(row) for row in db.query("SELECT * FROM runs ORDER BY id")]
-        counts = queries.severity_counts(db)
-        findings = list(queries.findings_worst_first(db, details.max_findings))
+        counts = queries.severity_counts(db, hide)
+        findings = list(queries.findings_worst_first(db, details.max_findings, hide))
         _attach_files(db, findings)
-        pe, pe_total = _pe_files(db) if details.includes("pe") else ([], 0)
+        pe, pe_total = _pe_files(db, hide) if details.includes("pe") else ([], 0)
         analyzers, analyzers_recorded = _analyzers(runs)
         data = ReportData(
             details=details, case_dir=case_dir, generated_at=_utc_now(), tool_version=__version__,
@@ -323,7 +367,9 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             timeline=_timeline(db, details) if details.includes("timeline") else [],
             tags=list(queries.tags(db)) if details.includes("tags") else [],
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
-            audit_total=db["audit_log"].count, database_hashes=[])
+            audit_total=db["audit_log"].count, database_hashes=[],
+            known_good_hidden=queries.known_good_count(db) if hide else 0,
+            known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()))
         if appendix is not None and data.truncated:
             rows = _write_appendix(db, appendix)
             data.appendix = Appendix(appendix, sha256_file(appendix), rows)
@@ -338,9 +384,12 @@ def _utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _evidence(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def _evidence(db: sqlite_utils.Database, hide_known_good: bool) -> list[dict[str, Any]]:
     items = queries.evidence_summary(db)
+    known = queries.has_known(db) and hide_known_good
     for item in items:
+        item["known_good"] = db.execute("SELECT count(*) FROM files WHERE evidence_id = ? AND known = 'good'",
+                                        [item["id"]]).fetchone()[0] if known else 0
         item["segments"] = json.loads(item["segments"]) if item.get("segments") else []
         for stage in item["ledger"]:
             stage["reasons"] = json.loads(stage["reasons"]) if stage["reasons"] else {}
@@ -364,6 +413,7 @@ ANALYZER_NOTES = {
     "filetype": "type from content (libmagic), compared with the name's extension",
     "pe": "headers, sections, imports, resources and signature of Windows executables",
     "yara": "YARA rules (the rule set's SHA-256 is recorded per run)",
+    "hashset": "hashes looked up in the workstation's hash sets: known good (e.g. NSRL) or known bad",
     "archive": "zip members, each examined as a file in turn",
 }
 
@@ -464,14 +514,15 @@ def _json_list(value: Any) -> Any:
     return value
 
 
-def _pe_files(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
+def _pe_files(db: sqlite_utils.Database, hide_known_good: bool) -> tuple[list[dict[str, Any]], int]:
     if "pe" not in db["files"].columns_dict:
         return [], 0
-    total = db.execute("SELECT count(*) FROM files WHERE pe IS NOT NULL AND pe != ''").fetchone()[0]
+    known = " AND coalesce(f.known, '') != 'good'" if hide_known_good and queries.has_known(db) else ""
+    total = db.execute(f"SELECT count(*) FROM files f WHERE f.pe IS NOT NULL AND f.pe != ''{known}").fetchone()[0]
     order = "score DESC, " if "score" in db["files"].columns_dict else ""
     rows = list(db.query(
         f"""SELECT f.id, f.path, f.size, f.sha256, f.pe, e.path AS evidence FROM files f
-            JOIN evidence e ON e.id = f.evidence_id WHERE f.pe IS NOT NULL AND f.pe != ''
+            JOIN evidence e ON e.id = f.evidence_id WHERE f.pe IS NOT NULL AND f.pe != ''{known}
             ORDER BY {order}f.id LIMIT ?""", [PE_FILES]))
     for row in rows:
         try:
@@ -682,9 +733,10 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
     """File MAC/B times within the window of each high/critical finding's file times, per evidence item."""
     window = dt.timedelta(seconds=details.timeline_window_seconds)
     anchors = list(db.query(
-        """SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
+        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
            FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE g.severity_rank >= 3 ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
+           WHERE g.severity_rank >= 3 {queries.not_known_good(db, not details.show_known_good)}
+           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
     spans: dict[int, list[list[Any]]] = {}  # evidence id -> [start, end, anchors, anchor times]
     for anchor in anchors:
         for column in queries.FILE_TIMES:
@@ -705,7 +757,7 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
         # One query per evidence item; bounds widened by a second because text comparison puts
         # fractional seconds ("…:05.5Z") before whole ones ("…:05Z"); exact filtering follows.
         bounds = [(_iso(s[0] - dt.timedelta(seconds=1)), _iso(s[1] + dt.timedelta(seconds=1))) for s in merged]
-        files = queries.files_with_times_in(db, evidence_id, bounds, TIMELINE_FETCH)
+        files = queries.files_with_times_in(db, evidence_id, bounds, TIMELINE_FETCH, not details.show_known_good)
         for start, end, cluster_anchors, moments in merged:
             anchor_files = {a["object_id"] for a in cluster_anchors}
             events = []

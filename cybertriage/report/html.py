@@ -16,6 +16,7 @@ from typing import Any
 
 from .content import (
     ANALYZERS_UNRECORDED,
+    RUN_INTEL_KEYS,
     SECTIONS,
     SEVERITY_ORDER,
     ReportData,
@@ -26,6 +27,8 @@ from .content import (
     counts_sentence,
     events_note,
     human_size,
+    objects_text,
+    run_intel,
     visible,
     write_atomically,
     write_sha256_file,
@@ -223,7 +226,7 @@ def _evidence(data: ReportData) -> list[str]:
             rows.append(("Partitions", "<br>".join(
                 f"at byte {p['offset']:,}: {_t(p['description'])}, {_t(p['filesystem'] or '-')}, {_t(p['status'])}"
                 for p in item["partitions"])))
-        rows += [("Objects", f"{item['files']:,} ({item['deleted']:,} deleted)"),
+        rows += [("Objects", html.escape(objects_text(item))),
                  ("Findings", html.escape(", ".join(f"{item['findings'][s]} {s}" for s in SEVERITY_ORDER
                                                     if item["findings"].get(s)) or "none"))]
         parts += [f"<h3>Evidence {item['id']}: {_t(Path(item['path']).name)}</h3>", _kv(rows)]
@@ -250,10 +253,13 @@ def _methodology(data: ReportData) -> list[str]:
                      _t(run["tool_version"]), "on" if options.get("yara") else "off",
                      _mono(run["rules_sha256"] or "(YARA off)"),
                      "<br>".join(_mono(r) for r in options.get("rules") or []) or "-",
-                     _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items() if k not in ("rules", "yara")))])
+                     _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items()
+                                     if k not in ("rules", "yara", *RUN_INTEL_KEYS))),
+                     "<br>".join(f"{_t(label)}:<br>" + "<br>".join(_mono(line) for line in lines)
+                                 for label, lines in run_intel(options)) or "-"])
     if rows:
         parts.append(_table(["Run", "Started (UTC)", "Finished (UTC)", "Status", "Version", "YARA", "Rule set SHA-256",
-                             "Rule paths", "Options"], rows))
+                             "Rule paths", "Options", "Hash sets and IOC lists"], rows))
     parts += ["<h3>Completeness ledger</h3>",
               '<p class="note">Per evidence item and stage (latest run): how many objects were attempted, processed, '
               "and skipped, with the reasons for skipping.</p>"]
@@ -277,12 +283,13 @@ def _methodology(data: ReportData) -> list[str]:
 def _summary(data: ReportData) -> list[str]:
     counts = data.severity_counts
     parts = [f"<p>{html.escape(counts_sentence(counts, data.findings_total))}</p>",
+             f'<p class="known-good">{html.escape(data.known_good_note)}</p>' if data.known_good_note else "",
              '<table id="severity-counts"><thead><tr><th>Severity</th><th>Findings</th></tr></thead><tbody>'
              + "".join(f'<tr data-severity="{s}"><td><span class="sev sev-{s}">{s}</span></td>'
                        f'<td class="num" data-count="{counts[s]}">{counts[s]:,}</td></tr>' for s in SEVERITY_ORDER)
              + "</tbody></table>", _bar_chart(counts)]
     if data.evidence:
-        rows = [[f"{item['id']}: {_t(Path(item['path']).name)}", _num(item["files"])]
+        rows = [[f"{item['id']}: {_t(Path(item['path']).name)}", _num(item["files"] - item["known_good"])]
                 + [_num(item["findings"].get(s, 0)) for s in SEVERITY_ORDER] for item in data.evidence]
         parts += ["<h3>By evidence item</h3>",
                   _table(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows)]

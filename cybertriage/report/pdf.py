@@ -43,6 +43,7 @@ from reportlab.platypus import (
 from ..assets import asset_dir
 from .content import (
     ANALYZERS_UNRECORDED,
+    RUN_INTEL_KEYS,
     SEVERITY_ORDER,
     NetworkTable,
     ReportData,
@@ -53,6 +54,8 @@ from .content import (
     counts_sentence,
     events_note,
     human_size,
+    objects_text,
+    run_intel,
     visible,
     write_atomically,
     write_sha256_file,
@@ -390,7 +393,7 @@ def _evidence(data: ReportData) -> list[Flowable]:
             rows.append(("Partitions", _p("<br/>".join(
                 f"at byte {p['offset']:,}: {_t(p['description'])}, {_t(p['filesystem'] or '-')}, {_t(p['status'])}"
                 for p in item["partitions"]))))
-        rows += [("Objects", _cell(f"{item['files']:,} ({item['deleted']:,} deleted)")),
+        rows += [("Objects", _cell(objects_text(item))),
                  ("Findings", _cell(_counts_text(item["findings"])))]
         story += [KeepTogether([Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}", H2), _kv(rows)])]
     return story
@@ -423,9 +426,10 @@ def _methodology(data: ReportData) -> list[Flowable]:
             ("YARA", _cell("on" if options.get("yara") else "off")),
             ("Rule set SHA-256", _mono(run["rules_sha256"] or "(YARA off)")),
             ("Rule paths", _p("<br/>".join(_t(r) for r in rules) or "-", MONO_CELL)),
-            ("Options", _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items() if k not in ("rules", "yara"))
-                              or "-")),
+            ("Options", _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items()
+                                        if k not in ("rules", "yara", *RUN_INTEL_KEYS)) or "-")),
         ]
+        rows += [(label, _p("<br/>".join(_t(line) for line in lines), MONO_CELL)) for label, lines in run_intel(options)]
         story.append(KeepTogether([Paragraph(f"Run {run['id']}", _style("h3", fontName=FONT_BOLD, spaceBefore=4,
                                                                        spaceAfter=2)), _kv(rows)]))
     story.append(Paragraph("Completeness ledger", H2))
@@ -459,6 +463,8 @@ def _summary(data: ReportData) -> list[Flowable]:
     story = _h1("Summary of findings")
     counts = data.severity_counts
     story.append(Paragraph(escape(counts_sentence(counts, data.findings_total)), BODY))
+    if data.known_good_note:
+        story.append(Paragraph(escape(data.known_good_note), BODY))
     table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _Text(f"{counts[s]:,}", CELL_RIGHT)]
                                              for s in SEVERITY_ORDER], [35, 25], repeat=False, width=60 * mm)
     chart = _bar_chart(counts)
@@ -466,7 +472,7 @@ def _summary(data: ReportData) -> list[Flowable]:
     layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story.append(layout)
     if data.evidence:
-        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _Text(f"{item['files']:,}", CELL_RIGHT)]
+        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _Text(f"{item['files'] - item['known_good']:,}", CELL_RIGHT)]
                 + [_Text(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITY_ORDER] for item in data.evidence]
         story += [Paragraph("By evidence item", H2),
                   _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows, [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]

@@ -1,0 +1,44 @@
+"""Known files: every hashed object looked up in the workstation's hash sets (NSRL and known-bad lists).
+
+A file in a known-good set is marked (`known = good` and the set's name) so that
+the report and the application can leave it out; a file in a known-bad set is
+marked too and gets a critical finding naming the set and what the set calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..intel.hashsets import HashSetLookup
+from .base import Analyzer, Finding, Item, Settings
+
+
+class KnownFiles(Analyzer):
+    NAME = "hashset"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        intel = settings.intel
+        assert intel is not None  # enabled() says so
+        self.lookup = HashSetLookup(intel.path, intel.hash_sets)
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return settings.intel is not None and bool(settings.intel.hash_sets)
+
+    def analyze(self, item: Item) -> Iterable[Finding]:
+        facts = item.facts
+        if not any(facts.get(kind) for kind in ("md5", "sha1", "sha256")):
+            return
+        matches = self.lookup.find(facts.get("md5"), facts.get("sha1"), facts.get("sha256"))
+        bad = [m for m in matches if m.set.known == "bad"]
+        chosen = bad[0] if bad else (matches[0] if matches else None)
+        if chosen is None:
+            return
+        facts["known"], facts["known_set"] = chosen.set.known, chosen.set.name
+        for match in bad:
+            called = match.name or match.set.name
+            yield Finding(
+                self.NAME, match.set.name, "critical", f"Known-bad file: {called} (hash set {match.set.name})",
+                {"hash_set": match.set.name, "name": match.name, "hash": match.kind, "value": match.value,
+                 "set_source_sha256": match.set.source_sha256, "set_format": match.set.format})

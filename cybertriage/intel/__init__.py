@@ -1,0 +1,10 @@
+"""Intelligence kept per workstation: known-file hash sets (NSRL, known-bad lists) and IOC lists."""
+
+from __future__ import annotations
+
+from .hashsets import HashSetLookup, ImportReport, KnownMatch, import_hash_set
+from .ioc import PassResult, import_iocs, ioc_pass
+from .store import ENV_VARIABLE, HashSet, Intel, IocList, default_path, load_intel, resolve_path
+
+__all__ = ["ENV_VARIABLE", "HashSet", "HashSetLookup", "ImportReport", "Intel", "IocList", "KnownMatch", "PassResult", "default_path",
+           "import_hash_set", "import_iocs", "ioc_pass", "load_intel", "resolve_path"]

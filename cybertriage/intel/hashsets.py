@@ -1,0 +1,302 @@
+"""Known-file hash sets: importing NSRL RDS v3 and hash lists, and looking files up in them.
+
+The NSRL publishes its Reference Data Set (RDS v3) as an SQLite database whose
+`FILE` view gives, per file of every package, `sha256, sha1, md5, file_name,
+file_size, package_id` (hashes in upper case); `PKG`, `OS` and `MFG` describe
+the packages. A modern RDS has well over 100 million FILE rows, so the import
+streams them with `fetchmany`, inserts them in batches with `executemany`, and
+builds the three hash indexes once the rows are in.
+
+Known-bad lists are text or CSV: one hash (MD5, SHA-1 or SHA-256, told by its
+length) per line, optionally followed by a name, separated by a comma, a tab or
+spaces — `md5sum`/`sha256sum` output is such a list — or a CSV (comma, semicolon
+or tab separated) with a header naming `md5`/`sha1`/`sha256`/`hash` and
+`name`/`description`/`filename` columns.
+Lines that are neither are counted and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageError
+from .store import HASH_KINDS, HASH_LENGTHS, HashSet, file_sha256, open_for_import, open_read_only
+
+BATCH = 50_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+RDS_COLUMNS = ("sha256", "sha1", "md5", "file_name")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HASH_HEADERS = {"md5": "md5", "sha1": "sha1", "sha-1": "sha1", "sha256": "sha256", "sha-256": "sha256",
+                 "hash": None, "hashes": None, "digest": None}
+_NAME_HEADERS = ("name", "description", "filename", "file_name", "malware", "signature", "threat", "family")
+MAX_PROBLEMS = 20
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows taken, lines skipped and why (the first few, with line numbers)."""
+
+    name: str
+    rows: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    source_sha256: str | None = None
+    format: str = ""
+    unsupported: int = 0  # IOC lists: comparisons or patterns that cannot be matched
+    approximated: int = 0  # IOC lists: patterns whose AND/FOLLOWEDBY/qualifiers were widened to OR
+
+    def skip(self, where: str, why: str) -> None:
+        self.skipped += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{where}: {why}")
+
+
+def import_hash_set(intel_path: Path, source: Path, name: str | None = None, known: str | None = None,
+                    progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import an NSRL RDS v3 database (known good unless said otherwise) or a hash list (known bad
+    unless said otherwise) as the set `name` (default: the file's stem), replacing a set of that name."""
+    if not source.is_file():
+        raise UsageError(f"hash set not found: {source}")
+    if known not in (None, "good", "bad"):
+        raise UsageError("--known must be good or bad")
+    name = name or source.stem
+    with open(source, "rb") as handle:
+        is_sqlite = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    report = ImportReport(name, format="nsrl-rds-v3" if is_sqlite else "list")
+    rows_in, version = (_rds_rows(source, report) if is_sqlite else (_list_rows(source, name, report), None))
+    connection = open_for_import(intel_path)
+    try:
+        _store(connection, name, known or ("good" if is_sqlite else "bad"), report, source, rows_in, version, progress)
+    finally:
+        connection.close()
+    if report.rows == 0:
+        raise UsageError(f"{source}: no hashes found" + (f" ({report.problems[0]})" if report.problems else ""))
+    return report
+
+
+def _store(connection: sqlite3.Connection, name: str, known: str, report: ImportReport, source: Path,
+           rows: Iterator[tuple[str | None, str | None, str | None, str | None]], version: str | None,
+           progress: Callable[[int], None] | None) -> None:
+    """Load the rows into a new table, index it, then swap it in for any older set of that name, all in one
+    transaction: an interrupted import leaves the database as it was."""
+    connection.execute("PRAGMA cache_size = -262144")  # 256 MiB for building the indexes
+    digest: dict[str, str] = {}
+    hashing = threading.Thread(target=lambda: digest.setdefault("sha256", file_sha256(source)), daemon=True)
+    hashing.start()  # the source's sha256 for the record, read beside the import
+    connection.execute("BEGIN")
+    try:
+        set_id = connection.execute(  # named for real once the rows are in and any older set is gone
+            "INSERT INTO hash_sets (name, known, format, rows, imported_at) "
+            "VALUES (?, ?, ?, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+            [f"\0{name}", known, report.format]).lastrowid
+        table = f"hashset_{set_id}"
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
+        connection.execute(f"CREATE TABLE {table} (md5 TEXT, sha1 TEXT, sha256 TEXT, name TEXT)")
+        insert = f"INSERT INTO {table} (md5, sha1, sha256, name) VALUES (?, ?, ?, ?)"
+        batch: list[tuple] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                connection.executemany(insert, batch)
+                report.rows += len(batch)
+                batch = []
+                if progress:
+                    progress(report.rows)
+        connection.executemany(insert, batch)
+        report.rows += len(batch)
+        for kind in HASH_KINDS:
+            connection.execute(f"CREATE INDEX {table}_{kind} ON {table}({kind}) WHERE {kind} IS NOT NULL")
+        hashing.join()
+        if "sha256" not in digest:
+            raise UsageError(f"cannot read {source} to hash it")
+        report.source_sha256 = digest["sha256"]
+        old = connection.execute("SELECT id FROM hash_sets WHERE name = ?", [name]).fetchone()
+        if old:
+            connection.execute(f"DROP TABLE IF EXISTS hashset_{old[0]}")
+            connection.execute("DELETE FROM hash_sets WHERE id = ?", [old[0]])
+        connection.execute(
+            "UPDATE hash_sets SET name = ?, known = ?, format = ?, source = ?, source_sha256 = ?, rows = ?, skipped = ?, "
+            "version = ? WHERE id = ?",
+            [name, known, report.format, str(source.resolve()), report.source_sha256, report.rows, report.skipped,
+             version, set_id])
+        if report.rows == 0:
+            raise _Empty()
+        connection.execute("COMMIT")
+    except _Empty:
+        connection.execute("ROLLBACK")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+class _Empty(Exception):
+    """Nothing to import: leave the database untouched."""
+
+
+def normal_hash(value: str | None, kind: str | None = None) -> str | None:
+    """Lower-case hex of the right length, or None."""
+    if not value:
+        return None
+    value = value.strip().lower()
+    if not _HEX.match(value) or HASH_LENGTHS.get(len(value)) is None:
+        return None
+    if kind is not None and HASH_LENGTHS[len(value)] != kind:
+        return None
+    return value
+
+
+def _rds_rows(source: Path, report: ImportReport) -> tuple[Iterator[tuple], str | None]:
+    """The FILE rows of an NSRL RDS v3 database, read-only, streamed; and its VERSION, if it says."""
+    try:
+        rds = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        columns = {row[1].lower() for row in rds.execute("PRAGMA table_info(FILE)")}
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{source}: not a readable SQLite database ({error})") from None
+    missing = [c for c in RDS_COLUMNS if c not in columns]
+    if missing:
+        rds.close()
+        raise UsageError(f"{source}: an SQLite database but not an NSRL RDS v3 (its FILE table or view lacks "
+                         f"{', '.join(missing)})")
+    version = None
+    try:
+        found = rds.execute("SELECT version, build_set FROM VERSION LIMIT 1").fetchone()
+        version = " ".join(str(v) for v in found if v) if found else None
+    except sqlite3.DatabaseError:
+        pass  # VERSION is descriptive only
+
+    def rows() -> Iterator[tuple]:
+        try:
+            cursor = rds.execute("SELECT md5, sha1, sha256, file_name FROM FILE")
+            number = 0
+            while chunk := cursor.fetchmany(BATCH):
+                for md5, sha1, sha256, file_name in chunk:
+                    number += 1
+                    hashes = (normal_hash(md5, "md5"), normal_hash(sha1, "sha1"), normal_hash(sha256, "sha256"))
+                    if not any(hashes):
+                        report.skip(f"FILE row {number}", "no valid MD5, SHA-1 or SHA-256")
+                        continue
+                    yield (*hashes, file_name)
+        except sqlite3.DatabaseError as error:
+            raise UsageError(f"{source}: reading the FILE rows failed: {error}") from None
+        finally:
+            rds.close()
+
+    return rows(), version
+
+
+def _list_rows(source: Path, list_name: str, report: ImportReport) -> Iterator[tuple]:
+    """(md5, sha1, sha256, name) for each hash of a text or CSV list."""
+    with open(source, "r", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        head = handle.read(64 * 1024)
+        handle.seek(0)
+        first = next((line for line in head.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+        delimiter = max(",;\t", key=first.count)
+        columns = _header(first, delimiter)
+        if columns is not None:
+            yield from _csv_rows(handle, columns, delimiter, list_name, report)
+        else:
+            yield from _text_rows(handle, list_name, report)
+
+
+def _header(line: str, delimiter: str) -> tuple[dict[str, int | None], int | None] | None:
+    """For a CSV header line: the column of each hash kind (None: a hash column of any kind) and of the name."""
+    try:
+        cells = [c.strip().lower() for c in next(csv.reader([line], delimiter=delimiter))]
+    except (csv.Error, StopIteration):
+        return None
+    hashes = {cells[i]: i for i in range(len(cells)) if cells[i] in _HASH_HEADERS}
+    if not hashes:
+        return None
+    name = next((cells.index(n) for n in _NAME_HEADERS if n in cells), None)
+    return {_HASH_HEADERS[h] or f"any:{i}": i for h, i in hashes.items()}, name
+
+
+def _csv_rows(handle: io.TextIOBase, header: tuple[dict[str, int | None], int | None], delimiter: str, list_name: str,
+              report: ImportReport) -> Iterator[tuple]:
+    columns, name_column = header
+    reader = csv.reader((line for line in handle if not line.lstrip().startswith("#")), delimiter=delimiter)
+    next(reader, None)
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        found: dict[str, str] = {}
+        for kind, index in columns.items():
+            value = cells[index].strip() if index is not None and index < len(cells) else ""
+            hashed = normal_hash(value)
+            if hashed and (kind.startswith("any:") or HASH_LENGTHS[len(hashed)] == kind):
+                found[HASH_LENGTHS[len(hashed)]] = hashed
+        if not found:
+            report.skip(f"line {number}", "no MD5, SHA-1 or SHA-256 in the hash columns")
+            continue
+        name = cells[name_column].strip() if name_column is not None and name_column < len(cells) else ""
+        yield found.get("md5"), found.get("sha1"), found.get("sha256"), name or list_name
+
+
+_TEXT_LINE = re.compile(r"^\s*([0-9A-Fa-f]{32,64})(?:\s*[,;\t ]\s*\*?(.*?))?\s*$")
+
+
+def _text_rows(handle: Iterable[str], list_name: str, report: ImportReport) -> Iterator[tuple]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _TEXT_LINE.match(line)
+        hashed = normal_hash(match[1]) if match else None
+        if hashed is None:
+            report.skip(f"line {number}", "not an MD5, SHA-1 or SHA-256 hash")
+            continue
+        kind = HASH_LENGTHS[len(hashed)]
+        name = (match[2] or "").strip().strip('"') or list_name
+        yield (hashed if kind == "md5" else None, hashed if kind == "sha1" else None,
+               hashed if kind == "sha256" else None, name)
+
+
+@dataclass(frozen=True)
+class KnownMatch:
+    """A file found in a hash set: the set, what the set calls it, and the hash that matched."""
+
+    set: HashSet
+    name: str | None
+    kind: str
+    value: str
+
+
+class HashSetLookup:
+    """Looks hashes up in the chosen sets, through one read-only connection per thread that asks."""
+
+    def __init__(self, intel_path: Path, sets: Iterable[HashSet]) -> None:
+        self.intel_path = intel_path
+        self.sets = tuple(sets)
+        self._local = threading.local()  # a connection per worker thread, closed when the thread's locals go
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = open_read_only(self.intel_path)
+            if connection is None:
+                raise UsageError(f"intel database {self.intel_path} disappeared during the scan")
+            self._local.connection = connection
+        return connection
+
+    def find(self, md5: str | None, sha1: str | None, sha256: str | None) -> list[KnownMatch]:
+        """Every set holding one of these hashes (known-bad sets first), with the set's name for the file."""
+        connection = self._connection()
+        hashes = {"md5": md5, "sha1": sha1, "sha256": sha256}
+        terms = [(kind, value) for kind, value in hashes.items() if value]
+        if not terms:
+            return []
+        where = " OR ".join(f"{kind} = ?" for kind, _ in terms)
+        found = []
+        for hash_set in sorted(self.sets, key=lambda s: (s.known != "bad", s.name)):
+            row = connection.execute(f"SELECT md5, sha1, sha256, name FROM {hash_set.table} WHERE {where} LIMIT 1",
+                                     [value for _, value in terms]).fetchone()
+            if row is not None:
+                kind = next(k for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
+                found.append(KnownMatch(hash_set, row[3], kind, hashes[kind]))
+        return found
