@@ -9,7 +9,6 @@ both cores busy without copying content between processes.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -26,10 +25,11 @@ from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .case.store import crash_point
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
-from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
+from .evidence.integrity import ContainerHash, hash_files
 from .score import score_object
 
 ROW_BATCH = 256
@@ -99,10 +99,18 @@ class Scan:
                        "yara": self.settings.rule_paths is not None,
                        "rules": [str(p) for p in self.settings.rule_paths or ()],
                        "verify_images": self.options.verify_images}
-            run_id = writer.call(lambda db: db["runs"].insert({
-                "started": utc_now(), "status": "running", "tool_version": __version__,
-                "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk)
-            writer.call(lambda db: audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence], **options}))
+
+            def start(db: Any) -> int:
+                # The writer holds the case's lock, so a run still 'running' is one that was killed.
+                db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+                run_id = db["runs"].insert({"started": utc_now(), "status": "running", "tool_version": __version__,
+                                            "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk
+                audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence],
+                                           "tool_version": __version__, "rules_sha256": self.rules_sha256, **options})
+                return run_id
+
+            run_id = writer.call(start)
+            crash_point("scan-started")
             seen: set[str] = set()
             for path in self.evidence:
                 key = _evidence_key(path)
@@ -115,9 +123,10 @@ class Scan:
                 yield from _EvidenceRun(self, writer, run_id, path, key).run()
             status = "cancelled" if self.cancel.is_set() else "completed"
             summary = [asdict(o) for o in self.outcomes]
-            writer.call(lambda db: db["runs"].update(run_id, {"finished": utc_now(), "status": status,
-                                                              "summary": json.dumps(summary)}))
-            writer.call(lambda db: audit(db, "scan finished", {"run": run_id, "status": status}))
+            writer.call(lambda db: (db["runs"].update(run_id, {"finished": utc_now(), "status": status,
+                                                               "summary": json.dumps(summary)}),
+                                    audit(db, "scan finished", {"run": run_id, "status": status, "outcomes": [
+                                        {"evidence": o.path, "status": o.status, "files": o.files} for o in self.outcomes]})))
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
             writer.close()
@@ -143,27 +152,20 @@ class _ContainerHash(threading.Thread):
         self.cancel = cancel
         self.total = sum(p.stat().st_size for p in segments)
         self.done = 0
-        self.sha256: str | None = None
+        self.result: ContainerHash | None = None
         self.error: CybertriageError | None = None
         self.start()
 
     def run(self) -> None:
         if not self.segments:
             return
-        digest = hashlib.sha256()
         try:
-            for segment in self.segments:
-                with open(segment, "rb") as handle:
-                    while chunk := handle.read(4 * CHUNK_SIZE):
-                        if self.cancel.is_set():
-                            self.error = Cancelled()
-                            return
-                        digest.update(chunk)
-                        self.done += len(chunk)
-        except OSError as error:
-            self.error = EvidenceError(f"cannot read {segment.name} to hash it: {error.strerror}")
-            return
-        self.sha256 = digest.hexdigest()
+            self.result = hash_files(self.segments, self.cancel, self._count)
+        except CybertriageError as error:
+            self.error = error
+
+    def _count(self, size: int) -> None:
+        self.done += size
 
 
 class _EvidenceRun:
@@ -193,10 +195,12 @@ class _EvidenceRun:
             self.outcome.message = f"already in the case (status {previous[1]}); skipped"
             scan.outcomes.append(self.outcome)
             return
-        if previous:
-            self.writer.call(lambda db: _forget(db, previous[0]))
-        self.evidence_id = self.writer.call(lambda db: db["evidence"].insert({
-            "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
+        if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
+            self.evidence_id = previous[0]
+            self.writer.call(lambda db: (_forget(db, previous[0]), db["evidence"].update(previous[0], {"status": "added"})))
+        else:
+            self.evidence_id = self.writer.call(lambda db: db["evidence"].insert({
+                "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
         self.outcome.evidence_id = self.evidence_id
         scan.outcomes.append(self.outcome)
         hashing: _ContainerHash | None = None
@@ -226,13 +230,16 @@ class _EvidenceRun:
         source = self.source
         segments = source.container_files
         stored = source.stored_hashes() if isinstance(source, DiskImage) else {}
-        row = {"segments": json.dumps([str(p) for p in segments]), "kind": source.KIND, "format": source.format,
+        row = {"segments": json.dumps([str(p.resolve()) for p in segments]), "kind": source.KIND, "format": source.format,
                "size": sum(p.stat().st_size for p in segments) if segments else None,
                "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
                "status": "processing", "verified": "not applicable" if not stored else None}
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
-        self.writer.call(lambda db: audit(db, "evidence added", {"evidence": self.key, "format": source.format,
-                                                                 "segments": [str(p) for p in segments]}))
+        self.writer.call(lambda db: audit(db, "evidence added", {
+            "evidence": self.key, "kind": source.KIND, "format": source.format, "size": row["size"],
+            "segments": [str(p.resolve()) for p in segments], "stored_md5": row["stored_md5"],
+            "stored_sha1": row["stored_sha1"]}))
+        crash_point("evidence-added")
 
     def _record_container_hash(self, hashing: _ContainerHash) -> Iterator[Progress]:
         """Wait for the container files' sha256 (taken while the analysis ran) and record it."""
@@ -243,10 +250,21 @@ class _EvidenceRun:
             yield progress
         if hashing.error is not None:
             raise hashing.error
-        if hashing.sha256 is None:
+        result = hashing.result
+        if result is None:
             return
-        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"sha256": hashing.sha256}))
-        self.writer.call(lambda db: audit(db, "evidence hashed", {"evidence": self.key, "sha256": hashing.sha256}))
+        if result.unreadable:  # a failing medium: what could not be read, to the byte (the ledger is already written)
+            self.writer.add_rows("problems", [{
+                "evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "evidence", "object": bad.file,
+                "message": f"bytes {bad.offset}-{bad.offset + bad.length - 1} unreadable ({bad.error}); hashed as zeros"}
+                for bad in result.unreadable])
+            count = sum(bad.length for bad in result.unreadable)
+            self.source.problems.append(f"{count} bytes of the evidence unreadable in {len(result.unreadable)} "
+                                        "range(s); sha256 taken with them as zeros")
+        self.writer.call(lambda db: (db["evidence"].update(self.evidence_id, {"sha256": result.sha256}),
+                                     audit(db, "evidence hashed", {
+                                         "evidence": self.key, "sha256": result.sha256, "bytes": result.size,
+                                         "unreadable": [str(bad) for bad in result.unreadable]})))
 
     def _verify_image(self) -> Iterator[Progress]:
         """Recompute the hashes an EWF image stores of the acquired media, and compare."""
@@ -497,9 +515,14 @@ class _EvidenceRun:
         self.outcome.message = message
         self.outcome.files = self.counters.done
         self.outcome.findings = dict(self.counters.findings)
-        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
-            "status": status, "error": message, "processed_at": utc_now()}))
-        self.writer.call(lambda db: audit(db, f"evidence {status}", {"evidence": self.key, "message": message}))
+        def record(db: Any) -> None:
+            db["evidence"].update(self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
+            _retag(db, self.evidence_id)
+            audit(db, f"evidence {status}", {"evidence": self.key, "message": message, "files": self.counters.done,
+                                              "findings": self.outcome.findings})
+
+        self.writer.call(record)
+        crash_point("evidence-finished")
 
 
 def _credential_finding(record: Any) -> Finding:
@@ -525,6 +548,8 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
         for chunk in obj.content.chunks():
             if not item.head:
                 item.head = chunk
+            else:
+                crash_point("mid-file")  # a second chunk: the object is being read
             for consume in consumers:
                 consume(chunk)
             if keep:
@@ -541,7 +566,35 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
 
 
 def _forget(db: Any, evidence_id: int) -> None:
-    """Drop what an interrupted earlier run left for this evidence, before doing it again."""
-    for table in ("findings", "files", "partitions", "ledger", "problems"):
+    """Drop every row an interrupted earlier run left for this evidence, before examining it again from
+    the start: files, findings, network records, indicators, partitions, ledger and problems. The
+    evidence row keeps its id; tags on its files and findings keep what they were on (object_key) and
+    are put back on the same objects by _retag once they exist again. The audit log keeps everything."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
+                FROM [{table}] t WHERE t.id = tags.object_id)
+                WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
+            [kind, evidence_id])
+    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
+    for table in sorted(tables, key=lambda t: t != "indicators"):  # indicators refer to files
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
-    db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])
+    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
+                                        if column not in ("id", "path", "added_at")})
+
+
+# What identifies a file or a finding across two examinations of the same evidence (ids do not).
+_FILE_KEY = "'partition_offset', t.partition_offset, 'path', t.path, 'inode', t.inode, 'deleted', t.deleted"
+_FINDING_KEY = "'object', t.object, 'analyzer', t.analyzer, 'rule', t.rule, 'title', t.title"
+
+
+def _retag(db: Any, evidence_id: int) -> None:
+    """Put tags that _forget detached back on the objects they were on, now examined again."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = (SELECT min(t.id) FROM [{table}] t
+                    WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key),
+                object_key = NULL
+                WHERE object_kind = ? AND object_key IS NOT NULL AND json_extract(object_key, '$.evidence_id') = ?
+                AND EXISTS (SELECT 1 FROM [{table}] t WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key)""",
+            [kind, evidence_id])
