@@ -63,6 +63,9 @@ _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
 MAX_DIRECTORY_DEPTH = 512
 # Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
 SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
+# What pytsk3 raises when Sleuth Kit cannot read: OSError from its own reads, RuntimeError when a read it
+# asked of our image handle raised (a bad sector of a split or EWF image).
+_TSK_ERRORS = (OSError, RuntimeError)
 
 
 def split_raw_segments(path: Path) -> list[Path] | None:
@@ -310,11 +313,12 @@ class DiskImage(EvidenceSource):
                 continue
             try:
                 fs = pytsk3.FS_Info(self.image, offset=partition.offset)
-            except OSError as error:
-                partition.status = "no filesystem"
+            except _TSK_ERRORS as error:
+                unreadable = isinstance(error, RuntimeError)  # the image read failed, not the filesystem check
+                partition.status = "unreadable" if unreadable else "no filesystem"
                 partition.note = _first_line(error)
-                self.ledger.skipped("volumes", "no filesystem Sleuth Kit recognises",
-                                    f"{partition.description} at byte {partition.offset}")
+                self.ledger.skipped("volumes", "unreadable" if unreadable else "no filesystem Sleuth Kit recognises",
+                                    f"{partition.description} at byte {partition.offset}", partition.note if unreadable else None)
                 continue
             found_filesystem = True
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
@@ -339,15 +343,18 @@ class _FilesystemWalk:
 
     def objects(self) -> Iterator[EvidenceObject]:
         root = self.fs.info.root_inum
+        try:
+            top = self.fs.open_dir(inode=root)
+        except _TSK_ERRORS as error:  # e.g. a bad sector under the root directory: the other volumes still count
+            self.disk.ledger.skipped("files", "unreadable directory", "/", _first_line(error))
+            return
         # (directory handle, path prefix, meta addresses of the directories above it)
-        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [
-            (self.fs.open_dir(inode=root), "", frozenset([root]))
-        ]
+        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [(top, "", frozenset([root]))]
         while stack:
             directory, prefix, ancestors = stack.pop()
             try:
                 entries = list(directory)
-            except OSError as error:
+            except _TSK_ERRORS as error:
                 self.disk.ledger.skipped("files", "unreadable directory", prefix or "/", _first_line(error))
                 continue
             for entry in entries:
@@ -372,7 +379,7 @@ class _FilesystemWalk:
                     continue
                 try:
                     stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
-                except OSError as error:
+                except _TSK_ERRORS as error:
                     self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
 
     def _entry_objects(self, entry: pytsk3.File, path: str) -> Iterator[EvidenceObject]:
