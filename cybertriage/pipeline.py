@@ -166,6 +166,7 @@ class _ContainerHash(threading.Thread):
 
     def _count(self, size: int) -> None:
         self.done += size
+        crash_point("hashing-evidence")
 
 
 class _EvidenceRun:
@@ -290,6 +291,7 @@ class _EvidenceRun:
         yield progress
         while (step := events.get()) is not None:
             progress.bytes_done += step
+            crash_point("verifying-image")
             if time.monotonic() - last > PROGRESS_SECONDS:
                 last = time.monotonic()
                 yield progress

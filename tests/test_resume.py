@@ -109,9 +109,10 @@ def _assert_sound(case: Path) -> None:
 
 # Early (the case just created, the run just recorded, evidence just added), mid-file (inside the large
 # file's read), inside a writer batch (its transaction half written: the first, the third, the sixth),
-# and between two evidence items.
+# while the E01 is verified and while the evidence is hashed, and between two evidence items.
 KILL_POINTS = ["case-created", "scan-started", "evidence-added:1", "evidence-added:3", "mid-file",
-               "writer-batch:1", "writer-batch:3", "writer-batch:6", "evidence-finished:2"]
+               "writer-batch:1", "writer-batch:3", "writer-batch:6", "verifying-image:3", "hashing-evidence:5",
+               "evidence-finished:2"]
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)

@@ -204,9 +204,11 @@ def _lock_case(case_dir: Path) -> int:
     fd = os.open(case_dir, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         os.close(fd)
         raise UsageError(f"case {case_dir} is being written by another cybertriage process") from None
+    except OSError:  # a network share without locks: one examiner, one scan at a time, as before
+        pass
     return fd
 
 
