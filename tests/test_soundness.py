@@ -105,6 +105,25 @@ def test_scan_changes_no_evidence_and_verify_confirms_it(disk_images: Images, lo
     assert _audit(case)[-1]["action"] == "evidence verified" and _audit(case)[-1]["detail"]["all_ok"] is True
 
 
+def test_every_reader_opens_evidence_read_only(disk_images: Images, loose_folder: Path, corpus_dir: Path,
+                                              tmp_path: Path) -> None:
+    """strace sees every open(2) of the evidence, by Python, Sleuth Kit (raw images) and libewf alike."""
+    assert shutil.which("strace"), "strace is needed (apt-get install strace)"
+    evidence = [disk_images.mbr, disk_images.split_raw, disk_images.e01_multi, loose_folder,
+                corpus_dir / "pcap" / "smtp.pcap"]
+    trace = tmp_path / "trace"
+    command = ["strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat,truncate", "-o", str(trace),
+               sys.executable, "-m", "cybertriage", "scan", *map(str, evidence), "--case", str(tmp_path / "case"), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    roots = [str(p.parent if not p.is_dir() else p) for p in evidence[:3]] + [str(loose_folder), str(evidence[4])]
+    opens = [line for line in trace.read_text().splitlines() if any(f'"{root}' in line for root in roots)]
+    assert len(opens) >= 10, opens  # each container file, each loose file
+    for line in opens:
+        assert "O_RDONLY" in line and not re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|creat\(|truncate\(", line), line
+
+
 def test_verify_finds_changed_and_missing_evidence(disk_images: Images, loose_folder: Path, corpus_dir: Path,
                                                    tmp_path: Path) -> None:
     copies = tmp_path / "copies"
