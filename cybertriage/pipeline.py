@@ -254,6 +254,8 @@ class _EvidenceRun:
         result = hashing.result
         if result is None:
             return
+        if result.unreadable and isinstance(self.source, DiskImage) and self.source.format != "ewf":
+            self._unhash_unreadable_files(result)
         if result.unreadable:  # a failing medium: what could not be read, to the byte (the ledger is already written)
             self.writer.add_rows("problems", [{
                 "evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "evidence", "object": bad.file,
@@ -266,6 +268,33 @@ class _EvidenceRun:
                                      audit(db, "evidence hashed", {
                                          "evidence": self.key, "sha256": result.sha256, "bytes": result.size,
                                          "unreadable": [str(bad) for bad in result.unreadable]})))
+
+    def _unhash_unreadable_files(self, result: ContainerHash) -> None:
+        """Files stored in sectors that could not be read were read as zeros by Sleuth Kit (it reads a raw
+        image itself and does not report the error): take their hashes and type back and say why."""
+        starts, offset = {}, 0
+        for segment in self.source.container_files:
+            starts[str(segment)] = offset
+            offset += segment.stat().st_size
+        ranges = [(starts[bad.file] + bad.offset, bad.length) for bad in result.unreadable if bad.file in starts]
+        damaged = list(self.source.objects_stored_in(ranges, self.scan.cancel))
+        if not damaged:
+            return
+        note = "unreadable content: stored in sectors of the evidence that could not be read"
+
+        def record(db: Any) -> None:
+            for obj in damaged:
+                db.execute(
+                    """WITH RECURSIVE hit(id) AS (
+                           SELECT id FROM files WHERE evidence_id = ? AND partition_offset = ? AND path = ? AND inode IS ?
+                           UNION SELECT f.id FROM files f JOIN hit ON f.parent_id = hit.id)
+                       UPDATE files SET md5 = NULL, sha1 = NULL, sha256 = NULL, mime = NULL, description = NULL,
+                           ext_mismatch = 0, note = ? WHERE id IN hit""",
+                    [self.evidence_id, obj.partition_offset, obj.path, obj.inode, note])
+            db["problems"].insert_all([{"evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "content",
+                                        "object": obj.path, "message": note} for obj in damaged])
+
+        self.writer.call(record)
 
     def _verify_image(self) -> Iterator[Progress]:
         """Recompute the hashes an EWF image stores of the acquired media, and compare."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import getpass
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -20,6 +21,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -344,20 +347,83 @@ def test_failing_medium_records_unreadable_ranges_and_goes_on(disk_images: Image
     monkeypatch.undo()
 
     assert scan.outcomes[0].status == "partial"
+    _assert_damage_recorded(case, bad_segment, at, raw, bad_offset)
+    statuses = dict(sqlite3.connect(case / "case.db").execute("SELECT offset, status FROM partitions").fetchall())
+    fat32, ext4, fat16 = (images.MBR_LAYOUT[name][0] * images.SECTOR for name in ("fat32", "ext4", "fat16"))
+    assert statuses == {fat32: "unreadable", ext4: "examined", fat16: "examined"}  # a read that raises: whole volume
+
+
+@pytest.fixture
+def failing_medium(disk_images: Images, tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """mbr.raw on a FUSE mount (tests/badsectors.py) where 1 KiB inside the FAT32 partition's /Data/blob.bin
+    fails with EIO from the kernel; skipped only where FUSE cannot mount (the injected EIO test still runs)."""
+    if importlib.util.find_spec("mfusepy") is None or not Path("/dev/fuse").exists():
+        pytest.skip("FUSE is not available here (mfusepy, /dev/fuse)")
+    raw = disk_images.mbr.read_bytes()
+    at = (raw.find(images.mbr_fat32_content().files["Data/blob.bin"]) + 4096) // 512 * 512
+    mount_point = tmp_path / "failing"
+    mount_point.mkdir()
+    child = subprocess.Popen([sys.executable, str(REPO / "tests" / "badsectors.py"), str(disk_images.mbr),
+                              str(mount_point), str(at), "1024"], stderr=subprocess.PIPE, text=True)
+    image = mount_point / disk_images.mbr.name
+    deadline = time.monotonic() + 20
+    while not image.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.skip(f"FUSE cannot mount here: {child.communicate()[1].strip()[:200]}")
+        time.sleep(0.1)
+    try:
+        yield image, at
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def test_bad_sectors_of_a_raw_image_are_recorded_and_the_scan_goes_on(failing_medium: tuple[Path, int],
+                                                                       disk_images: Images, tmp_path: Path) -> None:
+    """Real EIO from the kernel, met by Sleuth Kit's own reader (which hands back zeros without an error) and
+    by the evidence hash: the range is recorded to the byte, the file stored there is not given a hash of
+    zeros, and everything else is examined as on a sound disk."""
+    image, at = failing_medium
+    sha256sum = subprocess.run(["sha256sum", str(image)], capture_output=True, text=True)
+    assert sha256sum.returncode != 0 and "Input/output error" in sha256sum.stderr  # the medium does fail
+    case = tmp_path / "case"
+    result = run_cli("scan", image, "--case", case, "--quiet")
+    assert result.code == 1 and "partial" in _one_clear_line(result.stderr) and "1024 bytes" in result.stderr
+    _assert_damage_recorded(case, image, at, disk_images.mbr.read_bytes())
+    verify = run_cli("verify", "--case", case)
+    assert verify.stdout.startswith("OK ") and "1024 bytes unreadable" in verify.stdout  # the same sectors, still bad
+
+
+def _assert_damage_recorded(case: Path, segment: Path, at: int, raw: bytes, bad_offset: int | None = None) -> None:
+    """What a case must hold after a scan of the MBR image whose bytes [at, at+1024) could not be read."""
+    bad_offset = at if bad_offset is None else bad_offset
     db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT status FROM evidence").fetchone()[0] == "partial"
     problems = db.execute("SELECT stage, object, message FROM problems WHERE stage = 'evidence'").fetchall()
-    assert problems == [("evidence", str(bad_segment.resolve()),
-                         f"bytes {bad_offset}-{bad_offset + bad_length - 1} unreadable (Input/output error); hashed as zeros")]
-    zeroed = raw[:at] + b"\0" * bad_length + raw[at + bad_length:]
+    assert problems == [("evidence", str(segment.resolve()),
+                         f"bytes {bad_offset}-{bad_offset + 1023} unreadable (Input/output error); hashed as zeros")]
+    zeroed = raw[:at] + b"\0" * 1024 + raw[at + 1024:]
     assert db.execute("SELECT sha256 FROM evidence").fetchone()[0] == hashlib.sha256(zeroed).hexdigest()
-    statuses = dict(db.execute("SELECT offset, status FROM partitions").fetchall())
     db.close()
-    fat32, ext4, fat16 = (start * images.SECTOR for start, _ in
-                          (images.MBR_LAYOUT["fat32"], images.MBR_LAYOUT["ext4"], images.MBR_LAYOUT["fat16"]))
-    assert statuses[fat32] == "unreadable" and statuses[ext4] == statuses[fat16] == "examined"
-    files = {(f["partition_offset"], f["path"]): f["sha256"] for f in export(case, "files")}
-    for offset, content in ((ext4, images.mbr_ext4_content()), (fat16, images.mbr_fat16_content())):
-        for path, data in content.files.items():
-            assert files[(offset, "/" + path)] == hashlib.sha256(data).hexdigest()
-    assert not any(offset == fat32 and sha is not None for (offset, _), sha in files.items())  # no zeros passed off as content
     assert _integrity_ok(case) and run_cli("info", "--case", case).code == 0
+    files = {(f["partition_offset"], f["path"]): f for f in export(case, "files")}
+    layout = images.MBR_LAYOUT
+    contents = {layout["fat32"][0] * images.SECTOR: images.mbr_fat32_content(),
+                layout["ext4"][0] * images.SECTOR: images.mbr_ext4_content(),
+                layout["fat16"][0] * images.SECTOR: images.mbr_fat16_content()}
+    examined = 0
+    for offset, content in contents.items():
+        for path, data in content.files.items():
+            row = files.get((offset, "/" + path))
+            if row is None:
+                continue  # a partition the bad sectors made unreadable as a whole
+            examined += 1
+            if path == "Data/blob.bin":
+                assert row["sha256"] is None and row["note"].startswith("unreadable content"), row
+            else:
+                assert row["sha256"] == hashlib.sha256(data).hexdigest(), row
+    assert examined >= len(images.mbr_ext4_content().files) + len(images.mbr_fat16_content().files)

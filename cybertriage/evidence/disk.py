@@ -66,6 +66,8 @@ SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
 # What pytsk3 raises when Sleuth Kit cannot read: OSError from its own reads, RuntimeError when a read it
 # asked of our image handle raised (a bad sector of a split or EWF image).
 _TSK_ERRORS = (OSError, RuntimeError)
+_ATTR_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
+_RUN_SPARSE, _RUN_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE), int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
 
 
 def split_raw_segments(path: Path) -> list[Path] | None:
@@ -175,9 +177,10 @@ class TskContent(Content):
     """One attribute (data stream) of one file, read through Sleuth Kit."""
 
     def __init__(self, fs_file: pytsk3.File, size: int, image: pytsk3.Img_Info,
-                 attr_type: int | None = None, attr_id: int | None = None) -> None:
+                 attr_type: int | None = None, attr_id: int | None = None, partition_offset: int = 0) -> None:
         self._file = fs_file
         self._attr = (attr_type, attr_id) if attr_type is not None else None
+        self._partition_offset = partition_offset
         self._past_end_reads = getattr(image, "past_end_reads", None)  # only a padded image has them
         self.size = size
 
@@ -190,6 +193,23 @@ class TskContent(Content):
         if self._past_end_reads and self._past_end_reads() != before:
             raise OSError("content lies beyond the end of the (truncated) image")
         return data
+
+    def image_ranges(self) -> list[tuple[int, int]]:
+        """(offset, length) of the image bytes that hold this content, from Sleuth Kit's block runs; empty
+        when the content is resident in a metadata record (NTFS) rather than in blocks of its own."""
+        block = self._file.info.fs_info.block_size
+        ranges = []
+        for attribute in self._file:
+            if self._attr is not None and (int(attribute.info.type), attribute.info.id) != self._attr:
+                continue
+            if not int(attribute.info.flags) & _ATTR_NONRESIDENT:
+                continue
+            for run in attribute:
+                if not int(run.flags) & (_RUN_SPARSE | _RUN_FILLER):
+                    ranges.append((self._partition_offset + run.addr * block, run.len * block))
+            if self._attr is None:
+                break  # the first data attribute is the one read_random reads
+        return ranges
 
 
 class DiskImage(EvidenceSource):
@@ -327,6 +347,23 @@ class DiskImage(EvidenceSource):
         if not found_filesystem:
             raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
 
+    def objects_stored_in(self, ranges: list[tuple[int, int]], cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        """Files whose content lies (partly) in these (offset, length) ranges of the image. Sleuth Kit's own
+        reader of a raw image hands back zeros where the medium failed to read, without an error, so files
+        there are found again by their block runs once the unreadable ranges are known."""
+        for partition in self.partitions:
+            if partition.filesystem is None:
+                continue
+            try:
+                fs = pytsk3.FS_Info(self.image, offset=partition.offset)
+            except _TSK_ERRORS:
+                continue
+            for obj in _FilesystemWalk(fs, partition.offset, self, cancelled).objects():
+                if isinstance(obj.content, TskContent) and any(
+                        start < bad + length and bad < start + size
+                        for start, size in obj.content.image_ranges() for bad, length in ranges):
+                    yield obj
+
     def close(self) -> None:
         self.media.close()
 
@@ -400,7 +437,8 @@ class _FilesystemWalk:
             ctime=iso_utc(meta.ctime, meta.ctime_nano), crtime=iso_utc(meta.crtime, meta.crtime_nano),
         )
         if not self.is_ntfs:
-            content = TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
+            content = TskContent(entry, meta.size, self.disk.image, partition_offset=self.offset) \
+                if kind in ("file", "virtual") else None
             yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), content=content, **common)
             return
@@ -419,7 +457,7 @@ class _FilesystemWalk:
                                      inode=inode, **common)
                 continue
             is_stream = shown != path
-            content = TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id)
+            content = TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id, self.offset)
             obj = EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=attribute.info.size,
                                  kind="file" if is_stream else kind, inode=inode, content=content, **common)
             if shown in SPARSE_SYSTEM_STREAMS:

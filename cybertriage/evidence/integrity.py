@@ -99,7 +99,7 @@ def _read_sectors(fd: int, offset: int, length: int, path: Path, unreadable: lis
     parts = []
     end = offset + length
     while offset < end:
-        size = min(SECTOR, end - offset)
+        size = min(SECTOR - offset % SECTOR, end - offset)  # whole sectors, even after a short read
         try:
             data = os.pread(fd, size, offset)
         except OSError as error:
