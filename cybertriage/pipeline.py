@@ -293,6 +293,10 @@ class _EvidenceRun:
                     [self.evidence_id, obj.partition_offset, obj.path, obj.inode, note])
             db["problems"].insert_all([{"evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "content",
                                         "object": obj.path, "message": note} for obj in damaged])
+            db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
+                              reasons = json_set(reasons, '$."unreadable sectors"', ?)
+                          WHERE evidence_id = ? AND run_id = ? AND stage = 'content'""",
+                       [len(damaged), len(damaged), len(damaged), self.evidence_id, self.run_id])
 
         self.writer.call(record)
 

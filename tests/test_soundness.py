@@ -406,6 +406,7 @@ def _assert_damage_recorded(case: Path, segment: Path, at: int, raw: bytes, bad_
     problems = db.execute("SELECT stage, object, message FROM problems WHERE stage = 'evidence'").fetchall()
     assert problems == [("evidence", str(segment.resolve()),
                          f"bytes {bad_offset}-{bad_offset + 1023} unreadable (Input/output error); hashed as zeros")]
+    skipped = json.loads(db.execute("SELECT reasons FROM ledger WHERE stage = 'content'").fetchone()[0])
     zeroed = raw[:at] + b"\0" * 1024 + raw[at + 1024:]
     assert db.execute("SELECT sha256 FROM evidence").fetchone()[0] == hashlib.sha256(zeroed).hexdigest()
     db.close()
@@ -424,6 +425,7 @@ def _assert_damage_recorded(case: Path, segment: Path, at: int, raw: bytes, bad_
             examined += 1
             if path == "Data/blob.bin":
                 assert row["sha256"] is None and row["note"].startswith("unreadable content"), row
+                assert skipped.get("unreadable sectors", 0) + skipped.get("unreadable content", 0) == 1  # in the ledger
             else:
                 assert row["sha256"] == hashlib.sha256(data).hexdigest(), row
     assert examined >= len(images.mbr_ext4_content().files) + len(images.mbr_fat16_content().files)
