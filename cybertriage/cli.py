@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now; committed batches stay, the run is resumed next time
+        print("cybertriage: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 # -- scan ------------------------------------------------------------------------------
