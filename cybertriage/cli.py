@@ -1,7 +1,9 @@
 """`cybertriage` command line: scan evidence into a case, export it, describe it.
 
 Exit codes: 0 everything asked for was done; 1 some evidence could not be read or
-examined in full (the case records what and why); 2 usage error; 130 cancelled.
+examined in full (the case records what and why), or `verify` found evidence that does not
+match; 2 usage error; 3 the case database cannot be written (disk full, read-only folder:
+what was committed before stays intact); 130 cancelled.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, utc_now
-from .errors import CybertriageError, UsageError
+from .errors import CaseError, CybertriageError, UsageError
 from .intel.ioc import kind_counts
 from .pipeline import Progress, Scan, ScanOptions
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CASE, EXIT_CANCELLED = 0, 1, 2, 3, 130
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 PROBLEMS_SHOWN = 10
 MASK = "********"
@@ -37,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="cybertriage",
         description="Forensic triage: every file on seized evidence with its hashes, true type and YARA "
                     "findings, in one SQLite case database.",
-        epilog="Exit codes: 0 done; 1 some evidence unreadable or examined only in part; 2 usage error; "
-               "130 cancelled.")
+        epilog="Exit codes: 0 done; 1 some evidence unreadable or examined only in part, or not as recorded "
+               "(verify); 2 usage error; 3 the case cannot be written (disk full, read-only); 130 cancelled.")
     parser.add_argument("--version", action="store_true", help="print the version and the bundled rule set's sha256")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -122,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                                            "the completeness ledger, and the run history.")
     info.add_argument("--case", required=True, type=Path, metavar="DIR")
     _add_intel_commands(commands)
+    _verify_parser(commands)
     return parser
 
 
@@ -137,15 +140,21 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
-                "info": _info, "hashset": _hashset, "ioc": _ioc}[args.command](args)
+                "info": _info, "hashset": _hashset, "ioc": _ioc, "verify": _verify}[args.command](args)
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except CaseError as error:
+        print(f"cybertriage: error: {error}", file=sys.stderr)
+        return EXIT_CASE
     except CybertriageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_INCOMPLETE
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now; committed batches stay, the run is resumed next time
+        print("cybertriage: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 # -- scan ------------------------------------------------------------------------------
@@ -262,6 +271,9 @@ def _export(args: argparse.Namespace) -> int:
     fields, rows = queries.EXPORTS[args.what]
     if args.what == "credentials" and not args.show_credentials:
         rows = _masked(rows)
+    audit(db, "export", {"what": args.what, "format": args.format,
+                         "destination": str(args.output.resolve()) if args.output else "standard output",
+                         "show_credentials": args.show_credentials})
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         if args.format == "jsonl":
@@ -366,6 +378,9 @@ def _info(args: argparse.Namespace) -> int:
     for run in db.query("SELECT * FROM runs ORDER BY id"):
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "
               f"cybertriage {run['tool_version']}, rules sha256 {run['rules_sha256'] or '(YARA off)'}")
+    print("\nAudit log (UTC time, user@host, action, detail):")
+    for entry in queries.audit_entries(db):
+        print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {_printable(entry['detail'])}")
     return EXIT_OK
 
 
@@ -514,6 +529,33 @@ def _ioc(args: argparse.Namespace) -> int:
     print(f"{result.hits} IOC hits, {result.new} new findings"
           + (": " + ", ".join(f"{n} {source}" for source, n in result.by_source.items()) if result.hits else ""))
     return EXIT_OK
+# -- verify ------------------------------------------------------------------------------
+
+
+def _verify_parser(commands: Any) -> None:
+    verify = commands.add_parser(
+        "verify", help="re-read every evidence item and compare it with what the case recorded",
+        description="Re-read every evidence item of the case (read-only) and recompute the sha256 of its files "
+                    "(for a folder, of each file in it; for an E01 also the MD5/SHA-1 its acquisition stored), "
+                    "compare with the values the case recorded when the evidence was added, and print one line "
+                    "per evidence item: OK, MISMATCH, MISSING, NOT HASHED or UNREADABLE. The check is recorded "
+                    "in the case's audit log.",
+        epilog="Exit codes: 0 every evidence item is as recorded; 1 at least one is not; 2 usage error.")
+    verify.add_argument("--case", required=True, type=Path, metavar="DIR")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .case.verify import verify_case
+
+    db = open_case(args.case)
+    verdicts = verify_case(db)
+    for v in verdicts:
+        print(f"{v.status:10} {_printable(v.path)}: {_printable(v.detail)}")
+    if not verdicts:
+        print("no evidence in this case")
+    audit(db, "evidence verified", {"all_ok": all(v.ok for v in verdicts), "results": [
+        {"evidence": v.path, "status": v.status, "detail": v.detail} for v in verdicts]})
+    return EXIT_OK if all(v.ok for v in verdicts) else EXIT_INCOMPLETE
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ both cores busy without copying content between processes.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -27,11 +26,12 @@ from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
 from .case.objects import keep_carried
+from .case.store import crash_point
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
-from .evidence.base import CHUNK_SIZE
 from .evidence.disk import DiskImage, split_raw_segments
 from .intel import Intel, ioc_pass
+from .evidence.integrity import ContainerHash, hash_files
 from .score import score_object
 
 ROW_BATCH = 256
@@ -102,10 +102,18 @@ class Scan:
                        "rules": [str(p) for p in self.settings.rule_paths or ()],
                        "verify_images": self.options.verify_images,
                        **(self.settings.intel.record() if self.settings.intel else {})}
-            run_id = writer.call(lambda db: db["runs"].insert({
-                "started": utc_now(), "status": "running", "tool_version": __version__,
-                "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk)
-            writer.call(lambda db: audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence], **options}))
+
+            def start(db: Any) -> int:
+                # The writer holds the case's lock, so a run still 'running' is one that was killed.
+                db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+                run_id = db["runs"].insert({"started": utc_now(), "status": "running", "tool_version": __version__,
+                                            "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk
+                audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence],
+                                           "tool_version": __version__, "rules_sha256": self.rules_sha256, **options})
+                return run_id
+
+            run_id = writer.call(start)
+            crash_point("scan-started")
             seen: set[str] = set()
             for path in self.evidence:
                 key = _evidence_key(path)
@@ -121,9 +129,10 @@ class Scan:
                 writer.call(lambda db: _ioc_pass(db, self.settings.intel, run_id))
             status = "cancelled" if self.cancel.is_set() else "completed"
             summary = [asdict(o) for o in self.outcomes]
-            writer.call(lambda db: db["runs"].update(run_id, {"finished": utc_now(), "status": status,
-                                                              "summary": json.dumps(summary)}))
-            writer.call(lambda db: audit(db, "scan finished", {"run": run_id, "status": status}))
+            writer.call(lambda db: (db["runs"].update(run_id, {"finished": utc_now(), "status": status,
+                                                               "summary": json.dumps(summary)}),
+                                    audit(db, "scan finished", {"run": run_id, "status": status, "outcomes": [
+                                        {"evidence": o.path, "status": o.status, "files": o.files} for o in self.outcomes]})))
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
             writer.close()
@@ -149,27 +158,21 @@ class _ContainerHash(threading.Thread):
         self.cancel = cancel
         self.total = sum(p.stat().st_size for p in segments)
         self.done = 0
-        self.sha256: str | None = None
+        self.result: ContainerHash | None = None
         self.error: CybertriageError | None = None
         self.start()
 
     def run(self) -> None:
         if not self.segments:
             return
-        digest = hashlib.sha256()
         try:
-            for segment in self.segments:
-                with open(segment, "rb") as handle:
-                    while chunk := handle.read(4 * CHUNK_SIZE):
-                        if self.cancel.is_set():
-                            self.error = Cancelled()
-                            return
-                        digest.update(chunk)
-                        self.done += len(chunk)
-        except OSError as error:
-            self.error = EvidenceError(f"cannot read {segment.name} to hash it: {error.strerror}")
-            return
-        self.sha256 = digest.hexdigest()
+            self.result = hash_files(self.segments, self.cancel, self._count)
+        except CybertriageError as error:
+            self.error = error
+
+    def _count(self, size: int) -> None:
+        self.done += size
+        crash_point("hashing-evidence")
 
 
 class _EvidenceRun:
@@ -199,10 +202,12 @@ class _EvidenceRun:
             self.outcome.message = f"already in the case (status {previous[1]}); skipped"
             scan.outcomes.append(self.outcome)
             return
-        if previous:
-            self.writer.call(lambda db: _forget(db, previous[0]))
-        self.evidence_id = self.writer.call(lambda db: db["evidence"].insert({
-            "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
+        if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
+            self.evidence_id = previous[0]
+            self.writer.call(lambda db: (_forget(db, previous[0]), db["evidence"].update(previous[0], {"status": "added"})))
+        else:
+            self.evidence_id = self.writer.call(lambda db: db["evidence"].insert({
+                "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
         self.outcome.evidence_id = self.evidence_id
         scan.outcomes.append(self.outcome)
         hashing: _ContainerHash | None = None
@@ -232,13 +237,16 @@ class _EvidenceRun:
         source = self.source
         segments = source.container_files
         stored = source.stored_hashes() if isinstance(source, DiskImage) else {}
-        row = {"segments": json.dumps([str(p) for p in segments]), "kind": source.KIND, "format": source.format,
+        row = {"segments": json.dumps([str(p.resolve()) for p in segments]), "kind": source.KIND, "format": source.format,
                "size": sum(p.stat().st_size for p in segments) if segments else None,
                "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
                "status": "processing", "verified": "not applicable" if not stored else None}
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
-        self.writer.call(lambda db: audit(db, "evidence added", {"evidence": self.key, "format": source.format,
-                                                                 "segments": [str(p) for p in segments]}))
+        self.writer.call(lambda db: audit(db, "evidence added", {
+            "evidence": self.key, "kind": source.KIND, "format": source.format, "size": row["size"],
+            "segments": [str(p.resolve()) for p in segments], "stored_md5": row["stored_md5"],
+            "stored_sha1": row["stored_sha1"]}))
+        crash_point("evidence-added")
 
     def _record_container_hash(self, hashing: _ContainerHash) -> Iterator[Progress]:
         """Wait for the container files' sha256 (taken while the analysis ran) and record it."""
@@ -249,10 +257,54 @@ class _EvidenceRun:
             yield progress
         if hashing.error is not None:
             raise hashing.error
-        if hashing.sha256 is None:
+        result = hashing.result
+        if result is None:
             return
-        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"sha256": hashing.sha256}))
-        self.writer.call(lambda db: audit(db, "evidence hashed", {"evidence": self.key, "sha256": hashing.sha256}))
+        if result.unreadable and isinstance(self.source, DiskImage) and self.source.format != "ewf":
+            self._unhash_unreadable_files(result)
+        if result.unreadable:  # a failing medium: what could not be read, to the byte (the ledger is already written)
+            self.writer.add_rows("problems", [{
+                "evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "evidence", "object": bad.file,
+                "message": f"bytes {bad.offset}-{bad.offset + bad.length - 1} unreadable ({bad.error}); hashed as zeros"}
+                for bad in result.unreadable])
+            count = sum(bad.length for bad in result.unreadable)
+            self.source.problems.append(f"{count} bytes of the evidence unreadable in {len(result.unreadable)} "
+                                        "range(s); sha256 taken with them as zeros")
+        self.writer.call(lambda db: (db["evidence"].update(self.evidence_id, {"sha256": result.sha256}),
+                                     audit(db, "evidence hashed", {
+                                         "evidence": self.key, "sha256": result.sha256, "bytes": result.size,
+                                         "unreadable": [str(bad) for bad in result.unreadable]})))
+
+    def _unhash_unreadable_files(self, result: ContainerHash) -> None:
+        """Files stored in sectors that could not be read were read as zeros by Sleuth Kit (it reads a raw
+        image itself and does not report the error): take their hashes and type back and say why."""
+        starts, offset = {}, 0
+        for segment in self.source.container_files:
+            starts[str(segment)] = offset
+            offset += segment.stat().st_size
+        ranges = [(starts[bad.file] + bad.offset, bad.length) for bad in result.unreadable if bad.file in starts]
+        damaged = list(self.source.objects_stored_in(ranges, self.scan.cancel))
+        if not damaged:
+            return
+        note = "unreadable content: stored in sectors of the evidence that could not be read"
+
+        def record(db: Any) -> None:
+            for obj in damaged:
+                db.execute(
+                    """WITH RECURSIVE hit(id) AS (
+                           SELECT id FROM files WHERE evidence_id = ? AND partition_offset = ? AND path = ? AND inode IS ?
+                           UNION SELECT f.id FROM files f JOIN hit ON f.parent_id = hit.id)
+                       UPDATE files SET md5 = NULL, sha1 = NULL, sha256 = NULL, mime = NULL, description = NULL,
+                           ext_mismatch = 0, note = ? WHERE id IN hit""",
+                    [self.evidence_id, obj.partition_offset, obj.path, obj.inode, note])
+            db["problems"].insert_all([{"evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "content",
+                                        "object": obj.path, "message": note} for obj in damaged])
+            db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
+                              reasons = json_set(reasons, '$."unreadable sectors"', ?)
+                          WHERE evidence_id = ? AND run_id = ? AND stage = 'content'""",
+                       [len(damaged), len(damaged), len(damaged), self.evidence_id, self.run_id])
+
+        self.writer.call(record)
 
     def _verify_image(self) -> Iterator[Progress]:
         """Recompute the hashes an EWF image stores of the acquired media, and compare."""
@@ -278,6 +330,7 @@ class _EvidenceRun:
         yield progress
         while (step := events.get()) is not None:
             progress.bytes_done += step
+            crash_point("verifying-image")
             if time.monotonic() - last > PROGRESS_SECONDS:
                 last = time.monotonic()
                 yield progress
@@ -516,9 +569,14 @@ class _EvidenceRun:
         self.outcome.message = message
         self.outcome.files = self.counters.done
         self.outcome.findings = dict(self.counters.findings)
-        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
-            "status": status, "error": message, "processed_at": utc_now()}))
-        self.writer.call(lambda db: audit(db, f"evidence {status}", {"evidence": self.key, "message": message}))
+        def record(db: Any) -> None:
+            db["evidence"].update(self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
+            _retag(db, self.evidence_id)
+            audit(db, f"evidence {status}", {"evidence": self.key, "message": message, "files": self.counters.done,
+                                              "findings": self.outcome.findings})
+
+        self.writer.call(record)
+        crash_point("evidence-finished")
 
 
 def _credential_finding(record: Any) -> Finding:
@@ -544,6 +602,8 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
         for chunk in obj.content.chunks():
             if not item.head:
                 item.head = chunk
+            else:
+                crash_point("mid-file")  # a second chunk: the object is being read
             for consume in consumers:
                 consume(chunk)
             if keep:
@@ -567,7 +627,35 @@ def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
 
 
 def _forget(db: Any, evidence_id: int) -> None:
-    """Drop what an interrupted earlier run left for this evidence, before doing it again."""
-    for table in ("findings", "indicators", "files", "partitions", "ledger", "problems"):
+    """Drop every row an interrupted earlier run left for this evidence, before examining it again from
+    the start: files, findings, network records, indicators, partitions, ledger and problems. The
+    evidence row keeps its id; tags on its files and findings keep what they were on (object_key) and
+    are put back on the same objects by _retag once they exist again. The audit log keeps everything."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
+                FROM [{table}] t WHERE t.id = tags.object_id)
+                WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
+            [kind, evidence_id])
+    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
+    for table in sorted(tables, key=lambda t: t != "indicators"):  # indicators refer to files
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
-    db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])
+    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
+                                        if column not in ("id", "path", "added_at")})
+
+
+# What identifies a file or a finding across two examinations of the same evidence (ids do not).
+_FILE_KEY = "'partition_offset', t.partition_offset, 'path', t.path, 'inode', t.inode, 'deleted', t.deleted"
+_FINDING_KEY = "'object', t.object, 'analyzer', t.analyzer, 'rule', t.rule, 'title', t.title"
+
+
+def _retag(db: Any, evidence_id: int) -> None:
+    """Put tags that _forget detached back on the objects they were on, now examined again."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = (SELECT min(t.id) FROM [{table}] t
+                    WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key),
+                object_key = NULL
+                WHERE object_kind = ? AND object_key IS NOT NULL AND json_extract(object_key, '$.evidence_id') = ?
+                AND EXISTS (SELECT 1 FROM [{table}] t WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key)""",
+            [kind, evidence_id])

@@ -148,6 +148,14 @@ def _version_6(db: sqlite_utils.Database) -> None:
     db["indicators"].create_index(["file_id"])
 
 
+def _version_7(db: sqlite_utils.Database) -> None:
+    """Chain of custody: the audit log becomes append-only, so an entry cannot be changed or removed
+    afterwards, not even by a tool that writes the database directly. Tags remember what they were on
+    (tags.object_key) while an interrupted evidence item is examined again and its files get new ids."""
+    for statement in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER audit_log_no_{statement.lower()} BEFORE {statement} ON audit_log "
+                   f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {statement} refused'); END")
+    db["tags"].add_column("object_key", str)
 def _version_8(db: sqlite_utils.Database) -> None:
     """Known files: a file whose hash is in a known-good hash set (NSRL) is marked so that views and
     reports can hide it, a known-bad one too (its finding says why); `known_set` names the set."""
@@ -177,6 +185,7 @@ MIGRATIONS = {
     4: _version_4,
     5: _version_5,
     6: _version_6,
+    7: _version_7,
     8: _version_8,
     9: _version_9,
 }

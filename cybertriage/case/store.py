@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import getpass
 import json
+import os
 import queue
+import signal
 import socket
 import sqlite3
 import threading
@@ -21,6 +24,29 @@ from .schema import migrate
 CASE_DB = "case.db"
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 T = TypeVar("T")
+# Test hook (tests/test_resume.py): CYBERTRIAGE_CRASH_AT=POINT[:N] kills the process with SIGKILL (or the
+# signal named by CYBERTRIAGE_CRASH_SIGNAL, e.g. SIGINT) the N-th time it passes crash_point(POINT), so a
+# test can prove that a crash exactly there loses and corrupts nothing. Unset, crash_point does nothing.
+_CRASH_POINT, _, _CRASH_COUNT = os.environ.get("CYBERTRIAGE_CRASH_AT", "").partition(":")
+_crash_passes: dict[str, int] = {}
+_crash_lock = threading.Lock()
+# sqlite3 messages that mean the case folder cannot take writes (as opposed to a damaged database).
+_CANNOT_WRITE = ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open")
+
+
+def crash_point(name: str) -> None:
+    """Named place where a test may kill the process (see CYBERTRIAGE_CRASH_AT)."""
+    if name != _CRASH_POINT:
+        return
+    with _crash_lock:
+        _crash_passes[name] = _crash_passes.get(name, 0) + 1
+        if _crash_passes[name] == int(_CRASH_COUNT or 1):
+            os.kill(os.getpid(), getattr(signal, os.environ.get("CYBERTRIAGE_CRASH_SIGNAL", "SIGKILL")))
+
+
+def _cannot_write(error: sqlite3.Error) -> bool:
+    """Whether SQLite says the case folder cannot take writes (full, read-only), not that the database is damaged."""
+    return any(words in str(error).lower() for words in _CANNOT_WRITE)
 
 
 def utc_now() -> str:
@@ -46,9 +72,12 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
             if not db["case_info"].count:
                 db["case_info"].insert_all([{"key": "created_at", "value": utc_now()}])
                 audit(db, "case created", {"folder": str(case_dir.resolve())})
+                crash_point("case-created")
         else:
             migrate(db)
     except sqlite3.DatabaseError as error:
+        if _cannot_write(error):
+            raise CaseError(f"case database {path} cannot be written: {error}") from None
         raise UsageError(f"case database {path} cannot be used: {error}") from None
     return db
 
@@ -98,6 +127,7 @@ class CaseWriter:
         return value
 
     def close(self) -> None:
+        """Commit what is queued and stop; raises CaseError if any write failed."""
         if self._thread.is_alive():
             self._queue.put(("stop", None, None))
             self._thread.join()
@@ -110,11 +140,18 @@ class CaseWriter:
     def _run(self) -> None:
         try:
             db = open_case(self.case_dir, create=True)
+            lock = _lock_case(self.case_dir)
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
             self._ready.set()
             return
         self._ready.set()
+        try:
+            self._serve(db)
+        finally:
+            os.close(lock)
+
+    def _serve(self, db: sqlite_utils.Database) -> None:
         pending: dict[str, list[dict[str, Any]]] = {}
         count = 0
         while True:
@@ -134,8 +171,11 @@ class CaseWriter:
                 db.close()
                 return
             try:
-                with db.conn:
-                    b.put((True, a(db)))
+                with db.atomic():  # one transaction, whatever `work` does (sqlite-utils nests savepoints in it)
+                    value = a(db)
+                b.put((True, value))
+            except sqlite3.Error as error:  # disk full, read-only: one clear line for the caller
+                b.put((False, CaseError(f"writing the case database failed: {error}")))
             except Exception as error:  # handed back to the caller of call()
                 b.put((False, error))
 
@@ -144,17 +184,32 @@ class CaseWriter:
             pending.clear()
             return 0
         try:
-            with db.conn:
+            with db.atomic():  # the whole batch or nothing
                 for table in ("files", "findings", "problems"):  # parents before what refers to them
                     rows = pending.pop(table, None)
                     if rows:
                         db[table].insert_all(rows)
+                        crash_point("writer-batch")  # inside the transaction: half a batch written
                 for table, rows in pending.items():
                     db[table].insert_all(rows)
         except Exception as error:  # a failed write must stop the scan, not hang it
             self._error = error
         pending.clear()
         return 0
+
+
+def _lock_case(case_dir: Path) -> int:
+    """Hold the case folder for one writer process at a time, so that a scan can tell an interrupted
+    run from one still going; the lock dies with the process, however it ends."""
+    fd = os.open(case_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(f"case {case_dir} is being written by another cybertriage process") from None
+    except OSError:  # a network share without locks: one examiner, one scan at a time, as before
+        pass
+    return fd
 
 
 def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: str, note: str | None = None,
@@ -167,7 +222,7 @@ def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: st
         raise UsageError("a tag needs a name")
     if not db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [object_id]).fetchone():
         raise UsageError(f"no {object_kind} with id {object_id} in this case")
-    with db.conn:
+    with db.atomic():
         tag_id = db["tags"].insert({"object_kind": object_kind, "object_id": object_id, "tag": tag.strip(),
                                     "note": note, "examiner": examiner, "created_at": utc_now()}).last_pk
         audit(db, "tag added", {"tag_id": tag_id, "object_kind": object_kind, "object_id": object_id,

@@ -63,6 +63,11 @@ _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
 MAX_DIRECTORY_DEPTH = 512
 # Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
 SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
+# What pytsk3 raises when Sleuth Kit cannot read: OSError from its own reads, RuntimeError when a read it
+# asked of our image handle raised (a bad sector of a split or EWF image).
+_TSK_ERRORS = (OSError, RuntimeError)
+_ATTR_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
+_RUN_SPARSE, _RUN_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE), int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
 
 
 def split_raw_segments(path: Path) -> list[Path] | None:
@@ -172,9 +177,10 @@ class TskContent(Content):
     """One attribute (data stream) of one file, read through Sleuth Kit."""
 
     def __init__(self, fs_file: pytsk3.File, size: int, image: pytsk3.Img_Info,
-                 attr_type: int | None = None, attr_id: int | None = None) -> None:
+                 attr_type: int | None = None, attr_id: int | None = None, partition_offset: int = 0) -> None:
         self._file = fs_file
         self._attr = (attr_type, attr_id) if attr_type is not None else None
+        self._partition_offset = partition_offset
         self._past_end_reads = getattr(image, "past_end_reads", None)  # only a padded image has them
         self.size = size
 
@@ -187,6 +193,23 @@ class TskContent(Content):
         if self._past_end_reads and self._past_end_reads() != before:
             raise OSError("content lies beyond the end of the (truncated) image")
         return data
+
+    def image_ranges(self) -> list[tuple[int, int]]:
+        """(offset, length) of the image bytes that hold this content, from Sleuth Kit's block runs; empty
+        when the content is resident in a metadata record (NTFS) rather than in blocks of its own."""
+        block = self._file.info.fs_info.block_size
+        ranges = []
+        for attribute in self._file:
+            if self._attr is not None and (int(attribute.info.type), attribute.info.id) != self._attr:
+                continue
+            if not int(attribute.info.flags) & _ATTR_NONRESIDENT:
+                continue
+            for run in attribute:
+                if not int(run.flags) & (_RUN_SPARSE | _RUN_FILLER):
+                    ranges.append((self._partition_offset + run.addr * block, run.len * block))
+            if self._attr is None:
+                break  # the first data attribute is the one read_random reads
+        return ranges
 
 
 class DiskImage(EvidenceSource):
@@ -312,11 +335,12 @@ class DiskImage(EvidenceSource):
                 continue
             try:
                 fs = pytsk3.FS_Info(self.image, offset=partition.offset)
-            except OSError as error:
-                partition.status = "no filesystem"
+            except _TSK_ERRORS as error:
+                unreadable = isinstance(error, RuntimeError)  # the image read failed, not the filesystem check
+                partition.status = "unreadable" if unreadable else "no filesystem"
                 partition.note = _first_line(error)
-                self.ledger.skipped("volumes", "no filesystem Sleuth Kit recognises",
-                                    f"{partition.description} at byte {partition.offset}")
+                self.ledger.skipped("volumes", "unreadable" if unreadable else "no filesystem Sleuth Kit recognises",
+                                    f"{partition.description} at byte {partition.offset}", partition.note if unreadable else None)
                 continue
             found_filesystem = True
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
@@ -350,6 +374,22 @@ class DiskImage(EvidenceSource):
             if int(attribute.info.type) == int(attr_type) and attribute.info.id == int(attr_id):
                 return TskContent(fs_file, attribute.info.size, self.image, int(attr_type), int(attr_id))
         raise EvidenceError(f"inode {inode}: no such data stream")
+    def objects_stored_in(self, ranges: list[tuple[int, int]], cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        """Files whose content lies (partly) in these (offset, length) ranges of the image. Sleuth Kit's own
+        reader of a raw image hands back zeros where the medium failed to read, without an error, so files
+        there are found again by their block runs once the unreadable ranges are known."""
+        for partition in self.partitions:
+            if partition.filesystem is None:
+                continue
+            try:
+                fs = pytsk3.FS_Info(self.image, offset=partition.offset)
+            except _TSK_ERRORS:
+                continue
+            for obj in _FilesystemWalk(fs, partition.offset, self, cancelled).objects():
+                if isinstance(obj.content, TskContent) and any(
+                        start < bad + length and bad < start + size
+                        for start, size in obj.content.image_ranges() for bad, length in ranges):
+                    yield obj
 
     def close(self) -> None:
         self.media.close()
@@ -367,15 +407,18 @@ class _FilesystemWalk:
 
     def objects(self) -> Iterator[EvidenceObject]:
         root = self.fs.info.root_inum
+        try:
+            top = self.fs.open_dir(inode=root)
+        except _TSK_ERRORS as error:  # e.g. a bad sector under the root directory: the other volumes still count
+            self.disk.ledger.skipped("files", "unreadable directory", "/", _first_line(error))
+            return
         # (directory handle, path prefix, meta addresses of the directories above it)
-        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [
-            (self.fs.open_dir(inode=root), "", frozenset([root]))
-        ]
+        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [(top, "", frozenset([root]))]
         while stack:
             directory, prefix, ancestors = stack.pop()
             try:
                 entries = list(directory)
-            except OSError as error:
+            except _TSK_ERRORS as error:
                 self.disk.ledger.skipped("files", "unreadable directory", prefix or "/", _first_line(error))
                 continue
             for entry in entries:
@@ -400,7 +443,7 @@ class _FilesystemWalk:
                     continue
                 try:
                     stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
-                except OSError as error:
+                except _TSK_ERRORS as error:
                     self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
 
     def _entry_objects(self, entry: pytsk3.File, path: str) -> Iterator[EvidenceObject]:
@@ -421,7 +464,8 @@ class _FilesystemWalk:
             ctime=iso_utc(meta.ctime, meta.ctime_nano), crtime=iso_utc(meta.crtime, meta.crtime_nano),
         )
         if not self.is_ntfs:
-            content = TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
+            content = TskContent(entry, meta.size, self.disk.image, partition_offset=self.offset) \
+                if kind in ("file", "virtual") else None
             yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), content=content, **common)
             return
@@ -440,7 +484,7 @@ class _FilesystemWalk:
                                      inode=inode, **common)
                 continue
             is_stream = shown != path
-            content = TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id)
+            content = TskContent(entry, attribute.info.size, self.disk.image, attr_type, attribute.info.id, self.offset)
             obj = EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=attribute.info.size,
                                  kind="file" if is_stream else kind, inode=inode, content=content, **common)
             if shown in SPARSE_SYSTEM_STREAMS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import EvidenceError
@@ -62,7 +62,7 @@ class FolderEvidence(EvidenceSource):
             self.ledger.skipped("files", "unreadable directory", _relative(root, error.filename or root),
                                 error.strerror)
 
-        for directory, subdirs, names in os.walk(root, onerror=unreadable, followlinks=False):
+        for directory, subdirs, names in _walk(root, unreadable):
             subdirs.sort()
             for name in sorted(subdirs) + sorted(names):
                 if cancelled.is_set():
@@ -150,6 +150,38 @@ def _open_below(root: str, parts: list[str] | list[bytes]) -> int:
             return os.open(parts[-1], flags, dir_fd=folder)
     finally:
         os.close(folder)
+def _walk(root: str, onerror: Callable[[OSError], None]) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk (top down, links not followed, `subdirs` may be reordered) that lists each directory through
+    a descriptor opened with O_NOATIME, so that examining a folder does not change its directories' access
+    times (os.walk would, and a second scan would then see other times than the first)."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            fd = _open_directory(directory, follow=directory == root)  # the evidence folder may be a link
+            try:
+                with os.scandir(fd) as listing:
+                    entries = list(listing)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            error.filename = directory
+            onerror(error)
+            continue
+        subdirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        yield directory, subdirs, names
+        stack.extend(os.path.join(directory, name) for name in reversed(subdirs))
+
+
+def _open_directory(path: str, follow: bool) -> int:
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        return os.open(path, flags | _NOATIME)
+    except PermissionError:
+        if not _NOATIME:
+            raise
+        return os.open(path, flags)
 
 
 def _relative(root: str, full: str) -> str:

@@ -1,0 +1,114 @@
+"""Re-reading every evidence item of a case and comparing it with what the case recorded when it was added.
+
+This is what lets an examiner show, months later, that the evidence the report describes is the
+evidence still in the locker: the sha256 of its container files (read read-only, exactly as the scan
+read them), for an E01 also the MD5/SHA-1 its acquisition stored, and for a folder each file's sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..errors import CybertriageError
+from ..evidence.disk import DiskImage
+from ..evidence.integrity import hash_files
+
+OK, MISMATCH, MISSING, NOT_HASHED, UNREADABLE = "OK", "MISMATCH", "MISSING", "NOT HASHED", "UNREADABLE"
+
+
+@dataclass
+class Verdict:
+    """What re-reading one evidence item showed."""
+
+    evidence_id: int
+    path: str
+    status: str  # OK | MISMATCH | MISSING | NOT HASHED | UNREADABLE
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+def verify_case(db: sqlite_utils.Database, cancel: threading.Event | None = None) -> list[Verdict]:
+    """One verdict per evidence item, in the order they were added."""
+    return [_verify(db, row, cancel) for row in db.query("SELECT * FROM evidence ORDER BY id")]
+
+
+def _verify(db: sqlite_utils.Database, row: dict[str, Any], cancel: threading.Event | None) -> Verdict:
+    def verdict(status: str, detail: str) -> Verdict:
+        return Verdict(row["id"], row["path"], status, detail)
+
+    if row["kind"] == "folder":
+        return _verify_folder(db, row, verdict)
+    segments = [Path(p) for p in json.loads(row["segments"] or "[]")] or [Path(row["path"])]
+    missing = [p for p in segments if not p.is_file()]
+    if missing:
+        return verdict(MISSING, f"{missing[0]} not found")
+    if not row["sha256"]:
+        return verdict(NOT_HASHED, f"the case recorded no sha256 (evidence {row['status']}: {row['error'] or '-'})")
+    try:
+        now = hash_files(segments, cancel)
+    except CybertriageError as error:
+        return verdict(UNREADABLE, str(error))
+    note = f" ({sum(r.length for r in now.unreadable)} bytes unreadable, hashed as zeros)" if now.unreadable else ""
+    if now.sha256 != row["sha256"]:
+        return verdict(MISMATCH, f"sha256 recorded {row['sha256']}, now {now.sha256}{note}")
+    stored = {name: row[f"stored_{name}"] for name in ("md5", "sha1") if row[f"stored_{name}"]}
+    if not stored:
+        return verdict(OK, f"sha256 {now.sha256}{note}")
+    try:
+        image = DiskImage(segments[0])
+        try:
+            computed = image.verify_media(set(stored), lambda _: None, cancel or threading.Event())
+        finally:
+            image.close()
+    except (CybertriageError, OSError) as error:
+        return verdict(UNREADABLE, f"sha256 matches, but the EWF media cannot be read to check its stored hashes: {error}")
+    wrong = [name for name in stored if computed[name] != stored[name]]
+    if wrong:
+        return verdict(MISMATCH, "; ".join(f"stored {n.upper()} {stored[n]}, media now {computed[n]}" for n in wrong))
+    return verdict(OK, f"sha256 {now.sha256}, stored " + ", ".join(f"{n.upper()} {v}" for n, v in stored.items()) + " match")
+
+
+def _verify_folder(db: sqlite_utils.Database, row: dict[str, Any], verdict: Any) -> Verdict:
+    """A folder has no one container file: each file it held (not its archive members) is hashed again."""
+    root = Path(row["path"])
+    if not root.is_dir():
+        return verdict(MISSING, f"folder {root} not found")
+    recorded = {r["path"]: r["sha256"] for r in db.query(
+        "SELECT path, sha256 FROM files WHERE evidence_id = ? AND parent_id IS NULL AND kind = 'file'", [row["id"]])}
+    if not recorded:
+        return verdict(NOT_HASHED, "the case recorded no files of this folder")
+    present = {}
+    for directory, subdirs, names in os.walk(root, followlinks=False):
+        subdirs.sort()
+        for name in names:
+            full = Path(directory, name)
+            if stat.S_ISREG(full.lstat().st_mode):
+                relative = "/" + full.relative_to(root).as_posix()
+                present[relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")] = full
+    problems = [f"{path} missing" for path in sorted(recorded.keys() - present.keys())]
+    problems += [f"{path} added" for path in sorted(present.keys() - recorded.keys())]
+    for path in sorted(recorded.keys() & present.keys()):
+        if recorded[path] is None:
+            continue  # unreadable when scanned: nothing to compare with
+        try:
+            now = hash_files([present[path]]).sha256
+        except CybertriageError as error:
+            problems.append(f"{path} unreadable: {error}")
+            continue
+        if now != recorded[path]:
+            problems.append(f"{path} sha256 recorded {recorded[path]}, now {now}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return verdict(MISMATCH, "; ".join(problems[:3]) + more)
+    return verdict(OK, f"{len(recorded)} files, each sha256 as recorded")
