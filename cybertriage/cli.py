@@ -14,6 +14,7 @@ import getpass
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -271,9 +272,13 @@ def _export(args: argparse.Namespace) -> int:
     fields, rows = queries.EXPORTS[args.what]
     if args.what == "credentials" and not args.show_credentials:
         rows = _masked(rows)
-    audit(db, "export", {"what": args.what, "format": args.format,
-                         "destination": str(args.output.resolve()) if args.output else "standard output",
-                         "show_credentials": args.show_credentials})
+    try:
+        audit(db, "export", {"what": args.what, "format": args.format,
+                             "destination": str(args.output.resolve()) if args.output else "standard output",
+                             "show_credentials": args.show_credentials})
+    except sqlite3.OperationalError as error:  # a case archived read-only can still be read
+        print(f"cybertriage: warning: this export is not in the audit log, the case cannot be written ({error})",
+              file=sys.stderr)
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         if args.format == "jsonl":

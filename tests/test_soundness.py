@@ -245,6 +245,7 @@ def test_read_only_case_is_a_clear_error(locked: str, disk_images: Images, tmp_p
         case.chmod(0o555)
     try:
         result = run_cli("scan", disk_images.mbr, "--case", case, "--quiet", obey_permissions=True)
+        read_only_export = run_cli("export", "--case", case, "--what", "files", "--format", "jsonl", obey_permissions=True)
     finally:
         case.chmod(0o755)
         (case / "case.db").chmod(0o644)
@@ -253,6 +254,12 @@ def test_read_only_case_is_a_clear_error(locked: str, disk_images: Images, tmp_p
     assert _integrity_ok(case)
     assert run_cli("info", "--case", case).code == 0
     assert export(case, "files") == files
+    if locked == "database":  # a case database made read-only can still be read; its folder must allow the WAL index
+        assert read_only_export.code == 0, read_only_export.stderr
+        assert [json.loads(line) for line in read_only_export.stdout.splitlines()] == files
+        assert "not in the audit log" in read_only_export.stderr
+    else:
+        assert read_only_export.code == 3 and "cannot be written" in read_only_export.stderr
 
 
 def _without_room_to_grow(limit: int) -> None:
