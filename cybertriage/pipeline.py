@@ -34,7 +34,7 @@ from .score import score_object
 
 ROW_BATCH = 256
 NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
-                  "credential": "credentials"}
+                  "credential": "credentials", "host": "hosts"}
 PROGRESS_SECONDS = 0.2
 
 
@@ -372,7 +372,12 @@ class _EvidenceRun:
             self._send(batch)
 
     def _queue_record(self, record: Any, records: dict[str, list[dict[str, Any]]]) -> None:
-        """One network record as a row of its table (flows, dns, http, tls); lists become JSON."""
+        """One network record as a row of its table (flows, dns, http, tls); lists become JSON. A finding
+        about the capture (NetFinding) becomes a row of the findings."""
+        if record.KIND == "net_finding":
+            finding = Finding("network", record.rule, record.severity, record.title, record.detail)
+            records.setdefault("findings", []).extend(self._finding_rows(None, [finding], object_text=record.object))
+            return
         row = record.to_dict()
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")

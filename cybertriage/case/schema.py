@@ -148,6 +148,19 @@ def _version_6(db: sqlite_utils.Database) -> None:
     db["indicators"].create_index(["file_id"])
 
 
+def _version_10(db: sqlite_utils.Database) -> None:
+    """Hosts summary of packet captures: each IP address with its link addresses, names, open ports and traffic,
+    so an examiner sees who is who before reading flows."""
+    db["hosts"].create({"id": int, "evidence_id": int, **_HOST}, pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
+    db["hosts"].create_index(["evidence_id", "address"])
+    db["hosts"].create_index(["address"])
+
+
+_HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
+         "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
+         "bytes_in": int, "first_seen": str, "last_seen": str}
+
+
 # One line per schema version. Versions may have gaps while work is merged; a database is brought
 # through the versions it lacks in order.
 MIGRATIONS = {
@@ -157,6 +170,7 @@ MIGRATIONS = {
     4: _version_4,
     5: _version_5,
     6: _version_6,
+    10: _version_10,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
