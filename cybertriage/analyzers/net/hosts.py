@@ -105,13 +105,18 @@ class HostTable:
         if kind == "dns":
             self._dns(record)  # type: ignore[arg-type]
         elif kind == "http":
-            name = _host_name(record.host)  # type: ignore[attr-defined]
-            if name:
-                self._name(record.dst, "http", name)  # type: ignore[attr-defined]
+            self._http(record)  # type: ignore[arg-type]
         elif kind == "tls":
-            sni = record.sni  # type: ignore[attr-defined]
-            if sni:
-                self._name(record.dst, "tls", sni.lower()[:255])  # type: ignore[attr-defined]
+            self._tls(record)  # type: ignore[arg-type]
+
+    def _http(self, record: HttpRecord) -> None:
+        name = _host_name(record.host)
+        if name:
+            self._name(record.dst, "http", name)
+
+    def _tls(self, record: TlsRecord) -> None:
+        if record.sni:
+            self._name(record.dst, "tls", record.sni.lower()[:255])
 
     def _dns(self, record: DnsRecord) -> None:
         query = record.query

@@ -67,7 +67,7 @@ class Flow(_Record):
     resp_payload: int
     packets: int
     bytes: int
-    app: str | None  # http | dns | tls | smtp | ftp | ftp-data | pop3 | imap | ssh | None, told from content (ftp-data: announced on FTP)
+    app: str | None  # http dns tls smtp ftp ftp-data pop3 imap ssh or None, told from content (ftp-data: announced on FTP)
     state: str | None  # Zeek conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
     history: str  # Zeek history letters (S h A D F R, upper case from the originator, ^ = flipped)
     missing_bytes: int = 0  # TCP payload never seen (capture loss), both directions
