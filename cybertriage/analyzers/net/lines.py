@@ -1,6 +1,6 @@
 """Line framing of one direction of a reassembled TCP stream, for the line-based mail protocols.
 
-POP3 and IMAP read commands and replies a line at a time; this keeps the unfinished tail of
+FTP, POP3 and IMAP read commands and replies a line at a time; this keeps the unfinished tail of
 the stream between segments and gives up (once, so the caller can say why) when a line grows
 past its bound, which is what a stream that is not the protocol, or is encrypted, looks like.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class LineReader:
-    """Complete lines (CR LF or LF removed) out of the chunks of one stream direction."""
+    """Complete lines (LF and any CRs before it removed) out of the chunks of one stream direction."""
 
     __slots__ = ("buf", "limit", "overflow")
 
@@ -30,7 +30,7 @@ class LineReader:
             self.overflow = True
             tail = b""
         self.buf = tail
-        return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        return [line.rstrip(b"\r") for line in lines]
 
     def reset(self) -> None:
         """Bytes of this direction went missing: what was buffered is no line of its own."""

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers.net import analyse_capture
+from cybertriage.cli import MASK
 from tests import captures
 from tests.analyzers.net.conftest import tshark, zeek_log
+from tests.conftest import export, run_cli
 
 
 @lru_cache(maxsize=None)
@@ -323,3 +325,38 @@ def test_hosts_on_loopback_captures(loopback) -> None:
     for path in (loopback.http.path, loopback.dns.path):
         ours = {a: (h.packets_out, h.packets_in, h.bytes_out, h.bytes_in) for a, h in _hosts(path).items()}
         assert ours == _endpoints(path)
+
+
+# ------------------------------------------------------------------ through the command line
+
+
+def test_scan_exports_hosts_findings_and_masked_credentials(loopback, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    paths = [loopback.http.path, loopback.dns.path, loopback.mail.path]
+    result = run_cli("scan", *paths, "--case", case, "--quiet", "--no-yara")
+    assert result.code == 0, result.stderr
+    hosts = export(case, "hosts")
+    expected = {str(p.resolve()): _hosts(p) for p in paths}
+    assert sorted((h["evidence"], h["address"]) for h in hosts) == sorted(
+        (e, a) for e, found in expected.items() for a in found)
+    for row in hosts:
+        host = expected[row["evidence"]][row["address"]]
+        assert (row["macs"], row["names"], row["open_ports"], row["bytes_out"], row["bytes_in"]) == (
+            host.macs, host.names, host.open_ports, host.bytes_out, host.bytes_in)
+    findings = export(case, "findings")
+    rules = Counter(f["rule"] for f in findings)
+    assert rules["nonstandard-port"] == 3  # HTTP, POP3, IMAP on the builders' ports
+    assert rules["dns-generated-name"] == len(captures.GENERATED)
+    assert rules["dns-many-subdomains"] == rules["dns-long-txt"] == 1
+    assert rules["cleartext-credentials"] == 1 + len(loopback.mail.logins)
+    assert all(f["analyzer"] == "network" for f in findings if f["rule"].startswith(("dns-", "nonstandard")))
+    creds = export(case, "credentials")
+    assert {c["protocol"] for c in creds} == {"http", "pop3", "imap"}
+    secrets = {p for _, _, p, _ in loopback.mail.logins if p} | {loopback.http.form["password"]}
+    assert not secrets & {c["password"] for c in creds}  # masked unless --show-credentials
+    assert {c["password"] for c in creds} == {MASK, None}  # APOP sends no password
+    html = tmp_path / "report.html"
+    result = run_cli("report", "--case", case, "--pdf", tmp_path / "report.pdf", "--html", html)
+    assert result.code == 0, result.stderr
+    text = html.read_text()
+    assert f'id="net-hosts" data-total="{len(hosts)}"' in text
