@@ -44,6 +44,7 @@ SERVER_PORTS = frozenset(range(1, 1024)) | frozenset((1080, 1433, 1521, 1723, 18
                                                       5061, 5222, 5432, 5900, 6379, 6443, 8000, 8008, 8080, 8081,
                                                       8443, 8888, 9000, 9090, 9200, 11211, 27017))
 PROGRESS_PACKETS = 4096
+OBSERVED = frozenset(("flow", "dns", "http", "tls"))  # the records the hosts summary and the findings read
 MAX_FTP_EXPECTED = 4096  # FTP data connections announced and not yet seen
 
 
@@ -149,8 +150,9 @@ class CaptureAnalysis:
         counts = self.summary.records
         counts[record.KIND] = counts.get(record.KIND, 0) + 1
         self._out.append(record)
-        self.hosts.observe(record)
-        self.findings.observe(record)
+        if record.KIND in OBSERVED:
+            self.hosts.observe(record)
+            self.findings.observe(record)
 
     def expect_ftp_data(self, channel: ftp_mod.Channel) -> None:
         """An FTP control connection announced a data connection to (resp_h, resp_p)."""

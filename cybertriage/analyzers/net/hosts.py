@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from .records import DnsRecord, Flow, HostRecord, HttpRecord, TlsRecord
 
@@ -27,6 +28,7 @@ def mac_text(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
+@lru_cache(maxsize=4096)
 def _host_name(value: str | None) -> str | None:
     """An HTTP Host header without its port, lower case; None when empty or an address."""
     if not value:
@@ -120,21 +122,18 @@ class HostTable:
 
     def _dns(self, record: DnsRecord) -> None:
         query = record.query
-        if not query or not record.answers or record.rcode != "NOERROR":
+        if not query or not record.answers or record.rcode != "NOERROR" or record.qtype not in ("A", "AAAA", "ANY"):
             return
         query = query.lower().rstrip(".")
         for answer in record.answers:
-            if ":" not in answer and not answer[:1].isdigit():
-                continue  # a name (CNAME, NS, ...), not an address
-            try:
-                address = ipaddress.ip_address(answer).compressed
-            except ValueError:
+            # The parser writes addresses as flows do (inet_ntop); the other answers are names (CNAME chain).
+            if ":" not in answer and not answer.replace(".", "").isdigit():
                 continue
-            names = self.dns.get(address)
+            names = self.dns.get(answer)
             if names is None:
                 if len(self.dns) >= MAX_NAMED:
                     continue
-                names = self.dns[address] = set()
+                names = self.dns[answer] = set()
             if len(names) < MAX_NAMES:
                 names.add(query)
 
