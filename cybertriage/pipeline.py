@@ -508,13 +508,19 @@ class _EvidenceRun:
 
 
 def _credential_finding(record: Any) -> Finding:
-    """A password that crossed the network in clear: the finding names it, the credentials table holds it."""
+    """A password that crossed the network in clear: the finding names it, the credentials table holds it.
+    Only a user name in clear (POP3 APOP sends the password as a digest) is low."""
     outcome = {True: "accepted", False: "refused"}.get(record.accepted, "outcome unknown")
+    detail = {"protocol": record.protocol, "where": record.where, "username": record.username, "src": record.src,
+              "dst": record.dst, "dport": record.dport, "ts": record.ts, "flow_id": record.flow_id,
+              "accepted": record.accepted}
+    if record.password is None:
+        return Finding("network", "cleartext-credentials", "low",
+                       f"User name sent in clear ({record.where}): {record.username or '?'} to {record.dst}, {outcome}",
+                       detail)
     return Finding("network", "cleartext-credentials", "medium",
                    f"Cleartext credentials ({record.where}) for {record.username or '?'} to {record.dst}, {outcome}",
-                   {"protocol": record.protocol, "where": record.where, "username": record.username,
-                    "src": record.src, "dst": record.dst, "dport": record.dport, "ts": record.ts,
-                    "flow_id": record.flow_id, "accepted": record.accepted})
+                   detail)
 
 
 def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,

@@ -349,6 +349,8 @@ def test_scan_exports_hosts_findings_and_masked_credentials(loopback, tmp_path: 
     assert rules["dns-generated-name"] == len(captures.GENERATED)
     assert rules["dns-many-subdomains"] == rules["dns-long-txt"] == 1
     assert rules["cleartext-credentials"] == 1 + len(loopback.mail.logins)
+    severities = Counter(f["severity"] for f in findings if f["rule"] == "cleartext-credentials")
+    assert severities == {"medium": len(loopback.mail.logins), "low": 1}  # APOP: only the user name is in clear
     assert all(f["analyzer"] == "network" for f in findings if f["rule"].startswith(("dns-", "nonstandard")))
     creds = export(case, "credentials")
     assert {c["protocol"] for c in creds} == {"http", "pop3", "imap"}
