@@ -308,10 +308,11 @@ def test_hosts_names_and_ports_equal_zeek_and_tshark(corpus_dir: Path) -> None:
         answered[src].add(f"tcp/{port}")
     assert {a: {p for p in h.open_ports if p.startswith("tcp/")} for a, h in hosts.items()
             if any(p.startswith("tcp/") for p in h.open_ports)} == dict(answered)
-    tls = corpus_dir / "pcap" / "tls_tls1.2.pcap"
-    ssl = zeek_log(corpus_dir, "tls_tls1.2.pcap", "scripts.base.protocols.ssl.tls-1.2", "ssl.log")
-    assert {a: h.tls_names for a, h in _hosts(tls).items() if h.tls_names} == {
-        row["id.resp_h"]: [row["server_name"]] for row in ssl if row["server_name"] != "-"}
+    for trace in ("tls_tls-conn-with-extensions.pcap", "tls_tls1.2.pcap"):
+        baseline = next((corpus_dir / "pcap" / "zeek-baselines" / trace).iterdir()).name
+        ssl = zeek_log(corpus_dir, trace, baseline, "ssl.log")
+        assert {a: h.tls_names for a, h in _hosts(corpus_dir / "pcap" / trace).items() if h.tls_names} == {
+            row["id.resp_h"]: [row["server_name"]] for row in ssl if row["server_name"] != "-"}
 
 
 def test_hosts_on_loopback_captures(loopback) -> None:
