@@ -123,6 +123,15 @@ def test_generated_names_flagged_and_ordinary_ones_not(loopback) -> None:
         assert len(finding.detail["signs"]) >= 2
 
 
+def test_real_world_names_raise_no_dns_findings(corpus_dir: Path) -> None:
+    """The corpus traces' DNS names (wikimedia, google, NetBIOS/mDNS names, reverse lookups, a TKEY
+    exchange, a 3 KB TXT answer) are ordinary: none is flagged."""
+    traces = sorted((corpus_dir / "pcap").glob("*.pcap*"))
+    names = {r.query for t in traces for r in _of(t, "dns") if r.query}
+    assert len(names) >= 14
+    assert [f.title for t in traces for f in _of(t, "net_finding") if f.rule.startswith("dns-")] == []
+
+
 def test_tunnelling_hints_equal_tshark_counts(loopback) -> None:
     dns = loopback.dns
     found = _dns_findings(dns.path)
