@@ -94,3 +94,25 @@ def test_ssh_and_http_ports(handmade: list) -> None:
     ports = {(f.detail["protocol"], f.detail["port"]): f.severity for f in handmade
              if f.KIND == "net_finding" and f.rule == "nonstandard-port"}
     assert ports == {("SSH", 2222): "info", ("SSH", 4444): "medium", ("HTTP", 8080): "info"}
+
+
+# Registered domains of well-known sites, CDNs and services (their labels are ordinary however they look).
+WELL_KNOWN = """wikipedia googlesyndication googleusercontent doubleclick facebook microsoft windowsupdate akamaiedge
+akamaihd cloudflare amazonaws instagram whatsapp linkedin stackoverflow githubusercontent mozilla spotify netflix
+office365 outlook hotmail youtube gstatic googleapis googletagmanager googleadservices scorecardresearch adnxs
+rubiconproject pubmatic criteo taboola outbrain azureedge trafficmanager sharepoint onedrive dropbox mzstatic
+cdninstagram bytedance aliexpress rakuten salesforce hubspot mailchimp sendgrid cloudfront edgekey edgesuite
+jsdelivr bootstrapcdn fontawesome typekit adobedtm everesttech bluekai theguardian nytimes washingtonpost spiegel
+msftconnecttest digicert letsencrypt sectigo globalsign verisign comodoca usertrust geotrust namecheap hostgator
+bluehost wordpress wpengine squarespace wixstatic blogspot substack discordapp telegram gotomeeting atlassian
+bitbucket sourceforge pythonhosted rubygems fedoraproject archlinux steamcontent steampowered epicgames riotgames
+blizzard xboxlive playstation nintendo dailymotion soundcloud bandcamp deezer 123movies web2print4u mp3juices
+t-online digitalocean deutschlandfunk schwarzkopf""".split()
+
+
+def test_well_known_domains_do_not_look_generated() -> None:
+    from cybertriage.analyzers.net.findings import KNOWN_BENIGN, generated_signs
+
+    flagged = {label: signs for label in WELL_KNOWN if len(signs := generated_signs(label)) >= 2}
+    assert flagged == {}
+    assert len(generated_signs("msftncsi")) >= 2 and "msftncsi.com" in KNOWN_BENIGN  # the allowance is needed
