@@ -67,7 +67,8 @@ LONG_SUBDOMAIN = 24  # ... whose part left of the domain averages this many char
 LONG_TXT = 256  # characters of TXT answer text in one response: more than one character-string holds
 LONG_TXT_NAMES = 3  # distinct names of one domain that got such answers (one long answer is common: SPF, site keys)
 MAX_DOMAINS = 100_000
-MAX_NAMES_KEPT = 1_000
+MAX_NAMES_KEPT = 1_000  # per domain
+MAX_NAMES_TOTAL = 200_000  # over all domains: past it, names are counted as more, not kept
 MAX_SERVERS = 100_000
 EXAMPLES = 5
 
@@ -137,6 +138,7 @@ class CaptureFindings:
     def __init__(self) -> None:
         self.servers: dict[tuple[str, int, str, str], list] = {}  # (server, port, proto, app) -> [flows, first, flow id, clients]
         self.domains: dict[str, _Domain] = {}
+        self.names_kept = 0
 
     def observe(self, record: object) -> None:
         kind = getattr(record, "KIND", None)
@@ -179,15 +181,18 @@ class CaptureFindings:
         if record.rcode == "NXDOMAIN":
             entry.nxdomain += 1
         if name not in entry.names:
-            if len(entry.names) < MAX_NAMES_KEPT:
+            if len(entry.names) < MAX_NAMES_KEPT and self.names_kept < MAX_NAMES_TOTAL:
                 entry.names.add(name)
                 entry.sub_chars += max(0, len(name) - len(domain) - 1)
+                self.names_kept += 1
             else:
                 entry.more_names = True
         if record.qtype == "TXT" and record.answers and "_domainkey" not in name:
             size = sum(len(a) for a in record.answers)
             if size >= LONG_TXT:
-                if len(entry.txt_names) < MAX_NAMES_KEPT:
+                if len(entry.txt_names) < MAX_NAMES_KEPT and self.names_kept < MAX_NAMES_TOTAL:
+                    if name not in entry.txt_names:
+                        self.names_kept += 1
                     entry.txt_names.add(name)
                 entry.txt_longest = max(entry.txt_longest, size)
 
