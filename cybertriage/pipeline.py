@@ -36,7 +36,7 @@ from .score import score_object
 
 ROW_BATCH = 256
 NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
-                  "credential": "credentials"}
+                  "credential": "credentials", "host": "hosts"}
 PROGRESS_SECONDS = 0.2
 
 
@@ -431,7 +431,12 @@ class _EvidenceRun:
             self._send(batch)
 
     def _queue_record(self, record: Any, records: dict[str, list[dict[str, Any]]]) -> None:
-        """One network record as a row of its table (flows, dns, http, tls); lists become JSON."""
+        """One network record as a row of its table (flows, dns, http, tls); lists become JSON. A finding
+        about the capture (NetFinding) becomes a row of the findings."""
+        if record.KIND == "net_finding":
+            finding = Finding("network", record.rule, record.severity, record.title, record.detail)
+            records.setdefault("findings", []).extend(self._finding_rows(None, [finding], object_text=record.object))
+            return
         row = record.to_dict()
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")
@@ -580,13 +585,19 @@ class _EvidenceRun:
 
 
 def _credential_finding(record: Any) -> Finding:
-    """A password that crossed the network in clear: the finding names it, the credentials table holds it."""
+    """A password that crossed the network in clear: the finding names it, the credentials table holds it.
+    Only a user name in clear (POP3 APOP sends the password as a digest) is low."""
     outcome = {True: "accepted", False: "refused"}.get(record.accepted, "outcome unknown")
+    detail = {"protocol": record.protocol, "where": record.where, "username": record.username, "src": record.src,
+              "dst": record.dst, "dport": record.dport, "ts": record.ts, "flow_id": record.flow_id,
+              "accepted": record.accepted}
+    if record.password is None:
+        return Finding("network", "cleartext-credentials", "low",
+                       f"User name sent in clear ({record.where}): {record.username or '?'} to {record.dst}, {outcome}",
+                       detail)
     return Finding("network", "cleartext-credentials", "medium",
                    f"Cleartext credentials ({record.where}) for {record.username or '?'} to {record.dst}, {outcome}",
-                   {"protocol": record.protocol, "where": record.where, "username": record.username,
-                    "src": record.src, "dst": record.dst, "dport": record.dport, "ts": record.ts,
-                    "flow_id": record.flow_id, "accepted": record.accepted})
+                   detail)
 
 
 def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,

@@ -64,9 +64,12 @@ NETWORK_FIELDS = {
             "file_complete", "sport", "dport", "flow_id"],
     "credentials": ["evidence", "ts", "src", "dst", "protocol", "username", "password", "where", "accepted",
                     "sport", "dport", "flow_id"],
+    "hosts": ["evidence", "address", "macs", "names", "open_ports", "bytes_out", "bytes_in", "packets_out",
+              "packets_in", "flows", "first_seen", "last_seen", "dns_names", "http_hosts", "tls_names", "ip_version"],
 }
 JSON_COLUMNS = {"answers", "ttls", "offered_versions", "cipher_suites", "alpn", "cert_san_dns", "cert_chain_subjects",
-                "rcpt_to", "header_to", "cc", "attachments"}
+                "rcpt_to", "header_to", "cc", "attachments", "macs", "names", "dns_names", "http_hosts", "tls_names",
+                "open_ports"}
 BOOLEAN_COLUMNS = {"body_complete", "established", "starttls", "message_complete", "data_passive", "file_complete",
                    "accepted"}
 

@@ -156,6 +156,8 @@ def _version_7(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE TRIGGER audit_log_no_{statement.lower()} BEFORE {statement} ON audit_log "
                    f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {statement} refused'); END")
     db["tags"].add_column("object_key", str)
+
+
 def _version_8(db: sqlite_utils.Database) -> None:
     """Known files: a file whose hash is in a known-good hash set (NSRL) is marked so that views and
     reports can hide it, a known-bad one too (its finding says why); `known_set` names the set."""
@@ -176,6 +178,19 @@ def _version_9(db: sqlite_utils.Database) -> None:
                        + (f" WHERE {only}" if only else ""))
 
 
+def _version_10(db: sqlite_utils.Database) -> None:
+    """Hosts summary of packet captures: each IP address with its link addresses, names, open ports and traffic,
+    so an examiner sees who is who before reading flows."""
+    db["hosts"].create({"id": int, "evidence_id": int, **_HOST}, pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
+    db["hosts"].create_index(["evidence_id", "address"])
+    db["hosts"].create_index(["address"])
+
+
+_HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
+         "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
+         "bytes_in": int, "first_seen": str, "last_seen": str}
+
+
 # One line per schema version. Versions may have gaps while work is merged; a database is brought
 # through the versions it lacks in order.
 MIGRATIONS = {
@@ -188,6 +203,7 @@ MIGRATIONS = {
     7: _version_7,
     8: _version_8,
     9: _version_9,
+    10: _version_10,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

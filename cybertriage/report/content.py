@@ -35,7 +35,7 @@ from ..errors import UsageError
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
 SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
             "integrity")
-NETWORK_TABLES = ("flows", "dns", "http", "tls", "credentials")
+NETWORK_TABLES = ("flows", "hosts", "dns", "http", "tls", "credentials")
 # Columns of a credentials table shown, in order, where the table has them.
 CREDENTIAL_COLUMNS = ("ts", "src", "dst", "protocol", "proto", "service", "where", "host", "username", "user",
                       "password", "secret", "token", "hash")
@@ -139,7 +139,7 @@ class NetworkSummary:
 
     @property
     def sentence(self) -> str:
-        names = {"flows": "flows", "dns": "DNS records", "http": "HTTP requests", "tls": "TLS handshakes",
+        names = {"flows": "flows", "hosts": "hosts", "dns": "DNS records", "http": "HTTP requests", "tls": "TLS handshakes",
                  "credentials": "credentials"}
         parts = [f"{n:,} {names.get(t, t)}" for t, n in self.records.items()]
         return (f"{self.captures:,} packet capture{'' if self.captures == 1 else 's'} in the case, holding "
@@ -611,9 +611,9 @@ def _network_summary(db: sqlite_utils.Database, tables: set[str]) -> NetworkSumm
 
 
 def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> list[NetworkTable]:
-    """Top talkers, DNS names, HTTP transfers, TLS servers and credentials, each bounded to NETWORK_ROWS."""
+    """Hosts, top talkers, DNS names, HTTP transfers, TLS servers and credentials, each bounded to NETWORK_ROWS."""
     found = []
-    for build in (_talkers, _dns_names, _http_transfers, _tls_servers):
+    for build in (_hosts, _talkers, _dns_names, _http_transfers, _tls_servers):
         table = build(db, tables)
         if table is not None and table.count:
             found.append(table)
@@ -621,6 +621,29 @@ def _network(db: sqlite_utils.Database, tables: set[str], show_credentials: bool
     if credentials is not None and credentials.count:
         found.append(credentials)
     return found
+
+
+def _hosts(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
+    """Each address once per capture: who it is (link address, names) and what it served."""
+    if not _has(db, tables, "hosts", ("address", "macs", "names", "open_ports", "bytes_out", "bytes_in", "first_seen",
+                                      "last_seen")):
+        return None
+    total = db["hosts"].count
+    rows = [[r["address"], ", ".join(_json_list(r["macs"]) or []) or None, _shortened(_json_list(r["names"]) or []),
+             _shortened(_json_list(r["open_ports"]) or []), r["bytes_out"], r["bytes_in"], r["first_seen"], r["last_seen"]]
+            for r in db.query("SELECT * FROM hosts ORDER BY bytes_out + bytes_in DESC, address LIMIT ?", [NETWORK_ROWS])]
+    return NetworkTable("hosts", "Hosts", total, "addresses (per capture)", "most bytes first (sent and received)",
+                        ["Address", "MAC addresses", "Names", "Open ports", "Bytes out", "Bytes in", "First seen (UTC)",
+                         "Last seen (UTC)"], rows)
+
+
+def _shortened(values: list[Any]) -> str | None:
+    """'a, b, c, and 4 more' (a list cell of a network table, bounded)."""
+    if not values:
+        return None
+    most = MAX_ANSWERS
+    text = ", ".join(str(v) for v in values[:most])
+    return text + (f", and {len(values) - most} more" if len(values) > most else "")
 
 
 def _talkers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:

@@ -629,7 +629,8 @@ NETWORK_WIDTHS = {"Endpoint A": 118, "Endpoint B": 118, "Flows": 30, "Packets": 
                   "First seen (UTC)": 112, "Time (UTC)": 112, "Method": 40, "Host and URI": 168, "Status": 38,
                   "Content type": 82, "Body size": 47, "Server name (SNI)": 120, "Server": 92, "Handshakes": 58,
                   "Certificate valid (UTC)": 111, "ts": 112, "src": 80, "dst": 80, "protocol": 45, "proto": 40,
-                  "username": 80, "password": 80}
+                  "username": 80, "password": 80, "Address": 85, "MAC addresses": 80, "Names": 95,
+                  "Open ports": 48, "Bytes out": 42, "Bytes in": 42}
 
 
 def _pe(data: ReportData) -> list[Flowable]:

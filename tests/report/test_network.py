@@ -125,6 +125,7 @@ def test_http_download_hash_is_the_object_tshark_exports(netcase: dict, corpus_d
 def test_html_and_pdf_state_the_same_totals(netcase: dict) -> None:
     case = netcase["case"]
     expected = {
+        "hosts": _one(case, "SELECT count(*) FROM (SELECT DISTINCT evidence_id, address FROM hosts)"),
         "talkers": _one(case, "SELECT count(*) FROM (SELECT DISTINCT min(src, dst), max(src, dst) FROM flows)"),
         "dns": _one(case, "SELECT count(*) FROM (SELECT DISTINCT query, qtype FROM dns)"),
         "http": _one(case, "SELECT count(*) FROM http"),
@@ -133,11 +134,12 @@ def test_html_and_pdf_state_the_same_totals(netcase: dict) -> None:
     }
     assert netcase["html"].totals == expected
     flat = netcase["flat"]
+    assert f"{expected['hosts']:,} addresses (per capture)" in flat
     assert f"{expected['talkers']:,} pairs of endpoints" in flat
     assert f"{expected['dns']:,} distinct names" in flat
     assert f"{expected['http']:,} HTTP requests" in flat
     assert f"{expected['tls']:,} distinct server names" in flat
     text = " ".join("".join(netcase["html"].text).split())
-    for sentence in ("pairs of endpoints", "distinct names", "HTTP requests", "distinct server names"):
+    for sentence in (r"addresses \(per capture\)", "pairs of endpoints", "distinct names", "HTTP requests", "distinct server names"):
         assert re.search(rf"[\d,]+ {sentence}", text).group(0) == re.search(rf"[\d,]+ {sentence}", flat).group(0)
     assert netcase["html"].sources == []

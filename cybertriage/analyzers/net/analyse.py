@@ -20,9 +20,13 @@ from ...evidence.capture import CaptureReader
 from . import dns as dns_mod
 from . import ftp as ftp_mod
 from . import http as http_mod
+from . import imap as imap_mod
+from . import pop3 as pop3_mod
 from . import smtp as smtp_mod
 from . import tls as tls_mod
 from .decode import Datagram, Decoder
+from .findings import CaptureFindings
+from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
 from .tcp import CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, Endpoint
 
@@ -40,6 +44,7 @@ SERVER_PORTS = frozenset(range(1, 1024)) | frozenset((1080, 1433, 1521, 1723, 18
                                                       5061, 5222, 5432, 5900, 6379, 6443, 8000, 8008, 8080, 8081,
                                                       8443, 8888, 9000, 9090, 9200, 11211, 27017))
 PROGRESS_PACKETS = 4096
+OBSERVED = frozenset(("flow", "dns", "http", "tls"))  # the records the hosts summary and the findings read
 MAX_FTP_EXPECTED = 4096  # FTP data connections announced and not yet seen
 
 
@@ -77,7 +82,7 @@ class _Conn:
     __slots__ = ("id", "key", "proto", "proto_name", "version", "src", "dst", "o_port", "r_port", "first_ns",
                  "last_ns", "last_ts", "o_pkts", "r_pkts", "o_bytes", "r_bytes", "o_payload", "r_payload", "history",
                  "app", "handler", "o", "r", "vlan", "detect", "detect_size", "deciding", "closing", "ended",
-                 "udp_tries")
+                 "udp_tries", "o_mac", "r_mac", "macs")
 
     def __init__(self, cid: int, key: tuple, proto: int, version: int, src: bytes, dst: bytes, sport: int,
                  dport: int, ts_ns: int, ts: float, vlan: int | None) -> None:
@@ -105,6 +110,9 @@ class _Conn:
         self.closing = False  # FIN both ways, or RST: ends after the close timeout
         self.ended = "end of capture"
         self.udp_tries = 0
+        self.o_mac: bytes | None = None  # link-layer source of the last packet each way
+        self.r_mac: bytes | None = None
+        self.macs: tuple[set[bytes], set[bytes]] | None = None  # (responder's, originator's), once one is seen
 
     def closed_cleanly(self) -> bool:
         return bool(self.o and self.r and self.o.state == CLOSED and self.r.state == CLOSED)
@@ -133,6 +141,8 @@ class CaptureAnalysis:
         self._next_id = 0
         self._decoder = Decoder()
         self._ftp_expected: dict[tuple[str, int], ftp_mod.Channel] = {}  # (address, port) → announced data channel
+        self.hosts = HostTable()
+        self.findings = CaptureFindings()
 
     # ------------------------------------------------------------------ context for handlers
 
@@ -140,6 +150,9 @@ class CaptureAnalysis:
         counts = self.summary.records
         counts[record.KIND] = counts.get(record.KIND, 0) + 1
         self._out.append(record)
+        if record.KIND in OBSERVED:
+            self.hosts.observe(record)
+            self.findings.observe(record)
 
     def expect_ftp_data(self, channel: ftp_mod.Channel) -> None:
         """An FTP control connection announced a data connection to (resp_h, resp_p)."""
@@ -326,6 +339,11 @@ class CaptureAnalysis:
                         conn.r_pkts += npk
                         conn.r_bytes += ip_len
                         conn.r_payload += size
+                linktype = pkt.linktype
+                if linktype == 1 or linktype == 113 or linktype == 276:
+                    mac = pkt.data[6:12] if linktype == 1 else _cooked_source(linktype, pkt.data)
+                    if mac != (conn.o_mac if is_orig else conn.r_mac):
+                        self._mac(conn, is_orig, mac)
                 decoded += npk
                 if out:
                     yield from out
@@ -344,6 +362,15 @@ class CaptureAnalysis:
                 yield from out
                 out.clear()
         self._decoder.finish()
+        try:
+            for record in (*self.hosts.records(), *self.findings.records()):
+                self.emit(record)
+        except Exception:  # the summary of a capture must not lose the records already yielded
+            logger.exception("hosts summary or findings failed on %s", self.reader.path)
+            summary.problems.append("hosts summary or findings stopped by an internal error")
+        if self.hosts.not_described:
+            summary.warnings.append(f"hosts summary: {self.hosts.not_described} flow ends of addresses past the first "
+                                    f"{len(self.hosts.hosts):,} not described")
         yield from out
         out.clear()
         if progress is not None and self.reader.bytes_read > reported:
@@ -446,6 +473,21 @@ class CaptureAnalysis:
         if conn.deciding and ep.sink is None and payload:
             self._start_detect(conn, ep, is_orig, rel, payload, ts_ns)
 
+    @staticmethod
+    def _mac(conn: _Conn, is_orig: bool, mac: bytes | None) -> None:
+        """A link-layer source not seen last time on this side of the flow (for the hosts summary)."""
+        if is_orig:
+            conn.o_mac = mac
+        else:
+            conn.r_mac = mac
+        if mac is None:
+            return
+        if conn.macs is None:
+            conn.macs = (set(), set())
+        seen = conn.macs[is_orig]
+        if len(seen) < MAX_MACS:
+            seen.add(mac)
+
     def _bad_checksum(self, conn: _Conn, is_orig: bool) -> None:
         """Parsed all the same (checksum offloading makes a capture host's own packets look bad),
         but counted, marked in the history (C/c, as Zeek does) and reported once per flow."""
@@ -507,7 +549,9 @@ class CaptureAnalysis:
             elif upper[:5] in (b"EHLO ", b"HELO ") or upper[:5] == b"EHLO\r":
                 app = "smtp"
             elif upper[:5] in (b"USER ", b"FEAT\r", b"SYST\r") or upper[:8] == b"AUTH TLS":
-                app = "ftp"
+                app = "pop3" if resp[:3] == b"+OK" else "ftp"
+            elif orig[:4] == b"SSH-":
+                app = "ssh"
         if app is None and resp:
             first_line = resp.split(b"\n", 1)[0].upper()
             if http_mod.looks_like_response(resp):
@@ -523,6 +567,12 @@ class CaptureAnalysis:
                     wait = not orig or len(orig) < 5
             elif dns_port and len(resp) >= 14 and ((resp[0] << 8) | resp[1]) >= 12:
                 app = "dns"
+            elif resp[:4] == b"+OK " or resp[:5] == b"+OK\r\n":
+                app = "pop3"
+            elif first_line[:5] == b"* OK " or first_line[:10] == b"* PREAUTH ":
+                app = "imap"
+            elif resp[:4] == b"SSH-":
+                app = "ssh"
         if app is None and not (wait or (len(orig) < 8 and len(resp) < 8)) or conn.detect_size > self.settings.detect_bytes:
             if app is None:
                 conn.deciding = False
@@ -542,6 +592,13 @@ class CaptureAnalysis:
             handler = dns_mod.DnsHandler(conn, self)
         elif app == "smtp":
             handler = smtp_mod.SmtpHandler(conn, self)
+        elif app == "pop3":
+            handler = pop3_mod.Pop3Handler(conn, self)
+        elif app == "imap":
+            handler = imap_mod.ImapHandler(conn, self)
+        elif app == "ssh":  # told for the flows and the port findings; nothing in it is readable
+            self._stop_streams(conn)
+            return
         else:
             handler = ftp_mod.FtpHandler(conn, self)
         self._attach(conn, handler)
@@ -634,12 +691,22 @@ class CaptureAnalysis:
             self.summary.streams_with_gaps += sum(1 for e in (conn.o, conn.r) if e is not None and e.gaps)
             self.summary.gap_bytes += missing
         self.summary.flows += 1
-        self.emit(Flow(
+        flow = Flow(
             conn.id, conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, iso_us(conn.first_ns),
             iso_us(conn.last_ns), round((conn.last_ns - conn.first_ns) / 1e9, 6), conn.o_pkts, conn.r_pkts,
             conn.o_bytes, conn.r_bytes, conn.o_payload, conn.r_payload, conn.o_pkts + conn.r_pkts,
             conn.o_bytes + conn.r_bytes, conn.app, _conn_state(conn), conn.history, missing, gaps, reason,
-            conn.vlan, conn.version))
+            conn.vlan, conn.version)
+        self.hosts.flow(flow, *((conn.macs[1], conn.macs[0]) if conn.macs else ((), ())))
+        self.emit(flow)
+
+
+def _cooked_source(linktype: int, data: bytes) -> bytes | None:
+    """The sender's link-layer address in a Linux cooked header (SLL: length at 4, address at 6;
+    SLL2: length at 11, address at 12), when it is a 6-byte (Ethernet) one."""
+    if linktype == 113:
+        return data[6:12] if len(data) >= 16 and data[5] == 6 and data[4] == 0 else None
+    return data[12:18] if len(data) >= 20 and data[11] == 6 else None
 
 
 def _udp_checksum_ok(version: int, src: bytes, dst: bytes, proto: int, segment: bytes) -> bool:

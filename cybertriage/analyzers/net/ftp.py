@@ -15,6 +15,7 @@ import re
 from collections import deque
 
 from .http import _Body, safe_name
+from .lines import LineReader
 from .records import CredentialRecord, ExtractedObject, FtpRecord, iso_us
 
 MAX_LINE = 16 * 1024
@@ -113,7 +114,7 @@ class FtpHandler:
     def __init__(self, conn, ctx) -> None:
         self.conn = conn
         self.ctx = ctx
-        self.bufs = [b"", b""]  # indexed by is_orig
+        self.readers = (LineReader(MAX_LINE), LineReader(MAX_LINE))  # indexed by is_orig
         self.user: str | None = None
         self.cwd = "."
         self.waiting: deque[tuple[FtpRecord, Channel | None, CredentialRecord | None]] = deque()
@@ -127,30 +128,18 @@ class FtpHandler:
     def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
         if self.dead:
             return
-        buf = self.bufs[is_orig]
-        if buf:
-            data = buf + data
-        pos = 0
-        n = len(data)
-        while pos < n:
-            eol = data.find(b"\n", pos)
-            if eol < 0:
-                break
-            line = data[pos:eol].rstrip(b"\r")
-            pos = eol + 1
+        reader = self.readers[is_orig]
+        for line in reader.feed(data):
             if is_orig:
                 self._command(line.decode("utf-8", "replace"), ts_ns)
             else:
                 self._reply_line(line, ts_ns)
-        rest = data[pos:]
-        if len(rest) > MAX_LINE:
+        if reader.overflow:
             self.dead = True
             self.ctx.warn(self.conn, "FTP not parsed further: line longer than 16 KiB (not FTP, or TLS)")
-            rest = b""
-        self.bufs[is_orig] = rest
 
     def gap(self, is_orig: bool, size: int) -> None:
-        self.bufs[is_orig] = b""
+        self.readers[is_orig].reset()
         if not is_orig:
             self.multi = None
 

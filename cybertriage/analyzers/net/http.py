@@ -15,7 +15,7 @@ import hashlib
 import re
 import zlib
 from collections import deque
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from .records import CredentialRecord, ExtractedObject, HttpRecord, iso_us
 
@@ -26,6 +26,15 @@ METHODS = frozenset(
 MAX_HEADER = 64 * 1024
 MAX_WAITING = 64  # requests held for their responses; past this the oldest is reported without one
 MAX_CHUNK_LINE = 1024
+MAX_FORM = 64 * 1024  # a login form is small; larger url-encoded bodies are not searched for one
+MAX_CREDENTIAL = 1024
+# Form field names (lower case, the last [bracketed] part, '_' '-' '.' removed) that hold a user name
+# or a password. Explicit lists, so a finding can say why a field was taken for one.
+USER_FIELDS = frozenset(("user", "username", "usr", "uname", "userid", "login", "loginname", "loginid", "log",
+                         "email", "emailaddress", "mail", "account", "accountname", "jusername", "usernameoremail",
+                         "authuser"))
+PASSWORD_FIELDS = frozenset(("pass", "password", "passwd", "pwd", "pw", "passwort", "passcode", "jpassword",
+                             "userpassword", "loginpassword", "secret", "pword", "upass", "pin"))
 
 HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, DEAD, TUNNEL = range(9)
 
@@ -430,6 +439,42 @@ class _Side:
             self._done(0)
 
 
+def _field_kind(name: str) -> str | None:
+    """'user' or 'password' when a form field's name says it holds one, else None."""
+    name = name.lower()
+    if name.endswith("]") and "[" in name:
+        name = name[name.rindex("[") + 1:-1]  # login[password] -> password
+    name = name.replace("_", "").replace("-", "").replace(".", "")
+    if name in PASSWORD_FIELDS or "password" in name or "passwd" in name:
+        return "password"
+    if name in USER_FIELDS or name.endswith("username") or name.endswith("email"):
+        return "user"
+    return None
+
+
+def form_login(body: bytes) -> tuple[str | None, str, list[str]] | None:
+    """(user, password, field names) from an application/x-www-form-urlencoded body that carries a
+    password field, else None. The first field of each kind counts."""
+    try:
+        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=1000, encoding="utf-8",
+                           errors="replace")
+    except ValueError:
+        return None
+    user = password = None
+    names = []
+    for name, value in fields:
+        kind = _field_kind(name)
+        if kind == "password" and password is None:
+            password = value
+            names.append(name)
+        elif kind == "user" and user is None:
+            user = value
+            names.append(name)
+    if password is None:
+        return None
+    return user, password, names
+
+
 def _length(value: str) -> int | None:
     try:
         length = int(value.split(",")[0].strip())
@@ -517,6 +562,18 @@ class HttpHandler:
         self.ctx.emit(CredentialRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, "http", user,
                                        password if sep else None, where, flow_id=conn.id))
 
+    def _form(self, rec: HttpRecord, body: bytes, ts_ns: int) -> None:
+        """A login form posted in clear: its user and password fields as a CredentialRecord."""
+        login = form_login(body)
+        if login is None:
+            return
+        user, password, names = login
+        conn = self.conn
+        where = f"HTTP POST form to {rec.host or conn.dst}{rec.uri or ''} (fields {', '.join(names)})"[:1024]
+        self.ctx.emit(CredentialRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, "http",
+                                       user[:MAX_CREDENTIAL] if user is not None else None, password[:MAX_CREDENTIAL],
+                                       where, flow_id=conn.id))
+
     def request_done(self) -> None:
         index = self.requested - 1
         if 0 <= index < len(self.txs):
@@ -590,6 +647,9 @@ class HttpHandler:
                                                flow_id=rec.flow_id))
         if tx.resp_body is None and not tx.resp_done and rec.status is None:
             rec.body_complete = True
+        if tx.req_body is not None and rec.method == "POST" and 0 < tx.req_body.size <= MAX_FORM \
+                and (rec.request_content_type or "").split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+            self._form(rec, bytes(tx.req_body.data), tx.ts_ns)
         self.ctx.emit(rec)
         for obj in objects:
             self.ctx.emit(obj)

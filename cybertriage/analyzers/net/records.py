@@ -67,7 +67,7 @@ class Flow(_Record):
     resp_payload: int
     packets: int
     bytes: int
-    app: str | None  # http | dns | tls | smtp | ftp | ftp-data | None, told from content (ftp-data: announced on FTP)
+    app: str | None  # http dns tls smtp ftp ftp-data pop3 imap ssh or None, told from content (ftp-data: announced on FTP)
     state: str | None  # Zeek conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
     history: str  # Zeek history letters (S h A D F R, upper case from the originator, ^ = flipped)
     missing_bytes: int = 0  # TCP payload never seen (capture loss), both directions
@@ -246,8 +246,9 @@ class FtpRecord(_Record):
 
 @dataclass(slots=True)
 class CredentialRecord(_Record):
-    """A user name and password sent in clear (FTP USER/PASS, SMTP AUTH PLAIN/LOGIN, HTTP Basic).
-    Stored as seen: masking is the report's business."""
+    """A user name and password sent in clear (FTP USER/PASS, SMTP/POP3/IMAP AUTH PLAIN/LOGIN, POP3
+    USER/PASS and APOP, IMAP LOGIN, HTTP Basic and POST login forms). Stored as seen: masking is the
+    report's business."""
 
     KIND: ClassVar[str] = "credential"
     ts: str
@@ -255,12 +256,50 @@ class CredentialRecord(_Record):
     sport: int
     dst: str
     dport: int
-    protocol: str  # ftp | smtp | http
+    protocol: str  # ftp | smtp | http | pop3 | imap
     username: str | None
-    password: str | None
-    where: str  # e.g. "FTP PASS", "SMTP AUTH LOGIN", "HTTP Basic for host/uri"
-    accepted: bool | None = None  # from the server's reply when it is known (FTP 230/530, SMTP 235/535)
+    password: str | None  # None when only the user name crossed in clear (POP3 APOP sends a digest)
+    where: str  # e.g. "FTP PASS", "SMTP AUTH LOGIN", "HTTP Basic for host/uri", "HTTP POST form to host/uri"
+    accepted: bool | None = None  # from the server's reply when it is known (FTP 230/530, SMTP 235/535, +OK/-ERR, OK/NO)
     flow_id: int = 0
+
+
+@dataclass(slots=True)
+class HostRecord(_Record):
+    """One IP address of a capture: how it showed itself (link addresses, names, the ports it
+    answered on) and how much it sent and received. Emitted at the end of the capture."""
+
+    KIND: ClassVar[str] = "host"
+    address: str
+    ip_version: int
+    macs: list[str] = field(default_factory=list)  # link-layer source addresses of its packets (aa:bb:cc:dd:ee:ff)
+    names: list[str] = field(default_factory=list)  # every name below, once, sorted
+    dns_names: list[str] = field(default_factory=list)  # names whose DNS answers gave this address
+    http_hosts: list[str] = field(default_factory=list)  # Host headers of HTTP requests sent to it (port removed)
+    tls_names: list[str] = field(default_factory=list)  # TLS SNI of handshakes with it as the server
+    open_ports: list[str] = field(default_factory=list)  # "tcp/80", "udp/53": ports it answered on as a server
+    flows: int = 0
+    packets_out: int = 0
+    packets_in: int = 0
+    bytes_out: int = 0  # IP bytes it sent
+    bytes_in: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+
+@dataclass(slots=True)
+class NetFinding(_Record):
+    """Something in a capture an examiner should look at that is not a record of its own: an
+    application protocol on a port not its own, a DNS name that looks machine-generated, DNS that
+    looks like a tunnel. One per server port or per domain, with the counts behind it."""
+
+    KIND: ClassVar[str] = "net_finding"
+    rule: str  # nonstandard-port | dns-generated-name | dns-many-subdomains | dns-long-txt
+    severity: str  # info | low | medium
+    title: str
+    object: str  # what it is about: "10.0.0.2:4444/tcp" or "DNS example.com"
+    detail: dict[str, Any] = field(default_factory=dict)
+    flow_id: int = 0  # the first flow concerned, 0 when about DNS names
 
 
 @dataclass(slots=True)
@@ -314,4 +353,4 @@ class CaptureSummary(_Record):
 
 
 NetRecord = (Flow | DnsRecord | HttpRecord | TlsRecord | SmtpRecord | FtpRecord | CredentialRecord | ExtractedObject
-             | CaptureSummary)
+             | HostRecord | NetFinding | CaptureSummary)

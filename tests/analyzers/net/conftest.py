@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers.net import analyse_capture
+from tests.captures import loopback  # noqa: F401  (the session's loopback captures, shared by the tests here)
 
 
 def zeek_log(corpus: Path, trace: str, baseline: str, log: str) -> list[dict[str, str]]:
