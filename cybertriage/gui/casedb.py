@@ -274,7 +274,7 @@ def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset
     return row is not None and row[0] == partition_offset
 
 
-NETWORK_TABLES = ("flows", "dns", "http", "tls")
+NETWORK_TABLES = ("flows", "dns", "http", "tls", "smtp", "ftp", "credentials")
 
 
 def network_counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -57,7 +57,8 @@ from .details import file_html, finding_html
 from .dialogs import CaseDialog
 from .formatting import SEVERITIES, SEVERITY_COLORS, as_text, esc, hexdump, human_size
 from .forms import icon, load_form
-from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel, TableRowsModel
+from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
+from .network import NetworkViews
 from .progress import ProgressTracker
 from .workers import FunctionWorker, ScanWorker
 
@@ -75,9 +76,6 @@ SEVERITY_CHOICES = [
 ]
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
                  "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
-FLOW_COLUMNS = [("evidence_id", "Evidence"), ("flow_id", "Flow"), ("first_seen", "First seen"), ("last_seen", "Last seen"),
-                ("proto", "Proto"), ("src", "Source"), ("sport", "Port"), ("dst", "Destination"), ("dport", "Port"),
-                ("app", "App"), ("packets", "Packets"), ("bytes", "Bytes"), ("state", "State")]
 IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
                 "All files (*)")
 
@@ -131,7 +129,6 @@ class MainWindow(QObject):
         self.findings_model: FindingsModel | None = None
         self.tree_model: FolderTreeModel | None = None
         self.files_model: FolderFilesModel | None = None
-        self.flows_model: TableRowsModel | None = None
         self._evidence_count = 0
         self._db_evidence: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
         self._counts: dict[str, int] = {}
@@ -183,6 +180,7 @@ class MainWindow(QObject):
         self.text_view = w(QPlainTextEdit, "textView")
         self.network_label = w(QLabel, "networkLabel")
         self.flows_view = w(QTableView, "flowsView")
+        self.network = NetworkViews(w(QWidget, "networkTab"), self.network_label, self.flows_view, self._say)
         self.progress_panel = w(QFrame, "progressPanel")
         self.progress_bar = w(QProgressBar, "progressBar")
         self.cancel_button = w(QPushButton, "cancelButton")
@@ -227,7 +225,7 @@ class MainWindow(QObject):
         self.analyzer_filter.addItem("All analyzers", None)
 
         for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.findings_view,
-                     self.files_view, self.flows_view):
+                     self.files_view):
             view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
             view.setAlternatingRowColors(True)
@@ -377,6 +375,7 @@ class MainWindow(QObject):
             return False
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
+        self.network.open(conn, self.case_dir)
         # filled by the first snapshot; later sorts and filters are read on the thread pool too
         self.findings_model = FindingsModel(conn, self, load=False, loader=self.refresh_views)
         self.findings_view.setModel(self.findings_model)
@@ -415,12 +414,13 @@ class MainWindow(QObject):
             self._say("Processing is running: cancel it first.", error=True)
             return
         self._cancel_content()
-        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
-        for model in (self.findings_model, self.tree_model, self.files_model, self.flows_model):
+        for model in (self.findings_model, self.tree_model, self.files_model):
             if model is not None:
                 model.deleteLater()
-        self.findings_model = self.tree_model = self.files_model = self.flows_model = None
+        self.findings_model = self.tree_model = self.files_model = None
+        self.network.open(None, None)
         if self.conn is not None:
             self.conn.close()
         self.conn, self.case_dir, self.info = None, None, {}
@@ -830,30 +830,7 @@ class MainWindow(QObject):
             self._expand_evidence()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
-        self._show_network(snap.network)
-
-    def _show_network(self, counts: dict[str, int]) -> None:
-        if not counts.get("flows"):
-            self.network_label.setText(
-                "<p style='font-size:13pt'>No packet capture in this case.</p>"
-                "<p>Network flows, DNS, HTTP and TLS records appear here once a capture (.pcap, .pcapng) "
-                "has been added as evidence.</p>")
-            self.network_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.flows_view.hide()
-            return
-        self.network_label.setText(" · ".join(f"{counts.get(t, 0):,} {name}" for t, name in (
-            ("flows", "flows"), ("dns", "DNS records"), ("http", "HTTP transactions"), ("tls", "TLS handshakes"))))
-        self.network_label.setAlignment(Qt.AlignmentFlag.AlignLeft)
-        self.flows_view.show()
-        if self.flows_model is None:
-            self.flows_model = TableRowsModel(self.conn, "flows", FLOW_COLUMNS, self)
-            self.flows_view.setModel(self.flows_model)
-            header = self.flows_view.horizontalHeader()
-            for column, width in enumerate((65, 45, 205, 205, 50, 180, 50, 180, 50, 55, 65, 70)):
-                header.resizeSection(column, width)
-            header.setStretchLastSection(True)
-        elif self.flows_model.rowCount() != counts["flows"]:
-            self.flows_model.refresh()
+        self.network.show_counts(snap.network)
 
     def _show_findings_count(self) -> None:
         total = sum(self._counts.values())
@@ -1129,8 +1106,9 @@ class MainWindow(QObject):
             self.worker.quit()
         self._cancel_content()
         QThreadPool.globalInstance().waitForDone(60_000)
-        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
+        self.network.open(None, None)
         if self.conn is not None:
             self.conn.close()
             self.conn = None
