@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -60,6 +60,8 @@ from .forms import icon, load_form
 from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
 from .network import NetworkViews
 from .progress import ProgressTracker
+from .state import WindowState
+from .tags import Tagging
 from .workers import FunctionWorker, ScanWorker
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,12 @@ class MainWindow(QObject):
         self._find_widgets()
         self._build_static_models()
         self._connect()
+        self.tagging = Tagging(self)
+        self._add_menus()
+        self.state = WindowState(self.settings, self.window)
+        self.state.restore_window()
+        for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view):
+            self.state.restore_columns(view)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_views)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
@@ -317,6 +325,38 @@ class MainWindow(QObject):
         self.analyzer_filter.currentIndexChanged.connect(self._apply_findings_filter)
         self.findings_search.textChanged.connect(lambda _: self._search_timer.start())
 
+    def _add_menus(self) -> None:
+        """Edit and View menus: tag, find and refresh, with the shortcuts Qt users expect."""
+        bar = self.window.menuBar()
+        before = self._w(QMenu, "menuHelp").menuAction()
+        edit = QMenu("&Edit", bar, objectName="menuEdit")
+        edit.addAction(self.tagging.action)
+        find = edit.addAction("&Find…")
+        find.setObjectName("actionFind")
+        find.setShortcut(QKeySequence("Ctrl+F"))
+        find.triggered.connect(self.focus_search)
+        view = QMenu("&View", bar, objectName="menuView")
+        refresh = view.addAction("&Refresh")
+        refresh.setObjectName("actionRefresh")
+        refresh.setShortcut(QKeySequence("F5"))
+        refresh.triggered.connect(lambda: self.refresh_views(reload_tree=True))
+        bar.insertMenu(before, edit)
+        bar.insertMenu(before, view)
+        self.actions.update(Find=find, Refresh=refresh, Tag=self.tagging.action)
+
+    def focus_search(self) -> None:
+        """Ctrl+F: the findings' search box, ready to type over."""
+        if self.case_dir is None:
+            return
+        self.tabs.setCurrentWidget(self._w(QWidget, "findingsTab"))
+        self.findings_search.setFocus()
+        self.findings_search.selectAll()
+
+    def tables(self) -> list[QAbstractItemView]:
+        """Every table whose column widths are remembered."""
+        return [self.findings_view, self.files_view, self.evidence_view, self.dashboard_evidence_view,
+                self.top_objects_view, *self.network.views.values()]
+
     # -- cases ----------------------------------------------------------------------------------------
 
     def new_case_dialog(self) -> None:
@@ -395,9 +435,11 @@ class MainWindow(QObject):
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
         self.files_view.setModel(self.files_model)
-        for column, width in enumerate((250, 75, 200, 110, 55, 165, 250)):
+        for column, width in enumerate((250, 75, 200, 110, 55, 165, 140, 250)):
             self.files_view.horizontalHeader().resizeSection(column, width)
         self.files_view.horizontalHeader().setStretchLastSection(True)
+        for view in (self.findings_view, self.files_view):
+            self.state.restore_columns(view)
         self.files_view.selectionModel().currentRowChanged.connect(self._file_selected)
         self.files_view.doubleClicked.connect(self._file_activated)
         self._load_case_info()
@@ -413,6 +455,7 @@ class MainWindow(QObject):
         if self.worker is not None:
             self._say("Processing is running: cancel it first.", error=True)
             return
+        self.state.save_columns(*self.tables())
         self._cancel_content()
         for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
@@ -421,6 +464,7 @@ class MainWindow(QObject):
                 model.deleteLater()
         self.findings_model = self.tree_model = self.files_model = None
         self.network.open(None, None)
+        self.tagging.case_changed()
         if self.conn is not None:
             self.conn.close()
         self.conn, self.case_dir, self.info = None, None, {}
@@ -830,7 +874,7 @@ class MainWindow(QObject):
             self._expand_evidence()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
-        self.network.show_counts(snap.network)
+        self.network.show_counts(snap.network, self.state.restore_columns)
 
     def _show_findings_count(self) -> None:
         total = sum(self._counts.values())
@@ -893,7 +937,7 @@ class MainWindow(QObject):
             return
         low, high = self.severity_filter.currentData()
         self.findings_model.set_filter(FindingFilter(low, high, self.analyzer_filter.currentData(),
-                                                     self.findings_search.text()))
+                                                     self.findings_search.text(), self.tagging.filter_tagged()))
         self.finding_details.clear()
         self._show_findings_count()
 
@@ -933,6 +977,7 @@ class MainWindow(QObject):
         node = self.tree_model.node(current) if self.tree_model else None
         if node is None or self.files_model is None:
             return
+        self.tagging.folder_chosen()
         if node.offset is None or node.greyed:
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a volume." if node.offset is None else esc(node.tooltip or node.label))
@@ -1091,6 +1136,8 @@ class MainWindow(QObject):
 
     def _closing(self, event: QCloseEvent) -> None:
         """Closing during a scan cancels it and waits for the case to be left consistent."""
+        self.state.save_columns(*self.tables())
+        self.state.save_window()
         if self.worker is not None:
             self.worker.quit()
             self._say("Cancelling processing before closing…")

@@ -240,7 +240,7 @@ class NetworkViews(QObject):
         self.reveal_box.setChecked(False)
         self.reveal_box.blockSignals(False)
 
-    def show_counts(self, counts: dict[str, int], after_models: Callable[[str, QTableView], None] | None = None) -> None:
+    def show_counts(self, counts: dict[str, int], after_models: Callable[[QTableView], None] | None = None) -> None:
         """Update the tab from the row counts a snapshot read (`casedb.network_counts`)."""
         if not counts.get("flows") or self.conn is None:
             self.label.setText(
@@ -271,7 +271,7 @@ class NetworkViews(QObject):
                 header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # capture order until a header is clicked
                 view.setSortingEnabled(True)
                 if after_models is not None:
-                    after_models(table.name, view)
+                    after_models(view)
             elif model.rowCount() != counts[table.name]:
                 model.refresh()
 
