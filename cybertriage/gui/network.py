@@ -32,6 +32,7 @@ from .models import ALIGN_RIGHT, Index
 from .workers import FunctionWorker
 
 MASK = "••••••••"
+YES_NO = frozenset({"accepted", "starttls", "message_complete", "body_complete", "file_complete", "established"})
 
 
 @dataclass(frozen=True)
@@ -46,28 +47,28 @@ class Table:
 
 _ENDS = (("src", "Source", 130), ("sport", "Port", 50), ("dst", "Destination", 130), ("dport", "Port", 50))
 TABLES = (
-    Table("flows", "Flows", (("evidence_id", "Evidence", 65), ("flow_id", "Flow", 50), ("first_seen", "First seen", 205),
-                             ("last_seen", "Last seen", 205), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
+    Table("flows", "Flows", (("evidence_id", "Evidence", 65), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
+                             ("last_seen", "Last seen", 215), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
                              ("packets", "Packets", 65), ("bytes", "Bytes", 75), ("state", "State", 60))),
-    Table("dns", "DNS", (("ts", "Time", 205), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
+    Table("dns", "DNS", (("ts", "Time", 215), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
                          ("rcode", "Result", 75), ("answers", "Answers", 260), ("flow_id", "Flow", 50))),
-    Table("http", "HTTP", (("ts", "Time", 205), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
+    Table("http", "HTTP", (("ts", "Time", 215), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
                            ("uri", "URI", 260), ("status", "Status", 55), ("content_type", "Content type", 140),
                            ("body_size", "Body", 70), ("user_agent", "User agent", 220), ("body_sha256", "Body SHA-256", 200),
                            ("flow_id", "Flow", 50))),
-    Table("tls", "TLS", (("ts", "Time", 205), *_ENDS, ("sni", "Server name", 200), ("version", "Version", 75),
+    Table("tls", "TLS", (("ts", "Time", 215), *_ENDS, ("sni", "Server name", 200), ("version", "Version", 75),
                          ("cipher", "Cipher", 230), ("ja3", "JA3", 240), ("ja3s", "JA3S", 240),
                          ("cert_subject", "Certificate subject", 260), ("cert_issuer", "Issuer", 260),
                          ("flow_id", "Flow", 50))),
-    Table("smtp", "SMTP", (("ts", "Time", 205), *_ENDS, ("mail_from", "Mail from", 190), ("rcpt_to", "Recipients", 220),
+    Table("smtp", "SMTP", (("ts", "Time", 215), *_ENDS, ("mail_from", "Mail from", 190), ("rcpt_to", "Recipients", 220),
                            ("subject", "Subject", 260), ("attachments", "Attachments", 200), ("message_size", "Size", 70),
                            ("helo", "HELO", 130), ("flow_id", "Flow", 50))),
-    Table("ftp", "FTP", (("ts", "Time", 205), *_ENDS, ("user", "User", 90), ("command", "Command", 75),
+    Table("ftp", "FTP", (("ts", "Time", 215), *_ENDS, ("user", "User", 90), ("command", "Command", 75),
                          ("arg", "Argument", 200), ("reply_code", "Reply", 50), ("reply_msg", "Reply text", 230),
                          ("file_size", "File size", 75), ("file_sha256", "File SHA-256", 200), ("flow_id", "Flow", 50))),
-    Table("credentials", "Credentials", (("ts", "Time", 205), *_ENDS, ("protocol", "Protocol", 75),
+    Table("credentials", "Credentials", (("ts", "Time", 215), *_ENDS, ("protocol", "Protocol", 75),
                                          ("username", "User name", 150), ("password", "Password", 150),
-                                         ("where", "Where", 200), ("accepted", "Accepted", 70), ("flow_id", "Flow", 50)),
+                                         ("where", "Where", 200), ("accepted", "Accepted", 80), ("flow_id", "Flow", 50)),
           masked=frozenset({"password"})),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
@@ -160,11 +161,13 @@ class RecordsModel(QAbstractTableModel):
         name = self.names[index.column()]
         value = row[name]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return ALIGN_RIGHT if isinstance(value, (int, float)) else None
+            return ALIGN_RIGHT if isinstance(value, (int, float)) and name not in YES_NO else None
         if value is None:
             return ""
         if name in self.table.masked and not self.revealed:
             return MASK
+        if name in YES_NO:
+            return "yes" if value else "no"
         return _shown(str(value))
 
 
