@@ -62,6 +62,7 @@ from .network import NetworkViews
 from .progress import ProgressTracker
 from .state import WindowState
 from .tags import Tagging
+from .timeline import TimelineView
 from .workers import FunctionWorker, ScanWorker
 
 logger = logging.getLogger(__name__)
@@ -144,10 +145,14 @@ class MainWindow(QObject):
         self._build_static_models()
         self._connect()
         self.tagging = Tagging(self)
+        self.timeline = TimelineView(self._say)
+        self.tabs.addTab(self.timeline.widget, "Timeline")
+        self.tabs.currentChanged.connect(lambda _: self.timeline.tab_shown() if self.timeline.widget.isVisible() else None)
+        self.scan_done.connect(lambda _: self.timeline.mark_stale())
         self._add_menus()
         self.state = WindowState(self.settings, self.window)
         self.state.restore_window()
-        for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view):
+        for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.timeline.view):
             self.state.restore_columns(view)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_views)
@@ -340,6 +345,7 @@ class MainWindow(QObject):
         refresh.setObjectName("actionRefresh")
         refresh.setShortcut(QKeySequence("F5"))
         refresh.triggered.connect(lambda: self.refresh_views(reload_tree=True))
+        refresh.triggered.connect(self.timeline.mark_stale)
         bar.insertMenu(before, edit)
         bar.insertMenu(before, view)
         self.actions.update(Find=find, Refresh=refresh, Tag=self.tagging.action)
@@ -355,7 +361,7 @@ class MainWindow(QObject):
     def tables(self) -> list[QAbstractItemView]:
         """Every table whose column widths are remembered."""
         return [self.findings_view, self.files_view, self.evidence_view, self.dashboard_evidence_view,
-                self.top_objects_view, *self.network.views.values()]
+                self.top_objects_view, self.timeline.view, *self.network.views.values()]
 
     # -- cases ----------------------------------------------------------------------------------------
 
@@ -416,6 +422,7 @@ class MainWindow(QObject):
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
         self.network.open(conn, self.case_dir)
+        self.timeline.open(self.case_dir)
         # filled by the first snapshot; later sorts and filters are read on the thread pool too
         self.findings_model = FindingsModel(conn, self, load=False, loader=self.refresh_views)
         self.findings_view.setModel(self.findings_model)
@@ -464,6 +471,7 @@ class MainWindow(QObject):
                 model.deleteLater()
         self.findings_model = self.tree_model = self.files_model = None
         self.network.open(None, None)
+        self.timeline.open(None)
         self.tagging.case_changed()
         if self.conn is not None:
             self.conn.close()

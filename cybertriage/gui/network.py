@@ -45,30 +45,31 @@ class Table:
     masked: frozenset[str] = frozenset()
 
 
-_ENDS = (("src", "Source", 130), ("sport", "Port", 50), ("dst", "Destination", 130), ("dport", "Port", 50))
+_TAIL = (("flow_id", "Flow", 50), ("evidence_id", "Evidence", 130))
+_ENDS = (("src", "Source", 135), ("sport", "Port", 50), ("dst", "Destination", 135), ("dport", "Port", 50))
 TABLES = (
-    Table("flows", "Flows", (("evidence_id", "Evidence", 65), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
+    Table("flows", "Flows", (("evidence_id", "Evidence", 130), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
                              ("last_seen", "Last seen", 215), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
                              ("packets", "Packets", 65), ("bytes", "Bytes", 75), ("state", "State", 60))),
     Table("dns", "DNS", (("ts", "Time", 215), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
-                         ("rcode", "Result", 75), ("answers", "Answers", 260), ("flow_id", "Flow", 50))),
+                         ("rcode", "Result", 75), ("answers", "Answers", 260), *_TAIL)),
     Table("http", "HTTP", (("ts", "Time", 215), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
                            ("uri", "URI", 260), ("status", "Status", 55), ("content_type", "Content type", 140),
                            ("body_size", "Body", 70), ("user_agent", "User agent", 220), ("body_sha256", "Body SHA-256", 200),
-                           ("flow_id", "Flow", 50))),
+                           *_TAIL)),
     Table("tls", "TLS", (("ts", "Time", 215), *_ENDS, ("sni", "Server name", 200), ("version", "Version", 75),
                          ("cipher", "Cipher", 230), ("ja3", "JA3", 240), ("ja3s", "JA3S", 240),
                          ("cert_subject", "Certificate subject", 260), ("cert_issuer", "Issuer", 260),
-                         ("flow_id", "Flow", 50))),
+                         *_TAIL)),
     Table("smtp", "SMTP", (("ts", "Time", 215), *_ENDS, ("mail_from", "Mail from", 190), ("rcpt_to", "Recipients", 220),
                            ("subject", "Subject", 260), ("attachments", "Attachments", 200), ("message_size", "Size", 70),
-                           ("helo", "HELO", 130), ("flow_id", "Flow", 50))),
+                           ("helo", "HELO", 130), *_TAIL)),
     Table("ftp", "FTP", (("ts", "Time", 215), *_ENDS, ("user", "User", 90), ("command", "Command", 75),
                          ("arg", "Argument", 200), ("reply_code", "Reply", 50), ("reply_msg", "Reply text", 230),
-                         ("file_size", "File size", 75), ("file_sha256", "File SHA-256", 200), ("flow_id", "Flow", 50))),
+                         ("file_size", "File size", 75), ("file_sha256", "File SHA-256", 200), *_TAIL)),
     Table("credentials", "Credentials", (("ts", "Time", 215), *_ENDS, ("protocol", "Protocol", 75),
                                          ("username", "User name", 150), ("password", "Password", 150),
-                                         ("where", "Where", 200), ("accepted", "Accepted", 80), ("flow_id", "Flow", 50)),
+                                         ("where", "Where", 200), ("accepted", "Accepted", 80), *_TAIL),
           masked=frozenset({"password"})),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
@@ -90,6 +91,7 @@ class RecordsModel(QAbstractTableModel):
         self.order: tuple[str, bool] = ("id", False)
         self.revealed = False
         self._ids: list[int] = []
+        self.evidence: dict[int, str] = {}  # evidence id → file name, shown instead of the id
         self._pages: OrderedDict[int, dict[int, sqlite3.Row]] = OrderedDict()
         self.refresh()
 
@@ -102,6 +104,7 @@ class RecordsModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Read the order again (new rows from a running scan, or a new sort)."""
         ids = self._read_ids()
+        self.evidence = {row[0]: Path(row[1]).name for row in self.conn.execute("SELECT id, path FROM evidence")}
         if ids == self._ids:
             return
         self.beginResetModel()
@@ -161,13 +164,15 @@ class RecordsModel(QAbstractTableModel):
         name = self.names[index.column()]
         value = row[name]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return ALIGN_RIGHT if isinstance(value, (int, float)) and name not in YES_NO else None
+            return ALIGN_RIGHT if isinstance(value, (int, float)) and name not in YES_NO | {"evidence_id"} else None
         if value is None:
             return ""
         if name in self.table.masked and not self.revealed:
             return MASK
         if name in YES_NO:
             return "yes" if value else "no"
+        if name == "evidence_id":
+            return _shown(self.evidence.get(value, str(value)))
         return _shown(str(value))
 
 
