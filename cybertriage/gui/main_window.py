@@ -147,7 +147,7 @@ class MainWindow(QObject):
         self.tagging = Tagging(self)
         self.timeline = TimelineView(self._say)
         self.tabs.addTab(self.timeline.widget, "Timeline")
-        self.tabs.currentChanged.connect(lambda _: self.timeline.tab_shown() if self.timeline.widget.isVisible() else None)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.scan_done.connect(lambda _: self.timeline.mark_stale())
         self._add_menus()
         self.state = WindowState(self.settings, self.window)
@@ -349,6 +349,10 @@ class MainWindow(QObject):
         bar.insertMenu(before, edit)
         bar.insertMenu(before, view)
         self.actions.update(Find=find, Refresh=refresh, Tag=self.tagging.action)
+
+    def _tab_changed(self, number: int) -> None:
+        if not self.disposed and self.tabs.widget(number) is self.timeline.widget:
+            self.timeline.tab_shown()
 
     def focus_search(self) -> None:
         """Ctrl+F: the findings' search box, ready to type over."""
@@ -1157,6 +1161,7 @@ class MainWindow(QObject):
         events of widgets that are half destroyed."""
         self.disposed = True
         self.window.removeEventFilter(self)
+        self.tabs.currentChanged.disconnect(self._tab_changed)  # the tabs go one by one as the window is taken down
         if self.worker is not None:
             self.worker.quit()
         self._cancel_content()

@@ -101,12 +101,16 @@ class Tagging(QObject):
 
         self.files_tagged = QCheckBox("Tagged files only", objectName="filesTagged")
         self.files_tagged.setToolTip("Every tagged file of the case, whichever folder it is in")
+        # A widget of its own, not a bare layout handed to another: PySide keeps wrappers of the layout items
+        # it walks when a layout is added, and those outlive the items (seen as stale objects in later windows).
         pane = main.files_view.parentWidget().layout()
-        row = QHBoxLayout()
+        heading = QWidget(objectName="filesHeading")
+        row = QHBoxLayout(heading)
+        row.setContentsMargins(0, 0, 0, 0)
         pane.removeWidget(main.folder_label)
         row.addWidget(main.folder_label, 1)
         row.addWidget(self.files_tagged)
-        pane.insertLayout(0, row)
+        pane.insertWidget(0, heading)
         self.files_tagged.toggled.connect(self._files_tagged_toggled)
 
     def filter_tagged(self) -> bool:

@@ -35,8 +35,11 @@ def test_each_network_table_model_counts_every_row(qtmodeltester, capture_case, 
     model = RecordsModel(conn, TABLES_BY_NAME[table])
     qtmodeltester.check(model)
     assert model.rowCount() == count(capture_case, f"SELECT count(*) FROM [{table}]") > 0
-    first = model.names[0]
-    assert model.data(model.index(0, 0)) == str(count(capture_case, f"SELECT [{first}] FROM [{table}] ORDER BY id LIMIT 1"))
+    second = model.names[1]
+    assert model.data(model.index(0, 1)) == str(count(capture_case, f"SELECT [{second}] FROM [{table}] ORDER BY id LIMIT 1"))
+    evidence = model.names.index("evidence_id")
+    first_path = count(capture_case, f"SELECT e.path FROM [{table}] t JOIN evidence e ON e.id = t.evidence_id ORDER BY t.id LIMIT 1")
+    assert model.data(model.index(0, evidence)) == Path(first_path).name
 
 
 def test_sorting_a_network_table_is_the_sql_order(capture_case):

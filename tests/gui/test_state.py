@@ -22,7 +22,7 @@ def test_column_widths_and_splitters_survive_close_and_reopen(qtbot, settings, d
     first.findings_view.horizontalHeader().resizeSection(3, 333)
     first.files_view.horizontalHeader().resizeSection(0, 321)
     first.evidence_view.horizontalHeader().resizeSection(0, 277)
-    first.window.resize(640, 480)  # the offscreen screen is 800×600
+    first.window.resize(780, 560)  # the offscreen screen is 800×600
     first.tabs.setCurrentWidget(first.findings_view.parentWidget().parentWidget())
     splitter = first.window.findChild(QSplitter, "findingsSplitter")
     splitter.setSizes([120, sum(splitter.sizes()) - 120])
@@ -32,7 +32,7 @@ def test_column_widths_and_splitters_survive_close_and_reopen(qtbot, settings, d
 
     second = new_window(settings)
     try:
-        assert second.window.size().width() == 640
+        assert second.window.size().width() == 780
         assert second.evidence_view.horizontalHeader().sectionSize(0) == 277
         open_case(qtbot, second, demo_case)
         assert second.findings_view.horizontalHeader().sectionSize(3) == 333
