@@ -26,6 +26,7 @@ from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.base import CHUNK_SIZE
@@ -43,7 +44,7 @@ class Progress:
     """Where the scan is: the evidence and stage, and how much is done of what is known."""
 
     evidence: str
-    stage: str  # hashing evidence | verifying image | analysing | finished
+    stage: str  # hashing evidence | verifying image | analysing | correlating | finished
     objects_found: int = 0
     objects_done: int = 0
     bytes_done: int = 0
@@ -113,6 +114,9 @@ class Scan:
                     self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
                     continue
                 yield from _EvidenceRun(self, writer, run_id, path, key).run()
+            if not self.cancel.is_set():
+                yield Progress(evidence="", stage="correlating", listing_done=True)
+                writer.call(lambda db: _correlate(db, run_id))
             status = "cancelled" if self.cancel.is_set() else "completed"
             summary = [asdict(o) for o in self.outcomes]
             writer.call(lambda db: db["runs"].update(run_id, {"finished": utc_now(), "status": status,
@@ -121,6 +125,16 @@ class Scan:
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
             writer.close()
+
+
+def _correlate(db: Any, run_id: int) -> None:
+    """Link the case's evidence items (correlate.py); a failure there loses nothing already recorded."""
+    try:
+        added = correlate(db)
+    except Exception as error:  # the scan's results stand without the links
+        audit(db, "correlation failed", {"run": run_id, "error": f"{type(error).__name__}: {error}"})
+        return
+    audit(db, "correlation", {"run": run_id, "new_links": added})
 
 
 def _evidence_key(path: Path) -> str:
@@ -445,6 +459,9 @@ class _EvidenceRun:
             "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
         })
         batch["findings"].extend(self._finding_rows(obj, findings))
+        batch.setdefault("indicators", []).extend(
+            {"evidence_id": self.evidence_id, "file_id": obj.id, "kind": kind, "value": value, "offset": offset}
+            for kind, value, offset in facts.get("indicators", ()))
         with self.counters.lock:
             self.counters.done += 1
         return score.value
@@ -542,6 +559,6 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
 
 def _forget(db: Any, evidence_id: int) -> None:
     """Drop what an interrupted earlier run left for this evidence, before doing it again."""
-    for table in ("findings", "files", "partitions", "ledger", "problems"):
+    for table in ("findings", "indicators", "files", "partitions", "ledger", "problems"):
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
     db.execute("DELETE FROM evidence WHERE id = ?", [evidence_id])

@@ -10,6 +10,7 @@ from .archive import ZipArchive
 from .base import Analyzer, Finding, Item, Settings
 from .filetype import FileType
 from .hashing import Hashing
+from .indicators import Indicators
 from .pe import PeAnalysis
 from .yara_scan import YaraScan, rule_files, ruleset_sha256
 
@@ -19,6 +20,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
     ZipArchive.NAME: ZipArchive,
+    Indicators.NAME: Indicators,
 }
 
 __all__ = ["ANALYZERS", "Analyzer", "Finding", "Item", "Settings", "build_analyzers", "rule_files", "ruleset_sha256"]
