@@ -9,13 +9,13 @@ them; clicking a bar of the histogram narrows the range to that bar.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 from PySide6.QtCore import (
     QAbstractTableModel,
     QDate,
@@ -56,7 +56,7 @@ BUCKETS = 60
 COLUMNS = (("ts", "Time (UTC)", 215), ("kind", "Kind", 70), ("action", "Action", 90), ("evidence", "Evidence", 130),
            ("description", "Description", 600))
 KIND_COLORS = {"file": "#1f6fb2", "flow": "#2e7d32", "dns": "#8e44ad", "http": "#e8590c", "tls": "#00838f",
-               "smtp": "#c2185b", "ftp": "#6d4c41", "credentials": "#b3261e"}
+               "smtp": "#c2185b", "ftp": "#6d4c41", "finding": "#b3261e"}
 QT_FORMAT = "yyyy-MM-dd HH:mm:ss"
 
 
@@ -69,7 +69,7 @@ def _timeline() -> Any:
 
 @dataclass(frozen=True)
 class TimelineQuery:
-    """A range (ISO 8601 UTC, either end open) and the kinds of event shown (None: all)."""
+    """A range [start, end) in ISO 8601 UTC (None: open) and the kinds of event shown (None: all)."""
 
     start: str | None = None
     end: str | None = None
@@ -89,11 +89,17 @@ class Overview:
 
 
 def _with_connection(case_dir: Path, read: Any) -> Any:
+    """`read(db)` on a read-only connection of the calling thread's own, as the core's sqlite-utils Database."""
     conn = casedb.connect(case_dir)
     try:
-        return read(conn)
+        return read(sqlite_utils.Database(conn))
     finally:
         conn.close()
+
+
+def after(ts: str) -> str:
+    """The first whole second after `ts`: an end that takes the event at `ts` in (the timeline's ends are exclusive)."""
+    return iso(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc) + timedelta(seconds=1))
 
 
 def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, *, cancel: Any = None) -> Overview:
@@ -101,15 +107,15 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
     tl = _timeline()
     kinds = list(query.kinds) if query.kinds is not None else None
 
-    def read(conn: sqlite3.Connection) -> Overview:
-        count = tl.count(conn, query.start, query.end, kinds)
+    def read(db: sqlite_utils.Database) -> Overview:
+        count = tl.count(db, query.start, query.end, kinds)
         first, last = query.start, query.end
         if first is None or last is None:
-            whole = tl.time_range(conn, kinds)
+            whole = tl.time_range(db, kinds)
             if whole:
-                first, last = first or whole[0], last or whole[1]
-        bars = tl.histogram(conn, first, last, buckets, kinds) if count and first and last else []
-        evidence = {row[0]: Path(row[1]).name for row in conn.execute("SELECT id, path FROM evidence")}
+                first, last = first or whole[0], last or after(whole[1])
+        bars = tl.histogram(db, first, last, buckets, kinds) if count and first and last else []
+        evidence = {row[0]: Path(row[1]).name for row in db.execute("SELECT id, path FROM evidence")}
         return Overview(query, count, first, last, list(bars), evidence)
 
     return _with_connection(case_dir, read)
@@ -118,14 +124,13 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
 def read_page(case_dir: Path, query: TimelineQuery, offset: int, limit: int, *, cancel: Any = None) -> list[Any]:
     tl = _timeline()
     kinds = list(query.kinds) if query.kinds is not None else None
-    return _with_connection(case_dir, lambda conn: list(tl.events(conn, query.start, query.end, kinds, limit, offset)))
+    return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, kinds, limit, offset)))
 
 
 def read_kinds(case_dir: Path, *, cancel: Any = None) -> list[str]:
-    """The kinds of event the case has (kinds the timeline module knows, with at least one event)."""
+    """The kinds of event the case has at least one of (a range is two index probes; a count is a scan)."""
     tl = _timeline()
-    known = list(getattr(tl, "KINDS", ()))
-    return _with_connection(case_dir, lambda conn: [k for k in known if tl.count(conn, None, None, [k])])
+    return _with_connection(case_dir, lambda db: [kind for kind in tl.KINDS if tl.time_range(db, [kind])])
 
 
 def parse_ts(text: str | None) -> datetime | None:
