@@ -94,8 +94,10 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
         tag(app, window, None, "exhibit 1", None)
         settle(app)
         save(main, out / "files.png")
-        window.file_detail_tabs.setCurrentIndex(1)
-        settle(app, 400, lambda: not window.hex_view.toPlainText().startswith("Reading"))
+        tabs = window.file_detail_tabs
+        titles = [tabs.tabText(n).replace("&", "") for n in range(tabs.count())]
+        tabs.setCurrentIndex(next((n for n, t in enumerate(titles) if t in ("Hex", "Content")), 1))
+        settle(app, 1000)  # the bytes are read on the pool
         save(main, out / "content.png")
 
     tab(window, "networkTab")

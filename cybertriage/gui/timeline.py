@@ -360,15 +360,16 @@ class TimelineView(QObject):
         self.whole_button.clicked.connect(lambda: self.set_query(TimelineQuery(None, None, self.query.kinds)))
         for button in (self.apply_button, self.back_button, self.whole_button):
             bar.addWidget(button)
-        kinds = QWidget(objectName="timelineKinds")
+        bar.addStretch(1)
+        layout.addWidget(top)
+        kinds = QWidget(objectName="timelineKinds")  # a row of its own: eight kinds would make the window too wide
         self.kinds_row = QHBoxLayout(kinds)
         self.kinds_row.setContentsMargins(0, 0, 0, 0)
-        bar.addSpacing(12)
-        bar.addWidget(kinds)
-        bar.addStretch(1)
+        self.kinds_row.addWidget(QLabel("Show"))
         self.count_label = QLabel(objectName="timelineCount")
-        bar.addWidget(self.count_label)
-        layout.addWidget(top)
+        self.kinds_row.addStretch(1)
+        self.kinds_row.addWidget(self.count_label)
+        layout.addWidget(kinds)
 
         splitter = QSplitter(Qt.Orientation.Vertical, objectName="timelineSplitter")
         self.histogram = Histogram()
@@ -452,7 +453,7 @@ class TimelineView(QObject):
                 box.setChecked(self.query.kinds is None or kind in self.query.kinds)
                 box.toggled.connect(self._kinds_changed)
                 self.kind_boxes[kind] = box
-                self.kinds_row.addWidget(box)
+                self.kinds_row.insertWidget(len(self.kind_boxes), box)
 
     def _kinds_changed(self) -> None:
         chosen = tuple(kind for kind, box in self.kind_boxes.items() if box.isChecked())
