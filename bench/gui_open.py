@@ -155,7 +155,7 @@ def child(case: Path, settings_path: Path) -> None:
     start = float(os.environ["GUI_OPEN_STARTED"])
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(REPO))
-    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from cybertriage.gui.forms import style_sheet
@@ -169,14 +169,25 @@ def child(case: Path, settings_path: Path) -> None:
     QEventLoop().processEvents()
     shown = time.time()
 
-    loop = QEventLoop()  # PySide6 6.12's QCoreApplication.processEvents drops a reference to None on every call
+    # An event loop checked every 5 ms, not a processEvents spin: the spin's CPU would count as the window's.
+    # (And PySide6 6.12's QCoreApplication.processEvents drops a reference to None on every call.)
+    loop = QEventLoop()
+    poll = QTimer(interval=5)
 
     def wait_for(condition, timeout: float = 60.0) -> None:
         limit = time.time() + timeout
-        while not condition():
-            if time.time() > limit:
-                raise SystemExit("timed out")
-            loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+
+        def check() -> None:
+            if condition() or time.time() > limit:
+                loop.quit()
+
+        poll.timeout.connect(check)
+        poll.start()
+        loop.exec()
+        poll.stop()
+        poll.timeout.disconnect(check)
+        if not condition():
+            raise SystemExit("timed out")
 
     opened, opened_cpu = time.time(), time.process_time()
     window.open_case(case)
