@@ -92,6 +92,9 @@ class Tagging(QObject):
         for view in (main.findings_view, main.files_view):
             view.addAction(self.action)
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        export = main.window.findChild(QAction, "actionExportFiles")  # "Export selected files", where the form has it
+        if export is not None:
+            main.files_view.addAction(export)
 
         self.findings_tagged = QCheckBox("Tagged only", objectName="findingsTagged")
         self.findings_tagged.setToolTip("Only findings that carry a tag")
