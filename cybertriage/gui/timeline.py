@@ -169,13 +169,14 @@ class TimelineModel(QAbstractTableModel):
         self._count = 0
         self._pages: OrderedDict[int, list[Any]] = OrderedDict()
         self._pending: dict[int, FunctionWorker] = {}
+        self._wanted: int | None = None  # the page asked for while another was being read
 
     def show(self, case_dir: Path | None, query: TimelineQuery, count: int, evidence: dict[int, str]) -> None:
         self.beginResetModel()
         for worker in self._pending.values():
             worker.quit()
         self.case_dir, self.query, self._count, self.evidence = case_dir, query, count, evidence
-        self._pages, self._pending = OrderedDict(), {}
+        self._pages, self._pending, self._wanted = OrderedDict(), {}, None
         self.endResetModel()
 
     def event_at(self, row: int) -> Any | None:
@@ -187,12 +188,17 @@ class TimelineModel(QAbstractTableModel):
         return page[offset] if offset < len(page) else None
 
     def _request(self, number: int) -> None:
+        """One page read at a time, the latest asked for next: dragging the scroll bar through millions of
+        events must not queue a slow deep read for every page it passes (and fill the thread pool)."""
         if number in self._pending or self.case_dir is None:
+            return
+        if self._pending:
+            self._wanted = number
             return
         query = self.query
         worker = FunctionWorker(read_page, self.case_dir, query, number * self.PAGE, self.PAGE)
         worker.signals.finished.connect(lambda rows: self._loaded(worker, query, number, rows))
-        worker.signals.errored.connect(lambda error: self._pending.pop(number, None))
+        worker.signals.errored.connect(lambda error: self._pending.pop(number, None) if self._pending.get(number) is worker else None)
         self._pending[number] = worker
         worker.start()
 
@@ -200,6 +206,9 @@ class TimelineModel(QAbstractTableModel):
         if query != self.query or self._pending.get(number) is not worker:
             return
         del self._pending[number]
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted not in self._pages and wanted != number:
+            self._request(wanted)
         self._pages[number] = rows
         while len(self._pages) > self.CACHED_PAGES:
             self._pages.popitem(last=False)

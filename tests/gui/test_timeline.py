@@ -92,3 +92,26 @@ def test_clicking_a_bar_narrows_the_range_to_it(qtbot, main_window, mixed_case):
 def histogram_bucket(overview, number: int) -> tuple[str, str]:
     end = overview.bars[number + 1][0] if number + 1 < len(overview.bars) else overview.last
     return overview.bars[number][0], end
+
+
+def test_pages_are_read_one_at_a_time_the_latest_asked_for_next(qtbot, mixed_case, monkeypatch):
+    from cybertriage.gui import timeline as view
+
+    reads: list[int] = []
+    real = view.read_page
+
+    def counted(case, query, offset, limit, *, cancel=None):
+        reads.append(offset)
+        return real(case, query, offset, limit, cancel=cancel)
+
+    monkeypatch.setattr(view, "read_page", counted)
+    model = view.TimelineModel()
+    model.PAGE = 10
+    total = timeline.count(core(mixed_case))
+    assert total > 60
+    model.show(mixed_case, view.TimelineQuery(), total, {})
+    for row in (0, 25, 45, 65):  # scrolling past pages 2 and 4 while page 0 is read
+        assert model.event_at(row) is None
+    qtbot.waitUntil(lambda: model.event_at(65) is not None, timeout=10_000)
+    assert reads == [0, 60]
+    assert model.event_at(65).ts == timeline.events(core(mixed_case), limit=1, offset=65)[0].ts
