@@ -204,6 +204,7 @@ class NetworkViews(QObject):
         self.conn: sqlite3.Connection | None = None
         self.case_dir: Path | None = None
         self.models: dict[str, RecordsModel] = {}
+        self.stale: set[str] = set()  # tables with rows their model has not read yet
         self.tabs = QTabWidget(objectName="networkTabs")
         self.tabs.setDocumentMode(True)
         layout = tab.layout()
@@ -234,6 +235,8 @@ class NetworkViews(QObject):
                 self.tabs.addTab(page, table.title)
             else:
                 self.tabs.addTab(view, table.title)
+        # a method of this QObject (a child of the tab, destroyed before the tabs): Qt disconnects it then
+        self.tabs.currentChanged.connect(self._refresh_shown)
         self.tabs.hide()
 
     def open(self, conn: sqlite3.Connection | None, case_dir: Path | None) -> None:
@@ -242,7 +245,7 @@ class NetworkViews(QObject):
             view.setModel(None)
         for model in self.models.values():
             model.deleteLater()
-        self.models = {}
+        self.models, self.stale = {}, set()
         self.conn, self.case_dir = conn, case_dir
         self.reveal_box.blockSignals(True)
         self.reveal_box.setChecked(False)
@@ -281,7 +284,16 @@ class NetworkViews(QObject):
                 if after_models is not None:
                     after_models(view)
             elif model.rowCount() != counts[table.name]:
-                model.refresh()
+                self.stale.add(table.name)
+        self._refresh_shown()
+
+    def _refresh_shown(self, *_: Any) -> None:
+        """Re-read the order of the table on screen only; the others when their tab is chosen (a running
+        capture scan changes every count each second, and a sorted order is a sort of the whole table)."""
+        shown = TABLES[self.tabs.currentIndex()].name if self.tabs.currentIndex() >= 0 else None
+        if shown in self.stale and shown in self.models:
+            self.stale.discard(shown)
+            self.models[shown].refresh()
 
     # credentials ------------------------------------------------------------------------------------
 

@@ -103,3 +103,17 @@ def test_carried_http_bodies_are_files_of_the_capture(qtmodeltester, capture_cas
     assert body in [r["id"] for r in files.rows]
     data = read_head(row, length=row["size"], cancel=threading.Event())
     assert hashlib.sha256(data).hexdigest() == row["sha256"]
+
+
+def test_new_rows_are_read_for_the_table_on_screen_and_the_others_when_shown(qtbot, main_window, capture_case):
+    open_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    dns = count(capture_case, "SELECT count(*) FROM dns")
+    counts = {t.name: count(capture_case, f"SELECT count(*) FROM [{t.name}]") for t in TABLES}
+    network.models["dns"]._ids.pop()  # as if the last DNS record had arrived after the model read the table
+    network.models["http"]._ids.pop()
+    network.tabs.setCurrentIndex(0)  # flows on screen
+    network.show_counts(counts)
+    assert network.models["dns"].rowCount() == dns - 1 and network.stale == {"dns", "http"}
+    network.tabs.setCurrentIndex([t.name for t in TABLES].index("dns"))
+    assert network.models["dns"].rowCount() == dns and network.stale == {"http"}
