@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CASE ?= demo-case
+CORPUS ?= $(or $(CYBERTRIAGE_CORPUS),../shared/corpus)
+# captures added to a copy of the demo case so that the network and timeline views have rows
+SCREENSHOT_CAPTURES := $(addprefix $(CORPUS)/pcap/,http_get.pcap wikipedia.pcap ftp_ipv4.pcap smtp.pcap tls_tls1.2.pcap)
+SCREENSHOT_CASE := build/screenshot-case
 # Debian packages the tests use as independent references and to build test images.
 TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatprogs gdisk fdisk yara libmagic1 zip unzip file poppler-utils fonts-dejavu-core pev binutils \
   libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libgl1 xvfb tshark \
@@ -10,7 +14,7 @@ TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatpr
   tcpdump dnsutils curl openssl strace libfuse2
 TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace
 
-.PHONY: run test system-packages bench clean installer installer-check
+.PHONY: run test system-packages bench screenshots clean installer installer-check
 
 $(BIN)/cybertriage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +56,13 @@ installer: $(BIN)/pyinstaller
 
 installer-check: installer
 	tests/installer_check.sh dist/cybertriage
+
+screenshots: $(BIN)/cybertriage system-packages
+	[ -f $(DEMO_CASE)/case.db ] || $(MAKE) run
+	rm -rf $(SCREENSHOT_CASE) && mkdir -p build && cp -r $(DEMO_CASE) $(SCREENSHOT_CASE)
+	$(BIN)/cybertriage scan $(SCREENSHOT_CAPTURES) --case $(SCREENSHOT_CASE) --quiet; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+	xvfb-run -a -s "-screen 0 1920x1200x24" $(BIN)/python -m cybertriage.gui.screenshots $(SCREENSHOT_CASE) docs/screenshots
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import add_tag, audit, open_case, queries, utc_now
+from .case import add_tag, audit, open_case, queries, timeline, utc_now
 from .errors import CaseError, CybertriageError, UsageError
 from .intel.ioc import kind_counts
 from .pipeline import Progress, Scan, ScanOptions
@@ -71,11 +71,12 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export", help="write a table of the case as JSON lines or CSV",
-        description="Export files, findings or the network records of packet captures (flows, dns, http, tls), "
-                    "one JSON object per line (jsonl) or CSV with a header.")
+        description="Export files, findings, the network records of packet captures (flows, dns, http, tls) or "
+                    "the case timeline, one JSON object per line (jsonl) or CSV with a header; the timeline's file "
+                    "times also as a Sleuth Kit body file (--format body) for mactime.")
     export.add_argument("--case", required=True, type=Path, metavar="DIR")
-    export.add_argument("--what", required=True, choices=sorted(queries.EXPORTS))
-    export.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
+    export.add_argument("--what", required=True, choices=sorted([*queries.EXPORTS, "timeline"]))
+    export.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "body"])
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of standard output")
     export.add_argument("--show-credentials", action="store_true",
                         help="write captured passwords as seen (masked by default)")
@@ -268,8 +269,10 @@ def _clip(text: str, width: int) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "body" and args.what != "timeline":
+        raise UsageError("--format body is the Sleuth Kit body file of the file times: use it with --what timeline")
     db = open_case(args.case)
-    fields, rows = queries.EXPORTS[args.what]
+    fields, rows = (timeline.FIELDS, timeline.rows) if args.what == "timeline" else queries.EXPORTS[args.what]
     if args.what == "credentials" and not args.show_credentials:
         rows = _masked(rows)
     try:
@@ -281,7 +284,10 @@ def _export(args: argparse.Namespace) -> int:
               file=sys.stderr)
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
-        if args.format == "jsonl":
+        if args.format == "body":
+            for line in timeline.body_lines(db):
+                out.write(line + "\n")
+        elif args.format == "jsonl":
             for row in rows(db):
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:

@@ -27,6 +27,7 @@ from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
 from .case.objects import keep_carried
 from .case.store import crash_point
+from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.disk import DiskImage, split_raw_segments
@@ -45,7 +46,7 @@ class Progress:
     """Where the scan is: the evidence and stage, and how much is done of what is known."""
 
     evidence: str
-    stage: str  # hashing evidence | verifying image | analysing | matching IOCs | finished
+    stage: str  # hashing evidence | verifying image | analysing | matching IOCs | correlating | finished
     objects_found: int = 0
     objects_done: int = 0
     bytes_done: int = 0
@@ -127,6 +128,9 @@ class Scan:
             if self.settings.intel and self.settings.intel.ioc_lists and not self.cancel.is_set():
                 yield Progress(evidence="", stage="matching IOCs", listing_done=True)
                 writer.call(lambda db: _ioc_pass(db, self.settings.intel, run_id))
+            if not self.cancel.is_set():
+                yield Progress(evidence="", stage="correlating", listing_done=True)
+                writer.call(lambda db: _correlate(db, run_id))
             status = "cancelled" if self.cancel.is_set() else "completed"
             summary = [asdict(o) for o in self.outcomes]
             writer.call(lambda db: (db["runs"].update(run_id, {"finished": utc_now(), "status": status,
@@ -136,6 +140,16 @@ class Scan:
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
             writer.close()
+
+
+def _correlate(db: Any, run_id: int) -> None:
+    """Link the case's evidence items (correlate.py); a failure there loses nothing already recorded."""
+    try:
+        added = correlate(db)
+    except Exception as error:  # the scan's results stand without the links
+        audit(db, "correlation failed", {"run": run_id, "error": f"{type(error).__name__}: {error}"})
+        return
+    audit(db, "correlation", {"run": run_id, "new_links": added})
 
 
 def _evidence_key(path: Path) -> str:

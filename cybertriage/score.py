@@ -53,7 +53,7 @@ def score_object(path: str, deleted: bool, mime: str | None, findings: list[Find
     if worst_member and worst_member[1] > 0:
         member, member_score = worst_member
         score.add(round(member_score * CONTAINED_SHARE), f"Holds {member.rsplit('!', 1)[-1]}, scored {member_score}")
-    runnable = mime in EXECUTABLE_MIMES or extension_of(path) in RUNNABLE_EXTENSIONS
+    runnable = _runnable(path, mime)
     if score.value or runnable:
         for pattern, reason in SUSPICIOUS_LOCATIONS:
             if pattern.search(path.split("!", 1)[0]):
@@ -63,4 +63,17 @@ def score_object(path: str, deleted: bool, mime: str | None, findings: list[Find
         score.add(ARRIVAL_POINTS, f"Arrived over the network: {origin}")
     if deleted and score.value:
         score.add(DELETED_POINTS, "Deleted from the filesystem")
+    return score
+
+
+def _runnable(path: str, mime: str | None) -> bool:
+    return mime in EXECUTABLE_MIMES or extension_of(path) in RUNNABLE_EXTENSIONS
+
+
+def with_arrival(value: int, reasons: list[str], path: str, mime: str | None, how: str) -> Score:
+    """A disk file's recorded score with the arrival part added, once the case shows (correlate.py)
+    that the same content came over the network: the points a carried object gets, on the same terms."""
+    score = Score(value, list(reasons))
+    if score.value or _runnable(path, mime):
+        score.add(ARRIVAL_POINTS, f"Arrived over the network: {how}")
     return score

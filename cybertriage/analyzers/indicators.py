@@ -95,6 +95,7 @@ _EMAIL = re.compile(rf"(?<![\w.%+-])[A-Za-z0-9._%+-]{{1,64}}@{_NAME}(?![\w-]|\.\
 _IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
 _DOMAIN = re.compile(rf"(?<![\w.@-]){_NAME}(?![\w@-]|\.\w)", re.ASCII)  # not an e-mail's local part
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:.])", re.ASCII)
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 _URL_TAIL = ".,;:!?)]'"
 _VERSION_CONTEXT = re.compile(r"(?:version|ver|build)[\s:=\"'.]*$", re.IGNORECASE)  # "version 1.2.3.4" is no address
 
@@ -291,12 +292,19 @@ class Indicators(Analyzer):
         return extraction.feed
 
     def analyze(self, item: Item) -> Iterable[Finding]:
+        found = []
+        if item.obj.path.endswith("/etc/hostname") and item.data and len(item.data) <= 256:
+            name = item.data.split(b"\n", 1)[0].strip().decode("ascii", "replace")
+            if _HOST_NAME.fullmatch(name):
+                found.append(("hostname", name, 0))  # the machine's own name, to find it again in a capture
         extraction: Extraction | None = item.scratch.pop(self.NAME, None)
+        if extraction is not None:
+            extraction.finish()
+            found += [(kind, value, offset) for (kind, value), offset in extraction.found.items()]
+        if found:
+            item.facts["indicators"] = found
         if extraction is None:
             return ()
-        extraction.finish()
-        if extraction.found:
-            item.facts["indicators"] = [(kind, value, offset) for (kind, value), offset in extraction.found.items()]
         if extraction.truncated:
             item.skipped.append((self.NAME, f"more than {MAX_PER_FILE} indicators: the first {MAX_PER_FILE} kept"))
         return ()

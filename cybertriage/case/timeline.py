@@ -260,3 +260,40 @@ def time_range(db: sqlite_utils.Database, kinds: list[str] | tuple[str, ...] | N
                              LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id""").fetchone()
         keys += [k for k in row if k]
     return (_iso(min(keys)), _iso(max(keys))) if keys else None
+
+
+# -- export -------------------------------------------------------------------------------
+
+FIELDS = ["ts", "kind", "action", "evidence_id", "object_kind", "object_id", "description"]
+
+
+def rows(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """The whole timeline as export rows (jsonl, csv)."""
+    for event in iter_events(db):
+        yield {name: getattr(event, name) for name in FIELDS}
+
+
+def _epoch(ts: str | None) -> int:
+    """Whole seconds since the epoch, as the body format has them; 0 for no time (as fls -m writes)."""
+    if not ts:
+        return 0
+    return int(dt.datetime.fromisoformat(ts[:19]).replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def body_lines(db: sqlite_utils.Database) -> Iterator[str]:
+    """Every entry of the file systems (and the archive members in them), as a line of The Sleuth
+    Kit's body format (what `fls -m` writes and `mactime -b` reads):
+    MD5|name|inode|mode_as_string|UID|GID|size|atime|mtime|ctime|crtime, 0 for a time not known.
+    The name is the evidence file's name, the partition's offset and the path; cybertriage keeps
+    neither mode nor owner, so the mode gives only the entry type and UID and GID are 0. Objects
+    carried in captures have no file system times and are left out."""
+    cursor = db.execute(
+        """SELECT f.md5, e.path, f.partition_offset, f.path, f.deleted, f.inode, f.kind, f.size,
+                  f.atime, f.mtime, f.ctime, f.crtime
+           FROM files f JOIN evidence e ON e.id = f.evidence_id
+           WHERE f.origin IS NULL ORDER BY f.id""")
+    for md5, evidence, offset, path, deleted, inode, kind, size, *times in cursor:
+        where = evidence.rsplit("/", 1)[-1] + (f"@{offset}" if offset else "")
+        name = f"{where}:{path}{' (deleted)' if deleted else ''}".replace("|", "%7C")
+        mode = {"directory": "d/d---------", "link": "l/l---------"}.get(kind, "r/r---------")
+        yield "|".join(str(v) for v in (md5 or 0, name, inode or 0, mode, 0, 0, size or 0, *map(_epoch, times)))

@@ -22,7 +22,7 @@ from ..case import open_case
 from .forms import icon, style_sheet
 from .main_window import MainWindow
 
-TABS = ("dashboard", "evidence", "findings", "files", "network")
+TABS = ("dashboard", "evidence", "findings", "files", "network", "timeline")
 
 
 def _parser() -> argparse.ArgumentParser:

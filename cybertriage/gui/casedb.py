@@ -22,6 +22,17 @@ FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind,
                 "origin, flow_id")
 
 
+def tags_of(kind: str, ref: str) -> str:
+    """SQL for the tags on an object, comma-separated (NULL if none): `ref` is the column holding its id."""
+    return f"(SELECT group_concat(tag, ', ') FROM tags t WHERE t.object_kind = '{kind}' AND t.object_id = {ref})"
+
+
+def notes_of(kind: str, ref: str) -> str:
+    """SQL for the tags on an object with their notes and who wrote them, one a line."""
+    return (f"(SELECT group_concat(tag || coalesce(': ' || note, '') || ' (' || coalesce(examiner || ', ', '') || created_at"
+            f" || ')', char(10)) FROM tags t WHERE t.object_kind = '{kind}' AND t.object_id = {ref})")
+
+
 def connect(case_dir: Path) -> sqlite3.Connection:
     """A connection that cannot write (PRAGMA query_only), for the calling thread only."""
     path = case_dir / CASE_DB
@@ -105,12 +116,15 @@ class FindingFilter:
     max_rank: int = 4
     analyzer: str | None = None
     text: str = ""
+    tagged: bool = False
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = ["g.severity_rank BETWEEN ? AND ?"], [self.min_rank, self.max_rank]
         if self.analyzer:
             clauses.append("g.analyzer = ?")
             params.append(self.analyzer)
+        if self.tagged:
+            clauses.append("g.id IN (SELECT object_id FROM tags WHERE object_kind = 'finding')")
         query = fts_query(self.text)
         if query:
             clauses.append("(g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH ?) OR "
@@ -120,7 +134,7 @@ class FindingFilter:
 
 
 FINDING_SORTS = {"severity": "g.severity_rank", "score": "f.score", "analyzer": "g.analyzer", "rule": "g.rule",
-                 "title": "g.title", "object": "g.object", "evidence": "g.evidence_id"}
+                 "title": "g.title", "object": "g.object", "evidence": "g.evidence_id", "tags": tags_of("finding", "g.id")}
 
 
 @dataclass(frozen=True)
@@ -151,7 +165,8 @@ def findings_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[s
         chunk = ids[at : at + 500]
         for row in conn.execute(
                 f"""SELECT g.id, g.severity, g.analyzer, g.rule, g.title, g.object, g.object_kind, g.object_id,
-                           g.evidence_id, e.path AS evidence, f.score AS score, f.deleted AS deleted
+                           g.evidence_id, e.path AS evidence, f.score AS score, f.deleted AS deleted,
+                           {tags_of("finding", "g.id")} AS tags, {notes_of("finding", "g.id")} AS tag_notes
                     FROM findings g JOIN evidence e ON e.id = g.evidence_id
                     LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
                     WHERE g.id IN ({','.join('?' * len(chunk))})""", chunk):
@@ -260,7 +275,8 @@ def _rows_by_id(conn: sqlite3.Connection, ids: list[int], partition_offset: int,
     for at in range(0, len(ids), 500):
         chunk = ids[at : at + 500]
         rows += [dict(r) for r in conn.execute(
-            f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({','.join('?' * len(chunk))}) AND partition_offset = ?{kind} "
+            f"SELECT {FILE_COLUMNS}, {tags_of('file', 'files.id')} AS tags, {notes_of('file', 'files.id')} AS tag_notes "
+            f"FROM files WHERE id IN ({','.join('?' * len(chunk))}) AND partition_offset = ?{kind} "
             "ORDER BY path, id", [*chunk, partition_offset])]
     return rows
 
@@ -274,10 +290,28 @@ def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset
     return row is not None and row[0] == partition_offset
 
 
-NETWORK_TABLES = ("flows", "dns", "http", "tls")
+NETWORK_TABLES = ("flows", "dns", "http", "tls", "smtp", "ftp", "credentials")
 
 
 def network_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows in each network table the case has (none before schema 3)."""
     return {table: conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
             for table in NETWORK_TABLES if has_table(conn, table)}
+
+
+def tag_names(conn: sqlite3.Connection) -> list[str]:
+    """The tags used in the case, most used first: what the tag dialog offers."""
+    return [row[0] for row in conn.execute("SELECT tag FROM tags GROUP BY tag ORDER BY count(*) DESC, tag")]
+
+
+def tagged_files(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every tagged file of the case, in evidence and path order, as the files table lists them."""
+    return [dict(row) for row in conn.execute(
+        f"SELECT {FILE_COLUMNS}, {tags_of('file', 'files.id')} AS tags, {notes_of('file', 'files.id')} AS tag_notes "
+        "FROM files WHERE id IN (SELECT object_id FROM tags WHERE object_kind = 'file') ORDER BY evidence_id, path, id")]
+
+
+def object_tags(conn: sqlite3.Connection, kind: str, object_id: int) -> tuple[str | None, str | None]:
+    """The tags on one object, and the same with notes (as the tables' Tags column shows them)."""
+    row = conn.execute(f"SELECT {tags_of(kind, '?')}, {notes_of(kind, '?')}", [object_id, object_id]).fetchone()
+    return row[0], row[1]

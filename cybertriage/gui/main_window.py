@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -57,8 +57,12 @@ from .dialogs import CaseDialog
 from .export_files import FileExport
 from .formatting import SEVERITIES, SEVERITY_COLORS, esc, human_size
 from .forms import icon, load_form
-from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel, TableRowsModel
+from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
+from .network import NetworkViews
 from .progress import ProgressTracker
+from .state import WindowState
+from .tags import Tagging
+from .timeline import TimelineView
 from .workers import FunctionWorker, ScanWorker
 
 logger = logging.getLogger(__name__)
@@ -75,9 +79,6 @@ SEVERITY_CHOICES = [
 ]
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
                  "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
-FLOW_COLUMNS = [("evidence_id", "Evidence"), ("flow_id", "Flow"), ("first_seen", "First seen"), ("last_seen", "Last seen"),
-                ("proto", "Proto"), ("src", "Source"), ("sport", "Port"), ("dst", "Destination"), ("dport", "Port"),
-                ("app", "App"), ("packets", "Packets"), ("bytes", "Bytes"), ("state", "State")]
 IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
                 "All files (*)")
 
@@ -130,7 +131,6 @@ class MainWindow(QObject):
         self.findings_model: FindingsModel | None = None
         self.tree_model: FolderTreeModel | None = None
         self.files_model: FolderFilesModel | None = None
-        self.flows_model: TableRowsModel | None = None
         self._evidence_count = 0
         self._db_evidence: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
         self._counts: dict[str, int] = {}
@@ -143,6 +143,16 @@ class MainWindow(QObject):
         self._find_widgets()
         self._build_static_models()
         self._connect()
+        self.tagging = Tagging(self)
+        self.timeline = TimelineView(self._say)
+        self.tabs.addTab(self.timeline.widget, "Timeline")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.scan_done.connect(lambda _: self.timeline.mark_stale())
+        self._add_menus()
+        self.state = WindowState(self.settings, self.window)
+        self.state.restore_window()
+        for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.timeline.view):
+            self.state.restore_columns(view)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_views)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
@@ -181,6 +191,7 @@ class MainWindow(QObject):
         self.content_viewer = ContentViewer(w(QWidget, "hexTab"), w(QWidget, "textTab"), self.file_detail_tabs)
         self.network_label = w(QLabel, "networkLabel")
         self.flows_view = w(QTableView, "flowsView")
+        self.network = NetworkViews(w(QWidget, "networkTab"), self.network_label, self.flows_view, self._say)
         self.progress_panel = w(QFrame, "progressPanel")
         self.progress_bar = w(QProgressBar, "progressBar")
         self.cancel_button = w(QPushButton, "cancelButton")
@@ -223,7 +234,7 @@ class MainWindow(QObject):
         self.analyzer_filter.addItem("All analyzers", None)
 
         for view in (self.evidence_view, self.dashboard_evidence_view, self.top_objects_view, self.findings_view,
-                     self.files_view, self.flows_view):
+                     self.files_view):
             view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
             view.setAlternatingRowColors(True)
@@ -319,6 +330,43 @@ class MainWindow(QObject):
         self.analyzer_filter.currentIndexChanged.connect(self._apply_findings_filter)
         self.findings_search.textChanged.connect(lambda _: self._search_timer.start())
 
+    def _add_menus(self) -> None:
+        """Edit and View menus: tag, find and refresh, with the shortcuts Qt users expect."""
+        bar = self.window.menuBar()
+        before = self._w(QMenu, "menuHelp").menuAction()
+        edit = QMenu("&Edit", bar, objectName="menuEdit")
+        edit.addAction(self.tagging.action)
+        find = edit.addAction("&Find…")
+        find.setObjectName("actionFind")
+        find.setShortcut(QKeySequence("Ctrl+F"))
+        find.triggered.connect(self.focus_search)
+        view = QMenu("&View", bar, objectName="menuView")
+        refresh = view.addAction("&Refresh")
+        refresh.setObjectName("actionRefresh")
+        refresh.setShortcut(QKeySequence("F5"))
+        refresh.triggered.connect(lambda: self.refresh_views(reload_tree=True))
+        refresh.triggered.connect(self.timeline.mark_stale)
+        bar.insertMenu(before, edit)
+        bar.insertMenu(before, view)
+        self.actions.update(Find=find, Refresh=refresh, Tag=self.tagging.action)
+
+    def _tab_changed(self, number: int) -> None:
+        if not self.disposed and self.tabs.widget(number) is self.timeline.widget:
+            self.timeline.tab_shown()
+
+    def focus_search(self) -> None:
+        """Ctrl+F: the findings' search box, ready to type over."""
+        if self.case_dir is None:
+            return
+        self.tabs.setCurrentWidget(self._w(QWidget, "findingsTab"))
+        self.findings_search.setFocus()
+        self.findings_search.selectAll()
+
+    def tables(self) -> list[QAbstractItemView]:
+        """Every table whose column widths are remembered."""
+        return [self.findings_view, self.files_view, self.evidence_view, self.dashboard_evidence_view,
+                self.top_objects_view, self.timeline.view, *self.network.views.values()]
+
     # -- cases ----------------------------------------------------------------------------------------
 
     def new_case_dialog(self) -> None:
@@ -377,6 +425,8 @@ class MainWindow(QObject):
             return False
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
+        self.network.open(conn, self.case_dir)
+        self.timeline.open(self.case_dir)
         # filled by the first snapshot; later sorts and filters are read on the thread pool too
         self.findings_model = FindingsModel(conn, self, load=False, loader=self.refresh_views)
         self.findings_view.setModel(self.findings_model)
@@ -396,9 +446,11 @@ class MainWindow(QObject):
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
         self.files_view.setModel(self.files_model)
-        for column, width in enumerate((250, 75, 200, 110, 55, 165, 250)):
+        for column, width in enumerate((250, 75, 200, 110, 55, 165, 140, 250)):
             self.files_view.horizontalHeader().resizeSection(column, width)
         self.files_view.horizontalHeader().setStretchLastSection(True)
+        for view in (self.findings_view, self.files_view):
+            self.state.restore_columns(view)
         self.files_view.selectionModel().currentRowChanged.connect(self._file_selected)
         self.files_view.doubleClicked.connect(self._file_activated)
         self.content_viewer.set_case(self.case_dir, conn)
@@ -415,13 +467,17 @@ class MainWindow(QObject):
         if self.worker is not None:
             self._say("Processing is running: cancel it first.", error=True)
             return
+        self.state.save_columns(*self.tables())
         self.content_viewer.set_case(None, None)
-        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
-        for model in (self.findings_model, self.tree_model, self.files_model, self.flows_model):
+        for model in (self.findings_model, self.tree_model, self.files_model):
             if model is not None:
                 model.deleteLater()
-        self.findings_model = self.tree_model = self.files_model = self.flows_model = None
+        self.findings_model = self.tree_model = self.files_model = None
+        self.network.open(None, None)
+        self.timeline.open(None)
+        self.tagging.case_changed()
         if self.conn is not None:
             self.conn.close()
         self.conn, self.case_dir, self.info = None, None, {}
@@ -829,30 +885,7 @@ class MainWindow(QObject):
             self._expand_evidence()
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left.")
-        self._show_network(snap.network)
-
-    def _show_network(self, counts: dict[str, int]) -> None:
-        if not counts.get("flows"):
-            self.network_label.setText(
-                "<p style='font-size:13pt'>No packet capture in this case.</p>"
-                "<p>Network flows, DNS, HTTP and TLS records appear here once a capture (.pcap, .pcapng) "
-                "has been added as evidence.</p>")
-            self.network_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.flows_view.hide()
-            return
-        self.network_label.setText(" · ".join(f"{counts.get(t, 0):,} {name}" for t, name in (
-            ("flows", "flows"), ("dns", "DNS records"), ("http", "HTTP transactions"), ("tls", "TLS handshakes"))))
-        self.network_label.setAlignment(Qt.AlignmentFlag.AlignLeft)
-        self.flows_view.show()
-        if self.flows_model is None:
-            self.flows_model = TableRowsModel(self.conn, "flows", FLOW_COLUMNS, self)
-            self.flows_view.setModel(self.flows_model)
-            header = self.flows_view.horizontalHeader()
-            for column, width in enumerate((65, 45, 205, 205, 50, 180, 50, 180, 50, 55, 65, 70)):
-                header.resizeSection(column, width)
-            header.setStretchLastSection(True)
-        elif self.flows_model.rowCount() != counts["flows"]:
-            self.flows_model.refresh()
+        self.network.show_counts(snap.network, self.state.restore_columns)
 
     def _show_findings_count(self) -> None:
         total = sum(self._counts.values())
@@ -915,7 +948,7 @@ class MainWindow(QObject):
             return
         low, high = self.severity_filter.currentData()
         self.findings_model.set_filter(FindingFilter(low, high, self.analyzer_filter.currentData(),
-                                                     self.findings_search.text()))
+                                                     self.findings_search.text(), self.tagging.filter_tagged()))
         self.finding_details.clear()
         self._show_findings_count()
 
@@ -955,6 +988,7 @@ class MainWindow(QObject):
         node = self.tree_model.node(current) if self.tree_model else None
         if node is None or self.files_model is None:
             return
+        self.tagging.folder_chosen()
         if node.offset is None or node.greyed:
             self.files_model.show_folder(None)
             self.folder_label.setText("Choose a volume." if node.offset is None else esc(node.tooltip or node.label))
@@ -1070,6 +1104,8 @@ class MainWindow(QObject):
 
     def _closing(self, event: QCloseEvent) -> None:
         """Closing during a scan cancels it and waits for the case to be left consistent."""
+        self.state.save_columns(*self.tables())
+        self.state.save_window()
         if self.worker is not None:
             self.worker.quit()
             self._say("Cancelling processing before closing…")
@@ -1081,13 +1117,15 @@ class MainWindow(QObject):
         events of widgets that are half destroyed."""
         self.disposed = True
         self.window.removeEventFilter(self)
+        self.tabs.currentChanged.disconnect(self._tab_changed)  # the tabs go one by one as the window is taken down
         if self.worker is not None:
             self.worker.quit()
         self.content_viewer.clear()
         QThreadPool.globalInstance().waitForDone(60_000)
         self.content_viewer.set_case(None, None)
-        for view in (self.findings_view, self.folder_tree, self.files_view, self.flows_view):
+        for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
+        self.network.open(None, None)
         if self.conn is not None:
             self.conn.close()
             self.conn = None

@@ -21,6 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 from . import casedb
 from .casedb import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from .formatting import SEVERITY_COLORS, human_size, printable
+from .forms import icon
 
 Index = QModelIndex | QPersistentModelIndex
 ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -35,6 +36,11 @@ def severity_icon(severity: str) -> QIcon:
         pixmap.fill(QColor(SEVERITY_COLORS.get(severity, "#888888")))
         _severity_icons[severity] = QIcon(pixmap)
     return _severity_icons[severity]
+
+
+def tag_icon() -> QIcon:
+    """The marker of a tagged finding or file."""
+    return icon("tag")
 
 
 # -- small lists: evidence, dashboard tables ---------------------------------------------------
@@ -112,6 +118,7 @@ FINDING_COLUMNS = [
     ("title", "Title"),
     ("object", "Object"),
     ("evidence", "Evidence"),
+    ("tags", "Tags"),
 ]
 
 
@@ -178,6 +185,12 @@ class FindingsModel(QAbstractTableModel):
         if query != self.query:  # the view asks again when sorting is switched on: nothing to do then
             self._reset(query)
 
+    def forget_rows(self) -> None:
+        """Read the rows again when next shown (a tag was added), keeping the order and the selection."""
+        self._pages.clear()
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(FINDING_COLUMNS) - 1))
+
     def refresh(self) -> None:
         """Re-read the ids on this thread (a worker can call `casedb.finding_ids` and `apply_ids` instead)."""
         self.apply_ids(casedb.finding_ids(self.conn, self.query), self.query)
@@ -238,9 +251,15 @@ class FindingsModel(QAbstractTableModel):
                 return printable(Path(value).name)
             if key == "score":
                 return "" if value is None else str(value)
+            if key == "tags":
+                return "" if value is None else printable(value)
             return printable(value) if isinstance(value, str) else value
         if role == Qt.ItemDataRole.ToolTipRole and key in ("title", "object", "evidence", "rule"):
             return printable(row[key])
+        if role == Qt.ItemDataRole.ToolTipRole and key == "tags" and row["tag_notes"]:
+            return "\n".join(printable(line) for line in row["tag_notes"].split("\n"))
+        if role == Qt.ItemDataRole.DecorationRole and key == "tags" and row["tags"]:
+            return tag_icon()
         if role == Qt.ItemDataRole.DecorationRole and key == "severity":
             return severity_icon(row["severity"])
         if role == Qt.ItemDataRole.ForegroundRole and key == "severity":
@@ -405,7 +424,7 @@ class FolderTreeModel(QAbstractItemModel):
         return QModelIndex()
 
 
-FILE_TABLE_COLUMNS = ["Name", "Size", "Type", "Ext. mismatch", "Score", "Modified", "MD5", "SHA-256"]
+FILE_TABLE_COLUMNS = ["Name", "Size", "Type", "Ext. mismatch", "Score", "Modified", "Tags", "MD5", "SHA-256"]
 
 
 class FolderFilesModel(QAbstractTableModel):
@@ -427,6 +446,20 @@ class FolderFilesModel(QAbstractTableModel):
         self.folder = None if evidence_id is None or offset is None else (evidence_id, offset, path)
         self.rows, self.cursor, self.exhausted = [], None, self.folder is None
         self.endResetModel()
+
+    def show_rows(self, rows: list[dict[str, Any]]) -> None:
+        """A fixed list instead of a folder (the case's tagged files), each shown by its full path."""
+        self.beginResetModel()
+        self.folder, self.cursor, self.exhausted = None, None, True
+        self.rows = [{**row, "shown": row["path"]} for row in rows]
+        self.endResetModel()
+
+    def set_tags(self, file_id: int, tags: str | None, notes: str | None) -> None:
+        """Show a file's tags as they now are, where it is listed."""
+        for number, row in enumerate(self.rows):
+            if row.get("id") == file_id:
+                row["tags"], row["tag_notes"] = tags, notes
+                self.dataChanged.emit(self.index(number, 0), self.index(number, len(FILE_TABLE_COLUMNS) - 1))
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return not parent.isValid() and not self.exhausted
@@ -481,8 +514,10 @@ class FolderFilesModel(QAbstractTableModel):
             if column == 5:
                 return row["mtime"]
             if column == 6:
-                return row["md5"]
+                return printable(row.get("tags"))
             if column == 7:
+                return row["md5"]
+            if column == 8:
                 return row["sha256"]
         if role == Qt.ItemDataRole.ToolTipRole and column == 0:
             tip = printable(row["path"])
@@ -491,8 +526,12 @@ class FolderFilesModel(QAbstractTableModel):
             if row.get("reasons"):
                 tip += "\n" + "\n".join(printable(r) for r in json.loads(row["reasons"]))
             return tip
+        if role == Qt.ItemDataRole.ToolTipRole and column == 6 and row.get("tag_notes"):
+            return "\n".join(printable(line) for line in row["tag_notes"].split("\n"))
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self.icons.get("folder" if row["kind"] == "directory" else "file")
+        if role == Qt.ItemDataRole.DecorationRole and column == 6 and row.get("tags"):
+            return tag_icon()
         if role == Qt.ItemDataRole.ForegroundRole:
             if deleted:
                 return QBrush(DELETED_COLOR)
@@ -509,57 +548,3 @@ class FolderFilesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return row.get("id")
         return None
-
-
-class TableRowsModel(QAbstractTableModel):
-    """One table of the case (flows, dns, ...) in id order, read a page at a time; rowCount from count(*)."""
-
-    PAGE = 200
-
-    def __init__(self, conn: sqlite3.Connection, table: str, columns: list[tuple[str, str]], parent: Any = None) -> None:
-        super().__init__(parent)
-        self.conn, self.table, self.columns = conn, table, columns
-        self._count = 0
-        self._pages: OrderedDict[int, list[sqlite3.Row]] = OrderedDict()
-        self.refresh()
-
-    def refresh(self) -> None:
-        count = self.conn.execute(f"SELECT count(*) FROM [{self.table}]").fetchone()[0]
-        self.beginResetModel()
-        self._count, self._pages = count, OrderedDict()
-        self.endResetModel()
-
-    def _row(self, number: int) -> sqlite3.Row | None:
-        page = self._pages.get(number // self.PAGE)
-        if page is None:
-            names = ", ".join(f"[{name}]" for name, _ in self.columns)
-            page = self.conn.execute(f"SELECT {names} FROM [{self.table}] ORDER BY id LIMIT ? OFFSET ?",
-                                     [self.PAGE, number // self.PAGE * self.PAGE]).fetchall()
-            self._pages[number // self.PAGE] = page
-            while len(self._pages) > 40:
-                self._pages.popitem(last=False)
-        offset = number % self.PAGE
-        return page[offset] if offset < len(page) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else self._count
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
-            return self.columns[section][1]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
-                                               Qt.ItemDataRole.TextAlignmentRole):
-            return None
-        row = self._row(index.row())
-        if row is None:
-            return None
-        value = row[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return ALIGN_RIGHT if isinstance(value, (int, float)) else None
-        return "" if value is None else printable(str(value))

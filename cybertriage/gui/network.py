@@ -1,0 +1,337 @@
+"""The Network tab: flows, DNS, HTTP, TLS, SMTP, FTP and credentials, one paged and sortable table each.
+
+Each table is a `RecordsModel`: the ids in the chosen order (a few bytes a row,
+sorted in SQL) and the rows of the pages the view has shown. Cleartext
+passwords stay masked until the examiner asks to see them, and that request is
+written to the case's audit log before they are shown.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..case import audit, open_case
+from .models import ALIGN_RIGHT, Index
+from .workers import FunctionWorker
+
+MASK = "••••••••"
+YES_NO = frozenset({"accepted", "starttls", "message_complete", "body_complete", "file_complete", "established"})
+
+
+@dataclass(frozen=True)
+class Table:
+    """One network table as the Network tab shows it: its columns (name, title, width) in order."""
+
+    name: str
+    title: str
+    columns: tuple[tuple[str, str, int], ...]
+    masked: frozenset[str] = frozenset()
+
+
+_TAIL = (("flow_id", "Flow", 50), ("evidence_id", "Evidence", 130))
+_ENDS = (("src", "Source", 135), ("sport", "Port", 50), ("dst", "Destination", 135), ("dport", "Port", 50))
+TABLES = (
+    Table("flows", "Flows", (("evidence_id", "Evidence", 130), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
+                             ("last_seen", "Last seen", 215), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
+                             ("packets", "Packets", 65), ("bytes", "Bytes", 75), ("state", "State", 60))),
+    Table("dns", "DNS", (("ts", "Time", 215), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
+                         ("rcode", "Result", 75), ("answers", "Answers", 260), *_TAIL)),
+    Table("http", "HTTP", (("ts", "Time", 215), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
+                           ("uri", "URI", 260), ("status", "Status", 55), ("content_type", "Content type", 140),
+                           ("body_size", "Body", 70), ("user_agent", "User agent", 220), ("body_sha256", "Body SHA-256", 200),
+                           *_TAIL)),
+    Table("tls", "TLS", (("ts", "Time", 215), *_ENDS, ("sni", "Server name", 200), ("version", "Version", 75),
+                         ("cipher", "Cipher", 230), ("ja3", "JA3", 240), ("ja3s", "JA3S", 240),
+                         ("cert_subject", "Certificate subject", 260), ("cert_issuer", "Issuer", 260),
+                         *_TAIL)),
+    Table("smtp", "SMTP", (("ts", "Time", 215), *_ENDS, ("mail_from", "Mail from", 190), ("rcpt_to", "Recipients", 220),
+                           ("subject", "Subject", 260), ("attachments", "Attachments", 200), ("message_size", "Size", 70),
+                           ("helo", "HELO", 130), *_TAIL)),
+    Table("ftp", "FTP", (("ts", "Time", 215), *_ENDS, ("user", "User", 90), ("command", "Command", 75),
+                         ("arg", "Argument", 200), ("reply_code", "Reply", 50), ("reply_msg", "Reply text", 230),
+                         ("file_size", "File size", 75), ("file_sha256", "File SHA-256", 200), *_TAIL)),
+    Table("credentials", "Credentials", (("ts", "Time", 215), *_ENDS, ("protocol", "Protocol", 75),
+                                         ("username", "User name", 150), ("password", "Password", 150),
+                                         ("where", "Where", 200), ("accepted", "Accepted", 80), *_TAIL),
+          masked=frozenset({"password"})),
+)
+TABLES_BY_NAME = {table.name: table for table in TABLES}
+
+
+class RecordsModel(QAbstractTableModel):
+    """One network table, sorted by any of its columns in SQL, read a page at a time.
+
+    `masked` columns show a fixed mask until `set_revealed(True)`.
+    """
+
+    PAGE = 200
+    CACHED_PAGES = 40
+
+    def __init__(self, conn: sqlite3.Connection, table: Table, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.conn, self.table = conn, table
+        self.names = [name for name, _, _ in table.columns]
+        self.order: tuple[str, bool] = ("id", False)
+        self.revealed = False
+        self._ids: list[int] = []
+        self.evidence: dict[int, str] = {}  # evidence id → file name, shown instead of the id
+        self._pages: OrderedDict[int, dict[int, sqlite3.Row]] = OrderedDict()
+        self.refresh()
+
+    def _read_ids(self) -> list[int]:
+        column, descending = self.order
+        direction = "DESC" if descending else "ASC"
+        return [row[0] for row in self.conn.execute(
+            f"SELECT id FROM [{self.table.name}] ORDER BY [{column}] {direction}, id {direction}")]
+
+    def refresh(self) -> None:
+        """Read the order again (new rows from a running scan, or a new sort)."""
+        ids = self._read_ids()
+        self.evidence = {row[0]: Path(row[1]).name for row in self.conn.execute("SELECT id, path FROM evidence")}
+        if ids == self._ids:
+            return
+        self.beginResetModel()
+        self._ids, self._pages = ids, OrderedDict()
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self.names):
+            return
+        wanted = (self.names[column], order == Qt.SortOrder.DescendingOrder)
+        if wanted != self.order:
+            self.order = wanted
+            self.refresh()
+
+    def set_revealed(self, revealed: bool) -> None:
+        self.revealed = revealed
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(self.names) - 1))
+
+    def record(self, row: int) -> sqlite3.Row | None:
+        if not 0 <= row < len(self._ids):
+            return None
+        number = row // self.PAGE
+        page = self._pages.get(number)
+        if page is None:
+            ids = self._ids[number * self.PAGE : (number + 1) * self.PAGE]
+            names = ", ".join(f"[{name}]" for name in ["id", *self.names])
+            page = {r["id"]: r for r in self.conn.execute(
+                f"SELECT {names} FROM [{self.table.name}] WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            self._pages[number] = page
+            while len(self._pages) > self.CACHED_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        return page.get(self._ids[row])
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.names)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.names):
+            return self.table.columns[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                                               Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.UserRole):
+            return None
+        row = self.record(index.row())
+        if row is None:
+            return None
+        if role == Qt.ItemDataRole.UserRole:
+            return row["id"]
+        name = self.names[index.column()]
+        value = row[name]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return ALIGN_RIGHT if isinstance(value, (int, float)) and name not in YES_NO | {"evidence_id"} else None
+        if value is None:
+            return ""
+        if name in self.table.masked and not self.revealed:
+            return MASK
+        if name in YES_NO:
+            return "yes" if value else "no"
+        if name == "evidence_id":
+            return _shown(self.evidence.get(value, str(value)))
+        return _shown(str(value))
+
+
+def _shown(text: str) -> str:
+    """Lists are stored as JSON text; show them as a comma-separated list, control characters escaped."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1].replace('", "', ", ").replace('"', "")
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
+def record_in_audit_log(case_dir: Path, action: str, detail: dict[str, Any], *, cancel: Any = None) -> None:
+    """One entry in the case's audit log, on a connection of the calling thread's own."""
+    db = open_case(case_dir)
+    try:
+        with db.conn:
+            audit(db, action, detail)
+    finally:
+        db.close()
+
+
+class NetworkViews(QObject):
+    """The Network tab's sub-tabs, filled from the case's network tables; "no capture" when it has none."""
+
+    revealed_changed = Signal(bool)  # the credentials are shown (True, after the audit entry is written) or masked
+
+    def __init__(self, tab: QWidget, label: QLabel, flows_view: QTableView, say: Callable[..., None]) -> None:
+        super().__init__(tab)
+        self.label, self.say = label, say
+        self.conn: sqlite3.Connection | None = None
+        self.case_dir: Path | None = None
+        self.models: dict[str, RecordsModel] = {}
+        self.stale: set[str] = set()  # tables with rows their model has not read yet
+        self.tabs = QTabWidget(objectName="networkTabs")
+        self.tabs.setDocumentMode(True)
+        layout = tab.layout()
+        layout.removeWidget(flows_view)
+        layout.addWidget(self.tabs)
+        self.views: dict[str, QTableView] = {}
+        self._audit_worker: FunctionWorker | None = None
+        for table in TABLES:
+            view = flows_view if table.name == "flows" else QTableView(objectName=f"{table.name}View")
+            view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            view.setAlternatingRowColors(True)
+            view.setWordWrap(False)
+            view.verticalHeader().hide()
+            view.verticalHeader().setDefaultSectionSize(24)
+            view.horizontalHeader().setHighlightSections(False)
+            view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            view.horizontalHeader().setStretchLastSection(True)
+            self.views[table.name] = view
+            if table.masked:
+                page = QWidget(objectName=f"{table.name}Page")
+                box = QVBoxLayout(page)
+                box.setContentsMargins(0, 4, 0, 0)
+                self.reveal_box = QCheckBox("Show credentials", objectName="showCredentials")
+                self.reveal_box.setToolTip("Passwords are masked; showing them is recorded in the case's audit log")
+                self.reveal_box.toggled.connect(self._reveal_toggled)
+                box.addWidget(self.reveal_box)
+                box.addWidget(view)
+                self.tabs.addTab(page, table.title)
+            else:
+                self.tabs.addTab(view, table.title)
+        # a method of this QObject (a child of the tab, destroyed before the tabs): Qt disconnects it then
+        self.tabs.currentChanged.connect(self._refresh_shown)
+        self.tabs.hide()
+
+    def open(self, conn: sqlite3.Connection | None, case_dir: Path | None) -> None:
+        """Show a case (or none): models are made when its first capture rows appear."""
+        for view in self.views.values():
+            view.setModel(None)
+        for model in self.models.values():
+            model.deleteLater()
+        self.models, self.stale = {}, set()
+        self.conn, self.case_dir = conn, case_dir
+        self.reveal_box.blockSignals(True)
+        self.reveal_box.setChecked(False)
+        self.reveal_box.blockSignals(False)
+
+    def show_counts(self, counts: dict[str, int], after_models: Callable[[QTableView], None] | None = None) -> None:
+        """Update the tab from the row counts a snapshot read (`casedb.network_counts`)."""
+        if not counts.get("flows") or self.conn is None:
+            self.label.setText(
+                "<p style='font-size:13pt'>No packet capture in this case.</p>"
+                "<p>Network flows, DNS, HTTP, TLS, mail, FTP and credential records appear here once a capture "
+                "(.pcap, .pcapng) has been added as evidence.</p>")
+            self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.tabs.hide()
+            return
+        self.label.setText(" · ".join(f"{counts.get(t.name, 0):,} {t.title if t.name != 'flows' else 'flows'}"
+                                      for t in TABLES))
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.tabs.show()
+        for number, table in enumerate(TABLES):
+            self.tabs.setTabText(number, f"{table.title} ({counts.get(table.name, 0):,})")
+            if table.name not in counts:
+                continue
+            model = self.models.get(table.name)
+            if model is None:
+                model = RecordsModel(self.conn, table, self)
+                model.set_revealed(self.reveal_box.isChecked())
+                self.models[table.name] = model
+                view = self.views[table.name]
+                view.setModel(model)
+                header = view.horizontalHeader()
+                for column, (_, _, width) in enumerate(table.columns):
+                    header.resizeSection(column, width)
+                header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # capture order until a header is clicked
+                view.setSortingEnabled(True)
+                if after_models is not None:
+                    after_models(view)
+            elif model.rowCount() != counts[table.name]:
+                self.stale.add(table.name)
+        self._refresh_shown()
+
+    def _refresh_shown(self, *_: Any) -> None:
+        """Re-read the order of the table on screen only; the others when their tab is chosen (a running
+        capture scan changes every count each second, and a sorted order is a sort of the whole table)."""
+        shown = TABLES[self.tabs.currentIndex()].name if self.tabs.currentIndex() >= 0 else None
+        if shown in self.stale and shown in self.models:
+            self.stale.discard(shown)
+            self.models[shown].refresh()
+
+    # credentials ------------------------------------------------------------------------------------
+
+    def _reveal_toggled(self, checked: bool) -> None:
+        model = self.models.get("credentials")
+        if not checked:
+            if model is not None:
+                model.set_revealed(False)
+            self.revealed_changed.emit(False)
+            return
+        if self.case_dir is None or self._audit_worker is not None:
+            self._set_box(False)
+            return
+        shown = model.rowCount() if model is not None else 0
+        worker = FunctionWorker(record_in_audit_log, self.case_dir, "credentials shown",
+                                {"view": "network/credentials", "records": shown})
+        worker.signals.finished.connect(lambda _: self._audit_written(worker))
+        worker.signals.errored.connect(lambda error: self._audit_failed(worker, error))
+        self._audit_worker = worker
+        worker.start()
+
+    def _audit_written(self, worker: FunctionWorker) -> None:
+        self._audit_worker = None
+        if not self.reveal_box.isChecked():
+            return
+        model = self.models.get("credentials")
+        if model is not None:
+            model.set_revealed(True)
+        self.say("Credentials shown; recorded in the case's audit log.")
+        self.revealed_changed.emit(True)
+
+    def _audit_failed(self, worker: FunctionWorker, error: Exception) -> None:
+        self._audit_worker = None
+        self._set_box(False)
+        self.say(f"Credentials stay masked: the audit log could not be written ({error})", error=True)
+        self.revealed_changed.emit(False)
+
+    def _set_box(self, checked: bool) -> None:
+        self.reveal_box.blockSignals(True)
+        self.reveal_box.setChecked(checked)
+        self.reveal_box.blockSignals(False)

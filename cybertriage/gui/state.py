@@ -1,0 +1,65 @@
+"""What the window looked like last time: geometry, toolbars, splitter positions and column widths (QSettings).
+
+Column widths are kept per table (by the view's objectName) and restored once
+the table has its model and its default widths, so a remembered width wins and
+a table whose columns changed since starts from its defaults.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QSplitter
+
+
+class WindowState:
+    """Saves and restores one main window's layout in `settings`."""
+
+    def __init__(self, settings: QSettings, window: QMainWindow) -> None:
+        self.settings, self.window = settings, window
+
+    def restore_window(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.window.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.window.restoreState(state)
+        for splitter in self.window.findChildren(QSplitter):
+            sizes = self._ints(f"splitters/{splitter.objectName()}")
+            if splitter.objectName() and len(sizes) == splitter.count() and any(sizes):
+                splitter.setSizes(sizes)
+
+    def save_window(self) -> None:
+        self.settings.setValue("window/geometry", self.window.saveGeometry())
+        self.settings.setValue("window/state", self.window.saveState())
+        for splitter in self.window.findChildren(QSplitter):
+            if splitter.objectName():
+                self.settings.setValue(f"splitters/{splitter.objectName()}", splitter.sizes())
+
+    def restore_columns(self, view: QAbstractItemView) -> None:
+        """The widths this table's columns had when last saved, if it still has as many columns."""
+        header = view.horizontalHeader()  # type: ignore[attr-defined]
+        widths = self._ints(f"columns/{view.objectName()}")
+        if not widths or len(widths) != header.count():
+            return
+        last = header.count() - 1
+        for column, width in enumerate(widths):
+            if width > 0 and not (column == last and header.stretchLastSection()):
+                header.resizeSection(column, width)
+
+    def save_columns(self, *views: QAbstractItemView) -> None:
+        for view in views:
+            header = view.horizontalHeader()  # type: ignore[attr-defined]
+            if view.model() is not None and header.count():
+                self.settings.setValue(f"columns/{view.objectName()}", [header.sectionSize(c) for c in range(header.count())])
+
+    def _ints(self, key: str) -> list[int]:
+        value = self.settings.value(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            value = [value]
+        try:
+            return [int(v) for v in value]
+        except (TypeError, ValueError):
+            return []

@@ -1,0 +1,222 @@
+"""Tag and note: bookmarks the examiner puts on findings and files, kept in the case and its audit log.
+
+Tagging is offered on the findings and files tables (context menu, Edit menu,
+Ctrl+T); the dialog (ui/tag_dialog.ui) offers the tags already used in the
+case. The tag is written by the core's `add_tag` on the thread pool, since the
+scan's writer may hold the database for a moment; the tables then show it in
+their Tags column, and "Tagged only" narrows them to what has been tagged.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QWidget,
+)
+
+from ..case import open_case
+from ..case.store import add_tag
+from . import casedb
+from .forms import icon, load_form
+from .workers import FunctionWorker
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+class TagDialog:
+    """One tag (an existing one or a new one) and an optional note for one finding or file."""
+
+    def __init__(self, parent: QWidget | None, target: str, tags: list[str]) -> None:
+        self.dialog: QDialog = load_form("tag_dialog.ui", parent)  # type: ignore[assignment]
+        self.dialog.findChild(QLabel, "targetLabel").setText(target)
+        self.tag: QComboBox = self.dialog.findChild(QComboBox, "tagCombo")
+        self.tag.addItems(tags)
+        self.tag.setCurrentIndex(-1)
+        self.tag.setEditText("")
+        self.note: QPlainTextEdit = self.dialog.findChild(QPlainTextEdit, "noteEdit")
+        self.error: QLabel = self.dialog.findChild(QLabel, "errorLabel")
+        self.error.setObjectName("errorLabel")
+        buttons = self.dialog.findChild(QDialogButtonBox, "buttons")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.dialog.reject)
+        self.tag.setFocus()
+
+    def values(self) -> tuple[str, str | None]:
+        return self.tag.currentText().strip(), self.note.toPlainText().strip() or None
+
+    def _accept(self) -> None:
+        if not self.values()[0]:
+            self.error.setText("Give a tag: choose one used before or type a new one.")
+            return
+        self.dialog.accept()
+
+
+def write_tag(case_dir: Path, object_kind: str, object_id: int, tag: str, note: str | None, examiner: str | None, *,
+              cancel: Any = None) -> int:
+    """`add_tag` on a connection of the calling thread's own (it writes the audit log entry too)."""
+    db = open_case(case_dir)
+    try:
+        return add_tag(db, object_kind, object_id, tag, note, examiner)
+    finally:
+        db.close()
+
+
+class Tagging(QObject):
+    """Tag and note on the findings and files tables of the main window, and their "Tagged only" filters."""
+
+    tagged = Signal(str, int)  # object kind and id, once the tag is in the case
+    failed = Signal(str)
+
+    def __init__(self, main: MainWindow) -> None:
+        super().__init__(main)
+        self.main = main
+        self.dialog: TagDialog | None = None
+        self._worker: FunctionWorker | None = None
+        self.action = QAction(icon("tag"), "&Tag and note…", main.window)
+        self.action.setShortcut(QKeySequence("Ctrl+T"))
+        self.action.setToolTip("Tag the selected finding or file and add a note; recorded in the audit log")
+        self.action.triggered.connect(self.tag_current)
+        for view in (main.findings_view, main.files_view):
+            view.addAction(self.action)
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        export = main.window.findChild(QAction, "actionExportFiles")  # "Export selected files", where the form has it
+        if export is not None:
+            main.files_view.addAction(export)
+
+        self.findings_tagged = QCheckBox("Tagged only", objectName="findingsTagged")
+        self.findings_tagged.setToolTip("Only findings that carry a tag")
+        filters: QHBoxLayout = main.window.findChild(QHBoxLayout, "findingsFilters")
+        filters.insertWidget(filters.indexOf(main.findings_count), self.findings_tagged)
+        self.findings_tagged.toggled.connect(lambda _: main._apply_findings_filter())
+
+        self.files_tagged = QCheckBox("Tagged files only", objectName="filesTagged")
+        self.files_tagged.setToolTip("Every tagged file of the case, whichever folder it is in")
+        # A widget of its own, not a bare layout handed to another: PySide keeps wrappers of the layout items
+        # it walks when a layout is added, and those outlive the items (seen as stale objects in later windows).
+        pane = main.files_view.parentWidget().layout()
+        heading = QWidget(objectName="filesHeading")
+        row = QHBoxLayout(heading)
+        row.setContentsMargins(0, 0, 0, 0)
+        pane.removeWidget(main.folder_label)
+        row.addWidget(main.folder_label, 1)
+        row.addWidget(self.files_tagged)
+        pane.insertWidget(0, heading)
+        self.files_tagged.toggled.connect(self._files_tagged_toggled)
+
+    def filter_tagged(self) -> bool:
+        return self.findings_tagged.isChecked()
+
+    # tagging ------------------------------------------------------------------------------------------
+
+    def current_target(self) -> tuple[str, int, str] | None:
+        """(kind, id, what it is in words) of the finding or file selected on the current tab."""
+        main = self.main
+        page = main.tabs.currentWidget().objectName()
+        if page == "findingsTab" and main.findings_model is not None:
+            row = main.findings_model.finding(main.findings_view.currentIndex().row())
+            if row is not None:
+                return "finding", row["id"], f"Finding: {row['title']}\n{row['object']}"
+        if page == "filesTab" and main.files_model is not None:
+            row = main.files_model.row(main.files_view.currentIndex().row())
+            if row is not None and row.get("id") is not None:
+                return "file", row["id"], f"File: {row['path']}"
+        return None
+
+    def tag_current(self) -> TagDialog | None:
+        """Open the tag dialog on the selected finding or file (window-modal); returns it, or None."""
+        main = self.main
+        target = self.current_target()
+        if main.case_dir is None or main.conn is None or target is None:
+            main._say("Select a finding or a file to tag.")
+            return None
+        if self.dialog is not None or self._worker is not None:
+            return self.dialog
+        kind, object_id, words = target
+        dialog = TagDialog(main.window, words, casedb.tag_names(main.conn))
+        case_dir = main.case_dir
+        dialog.dialog.accepted.connect(lambda: self.write(case_dir, kind, object_id, *dialog.values()))
+        dialog.dialog.finished.connect(lambda _: self._closed(dialog))
+        self.dialog = dialog
+        dialog.dialog.open()
+        return dialog
+
+    def _closed(self, dialog: TagDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.dialog.deleteLater()
+
+    def write(self, case_dir: Path, kind: str, object_id: int, tag: str, note: str | None) -> None:
+        examiner = self.main.info.get("examiner") or _user()
+        worker = FunctionWorker(write_tag, case_dir, kind, object_id, tag, note, examiner)
+        worker.signals.finished.connect(lambda _: self._written(worker, case_dir, kind, object_id, tag))
+        worker.signals.errored.connect(lambda error: self._failed(worker, error))
+        self._worker = worker
+        worker.start()
+
+    def _written(self, worker: FunctionWorker, case_dir: Path, kind: str, object_id: int, tag: str) -> None:
+        main = self.main
+        self._worker = None
+        if main.disposed or main.case_dir != case_dir or main.conn is None:
+            return
+        if kind == "finding" and main.findings_model is not None:
+            main.findings_model.forget_rows()
+        if kind == "file" and main.files_model is not None:
+            main.files_model.set_tags(object_id, *casedb.object_tags(main.conn, "file", object_id))
+        if self.findings_tagged.isChecked() and kind == "finding":
+            main.refresh_views()
+        main._say(f"Tagged {kind} {object_id} as “{tag}”; recorded in the audit log.")
+        self.tagged.emit(kind, object_id)
+
+    def _failed(self, worker: FunctionWorker, error: Exception) -> None:
+        self._worker = None
+        if self.main.disposed:
+            return
+        self.main._say(f"Tag not written: {error}", error=True)
+        self.failed.emit(str(error))
+
+    # the files table's "Tagged files only" --------------------------------------------------------
+
+    def _files_tagged_toggled(self, checked: bool) -> None:
+        main = self.main
+        if main.files_model is None or main.conn is None:
+            return
+        if checked:
+            rows = casedb.tagged_files(main.conn)
+            main.files_model.show_rows(rows)
+            main.folder_label.setText(f"<b>{len(rows):,} tagged files</b>")
+        else:
+            main._folder_selected(main.folder_tree.currentIndex(), main.folder_tree.currentIndex())
+
+    def folder_chosen(self) -> None:
+        """A folder was chosen in the tree: the table lists it, no longer the tagged files."""
+        self.files_tagged.blockSignals(True)
+        self.files_tagged.setChecked(False)
+        self.files_tagged.blockSignals(False)
+
+    def case_changed(self) -> None:
+        """A case was opened or closed: the filters start off."""
+        for box in (self.findings_tagged, self.files_tagged):
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+

@@ -1,0 +1,519 @@
+"""The Timeline tab: file MACB times and network events on one time axis, with a histogram over it.
+
+Every question goes to the core's `cybertriage.case.timeline` module (counts,
+pages of events, the histogram) on the thread pool, each on a connection of its
+own: a million-file case has millions of events, and neither counting nor a
+deep page may hold the window up. The table pages rows in as the view asks for
+them; clicking a bar of the histogram narrows the range to that bar.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QDateTime,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTime,
+    QTimeZone,
+    Signal,
+)
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDateTimeEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import casedb
+from .formatting import printable
+from .models import Index
+from .workers import FunctionWorker
+
+BUCKETS = 60
+COLUMNS = (("ts", "Time (UTC)", 215), ("kind", "Kind", 70), ("action", "Action", 90), ("evidence", "Evidence", 130),
+           ("description", "Description", 600))
+KIND_COLORS = {"file": "#1f6fb2", "flow": "#2e7d32", "dns": "#8e44ad", "http": "#e8590c", "tls": "#00838f",
+               "smtp": "#c2185b", "ftp": "#6d4c41", "finding": "#b3261e"}
+QT_FORMAT = "yyyy-MM-dd HH:mm:ss"
+
+
+def _timeline() -> Any:
+    """The core's timeline queries, imported when first needed."""
+    from ..case import timeline
+
+    return timeline
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    """A range [start, end) in ISO 8601 UTC (None: open) and the kinds of event shown (None: all)."""
+
+    start: str | None = None
+    end: str | None = None
+    kinds: tuple[str, ...] | None = None
+
+
+@dataclass
+class Overview:
+    """What the histogram and the table header need for one query, read in one go off the GUI thread."""
+
+    query: TimelineQuery
+    count: int
+    first: str | None
+    last: str | None
+    bars: list[tuple[str, int]]
+    evidence: dict[int, str]  # evidence id → file name
+
+
+def _with_connection(case_dir: Path, read: Any) -> Any:
+    """`read(db)` on a read-only connection of the calling thread's own, as the core's sqlite-utils Database."""
+    conn = casedb.connect(case_dir)
+    try:
+        return read(sqlite_utils.Database(conn))
+    finally:
+        conn.close()
+
+
+def after(ts: str) -> str:
+    """The first whole second after `ts`: an end that takes the event at `ts` in (the timeline's ends are exclusive)."""
+    return iso(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc) + timedelta(seconds=1))
+
+
+def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, *, cancel: Any = None) -> Overview:
+    """The number of events in the query, the range they span, and a histogram of it."""
+    tl = _timeline()
+    kinds = list(query.kinds) if query.kinds is not None else None
+
+    def read(db: sqlite_utils.Database) -> Overview:
+        count = tl.count(db, query.start, query.end, kinds)
+        first, last = query.start, query.end
+        if first is None or last is None:
+            whole = tl.time_range(db, kinds)
+            if whole:
+                first, last = first or whole[0], last or after(whole[1])
+        bars = tl.histogram(db, first, last, buckets, kinds) if count and first and last else []
+        evidence = {row[0]: Path(row[1]).name for row in db.execute("SELECT id, path FROM evidence")}
+        return Overview(query, count, first, last, list(bars), evidence)
+
+    return _with_connection(case_dir, read)
+
+
+def read_page(case_dir: Path, query: TimelineQuery, offset: int, limit: int, *, cancel: Any = None) -> list[Any]:
+    tl = _timeline()
+    kinds = list(query.kinds) if query.kinds is not None else None
+    return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, kinds, limit, offset)))
+
+
+def read_kinds(case_dir: Path, *, cancel: Any = None) -> list[str]:
+    """The kinds of event the case has at least one of (a range is two index probes; a count is a scan)."""
+    tl = _timeline()
+    return _with_connection(case_dir, lambda db: [kind for kind in tl.KINDS if tl.time_range(db, [kind])])
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+class TimelineModel(QAbstractTableModel):
+    """The events of one query in time order; pages are read on the pool and shown when they arrive."""
+
+    PAGE = 500
+    CACHED_PAGES = 20
+    page_loaded = Signal(int)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.case_dir: Path | None = None
+        self.query = TimelineQuery()
+        self.evidence: dict[int, str] = {}
+        self._count = 0
+        self._pages: OrderedDict[int, list[Any]] = OrderedDict()
+        self._pending: dict[int, FunctionWorker] = {}
+        self._wanted: int | None = None  # the page asked for while another was being read
+
+    def show(self, case_dir: Path | None, query: TimelineQuery, count: int, evidence: dict[int, str]) -> None:
+        self.beginResetModel()
+        for worker in self._pending.values():
+            worker.quit()
+        self.case_dir, self.query, self._count, self.evidence = case_dir, query, count, evidence
+        self._pages, self._pending, self._wanted = OrderedDict(), {}, None
+        self.endResetModel()
+
+    def event_at(self, row: int) -> Any | None:
+        page = self._pages.get(row // self.PAGE)
+        if page is None:
+            self._request(row // self.PAGE)
+            return None
+        offset = row % self.PAGE
+        return page[offset] if offset < len(page) else None
+
+    def _request(self, number: int) -> None:
+        """One page read at a time, the latest asked for next: dragging the scroll bar through millions of
+        events must not queue a slow deep read for every page it passes (and fill the thread pool)."""
+        if number in self._pending or self.case_dir is None:
+            return
+        if self._pending:
+            self._wanted = number
+            return
+        query = self.query
+        worker = FunctionWorker(read_page, self.case_dir, query, number * self.PAGE, self.PAGE)
+        worker.signals.finished.connect(lambda rows: self._loaded(worker, query, number, rows))
+        worker.signals.errored.connect(lambda error: self._pending.pop(number, None) if self._pending.get(number) is worker else None)
+        self._pending[number] = worker
+        worker.start()
+
+    def _loaded(self, worker: FunctionWorker, query: TimelineQuery, number: int, rows: list[Any]) -> None:
+        if query != self.query or self._pending.get(number) is not worker:
+            return
+        del self._pending[number]
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted not in self._pages and wanted != number:
+            self._request(wanted)
+        self._pages[number] = rows
+        while len(self._pages) > self.CACHED_PAGES:
+            self._pages.popitem(last=False)
+        first, last = number * self.PAGE, min(self._count, (number + 1) * self.PAGE) - 1
+        if last >= first:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+        self.page_loaded.emit(number)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                                               Qt.ItemDataRole.ForegroundRole):
+            return None
+        event = self.event_at(index.row())
+        if event is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        key = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor(KIND_COLORS[event.kind]) if key == "kind" and event.kind in KIND_COLORS else None
+        if key == "evidence":
+            return printable(self.evidence.get(event.evidence_id, str(event.evidence_id)))
+        if role == Qt.ItemDataRole.ToolTipRole and key != "description":
+            return None
+        return printable(str(getattr(event, key) or ""))
+
+
+# -- the histogram -------------------------------------------------------------------------------
+
+
+class Histogram(QWidget):
+    """Events per time bucket as bars; a click on a bar asks for that bucket's range."""
+
+    bar_clicked = Signal(str, str)  # the bucket's start and end, ISO 8601 UTC
+
+    MARGIN = 8
+    AXIS = 18
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="timelineHistogram")
+        self.bars: list[tuple[str, int]] = []
+        self.end: str | None = None
+        self.setMouseTracking(True)
+        self.setMinimumHeight(120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setToolTip("Events over time: click a bar to show only its time range")
+
+    def sizeHint(self) -> QSize:
+        return QSize(800, 150)
+
+    def set_bars(self, bars: list[tuple[str, int]], end: str | None) -> None:
+        self.bars, self.end = bars, end
+        self.update()
+
+    def bucket(self, number: int) -> tuple[str, str]:
+        start = self.bars[number][0]
+        end = self.bars[number + 1][0] if number + 1 < len(self.bars) else (self.end or start)
+        return start, end
+
+    def _rect(self, number: int) -> QRect:
+        area = self.rect().adjusted(self.MARGIN, self.MARGIN, -self.MARGIN, -self.MARGIN - self.AXIS)
+        width = area.width() / max(len(self.bars), 1)
+        top = max((count for _, count in self.bars), default=0)
+        height = 0 if not top else max(1, round(area.height() * self.bars[number][1] / top)) if self.bars[number][1] else 0
+        left = area.left() + round(number * width)
+        return QRect(left, area.bottom() - height + 1, max(1, round((number + 1) * width) - round(number * width) - 1), height)
+
+    def bar_at(self, point: QPoint) -> int | None:
+        for number in range(len(self.bars)):
+            rect = self._rect(number)
+            if rect.left() <= point.x() <= rect.right() + 1 and point.y() < self.height() - self.MARGIN - self.AXIS:
+                return number
+        return None
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
+        text = self.palette().color(QPalette.ColorRole.Text)
+        if not self.bars:
+            painter.setPen(text)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No events in this range")
+            return
+        for number in range(len(self.bars)):
+            painter.fillRect(self._rect(number), QColor("#1f6fb2"))
+        painter.setPen(text)
+        top = max(count for _, count in self.bars)
+        painter.drawText(QRect(self.MARGIN, 2, 300, 16), Qt.AlignmentFlag.AlignLeft, f"{top:,} per bar at most")
+        axis = QRect(self.MARGIN, self.height() - self.AXIS - 2, self.width() - 2 * self.MARGIN, self.AXIS)
+        painter.drawText(axis, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, _short(self.bars[0][0]))
+        painter.drawText(axis, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _short(self.end or self.bars[-1][0]))
+        painter.end()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        number = self.bar_at(event.position().toPoint())
+        if number is None:
+            QToolTip.hideText()
+            return
+        start, end = self.bucket(number)
+        QToolTip.showText(event.globalPosition().toPoint(),
+                          f"{self.bars[number][1]:,} events\n{_short(start)} – {_short(end)}\nClick to show only these", self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        number = self.bar_at(event.position().toPoint())
+        if number is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.bar_clicked.emit(*self.bucket(number))
+
+
+def _short(ts: str) -> str:
+    return ts.replace("T", " ").removesuffix("Z")[:19]
+
+
+# -- the tab ---------------------------------------------------------------------------------------
+
+
+class TimelineView(QObject):
+    """The Timeline tab of the main window: range and kind filters, histogram, table."""
+
+    shown = Signal(object)  # the Overview now on screen
+
+    def __init__(self, say: Any) -> None:
+        super().__init__()
+        self.say = say
+        self.stale = False
+        self.case_dir: Path | None = None
+        self.query = TimelineQuery()
+        self.history: list[TimelineQuery] = []
+        self._worker: FunctionWorker | None = None
+        self._kinds_worker: FunctionWorker | None = None
+        self.kind_boxes: dict[str, QCheckBox] = {}
+
+        self.widget = QWidget(objectName="timelineTab")
+        layout = QVBoxLayout(self.widget)
+        # rows are widgets of their own, never bare layouts added to layouts (see Tagging in tags.py)
+        top = QWidget(objectName="timelineFilters")
+        bar = QHBoxLayout(top)
+        bar.setContentsMargins(0, 0, 0, 0)
+        self.start_edit = self._time_edit("timelineStart")
+        self.end_edit = self._time_edit("timelineEnd")
+        bar.addWidget(QLabel("From"))
+        bar.addWidget(self.start_edit)
+        bar.addWidget(QLabel("to"))
+        bar.addWidget(self.end_edit)
+        self.apply_button = QPushButton("Show", objectName="timelineApply")
+        self.apply_button.clicked.connect(self._apply_edits)
+        self.back_button = QPushButton("Back", objectName="timelineBack")
+        self.back_button.setToolTip("The range shown before this one")
+        self.back_button.clicked.connect(self.back)
+        self.whole_button = QPushButton("Whole case", objectName="timelineWhole")
+        self.whole_button.clicked.connect(lambda: self.set_query(TimelineQuery(None, None, self.query.kinds)))
+        for button in (self.apply_button, self.back_button, self.whole_button):
+            bar.addWidget(button)
+        bar.addStretch(1)
+        layout.addWidget(top)
+        kinds = QWidget(objectName="timelineKinds")  # a row of its own: eight kinds would make the window too wide
+        self.kinds_row = QHBoxLayout(kinds)
+        self.kinds_row.setContentsMargins(0, 0, 0, 0)
+        self.kinds_row.addWidget(QLabel("Show"))
+        self.count_label = QLabel(objectName="timelineCount")
+        self.kinds_row.addStretch(1)
+        self.kinds_row.addWidget(self.count_label)
+        layout.addWidget(kinds)
+
+        splitter = QSplitter(Qt.Orientation.Vertical, objectName="timelineSplitter")
+        self.histogram = Histogram()
+        self.histogram.bar_clicked.connect(lambda start, end: self.set_query(TimelineQuery(start, end, self.query.kinds)))
+        self.model = TimelineModel(self)
+        self.view = QTableView(objectName="timelineView")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        header = self.view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, (_, _, width) in enumerate(COLUMNS):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
+        splitter.addWidget(self.histogram)
+        splitter.addWidget(self.view)
+        splitter.setSizes([170, 600])
+        layout.addWidget(splitter, 1)
+        self._enable(False)
+
+    def _time_edit(self, name: str) -> QDateTimeEdit:
+        edit = QDateTimeEdit(objectName=name)
+        edit.setTimeZone(QTimeZone.utc())
+        edit.setDisplayFormat(QT_FORMAT)
+        edit.setCalendarPopup(True)
+        edit.setMinimumWidth(170)
+        return edit
+
+    def _enable(self, enabled: bool) -> None:
+        for widget in (self.start_edit, self.end_edit, self.apply_button, self.whole_button, *self.kind_boxes.values()):
+            widget.setEnabled(enabled)
+        self.back_button.setEnabled(enabled and bool(self.history))
+
+    # what is shown ------------------------------------------------------------------------------------
+
+    def open(self, case_dir: Path | None) -> None:
+        """A case was opened (or closed): start again from the whole case, every kind."""
+        self.case_dir, self.query, self.history = case_dir, TimelineQuery(), []
+        self.stale = case_dir is not None
+        for box in self.kind_boxes.values():
+            box.deleteLater()
+        self.kind_boxes = {}
+        self.model.show(None, self.query, 0, {})
+        self.histogram.set_bars([], None)
+        self.count_label.clear()
+        self._enable(False)
+
+    def mark_stale(self) -> None:
+        """The case changed (a scan ended, F5): read it again, now if the tab is on screen, else when it is shown."""
+        self.stale = True
+        if self.widget.isVisible():
+            self.refresh()
+
+    def tab_shown(self) -> None:
+        if self.stale:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the case again: kinds, then the current query."""
+        if self.case_dir is None:
+            return
+        self.stale = False
+        worker = FunctionWorker(read_kinds, self.case_dir)
+        case = self.case_dir
+        worker.signals.finished.connect(lambda kinds: self._kinds_read(case, kinds))
+        worker.signals.errored.connect(lambda error: self.say(f"Timeline kinds not read: {error}", error=True))
+        self._kinds_worker = worker
+        worker.start()
+        self._read(self.query)
+
+    def _kinds_read(self, case: Path, kinds: list[str]) -> None:
+        if case != self.case_dir:
+            return
+        for kind in kinds:
+            if kind not in self.kind_boxes:
+                box = QCheckBox(kind, objectName=f"timelineKind_{kind}")
+                box.setChecked(self.query.kinds is None or kind in self.query.kinds)
+                box.toggled.connect(self._kinds_changed)
+                self.kind_boxes[kind] = box
+                self.kinds_row.insertWidget(len(self.kind_boxes), box)
+
+    def _kinds_changed(self) -> None:
+        chosen = tuple(kind for kind, box in self.kind_boxes.items() if box.isChecked())
+        self.set_query(TimelineQuery(self.query.start, self.query.end, None if len(chosen) == len(self.kind_boxes) else chosen))
+
+    def _apply_edits(self) -> None:
+        start, end = (edit.dateTime().toUTC().toString("yyyy-MM-ddTHH:mm:ssZ") for edit in (self.start_edit, self.end_edit))
+        self.set_query(TimelineQuery(start, end, self.query.kinds))
+
+    def set_query(self, query: TimelineQuery) -> None:
+        """Show the events of `query` (the range and kinds it names); Back returns to the one before."""
+        if query == self.query:
+            return
+        self.history.append(self.query)
+        self._read(query)
+
+    def back(self) -> None:
+        if self.history:
+            self._read(self.history.pop())
+
+    def _read(self, query: TimelineQuery) -> None:
+        if self.case_dir is None:
+            return
+        if self._worker is not None:
+            self._worker.quit()
+        self.query = query
+        case = self.case_dir
+        worker = FunctionWorker(read_overview, case, query)
+        worker.signals.finished.connect(lambda overview: self._overview_read(worker, case, overview))
+        worker.signals.errored.connect(lambda error: self._failed(error))
+        self._worker = worker
+        self.count_label.setText("Reading…")
+        worker.start()
+
+    def _overview_read(self, worker: FunctionWorker, case: Path, overview: Overview) -> None:
+        if worker is not self._worker or case != self.case_dir or overview.query != self.query:
+            return
+        self._worker = None
+        self.model.show(case, overview.query, overview.count, overview.evidence)
+        self.histogram.set_bars(overview.bars, overview.last)
+        for edit, value in ((self.start_edit, overview.first), (self.end_edit, overview.last)):
+            moment = parse_ts(value)
+            if moment is not None:
+                edit.setDateTime(QDateTime(QDate(moment.year, moment.month, moment.day),
+                                           QTime(moment.hour, moment.minute, moment.second), QTimeZone.utc()))
+        span = f" from {_short(overview.first)} to {_short(overview.last)}" if overview.first and overview.last else ""
+        self.count_label.setText(f"{overview.count:,} events{span}")
+        self._enable(True)
+        self.shown.emit(overview)
+
+    def _failed(self, error: Exception) -> None:
+        self._worker = None
+        self.count_label.setText("Timeline not read")
+        self.say(f"Timeline not read: {error}", error=True)
