@@ -1126,6 +1126,7 @@ class MainWindow(QObject):
         for view in (self.findings_view, self.folder_tree, self.files_view):
             view.setModel(None)
         self.network.open(None, None)
+        self.timeline.open(None)  # results still queued from its readers then find no case and are dropped
         if self.conn is not None:
             self.conn.close()
             self.conn = None
