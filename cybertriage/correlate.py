@@ -240,32 +240,33 @@ def _names(db: sqlite_utils.Database) -> Iterator[Link]:
         note("host", query.rsplit(".local", 1)[0] if query.endswith(".local") else query, "dns", rid, ts, "DNS name")
     if not network:
         return
-    for kind, name, file_id, evidence_id, path in _disk_names(db):
+    for kind, name, file_id, evidence_id, path, disk in _disk_names(db):
         records = network.get((kind, name.lower()))
         if not records:
             continue
         how = ", ".join(sorted({r["how"] for r in records}))
         what = "User" if kind == "user" else "Host name"
-        title = f"{what} {name} on {_name(path)} and in a capture ({how})"
+        title = f"{what} {name} on {_name(disk)} ({path}) and in a capture ({how})"
         detail = {"name": name, "kind": kind, "ts": records[0]["ts"], "network": records, "file": path}
         links = [{"kind": r["kind"], "id": r["id"]} for r in records] + [{"kind": "file", "id": file_id}]
         yield Link(f"name:{kind}:{name.lower()}:file:{file_id}", f"same-{kind}", "low", title, evidence_id, file_id,
                    path, detail, links)
 
 
-def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int, str]]:
-    """(user | host, name, file id, evidence id, path): profile folders, and /etc/hostname's content."""
+def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int, str, str]]:
+    """(user | host, name, file id, evidence id, path, evidence path): profile folders, /etc/hostname's content."""
     for root in PROFILE_ROOTS:
-        for file_id, evidence_id, path in db.execute(
-                """SELECT id, evidence_id, path FROM files WHERE kind = 'directory' AND origin IS NULL AND deleted = 0
-                   AND path LIKE ? AND path NOT LIKE ?""", [f"%{root}%", f"%{root}%/%"]):
+        for file_id, evidence_id, path, disk in db.execute(
+                """SELECT f.id, f.evidence_id, f.path, e.path FROM files f JOIN evidence e ON e.id = f.evidence_id
+                   WHERE f.kind = 'directory' AND f.origin IS NULL AND f.deleted = 0
+                   AND f.path LIKE ? AND f.path NOT LIKE ?""", [f"%{root}%", f"%{root}%/%"]):
             name = path.rsplit("/", 1)[-1]
             if name.lower() not in NOT_USERS:
-                yield "user", name, file_id, evidence_id, path
-    for file_id, evidence_id, path, value in db.execute(
-            """SELECT f.id, f.evidence_id, f.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
-               WHERE i.kind = 'hostname'"""):
-        yield "host", value, file_id, evidence_id, path
+                yield "user", name, file_id, evidence_id, path, disk
+    for file_id, evidence_id, path, disk, value in db.execute(
+            """SELECT f.id, f.evidence_id, f.path, e.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
+               JOIN evidence e ON e.id = f.evidence_id WHERE i.kind = 'hostname'"""):
+        yield "host", value, file_id, evidence_id, path, disk
 
 
 def _name(path: str | None) -> str:
