@@ -14,11 +14,14 @@ import datetime as dt
 import heapq
 import itertools
 import re
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+
+Database = sqlite_utils.Database | sqlite3.Connection  # what the core and the application read cases with
 
 KINDS = ("file", "flow", "dns", "http", "tls", "smtp", "ftp", "finding")
 LOWEST, HIGHEST = "0000-00-00T00:00:00.000000000", "9999-99-99T99:99:99.999999999"
@@ -125,11 +128,11 @@ _FINDING_TIME = ("coalesce(json_extract(g.detail, '$.ts'), f.crtime, f.mtime, f.
 TIME_INDEXES = [(source.table, source.column, source.extra) for source in _SOURCES]
 
 
-def _tables(db: sqlite_utils.Database) -> set[str]:
-    return set(db.table_names())
+def _tables(db: Database) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _sources(db: sqlite_utils.Database, kinds: list[str] | tuple[str, ...] | None) -> list[_Source]:
+def _sources(db: Database, kinds: list[str] | tuple[str, ...] | None) -> list[_Source]:
     present = _tables(db)
     wanted = set(KINDS if kinds is None else kinds)
     return [s for s in _SOURCES if s.kind in wanted and s.table in present]
@@ -143,7 +146,7 @@ def _rank(kind: str) -> int:
     return KINDS.index(kind)
 
 
-def _stream(db: sqlite_utils.Database, source: _Source, low: str, high: str, index: int) -> Iterator[tuple]:
+def _stream(db: Database, source: _Source, low: str, high: str, index: int) -> Iterator[tuple]:
     """(key, kind rank, id, source index, row) in key order, straight from the source's index."""
     rank = _rank(source.kind)
     extra = f" AND {source.extra}" if source.extra else ""
@@ -155,7 +158,7 @@ def _stream(db: sqlite_utils.Database, source: _Source, low: str, high: str, ind
         yield row[0], rank, row[1], index, source.kind, row
 
 
-def _findings(db: sqlite_utils.Database, low: str, high: str, index: int) -> Iterator[tuple]:
+def _findings(db: Database, low: str, high: str, index: int) -> Iterator[tuple]:
     rank = _rank("finding")
     key = key_sql(_FINDING_TIME)
     cursor = db.execute(
@@ -166,7 +169,7 @@ def _findings(db: sqlite_utils.Database, low: str, high: str, index: int) -> Ite
         yield row[0], rank, row[1], index, "finding", row
 
 
-def _merged(db: sqlite_utils.Database, start: str | None, end: str | None, kinds: Any) -> Iterator[tuple]:
+def _merged(db: Database, start: str | None, end: str | None, kinds: Any) -> Iterator[tuple]:
     low, high = _bounds(start, end)
     streams = [_stream(db, source, low, high, i) for i, source in enumerate(_sources(db, kinds))]
     if kinds is None or "finding" in kinds:
@@ -179,7 +182,7 @@ def _event(entry: tuple) -> TimelineEvent:
     return TimelineEvent(ts, kind, action, evidence_id, kind, object_id, description)
 
 
-def events(db: sqlite_utils.Database, start: str | None = None, end: str | None = None,
+def events(db: Database, start: str | None = None, end: str | None = None,
            kinds: list[str] | tuple[str, ...] | None = None, limit: int | None = None,
            offset: int = 0) -> list[TimelineEvent]:
     """Events with start <= time < end (ISO 8601; None for open), of these kinds (None: all), in time
@@ -188,20 +191,20 @@ def events(db: sqlite_utils.Database, start: str | None = None, end: str | None 
     return [_event(entry) for entry in itertools.islice(_merged(db, start, end, kinds), offset, stop)]
 
 
-def iter_events(db: sqlite_utils.Database, start: str | None = None, end: str | None = None,
+def iter_events(db: Database, start: str | None = None, end: str | None = None,
                 kinds: list[str] | tuple[str, ...] | None = None) -> Iterator[TimelineEvent]:
     """The same events, one at a time, for an export of the whole timeline."""
     return (_event(entry) for entry in _merged(db, start, end, kinds))
 
 
-def count(db: sqlite_utils.Database, start: str | None = None, end: str | None = None,
+def count(db: Database, start: str | None = None, end: str | None = None,
           kinds: list[str] | tuple[str, ...] | None = None) -> int:
     """How many events events() would return without a limit."""
     low, high = _bounds(start, end)
     return _counts(db, kinds, [low, high])[0]
 
 
-def _counts(db: sqlite_utils.Database, kinds: Any, edges: list[str]) -> list[int]:
+def _counts(db: Database, kinds: Any, edges: list[str]) -> list[int]:
     """Events in each [edges[i], edges[i+1]) range, counted on the indexes."""
     totals = [0] * (len(edges) - 1)
     for source in _sources(db, kinds):
@@ -230,7 +233,7 @@ def _bucket_of(edges: list[str], key: str) -> int:
     return low
 
 
-def histogram(db: sqlite_utils.Database, start: str, end: str, buckets: int,
+def histogram(db: Database, start: str, end: str, buckets: int,
               kinds: list[str] | tuple[str, ...] | None = None) -> list[tuple[str, int]]:
     """Event counts in `buckets` equal slices of [start, end): (slice start, count) for each slice."""
     if buckets < 1:
@@ -244,7 +247,7 @@ def histogram(db: sqlite_utils.Database, start: str, end: str, buckets: int,
     return [(_iso(edges[i]), n) for i, n in enumerate(_counts(db, kinds, edges))]
 
 
-def time_range(db: sqlite_utils.Database, kinds: list[str] | tuple[str, ...] | None = None) -> tuple[str, str] | None:
+def time_range(db: Database, kinds: list[str] | tuple[str, ...] | None = None) -> tuple[str, str] | None:
     """The times of the earliest and the latest event, or None when there is none."""
     keys: list[str] = []
     for source in _sources(db, kinds):
@@ -267,7 +270,7 @@ def time_range(db: sqlite_utils.Database, kinds: list[str] | tuple[str, ...] | N
 FIELDS = ["ts", "kind", "action", "evidence_id", "object_kind", "object_id", "description"]
 
 
-def rows(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+def rows(db: Database) -> Iterator[dict[str, Any]]:
     """The whole timeline as export rows (jsonl, csv)."""
     for event in iter_events(db):
         yield {name: getattr(event, name) for name in FIELDS}
@@ -280,7 +283,7 @@ def _epoch(ts: str | None) -> int:
     return int(dt.datetime.fromisoformat(ts[:19]).replace(tzinfo=dt.timezone.utc).timestamp())
 
 
-def body_lines(db: sqlite_utils.Database) -> Iterator[str]:
+def body_lines(db: Database) -> Iterator[str]:
     """Every entry of the file systems (and the archive members in them), as a line of The Sleuth
     Kit's body format (what `fls -m` writes and `mactime -b` reads):
     MD5|name|inode|mode_as_string|UID|GID|size|atime|mtime|ctime|crtime, 0 for a time not known.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def test_order_across_fractional_seconds(small_case: Path) -> None:
 def test_paging_and_kinds(small_case: Path) -> None:
     db = open_case(small_case)
     every = tl.events(db)
+    assert tl.events(sqlite3.connect(small_case / "case.db")) == every  # the application's plain connection
     assert [tl.events(db, limit=4, offset=o) for o in range(0, len(every), 4)] == [every[o:o + 4] for o in
                                                                                    range(0, len(every), 4)]
     assert _seen(tl.events(db, kinds=["dns", "http"])) == _expected(("dns", "http"))
