@@ -20,6 +20,7 @@ DNS lookup → HTTP download → file on disk → YARA/PE finding.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,6 +268,48 @@ def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int,
             """SELECT f.id, f.evidence_id, f.path, e.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
                JOIN evidence e ON e.id = f.evidence_id WHERE i.kind = 'hostname'"""):
         yield "host", value, file_id, evidence_id, path, disk
+
+
+# -- reading a chain back ------------------------------------------------------------------
+
+_STEPS = {
+    "dns": ("DNS lookup", "SELECT ts, query || ' ' || ifnull(qtype, '') || ' → ' || ifnull(answers, '') || "
+                          "' (resolver ' || ifnull(dst, '?') || ')' FROM dns WHERE id = ?"),
+    "http": ("HTTP download", "SELECT ts, ifnull(method, '?') || ' http://' || coalesce(host, dst, '') || ifnull(uri, '') "
+                              "|| ' from ' || ifnull(dst, '?') || ' → ' || ifnull(status, '?') FROM http WHERE id = ?"),
+    "ftp": ("FTP transfer", "SELECT ts, ifnull(command, '') || ' ' || coalesce(url, arg, '') || ' from ' || "
+                            "ifnull(dst, '?') FROM ftp WHERE id = ?"),
+    "smtp": ("E-mail", "SELECT ts, ifnull(mail_from, '?') || ' → ' || ifnull(rcpt_to, '?') || ' via ' || "
+                       "ifnull(dst, '?') FROM smtp WHERE id = ?"),
+    "tls": ("TLS handshake", "SELECT ts, coalesce(sni, dst, '') || ' (' || ifnull(dst, '?') || ')' FROM tls WHERE id = ?"),
+    "flow": ("Flow", "SELECT first_seen, ifnull(src, '') || ' → ' || ifnull(dst, '') || ':' || ifnull(dport, '') "
+                     "FROM flows WHERE id = ?"),
+    "credentials": ("Login", "SELECT ts, ifnull(protocol, '') || ' ' || ifnull(username, '?') || ' to ' || "
+                             "ifnull(dst, '?') FROM credentials WHERE id = ?"),
+    "file": ("File", "SELECT coalesce(f.crtime, f.mtime), CASE WHEN f.origin IS NOT NULL THEN 'carried in ' "
+                     "ELSE 'on ' END || e.path || ': ' || f.path FROM files f JOIN evidence e ON e.id = f.evidence_id "
+                     "WHERE f.id = ?"),
+    "finding": ("Finding", "SELECT NULL, severity || ': ' || title FROM findings WHERE id = ?"),
+}
+
+
+def chain(db: sqlite_utils.Database | sqlite3.Connection, links: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """A finding's links (detail["links"]) as readable steps, in the order of the chain: (what, time or '',
+    description). For the report's Correlations part and the application's details pane; the text
+    comes from evidence and is for the caller to escape."""
+    steps = []
+    for link in links:
+        known = _STEPS.get(link.get("kind"))
+        if known is None:
+            continue
+        label, sql = known
+        try:
+            row = db.execute(sql, [link.get("id")]).fetchone()
+        except sqlite3.OperationalError:  # a table this case does not have
+            continue
+        if row:
+            steps.append((label, row[0] or "", row[1] or ""))
+    return steps
 
 
 def _name(path: str | None) -> str:

@@ -31,6 +31,7 @@ from .. import __version__
 from ..case import CASE_DB, queries
 from ..case import timeline as case_timeline
 from ..case.schema import SCHEMA_VERSION
+from ..correlate import chain
 from ..errors import UsageError
 
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
@@ -771,42 +772,11 @@ def _correlations(db: sqlite_utils.Database) -> list[Correlation]:
     for row in db.query("""SELECT id, severity, rule, title, detail FROM findings WHERE analyzer = 'correlation'
                            ORDER BY severity_rank DESC, id LIMIT ?""", [CORRELATIONS_SHOWN]):
         detail = json.loads(row["detail"]) if row["detail"] else {}
-        steps = [step for link in detail.get("links", []) if (step := _step(db, link)) is not None]
+        steps = [(label, ts, visible(text)) for label, ts, text in chain(db, detail.get("links", []))]
         out.append(Correlation(row["id"], row["severity"], row["rule"], row["title"], steps))
     return out
 
 
-_STEPS = {
-    "dns": ("DNS lookup", "SELECT ts, query || ' ' || ifnull(qtype, '') || ' → ' || ifnull(answers, '') || "
-                          "' (resolver ' || ifnull(dst, '?') || ')' FROM dns WHERE id = ?"),
-    "http": ("HTTP download", "SELECT ts, ifnull(method, '?') || ' http://' || coalesce(host, dst, '') || ifnull(uri, '') "
-                              "|| ' from ' || ifnull(dst, '?') || ' → ' || ifnull(status, '?') FROM http WHERE id = ?"),
-    "ftp": ("FTP transfer", "SELECT ts, ifnull(command, '') || ' ' || coalesce(url, arg, '') || ' from ' || "
-                            "ifnull(dst, '?') FROM ftp WHERE id = ?"),
-    "smtp": ("E-mail", "SELECT ts, ifnull(mail_from, '?') || ' → ' || ifnull(rcpt_to, '?') || ' via ' || "
-                       "ifnull(dst, '?') FROM smtp WHERE id = ?"),
-    "tls": ("TLS handshake", "SELECT ts, coalesce(sni, dst, '') || ' (' || ifnull(dst, '?') || ')' FROM tls WHERE id = ?"),
-    "flow": ("Flow", "SELECT first_seen, ifnull(src, '') || ' → ' || ifnull(dst, '') || ':' || ifnull(dport, '') "
-                     "FROM flows WHERE id = ?"),
-    "credentials": ("Login", "SELECT ts, ifnull(protocol, '') || ' ' || ifnull(username, '?') || ' to ' || "
-                             "ifnull(dst, '?') FROM credentials WHERE id = ?"),
-    "file": ("File", "SELECT coalesce(f.crtime, f.mtime), CASE WHEN f.origin IS NOT NULL THEN 'carried in ' "
-                     "ELSE 'on ' END || e.path || ': ' || f.path FROM files f JOIN evidence e ON e.id = f.evidence_id "
-                     "WHERE f.id = ?"),
-    "finding": ("Finding", "SELECT NULL, severity || ': ' || title FROM findings WHERE id = ?"),
-}
-
-
-def _step(db: sqlite_utils.Database, link: dict[str, Any]) -> tuple[str, str, str] | None:
-    known = _STEPS.get(link.get("kind"))
-    if known is None:
-        return None
-    label, sql = known
-    try:
-        row = db.execute(sql, [link.get("id")]).fetchone()
-    except sqlite3.OperationalError:  # a table this case does not have
-        return None
-    return (label, row[0] or "", visible(row[1])) if row else None
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
