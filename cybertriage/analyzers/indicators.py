@@ -92,7 +92,7 @@ _NAME = rf"(?:{_LABEL}\.)+(?:[A-Za-z]{{2,24}}|xn--[A-Za-z0-9-]{{1,59}})"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _URL = re.compile(r"(?<![\w.+-])(?:https?|ftps?)://[^\s\"'<>`{}|\\^]+", re.ASCII)
 _EMAIL = re.compile(rf"(?<![\w.%+-])[A-Za-z0-9._%+-]{{1,64}}@{_NAME}(?![\w-]|\.\w)", re.ASCII)
-_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
+_IPV4 = re.compile(rf"(?=\d)(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
 _DOMAIN = re.compile(rf"(?<![\w.@-]){_NAME}(?![\w@-]|\.\w)", re.ASCII)  # not an e-mail's local part
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:.])", re.ASCII)
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
@@ -244,8 +244,8 @@ class Extraction:
     @staticmethod
     def _version(buf: bytes, at: int, width: int) -> bool:
         """Whether the dotted quad at buf[at] follows the word version (or ver, build)."""
-        before = buf[max(0, at - CONTEXT // 2 * width):at].lower()
-        if b"v" not in before and b"b" not in before:
+        before = buf[max(0, at - CONTEXT // 2 * width):at].lower().replace(b"\x00", b"")
+        if b"ver" not in before and b"build" not in before:
             return False
         return bool(_VERSION_CONTEXT.search(before.decode("latin-1" if width == 1 else "utf-16-le", "replace")))
 
