@@ -132,10 +132,31 @@ def _tables(db: Database) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _sources(db: Database, kinds: list[str] | tuple[str, ...] | None) -> list[_Source]:
+@dataclass(frozen=True)
+class _Scope:
+    """What one question reads: each source with its whole SQL condition, and whether findings are in."""
+
+    sources: list[tuple[_Source, str]]
+    findings: str | None  # the findings' extra condition, None when findings are not asked for
+
+
+def _scope(db: Database, kinds: Any, hide_known_good: bool) -> _Scope:
+    """The sources of these kinds that the case has; without files in known-good hash sets (and
+    findings on them) if asked and the case marks them (files.known)."""
     present = _tables(db)
     wanted = set(KINDS if kinds is None else kinds)
-    return [s for s in _SOURCES if s.kind in wanted and s.table in present]
+    known = hide_known_good and "known" in {row[1] for row in db.execute("PRAGMA table_info(files)")}
+    sources = []
+    for source in _SOURCES:
+        if source.kind in wanted and source.table in present:
+            terms = [source.extra] if source.extra else []
+            if known and source.table == "files":
+                terms.append("coalesce(known, '') != 'good'")
+            sources.append((source, "".join(f" AND {term}" for term in terms)))
+    findings = None
+    if "finding" in wanted:
+        findings = " AND coalesce(f.known, '') != 'good'" if known else ""
+    return _Scope(sources, findings)
 
 
 def _bounds(start: str | None, end: str | None) -> tuple[str, str]:
@@ -146,10 +167,9 @@ def _rank(kind: str) -> int:
     return KINDS.index(kind)
 
 
-def _stream(db: Database, source: _Source, low: str, high: str, index: int) -> Iterator[tuple]:
+def _stream(db: Database, source: _Source, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
     """(key, kind rank, id, source index, row) in key order, straight from the source's index."""
     rank = _rank(source.kind)
-    extra = f" AND {source.extra}" if source.extra else ""
     cursor = db.execute(
         f"""SELECT {source.key}, id, {source.column}, {source.action}, evidence_id, {source.description}
             FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}
@@ -158,22 +178,24 @@ def _stream(db: Database, source: _Source, low: str, high: str, index: int) -> I
         yield row[0], rank, row[1], index, source.kind, row
 
 
-def _findings(db: Database, low: str, high: str, index: int) -> Iterator[tuple]:
+_FINDINGS_FROM = "FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id"
+
+
+def _findings(db: Database, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
     rank = _rank("finding")
     key = key_sql(_FINDING_TIME)
     cursor = db.execute(
-        f"""SELECT {key} AS k, g.id, {_FINDING_TIME}, g.severity, g.evidence_id, g.title
-            FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-            WHERE k >= ? AND k < ? ORDER BY k, g.id""", [low, high])
+        f"""SELECT {key} AS k, g.id, {_FINDING_TIME}, g.severity, g.evidence_id, g.title {_FINDINGS_FROM}
+            WHERE k >= ? AND k < ?{extra} ORDER BY k, g.id""", [low, high])
     for row in cursor:
         yield row[0], rank, row[1], index, "finding", row
 
 
-def _merged(db: Database, start: str | None, end: str | None, kinds: Any) -> Iterator[tuple]:
+def _merged(db: Database, start: str | None, end: str | None, scope: _Scope) -> Iterator[tuple]:
     low, high = _bounds(start, end)
-    streams = [_stream(db, source, low, high, i) for i, source in enumerate(_sources(db, kinds))]
-    if kinds is None or "finding" in kinds:
-        streams.append(_findings(db, low, high, len(streams)))
+    streams = [_stream(db, source, extra, low, high, i) for i, (source, extra) in enumerate(scope.sources)]
+    if scope.findings is not None:
+        streams.append(_findings(db, scope.findings, low, high, len(streams)))
     return heapq.merge(*streams, key=lambda entry: entry[:4])
 
 
@@ -184,39 +206,38 @@ def _event(entry: tuple) -> TimelineEvent:
 
 def events(db: Database, start: str | None = None, end: str | None = None,
            kinds: list[str] | tuple[str, ...] | None = None, limit: int | None = None,
-           offset: int = 0) -> list[TimelineEvent]:
+           offset: int = 0, hide_known_good: bool = False) -> list[TimelineEvent]:
     """Events with start <= time < end (ISO 8601; None for open), of these kinds (None: all), in time
     order — ties by kind (files first), then object id — skipping `offset` and returning at most `limit`."""
     stop = None if limit is None else offset + limit
-    return [_event(entry) for entry in itertools.islice(_merged(db, start, end, kinds), offset, stop)]
+    merged = _merged(db, start, end, _scope(db, kinds, hide_known_good))
+    return [_event(entry) for entry in itertools.islice(merged, offset, stop)]
 
 
 def iter_events(db: Database, start: str | None = None, end: str | None = None,
-                kinds: list[str] | tuple[str, ...] | None = None) -> Iterator[TimelineEvent]:
+                kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> Iterator[TimelineEvent]:
     """The same events, one at a time, for an export of the whole timeline."""
-    return (_event(entry) for entry in _merged(db, start, end, kinds))
+    return (_event(entry) for entry in _merged(db, start, end, _scope(db, kinds, hide_known_good)))
 
 
 def count(db: Database, start: str | None = None, end: str | None = None,
-          kinds: list[str] | tuple[str, ...] | None = None) -> int:
+          kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> int:
     """How many events events() would return without a limit."""
     low, high = _bounds(start, end)
-    return _counts(db, kinds, [low, high])[0]
+    return _counts(db, _scope(db, kinds, hide_known_good), [low, high])[0]
 
 
-def _counts(db: Database, kinds: Any, edges: list[str]) -> list[int]:
+def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
     """Events in each [edges[i], edges[i+1]) range, counted on the indexes."""
     totals = [0] * (len(edges) - 1)
-    for source in _sources(db, kinds):
-        extra = f" AND {source.extra}" if source.extra else ""
+    for source, extra in scope.sources:
         sql = f"SELECT count(*) FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}"
         for i in range(len(totals)):
             totals[i] += db.execute(sql, [edges[i], edges[i + 1]]).fetchone()[0]
-    if kinds is None or "finding" in kinds:
+    if scope.findings is not None:
         key = key_sql(_FINDING_TIME)
         keys = [row[0] for row in db.execute(
-            f"""SELECT {key} AS k FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-                WHERE k >= ? AND k < ?""", [edges[0], edges[-1]])]
+            f"SELECT {key} AS k {_FINDINGS_FROM} WHERE k >= ? AND k < ?{scope.findings}", [edges[0], edges[-1]])]
         for k in keys:
             totals[_bucket_of(edges, k)] += 1
     return totals
@@ -234,7 +255,7 @@ def _bucket_of(edges: list[str], key: str) -> int:
 
 
 def histogram(db: Database, start: str, end: str, buckets: int,
-              kinds: list[str] | tuple[str, ...] | None = None) -> list[tuple[str, int]]:
+              kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> list[tuple[str, int]]:
     """Event counts in `buckets` equal slices of [start, end): (slice start, count) for each slice."""
     if buckets < 1:
         raise ValueError("a histogram needs at least one bucket")
@@ -244,23 +265,24 @@ def histogram(db: Database, start: str, end: str, buckets: int,
     moments = [first + width * i for i in range(buckets)] + [last]
     edges = [f"{m:%Y-%m-%dT%H:%M:%S}.{m.microsecond:06d}000" for m in moments]
     edges[0], edges[-1] = sort_key(start), sort_key(end)
-    return [(_iso(edges[i]), n) for i, n in enumerate(_counts(db, kinds, edges))]
+    counts = _counts(db, _scope(db, kinds, hide_known_good), edges)
+    return [(_iso(edges[i]), n) for i, n in enumerate(counts)]
 
 
-def time_range(db: Database, kinds: list[str] | tuple[str, ...] | None = None) -> tuple[str, str] | None:
+def time_range(db: Database, kinds: list[str] | tuple[str, ...] | None = None,
+               hide_known_good: bool = False) -> tuple[str, str] | None:
     """The times of the earliest and the latest event, or None when there is none."""
+    scope = _scope(db, kinds, hide_known_good)
     keys: list[str] = []
-    for source in _sources(db, kinds):
-        extra = f" AND {source.extra}" if source.extra else ""
+    for source, extra in scope.sources:
         for direction in ("", " DESC"):
             row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
                                  {extra} ORDER BY {source.key}{direction} LIMIT 1""", [LOWEST, HIGHEST]).fetchone()
             if row:
                 keys.append(row[0])
-    if kinds is None or "finding" in kinds:
+    if scope.findings is not None:
         key = key_sql(_FINDING_TIME)
-        row = db.execute(f"""SELECT min({key}), max({key}) FROM findings g
-                             LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id""").fetchone()
+        row = db.execute(f"SELECT min({key}), max({key}) {_FINDINGS_FROM} WHERE 1{scope.findings}").fetchone()
         keys += [k for k in row if k]
     return (_iso(min(keys)), _iso(max(keys))) if keys else None
 

@@ -156,3 +156,18 @@ def test_body_file_reads_like_fls(disk_images: Images, disk_case: Path, tmp_path
     # and the same times, sizes and MACB letters (mode and names differ: ours carry the evidence's name)
     assert sorted(line.split(",")[:3] for line in _mactime_lines(ours)) == sorted(
         line.split(",")[:3] for line in _mactime_lines(reference))
+
+
+def test_known_good_files_hidden_if_asked(small_case: Path, tmp_path: Path) -> None:
+    """Where the case marks files of known-good hash sets (files.known), they and their findings can be left out."""
+    copy = tmp_path / "case.db"
+    copy.write_bytes((small_case / "case.db").read_bytes())
+    db = sqlite3.connect(copy)
+    if "known" not in {row[1] for row in db.execute("PRAGMA table_info(files)")}:
+        db.execute("ALTER TABLE files ADD COLUMN known TEXT")
+    db.execute("UPDATE files SET known = 'good' WHERE id = 3")
+    db.commit()
+    every = tl.events(db)
+    kept = [e for e in every if not (e.kind == "file" and e.object_id == 3) and e.description != "on file 3"]
+    assert len(kept) < len(every) and tl.events(db, hide_known_good=True) == kept
+    assert tl.count(db, hide_known_good=True) == len(kept)
