@@ -25,7 +25,7 @@ from . import __version__
 from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
-from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
 from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
@@ -44,7 +44,7 @@ class Progress:
     """Where the scan is: the evidence and stage, and how much is done of what is known."""
 
     evidence: str
-    stage: str  # hashing evidence | verifying image | analysing | correlating | finished
+    stage: str  # hashing evidence | verifying image | analysing | indexing times | correlating | finished
     objects_found: int = 0
     objects_done: int = 0
     bytes_done: int = 0
@@ -95,6 +95,7 @@ class Scan:
     def run(self) -> Iterator[Progress]:
         """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""
         writer = CaseWriter(self.case_dir)
+        indexed = False
         try:
             options = {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
                        "yara": self.settings.rule_paths is not None,
@@ -104,6 +105,7 @@ class Scan:
                 "started": utc_now(), "status": "running", "tool_version": __version__,
                 "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk)
             writer.call(lambda db: audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence], **options}))
+            writer.call(timeline.drop_indexes)
             seen: set[str] = set()
             for path in self.evidence:
                 key = _evidence_key(path)
@@ -114,6 +116,9 @@ class Scan:
                     self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
                     continue
                 yield from _EvidenceRun(self, writer, run_id, path, key).run()
+            yield Progress(evidence="", stage="indexing times", listing_done=True)
+            writer.call(timeline.create_indexes)
+            indexed = True
             if not self.cancel.is_set():
                 yield Progress(evidence="", stage="correlating", listing_done=True)
                 writer.call(lambda db: _correlate(db, run_id))
@@ -124,7 +129,16 @@ class Scan:
             writer.call(lambda db: audit(db, "scan finished", {"run": run_id, "status": status}))
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
+            if not indexed:  # stopped early: the timeline's indexes are made again all the same
+                _index_times(writer)
             writer.close()
+
+
+def _index_times(writer: CaseWriter) -> None:
+    try:
+        writer.call(timeline.create_indexes)
+    except CaseError:  # the case cannot be written: its next scan makes them
+        return
 
 
 def _correlate(db: Any, run_id: int) -> None:

@@ -125,7 +125,22 @@ _SOURCES = [
 _FINDING_TIME = ("coalesce(json_extract(g.detail, '$.ts'), f.crtime, f.mtime, f.ctime)")
 
 
-TIME_INDEXES = [(source.table, source.column, source.extra) for source in _SOURCES]
+def create_indexes(db: Database) -> None:
+    """Index every time column on its sort key (a file time equal to an earlier MACB letter's is that
+    letter's event, so its index leaves those rows out). Schema 9 makes them; a scan drops them while it
+    inserts rows and makes them again at its end, because kept up row by row they cost the case writer
+    more than sorting them once (200,000 files: 37 s without, 88 s with; 1M files: 11 s to build)."""
+    present = _tables(db)
+    for source in _SOURCES:
+        if source.table in present:
+            db.execute(f"CREATE INDEX IF NOT EXISTS [{source.table}_{source.column}_key] ON [{source.table}] "
+                       f"({source.key})" + (f" WHERE {source.extra}" if source.extra else ""))
+
+
+def drop_indexes(db: Database) -> None:
+    """Drop the time indexes while a scan inserts rows (see create_indexes); queries stay right, only slower."""
+    for source in _SOURCES:
+        db.execute(f"DROP INDEX IF EXISTS [{source.table}_{source.column}_key]")
 
 
 def _tables(db: Database) -> set[str]:

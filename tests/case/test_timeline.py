@@ -171,3 +171,13 @@ def test_known_good_files_hidden_if_asked(small_case: Path, tmp_path: Path) -> N
     kept = [e for e in every if not (e.kind == "file" and e.object_id == 3) and e.description != "on file 3"]
     assert len(kept) < len(every) and tl.events(db, hide_known_good=True) == kept
     assert tl.count(db, hide_known_good=True) == len(kept)
+
+
+def test_scan_leaves_the_time_indexes(disk_case: Path) -> None:
+    """A scan drops the time indexes while it inserts and makes them again at its end."""
+    db = sqlite3.connect(disk_case / "case.db")
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"files_mtime_key", "files_atime_key", "files_ctime_key", "files_crtime_key", "dns_ts_key"} <= names
+    plan = " ".join(row[3] for row in db.execute(
+        f"EXPLAIN QUERY PLAN SELECT id FROM files WHERE {tl.key_sql('mtime')} >= ? ORDER BY {tl.key_sql('mtime')}", ["0"]))
+    assert "files_mtime_key" in plan
