@@ -20,6 +20,7 @@ DNS lookup → HTTP download → file on disk → YARA/PE finding.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,32 +241,75 @@ def _names(db: sqlite_utils.Database) -> Iterator[Link]:
         note("host", query.rsplit(".local", 1)[0] if query.endswith(".local") else query, "dns", rid, ts, "DNS name")
     if not network:
         return
-    for kind, name, file_id, evidence_id, path in _disk_names(db):
+    for kind, name, file_id, evidence_id, path, disk in _disk_names(db):
         records = network.get((kind, name.lower()))
         if not records:
             continue
         how = ", ".join(sorted({r["how"] for r in records}))
         what = "User" if kind == "user" else "Host name"
-        title = f"{what} {name} on {_name(path)} and in a capture ({how})"
+        title = f"{what} {name} on {_name(disk)} ({path}) and in a capture ({how})"
         detail = {"name": name, "kind": kind, "ts": records[0]["ts"], "network": records, "file": path}
         links = [{"kind": r["kind"], "id": r["id"]} for r in records] + [{"kind": "file", "id": file_id}]
         yield Link(f"name:{kind}:{name.lower()}:file:{file_id}", f"same-{kind}", "low", title, evidence_id, file_id,
                    path, detail, links)
 
 
-def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int, str]]:
-    """(user | host, name, file id, evidence id, path): profile folders, and /etc/hostname's content."""
+def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int, str, str]]:
+    """(user | host, name, file id, evidence id, path, evidence path): profile folders, /etc/hostname's content."""
     for root in PROFILE_ROOTS:
-        for file_id, evidence_id, path in db.execute(
-                """SELECT id, evidence_id, path FROM files WHERE kind = 'directory' AND origin IS NULL AND deleted = 0
-                   AND path LIKE ? AND path NOT LIKE ?""", [f"%{root}%", f"%{root}%/%"]):
+        for file_id, evidence_id, path, disk in db.execute(
+                """SELECT f.id, f.evidence_id, f.path, e.path FROM files f JOIN evidence e ON e.id = f.evidence_id
+                   WHERE f.kind = 'directory' AND f.origin IS NULL AND f.deleted = 0
+                   AND f.path LIKE ? AND f.path NOT LIKE ?""", [f"%{root}%", f"%{root}%/%"]):
             name = path.rsplit("/", 1)[-1]
             if name.lower() not in NOT_USERS:
-                yield "user", name, file_id, evidence_id, path
-    for file_id, evidence_id, path, value in db.execute(
-            """SELECT f.id, f.evidence_id, f.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
-               WHERE i.kind = 'hostname'"""):
-        yield "host", value, file_id, evidence_id, path
+                yield "user", name, file_id, evidence_id, path, disk
+    for file_id, evidence_id, path, disk, value in db.execute(
+            """SELECT f.id, f.evidence_id, f.path, e.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
+               JOIN evidence e ON e.id = f.evidence_id WHERE i.kind = 'hostname'"""):
+        yield "host", value, file_id, evidence_id, path, disk
+
+
+# -- reading a chain back ------------------------------------------------------------------
+
+_STEPS = {
+    "dns": ("DNS lookup", "SELECT ts, query || ' ' || ifnull(qtype, '') || ' → ' || ifnull(answers, '') || "
+                          "' (resolver ' || ifnull(dst, '?') || ')' FROM dns WHERE id = ?"),
+    "http": ("HTTP download", "SELECT ts, ifnull(method, '?') || ' http://' || coalesce(host, dst, '') || ifnull(uri, '') "
+                              "|| ' from ' || ifnull(dst, '?') || ' → ' || ifnull(status, '?') FROM http WHERE id = ?"),
+    "ftp": ("FTP transfer", "SELECT ts, ifnull(command, '') || ' ' || coalesce(url, arg, '') || ' from ' || "
+                            "ifnull(dst, '?') FROM ftp WHERE id = ?"),
+    "smtp": ("E-mail", "SELECT ts, ifnull(mail_from, '?') || ' → ' || ifnull(rcpt_to, '?') || ' via ' || "
+                       "ifnull(dst, '?') FROM smtp WHERE id = ?"),
+    "tls": ("TLS handshake", "SELECT ts, coalesce(sni, dst, '') || ' (' || ifnull(dst, '?') || ')' FROM tls WHERE id = ?"),
+    "flow": ("Flow", "SELECT first_seen, ifnull(src, '') || ' → ' || ifnull(dst, '') || ':' || ifnull(dport, '') "
+                     "FROM flows WHERE id = ?"),
+    "credentials": ("Login", "SELECT ts, ifnull(protocol, '') || ' ' || ifnull(username, '?') || ' to ' || "
+                             "ifnull(dst, '?') FROM credentials WHERE id = ?"),
+    "file": ("File", "SELECT coalesce(f.crtime, f.mtime), CASE WHEN f.origin IS NOT NULL THEN 'carried in ' "
+                     "ELSE 'on ' END || e.path || ': ' || f.path FROM files f JOIN evidence e ON e.id = f.evidence_id "
+                     "WHERE f.id = ?"),
+    "finding": ("Finding", "SELECT NULL, severity || ': ' || title FROM findings WHERE id = ?"),
+}
+
+
+def chain(db: sqlite_utils.Database | sqlite3.Connection, links: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """A finding's links (detail["links"]) as readable steps, in the order of the chain: (what, time or '',
+    description). For the report's Correlations part and the application's details pane; the text
+    comes from evidence and is for the caller to escape."""
+    steps = []
+    for link in links:
+        known = _STEPS.get(link.get("kind"))
+        if known is None:
+            continue
+        label, sql = known
+        try:
+            row = db.execute(sql, [link.get("id")]).fetchone()
+        except sqlite3.OperationalError:  # a table this case does not have
+            continue
+        if row:
+            steps.append((label, row[0] or "", row[1] or ""))
+    return steps
 
 
 def _name(path: str | None) -> str:

@@ -24,7 +24,7 @@ from . import __version__
 from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
-from .case import SEVERITY_RANK, CaseWriter, audit, utc_now
+from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
 from .case.objects import keep_carried
 from .case.store import crash_point
 from .correlate import correlate
@@ -46,7 +46,7 @@ class Progress:
     """Where the scan is: the evidence and stage, and how much is done of what is known."""
 
     evidence: str
-    stage: str  # hashing evidence | verifying image | analysing | matching IOCs | correlating | finished
+    stage: str  # hashing evidence | verifying image | analysing | matching IOCs | indexing times | correlating | finished
     objects_found: int = 0
     objects_done: int = 0
     bytes_done: int = 0
@@ -97,6 +97,7 @@ class Scan:
     def run(self) -> Iterator[Progress]:
         """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""
         writer = CaseWriter(self.case_dir)
+        indexed = False
         try:
             options = {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
                        "yara": self.settings.rule_paths is not None,
@@ -115,6 +116,7 @@ class Scan:
 
             run_id = writer.call(start)
             crash_point("scan-started")
+            writer.call(timeline.drop_indexes)
             seen: set[str] = set()
             for path in self.evidence:
                 key = _evidence_key(path)
@@ -128,6 +130,9 @@ class Scan:
             if self.settings.intel and self.settings.intel.ioc_lists and not self.cancel.is_set():
                 yield Progress(evidence="", stage="matching IOCs", listing_done=True)
                 writer.call(lambda db: _ioc_pass(db, self.settings.intel, run_id))
+            yield Progress(evidence="", stage="indexing times", listing_done=True)
+            writer.call(timeline.create_indexes)
+            indexed = True
             if not self.cancel.is_set():
                 yield Progress(evidence="", stage="correlating", listing_done=True)
                 writer.call(lambda db: _correlate(db, run_id))
@@ -139,7 +144,16 @@ class Scan:
                                         {"evidence": o.path, "status": o.status, "files": o.files} for o in self.outcomes]})))
             yield Progress(evidence="", stage="finished", listing_done=True)
         finally:
+            if not indexed:  # stopped early: the timeline's indexes are made again all the same
+                _index_times(writer)
             writer.close()
+
+
+def _index_times(writer: CaseWriter) -> None:
+    try:
+        writer.call(timeline.create_indexes)
+    except CaseError:  # the case cannot be written: its next scan makes them
+        return
 
 
 def _correlate(db: Any, run_id: int) -> None:

@@ -23,6 +23,7 @@ import pytest
 from cybertriage.case import open_case
 from cybertriage.case import timeline as tl
 from cybertriage.correlate import correlate
+from cybertriage.report.content import ReportDetails, collect
 from tests import images
 from tests.analyzers.net.pcapgen import ether, ipv4, udp, write_pcap
 from tests.conftest import export, run_cli
@@ -183,3 +184,18 @@ def test_chain_on_the_timeline(combined: Combined) -> None:
              or (e.kind == "finding" and e.object_id == arrival["id"])]
     assert [e.kind for e in chain] == ["dns", "http", "finding"]
     assert chain[1].ts == chain[2].ts == arrival["detail"]["ts"]
+
+
+def test_report_shows_the_chain(combined: Combined, tmp_path: Path) -> None:
+    data = collect(combined.case, ReportDetails())
+    [arrival] = [c for c in data.correlations if c.rule == "arrived-over-network"]
+    assert [label for label, _, _ in arrival.steps] == ["DNS lookup", "HTTP download", "File", "File", "Finding"]
+    assert "http://bro.org/download/CHANGES.bro-aux.txt" in arrival.steps[1][2]
+    assert "/Users/gurpartap/Downloads/CHANGES.bro-aux.txt" in arrival.steps[3][2]
+    window = next(c for c in data.timeline if any(e["kind"] == "http" for e in c.events))
+    kinds = [e["kind"] for e in window.events if e["kind"] in ("dns", "http")]
+    assert kinds == ["dns", "http"]
+    result = run_cli("report", "--case", combined.case, "--pdf", tmp_path / "r.pdf", "--html", tmp_path / "r.html")
+    assert result.code == 0, result.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "<h3>Correlations</h3>" in page and "DNS lookup" in page

@@ -92,9 +92,12 @@ _NAME = rf"(?:{_LABEL}\.)+(?:[A-Za-z]{{2,24}}|xn--[A-Za-z0-9-]{{1,59}})"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _URL = re.compile(r"(?<![\w.+-])(?:https?|ftps?)://[^\s\"'<>`{}|\\^]+", re.ASCII)
 _EMAIL = re.compile(rf"(?<![\w.%+-])[A-Za-z0-9._%+-]{{1,64}}@{_NAME}(?![\w-]|\.\w)", re.ASCII)
-_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
+_IPV4 = re.compile(rf"(?=\d)(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)", re.ASCII)
 _DOMAIN = re.compile(rf"(?<![\w.@-]){_NAME}(?![\w@-]|\.\w)", re.ASCII)  # not an e-mail's local part
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:.])", re.ASCII)
+_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}".encode(), re.ASCII)
+_QUAD_BEFORE = frozenset(b" \t\r\n\x00=:,;([{<\"'|")  # what may stand before a quad read without its token
+_QUAD_NOT_AFTER = {bytes([c]) for c in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"}
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 _URL_TAIL = ".,;:!?)]'"
 _VERSION_CONTEXT = re.compile(r"(?:version|ver|build)[\s:=\"'.]*$", re.IGNORECASE)  # "version 1.2.3.4" is no address
@@ -176,11 +179,33 @@ class Extraction:
                     self._token(buf, start, end, width, kinds)
                     if self.truncated:
                         return
+                    whole = False
+                if kind == "ipv4" and width == 1 and self._quad(buf, at, final):
+                    continue
                 start, end = run(buf, at)
                 whole = self._whole(start, end + width - 1, len(buf), final) and end - start <= width * MAX_TOKEN
                 kinds = {kind}
             if whole:
                 self._token(buf, start, end, width, kinds)
+
+    def _quad(self, buf: bytes, at: int, final: bool) -> bool:
+        """Record the dotted quad whose first dot is at `at` straight away when it stands on its own
+        ("src=10.1.2.3" in a log line: no URL, e-mail or longer dotted number around it), without
+        cutting out its token; False when its token is to be read instead."""
+        start = at
+        while start > at - 3 and start > 0 and 0x30 <= buf[start - 1] <= 0x39:
+            start -= 1
+        match = _QUAD.match(buf, start) if start < at else None
+        if match is None or (start and buf[start - 1] not in _QUAD_BEFORE):
+            return False
+        after = buf[match.end():match.end() + 2]
+        if match.end() + 2 > len(buf) and not final or after[:1] in _QUAD_NOT_AFTER or after[:1] == b"." and after[1:2].isdigit():
+            return False
+        if self._whole(start, match.end(), len(buf), final):
+            text = match.group().decode()
+            if ipv4(text) and not self._version(buf, start, 1):
+                self._add("ip", text, self._base + start)
+        return True
 
     @staticmethod
     def _run(buf: bytes, at: int) -> tuple[int, int]:
@@ -244,8 +269,8 @@ class Extraction:
     @staticmethod
     def _version(buf: bytes, at: int, width: int) -> bool:
         """Whether the dotted quad at buf[at] follows the word version (or ver, build)."""
-        before = buf[max(0, at - CONTEXT // 2 * width):at].lower()
-        if b"v" not in before and b"b" not in before:
+        before = buf[max(0, at - CONTEXT // 2 * width):at].lower().replace(b"\x00", b"")
+        if b"ver" not in before and b"build" not in before:
             return False
         return bool(_VERSION_CONTEXT.search(before.decode("latin-1" if width == 1 else "utf-16-le", "replace")))
 

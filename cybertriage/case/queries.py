@@ -195,23 +195,6 @@ def files_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str
     return found
 
 
-def files_with_times_in(db: sqlite_utils.Database, evidence_id: int, windows: list[tuple[str, str]],
-                        limit: int, hide_known_good: bool = False) -> list[dict[str, Any]]:
-    """Files of one evidence item with any MAC/B time in one of the windows (ISO 8601 UTC strings,
-    inclusive, compared as text), at most `limit` of them, earliest modification first; without
-    known-good files if asked."""
-    if not windows:
-        return []
-    terms = " OR ".join(f"({column} BETWEEN ? AND ?)" for _ in windows for column in FILE_TIMES)
-    known = " AND coalesce(known, '') != 'good'" if hide_known_good and has_known(db) else ""
-    params: list[Any] = [evidence_id]
-    params += [bound for start, end in windows for _ in FILE_TIMES for bound in (start, end)]
-    return list(db.query(
-        f"""SELECT id, evidence_id, path, deleted, size, sha256, mtime, atime, ctime, crtime FROM files
-            WHERE evidence_id = ? AND ({terms}){known} ORDER BY coalesce(mtime, crtime, ctime, atime), id LIMIT ?""",
-        [*params, limit]))
-
-
 def audit_entries(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
     """The chain-of-custody log, oldest first (the first `limit` entries)."""
     return list(db.query("SELECT * FROM audit_log ORDER BY id LIMIT ?", [-1 if limit is None else limit]))

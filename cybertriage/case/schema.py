@@ -168,14 +168,10 @@ def _version_8(db: sqlite_utils.Database) -> None:
 
 def _version_9(db: sqlite_utils.Database) -> None:
     """The case timeline reads every time column in time order: ISO text sorts "…05.5Z" before
-    "…05Z", so each column gets an index on a fixed-width key (case/timeline.py's key_sql); a file
-    time equal to an earlier MACB letter's is the same event, so its index leaves those rows out."""
-    from .timeline import TIME_INDEXES, key_sql
+    "…05Z", so each column gets an index on a fixed-width key (case/timeline.py)."""
+    from .timeline import create_indexes
 
-    for table, column, only in TIME_INDEXES:
-        if table in db.table_names():
-            db.execute(f"CREATE INDEX IF NOT EXISTS [{table}_{column}_key] ON [{table}] ({key_sql(column)})"
-                       + (f" WHERE {only}" if only else ""))
+    create_indexes(db)
 
 
 def _version_10(db: sqlite_utils.Database) -> None:

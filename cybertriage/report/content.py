@@ -29,7 +29,9 @@ import sqlite_utils
 
 from .. import __version__
 from ..case import CASE_DB, queries
+from ..case import timeline as case_timeline
 from ..case.schema import SCHEMA_VERSION
+from ..correlate import chain
 from ..errors import UsageError
 
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
@@ -48,6 +50,7 @@ NETWORK_ROWS = 25
 PE_FILES = 100
 TIMELINE_ANCHORS = 50
 TIMELINE_FETCH = 20_000
+CORRELATIONS_SHOWN = 100
 APPENDIX_FIELDS = ["id", "severity", "evidence", "analyzer", "rule", "title", "object_kind", "object_id", "object",
                    "file_size", "file_md5", "file_sha1", "file_sha256", "detail", "created_at"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -86,14 +89,26 @@ class ReportDetails:
 
 @dataclass
 class TimelineCluster:
-    """File times around one or more high/critical findings on one evidence item."""
+    """The case timeline (case/timeline.py: file MACB times, network events and findings, across
+    every evidence item) around one or more high/critical or correlation findings."""
 
-    evidence_id: int
+    evidence_ids: list[int]  # the evidence items the events come from
     start: str
     end: str
-    anchors: list[dict[str, Any]]  # the findings whose file times opened this window
-    events: list[dict[str, Any]]  # ts, macb, path, file_id, deleted, anchor (the finding's own file)
+    anchors: list[dict[str, Any]]  # the findings whose times opened this window
+    events: list[dict[str, Any]]  # ts, kind, what (MACB letters or the network action), text, evidence_id, anchor
     total: int  # events in the window before the excerpt was cut to size
+
+
+@dataclass
+class Correlation:
+    """A link correlation found between evidence items, with the chain it follows spelled out."""
+
+    id: int
+    severity: str
+    rule: str
+    title: str
+    steps: list[tuple[str, str, str]]  # (what, time or '', description), in the order of the chain
 
 
 @dataclass
@@ -195,6 +210,7 @@ class ReportData:
         if self.known_good_findings_hidden:
             text += f", with {self.known_good_findings_hidden:,} findings on them"
         return text + "; the case database and its exports keep them."
+    correlations: list[Correlation] = field(default_factory=list)  # shown with the findings
 
     @property
     def findings_shown(self) -> int:
@@ -369,7 +385,8 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
             audit_total=db["audit_log"].count, database_hashes=[],
             known_good_hidden=queries.known_good_count(db) if hide else 0,
-            known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()))
+            known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
+            correlations=_correlations(db) if details.includes("findings") else [])
         if appendix is not None and data.truncated:
             rows = _write_appendix(db, appendix)
             data.appendix = Appendix(appendix, sha256_file(appendix), rows)
@@ -753,48 +770,39 @@ def _credentials(db: sqlite_utils.Database, tables: set[str], show_credentials: 
 
 
 def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[TimelineCluster]:
-    """File MAC/B times within the window of each high/critical finding's file times, per evidence item."""
+    """The case timeline within the window of each high/critical or correlation finding's times (the
+    time the timeline gives the finding, and its file's MACB times), windows that overlap merged."""
     window = dt.timedelta(seconds=details.timeline_window_seconds)
     anchors = list(db.query(
-        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, f.evidence_id, f.mtime, f.atime, f.ctime, f.crtime
-           FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE g.severity_rank >= 3 {queries.not_known_good(db, not details.show_known_good)}
+        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, g.object_kind, g.evidence_id,
+                  json_extract(g.detail, '$.ts') AS ts, f.mtime, f.atime, f.ctime, f.crtime
+           FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           WHERE (g.severity_rank >= 3 OR g.analyzer = 'correlation') {queries.not_known_good(db, not details.show_known_good)}
            ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
-    spans: dict[int, list[list[Any]]] = {}  # evidence id -> [start, end, anchors, anchor times]
+    spans: list[list[Any]] = []  # [start, end, anchors]
     for anchor in anchors:
-        for column in queries.FILE_TIMES:
-            moment = _parse_time(anchor[column])
-            if moment is not None:
-                spans.setdefault(anchor["evidence_id"], []).append([moment - window, moment + window, [anchor], [moment]])
+        for moment in _anchor_moments(anchor):
+            spans.append([moment - window, moment + window, [anchor]])
+    merged: list[list[Any]] = []
+    for span in sorted(spans, key=lambda s: s[0]):
+        if merged and span[0] <= merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], span[1])
+            last[2] += [a for a in span[2] if a not in last[2]]
+        else:
+            merged.append(span)
     clusters: list[TimelineCluster] = []
-    for evidence_id, raw in sorted(spans.items()):
-        merged: list[list[Any]] = []
-        for span in sorted(raw, key=lambda s: s[0]):
-            if merged and span[0] <= merged[-1][1]:
-                last = merged[-1]
-                last[1] = max(last[1], span[1])
-                last[2] += [a for a in span[2] if a not in last[2]]
-                last[3] += span[3]
-            else:
-                merged.append(span)
-        # One query per evidence item; bounds widened by a second because text comparison puts
-        # fractional seconds ("…:05.5Z") before whole ones ("…:05Z"); exact filtering follows.
-        bounds = [(_iso(s[0] - dt.timedelta(seconds=1)), _iso(s[1] + dt.timedelta(seconds=1))) for s in merged]
-        files = queries.files_with_times_in(db, evidence_id, bounds, TIMELINE_FETCH, not details.show_known_good)
-        for start, end, cluster_anchors, moments in merged:
-            anchor_files = {a["object_id"] for a in cluster_anchors}
-            events = []
-            for row in files:
-                stamps: dict[str, list[str]] = {}
-                for column, letter in zip(queries.FILE_TIMES, "MACB"):
-                    moment = _parse_time(row[column])
-                    if moment is not None and start <= moment <= end:
-                        stamps.setdefault(row[column], []).append(letter)
-                for stamp, letters in stamps.items():
-                    events.append({"ts": stamp, "moment": _parse_time(stamp), "path": row["path"], "file_id": row["id"],
-                                   "deleted": bool(row["deleted"]), "anchor": row["id"] in anchor_files,
-                                   "macb": "".join(c if c in letters else "." for c in "MACB")})
-            clusters.append(TimelineCluster(evidence_id, _iso(start), _iso(end), cluster_anchors, events, len(events)))
+    for start, end, cluster_anchors in merged:
+        anchor_objects = {(a["object_kind"], a["object_id"]) for a in cluster_anchors} | {
+            ("finding", a["id"]) for a in cluster_anchors}
+        end_exclusive = _iso_exact(end + dt.timedelta(microseconds=1))
+        total = case_timeline.count(db, _iso_exact(start), end_exclusive, hide_known_good=not details.show_known_good)
+        events = [{"ts": e.ts, "kind": e.kind, "what": _what(e), "text": e.description, "evidence_id": e.evidence_id,
+                   "anchor": (e.object_kind, e.object_id) in anchor_objects, "moment": _parse_time(e.ts)}
+                  for e in case_timeline.events(db, _iso_exact(start), end_exclusive, limit=TIMELINE_FETCH,
+                                                      hide_known_good=not details.show_known_good)]
+        evidence_ids = sorted({e["evidence_id"] for e in events})
+        clusters.append(TimelineCluster(evidence_ids, _iso(start), _iso(end), cluster_anchors, events, total))
     share = max(20, details.timeline_limit // max(1, len(clusters)))
     budget = details.timeline_limit
     kept = []
@@ -804,9 +812,9 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
         cap = min(share, budget)
         moments = [m for a in cluster.anchors for m in _anchor_moments(a)]
         if len(cluster.events) > cap:  # keep the anchors' own events and those nearest the anchors' times
-            cluster.events.sort(key=lambda e: (not e["anchor"], min(abs(e["moment"] - m) for m in moments)))
-            cluster.events = cluster.events[:cap]
-        cluster.events.sort(key=lambda e: (e["moment"], e["path"]))
+            order = sorted(range(len(cluster.events)), key=lambda i: (
+                not cluster.events[i]["anchor"], min(abs(cluster.events[i]["moment"] - m) for m in moments)))
+            cluster.events = [cluster.events[i] for i in sorted(order[:cap])]  # still in timeline order
         for event in cluster.events:
             del event["moment"]
         budget -= len(cluster.events)
@@ -814,8 +822,36 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
     return kept
 
 
+def _what(event: case_timeline.TimelineEvent) -> str:
+    """The timeline's action as a report prints it: file times as mactime's MACB column."""
+    if event.kind == "file":
+        return "".join(c if c.lower() in event.action else "." for c in "MACB")
+    return f"{event.kind} {event.action}"
+
+
 def _anchor_moments(anchor: dict[str, Any]) -> list[dt.datetime]:
-    return [m for c in queries.FILE_TIMES if (m := _parse_time(anchor[c])) is not None]
+    columns = ("ts", *queries.FILE_TIMES)
+    return [m for c in columns if (m := _parse_time(anchor.get(c))) is not None]
+
+
+def _iso_exact(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- correlations -----------------------------------------------------------------------------
+
+def _correlations(db: sqlite_utils.Database) -> list[Correlation]:
+    """Correlation findings with the chain of each one's links (correlate.py) spelled out, in the
+    order the chain runs: DNS lookup, download, carried copy, file on disk, the file's findings."""
+    out = []
+    for row in db.query("""SELECT id, severity, rule, title, detail FROM findings WHERE analyzer = 'correlation'
+                           ORDER BY severity_rank DESC, id LIMIT ?""", [CORRELATIONS_SHOWN]):
+        detail = json.loads(row["detail"]) if row["detail"] else {}
+        steps = [(label, ts, visible(text)) for label, ts, text in chain(db, detail.get("links", []))]
+        out.append(Correlation(row["id"], row["severity"], row["rule"], row["title"], steps))
+    return out
+
+
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:

@@ -327,6 +327,20 @@ def _findings(data: ReportData) -> list[str]:
           _t(Path(f["evidence"]).name)] for f in data.findings], table_id="findings-index")]
     for f in data.findings:
         parts.append(_finding_block(f))
+    return parts + _correlations(data)
+
+
+def _correlations(data: ReportData) -> list[str]:
+    """Links between evidence items, each with its chain (DNS lookup → download → file → findings)."""
+    if not data.correlations:
+        return []
+    parts = ["<h3>Correlations</h3>", f"<p>{len(data.correlations):,} links between evidence items, each followed "
+             "along its chain: the DNS lookup, the download, the copy the capture carried, the file on disk and the "
+             "file's own findings.</p>"]
+    for c in data.correlations:
+        parts += [f'<p><a href="#finding-{c.id}">#{c.id}</a> {_sev(c.severity)} {_t(c.title)}</p>',
+                  _table(["Step", "Time (UTC)", "What"], [[_t(label), _mono(ts), _mono(text)] for label, ts, text in
+                                                          c.steps], sortable=False)]
     return parts
 
 
@@ -385,22 +399,23 @@ def _pe(data: ReportData) -> list[str]:
 
 def _timeline(data: ReportData) -> list[str]:
     window = data.details.timeline_window_seconds
-    parts = [f"<p>File times within {window / 3600:g} h of the modified, accessed, changed and born (MACB) times of "
-             "the files behind high and critical findings, per evidence item. The files the findings are about are in "
-             "bold. Times are as the filesystem records them (UTC).</p>"]
+    parts = [f"<p>The case timeline within {window / 3600:g} h of the times of high and critical findings and of "
+             "correlations: file modified, accessed, changed and born (MACB) times, network events and findings, "
+             "across every evidence item, in time order (UTC). The events of the findings themselves, and of their "
+             "files, are in bold.</p>"]
     if not data.timeline:
-        return parts + ["<p>No high or critical finding on a file with recorded times.</p>"]
+        return parts + ["<p>No high or critical finding or correlation with a recorded time.</p>"]
     names = {item["id"]: Path(item["path"]).name for item in data.evidence}
     for cluster in data.timeline:
         anchors = "; ".join(f"#{a['id']} {a['severity']}: {a['object']}" for a in cluster.anchors[:5])
         if len(cluster.anchors) > 5:
             anchors += f"; and {len(cluster.anchors) - 5} more"
         shown = events_note(len(cluster.events), cluster.total)
-        parts += [f"<h3>Evidence {cluster.evidence_id} ({_t(names.get(cluster.evidence_id, '?'))}), "
-                  f"{_t(cluster.start)} to {_t(cluster.end)}</h3>",
-                  f'<p class="note">Around {_t(anchors)}. {shown}.</p>',
-                  _table(["Time (UTC)", "MACB", "Path"],
-                         [[_mono(e["ts"]), _mono(e["macb"]), _mono(e["path"]) + (" (deleted)" if e["deleted"] else "")]
+        sources = ", ".join(f"{i} ({names.get(i, '?')})" for i in cluster.evidence_ids) or "-"
+        parts += [f"<h3>{_t(cluster.start)} to {_t(cluster.end)}</h3>",
+                  f'<p class="note">Around {_t(anchors)}. {shown}, from evidence {_t(sources)}.</p>',
+                  _table(["Time (UTC)", "Event", "Evidence", "What"],
+                         [[_mono(e["ts"]), _mono(e["what"]), _num(e["evidence_id"]), _mono(e["text"])]
                           for e in cluster.events],
                          row_classes=["anchor" if e["anchor"] else "" for e in cluster.events])]
     return parts

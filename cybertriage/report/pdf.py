@@ -522,6 +522,20 @@ def _findings(data: ReportData) -> list[Flowable]:
     if data.truncated:
         story.append(Paragraph(f"{data.findings_total - data.findings_shown:,} further findings are not shown here"
                                + (f"; see {_t(data.appendix.path.name)}." if data.appendix else "."), BODY))
+    return story + _correlations(data)
+
+
+def _correlations(data: ReportData) -> list[Flowable]:
+    """Links between evidence items, each with its chain (DNS lookup → download → file → findings)."""
+    if not data.correlations:
+        return []
+    story: list[Flowable] = [CondPageBreak(35 * mm), Paragraph("Correlations", H2), Paragraph(
+        f"{len(data.correlations):,} links between evidence items, each followed along its chain: the DNS lookup, "
+        "the download, the copy the capture carried, the file on disk and the file's own findings.", BODY)]
+    for c in data.correlations:
+        story += [Paragraph(f"#{c.id} {c.severity}: {_t(c.title)}", SMALL), Spacer(1, 1 * mm),
+                  _grid(["Step", "Time (UTC)", "What"], [[_cell(label), _mono(ts), _mono(text)]
+                                                         for label, ts, text in c.steps], [2.4, 4.2, 8.2])]
     return story
 
 
@@ -652,26 +666,28 @@ def _timeline(data: ReportData) -> list[Flowable]:
     story = _h1("Timeline excerpt")
     window = data.details.timeline_window_seconds
     story.append(Paragraph(
-        f"File times within {window // 3600 if window % 3600 == 0 else window / 3600:g} h of the modified, accessed, "
-        "changed and born (MACB) times of the files behind high and critical findings, per evidence item. The files "
-        "the findings are about are in bold. Times are as the filesystem records them (UTC).", BODY))
+        f"The case timeline within {window // 3600 if window % 3600 == 0 else window / 3600:g} h of the times of high "
+        "and critical findings and of correlations: file modified, accessed, changed and born (MACB) times, network "
+        "events and findings, across every evidence item, in time order (UTC). The events of the findings "
+        "themselves, and of their files, are in bold.", BODY))
     if not data.timeline:
-        return story + [Paragraph("No high or critical finding on a file with recorded times.", BODY)]
+        return story + [Paragraph("No high or critical finding or correlation with a recorded time.", BODY)]
     names = {item["id"]: Path(item["path"]).name for item in data.evidence}
     for cluster in data.timeline:
         anchors = "; ".join(f"#{a['id']} {a['severity']}: {a['object']}" for a in cluster.anchors[:5])
         if len(cluster.anchors) > 5:
             anchors += f"; and {len(cluster.anchors) - 5} more"
-        heading = Paragraph(f"Evidence {cluster.evidence_id} ({_t(names.get(cluster.evidence_id, '?'))}), "
-                            f"{cluster.start} to {cluster.end}", H2)
+        heading = Paragraph(f"{cluster.start} to {cluster.end}", H2)
         shown = events_note(len(cluster.events), cluster.total)
+        sources = ", ".join(f"{i} ({names.get(i, '?')})" for i in cluster.evidence_ids) or "-"
         rows = []
         for event in cluster.events:
             style = _style("tb", fontName=MONO_BOLD, fontSize=7, leading=9) if event["anchor"] else MONO_CELL
-            rows.append([_mono(event["ts"]), _mono(event["macb"]),
-                         _p(_t(event["path"]) + (" (deleted)" if event["deleted"] else ""), style)])
-        story += [CondPageBreak(35 * mm), heading, Paragraph(f"Around {_t(anchors)}. {shown}.", SMALL), Spacer(1, 1.5 * mm),
-                  _grid(["Time (UTC)", "MACB", "Path"], rows, [4.4, 1.4, 9])]
+            rows.append([_mono(event["ts"]), _mono(event["what"]), _mono(event["evidence_id"]),
+                         _p(_t(event["text"]), style)])
+        story += [CondPageBreak(35 * mm), heading,
+                  Paragraph(f"Around {_t(anchors)}. {shown}, from evidence {_t(sources)}.", SMALL), Spacer(1, 1.5 * mm),
+                  _grid(["Time (UTC)", "Event", "Ev.", "What"], rows, [4.2, 2.0, 0.8, 7.8])]
     return story
 
 

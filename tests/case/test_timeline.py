@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def test_order_across_fractional_seconds(small_case: Path) -> None:
 def test_paging_and_kinds(small_case: Path) -> None:
     db = open_case(small_case)
     every = tl.events(db)
+    assert tl.events(sqlite3.connect(small_case / "case.db")) == every  # the application's plain connection
     assert [tl.events(db, limit=4, offset=o) for o in range(0, len(every), 4)] == [every[o:o + 4] for o in
                                                                                    range(0, len(every), 4)]
     assert _seen(tl.events(db, kinds=["dns", "http"])) == _expected(("dns", "http"))
@@ -154,3 +156,28 @@ def test_body_file_reads_like_fls(disk_images: Images, disk_case: Path, tmp_path
     # and the same times, sizes and MACB letters (mode and names differ: ours carry the evidence's name)
     assert sorted(line.split(",")[:3] for line in _mactime_lines(ours)) == sorted(
         line.split(",")[:3] for line in _mactime_lines(reference))
+
+
+def test_known_good_files_hidden_if_asked(small_case: Path, tmp_path: Path) -> None:
+    """Where the case marks files of known-good hash sets (files.known), they and their findings can be left out."""
+    copy = tmp_path / "case.db"
+    copy.write_bytes((small_case / "case.db").read_bytes())
+    db = sqlite3.connect(copy)
+    if "known" not in {row[1] for row in db.execute("PRAGMA table_info(files)")}:
+        db.execute("ALTER TABLE files ADD COLUMN known TEXT")
+    db.execute("UPDATE files SET known = 'good' WHERE id = 3")
+    db.commit()
+    every = tl.events(db)
+    kept = [e for e in every if not (e.kind == "file" and e.object_id == 3) and e.description != "on file 3"]
+    assert len(kept) < len(every) and tl.events(db, hide_known_good=True) == kept
+    assert tl.count(db, hide_known_good=True) == len(kept)
+
+
+def test_scan_leaves_the_time_indexes(disk_case: Path) -> None:
+    """A scan drops the time indexes while it inserts and makes them again at its end."""
+    db = sqlite3.connect(disk_case / "case.db")
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"files_mtime_key", "files_atime_key", "files_ctime_key", "files_crtime_key", "dns_ts_key"} <= names
+    plan = " ".join(row[3] for row in db.execute(
+        f"EXPLAIN QUERY PLAN SELECT id FROM files WHERE {tl.key_sql('mtime')} >= ? ORDER BY {tl.key_sql('mtime')}", ["0"]))
+    assert "files_mtime_key" in plan
