@@ -15,12 +15,33 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import publicsuffixlist
 
 from .base import Analyzer, Finding, Item
 from .filetype import extension_of
-from .tlds import TLDS
 
+
+def _icann_top_level_domains() -> frozenset[str]:
+    """The top-level names of the Public Suffix List's ICANN section (as publicsuffixlist ships it), internationalised
+    ones in their xn-- form: what tells a domain name from a dotted word in file content."""
+    names: set[str] = set()
+    inside = False
+    for line in Path(publicsuffixlist.PSLFILE).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("// ===BEGIN ICANN DOMAINS==="):
+            inside = True
+        elif line.startswith("// ===END ICANN DOMAINS==="):
+            break
+        elif inside and line and not line.startswith("//"):
+            label = line.rsplit(".", 1)[-1].lstrip("!*").lower()
+            names.add(label if label.isascii() else label.encode("idna").decode("ascii"))
+    return frozenset(names)
+
+
+TLDS = _icann_top_level_domains()
 MAX_FILE_SIZE = 64 * 1024 * 1024  # larger files are media, archives or disk images; see bench/README.md
 # Record files hold an address or e-mail address on every line: tens of thousands per file, each
 # costing Python-level work, where the examiner searches them better with the file open.
