@@ -336,13 +336,18 @@ class _FilesystemWalk:
         self.disk = disk
         self.cancelled = cancelled
         self.is_ntfs = int(fs.info.ftype) == int(pytsk3.TSK_FS_TYPE_NTFS)
+        self.volume_size = int(fs.info.block_count) * int(fs.info.block_size)
 
     def objects(self) -> Iterator[EvidenceObject]:
         root = self.fs.info.root_inum
+        try:
+            root_directory = self.fs.open_dir(inode=root)
+        except OSError as error:
+            self.disk.ledger.skipped("files", "unreadable directory", "/", _first_line(error))
+            self.disk.problems.append(f"root directory of the filesystem at byte {self.offset} is unreadable")
+            return
         # (directory handle, path prefix, meta addresses of the directories above it)
-        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [
-            (self.fs.open_dir(inode=root), "", frozenset([root]))
-        ]
+        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [(root_directory, "", frozenset([root]))]
         while stack:
             directory, prefix, ancestors = stack.pop()
             try:
@@ -394,8 +399,8 @@ class _FilesystemWalk:
         )
         if not self.is_ntfs:
             content = TskContent(entry, meta.size, self.disk.image) if kind in ("file", "virtual") else None
-            yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
-                                 inode=str(meta.addr), content=content, **common)
+            yield self._bounded(EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
+                                               inode=str(meta.addr), content=content, **common))
             return
         # NTFS: every $DATA stream is its own object (path:stream); directories show their index.
         listed = False
@@ -417,10 +422,19 @@ class _FilesystemWalk:
                                  kind="file" if is_stream else kind, inode=inode, content=content, **common)
             if shown in SPARSE_SYSTEM_STREAMS:
                 obj.content, obj.unreadable = None, "bad-cluster map spans the volume; not read"
-            yield obj
+            yield self._bounded(obj)
         if not listed:
             yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), **common)
+
+
+    def _bounded(self, obj: EvidenceObject) -> EvidenceObject:
+        """A size larger than the whole filesystem comes from corrupt metadata (or a sparse file):
+        reading it would hash zeros for hours, so its content is recorded as not read."""
+        if obj.content is not None and 0 < self.volume_size < obj.size:
+            obj.content = None
+            obj.unreadable = f"declared size larger than the filesystem ({self.volume_size} bytes); not read"
+        return obj
 
 
 def _ewf_number(suffix: str) -> int:
