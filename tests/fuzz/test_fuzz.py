@@ -1,0 +1,46 @@
+"""The bounded fuzzing run of the normal suite, and every input the fuzzer ever broke the code with.
+
+2,000 cases of campaign seed FUZZ_SEED (the same cases on every run); a failure names the case
+and the input is saved, so `python -m tests.fuzz --replay FILE` runs it again. The longer run
+is `make fuzz N=...` with a fresh seed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.campaign import case_from_file, default_workers, run_cases
+from tests.fuzz.seeds import KINDS, build_seeds
+
+FUZZ_SEED = 20251125
+CASES = 2000
+REGRESSIONS = sorted((Path(__file__).parent / "regressions").iterdir())
+
+
+@pytest.fixture(scope="session")
+def fuzz_seeds(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    return build_seeds(tmp_path_factory.mktemp("fuzz-seeds"), corpus_dir)
+
+
+def test_seeds_cover_every_kind(fuzz_seeds) -> None:
+    assert {s.kind for s in fuzz_seeds} == set(KINDS)
+    assert all(s.fields or s.hot for s in fuzz_seeds)
+
+
+def test_bounded_campaign(fuzz_seeds) -> None:
+    saved = Path(tempfile.mkdtemp(prefix="cybertriage-fuzz-failures-"))
+    report = run_cases(fuzz_seeds, FUZZ_SEED, range(CASES), default_workers(), save_to=saved)
+    print(report.summary())
+    assert report.cases == CASES
+    assert set(report.per_kind) == set(KINDS)
+    assert not report.failures, f"{report.summary()}\ninputs saved in {saved}"
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_regression(fuzz_seeds, path: Path) -> None:
+    assert path.stat().st_size < 100 * 1024
+    report = run_cases(fuzz_seeds, 0, [case_from_file(path)], workers=1)
+    assert not report.failures, report.summary()
