@@ -197,7 +197,7 @@ class CaptureReader:
                     break
                 end = pos + 16 + caplen
                 if end > len(buf):
-                    more = handle.read(max(CHUNK, caplen + 16))
+                    more = handle.read(max(CHUNK, min(caplen + 16, self.size - base - len(buf))))
                     buf = buf[pos:] + more
                     base += pos
                     pos = 0
