@@ -4,6 +4,7 @@ turn a zip bomb into a finding rather than a full disk or an endless scan."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from collections.abc import Iterable, Iterator
 
@@ -14,6 +15,9 @@ ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/jav
              "application/vnd.android.package-archive"}
 # Ratios this high on members this large are what zip bombs are made of.
 BOMB_MEMBER_MIN = 1024 * 1024
+# zipfile lists the whole central directory before any member can be read, at about half a kilobyte
+# of memory per entry: an archive declaring more than this many times the member limit is not opened.
+LISTING_FACTOR = 10
 
 
 class _ContentFile(io.RawIOBase):
@@ -82,6 +86,12 @@ class ZipArchive(Analyzer):
             item.skipped.append(("archive", "archive nested too deep"))
             return
         source = io.BytesIO(item.data) if item.data is not None else io.BufferedReader(_ContentFile(obj.content))
+        declared = _declared_members(source)
+        if declared > self.settings.archive_max_members * LISTING_FACTOR:
+            yield Finding(self.NAME, "too-many-members", "medium",
+                          f"Archive declares {declared} members; too many to list, not opened", {"members": declared})
+            item.skipped.append(("archive", "too many members to list"))
+            return
         try:
             archive = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as error:
@@ -127,3 +137,12 @@ class ZipArchive(Analyzer):
             else:
                 member.content = _MemberContent(archive, info, limits.archive_member_limit)
             yield member
+
+
+def _declared_members(source: io.IOBase) -> int:
+    """How many members the end of central directory record (zip64 or not) says there are; 0 if unreadable."""
+    try:
+        end = zipfile._EndRecData(source)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        return 0
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0

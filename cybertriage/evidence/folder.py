@@ -86,7 +86,7 @@ class FolderEvidence(EvidenceSource):
             kind = "other"
         return EvidenceObject(
             path=path,
-            name=os.path.basename(full),
+            name=path.rsplit("/", 1)[1],
             size=info.st_size if kind == "file" else 0,
             kind=kind,
             inode=str(info.st_ino),
