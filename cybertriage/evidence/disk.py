@@ -375,6 +375,9 @@ class _FilesystemWalk:
                 if len(ancestors) >= MAX_DIRECTORY_DEPTH:
                     self.disk.ledger.skipped("files", "directory nesting too deep", path)
                     continue
+                if 0 < self.volume_size < meta.size:  # Sleuth Kit would spend seconds per corrupt directory
+                    self.disk.ledger.skipped("files", "directory larger than the filesystem", path)
+                    continue
                 try:
                     stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
                 except OSError as error:
