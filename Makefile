@@ -9,7 +9,7 @@ TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatpr
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0
 TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap
 
-.PHONY: run test system-packages bench clean
+.PHONY: run test system-packages bench fuzz clean
 
 $(BIN)/cybertriage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(BIN)/cybertriage system-packages
 
 bench: $(BIN)/cybertriage system-packages
 	$(BIN)/python bench/disk_triage.py
+
+N ?= 20000
+fuzz: $(BIN)/cybertriage system-packages
+	$(BIN)/python -m tests.fuzz --cases $(N)
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache
