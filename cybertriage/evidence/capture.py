@@ -339,6 +339,9 @@ class CaptureReader:
             value = body[pos + 4:pos + 4 + length]
             if code == 0:
                 break
+            if len(value) < length:
+                self._problem(f"interface description block at byte {offset}: option {code} runs past the block")
+                break
             if code == 9 and length >= 1:  # if_tsresol
                 resol = value[0]
                 if resol & 0x80:
