@@ -103,7 +103,7 @@ def mutate(seed: Seed, rng: random.Random) -> tuple[bytes, list[str]]:
     """One to four mutations of the seed's bytes; the bytes and what was done."""
     data = bytearray(seed.data)
     done = []
-    functions, weights = zip(*MUTATIONS)
+    functions, weights = zip(*MUTATIONS, strict=True)
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
         done.append(rng.choices(functions, weights)[0](rng, data, seed))
     return bytes(data), done
