@@ -60,6 +60,7 @@ _NTFS_INDEX_ROOT = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT)
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
+_EXT_TYPES = {int(pytsk3.TSK_FS_TYPE_EXT2), int(pytsk3.TSK_FS_TYPE_EXT3), int(pytsk3.TSK_FS_TYPE_EXT4)}
 MAX_DIRECTORY_DEPTH = 512
 # Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
 SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
@@ -316,6 +317,12 @@ class DiskImage(EvidenceSource):
                 self.ledger.skipped("volumes", "no filesystem Sleuth Kit recognises",
                                     f"{partition.description} at byte {partition.offset}")
                 continue
+            damage = _ext_superblock_damage(self.image, partition.offset, fs)
+            if damage:
+                partition.status, partition.note = "no filesystem", damage
+                self.ledger.skipped("volumes", "corrupt superblock", f"{partition.description} at byte {partition.offset}",
+                                    damage)
+                continue
             found_filesystem = True
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
             self.ledger.processed("volumes")
@@ -438,6 +445,17 @@ class _FilesystemWalk:
             obj.content = None
             obj.unreadable = f"declared size larger than the filesystem ({self.volume_size} bytes); not read"
         return obj
+
+
+def _ext_superblock_damage(image: pytsk3.Img_Info, offset: int, fs: pytsk3.FS_Info) -> str | None:
+    """An ext2/3/4 inode size that is no power of two from 128 to the block size: Sleuth Kit loops on it."""
+    if int(fs.info.ftype) not in _EXT_TYPES:
+        return None
+    superblock = image.read(offset + 1024, 90)
+    revision, inode_size = int.from_bytes(superblock[76:80], "little"), int.from_bytes(superblock[88:90], "little")
+    if revision == 0 or (128 <= inode_size <= int(fs.info.block_size) and not inode_size & (inode_size - 1)):
+        return None
+    return f"corrupt ext superblock: inode size {inode_size}"
 
 
 def _ewf_number(suffix: str) -> int:
