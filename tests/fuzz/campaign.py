@@ -197,8 +197,7 @@ def run_cases(seeds: list[Seed], campaign_seed: int, cases: list[Case] | range, 
                         log(f"FAILED {result.status}: case {case.index} {case.kind} {case.seed_name} "
                             f"{case.mutations}: {_headline(result)}")
                     if result.status in ("hang", "crash"):
-                        if result.status == "hang":
-                            slot.kill()
+                        slot.kill()
                         slots[position] = slot = _Slot(context, seeds, campaign_seed, work, position + len(slots)
                                                        + report.cases)
                 if log and report.cases % 500 == 0:

@@ -7,15 +7,20 @@ is `make fuzz N=...` with a fresh seed.
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from cybertriage.evidence import open_evidence
-from tests.fuzz.campaign import case_from_file, default_workers, run_cases
+from tests.fuzz.campaign import Case, case_from_file, default_workers, run_cases
 from tests.fuzz.seeds import KINDS, build_seeds
+from tests.fuzz.targets import Harness
 
 FUZZ_SEED = 20251125
 CASES = 2000
@@ -61,3 +66,23 @@ def test_directory_larger_than_its_filesystem_is_not_read(tmp_path: Path) -> Non
             break
     assert listed == ["/lost+found", "/home"]
     assert ("files", "/lost+found", "directory larger than the filesystem") in source.ledger.warnings
+
+
+def test_a_crash_a_hang_and_an_exception_are_each_caught(fuzz_seeds, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers are forked, so they run this patched harness: a segfault, a sleep and an error."""
+    def misbehave(self, kind: str, path: Path, full_scan: bool = False) -> str:
+        behaviour = path.read_bytes()[:5]
+        if behaviour == b"crash":
+            faulthandler.disable()  # pytest's, inherited: it would print the planted segfault
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if behaviour == b"hang!":
+            time.sleep(60)
+        raise KeyError("escaped")
+
+    monkeypatch.setattr(Harness, "run", misbehave)
+    cases = [Case(n, "pcap", "planted", [], False, data) for n, data in enumerate((b"crash", b"hang!", b"error"))]
+    report = run_cases(fuzz_seeds, 0, cases, workers=2, deadline=3)
+    assert [(case.index, result.status) for case, result in sorted(report.failures, key=lambda f: f[0].index)] == [
+        (0, "crash"), (1, "hang"), (2, "fail")]
+    failed = next(result for case, result in report.failures if result.status == "fail")
+    assert failed.detail.startswith("KeyError: 'escaped'")
