@@ -343,7 +343,7 @@ class _FilesystemWalk:
         self.disk = disk
         self.cancelled = cancelled
         self.is_ntfs = int(fs.info.ftype) == int(pytsk3.TSK_FS_TYPE_NTFS)
-        self.volume_size = int(fs.info.block_count) * int(fs.info.block_size)
+        self.volume_size = min(int(fs.info.block_count) * int(fs.info.block_size), disk.size - offset)
 
     def objects(self) -> Iterator[EvidenceObject]:
         root = self.fs.info.root_inum
@@ -439,11 +439,11 @@ class _FilesystemWalk:
 
 
     def _bounded(self, obj: EvidenceObject) -> EvidenceObject:
-        """A size larger than the whole filesystem comes from corrupt metadata (or a sparse file):
-        reading it would hash zeros for hours, so its content is recorded as not read."""
+        """A size larger than the whole filesystem (or what the image holds of it) comes from corrupt
+        metadata or a sparse file: reading it would hash zeros for hours, so its content is not read."""
         if obj.content is not None and 0 < self.volume_size < obj.size:
             obj.content = None
-            obj.unreadable = f"declared size larger than the filesystem ({self.volume_size} bytes); not read"
+            obj.unreadable = f"declared size larger than the filesystem or the image holds of it ({self.volume_size} bytes); not read"
         return obj
 
 
