@@ -109,15 +109,16 @@ class Run:
     peak_rss_mb: float
 
 
-# Runs the command line in this process's child and reports its own peak memory.
+# Runs the command line and reports its own peak memory: VmHWM, since getrusage's maxrss after exec
+# would still count the pytest process it was forked from.
 MEASURED_CLI = """
-import resource, sys
+import sys
 from cybertriage.cli import main
 try:
     code = main(sys.argv[2:])
 finally:
-    with open(sys.argv[1], "w") as out:
-        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    with open("/proc/self/status") as status, open(sys.argv[1], "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 sys.exit(code)
 """
 
@@ -449,7 +450,7 @@ def test_million_entry_zip_in_bounded_time_and_memory(tmp_path: Path) -> None:
     assert run.code == 0
     assert _db(box, "SELECT title FROM findings WHERE rule = 'too-many-members'") == [
         ("Archive declares 1000000 members; too many to list, not opened",)]
-    assert run.peak_rss_mb < 400 and run.seconds < 120
+    assert run.peak_rss_mb < 300 and run.seconds < 120
 
 
 def test_fat_image_with_thousands_of_files(tmp_path: Path) -> None:
