@@ -14,7 +14,7 @@ TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatpr
   tcpdump dnsutils curl openssl strace libfuse2 publicsuffix
 TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace
 
-.PHONY: run test system-packages bench screenshots clean installer installer-check
+.PHONY: run test system-packages bench fuzz screenshots clean installer installer-check
 
 $(BIN)/cybertriage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ screenshots: $(BIN)/cybertriage system-packages
 	$(BIN)/cybertriage scan $(SCREENSHOT_CAPTURES) --case $(SCREENSHOT_CASE) --quiet; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	xvfb-run -a -s "-screen 0 1920x1200x24" $(BIN)/python -m cybertriage.gui.screenshots $(SCREENSHOT_CASE) docs/screenshots
+
+N ?= 20000
+fuzz: $(BIN)/cybertriage system-packages
+	$(BIN)/python -m tests.fuzz --cases $(N)
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache

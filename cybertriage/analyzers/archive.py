@@ -4,6 +4,7 @@ turn a zip bomb into a finding rather than a full disk or an endless scan."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,9 @@ ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/jav
              "application/vnd.android.package-archive"}
 # Ratios this high on members this large are what zip bombs are made of.
 BOMB_MEMBER_MIN = 1024 * 1024
+# zipfile lists the whole central directory before any member can be read, at about half a kilobyte
+# of memory per entry: an archive declaring more than this many times the member limit is not opened.
+LISTING_FACTOR = 10
 
 
 class _ContentFile(io.RawIOBase):
@@ -93,6 +97,12 @@ class ZipArchive(Analyzer):
             item.skipped.append(("archive", "archive nested too deep"))
             return
         source = io.BytesIO(item.data) if item.data is not None else io.BufferedReader(_ContentFile(obj.content))
+        declared = _declared_members(source)
+        if declared > self.settings.archive_max_members * LISTING_FACTOR:
+            yield Finding(self.NAME, "too-many-members", "medium",
+                          f"Archive declares {declared} members; too many to list, not opened", {"members": declared})
+            item.skipped.append(("archive", "too many members to list"))
+            return
         try:
             archive = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as error:
@@ -161,3 +171,10 @@ def member_content(container: Content, member: str, settings: Settings) -> Conte
     if info.file_size > BOMB_MEMBER_MIN and info.file_size / max(1, info.compress_size) > settings.archive_ratio_limit:
         raise OSError("compression ratio past the zip-bomb limit")
     return _MemberContent(archive, info, settings.archive_member_limit)
+def _declared_members(source: io.IOBase) -> int:
+    """How many members the end of central directory record (zip64 or not) says there are; 0 if unreadable."""
+    try:
+        end = zipfile._EndRecData(source)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        return 0
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0

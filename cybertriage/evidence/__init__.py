@@ -12,6 +12,8 @@ from .folder import FolderEvidence
 
 __all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "Partition", "open_evidence", "detect_kind"]
 
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+
 
 def detect_kind(path: Path) -> str:
     """'folder', 'ewf', 'capture' or 'raw', from what the evidence holds."""
@@ -42,6 +44,8 @@ def open_evidence(path: Path) -> EvidenceSource:
         return FolderEvidence(path)
     if kind == "capture":
         return CaptureEvidence(path)
+    if path.suffix.lower() in CAPTURE_SUFFIXES:
+        raise EvidenceError("named as a packet capture but not a pcap or pcapng file (unknown magic number)")
     try:
         return DiskImage(path)
     except OSError as error:

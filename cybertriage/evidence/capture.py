@@ -197,7 +197,7 @@ class CaptureReader:
                     break
                 end = pos + 16 + caplen
                 if end > len(buf):
-                    more = handle.read(max(CHUNK, caplen + 16))
+                    more = handle.read(max(CHUNK, min(caplen + 16, self.size - base - len(buf))))
                     buf = buf[pos:] + more
                     base += pos
                     pos = 0
@@ -338,6 +338,9 @@ class CaptureReader:
             code, length = struct.unpack_from(order + "HH", body, pos)
             value = body[pos + 4:pos + 4 + length]
             if code == 0:
+                break
+            if len(value) < length:
+                self._problem(f"interface description block at byte {offset}: option {code} runs past the block")
                 break
             if code == 9 and length >= 1:  # if_tsresol
                 resol = value[0]

@@ -60,6 +60,7 @@ _NTFS_INDEX_ROOT = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT)
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
+_EXT_TYPES = {int(pytsk3.TSK_FS_TYPE_EXT2), int(pytsk3.TSK_FS_TYPE_EXT3), int(pytsk3.TSK_FS_TYPE_EXT4)}
 MAX_DIRECTORY_DEPTH = 512
 # Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
 SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
@@ -342,6 +343,12 @@ class DiskImage(EvidenceSource):
                 self.ledger.skipped("volumes", "unreadable" if unreadable else "no filesystem Sleuth Kit recognises",
                                     f"{partition.description} at byte {partition.offset}", partition.note if unreadable else None)
                 continue
+            damage = _ext_superblock_damage(self.image, partition.offset, fs)
+            if damage:
+                partition.status, partition.note = "no filesystem", damage
+                self.ledger.skipped("volumes", "corrupt superblock", f"{partition.description} at byte {partition.offset}",
+                                    damage)
+                continue
             found_filesystem = True
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
             self.ledger.processed("volumes")
@@ -404,6 +411,7 @@ class _FilesystemWalk:
         self.disk = disk
         self.cancelled = cancelled
         self.is_ntfs = int(fs.info.ftype) == int(pytsk3.TSK_FS_TYPE_NTFS)
+        self.volume_size = min(int(fs.info.block_count) * int(fs.info.block_size), disk.size - offset)
 
     def objects(self) -> Iterator[EvidenceObject]:
         root = self.fs.info.root_inum
@@ -411,6 +419,7 @@ class _FilesystemWalk:
             top = self.fs.open_dir(inode=root)
         except _TSK_ERRORS as error:  # e.g. a bad sector under the root directory: the other volumes still count
             self.disk.ledger.skipped("files", "unreadable directory", "/", _first_line(error))
+            self.disk.problems.append(f"root directory of the filesystem at byte {self.offset} is unreadable")
             return
         # (directory handle, path prefix, meta addresses of the directories above it)
         stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [(top, "", frozenset([root]))]
@@ -441,6 +450,9 @@ class _FilesystemWalk:
                 if len(ancestors) >= MAX_DIRECTORY_DEPTH:
                     self.disk.ledger.skipped("files", "directory nesting too deep", path)
                     continue
+                if 0 < self.volume_size < meta.size:  # Sleuth Kit would spend seconds per corrupt directory
+                    self.disk.ledger.skipped("files", "directory larger than the filesystem", path)
+                    continue
                 try:
                     stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
                 except _TSK_ERRORS as error:
@@ -466,8 +478,8 @@ class _FilesystemWalk:
         if not self.is_ntfs:
             content = TskContent(entry, meta.size, self.disk.image, partition_offset=self.offset) \
                 if kind in ("file", "virtual") else None
-            yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
-                                 inode=str(meta.addr), content=content, **common)
+            yield self._bounded(EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
+                                               inode=str(meta.addr), content=content, **common))
             return
         # NTFS: every $DATA stream is its own object (path:stream); directories show their index.
         listed = False
@@ -489,10 +501,30 @@ class _FilesystemWalk:
                                  kind="file" if is_stream else kind, inode=inode, content=content, **common)
             if shown in SPARSE_SYSTEM_STREAMS:
                 obj.content, obj.unreadable = None, "bad-cluster map spans the volume; not read"
-            yield obj
+            yield self._bounded(obj)
         if not listed:
             yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), **common)
+
+
+    def _bounded(self, obj: EvidenceObject) -> EvidenceObject:
+        """A size larger than the whole filesystem (or what the image holds of it) comes from corrupt
+        metadata or a sparse file: reading it would hash zeros for hours, so its content is not read."""
+        if obj.content is not None and 0 < self.volume_size < obj.size:
+            obj.content = None
+            obj.unreadable = f"declared size larger than the filesystem or the image holds of it ({self.volume_size} bytes); not read"
+        return obj
+
+
+def _ext_superblock_damage(image: pytsk3.Img_Info, offset: int, fs: pytsk3.FS_Info) -> str | None:
+    """An ext2/3/4 inode size that is no power of two from 128 to the block size: Sleuth Kit loops on it."""
+    if int(fs.info.ftype) not in _EXT_TYPES:
+        return None
+    superblock = image.read(offset + 1024, 90)
+    revision, inode_size = int.from_bytes(superblock[76:80], "little"), int.from_bytes(superblock[88:90], "little")
+    if revision == 0 or (128 <= inode_size <= int(fs.info.block_size) and not inode_size & (inode_size - 1)):
+        return None
+    return f"corrupt ext superblock: inode size {inode_size}"
 
 
 def _ewf_number(suffix: str) -> int:

@@ -203,14 +203,20 @@ class _Text:
 
 
 def _mono(text: Any) -> _Text:
-    return _Text(visible(text) or "-", MONO_CELL)
+    return _Text(_clipped(visible(text)) or "-", MONO_CELL)
 
 
 def _cell(text: Any) -> _Text:
-    return _Text(visible(text) or "-", CELL)
+    return _Text(_clipped(visible(text)) or "-", CELL)
+
+
+def _clipped(text: str) -> str:
+    """Evidence text cut to what one table cell can hold: a row taller than a page stops reportlab."""
+    return text if len(text) <= CELL_TEXT_MAX else f"{text[:CELL_TEXT_MAX]}… ({len(text):,} characters)"
 
 
 CELL_PADDING = 12  # reportlab's default 6 points left and right
+CELL_TEXT_MAX = 800  # characters of one evidence string shown in a table cell; the case database keeps all
 
 
 def _table(cells: list[list[Any]], widths: list[float], style: list[tuple], repeat: int = 0,

@@ -156,7 +156,7 @@ def test_corrupt_record_header_stops_cleanly(corpus_dir: Path, tmp_path: Path) -
     records = list(analyse_capture(path))
     summary = records[-1]
     assert summary.packets_read == 1 and "corrupt packet record" in summary.problems[0]
-    assert [r.KIND for r in records] == ["flow", "capture_summary"]
+    assert [r.KIND for r in records] == ["flow", "host", "host", "capture_summary"]
 
 
 def test_corrupt_pcapng_block(corpus_dir: Path, tmp_path: Path) -> None:
