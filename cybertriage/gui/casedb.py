@@ -49,6 +49,10 @@ def connect(case_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info([{table}])"))
+
+
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
 
@@ -226,8 +230,8 @@ LISTING_BATCH = 256
 
 
 def folder_children(conn: sqlite3.Connection, evidence_id: int, partition_offset: int, folder: str, *,
-                    start: Cursor | None = None, limit: int = 256,
-                    directories_only: bool = False) -> tuple[list[dict[str, Any]], Cursor | None]:
+                    start: Cursor | None = None, limit: int = 256, directories_only: bool = False,
+                    hide_known_good: bool = False) -> tuple[list[dict[str, Any]], Cursor | None]:
     """The objects directly inside `folder`, in path order, about `limit` at a time.
 
     The files table has no parent link for filesystem entries, so this walks the
@@ -258,7 +262,7 @@ def folder_children(conn: sqlite3.Connection, evidence_id: int, partition_offset
             position, last_direct = (path, file_id), path
             if len(out) + len(direct) >= limit:
                 break
-        out.extend(_rows_by_id(conn, direct, partition_offset, directories_only))
+        out.extend(_rows_by_id(conn, direct, partition_offset, directories_only, hide_known_good))
         if deeper is not None:
             child, name, file_id = deeper
             if child != last_direct and _implied_folder(conn, evidence_id, partition_offset, child, file_id):
@@ -269,9 +273,11 @@ def folder_children(conn: sqlite3.Connection, evidence_id: int, partition_offset
 
 
 def _rows_by_id(conn: sqlite3.Connection, ids: list[int], partition_offset: int,
-                directories_only: bool) -> list[dict[str, Any]]:
+                directories_only: bool, hide_known_good: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     kind = " AND kind = 'directory'" if directories_only else ""
+    if hide_known_good and has_column(conn, "files", "known"):
+        kind += " AND coalesce(known, '') != 'good'"
     for at in range(0, len(ids), 500):
         chunk = ids[at : at + 500]
         rows += [dict(r) for r in conn.execute(
@@ -290,7 +296,7 @@ def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset
     return row is not None and row[0] == partition_offset
 
 
-NETWORK_TABLES = ("flows", "dns", "http", "tls", "smtp", "ftp", "credentials")
+NETWORK_TABLES = ("hosts", "flows", "dns", "http", "tls", "smtp", "ftp", "credentials")
 
 
 def network_counts(conn: sqlite3.Connection) -> dict[str, int]:

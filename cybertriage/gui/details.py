@@ -42,8 +42,11 @@ def _hashes(file: dict[str, Any]) -> list[tuple[str, Any]]:
     return [("MD5", _mono(file.get("md5"))), ("SHA-1", _mono(file.get("sha1"))), ("SHA-256", _mono(file.get("sha256")))]
 
 
-def finding_html(finding: dict[str, Any], file: dict[str, Any] | None) -> str:
-    """The finding, what matched where, and the object it is about with its hashes and score."""
+def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
+                 chain: list[tuple[str, str, str]] | None = None) -> str:
+    """The finding, what matched where, the chain of evidence it links (a correlation's DNS lookup →
+    download → file on disk → its findings, as correlate.chain reads it), and the object it is about
+    with its hashes and score."""
     detail = json.loads(finding["detail"]) if isinstance(finding.get("detail"), str) and finding["detail"] else {}
     parts = [f"<h3>{_severity_badge(finding['severity'])} {esc(finding['title'])}</h3>",
              _rows([("Analyzer", esc(finding["analyzer"])), ("Rule", esc(finding["rule"])),
@@ -61,6 +64,10 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None) -> str:
             for s in strings if isinstance(s, dict))
         parts.append(f"{_TABLE}<tr><th align='left'>String</th><th>Offset</th><th>Hex</th>"
                      f"<th align='left'>Data</th></tr>{cells}</table>")
+    if chain:
+        cells = "".join(f"<tr><td><b>{esc(what)}</b></td><td>{_mono(when)}</td><td>{esc(text)}</td></tr>"
+                        for what, when, text in chain)
+        parts.append(f"<h4>Linked evidence ({len(chain)})</h4>{_TABLE}{cells}</table>")
     if file is not None:
         parts.append("<h4>Object</h4>")
         parts.append(_rows([("Path", _mono(file["path"])), ("Size", esc(_size(file.get("size")))),

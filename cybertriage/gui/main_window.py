@@ -9,6 +9,7 @@ the audit log entry of a report it writes (on the thread pool, see report_dialog
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QThreadP
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -47,7 +49,9 @@ from .. import __version__
 from ..analyzers import Settings
 from ..assets import asset_dir
 from ..case import audit, open_case
+from ..correlate import chain
 from ..errors import CybertriageError
+from ..intel import load_intel
 from ..pipeline import Outcome, Progress, ScanOptions
 from . import casedb
 from .casedb import FindingFilter
@@ -89,12 +93,18 @@ def open_folder(folder: Path) -> bool:
 
 
 def default_scan_options() -> ScanOptions:
-    """YARA with the bundled rules, every core busy: what `cybertriage scan` does by default."""
+    """YARA with the bundled rules, the workstation's hash sets and IOC lists, every core busy: what
+    `cybertriage scan` does by default."""
     try:
         rules: tuple[Path, ...] | None = (asset_dir("rules"),)
     except FileNotFoundError:
         rules = None
-    return ScanOptions(settings=Settings(rule_paths=rules))
+    try:
+        known = load_intel(None)
+    except CybertriageError as error:  # an unusable intel database: scan without it, and say so
+        logger.warning("hash sets and IOC lists not used: %s", error)
+        known = None
+    return ScanOptions(settings=Settings(rule_paths=rules, intel=known))
 
 
 class MainWindow(QObject):
@@ -144,6 +154,10 @@ class MainWindow(QObject):
         self._build_static_models()
         self._connect()
         self.tagging = Tagging(self)
+        self.show_known_good = QCheckBox("Show known-good", objectName="filesShowKnownGood")
+        self.show_known_good.setToolTip("List files found in a known-good hash set (e.g. the NSRL), hidden by default")
+        self.window.findChild(QWidget, "filesHeading").layout().addWidget(self.show_known_good)
+        self.show_known_good.toggled.connect(self._known_good_toggled)
         self.timeline = TimelineView(self._say)
         self.tabs.addTab(self.timeline.widget, "Timeline")
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -445,6 +459,7 @@ class MainWindow(QObject):
         self._expand_evidence()
         self.folder_tree.selectionModel().currentChanged.connect(self._folder_selected)
         self.files_model = FolderFilesModel(conn, icons, self)
+        self.files_model.hide_known_good = not self.show_known_good.isChecked()
         self.files_view.setModel(self.files_model)
         for column, width in enumerate((250, 75, 200, 110, 55, 165, 140, 250)):
             self.files_view.horizontalHeader().resizeSection(column, width)
@@ -962,7 +977,8 @@ class MainWindow(QObject):
         if finding is None:
             return
         file = casedb.file_row(self.conn, finding["object_id"]) if finding["object_kind"] == "file" else None
-        self.finding_details.setHtml(finding_html(finding, file))
+        links = json.loads(finding["detail"] or "{}").get("links") if finding["analyzer"] == "correlation" else None
+        self.finding_details.setHtml(finding_html(finding, file, chain(self.conn, links) if links else None))
 
     def _finding_activated(self, index: QModelIndex) -> None:
         """Double-click: the finding's file in the Files tab, with its bytes."""
@@ -995,6 +1011,13 @@ class MainWindow(QObject):
             return
         self.files_model.show_folder(node.evidence_id, node.offset, node.path)
         self.folder_label.setText(f"<b>{esc(node.path)}</b>")
+
+    def _known_good_toggled(self, shown: bool) -> None:
+        if self.files_model is None:
+            return
+        self.files_model.hide_known_good = not shown
+        if self.files_model.folder is not None:
+            self.files_model.show_folder(*self.files_model.folder)
 
     def _file_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
         row = self.files_model.row(current.row()) if self.files_model else None

@@ -440,6 +440,7 @@ class FolderFilesModel(QAbstractTableModel):
         self.rows: list[dict[str, Any]] = []
         self.cursor: casedb.Cursor | None = None
         self.exhausted = True
+        self.hide_known_good = True  # files in a known-good hash set (NSRL) are noise until asked for
 
     def show_folder(self, evidence_id: int | None, offset: int | None = None, path: str = "/") -> None:
         self.beginResetModel()
@@ -468,7 +469,8 @@ class FolderFilesModel(QAbstractTableModel):
         if not self.canFetchMore(parent) or self.folder is None:
             return
         evidence_id, offset, path = self.folder
-        rows, self.cursor = casedb.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH)
+        rows, self.cursor = casedb.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH,
+                                                   hide_known_good=self.hide_known_good)
         self.exhausted = self.cursor is None
         if not rows:
             return

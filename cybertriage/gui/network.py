@@ -1,4 +1,4 @@
-"""The Network tab: flows, DNS, HTTP, TLS, SMTP, FTP and credentials, one paged and sortable table each.
+"""The Network tab: flows, hosts, DNS, HTTP, TLS, SMTP, FTP and credentials, one paged and sortable table each.
 
 Each table is a `RecordsModel`: the ids in the chosen order (a few bytes a row,
 sorted in SQL) and the rows of the pages the view has shown. Cleartext
@@ -51,6 +51,10 @@ TABLES = (
     Table("flows", "Flows", (("evidence_id", "Evidence", 130), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
                              ("last_seen", "Last seen", 215), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
                              ("packets", "Packets", 65), ("bytes", "Bytes", 75), ("state", "State", 60))),
+    Table("hosts", "Hosts", (("evidence_id", "Evidence", 130), ("address", "Address", 150), ("names", "Names", 260),
+                             ("macs", "MAC addresses", 150), ("open_ports", "Open ports", 130), ("flows", "Flows", 55),
+                             ("bytes_out", "Bytes out", 85), ("bytes_in", "Bytes in", 85), ("first_seen", "First seen", 215),
+                             ("last_seen", "Last seen", 215))),
     Table("dns", "DNS", (("ts", "Time", 215), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
                          ("rcode", "Result", 75), ("answers", "Answers", 260), *_TAIL)),
     Table("http", "HTTP", (("ts", "Time", 215), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
