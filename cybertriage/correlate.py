@@ -99,8 +99,8 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
                    h.id AS http_id, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport, h.method, h.host, h.uri,
                    h.flow_id, h.body_sha256 AS sha256, c.path AS capture
-            FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.origin IS NULL AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = h.evidence_id
+            FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.size > 0
+            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = h.evidence_id
             WHERE h.body_sha256 IS NOT NULL AND h.body_sha256 != ?
             ORDER BY h.id, d.id""", [EMPTY_SHA256]):
         url = f"http://{row['host'] or row['dst']}{'' if row['dport'] in (80, None) else ':' + str(row['dport'])}{row['uri'] or ''}"
@@ -116,8 +116,8 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
                    t.id AS ftp_id, t.evidence_id AS capture_id, t.ts, t.src, t.dst, t.dport, t.command, t.url, t.arg,
                    t.user, t.data_flow_id, t.file_sha256 AS sha256, c.path AS capture
-            FROM ftp t JOIN files d ON d.sha256 = t.file_sha256 AND d.origin IS NULL AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = t.evidence_id
+            FROM ftp t JOIN files d ON d.sha256 = t.file_sha256 AND d.size > 0
+            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = t.evidence_id
             WHERE t.file_sha256 IS NOT NULL AND t.file_sha256 != ? AND upper(t.command) = 'RETR'
             ORDER BY t.id, d.id""", [EMPTY_SHA256]) if "ftp" in db.table_names() else ():
         url = row["url"] or f"ftp://{row['dst']}/{row['arg'] or ''}"
@@ -132,8 +132,8 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
                    a.id AS carried_id, a.evidence_id AS capture_id, a.flow_id, a.mtime AS ts, a.origin, a.name,
                    a.sha256, c.path AS capture
-            FROM files a JOIN files d ON d.sha256 = a.sha256 AND d.origin IS NULL AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = a.evidence_id
+            FROM files a JOIN files d ON d.sha256 = a.sha256 AND d.size > 0
+            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = a.evidence_id
             WHERE a.origin LIKE 'SMTP %' AND a.sha256 IS NOT NULL AND a.sha256 != ?
             ORDER BY a.id, d.id""", [EMPTY_SHA256]):
         mail = db.execute("SELECT id, dst, dport, mail_from FROM smtp WHERE evidence_id = ? AND flow_id = ? ORDER BY id",
@@ -189,7 +189,8 @@ _CONTACTS = {  # table: (link kind, indicator kind, what the capture contacted)
 
 
 def _contacted(db: sqlite_utils.Database) -> Iterator[Link]:
-    """Indicators in disk files that a capture shows contacted: one finding per file and value."""
+    """Indicators in files on disks or in folders (not objects a capture carried, archive members of those
+    included) that a capture shows contacted: one finding per file and value."""
     seen: dict[tuple[str, str], list[dict[str, Any]]] = {}
     tables = set(db.table_names())
     for table, (link_kind, kind, sql) in _CONTACTS.items():
@@ -202,7 +203,7 @@ def _contacted(db: sqlite_utils.Database) -> Iterator[Link]:
     for (kind, value), records in seen.items():
         rows = list(_rows(db, """SELECT i.file_id, i.offset, f.evidence_id, f.path, e.path AS disk FROM indicators i
                                  JOIN files f ON f.id = i.file_id JOIN evidence e ON e.id = f.evidence_id
-                                 WHERE i.kind = ? AND i.value = ? AND f.origin IS NULL ORDER BY i.file_id LIMIT ?""",
+                                 WHERE i.kind = ? AND i.value = ? AND e.kind != 'capture' ORDER BY i.file_id LIMIT ?""",
                           [kind, value, MAX_FILES_PER_INDICATOR]))
         for row in rows:
             first = min(records, key=lambda r: sort_key(r["ts"]) if r["ts"] else "~")
