@@ -31,8 +31,8 @@ from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.disk import DiskImage, split_raw_segments
-from .intel import Intel, ioc_pass
 from .evidence.integrity import ContainerHash, hash_files
+from .intel import Intel, ioc_pass
 from .score import score_object
 
 ROW_BATCH = 256

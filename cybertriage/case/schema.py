@@ -10,6 +10,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 
+
 def _version_1(db: sqlite_utils.Database) -> None:
     db["case_info"].create({"key": str, "value": str}, pk="key")
     db["evidence"].create(
