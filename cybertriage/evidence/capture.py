@@ -423,4 +423,5 @@ def _carried_object(extracted: Any) -> EvidenceObject:
         obj.unreadable = f"body larger than the stored {len(extracted.data)} bytes; its sha256 is {extracted.sha256}"
     else:
         obj.content = BytesContent(extracted.data)
+        obj.sha256 = extracted.sha256
     return obj
