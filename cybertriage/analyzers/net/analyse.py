@@ -24,7 +24,7 @@ from . import imap as imap_mod
 from . import pop3 as pop3_mod
 from . import smtp as smtp_mod
 from . import tls as tls_mod
-from .decode import Datagram, Decoder
+from .decode import Decoder
 from .findings import CaptureFindings
 from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
@@ -191,7 +191,7 @@ class CaptureAnalysis:
         next_sweep = None
         sweep_every = min(settings.tcp_close_timeout, settings.udp_timeout)
         try:
-            for pkt in self.reader.packets():
+            for ts, linktype, data, _index, _wirelen, ts_ns in self.reader.frames():
                 count += 1
                 if not count % PROGRESS_PACKETS:
                     if progress is not None:
@@ -202,8 +202,6 @@ class CaptureAnalysis:
                         break
                     if len(conns) > settings.max_flows:
                         self._evict()
-                ts = pkt.ts
-                ts_ns = pkt.ts_ns
                 if first_ns is None:
                     first_ns = ts_ns
                     next_sweep = ts + sweep_every
@@ -214,8 +212,8 @@ class CaptureAnalysis:
                     if out:
                         yield from out
                         out.clear()
-                res = decode(pkt.linktype, pkt.data, ts)
-                if res.__class__ is not Datagram:
+                res = decode(linktype, data, ts)
+                if res.__class__ is not tuple:
                     if res is not None:
                         not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
                     continue  # else a fragment, held for its datagram (counted with it)
@@ -339,9 +337,8 @@ class CaptureAnalysis:
                         conn.r_pkts += npk
                         conn.r_bytes += ip_len
                         conn.r_payload += size
-                linktype = pkt.linktype
                 if linktype == 1 or linktype == 113 or linktype == 276:
-                    mac = pkt.data[6:12] if linktype == 1 else _cooked_source(linktype, pkt.data)
+                    mac = data[6:12] if linktype == 1 else _cooked_source(linktype, data)
                     if mac != (conn.o_mac if is_orig else conn.r_mac):
                         self._mac(conn, is_orig, mac)
                 decoded += npk
