@@ -440,12 +440,13 @@ class _EvidenceRun:
             finding = Finding("network", record.rule, record.severity, record.title, record.detail)
             records.setdefault("findings", []).extend(self._finding_rows(None, [finding], object_text=record.object))
             return
-        row = record.to_dict()
+        row = {"evidence_id": self.evidence_id}
+        for key, value in record.to_dict().items():
+            row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")
-        row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in row.items()}
         rows = records.setdefault(NETWORK_TABLES[record.KIND], [])
-        rows.append({"evidence_id": self.evidence_id, **row})
+        rows.append(row)
         if record.KIND == "credential":
             where = f"flow {record.flow_id} ({record.src} → {record.dst}:{record.dport})"
             findings = self._finding_rows(None, [_credential_finding(record)], object_text=where)

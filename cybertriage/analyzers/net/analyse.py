@@ -404,30 +404,40 @@ class CaptureAnalysis:
         syn = flags & SYN
         if ep.isn is None:
             ep.isn = (seq + 1) & 0xFFFFFFFF if syn else seq
-        rel = ep.rel(seq) + (1 if syn else 0)
-        if rel > ep.last:
+        last = ep.last
+        rel = ((seq - ep.isn) & 0xFFFFFFFF) + (last & ~0xFFFFFFFF)  # Endpoint.rel, inlined: once per packet
+        if rel - last > 0x80000000:
+            rel -= 0x1_0000_0000
+        elif last - rel > 0x80000000:
+            rel += 0x1_0000_0000
+        if syn:
+            rel += 1
+        if rel > last:
             ep.last = rel
         # History letters and endpoint states, after Zeek's TCP analyzer.
-        bits = (1 if syn else 0) + (flags & FIN) + (1 if flags & RST else 0)
-        if bits > 1:
-            self._hist(conn, ep, is_orig, 0x40, "I" if flags & FIN and flags & RST else "Q")
-        elif syn:
-            if flags & ACK:
-                self._hist(conn, ep, is_orig, 0x01, "H")
-                if ep.state in (INACTIVE, SYN_SENT):
-                    ep.state = SYN_ACK_SENT
+        if flags & (SYN | FIN | RST):
+            bits = (1 if syn else 0) + (flags & FIN) + (1 if flags & RST else 0)
+            if bits > 1:
+                self._hist(conn, ep, is_orig, 0x40, "I" if flags & FIN and flags & RST else "Q")
+            elif syn:
+                if flags & ACK:
+                    self._hist(conn, ep, is_orig, 0x01, "H")
+                    if ep.state in (INACTIVE, SYN_SENT):
+                        ep.state = SYN_ACK_SENT
+                else:
+                    self._hist(conn, ep, is_orig, 0x01, "S")
+                    if ep.state == INACTIVE:
+                        ep.state = SYN_SENT
+            elif flags & FIN:
+                self._hist(conn, ep, is_orig, 0x02, "F")
             else:
-                self._hist(conn, ep, is_orig, 0x01, "S")
-                if ep.state == INACTIVE:
-                    ep.state = SYN_SENT
-        elif flags & FIN:
-            self._hist(conn, ep, is_orig, 0x02, "F")
-        elif flags & RST:
-            self._hist(conn, ep, is_orig, 0x04, "R")
+                self._hist(conn, ep, is_orig, 0x04, "R")
         elif claimed:
-            self._hist(conn, ep, is_orig, 0x08, "D")
+            if not ep.hist & 0x08:
+                self._hist(conn, ep, is_orig, 0x08, "D")
         elif flags & ACK:
-            self._hist(conn, ep, is_orig, 0x10, "A")
+            if not ep.hist & 0x10:
+                self._hist(conn, ep, is_orig, 0x10, "A")
         if flags & RST:
             ep.state = RESET
             conn.closing = True
