@@ -35,7 +35,9 @@ from .evidence.integrity import ContainerHash, hash_files
 from .score import score_object
 
 ROW_BATCH = 256
-MAX_EXAMINED = 4096  # carried objects remembered by sha256 and name, so that repeats are not examined again
+# Carried objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
+# holding at most this many indicators between them (a bounded few tens of MB).
+MAX_EXAMINED, MAX_EXAMINED_INDICATORS = 4096, 100_000
 NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
                   "credential": "credentials", "host": "hosts"}
 PROGRESS_SECONDS = 0.2
@@ -192,6 +194,7 @@ class _EvidenceRun:
         self.evidence_id: int | None = None
         self.write_error: CaseError | None = None
         self.examined: dict[tuple, tuple] = {}  # (sha256, name, kind, size, depth) → facts, findings, skipped, executable
+        self.examined_indicators = 0  # indicators held in self.examined
         self.kept: set[str] = set()  # carried objects already in the case's object store
 
     # -- the stages ----------------------------------------------------------------
@@ -510,8 +513,10 @@ class _EvidenceRun:
             # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
             if (key is not None and note is None and not failed and worst_member is None and facts.get("sha256") == obj.sha256
                     and not item.head.startswith(b"MZ") and not any(reason == "timed out" for _, reason in skipped)
-                    and len(self.examined) < MAX_EXAMINED):
+                    and len(self.examined) < MAX_EXAMINED
+                    and self.examined_indicators + len(facts.get("indicators", ())) <= MAX_EXAMINED_INDICATORS):
                 self.examined[key] = (facts, tuple(findings), tuple(skipped), executable)
+                self.examined_indicators += len(facts.get("indicators", ()))
         if obj.origin and executable:
             findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
                                     f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
