@@ -41,6 +41,7 @@ MAX_EXAMINED, MAX_EXAMINED_INDICATORS = 4096, 100_000
 NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
                   "credential": "credentials", "host": "hosts"}
 PROGRESS_SECONDS = 0.2
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
 
 
 @dataclass
@@ -445,7 +446,7 @@ class _EvidenceRun:
             return
         row = {"evidence_id": self.evidence_id}
         for key, value in record.to_dict().items():
-            row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
+            row[key] = _json_text(value) if isinstance(value, list) else value
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")
         rows = records.setdefault(NETWORK_TABLES[record.KIND], [])
