@@ -204,13 +204,13 @@ class CaptureReader:
                                   f"the remaining {self.size - base - pos} bytes were not read")
                     break
                 end = pos + 16 + caplen
-                if end > size:
+                if end > len(buf):
                     more = handle.read(max(CHUNK, caplen + 16))
                     buf = buf[pos:] + more
-                    size = len(buf)
                     base += pos
                     pos = 0
                     end = 16 + caplen
+                    size = len(buf)
                     if end > size:
                         self._cut(f"packet {index + 1}", base, index)
                         break
