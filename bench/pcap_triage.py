@@ -195,7 +195,7 @@ def case_counts(case: Path) -> dict:
     counts = {}
     try:
         with sqlite3.connect(case / "case.db") as db:
-            for table in ("dns", "http", "tls", "flows"):
+            for table in ("dns", "http", "tls", "flows", "files", "indicators"):
                 try:
                     counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 except sqlite3.Error:

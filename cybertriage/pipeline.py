@@ -36,9 +36,13 @@ from .intel import Intel, ioc_pass
 from .score import score_object
 
 ROW_BATCH = 256
+# Carried objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
+# holding at most this many indicators between them (a bounded few tens of MB).
+MAX_EXAMINED, MAX_EXAMINED_INDICATORS = 4096, 100_000
 NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "smtp": "smtp", "ftp": "ftp",
                   "credential": "credentials", "host": "hosts"}
 PROGRESS_SECONDS = 0.2
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
 
 
 @dataclass
@@ -218,6 +222,9 @@ class _EvidenceRun:
         self.source: EvidenceSource | None = None
         self.evidence_id: int | None = None
         self.write_error: CaseError | None = None
+        self.examined: dict[tuple, tuple] = {}  # (sha256, name, kind, size, depth) → facts, findings, skipped, executable
+        self.examined_indicators = 0  # indicators held in self.examined
+        self.kept: set[str] = set()  # carried objects already in the case's object store
 
     # -- the stages ----------------------------------------------------------------
 
@@ -465,12 +472,13 @@ class _EvidenceRun:
             finding = Finding("network", record.rule, record.severity, record.title, record.detail)
             records.setdefault("findings", []).extend(self._finding_rows(None, [finding], object_text=record.object))
             return
-        row = record.to_dict()
+        row = {"evidence_id": self.evidence_id}
+        for key, value in record.to_dict().items():
+            row[key] = _json_text(value) if isinstance(value, list) else value
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")
-        row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in row.items()}
         rows = records.setdefault(NETWORK_TABLES[record.KIND], [])
-        rows.append({"evidence_id": self.evidence_id, **row})
+        rows.append(row)
         if record.KIND == "credential":
             where = f"flow {record.flow_id} ({record.src} → {record.dst}:{record.dport})"
             findings = self._finding_rows(None, [_credential_finding(record)], object_text=where)
@@ -488,43 +496,64 @@ class _EvidenceRun:
         """Read the object once, run every analyzer on it, queue its row and findings; its score."""
         ledger = self.source.ledger
         ledger.attempted("files")
-        item = Item(obj)
-        note = obj.unreadable
-        if obj.content is not None:
+        key = (obj.sha256, obj.name, obj.kind, obj.size, obj.depth) if obj.sha256 and obj.content is not None else None
+        same = self.examined.get(key) if key is not None else None
+        if same is not None:  # the same bytes under the same name, already examined: the same facts and findings
             ledger.attempted("content")
-            note = self._read(item)
-            if note is None:
-                ledger.processed("content")
-            else:
-                reason, _, detail = note.partition(": ")
-                ledger.skipped("content", reason, obj.path, detail or None)
-        elif obj.unreadable:
-            ledger.skipped("content", obj.unreadable)
-        findings: list[Finding] = []
-        worst_member: tuple[str, int] | None = None
-        for analyzer in self.scan.analyzers:
-            try:
-                for output in analyzer.analyze(item):
-                    if isinstance(output, Finding):
-                        findings.append(output)
-                        continue
-                    output.id, output.parent_id, output.depth = next(self.ids), obj.id, obj.depth + 1
-                    with self.counters.lock:
-                        self.counters.found += 1
-                    member_score = self._examine(output, batch)
-                    if worst_member is None or member_score > worst_member[1]:
-                        worst_member = (output.path, member_score)
-            except Exception as error:  # one analyzer's failure on one object must not stop the run
-                ledger.skipped(analyzer.NAME, "analyzer error", obj.path, f"{type(error).__name__}: {error}")
-        if obj.origin and item.facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF")):
+            ledger.processed("content")
+            with self.counters.lock:
+                self.counters.bytes += obj.size
+            facts, findings, skipped, executable = same
+            findings = list(findings)
+            note, worst_member = None, None
+        else:
+            item = Item(obj)
+            note = obj.unreadable
+            if obj.content is not None:
+                ledger.attempted("content")
+                note = self._read(item)
+                if note is None:
+                    ledger.processed("content")
+                else:
+                    reason, _, detail = note.partition(": ")
+                    ledger.skipped("content", reason, obj.path, detail or None)
+            elif obj.unreadable:
+                ledger.skipped("content", obj.unreadable)
+            findings = []
+            worst_member = None
+            failed = False
+            for analyzer in self.scan.analyzers:
+                try:
+                    for output in analyzer.analyze(item):
+                        if isinstance(output, Finding):
+                            findings.append(output)
+                            continue
+                        output.id, output.parent_id, output.depth = next(self.ids), obj.id, obj.depth + 1
+                        with self.counters.lock:
+                            self.counters.found += 1
+                        member_score = self._examine(output, batch)
+                        if worst_member is None or member_score > worst_member[1]:
+                            worst_member = (output.path, member_score)
+                except Exception as error:  # one analyzer's failure on one object must not stop the run
+                    failed = True
+                    ledger.skipped(analyzer.NAME, "analyzer error", obj.path, f"{type(error).__name__}: {error}")
+            facts, skipped = item.facts, item.skipped
+            executable = facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
+            # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
+            if (key is not None and note is None and not failed and worst_member is None and facts.get("sha256") == obj.sha256
+                    and not item.head.startswith(b"MZ") and not any(reason == "timed out" for _, reason in skipped)
+                    and len(self.examined) < MAX_EXAMINED
+                    and self.examined_indicators + len(facts.get("indicators", ())) <= MAX_EXAMINED_INDICATORS):
+                self.examined[key] = (facts, tuple(findings), tuple(skipped), executable)
+                self.examined_indicators += len(facts.get("indicators", ()))
+        if obj.origin and executable:
             findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
                                     f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
-        if obj.flow_id is not None and note is None and item.facts.get("sha256"):
-            self._keep_carried(obj, item.facts["sha256"])
-        for stage, reason in item.skipped:
+        if obj.flow_id is not None and note is None and facts.get("sha256"):
+            self._keep_carried(obj, facts["sha256"])
+        for stage, reason in skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
-        facts = item.facts
         score = score_object(obj.path, obj.deleted, facts.get("mime"), findings, worst_member, obj.origin)
         batch["files"].append({
             "id": obj.id, "evidence_id": self.evidence_id, "parent_id": obj.parent_id,
@@ -549,8 +578,11 @@ class _EvidenceRun:
 
     def _keep_carried(self, obj: EvidenceObject, sha256: str) -> None:
         """A capture holds a carried object only as packets: keep its bytes in the case to view and export."""
+        if sha256 in self.kept:
+            return
         try:
             keep_carried(self.scan.case_dir, sha256, obj.content)
+            self.kept.add(sha256)
         except OSError as error:
             self.source.ledger.skipped("objects", "carried object not stored", obj.path, str(error))
 

@@ -160,3 +160,41 @@ def test_executable_downloaded_over_http_is_a_finding(corpus_dir: Path, tmp_path
     rules = {(f["rule"], f["severity"]) for f in export(case, "findings")}
     assert ("executable-download", "high") in rules and ("executable-disguised", "high") in rules
     assert any(reason.startswith("Arrived over the network") for reason in files[0]["reasons"])
+
+
+def test_repeated_carried_body_is_recorded_each_time(corpus_dir: Path, tmp_path: Path) -> None:
+    """The same body fetched again is examined once (by sha256 and name) but recorded as often as it was
+    carried, each time with its own flow and origin and the same hashes, type, indicators and findings."""
+    from tests.analyzers.net.pcapgen import TcpSession, write_pcap
+
+    page = b"<html><body>See http://drop-zone.net/stage2.bin and mail ops@drop-zone.net</body></html>\n" * 20
+    exe = (corpus_dir / "pe" / "HelloWorld.exe").read_bytes()
+    frames = []
+    downloads = [("/index.html", page), ("/index.html", page), ("/copy.html", page), ("/a.exe", exe), ("/a.exe", exe)]
+    for n, (uri, body) in enumerate(downloads):
+        session = TcpSession(cport=40000 + n, t0=1_600_000_000.0 + 10 * n)
+        session.handshake()
+        session.frames += session.segments(True, f"GET {uri} HTTP/1.1\r\nHost: files.example\r\n\r\n".encode(), 1400)
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        session.frames += session.segments(False, head + body, 1400)
+        session.close()
+        frames += session.frames
+    capture = write_pcap(tmp_path / "again.pcap", frames)
+    exported = tmp_path / "objects"
+    tshark("-r", str(capture), "--export-objects", f"http,{exported}", "-q")
+    expected = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in exported.iterdir())
+    case = tmp_path / "case"
+    assert run_cli("scan", capture, "--case", case, "--quiet").code == 0
+    db = sqlite3.connect(case / "case.db")
+    files = db.execute("SELECT id, name, flow_id, origin, sha256, md5, mime FROM files ORDER BY flow_id").fetchall()
+    assert sorted({f[4] for f in files}) == sorted(set(expected))
+    assert [f[1] for f in files] == ["index.html", "index.html", "copy.html", "a.exe", "a.exe"]
+    assert len({f[2] for f in files}) == len({f[3] for f in files}) == 5  # each its own flow and origin
+    assert len({f[4:] for f in files[:3]}) == 1 and len({f[4:] for f in files[3:]}) == 1
+    for file_id, *_ in files[:3]:
+        values = {v for (v,) in db.execute("SELECT value FROM indicators WHERE file_id = ?", [file_id])}
+        assert {"http://drop-zone.net/stage2.bin", "ops@drop-zone.net"} <= values
+    downloads_found = db.execute("SELECT object FROM findings WHERE rule = 'executable-download'").fetchall()
+    assert sorted(o for (o,) in downloads_found) == sorted(f"/http/files.example/{f[2]}-1-response-a.exe" for f in files[3:])
+    ledger = dict(db.execute("SELECT stage, processed FROM ledger WHERE stage IN ('files', 'content')").fetchall())
+    assert ledger == {"files": 5, "content": 5}

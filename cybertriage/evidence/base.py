@@ -65,6 +65,7 @@ class EvidenceObject:
     depth: int = 0
     id: int | None = None
     unreadable: str | None = None  # why the content cannot be read, when known up front
+    sha256: str | None = None  # of the content, when known up front (a carried body): the same bytes are examined once
 
 
 @dataclass

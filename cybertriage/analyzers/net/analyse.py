@@ -24,7 +24,7 @@ from . import imap as imap_mod
 from . import pop3 as pop3_mod
 from . import smtp as smtp_mod
 from . import tls as tls_mod
-from .decode import Datagram, Decoder
+from .decode import Decoder
 from .findings import CaptureFindings
 from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
@@ -191,7 +191,7 @@ class CaptureAnalysis:
         next_sweep = None
         sweep_every = min(settings.tcp_close_timeout, settings.udp_timeout)
         try:
-            for pkt in self.reader.packets():
+            for ts, linktype, data, _index, _wirelen, ts_ns in self.reader.frames():
                 count += 1
                 if not count % PROGRESS_PACKETS:
                     if progress is not None:
@@ -202,8 +202,6 @@ class CaptureAnalysis:
                         break
                     if len(conns) > settings.max_flows:
                         self._evict()
-                ts = pkt.ts
-                ts_ns = pkt.ts_ns
                 if first_ns is None:
                     first_ns = ts_ns
                     next_sweep = ts + sweep_every
@@ -214,8 +212,8 @@ class CaptureAnalysis:
                     if out:
                         yield from out
                         out.clear()
-                res = decode(pkt.linktype, pkt.data, ts)
-                if res.__class__ is not Datagram:
+                res = decode(linktype, data, ts)
+                if res.__class__ is not tuple:
                     if res is not None:
                         not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
                     continue  # else a fragment, held for its datagram (counted with it)
@@ -339,9 +337,8 @@ class CaptureAnalysis:
                         conn.r_pkts += npk
                         conn.r_bytes += ip_len
                         conn.r_payload += size
-                linktype = pkt.linktype
                 if linktype == 1 or linktype == 113 or linktype == 276:
-                    mac = pkt.data[6:12] if linktype == 1 else _cooked_source(linktype, pkt.data)
+                    mac = data[6:12] if linktype == 1 else _cooked_source(linktype, data)
                     if mac != (conn.o_mac if is_orig else conn.r_mac):
                         self._mac(conn, is_orig, mac)
                 decoded += npk
@@ -407,30 +404,40 @@ class CaptureAnalysis:
         syn = flags & SYN
         if ep.isn is None:
             ep.isn = (seq + 1) & 0xFFFFFFFF if syn else seq
-        rel = ep.rel(seq) + (1 if syn else 0)
-        if rel > ep.last:
+        last = ep.last
+        rel = ((seq - ep.isn) & 0xFFFFFFFF) + (last & ~0xFFFFFFFF)  # Endpoint.rel, inlined: once per packet
+        if rel - last > 0x80000000:
+            rel -= 0x1_0000_0000
+        elif last - rel > 0x80000000:
+            rel += 0x1_0000_0000
+        if syn:
+            rel += 1
+        if rel > last:
             ep.last = rel
         # History letters and endpoint states, after Zeek's TCP analyzer.
-        bits = (1 if syn else 0) + (flags & FIN) + (1 if flags & RST else 0)
-        if bits > 1:
-            self._hist(conn, ep, is_orig, 0x40, "I" if flags & FIN and flags & RST else "Q")
-        elif syn:
-            if flags & ACK:
-                self._hist(conn, ep, is_orig, 0x01, "H")
-                if ep.state in (INACTIVE, SYN_SENT):
-                    ep.state = SYN_ACK_SENT
+        if flags & (SYN | FIN | RST):
+            bits = (1 if syn else 0) + (flags & FIN) + (1 if flags & RST else 0)
+            if bits > 1:
+                self._hist(conn, ep, is_orig, 0x40, "I" if flags & FIN and flags & RST else "Q")
+            elif syn:
+                if flags & ACK:
+                    self._hist(conn, ep, is_orig, 0x01, "H")
+                    if ep.state in (INACTIVE, SYN_SENT):
+                        ep.state = SYN_ACK_SENT
+                else:
+                    self._hist(conn, ep, is_orig, 0x01, "S")
+                    if ep.state == INACTIVE:
+                        ep.state = SYN_SENT
+            elif flags & FIN:
+                self._hist(conn, ep, is_orig, 0x02, "F")
             else:
-                self._hist(conn, ep, is_orig, 0x01, "S")
-                if ep.state == INACTIVE:
-                    ep.state = SYN_SENT
-        elif flags & FIN:
-            self._hist(conn, ep, is_orig, 0x02, "F")
-        elif flags & RST:
-            self._hist(conn, ep, is_orig, 0x04, "R")
+                self._hist(conn, ep, is_orig, 0x04, "R")
         elif claimed:
-            self._hist(conn, ep, is_orig, 0x08, "D")
+            if not ep.hist & 0x08:
+                self._hist(conn, ep, is_orig, 0x08, "D")
         elif flags & ACK:
-            self._hist(conn, ep, is_orig, 0x10, "A")
+            if not ep.hist & 0x10:
+                self._hist(conn, ep, is_orig, 0x10, "A")
         if flags & RST:
             ep.state = RESET
             conn.closing = True

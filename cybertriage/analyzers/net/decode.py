@@ -1,6 +1,6 @@
 """Link, IP and fragment decoding with `struct` on the hot path (no dpkt object per packet).
 
-`Decoder.decode(linktype, data, ts)` returns either a `Datagram` tuple, None for an IP
+`Decoder.decode(linktype, data, ts)` returns either a `Datagram` (a plain tuple), None for an IP
 fragment that was buffered (its datagram comes out with the last fragment), or a short
 reason string for a packet that could not be decoded (the summary counts them by reason).
 """
@@ -8,7 +8,6 @@ reason string for a packet that could not be decoded (the summary counts them by
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 _H = struct.Struct("!H").unpack_from
 _HH = struct.Struct("!HH").unpack_from
@@ -29,21 +28,12 @@ FRAG_MAX_DATAGRAM = 65535 + 8
 FRAG_MAX_PENDING = 4096  # datagrams being reassembled at once
 
 
-class Datagram(NamedTuple):
-    """An IP datagram down to its transport header: `buf[l4:end]` is the transport segment."""
-
-    version: int
-    src: bytes
-    dst: bytes
-    proto: int
-    buf: bytes
-    l4: int
-    end: int
-    ip_len: int  # IP bytes on the wire (sum over fragments for a reassembled datagram)
-    truncated: bool  # the capture holds less than the IP header says (snap length)
-    vlan: int | None
-    packets: int  # 1, or the number of fragments it was reassembled from
-    l4_len: int  # transport bytes the IP header announces (more than end - l4 when truncated)
+# An IP datagram down to its transport header, as a plain tuple (one is made per packet):
+#   (version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, packets, l4_len)
+# `buf[l4:end]` is the transport segment; ip_len the IP bytes on the wire (summed over the fragments of a
+# reassembled datagram); truncated: the capture holds less than the IP header says (snap length);
+# packets: 1, or the number of fragments; l4_len: transport bytes the IP header announces.
+Datagram = tuple[int, bytes, bytes, int, bytes, int, int, int, bool, "int | None", int, int]
 
 
 class _Fragments:
@@ -76,7 +66,9 @@ class Decoder:
         if linktype == 1:  # Ethernet
             if len(data) < 14:
                 return "truncated Ethernet header"
-            etype = _H(data, 12)[0]
+            etype = (data[12] << 8) | data[13]
+            if etype == ETH_IPV4:  # the common case first
+                return self._ipv4(data, 14, ts, None)
             off = 14
             if etype in _VLAN_TYPES or etype in _MPLS_TYPES or etype < 0x0600 or etype == _PPPOE_SESSION:
                 res = self._ether_extra(data, etype, off)
@@ -200,7 +192,7 @@ class Decoder:
             key = (src, dst, proto, ident)
             return self._fragment(key, 4, src, dst, proto, (frag & 0x1FFF) << 3, bool(frag & 0x2000),
                                   data[off + ihl:end], total, ts, vlan)
-        return Datagram(4, src, dst, proto, data, off + ihl, end, total, truncated, vlan, 1, total - ihl)
+        return (4, src, dst, proto, data, off + ihl, end, total, truncated, vlan, 1, total - ihl)
 
     def _ipv6(self, data: bytes, off: int, ts: float, vlan: int | None) -> Datagram | str | None:
         if len(data) < off + 40:
@@ -235,7 +227,7 @@ class Decoder:
             pos += length
             if pos > end:
                 return "truncated IPv6 extension header"
-        return Datagram(6, src, dst, nxt, data, pos, end, total, truncated, vlan, 1, off + total - pos)
+        return (6, src, dst, nxt, data, pos, end, total, truncated, vlan, 1, off + total - pos)
 
     def _fragment(self, key: tuple, version: int, src: bytes, dst: bytes, proto: int, offset: int, more: bool,
                   payload: bytes, ip_len: int, ts: float, vlan: int | None) -> Datagram | None | str:
@@ -276,7 +268,7 @@ class Decoder:
             out += piece[len(out) - start:]
         del frags[key]
         buf = bytes(out[:entry.total])
-        return Datagram(version, src, dst, entry.proto, buf, 0, len(buf), entry.ip_len, False, vlan, entry.count, len(buf))
+        return (version, src, dst, entry.proto, buf, 0, len(buf), entry.ip_len, False, vlan, entry.count, len(buf))
 
     def expire(self, now: float, force: bool = False) -> None:
         """Drop datagrams whose fragments stopped coming (or the oldest half, when forced)."""

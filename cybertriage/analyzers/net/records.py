@@ -39,8 +39,13 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """Fields as a plain dict (what an exporter writes); bytes fields are left out."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
-                if not isinstance(getattr(self, f.name), (bytes, _Record))}
+        names = _FIELD_NAMES.get(self.__class__)
+        if names is None:
+            names = _FIELD_NAMES[self.__class__] = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return {name: value for name in names if not isinstance(value := getattr(self, name), (bytes, _Record))}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # record class → its field names, in order
 
 
 @dataclass(slots=True)

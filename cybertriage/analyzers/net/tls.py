@@ -17,12 +17,16 @@ import struct
 from dpkt import ssl_ciphersuites
 
 from .records import TlsRecord, iso_us
-from .x509 import parse_certificate
+from .x509 import Certificate, parse_certificate
 
 VERSIONS = {0x0200: "SSLv2", 0x0300: "SSLv3", 0x0301: "TLSv1.0", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3",
             0xFEFF: "DTLSv1.0", 0xFEFD: "DTLSv1.2", 0xFEFC: "DTLSv1.3"}
 MAX_HANDSHAKE = 256 * 1024  # one handshake message (a certificate chain) may be this large
 MAX_RECORD = 18 * 1024 + 2048
+# Parsed certificates remembered by their DER bytes (a server sends the same chain every time), at most
+# this many of at most this size each: a bounded 16 MiB.
+MAX_CERTIFICATES, MAX_REMEMBERED_CERTIFICATE = 1024, 16 * 1024
+_certificates: dict[bytes, Certificate] = {}
 
 
 def is_grease(value: int) -> bool:
@@ -240,14 +244,22 @@ class TlsHandler:
         chain = []
         while pos + 3 <= end:
             clen = int.from_bytes(body[pos:pos + 3], "big")
-            chain.append(parse_certificate(body[pos + 3:pos + 3 + clen]))
+            der = body[pos + 3:pos + 3 + clen]
+            cert = _certificates.get(der)
+            if cert is None:
+                cert = parse_certificate(der)
+                if len(der) <= MAX_REMEMBERED_CERTIFICATE:
+                    if len(_certificates) >= MAX_CERTIFICATES:
+                        _certificates.clear()
+                    _certificates[der] = cert
+            chain.append(cert)
             pos += 3 + clen
         if not chain:
             return
         leaf = chain[0]
         rec.cert_subject, rec.cert_issuer = leaf.subject, leaf.issuer
         rec.cert_not_before, rec.cert_not_after = leaf.not_before, leaf.not_after
-        rec.cert_serial, rec.cert_san_dns = leaf.serial, leaf.san_dns
+        rec.cert_serial, rec.cert_san_dns = leaf.serial, list(leaf.san_dns)
         rec.cert_chain_sha256 = [c.sha256 for c in chain]
         rec.cert_chain_subjects = [c.subject or "" for c in chain]
 
