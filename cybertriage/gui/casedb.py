@@ -62,12 +62,39 @@ def case_info(conn: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM case_info")}
 
 
-def evidence_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+@dataclass
+class FindingTally:
+    """How many findings each evidence item has per severity and analyzer: one pass over the findings
+    answers the dashboard's counts, the evidence list's and the analyzer filter's choices."""
+
+    counts: dict[tuple[int, str, str], int]
+
+    def per_evidence(self) -> dict[int, dict[str, int]]:
+        out: dict[int, dict[str, int]] = {}
+        for (evidence_id, severity, _), n in self.counts.items():
+            by_severity = out.setdefault(evidence_id, {})
+            by_severity[severity] = by_severity.get(severity, 0) + n
+        return out
+
+    def per_severity(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (_, severity, _), n in self.counts.items():
+            out[severity] = out.get(severity, 0) + n
+        return out
+
+    def analyzers(self) -> list[str]:
+        return sorted({analyzer for _, _, analyzer in self.counts})
+
+
+def finding_tally(conn: sqlite3.Connection) -> FindingTally:
+    return FindingTally({(row[0], row[1], row[2]): row[3] for row in conn.execute(
+        "SELECT evidence_id, severity, analyzer, count(*) FROM findings GROUP BY evidence_id, severity, analyzer")})
+
+
+def evidence_rows(conn: sqlite3.Connection, tally: FindingTally | None = None) -> list[dict[str, Any]]:
     """Every evidence item with its object count and findings per severity."""
     items = [dict(row) for row in conn.execute("SELECT * FROM evidence ORDER BY id")]
-    findings: dict[int, dict[str, int]] = {}
-    for row in conn.execute("SELECT evidence_id, severity, count(*) AS n FROM findings GROUP BY evidence_id, severity"):
-        findings.setdefault(row["evidence_id"], {})[row["severity"]] = row["n"]
+    findings = (tally or finding_tally(conn)).per_evidence()
     for item in items:
         # counted on the (evidence_id, path) index, without touching the table
         item["files"] = conn.execute("SELECT count(*) FROM files WHERE evidence_id = ?", [item["id"]]).fetchone()[0]
@@ -76,7 +103,7 @@ def evidence_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def severity_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {row[0]: row[1] for row in conn.execute("SELECT severity, count(*) FROM findings GROUP BY severity")}
+    return finding_tally(conn).per_severity()
 
 
 def top_scored(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
@@ -93,7 +120,7 @@ def top_scored(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]
 
 
 def analyzers(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT DISTINCT analyzer FROM findings ORDER BY analyzer")]
+    return finding_tally(conn).analyzers()
 
 
 def file_row(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
@@ -228,8 +255,9 @@ class Snapshot:
 
 
 def snapshot(conn: sqlite3.Connection, query: FindingQuery) -> Snapshot:
-    return Snapshot(evidence_rows(conn), severity_counts(conn), top_scored(conn, 10), analyzers(conn), network_counts(conn),
-                    query, finding_ids(conn, query))
+    tally = finding_tally(conn)
+    return Snapshot(evidence_rows(conn, tally), tally.per_severity(), top_scored(conn, 10), tally.analyzers(),
+                    network_counts(conn), query, finding_ids(conn, query))
 
 
 def snapshot_of_case(case_dir: Path, query: FindingQuery, *, first: Callable[[FirstFindings], None] | None = None,
