@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,39 @@ def case_info(conn: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM case_info")}
 
 
-def evidence_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+@dataclass
+class FindingTally:
+    """How many findings each evidence item has per severity and analyzer: one pass over the findings
+    answers the dashboard's counts, the evidence list's and the analyzer filter's choices."""
+
+    counts: dict[tuple[int, str, str], int]
+
+    def per_evidence(self) -> dict[int, dict[str, int]]:
+        out: dict[int, dict[str, int]] = {}
+        for (evidence_id, severity, _), n in self.counts.items():
+            by_severity = out.setdefault(evidence_id, {})
+            by_severity[severity] = by_severity.get(severity, 0) + n
+        return out
+
+    def per_severity(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (_, severity, _), n in self.counts.items():
+            out[severity] = out.get(severity, 0) + n
+        return out
+
+    def analyzers(self) -> list[str]:
+        return sorted({analyzer for _, _, analyzer in self.counts})
+
+
+def finding_tally(conn: sqlite3.Connection) -> FindingTally:
+    return FindingTally({(row[0], row[1], row[2]): row[3] for row in conn.execute(
+        "SELECT evidence_id, severity, analyzer, count(*) FROM findings GROUP BY evidence_id, severity, analyzer")})
+
+
+def evidence_rows(conn: sqlite3.Connection, tally: FindingTally | None = None) -> list[dict[str, Any]]:
     """Every evidence item with its object count and findings per severity."""
     items = [dict(row) for row in conn.execute("SELECT * FROM evidence ORDER BY id")]
-    findings: dict[int, dict[str, int]] = {}
-    for row in conn.execute("SELECT evidence_id, severity, count(*) AS n FROM findings GROUP BY evidence_id, severity"):
-        findings.setdefault(row["evidence_id"], {})[row["severity"]] = row["n"]
+    findings = (tally or finding_tally(conn)).per_evidence()
     for item in items:
         # counted on the (evidence_id, path) index, without touching the table
         item["files"] = conn.execute("SELECT count(*) FROM files WHERE evidence_id = ?", [item["id"]]).fetchone()[0]
@@ -75,22 +103,24 @@ def evidence_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def severity_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {row[0]: row[1] for row in conn.execute("SELECT severity, count(*) FROM findings GROUP BY severity")}
+    return finding_tally(conn).per_severity()
 
 
 def top_scored(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """The highest-scored objects (on the score index), with their reasons decoded."""
+    # the ids first, on the score index alone: a tie on the top score can take in thousands of files
     rows = [dict(row) for row in conn.execute(
         f"""SELECT {', '.join('f.' + c.strip() for c in FILE_COLUMNS.split(','))}, e.path AS evidence
-            FROM files f JOIN evidence e ON e.id = f.evidence_id
-            WHERE f.score > 0 ORDER BY f.score DESC, f.id LIMIT ?""", [limit])]
+            FROM (SELECT id FROM files WHERE score > 0 ORDER BY score DESC, id LIMIT ?) top
+            JOIN files f ON f.id = top.id JOIN evidence e ON e.id = f.evidence_id
+            ORDER BY f.score DESC, f.id""", [limit])]
     for row in rows:
         row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
     return rows
 
 
 def analyzers(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT DISTINCT analyzer FROM findings ORDER BY analyzer")]
+    return finding_tally(conn).analyzers()
 
 
 def file_row(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
@@ -150,7 +180,7 @@ class FindingQuery:
     descending: bool = True
 
 
-def finding_ids(conn: sqlite3.Connection, query: FindingQuery) -> list[int]:
+def finding_ids(conn: sqlite3.Connection, query: FindingQuery, limit: int = -1) -> list[int]:
     """The ids of the findings the query selects, in its order (severity ties broken by the object's score)."""
     where, params = query.filter.where()
     direction = "DESC" if query.descending else "ASC"
@@ -159,7 +189,40 @@ def finding_ids(conn: sqlite3.Connection, query: FindingQuery) -> list[int]:
     else:
         order = f"{FINDING_SORTS[query.sort]} {direction}, g.severity_rank DESC, g.id"
     join = "LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id" if "f." in order else ""
-    return [row[0] for row in conn.execute(f"SELECT g.id FROM findings g {join} WHERE {where} ORDER BY {order}", params)]
+    return [row[0] for row in conn.execute(f"SELECT g.id FROM findings g {join} WHERE {where} ORDER BY {order} LIMIT ?",
+                                           [*params, limit])]
+
+
+@dataclass
+class FirstFindings:
+    """The head of a findings query's order, read before the whole order: what the first screen shows."""
+
+    query: FindingQuery
+    ids: list[int]
+    matching: int  # findings the query selects
+    total: int  # findings in the case
+
+
+def first_findings(conn: sqlite3.Connection, query: FindingQuery, limit: int) -> FirstFindings:
+    """The first `limit` ids of `finding_ids(conn, query)`, and the counts, without ordering every finding.
+
+    In severity order one severity is ordered at a time, worst (or mildest) first, until the
+    page is full: the score of every finding's file is looked up only for the severities shown.
+    """
+    ids: list[int] = []
+    if query.sort != "severity":
+        ids = finding_ids(conn, query, limit)
+    else:
+        low, high = query.filter.min_rank, query.filter.max_rank
+        for rank in (range(high, low - 1, -1) if query.descending else range(low, high + 1)):
+            one = replace(query, filter=replace(query.filter, min_rank=rank, max_rank=rank))
+            ids += finding_ids(conn, one, limit - len(ids))
+            if len(ids) >= limit:
+                break
+    where, params = query.filter.where()
+    matching = conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
+    total = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
+    return FirstFindings(query, ids, matching, total)
 
 
 def findings_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -192,14 +255,22 @@ class Snapshot:
 
 
 def snapshot(conn: sqlite3.Connection, query: FindingQuery) -> Snapshot:
-    return Snapshot(evidence_rows(conn), severity_counts(conn), top_scored(conn, 10), analyzers(conn), network_counts(conn),
-                    query, finding_ids(conn, query))
+    tally = finding_tally(conn)
+    return Snapshot(evidence_rows(conn, tally), tally.per_severity(), top_scored(conn, 10), tally.analyzers(),
+                    network_counts(conn), query, finding_ids(conn, query))
 
 
-def snapshot_of_case(case_dir: Path, query: FindingQuery, *, cancel: Any = None) -> Snapshot:
-    """`snapshot` on a connection of the calling thread's own (for a pool worker)."""
+def snapshot_of_case(case_dir: Path, query: FindingQuery, *, first: Callable[[FirstFindings], None] | None = None,
+                     limit: int = 200, cancel: Any = None) -> Snapshot:
+    """`snapshot` on a connection of the calling thread's own (for a pool worker).
+
+    With `first`, the first `limit` findings in the query's order are handed to it before the
+    rest is read: on a large case they show well before the dashboard's counts are ready.
+    """
     conn = connect(case_dir)
     try:
+        if first is not None:
+            first(first_findings(conn, query, limit))
         return snapshot(conn, query)
     finally:
         conn.close()

@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -852,6 +853,11 @@ class MainWindow(QObject):
         sequence, case, started = self._refresh_wanted, self.case_dir, time.monotonic()
         query = self.findings_model.query if self.findings_model is not None else casedb.FindingQuery()
         worker = FunctionWorker(casedb.snapshot_of_case, case, query)
+        if self.findings_model is not None and self.findings_model.rowCount() == 0:
+            # nothing listed yet (a case just opened): the first page goes ahead of the rest of the snapshot
+            worker.function = partial(casedb.snapshot_of_case, first=worker.signals.progress.emit,
+                                      limit=FindingsModel.PAGE)
+            worker.signals.progress.connect(lambda head: self._first_findings(case, head))
         worker.signals.finished.connect(lambda snap: self._snapshot_done(case, sequence, started, snap))
         worker.signals.errored.connect(lambda error: self._snapshot_done(case, sequence, started, error))
         self._snapshot_worker = worker
@@ -874,6 +880,14 @@ class MainWindow(QObject):
             for then in due:
                 then()
         self._start_snapshot()  # asked for again while this one ran
+
+    def _first_findings(self, case: Path, head: casedb.FirstFindings) -> None:
+        """The first rows of the findings, shown while the rest of the snapshot is read."""
+        if self.disposed or case != self.case_dir or self.findings_model is None or self.findings_model.rowCount():
+            return
+        self.findings_model.apply_ids(head.ids, head.query)
+        if self.findings_model.rowCount():
+            self._show_findings_count(head.matching, head.total)
 
     def _schedule_refresh(self) -> None:
         """While a scan runs: refresh again, spending at most a fifth of the time on it."""
@@ -902,9 +916,11 @@ class MainWindow(QObject):
             self.folder_label.setText("Choose a folder on the left.")
         self.network.show_counts(snap.network, self.state.restore_columns)
 
-    def _show_findings_count(self) -> None:
-        total = sum(self._counts.values())
-        shown = self.findings_model.rowCount() if self.findings_model is not None else 0
+    def _show_findings_count(self, shown: int | None = None, total: int | None = None) -> None:
+        """'N of M findings' under the table: by default the rows listed and the snapshot's count."""
+        total = sum(self._counts.values()) if total is None else total
+        if shown is None:
+            shown = self.findings_model.rowCount() if self.findings_model is not None else 0
         self.findings_count.setText(f"{shown:,} of {total:,} findings" if shown != total else f"{total:,} findings")
 
     def _show_evidence(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,27 @@ def test_severity_and_analyzer_filters(conn, demo_case):
     assert model.rowCount() == count(demo_case, "SELECT count(*) FROM findings WHERE severity IN ('high', 'critical')")
     model.set_filter(FindingFilter(analyzer="filetype"))
     assert model.rowCount() == count(demo_case, "SELECT count(*) FROM findings WHERE analyzer = 'filetype'") == 1
+
+
+WORST_FIRST = """SELECT g.id FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+                 WHERE g.severity_rank BETWEEN ? AND ? ORDER BY g.severity_rank {0}, f.score {0}, g.id"""
+
+
+@pytest.mark.parametrize(("low", "high", "descending"), [(0, 4, True), (0, 4, False), (1, 3, True)])
+def test_first_findings_are_the_head_of_the_whole_order(conn, demo_case, low, high, descending):
+    with sqlite3.connect(demo_case / "case.db") as plain:
+        order = [r[0] for r in plain.execute(WORST_FIRST.format("DESC" if descending else "ASC"), [low, high])]
+        first_rank = plain.execute(f"SELECT {'max' if descending else 'min'}(severity_rank) FROM findings "
+                                   "WHERE severity_rank BETWEEN ? AND ?", [low, high]).fetchone()[0]
+        in_first_rank = count(demo_case, "SELECT count(*) FROM findings WHERE severity_rank = ?", first_rank)
+    query = casedb.FindingQuery(FindingFilter(low, high), "severity", descending)
+    limit = in_first_rank + 1  # the page runs on into the next severity
+    head = casedb.first_findings(conn, query, limit)
+    assert head.ids == order[:limit]
+    assert (head.matching, head.total) == (len(order), count(demo_case, "SELECT count(*) FROM findings"))
+    by_title = casedb.first_findings(conn, casedb.FindingQuery(sort="title"), 3)
+    assert by_title.ids == [r[0] for r in sqlite3.connect(demo_case / "case.db").execute(
+        "SELECT id FROM findings ORDER BY title DESC, severity_rank DESC, id LIMIT 3")]
 
 
 def test_findings_model_pages_a_large_result(qtmodeltester, conn, monkeypatch):

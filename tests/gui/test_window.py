@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from cybertriage.case.objects import read_object
 from cybertriage.gui import casedb
+from cybertriage.gui.models import FindingsModel
 from tests import images
 from tests.conftest import REPO
 from tests.gui.conftest import DEMO_IMAGE, count
@@ -44,6 +45,24 @@ def test_open_a_case_made_by_the_cli(qtbot, main_window, demo_case, settings):
     assert main_window.top_model.rowCount() == min(10, count(demo_case, "SELECT count(*) FROM files WHERE score > 0"))
     assert "No packet capture" in main_window.network_label.text()
     assert main_window.recent_cases()[0] == str(demo_case.resolve())
+
+
+def test_a_case_opens_on_its_first_page_of_findings_then_lists_them_all(qtbot, main_window, demo_case, monkeypatch):
+    monkeypatch.setattr(FindingsModel, "PAGE", 2)
+    total = count(demo_case, "SELECT count(*) FROM findings")
+    assert main_window.open_case(demo_case)
+    listed = []
+    main_window.findings_model.rowsInserted.connect(lambda *_: listed.append(main_window.findings_model.rowCount()))
+    with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
+        pass
+    assert listed == [2, total]  # the first page ahead of the snapshot, then every finding
+    ids = [main_window.findings_model.data(main_window.findings_model.index(r, 0), Qt.ItemDataRole.UserRole)
+           for r in range(total)]
+    with sqlite3.connect(demo_case / "case.db") as conn:
+        assert ids == [r[0] for r in conn.execute(
+            "SELECT g.id FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id "
+            "ORDER BY g.severity_rank DESC, f.score DESC, g.id")]
+    assert main_window.findings_count.text() == f"{total:,} findings"
 
 
 def test_selecting_a_finding_shows_matched_strings_and_hashes(qtbot, main_window, demo_case):
