@@ -487,16 +487,19 @@ def _list_filesystem(send: Callable[[object], None], path: str, offset: int) -> 
     """In the listing process: walk the filesystem at `offset` and send every object (content as the
     inode address, size and stream to reopen it by), and each directory as the walk enters or resumes it."""
     disk = DiskImage(Path(path))
-    disk._volumes()  # a truncated image gets the padded handle that the scan reads through
-    disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]
-    disk.problems = _ProblemRelay(send)
-    fs = pytsk3.FS_Info(disk.image, offset=offset)
-    for obj in _FilesystemWalk(fs, offset, disk, threading.Event(), at=lambda where: send(("at", where))).objects():
-        content = None
-        if isinstance(obj.content, TskContent):
-            content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)
-        obj.content = None
-        send(("object", tuple(getattr(obj, name) for name in _OBJECT_FIELDS), content))
+    try:
+        disk._volumes()  # a truncated image gets the padded handle that the scan reads through
+        disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]
+        disk.problems = _ProblemRelay(send)
+        fs = pytsk3.FS_Info(disk.image, offset=offset)
+        for obj in _FilesystemWalk(fs, offset, disk, threading.Event(), at=lambda where: send(("at", where))).objects():
+            content = None
+            if isinstance(obj.content, TskContent):
+                content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)
+            obj.content = None
+            send(("object", tuple(getattr(obj, name) for name in _OBJECT_FIELDS), content))
+    finally:
+        disk.close()  # the process stays for the next listing: it must not keep the evidence open
 
 
 class _FilesystemWalk:

@@ -10,20 +10,20 @@ child sent before it was stopped reaches the caller.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
+import os
 import signal
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, ClassVar
 
 POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the child
 FLUSH_SECONDS = 0.05
 BATCH = 512
+PARENT_CHECK_SECONDS = 1.0
 _DONE = "watchdog: done"
 _FAILED = "watchdog: failed"
 
@@ -49,52 +49,111 @@ def watched(target: Callable[..., None], args: tuple, stall_seconds: float, canc
 
     Raises Stalled when nothing arrives for stall_seconds (time the caller spends between two messages
     does not count), ChildFailed when the child raises or dies. Returns early, stopping the child, when
-    `cancelled` is set or the caller closes the generator.
+    `cancelled` is set or the caller closes the generator. A child that finished its work is kept for
+    the next call (starting a Python process costs more than listing a small filesystem).
     """
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(target, sender, args), name=f"watched {target.__name__}", daemon=True)
-    child.start()
-    sender.close()  # the child holds the only writing end: its death is an end of file here
+    child = _Child.take()
+    finished = False
     try:
+        child.requests.send((target, args))
         last = time.monotonic()
         while not cancelled.is_set():
-            if not receiver.poll(POLL_SECONDS):
+            if not child.results.poll(POLL_SECONDS):
                 if time.monotonic() - last >= stall_seconds:
                     raise Stalled(stall_seconds)
                 continue
             try:
-                batch = receiver.recv()
+                batch = child.results.recv()
             except EOFError:
-                child.join()
-                raise ChildFailed(_death(child.exitcode), crashed=True) from None
+                child.process.join()
+                raise ChildFailed(_death(child.process.exitcode), crashed=True) from None
             for message in batch:
                 if message == _DONE:
+                    finished = True
                     return
                 if isinstance(message, tuple) and message and message[0] == _FAILED:
+                    finished = True
                     raise ChildFailed(message[1], crashed=False)
                 yield message
             last = time.monotonic()
     finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
-        receiver.close()
+        if finished:
+            _Child.give_back(child)
+        else:
+            child.stop()
 
 
-def _child(target: Callable[..., None], sender: Connection, args: tuple) -> None:
-    """The child's side: run the target and say how it ended."""
-    if sys.platform.startswith("linux"):  # die with the scan rather than run on alone if the scan is killed
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    batches = _Batches(sender)
-    try:
-        target(batches.send, *args)
-    except Exception as error:  # reported to the parent, which decides what it means
-        batches.send((_FAILED, traceback.format_exception_only(error)[-1].strip()))
-    else:
-        batches.send(_DONE)
-    finally:
-        batches.close()
+class _Child:
+    """A child process that runs one target after another; the idle ones of this process are kept."""
+
+    _idle: ClassVar[list[_Child]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        request_end, self.requests = context.Pipe(duplex=False)
+        self.results, result_end = context.Pipe(duplex=False)
+        self.process = context.Process(target=_serve, args=(request_end, result_end), name="watched", daemon=True)
+        self.process.start()
+        request_end.close()
+        result_end.close()  # the child holds the only writing end: its death is an end of file here
+
+    @classmethod
+    def take(cls) -> _Child:
+        with cls._lock:
+            while cls._idle:
+                child = cls._idle.pop()
+                if child.process.is_alive():
+                    return child
+                child.stop()
+        return cls()
+
+    @classmethod
+    def give_back(cls, child: _Child) -> None:
+        with cls._lock:
+            cls._idle.append(child)
+
+    @classmethod
+    def forget_inherited(cls) -> None:
+        """After a fork: the idle children belong to the parent process, not to this one."""
+        cls._idle = []
+        cls._lock = threading.Lock()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.requests.close()
+        self.results.close()
+
+
+os.register_at_fork(after_in_child=_Child.forget_inherited)
+
+
+def _serve(requests: Connection, sender: Connection) -> None:
+    """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    while True:
+        try:
+            target, args = requests.recv()
+        except EOFError:
+            return
+        batches = _Batches(sender)
+        try:
+            target(batches.send, *args)
+        except Exception as error:  # reported to the parent, which decides what it means
+            batches.send((_FAILED, traceback.format_exception_only(error)[-1].strip()))
+        else:
+            batches.send(_DONE)
+        finally:
+            batches.close()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Die with the scan rather than run on alone when it is killed (this thread runs while Sleuth Kit works)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 class _Batches:
@@ -120,7 +179,6 @@ class _Batches:
         self._flusher.join()
         with self._lock:
             self._flush()
-        self._sender.close()
 
     def _flush_often(self) -> None:
         while not self._closed.wait(FLUSH_SECONDS):
