@@ -4,6 +4,8 @@ Debian's fls lists before the bad entry."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers import Settings
+from cybertriage.evidence.watchdog import ChildFailed, Stalled, watched
 from cybertriage.pipeline import Scan, ScanOptions
 from tests.fuzz.campaign import case_from_file
 
@@ -66,3 +69,37 @@ def test_a_listing_sleuth_kit_hangs_on_is_stopped(tmp_path: Path, name: str, sta
     assert listed_by_fls <= files, listed_by_fls - files
     if bad_inode is not None:
         assert "/home/alice/bin/tool.bin" in listed_by_fls  # fls does list files before the bad entry
+
+
+def _send_then_crash(send) -> None:
+    send("listed before the crash")
+    time.sleep(0.2)  # the batch is flushed first, as it is while Sleuth Kit works
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _send_then_wait(send, seconds: float) -> None:
+    send("listed")
+    time.sleep(seconds)
+    send("listed later")
+
+
+def test_a_crashed_or_stalled_child_is_reported_after_what_it_sent() -> None:
+    never = threading.Event()
+    received = []
+    with pytest.raises(ChildFailed, match="SIGSEGV") as crash:
+        received.extend(watched(_send_then_crash, (), 5, never))
+    assert crash.value.crashed and received == ["listed before the crash"]
+    received.clear()
+    with pytest.raises(Stalled):
+        received.extend(watched(_send_then_wait, (30,), 3, never))  # (starting a child counts as no progress)
+    assert received == ["listed"]
+    assert list(watched(_send_then_wait, (0.1,), 5, never)) == ["listed", "listed later"]
+
+
+def test_cancelling_stops_the_child() -> None:
+    cancelled = threading.Event()
+    started = time.monotonic()
+    for message in watched(_send_then_wait, (30,), 60, cancelled):
+        assert message == "listed"
+        cancelled.set()
+    assert time.monotonic() - started < 5
