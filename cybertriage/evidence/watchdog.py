@@ -53,9 +53,14 @@ def watched(target: Callable[..., None], args: tuple, stall_seconds: float, canc
     the next call (starting a Python process costs more than listing a small filesystem).
     """
     child = _Child.take()
-    finished = False
     try:
         child.requests.send((target, args))
+    except OSError:  # the kept child died while idle (killed from outside)
+        child.stop()
+        child = _Child()
+        child.requests.send((target, args))
+    finished = False
+    try:
         last = time.monotonic()
         while not cancelled.is_set():
             if not child.results.poll(POLL_SECONDS):
