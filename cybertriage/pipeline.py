@@ -30,7 +30,7 @@ from .case.store import crash_point
 from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
-from .evidence.disk import DiskImage, split_raw_segments
+from .evidence.disk import LISTING_STALL_SECONDS, DiskImage, split_raw_segments
 from .evidence.integrity import ContainerHash, hash_files
 from .intel import Intel, ioc_pass
 from .score import score_object
@@ -75,6 +75,7 @@ class ScanOptions:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
     verify_images: bool = True
     settings: Settings = field(default_factory=Settings)  # analyzer limits and the YARA rule paths
+    listing_stall_seconds: float = LISTING_STALL_SECONDS  # a disk listing making no progress this long is stopped
 
 
 class _Counters:
@@ -248,6 +249,8 @@ class _EvidenceRun:
         hashing: _ContainerHash | None = None
         try:
             self.source = open_evidence(self.path)
+            if isinstance(self.source, DiskImage):
+                self.source.listing_stall_seconds = scan.options.listing_stall_seconds
             self._record_evidence()
             hashing = _ContainerHash(self.source.container_files, scan.cancel)
             if isinstance(self.source, DiskImage) and self.source.format == "ewf" and scan.options.verify_images:

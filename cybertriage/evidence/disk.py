@@ -7,6 +7,7 @@ files or from libewf. Every file is opened read-only.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -19,6 +20,7 @@ import pytsk3
 
 from ..errors import Cancelled, EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, Partition, iso_utc
+from .watchdog import ChildFailed, Stalled, watched
 
 EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
 SPLIT_RAW_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<number>\d{3})$")
@@ -62,6 +64,9 @@ _META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
 _EXT_TYPES = {int(pytsk3.TSK_FS_TYPE_EXT2), int(pytsk3.TSK_FS_TYPE_EXT3), int(pytsk3.TSK_FS_TYPE_EXT4)}
 MAX_DIRECTORY_DEPTH = 512
+# A filesystem whose listing makes no progress for this long is stopped (Sleuth Kit can spend hours in C on
+# one corrupt inode: a symbolic link declaring a 1 GiB target has its whole block map built when it is listed).
+LISTING_STALL_SECONDS = 60.0
 # Streams whose size is the whole volume but hold no data worth hashing (NTFS bad-cluster map).
 SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
 # What pytsk3 raises when Sleuth Kit cannot read: OSError from its own reads, RuntimeError when a read it
@@ -69,6 +74,7 @@ SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
 _TSK_ERRORS = (OSError, RuntimeError)
 _ATTR_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
 _RUN_SPARSE, _RUN_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE), int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
+_OBJECT_FIELDS = [f.name for f in dataclasses.fields(EvidenceObject)]  # sent as a tuple: pickling the object costs more
 
 
 def split_raw_segments(path: Path) -> list[Path] | None:
@@ -179,7 +185,7 @@ class TskContent(Content):
 
     def __init__(self, fs_file: pytsk3.File, size: int, image: pytsk3.Img_Info,
                  attr_type: int | None = None, attr_id: int | None = None, partition_offset: int = 0) -> None:
-        self._file = fs_file
+        self._fs_file = fs_file
         self._attr = (attr_type, attr_id) if attr_type is not None else None
         self._partition_offset = partition_offset
         self._past_end_reads = getattr(image, "past_end_reads", None)  # only a padded image has them
@@ -188,9 +194,9 @@ class TskContent(Content):
     def read_at(self, offset: int, length: int) -> bytes:
         before = self._past_end_reads() if self._past_end_reads else 0
         if self._attr is None:
-            data = self._file.read_random(offset, length)
+            data = self._file().read_random(offset, length)
         else:
-            data = self._file.read_random(offset, length, self._attr[0], self._attr[1])
+            data = self._file().read_random(offset, length, self._attr[0], self._attr[1])
         if self._past_end_reads and self._past_end_reads() != before:
             raise OSError("content lies beyond the end of the (truncated) image")
         return data
@@ -198,9 +204,10 @@ class TskContent(Content):
     def image_ranges(self) -> list[tuple[int, int]]:
         """(offset, length) of the image bytes that hold this content, from Sleuth Kit's block runs; empty
         when the content is resident in a metadata record (NTFS) rather than in blocks of its own."""
-        block = self._file.info.fs_info.block_size
+        fs_file = self._file()
+        block = fs_file.info.fs_info.block_size
         ranges = []
-        for attribute in self._file:
+        for attribute in fs_file:
             if self._attr is not None and (int(attribute.info.type), attribute.info.id) != self._attr:
                 continue
             if not int(attribute.info.flags) & _ATTR_NONRESIDENT:
@@ -211,6 +218,29 @@ class TskContent(Content):
             if self._attr is None:
                 break  # the first data attribute is the one read_random reads
         return ranges
+
+    def _file(self) -> pytsk3.File:
+        return self._fs_file
+
+
+class _ReopenedContent(TskContent):
+    """Content of a file that the listing process found: opened here, by its inode address, on first read.
+    Opening it cannot hang where listing it did not: Sleuth Kit does the same work on the same bytes."""
+
+    def __init__(self, fs: pytsk3.FS_Info, address: int, size: int, image: pytsk3.Img_Info,
+                 attr: tuple[int, int] | None, partition_offset: int) -> None:
+        attr_type, attr_id = attr or (None, None)
+        super().__init__(None, size, image, attr_type, attr_id, partition_offset)
+        self._fs = fs
+        self._address = address
+
+    def _file(self) -> pytsk3.File:
+        if self._fs_file is None:
+            try:
+                self._fs_file = self._fs.open_meta(inode=self._address)
+            except ValueError as error:
+                raise OSError(f"inode {self._address} cannot be opened: {error}") from None
+        return self._fs_file
 
 
 class DiskImage(EvidenceSource):
@@ -246,6 +276,7 @@ class DiskImage(EvidenceSource):
         self.image = pytsk3.Img_Info(str(path)) if self.format == "raw" else _ImageHandle(media)
         self._volumes_read = False
         self._filesystems: dict[int, pytsk3.FS_Info] = {}
+        self.listing_stall_seconds = LISTING_STALL_SECONDS
 
     @property
     def container_files(self) -> list[Path]:
@@ -352,7 +383,7 @@ class DiskImage(EvidenceSource):
             found_filesystem = True
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
             self.ledger.processed("volumes")
-            yield from _FilesystemWalk(fs, partition.offset, self, cancelled).objects()
+            yield from self._listing(fs, partition.offset, cancelled)
         if not found_filesystem:
             raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
 
@@ -392,21 +423,92 @@ class DiskImage(EvidenceSource):
                 fs = pytsk3.FS_Info(self.image, offset=partition.offset)
             except _TSK_ERRORS:
                 continue
-            for obj in _FilesystemWalk(fs, partition.offset, self, cancelled).objects():
+            for obj in self._listing(fs, partition.offset, cancelled):
                 if isinstance(obj.content, TskContent) and any(
                         start < bad + length and bad < start + size
                         for start, size in obj.content.image_ranges() for bad, length in ranges):
                     yield obj
 
+    def _listing(self, fs: pytsk3.FS_Info, offset: int, cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        """The walk of one filesystem, run in a child process: a listing that makes no progress for
+        listing_stall_seconds, or that crashes Sleuth Kit, is stopped and recorded, what it listed before is
+        kept, and the scan goes on with the other volumes. Content is read here, through `fs`."""
+        at, last = "/", None
+        try:
+            for message in watched(_list_filesystem, (str(self.path), offset), self.listing_stall_seconds, cancelled):
+                kind = message[0]
+                if kind == "object":
+                    obj, content = EvidenceObject(*message[1]), message[2]
+                    if content is not None:
+                        address, size, attr = content
+                        obj.content = _ReopenedContent(fs, address, size, self.image, attr, offset)
+                    last = obj.path
+                    yield obj
+                elif kind == "at":
+                    at = message[1]
+                elif kind == "ledger":
+                    getattr(self.ledger, message[1])(*message[2])
+                elif kind == "problem":
+                    self.problems.append(message[1])
+        except (Stalled, ChildFailed) as stop:
+            if isinstance(stop, ChildFailed) and not stop.crashed:  # a bug in the walk, not hostile evidence
+                raise RuntimeError(f"listing of the filesystem at byte {offset} failed: {stop}") from None
+            why = str(stop) if isinstance(stop, Stalled) else f"Sleuth Kit crashed: {stop}"
+            self.ledger.skipped("files", "listing stopped", at, why + (f"; last listed {last}" if last else ""))
+            self.problems.append(f"listing stopped: {why} at {at} (filesystem at byte {offset}); what was listed before is kept")
+
     def close(self) -> None:
         self.media.close()
+
+
+class _LedgerRelay:
+    """The listing process's ledger: each entry is sent to the scan's ledger at once, so none is lost
+    when the listing is stopped."""
+
+    def __init__(self, send: Callable[[object], None]) -> None:
+        self._send = send
+
+    def __getattr__(self, method: str) -> Callable[..., None]:
+        return lambda *args: self._send(("ledger", method, args))
+
+
+class _ProblemRelay(list):
+    """The listing process's evidence problems, sent to the scan's as they are recorded."""
+
+    def __init__(self, send: Callable[[object], None]) -> None:
+        super().__init__()
+        self._send = send
+
+    def append(self, problem: str) -> None:
+        self._send(("problem", problem))
+
+
+def _list_filesystem(send: Callable[[object], None], path: str, offset: int) -> None:
+    """In the listing process: walk the filesystem at `offset` and send every object (content as the
+    inode address, size and stream to reopen it by), and each directory as the walk enters or resumes it."""
+    disk = DiskImage(Path(path))
+    try:
+        disk._volumes()  # a truncated image gets the padded handle that the scan reads through
+        disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]
+        disk.problems = _ProblemRelay(send)
+        fs = pytsk3.FS_Info(disk.image, offset=offset)
+        for obj in _FilesystemWalk(fs, offset, disk, threading.Event(), at=lambda where: send(("at", where))).objects():
+            content = None
+            if isinstance(obj.content, TskContent):
+                content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)
+            obj.content = None
+            send(("object", tuple(getattr(obj, name) for name in _OBJECT_FIELDS), content))
+    finally:
+        disk.close()  # the process stays for the next listing: it must not keep the evidence open
 
 
 class _FilesystemWalk:
     """Recursive walk of one filesystem, listing what Sleuth Kit's `fls -r -p` lists."""
 
-    def __init__(self, fs: pytsk3.FS_Info, offset: int, disk: DiskImage, cancelled: threading.Event) -> None:
+    def __init__(self, fs: pytsk3.FS_Info, offset: int, disk: DiskImage, cancelled: threading.Event,
+                 at: Callable[[str], None] = lambda where: None) -> None:
         self.fs = fs
+        self.at = at  # told the directory being read, before Sleuth Kit is asked for its next entry
         self.offset = offset
         self.disk = disk
         self.cancelled = cancelled
@@ -414,49 +516,58 @@ class _FilesystemWalk:
         self.volume_size = min(int(fs.info.block_count) * int(fs.info.block_size), disk.size - offset)
 
     def objects(self) -> Iterator[EvidenceObject]:
+        """Depth first, a directory's content right after the directory, as `fls -r` lists: what was listed
+        before an entry that Sleuth Kit hangs on is then what fls lists before it."""
         root = self.fs.info.root_inum
+        self.at("/")
         try:
             top = self.fs.open_dir(inode=root)
         except _TSK_ERRORS as error:  # e.g. a bad sector under the root directory: the other volumes still count
             self.disk.ledger.skipped("files", "unreadable directory", "/", _first_line(error))
             self.disk.problems.append(f"root directory of the filesystem at byte {self.offset} is unreadable")
             return
-        # (directory handle, path prefix, meta addresses of the directories above it)
-        stack: list[tuple[pytsk3.Directory, str, frozenset[int]]] = [(top, "", frozenset([root]))]
+        # (entries still to read, path prefix, meta addresses of the directories above them)
+        stack: list[tuple[Iterator[pytsk3.File], str, frozenset[int]]] = [(iter(top), "", frozenset([root]))]
         while stack:
-            directory, prefix, ancestors = stack.pop()
+            entries, prefix, ancestors = stack[-1]
             try:
-                entries = list(directory)
+                entry = next(entries, None)
             except _TSK_ERRORS as error:
                 self.disk.ledger.skipped("files", "unreadable directory", prefix or "/", _first_line(error))
+                entry = None
+            if entry is None:
+                stack.pop()
+                if stack:
+                    self.at(stack[-1][1] or "/")
                 continue
-            for entry in entries:
-                if self.cancelled.is_set():
-                    return
-                name_info = entry.info.name
-                name = _text(name_info.name)
-                if name in (".", ".."):
-                    continue
-                path = f"{prefix}/{name}"
-                yield from self._entry_objects(entry, path)
-                meta = entry.info.meta
-                if meta is None or int(meta.type) not in _DIRECTORY_META:
-                    continue
-                if int(name_info.flags) & _NAME_UNALLOC and int(meta.flags) & _META_ALLOC:
-                    continue  # deleted name whose inode now belongs to another directory
-                if meta.addr in ancestors:
-                    self.disk.ledger.warn("files", path, "directory loop: not followed")
-                    continue
-                if len(ancestors) >= MAX_DIRECTORY_DEPTH:
-                    self.disk.ledger.skipped("files", "directory nesting too deep", path)
-                    continue
-                if 0 < self.volume_size < meta.size:  # Sleuth Kit would spend seconds per corrupt directory
-                    self.disk.ledger.skipped("files", "directory larger than the filesystem", path)
-                    continue
-                try:
-                    stack.append((entry.as_directory(), path, ancestors | {meta.addr}))
-                except _TSK_ERRORS as error:
-                    self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
+            if self.cancelled.is_set():
+                return
+            name_info = entry.info.name
+            name = _text(name_info.name)
+            if name in (".", ".."):
+                continue
+            path = f"{prefix}/{name}"
+            yield from self._entry_objects(entry, path)
+            meta = entry.info.meta
+            if meta is None or int(meta.type) not in _DIRECTORY_META:
+                continue
+            if int(name_info.flags) & _NAME_UNALLOC and int(meta.flags) & _META_ALLOC:
+                continue  # deleted name whose inode now belongs to another directory
+            if meta.addr in ancestors:
+                self.disk.ledger.warn("files", path, "directory loop: not followed")
+                continue
+            if len(ancestors) >= MAX_DIRECTORY_DEPTH:
+                self.disk.ledger.skipped("files", "directory nesting too deep", path)
+                continue
+            if 0 < self.volume_size < meta.size:  # Sleuth Kit would spend seconds per corrupt directory
+                self.disk.ledger.skipped("files", "directory larger than the filesystem", path)
+                continue
+            self.at(path)
+            try:
+                stack.append((iter(entry.as_directory()), path, ancestors | {meta.addr}))
+            except _TSK_ERRORS as error:
+                self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
+                self.at(prefix or "/")
 
     def _entry_objects(self, entry: pytsk3.File, path: str) -> Iterator[EvidenceObject]:
         name_info, meta = entry.info.name, entry.info.meta

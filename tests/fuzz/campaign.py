@@ -117,7 +117,8 @@ class _Slot:
     def __init__(self, context, seeds: list[Seed], campaign_seed: int, work: Path, number: int) -> None:
         self.conn, child = context.Pipe()
         self.work = work / f"worker-{number}"
-        self.process = context.Process(target=_worker, args=(child, seeds, campaign_seed, self.work), daemon=True)
+        # not daemonic: the disk reader lists each filesystem in a process of its own (stop() and kill() end the worker)
+        self.process = context.Process(target=_worker, args=(child, seeds, campaign_seed, self.work))
         self.process.start()
         child.close()
         self.case: Case | None = None

@@ -1,0 +1,203 @@
+"""Work that can hang inside C code (Sleuth Kit, where no Python check can interrupt it) runs in a child
+process that streams its results back; the child is stopped when it sends nothing for too long.
+
+The child is started with 'spawn' (a fresh interpreter: no threads or libtsk state copied from the scan),
+so its target must be a module-level function. It sends picklable messages through `send`; they travel in
+batches (a pipe write per message would cost more than the listing), flushed by a thread of the child at
+least every FLUSH_SECONDS, which Sleuth Kit lets run while it works (pytsk3 releases the GIL): whatever the
+child sent before it was stopped reaches the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any, ClassVar
+
+POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the child
+FLUSH_SECONDS = 0.05
+BATCH = 512
+PARENT_CHECK_SECONDS = 1.0
+_DONE = "watchdog: done"
+_FAILED = "watchdog: failed"
+
+
+class Stalled(Exception):
+    """The child sent nothing for `seconds` and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no progress for {seconds:g} s")
+        self.seconds = seconds
+
+
+class ChildFailed(Exception):
+    """The child raised (the message is its exception's last line) or died (crashed, was killed)."""
+
+    def __init__(self, message: str, crashed: bool) -> None:
+        super().__init__(message)
+        self.crashed = crashed
+
+
+def watched(target: Callable[..., None], args: tuple, stall_seconds: float, cancelled: threading.Event) -> Iterator[Any]:
+    """Run target(send, *args) in a child process and yield what it sends, as it sends it.
+
+    Raises Stalled when nothing arrives for stall_seconds (time the caller spends between two messages
+    does not count), ChildFailed when the child raises or dies. Returns early, stopping the child, when
+    `cancelled` is set or the caller closes the generator. A child that finished its work is kept for
+    the next call (starting a Python process costs more than listing a small filesystem).
+    """
+    child = _Child.take()
+    try:
+        child.requests.send((target, args))
+    except OSError:  # the kept child died while idle (killed from outside)
+        child.stop()
+        child = _Child()
+        child.requests.send((target, args))
+    finished = False
+    try:
+        last = time.monotonic()
+        while not cancelled.is_set():
+            if not child.results.poll(POLL_SECONDS):
+                if time.monotonic() - last >= stall_seconds:
+                    raise Stalled(stall_seconds)
+                continue
+            try:
+                batch = child.results.recv()
+            except EOFError:
+                child.process.join()
+                raise ChildFailed(_death(child.process.exitcode), crashed=True) from None
+            for message in batch:
+                if message == _DONE:
+                    finished = True
+                    return
+                if isinstance(message, tuple) and message and message[0] == _FAILED:
+                    finished = True
+                    raise ChildFailed(message[1], crashed=False)
+                yield message
+            last = time.monotonic()
+    finally:
+        if finished:
+            _Child.give_back(child)
+        else:
+            child.stop()
+
+
+class _Child:
+    """A child process that runs one target after another; the idle ones of this process are kept."""
+
+    _idle: ClassVar[list[_Child]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        request_end, self.requests = context.Pipe(duplex=False)
+        self.results, result_end = context.Pipe(duplex=False)
+        self.process = context.Process(target=_serve, args=(request_end, result_end), name="watched", daemon=True)
+        self.process.start()
+        request_end.close()
+        result_end.close()  # the child holds the only writing end: its death is an end of file here
+
+    @classmethod
+    def take(cls) -> _Child:
+        with cls._lock:
+            while cls._idle:
+                child = cls._idle.pop()
+                if child.process.is_alive():
+                    return child
+                child.stop()
+        return cls()
+
+    @classmethod
+    def give_back(cls, child: _Child) -> None:
+        with cls._lock:
+            cls._idle.append(child)
+
+    @classmethod
+    def forget_inherited(cls) -> None:
+        """After a fork: the idle children belong to the parent process, not to this one."""
+        cls._idle = []
+        cls._lock = threading.Lock()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.requests.close()
+        self.results.close()
+
+
+os.register_at_fork(after_in_child=_Child.forget_inherited)
+
+
+def _serve(requests: Connection, sender: Connection) -> None:
+    """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    while True:
+        try:
+            target, args = requests.recv()
+        except EOFError:
+            return
+        batches = _Batches(sender)
+        try:
+            target(batches.send, *args)
+        except Exception as error:  # reported to the parent, which decides what it means
+            batches.send((_FAILED, traceback.format_exception_only(error)[-1].strip()))
+        else:
+            batches.send(_DONE)
+        finally:
+            batches.close()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Die with the scan rather than run on alone when it is killed (this thread runs while Sleuth Kit works)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+class _Batches:
+    """The child's outgoing messages, sent in batches: when BATCH are waiting, and by a thread every
+    FLUSH_SECONDS, so that messages wait no longer than that even while the child is stuck in C."""
+
+    def __init__(self, sender: Connection) -> None:
+        self._sender = sender
+        self._waiting: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_often, daemon=True)
+        self._flusher.start()
+
+    def send(self, message: Any) -> None:
+        with self._lock:
+            self._waiting.append(message)
+            if len(self._waiting) >= BATCH:
+                self._flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._flusher.join()
+        with self._lock:
+            self._flush()
+
+    def _flush_often(self) -> None:
+        while not self._closed.wait(FLUSH_SECONDS):
+            with self._lock:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._waiting:
+            self._sender.send(self._waiting)
+            self._waiting = []
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.Signals._value2member_map_ else str(-exitcode)
+        return f"the child process died ({name})"
+    return f"the child process ended without finishing (exit code {exitcode})"
