@@ -30,7 +30,7 @@ import sqlite_utils
 from .analyzers.filetype import EXECUTABLE_MIMES
 from .case import SEVERITY_RANK, utc_now
 from .case.timeline import sort_key
-from .score import with_arrival
+from .score import with_arrival, with_finding
 
 ANALYZER = "correlation"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -81,10 +81,17 @@ def _record(db: sqlite_utils.Database, link: Link) -> None:
         "evidence_id": link.evidence_id, "object_kind": "file", "object_id": link.file_id, "object": link.object_text,
         "analyzer": ANALYZER, "rule": link.rule, "severity": link.severity, "severity_rank": SEVERITY_RANK[link.severity],
         "title": link.title, "detail": json.dumps(detail, ensure_ascii=False), "created_at": utc_now()})
+    row = db.execute("SELECT score, reasons, path, mime FROM files WHERE id = ?", [link.file_id]).fetchone()
+    if row is None:
+        return
+    recorded, reasons = row[0] or 0, json.loads(row[1]) if row[1] else []
     if link.arrival:
-        row = db.execute("SELECT score, reasons, path, mime FROM files WHERE id = ?", [link.file_id]).fetchone()
-        score = with_arrival(row[0] or 0, json.loads(row[1]) if row[1] else [], row[2], row[3], link.arrival)
-        db["files"].update(link.file_id, {"score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False)})
+        score = with_arrival(recorded, reasons, row[2], row[3], link.arrival)
+    elif link.rule == "contacted-indicator":
+        score = with_finding(recorded, reasons, link.severity, link.title)
+    else:  # a profile folder or a host name file: who, not what, so no score
+        return
+    db["files"].update(link.file_id, {"score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False)})
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:

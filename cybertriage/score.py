@@ -70,6 +70,14 @@ def _runnable(path: str, mime: str | None) -> bool:
     return mime in EXECUTABLE_MIMES or extension_of(path) in RUNNABLE_EXTENSIONS
 
 
+def with_finding(value: int, reasons: list[str], severity: str, said: str) -> Score:
+    """A file's recorded score with one more finding added on the terms score_object gives findings, for the
+    passes that find something about a file once the whole case is in (IOC matches, correlations)."""
+    score = Score(value, list(reasons))
+    score.add(SEVERITY_POINTS.get(severity, 0), f"{said} ({severity})")
+    return score
+
+
 def with_arrival(value: int, reasons: list[str], path: str, mime: str | None, how: str) -> Score:
     """A disk file's recorded score with the arrival part added, once the case shows (correlate.py)
     that the same content came over the network: the points a carried object gets, on the same terms."""

@@ -54,3 +54,9 @@ def test_addresses_in_disk_files_meet_the_capture(demo_case: Path) -> None:
     contacted = {(f["object"], f["detail"]["value"]) for f in export(demo_case, "findings") if f["rule"] == "contacted-indicator"}
     [(dropper,)] = _tshark(CAPTURE, 'http.request.uri == "/a.ps1"', "ip.dst")
     assert contacted == {("/home/alex/.bash_history", dropper), ("/Downloads/invoice_update.zip!update.ps1", dropper)}
+
+
+def test_a_file_holding_a_contacted_address_scores_for_it(demo_case: Path) -> None:
+    [(dropper,)] = _tshark(CAPTURE, 'http.request.uri == "/a.ps1"', "ip.dst")
+    history = next(f for f in export(demo_case, "files") if f["path"] == "/home/alex/.bash_history")
+    assert history["score"] > 0 and any(dropper in reason for reason in history["reasons"])

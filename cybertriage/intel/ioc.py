@@ -572,6 +572,16 @@ def ioc_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> PassResult:
         rows.append(_finding(hit, now))
     if rows:
         db["findings"].insert_all(rows)
+    from ..score import with_finding  # here, not at the top: the score module imports the analyzers, which import intel
+
+    for row in rows:
+        if row["object_kind"] == "file":
+            recorded = db.execute("SELECT score, reasons FROM files WHERE id = ?", [row["object_id"]]).fetchone()
+            if recorded is not None:
+                score = with_finding(recorded[0] or 0, json.loads(recorded[1]) if recorded[1] else [],
+                                     row["severity"], row["title"])
+                db["files"].update(row["object_id"], {"score": score.value,
+                                                      "reasons": json.dumps(score.reasons, ensure_ascii=False)})
     result.new = len(rows)
     return result
 

@@ -252,3 +252,5 @@ def test_iocs_written_inside_a_file_on_a_disk_image_are_hit(tmp_path: Path) -> N
     assert len(findings) == len(expected)
     assert all(f["object"] == "/cfg/beacon.dat" and f["object_kind"] == "file"
                and f["detail"]["matched"]["source"] == "string in file" for f in findings)
+    beacon = next(f for f in export(case, "files") if f["path"] == "/cfg/beacon.dat")
+    assert beacon["score"] == 100 and {f["title"] for f in findings} <= {r.rsplit(" (", 1)[0] for r in beacon["reasons"]}
