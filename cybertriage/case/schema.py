@@ -188,8 +188,7 @@ _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_name
          "bytes_in": int, "first_seen": str, "last_seen": str}
 
 
-# One line per schema version. Versions may have gaps while work is merged; a database is brought
-# through the versions it lacks in order.
+# One line per schema version; a database is brought through the versions it lacks, in order.
 MIGRATIONS = {
     1: _version_1,
     2: _version_2,
