@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 
-from .lines import LineReader
+from .lines import LineProtocol
 from .records import CredentialRecord, iso_us
 from .sasl import MAX_CREDENTIAL, SaslExchange
 
-MAX_LINE = 64 * 1024
 MAX_WAITING = 256
 MAX_LITERAL = 64 * 1024
 
@@ -47,39 +46,20 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-class ImapHandler:
+class ImapHandler(LineProtocol):
     """The logins of one IMAP connection."""
 
+    NAME = "IMAP"
+
     def __init__(self, conn, ctx) -> None:
-        self.conn = conn
-        self.ctx = ctx
-        self.readers = (LineReader(MAX_LINE), LineReader(MAX_LINE))  # indexed by is_orig
+        super().__init__(conn, ctx)
         self.waiting: dict[str, tuple[str, CredentialRecord | None]] = {}  # tag -> command, credential
         self.sasl: tuple[str, SaslExchange] | None = None  # tag of the AUTHENTICATE running
         self.partial: tuple[str, int] | None = None  # command text so far, literal length awaited
         self.args: list[str] = []  # arguments of a command with literals, so far
-        self.done = False
-
-    def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
-        if self.done:
-            return
-        reader = self.readers[is_orig]
-        for line in reader.feed(data):
-            if is_orig:
-                self._client(line.decode("utf-8", "replace"), ts_ns)
-            else:
-                self._server(line.decode("utf-8", "replace"))
-            if self.done:
-                return
-        if reader.overflow:
-            self.done = True
-            self.ctx.warn(self.conn, "IMAP not parsed further: line longer than 64 KiB")
-
-    def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
-        """IMAP runs over TCP only; a datagram is not parsed."""
 
     def gap(self, is_orig: bool, size: int) -> None:
-        self.readers[is_orig].reset()
+        super().gap(is_orig, size)
         if is_orig:
             self.partial = None
             self.args = []
@@ -92,7 +72,7 @@ class ImapHandler:
 
     # ------------------------------------------------------------------ client
 
-    def _client(self, line: str, ts_ns: int) -> None:
+    def client_line(self, line: str, ts_ns: int) -> None:
         if self.sasl is not None:
             tag, exchange = self.sasl
             exchange.response(line)
@@ -159,7 +139,8 @@ class ImapHandler:
 
     # ------------------------------------------------------------------ server
 
-    def _server(self, line: str) -> None:
+    def server_line(self, raw: bytes, ts_ns: int) -> None:
+        line = raw.decode("utf-8", "replace")
         tag, _, rest = line.partition(" ")
         if tag in ("*", "+") or tag not in self.waiting:
             return  # untagged data, a continuation request, or a reply to nothing seen

@@ -11,48 +11,28 @@ from __future__ import annotations
 
 from collections import deque
 
-from .lines import LineReader
+from .lines import LineProtocol
 from .records import CredentialRecord, iso_us
 from .sasl import MAX_CREDENTIAL, SaslExchange
 
-MAX_LINE = 64 * 1024
 MAX_WAITING = 256
 MULTILINE = frozenset(("CAPA", "RETR", "TOP"))  # always multi-line; LIST and UIDL only without an argument
 
 
-class Pop3Handler:
+class Pop3Handler(LineProtocol):
     """The logins of one POP3 connection."""
 
+    NAME = "POP3"
+
     def __init__(self, conn, ctx) -> None:
-        self.conn = conn
-        self.ctx = ctx
-        self.readers = (LineReader(MAX_LINE), LineReader(MAX_LINE))  # indexed by is_orig
+        super().__init__(conn, ctx)
         self.user: str | None = None
         self.sasl: SaslExchange | None = None
         self.waiting: deque[tuple[str, bool, CredentialRecord | None]] = deque()  # verb, multi-line, credential
         self.listing = False  # inside a multi-line reply
-        self.done = False
-
-    def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
-        if self.done:
-            return
-        reader = self.readers[is_orig]
-        for line in reader.feed(data):
-            if is_orig:
-                self._command(line.decode("utf-8", "replace"), ts_ns)
-            else:
-                self._reply(line)
-            if self.done:
-                return
-        if reader.overflow:
-            self.done = True
-            self.ctx.warn(self.conn, "POP3 not parsed further: line longer than 64 KiB")
-
-    def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
-        """POP3 runs over TCP only; a datagram is not parsed."""
 
     def gap(self, is_orig: bool, size: int) -> None:
-        self.readers[is_orig].reset()
+        super().gap(is_orig, size)
         if not is_orig:
             self.listing = False
 
@@ -62,7 +42,7 @@ class Pop3Handler:
             if cred is not None:
                 self.ctx.emit(cred)  # no verdict seen
 
-    def _command(self, line: str, ts_ns: int) -> None:
+    def client_line(self, line: str, ts_ns: int) -> None:
         if self.sasl is not None:
             self.sasl.response(line)
             if self.sasl.complete and self.waiting and self.waiting[-1][0] == "AUTH" and self.waiting[-1][2] is None:
@@ -100,7 +80,7 @@ class Pop3Handler:
                                 user[:MAX_CREDENTIAL] if user is not None else None,
                                 password[:MAX_CREDENTIAL] if password is not None else None, where, flow_id=conn.id)
 
-    def _reply(self, line: bytes) -> None:
+    def server_line(self, line: bytes, ts_ns: int) -> None:
         if self.listing:
             if line == b".":
                 self.listing = False
