@@ -401,8 +401,15 @@ INTEL_DB_HELP = (f"intel database (default: ${intel.ENV_VARIABLE} if set, else "
                  "$XDG_DATA_HOME/cybertriage/intel.db, i.e. ~/.local/share/cybertriage/intel.db)")
 
 
+def _intel_db_option(parser: argparse.ArgumentParser, after_action: bool = False) -> None:
+    """--intel-db, accepted before the action (`hashset --intel-db P import`) and after it (`hashset import
+    --intel-db P`); after it, an absent option leaves the value given before it alone."""
+    extra = {"default": argparse.SUPPRESS} if after_action else {}
+    parser.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP, **extra)
+
+
 def _add_scan_intel_options(scan: argparse.ArgumentParser) -> None:
-    scan.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    _intel_db_option(scan)
     scan.add_argument("--hashset", action="append", default=[], metavar="NAME|PATH",
                       help="match files against this hash set only (a set's name in the intel database; repeatable), "
                            "or use the intel database at PATH; by default every set of the intel database is used")
@@ -428,7 +435,7 @@ def _add_intel_commands(commands: Any) -> None:
         description="Hash sets live in the workstation's intel database, outside any case, and every scan uses "
                     "them: a file in a known-good set (e.g. the NSRL RDS) is marked known and left out of the "
                     "report's file lists; a file in a known-bad set is a critical finding.")
-    hashset.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    _intel_db_option(hashset)
     actions = hashset.add_subparsers(dest="action", metavar="ACTION", required=True)
     load = actions.add_parser(
         "import", help="import an NSRL RDS v3 database or a list of hashes",
@@ -439,16 +446,16 @@ def _add_intel_commands(commands: Any) -> None:
     load.add_argument("file", type=Path, metavar="FILE")
     load.add_argument("--name", help="the set's name (default: the file's name without extension)")
     load.add_argument("--known", choices=["good", "bad"], help="override what a match means")
-    load.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    _intel_db_option(load, after_action=True)
     listing = actions.add_parser("list", help="the hash sets in the intel database, with their row counts")
-    listing.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    _intel_db_option(listing, after_action=True)
 
     ioc = commands.add_parser(
         "ioc", help="import, list and match IOC lists (CSV, STIX 2.1)",
         description="IOC lists live in the workstation's intel database; every scan matches them against the "
                     "case once its evidence is in (file hashes, DNS queries and answers, HTTP hosts and URLs, "
                     "TLS server names, flow endpoints, strings found in files). Each hit is a finding.")
-    ioc.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP)
+    _intel_db_option(ioc)
     actions = ioc.add_subparsers(dest="action", metavar="ACTION", required=True)
     load = actions.add_parser(
         "import", help="import a CSV list or a STIX 2.1 bundle",
@@ -461,14 +468,14 @@ def _add_intel_commands(commands: Any) -> None:
     load.add_argument("--name", help="the list's name (default: the file's name without extension)")
     load.add_argument("--severity", default="high", choices=["info", "low", "medium", "high", "critical"],
                       help="severity of the findings where the list gives none (default high)")
-    load.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    _intel_db_option(load, after_action=True)
     listing = actions.add_parser("list", help="the IOC lists in the intel database, with their counts per type")
-    listing.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    _intel_db_option(listing, after_action=True)
     match = actions.add_parser(
         "match", help="match the IOC lists against a case again (e.g. after importing a new list)",
         description="Runs the IOC pass a scan runs at its end; hits already recorded are not added twice.")
     match.add_argument("--case", required=True, type=Path, metavar="DIR")
-    match.add_argument("--intel-db", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=INTEL_DB_HELP)
+    _intel_db_option(match, after_action=True)
 
 
 def _print_import(report: intel.ImportReport, what: str) -> None:
