@@ -81,16 +81,16 @@ def _record(db: sqlite_utils.Database, link: Link) -> None:
         "evidence_id": link.evidence_id, "object_kind": "file", "object_id": link.file_id, "object": link.object_text,
         "analyzer": ANALYZER, "rule": link.rule, "severity": link.severity, "severity_rank": SEVERITY_RANK[link.severity],
         "title": link.title, "detail": json.dumps(detail, ensure_ascii=False), "created_at": utc_now()})
+    if not link.arrival and link.rule != "contacted-indicator":
+        return  # a profile folder or a host name file: who, not what, so no score
     row = db.execute("SELECT score, reasons, path, mime FROM files WHERE id = ?", [link.file_id]).fetchone()
     if row is None:
         return
     recorded, reasons = row[0] or 0, json.loads(row[1]) if row[1] else []
     if link.arrival:
         score = with_arrival(recorded, reasons, row[2], row[3], link.arrival)
-    elif link.rule == "contacted-indicator":
+    else:
         score = with_finding(recorded, reasons, link.severity, link.title)
-    else:  # a profile folder or a host name file: who, not what, so no score
-        return
     db["files"].update(link.file_id, {"score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False)})
 
 
