@@ -50,10 +50,6 @@ def connect(case_dir: Path) -> sqlite3.Connection:
     return conn
 
 
-def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info([{table}])"))
-
-
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
 
@@ -347,7 +343,7 @@ def _rows_by_id(conn: sqlite3.Connection, ids: list[int], partition_offset: int,
                 directories_only: bool, hide_known_good: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     kind = " AND kind = 'directory'" if directories_only else ""
-    if hide_known_good and has_column(conn, "files", "known"):
+    if hide_known_good:  # the application migrates a case when it opens it: `known` is there
         kind += " AND coalesce(known, '') != 'good'"
     for at in range(0, len(ids), 500):
         chunk = ids[at : at + 500]
