@@ -60,6 +60,9 @@ def correlate(db: sqlite_utils.Database) -> int:
     """Record every link the case shows that is not recorded yet; how many were new."""
     if not {"http", "dns", "indicators"} <= set(db.table_names()):
         return 0
+    kinds = {kind for (kind,) in db.execute("SELECT DISTINCT kind FROM evidence")}
+    if "capture" not in kinds or not kinds - {"capture"}:
+        return 0  # every link joins a capture to a disk (or folder)
     known = {row[0] for row in db.execute(
         "SELECT json_extract(detail, '$.key') FROM findings WHERE analyzer = ?", [ANALYZER])}
     added = 0
@@ -103,13 +106,14 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) 
 def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
     """Disk files with the content of a body a capture carried."""
     for row in _rows(db, """
+            WITH disk(id) AS (SELECT id FROM evidence WHERE kind != 'capture')
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
-                   h.id AS http_id, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport, h.method, h.host, h.uri,
-                   h.flow_id, h.body_sha256 AS sha256, c.path AS capture
-            FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.size > 0
+                   min(h.id) AS http_id, count(*) AS times, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport,
+                   h.method, h.host, h.uri, h.flow_id, h.body_sha256 AS sha256, c.path AS capture
+            FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.evidence_id IN disk AND d.size > 0
             JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = h.evidence_id
             WHERE h.body_sha256 IS NOT NULL AND h.body_sha256 != ?
-            ORDER BY h.id, d.id""", [EMPTY_SHA256]):
+            GROUP BY d.id, h.evidence_id ORDER BY http_id, d.id""", [EMPTY_SHA256]):
         url = f"http://{row['host'] or row['dst']}{'' if row['dport'] in (80, None) else ':' + str(row['dport'])}{row['uri'] or ''}"
         dns = _lookup(db, row["capture_id"], row["host"], row["dst"], row["ts"])
         links = ([{"kind": "dns", "id": dns["id"]}] if dns else []) + [{"kind": "http", "id": row["http_id"]}]
@@ -117,13 +121,15 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
         links.append({"kind": "file", "id": row["file_id"]})
         detail = {"ts": row["ts"], "server": row["dst"], "port": row["dport"], "host": row["host"], "url": url,
                   "method": row["method"], "client": row["src"], "sha256": row["sha256"], "capture": row["capture"],
-                  "capture_evidence_id": row["capture_id"], "http_id": row["http_id"], "dns": dns}
+                  "capture_evidence_id": row["capture_id"], "http_id": row["http_id"], "dns": dns,
+                  "times": row["times"]}
         yield _arrival_link(row, f"http:{row['http_id']}", url, row["dst"], detail, links)
     for row in _rows(db, """
+            WITH disk(id) AS (SELECT id FROM evidence WHERE kind != 'capture')
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
                    t.id AS ftp_id, t.evidence_id AS capture_id, t.ts, t.src, t.dst, t.dport, t.command, t.url, t.arg,
                    t.user, t.data_flow_id, t.file_sha256 AS sha256, c.path AS capture
-            FROM ftp t JOIN files d ON d.sha256 = t.file_sha256 AND d.size > 0
+            FROM ftp t JOIN files d ON d.sha256 = t.file_sha256 AND d.evidence_id IN disk AND d.size > 0
             JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = t.evidence_id
             WHERE t.file_sha256 IS NOT NULL AND t.file_sha256 != ? AND upper(t.command) = 'RETR'
             ORDER BY t.id, d.id""", [EMPTY_SHA256]) if "ftp" in db.table_names() else ():
@@ -136,10 +142,11 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
                   "capture_evidence_id": row["capture_id"], "ftp_id": row["ftp_id"], "dns": None}
         yield _arrival_link(row, f"ftp:{row['ftp_id']}", url, row["dst"], detail, links)
     for row in _rows(db, """
+            WITH disk(id) AS (SELECT id FROM evidence WHERE kind != 'capture')
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
                    a.id AS carried_id, a.evidence_id AS capture_id, a.flow_id, a.mtime AS ts, a.origin, a.name,
                    a.sha256, c.path AS capture
-            FROM files a JOIN files d ON d.sha256 = a.sha256 AND d.size > 0
+            FROM files a JOIN files d ON d.sha256 = a.sha256 AND d.evidence_id IN disk AND d.size > 0
             JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = a.evidence_id
             WHERE a.origin LIKE 'SMTP %' AND a.sha256 IS NOT NULL AND a.sha256 != ?
             ORDER BY a.id, d.id""", [EMPTY_SHA256]):
@@ -159,6 +166,8 @@ def _arrival_link(row: dict[str, Any], via: str, what: str, server: str, detail:
                   links: list[dict[str, Any]]) -> Link:
     severity = "high" if row["mime"] in EXECUTABLE_MIMES else "medium"
     title = f"Arrived over the network: {what} from {server} at {row['ts']} (capture {_name(row['capture'])})"
+    if detail.get("times", 1) > 1:
+        title += f"; the capture carries it {detail['times']} times, this is the first"
     return Link(f"arrival:{via}:file:{row['file_id']}", "arrived-over-network", severity, title, row["file_evidence"],
                 row["file_id"], row["path"], detail, links, arrival=f"{what} from {server} at {row['ts']}")
 

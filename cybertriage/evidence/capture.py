@@ -16,15 +16,17 @@ is kept. A file that is not a capture at all raises `EvidenceError` from the con
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import EvidenceError
 from .base import BytesContent, EvidenceObject, EvidenceSource
+from .watchdog import ChildFailed, watched
 
 __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
 
@@ -394,20 +396,35 @@ class CaptureEvidence(EvidenceSource):
 
     def objects(self, cancelled: threading.Event) -> Iterator[Any]:
         """Network records (Flow, DnsRecord, ...) as they complete, and an EvidenceObject for each
-        carried object; the CaptureSummary comes last and fills the ledger."""
-        from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
+        carried object; the CaptureSummary comes last and fills the ledger.
 
-        for record in analyse_capture(self.path, cancelled):
-            kind = record.KIND
-            if kind == "extracted_object":
-                yield _carried_object(record)
-            elif kind == "capture_summary":
-                record.fill_ledger(self.ledger)
-                self.problems.extend(record.problems)
-                if record.truncated and not record.problems:
-                    self.problems.append("capture ends in the middle of a record")
-            else:
-                yield record
+        The packets are analysed in a child process, so that the scan's other core examines the
+        carried objects and writes the records while the next packets are read. A cancelled scan asks
+        it to stop: the flows still open come back ended "cancelled", then the summary."""
+        try:
+            for record in watched(_analyse_capture, (str(self.path),), math.inf, cancelled):
+                kind = record.KIND
+                if kind == "extracted_object":
+                    yield _carried_object(record)
+                elif kind == "capture_summary":
+                    record.fill_ledger(self.ledger)
+                    self.problems.extend(record.problems)
+                    if record.truncated and not record.problems:
+                        self.problems.append("capture ends in the middle of a record")
+                else:
+                    yield record
+        except ChildFailed as failure:  # what the analysis sent before it failed is kept
+            if not failure.crashed:
+                raise RuntimeError(f"capture analysis failed: {failure}") from None
+            self.problems.append(f"capture analysis stopped: {failure}; the records sent before are kept")
+
+
+def _analyse_capture(send: Callable[[Any], None], stop: threading.Event, path: str) -> None:
+    """In the analysis process: every record of the capture, in the order the analysis completes them."""
+    from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
+
+    for record in analyse_capture(Path(path), stop):
+        send(record)
 
 
 def _carried_object(extracted: Any) -> EvidenceObject:

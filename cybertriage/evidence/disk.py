@@ -483,16 +483,17 @@ class _ProblemRelay(list):
         self._send(("problem", problem))
 
 
-def _list_filesystem(send: Callable[[object], None], path: str, offset: int) -> None:
+def _list_filesystem(send: Callable[[object], None], stop: threading.Event, path: str, offset: int) -> None:
     """In the listing process: walk the filesystem at `offset` and send every object (content as the
-    inode address, size and stream to reopen it by), and each directory as the walk enters or resumes it."""
+    inode address, size and stream to reopen it by), and each directory as the walk enters or resumes it,
+    until the walk ends or the scan asks it to stop."""
     disk = DiskImage(Path(path))
     try:
         disk._volumes()  # a truncated image gets the padded handle that the scan reads through
         disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]
         disk.problems = _ProblemRelay(send)
         fs = pytsk3.FS_Info(disk.image, offset=offset)
-        for obj in _FilesystemWalk(fs, offset, disk, threading.Event(), at=lambda where: send(("at", where))).objects():
+        for obj in _FilesystemWalk(fs, offset, disk, stop, at=lambda where: send(("at", where))).objects():
             content = None
             if isinstance(obj.content, TskContent):
                 content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)

@@ -2,7 +2,9 @@
 process that streams its results back; the child is stopped when it sends nothing for too long.
 
 The child is started with 'spawn' (a fresh interpreter: no threads or libtsk state copied from the scan),
-so its target must be a module-level function. It sends picklable messages through `send`; they travel in
+so its target must be a module-level function, called as target(send, stop, *args). It sends picklable
+messages through `send`; `stop` (an Event) is set when the caller cancels, and a target that checks it
+ends cleanly, sending what it has; one that does not is killed after STOP_GRACE_SECONDS. Messages travel in
 batches (a pipe write per message would cost more than the listing), flushed by a thread of the child at
 least every FLUSH_SECONDS, which Sleuth Kit lets run while it works (pytsk3 releases the GIL): whatever the
 child sent before it was stopped reaches the caller.
@@ -24,6 +26,7 @@ POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the c
 FLUSH_SECONDS = 0.05
 BATCH = 512
 PARENT_CHECK_SECONDS = 1.0
+STOP_GRACE_SECONDS = 5.0  # after a cancel, how long a child may take to end cleanly and send its last messages
 _DONE = "watchdog: done"
 _FAILED = "watchdog: failed"
 
@@ -45,12 +48,13 @@ class ChildFailed(Exception):
 
 
 def watched(target: Callable[..., None], args: tuple, stall_seconds: float, cancelled: threading.Event) -> Iterator[Any]:
-    """Run target(send, *args) in a child process and yield what it sends, as it sends it.
+    """Run target(send, stop, *args) in a child process and yield what it sends, as it sends it.
 
     Raises Stalled when nothing arrives for stall_seconds (time the caller spends between two messages
-    does not count), ChildFailed when the child raises or dies. Returns early, stopping the child, when
-    `cancelled` is set or the caller closes the generator. A child that finished its work is kept for
-    the next call (starting a Python process costs more than listing a small filesystem).
+    does not count), ChildFailed when the child raises or dies. When `cancelled` is set, the child is
+    asked to stop and what it sends until it ends is still yielded, for STOP_GRACE_SECONDS at most;
+    closing the generator stops the child at once. A child that finished its work is kept for the next
+    call (starting a Python process costs more than listing a small filesystem).
     """
     child = _Child.take()
     try:
@@ -62,9 +66,13 @@ def watched(target: Callable[..., None], args: tuple, stall_seconds: float, canc
     finished = False
     try:
         last = time.monotonic()
-        while not cancelled.is_set():
+        give_up = None  # once cancelled: when the child has had its chance to end cleanly
+        while give_up is None or time.monotonic() < give_up:
+            if give_up is None and cancelled.is_set():
+                child.stop_asked.set()
+                give_up = time.monotonic() + STOP_GRACE_SECONDS
             if not child.results.poll(POLL_SECONDS):
-                if time.monotonic() - last >= stall_seconds:
+                if give_up is None and time.monotonic() - last >= stall_seconds:
                     raise Stalled(stall_seconds)
                 continue
             try:
@@ -98,7 +106,9 @@ class _Child:
         context = multiprocessing.get_context("spawn")
         request_end, self.requests = context.Pipe(duplex=False)
         self.results, result_end = context.Pipe(duplex=False)
-        self.process = context.Process(target=_serve, args=(request_end, result_end), name="watched", daemon=True)
+        self.stop_asked = context.Event()
+        self.process = context.Process(target=_serve, args=(request_end, result_end, self.stop_asked), name="watched",
+                                       daemon=True)
         self.process.start()
         request_end.close()
         result_end.close()  # the child holds the only writing end: its death is an end of file here
@@ -115,6 +125,7 @@ class _Child:
 
     @classmethod
     def give_back(cls, child: _Child) -> None:
+        child.stop_asked.clear()
         with cls._lock:
             cls._idle.append(child)
 
@@ -135,7 +146,7 @@ class _Child:
 os.register_at_fork(after_in_child=_Child.forget_inherited)
 
 
-def _serve(requests: Connection, sender: Connection) -> None:
+def _serve(requests: Connection, sender: Connection, stop: Any) -> None:
     """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     while True:
@@ -145,7 +156,7 @@ def _serve(requests: Connection, sender: Connection) -> None:
             return
         batches = _Batches(sender)
         try:
-            target(batches.send, *args)
+            target(batches.send, stop, *args)
         except Exception as error:  # reported to the parent, which decides what it means
             batches.send((_FAILED, traceback.format_exception_only(error)[-1].strip()))
         else:

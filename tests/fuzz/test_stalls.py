@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers import Settings
+from cybertriage.evidence import watchdog
 from cybertriage.evidence.watchdog import ChildFailed, Stalled, watched
 from cybertriage.pipeline import Scan, ScanOptions
 from tests.fuzz.campaign import case_from_file
@@ -71,16 +72,22 @@ def test_a_listing_sleuth_kit_hangs_on_is_stopped(tmp_path: Path, name: str, sta
         assert "/home/alice/bin/tool.bin" in listed_by_fls  # fls does list files before the bad entry
 
 
-def _send_then_crash(send) -> None:
+def _send_then_crash(send, stop) -> None:
     send("listed before the crash")
     time.sleep(0.2)  # the batch is flushed first, as it is while Sleuth Kit works
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
-def _send_then_wait(send, seconds: float) -> None:
+def _send_then_wait(send, stop, seconds: float) -> None:
     send("listed")
     time.sleep(seconds)
     send("listed later")
+
+
+def _send_until_stopped(send, stop) -> None:
+    send("listed")
+    stop.wait(60)
+    send("stopped cleanly")
 
 
 def test_a_crashed_or_stalled_child_is_reported_after_what_it_sent() -> None:
@@ -96,7 +103,19 @@ def test_a_crashed_or_stalled_child_is_reported_after_what_it_sent() -> None:
     assert list(watched(_send_then_wait, (0.1,), 5, never)) == ["listed", "listed later"]
 
 
-def test_cancelling_stops_the_child() -> None:
+def test_cancelling_asks_the_child_to_stop_and_keeps_what_it_sends_last() -> None:
+    cancelled = threading.Event()
+    started = time.monotonic()
+    received = []
+    for message in watched(_send_until_stopped, (), 60, cancelled):
+        received.append(message)
+        cancelled.set()
+    assert received == ["listed", "stopped cleanly"]
+    assert time.monotonic() - started < 5
+
+
+def test_a_child_that_does_not_stop_when_asked_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchdog, "STOP_GRACE_SECONDS", 1.0)
     cancelled = threading.Event()
     started = time.monotonic()
     for message in watched(_send_then_wait, (30,), 60, cancelled):
