@@ -217,9 +217,11 @@ def _contacted(db: sqlite_utils.Database) -> Iterator[Link]:
             if len(records) < 20:
                 records.append({"kind": link_kind, "id": record_id, "evidence_id": capture_id, "ts": ts})
     for (kind, value), records in seen.items():
-        rows = list(_rows(db, """SELECT i.file_id, i.offset, f.evidence_id, f.path, e.path AS disk FROM indicators i
-                                 JOIN files f ON f.id = i.file_id JOIN evidence e ON e.id = f.evidence_id
-                                 WHERE i.kind = ? AND i.value = ? AND e.kind != 'capture' ORDER BY i.file_id LIMIT ?""",
+        rows = list(_rows(db, """SELECT f.id AS file_id, min(i.offset) AS offset, f.evidence_id, f.path, e.path AS disk
+                                 FROM indicators i JOIN files f ON f.sha256 = i.sha256
+                                 JOIN evidence e ON e.id = f.evidence_id
+                                 WHERE i.kind = ? AND i.value = ? AND e.kind != 'capture'
+                                 GROUP BY f.id ORDER BY f.id LIMIT ?""",
                           [kind, value, MAX_FILES_PER_INDICATOR]))
         for row in rows:
             first = min(records, key=lambda r: sort_key(r["ts"]) if r["ts"] else "~")
@@ -282,8 +284,8 @@ def _disk_names(db: sqlite_utils.Database) -> Iterator[tuple[str, str, int, int,
             if name.lower() not in NOT_USERS:
                 yield "user", name, file_id, evidence_id, path, disk
     for file_id, evidence_id, path, disk, value in db.execute(
-            """SELECT f.id, f.evidence_id, f.path, e.path, i.value FROM indicators i JOIN files f ON f.id = i.file_id
-               JOIN evidence e ON e.id = f.evidence_id WHERE i.kind = 'hostname'"""):
+            """SELECT DISTINCT f.id, f.evidence_id, f.path, e.path, i.value FROM indicators i
+               JOIN files f ON f.sha256 = i.sha256 JOIN evidence e ON e.id = f.evidence_id WHERE i.kind = 'hostname'"""):
         yield "host", value, file_id, evidence_id, path, disk
 
 

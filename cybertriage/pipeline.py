@@ -226,6 +226,7 @@ class _EvidenceRun:
         self.examined: dict[tuple, tuple] = {}  # (sha256, name, kind, size, depth) → facts, findings, skipped, executable
         self.examined_indicators = 0  # indicators held in self.examined
         self.kept: set[str] = set()  # carried objects already in the case's object store
+        self.indicated: set[str] = set()  # contents whose indicators went to the writer
 
     # -- the stages ----------------------------------------------------------------
 
@@ -572,9 +573,12 @@ class _EvidenceRun:
             "known": facts.get("known"), "known_set": facts.get("known_set"),
         })
         batch["findings"].extend(self._finding_rows(obj, findings))
-        batch.setdefault("indicators", []).extend(
-            {"evidence_id": self.evidence_id, "file_id": obj.id, "kind": kind, "value": value, "offset": offset}
-            for kind, value, offset in facts.get("indicators", ()))
+        sha256 = facts.get("sha256")
+        if sha256 and facts.get("indicators") and sha256 not in self.indicated:  # once per content
+            self.indicated.add(sha256)
+            batch.setdefault("indicators", []).extend(
+                {"sha256": sha256, "kind": kind, "value": value, "offset": offset}
+                for kind, value, offset in facts["indicators"])
         with self.counters.lock:
             self.counters.done += 1
         return score.value
@@ -702,9 +706,10 @@ def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
 
 def _forget(db: Any, evidence_id: int) -> None:
     """Drop every row an interrupted earlier run left for this evidence, before examining it again from
-    the start: files, findings, network records, indicators, partitions, ledger and problems. The
-    evidence row keeps its id; tags on its files and findings keep what they were on (object_key) and
-    are put back on the same objects by _retag once they exist again. The audit log keeps everything."""
+    the start: files, findings, network records, partitions, ledger and problems; indicators belong to
+    content, not to this evidence, and stay. The evidence row keeps its id; tags on its files and
+    findings keep what they were on (object_key) and are put back on the same objects by _retag once
+    they exist again. The audit log keeps everything."""
     for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
         db.execute(
             f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
@@ -712,7 +717,7 @@ def _forget(db: Any, evidence_id: int) -> None:
                 WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
             [kind, evidence_id])
     tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
-    for table in sorted(tables, key=lambda t: t != "indicators"):  # indicators refer to files
+    for table in tables:
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
     db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
                                         if column not in ("id", "path", "added_at")})

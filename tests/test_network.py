@@ -192,7 +192,8 @@ def test_repeated_carried_body_is_recorded_each_time(corpus_dir: Path, tmp_path:
     assert len({f[2] for f in files}) == len({f[3] for f in files}) == 5  # each its own flow and origin
     assert len({f[4:] for f in files[:3]}) == 1 and len({f[4:] for f in files[3:]}) == 1
     for file_id, *_ in files[:3]:
-        values = {v for (v,) in db.execute("SELECT value FROM indicators WHERE file_id = ?", [file_id])}
+        values = {v for (v,) in db.execute("SELECT i.value FROM indicators i JOIN files f ON f.sha256 = i.sha256 "
+                                           "WHERE f.id = ?", [file_id])}
         assert {"http://drop-zone.net/stage2.bin", "ops@drop-zone.net"} <= values
     downloads_found = db.execute("SELECT object FROM findings WHERE rule = 'executable-download'").fetchall()
     assert sorted(o for (o,) in downloads_found) == sorted(f"/http/files.example/{f[2]}-1-response-a.exe" for f in files[3:])

@@ -183,6 +183,22 @@ def _version_10(db: sqlite_utils.Database) -> None:
     db["hosts"].create_index(["address"])
 
 
+def _version_11(db: sqlite_utils.Database) -> None:
+    """Indicators belong to content, not to a file: one set of rows per sha256, however many files (or
+    bodies carried over the network) hold that content. A web page fetched a thousand times cost a
+    thousand copies of its URLs before; now the files are found by their sha256."""
+    for index in ("idx_indicators_kind_value", "idx_indicators_file_id"):
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    db.execute("ALTER TABLE indicators RENAME TO indicators_by_file")
+    db["indicators"].create({"id": int, "sha256": str, "kind": str, "value": str, "offset": int}, pk="id")
+    db["indicators"].create_index(["sha256", "kind", "value", "offset"], unique=True)
+    db["indicators"].create_index(["kind", "value"])
+    db.execute("""INSERT OR IGNORE INTO indicators (sha256, kind, value, offset)
+                  SELECT f.sha256, i.kind, i.value, i.offset FROM indicators_by_file i JOIN files f ON f.id = i.file_id
+                  WHERE f.sha256 IS NOT NULL ORDER BY i.id""")
+    db.execute("DROP TABLE indicators_by_file")
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -200,6 +216,7 @@ MIGRATIONS = {
     8: _version_8,
     9: _version_9,
     10: _version_10,
+    11: _version_11,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -67,6 +67,9 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
     try:
         db = sqlite_utils.Database(sqlite3.connect(path, timeout=30, check_same_thread=True))
         db.execute("PRAGMA foreign_keys = ON")
+        # In WAL mode a commit need not wait for the disk: a power cut may lose the last transactions but never
+        # leaves the case inconsistent, and the run they belonged to is found interrupted and examined again.
+        db.execute("PRAGMA synchronous = NORMAL")
         if create:
             db.enable_wal()
             migrate(db)
@@ -96,6 +99,7 @@ def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> Non
 
 
 _PLAIN = frozenset((str, int, float, bytes, type(None), bool))
+_CONTENT_TABLES = frozenset({"indicators"})  # facts of a sha256, unique: the same content again adds nothing
 
 
 def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any]]) -> None:
@@ -112,7 +116,8 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
         values = [tuple(row.values()) for row in rows[start:end]]
         if any(type(v) not in _PLAIN for value in values for v in value):
             values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
-        sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+        sql = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
+               f"({', '.join(f'[{c}]' for c in columns)}) "
                f"VALUES ({', '.join('?' * len(columns))})")
         try:
             db.conn.executemany(sql, values)

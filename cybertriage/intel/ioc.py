@@ -511,15 +511,20 @@ def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
                 for ioc in matcher.ip(address):
                     yield Hit(ioc, evidence_id, "flow", end, address, object=f"{SOURCE_WORDS['flow', end]} {address}",
                               count=count, first_seen=first, last_seen=last, peers=_peers(peers))
-    if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and {"kind", "value", "file_id"} <= _columns(db, "indicators"):
+    if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and {"kind", "value", "sha256"} <= _columns(db, "indicators"):
         look = {"domain": matcher.domain, "ip": matcher.ip, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
                 "email": matcher.email}  # the indicators analyzer writes "ip" for both address families
-        for evidence_id, file_id, path, kind, value, count, offset in db.execute(
-                "SELECT i.evidence_id, i.file_id, f.path, i.kind, i.value, count(*), min(i.offset) FROM indicators i "
-                "LEFT JOIN files f ON f.id = i.file_id GROUP BY i.evidence_id, i.file_id, i.kind, i.value"):
-            for ioc in look.get(kind, lambda _: [])(value):
-                yield Hit(ioc, evidence_id, "string in file", kind, value, "file", file_id, path, count=count,
-                          offset=offset)
+        for kind, value in db.execute("SELECT DISTINCT kind, value FROM indicators").fetchall():
+            iocs = look.get(kind, lambda _: [])(value)
+            if not iocs:
+                continue
+            for evidence_id, file_id, path, count, offset in db.execute(  # every file with content that holds it
+                    "SELECT f.evidence_id, f.id, f.path, count(*), min(i.offset) FROM indicators i "
+                    "JOIN files f ON f.sha256 = i.sha256 WHERE i.kind = ? AND i.value = ? GROUP BY f.id ORDER BY f.id",
+                    [kind, value]).fetchall():
+                for ioc in iocs:
+                    yield Hit(ioc, evidence_id, "string in file", kind, value, "file", file_id, path, count=count,
+                              offset=offset)
 
 
 def _finding(hit: Hit, now: str) -> dict[str, Any]:

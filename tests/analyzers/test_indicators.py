@@ -112,7 +112,7 @@ def indicator_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
 def _indicators(case: Path, name: str) -> dict[tuple[str, str], int]:
     db = sqlite3.connect(case / "case.db")
-    rows = db.execute("SELECT i.kind, i.value, i.offset FROM indicators i JOIN files f ON f.id = i.file_id "
+    rows = db.execute("SELECT i.kind, i.value, i.offset FROM indicators i JOIN files f ON f.sha256 = i.sha256 "
                       "WHERE f.name = ?", [name]).fetchall()
     assert len(rows) == len({(k, v) for k, v, _ in rows}), "one row per value and file"
     return {(kind, value): offset for kind, value, offset in rows}

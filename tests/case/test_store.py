@@ -58,3 +58,27 @@ def test_version_1_case_is_migrated(tmp_path: Path) -> None:
     migrated = open_case(tmp_path)
     assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [row["score"] for row in migrated["files"].rows] == [0]
+
+
+def test_indicators_of_a_version_10_case_become_rows_of_their_content(tmp_path: Path) -> None:
+    """Before version 11 each file had its own indicator rows; two files with the same content now share one
+    set, and a file that was never hashed (unreadable content) has none to share."""
+    import sqlite_utils
+
+    from cybertriage.case.schema import MIGRATIONS
+
+    db = sqlite_utils.Database(tmp_path / "case.db")
+    for step in range(1, 11):
+        MIGRATIONS[step](db)
+    db.execute("PRAGMA user_version = 10")
+    db["evidence"].insert({"id": 1, "path": "/old", "status": "done"})
+    db["files"].insert_all([{"id": 1, "evidence_id": 1, "path": "/a.html", "name": "a.html", "sha256": "aa"},
+                            {"id": 2, "evidence_id": 1, "path": "/copy.html", "name": "copy.html", "sha256": "aa"},
+                            {"id": 3, "evidence_id": 1, "path": "/bad.html", "name": "bad.html", "sha256": None}])
+    db["indicators"].insert_all([{"evidence_id": 1, "file_id": file_id, "kind": "url", "value": "http://x.example/",
+                                  "offset": 7} for file_id in (1, 2, 3)])
+    db.close()
+    migrated = open_case(tmp_path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [(r["sha256"], r["kind"], r["value"], r["offset"]) for r in migrated["indicators"].rows] == [
+        ("aa", "url", "http://x.example/", 7)]

@@ -171,11 +171,10 @@ def test_strings_in_files_and_running_the_pass_again(intel_case: IntelCase, tmp_
     shutil.copytree(intel_case.case, case)
     notes = next(f for f in export(case, "files") if f["path"] == "/Documents/meeting notes.txt")
     db = sqlite3.connect(case / "case.db")
-    evidence_id = db.execute("SELECT evidence_id FROM files WHERE id = ?", [notes["id"]]).fetchone()[0]
     rows = [("domain", "cdn.BRO.org", 10), ("domain", "cdn.bro.org", 90), ("ip", "208.80.152.3", 30),
             ("email", "nobody@example.org", 50), ("domain", "notbro.org", 70), ("url", "http://bro.org/other", 80)]
-    db.executemany("INSERT INTO indicators (evidence_id, file_id, kind, value, offset) VALUES (?, ?, ?, ?, ?)",
-                   [(evidence_id, notes["id"], kind, value, offset) for kind, value, offset in rows])
+    db.executemany("INSERT INTO indicators (sha256, kind, value, offset) VALUES (?, ?, ?, ?)",
+                   [(notes["sha256"], kind, value, offset) for kind, value, offset in rows])
     db.commit()
     db.close()
     before = {f["id"] for f in intel_case.findings}
