@@ -11,6 +11,7 @@ trap 'rm -rf "$work"' EXIT
 cp -a "$dist" "$work/cybertriage"
 app=$work/cybertriage
 demo=$app/_internal/resources/demo/demo-disk.img
+capture=$app/_internal/resources/demo/demo-capture.pcap
 
 bare() { (cd "$work" && env -i PATH=/usr/bin:/bin HOME="$HOME" "$@"); }
 fail() { echo "installer-check: FAIL: $*" >&2; exit 1; }
@@ -22,14 +23,16 @@ grep -Eq '^bundled rules sha256 [0-9a-f]{64}$' "$work/version.txt" || fail "--ve
 
 step "cybertriage scan (demo evidence)"
 status=0
-bare "$app/cybertriage" scan "$demo" --case "$work/case" || status=$?
+bare "$app/cybertriage" scan "$demo" "$capture" --case "$work/case" || status=$?
 [ "$status" -eq 0 ] || fail "scan of the demo evidence exited $status (the demo is fully readable: 0 expected)"
 # What resources/demo/README.md says is on the demo disk, found by YARA (libyara + bundled rules),
-# libmagic (bundled library and database) and pefile.
+# libmagic (bundled library and database) and pefile; and the zip's download in the capture, analysed in
+# a child process of the frozen program.
 bare "$app/cybertriage" export --case "$work/case" --what findings > "$work/findings.jsonl"
 for expected in '"rule": "EICAR_Test_File".*"object": "/Downloads/eicar.com"' \
                 '"analyzer": "filetype", "rule": "executable-disguised".*"object": "/Pictures/holiday.jpg"' \
-                '"analyzer": "pe".*"object": "/Pictures/holiday.jpg"'; do
+                '"analyzer": "pe".*"object": "/Pictures/holiday.jpg"' \
+                '"rule": "arrived-over-network".*"object": "/Downloads/invoice_update.zip"'; do
     grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
 done
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.analyzers.net.conftest import tshark, zeek_log
-from tests.conftest import Images, export, run_cli
+from tests.conftest import REPO, Images, export, run_cli
 
 TRACES = ["wikipedia.pcap", "http_get.pcap", "tls_tls1.2.pcap", "pcapng-multi-interface.pcapng"]
 
@@ -199,3 +205,60 @@ def test_repeated_carried_body_is_recorded_each_time(corpus_dir: Path, tmp_path:
     assert sorted(o for (o,) in downloads_found) == sorted(f"/http/files.example/{f[2]}-1-response-a.exe" for f in files[3:])
     ledger = dict(db.execute("SELECT stage, processed FROM ledger WHERE stage IN ('files', 'content')").fetchall())
     assert ledger == {"files": 5, "content": 5}
+
+
+def _repeat_capture(source: Path, target: Path, copies: int, step_s: int = 10) -> None:
+    """`copies` copies of a pcap (microseconds, little-endian) one after another, each `step_s` seconds later."""
+    data = source.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    records = []
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        records.append((sec, usec, caplen, wirelen, data[pos + 16:pos + 16 + caplen]))
+        pos += 16 + caplen
+    with target.open("wb") as out:
+        out.write(data[:24])
+        for copy in range(copies):
+            for sec, usec, caplen, wirelen, packet in records:
+                out.write(struct.pack("<IIII", sec + copy * step_s, usec, caplen, wirelen) + packet)
+
+
+def test_ctrl_c_during_a_capture_scan_stops_its_analysis_cleanly(corpus_dir: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, the capture's analysis process too: that one is asked to stop,
+    sends the flows still open (ended "cancelled"), and nothing prints a traceback; the scan exits 130 and
+    keeps what it wrote."""
+    capture = tmp_path / "long.pcap"
+    _repeat_capture(corpus_dir / "pcap" / "wikipedia.pcap", capture, copies=3000)  # 408,000 packets
+    case = tmp_path / "case"
+    scan = subprocess.Popen([sys.executable, "-m", "cybertriage", "scan", str(capture), "--case", str(case), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _count(case, "SELECT count(*) FROM dns"):
+            assert scan.poll() is None and time.monotonic() < deadline, "the scan ended before any record was written"
+            time.sleep(0.2)
+        os.killpg(scan.pid, signal.SIGINT)
+        _, stderr = scan.communicate(timeout=60)
+    finally:
+        if scan.poll() is None:
+            os.killpg(scan.pid, signal.SIGKILL)
+    assert scan.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
+    assert db.execute("SELECT status FROM evidence").fetchall() == [("cancelled",)]
+    ended = dict(db.execute("SELECT ended, count(*) FROM flows GROUP BY ended").fetchall())
+    db.close()
+    assert ended.get("cancelled"), ended
+
+
+def _count(case: Path, sql: str) -> int:
+    if not (case / "case.db").exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True) as db:
+            return db.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:  # not made yet
+        return 0

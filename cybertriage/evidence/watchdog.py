@@ -148,6 +148,7 @@ os.register_at_fork(after_in_child=_Child.forget_inherited)
 
 def _serve(requests: Connection, sender: Connection, stop: Any) -> None:
     """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent asks us to stop
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     while True:
         try:
