@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -50,6 +51,7 @@ from .. import __version__
 from ..analyzers import Settings
 from ..assets import asset_dir
 from ..case import audit, open_case
+from ..case.schema import SCHEMA_VERSION
 from ..correlate import chain
 from ..errors import CybertriageError
 from ..intel import load_intel
@@ -91,6 +93,12 @@ IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.
 def open_folder(folder: Path) -> bool:
     """Show `folder` in the desktop's file manager."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def _upgrade_case(folder: Path, cancel: threading.Event) -> None:
+    """On the pool: open the case for writing once, which migrates its schema (not interruptible: one transaction
+    per version)."""
+    open_case(folder).close()
 
 
 def default_scan_options() -> ScanOptions:
@@ -135,6 +143,7 @@ class MainWindow(QObject):
         self.live: Progress | None = None
         self.tracker = ProgressTracker()
         self.report_worker: FunctionWorker | None = None
+        self.upgrade_worker: FunctionWorker | None = None  # bringing an older case's database up to date
         self.report_dialog: Any = None  # the open ReportDialog, if any
         self.report_error_box: QMessageBox | None = None
         self.last_report: Path | None = None
@@ -431,9 +440,16 @@ class MainWindow(QObject):
         if self.worker is not None:
             self._say("Processing is running: cancel it or let it finish before switching cases.", error=True)
             return False
+        if self.upgrade_worker is not None:
+            self._say("A case database is being upgraded: wait for it before opening another case.", error=True)
+            return False
         try:
-            open_case(folder).close()  # the core checks and migrates the schema
             conn = casedb.connect(folder)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                conn.close()
+                return self._upgrade_then_open(folder, version)
+            open_case(folder).close()  # the core checks the schema
         except CybertriageError as error:
             self._say(f"Cannot open {folder}: {error}", error=True)
             self._forget_recent(folder)
@@ -478,6 +494,27 @@ class MainWindow(QObject):
         self._say(f"Opened case {self.case_dir}")
         self.case_opened.emit(self.case_dir)
         return True
+
+    def _upgrade_then_open(self, folder: Path, version: int) -> bool:
+        """A case written by an older cybertriage is brought up to date on the thread pool (indexes over a large
+        case take seconds): the window stays usable, and the case shows once its database is upgraded."""
+        worker = FunctionWorker(_upgrade_case, folder)
+        worker.signals.finished.connect(lambda _, f=folder: self._case_upgraded(f, None))
+        worker.signals.errored.connect(lambda error, f=folder: self._case_upgraded(f, error))
+        self.upgrade_worker = worker
+        self._say(f"Upgrading the case database of {folder} from schema {version} to {SCHEMA_VERSION}…")
+        worker.start()
+        return True
+
+    def _case_upgraded(self, folder: Path, error: Exception | None) -> None:
+        self.upgrade_worker = None
+        if self.disposed:
+            return
+        if error is not None:
+            self._say(f"Cannot open {folder}: {error}", error=True)
+            self._forget_recent(folder)
+            return
+        self.open_case(folder)
 
     def close_case(self) -> None:
         if self.worker is not None:

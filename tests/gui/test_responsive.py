@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -32,3 +34,57 @@ def test_heartbeat_keeps_beating_during_a_scan(qtbot, main_window, tmp_path, man
     assert len(beats) > 50, "the scan was too short to tell"
     print(f"heartbeat: {len(beats)} beats, longest gap {max(gaps) * 1000:.0f} ms")
     assert max(gaps) < LONGEST_GAP_S, f"longest gap {max(gaps) * 1000:.0f} ms over {len(beats)} beats"
+
+
+def _as_schema_10(case: Path) -> int:
+    """Turn a case back into what cybertriage wrote before schema 11 (an indicator row per file); its row count."""
+    db = sqlite3.connect(case / "case.db")
+    with db:
+        db.execute("ALTER TABLE indicators RENAME TO content_indicators")
+        db.execute("DROP INDEX idx_indicators_sha256_kind_value_offset")
+        db.execute("DROP INDEX idx_indicators_kind_value")
+        db.execute("CREATE TABLE indicators (id INTEGER PRIMARY KEY, evidence_id INTEGER, file_id INTEGER, kind TEXT, "
+                   "value TEXT, offset INTEGER)")
+        db.execute("INSERT INTO indicators (evidence_id, file_id, kind, value, offset) SELECT f.evidence_id, f.id, "
+                   "i.kind, i.value, i.offset FROM content_indicators i JOIN files f ON f.sha256 = i.sha256")
+        db.execute("DROP TABLE content_indicators")
+        db.execute("CREATE INDEX idx_indicators_kind_value ON indicators (kind, value)")
+        db.execute("CREATE INDEX idx_indicators_file_id ON indicators (file_id)")
+        db.execute("PRAGMA user_version = 10")
+    rows = db.execute("SELECT count(*) FROM indicators").fetchone()[0]
+    db.close()
+    return rows
+
+
+def test_an_older_case_is_upgraded_off_the_main_thread(qtbot, main_window, demo_case: Path, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    """Opening a case an older cybertriage wrote migrates its database on the thread pool: the window keeps
+    answering (here the migration is made to take a second), says so in the status bar, then shows the case."""
+    from cybertriage.case import schema
+
+    case = tmp_path / "old-case"
+    shutil.copytree(demo_case, case)
+    assert _as_schema_10(case) > 0
+    upgrade = schema.MIGRATIONS[11]
+
+    def slow_upgrade(db) -> None:
+        time.sleep(1.0)
+        upgrade(db)
+
+    monkeypatch.setitem(schema.MIGRATIONS, 11, slow_upgrade)
+    beats: list[float] = []
+    heartbeat = QTimer(main_window.window, interval=HEARTBEAT_MS)
+    heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
+    heartbeat.start()
+    with qtbot.waitSignal(main_window.refreshed, timeout=20_000):
+        assert main_window.open_case(case)
+        assert "Upgrading the case database" in main_window.window.statusBar().currentMessage()
+        assert not main_window.open_case(demo_case), "a second case waits for the upgrade"
+    heartbeat.stop()
+    gaps = [later - earlier for earlier, later in zip(beats, beats[1:])]
+    assert len(beats) > 20 and max(gaps) < LONGEST_GAP_S, f"longest gap {max(gaps) * 1000:.0f} ms over {len(beats)} beats"
+    assert main_window.case_dir == case.resolve()
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert db.execute("SELECT count(*) FROM indicators WHERE sha256 IS NOT NULL").fetchone()[0] > 0
+    db.close()
