@@ -12,6 +12,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -262,3 +263,23 @@ def _count(case: Path, sql: str) -> int:
             return db.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:  # not made yet
         return 0
+
+
+def test_a_capture_scan_reports_how_far_through_the_capture_it_is(corpus_dir: Path, tmp_path: Path) -> None:
+    """While the packets are analysed, progress is bytes of the capture read out of its size (the command line
+    and the application show a percentage and a time left from it), growing to the whole file."""
+    from cybertriage.evidence.capture import CaptureEvidence
+    from cybertriage.pipeline import Scan, ScanOptions
+
+    capture = tmp_path / "long.pcap"
+    _repeat_capture(corpus_dir / "pcap" / "wikipedia.pcap", capture, copies=300)  # 40,800 packets
+    size = capture.stat().st_size
+    seen = [(p.bytes_done, p.bytes_total) for p in Scan(tmp_path / "case", [capture], ScanOptions(jobs=2)).run()
+            if p.stage == "analysing"]
+    assert {total for _, total in seen} == {size}
+    done = [done for done, _ in seen]
+    assert done == sorted(done) and done[-1] == size
+    evidence = CaptureEvidence(capture)
+    read_while_listing = [evidence.reading()[0] for _ in evidence.objects(threading.Event())]
+    assert read_while_listing == sorted(read_while_listing) and evidence.reading() == (size, size)
+    assert len(set(read_while_listing)) >= 5, "counts arrive while the analysis runs, not only at its end"

@@ -141,6 +141,11 @@ class EvidenceSource(abc.ABC):
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
         """Yield every object; record damage in the ledger and keep going."""
 
+    def reading(self) -> tuple[int, int] | None:
+        """(bytes read, bytes in all) when the listing itself reads the evidence from start to end, as a
+        capture's analysis does: how far it has got. None when the listing says nothing of the kind."""
+        return None
+
     def close(self) -> None:
         """Release handles; evidence is only ever read."""
 

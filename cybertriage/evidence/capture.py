@@ -388,11 +388,16 @@ class CaptureEvidence(EvidenceSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self.format = CaptureReader(path).format  # raises EvidenceError on what is not a capture
+        reader = CaptureReader(path)  # raises EvidenceError on what is not a capture
+        self.format, self.size = reader.format, reader.size
+        self.bytes_read = 0  # by the analysis, so far
 
     @property
     def container_files(self) -> list[Path]:
         return [self.path]
+
+    def reading(self) -> tuple[int, int] | None:
+        return self.bytes_read, self.size
 
     def objects(self, cancelled: threading.Event) -> Iterator[Any]:
         """Network records (Flow, DnsRecord, ...) as they complete, and an EvidenceObject for each
@@ -403,6 +408,9 @@ class CaptureEvidence(EvidenceSource):
         it to stop: the flows still open come back ended "cancelled", then the summary."""
         try:
             for record in watched(_analyse_capture, (str(self.path),), math.inf, cancelled):
+                if record.__class__ is int:  # bytes of the capture read since the last count
+                    self.bytes_read += record
+                    continue
                 kind = record.KIND
                 if kind == "extracted_object":
                     yield _carried_object(record)
@@ -420,10 +428,11 @@ class CaptureEvidence(EvidenceSource):
 
 
 def _analyse_capture(send: Callable[[Any], None], stop: threading.Event, path: str) -> None:
-    """In the analysis process: every record of the capture, in the order the analysis completes them."""
+    """In the analysis process: every record of the capture, in the order the analysis completes them,
+    and now and then the number of bytes of the capture read since the last number."""
     from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
 
-    for record in analyse_capture(Path(path), stop):
+    for record in analyse_capture(Path(path), stop, progress=send):
         send(record)
 
 
