@@ -47,12 +47,13 @@ def _parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan", help="add evidence to a case and analyse it",
-        description="Add disk images (raw, split raw .001/.002…, E01), or folders of loose files, to a case "
-                    "and analyse every file: hashes, true type, extension mismatch, YARA, zip members. "
-                    "The kind of evidence is told from its content. Evidence already fully processed "
-                    "in the case is skipped.")
+        description="Add disk images (raw, split raw .001/.002…, E01), folders of loose files and packet captures "
+                    "(pcap, pcapng) to a case and analyse them: every file's hashes, true type, extension mismatch, "
+                    "YARA and zip members; a capture's flows, DNS, HTTP, TLS, SMTP, FTP and cleartext credentials, "
+                    "with the objects it carried analysed as files. The kind of evidence is told from its content. "
+                    "Evidence already fully processed in the case is skipped.")
     scan.add_argument("evidence", nargs="+", type=Path, metavar="EVIDENCE",
-                      help="disk image (first segment for split/E01 sets) or folder")
+                      help="disk image (first segment for split/E01 sets), folder, or packet capture")
     scan.add_argument("--case", required=True, type=Path, metavar="DIR", help="case folder (created if needed)")
     scan.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                       help="extra YARA rule file or folder, added to the bundled rules (repeatable)")

@@ -714,7 +714,8 @@ class MainWindow(QObject):
     # -- evidence and processing --------------------------------------------------------------------
 
     def add_image_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Add disk images", str(Path.home()), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Add disk images or captures", str(Path.home()),
+                                                IMAGE_FILTER)
         self.add_evidence([Path(f) for f in files])
 
     def add_folder_dialog(self) -> None:
