@@ -446,14 +446,19 @@ class MainWindow(QObject):
         try:
             conn = casedb.connect(folder)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
-                conn.close()
-                return self._upgrade_then_open(folder, version)
-            open_case(folder).close()  # the core checks the schema
+            if version >= SCHEMA_VERSION:
+                try:
+                    open_case(folder).close()  # the core checks the schema: a newer one is refused
+                except CybertriageError:
+                    conn.close()
+                    raise
         except CybertriageError as error:
             self._say(f"Cannot open {folder}: {error}", error=True)
             self._forget_recent(folder)
             return False
+        if version < SCHEMA_VERSION:
+            conn.close()
+            return self._upgrade_then_open(folder, version)
         self.close_case()
         self.case_dir, self.conn = folder.resolve(), conn
         self.network.open(conn, self.case_dir)

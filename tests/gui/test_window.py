@@ -97,6 +97,23 @@ def test_a_bad_case_folder_is_a_message_not_a_crash(main_window, tmp_path):
     assert main_window.case_dir is None
 
 
+def test_a_case_from_a_newer_cybertriage_is_refused_with_a_message(main_window, demo_case, tmp_path):
+    import shutil
+    import sqlite3
+
+    from cybertriage.case.schema import SCHEMA_VERSION
+
+    case = tmp_path / "newer"
+    shutil.copytree(demo_case, case)
+    with sqlite3.connect(case / "case.db") as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    assert not main_window.open_case(case)
+    message = main_window.window.statusBar().currentMessage()
+    assert "Cannot open" in message and f"schema {SCHEMA_VERSION + 1}" in message
+    assert main_window.case_dir is None
+
+
 def test_new_case_records_its_details(main_window, tmp_path):
     folder = tmp_path / "new-case"
     info = {"name": "Laptop A", "number": "2024-017", "examiner": "J. Doe", "agency": "Example Police"}
