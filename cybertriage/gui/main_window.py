@@ -806,7 +806,8 @@ class MainWindow(QObject):
         for o in outcomes:
             text = f"{Path(o.path).name}: {o.status}"
             if o.status in ("done", "partial", "cancelled") and o.evidence_id is not None:
-                text += f" ({o.files:,} objects, {sum(o.findings.values())} findings)"
+                found = sum(o.findings.values())
+                text += f" ({o.files:,} object{'s' * (o.files != 1)}, {found:,} finding{'s' * (found != 1)})"
             if o.message and o.status != "done":
                 text += f" — {o.message}"
             summary.append(text)
