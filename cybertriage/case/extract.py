@@ -10,7 +10,6 @@ verified against the one the case recorded.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import threading
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import CybertriageError, UsageError
+from ..evidence.integrity import file_sha256
 from .objects import ObjectReader
 from .store import audit, open_case, utc_now
 
@@ -175,7 +175,7 @@ def _export_one(reader: ObjectReader, file_id: int, destination: Path) -> Export
     except (CybertriageError, OSError) as error:
         item.error = str(error) if isinstance(error, CybertriageError) else f"{error.strerror or error}"
         return item
-    item.sha256 = _sha256_of(target)  # what is on the destination's disk, read back
+    item.sha256 = file_sha256(target)  # what is on the destination's disk, read back
     item.size = target.stat().st_size
     if item.recorded_sha256 is None:
         item.verified = "no recorded hash"
@@ -187,9 +187,3 @@ def _export_one(reader: ObjectReader, file_id: int, destination: Path) -> Export
     return item
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

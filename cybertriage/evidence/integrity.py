@@ -55,6 +55,12 @@ def open_read_only(path: Path) -> int:
         return os.open(path, _READ_FLAGS)
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a whole file on the workstation (an imported list, a written report, an exported copy)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def hash_files(files: list[Path], cancel: threading.Event | None = None,
                progress: Callable[[int], None] | None = None) -> ContainerHash:
     """Hash the files in order; raise EvidenceError if one cannot be opened, Cancelled if asked to stop."""

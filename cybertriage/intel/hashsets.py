@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from .store import HASH_KINDS, HASH_LENGTHS, HashSet, file_sha256, open_for_import, open_read_only
+from ..evidence.integrity import file_sha256
+from .store import HASH_KINDS, HASH_LENGTHS, HashSet, open_for_import, open_read_only
 
 BATCH = 50_000
 SQLITE_MAGIC = b"SQLite format 3\x00"

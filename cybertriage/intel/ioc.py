@@ -38,8 +38,9 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from ..errors import UsageError
+from ..evidence.integrity import file_sha256
 from .hashsets import ImportReport, normal_hash
-from .store import Intel, file_sha256, open_for_import, open_read_only
+from .store import Intel, open_for_import, open_read_only
 
 IOC_KINDS = ("md5", "sha1", "sha256", "domain", "ipv4", "ipv6", "url", "email")
 SEVERITIES = ("info", "low", "medium", "high", "critical")

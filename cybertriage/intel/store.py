@@ -10,7 +10,6 @@ of its own (`hashset_<id>`, indexed on md5, sha1 and sha256) so that replacing a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -183,10 +182,3 @@ def load_intel(path: Path | None, set_names: list[str] | None = None) -> Intel |
     return Intel(path, tuple(sets), tuple(lists))
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of an imported source file, recorded so a report can name the exact list used."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

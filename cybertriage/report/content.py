@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
@@ -33,6 +32,7 @@ from ..case import timeline as case_timeline
 from ..case.schema import SCHEMA_VERSION
 from ..correlate import chain
 from ..errors import UsageError
+from ..evidence.integrity import file_sha256
 
 SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
 SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
@@ -304,18 +304,10 @@ def human_size(count: int | None) -> str:
     return f"{count} bytes"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_sha256_file(path: Path) -> Path:
     """`path.sha256` beside `path`, in the format `sha256sum -c` reads."""
     side = path.with_name(path.name + ".sha256")
-    side.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="utf-8")
+    side.write_text(f"{file_sha256(path)}  {path.name}\n", encoding="utf-8")
     return side
 
 
@@ -389,7 +381,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             correlations=_correlations(db) if details.includes("findings") else [])
         if appendix is not None and data.truncated:
             rows = _write_appendix(db, appendix)
-            data.appendix = Appendix(appendix, sha256_file(appendix), rows)
+            data.appendix = Appendix(appendix, file_sha256(appendix), rows)
         db.execute("COMMIT")
     finally:
         db.close()
@@ -902,10 +894,10 @@ def _cell(value: Any) -> Any:
 
 def _database_hashes(case_dir: Path) -> list[tuple[str, str]]:
     """sha256 of the case database, and of its write-ahead log if that holds anything not yet merged."""
-    hashes = [(CASE_DB, sha256_file(case_dir / CASE_DB))]
+    hashes = [(CASE_DB, file_sha256(case_dir / CASE_DB))]
     wal = case_dir / (CASE_DB + "-wal")
     if wal.is_file() and wal.stat().st_size:
-        hashes.append((wal.name, sha256_file(wal)))
+        hashes.append((wal.name, file_sha256(wal)))
     return hashes
 
 
