@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..errors import EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, iso_utc
+from .integrity import open_without_atime
 
-# Reading must not change the evidence's access times where the OS lets us say so.
+# Reading must not change the evidence's access times where the OS lets us say so (open_without_atime).
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 class _LooseFileContent(Content):
@@ -27,12 +27,7 @@ class _LooseFileContent(Content):
 
     def _open(self) -> int:
         if self._fd is None:
-            try:
-                self._fd = os.open(self._path, _READ_FLAGS | _NOATIME)
-            except PermissionError:
-                if not _NOATIME:
-                    raise
-                self._fd = os.open(self._path, _READ_FLAGS)
+            self._fd = open_without_atime(self._path, _READ_FLAGS)
         return self._fd
 
     def read_at(self, offset: int, length: int) -> bytes:
@@ -142,12 +137,7 @@ def _open_below(root: str, parts: list[str] | list[bytes]) -> int:
             os.close(folder)
             folder = inner
         flags = _READ_FLAGS | getattr(os, "O_NONBLOCK", 0)  # a FIFO put there since must not block the read
-        try:
-            return os.open(parts[-1], flags | _NOATIME, dir_fd=folder)
-        except PermissionError:
-            if not _NOATIME:
-                raise
-            return os.open(parts[-1], flags, dir_fd=folder)
+        return open_without_atime(parts[-1], flags, dir_fd=folder)
     finally:
         os.close(folder)
 def _walk(root: str, onerror: Callable[[OSError], None]) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -176,12 +166,7 @@ def _walk(root: str, onerror: Callable[[OSError], None]) -> Iterator[tuple[str, 
 
 def _open_directory(path: str, follow: bool) -> int:
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
-    try:
-        return os.open(path, flags | _NOATIME)
-    except PermissionError:
-        if not _NOATIME:
-            raise
-        return os.open(path, flags)
+    return open_without_atime(path, flags)
 
 
 def _relative(root: str, full: str) -> str:

@@ -45,14 +45,20 @@ class ContainerHash:
     unreadable: list[UnreadableRange] = field(default_factory=list)
 
 
-def open_read_only(path: Path) -> int:
-    """A read-only descriptor that, where the OS allows, does not even update the access time."""
+def open_without_atime(path: str | bytes | Path, flags: int, dir_fd: int | None = None) -> int:
+    """os.open(path, flags), asking the OS not to update the access time where it can: O_NOATIME is refused
+    on a file the examiner does not own (unless root), and the open is then tried again without it."""
     try:
-        return os.open(path, _READ_FLAGS | _NOATIME)
+        return os.open(path, flags | _NOATIME, dir_fd=dir_fd)
     except PermissionError:
         if not _NOATIME:
             raise
-        return os.open(path, _READ_FLAGS)
+        return os.open(path, flags, dir_fd=dir_fd)
+
+
+def open_read_only(path: Path) -> int:
+    """A read-only descriptor that, where the OS allows, does not even update the access time."""
+    return open_without_atime(path, _READ_FLAGS)
 
 
 def file_sha256(path: Path) -> str:
