@@ -111,7 +111,7 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
                    min(h.id) AS http_id, count(*) AS times, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport,
                    h.method, h.host, h.uri, h.flow_id, h.body_sha256 AS sha256, c.path AS capture
             FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.evidence_id IN disk AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = h.evidence_id
+            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = h.evidence_id
             WHERE h.body_sha256 IS NOT NULL AND h.body_sha256 != ?
             GROUP BY d.id, h.evidence_id ORDER BY http_id, d.id""", [EMPTY_SHA256]):
         url = f"http://{row['host'] or row['dst']}{'' if row['dport'] in (80, None) else ':' + str(row['dport'])}{row['uri'] or ''}"
@@ -130,7 +130,7 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
                    t.id AS ftp_id, t.evidence_id AS capture_id, t.ts, t.src, t.dst, t.dport, t.command, t.url, t.arg,
                    t.user, t.data_flow_id, t.file_sha256 AS sha256, c.path AS capture
             FROM ftp t JOIN files d ON d.sha256 = t.file_sha256 AND d.evidence_id IN disk AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = t.evidence_id
+            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = t.evidence_id
             WHERE t.file_sha256 IS NOT NULL AND t.file_sha256 != ? AND upper(t.command) = 'RETR'
             ORDER BY t.id, d.id""", [EMPTY_SHA256]) if "ftp" in db.table_names() else ():
         url = row["url"] or f"ftp://{row['dst']}/{row['arg'] or ''}"
@@ -147,7 +147,7 @@ def _arrivals(db: sqlite_utils.Database) -> Iterator[Link]:
                    a.id AS carried_id, a.evidence_id AS capture_id, a.flow_id, a.mtime AS ts, a.origin, a.name,
                    a.sha256, c.path AS capture
             FROM files a JOIN files d ON d.sha256 = a.sha256 AND d.evidence_id IN disk AND d.size > 0
-            JOIN evidence e ON e.id = d.evidence_id AND e.kind != 'capture' JOIN evidence c ON c.id = a.evidence_id
+            JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = a.evidence_id
             WHERE a.origin LIKE 'SMTP %' AND a.sha256 IS NOT NULL AND a.sha256 != ?
             ORDER BY a.id, d.id""", [EMPTY_SHA256]):
         mail = db.execute("SELECT id, dst, dport, mail_from FROM smtp WHERE evidence_id = ? AND flow_id = ? ORDER BY id",

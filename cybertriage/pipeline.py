@@ -450,10 +450,9 @@ class _EvidenceRun:
     def _progress(self, listing_done: bool) -> Progress:
         c = self.counters
         reading = self.source.reading() if self.source is not None else None
-        with c.lock:
-            if reading is not None:  # how far through the evidence: a capture, read once from start to end
-                return Progress(str(self.path), "analysing", c.found, c.done, *reading, listing_done=listing_done)
-            return Progress(str(self.path), "analysing", c.found, c.done, c.bytes, listing_done=listing_done)
+        with c.lock:  # bytes: how far through the evidence when the listing reads it (a capture), else content read
+            done, total = reading if reading is not None else (c.bytes, None)
+            return Progress(str(self.path), "analysing", c.found, c.done, done, total, listing_done=listing_done)
 
     # -- one object ------------------------------------------------------------------
 
