@@ -1,14 +1,25 @@
-"""`python -m cybertriage` runs the command line; the frozen `cybertriage` executable runs this file too."""
+"""`python -m cybertriage` runs the command line; so do the `cybertriage` console script and the frozen
+`cybertriage` executable.
+
+This module stays light on purpose. A capture is analysed, and a disk listed, in a child process
+started with multiprocessing's 'spawn', which imports the parent's main script again before it does
+anything else. Here that script imports only this module, not the whole command line.
+"""
 
 import multiprocessing
 import sys
 
 from cybertriage.assets import use_bundled_magic_database
 
-if __name__ == "__main__":  # not when the disk listing process (multiprocessing 'spawn') imports this file
-    multiprocessing.freeze_support()  # the frozen executable started as that listing process: run it, then exit
+
+def main() -> int:
+    """Run the command line (a frozen libmagic must be pointed at its database before it is imported)."""
     use_bundled_magic_database()
+    from cybertriage.cli import main as run_command_line
 
-    from cybertriage.cli import main  # noqa: E402  (a frozen libmagic must be pointed at its database first)
+    return run_command_line()
 
+
+if __name__ == "__main__":  # not when a spawned child process imports this file
+    multiprocessing.freeze_support()  # the frozen executable started as a child process: run it, then exit
     sys.exit(main())

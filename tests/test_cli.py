@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,15 @@ def test_tags_reach_the_report_and_the_chain_of_custody(tmp_path: Path) -> None:
     assert run_cli("report", "--case", case, "--pdf", pdf).code == 0
     text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
     assert "Examiner tags and notes" in text and "exhibit-1" in text and "ransom note on the desktop" in text
+
+
+def test_console_script_module_is_light() -> None:
+    """A spawned child process (capture analysis, disk listing) imports the console script's module again
+    before anything else; that module must not import the command line, the pipeline or Qt."""
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"cybertriage": "cybertriage.__main__:main", "cybertriage-gui": "cybertriage.gui.__main__:main"}
+    for module in ("cybertriage.__main__", "cybertriage.gui.__main__"):
+        code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+        loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout.split())
+        assert not loaded & {"cybertriage.cli", "cybertriage.pipeline", "cybertriage.gui.app", "PySide6"}, module

@@ -1,14 +1,24 @@
-"""`python -m cybertriage.gui` runs the desktop application; the frozen `cybertriage-gui` executable runs this file too."""
+"""`python -m cybertriage.gui` runs the desktop application; so do the `cybertriage-gui` console script and
+the frozen `cybertriage-gui` executable.
+
+Light on purpose, as `cybertriage/__main__.py` is: a spawned child process (capture analysis, disk
+listing) imports the main script again, and must not import Qt for that.
+"""
 
 import multiprocessing
 import sys
 
 from cybertriage.assets import use_bundled_magic_database
 
-if __name__ == "__main__":  # not when the disk listing process (multiprocessing 'spawn') imports this file
-    multiprocessing.freeze_support()  # the frozen executable started as that listing process: run it, then exit
+
+def main() -> int:
+    """Run the application (a frozen libmagic must be pointed at its database before it is imported)."""
     use_bundled_magic_database()
+    from cybertriage.gui.app import main as run_application
 
-    from cybertriage.gui.app import main  # noqa: E402  (a frozen libmagic must be pointed at its database first)
+    return run_application()
 
+
+if __name__ == "__main__":  # not when a spawned child process imports this file
+    multiprocessing.freeze_support()  # the frozen executable started as a child process: run it, then exit
     sys.exit(main())

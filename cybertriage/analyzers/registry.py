@@ -1,0 +1,30 @@
+"""Analyzer registry: adding an analyzer is one module and one line in ANALYZERS.
+
+Order matters: analyzers run in this order on each object, and later ones may use
+the facts earlier ones found (the archive analyzer needs the file type).
+"""
+
+from __future__ import annotations
+
+from .archive import ZipArchive
+from .base import Analyzer, Settings
+from .filetype import FileType
+from .hashing import Hashing
+from .indicators import Indicators
+from .known_files import KnownFiles
+from .pe import PeAnalysis
+from .yara_scan import YaraScan
+
+ANALYZERS: dict[str, type[Analyzer]] = {
+    Hashing.NAME: Hashing,
+    KnownFiles.NAME: KnownFiles,
+    FileType.NAME: FileType,
+    PeAnalysis.NAME: PeAnalysis,
+    YaraScan.NAME: YaraScan,
+    ZipArchive.NAME: ZipArchive,
+    Indicators.NAME: Indicators,
+}
+
+def build_analyzers(settings: Settings) -> list[Analyzer]:
+    """The analyzers that run with these settings, in registry order."""
+    return [cls(settings) for cls in ANALYZERS.values() if cls.enabled(settings)]
