@@ -33,7 +33,7 @@ from .watchdog import ChildFailed, watched
 
 __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
 
-RELEASE_EVERY = 64 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
+RELEASE_EVERY = 16 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
 MAX_RECORD = 256 * 1024  # Wireshark's largest standard packet; bigger is a corrupt header
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng block (a packet block, or a large name resolution block)
 
