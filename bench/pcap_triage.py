@@ -2,8 +2,16 @@
 """Benchmark: cybertriage against tshark on the same packet capture (issue 4).
 
 Not a test. It builds (or reuses, or takes with --capture) a capture of at least --packets
-packets (default 500,000) with a DNS/HTTP/TLS mix, made only of time-shifted copies of corpus
-traces, then, with the capture in the page cache for both, times:
+packets (default 500,000) with a DNS/HTTP/TLS mix, then, with the capture in the page cache for
+both, times the two tools below. Two mixes (--mix):
+
+  corpus  time-shifted copies of seven small corpus traces: nearly every packet is a handshake,
+          a DNS message or a short HTTP exchange (the worst case for the analysis);
+  web     web browsing made by real clients and servers in a network namespace
+          (bench/web_capture.py): DNS lookups, then HTTPS and HTTP downloads of objects of
+          web-like sizes, so that most packets carry transfers, as on a real network.
+
+The commands:
 
   tshark       tshark -r FILE -T fields -e dns.qry.name -e http.host -e http.request.uri
                       -e tls.handshake.extensions_server_name > /dev/null
@@ -13,7 +21,7 @@ and prints packets/s for each (wall time, time.perf_counter), their ratio, cyber
 per CPU-second (per core) and the peak RSS of each tool: the larger of ru_maxrss from os.wait4 and the
 RSS of the process and its children summed, sampled every 0.1 s (cybertriage analyses the packets in a
 child process). With --repeat N (default 2) the tools run N times, alternating, and the best is
-reported. The figures also go to WORK/pcap_triage-result.json.
+reported. The figures also go to WORK/pcap_triage-result.json (-web-result.json for --mix web).
 
 Usage (from the repository root):  .venv/bin/python bench/pcap_triage.py [--help]
 """
@@ -43,6 +51,7 @@ CORPUS = Path("/work/shared/corpus/pcap")
 SOURCES = ["wikipedia", "http_get", "http_100-continue", "tls_tls1.2", "tls_tls-conn-with-extensions",
            "tls_tls13_wolfssl", "dns_tkey"]
 BUILD_VERSION = 1  # bump when the way the capture is built changes, so old captures are rebuilt
+WEB_BUILD_VERSION = 1  # the same, for the web capture (bench/web_capture.py)
 T0_US = 1_700_000_000 * 1_000_000  # the first set starts here (2023-11-14T22:13:20Z)
 TSHARK_FIELDS = ["dns.qry.name", "http.host", "http.request.uri", "tls.handshake.extensions_server_name"]
 TARGET_RATIO, TARGET_PER_CORE, TARGET_RSS_MB = 5.0, 150_000, 500
@@ -144,6 +153,25 @@ def count_packets(path: Path) -> int:
         if "Number of packets" in line:
             return int(line.split(":", 1)[1].strip().replace(",", ""))
     raise SystemExit(f"capinfos gave no packet count for {path}")
+
+
+def build_web_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
+    """Make (or reuse) the web-browsing capture of about `target` packets (bench/web_capture.py)."""
+    capture = work / f"pcap_triage-web-{target}p-seed1-v{WEB_BUILD_VERSION}.pcap"
+    manifest_path = capture.with_suffix(".json")
+    if capture.exists() and manifest_path.exists() and not rebuild:
+        log(f"Reusing the capture {capture.name}")
+        return capture, json.loads(manifest_path.read_text())
+    log(f"Building the web capture: about {target:,} packets of browsing in a network namespace ...")
+    start = time.perf_counter()
+    partial = capture.with_suffix(".pcap.part")
+    check([sys.executable, str(Path(__file__).with_name("web_capture.py")), str(partial), "--packets", str(target)])
+    partial.rename(capture)
+    manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
+                "mix": "web", "build_s": time.perf_counter() - start, "build_version": WEB_BUILD_VERSION}
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    log(f"  built in {manifest['build_s']:.1f} s: {manifest['packets']:,} packets, {manifest['bytes'] / 1e6:.0f} MB")
+    return capture, manifest
 
 
 def build_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
@@ -272,6 +300,9 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (default bench/work/)")
     parser.add_argument("--capture", type=Path, help="use this capture instead of building one")
+    parser.add_argument("--mix", choices=("corpus", "web"), default="corpus",
+                        help="the capture to build: copies of corpus traces, or web browsing made in a network "
+                             "namespace (needs root, ip, ethtool, tcpdump, curl, openssl); default corpus")
     parser.add_argument("--packets", type=int, default=500_000,
                         help="build a capture of at least this many packets (default 500000)")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of both tools; the best is reported (default 2)")
@@ -297,6 +328,8 @@ def main() -> int:
         capture = args.capture.resolve()
         manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
                     "given": True}
+    elif args.mix == "web":
+        capture, manifest = build_web_capture(work, args.packets, args.rebuild)
     else:
         capture, manifest = build_capture(work, args.packets, args.rebuild)
     packets, size = manifest["packets"], manifest["bytes"]
@@ -355,7 +388,7 @@ def main() -> int:
         },
         "rounds": rounds,
     }
-    out = work / "pcap_triage-result.json"
+    out = work / ("pcap_triage-web-result.json" if args.mix == "web" and not args.capture else "pcap_triage-result.json")
     out.write_text(json.dumps(result, indent=2))
     log(f"\nFigures written to {out}")
     return 0
