@@ -155,13 +155,21 @@ def count_packets(path: Path) -> int:
     raise SystemExit(f"capinfos gave no packet count for {path}")
 
 
+def built_before(capture: Path, rebuild: bool) -> dict | None:
+    """The manifest of a capture built by an earlier run, unless asked to build it again."""
+    manifest_path = capture.with_suffix(".json")
+    if capture.exists() and manifest_path.exists() and not rebuild:
+        log(f"Reusing the capture {capture.name}")
+        return json.loads(manifest_path.read_text())
+    return None
+
+
 def build_web_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
     """Make (or reuse) the web-browsing capture of about `target` packets (bench/web_capture.py)."""
     capture = work / f"pcap_triage-web-{target}p-seed1-v{WEB_BUILD_VERSION}.pcap"
     manifest_path = capture.with_suffix(".json")
-    if capture.exists() and manifest_path.exists() and not rebuild:
-        log(f"Reusing the capture {capture.name}")
-        return capture, json.loads(manifest_path.read_text())
+    if (built := built_before(capture, rebuild)) is not None:
+        return capture, built
     log(f"Building the web capture: about {target:,} packets of browsing in a network namespace ...")
     start = time.perf_counter()
     partial = capture.with_suffix(".pcap.part")
@@ -187,9 +195,8 @@ def build_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
     copies = math.ceil(target / per_set)
     capture = work / f"pcap_triage-{copies}x{per_set}p-v{BUILD_VERSION}.pcap"
     manifest_path = capture.with_suffix(".json")
-    if capture.exists() and manifest_path.exists() and not rebuild:
-        log(f"Reusing the capture {capture.name}")
-        return capture, json.loads(manifest_path.read_text())
+    if (built := built_before(capture, rebuild)) is not None:
+        return capture, built
 
     log(f"Building the capture: {copies} copies of a {per_set}-packet set of {len(SOURCES)} corpus traces ...")
     start = time.perf_counter()
