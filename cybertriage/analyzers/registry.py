@@ -25,6 +25,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     Indicators.NAME: Indicators,
 }
 
+
 def build_analyzers(settings: Settings) -> list[Analyzer]:
     """The analyzers that run with these settings, in registry order."""
     return [cls(settings) for cls in ANALYZERS.values() if cls.enabled(settings)]

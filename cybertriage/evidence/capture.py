@@ -168,7 +168,8 @@ class CaptureReader:
             try:
                 view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
             except (OSError, ValueError) as error:  # emptied since it was opened, or not mappable
-                raise EvidenceError(f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+                self._problem(f"capture could not be read: {getattr(error, 'strerror', None) or error}")
+                return
             with view:
                 if self.format == "pcap":
                     yield from self._pcap(view)

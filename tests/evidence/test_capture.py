@@ -239,3 +239,12 @@ def test_capture_analysis_imports_no_file_analyzer() -> None:
             "'sqlite_utils', 'magic')))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded and all(name.startswith("cybertriage.analyzers.net") for name in loaded), loaded
+
+
+def test_capture_emptied_after_it_was_opened(corpus_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "emptied.pcap"
+    shutil.copyfile(corpus_dir / "pcap" / "http_get.pcap", path)
+    reader = CaptureReader(path)
+    path.write_bytes(b"")
+    assert list(reader.frames()) == []
+    assert len(reader.problems) == 1 and "could not be read" in reader.problems[0]
