@@ -31,6 +31,11 @@ from ..errors import EvidenceError
 from .base import BytesContent, EvidenceObject, EvidenceSource
 from .watchdog import ChildFailed, watched
 
+try:  # the ordinary pcap records framed in C, when the install compiled _pcap_records.pyx
+    from ._pcap_records import PcapRecords
+except ImportError:
+    PcapRecords = None
+
 __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
 
 RELEASE_EVERY = 16 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
@@ -202,6 +207,10 @@ class CaptureReader:
         release_at = RELEASE_EVERY
         index = 0
         try:
+            if PcapRecords is not None:  # the loop below takes over where the compiled one stops
+                records = PcapRecords(buf, self._order == "<", frac_ns, linktype, limit, self, RELEASE_EVERY)
+                yield from records
+                pos, index, release_at = records.pos, records.index, records.release_at
             while True:
                 if pos + 16 > size:
                     if pos < size:

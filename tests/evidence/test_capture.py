@@ -248,3 +248,34 @@ def test_capture_emptied_after_it_was_opened(corpus_dir: Path, tmp_path: Path) -
     path.write_bytes(b"")
     assert list(reader.frames()) == []
     assert len(reader.problems) == 1 and "could not be read" in reader.problems[0]
+
+
+def _reading(path: Path) -> tuple[list, list[str], bool, int, int, dict]:
+    reader = CaptureReader(path)
+    frames = list(reader.frames())
+    return frames, reader.problems, reader.truncated, reader.bytes_read, reader.packets_read, reader.linktypes
+
+
+def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ordinary pcap records framed in C (`_pcap_records`) give what the Python loop alone gives,
+    damage reports included, on every corpus pcap and on damaged, swapped and nanosecond copies."""
+    import cybertriage.evidence.capture as capture_module
+
+    assert capture_module.PcapRecords is not None, "the install did not compile _pcap_records.pyx (Cython, gcc)"
+    original = corpus_dir / "pcap" / "http_100-continue.pcap"
+    data = original.read_bytes()
+    corrupt = bytearray(data)
+    struct.pack_into("<I", corrupt, 24 + 16 + struct.unpack_from("<I", data, 32)[0] + 8, 0x7FFFFFFF)
+    variants = {"cut-in-packet": data[:5000], "cut-in-header": data[:24 + 16 + struct.unpack_from("<I", data, 32)[0] + 7],
+                "corrupt": bytes(corrupt), "header-only": data[:24], "big-release": data[:24] + data[24:] * 40}
+    paths = sorted((corpus_dir / "pcap").glob("*.pcap"))
+    for name, content in variants.items():
+        paths.append(tmp_path / f"{name}.pcap")
+        paths[-1].write_bytes(content)
+    paths += [_swap_pcap(original, tmp_path / "swapped.pcap", False), _swap_pcap(original, tmp_path / "swapped-ns.pcap", True)]
+    monkeypatch.setattr(capture_module, "RELEASE_EVERY", 64 * 1024)  # hand pages back often: "big-release" is 2.7 MB
+    for path in paths:
+        compiled = _reading(path)
+        with monkeypatch.context() as python_only:
+            python_only.setattr(capture_module, "PcapRecords", None)
+            assert _reading(path) == compiled, path.name

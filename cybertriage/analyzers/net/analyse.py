@@ -180,7 +180,7 @@ class CaptureAnalysis:
         summary = self.summary
         out = self._out
         conns = self._conns
-        decode = self._decoder.decode
+        decode = self._decoder.fastest()
         settings = self.settings
         not_decoded = summary.not_decoded
         reported = 0
