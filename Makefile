@@ -16,7 +16,8 @@ TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mk
 
 .PHONY: run test system-packages bench fuzz screenshots clean installer installer-check
 
-$(BIN)/cybertriage: pyproject.toml
+# Installing compiles the Cython hot paths in place, so an edited .pyx means installing again.
+$(BIN)/cybertriage: pyproject.toml $(wildcard cybertriage/*/*.pyx cybertriage/*/*/*.pyx)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -70,3 +71,4 @@ fuzz: $(BIN)/cybertriage system-packages
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache
+	find cybertriage \( -name '*.so' -o -name '_*.c' \) -delete

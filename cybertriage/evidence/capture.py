@@ -9,7 +9,9 @@ The record framing is read here with `struct` rather than through `dpkt.pcap.Rea
   file, and raises on a corrupt record header, so damage cannot be reported;
 - `struct.unpack_from` over the memory-mapped file is faster than dpkt's reader: nothing is
   copied but each frame's own bytes, and the pages already read are handed back to the kernel, so
-  the memory used stays bounded however big the capture is.
+  the memory used stays bounded however big the capture is. Where the install compiled
+  `_pcap_records.pyx`, it frames the ordinary records of a classic pcap in C, and `_pcap` goes on
+  from wherever it stops: damage is always met, and reported, by the Python loop.
 
 Damage is recorded in `CaptureReader.problems` (one line each) and reading stops
 cleanly at a truncated end or at a block that cannot be framed; what was read before
