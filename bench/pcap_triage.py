@@ -43,7 +43,7 @@ import threading
 import time
 from pathlib import Path
 
-from disk_triage import REPO, _cpu_model, _machine_busy, cybertriage_binary, log, tool_version, wait_quiet
+from disk_triage import REPO, _cpu_model, _machine_busy, compile_bytecode, cybertriage_binary, log, tool_version, wait_quiet
 
 DEFAULT_WORK = REPO / "bench" / "work"
 CORPUS = Path("/work/shared/corpus/pcap")
@@ -331,6 +331,7 @@ def main() -> int:
         f"({_cpu_model()}), {platform.python_implementation()} {platform.python_version()}, "
         f"cybertriage at {commit[:10]}, {tool_version(['tshark', '--version'])}")
 
+    compile_bytecode()
     if args.capture:
         capture = args.capture.resolve()
         manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
