@@ -208,9 +208,10 @@ class CaptureReader:
         pos = 24
         release_at = RELEASE_EVERY
         index = 0
+        records = None if PcapRecords is None else PcapRecords(buf, self._order == "<", frac_ns, linktype, limit,
+                                                                   self, RELEASE_EVERY)
         try:
-            if PcapRecords is not None:  # the loop below takes over where the compiled one stops
-                records = PcapRecords(buf, self._order == "<", frac_ns, linktype, limit, self, RELEASE_EVERY)
+            if records is not None:  # the loop below takes over where the compiled one stops
                 yield from records
                 pos, index, release_at = records.pos, records.index, records.release_at
             while True:
@@ -235,6 +236,8 @@ class CaptureReader:
                     self._release(buf, pos)
                     release_at = pos + RELEASE_EVERY
         finally:
+            if records is not None:
+                index = max(index, records.index)  # the consumer may have stopped inside the compiled loop
             self.packets_read = index
             if index:
                 self.linktypes[linktype] = self.linktypes.get(linktype, 0) + index

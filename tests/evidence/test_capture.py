@@ -250,10 +250,13 @@ def test_capture_emptied_after_it_was_opened(corpus_dir: Path, tmp_path: Path) -
     assert len(reader.problems) == 1 and "could not be read" in reader.problems[0]
 
 
-def _reading(path: Path) -> tuple[list, list[str], bool, int, int, dict]:
+def _reading(path: Path, stop_after: int | None = None) -> tuple[list, list[str], bool, int, int, dict]:
+    """What reading gives, all of it or (as a cancelled scan stops) the first `stop_after` frames."""
     reader = CaptureReader(path)
-    frames = list(reader.frames())
-    return frames, reader.problems, reader.truncated, reader.bytes_read, reader.packets_read, reader.linktypes
+    frames = reader.frames()
+    taken = list(frames) if stop_after is None else [frame for frame, _ in zip(frames, range(stop_after))]
+    frames.close()
+    return taken, reader.problems, reader.truncated, reader.bytes_read, reader.packets_read, reader.linktypes
 
 
 def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,7 +278,8 @@ def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkey
     paths += [_swap_pcap(original, tmp_path / "swapped.pcap", False), _swap_pcap(original, tmp_path / "swapped-ns.pcap", True)]
     monkeypatch.setattr(capture_module, "RELEASE_EVERY", 64 * 1024)  # hand pages back often: "big-release" is 2.7 MB
     for path in paths:
-        compiled = _reading(path)
-        with monkeypatch.context() as python_only:
-            python_only.setattr(capture_module, "PcapRecords", None)
-            assert _reading(path) == compiled, path.name
+        for stop_after in (None, 5):
+            compiled = _reading(path, stop_after)
+            with monkeypatch.context() as python_only:
+                python_only.setattr(capture_module, "PcapRecords", None)
+                assert _reading(path, stop_after) == compiled, (path.name, stop_after)
