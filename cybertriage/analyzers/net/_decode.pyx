@@ -1,13 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Ethernet frames carrying a whole IPv4 datagram, decoded in C: the common case of `Decoder.decode`.
+"""Ethernet frames carrying a whole IPv4 datagram, or an IPv6 one without extension headers, decoded
+in C: the common cases of `Decoder.decode`.
 
-`Decoder` is the reference and the fallback: any other frame (VLAN tags, IPv6, IP options of an odd
-kind, fragments, damage, other link types) goes to it unchanged, and so does everything when this
-module is not built (it needs Cython and a C compiler at install time).
+`Decoder` is the reference and the fallback: any other frame (VLAN tags, IPv6 extension headers,
+fragments, damage, other link types) goes to it unchanged, and so does everything when this module is
+not built (it needs Cython and a C compiler at install time).
 """
 
+# Next-header values that `Decoder._ipv6` walks as extension headers (hop-by-hop, routing, fragment,
+# ESP's neighbour AH, destination options, mobility, HIP, shim6): such datagrams go to it.
+cdef frozenset IPV6_EXTENSIONS = frozenset((0, 43, 44, 51, 60, 135, 139, 140))
 
-cdef class EthernetIPv4:
+
+cdef class EthernetIP:
     """`decode(linktype, data, ts)` with the same result as the Python decoder's `decode`."""
 
     cdef object general
@@ -27,4 +32,12 @@ cdef class EthernetIPv4:
                 if truncated:
                     end = n
                 return (4, data[26:30], data[30:34], p[23], data, 14 + ihl, end, total, truncated, None, 1, total - ihl)
+        elif linktype == 1 and n >= 54 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6:
+            total = 40 + ((p[18] << 8) | p[19])
+            if total > 40 and p[20] not in IPV6_EXTENSIONS:
+                end = 14 + total
+                truncated = end > n
+                if truncated:
+                    end = n
+                return (6, data[22:38], data[38:54], p[20], data, 54, end, total, truncated, None, 1, total - 40)
         return self.general(linktype, data, ts)
