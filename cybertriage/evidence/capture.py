@@ -10,8 +10,9 @@ The record framing is read here with `struct` rather than through `dpkt.pcap.Rea
 - `struct.unpack_from` over the memory-mapped file is faster than dpkt's reader: nothing is
   copied but each frame's own bytes, and the pages already read are handed back to the kernel, so
   the memory used stays bounded however big the capture is. Where the install compiled
-  `_pcap_records.pyx`, it frames the ordinary records of a classic pcap in C, and `_pcap` goes on
-  from wherever it stops: damage is always met, and reported, by the Python loop.
+  `_pcap_records.pyx`, it frames the ordinary records (classic pcap records, pcapng enhanced packet
+  blocks) in C, and the Python loop goes on from wherever it stops: other blocks and all damage are
+  met, and reported, by the Python loop.
 
 Damage is recorded in `CaptureReader.problems` (one line each) and reading stops
 cleanly at a truncated end or at a block that cannot be framed; what was read before
@@ -33,10 +34,10 @@ from ..errors import EvidenceError
 from .base import BytesContent, EvidenceObject, EvidenceSource
 from .watchdog import ChildFailed, watched
 
-try:  # the ordinary pcap records framed in C, when the install compiled _pcap_records.pyx
-    from ._pcap_records import PcapRecords
+try:  # the ordinary records framed in C, when the install compiled _pcap_records.pyx
+    from ._pcap_records import PcapngPackets, PcapRecords
 except ImportError:
-    PcapRecords = None
+    PcapngPackets = PcapRecords = None
 
 __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_capture"]
 
@@ -254,8 +255,15 @@ class CaptureReader:
         epb = struct.Struct(order + "IIIII")
         interfaces: list[_Interface] = []
         counts: dict[int, int] = {}
+        packets = None if PcapngPackets is None else PcapngPackets(buf, self, RELEASE_EVERY, MAX_BLOCK)
         try:
             while True:
+                if packets is not None:  # the ordinary packet blocks from here on, framed in C
+                    packets.resume(pos, order == "<", interfaces, index, release_at)
+                    yield from packets
+                    pos, index, release_at = packets.pos, packets.index, packets.release_at
+                    for linktype, count in packets.take_counts().items():
+                        counts[linktype] = counts.get(linktype, 0) + count
                 if pos + 12 > size:
                     if pos < size:
                         self._cut("a block header", pos, index)
@@ -332,6 +340,10 @@ class CaptureReader:
                     self._release(buf, pos)
                     release_at = pos + RELEASE_EVERY
         finally:
+            if packets is not None:  # the consumer may have stopped inside the compiled loop
+                index = max(index, packets.index)
+                for linktype, count in packets.take_counts().items():
+                    counts[linktype] = counts.get(linktype, 0) + count
             self.packets_read = index
             for linktype, count in counts.items():
                 self.linktypes[linktype] = self.linktypes.get(linktype, 0) + count

@@ -259,9 +259,34 @@ def _reading(path: Path, stop_after: int | None = None) -> tuple[list, list[str]
     return taken, reader.problems, reader.truncated, reader.bytes_read, reader.packets_read, reader.linktypes
 
 
+def _pcapng_variants(corpus_dir: Path, tmp_path: Path) -> list[Path]:
+    """pcapng files: the corpus's, editcap's conversions of corpus pcaps, and damaged copies of one of them."""
+    paths = sorted((corpus_dir / "pcap").glob("*.pcapng"))
+    for name in ("http_100-continue", "mixed-vlan-mpls", "ipv6-fragmented-dns", "tls_tls13_wolfssl"):
+        paths.append(tmp_path / f"{name}.pcapng")
+        subprocess.run(["editcap", "-F", "pcapng", str(corpus_dir / "pcap" / f"{name}.pcap"), str(paths[-1])],
+                       check=True, capture_output=True)
+    data = paths[-4].read_bytes()
+    blocks, pos = [], 0
+    while pos < len(data):
+        blocks.append(pos)
+        pos += struct.unpack_from("<I", data, pos + 4)[0]
+    epb = [b for b in blocks if struct.unpack_from("<I", data, b)[0] == 6]
+    damaged = {"cut-in-block": data[:epb[10] + 40], "cut-in-header": data[:epb[10] + 6]}
+    for name, offset, value in (("trailer", None, 7), ("length", 4, 0x7FFFFFFF), ("interface", 8, 9), ("caplen", 20, 0xFFFF)):
+        copy = bytearray(data)
+        block_length = struct.unpack_from("<I", data, epb[5] + 4)[0]
+        struct.pack_into("<I", copy, epb[5] + (block_length - 4 if offset is None else offset), value)
+        damaged[name] = bytes(copy)
+    for name, content in damaged.items():
+        paths.append(tmp_path / f"damaged-{name}.pcapng")
+        paths[-1].write_bytes(content)
+    return paths
+
+
 def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ordinary pcap records framed in C (`_pcap_records`) give what the Python loop alone gives,
-    damage reports included, on every corpus pcap and on damaged, swapped and nanosecond copies."""
+    """The ordinary records framed in C (`_pcap_records`) give what the Python loop alone gives, damage
+    reports included: every corpus capture, damaged, swapped and nanosecond pcap copies, pcapng ones."""
     import cybertriage.evidence.capture as capture_module
 
     assert capture_module.PcapRecords is not None, "the install did not compile _pcap_records.pyx (Cython, gcc)"
@@ -276,10 +301,12 @@ def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkey
         paths.append(tmp_path / f"{name}.pcap")
         paths[-1].write_bytes(content)
     paths += [_swap_pcap(original, tmp_path / "swapped.pcap", False), _swap_pcap(original, tmp_path / "swapped-ns.pcap", True)]
+    paths += _pcapng_variants(corpus_dir, tmp_path)
     monkeypatch.setattr(capture_module, "RELEASE_EVERY", 64 * 1024)  # hand pages back often: "big-release" is 2.7 MB
     for path in paths:
         for stop_after in (None, 5):
             compiled = _reading(path, stop_after)
             with monkeypatch.context() as python_only:
                 python_only.setattr(capture_module, "PcapRecords", None)
+                python_only.setattr(capture_module, "PcapngPackets", None)
                 assert _reading(path, stop_after) == compiled, (path.name, stop_after)
