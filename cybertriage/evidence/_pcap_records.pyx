@@ -1,11 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Classic pcap records framed in C: the capture reader's hot loop for the ordinary records.
+"""Capture records framed in C: the capture reader's hot loop for the ordinary records, the classic
+pcap ones (`PcapRecords`) and pcapng's enhanced packet blocks (`PcapngPackets`).
 
-`CaptureReader._pcap` is the reference and the fallback: it iterates a `PcapRecords` when this
-module is built (Cython and a C compiler at install time), then goes on with its own loop from the
-record where this one stopped. This one stops at the first record it does not simply frame (a
-header or packet cut by the end of the file, a corrupt captured length), so that every damaged
-case is handled, and reported, by the Python loop alone.
+`CaptureReader._pcap` and `_pcapng` are the reference and the fallback: when this module is built
+(Cython and a C compiler at install time) they iterate these, then go on with their own loop from the
+record where these stopped. These stop at the first record or block they do not simply frame (cut by
+the end of the file, a corrupt length, a wrong trailer, an unknown interface, any other kind of block),
+so that every damaged case is handled, and reported, by the Python loop alone.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
