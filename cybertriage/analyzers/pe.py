@@ -15,6 +15,7 @@ import hashlib
 import math
 import re
 import struct
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -25,12 +26,13 @@ import pefile
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..evidence.base import EvidenceObject, iso_utc
-from .base import Analyzer, Finding, Item
+from .base import Analyzer, Finding, Item, Settings
 
 PE_MIME = "application/vnd.microsoft.portable-executable"
 DOS_MIME = "application/x-dosexec"  # libmagic's name for an MZ file whose PE header it did not see
 
 TIME_LIMIT = 5.0  # seconds of parsing per file; what is left after that is reported as not examined
+PARSED_KEPT = 64  # parsed executables remembered by sha256
 # Caps on what is walked and listed. pefile has its own (MAX_SECTIONS 2048, MAX_IMPORT_SYMBOLS 8192,
 # MAX_RESOURCE_ENTRIES 32768, max_symbol_exports 8192), which bound its parsing; these bound our work.
 MAX_SECTIONS = 96  # Windows XP's loader limit; newer loaders take more, real files seldom have over 20
@@ -166,7 +168,6 @@ class _OutOfTime(Exception):
 class _Context:
     """One file under analysis: the parser, the summary being filled, and the limits."""
 
-    item: Item
     pe: pefile.PE
     data: bytes
     deadline: float
@@ -709,6 +710,14 @@ class PeAnalysis(Analyzer):
     NAME = "pe"
     time_limit: float = TIME_LIMIT
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        # The same executable often comes many times (copies on a disk, downloads in a capture): its bytes are
+        # parsed once. Only the checks against the file's own name and times are made for each copy.
+        self._parsed: collections.OrderedDict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
+
     def analyze(self, item: Item) -> Iterable[Finding]:
         obj, mime = item.obj, item.facts.get("mime")
         if obj.kind not in ("file", "virtual") or not item.content_read or not item.head.startswith(b"MZ"):
@@ -718,16 +727,38 @@ class PeAnalysis(Analyzer):
         if item.data is None:
             item.skipped.append((self.NAME, "larger than the in-memory limit"))
             return
-        summary: dict[str, Any] = {"complete": False}
-        item.facts["pe"] = summary
         if not _pe_header(item.data):  # pefile would say so too, after a full garbage collection
+            item.facts["pe"] = {"complete": False}
             item.skipped.append((self.NAME, "malformed PE: no PE signature where the DOS header points"))
             return
+        sha256 = item.facts.get("sha256")
+        parsed = self._parsed.get(sha256) if sha256 else None
+        if parsed is None:
+            parsed = self._parse(item.data)
+            if sha256 and not any(reason.startswith("timed out") for _, reason in parsed[1]):
+                with self._lock:
+                    self._parsed[sha256] = parsed
+                    if len(self._parsed) > PARSED_KEPT:
+                        self._parsed.popitem(last=False)
+        summary = dict(parsed[0])  # the copy gets this file's timestamp anomalies
+        item.facts["pe"] = summary
+        item.skipped.extend(parsed[1])
+        summary["timestamp_anomalies"] = _timestamp_anomalies(summary, obj)
+        for handler in FINDINGS:
+            try:
+                yield from handler(summary, obj)
+            except Exception as error:  # a half-filled summary from a broken file: report what can be
+                item.skipped.append((self.NAME, f"indicator {handler.__name__.strip('_')} not evaluated: {error}"))
+
+    def _parse(self, data: bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The facts of a PE file's bytes (a PE signature where the DOS header points), and what could not be read."""
+        summary: dict[str, Any] = {"complete": False}
+        skipped: list[tuple[str, str]] = []
         started = time.monotonic()
         pe: pefile.PE | None = None
         try:
-            pe = _open(item.data, summary)
-            ctx = _Context(item, pe, item.data, started + self.time_limit, summary)
+            pe = _open(data, summary)
+            ctx = _Context(pe, data, started + self.time_limit, summary)
             complete = True
             for step in STEPS:
                 ctx.check()
@@ -739,19 +770,14 @@ class PeAnalysis(Analyzer):
                     if step is _headers:
                         raise
                     complete = False
-                    item.skipped.append((self.NAME, f"malformed PE: {step.__name__.strip('_')}: {_why(error)}"))
+                    skipped.append((self.NAME, f"malformed PE: {step.__name__.strip('_')}: {_why(error)}"))
             summary["complete"] = complete
         except _OutOfTime:
-            item.skipped.append((self.NAME, f"timed out after {self.time_limit:g} s: partial results"))
+            skipped.append((self.NAME, f"timed out after {self.time_limit:g} s: partial results"))
         except Exception as error:  # hostile input: pefile and our reading of it fail in many ways
-            item.skipped.append((self.NAME, f"malformed PE: {_why(error)}"))
+            skipped.append((self.NAME, f"malformed PE: {_why(error)}"))
         finally:
             if pe is not None:
                 summary["parser_warnings"] = len(pe.get_warnings())
                 pe.__data__ = b""  # pefile's objects form cycles: do not let them hold the content
-        summary["timestamp_anomalies"] = _timestamp_anomalies(summary, obj)
-        for handler in FINDINGS:
-            try:
-                yield from handler(summary, obj)
-            except Exception as error:  # a half-filled summary from a broken file: report what can be
-                item.skipped.append((self.NAME, f"indicator {handler.__name__.strip('_')} not evaluated: {error}"))
+        return summary, skipped

@@ -4,6 +4,7 @@ on variants crafted from it with pefile, and on a thousand mutated copies that m
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -55,9 +56,12 @@ def _number(text: str) -> int:
 
 
 def _analyse(data: bytes, name: str = "sample.exe", mime: str | None = PE_MIME, mtime: str | None = None,
-             analyzer: PeAnalysis | None = None) -> tuple[Item, list[Finding]]:
+             analyzer: PeAnalysis | None = None, sha256: str | None = None) -> tuple[Item, list[Finding]]:
     obj = EvidenceObject(path=f"/evidence/{name}", name=name, size=len(data), mtime=mtime)
-    item = Item(obj, head=data[:1024 * 1024], data=data, content_read=True, facts={"mime": mime} if mime else {})
+    facts = {"mime": mime} if mime else {}
+    if sha256:
+        facts["sha256"] = sha256  # as the hashing analyzer, which runs first, leaves it
+    item = Item(obj, head=data[:1024 * 1024], data=data, content_read=True, facts=facts)
     findings = list((analyzer or PeAnalysis(Settings())).analyze(item))
     for finding in findings:
         assert finding.analyzer == "pe" and finding.severity in SEVERITIES
@@ -227,6 +231,30 @@ def test_compiled_after_mtime(corpus) -> None:
     item, findings = _analyse(data, mtime="2012-05-01T10:00:00.123456789Z")
     assert _rules(findings)["timestamp-after-mtime"] == "low"
     assert item.facts["pe"]["timestamp_anomalies"] == ["after-mtime"]
+
+
+def test_copies_are_parsed_once_and_checked_each(corpus, monkeypatch) -> None:
+    """A second copy of the same bytes reuses the parse; its own times and name are still checked."""
+    data = corpus["TLSCallback_x86.exe"].read_bytes()  # compiled 2016-10-30
+    opened = []
+
+    class CountedPE(pefile.PE):
+        def __init__(self, *args, **kwargs) -> None:
+            opened.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pefile, "PE", CountedPE)
+    analyzer = PeAnalysis(Settings())
+    sha256 = hashlib.sha256(data).hexdigest()
+    first, first_findings = _analyse(data, mtime="2016-11-02T10:00:00Z", analyzer=analyzer, sha256=sha256)
+    second, second_findings = _analyse(data, mtime="2012-05-01T10:00:00Z", analyzer=analyzer, sha256=sha256)
+    assert len(opened) == 1 and not first.skipped and not second.skipped
+    assert "timestamp-after-mtime" not in _rules(first_findings) and _rules(second_findings)["timestamp-after-mtime"] == "low"
+    assert first.facts["pe"]["timestamp_anomalies"] == [] and second.facts["pe"]["timestamp_anomalies"] == ["after-mtime"]
+    assert {k: v for k, v in first.facts["pe"].items() if k != "timestamp_anomalies"} == \
+        {k: v for k, v in second.facts["pe"].items() if k != "timestamp_anomalies"}
+    other = _analyse(data[:-1] + b"\1", analyzer=analyzer, sha256=hashlib.sha256(data[:-1] + b"\1").hexdigest())[0]
+    assert len(opened) == 2 and other.facts["pe"]["imphash"] == first.facts["pe"]["imphash"]
 
 
 def test_writable_executable_and_packer_sections(corpus) -> None:
