@@ -247,8 +247,7 @@ class CaptureAnalysis:
                         else:
                             conn = self._new(6, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
                             is_orig = True
-                        conn.o = Endpoint()
-                        conn.r = Endpoint()
+                        self._endpoints(conn)
                         if self._ftp_expected:
                             self._ftp_data(conn)
                     conn.last_ns = ts_ns
@@ -399,6 +398,13 @@ class CaptureAnalysis:
         self._conns[key] = conn
         return conn
 
+    def _endpoints(self, conn: _Conn) -> None:
+        """A new TCP flow's two directions, each telling the flow of the holes in what it delivers."""
+        conn.o = Endpoint()
+        conn.r = Endpoint()
+        conn.o.on_gap = lambda size: self._gap(conn, True, size)
+        conn.r.on_gap = lambda size: self._gap(conn, False, size)
+
     def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
              payload: bytes, claimed: int, ts_ns: int) -> None:
         syn = flags & SYN
@@ -461,22 +467,16 @@ class CaptureAnalysis:
             ep.hi = rel + claimed
         # Reassembly, while someone wants the bytes.
         if payload and ep.sink is not None:
-            if is_orig:
-                def gap(size: int, conn: _Conn = conn) -> None:
-                    self._gap(conn, True, size)
-            else:
-                def gap(size: int, conn: _Conn = conn) -> None:
-                    self._gap(conn, False, size)
-            ep.segment(rel, payload, ts_ns, gap)
+            ep.segment(rel, payload, ts_ns)
             if claimed > len(payload) and ep.next == rel + len(payload):
-                ep.skip_to(rel + claimed, ts_ns, gap)
+                ep.skip_to(rel + claimed, ts_ns)
             if conn.handler is not None and conn.handler.done:
                 self._stop_streams(conn)
         if flags & ACK and peer.pending and peer.isn is not None:
             acked = peer.rel(ack)
             first = min(peer.pending)
             if acked >= first > peer.next:  # the receiver has what the capture lost
-                peer.skip_to(first, ts_ns, lambda size: self._gap(conn, not is_orig, size))
+                peer.skip_to(first, ts_ns)
         if conn.deciding and ep.sink is None and payload:
             self._start_detect(conn, ep, is_orig, rel, payload, ts_ns)
 
@@ -532,7 +532,7 @@ class CaptureAnalysis:
                 end.next = max(end.next, end.hi)  # type: ignore[union-attr]
         if ep.next < rel and ep.isn is not None and not ep.hist & 0x01:
             ep.next = rel  # picked up mid-stream: start where the capture starts
-        ep.segment(rel, payload, ts_ns, lambda size: self._gap(conn, is_orig, size))
+        ep.segment(rel, payload, ts_ns)
 
     def _detect_tcp(self, conn: _Conn, is_orig: bool, data: bytes, ts_ns: int) -> None:
         detect = conn.detect
@@ -681,9 +681,9 @@ class CaptureAnalysis:
         conn.ended = reason
         gaps = missing = 0
         if conn.o is not None:
-            for is_orig, end in ((True, conn.o), (False, conn.r)):
+            for end in (conn.o, conn.r):
                 if end.sink is not None and end.pending:  # type: ignore[union-attr]
-                    end.flush(conn.last_ns, lambda size, o=is_orig: self._gap(conn, o, size))  # type: ignore[union-attr]
+                    end.flush(conn.last_ns)  # type: ignore[union-attr]
                 gaps += end.gaps  # type: ignore[union-attr]
                 missing += end.gap_bytes  # type: ignore[union-attr]
             conn.o_payload = conn.o.hi

@@ -25,7 +25,7 @@ class Endpoint:
     """One side of a connection, as the packets it sent describe it."""
 
     __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "fin", "gaps", "gap_bytes",
-                 "overlaps", "retransmits", "hist", "sink", "syn_seq", "fin_seq", "rst_seq")
+                 "overlaps", "retransmits", "hist", "sink", "on_gap", "syn_seq", "fin_seq", "rst_seq")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -42,6 +42,7 @@ class Endpoint:
         self.retransmits = 0
         self.hist = 0  # history letters already written for this side
         self.sink: Callable[[bytes, int], None] | None = None  # in-order bytes go here
+        self.on_gap: Callable[[int], None] | None = None  # told the size of each hole, while there is a sink
         self.syn_seq = -1
         self.fin_seq = -1
         self.rst_seq = -1
@@ -57,7 +58,7 @@ class Endpoint:
             rel += 0x1_0000_0000
         return rel
 
-    def segment(self, rel: int, data: bytes, ts_ns: int, gap: Callable[[int], None]) -> None:
+    def segment(self, rel: int, data: bytes, ts_ns: int) -> None:
         """Take a segment's payload at relative offset `rel` and deliver what is now in order."""
         nxt = self.next
         if rel <= nxt:
@@ -85,18 +86,18 @@ class Endpoint:
         pending[rel] = data
         self.pending_size += len(data) - (len(old) if old is not None else 0)
         while self.pending_size > MAX_PENDING or len(pending) > MAX_PENDING_SEGMENTS:
-            self.skip_to(min(pending), ts_ns, gap)
+            self.skip_to(min(pending), ts_ns)
             if not pending:
                 break
 
-    def skip_to(self, rel: int, ts_ns: int, gap: Callable[[int], None]) -> None:
+    def skip_to(self, rel: int, ts_ns: int) -> None:
         """Declare the bytes up to `rel` lost, then deliver whatever waits beyond them."""
         if rel > self.next:
             missing = rel - self.next
             self.gaps += 1
             self.gap_bytes += missing
             self.next = rel
-            gap(missing)
+            self.on_gap(missing)  # type: ignore[misc]
         if self.pending:
             self._drain(ts_ns)
 
@@ -121,9 +122,9 @@ class Endpoint:
                 return
             self.sink(data, ts_ns)
 
-    def flush(self, ts_ns: int, gap: Callable[[int], None]) -> None:
+    def flush(self, ts_ns: int) -> None:
         """End of the connection: report what still waits behind a hole, and the hole."""
         while self.pending and self.sink is not None:
-            self.skip_to(min(self.pending), ts_ns, gap)
+            self.skip_to(min(self.pending), ts_ns)
         self.pending = None
         self.pending_size = 0
