@@ -16,8 +16,11 @@ TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mk
 
 .PHONY: run test system-packages bench fuzz screenshots clean installer installer-check
 
-# Installing compiles the Cython hot paths in place, so an edited .pyx means installing again.
-$(BIN)/cybertriage: pyproject.toml $(wildcard cybertriage/*/*.pyx cybertriage/*/*/*.pyx)
+# Installing compiles the Cython hot paths in place, so an edited .pyx, or a .py with a .pxd beside it, means
+# installing again (tests/analyzers/net/test_analyse.py fails on built modules older than their source).
+COMPILED_SOURCES := $(wildcard cybertriage/*/*.pyx cybertriage/*/*/*.pyx cybertriage/*/*/*.pxd) \
+  $(patsubst %.pxd,%.py,$(wildcard cybertriage/*/*/*.pxd))
+$(BIN)/cybertriage: pyproject.toml $(COMPILED_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -71,4 +74,4 @@ fuzz: $(BIN)/cybertriage system-packages
 
 clean:
 	rm -rf $(VENV) $(DEMO_CASE) build dist *.egg-info .pytest_cache
-	find cybertriage \( -name '*.so' -o -name '_*.c' \) -delete
+	find cybertriage \( -name '*.so' -o -name '*.c' \) -delete

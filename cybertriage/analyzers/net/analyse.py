@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (Compiled with the C types of analyse.pxd when the install can; the annotations are for readers.)
 """Capture analysis: packets → flows → reassembled streams → DNS/HTTP/TLS/SMTP/FTP records.
 
 One pass over the capture, in file order, with bounded memory: flows end on FIN/RST or
@@ -140,6 +142,9 @@ class CaptureAnalysis:
         self._conns: dict[tuple, _Conn] = {}
         self._next_id = 0
         self._decoder = Decoder()
+        self._decode = self._decoder.fastest()
+        self._decoded = 0  # packets that reached a flow
+        self._cut = 0  # of which shorter than they were on the wire (snap length)
         self._ftp_expected: dict[tuple[str, int], ftp_mod.Channel] = {}  # (address, port) → announced data channel
         self.hosts = HostTable()
         self.findings = CaptureFindings()
@@ -180,13 +185,10 @@ class CaptureAnalysis:
         summary = self.summary
         out = self._out
         conns = self._conns
-        decode = self._decoder.fastest()
         settings = self.settings
         not_decoded = summary.not_decoded
         reported = 0
         count = 0
-        decoded = 0
-        cut = 0
         first_ns = last_ns = None
         next_sweep = None
         sweep_every = min(settings.tcp_close_timeout, settings.udp_timeout)
@@ -212,135 +214,7 @@ class CaptureAnalysis:
                     if out:
                         yield from out
                         out.clear()
-                res = decode(linktype, data, ts)
-                if res.__class__ is not tuple:
-                    if res is not None:
-                        not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
-                    continue  # else a fragment, held for its datagram (counted with it)
-                version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res  # type: ignore[misc]
-                if truncated:
-                    cut += 1
-                if proto == 6:
-                    if end - l4 < 20:
-                        not_decoded["truncated TCP header"] = not_decoded.get("truncated TCP header", 0) + 1
-                        continue
-                    sport, dport, seq, ack, offflags = _TCP(buf, l4)
-                    hlen = (offflags >> 12) << 2
-                    if hlen < 20:
-                        not_decoded["bad TCP header"] = not_decoded.get("bad TCP header", 0) + 1
-                        continue
-                    flags = offflags & 0xFF
-                    key = (src, dst, sport, dport, 6)
-                    conn = conns.get(key)
-                    is_orig = True
-                    if conn is None:
-                        conn = conns.get((dst, src, dport, sport, 6))
-                        is_orig = False
-                    if conn is not None and conn.closing and flags & SYN and not flags & ACK:
-                        self._finish(conn, "fin/rst")  # the same ports used again
-                        conn = None
-                    if conn is None:
-                        if flags & SYN and flags & ACK or (not flags & SYN and sport in SERVER_PORTS
-                                                           and dport not in SERVER_PORTS):
-                            conn = self._new(6, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
-                            is_orig = False
-                        else:
-                            conn = self._new(6, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
-                            is_orig = True
-                        self._endpoints(conn)
-                        if self._ftp_expected:
-                            self._ftp_data(conn)
-                    conn.last_ns = ts_ns
-                    conn.last_ts = ts
-                    payload = buf[l4 + hlen:end] if end > l4 + hlen else b""
-                    claimed = max(l4_len - hlen, len(payload)) if truncated else len(payload)
-                    if is_orig:
-                        conn.o_pkts += npk
-                        conn.o_bytes += ip_len
-                        self._tcp(conn, conn.o, conn.r, True, flags, seq, ack, payload, claimed, ts_ns)
-                    else:
-                        conn.r_pkts += npk
-                        conn.r_bytes += ip_len
-                        self._tcp(conn, conn.r, conn.o, False, flags, seq, ack, payload, claimed, ts_ns)
-                elif proto == 17 or proto == 136:
-                    if end - l4 < 8:
-                        not_decoded["truncated UDP header"] = not_decoded.get("truncated UDP header", 0) + 1
-                        continue
-                    sport, dport = _PORTS(buf, l4)
-                    ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
-                    pend = l4 + ulen if 8 <= ulen <= end - l4 else end
-                    payload = buf[l4 + 8:pend]
-                    key = (src, dst, sport, dport, proto)
-                    conn = conns.get(key)
-                    is_orig = True
-                    if conn is None:
-                        conn = conns.get((dst, src, dport, sport, proto))
-                        is_orig = False
-                        if conn is None:
-                            if sport in SERVER_PORTS and dport not in SERVER_PORTS:
-                                conn = self._new(proto, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
-                                is_orig = False
-                            else:
-                                conn = self._new(proto, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
-                                is_orig = True
-                    conn.last_ns = ts_ns
-                    conn.last_ts = ts
-                    if is_orig:
-                        conn.o_pkts += npk
-                        conn.o_bytes += ip_len
-                        conn.o_payload += len(payload)
-                        if payload and "D" not in conn.history:
-                            conn.history += "D"
-                    else:
-                        conn.r_pkts += npk
-                        conn.r_bytes += ip_len
-                        conn.r_payload += len(payload)
-                        if payload and "d" not in conn.history:
-                            conn.history += "d"
-                    if payload and (conn.handler is not None or conn.deciding):
-                        csum = (buf[l4 + 6] << 8) | buf[l4 + 7]
-                        if (csum or version == 6) and not truncated and pend == l4 + ulen \
-                                and not _udp_checksum_ok(version, src, dst, proto, buf[l4:pend]):
-                            self._bad_checksum(conn, is_orig)
-                        if conn.handler is not None:
-                            conn.handler.datagram(is_orig, payload, ts_ns)
-                        else:
-                            self._detect_udp(conn, is_orig, payload, ts_ns)
-                else:
-                    if proto in (1, 58):
-                        if end - l4 < 4:
-                            not_decoded["truncated ICMP header"] = not_decoded.get("truncated ICMP header", 0) + 1
-                            continue
-                        itype, icode = buf[l4], buf[l4 + 1]
-                    else:
-                        itype = icode = 0
-                    key = (src, dst, 0, 0, proto)
-                    conn = conns.get(key)
-                    is_orig = True
-                    if conn is None:
-                        conn = conns.get((dst, src, 0, 0, proto))
-                        is_orig = False
-                        if conn is None:
-                            conn = self._new(proto, version, src, dst, 0, 0, ts_ns, ts, vlan, False)
-                            conn.o_port, conn.r_port = itype, icode  # as Zeek: type and code stand for ports
-                            conn.deciding = False
-                            is_orig = True
-                    conn.last_ns = ts_ns
-                    conn.last_ts = ts
-                    size = end - l4
-                    if is_orig:
-                        conn.o_pkts += npk
-                        conn.o_bytes += ip_len
-                        conn.o_payload += size
-                    else:
-                        conn.r_pkts += npk
-                        conn.r_bytes += ip_len
-                        conn.r_payload += size
-                if linktype == 1 or linktype == 113 or linktype == 276:
-                    mac = data[6:12] if linktype == 1 else _cooked_source(linktype, data)
-                    if mac != (conn.o_mac if is_orig else conn.r_mac):
-                        self._mac(conn, is_orig, mac)
-                decoded += npk
+                self._packet(linktype, data, ts, ts_ns)
                 if out:
                     yield from out
                     out.clear()
@@ -372,8 +246,8 @@ class CaptureAnalysis:
         if progress is not None and self.reader.bytes_read > reported:
             progress(self.reader.bytes_read - reported)
         summary.packets_read = self.reader.packets_read
-        summary.packets_decoded = decoded
-        summary.packets_cut = cut
+        summary.packets_decoded = self._decoded
+        summary.packets_cut = self._cut
         summary.bytes_read = self.reader.bytes_read
         summary.linktypes = dict(self.reader.linktypes)
         summary.problems[:0] = self.reader.problems
@@ -385,6 +259,141 @@ class CaptureAnalysis:
             summary.first_seen = iso_us(first_ns)
             summary.last_seen = iso_us(last_ns)  # type: ignore[arg-type]
         yield summary
+
+    def _packet(self, linktype: int, data: bytes, ts: float, ts_ns: int) -> None:
+        """One frame: decode it, find its flow, count it in, and hand its payload on. Compiled with the
+        types of analyse.pxd when the install could (as is `_tcp`): this is the per-packet path."""
+        not_decoded = self.summary.not_decoded
+        conns = self._conns
+        res = self._decode(linktype, data, ts)
+        if res.__class__ is not tuple:
+            if res is not None:
+                not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
+            return  # else a fragment, held for its datagram (counted with it)
+        version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res  # type: ignore[misc]
+        if truncated:
+            self._cut += 1
+        if proto == 6:
+            if end - l4 < 20:
+                not_decoded["truncated TCP header"] = not_decoded.get("truncated TCP header", 0) + 1
+                return
+            sport, dport, seq, ack, offflags = _TCP(buf, l4)
+            hlen = (offflags >> 12) << 2
+            if hlen < 20:
+                not_decoded["bad TCP header"] = not_decoded.get("bad TCP header", 0) + 1
+                return
+            flags = offflags & 0xFF
+            key = (src, dst, sport, dport, 6)
+            conn = conns.get(key)
+            is_orig = True
+            if conn is None:
+                conn = conns.get((dst, src, dport, sport, 6))
+                is_orig = False
+            if conn is not None and conn.closing and flags & SYN and not flags & ACK:
+                self._finish(conn, "fin/rst")  # the same ports used again
+                conn = None
+            if conn is None:
+                if flags & SYN and flags & ACK or (not flags & SYN and sport in SERVER_PORTS
+                                                   and dport not in SERVER_PORTS):
+                    conn = self._new(6, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
+                    is_orig = False
+                else:
+                    conn = self._new(6, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
+                    is_orig = True
+                self._endpoints(conn)
+                if self._ftp_expected:
+                    self._ftp_data(conn)
+            conn.last_ns = ts_ns
+            conn.last_ts = ts
+            payload = buf[l4 + hlen:end] if end > l4 + hlen else b""
+            claimed = max(l4_len - hlen, len(payload)) if truncated else len(payload)
+            if is_orig:
+                conn.o_pkts += npk
+                conn.o_bytes += ip_len
+                self._tcp(conn, conn.o, conn.r, True, flags, seq, ack, payload, claimed, ts_ns)
+            else:
+                conn.r_pkts += npk
+                conn.r_bytes += ip_len
+                self._tcp(conn, conn.r, conn.o, False, flags, seq, ack, payload, claimed, ts_ns)
+        elif proto == 17 or proto == 136:
+            if end - l4 < 8:
+                not_decoded["truncated UDP header"] = not_decoded.get("truncated UDP header", 0) + 1
+                return
+            sport, dport = _PORTS(buf, l4)
+            ulen = (buf[l4 + 4] << 8) | buf[l4 + 5]
+            pend = l4 + ulen if 8 <= ulen <= end - l4 else end
+            payload = buf[l4 + 8:pend]
+            key = (src, dst, sport, dport, proto)
+            conn = conns.get(key)
+            is_orig = True
+            if conn is None:
+                conn = conns.get((dst, src, dport, sport, proto))
+                is_orig = False
+                if conn is None:
+                    if sport in SERVER_PORTS and dport not in SERVER_PORTS:
+                        conn = self._new(proto, version, dst, src, dport, sport, ts_ns, ts, vlan, True)
+                        is_orig = False
+                    else:
+                        conn = self._new(proto, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
+                        is_orig = True
+            conn.last_ns = ts_ns
+            conn.last_ts = ts
+            if is_orig:
+                conn.o_pkts += npk
+                conn.o_bytes += ip_len
+                conn.o_payload += len(payload)
+                if payload and "D" not in conn.history:
+                    conn.history += "D"
+            else:
+                conn.r_pkts += npk
+                conn.r_bytes += ip_len
+                conn.r_payload += len(payload)
+                if payload and "d" not in conn.history:
+                    conn.history += "d"
+            if payload and (conn.handler is not None or conn.deciding):
+                csum = (buf[l4 + 6] << 8) | buf[l4 + 7]
+                if (csum or version == 6) and not truncated and pend == l4 + ulen \
+                        and not _udp_checksum_ok(version, src, dst, proto, buf[l4:pend]):
+                    self._bad_checksum(conn, is_orig)
+                if conn.handler is not None:
+                    conn.handler.datagram(is_orig, payload, ts_ns)
+                else:
+                    self._detect_udp(conn, is_orig, payload, ts_ns)
+        else:
+            if proto in (1, 58):
+                if end - l4 < 4:
+                    not_decoded["truncated ICMP header"] = not_decoded.get("truncated ICMP header", 0) + 1
+                    return
+                itype, icode = buf[l4], buf[l4 + 1]
+            else:
+                itype = icode = 0
+            key = (src, dst, 0, 0, proto)
+            conn = conns.get(key)
+            is_orig = True
+            if conn is None:
+                conn = conns.get((dst, src, 0, 0, proto))
+                is_orig = False
+                if conn is None:
+                    conn = self._new(proto, version, src, dst, 0, 0, ts_ns, ts, vlan, False)
+                    conn.o_port, conn.r_port = itype, icode  # as Zeek: type and code stand for ports
+                    conn.deciding = False
+                    is_orig = True
+            conn.last_ns = ts_ns
+            conn.last_ts = ts
+            size = end - l4
+            if is_orig:
+                conn.o_pkts += npk
+                conn.o_bytes += ip_len
+                conn.o_payload += size
+            else:
+                conn.r_pkts += npk
+                conn.r_bytes += ip_len
+                conn.r_payload += size
+        if linktype == 1 or linktype == 113 or linktype == 276:
+            mac = data[6:12] if linktype == 1 else _cooked_source(linktype, data)
+            if mac != (conn.o_mac if is_orig else conn.r_mac):
+                self._mac(conn, is_orig, mac)
+        self._decoded += npk
 
     # ------------------------------------------------------------------ flows
 

@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (Compiled with the C types of tcp.pxd when the install can; the annotations are for readers.)
 """One direction of a TCP connection: state, sequence space and bounded reassembly.
 
 Sequence numbers are kept relative to the first one seen (the SYN's + 1, or the first
@@ -24,8 +26,8 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 class Endpoint:
     """One side of a connection, as the packets it sent describe it."""
 
-    __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "fin", "gaps", "gap_bytes",
-                 "overlaps", "retransmits", "hist", "sink", "on_gap", "syn_seq", "fin_seq", "rst_seq")
+    __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "gaps", "gap_bytes", "overlaps",
+                 "retransmits", "hist", "sink", "on_gap")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -35,7 +37,6 @@ class Endpoint:
         self.next = 0  # next relative offset to deliver
         self.pending: dict[int, bytes] | None = None
         self.pending_size = 0
-        self.fin: int | None = None
         self.gaps = 0
         self.gap_bytes = 0
         self.overlaps = 0
@@ -43,9 +44,6 @@ class Endpoint:
         self.hist = 0  # history letters already written for this side
         self.sink: Callable[[bytes, int], None] | None = None  # in-order bytes go here
         self.on_gap: Callable[[int], None] | None = None  # told the size of each hole, while there is a sink
-        self.syn_seq = -1
-        self.fin_seq = -1
-        self.rst_seq = -1
 
     def rel(self, seq: int) -> int:
         """Relative, unwrapped offset of a 32-bit sequence number."""
