@@ -15,6 +15,10 @@ from cybertriage.assets import use_bundled_magic_database
 def main() -> int:
     """Run the command line (a frozen libmagic must be pointed at its database before it is imported)."""
     use_bundled_magic_database()
+    if sys.argv[1:2] == ["scan"]:  # it examines evidence in a child process: started while the rest loads
+        from cybertriage.evidence.watchdog import start_early
+
+        start_early()
     from cybertriage.cli import main as run_command_line
 
     return run_command_line()

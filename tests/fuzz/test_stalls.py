@@ -103,6 +103,17 @@ def test_a_crashed_or_stalled_child_is_reported_after_what_it_sent() -> None:
     assert list(watched(_send_then_wait, (0.1,), 5, never)) == ["listed", "listed later"]
 
 
+def _send_process_id(send, stop) -> None:
+    send(os.getpid())
+
+
+def test_a_child_started_early_does_the_next_work() -> None:
+    watchdog.start_early()  # what `cybertriage scan` does before it loads the rest of the program
+    early = watchdog._Child._idle[-1].process
+    assert early.is_alive()
+    assert list(watched(_send_process_id, (), 30, threading.Event())) == [early.pid]
+
+
 def test_cancelling_asks_the_child_to_stop_and_keeps_what_it_sends_last() -> None:
     cancelled = threading.Event()
     started = time.monotonic()
