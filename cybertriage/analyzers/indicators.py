@@ -12,6 +12,7 @@ token touching a chunk's edge is read with the chunk that holds all of it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
@@ -93,19 +94,25 @@ def _trie(words: list[str], wide: bool) -> bytes:
     return branch(tree)
 
 
-# Where an indicator may be: a dot before a top-level domain, a dotted quad, or an IPv6 "::" or
-# ":h:h:". Each pattern starts with a literal, which Python's re searches for at memory speed; the
-# group that matched says what to look for in the token around it.
-_PLACES = {
-    "dot": re.compile(rb"\.(?:(?P<domain>" + _trie(sorted(TLDS), wide=False) + rb"(?![A-Za-z0-9-]))"
-                      rb"|(?P<ipv4>\d{1,3}\.\d{1,3}\.\d))"),
-    "ipv6": re.compile(rb":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"),
-}
-_WIDE_PLACES = {
-    "dot": re.compile(rb"\.\x00(?:(?P<domain>" + _trie(sorted(TLDS), wide=True) + rb"(?![A-Za-z0-9-]\x00))"
-                      rb"|(?P<ipv4>\d\x00(?:\d\x00){0,2}\.\x00\d\x00))"),
-    "ipv6": re.compile(rb":\x00(?::\x00|[0-9A-Fa-f]\x00(?:[0-9A-Fa-f]\x00){0,3}:\x00)"),
-}
+@functools.cache
+def _places() -> tuple[dict[str, re.Pattern[bytes]], dict[str, re.Pattern[bytes]]]:
+    """Where an indicator may be, in ASCII and in UTF-16LE text: a dot before a top-level domain, a dotted
+    quad, or an IPv6 "::" or ":h:h:". Each pattern starts with a literal, which Python's re searches for at
+    memory speed; the group that matched says what to look for in the token around it. Compiled on first
+    use: the top-level domain tries take ~0.1 s, which a scan should not spend before it starts."""
+    narrow = {
+        "dot": re.compile(rb"\.(?:(?P<domain>" + _trie(sorted(TLDS), wide=False) + rb"(?![A-Za-z0-9-]))"
+                          rb"|(?P<ipv4>\d{1,3}\.\d{1,3}\.\d))"),
+        "ipv6": re.compile(rb":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"),
+    }
+    wide = {
+        "dot": re.compile(rb"\.\x00(?:(?P<domain>" + _trie(sorted(TLDS), wide=True) + rb"(?![A-Za-z0-9-]\x00))"
+                          rb"|(?P<ipv4>\d\x00(?:\d\x00){0,2}\.\x00\d\x00))"),
+        "ipv6": re.compile(rb":\x00(?::\x00|[0-9A-Fa-f]\x00(?:[0-9A-Fa-f]\x00){0,3}:\x00)"),
+    }
+    return narrow, wide
+
+
 _WIDE_TOKEN = re.compile(rb"(?:[" + re.escape(_TOKEN_BYTES) + rb"]\x00)+")
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -188,7 +195,8 @@ class Extraction:
         self._carry = buf[len(buf) - keep:]
 
     def _scan(self, buf: bytes, final: bool) -> None:
-        for places, run, width in ((_PLACES, self._run, 1), (_WIDE_PLACES, self._wide_run, 2)):
+        narrow, wide = _places()
+        for places, run, width in ((narrow, self._run, 1), (wide, self._wide_run, 2)):
             start = end = 0
             whole, kinds = False, set()
             for at, kind in sorted((m.start(), m.lastgroup or kind) for kind, pattern in places.items()
