@@ -26,7 +26,12 @@ cdef class CaptureAnalysis:
     cdef public object reader, settings, summary, hosts, findings, _decoder, _decode
     cdef public list _out
     cdef public dict _conns, _ftp_expected
-    cdef public long long _next_id, _decoded, _cut
+    cdef public long long _next_id, _count, _reported, _decoded, _cut
+    cdef public object _first_ns, _last_ns
+    cdef public double _sweep_every, _next_sweep
+
+    @cython.locals(ts=double, linktype=int, data=bytes)
+    cpdef bint _read(self, object frames, object cancel, object progress)
 
     @cython.locals(conn=_Conn, version=int, proto=int, buf=bytes, l4="Py_ssize_t", end="Py_ssize_t", ip_len="long long",
                    truncated=bint, npk="long long", l4_len="Py_ssize_t", sport=int, dport=int, offflags=int, hlen=int,

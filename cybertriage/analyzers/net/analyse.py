@@ -143,6 +143,12 @@ class CaptureAnalysis:
         self._next_id = 0
         self._decoder = Decoder()
         self._decode = self._decoder.fastest()
+        self._count = 0  # packets read
+        self._reported = 0  # bytes of the capture told to `progress` so far
+        self._first_ns: int | None = None  # capture time of the first packet and of the last one read
+        self._last_ns: int | None = None
+        self._sweep_every = min(self.settings.tcp_close_timeout, self.settings.udp_timeout)
+        self._next_sweep = 0.0  # capture time (seconds) when idle flows are next looked for
         self._decoded = 0  # packets that reached a flow
         self._cut = 0  # of which shorter than they were on the wire (snap length)
         self._ftp_expected: dict[tuple[str, int], ftp_mod.Channel] = {}  # (address, port) → announced data channel
@@ -185,43 +191,16 @@ class CaptureAnalysis:
         summary = self.summary
         out = self._out
         conns = self._conns
-        settings = self.settings
         not_decoded = summary.not_decoded
-        reported = 0
-        count = 0
-        first_ns = last_ns = None
-        next_sweep = None
-        sweep_every = min(settings.tcp_close_timeout, settings.udp_timeout)
+        frames = self.reader.frames()
         try:
-            for ts, linktype, data, _index, _wirelen, ts_ns in self.reader.frames():
-                count += 1
-                if not count % PROGRESS_PACKETS:
-                    if progress is not None:
-                        progress(self.reader.bytes_read - reported)
-                        reported = self.reader.bytes_read
-                    if cancel is not None and cancel.is_set():
-                        summary.cancelled = True
-                        break
-                    if len(conns) > settings.max_flows:
-                        self._evict()
-                if first_ns is None:
-                    first_ns = ts_ns
-                    next_sweep = ts + sweep_every
-                last_ns = ts_ns
-                if ts >= next_sweep:  # type: ignore[operator]
-                    self._sweep(ts)
-                    next_sweep = ts + sweep_every
-                    if out:
-                        yield from out
-                        out.clear()
-                self._packet(linktype, data, ts, ts_ns)
-                if out:
-                    yield from out
-                    out.clear()
+            while self._read(frames, cancel, progress):
+                yield from out
+                out.clear()
         except Exception:
             # A bug must not lose what was found; the summary tells what happened.
-            logger.exception("capture analysis stopped at packet %d of %s", count, self.reader.path)
-            summary.problems.append(f"analysis stopped at packet {count} by an internal error")
+            logger.exception("capture analysis stopped at packet %d of %s", self._count, self.reader.path)
+            summary.problems.append(f"analysis stopped at packet {self._count} by an internal error")
         if summary.cancelled:
             reason = "cancelled"
         else:
@@ -243,8 +222,8 @@ class CaptureAnalysis:
                                     f"{len(self.hosts.hosts):,} not described")
         yield from out
         out.clear()
-        if progress is not None and self.reader.bytes_read > reported:
-            progress(self.reader.bytes_read - reported)
+        if progress is not None and self.reader.bytes_read > self._reported:
+            progress(self.reader.bytes_read - self._reported)
         summary.packets_read = self.reader.packets_read
         summary.packets_decoded = self._decoded
         summary.packets_cut = self._cut
@@ -255,10 +234,37 @@ class CaptureAnalysis:
         summary.fragments_incomplete = self._decoder.fragments_incomplete
         if self._decoder.fragment_packets_lost:
             not_decoded["IP fragment of an incomplete datagram"] = self._decoder.fragment_packets_lost
-        if first_ns is not None:
-            summary.first_seen = iso_us(first_ns)
-            summary.last_seen = iso_us(last_ns)  # type: ignore[arg-type]
+        if self._first_ns is not None:
+            summary.first_seen = iso_us(self._first_ns)
+            summary.last_seen = iso_us(self._last_ns)
         yield summary
+
+    def _read(self, frames: Iterator[tuple[float, int, bytes, int, int, int]], cancel: threading.Event | None,
+              progress: Callable[[int], None] | None) -> bool:
+        """Read packets until some records are complete (True), or to the end of the capture or a cancel (False)."""
+        out = self._out
+        for ts, linktype, data, _index, _wirelen, ts_ns in frames:
+            self._count += 1
+            if not self._count % PROGRESS_PACKETS:
+                if progress is not None:
+                    progress(self.reader.bytes_read - self._reported)
+                    self._reported = self.reader.bytes_read
+                if cancel is not None and cancel.is_set():
+                    self.summary.cancelled = True
+                    return False
+                if len(self._conns) > self.settings.max_flows:
+                    self._evict()
+            if self._first_ns is None:
+                self._first_ns = ts_ns
+                self._next_sweep = ts + self._sweep_every
+            self._last_ns = ts_ns
+            if ts >= self._next_sweep:
+                self._sweep(ts)
+                self._next_sweep = ts + self._sweep_every
+            self._packet(linktype, data, ts, ts_ns)
+            if out:
+                return True
+        return False
 
     def _packet(self, linktype: int, data: bytes, ts: float, ts_ns: int) -> None:
         """One frame: decode it, find its flow, count it in, and hand its payload on. Compiled with the
