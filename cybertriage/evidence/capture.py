@@ -21,7 +21,6 @@ is kept. A file that is not a capture at all raises `EvidenceError` from the con
 
 from __future__ import annotations
 
-import gc
 import math
 import mmap
 import struct
@@ -45,7 +44,6 @@ __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_c
 RELEASE_EVERY = 16 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
 MAX_RECORD = 256 * 1024  # Wireshark's largest standard packet; bigger is a corrupt header
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng block (a packet block, or a large name resolution block)
-GC_YOUNG_OBJECTS = 20_000  # new objects between two runs of the cycle collector in the analysis process
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds (ns multiplier)
@@ -457,9 +455,6 @@ def _analyse_capture(send: Callable[[Any], None], stop: threading.Event, path: s
     and now and then the number of bytes of the capture read since the last number."""
     from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
 
-    # Every packet makes a few short-lived tuples. At Python's default (a collection every 700 new objects)
-    # the cycle collector took ~7 % of the analysis: here it runs every GC_YOUNG_OBJECTS instead.
-    gc.set_threshold(GC_YOUNG_OBJECTS, 20, 20)
     for record in analyse_capture(Path(path), stop, progress=send):
         send(record)
 
