@@ -395,8 +395,12 @@ class CaptureAnalysis:
                 conn.r_pkts += npk
                 conn.r_bytes += ip_len
                 conn.r_payload += size
-        if linktype == 1 or linktype == 113 or linktype == 276:
-            mac = data[6:12] if linktype == 1 else _cooked_source(linktype, data)
+        if linktype == 1:
+            known = conn.o_mac if is_orig else conn.r_mac
+            if known is None or not data.startswith(known, 6):  # the same sender as last time: nothing to copy
+                self._mac(conn, is_orig, data[6:12])
+        elif linktype == 113 or linktype == 276:
+            mac = _cooked_source(linktype, data)
             if mac != (conn.o_mac if is_orig else conn.r_mac):
                 self._mac(conn, is_orig, mac)
         self._decoded += npk
