@@ -34,7 +34,7 @@ cdef class CaptureAnalysis:
     cpdef bint _read(self, object frames, object cancel, object progress)
 
     @cython.locals(conn=_Conn, version=int, proto=int, buf=bytes, l4="Py_ssize_t", end="Py_ssize_t", ip_len="long long",
-                   truncated=bint, npk="long long", l4_len="Py_ssize_t", sport=int, dport=int, offflags=int, hlen=int,
+                   truncated=bint, npk="long long", l4_len="Py_ssize_t", offflags=int, hlen=int,
                    flags=int, is_orig=bint, claimed="long long", ulen="Py_ssize_t", pend="Py_ssize_t", size="Py_ssize_t")
     cpdef _packet(self, int linktype, bytes data, double ts, object ts_ns)
 

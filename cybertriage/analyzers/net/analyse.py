@@ -427,7 +427,7 @@ class CaptureAnalysis:
     def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
              payload: bytes, claimed: int, ts_ns: int) -> None:
         syn = flags & SYN
-        if ep.isn is None:
+        if ep.isn < 0:
             ep.isn = (seq + 1) & 0xFFFFFFFF if syn else seq
         last = ep.last
         rel = ((seq - ep.isn) & 0xFFFFFFFF) + (last & ~0xFFFFFFFF)  # Endpoint.rel, inlined: once per packet
@@ -491,7 +491,7 @@ class CaptureAnalysis:
                 ep.skip_to(rel + claimed, ts_ns)
             if conn.handler is not None and conn.handler.done:
                 self._stop_streams(conn)
-        if flags & ACK and peer.pending and peer.isn is not None:
+        if flags & ACK and peer.pending and peer.isn >= 0:
             acked = peer.rel(ack)
             first = min(peer.pending)
             if acked >= first > peer.next:  # the receiver has what the capture lost
@@ -547,9 +547,9 @@ class CaptureAnalysis:
             def sink(data: bytes, ts: int, side: bool = side) -> None:
                 self._detect_tcp(conn, side, data, ts)
             end.sink = sink  # type: ignore[union-attr]
-            if end is not ep and end.isn is not None:  # type: ignore[union-attr]
+            if end is not ep and end.isn >= 0:  # type: ignore[union-attr]
                 end.next = max(end.next, end.hi)  # type: ignore[union-attr]
-        if ep.next < rel and ep.isn is not None and not ep.hist & 0x01:
+        if ep.next < rel and ep.isn >= 0 and not ep.hist & 0x01:
             ep.next = rel  # picked up mid-stream: start where the capture starts
         ep.segment(rel, payload, ts_ns)
 

@@ -6,8 +6,8 @@ cimport cython
 @cython.final
 cdef class Endpoint:
     cdef public int state, hist
-    cdef public object isn, pending, sink, on_gap
-    cdef public long long hi, last, next, pending_size, gaps, gap_bytes, overlaps, retransmits
+    cdef public object pending, sink, on_gap
+    cdef public long long isn, hi, last, next, pending_size, gaps, gap_bytes, overlaps, retransmits
 
     @cython.locals(nxt="long long", cut="Py_ssize_t")
     cpdef segment(self, long long rel, bytes data, object ts_ns)

@@ -31,7 +31,7 @@ class Endpoint:
 
     def __init__(self) -> None:
         self.state = INACTIVE
-        self.isn: int | None = None  # 32-bit sequence number of relative offset 0
+        self.isn = -1  # 32-bit sequence number of relative offset 0; -1 until the first segment
         self.hi = 0  # highest relative offset covered (payload bytes, as Zeek counts them)
         self.last = 0  # a recent relative offset, the anchor for unwrapping
         self.next = 0  # next relative offset to deliver
@@ -47,7 +47,7 @@ class Endpoint:
 
     def rel(self, seq: int) -> int:
         """Relative, unwrapped offset of a 32-bit sequence number."""
-        rel = (seq - self.isn) & 0xFFFFFFFF  # type: ignore[operator]
+        rel = (seq - self.isn) & 0xFFFFFFFF
         last = self.last
         rel += last & ~0xFFFFFFFF
         if rel - last > 0x80000000:
