@@ -114,6 +114,13 @@ def test_a_child_started_early_does_the_next_work() -> None:
     assert list(watched(_send_process_id, (), 30, threading.Event())) == [early.pid]
 
 
+def test_the_child_may_send_a_megabyte_ahead_of_its_reader() -> None:
+    fcntl = pytest.importorskip("fcntl")
+    watchdog.start_early()
+    results = watchdog._Child._idle[-1].results
+    assert fcntl.fcntl(results.fileno(), fcntl.F_GETPIPE_SZ) == watchdog.PIPE_BYTES
+
+
 def test_cancelling_asks_the_child_to_stop_and_keeps_what_it_sends_last() -> None:
     cancelled = threading.Event()
     started = time.monotonic()
