@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ PROGRESS_SECONDS = 0.2
 # The evidence's own hash is wanted only when its analysis ends: its thread yields a busy core to the analysis
 # (on a two-core workstation, the capture analysis process and the scan's threads would otherwise take turns).
 HASH_NICENESS = 10
+STORE_AHEAD = 16  # carried objects waiting to be written to the case's object store
 _json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
 
 
@@ -234,7 +236,12 @@ class _EvidenceRun:
         self.write_error: CaseError | None = None
         self.examined: dict[tuple, tuple] = {}  # (sha256, name, kind, size, depth) → facts, findings, skipped, executable
         self.examined_indicators = 0  # indicators held in self.examined
-        self.kept: set[str] = set()  # carried objects already in the case's object store
+        self.kept: set[str] = set()  # carried objects in the case's object store, or on their way there
+        # Carried objects are stored by a thread of their own: each file is synced to disk before it takes its
+        # name, and the analysis threads go on meanwhile (STORE_AHEAD objects at most wait to be written).
+        self.storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carried-objects")
+        self.store_slots = threading.BoundedSemaphore(STORE_AHEAD)
+        self.storing: list[tuple[str, Future]] = []  # (object path, its storing)
         self.indicated: set[str] = set()  # contents whose indicators went to the writer
 
     # -- the stages ----------------------------------------------------------------
@@ -444,6 +451,7 @@ class _EvidenceRun:
                 scan.cancel.set()
                 for thread in threads:
                     thread.join()
+            self._stored()
         if self.write_error is not None:
             raise self.write_error
         yield self._progress(True)
@@ -598,11 +606,20 @@ class _EvidenceRun:
         """A capture holds a carried object only as packets: keep its bytes in the case to view and export."""
         if sha256 in self.kept:
             return
-        try:
-            keep_carried(self.scan.case_dir, sha256, obj.content)
-            self.kept.add(sha256)
-        except OSError as error:
-            self.source.ledger.skipped("objects", "carried object not stored", obj.path, str(error))
+        self.kept.add(sha256)
+        self.store_slots.acquire()
+        storing = self.storer.submit(keep_carried, self.scan.case_dir, sha256, obj.content)
+        storing.add_done_callback(lambda _: self.store_slots.release())
+        self.storing.append((obj.path, storing))
+
+    def _stored(self) -> None:
+        """Wait until every carried object is in the case's object store; the ledger tells those that are not."""
+        self.storer.shutdown(wait=True)
+        for path, storing in self.storing:
+            error = storing.exception()
+            if error is not None:
+                self.source.ledger.skipped("objects", "carried object not stored", path, str(error))
+        self.storing.clear()
 
     def _read(self, item: Item) -> str | None:
         def count(size: int) -> None:

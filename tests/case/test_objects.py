@@ -8,6 +8,7 @@ files against the file on disk, zip members against `unzip -p`, objects carried 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -200,3 +201,15 @@ def test_a_truncated_member_of_a_damaged_zip_is_an_evidence_error(tmp_path: Path
     (evidence / "a.zip").write_bytes(data[:100] + data[-200:])  # the member's compressed bytes are gone
     with pytest.raises(EvidenceError):
         read_object(case, member, 0, 50_000)
+
+
+def test_a_carried_object_that_cannot_be_stored_is_in_the_ledger(corpus_dir: Path, tmp_path: Path) -> None:
+    """Carried objects are written by a thread of their own; one that fails is counted, and the scan lands."""
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "objects").write_bytes(b"")  # a file where the object store's folder goes: nothing can be stored
+    result = run_cli("scan", corpus_dir / "pcap" / "http_get.pcap", "--case", case, "--quiet", "--no-yara")
+    assert result.code == 0, result.stderr
+    ledger = rows(case, "SELECT skipped, reasons FROM ledger WHERE stage = 'objects'")
+    assert [(row["skipped"], json.loads(row["reasons"])) for row in ledger] == [(1, {"carried object not stored": 1})]
+    assert len(rows(case, "SELECT id FROM files WHERE origin LIKE 'HTTP%'")) == 1  # its row is there all the same
