@@ -12,6 +12,7 @@ child sent before it was stopped reaches the caller.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import signal
@@ -102,10 +103,11 @@ def watched(target: Callable[..., None], args: tuple, stall_seconds: float, canc
             child.stop()
 
 
-def start_early() -> None:
+def start_early(modules: tuple[str, ...] = ()) -> None:
     """Start a child now, for the first `watched` call to take: a scan calls this before it loads the rest of
-    the program, so that the child's interpreter starts on the other core meanwhile (~0.2 s)."""
-    _Child.give_back(_Child())
+    the program, so that the child's interpreter starts on the other core meanwhile (~0.2 s), and imports
+    `modules` while it waits for its first target."""
+    _Child.give_back(_Child(modules))
 
 
 class _Child:
@@ -114,14 +116,14 @@ class _Child:
     _idle: ClassVar[list[_Child]] = []
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self) -> None:
+    def __init__(self, modules: tuple[str, ...] = ()) -> None:
         context = multiprocessing.get_context("spawn")
         request_end, self.requests = context.Pipe(duplex=False)
         self.results, result_end = context.Pipe(duplex=False)
         _enlarge(result_end)
         self.stop_asked = context.Event()
-        self.process = context.Process(target=_serve, args=(request_end, result_end, self.stop_asked), name="watched",
-                                       daemon=True)
+        self.process = context.Process(target=_serve, args=(request_end, result_end, self.stop_asked, modules),
+                                       name="watched", daemon=True)
         self.process.start()
         request_end.close()
         result_end.close()  # the child holds the only writing end: its death is an end of file here
@@ -170,10 +172,12 @@ def _enlarge(pipe: Connection) -> None:
             pass
 
 
-def _serve(requests: Connection, sender: Connection, stop: Any) -> None:
+def _serve(requests: Connection, sender: Connection, stop: Any, modules: tuple[str, ...] = ()) -> None:
     """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent asks us to stop
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    for module in modules:
+        importlib.import_module(module)
     while True:
         try:
             target, args = requests.recv()

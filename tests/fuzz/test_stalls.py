@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -104,14 +105,15 @@ def test_a_crashed_or_stalled_child_is_reported_after_what_it_sent() -> None:
 
 
 def _send_process_id(send, stop) -> None:
-    send(os.getpid())
+    send((os.getpid(), "wave" in sys.modules))
 
 
 def test_a_child_started_early_does_the_next_work() -> None:
-    watchdog.start_early()  # what `cybertriage scan` does before it loads the rest of the program
+    """What `cybertriage scan` does before it loads the rest of the program (nothing else imports `wave`)."""
+    watchdog.start_early(modules=("wave",))
     early = watchdog._Child._idle[-1].process
     assert early.is_alive()
-    assert list(watched(_send_process_id, (), 30, threading.Event())) == [early.pid]
+    assert list(watched(_send_process_id, (), 30, threading.Event())) == [(early.pid, True)]
 
 
 def test_the_child_may_send_a_megabyte_ahead_of_its_reader() -> None:

@@ -29,8 +29,9 @@ MAX_CERTIFICATES, MAX_REMEMBERED_CERTIFICATE = 1024, 16 * 1024
 _certificates: dict[bytes, Certificate] = {}
 
 
-def is_grease(value: int) -> bool:
-    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
+# RFC 8701's GREASE values (0x0A0A, 0x1A1A, ... 0xFAFA), which JA3 and JA3S leave out. A set: a ClientHello
+# holds dozens of numbers to test, and a set lookup is several times cheaper than a function call.
+GREASE = frozenset(byte * 0x0101 for byte in range(0x0A, 0x100, 0x10))
 
 
 def version_name(value: int | None) -> str | None:
@@ -171,7 +172,7 @@ class TlsHandler:
         pos = 34
         pos += 1 + body[pos]  # session id
         clen = struct.unpack_from("!H", body, pos)[0]
-        ciphers = [c for c in _u16s(body[pos + 2:pos + 2 + clen]) if not is_grease(c)]
+        ciphers = [c for c in _u16s(body[pos + 2:pos + 2 + clen]) if c not in GREASE]
         pos += 2 + clen
         pos += 1 + body[pos]  # compression methods
         exts = _extensions(body, pos)
@@ -179,7 +180,7 @@ class TlsHandler:
         groups: list[int] = []
         formats: list[int] = []
         for etype, data in exts:
-            if is_grease(etype):
+            if etype in GREASE:
                 continue
             ext_types.append(etype)
             if etype == 0 and len(data) >= 5:  # server_name: list of (type, name)
@@ -191,12 +192,12 @@ class TlsHandler:
                         break
                     npos += 3 + nlen
             elif etype == 10 and len(data) >= 2:
-                groups = [g for g in _u16s(data[2:2 + struct.unpack_from("!H", data, 0)[0]]) if not is_grease(g)]
+                groups = [g for g in _u16s(data[2:2 + struct.unpack_from("!H", data, 0)[0]]) if g not in GREASE]
             elif etype == 11 and data:
                 formats = list(data[1:1 + data[0]])
             elif etype == 43 and data:
                 rec.offered_versions = [version_name(v) for v in _u16s(data[1:1 + data[0]])  # type: ignore[misc]
-                                        if not is_grease(v)]
+                                        if v not in GREASE]
             elif etype == 16 and len(data) >= 2:
                 alpn = []
                 apos = 2
@@ -222,7 +223,7 @@ class TlsHandler:
         ext_types = []
         negotiated = version
         for etype, data in _extensions(body, pos):
-            if is_grease(etype):
+            if etype in GREASE:
                 continue
             ext_types.append(etype)
             if etype == 43 and len(data) >= 2:  # supported_versions: the one chosen
