@@ -31,6 +31,7 @@ except ImportError:  # Windows: its pipes are sized by multiprocessing
 POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the child
 FLUSH_SECONDS = 0.05
 BATCH = 512
+WAITING_BYTES = 32 * 1024 * 1024  # carried data the child may have waiting to be sent before its work waits too
 PARENT_CHECK_SECONDS = 1.0
 PIPE_BYTES = 1024 * 1024  # what the child may send ahead of the caller (Linux allows this much without privileges)
 STOP_GRACE_SECONDS = 5.0  # after a cancel, how long a child may take to end cleanly and send its last messages
@@ -202,38 +203,50 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class _Batches:
-    """The child's outgoing messages, sent in batches: when BATCH are waiting, and by a thread every
-    FLUSH_SECONDS, so that messages wait no longer than that even while the child is stuck in C."""
+    """The child's outgoing messages, sent in batches by a thread of their own: when BATCH are waiting, and
+    every FLUSH_SECONDS, so that messages wait no longer than that even while the child is stuck in C. The
+    work that sends them goes on while the caller is slow to read, until WAITING_BYTES of carried data (the
+    `data` of the messages that have some) wait to be sent."""
 
     def __init__(self, sender: Connection) -> None:
         self._sender = sender
         self._waiting: list[Any] = []
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
+        self._waiting_bytes = 0
+        self._changed = threading.Condition()
+        self._closed = False
         self._flusher = threading.Thread(target=self._flush_often, daemon=True)
         self._flusher.start()
 
     def send(self, message: Any) -> None:
-        with self._lock:
+        size = len(getattr(message, "data", None) or b"")
+        with self._changed:
+            while self._waiting_bytes + size > WAITING_BYTES and self._waiting:
+                self._changed.wait()
             self._waiting.append(message)
-            if len(self._waiting) >= BATCH:
-                self._flush()
+            self._waiting_bytes += size
+            if len(self._waiting) >= BATCH or self._waiting_bytes >= WAITING_BYTES:
+                self._changed.notify_all()
 
     def close(self) -> None:
-        self._closed.set()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
         self._flusher.join()
-        with self._lock:
-            self._flush()
 
     def _flush_often(self) -> None:
-        while not self._closed.wait(FLUSH_SECONDS):
-            with self._lock:
-                self._flush()
-
-    def _flush(self) -> None:
-        if self._waiting:
-            self._sender.send(self._waiting)
-            self._waiting = []
+        while True:
+            with self._changed:
+                if not self._closed and len(self._waiting) < BATCH and self._waiting_bytes < WAITING_BYTES:
+                    self._changed.wait(FLUSH_SECONDS)
+                batch, self._waiting = self._waiting, []
+                closed = self._closed
+            if batch:
+                self._sender.send(batch)  # blocks while the pipe is full; the work goes on meanwhile
+            with self._changed:
+                self._waiting_bytes -= sum(len(getattr(message, "data", None) or b"") for message in batch)
+                self._changed.notify_all()
+            if closed and not batch:
+                return
 
 
 def _death(exitcode: int | None) -> str:
