@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pefile
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..evidence.base import EvidenceObject, iso_utc
 from .base import Analyzer, Finding, Item, Settings
@@ -309,6 +308,9 @@ warnings.filterwarnings("ignore", message="PKCS#7 certificates could not be pars
 
 def _signer(signed_data: bytes) -> dict[str, str] | None:
     """Subject and issuer of the signing certificate: the one that issued none of the others."""
+    # Imported at the first signed file, not before a scan starts: cryptography's X.509 takes ~20–35 ms to load.
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     try:
         certificates = pkcs7.load_der_pkcs7_certificates(signed_data)
     except (ValueError, TypeError):
