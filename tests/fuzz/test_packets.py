@@ -27,6 +27,7 @@ import pytest
 
 from cybertriage.analyzers.net import analyse_capture
 from cybertriage.analyzers.net import dns as dns_mod
+from tests.analyzers.net.pcapgen import read_pcap
 from tests.conftest import run_cli
 
 PAYLOAD_TRACES = ["wikipedia.pcap", "dns_tkey.pcap", "ipv6-fragmented-dns.pcap", "http_get.pcap", "http_x-gzip.pcap",
@@ -55,17 +56,6 @@ def logged_errors():
     logger.addHandler(handler)
     yield handler.seen
     logger.removeHandler(handler)
-
-
-def _records(data: bytes) -> tuple[bytes, list[list]]:
-    """A little-endian microsecond pcap as its header and [sec, usec, wirelen, frame] records."""
-    assert data[:4] == b"\xd4\xc3\xb2\xa1"
-    records, pos = [], 24
-    while pos + 16 <= len(data):
-        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
-        records.append([sec, usec, wirelen, data[pos + 16:pos + 16 + caplen]])
-        pos += 16 + caplen
-    return data[:24], records
 
 
 def _payload_at(frame: bytes) -> int | None:
@@ -111,7 +101,7 @@ def _mutated_frame(rng: random.Random, frame: bytes, start: int) -> tuple[bytes,
 def test_mutated_packets_never_escape_a_parser(corpus_dir: Path, tmp_path: Path, logged_errors: list[str]) -> None:
     mutated = cut = 0
     for name in PAYLOAD_TRACES:
-        header, records = _records((corpus_dir / "pcap" / name).read_bytes())
+        header, records = read_pcap((corpus_dir / "pcap" / name).read_bytes())
         for variant in range(VARIANTS):
             rng = random.Random(f"{name}:{variant}")
             out = [header]
@@ -138,7 +128,7 @@ def test_mutated_packets_never_escape_a_parser(corpus_dir: Path, tmp_path: Path,
 def test_mutated_dns_messages_parse_or_raise_dns_error(corpus_dir: Path) -> None:
     messages = []
     for name in ("wikipedia.pcap", "dns_tkey.pcap", "dns_dns-corrupt.pcap"):
-        for _, _, _, frame in _records((corpus_dir / "pcap" / name).read_bytes())[1]:
+        for _, _, _, frame in read_pcap((corpus_dir / "pcap" / name).read_bytes())[1]:
             start = _payload_at(frame)
             if start is not None and b"\x00\x35" in frame[start - 8:start - 4]:
                 messages.append(frame[start:])

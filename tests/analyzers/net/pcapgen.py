@@ -49,6 +49,18 @@ def ether(ip_packet: bytes, vlans: tuple[int, ...] = ()) -> bytes:
     return frame + b"\x08\x00" + ip_packet
 
 
+def read_pcap(data: bytes) -> tuple[bytes, list[tuple[int, int, int, bytes]]]:
+    """A little-endian microsecond pcap as its header and (sec, usec, wirelen, frame) records, to be damaged
+    and written again by the tests that need captures the corpus does not have."""
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    records, pos = [], 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        records.append((sec, usec, wirelen, data[pos + 16:pos + 16 + caplen]))
+        pos += 16 + caplen
+    return data[:24], records
+
+
 def write_pcap(path: Path, frames: list[tuple[float, bytes]], linktype: int = 1, big_endian: bool = False,
                nanoseconds: bool = False) -> Path:
     order = ">" if big_endian else "<"

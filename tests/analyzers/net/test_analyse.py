@@ -18,6 +18,7 @@ import dpkt
 from cybertriage.analyzers.net import analyse as analyse_module
 from cybertriage.analyzers.net import analyse_capture
 from cybertriage.analyzers.net import tcp as tcp_module
+from tests.analyzers.net.pcapgen import read_pcap
 
 VARIANTS = 24
 # Run in a fresh interpreter: analyse.py and tcp.py imported from their source, not from the built modules.
@@ -55,17 +56,6 @@ def test_the_analysis_is_compiled_and_current() -> None:
             tuple(importlib.machinery.EXTENSION_SUFFIXES)), f"{module.__name__} not compiled (needs Cython and gcc)"
         for source in (built.parent / f"{module.__name__.rsplit('.', 1)[1]}.{ext}" for ext in ("py", "pxd")):
             assert built.stat().st_mtime >= source.stat().st_mtime, f"{built.name} is older than {source.name}: run make"
-
-
-def _frames(path: Path) -> tuple[bytes, list[tuple[int, int, bytes]]]:
-    """A microsecond little-endian pcap's header and its (sec, usec, frame) records."""
-    data = path.read_bytes()
-    header, records, pos = data[:24], [], 24
-    while pos + 16 <= len(data):
-        sec, usec, caplen = struct.unpack_from("<III", data, pos)
-        records.append((sec, usec, data[pos + 16:pos + 16 + caplen]))
-        pos += 16 + caplen
-    return header, records
 
 
 def _transport_at(frame: bytes) -> tuple[int, int] | None:
@@ -110,10 +100,10 @@ def _damaged(frame: bytes, rng: random.Random) -> bytes:
 
 def _disorderly(path: Path, variant: int, out: Path) -> Path:
     """The capture with ~15 % of its packets damaged, and some dropped, repeated or swapped with the next."""
-    header, records = _frames(path)
+    header, records = read_pcap(path.read_bytes())
     rng = random.Random(f"{path.name}:{variant}")
     kept: list[tuple[int, int, bytes]] = []
-    for sec, usec, frame in records:
+    for sec, usec, _wirelen, frame in records:
         roll = rng.random()
         if roll < 0.05:
             continue
@@ -134,7 +124,8 @@ def test_compiled_analysis_equals_python(corpus_dir: Path, tmp_path: Path) -> No
     captures = sorted((corpus_dir / "pcap").glob("*.pcap*"))
     damaged = []
     for path in captures:
-        if path.suffix == ".pcap" and path.read_bytes()[:4] == b"\xd4\xc3\xb2\xa1" and _frames(path)[0][20] == 1:
+        head = path.read_bytes()[:24]
+        if path.suffix == ".pcap" and head[:4] == b"\xd4\xc3\xb2\xa1" and head[20] == 1:  # little-endian µs, Ethernet
             damaged += [_disorderly(path, variant, tmp_path) for variant in range(VARIANTS)]
     assert len(damaged) >= 400
     everything = captures + damaged
