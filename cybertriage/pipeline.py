@@ -9,6 +9,7 @@ both cores busy without copying content between processes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -205,10 +206,8 @@ class _ContainerHash(threading.Thread):
         if not self.segments:
             return
         if sys.platform.startswith("linux"):  # where a thread has a priority of its own
-            try:
+            with contextlib.suppress(OSError):  # a hint: refused (a container's seccomp), the hash runs all the same
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
-            except OSError:
-                pass
         try:
             self.result = hash_files(self.segments, self.cancel, self._count)
         except CybertriageError as error:

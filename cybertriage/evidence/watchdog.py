@@ -12,6 +12,7 @@ child sent before it was stopped reaches the caller.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -167,10 +168,8 @@ def _enlarge(pipe: Connection) -> None:
     its other threads, and when a burst of carried bodies fills the pipe the child stops until then: with
     PIPE_BYTES it goes on analysing meanwhile (the 1 GB web capture of bench/pcap_triage.py: ~8 % faster)."""
     if hasattr(fcntl, "F_SETPIPE_SZ"):
-        try:
+        with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size, where an administrator lowered it
             fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:  # above /proc/sys/fs/pipe-max-size, where an administrator lowered it
-            pass
 
 
 def _serve(requests: Connection, sender: Connection, stop: Any, modules: tuple[str, ...] = ()) -> None:
@@ -239,11 +238,12 @@ class _Batches:
                 if not self._closed and len(self._waiting) < BATCH and self._waiting_bytes < WAITING_BYTES:
                     self._changed.wait(FLUSH_SECONDS)
                 batch, self._waiting = self._waiting, []
+                batch_bytes = self._waiting_bytes  # all of it is in this batch: only this thread takes from the list
                 closed = self._closed
             if batch:
                 self._sender.send(batch)  # blocks while the pipe is full; the work goes on meanwhile
             with self._changed:
-                self._waiting_bytes -= sum(len(getattr(message, "data", None) or b"") for message in batch)
+                self._waiting_bytes -= batch_bytes
                 self._changed.notify_all()
             if closed and not batch:
                 return
