@@ -6,7 +6,7 @@ cimport cython
 
 from .tcp cimport Endpoint
 
-cdef int FIN, SYN, RST, PSH, ACK
+cdef int FIN, SYN, RST, ACK
 cdef int INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET
 
 

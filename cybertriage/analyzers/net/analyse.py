@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 _TCP = struct.Struct("!HHIIH").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
 
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp", 47: "gre", 50: "esp", 51: "ah", 2: "igmp",
                89: "ospf", 4: "ipip", 41: "ipv6-in-ip", 103: "pim", 112: "vrrp", 136: "udplite"}
 # Ports a server listens on: a flow whose first packet comes from one of them (and goes to a
