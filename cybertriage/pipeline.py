@@ -192,10 +192,12 @@ class _ContainerHash(threading.Thread):
     """sha256 of the files that hold the evidence, computed beside the analysis (a second core
     is usually free while the first files are listed, and the page cache serves both readers)."""
 
-    def __init__(self, segments: list[Path], cancel: threading.Event) -> None:
+    def __init__(self, segments: list[Path]) -> None:
         super().__init__(name="container-hash", daemon=True)
         self.segments = segments
-        self.cancel = cancel
+        # Set when this evidence item's run ends before its hash does (cancelled, or failed): the hash of this
+        # item stops, not the scan, whose other items go on.
+        self.stop = threading.Event()
         self.total = sum(p.stat().st_size for p in segments)
         self.done = 0
         self.result: ContainerHash | None = None
@@ -209,7 +211,7 @@ class _ContainerHash(threading.Thread):
             with contextlib.suppress(OSError):  # a hint: refused (a container's seccomp), the hash runs all the same
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
         try:
-            self.result = hash_files(self.segments, self.cancel, self._count)
+            self.result = hash_files(self.segments, self.stop, self._count)
         except CybertriageError as error:
             self.error = error
 
@@ -268,7 +270,7 @@ class _EvidenceRun:
             if isinstance(self.source, DiskImage):
                 self.source.listing_stall_seconds = scan.options.listing_stall_seconds
             self._record_evidence()
-            hashing = _ContainerHash(self.source.container_files, scan.cancel)
+            hashing = _ContainerHash(self.source.container_files)
             if isinstance(self.source, DiskImage) and self.source.format == "ewf" and scan.options.verify_images:
                 yield from self._verify_image()
             yield from self._analyse()
@@ -281,7 +283,7 @@ class _EvidenceRun:
             self._finish("failed", str(error))
         finally:
             if hashing is not None and hashing.is_alive():
-                scan.cancel.set()
+                hashing.stop.set()
                 hashing.join()
             if self.source is not None:
                 self.source.close()
@@ -306,6 +308,8 @@ class _EvidenceRun:
         """Wait for the container files' sha256 (taken while the analysis ran) and record it."""
         progress = Progress(str(self.path), "hashing evidence", bytes_total=hashing.total)
         while hashing.is_alive():
+            if self.scan.cancel.is_set():  # the examiner stopped the scan while its hash was still being taken
+                hashing.stop.set()
             hashing.join(PROGRESS_SECONDS)
             progress.bytes_done = hashing.done
             yield progress

@@ -6,8 +6,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from cybertriage import pipeline
 from cybertriage.analyzers import Settings
 from cybertriage.assets import asset_dir
+from cybertriage.errors import Cancelled
 from cybertriage.pipeline import Scan, ScanOptions
 from tests.conftest import Images, export, run_cli
 
@@ -50,3 +52,26 @@ def test_progress_counts_reach_totals(disk_images: Images, tmp_path: Path) -> No
     assert last is not None and last.listing_done
     assert last.objects_done == last.objects_found == scan.outcomes[0].files
     assert last.bytes_done > 0
+
+
+def test_an_evidence_item_that_fails_while_its_hash_runs_stops_only_its_hash(disk_images: Images, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    """An image whose analysis fails before its sha256 is done: that hash is stopped, but the scan is not
+    cancelled, and the next evidence item is examined."""
+    blank = tmp_path / "blank.raw"
+    blank.write_bytes(bytes(4 * 1024 * 1024))  # no partition table, no filesystem: its analysis fails at once
+    real_hash_files = pipeline.hash_files
+
+    def slow_for_the_blank_image(files, stop, progress):
+        if files[0] == blank:  # a hash that outlasts the failed analysis, as a large image's would
+            stop.wait(30)
+            raise Cancelled()
+        return real_hash_files(files, stop, progress)
+
+    monkeypatch.setattr(pipeline, "hash_files", slow_for_the_blank_image)
+    cancel = threading.Event()
+    scan = Scan(tmp_path / "case", [blank, disk_images.bare_fat], ScanOptions(jobs=1), cancel)
+    for _ in scan.run():
+        pass
+    assert [outcome.status for outcome in scan.outcomes] == ["failed", "done"]
+    assert not cancel.is_set()
