@@ -18,7 +18,7 @@ def main() -> int:
     if sys.argv[1:2] == ["scan"]:  # it examines evidence in a child process: started while the rest loads
         from cybertriage.evidence.watchdog import start_early
 
-        start_early(modules=("cybertriage.analyzers.net",))  # the capture analysis, should there be a capture
+        start_early(modules=("cybertriage.analyzers.net.analyse",))  # the capture analysis, should there be a capture
     from cybertriage.cli import main as run_command_line
 
     return run_command_line()

@@ -49,7 +49,6 @@ PROGRESS_SECONDS = 0.2
 # (on a two-core workstation, the capture analysis process and the scan's threads would otherwise take turns).
 HASH_NICENESS = 10
 STORE_AHEAD = 16  # carried objects waiting to be written to the case's object store
-_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
 
 
 @dataclass
@@ -498,9 +497,8 @@ class _EvidenceRun:
             finding = Finding("network", record.rule, record.severity, record.title, record.detail)
             records.setdefault("findings", []).extend(self._finding_rows(None, [finding], object_text=record.object))
             return
-        row = {"evidence_id": self.evidence_id}
-        for key, value in record.to_dict().items():
-            row[key] = _json_text(value) if isinstance(value, list) else value
+        row = record.row()
+        row["evidence_id"] = self.evidence_id
         if record.KIND == "flow":
             row["flow_id"] = row.pop("id")
         rows = records.setdefault(NETWORK_TABLES[record.KIND], [])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -94,12 +95,20 @@ def _trie(words: list[str], wide: bool) -> bytes:
     return branch(tree)
 
 
-@functools.cache
+_COMPILING = threading.Lock()
+
+
 def _places() -> tuple[dict[str, re.Pattern[bytes]], dict[str, re.Pattern[bytes]]]:
     """Where an indicator may be, in ASCII and in UTF-16LE text: a dot before a top-level domain, a dotted
     quad, or an IPv6 "::" or ":h:h:". Each pattern starts with a literal, which Python's re searches for at
     memory speed; the group that matched says what to look for in the token around it. Compiled on first
     use: the top-level domain tries take ~0.1 s, which a scan should not spend before it starts."""
+    with _COMPILING:  # once: the scan's examining threads meet their first text together, and each compiled them
+        return _compiled_places()
+
+
+@functools.cache
+def _compiled_places() -> tuple[dict[str, re.Pattern[bytes]], dict[str, re.Pattern[bytes]]]:
     narrow = {
         "dot": re.compile(rb"\.(?:(?P<domain>" + _trie(sorted(TLDS), wide=False) + rb"(?![A-Za-z0-9-]))"
                           rb"|(?P<ipv4>\d{1,3}\.\d{1,3}\.\d))"),

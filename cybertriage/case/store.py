@@ -108,11 +108,10 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
     Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists)."""
     start = 0
     while start < len(rows):
-        keys = rows[start].keys()
+        columns = tuple(rows[start])
         end = start + 1
-        while end < len(rows) and rows[end].keys() == keys:
+        while end < len(rows) and tuple(rows[end]) == columns:  # the same columns in the same order as the values
             end += 1
-        columns = tuple(keys)
         values = [tuple(row.values()) for row in rows[start:end]]
         if any(type(v) not in _PLAIN for value in values for v in value):
             values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]

@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from cybertriage.analyzers import indicators
 from cybertriage.analyzers.indicators import MAX_PER_FILE, Extraction
 from tests import images
 from tests.conftest import run_cli
@@ -171,3 +174,27 @@ def test_ipv6_forms() -> None:
     addresses = {value for kind, value in extraction.found if kind == "ip"}
     assert addresses == {"fe80::1", "2001:db8::42", "2001:db8::7"}
     assert re.fullmatch(r"http://\[2001:db8::7\]:8080/x", next(v for k, v in extraction.found if k == "url"))
+
+
+def test_places_are_compiled_once_for_threads_that_ask_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's two examining threads meet their first text at about the same moment: the top-level
+    domain patterns (~0.1 s of compiling) must be built once, not once per thread."""
+    tries = []
+
+    def slow_trie(words: list[str], wide: bool) -> bytes:
+        tries.append(wide)
+        time.sleep(0.05)  # long enough for the other thread to ask meanwhile
+        return real_trie(words, wide)
+
+    real_trie = indicators._trie
+    monkeypatch.setattr(indicators, "_trie", slow_trie)
+    indicators._compiled_places.cache_clear()
+    try:
+        threads = [threading.Thread(target=indicators._places) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        indicators._compiled_places.cache_clear()  # not kept with the slowed tries' results in the cache
+    assert sorted(tries) == [False, True]

@@ -241,6 +241,15 @@ def test_capture_analysis_imports_no_file_analyzer() -> None:
     assert loaded and all(name.startswith("cybertriage.analyzers.net") for name in loaded), loaded
 
 
+def test_records_arrive_without_the_protocol_parsers() -> None:
+    """The scan's process unpickles the records the analysis child sends: that must not import the packet
+    analysis and dpkt (~0.07 s of the scan's process per capture)."""
+    code = ("import sys, cybertriage.analyzers.net.records; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith(('cybertriage.analyzers.net', 'dpkt')))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["cybertriage.analyzers.net", "cybertriage.analyzers.net.records"]
+
+
 def test_capture_emptied_after_it_was_opened(corpus_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "emptied.pcap"
     shutil.copyfile(corpus_dir / "pcap" / "http_get.pcap", path)

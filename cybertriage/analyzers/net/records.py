@@ -10,7 +10,10 @@ before the flow itself. Times are ISO 8601 UTC strings with microseconds
 from __future__ import annotations
 
 import dataclasses
+import json
+import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,23 +40,44 @@ def iso_us(ts_ns: int) -> str:
 class _Record:
     KIND: ClassVar[str]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Fields as a plain dict (what an exporter writes); bytes fields are left out."""
-        return {name: value for name in self._names() if not isinstance(value := getattr(self, name), (bytes, _Record))}
+    def row(self) -> dict[str, Any]:
+        """Fields as a row of the record's case table, lists as JSON text (as sqlite-utils stores them)."""
+        layout = _LAYOUTS.get(self.__class__) or _Layout.of(self.__class__)
+        row = dict(zip(layout.names, layout.values(self)))
+        for name in layout.lists:
+            value = row[name]
+            if value.__class__ is list:
+                row[name] = _json_text(value) if value else "[]"
+        return row
 
     def __reduce__(self) -> tuple[type, tuple]:
         """Pickled as the class and its field values: records go from the analysis process to the scan's in
         batches, and this way costs half the time of pickle's default for slotted classes on either side."""
-        return self.__class__, tuple([getattr(self, name) for name in self._names()])
-
-    def _names(self) -> tuple[str, ...]:
-        names = _FIELD_NAMES.get(self.__class__)
-        if names is None:
-            names = _FIELD_NAMES[self.__class__] = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        return names
+        layout = _LAYOUTS.get(self.__class__) or _Layout.of(self.__class__)
+        return self.__class__, layout.values(self)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # record class → its field names, in order
+@dataclass(frozen=True)
+class _Layout:
+    """A record class's fields, read all at once (`operator.attrgetter` runs in C): the scan's process turns
+    tens of thousands of records per capture into rows."""
+
+    names: tuple[str, ...]
+    values: Callable[[Any], tuple]  # a record → its field values, in `names` order
+    lists: tuple[str, ...]  # the fields that hold lists
+
+    @staticmethod
+    def of(cls: type) -> _Layout:
+        fields = dataclasses.fields(cls)
+        names = tuple(f.name for f in fields)
+        getter = operator.attrgetter(*names)
+        values = getter if len(names) > 1 else lambda record: (getter(record),)
+        layout = _LAYOUTS[cls] = _Layout(names, values, tuple(f.name for f in fields if f.default_factory is list))
+        return layout
+
+
+_LAYOUTS: dict[type, _Layout] = {}
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@ UDP checksum verdicts, and the same flows whatever the link layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import struct
 from collections import Counter
@@ -127,7 +128,7 @@ def test_same_flows_under_every_link_layer(analysed, corpus_dir: Path, tmp_path:
     original = analysed("wikipedia.pcap")
 
     def view(recs):
-        return sorted((r.KIND, repr({k: v for k, v in r.to_dict().items() if k not in ("vlan", "path", "format",
+        return sorted((r.KIND, repr({k: v for k, v in dataclasses.asdict(r).items() if k not in ("vlan", "path", "format",
                                                                                        "file_size", "bytes_read",
                                                                                        "linktypes", "not_decoded",
                                                                                        "packets_read", "macs")}))
