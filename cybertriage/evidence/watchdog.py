@@ -13,6 +13,7 @@ child sent before it was stopped reaches the caller.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import multiprocessing
 import os
@@ -178,6 +179,9 @@ def _serve(requests: Connection, sender: Connection, stop: Any, modules: tuple[s
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
+    # What is loaded by now lives as long as the child: the cycle collector need not walk it again each time
+    # it looks at everything (a capture's analysis took ~7 % less CPU).
+    gc.freeze()
     while True:
         try:
             target, args = requests.recv()
