@@ -725,6 +725,10 @@ class CaptureAnalysis:
             conn.vlan, conn.version)
         self.hosts.flow(flow, *((conn.macs[1], conn.macs[0]) if conn.macs else ((), ())))
         self.emit(flow)
+        # Its parser and its two directions refer back to the flow: let go of them, so that all of it is freed
+        # now, not later by the cycle collector, which would have walked it again each time meanwhile.
+        conn.handler = None
+        conn.o = conn.r = None
 
 
 def _cooked_source(linktype: int, data: bytes) -> bytes | None:

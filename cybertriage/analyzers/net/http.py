@@ -512,6 +512,8 @@ class HttpHandler:
         self.sides[False].close(clean)
         while self.txs:
             self._emit(self.txs.popleft())
+        for side in self.sides:
+            side.h = None  # each side refers back to this handler: without this, only the cycle collector frees them
 
     # parser callbacks
     def next_is_http09(self) -> bool:
