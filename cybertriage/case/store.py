@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import getpass
+import itertools
 import json
 import os
 import queue
@@ -113,7 +114,7 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
         while end < len(rows) and tuple(rows[end]) == columns:  # the same columns in the same order as the values
             end += 1
         values = [tuple(row.values()) for row in rows[start:end]]
-        if any(type(v) not in _PLAIN for value in values for v in value):
+        if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
             values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
         sql = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
                f"({', '.join(f'[{c}]' for c in columns)}) "
