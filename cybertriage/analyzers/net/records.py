@@ -42,7 +42,7 @@ class _Record:
 
     def row(self) -> dict[str, Any]:
         """Fields as a row of the record's case table, lists as JSON text (as sqlite-utils stores them)."""
-        layout = _LAYOUTS.get(self.__class__) or _Layout.of(self.__class__)
+        layout = _Layout.of(self.__class__)
         row = dict(zip(layout.names, layout.values(self)))
         for name in layout.lists:
             value = row[name]
@@ -53,8 +53,7 @@ class _Record:
     def __reduce__(self) -> tuple[type, tuple]:
         """Pickled as the class and its field values: records go from the analysis process to the scan's in
         batches, and this way costs half the time of pickle's default for slotted classes on either side."""
-        layout = _LAYOUTS.get(self.__class__) or _Layout.of(self.__class__)
-        return self.__class__, layout.values(self)
+        return self.__class__, _Layout.of(self.__class__).values(self)
 
 
 @dataclass(frozen=True)
@@ -63,16 +62,17 @@ class _Layout:
     tens of thousands of records per capture into rows."""
 
     names: tuple[str, ...]
-    values: Callable[[Any], tuple]  # a record → its field values, in `names` order
+    values: Callable[[Any], tuple]  # a record → its field values, in `names` order (every record has several)
     lists: tuple[str, ...]  # the fields that hold lists
 
     @staticmethod
     def of(cls: type) -> _Layout:
-        fields = dataclasses.fields(cls)
-        names = tuple(f.name for f in fields)
-        getter = operator.attrgetter(*names)
-        values = getter if len(names) > 1 else lambda record: (getter(record),)
-        layout = _LAYOUTS[cls] = _Layout(names, values, tuple(f.name for f in fields if f.default_factory is list))
+        layout = _LAYOUTS.get(cls)
+        if layout is None:
+            fields = dataclasses.fields(cls)
+            names = tuple(f.name for f in fields)
+            lists = tuple(f.name for f in fields if f.default_factory is list)
+            layout = _LAYOUTS[cls] = _Layout(names, operator.attrgetter(*names), lists)
         return layout
 
 
