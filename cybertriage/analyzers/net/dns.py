@@ -183,8 +183,11 @@ class DnsHandler:
         self.conn = conn
         self.ctx = ctx
         self.netbios = 137 in (conn.o_port, conn.r_port)
-        self.pending: dict[int, deque[tuple[DnsRecord, int]]] = {}
-        self.pending_count = 0
+        # Queries waiting for their answer, oldest first: (transaction id, arrival number) → (record, time),
+        # and, per transaction id, the arrival numbers of its queries (the same id may be waiting twice).
+        self.pending: dict[tuple[int, int], tuple[DnsRecord, int]] = {}
+        self.waiting: dict[int, deque[int]] = {}
+        self.arrivals = 0
         self.bufs = [b"", b""]  # TCP: resp, orig
         self.dead = [False, False]
         self.done = False
@@ -228,17 +231,17 @@ class DnsHandler:
         if not msg.qr:
             rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
                             query, _qtype(qtype), qclass if qclass >= 0 else None, flow_id=conn.id)
-            if self.pending_count >= MAX_PENDING:
+            if len(self.pending) >= MAX_PENDING:
                 self._flush_oldest()
-            self.pending.setdefault(msg.id, deque()).append((rec, ts_ns))
-            self.pending_count += 1
+            self.arrivals += 1
+            self.pending[(msg.id, self.arrivals)] = (rec, ts_ns)
+            self.waiting.setdefault(msg.id, deque()).append(self.arrivals)
             return
-        waiting = self.pending.get(msg.id)
-        if waiting:
-            rec, sent = waiting.popleft()
-            self.pending_count -= 1
-            if not waiting:
-                del self.pending[msg.id]
+        arrivals = self.waiting.get(msg.id)
+        if arrivals:
+            rec, sent = self.pending.pop((msg.id, arrivals.popleft()))
+            if not arrivals:
+                del self.waiting[msg.id]
             rec.rtt = round((ts_ns - sent) / 1e9, 6)
         else:
             rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
@@ -249,19 +252,20 @@ class DnsHandler:
         self.ctx.emit(rec)
 
     def _flush_oldest(self) -> None:
-        oldest = min(self.pending, key=lambda k: self.pending[k][0][1])
-        rec, _ = self.pending[oldest].popleft()
-        if not self.pending[oldest]:
-            del self.pending[oldest]
-        self.pending_count -= 1
+        """Too many queries wait: the one that came first goes out unanswered (in constant time: a flood of
+        unanswered queries, as DNS tunnelling makes, must not cost a search per query)."""
+        (ident, arrival), (rec, _) = next(iter(self.pending.items()))
+        del self.pending[(ident, arrival)]
+        self.waiting[ident].popleft()  # this arrival: the first of all is the first of its id
+        if not self.waiting[ident]:
+            del self.waiting[ident]
         self.ctx.emit(rec)
 
     def close(self, ts_ns: int) -> None:
-        waiting = sorted((item for queue in self.pending.values() for item in queue), key=lambda item: item[1])
-        for rec, _ in waiting:
+        for rec, _ in sorted(self.pending.values(), key=lambda item: item[1]):
             self.ctx.emit(rec)
         self.pending.clear()
-        self.pending_count = 0
+        self.waiting.clear()
 
 
 def _qtype(qtype: int) -> str | None:

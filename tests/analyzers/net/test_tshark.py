@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import socket
 import struct
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers.net import analyse_capture
+from cybertriage.analyzers.net import dns as dns_mod
 from tests.analyzers.net import pcapgen
 from tests.analyzers.net.conftest import tshark
 
@@ -75,6 +77,39 @@ def test_wikipedia_dns_names_equal_tshark(analysed, corpus_dir: Path) -> None:
     rows = tshark("-r", str(corpus_dir / "pcap" / "wikipedia.pcap"), "-Y", "dns && dns.flags.response == 0 && !nbns",
                   "-T", "fields", "-e", "dns.qry.name")
     assert {name for (name,) in rows} <= {d.query for d in analysed("wikipedia.pcap").of("dns")}
+
+
+def _dns_message(ident: int, name: str, answer: str | None = None) -> bytes:
+    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0\0\x01\0\x01"
+    if answer is None:
+        return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question
+    return (struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question
+            + struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(answer))
+
+
+def test_a_flood_of_unanswered_queries_keeps_the_latest_waiting(tmp_path: Path) -> None:
+    """600 queries in one flow, then their answers: at most MAX_PENDING wait for an answer (as a tunnelling
+    flood would otherwise fill memory), so the oldest go out unanswered in the order they were asked, their
+    late answers stand alone, and the latest MAX_PENDING are paired with theirs. Names and answers as tshark
+    reads them."""
+    client, server, count = "10.0.0.1", "10.0.0.53", 600
+    frames = [(1_700_000_000 + i * 0.001, pcapgen.ether(pcapgen.ipv4(client, server, 17, pcapgen.udp(
+        client, server, 40000, 53, _dns_message(i, f"q{i}.example.com"))))) for i in range(count)]
+    frames += [(1_700_000_001 + i * 0.001, pcapgen.ether(pcapgen.ipv4(server, client, 17, pcapgen.udp(
+        server, client, 53, 40000, _dns_message(i, f"q{i}.example.com", f"10.1.{i // 256}.{i % 256}")))))
+        for i in range(count)]
+    path = pcapgen.write_pcap(tmp_path / "flood.pcap", frames)
+    rows = tshark("-r", str(path), "-T", "fields", "-e", "dns.flags.response", "-e", "dns.qry.name", "-e", "dns.a")
+    asked = [name for response, name, _ in rows if response in ("0", "False")]
+    answers = {name: address for response, name, address in rows if response in ("1", "True")}
+    assert len(asked) == len(answers) == count
+    flushed = count - dns_mod.MAX_PENDING
+
+    records = [record for record in analyse_capture(path) if record.KIND == "dns"]
+    assert [r.query for r in records if r.rcode is None] == asked[:flushed]  # the oldest, unanswered, in order
+    assert sorted(r.query for r in records if r.rcode is not None and r.rtt is None) == sorted(asked[:flushed])
+    assert {r.query: r.answers for r in records if r.rtt is not None} == {
+        name: [answers[name]] for name in asked[flushed:]}
 
 
 # ---------------------------------------------------------------------------- link layers
