@@ -149,8 +149,8 @@ def test_ended_flows_are_freed_without_the_cycle_collector(corpus_dir: Path) -> 
         try:
             records = list(analyse_capture(corpus_dir / "pcap" / name))
             left = [type(obj).__name__ for obj in gc.get_objects()
-                    if isinstance(obj, (analyse_module._Conn, tcp_module.Endpoint)) or type(obj).__name__.endswith("Handler")
-                    and type(obj).__module__.startswith("cybertriage.")]
+                    if isinstance(obj, (analyse_module._Conn, tcp_module.Endpoint))
+                    or (type(obj).__name__.endswith("Handler") and type(obj).__module__.startswith("cybertriage."))]
         finally:
             gc.enable()
         flows += sum(1 for record in records if record.KIND == "flow")
