@@ -306,7 +306,8 @@ class CaptureAnalysis:
                 else:
                     conn = self._new(6, version, src, dst, sport, dport, ts_ns, ts, vlan, False)
                     is_orig = True
-                self._endpoints(conn)
+                conn.o = Endpoint()
+                conn.r = Endpoint()
                 if self._ftp_expected:
                     self._ftp_data(conn)
             conn.last_ns = ts_ns
@@ -417,12 +418,12 @@ class CaptureAnalysis:
         self._conns[key] = conn
         return conn
 
-    def _endpoints(self, conn: _Conn) -> None:
-        """A new TCP flow's two directions, each telling the flow of the holes in what it delivers."""
-        conn.o = Endpoint()
-        conn.r = Endpoint()
-        conn.o.on_gap = lambda size: self._gap(conn, True, size)
-        conn.r.on_gap = lambda size: self._gap(conn, False, size)
+    def _hear_gaps(self, conn: _Conn) -> None:
+        """Once a TCP flow's bytes go somewhere: each direction tells the flow of the holes in what it delivers.
+        Not before: a flow without payload (a port scan's, a flood's) costs no callbacks."""
+        if conn.o.on_gap is None:
+            conn.o.on_gap = lambda size: self._gap(conn, True, size)
+            conn.r.on_gap = lambda size: self._gap(conn, False, size)
 
     def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
              payload: bytes, claimed: int, ts_ns: int) -> None:
@@ -542,6 +543,7 @@ class CaptureAnalysis:
 
     def _start_detect(self, conn: _Conn, ep: Endpoint, is_orig: bool, rel: int, payload: bytes, ts_ns: int) -> None:
         """First payload of a TCP flow: route both directions' in-order bytes to the detector."""
+        self._hear_gaps(conn)
         conn.detect = []
         for side, end in ((True, conn.o), (False, conn.r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:
@@ -636,6 +638,7 @@ class CaptureAnalysis:
 
     def _attach(self, conn: _Conn, handler) -> None:
         """Route both directions' in-order bytes to an application parser."""
+        self._hear_gaps(conn)
         conn.handler = handler
         self.summary.tcp_streams += 2
         for side, end in ((True, conn.o), (False, conn.r)):

@@ -11,6 +11,7 @@ addresses (the rest are counted, not described) and a few names and ports per ad
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -25,7 +26,7 @@ MAX_MACS = 16
 
 def mac_text(raw: bytes) -> str:
     """b'\\x00\\x1b...' -> '00:1b:...' (as tshark prints eth.src)."""
-    return ":".join(f"{b:02x}" for b in raw)
+    return raw.hex(":")
 
 
 @lru_cache(maxsize=4096)
@@ -156,7 +157,7 @@ class HostTable:
     def records(self) -> list[HostRecord]:
         """The hosts seen in flows, by address (IPv4 before IPv6, numerically)."""
         out = []
-        for address in sorted(self.hosts, key=lambda a: ipaddress.ip_address(a).packed.rjust(16, b"\0")):
+        for address in sorted(self.hosts, key=_numeric):
             host = self.hosts[address]
             if not host.flows:
                 continue  # named by HTTP/TLS records but never in a flow of its own: cannot happen, kept safe
@@ -168,6 +169,12 @@ class HostTable:
                 dns, http, tls, sorted(host.ports or (), key=_port_order), host.flows, host.packets_out, host.packets_in,
                 host.bytes_out, host.bytes_in, host.first, host.last))
         return out
+
+
+def _numeric(address: str) -> bytes:
+    """An address as 16 bytes, IPv4 ones zero-filled in front, to sort them numerically (inet_pton: a 200,000-host
+    summary was sorted in seconds through ipaddress objects)."""
+    return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address).rjust(16, b"\0")
 
 
 def _answered(flow: Flow) -> bool:
