@@ -21,6 +21,7 @@ is kept. A file that is not a capture at all raises `EvidenceError` from the con
 
 from __future__ import annotations
 
+import gc
 import math
 import mmap
 import struct
@@ -44,6 +45,11 @@ __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_c
 RELEASE_EVERY = 16 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
 MAX_RECORD = 256 * 1024  # Wireshark's largest standard packet; bigger is a corrupt header
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng block (a packet block, or a large name resolution block)
+# New container objects between two young-generation runs of the cycle collector while a capture is analysed
+# (Python's default: 700). The analysis breaks each flow's cycles when the flow ends, so the collector finds
+# little; run at the default rate it walked every open flow again and again (a port scan's 500,000 open flows:
+# 5.6 of 12.5 CPU-s, against 1.4 of 8.1 at this rate; the peak RSS the same).
+COLLECT_EVERY = 50_000
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds (ns multiplier)
@@ -455,8 +461,13 @@ def _analyse_capture(send: Callable[[Any], None], stop: threading.Event, path: s
     and now and then the number of bytes of the capture read since the last number."""
     from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
 
-    for record in analyse_capture(Path(path), stop, progress=send):
-        send(record)
+    default = gc.get_threshold()
+    gc.set_threshold(COLLECT_EVERY, *default[1:])  # in the analysis process only, and for this capture only
+    try:
+        for record in analyse_capture(Path(path), stop, progress=send):
+            send(record)
+    finally:
+        gc.set_threshold(*default)
 
 
 def _carried_object(extracted: Any) -> EvidenceObject:
