@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import socket
 import sqlite3
-import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from cybertriage.case import timeline as tl
 from cybertriage.correlate import correlate
 from cybertriage.report.content import ReportDetails, collect
 from tests import images
-from tests.analyzers.net.pcapgen import ether, ipv4, udp, write_pcap
+from tests.analyzers.net.pcapgen import dns_message, ether, ipv4, udp, write_pcap
 from tests.conftest import export, run_cli
 
 PCAPS = images.CORPUS / "pcap"
@@ -38,14 +36,6 @@ def _zeek(log: Path) -> list[dict[str, str]]:
     lines = log.read_text().splitlines()
     fields = next(line for line in lines if line.startswith("#fields")).split("\t")[1:]
     return [dict(zip(fields, line.split("\t"))) for line in lines if not line.startswith("#")]
-
-
-def _dns_message(ident: int, answer: str | None) -> bytes:
-    """A DNS query for bro.org (answer None) or its response with one A record, built with struct."""
-    question = b"\x03bro\x03org\x00" + struct.pack("!HH", 1, 1)
-    header = struct.pack("!HHHHHH", ident, 0x8180 if answer else 0x0100, 1, 1 if answer else 0, 0, 0)
-    record = struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton(answer) if answer else b""
-    return header + question + record
 
 
 def _iso(epoch: str) -> str:
@@ -74,8 +64,8 @@ def combined(tmp_path_factory: pytest.TempPathFactory) -> Combined:
     server = _zeek(ZEEK / "core.tcp.reassembly-known-ports" / "http.log")[0]["id.resp_h"]
     first = float(_tshark(PCAPS / "http_get.pcap", "frame.number == 1", "frame.time_epoch")[0][0])
     dns = write_pcap(work / "dns.pcap", [
-        (first - 0.2, ether(ipv4(CLIENT, RESOLVER, 17, udp(CLIENT, RESOLVER, 53001, 53, _dns_message(0x4242, None))))),
-        (first - 0.15, ether(ipv4(RESOLVER, CLIENT, 17, udp(RESOLVER, CLIENT, 53, 53001, _dns_message(0x4242, server))))),
+        (first - 0.2, ether(ipv4(CLIENT, RESOLVER, 17, udp(CLIENT, RESOLVER, 53001, 53, dns_message(0x4242, "bro.org"))))),
+        (first - 0.15, ether(ipv4(RESOLVER, CLIENT, 17, udp(RESOLVER, CLIENT, 53, 53001, dns_message(0x4242, "bro.org", server))))),
     ])
     capture = work / "download.pcap"
     subprocess.run(["mergecap", "-F", "pcap", "-w", str(capture), str(dns), str(PCAPS / "http_get.pcap")], check=True)

@@ -42,6 +42,15 @@ def tcp(sport: int, dport: int, seq: int, ack: int, flags: str, payload: bytes =
     return struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, bits, 65535, 0, 0) + payload
 
 
+def dns_message(ident: int, name: str, answer: str | None = None, ttl: int = 300) -> bytes:
+    """A DNS query for `name` (A, IN), or, with `answer`, its response holding one A record."""
+    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+    question += struct.pack("!HH", 1, 1)
+    header = struct.pack("!HHHHHH", ident, 0x8180 if answer else 0x0100, 1, 1 if answer else 0, 0, 0)
+    record = struct.pack("!HHHIH", 0xC00C, 1, 1, ttl, 4) + socket.inet_aton(answer) if answer else b""
+    return header + question + record
+
+
 def ether(ip_packet: bytes, vlans: tuple[int, ...] = ()) -> bytes:
     frame = MAC_B + MAC_A
     for vlan in vlans:

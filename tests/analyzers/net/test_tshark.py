@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import socket
 import struct
 from collections import Counter
 from pathlib import Path
@@ -79,14 +78,6 @@ def test_wikipedia_dns_names_equal_tshark(analysed, corpus_dir: Path) -> None:
     assert {name for (name,) in rows} <= {d.query for d in analysed("wikipedia.pcap").of("dns")}
 
 
-def _dns_message(ident: int, name: str, answer: str | None = None) -> bytes:
-    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0\0\x01\0\x01"
-    if answer is None:
-        return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question
-    return (struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question
-            + struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(answer))
-
-
 def test_a_flood_of_unanswered_queries_keeps_the_latest_waiting(tmp_path: Path) -> None:
     """600 queries in one flow, then their answers: at most MAX_PENDING wait for an answer (as a tunnelling
     flood would otherwise fill memory), so the oldest go out unanswered in the order they were asked, their
@@ -94,9 +85,9 @@ def test_a_flood_of_unanswered_queries_keeps_the_latest_waiting(tmp_path: Path) 
     reads them."""
     client, server, count = "10.0.0.1", "10.0.0.53", 600
     frames = [(1_700_000_000 + i * 0.001, pcapgen.ether(pcapgen.ipv4(client, server, 17, pcapgen.udp(
-        client, server, 40000, 53, _dns_message(i, f"q{i}.example.com"))))) for i in range(count)]
+        client, server, 40000, 53, pcapgen.dns_message(i, f"q{i}.example.com"))))) for i in range(count)]
     frames += [(1_700_000_001 + i * 0.001, pcapgen.ether(pcapgen.ipv4(server, client, 17, pcapgen.udp(
-        server, client, 53, 40000, _dns_message(i, f"q{i}.example.com", f"10.1.{i // 256}.{i % 256}")))))
+        server, client, 53, 40000, pcapgen.dns_message(i, f"q{i}.example.com", f"10.1.{i // 256}.{i % 256}")))))
         for i in range(count)]
     path = pcapgen.write_pcap(tmp_path / "flood.pcap", frames)
     rows = tshark("-r", str(path), "-T", "fields", "-e", "dns.flags.response", "-e", "dns.qry.name", "-e", "dns.a")
@@ -114,20 +105,9 @@ def test_a_flood_of_unanswered_queries_keeps_the_latest_waiting(tmp_path: Path) 
 
 # ---------------------------------------------------------------------------- link layers
 
-def _frames(path: Path) -> tuple[int, list[tuple[int, int, int, bytes]]]:
-    data = path.read_bytes()
-    linktype = struct.unpack_from("<I", data, 20)[0]
-    out, pos = [], 24
-    while pos + 16 <= len(data):
-        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
-        out.append((sec, usec, wirelen, data[pos + 16:pos + 16 + caplen]))
-        pos += 16 + caplen
-    return linktype, out
-
-
 def _rewrap(src: Path, dst: Path, linktype: int, wrap) -> Path:
     """The same IP packets under another link layer (non-IP frames left out)."""
-    _, frames = _frames(src)
+    _, frames = pcapgen.read_pcap(src.read_bytes())
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)]
     for sec, usec, _wire, frame in frames:
         etype = struct.unpack_from("!H", frame, 12)[0]
