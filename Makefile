@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CASE ?= demo-case
-CORPUS ?= $(or $(CYBERTRIAGE_CORPUS),../shared/corpus)
+CORPUS := tests/data/corpus
 # captures added to a copy of the demo case so that the network and timeline views have rows
 SCREENSHOT_CAPTURES := $(addprefix $(CORPUS)/pcap/,http_get.pcap wikipedia.pcap ftp_ipv4.pcap smtp.pcap tls_tls1.2.pcap)
 SCREENSHOT_CASE := build/screenshot-case

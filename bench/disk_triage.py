@@ -303,7 +303,7 @@ LARGE_NAMES = ["VMs/win10-dev.vmdk", "Videos/holiday-2019.mp4", "Backups/db-2023
 
 
 def pe_samples() -> list[Path]:
-    folder = Path("/work/shared/corpus/pe")
+    folder = REPO / "tests" / "data" / "corpus" / "pe"
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.stat().st_size <= 64 * KIB)

@@ -46,7 +46,7 @@ from pathlib import Path
 from disk_triage import REPO, _cpu_model, _machine_busy, compile_bytecode, cybertriage_binary, log, tool_version, wait_quiet
 
 DEFAULT_WORK = REPO / "bench" / "work"
-CORPUS = Path("/work/shared/corpus/pcap")
+CORPUS = REPO / "tests" / "data" / "corpus" / "pcap"
 # The mix: one "set" is every one of these traces, all shifted to start at the same instant.
 SOURCES = ["wikipedia", "http_get", "http_100-continue", "tls_tls1.2", "tls_tls-conn-with-extensions",
            "tls_tls13_wolfssl", "dns_tkey"]

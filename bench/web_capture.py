@@ -44,7 +44,7 @@ from pathlib import Path
 
 import dpkt
 
-CORPUS_PE = Path("/work/shared/corpus/pe")
+CORPUS_PE = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "pe"
 NAMESPACE = "cybertriage-bench"
 DNS_ADDRESS = "127.0.0.53"
 PACKETS_PER_BYTE = 1 / 1448 * 1.55  # full-size segments, their ACKs and the handshakes (measured: ~1.5)

@@ -23,16 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CYBERTRIAGE_INTEL_DB", "/nonexistent/cybertriage-tests/intel.db")
 
 
-def _corpus() -> Path:
-    configured = os.environ.get("CYBERTRIAGE_CORPUS")
-    return Path(configured) if configured else REPO.parent / "shared" / "corpus"
-
-
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    path = _corpus()
-    assert path.is_dir(), f"shared corpus not found at {path}; set CYBERTRIAGE_CORPUS"
-    return path
+    """The public captures, disk images, PE files and YARA rules in tests/data/corpus (see its MANIFEST.md)."""
+    return images.CORPUS
 
 
 @dataclass

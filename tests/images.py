@@ -38,7 +38,8 @@ SECTOR = 512
 MiB = 1024 * 1024
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("CYBERTRIAGE_CORPUS", REPO.parent / "shared" / "corpus"))
+#: Public test data copied into the repository, each file with its source and licence (tests/data/corpus/MANIFEST.md).
+CORPUS = REPO / "tests" / "data" / "corpus"
 #: PeNet's HelloWorld.exe (Apache-2.0), planted under a .jpg name.
 HELLO_EXE = CORPUS / "pe" / "HelloWorld.exe"
 
@@ -210,8 +211,6 @@ def missing_tools() -> list[str]:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if _libntfs() is None:
         missing.append("libntfs-3g")
-    if not HELLO_EXE.is_file():
-        missing.append(str(HELLO_EXE))
     return missing
 
 

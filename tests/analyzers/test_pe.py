@@ -1,4 +1,4 @@
-"""The PE analyzer against pev (readpe, pehash, pescan) and binutils' objdump on the shared corpus,
+"""The PE analyzer against pev (readpe, pehash, pescan) and binutils' objdump on the corpus (tests/data/corpus),
 on variants crafted from it with pefile, and on a thousand mutated copies that must not break it."""
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.images import CORPUS
+
 from .campaign import DEADLINE, case_from_file, default_workers, run_cases
 from .seeds import build_seeds
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Real seed inputs for the fuzzer, and where their structures lie.
 
-Captures and PE files come from the shared corpus; disk images are built with the same tools
+Captures and PE files come from the corpus in tests/data/corpus; disk images are built with the same tools
 as the rest of the suite (tests/images.py: mkfs.fat + mtools, mkfs.ext4 -d, mkntfs + ntfscp,
 sfdisk); zip files with the zip CLI and Python's zipfile. Each seed carries `fields`
 (offset, size, byte order) of header fields worth setting to hostile values, and `hot`
