@@ -31,7 +31,7 @@ from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
 from .case.objects import keep_carried
 from .case.store import crash_point
 from .correlate import correlate
-from .errors import Cancelled, CaseError, CybertriageError, EvidenceError
+from .errors import Cancelled, CaseError, CybertriageError, EvidenceError, UsageError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.disk import LISTING_STALL_SECONDS, DiskImage, split_raw_segments
 from .evidence.integrity import ContainerHash, hash_files
@@ -106,7 +106,11 @@ class Scan:
         self.rules_sha256 = next((a.rules_sha256 for a in self.analyzers if isinstance(a, YaraScan)), None)
 
     def run(self) -> Iterator[Progress]:
-        """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes."""
+        """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes.
+        A scan none of whose evidence exists (a mistyped path) is a usage error that writes nothing."""
+        missing = [path for path in self.evidence if not path.exists() and not path.is_symlink()]
+        if len(missing) == len(self.evidence):
+            raise UsageError(f"no such evidence: {', '.join(map(str, missing))}; nothing scanned, no case written")
         writer = CaseWriter(self.case_dir)
         indexed = False
         try:
@@ -542,6 +546,7 @@ class _EvidenceRun:
                     reason, _, detail = note.partition(": ")
                     ledger.skipped("content", reason, obj.path, detail or None)
             elif obj.unreadable:
+                ledger.attempted("content")
                 ledger.skipped("content", obj.unreadable)
             findings = []
             worst_member = None

@@ -64,7 +64,7 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
         try:
             case_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise UsageError(f"cannot create case folder {case_dir}: {error.strerror}") from None
+            raise CaseError(f"cannot create case folder {case_dir}: {error.strerror or error}") from None
     try:
         db = sqlite_utils.Database(sqlite3.connect(path, timeout=30, check_same_thread=True))
         db.execute("PRAGMA foreign_keys = ON")

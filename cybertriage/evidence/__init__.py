@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytsk3
+
 from ..errors import EvidenceError
 from .base import EvidenceObject, EvidenceSource, Ledger, Partition
 from .capture import CaptureEvidence, is_capture
-from .disk import EWF_SIGNATURE, DiskImage
-from .folder import FolderEvidence
+from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles, split_raw_segments
+from .folder import FolderEvidence, LooseFileEvidence
 
 __all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "Partition", "open_evidence", "detect_kind"]
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+# Names an examiner gives disk images: such a file holding no partition table or filesystem is a wrong or
+# damaged image (a failure to report), not a loose file.
+DISK_SUFFIXES = (".dd", ".raw", ".img", ".ima", ".iso", ".e01", ".ex01", ".dmg", ".vhd", ".vmdk")
+# A partition table is looked for as if the file were this long, so that a truncated acquisition, whose table
+# describes more than the file holds, is still told apart from a loose file (as DiskImage reads it).
+_PRESENTED_SIZE = 1 << 44
 
 
 def detect_kind(path: Path) -> str:
-    """'folder', 'ewf', 'capture' or 'raw', from what the evidence holds."""
+    """'folder', 'ewf', 'capture', 'raw' (a disk image) or 'file' (any other regular file), from what the
+    evidence holds."""
     if not path.exists() and not path.is_symlink():
         raise EvidenceError("no such file or folder")
     if path.is_dir():
@@ -28,13 +37,41 @@ def detect_kind(path: Path) -> str:
             head = handle.read(8)
     except OSError as error:
         raise EvidenceError(f"cannot read: {error.strerror}") from None
+    named_as_image = path.suffix.lower() in (*DISK_SUFFIXES, *CAPTURE_SUFFIXES) or _is_split_raw(path)
     if not head:
-        raise EvidenceError("evidence file is empty")
+        if named_as_image:
+            raise EvidenceError("evidence file is empty")
+        return "file"
     if head.startswith(EWF_SIGNATURE):
         return "ewf"
     if is_capture(head):
         return "capture"
-    return "raw"
+    if named_as_image or _holds_volumes_or_filesystem(path):
+        return "raw"
+    return "file"
+
+
+def _is_split_raw(path: Path) -> bool:
+    try:
+        return split_raw_segments(path) is not None
+    except EvidenceError:  # a segment missing: DiskImage says so
+        return True
+
+
+def _holds_volumes_or_filesystem(path: Path) -> bool:
+    """Whether Sleuth Kit finds a partition table or a filesystem at byte 0: a disk image by its content."""
+    media = _SegmentedFiles([path])
+    try:
+        for image, probe in ((_ImageHandle(media, presented_size=_PRESENTED_SIZE), pytsk3.Volume_Info),
+                             (pytsk3.Img_Info(str(path)), pytsk3.FS_Info)):
+            try:
+                probe(image)
+                return True
+            except OSError:
+                continue
+        return False
+    finally:
+        media.close()
 
 
 def open_evidence(path: Path) -> EvidenceSource:
@@ -42,6 +79,8 @@ def open_evidence(path: Path) -> EvidenceSource:
     kind = detect_kind(path)
     if kind == "folder":
         return FolderEvidence(path)
+    if kind == "file":
+        return LooseFileEvidence(path.resolve())  # named through a link: the file it names
     if kind == "capture":
         return CaptureEvidence(path)
     if path.suffix.lower() in CAPTURE_SUFFIXES:

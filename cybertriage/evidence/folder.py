@@ -1,10 +1,14 @@
-"""A folder of loose files (a phone export, a copy of a USB stick), scanned like a filesystem.
+"""A folder of loose files (a phone export, a copy of a USB stick), scanned like a filesystem, and a
+single loose file, scanned as a folder of one.
 
-Symbolic links are recorded but never followed, so nothing outside the folder is read.
+Symbolic links are recorded but never followed, so nothing outside the folder is read. A sparse
+file is read by its data extents only: its holes are zeros by definition, so they are handed on
+as zeros without asking the disk for them (a 1 TB file with a few MB of data is read as a few MB).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -12,11 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import EvidenceError
-from .base import Content, EvidenceObject, EvidenceSource, iso_utc
+from .base import CHUNK_SIZE, Content, EvidenceObject, EvidenceSource, Ledger, iso_utc
 from .integrity import open_without_atime
 
 # Reading must not change the evidence's access times where the OS lets us say so (open_without_atime).
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_ZEROS = bytes(CHUNK_SIZE)  # one hole chunk, shared: holes cost no memory and no reads
 
 
 class _LooseFileContent(Content):
@@ -33,6 +38,31 @@ class _LooseFileContent(Content):
     def read_at(self, offset: int, length: int) -> bytes:
         return os.pread(self._open(), length, offset)
 
+    def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The bytes in order, a hole's as zeros that are not read (SEEK_DATA/SEEK_HOLE)."""
+        if not hasattr(os, "SEEK_DATA"):  # Windows: no holes to ask about
+            yield from super().chunks(chunk_size)
+            return
+        fd = self._open()
+        offset = 0
+        while offset < self.size:
+            data_at = _seek(fd, offset, os.SEEK_DATA, self.size)
+            while offset < data_at:
+                length = min(chunk_size, data_at - offset)
+                yield _ZEROS if length == len(_ZEROS) else bytes(length)
+                offset += length
+            if offset >= self.size:
+                break
+            hole_at = max(_seek(fd, offset, os.SEEK_HOLE, self.size), offset + 1)  # at data: a hole is past it
+            while offset < hole_at:
+                data = self.read_at(offset, min(chunk_size, hole_at - offset))
+                if not data:
+                    raise OSError(f"content ends at byte {offset} of {self.size}")
+                offset += len(data)
+                yield data
+        if os.fstat(fd).st_size < self.size:  # a trailing "hole" may be the file cut short since it was listed
+            raise OSError(f"file is now {os.fstat(fd).st_size} bytes, not {self.size}")
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -42,9 +72,26 @@ class _LooseFileContent(Content):
         self.close()
 
 
+def _seek(fd: int, offset: int, whence: int, size: int) -> int:
+    """Where the next data (SEEK_DATA) or hole (SEEK_HOLE) starts at or after `offset`, within `size`.
+    No data left is a hole up to `size`; a filesystem that cannot tell is read as all data."""
+    try:
+        return min(os.lseek(fd, offset, whence), size)
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # no data after offset (SEEK_DATA), or offset past the end (cut short)
+            return size
+        if error.errno == errno.EINVAL:  # the filesystem does not report holes
+            return offset if whence == os.SEEK_DATA else size
+        raise
+
+
 class FolderEvidence(EvidenceSource):
     KIND = "folder"
     format = "folder"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._unreadable = 0  # folders and files that could not be read: the scan is then only partial
 
     @property
     def container_files(self) -> list[Path]:
@@ -54,21 +101,43 @@ class FolderEvidence(EvidenceSource):
         root = str(self.path)
 
         def unreadable(error: OSError) -> None:
-            self.ledger.skipped("files", "unreadable directory", _relative(root, error.filename or root),
+            if error.filename == root:  # nothing of it can be examined: the evidence fails
+                raise EvidenceError(f"the folder cannot be listed: {error.strerror or error}")
+            self.ledger.skipped("folders", "unreadable directory", _relative(root, error.filename),
                                 error.strerror)
+            self._unreadable += 1
 
-        for directory, subdirs, names in _walk(root, unreadable):
+        for directory, subdirs, names in _walk(root, unreadable, self.ledger):
             subdirs.sort()
             for name in sorted(subdirs) + sorted(names):
                 if cancelled.is_set():
                     return
-                full = os.path.join(directory, name)
-                try:
-                    info = os.lstat(full)
-                except OSError as error:
-                    self.ledger.skipped("files", "cannot stat", _relative(root, full), error.strerror)
-                    continue
-                yield self._object(root, full, info)
+                yield from self._listed(root, os.path.join(directory, name))
+        self._account_unreadable()
+
+    def _listed(self, root: str, full: str) -> Iterator[EvidenceObject]:
+        """The object at `full`, or a counted skip if it cannot even be looked at."""
+        try:
+            info = os.lstat(full)
+        except OSError as error:
+            self.ledger.attempted("files")
+            self.ledger.skipped("files", "cannot stat", _relative(root, full), error.strerror)
+            self._unreadable += 1
+            return
+        obj = self._object(root, full, info)
+        if obj.content is not None:
+            try:  # an unreadable file is known now, and said so, rather than found when its turn comes
+                os.close(open_without_atime(full, _READ_FLAGS | getattr(os, "O_NONBLOCK", 0)))
+            except OSError as error:
+                obj.content, obj.unreadable = None, f"unreadable: {error.strerror or error}"
+                self.ledger.warn("content", obj.path, obj.unreadable)
+                self._unreadable += 1
+        yield obj
+
+    def _account_unreadable(self) -> None:
+        if self._unreadable:
+            self.problems.append(f"{self._unreadable} files or folders could not be read (each is listed "
+                                 "in the problems of this evidence)")
 
     def _object(self, root: str, full: str, info: os.stat_result) -> EvidenceObject:
         path = _relative(root, full)
@@ -128,6 +197,37 @@ class FolderEvidence(EvidenceSource):
         raise FileNotFoundError(inode)
 
 
+class LooseFileEvidence(FolderEvidence):
+    """One loose file given on its own (a document, an executable, a memory dump): a folder of one, whose
+    file is `/NAME`. The file is also the evidence's container, so its sha256 is recorded and `verify`
+    checks it as it checks a raw image."""
+
+    KIND = "file"
+    format = "file"
+
+    @property
+    def container_files(self) -> list[Path]:
+        return [self.path]
+
+    def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
+        yield from self._listed(str(self.path.parent), str(self.path))
+        self._account_unreadable()
+
+    def open_content(self, path: str, inode: str | None) -> Content:
+        """The file itself, by the path a scan recorded for it."""
+        if path != _relative(str(self.path.parent), str(self.path)):
+            raise EvidenceError(f"{path} is not the file this evidence is ({self.path.name})")
+        try:
+            fd = open_without_atime(self.path, _READ_FLAGS)
+        except OSError as error:
+            raise EvidenceError(f"{path} cannot be opened: {error.strerror or error}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise EvidenceError(f"{path} is no longer a regular file")
+        return _LooseFileContent(path, info.st_size, fd)
+
+
 def _open_below(root: str, parts: list[str] | list[bytes]) -> int:
     """Open root/parts[0]/.../parts[-1] for reading, refusing a symbolic link at every step."""
     folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
@@ -140,13 +240,16 @@ def _open_below(root: str, parts: list[str] | list[bytes]) -> int:
         return open_without_atime(parts[-1], flags, dir_fd=folder)
     finally:
         os.close(folder)
-def _walk(root: str, onerror: Callable[[OSError], None]) -> Iterator[tuple[str, list[str], list[str]]]:
+def _walk(root: str, onerror: Callable[[OSError], None],
+          ledger: Ledger) -> Iterator[tuple[str, list[str], list[str]]]:
     """os.walk (top down, links not followed, `subdirs` may be reordered) that lists each directory through
     a descriptor opened with O_NOATIME, so that examining a folder does not change its directories' access
-    times (os.walk would, and a second scan would then see other times than the first)."""
+    times (os.walk would, and a second scan would then see other times than the first). Each listing is
+    counted in the ledger's "folders" stage."""
     stack = [root]
     while stack:
         directory = stack.pop()
+        ledger.attempted("folders")
         try:
             fd = _open_directory(directory, follow=directory == root)  # the evidence folder may be a link
             try:
@@ -158,6 +261,7 @@ def _walk(root: str, onerror: Callable[[OSError], None]) -> Iterator[tuple[str, 
             error.filename = directory
             onerror(error)
             continue
+        ledger.processed("folders")
         subdirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
         names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
         yield directory, subdirs, names

@@ -312,7 +312,7 @@ class FolderTreeModel(QAbstractItemModel):
         for row in self.conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id"):
             label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
             node = Node("evidence", printable(label), row["id"], tooltip=printable(row["path"]), row=len(self.roots))
-            if row["kind"] in ("folder", "capture"):  # no volumes: objects sit at offset 0
+            if row["kind"] in ("folder", "file", "capture"):  # no volumes: objects sit at offset 0
                 node.offset = 0
             self.roots.append(node)
         self.endResetModel()
