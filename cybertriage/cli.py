@@ -450,6 +450,15 @@ def _add_intel_commands(commands: Any) -> None:
     _intel_db_option(load, after_action=True)
     listing = actions.add_parser("list", help="the hash sets in the intel database, with their row counts")
     _intel_db_option(listing, after_action=True)
+    match = actions.add_parser(
+        "match", help="apply the hash sets to a case already scanned (e.g. after importing a new set)",
+        description="Looks every hashed file of the case up in the hash sets, as a scan does: files in a set are "
+                    "marked known, and a file in a known-bad set is a critical finding. Findings already recorded "
+                    "are not added twice. The pass is recorded in the case's chain of custody.")
+    match.add_argument("--case", required=True, type=Path, metavar="DIR")
+    match.add_argument("--hashset", action="append", default=[], metavar="NAME",
+                       help="use only this hash set (repeatable); by default every set of the intel database")
+    _intel_db_option(match, after_action=True)
 
     ioc = commands.add_parser(
         "ioc", help="import, list and match IOC lists (CSV, STIX 2.1)",
@@ -511,6 +520,8 @@ def _hashset(args: argparse.Namespace) -> int:
         _print_import(report, "Hash set")
         print(f"Intel database: {path}")
         return EXIT_OK
+    if args.action == "match":
+        return _hashset_match(args, path)
     found = intel.load_intel(path)
     sets = found.hash_sets if found else ()
     print(f"Intel database: {path}" + ("" if found else " (none yet)"))
@@ -519,6 +530,22 @@ def _hashset(args: argparse.Namespace) -> int:
               f"{', ' + item.version if item.version else ''}, imported {item.imported_at}, sha256 {item.source_sha256}")
     if found and not sets:
         print("  no hash sets")
+    return EXIT_OK
+
+
+def _hashset_match(args: argparse.Namespace, path: Path) -> int:
+    """The hash sets over a case already scanned, as `ioc match` runs the IOC lists again."""
+    found = intel.load_intel(path, args.hashset or None)
+    if not found or not found.hash_sets:
+        raise UsageError(f"no hash sets in {path} (import one with `cybertriage hashset import`)")
+    db = open_case(args.case)
+    with db.conn:
+        result = intel.hash_set_pass(db, found, utc_now())
+        audit(db, "hash set pass", {"hash_sets": [item.record() for item in found.hash_sets],
+                                    "files_in_sets": result.files, "files_marked": result.marked,
+                                    "new_findings": result.new})
+    print(f"{result.files} files in the hash sets, {result.marked} newly marked known, "
+          f"{result.new} new known-bad findings")
     return EXIT_OK
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..intel.hashsets import HashSetLookup
+from ..intel.hashsets import ANALYZER, HashSetLookup
 from .base import Analyzer, Finding, Item, Settings
 
 
 class KnownFiles(Analyzer):
-    NAME = "hashset"
+    NAME = ANALYZER
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -37,8 +37,4 @@ class KnownFiles(Analyzer):
             return
         facts["known"], facts["known_set"] = chosen.set.known, chosen.set.name
         for match in bad:
-            called = match.name or match.set.name
-            yield Finding(
-                self.NAME, match.set.name, "critical", f"Known-bad file: {called} (hash set {match.set.name})",
-                {"hash_set": match.set.name, "name": match.name, "hash": match.kind, "value": match.value,
-                 "set_source_sha256": match.set.source_sha256, "set_format": match.set.format})
+            yield Finding(self.NAME, match.set.name, "critical", match.title, match.detail())

@@ -118,14 +118,17 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
     ids = list(dict.fromkeys(file_ids))
     if not ids:
         raise UsageError("no files chosen to export")
-    try:
-        destination.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create the destination folder {destination}: {error.strerror}") from None
-    destination = destination.resolve()
-    manifest_name, manifest_fd = _create(destination, MANIFEST)
     exported: list[ExportedFile] = []
     with ObjectReader(case_dir) as reader:
+        unknown = [str(file_id) for file_id in ids if not _in_case(reader, file_id)]
+        if unknown:  # a mistyped id: said as `tag` says it, before anything is written
+            raise UsageError(f"no file with id {', '.join(unknown)} in this case")
+        try:
+            destination.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot create the destination folder {destination}: {error.strerror}") from None
+        destination = destination.resolve()
+        manifest_name, manifest_fd = _create(destination, MANIFEST)
         for done, file_id in enumerate(ids, 1):
             if cancel is not None and cancel.is_set():
                 break
@@ -150,11 +153,16 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
     return Export(destination, destination / manifest_name, exported, cancelled)
 
 
-def _export_one(reader: ObjectReader, file_id: int, destination: Path) -> ExportedFile:
+def _in_case(reader: ObjectReader, file_id: int) -> bool:
     try:
-        row = reader.row(file_id)
-    except UsageError as error:
-        return ExportedFile(file_id, "", "", None, None, None, None, "not exported", str(error))
+        reader.row(file_id)
+    except UsageError:
+        return False
+    return True
+
+
+def _export_one(reader: ObjectReader, file_id: int, destination: Path) -> ExportedFile:
+    row = reader.row(file_id)
     item = ExportedFile(file_id, row["evidence"], row["path"], None, row["size"], None, row["sha256"], "not exported")
     try:
         reader.content(file_id)  # a directory or an unreadable object fails here, before a file is made

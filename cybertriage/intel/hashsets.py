@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sqlite3
 import threading
@@ -26,9 +27,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlite_utils
+
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
-from .store import HASH_KINDS, HASH_LENGTHS, HashSet, open_for_import, open_read_only
+from .store import HASH_KINDS, HASH_LENGTHS, HashSet, Intel, open_for_import, open_read_only
 
 BATCH = 50_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -267,6 +270,15 @@ class KnownMatch:
     kind: str
     value: str
 
+    @property
+    def title(self) -> str:
+        """The title of a known-bad match's finding, the same from a scan and from `hashset match`."""
+        return f"Known-bad file: {self.name or self.set.name} (hash set {self.set.name})"
+
+    def detail(self) -> dict[str, str | None]:
+        return {"hash_set": self.set.name, "name": self.name, "hash": self.kind, "value": self.value,
+                "set_source_sha256": self.set.source_sha256, "set_format": self.set.format}
+
 
 class HashSetLookup:
     """Looks hashes up in the chosen sets, through one read-only connection per thread that asks."""
@@ -301,3 +313,60 @@ class HashSetLookup:
                 kind = next(k for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
                 found.append(KnownMatch(hash_set, row[3], kind, hashes[kind]))
         return found
+
+
+# -- the pass over a case --------------------------------------------------------------------
+
+ANALYZER = "hashset"  # the known-files analyzer's name: a scan's findings and the pass's are one kind
+
+
+@dataclass
+class HashSetPassResult:
+    """What one pass of the hash sets over a case found."""
+
+    files: int = 0  # files in at least one set
+    marked: int = 0  # files newly marked known (or marked with another set)
+    new: int = 0  # new known-bad findings
+
+
+def hash_set_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> HashSetPassResult:
+    """Look every hashed file of the case in `db` up in the hash sets of `intel`, as a scan looks up each
+    file it hashes: mark known files (known, known_set) and add a critical finding for each known-bad
+    match not already recorded, with the file's score raised as a scan would have raised it. The caller
+    holds the write transaction (`with db.conn`)."""
+    from ..case.store import SEVERITY_RANK  # here: the case package imports the analyzers, which import this
+    from ..score import with_finding
+
+    result = HashSetPassResult()
+    if not intel.hash_sets:
+        return result
+    lookup = HashSetLookup(intel.path, intel.hash_sets)
+    recorded = {(row[0], row[1]) for row in db.execute(
+        "SELECT object_id, rule FROM findings WHERE analyzer = ? AND object_kind = 'file'", [ANALYZER])}
+    files = db.execute("SELECT id, evidence_id, path, md5, sha1, sha256, known, known_set, score, reasons FROM files "
+                       "WHERE md5 IS NOT NULL OR sha1 IS NOT NULL OR sha256 IS NOT NULL").fetchall()
+    for file_id, evidence_id, path, md5, sha1, sha256, known, known_set, score, reasons in files:
+        matches = lookup.find(md5, sha1, sha256)
+        if not matches:
+            continue
+        result.files += 1
+        chosen = matches[0]  # find() gives known-bad sets first, as the scan marks them
+        if (known, known_set) != (chosen.set.known, chosen.set.name):
+            db["files"].update(file_id, {"known": chosen.set.known, "known_set": chosen.set.name})
+            result.marked += 1
+        points = (score or 0, json.loads(reasons) if reasons else [])
+        for match in matches:
+            if match.set.known != "bad" or (file_id, match.set.name) in recorded:
+                continue
+            recorded.add((file_id, match.set.name))
+            db["findings"].insert({
+                "evidence_id": evidence_id, "object_kind": "file", "object_id": file_id, "object": path,
+                "analyzer": ANALYZER, "rule": match.set.name, "severity": "critical",
+                "severity_rank": SEVERITY_RANK["critical"], "title": match.title,
+                "detail": json.dumps(match.detail(), ensure_ascii=False), "created_at": now})
+            raised = with_finding(*points, "critical", match.title)
+            points = (raised.value, raised.reasons)
+            db["files"].update(file_id, {"score": raised.value,
+                                         "reasons": json.dumps(raised.reasons, ensure_ascii=False)})
+            result.new += 1
+    return result
