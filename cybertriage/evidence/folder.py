@@ -91,7 +91,7 @@ class FolderEvidence(EvidenceSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._unreadable = 0  # folders and files that could not be read: the scan is then only partial
+        self._unreadable: set[str] = set()  # folders and files that could not be read: the scan is then only partial
 
     @property
     def container_files(self) -> list[Path]:
@@ -103,9 +103,9 @@ class FolderEvidence(EvidenceSource):
         def unreadable(error: OSError) -> None:
             if error.filename == root:  # nothing of it can be examined: the evidence fails
                 raise EvidenceError(f"the folder cannot be listed: {error.strerror or error}")
-            self.ledger.skipped("folders", "unreadable directory", _relative(root, error.filename),
-                                error.strerror)
-            self._unreadable += 1
+            path = _relative(root, error.filename)
+            self.ledger.skipped("folders", "unreadable directory", path, error.strerror)
+            self._unreadable.add(path)
 
         for directory, subdirs, names in _walk(root, unreadable, self.ledger):
             subdirs.sort()
@@ -122,7 +122,7 @@ class FolderEvidence(EvidenceSource):
         except OSError as error:
             self.ledger.attempted("files")
             self.ledger.skipped("files", "cannot stat", _relative(root, full), error.strerror)
-            self._unreadable += 1
+            self._unreadable.add(_relative(root, full))
             return
         obj = self._object(root, full, info)
         if obj.content is not None:
@@ -131,12 +131,12 @@ class FolderEvidence(EvidenceSource):
             except OSError as error:
                 obj.content, obj.unreadable = None, f"unreadable: {error.strerror or error}"
                 self.ledger.warn("content", obj.path, obj.unreadable)
-                self._unreadable += 1
+                self._unreadable.add(obj.path)
         yield obj
 
     def _account_unreadable(self) -> None:
         if self._unreadable:
-            self.problems.append(f"{self._unreadable} files or folders could not be read (each is listed "
+            self.problems.append(f"{len(self._unreadable)} of its files or folders could not be read (each is listed "
                                  "in the problems of this evidence)")
 
     def _object(self, root: str, full: str, info: os.stat_result) -> EvidenceObject:
