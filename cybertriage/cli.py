@@ -584,7 +584,8 @@ def _verify_parser(commands: Any) -> None:
         description="Re-read every evidence item of the case (read-only) and recompute the sha256 of its files "
                     "(for a folder, of each file in it; for an E01 also the MD5/SHA-1 its acquisition stored), "
                     "compare with the values the case recorded when the evidence was added, and print one line "
-                    "per evidence item: OK, MISMATCH, MISSING, NOT HASHED or UNREADABLE. The check is recorded "
+                    "per evidence item: OK, MISMATCH, MISSING, NOT HASHED, UNREADABLE or DAMAGED (E01 chunks whose "
+                    "checksum fails, named by sector). The check is recorded "
                     "in the case's audit log.",
         epilog="Exit codes: 0 every evidence item is as recorded; 1 at least one is not; 2 usage error.")
     verify.add_argument("--case", required=True, type=Path, metavar="DIR")

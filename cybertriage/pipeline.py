@@ -195,9 +195,10 @@ class _ContainerHash(threading.Thread):
     """sha256 of the files that hold the evidence, computed beside the analysis (a second core
     is usually free while the first files are listed, and the page cache serves both readers)."""
 
-    def __init__(self, segments: list[Path]) -> None:
+    def __init__(self, segments: list[Path], ewf: bool = False) -> None:
         super().__init__(name="container-hash", daemon=True)
         self.segments = segments
+        self.ewf = ewf  # the segments of an E01: each chunk is checked against its checksum as it is hashed
         # Set when this evidence item's run ends before its hash does (cancelled, or failed): the hash of this
         # item stops, not the scan, whose other items go on.
         self.stop = threading.Event()
@@ -214,7 +215,7 @@ class _ContainerHash(threading.Thread):
             with contextlib.suppress(OSError):  # a hint: refused (a container's seccomp), the hash runs all the same
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
         try:
-            self.result = hash_files(self.segments, self.stop, self._count)
+            self.result = hash_files(self.segments, self.stop, self._count, self.ewf)
         except CybertriageError as error:
             self.error = error
 
@@ -273,7 +274,8 @@ class _EvidenceRun:
             if isinstance(self.source, DiskImage):
                 self.source.listing_stall_seconds = scan.options.listing_stall_seconds
             self._record_evidence()
-            hashing = _ContainerHash(self.source.container_files)
+            hashing = _ContainerHash(self.source.container_files,
+                                     isinstance(self.source, DiskImage) and self.source.format == "ewf")
             if isinstance(self.source, DiskImage) and self.source.format == "ewf" and scan.options.verify_images:
                 yield from self._verify_image()
             yield from self._analyse()
@@ -331,10 +333,33 @@ class _EvidenceRun:
             count = sum(bad.length for bad in result.unreadable)
             self.source.problems.append(f"{count} bytes of the evidence unreadable in {len(result.unreadable)} "
                                         "range(s); sha256 taken with them as zeros")
+        damage = result.damage_note()
+        if damage:
+            self._record_damaged_chunks(result, damage)
         self.writer.call(lambda db: (db["evidence"].update(self.evidence_id, {"sha256": result.sha256}),
                                      audit(db, "evidence hashed", {
                                          "evidence": self.key, "sha256": result.sha256, "bytes": result.size,
-                                         "unreadable": [str(bad) for bad in result.unreadable]})))
+                                         "unreadable": [str(bad) for bad in result.unreadable],
+                                         **({"damaged_chunks": damage} if damage else {})})))
+
+    def _record_damaged_chunks(self, result: ContainerHash, damage: str) -> None:
+        """E01 chunks whose checksum fails (libewf read them as zeros): each sector range is a problem, the files
+        stored there lose their hashes, the image is not "verified" whatever its MD5 says, and the scan is partial."""
+        self.writer.add_rows("problems", [{
+            "evidence_id": self.evidence_id, "run_id": self.run_id, "stage": "evidence", "object": bad.segment,
+            "message": f"sectors {bad.first}-{bad.first + bad.count - 1} (bytes {bad.offset}-{bad.offset + bad.length - 1} "
+                       f"of the media) damaged: {bad.reason}; read as zeros"} for bad in result.damaged])
+        if result.chunks_unchecked:
+            self.writer.add_rows("problems", [{"evidence_id": self.evidence_id, "run_id": self.run_id,
+                                               "stage": "evidence", "object": str(self.path), "message": damage}])
+        self._unhash_files_in([(bad.offset, bad.length) for bad in result.damaged],
+                              "unreadable content: stored in sectors of the EWF image whose chunk checksum fails")
+        verdict = "damaged chunks" if result.damaged else "chunks not checked"
+        self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {"verified": verdict}))
+        self._record_findings(None, [Finding(
+            "integrity", "ewf-damaged-chunks", "critical", "EWF image has chunks whose checksum fails",
+            {"damaged": [str(bad) for bad in result.damaged], "unchecked": result.chunks_unchecked})])
+        self.source.problems.append(damage)
 
     def _unhash_unreadable_files(self, result: ContainerHash) -> None:
         """Files stored in sectors that could not be read were read as zeros by Sleuth Kit (it reads a raw
@@ -344,10 +369,14 @@ class _EvidenceRun:
             starts[str(segment)] = offset
             offset += segment.stat().st_size
         ranges = [(starts[bad.file] + bad.offset, bad.length) for bad in result.unreadable if bad.file in starts]
-        damaged = list(self.source.objects_stored_in(ranges, self.scan.cancel))
+        self._unhash_files_in(ranges, "unreadable content: stored in sectors of the evidence that could not be read")
+
+    def _unhash_files_in(self, ranges: list[tuple[int, int]], note: str) -> None:
+        """Files stored (partly) in these (offset, length) ranges of the image lose their hashes and type, are
+        noted, and counted in the ledger as skipped for unreadable sectors."""
+        damaged = list(self.source.objects_stored_in(ranges, self.scan.cancel)) if ranges else []
         if not damaged:
             return
-        note = "unreadable content: stored in sectors of the evidence that could not be read"
 
         def record(db: Any) -> None:
             for obj in damaged:

@@ -714,6 +714,30 @@ def sha256_file(*paths: Path) -> str:
     return digest.hexdigest()
 
 
+# --------------------------------------------------------------------------
+# A file that spans many EWF chunks (64 sectors each), for damaging one chunk that holds only its data
+
+LARGE_FAT_SECTORS = 16384  # 8 MiB
+
+
+def large_fat_content() -> FsContent:
+    """The FAT16 filesystem of build_large_fat: one file of 256 KiB, written first so its clusters follow on,
+    whose first half does not compress and whose second half (numbered text lines) does."""
+    lines = b"".join(b"%07d a line of the examiner's log\n" % number for number in range(3972))[:128 * 1024]
+    return FsContent(files={
+        "evidence/large.bin": _pseudo_random("large-fat", 128 * 1024) + lines,
+        "notes.txt": b"large.bin was copied from the suspect's laptop\n",
+    })
+
+
+def build_large_fat(dest: Path) -> Path:
+    """A FAT16 filesystem with no partition table holding ``large_fat_content()``."""
+    disk = _sparse_file(Path(dest) / "large_fat.raw", LARGE_FAT_SECTORS * SECTOR)
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        _make_fat(disk, 0, LARGE_FAT_SECTORS, 16, 2, "LARGE", "20240304", large_fat_content(), Path(tmp))
+    return disk
+
+
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["--ntfs-edit"]:
         _ntfs_edit(argv[1], argv[2:])

@@ -2,7 +2,8 @@
 
 This is what lets an examiner show, months later, that the evidence the report describes is the
 evidence still in the locker: the sha256 of its container files (read read-only, exactly as the scan
-read them), for an E01 also the MD5/SHA-1 its acquisition stored, and for a folder each file's sha256.
+read them), for an E01 also the checksum of every chunk and the MD5/SHA-1 its acquisition stored, and for a
+folder each file's sha256.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..evidence.disk import DiskImage
 from ..evidence.integrity import hash_files
 
 OK, MISMATCH, MISSING, NOT_HASHED, UNREADABLE = "OK", "MISMATCH", "MISSING", "NOT HASHED", "UNREADABLE"
+DAMAGED = "DAMAGED"  # E01 chunks whose checksum fails: the same bytes as recorded, but not what was acquired
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Verdict:
 
     evidence_id: int
     path: str
-    status: str  # OK | MISMATCH | MISSING | NOT HASHED | UNREADABLE
+    status: str  # OK | MISMATCH | MISSING | NOT HASHED | UNREADABLE | DAMAGED
     detail: str
 
     @property
@@ -56,12 +58,15 @@ def _verify(db: sqlite_utils.Database, row: dict[str, Any], cancel: threading.Ev
     if not row["sha256"]:
         return verdict(NOT_HASHED, f"the case recorded no sha256 (evidence {row['status']}: {row['error'] or '-'})")
     try:
-        now = hash_files(segments, cancel)
+        now = hash_files(segments, cancel, ewf=row["format"] == "ewf")
     except CybertriageError as error:
         return verdict(UNREADABLE, str(error))
     note = f" ({sum(r.length for r in now.unreadable)} bytes unreadable, hashed as zeros)" if now.unreadable else ""
     if now.sha256 != row["sha256"]:
         return verdict(MISMATCH, f"sha256 recorded {row['sha256']}, now {now.sha256}{note}")
+    damage = now.damage_note()
+    if damage:  # libewf reads these sectors as zeros, so no MD5 over them can vouch for the media
+        return verdict(DAMAGED, f"sha256 as recorded ({now.sha256}), but {damage}")
     stored = {name: row[f"stored_{name}"] for name in ("md5", "sha1") if row[f"stored_{name}"]}
     if not stored:
         return verdict(OK, f"sha256 {now.sha256}{note}")

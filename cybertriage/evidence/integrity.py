@@ -2,7 +2,8 @@
 
 A failing medium does not stop the hash: a block that cannot be read is read again sector by
 sector, the sectors that still fail are hashed as zeros (as ddrescue and ewfacquire fill them) and
-their byte ranges are returned, so the case can say exactly what could not be read.
+their byte ranges are returned, so the case can say exactly what could not be read. The segments of
+an E01 image have each chunk checked against its stored checksum as they are hashed (ewf_chunks).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Cancelled, EvidenceError
+from .ewf_chunks import ChunkCheck, DamagedSectors, EwfLayoutError
 
 BLOCK = 4 * 1024 * 1024
 SECTOR = 512
@@ -43,6 +45,20 @@ class ContainerHash:
     sha256: str
     size: int
     unreadable: list[UnreadableRange] = field(default_factory=list)
+    damaged: list[DamagedSectors] = field(default_factory=list)  # E01 chunks whose checksum fails
+    chunks_unchecked: str | None = None  # why an E01's chunks could not be checked
+
+    def damage_note(self) -> str | None:
+        """One line on the E01 damage, when there is any."""
+        if self.chunks_unchecked:
+            return f"EWF chunk checksums not checked: {self.chunks_unchecked}"
+        if self.damaged:
+            sectors = sum(bad.count for bad in self.damaged)
+            named = "; ".join(str(bad) for bad in self.damaged[:3])
+            more = f"; and {len(self.damaged) - 3} more" if len(self.damaged) > 3 else ""
+            return (f"{sectors} sectors of the EWF media in {len(self.damaged)} range(s) fail their chunk checksum "
+                    f"(libewf reads them as zeros): {named}{more}")
+        return None
 
 
 def open_without_atime(path: str | bytes | Path, flags: int, dir_fd: int | None = None) -> int:
@@ -68,11 +84,14 @@ def file_sha256(path: Path) -> str:
 
 
 def hash_files(files: list[Path], cancel: threading.Event | None = None,
-               progress: Callable[[int], None] | None = None) -> ContainerHash:
-    """Hash the files in order; raise EvidenceError if one cannot be opened, Cancelled if asked to stop."""
+               progress: Callable[[int], None] | None = None, ewf: bool = False) -> ContainerHash:
+    """Hash the files in order; raise EvidenceError if one cannot be opened, Cancelled if asked to stop.
+    With ewf=True the files are the segments of an E01 image, and every chunk is checked as it goes by."""
     digest = hashlib.sha256()
     unreadable: list[UnreadableRange] = []
     total = 0
+    chunks: ChunkCheck | None = ChunkCheck() if ewf else None
+    unchecked = None
     for path in files:
         try:
             fd = open_read_only(path)
@@ -80,6 +99,11 @@ def hash_files(files: list[Path], cancel: threading.Event | None = None,
             raise EvidenceError(f"cannot open {path.name} to hash it: {error.strerror}") from None
         try:
             size = os.fstat(fd).st_size
+            if chunks is not None:
+                try:
+                    chunks.open_segment(fd, size, str(path))
+                except (EwfLayoutError, OSError) as error:  # the hash goes on; the chunks go unchecked
+                    chunks, unchecked = None, str(error)
             offset = 0
             while offset < size:
                 if cancel is not None and cancel.is_set():
@@ -87,13 +111,16 @@ def hash_files(files: list[Path], cancel: threading.Event | None = None,
                 length = min(BLOCK, size - offset)
                 data = _read_block(fd, offset, length, path, unreadable)
                 digest.update(data)
+                if chunks is not None:
+                    chunks.feed(offset, data)
                 offset += len(data)
                 total += len(data)
                 if progress is not None:
                     progress(len(data))
         finally:
             os.close(fd)
-    return ContainerHash(digest.hexdigest(), total, _merged(unreadable))
+    damaged = chunks.damaged() if chunks is not None else []
+    return ContainerHash(digest.hexdigest(), total, _merged(unreadable), damaged, unchecked)
 
 
 def _read_block(fd: int, offset: int, length: int, path: Path, unreadable: list[UnreadableRange]) -> bytes:
