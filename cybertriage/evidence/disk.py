@@ -20,9 +20,9 @@ import pytsk3
 
 from ..errors import Cancelled, EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, Partition, iso_utc
+from .ewf_chunks import EWF_SIGNATURE
 from .watchdog import ChildFailed, Stalled, watched
 
-EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
 SPLIT_RAW_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<number>\d{3})$")
 SECTOR = 512
 

@@ -105,7 +105,7 @@ class ChunkCheck:
         self.close_segment()
         tables: list[_Table] = []
         for kind, start, end in _sections(fd, size, name):
-            if kind in (b"volume", b"data") and not self.chunk_size:
+            if kind in (b"volume", b"disk", b"data") and not self.chunk_size:  # "disk": FTK Imager 2.3's volume
                 self._read_volume(fd, start, end, name)
             elif kind in (b"table", b"table2"):
                 table = _read_table(fd, start, end, name)
