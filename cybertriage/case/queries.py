@@ -47,7 +47,7 @@ NETWORK_FIELDS = {
               "bytes", "app", "duration", "orig_packets", "resp_packets", "orig_bytes", "resp_bytes", "orig_payload",
               "resp_payload", "state", "history", "missing_bytes", "gaps", "ended", "vlan", "ip_version"],
     "dns": ["evidence", "ts", "src", "dst", "query", "qtype", "answers", "rcode", "sport", "dport", "proto",
-            "trans_id", "qclass", "ttls", "rtt", "flow_id"],
+            "trans_id", "qclass", "ttls", "rtt", "authority", "additional", "flow_id"],
     "http": ["evidence", "ts", "src", "dst", "method", "host", "uri", "user_agent", "status", "content_type",
              "body_sha256", "sport", "dport", "version", "referrer", "reason", "body_size", "request_content_type",
              "request_body_size", "request_body_sha256", "info_code", "content_encoding", "body_complete",
@@ -67,9 +67,9 @@ NETWORK_FIELDS = {
     "hosts": ["evidence", "address", "macs", "names", "open_ports", "bytes_out", "bytes_in", "packets_out",
               "packets_in", "flows", "first_seen", "last_seen", "dns_names", "http_hosts", "tls_names", "ip_version"],
 }
-JSON_COLUMNS = {"answers", "ttls", "offered_versions", "cipher_suites", "alpn", "cert_san_dns", "cert_chain_subjects",
-                "rcpt_to", "header_to", "cc", "attachments", "macs", "names", "dns_names", "http_hosts", "tls_names",
-                "open_ports"}
+JSON_COLUMNS = {"answers", "ttls", "authority", "additional", "offered_versions", "cipher_suites", "alpn", "cert_san_dns",
+                "cert_chain_subjects", "rcpt_to", "header_to", "cc", "attachments", "macs", "names", "dns_names",
+                "http_hosts", "tls_names", "open_ports"}
 BOOLEAN_COLUMNS = {"body_complete", "established", "starttls", "message_complete", "data_passive", "file_complete",
                    "accepted"}
 

@@ -199,6 +199,13 @@ def _version_11(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE indicators_by_file")
 
 
+def _version_12(db: sqlite_utils.Database) -> None:
+    """DNS responses' authority and additional sections (an MX answer's addresses come in the additional one),
+    as JSON lists of "name TYPE value" lines."""
+    for column in ("authority", "additional"):
+        db["dns"].add_column(column, str)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -217,6 +224,7 @@ MIGRATIONS = {
     9: _version_9,
     10: _version_10,
     11: _version_11,
+    12: _version_12,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -658,17 +658,21 @@ class CaptureAnalysis:
         self._attach(conn, ftp_mod.FtpDataHandler(conn, self, channel))
 
     def _detect_udp(self, conn: _Conn, is_orig: bool, payload: bytes, ts_ns: int) -> None:
-        if (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS) and dns_mod.looks_like_dns(payload):
+        conn.udp_tries += 1
+        if not (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS):
+            conn.deciding = False
+            return
+        why = dns_mod.why_not_dns(payload)
+        if why is None:
             conn.app = "dns"
             conn.deciding = False
             conn.handler = dns_mod.DnsHandler(conn, self)
             conn.handler.datagram(is_orig, payload, ts_ns)
             return
-        conn.udp_tries += 1
-        if conn.udp_tries >= 3 or not (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS):
+        self.warn(conn, f"DNS message not decodable ({why}); not recorded")  # malformed DNS is never dropped unsaid
+        if conn.udp_tries >= 3:
             conn.deciding = False
-            if conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS:
-                self.warn(conn, "traffic on a DNS port that does not parse as DNS")
+            self.warn(conn, "traffic on a DNS port that does not parse as DNS: not parsed further")
 
     def _stop_streams(self, conn: _Conn) -> None:
         for end in (conn.o, conn.r):

@@ -3,7 +3,8 @@
 Messages are parsed here rather than with `dpkt.dns.DNS`: dpkt 1.9.8 rejects a whole
 message when any record has a type it does not know (TKEY, TSIG, DNSKEY, HTTPS, NSEC, ...)
 and when a TXT string is not UTF-8 — exactly the messages an examiner wants to see.
-Only the header, the questions and the answer section are read.
+The header, the questions and all three record sections are read; the authority and additional
+sections are kept as "name TYPE value" lines (an MX answer's addresses come in the additional one).
 
 Transactions follow Zeek's dns.log: a query waits for the response with its transaction
 id; a response without a query is a record of its own; queries never answered are
@@ -62,7 +63,7 @@ def _name(buf: bytes, off: int) -> tuple[str, int]:
                 raise DnsError("name runs past the message")
             ptr = ((n & 0x3F) << 8) | buf[off + 1]
             if ptr >= limit:
-                raise DnsError("forward compression pointer")
+                raise DnsError("compression pointer that loops or points forward")
             if end < 0:
                 end = off + 2
             off = limit = ptr
@@ -117,12 +118,36 @@ def _rdata(rtype: int, buf: bytes, off: int, rdlen: int) -> str | None:
 
 
 class Message:
-    __slots__ = ("id", "qr", "opcode", "rcode", "questions", "answers", "ttls")
+    __slots__ = ("id", "qr", "opcode", "rcode", "questions", "answers", "ttls", "authority", "additional", "problems")
 
     def __init__(self) -> None:
         self.questions: list[tuple[str, int, int]] = []
         self.answers: list[str] = []
         self.ttls: list[int] = []
+        self.authority: list[str] = []  # "name TYPE value" (value left out when the type is not rendered)
+        self.additional: list[str] = []
+        self.problems: list[str] = []  # records that did not decode, in a message that otherwise did
+
+
+def _record(buf: bytes, off: int, section: str) -> tuple[str, int, int, int, int]:
+    """One resource record's owner name, type, TTL, and where its data starts and ends."""
+    name, off = _name(buf, off)
+    if off + 10 > len(buf):
+        raise DnsError(f"{section} record runs past the message")
+    rtype, _rclass, ttl, rdlen = _RR(buf, off)
+    off += 10
+    if off + rdlen > len(buf):
+        raise DnsError(f"{section} record data runs past the message")
+    return name, rtype, ttl, off, off + rdlen
+
+
+def _value(msg: Message, rtype: int, buf: bytes, start: int, end: int, section: str) -> str | None:
+    """A record's data as text; an undecodable one (a name whose pointers loop, say) is a problem of the message."""
+    try:
+        return _rdata(rtype, buf, start, end - start)
+    except DnsError as error:
+        msg.problems.append(f"{section} record of type {_qtype(rtype)} not decodable ({error})")
+        return None
 
 
 def parse(buf: bytes, netbios: bool = False) -> Message:
@@ -130,11 +155,11 @@ def parse(buf: bytes, netbios: bool = False) -> Message:
     if len(buf) < 12:
         raise DnsError("shorter than a DNS header")
     msg = Message()
-    msg.id, flags, qdcount, ancount, _ns, _ar = _HDR(buf, 0)
+    msg.id, flags, qdcount, ancount, nscount, arcount = _HDR(buf, 0)
     msg.qr = flags >> 15
     msg.opcode = (flags >> 11) & 15
     msg.rcode = flags & 15
-    if qdcount > 64 or ancount > 512:
+    if qdcount > 64 or ancount > 512 or nscount > 512 or arcount > 512:
         raise DnsError("implausible record counts")
     off = 12
     for _ in range(qdcount):
@@ -145,35 +170,34 @@ def parse(buf: bytes, netbios: bool = False) -> Message:
         off += 4
         msg.questions.append((_netbios(name) if netbios else name, qtype, qclass))
     for _ in range(ancount):
-        name, off = _name(buf, off)
-        if off + 10 > len(buf):
-            raise DnsError("answer runs past the message")
-        rtype, _rclass, ttl, rdlen = _RR(buf, off)
-        off += 10
-        if off + rdlen > len(buf):
-            raise DnsError("answer data runs past the message")
-        try:
-            value = _rdata(rtype, buf, off, rdlen)
-        except DnsError:
-            value = None
+        name, rtype, ttl, start, off = _record(buf, off, "answer")
+        value = _value(msg, rtype, buf, start, off, "answer")
         if value is not None:
             msg.answers.append(value)
             msg.ttls.append(ttl)
         if not msg.questions:
             msg.questions.append((_netbios(name) if netbios else name, -1, -1))  # as Zeek: query from the answer
-        off += rdlen
+    try:
+        for section, count, kept in (("authority", nscount, msg.authority), ("additional", arcount, msg.additional)):
+            for _ in range(count):
+                name, rtype, _ttl, start, off = _record(buf, off, section)
+                if rtype == 41:
+                    continue  # EDNS's OPT pseudo-record: the sender's options, not a record of the zone
+                value = _value(msg, rtype, buf, start, off, section)
+                kept.append(f"{name or '.'} {_qtype(rtype)} {value}" if value is not None else
+                            f"{name or '.'} {_qtype(rtype)}")
+    except DnsError as error:  # the questions and answers stand; what follows them is reported, not guessed
+        msg.problems.append(str(error))
     return msg
 
 
-def looks_like_dns(buf: bytes) -> bool:
-    """Cheap check of a UDP payload on a DNS port, then a full parse."""
-    if len(buf) < 12:
-        return False
+def why_not_dns(buf: bytes) -> str | None:
+    """None when a UDP payload on a DNS port parses as DNS; else why it does not (for the problem recorded)."""
     try:
         parse(buf)
-    except (DnsError, struct.error):
-        return False
-    return True
+    except (DnsError, struct.error, IndexError) as error:
+        return str(error) or error.__class__.__name__
+    return None
 
 
 class DnsHandler:
@@ -191,16 +215,15 @@ class DnsHandler:
         self.bufs = [b"", b""]  # TCP: resp, orig
         self.dead = [False, False]
         self.done = False
-        self.bad = 0
 
     def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
         try:
             msg = parse(data, self.netbios)
         except (DnsError, struct.error, IndexError) as error:
-            self.bad += 1
-            if self.bad == 1:
-                self.ctx.warn(self.conn, f"DNS message not decodable ({error})")
+            self.ctx.warn(self.conn, f"DNS message not decodable ({error}); not recorded")
             return
+        for problem in msg.problems:
+            self.ctx.warn(self.conn, f"DNS message {msg.id}: {problem}")
         self._message(msg, ts_ns)
 
     def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
@@ -249,6 +272,8 @@ class DnsHandler:
         rec.rcode = RCODES.get(msg.rcode, f"RCODE{msg.rcode}")
         rec.answers = msg.answers
         rec.ttls = msg.ttls
+        rec.authority = msg.authority
+        rec.additional = msg.additional
         self.ctx.emit(rec)
 
     def _flush_oldest(self) -> None:

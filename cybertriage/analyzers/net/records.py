@@ -135,6 +135,8 @@ class DnsRecord(_Record):
     rcode: str | None = None  # NOERROR, NXDOMAIN, ... ; None when no response was seen
     flow_id: int = 0
     rtt: float | None = None
+    authority: list[str] = field(default_factory=list)  # "name TYPE value" of the authority section (NS, SOA)
+    additional: list[str] = field(default_factory=list)  # "name TYPE value" of the additional section (EDNS OPT left out)
 
 
 @dataclass(slots=True)

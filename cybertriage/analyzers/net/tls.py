@@ -21,6 +21,7 @@ from .x509 import Certificate, parse_certificate
 
 VERSIONS = {0x0200: "SSLv2", 0x0300: "SSLv3", 0x0301: "TLSv1.0", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3",
             0xFEFF: "DTLSv1.0", 0xFEFD: "DTLSv1.2", 0xFEFC: "DTLSv1.3"}
+HANDSHAKE_NAMES = {1: "ClientHello", 2: "ServerHello", 11: "Certificate"}
 MAX_HANDSHAKE = 256 * 1024  # one handshake message (a certificate chain) may be this large
 MAX_RECORD = 18 * 1024 + 2048
 # Parsed certificates remembered by their DER bytes (a server sends the same chain every time), at most
@@ -54,21 +55,63 @@ def cipher_name(code: int) -> str:
     return suite.name if suite is not None else f"0x{code:04x}"
 
 
-def _u16s(raw: bytes) -> list[int]:
-    return list(struct.unpack(f"!{len(raw) // 2}H", raw[: len(raw) // 2 * 2]))
+class MalformedTls(ValueError):
+    """A handshake message whose lengths do not add up: recorded as a problem, never as a handshake."""
 
 
-def _extensions(body: bytes, pos: int) -> list[tuple[int, bytes]]:
-    out: list[tuple[int, bytes]] = []
-    if pos + 2 > len(body):
-        return out
-    total = struct.unpack_from("!H", body, pos)[0]
-    pos += 2
-    end = min(len(body), pos + total)
-    while pos + 4 <= end:
-        etype, elen = struct.unpack_from("!HH", body, pos)
-        out.append((etype, body[pos + 4:pos + 4 + elen]))
-        pos += 4 + elen
+class _Fields:
+    """The fields of one handshake message, each length checked against what holds it (RFC 8446 3.4): a length
+    running past its container makes the message malformed, never a shorter field or a guessed one."""
+
+    __slots__ = ("data", "pos", "end")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.end = len(data)
+
+    @property
+    def left(self) -> int:
+        return self.end - self.pos
+
+    def take(self, size: int, what: str) -> bytes:
+        if size > self.end - self.pos:
+            raise MalformedTls(f"{what} runs {size - (self.end - self.pos)} bytes past its container")
+        start = self.pos
+        self.pos += size
+        return self.data[start:self.pos]
+
+    def number(self, size: int, what: str) -> int:
+        return int.from_bytes(self.take(size, what), "big")
+
+    def vector(self, width: int, what: str) -> bytes:
+        """A field preceded by its length in `width` bytes."""
+        return self.take(self.number(width, f"length of {what}"), what)
+
+    def inner(self, width: int, what: str) -> _Fields:
+        return _Fields(self.vector(width, what))
+
+    def finish(self, what: str) -> None:
+        if self.pos != self.end:
+            raise MalformedTls(f"{self.end - self.pos} bytes left over after {what}")
+
+
+def _u16s(raw: bytes, what: str) -> list[int]:
+    if len(raw) % 2:
+        raise MalformedTls(f"{what} of odd length {len(raw)}")
+    return list(struct.unpack(f"!{len(raw) // 2}H", raw))
+
+
+def _extensions(fields: _Fields) -> list[tuple[int, bytes]]:
+    """A hello's extensions (absent when the message ends before them, as SSL 3 allows). Bytes after the
+    extension block are left in `fields` for the caller to report: tshark, too, reads the block as announced."""
+    if not fields.left:
+        return []
+    block = fields.inner(2, "extensions")
+    out = []
+    while block.left:
+        etype = block.number(2, "extension type")
+        out.append((etype, block.vector(2, f"extension {etype}")))
     return out
 
 
@@ -161,51 +204,59 @@ class TlsHandler:
                         break
                 elif mtype == 11 and not is_orig:
                     self._certificates(body, ts_ns)
-            except (struct.error, IndexError, ValueError):
-                self.ctx.warn(self.conn, f"TLS handshake message {mtype} not decodable")
+            except (MalformedTls, struct.error, IndexError, ValueError) as error:  # lengths, or a certificate's DER
+                self.ctx.warn(self.conn, f"TLS {HANDSHAKE_NAMES.get(mtype, f'handshake message {mtype}')} malformed "
+                                         f"({error}); not recorded")
         side.hs = hs[pos:] if not side.encrypted else b""
 
     def _client_hello(self, body: bytes, ts_ns: int) -> None:
-        rec = self._record(ts_ns)
-        rec.ts = iso_us(ts_ns)
-        version = struct.unpack_from("!H", body, 0)[0]
-        pos = 34
-        pos += 1 + body[pos]  # session id
-        clen = struct.unpack_from("!H", body, pos)[0]
-        ciphers = [c for c in _u16s(body[pos + 2:pos + 2 + clen]) if c not in GREASE]
-        pos += 2 + clen
-        pos += 1 + body[pos]  # compression methods
-        exts = _extensions(body, pos)
+        fields = _Fields(body)
+        version = fields.number(2, "version")
+        fields.take(32, "random")
+        if len(fields.vector(1, "session id")) > 32:
+            raise MalformedTls("session id longer than 32 bytes")
+        ciphers = [c for c in _u16s(fields.vector(2, "cipher suites"), "cipher suites") if c not in GREASE]
+        fields.vector(1, "compression methods")
         ext_types: list[int] = []
         groups: list[int] = []
         formats: list[int] = []
-        for etype, data in exts:
+        sni = None
+        offered: list[str] = []
+        alpn: list[str] = []
+        for etype, data in _extensions(fields):
             if etype in GREASE:
                 continue
             ext_types.append(etype)
-            if etype == 0 and len(data) >= 5:  # server_name: list of (type, name)
-                npos = 2
-                while npos + 3 <= len(data):
-                    ntype, nlen = data[npos], struct.unpack_from("!H", data, npos + 1)[0]
-                    if ntype == 0:
-                        rec.sni = data[npos + 3:npos + 3 + nlen].decode("utf-8", "backslashreplace")
-                        break
-                    npos += 3 + nlen
-            elif etype == 10 and len(data) >= 2:
-                groups = [g for g in _u16s(data[2:2 + struct.unpack_from("!H", data, 0)[0]]) if g not in GREASE]
-            elif etype == 11 and data:
-                formats = list(data[1:1 + data[0]])
-            elif etype == 43 and data:
-                rec.offered_versions = [version_name(v) for v in _u16s(data[1:1 + data[0]])  # type: ignore[misc]
-                                        if v not in GREASE]
-            elif etype == 16 and len(data) >= 2:
-                alpn = []
-                apos = 2
-                while apos < len(data):
-                    n = data[apos]
-                    alpn.append(data[apos + 1:apos + 1 + n].decode("ascii", "backslashreplace"))
-                    apos += 1 + n
-                rec.alpn = alpn
+            ext = _Fields(data)
+            if etype == 0 and data:  # server_name: a list of (type, name)
+                names = ext.inner(2, "server name list")
+                while names.left:
+                    ntype = names.number(1, "server name type")
+                    name = names.vector(2, "server name")
+                    if ntype == 0 and sni is None:
+                        sni = name.decode("utf-8", "backslashreplace")
+            elif etype == 10:
+                groups = [g for g in _u16s(ext.vector(2, "supported groups"), "supported groups") if g not in GREASE]
+            elif etype == 11:
+                formats = list(ext.vector(1, "point formats"))
+            elif etype == 43:
+                offered = [version_name(v) for v in _u16s(ext.vector(1, "supported versions"),  # type: ignore[misc]
+                                                           "supported versions") if v not in GREASE]
+            elif etype == 16:
+                protocols = ext.inner(2, "ALPN list")
+                while protocols.left:
+                    alpn.append(protocols.vector(1, "ALPN protocol").decode("ascii", "backslashreplace"))
+            else:
+                continue
+            ext.finish(f"extension {etype}")
+        self._trailing(fields, "ClientHello")
+        rec = self._record(ts_ns)
+        rec.ts = iso_us(ts_ns)
+        rec.sni = sni
+        if offered:
+            rec.offered_versions = offered
+        if alpn:
+            rec.alpn = alpn
         rec.client_version = version_name(version)
         rec.cipher_suites = ciphers
         text = ",".join((str(version), "-".join(map(str, ciphers)), "-".join(map(str, ext_types)),
@@ -214,20 +265,25 @@ class TlsHandler:
         rec.ja3 = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
     def _server_hello(self, body: bytes, ts_ns: int) -> None:
-        rec = self._record(ts_ns)
-        version = struct.unpack_from("!H", body, 0)[0]
-        pos = 34
-        pos += 1 + body[pos]
-        cipher = struct.unpack_from("!H", body, pos)[0]
-        pos += 3  # cipher suite, compression method
+        fields = _Fields(body)
+        version = fields.number(2, "version")
+        fields.take(32, "random")
+        if len(fields.vector(1, "session id")) > 32:
+            raise MalformedTls("session id longer than 32 bytes")
+        cipher = fields.number(2, "cipher suite")
+        fields.take(1, "compression method")
         ext_types = []
         negotiated = version
-        for etype, data in _extensions(body, pos):
+        for etype, data in _extensions(fields):
             if etype in GREASE:
                 continue
             ext_types.append(etype)
-            if etype == 43 and len(data) >= 2:  # supported_versions: the one chosen
+            if etype == 43:  # supported_versions: the one chosen
+                if len(data) != 2:
+                    raise MalformedTls(f"chosen version of {len(data)} bytes")
                 negotiated = struct.unpack_from("!H", data, 0)[0]
+        self._trailing(fields, "ServerHello")
+        rec = self._record(ts_ns)
         self.server_hello = True
         self.tls13 = negotiated == 0x0304 or 0x7F00 < negotiated <= 0x7FFF
         rec.version = version_name(negotiated)
@@ -236,16 +292,19 @@ class TlsHandler:
         rec.ja3s_string = text
         rec.ja3s = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
+    def _trailing(self, fields: _Fields, message: str) -> None:
+        if fields.left:
+            self.ctx.warn(self.conn, f"TLS {message}: {fields.left} bytes after its extension block, not read")
+
     def _certificates(self, body: bytes, ts_ns: int) -> None:
-        rec = self._record(ts_ns)
-        if rec.cert_chain_sha256:
+        if self.rec is not None and self.rec.cert_chain_sha256:
             return  # a second Certificate message is the client's, or a renegotiation
-        total = int.from_bytes(body[0:3], "big")
-        pos, end = 3, min(len(body), 3 + total)
+        fields = _Fields(body)
+        certificates = fields.inner(3, "certificate list")
+        fields.finish("the certificate list")
         chain = []
-        while pos + 3 <= end:
-            clen = int.from_bytes(body[pos:pos + 3], "big")
-            der = body[pos + 3:pos + 3 + clen]
+        while certificates.left:
+            der = certificates.vector(3, "certificate")
             cert = _certificates.get(der)
             if cert is None:
                 cert = parse_certificate(der)
@@ -254,9 +313,9 @@ class TlsHandler:
                         _certificates.clear()
                     _certificates[der] = cert
             chain.append(cert)
-            pos += 3 + clen
         if not chain:
             return
+        rec = self._record(ts_ns)
         leaf = chain[0]
         rec.cert_subject, rec.cert_issuer = leaf.subject, leaf.issuer
         rec.cert_not_before, rec.cert_not_after = leaf.not_before, leaf.not_after
@@ -294,6 +353,17 @@ class TlsHandler:
             self._stop(side, f"{size} bytes missing from the capture")
 
     def close(self, ts_ns: int) -> None:
+        if not self.done:
+            for is_orig, side in ((True, self.sides[True]), (False, self.sides[False])):
+                if side.dead or side.encrypted:
+                    continue
+                if len(side.buf) >= 5:
+                    announced = (side.buf[3] << 8) | side.buf[4]
+                    self.ctx.warn(self.conn, f"TLS record from the {'client' if is_orig else 'server'} announced as "
+                                             f"{announced} bytes, {len(side.buf) - 5} arrived; not parsed")
+                elif side.hs:
+                    self.ctx.warn(self.conn, f"TLS handshake message from the {'client' if is_orig else 'server'} "
+                                             f"cut short ({len(side.hs)} bytes of it arrived); not parsed")
         self._emit()
 
     def _emit(self) -> None:
