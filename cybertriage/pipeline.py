@@ -574,6 +574,8 @@ class _EvidenceRun:
                 else:
                     reason, _, detail = note.partition(": ")
                     ledger.skipped("content", reason, obj.path, detail or None)
+                    if reason == "unreadable content" and obj.depth == 0:
+                        self.source.content_unreadable(obj.path)
             elif obj.unreadable:
                 ledger.attempted("content")
                 ledger.skipped("content", obj.unreadable)

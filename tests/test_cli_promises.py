@@ -7,12 +7,17 @@ evidence the tests build themselves (which paths they made unreadable), never fr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests import images
 from tests.conftest import REPO, export, run_cli
@@ -74,6 +79,55 @@ def test_unreadable_files_and_folders_make_the_scan_partial(tmp_path: Path) -> N
     assert rows["/readme.txt"]["sha256"] == _hash("sha256sum", root / "readme.txt")
     assert rows["/open/deeper/note.txt"]["sha256"] == _hash("sha256sum", root / "open" / "deeper" / "note.txt")
     assert "/locked/inside.txt" not in rows
+
+
+@pytest.fixture
+def failing_medium(tmp_path: Path) -> Iterator[tuple[Path, Path, int, int]]:
+    """A folder (a FUSE mount, tests/badsectors.py) holding one file whose bytes [at, at+1024) fail to read
+    with EIO from the kernel, as a failing USB stick's would; skipped only where FUSE cannot mount."""
+    if importlib.util.find_spec("mfusepy") is None or not Path("/dev/fuse").exists():
+        pytest.skip("FUSE is not available here (mfusepy, /dev/fuse)")
+    source = tmp_path / "ledger.xlsx"
+    source.write_bytes(os.urandom(256 * 1024))
+    at, length = 64 * 1024, 1024
+    mount_point = tmp_path / "stick"
+    mount_point.mkdir()
+    child = subprocess.Popen([sys.executable, str(REPO / "tests" / "badsectors.py"), str(source), str(mount_point),
+                              str(at), str(length)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not (mount_point / source.name).exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.skip(f"FUSE cannot mount here: {child.communicate()[1].strip()[:200]}")
+        time.sleep(0.1)
+    try:
+        yield mount_point, mount_point / source.name, at, length
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def test_a_loose_file_on_a_failing_medium_makes_the_scan_partial(failing_medium, tmp_path: Path) -> None:
+    folder, bad_file, at, length = failing_medium
+    sha256sum = subprocess.run(["sha256sum", str(bad_file)], capture_output=True, text=True)
+    assert sha256sum.returncode != 0 and "Input/output error" in sha256sum.stderr  # the medium does fail
+    case = tmp_path / "case"
+    result = run_cli("scan", folder, bad_file, "--case", case, "--quiet")
+    assert result.code == EXIT_INCOMPLETE
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all("partial" in line for line in lines), result.stderr
+    assert dict(_sql(case, "SELECT path, status FROM evidence")) == {str(folder): "partial", str(bad_file): "partial"}
+    for stage, attempted, processed, skipped in _sql(case, "SELECT stage, attempted, processed, skipped FROM ledger"):
+        assert attempted == processed + skipped, (stage, attempted, processed, skipped)
+    messages = [message for _, message in _sql(case, "SELECT object, message FROM problems WHERE object = '/"
+                                                        + bad_file.name + "'")]
+    assert len(messages) == 2 and all("Input/output error" in m for m in messages), messages
+    ranges = _sql(case, "SELECT message FROM problems WHERE stage = 'evidence'")
+    assert ranges == [[f"bytes {at}-{at + length - 1} unreadable (Input/output error); hashed as zeros"]]
 
 
 def test_a_folder_that_cannot_be_listed_fails_with_one_line(tmp_path: Path) -> None:
@@ -166,11 +220,17 @@ def test_single_file_is_hashed_typed_yara_scanned_extractable_and_verifiable(tmp
     assert extracted.code == EXIT_OK, extracted.stderr
     assert _hash("sha256sum", out / "invoice.pdf.com") == _hash("sha256sum", loose)
     verified = run_cli("verify", "--case", case)
-    assert verified.code == EXIT_OK and verified.stdout.startswith("OK"), verified.stdout
+    assert verified.code == EXIT_OK and _verdict(verified.stdout, loose) == "OK", verified.stdout
     with open(loose, "ab") as handle:  # the evidence changed since: verify says so
         handle.write(b"\n")
     verified = run_cli("verify", "--case", case)
-    assert verified.code == EXIT_INCOMPLETE and verified.stdout.startswith("MISMATCH"), verified.stdout
+    assert verified.code == EXIT_INCOMPLETE and _verdict(verified.stdout, loose) == "MISMATCH", verified.stdout
+
+
+def _verdict(verify_output: str, evidence: Path) -> str:
+    """The first word of `verify`'s line about one evidence item."""
+    (line,) = [line for line in verify_output.splitlines() if f" {evidence}:" in line]
+    return line.split()[0]
 
 
 def test_any_file_not_an_image_or_capture_by_content_is_a_loose_file(tmp_path: Path) -> None:

@@ -141,6 +141,11 @@ class EvidenceSource(abc.ABC):
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
         """Yield every object; record damage in the ledger and keep going."""
 
+    def content_unreadable(self, path: str) -> None:
+        """The content of the top-level object at `path` failed to read part-way (a failing medium). A folder
+        counts it as its evidence examined only in part; a disk image leaves it to its ledger, since the hash
+        of its container finds the damaged sectors themselves."""
+
     def reading(self) -> tuple[int, int] | None:
         """(bytes read, bytes in all) when the listing itself reads the evidence from start to end, as a
         capture's analysis does: how far it has got. None when the listing says nothing of the kind."""

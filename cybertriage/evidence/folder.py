@@ -92,6 +92,8 @@ class FolderEvidence(EvidenceSource):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._unreadable: set[str] = set()  # folders and files that could not be read: the scan is then only partial
+        self._unreadable_lock = threading.Lock()  # content read failures are told from the analysis threads
+        self._summary_at: int | None = None  # where in self.problems the count of them stands
 
     @property
     def container_files(self) -> list[Path]:
@@ -134,10 +136,23 @@ class FolderEvidence(EvidenceSource):
                 self._unreadable.add(obj.path)
         yield obj
 
+    def content_unreadable(self, path: str) -> None:
+        with self._unreadable_lock:
+            self._unreadable.add(path)
+        self._account_unreadable()
+
     def _account_unreadable(self) -> None:
-        if self._unreadable:
-            self.problems.append(f"{len(self._unreadable)} of its files or folders could not be read (each is listed "
-                                 "in the problems of this evidence)")
+        """One problem line counting the paths that could not be read, kept up to date as more are found."""
+        with self._unreadable_lock:
+            if not self._unreadable:
+                return
+            summary = (f"{len(self._unreadable)} of its files or folders could not be read (each is listed in the "
+                       "problems of this evidence)")
+            if self._summary_at is None:
+                self._summary_at = len(self.problems)
+                self.problems.append(summary)
+            else:
+                self.problems[self._summary_at] = summary
 
     def _object(self, root: str, full: str, info: os.stat_result) -> EvidenceObject:
         path = _relative(root, full)
@@ -254,7 +269,9 @@ def _walk(root: str, onerror: Callable[[OSError], None],
             fd = _open_directory(directory, follow=directory == root)  # the evidence folder may be a link
             try:
                 with os.scandir(fd) as listing:
-                    entries = list(listing)
+                    # While the descriptor is open: where the filesystem gives no entry types (FUSE, some network
+                    # filesystems) is_dir asks it through the descriptor.
+                    entries = [(entry.name, _is_directory(entry)) for entry in listing]
             finally:
                 os.close(fd)
         except OSError as error:
@@ -262,10 +279,18 @@ def _walk(root: str, onerror: Callable[[OSError], None],
             onerror(error)
             continue
         ledger.processed("folders")
-        subdirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-        names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        subdirs = [name for name, is_directory in entries if is_directory]
+        names = [name for name, is_directory in entries if not is_directory]
         yield directory, subdirs, names
         stack.extend(os.path.join(directory, name) for name in reversed(subdirs))
+
+
+def _is_directory(entry: os.DirEntry) -> bool:
+    """A folder, not a link to one; an entry that cannot be looked at is left to lstat to report."""
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _open_directory(path: str, follow: bool) -> int:
