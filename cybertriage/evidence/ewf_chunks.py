@@ -15,11 +15,13 @@ descriptors and tables, nothing is read twice. Every size read from the file is 
 
 from __future__ import annotations
 
+import array
 import os
 import struct
+import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import EvidenceError
 
@@ -43,8 +45,8 @@ class DamagedSectors:
     first: int
     count: int
     bytes_per_sector: int
-    segment: str
-    reason: str
+    segment: str  # the segment file(s) holding the chunks, comma separated
+    reason: str  # why they failed, "; " separated
 
     @property
     def offset(self) -> int:
@@ -71,16 +73,17 @@ class _Chunk:
 class _Table:
     start: int  # of the table section (its descriptor)
     end: int
-    entries: tuple[int, ...]
+    entries: array.array  # 4 bytes an entry, as on disk: a table is never larger in memory than in its file
     base: int
     sound: bool  # the entries match the table's own Adler-32
+    first_chunk: int = 0  # the media's number of the table's first chunk
 
 
 @dataclass
 class _Segment:
     name: str
-    chunks: list[_Chunk] = field(default_factory=list)
-    next: int = 0  # first chunk not yet checked
+    chunks: Iterator[_Chunk]  # in file order, made as the bytes reach them
+    current: _Chunk | None = None  # the next chunk whose bytes are awaited
 
 
 class ChunkCheck:
@@ -94,7 +97,7 @@ class ChunkCheck:
         self.sector_count = 0
         self.chunks_checked = 0
         self._chunks_listed = 0
-        self._bad: list[tuple[int, str, str]] = []  # (chunk index, segment, reason)
+        self._bad: list[list] = []  # [first chunk, last chunk, segment, reason], neighbours merged as found
         self._segment: _Segment | None = None
         self._partial = bytearray()  # the start of a chunk that continues in the next block
 
@@ -116,9 +119,11 @@ class ChunkCheck:
                     tables.append(table)
         if tables and not self.chunk_size:
             raise EwfLayoutError(f"{name}: chunk table before any volume section")
-        chunks = [chunk for table in tables for chunk in self._table_chunks(table)]
-        chunks.sort(key=lambda chunk: chunk.start)
-        self._segment = _Segment(name, self._streamable(chunks, size, name))
+        for table in tables:
+            table.first_chunk = self._chunks_listed
+            self._chunks_listed += len(table.entries)
+        self._segment = _Segment(name, self._streamable(tables, size, name))
+        self._segment.current = next(self._segment.chunks, None)
 
     def _read_volume(self, fd: int, start: int, end: int, name: str) -> None:
         body = os.pread(fd, min(end - start - _DESCRIPTOR.size, 1052), start + _DESCRIPTOR.size)
@@ -135,43 +140,44 @@ class ChunkCheck:
         self.chunk_size, self.sectors_per_chunk = chunk_size, sectors_per_chunk
         self.bytes_per_sector, self.sector_count = bytes_per_sector, sector_count
 
-    def _table_chunks(self, table: _Table) -> list[_Chunk]:
+    @staticmethod
+    def _table_chunks(table: _Table) -> Iterator[_Chunk]:
         """The chunks one table lists, sized as libewf sizes them: up to the next entry's offset, the last one
         up to the table section (or to the table's end, when the table holds the chunks, as in EnCase 1)."""
-        chunks = []
+        entries = table.entries
         overflow = False  # EnCase 6.7.1 lets offsets past 2 GiB use the flag bit; libewf reads those as uncompressed
-        for number, stored in enumerate(table.entries):
+        for number, stored in enumerate(entries):
             offset = stored if overflow else stored & _INT32_MAX
             start = table.base + offset
-            if number + 1 < len(table.entries):
-                following = table.entries[number + 1]
+            if number + 1 < len(entries):
+                following = entries[number + 1]
                 end = table.base + (following if overflow or following & _INT32_MAX < offset else following & _INT32_MAX)
             elif start < table.start:
                 end = table.start
             else:
                 end = table.end
-            chunks.append(_Chunk(self._chunks_listed + number, start, end, not overflow and bool(stored >> 31)))
+            yield _Chunk(table.first_chunk + number, start, end, not overflow and bool(stored >> 31))
             overflow = overflow or end - table.base > _INT32_MAX
-        self._chunks_listed += len(table.entries)
-        return chunks
 
-    def _streamable(self, chunks: list[_Chunk], file_size: int, name: str) -> list[_Chunk]:
-        """Chunks that can be checked as their bytes go by; the others are damaged as they stand."""
-        kept: list[_Chunk] = []
+    def _streamable(self, tables: list[_Table], file_size: int, name: str) -> Iterator[_Chunk]:
+        """The chunks that can be checked as their bytes go by, in file order; the others are damaged as they
+        stand (a chunk that starts before the one before it ends, too: sound tables list chunks in order)."""
         largest = 2 * self.chunk_size + 1024  # deflate never grows a chunk near this much
-        for chunk in chunks:
-            if chunk.index * self.sectors_per_chunk >= self.sector_count:
-                continue  # an entry past the media: nothing of the disk is read from it
-            size = chunk.end - chunk.start
-            if size <= (0 if chunk.compressed else 4) or size > largest:
-                self._bad.append((chunk.index, name, f"chunk table gives it {size} bytes"))
-            elif chunk.end > file_size:
-                self._bad.append((chunk.index, name, "chunk lies past the end of the segment file"))
-            elif kept and chunk.start < kept[-1].end:
-                self._bad.append((chunk.index, name, "chunk overlaps the one before it"))
-            else:
-                kept.append(chunk)
-        return kept
+        checked_up_to = 0
+        for table in tables:
+            for chunk in self._table_chunks(table):
+                if chunk.index * self.sectors_per_chunk >= self.sector_count:
+                    continue  # an entry past the media: nothing of the disk is read from it
+                size = chunk.end - chunk.start
+                if size <= (0 if chunk.compressed else 4) or size > largest:
+                    self._fault(chunk.index, name, f"chunk table gives it {size} bytes")
+                elif chunk.end > file_size:
+                    self._fault(chunk.index, name, "chunk lies past the end of the segment file")
+                elif chunk.start < checked_up_to:
+                    self._fault(chunk.index, name, "chunk overlaps the one before it")
+                else:
+                    checked_up_to = chunk.end
+                    yield chunk
 
     # -- the bytes ------------------------------------------------------------------------
 
@@ -182,10 +188,7 @@ class ChunkCheck:
             return
         view = memoryview(data)
         end = offset + len(data)
-        while segment.next < len(segment.chunks):
-            chunk = segment.chunks[segment.next]
-            if chunk.start >= end:
-                return
+        while (chunk := segment.current) is not None and chunk.start < end:
             piece = view[max(chunk.start - offset, 0):min(chunk.end, end) - offset]
             if chunk.end > end:  # the rest comes with the next block
                 self._partial += piece
@@ -196,14 +199,15 @@ class ChunkCheck:
                 self._partial = bytearray()
             else:
                 self._check(chunk, piece, segment.name)
-            segment.next += 1
+            segment.current = next(segment.chunks, None)
 
     def close_segment(self) -> None:
         """Chunks of the segment whose bytes never came (the file ended early) are damaged."""
         segment = self._segment
         if segment is not None:
-            for chunk in segment.chunks[segment.next:]:
-                self._bad.append((chunk.index, segment.name, "chunk not found in the segment file"))
+            while segment.current is not None:
+                self._fault(segment.current.index, segment.name, "chunk not found in the segment file")
+                segment.current = next(segment.chunks, None)
         self._segment = None
         self._partial = bytearray()
 
@@ -212,36 +216,45 @@ class ChunkCheck:
         if not chunk.compressed:
             data, checksum = stored[:-4], int.from_bytes(stored[-4:], "little")
             if zlib.adler32(data) != checksum:
-                self._bad.append((chunk.index, segment, "Adler-32 checksum mismatch"))
+                self._fault(chunk.index, segment, "Adler-32 checksum mismatch")
             return
         inflate = zlib.decompressobj()
         try:
             data = inflate.decompress(stored, self.chunk_size + 1)
         except zlib.error as error:
-            self._bad.append((chunk.index, segment, f"compressed chunk unreadable: {error}"))
+            self._fault(chunk.index, segment, f"compressed chunk unreadable: {error}")
             return
         if len(data) > self.chunk_size:
-            self._bad.append((chunk.index, segment, "compressed chunk inflates past the chunk size"))
+            self._fault(chunk.index, segment, "compressed chunk inflates past the chunk size")
         elif not inflate.eof:
-            self._bad.append((chunk.index, segment, "compressed chunk ends early"))
+            self._fault(chunk.index, segment, "compressed chunk ends early")
+
+    def _fault(self, index: int, segment: str, reason: str) -> None:
+        last = self._bad[-1] if self._bad else None
+        if last and last[1] + 1 == index and last[2:] == [segment, reason]:
+            last[1] = index
+        else:
+            self._bad.append([index, index, segment, reason])
 
     # -- the verdict ----------------------------------------------------------------------
 
     def damaged(self) -> list[DamagedSectors]:
-        """Sector ranges of the media whose chunks failed, in media order, neighbours with one cause merged.
+        """Sector ranges of the media whose chunks failed, in media order, neighbours merged (as ewfverify does).
         Sectors that no chunk table covers are damaged too: libewf cannot read them."""
         self.close_segment()
         if not self.sectors_per_chunk:
             return []
         ranges: list[DamagedSectors] = []
-        for index, segment, reason in sorted(self._bad):
-            first = index * self.sectors_per_chunk
-            count = min(self.sectors_per_chunk, self.sector_count - first)
+        for first_chunk, last_chunk, segment, reason in sorted(self._bad):  # each chunk is judged once
+            first = first_chunk * self.sectors_per_chunk
+            end = min((last_chunk + 1) * self.sectors_per_chunk, self.sector_count)
             last = ranges[-1] if ranges else None
-            if last and last.first + last.count == first and (last.segment, last.reason) == (segment, reason):
-                last.count += count
-            elif not (last and last.first == first):  # one chunk named by two faults is one range
-                ranges.append(DamagedSectors(first, count, self.bytes_per_sector, segment, reason))
+            if last and last.first + last.count == first:  # one range, as ewfverify names it, whatever the cause
+                last.count = end - last.first
+                last.segment += "" if segment in last.segment.split(", ") else f", {segment}"
+                last.reason += "" if reason in last.reason.split("; ") else f"; {reason}"
+            else:
+                ranges.append(DamagedSectors(first, end - first, self.bytes_per_sector, segment, reason))
         covered = self._chunks_listed * self.sectors_per_chunk
         if covered < self.sector_count:
             ranges.append(DamagedSectors(covered, self.sector_count - covered, self.bytes_per_sector,
@@ -282,6 +295,8 @@ def _read_table(fd: int, start: int, end: int, name: str) -> _Table:
     if count > _MAX_TABLE_ENTRIES or entries_at + 4 * count > end:
         raise EwfLayoutError(f"{name}: the table at byte {start} lists {count} chunks, more than it holds")
     raw = os.pread(fd, 4 * count + 4, entries_at)
-    entries = struct.unpack_from(f"<{count}I", raw)
+    entries = array.array("I", raw[:4 * count])
+    if sys.byteorder == "big":
+        entries.byteswap()  # stored little-endian
     sound = len(raw) == 4 * count + 4 and zlib.adler32(raw[:-4]) == int.from_bytes(raw[-4:], "little")
     return _Table(start, end, entries, base, sound)

@@ -160,18 +160,21 @@ def test_a_damaged_chunk_of_zeros_is_not_verified(large_fat: Path, tmp_path: Pat
 
 
 def test_damage_in_a_later_segment_of_a_set(disk_images: Images, tmp_path: Path) -> None:
-    """A multi-segment set (1 MiB segments): the damaged chunk is found in the segment that holds it, the sectors
-    are ewfverify's, and the sha256 is sha256sum's of the segments concatenated."""
+    """A multi-segment set (1 MiB segments) with two neighbouring chunks damaged, and one more far off: each is
+    found in the segment that holds it, the sector ranges are ewfverify's (which names neighbours as one range),
+    and the sha256 is sha256sum's of the segments concatenated."""
     first = images.make_e01(disk_images.mbr, tmp_path, segment_bytes=images.EWF_MIN_SEGMENT, compression="none")
     segments = images.split_segments(first)
     assert len(segments) > 3
     raw = disk_images.mbr.read_bytes()
-    _damage(segments, raw, (raw.find(images.mbr_fat32_content().files["Data/blob.bin"]) + 4096) // CHUNK, "none")
+    blob = (raw.find(images.mbr_fat32_content().files["Data/blob.bin"]) + 4096) // CHUNK
+    for index in (blob, blob + 1, blob + 40):
+        _damage(segments, raw, index, "none", occurrence=-1)
     code, expected = _ewfverify(first)
-    assert code != 0 and len(expected) == 1
+    assert code != 0 and len(expected) == 2
     result = hash_files(segments, ewf=True)
     assert [(bad.first, bad.first + bad.count - 1) for bad in result.damaged] == expected
-    assert result.damaged[0].segment != str(first)  # not in the first segment
+    assert str(first) not in result.damaged[0].segment  # not in the first segment
     cat = subprocess.run(["cat", *map(str, segments)], capture_output=True, check=True).stdout
     assert result.sha256 == hashlib.sha256(cat).hexdigest()
 
