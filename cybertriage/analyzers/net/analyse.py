@@ -631,16 +631,26 @@ class CaptureAnalysis:
             handler = ftp_mod.FtpHandler(conn, self)
         self._attach(conn, handler)
         for side, chunk, ts in detect:
-            handler.stream(side, chunk, ts)
-            if handler.done:
+            conn.handler.stream(side, chunk, ts)  # the handler may have become TLS after STARTTLS
+            if conn.handler.done:
                 self._stop_streams(conn)
                 return
 
     def _attach(self, conn: _Conn, handler) -> None:
         """Route both directions' in-order bytes to an application parser."""
         self._hear_gaps(conn)
-        conn.handler = handler
         self.summary.tcp_streams += 2
+        self._route(conn, handler)
+
+    def start_tls(self, conn: _Conn, upgrade: str) -> None:
+        """The server accepted `upgrade` (SMTP or IMAP STARTTLS, POP3 STLS, FTP AUTH TLS): from the next byte on
+        each side the connection is TLS, and its handshake is read as on a TLS port. The clear-text parser has
+        given what it had; the flow's application stays the one it started as."""
+        self._route(conn, tls_mod.TlsHandler(conn, self, upgrade))
+
+    @staticmethod
+    def _route(conn: _Conn, handler) -> None:
+        conn.handler = handler
         for side, end in ((True, conn.o), (False, conn.r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:
                 handler.stream(side, data, ts)

@@ -5,7 +5,8 @@ transfer command (RETR, STOR, LIST, ...) and their content hashed and kept up to
 The control handler tells the analysis which (address, port) a data connection will go to;
 the analysis gives a TCP connection to that endpoint a `FtpDataHandler` instead of guessing
 its protocol. A transfer's record is emitted once both its final reply and the end of its
-data connection have been seen (or its control connection has ended).
+data connection have been seen (or its control connection has ended). Once the server accepts
+AUTH TLS (234), the control connection's TLS handshake is read by the TLS parser.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class FtpHandler:
                 self._command(line.decode("utf-8", "replace"), ts_ns)
             else:
                 self._reply_line(line, ts_ns)
+            if self.done:
+                return
         if reader.overflow:
             self.dead = True
             self.ctx.warn(self.conn, "FTP not parsed further: line longer than 16 KiB (not FTP, or TLS)")
@@ -250,6 +253,10 @@ class FtpHandler:
             self.channel = channel_new
             self.ctx.expect_ftp_data(channel_new)
         self._finished(rec, channel)
+        if command == "AUTH" and code == 234:  # RFC 4217: the control connection is TLS from the next byte on
+            self.close(ts_ns)
+            self.done = self.dead = True
+            self.ctx.start_tls(conn, f"FTP AUTH {rec.arg or ''}".rstrip())
 
     # ------------------------------------------------------------------ transfers
 

@@ -3,7 +3,7 @@ with the server's tagged verdict (OK, or NO/BAD).
 
 LOGIN's arguments are atoms, quoted strings or literals ({n} then n bytes, RFC 9051 4.3);
 a literal is taken from the start of the client's next line. Parsing stops once a login has
-been accepted (what follows is the mailbox) or after STARTTLS (what follows is encrypted).
+been accepted (what follows is the mailbox) or after STARTTLS (what follows is TLS, read by the TLS parser).
 """
 
 from __future__ import annotations
@@ -154,3 +154,5 @@ class ImapHandler(LineProtocol):
         if status == "OK" and (command == "STARTTLS" or cred is not None):
             self.close(0)
             self.done = True  # encrypted from here on, or logged in
+            if command == "STARTTLS":
+                self.ctx.start_tls(self.conn, "IMAP STARTTLS")

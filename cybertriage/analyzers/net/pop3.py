@@ -4,7 +4,7 @@ each with the server's verdict (+OK or -ERR).
 Commands and replies pair in order (RFC 1939). The multi-line replies (CAPA, LIST, UIDL,
 RETR, TOP) run to a lone "." and are skipped, so a message that quotes "+OK" cannot be taken
 for a reply. Parsing stops once a login has been accepted (what follows is the mailbox, which
-the triage does not need) or after STLS (what follows is encrypted).
+the triage does not need) or after STLS (what follows is TLS, read by the TLS parser).
 """
 
 from __future__ import annotations
@@ -101,3 +101,5 @@ class Pop3Handler(LineProtocol):
         if ok and (verb == "STLS" or (cred is not None and verb in ("PASS", "APOP", "AUTH"))):
             self.close(0)
             self.done = True  # encrypted from here on, or logged in: the mailbox is not the triage's business
+            if verb == "STLS":
+                self.ctx.start_tls(self.conn, "POP3 STLS")

@@ -1,6 +1,6 @@
 """SMTP over reassembled TCP: the envelope (HELO, MAIL FROM, RCPT TO), the message headers,
-MIME parts extracted as objects, AUTH PLAIN/LOGIN credentials, and STARTTLS (after which
-nothing is in clear, so parsing stops).
+MIME parts extracted as objects, AUTH PLAIN/LOGIN credentials, and STARTTLS (once the server
+accepts it, the connection's TLS handshake is read by the TLS parser).
 
 The client's stream is read line by line; DATA content runs to the lone "." line and is kept
 (dot-unstuffed) up to the object cap, then parsed with the stdlib `email` package, which
@@ -352,3 +352,4 @@ class SmtpHandler:
         self.ctx.emit(rec)
         self.done = True
         self.conn.app = "smtp"
+        self.ctx.start_tls(self.conn, "SMTP STARTTLS")

@@ -129,9 +129,10 @@ class _Side:
 class TlsHandler:
     """The handshake of one TCP connection."""
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn, ctx, upgrade: str | None = None) -> None:
         self.conn = conn
         self.ctx = ctx
+        self.upgrade = upgrade  # the clear-text command after which TLS began (STARTTLS, ...), if any
         self.sides = (_Side(), _Side())  # indexed by is_orig
         self.rec: TlsRecord | None = None
         self.emitted = False
@@ -331,9 +332,10 @@ class TlsHandler:
     def _stop(self, side: _Side, why: str) -> None:
         side.dead = True
         side.buf = side.hs = b""
-        if side.records == 0 and self.rec is None:
-            return
-        self.ctx.warn(self.conn, f"TLS: {why}; that direction was not parsed further")
+        if side.records == 0 and self.rec is None and self.upgrade is None:
+            return  # not TLS after all (told from its first bytes only)
+        after = f" after {self.upgrade}" if self.upgrade else ""
+        self.ctx.warn(self.conn, f"TLS{after}: {why}; that direction was not parsed further")
 
     def _finished(self) -> bool:
         orig, resp = self.sides[True], self.sides[False]
