@@ -589,20 +589,51 @@ def _verify_parser(commands: Any) -> None:
                     "in the case's audit log.",
         epilog="Exit codes: 0 every evidence item is as recorded; 1 at least one is not; 2 usage error.")
     verify.add_argument("--case", required=True, type=Path, metavar="DIR")
+    verify.add_argument("--report", type=Path, metavar="OUT.pdf",
+                        help="also say whether this report (PDF or HTML) still describes the case: the audit entry it "
+                             "ended with and the digest of the case's content it printed, recomputed now")
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .case.verify import verify_case
+    from .case.custody import read_seal
+    from .case.store import CaseInUse, case_held
+    from .case.verify import check_report, custody_problems, verify_case
 
+    seal = None
+    if args.report:
+        try:
+            seal = read_seal(args.report)
+        except (OSError, ValueError) as error:
+            raise UsageError(str(error)) from None
     db = open_case(args.case)
-    verdicts = verify_case(db)
-    for v in verdicts:
-        print(f"{v.status:10} {_printable(v.path)}: {_printable(v.detail)}")
-    if not verdicts:
-        print("no evidence in this case")
-    audit(db, "evidence verified", {"all_ok": all(v.ok for v in verdicts), "results": [
-        {"evidence": v.path, "status": v.status, "detail": v.detail} for v in verdicts]})
-    return EXIT_OK if all(v.ok for v in verdicts) else EXIT_INCOMPLETE
+    try:
+        with case_held(args.case):  # no scan may add to the case while it is judged
+            problems = custody_problems(db, args.case)
+            verdicts = verify_case(db)
+            report = check_report(db, seal) if seal else None
+            for v in verdicts:
+                print(f"{v.status:10} {_printable(v.path)}: {_printable(v.detail)}")
+            if not verdicts:
+                print("no evidence in this case")
+            for problem in problems:
+                print(f"{'CUSTODY':10} {_printable(problem)}")
+            if not problems:
+                print(f"{'CUSTODY':10} OK: every audit entry linked to the one before it, as custody.log recorded; "
+                      "evidence hashes as logged; carried objects hash to their names")
+            if report:
+                print(f"{'REPORT':10} {_printable(str(args.report))} "
+                      f"{'describes the case' if report.describes else 'NO LONGER describes the case'}: {report.detail}")
+            ok = not problems and all(v.ok for v in verdicts) and (report is None or report.describes)
+            audit(db, "evidence verified", {
+                "all_ok": ok, "custody": problems,
+                "results": [{"evidence": v.path, "status": v.status, "detail": v.detail} for v in verdicts],
+                **({"report": str(args.report.resolve()), "report_describes_case": report.describes,
+                    "report_detail": report.detail} if report else {})})
+    except CaseInUse:
+        print(f"cybertriage: a scan of {args.case} is running: nothing verified, nothing recorded; "
+              "verify the case when the scan has finished", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return EXIT_OK if ok else EXIT_INCOMPLETE
 
 
 if __name__ == "__main__":

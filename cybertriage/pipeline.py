@@ -29,7 +29,7 @@ from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
 from .case.objects import keep_carried
-from .case.store import crash_point
+from .case.store import crash_point, mark_run_failed
 from .correlate import correlate
 from .errors import Cancelled, CaseError, CybertriageError, EvidenceError, UsageError
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
@@ -113,6 +113,7 @@ class Scan:
             raise UsageError(f"no such evidence: {', '.join(map(str, missing))}; nothing scanned, no case written")
         writer = CaseWriter(self.case_dir)
         indexed = False
+        run_id = None
         try:
             options = {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
                        "yara": self.settings.rule_paths is not None,
@@ -158,6 +159,10 @@ class Scan:
                                     audit(db, "scan finished", {"run": run_id, "status": status, "outcomes": [
                                         {"evidence": o.path, "status": o.status, "files": o.files} for o in self.outcomes]})))
             yield Progress(evidence="", stage="finished", listing_done=True)
+        except CaseError as error:  # disk full, read-only: the run says so now, not 'running' until the next scan
+            if run_id is not None:
+                mark_run_failed(self.case_dir, run_id, str(error))
+            raise
         finally:
             if not indexed:  # stopped early: the timeline's indexes are made again all the same
                 _index_times(writer)

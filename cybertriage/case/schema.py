@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from ..errors import UsageError
+from .custody import AUDIT_TRIGGERS, GENESIS, link, start_sidecar
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
@@ -153,10 +154,14 @@ def _version_7(db: sqlite_utils.Database) -> None:
     """Chain of custody: the audit log becomes append-only, so an entry cannot be changed or removed
     afterwards, not even by a tool that writes the database directly. Tags remember what they were on
     (tags.object_key) while an interrupted evidence item is examined again and its files get new ids."""
-    for statement in ("UPDATE", "DELETE"):
-        db.execute(f"CREATE TRIGGER audit_log_no_{statement.lower()} BEFORE {statement} ON audit_log "
-                   f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {statement} refused'); END")
+    _append_only_audit_log(db)
     db["tags"].add_column("object_key", str)
+
+
+def _append_only_audit_log(db: sqlite_utils.Database) -> None:
+    for name, statement in AUDIT_TRIGGERS.items():
+        db.execute(f"CREATE TRIGGER {name} BEFORE {statement} ON audit_log "
+                   f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {statement} refused'); END")
 
 
 def _version_8(db: sqlite_utils.Database) -> None:
@@ -206,6 +211,23 @@ def _version_12(db: sqlite_utils.Database) -> None:
         db["dns"].add_column(column, str)
 
 
+def _version_13(db: sqlite_utils.Database) -> None:
+    """A tamper-evident chain of custody (case/custody.py): each audit entry stores the link of the chain, the
+    entries already recorded are linked in order, and custody.log beside the database starts with their head.
+    The append-only triggers are lifted only inside this one transaction, to write the links."""
+    if "hash" not in db["audit_log"].columns_dict:
+        db.execute("ALTER TABLE audit_log ADD COLUMN hash TEXT")
+    with db.atomic():
+        for name in AUDIT_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        previous = GENESIS
+        for entry in list(db.query("SELECT id, ts, user, host, action, detail FROM audit_log ORDER BY id")):
+            previous = link(previous, entry)
+            db.execute("UPDATE audit_log SET hash = ? WHERE id = ?", [previous, entry["id"]])
+        _append_only_audit_log(db)
+    start_sidecar(db)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -225,6 +247,7 @@ MIGRATIONS = {
     10: _version_10,
     11: _version_11,
     12: _version_12,
+    13: _version_13,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import getpass
@@ -13,14 +14,15 @@ import signal
 import socket
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
 from sqlite_utils.db import jsonify_if_needed
 
-from ..errors import CaseError, UsageError
+from ..errors import CaseError, CybertriageError, UsageError
+from .custody import append_entry, write_transaction
 from .schema import migrate
 
 CASE_DB = "case.db"
@@ -88,15 +90,14 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
 
 
 def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> None:
-    """Append one entry to the case's chain-of-custody log."""
+    """Append one linked entry to the case's chain-of-custody log (case/custody.py), waiting for other writers
+    rather than failing; on its own it is committed at once and its chain head goes to custody.log."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    db["audit_log"].insert(
-        {"ts": utc_now(), "user": user, "host": socket.gethostname(), "action": action,
-         "detail": json.dumps(detail, ensure_ascii=False)}
-    )
+    with write_transaction(db):
+        append_entry(db, utc_now(), user, socket.gethostname(), action, json.dumps(detail, ensure_ascii=False))
 
 
 _PLAIN = frozenset((str, int, float, bytes, type(None), bool))
@@ -178,10 +179,16 @@ class CaseWriter:
 
     def _run(self) -> None:
         try:
-            db = open_case(self.case_dir, create=True)
-            lock = _lock_case(self.case_dir)
+            lock = _lock_case(self.case_dir)  # before the case is made: two scans of a new case, one refused
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
+            self._ready.set()
+            return
+        try:
+            db = open_case(self.case_dir, create=True)
+        except BaseException as error:  # reported to the constructor's caller
+            self._error = error
+            os.close(lock)
             self._ready.set()
             return
         self._ready.set()
@@ -210,7 +217,7 @@ class CaseWriter:
                 db.close()
                 return
             try:
-                with db.atomic():  # one transaction, whatever `work` does (sqlite-utils nests savepoints in it)
+                with write_transaction(db):  # one transaction, whatever `work` does (sqlite-utils nests savepoints)
                     value = a(db)
                 b.put((True, value))
             except sqlite3.Error as error:  # disk full, read-only: one clear line for the caller
@@ -223,7 +230,7 @@ class CaseWriter:
             pending.clear()
             return 0
         try:
-            with db.atomic():  # the whole batch or nothing
+            with write_transaction(db):  # the whole batch or nothing
                 for table in ("files", "findings", "problems"):  # parents before what refers to them
                     rows = pending.pop(table, None)
                     if rows:
@@ -237,18 +244,55 @@ class CaseWriter:
         return 0
 
 
+def mark_run_failed(case_dir: Path, run_id: int, error: str) -> None:
+    """Record at once that a run stopped because the case could not be written, on a connection of its own (the
+    writer's has failed). Rolled-back pages leave room in the write-ahead log, so this usually succeeds on a full
+    disk; if it does not, the next scan finds the run interrupted."""
+    try:
+        db = open_case(case_dir)
+        try:
+            with write_transaction(db):
+                db.execute("UPDATE runs SET status = 'failed', finished = ?, summary = ? WHERE id = ?",
+                           [utc_now(), json.dumps({"error": error}), run_id])
+                audit(db, "scan failed", {"run": run_id, "error": error})
+        finally:
+            db.close()
+    except (CybertriageError, sqlite3.Error):
+        return
+
+
+class CaseInUse(UsageError):
+    """Another cybertriage process scans (or verifies) this case now."""
+
+
 def _lock_case(case_dir: Path) -> int:
-    """Hold the case folder for one writer process at a time, so that a scan can tell an interrupted
-    run from one still going; the lock dies with the process, however it ends."""
-    fd = os.open(case_dir, os.O_RDONLY)
+    """Hold the case folder for one scan or verification at a time, so that a scan can tell an interrupted
+    run from one still going and verify never judges evidence a scan is still recording; the lock dies
+    with the process, however it ends. The folder is made first if needed (a new case)."""
+    try:
+        case_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(case_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise CaseError(f"cannot create case folder {case_dir}: {error.strerror or error}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise UsageError(f"case {case_dir} is being written by another cybertriage process") from None
+        raise CaseInUse(f"case {case_dir} is in use by another cybertriage scan or verify; "
+                        "run this again when it has finished") from None
     except OSError:  # a network share without locks: one examiner, one scan at a time, as before
         pass
     return fd
+
+
+@contextlib.contextmanager
+def case_held(case_dir: Path) -> Iterator[None]:
+    """Hold the case as a scan does, for as long as the block runs (verify); CaseInUse if a scan holds it."""
+    fd = _lock_case(case_dir)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: str, note: str | None = None,
@@ -261,7 +305,7 @@ def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: st
         raise UsageError("a tag needs a name")
     if not db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [object_id]).fetchone():
         raise UsageError(f"no {object_kind} with id {object_id} in this case")
-    with db.atomic():
+    with write_transaction(db):
         tag_id = db["tags"].insert({"object_kind": object_kind, "object_id": object_id, "tag": tag.strip(),
                                     "note": note, "examiner": examiner, "created_at": utc_now()}).last_pk
         audit(db, "tag added", {"tag_id": tag_id, "object_kind": object_kind, "object_id": object_id,

@@ -21,6 +21,7 @@ import sqlite_utils
 from ..errors import CybertriageError
 from ..evidence.disk import DiskImage
 from ..evidence.integrity import hash_files
+from .custody import ReportSeal, check_chain, check_evidence_hashes, check_objects, content_digest
 
 OK, MISMATCH, MISSING, NOT_HASHED, UNREADABLE = "OK", "MISMATCH", "MISSING", "NOT HASHED", "UNREADABLE"
 DAMAGED = "DAMAGED"  # E01 chunks whose checksum fails: the same bytes as recorded, but not what was acquired
@@ -117,3 +118,35 @@ def _verify_folder(db: sqlite_utils.Database, row: dict[str, Any], verdict: Any)
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         return verdict(MISMATCH, "; ".join(problems[:3]) + more)
     return verdict(OK, f"{len(recorded)} files, each sha256 as recorded")
+
+
+def custody_problems(db: sqlite_utils.Database, case_dir: Path) -> list[str]:
+    """What disagrees in the case's own chain of custody: the audit log's links and custody.log, the append-only
+    triggers, the evidence hashes against their 'evidence hashed' entries, the carried objects against their names."""
+    return check_chain(db, case_dir) + check_evidence_hashes(db) + check_objects(case_dir)
+
+
+@dataclass
+class ReportCheck:
+    """Whether a report still describes its case, and why."""
+
+    describes: bool
+    detail: str
+
+
+def check_report(db: sqlite_utils.Database, report: ReportSeal) -> ReportCheck:
+    """The report's seal against the case now: the audit entry it ended with must still carry the link it
+    printed, and the case's content must still have the digest it printed (later audit entries do not count)."""
+    entry = db.execute("SELECT hash FROM audit_log WHERE id = ?", [report.seq]).fetchone()
+    if report.seq and (entry is None or entry[0] != report.head):
+        now = "is missing" if entry is None else f"has link {entry[0]}"
+        return ReportCheck(False, f"audit entry {report.seq}, the last one the report saw, {now}; "
+                                  f"the report printed {report.head}")
+    since = [row[0] for row in db.execute("SELECT action FROM audit_log WHERE id > ? ORDER BY id", [report.seq])]
+    actions = ", ".join(f"{action} ×{since.count(action)}" for action in dict.fromkeys(since)) or "none"
+    digest = content_digest(db).total
+    if digest != report.digest:
+        return ReportCheck(False, f"the case's content has changed since audit entry {report.seq}: digest now "
+                                  f"{digest}, the report printed {report.digest} (actions since: {actions})")
+    return ReportCheck(True, f"the case's content is as at audit entry {report.seq} (digest {digest}); "
+                             f"{len(since)} audit entries since ({actions}) changed nothing it describes")

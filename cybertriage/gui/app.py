@@ -57,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         case = Path(temporary.name) / "case"
         open_case(case, create=True).close()
     window = MainWindow()
+    try:
+        return _run(app, window, args, case)
+    finally:  # models, connections and the window go before the QApplication does, on every way out
+        window.dispose()
+        if temporary is not None:
+            temporary.cleanup()
+
+
+def _run(app: QApplication, window: MainWindow, args: argparse.Namespace, case: Path | None) -> int:
     if case is not None and not window.open_case(case) and args.self_test:
         print(f"cybertriage-gui: self-test: cannot open {case}", file=sys.stderr)
         return 1
@@ -84,9 +93,6 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(args.wait, finish)
     result = app.exec()
-    window.dispose()
-    if temporary is not None:
-        temporary.cleanup()
     return code or result
 
 

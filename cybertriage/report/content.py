@@ -29,6 +29,7 @@ import sqlite_utils
 from .. import __version__
 from ..case import CASE_DB, queries
 from ..case import timeline as case_timeline
+from ..case.custody import ReportSeal, report_seal
 from ..case.schema import SCHEMA_VERSION
 from ..correlate import chain
 from ..errors import UsageError
@@ -195,7 +196,7 @@ class ReportData:
     tags: list[dict[str, Any]]  # the examiner's tags and notes, oldest first
     audit: list[dict[str, Any]]
     audit_total: int
-    database_hashes: list[tuple[str, str]]  # (file name, sha256) of the case database files
+    seal: ReportSeal  # the audit chain head and the content digest when the case was read (case/custody.py)
     appendix: Appendix | None = None
     known_good_hidden: int = 0  # files in known-good hash sets left out of the file lists and counts
     known_good_findings_hidden: int = 0  # findings on those files left out
@@ -219,6 +220,24 @@ class ReportData:
     @property
     def truncated(self) -> bool:
         return self.findings_total > len(self.findings)
+
+
+# -- what lets the report be checked against its case later -------------------------------------
+
+SEAL_NOTE = (
+    "The case's audit log is a hash chain: each entry holds the SHA-256 of the entry before it together with its "
+    "own content, and the chain head after every action is also appended to custody.log in the case folder. "
+    "The values below were read with the rest of this report. To show that this report still describes its case, "
+    "run `cybertriage verify --case CASE_DIR --report THIS_FILE`: it checks that the audit entry named here still "
+    "holds this link, and recomputes the content digest (evidence, partitions, files, findings and network records "
+    "in canonical form, independent of how SQLite lays out its pages and of audit entries written later).")
+
+
+def seal_rows(data: ReportData) -> list[tuple[str, str]]:
+    """The seal as the reports print it (the same values go into their metadata)."""
+    return [("Last audit entry (sequence number)", str(data.seal.seq)),
+            ("Its chain link (SHA-256)", data.seal.head),
+            ("Content digest (SHA-256)", data.seal.digest)]
 
 
 # -- untrusted text ----------------------------------------------------------------------
@@ -375,7 +394,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             timeline=_timeline(db, details) if details.includes("timeline") else [],
             tags=list(queries.tags(db)) if details.includes("tags") else [],
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
-            audit_total=db["audit_log"].count, database_hashes=[],
+            audit_total=db["audit_log"].count, seal=report_seal(db),
             known_good_hidden=queries.known_good_count(db) if hide else 0,
             known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
             correlations=_correlations(db) if details.includes("findings") else [])
@@ -385,7 +404,6 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
         db.execute("COMMIT")
     finally:
         db.close()
-    data.database_hashes = _database_hashes(case_dir)
     return data
 
 
@@ -890,15 +908,6 @@ def _cell(value: Any) -> Any:
     if not value.isprintable():
         value = visible(value)
     return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _database_hashes(case_dir: Path) -> list[tuple[str, str]]:
-    """sha256 of the case database, and of its write-ahead log if that holds anything not yet merged."""
-    hashes = [(CASE_DB, file_sha256(case_dir / CASE_DB))]
-    wal = case_dir / (CASE_DB + "-wal")
-    if wal.is_file() and wal.stat().st_size:
-        hashes.append((wal.name, file_sha256(wal)))
-    return hashes
 
 
 def write_atomically(out: Path, produce: Iterable[bytes] | bytes) -> None:

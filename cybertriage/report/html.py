@@ -17,6 +17,7 @@ from typing import Any
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
+    SEAL_NOTE,
     SECTIONS,
     SEVERITY_ORDER,
     ReportData,
@@ -29,6 +30,7 @@ from .content import (
     human_size,
     objects_text,
     run_intel,
+    seal_rows,
     visible,
     write_atomically,
     write_sha256_file,
@@ -138,6 +140,7 @@ def render_html(data: ReportData) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="cybertriage {html.escape(data.tool_version)}">\n'
+        f'<meta name="cybertriage-custody" content="{html.escape(data.seal.keywords)}">\n'
         f"<title>{title}</title>\n<style>{CSS}</style></head>\n<body><main>\n"
         + "\n".join(parts)
         + f"\n<footer class=\"note\">cybertriage {html.escape(data.tool_version)} · generated "
@@ -443,11 +446,12 @@ def _audit(data: ReportData) -> list[str]:
 
 
 def _integrity(data: ReportData) -> list[str]:
-    rows = [[_mono(name), _mono(digest)] for name, digest in data.database_hashes]
+    seal = _table(["Case at the time of this report", "Value"], [[_t(name), _mono(value)] for name, value in seal_rows(data)],
+                  sortable=False)
+    rows: list[list[str]] = []
     if data.appendix:
         rows.append([_mono(data.appendix.path.name), _mono(data.appendix.sha256)])
     rows += [[_t(f"Evidence {item['id']}: {Path(item['path']).name}"), _mono(item["sha256"] or "not computed")]
              for item in data.evidence]
-    return ["<p>SHA-256 of the case database when this report was made; recompute it (sha256sum) to show the case "
-            "has not changed since. The SHA-256 of this page itself is written beside it, in the file of the same name "
-            "ending in .sha256.</p>", _table(["File", "SHA-256"], rows, sortable=False)]
+    return [f"<p>{_t(SEAL_NOTE)} The SHA-256 of this page itself is written beside it, in the file of the same name "
+            "ending in .sha256.</p>", seal, _table(["File", "SHA-256"], rows, sortable=False)]

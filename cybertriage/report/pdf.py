@@ -44,6 +44,7 @@ from ..assets import asset_dir
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
+    SEAL_NOTE,
     SEVERITY_ORDER,
     NetworkTable,
     ReportData,
@@ -56,6 +57,7 @@ from .content import (
     human_size,
     objects_text,
     run_intel,
+    seal_rows,
     visible,
     write_atomically,
     write_sha256_file,
@@ -114,7 +116,8 @@ def render_pdf(data: ReportData) -> bytes:
                                                details.case_name) if x)
     doc = _Document(buffer, header=header, footer=f"cybertriage {data.tool_version} · generated {data.generated_at}",
                     title=f"Forensic triage report: {visible(details.case_name)}", author=visible(details.examiner or ""),
-                    subject=f"Case {visible(details.case_number or '-')}", creator=f"cybertriage {data.tool_version}")
+                    subject=f"Case {visible(details.case_number or '-')}", creator=f"cybertriage {data.tool_version}",
+                    keywords=data.seal.keywords)  # read back by `cybertriage verify --report`
     story: list[Flowable] = []
     story += _cover(data)
     sections = [("evidence", _evidence), ("methodology", _methodology), ("summary", _summary),
@@ -724,11 +727,11 @@ def _audit(data: ReportData) -> list[Flowable]:
 
 def _integrity(data: ReportData) -> list[Flowable]:
     story = _h1("Integrity")
-    story.append(Paragraph(
-        "SHA-256 of the case database when this report was made; recompute it (sha256sum) to show the case has not "
-        "changed since. The SHA-256 of this PDF itself is written beside it, in the file of the same name ending "
-        "in .sha256 (a file cannot hold its own hash).", BODY))
-    rows = [[_mono(name), _mono(digest)] for name, digest in data.database_hashes]
+    story.append(Paragraph(SEAL_NOTE + " The SHA-256 of this PDF itself is written beside it, in the file of the "
+                           "same name ending in .sha256 (a file cannot hold its own hash).", BODY))
+    story.append(_grid(["Case at the time of this report", "Value"], [[_cell(name), _mono(value)]
+                                                                       for name, value in seal_rows(data)], [4.5, 9]))
+    rows: list[list[Any]] = []
     if data.appendix:
         rows.append([_mono(data.appendix.path.name), _mono(data.appendix.sha256)])
     rows += [[_cell(f"Evidence {item['id']}: {Path(item['path']).name}"), _mono(item["sha256"] or "not computed")]

@@ -122,8 +122,13 @@ def test_sha256_file_matches_sha256sum(report: Report) -> None:
         subprocess.run(["sha256sum", "--check", "--status", side.name], cwd=out.parent, check=True)
 
 
-def test_case_database_hash_and_no_appendix_for_a_small_case(report: Report) -> None:
-    assert hashlib.sha256((report.case / "case.db").read_bytes()).hexdigest() in report.text
+def test_chain_head_printed_and_no_appendix_for_a_small_case(report: Report) -> None:
+    """The report prints the audit entry it ended with and that entry's link, as the sqlite3 CLI reads them."""
+    printed = re.search(r"Last audit entry \(sequence number\)\s+(\d+)", report.text)
+    assert printed, "no sequence number in the report"
+    [link] = subprocess.run(["sqlite3", str(report.case / "case.db"), f"SELECT hash FROM audit_log WHERE id = {printed[1]}"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert link in report.text
     assert not report.pdf.with_name("report.findings.csv").exists()
 
 
