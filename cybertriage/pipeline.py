@@ -49,6 +49,8 @@ PROGRESS_SECONDS = 0.2
 # (on a two-core workstation, the capture analysis process and the scan's threads would otherwise take turns).
 HASH_NICENESS = 10
 STORE_AHEAD = 16  # carried objects waiting to be written to the case's object store
+# An EWF image whose stored MD5/SHA-1 matched, while its chunks' own checksums are still being checked.
+CHUNKS_PENDING = "hashes match; chunks not checked yet"
 
 
 @dataclass
@@ -341,6 +343,9 @@ class _EvidenceRun:
         damage = result.damage_note()
         if damage:
             self._record_damaged_chunks(result, damage)
+        else:  # the stored hashes matched, and every chunk passed its checksum
+            self.writer.call(lambda db: db.execute("UPDATE evidence SET verified = 'verified' WHERE id = ? AND verified = ?",
+                                                   [self.evidence_id, CHUNKS_PENDING]))
         self.writer.call(lambda db: (db["evidence"].update(self.evidence_id, {"sha256": result.sha256}),
                                      audit(db, "evidence hashed", {
                                          "evidence": self.key, "sha256": result.sha256, "bytes": result.size,
@@ -437,10 +442,12 @@ class _EvidenceRun:
             source.ledger.warn("verify", "", f"image could not be read in full: {result['error']}")
         else:
             computed = result["hashes"]
-            verdict = "verified" if computed == stored else "mismatch"
+            # "verified" waits for the chunk checksums (_record_container_hash): libewf reads a damaged chunk as
+            # zeros, and a chunk that held zeros then still gives the stored MD5
+            verdict = CHUNKS_PENDING if computed == stored else "mismatch"
         self.writer.call(lambda db: db["evidence"].update(self.evidence_id, {
             "verified": verdict, "computed_md5": computed.get("md5"), "computed_sha1": computed.get("sha1")}))
-        if verdict != "verified":
+        if verdict != CHUNKS_PENDING:
             self._record_findings(None, [Finding(
                 "integrity", "ewf-verification", "critical",
                 "EWF image does not match its stored hash" if verdict == "mismatch"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import re
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -157,6 +158,22 @@ def test_a_damaged_chunk_of_zeros_is_not_verified(large_fat: Path, tmp_path: Pat
     verify = run_cli("verify", "--case", case)
     assert verify.code == 1 and any(line.startswith("DAMAGED ") and f"sectors {zeros * 64}-{zeros * 64 + 63}" in line
                                     for line in verify.stdout.splitlines()), verify.stdout
+
+
+def test_a_scan_stopped_before_the_chunks_are_checked_never_said_verified(
+        large_fat: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Killed once the stored MD5 has matched (the first batch of files is written after that) but before the
+    chunks' own checksums are all known: the image must not stand as "verified" in the case meanwhile."""
+    raw = large_fat.read_bytes()
+    e01 = images.make_e01(large_fat, tmp_path, compression="none")
+    _damage([e01], raw, _zero_chunk(raw), "none", occurrence=-1)
+    case = tmp_path / "case"
+    monkeypatch.setenv("CYBERTRIAGE_CRASH_AT", "writer-batch:1")
+    assert run_cli("scan", e01, "--case", case, "--quiet").code == -signal.SIGKILL
+    db = sqlite3.connect(case / "case.db")
+    verified, computed, stored = db.execute("SELECT verified, computed_md5, stored_md5 FROM evidence").fetchone()
+    db.close()
+    assert computed == stored and verified != "verified", verified
 
 
 def test_damage_in_a_later_segment_of_a_set(disk_images: Images, tmp_path: Path) -> None:
