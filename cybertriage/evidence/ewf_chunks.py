@@ -264,7 +264,10 @@ class ChunkCheck:
 
 def _sections(fd: int, size: int, name: str) -> Iterator[tuple[bytes, int, int]]:
     """(type, start, end) of each section of a segment file, following the descriptors to "next" or "done"."""
-    if os.pread(fd, len(EWF_SIGNATURE), 0) != EWF_SIGNATURE:
+    signature = os.pread(fd, len(EWF_SIGNATURE), 0)
+    if signature.startswith(b"EVF2"):
+        raise EwfLayoutError(f"{name}: an EWF2 (Ex01) segment file, whose chunks this version does not check")
+    if signature != EWF_SIGNATURE:
         raise EwfLayoutError(f"{name}: not an EWF-E01 segment file")
     offset = _FILE_HEADER
     while True:
