@@ -57,7 +57,10 @@ class NetSettings:
     max_object_size: int = 16 * 1024 * 1024  # bytes of one extracted body kept in the record
     max_body_size: int = 256 * 1024 * 1024  # bytes of one body decoded and hashed (decompression bombs stop here)
     tcp_timeout: float = 300.0  # idle seconds (capture time) before an open TCP flow ends
-    tcp_close_timeout: float = 5.0  # after FIN both ways or RST, to catch the last ACKs
+    tcp_close_timeout: float = 5.0  # after FIN both ways (each acknowledged) or RST, to catch the last packets
+    # After FIN both ways when a FIN was never acknowledged: its sender sends it again (and may end with a RST)
+    # while the other side waits in TIME_WAIT, 60 s on Linux. Until then the connection has not truly ended.
+    tcp_unacked_close_timeout: float = 60.0
     udp_timeout: float = 60.0
     other_timeout: float = 60.0
     max_flows: int = 500_000  # open flows at once; past this, the longest idle ones end ("evicted")
@@ -419,11 +422,14 @@ class CaptureAnalysis:
         return conn
 
     def _hear_gaps(self, conn: _Conn) -> None:
-        """Once a TCP flow's bytes go somewhere: each direction tells the flow of the holes in what it delivers.
-        Not before: a flow without payload (a port scan's, a flood's) costs no callbacks."""
+        """Once a TCP flow's bytes go somewhere: each direction tells the flow of the holes in what it delivers,
+        and of retransmissions that carry other bytes than the first copy. Not before: a flow without payload
+        (a port scan's, a flood's) costs no callbacks."""
         if conn.o.on_gap is None:
             conn.o.on_gap = lambda size: self._gap(conn, True, size)
             conn.r.on_gap = lambda size: self._gap(conn, False, size)
+            conn.o.on_conflict = lambda *ranges: self._conflict(conn, True, *ranges)
+            conn.r.on_conflict = lambda *ranges: self._conflict(conn, False, *ranges)
 
     def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
              payload: bytes, claimed: int, ts_ns: int) -> None:
@@ -480,6 +486,7 @@ class CaptureAnalysis:
                 if peer.state == SYN_SENT:
                     peer.state = ESTABLISHED
             if flags & FIN and ep.state != RESET:
+                ep.fin = rel + claimed + 1
                 ep.state = CLOSED
                 if peer.state in (CLOSED, RESET):
                     conn.closing = True
@@ -492,6 +499,8 @@ class CaptureAnalysis:
                 ep.skip_to(rel + claimed, ts_ns)
             if conn.handler is not None and conn.handler.done:
                 self._stop_streams(conn)
+        if flags & ACK and peer.fin >= 0 and not peer.fin_acked and peer.rel(ack) >= peer.fin:
+            peer.fin_acked = True
         if flags & ACK and peer.pending and peer.isn >= 0:
             acked = peer.rel(ack)
             first = min(peer.pending)
@@ -529,6 +538,16 @@ class CaptureAnalysis:
         if not ep.hist & bit:
             ep.hist |= bit
             conn.history += letter if is_orig else letter.lower()
+
+    def _conflict(self, conn: _Conn, is_orig: bool, first_start: int, first_end: int, again_start: int,
+                  again_end: int) -> None:
+        """A retransmission carrying other bytes than the first copy (kept, as Zeek and the receiving stack keep
+        it): a problem naming both byte ranges, and T/t in the history (Zeek's letter for retransmitted payload)."""
+        self._hist(conn, conn.o if is_orig else conn.r, is_orig, 0x20, "T")
+        side = "originator" if is_orig else "responder"
+        self.warn(conn, f"TCP rexmit_inconsistency from the {side}: stream bytes {again_start}-{again_end - 1} "
+                        f"retransmitted with other content than the first copy of bytes {first_start}-{first_end - 1}, "
+                        f"which was kept")
 
     def _gap(self, conn: _Conn, is_orig: bool, size: int) -> None:
         handler = conn.handler
@@ -699,7 +718,8 @@ class CaptureAnalysis:
         for conn in self._conns.values():
             idle = now - conn.last_ts
             if conn.proto == 6:
-                if (conn.closing and idle > settings.tcp_close_timeout) or idle > settings.tcp_timeout:
+                if conn.closing and idle > settings.tcp_close_timeout and (
+                        idle > settings.tcp_unacked_close_timeout or _closed_for_good(conn)) or idle > settings.tcp_timeout:
                     ended.append(conn)
             elif idle > (settings.udp_timeout if conn.proto == 17 else settings.other_timeout):
                 ended.append(conn)
@@ -766,6 +786,12 @@ def _udp_checksum_ok(version: int, src: bytes, dst: bytes, proto: int, segment: 
     if len(segment) % 2:
         segment += b"\0"
     return int.from_bytes(pseudo + segment, "big") % 0xFFFF == 0
+
+
+def _closed_for_good(conn: _Conn) -> bool:
+    """Reset, or each side's FIN acknowledged: no packet of this connection is still to come."""
+    o, r = conn.o, conn.r
+    return o.state == RESET or r.state == RESET or (o.fin_acked and r.fin_acked)  # type: ignore[union-attr]
 
 
 def _conn_state(conn: _Conn) -> str:

@@ -106,7 +106,8 @@ class Flow(_Record):
     bytes: int
     app: str | None  # http dns tls smtp ftp ftp-data pop3 imap ssh or None, told from content (ftp-data: announced on FTP)
     state: str | None  # Zeek conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
-    history: str  # Zeek history letters (S h A D F R, upper case from the originator, ^ = flipped)
+    history: str  # Zeek history letters (S h A D F R; T: a retransmission carried other bytes than the first copy;
+    # upper case from the originator, ^ = flipped)
     missing_bytes: int = 0  # TCP payload never seen (capture loss), both directions
     gaps: int = 0  # holes in the reassembled streams
     ended: str = "end of capture"  # fin | rst | idle | end of capture | evicted

@@ -6,18 +6,24 @@ Sequence numbers are kept relative to the first one seen (the SYN's + 1, or the 
 segment's for a connection picked up mid-stream) and unwrapped to 64 bits, so streams
 longer than 4 GiB still count right. Reassembly is first-wins: bytes already delivered
 are never replaced by a later, different retransmission (the count of such overlaps is
-kept). Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
+kept). A retransmission whose bytes differ from the first copy's is told to `on_conflict`
+with both byte ranges (Zeek's "rexmit_inconsistency"), as long as the first copy is among the
+last `MAX_KEPT` bytes delivered. Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
 acknowledges data the capture never held, the hole is reported as a gap and skipped —
 never guessed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 MAX_PENDING = 1024 * 1024  # bytes of out-of-order data one direction may hold
 MAX_PENDING_SEGMENTS = 1024
 MAX_AHEAD = 64 * 1024 * 1024  # a segment further ahead than this is treated as garbage
+# Delivered segments kept to compare retransmissions with: the last 64 KiB, at most 256 segments, per direction.
+MAX_KEPT = 64 * 1024
+MAX_KEPT_SEGMENTS = 256
 
 # Endpoint states, after Zeek's TCP_Endpoint.
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
@@ -27,7 +33,7 @@ class Endpoint:
     """One side of a connection, as the packets it sent describe it."""
 
     __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "gaps", "gap_bytes", "overlaps",
-                 "retransmits", "hist", "sink", "on_gap")
+                 "retransmits", "hist", "sink", "on_gap", "fin", "fin_acked", "kept", "kept_size", "on_conflict")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -44,6 +50,12 @@ class Endpoint:
         self.hist = 0  # history letters already written for this side
         self.sink: Callable[[bytes, int], None] | None = None  # in-order bytes go here
         self.on_gap: Callable[[int], None] | None = None  # told the size of each hole, while there is a sink
+        self.fin = -1  # relative offset just past this side's FIN, once it sent one
+        self.fin_acked = False  # the peer acknowledged that FIN: this side will not send it again
+        self.kept: deque[tuple[int, bytes]] | None = None  # (offset, bytes) of the last segments delivered
+        self.kept_size = 0
+        # told (first copy's start, end, retransmission's start, end) when a retransmission carries other bytes
+        self.on_conflict: Callable[[int, int, int, int], None] | None = None
 
     def rel(self, seq: int) -> int:
         """Relative, unwrapped offset of a 32-bit sequence number."""
@@ -61,13 +73,16 @@ class Endpoint:
         nxt = self.next
         if rel <= nxt:
             cut = nxt - rel
-            if cut >= len(data):
-                self.retransmits += 1
-                return
             if cut:
+                if self.kept is not None:
+                    self._compare(rel, data, cut)
+                if cut >= len(data):
+                    self.retransmits += 1
+                    return
                 self.overlaps += 1
                 data = data[cut:]
             self.next = nxt + len(data)
+            self._keep(nxt, data)
             self.sink(data, ts_ns)  # type: ignore[misc]
             if self.pending:
                 self._drain(ts_ns)
@@ -78,15 +93,44 @@ class Endpoint:
         if pending is None:
             pending = self.pending = {}
         old = pending.get(rel)
-        if old is not None and len(old) >= len(data):
-            self.retransmits += 1
-            return
+        if old is not None:
+            same = min(len(old), len(data))
+            if old[:same] != data[:same] and self.on_conflict is not None:
+                self.on_conflict(rel, rel + len(old), rel, rel + len(data))
+            if len(old) >= len(data):
+                self.retransmits += 1
+                return
+            data = old + data[len(old):]  # the first copy wins here too
         pending[rel] = data
         self.pending_size += len(data) - (len(old) if old is not None else 0)
         while self.pending_size > MAX_PENDING or len(pending) > MAX_PENDING_SEGMENTS:
             self.skip_to(min(pending), ts_ns)
             if not pending:
                 break
+
+    def _keep(self, rel: int, data: bytes) -> None:
+        """Remember a delivered segment, for the retransmissions to come; the oldest go past the bounds."""
+        kept = self.kept
+        if kept is None:
+            if self.on_conflict is None:
+                return
+            kept = self.kept = deque()
+        kept.append((rel, data))
+        self.kept_size += len(data)
+        while self.kept_size > MAX_KEPT or len(kept) > MAX_KEPT_SEGMENTS:
+            self.kept_size -= len(kept.popleft()[1])
+
+    def _compare(self, rel: int, data: bytes, cut: int) -> None:
+        """The first `cut` bytes of a segment at `rel` were delivered before: tell a difference from the first copy."""
+        end = rel + min(cut, len(data))
+        for start, old in reversed(self.kept):  # type: ignore[arg-type]
+            stop = start + len(old)
+            if stop <= rel:
+                return
+            low, high = max(start, rel), min(stop, end)
+            if low < high and old[low - start:high - start] != data[low - rel:high - rel]:
+                self.on_conflict(start, stop, rel, rel + len(data))  # type: ignore[misc]
+                return
 
     def skip_to(self, rel: int, ts_ns: int) -> None:
         """Declare the bytes up to `rel` lost, then deliver whatever waits beyond them."""
@@ -108,16 +152,20 @@ class Endpoint:
             data = pending.pop(first)
             self.pending_size -= len(data)
             cut = self.next - first
+            if cut > 0 and self.kept is not None:
+                self._compare(first, data, cut)
             if cut >= len(data):
                 continue
             if cut:
                 self.overlaps += 1
                 data = data[cut:]
+            start = self.next
             self.next += len(data)
             if self.sink is None:
                 pending.clear()
                 self.pending_size = 0
                 return
+            self._keep(start, data)
             self.sink(data, ts_ns)
 
     def flush(self, ts_ns: int) -> None:
