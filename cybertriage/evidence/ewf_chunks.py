@@ -238,9 +238,10 @@ class ChunkCheck:
 
     # -- the verdict ----------------------------------------------------------------------
 
-    def damaged(self) -> list[DamagedSectors]:
+    def damaged(self, complete: bool = True) -> list[DamagedSectors]:
         """Sector ranges of the media whose chunks failed, in media order, neighbours merged (as ewfverify does).
-        Sectors that no chunk table covers are damaged too: libewf cannot read them."""
+        Once every segment has been read (complete), sectors that no chunk table covers are damaged too: libewf
+        cannot read them."""
         self.close_segment()
         if not self.sectors_per_chunk:
             return []
@@ -256,7 +257,7 @@ class ChunkCheck:
             else:
                 ranges.append(DamagedSectors(first, end - first, self.bytes_per_sector, segment, reason))
         covered = self._chunks_listed * self.sectors_per_chunk
-        if covered < self.sector_count:
+        if complete and covered < self.sector_count:
             ranges.append(DamagedSectors(covered, self.sector_count - covered, self.bytes_per_sector,
                                          ranges[-1].segment if ranges else "", "no chunk table lists them"))
         return ranges

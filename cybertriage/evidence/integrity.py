@@ -50,15 +50,16 @@ class ContainerHash:
 
     def damage_note(self) -> str | None:
         """One line on the E01 damage, when there is any."""
-        if self.chunks_unchecked:
-            return f"EWF chunk checksums not checked: {self.chunks_unchecked}"
+        notes = []
         if self.damaged:
             sectors = sum(bad.count for bad in self.damaged)
             named = "; ".join(str(bad) for bad in self.damaged[:3])
             more = f"; and {len(self.damaged) - 3} more" if len(self.damaged) > 3 else ""
-            return (f"{sectors} sectors of the EWF media in {len(self.damaged)} range(s) fail their chunk checksum "
-                    f"(libewf reads them as zeros): {named}{more}")
-        return None
+            notes.append(f"{sectors} sectors of the EWF media in {len(self.damaged)} range(s) fail their chunk "
+                         f"checksum (libewf reads them as zeros): {named}{more}")
+        if self.chunks_unchecked:
+            notes.append(f"EWF chunk checksums not checked{' further' if self.damaged else ''}: {self.chunks_unchecked}")
+        return "; ".join(notes) or None
 
 
 def open_without_atime(path: str | bytes | Path, flags: int, dir_fd: int | None = None) -> int:
@@ -91,6 +92,7 @@ def hash_files(files: list[Path], cancel: threading.Event | None = None,
     unreadable: list[UnreadableRange] = []
     total = 0
     chunks: ChunkCheck | None = ChunkCheck() if ewf else None
+    damaged: list[DamagedSectors] = []
     unchecked = None
     for path in files:
         try:
@@ -102,8 +104,8 @@ def hash_files(files: list[Path], cancel: threading.Event | None = None,
             if chunks is not None:
                 try:
                     chunks.open_segment(fd, size, str(path))
-                except (EwfLayoutError, OSError) as error:  # the hash goes on; the chunks go unchecked
-                    chunks, unchecked = None, str(error)
+                except (EwfLayoutError, OSError) as error:  # the hash goes on; the chunks from here go unchecked
+                    damaged, chunks, unchecked = chunks.damaged(complete=False), None, str(error)
             offset = 0
             while offset < size:
                 if cancel is not None and cancel.is_set():
@@ -119,7 +121,8 @@ def hash_files(files: list[Path], cancel: threading.Event | None = None,
                     progress(len(data))
         finally:
             os.close(fd)
-    damaged = chunks.damaged() if chunks is not None else []
+    if chunks is not None:
+        damaged = chunks.damaged()
     return ContainerHash(digest.hexdigest(), total, _merged(unreadable), damaged, unchecked)
 
 

@@ -196,6 +196,25 @@ def test_damage_in_a_later_segment_of_a_set(disk_images: Images, tmp_path: Path)
     assert result.sha256 == hashlib.sha256(cat).hexdigest()
 
 
+def test_a_broken_later_segment_keeps_the_damage_found_before_it(disk_images: Images, tmp_path: Path) -> None:
+    """A damaged chunk in an early segment, then the last segment's first section descriptor broken: the damage
+    found before is kept (ewfverify's sectors, taken before the break), and the rest is said to be unchecked."""
+    first = images.make_e01(disk_images.mbr, tmp_path, segment_bytes=images.EWF_MIN_SEGMENT, compression="none")
+    segments = images.split_segments(first)
+    raw = disk_images.mbr.read_bytes()
+    _damage(segments, raw, (raw.find(images.mbr_fat32_content().files["Data/blob.bin"]) + 4096) // CHUNK, "none")
+    code, expected = _ewfverify(first)
+    assert code != 0 and len(expected) == 1
+    last = bytearray(segments[-1].read_bytes())
+    last[13 + 20] ^= 0xFF  # inside the "next section" offset of its first descriptor
+    segments[-1].write_bytes(bytes(last))
+    result = hash_files(segments, ewf=True)
+    assert [(bad.first, bad.first + bad.count - 1) for bad in result.damaged] == expected
+    assert result.chunks_unchecked and str(segments[-1]) in result.chunks_unchecked
+    note = result.damage_note()
+    assert f"sectors {expected[0][0]}-{expected[0][1]}" in note and "not checked further" in note
+
+
 @pytest.mark.parametrize("compression, segment_bytes", [("none", None), ("fast", None), ("best", None),
                                                         ("none", 2 * images.EWF_MIN_SEGMENT)])
 def test_sound_images_have_no_damage(disk_images: Images, compression: str, segment_bytes: int | None,
