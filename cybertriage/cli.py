@@ -9,12 +9,12 @@ what was committed before stays intact); 130 cancelled.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import getpass
 import json
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +25,7 @@ from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline, utc_now
+from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .intel.ioc import kind_counts
 from .pipeline import Progress, Scan, ScanOptions
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--what", required=True, choices=sorted([*queries.EXPORTS, "timeline"]))
     export.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "body"])
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.add_argument("--show-credentials", action="store_true",
                         help="write captured passwords as seen (masked by default)")
 
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--case", required=True, type=Path, metavar="DIR")
     report.add_argument("--pdf", required=True, type=Path, metavar="OUT.pdf")
     report.add_argument("--html", type=Path, metavar="OUT.html", help="also write a self-contained HTML report")
+    report.add_argument("--force", action="store_true", help="replace reports (and their .sha256) that exist")
     report.add_argument("--case-number", help="case number for the cover and page headers")
     report.add_argument("--examiner", help="examiner's name for the cover")
     report.add_argument("--agency", help="agency or unit for the cover")
@@ -270,55 +273,63 @@ def _clip(text: str, width: int) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from .case.outputs import PendingFile, Protected, safe_destination
+
     if args.format == "body" and args.what != "timeline":
         raise UsageError("--format body is the Sleuth Kit body file of the file times: use it with --what timeline")
-    db = open_case(args.case)
+    db = read_case(args.case)
+    destination = safe_destination(args.output, Protected.of_case(args.case), force=args.force) if args.output else None
     fields, rows = (timeline.FIELDS, timeline.rows) if args.what == "timeline" else queries.EXPORTS[args.what]
     if args.what == "credentials" and not args.show_credentials:
         rows = _masked(rows)
     try:
-        audit(db, "export", {"what": args.what, "format": args.format,
-                             "destination": str(args.output.resolve()) if args.output else "standard output",
-                             "show_credentials": args.show_credentials})
-    except sqlite3.OperationalError as error:  # a case archived read-only can still be read
-        print(f"cybertriage: warning: this export is not in the audit log, the case cannot be written ({error})",
-              file=sys.stderr)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    try:
-        if args.format == "body":
-            for line in timeline.body_lines(db):
-                out.write(line + "\n")
-        elif args.format == "jsonl":
-            for row in rows(db):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            writer = csv.DictWriter(out, fieldnames=fields)
-            writer.writeheader()
-            for row in rows(db):
-                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                                 for k, v in row.items()})
-    finally:
-        if args.output:
-            out.close()
+        pending = PendingFile(destination) if destination else None
+        with pending or contextlib.nullcontext():
+            _write_export(db, args.format, fields, rows, pending.text if pending else sys.stdout)
+            if pending:
+                pending.put_in_place(force=args.force)
+    except OSError as error:
+        if destination is None:
+            raise  # standard output went away (BrokenPipeError) or failed: not a destination to name
+        raise UsageError(f"cannot write {destination}: {error.strerror or error}") from None
+    db.close()
+    not_logged = record_reading(args.case, "export", {
+        "what": args.what, "format": args.format, "destination": str(destination) if destination else "standard output",
+        "sha256": pending.sha256 if pending else None, "show_credentials": args.show_credentials})
+    if not_logged:  # a case archived read-only can still be read
+        print(f"cybertriage: warning: this export is not in the audit log: {not_logged}", file=sys.stderr)
     return EXIT_OK
 
 
+def _write_export(db: Any, output_format: str, fields: list[str], rows: Any, out: TextIO) -> None:
+    from .case.outputs import spreadsheet_safe
+
+    if output_format == "body":
+        for line in timeline.body_lines(db):
+            out.write(line + "\n")
+    elif output_format == "jsonl":
+        for row in rows(db):
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        for row in rows(db):  # cells that a spreadsheet would run as formulas are written as text
+            writer.writerow({k: spreadsheet_safe(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+                             for k, v in row.items()})
+
+
 def _report(args: argparse.Namespace) -> int:
-    from .report import ReportDetails, write_html, write_pdf  # reportlab loads only when a report is asked for
+    from .report import ReportDetails  # reportlab loads only when a report is asked for
+    from .report.writing import write_reports
 
     details = ReportDetails(case_number=args.case_number, examiner=args.examiner, agency=args.agency,
                             notes=args.notes, max_findings=args.max_findings,
                             show_credentials=args.show_credentials, show_known_good=args.show_known_good)
-    db = open_case(args.case)  # a missing or newer case is a usage error before anything is written
-    # Logged first, so that the report's own chain of custody and database hash include it.
-    audit(db, "report written", {"pdf": str(args.pdf.resolve()), "html": str(args.html.resolve()) if args.html else None,
-                                 "show_credentials": args.show_credentials})
-    db.close()
-    written = [write_pdf(args.case, args.pdf, details)]
-    if args.html:
-        written.append(write_html(args.case, args.html, details))
-    for path in written:
-        print(f"Report: {path.resolve()}")
+    written = write_reports(args.case, args.pdf, args.html, details, force=args.force)
+    for path in written.paths:
+        print(f"Report: {path}")
+    if written.not_logged:
+        print(f"cybertriage: warning: this report is not in the audit log: {written.not_logged}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -333,8 +344,7 @@ def _tag(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from .case.extract import export_files
 
-    open_case(args.case).close()  # a missing or newer case is a usage error before anything is written
-    export = export_files(args.case, args.file, args.output)
+    export = export_files(args.case, args.file, args.output)  # the case is checked before anything is written
     for item in export.files:
         where = _printable(item.exported_name) if item.exported_name else "-"
         print(f"{item.verified:16} {item.file_id:>8}  {where}  {item.sha256 or '-'}")
@@ -357,7 +367,7 @@ def _masked(rows: Any) -> Any:
 
 
 def _info(args: argparse.Namespace) -> int:
-    db = open_case(args.case)
+    db = read_case(args.case)  # never creates or changes anything, so a read-only case can be described
     print(f"Case {args.case.resolve()}")
     for item in queries.evidence_summary(db):
         print(f"\nEvidence {item['id']}: {_printable(item['path'])}")

@@ -13,6 +13,10 @@ class UsageError(CybertriageError):
     """The examiner asked for something that cannot be done (bad option, missing case)."""
 
 
+class DestinationRefused(UsageError):
+    """An output would land on the case, its evidence, a symbolic link or an existing file (case/outputs.py)."""
+
+
 class Cancelled(CybertriageError):
     """The examiner stopped the run; what was done so far is kept."""
 

@@ -664,10 +664,14 @@ class _EvidenceRun:
     def _stored(self) -> None:
         """Wait until every carried object is in the case's object store; the ledger tells those that are not."""
         self.storer.shutdown(wait=True)
+        failures = []
         for path, storing in self.storing:
             error = storing.exception()
             if error is not None:
                 self.source.ledger.skipped("objects", "carried object not stored", path, str(error))
+                failures.append(str(error))
+        if failures:  # their bytes cannot be viewed or extracted later: the evidence was examined only in part
+            self.source.problems.append(f"{len(failures)} carried objects not stored in the case: {failures[0]}")
         self.storing.clear()
 
     def _read(self, item: Item) -> str | None:

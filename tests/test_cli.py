@@ -171,9 +171,12 @@ def test_report_command_writes_pdf_html_and_their_hashes(tmp_path: Path) -> None
                               capture_output=True).returncode == 0
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "2026-0042" in text
-    actions = [row[0] for row in sqlite3.connect(case / "case.db").execute("SELECT action FROM audit_log")]
-    assert actions[-1] == "report written"  # logged before writing, so the report's custody log holds it
-    assert " ".join(text.split()).count("report written") == 1
+    action, detail = sqlite3.connect(case / "case.db").execute(
+        "SELECT action, detail FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    assert action == "report written"  # logged once written, with what was written
+    sha256sum = subprocess.run(["sha256sum", pdf], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert json.loads(detail)["pdf_sha256"] == sha256sum
+    assert "report written" not in " ".join(text.split())  # so the report cannot hold its own entry
     assert run_cli("report", "--case", tmp_path / "nowhere", "--pdf", pdf).code == 2
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import CybertriageError, UsageError
 from ..evidence.integrity import file_sha256
 from .objects import ObjectReader
+from .outputs import Protected, safe_folder, spreadsheet_safe
 from .store import audit, open_case, utc_now
 
 MAX_NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for " (12)" and the filesystem's own rules
@@ -123,11 +124,13 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
         unknown = [str(file_id) for file_id in ids if not _in_case(reader, file_id)]
         if unknown:  # a mistyped id: said as `tag` says it, before anything is written
             raise UsageError(f"no file with id {', '.join(unknown)} in this case")
+        protected = Protected.of_case(case_dir)
+        destination = safe_folder(destination, protected)  # never into the case's own files or the evidence
         try:
             destination.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise UsageError(f"cannot create the destination folder {destination}: {error.strerror}") from None
-        destination = destination.resolve()
+        destination = safe_folder(destination.resolve(), protected)  # what a link in its path led to
         manifest_name, manifest_fd = _create(destination, MANIFEST)
         for done, file_id in enumerate(ids, 1):
             if cancel is not None and cancel.is_set():
@@ -139,7 +142,7 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
     with os.fdopen(manifest_fd, "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(ExportedFile)])
         writer.writeheader()
-        writer.writerows(asdict(item) for item in exported)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in asdict(item).items()} for item in exported)
     db = open_case(case_dir)
     try:
         with db.conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -24,7 +25,7 @@ from ..evidence import EvidenceSource, open_evidence
 from ..evidence.base import Content
 from ..evidence.disk import DiskImage
 from ..evidence.folder import FolderEvidence
-from .store import CASE_DB
+from .store import read_case
 
 OBJECTS_DIR = "objects"
 OPEN_EVIDENCE = 4  # evidence items kept open between reads
@@ -39,32 +40,47 @@ def object_path(case_dir: Path, sha256: str) -> Path:
 def keep_carried(case_dir: Path, sha256: str, content: Content) -> Path:
     """Store a carried object's bytes in the case, once, read-only; safe from several threads at once.
 
-    The bytes are hashed again as they are written: what is stored is what the case says it is."""
+    The bytes are hashed again as they are written: what is stored is what the case says it is. The
+    store and its subfolders must be the case's own folders: a symbolic link planted at `objects/` (or
+    below) is refused (OSError), never written through, and the temporary file has an unpredictable
+    name created with O_EXCL."""
     if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
         raise ValueError(f"not a sha256: {sha256!r}")
     target = object_path(case_dir, sha256)
-    if target.exists():
+    _own_folder(target.parent.parent)
+    _own_folder(target.parent)
+    if os.path.lexists(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}.part")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{sha256}.", suffix=".part")
+    temporary = Path(name)
     digest = hashlib.sha256()
-    with open(temporary, "wb") as out:
-        for chunk in content.chunks():
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    if digest.hexdigest() != sha256:
-        temporary.unlink()
-        raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
-    os.chmod(temporary, 0o444)
     try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in content.chunks():
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
+        os.chmod(temporary, 0o444)
         os.replace(temporary, target)
     except OSError:
-        if not target.exists():
+        temporary.unlink(missing_ok=True)
+        if not os.path.lexists(target):
             raise
-        temporary.unlink()  # another thread stored the same bytes first (Windows refuses to replace a read-only file)
+        # another thread stored the same bytes first (Windows refuses to replace a read-only file)
     return target
+
+
+def _own_folder(folder: Path) -> None:
+    """Make `folder` if needed; OSError unless it is a real folder, not a link to one elsewhere."""
+    try:
+        folder.mkdir(exist_ok=True)
+    except FileExistsError:
+        pass
+    if folder.is_symlink() or not folder.is_dir():
+        raise OSError(f"{folder} is not the case's own folder (a symbolic link or a file): nothing is written there")
 
 
 class _StoredContent(Content):
@@ -96,13 +112,8 @@ class ObjectReader:
     def __init__(self, case_dir: Path, settings: Settings | None = None) -> None:
         self.case_dir = case_dir
         self.settings = settings or Settings()
-        path = case_dir / CASE_DB
-        if not path.is_file():
-            raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
-        self._conn = sqlite3.connect(path.resolve().as_uri() + "?mode=rw", uri=True, timeout=10,
-                                     check_same_thread=False)
+        self._conn = read_case(case_dir, check_same_thread=False).conn  # also a case on read-only files
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA query_only = ON")
         self._lock = threading.RLock()
         self._evidence: OrderedDict[int, EvidenceSource] = OrderedDict()
         self._objects: OrderedDict[int, tuple[int, Content]] = OrderedDict()  # file id → (evidence id, content)

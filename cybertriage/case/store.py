@@ -23,7 +23,7 @@ from sqlite_utils.db import jsonify_if_needed
 
 from ..errors import CaseError, CybertriageError, UsageError
 from .custody import append_entry, write_transaction
-from .schema import migrate
+from .schema import SCHEMA_VERSION, migrate
 
 CASE_DB = "case.db"
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -81,12 +81,101 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
                 audit(db, "case created", {"folder": str(case_dir.resolve())})
                 crash_point("case-created")
         else:
+            _case_version(db, path)  # an empty or foreign file is refused, never given a schema
             migrate(db)
     except sqlite3.DatabaseError as error:
         if _cannot_write(error):
             raise CaseError(f"case database {path} cannot be written: {error}") from None
         raise UsageError(f"case database {path} cannot be used: {error}") from None
     return db
+
+
+def read_case(case_dir: Path, *, check_same_thread: bool = True) -> sqlite_utils.Database:
+    """The case in `case_dir`, opened for reading only (info, export, report, extract's reads).
+
+    Nothing is created, migrated or changed, and a case on read-only files in a read-only folder can
+    still be read. A case of an older schema is read through an upgraded copy in memory; an empty
+    file or one that is not a cybertriage case is a UsageError."""
+    path = case_dir / CASE_DB
+    if not path.is_file():
+        raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
+    connection = _connect_read_only(path, check_same_thread)
+    db = sqlite_utils.Database(connection)
+    try:
+        version = _case_version(db, path)
+    except BaseException:
+        db.close()
+        raise
+    if version < SCHEMA_VERSION:
+        upgraded = sqlite3.connect(":memory:", check_same_thread=check_same_thread)
+        connection.backup(upgraded)
+        db.close()
+        db = sqlite_utils.Database(upgraded)
+        migrate(db)
+    db.execute("PRAGMA query_only = ON")
+    return db
+
+
+def _connect_read_only(path: Path, check_same_thread: bool) -> sqlite3.Connection:
+    """A read-only connection to a case database, also when neither it nor its folder can be written."""
+    uri = path.resolve().as_uri()
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, check_same_thread=check_same_thread)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.DatabaseError as error:
+        if not _cannot_write(error):
+            raise UsageError(f"{path} is not a cybertriage case database ({error})") from None
+    # A write-ahead-log case in a folder that cannot be written: SQLite cannot make the index it reads the
+    # log through, so the database is read as the immutable file it is, when no change waits in the log.
+    wal = path.with_name(CASE_DB + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise UsageError(f"case database {path} cannot be read here: its folder is read-only and {wal.name} holds "
+                         "changes not yet merged (copy the case folder somewhere writable)")
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30,
+                                     check_same_thread=check_same_thread)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"case database {path} cannot be read: {error}") from None
+    return connection
+
+
+def _case_version(db: sqlite_utils.Database, path: Path) -> int:
+    """The schema version of a cybertriage case database; UsageError for any other file."""
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        is_case = bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'case_info'").fetchone())
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{path} is not a cybertriage case database ({error})") from None
+    if version == 0 or not is_case:
+        raise UsageError(f"{path} is not a cybertriage case database (it is empty or holds something else)")
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"case database is schema {version}; this cybertriage reads up to {SCHEMA_VERSION}")
+    return version
+
+
+def record_reading(case_dir: Path, action: str, detail: dict[str, Any]) -> str | None:
+    """Add what a reading command did (an export, a report) to the case's chain of custody.
+
+    Returns None, or why the entry could not be added: a case on read-only files is still read, and
+    reading never upgrades an older case's schema just to log itself."""
+    path = case_dir / CASE_DB
+    try:
+        db = sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30))
+    except sqlite3.Error as error:
+        return str(error)
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            return f"the case is of schema {version}, older than this cybertriage's {SCHEMA_VERSION} (a scan upgrades it)"
+        with db.conn:
+            audit(db, action, detail)
+    except sqlite3.Error as error:
+        return str(error)
+    finally:
+        db.close()
+    return None
 
 
 def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> None:

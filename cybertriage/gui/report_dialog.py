@@ -1,10 +1,10 @@
 """Case → Export report… (ui/report_dialog.ui), and the report it asks for, written off the main thread.
 
 The dialog only gathers a `ReportRequest`; `write_report` does what `cybertriage
-report` does: it logs "report written" in the case's audit log first (so the
-report's chain of custody and database hash include that entry), then writes the
-PDF and, if asked, the HTML beside it. It touches no widget and opens its own
-connections, so the main window runs it on the thread pool.
+report` does (`report.writing.write_reports`): it checks every destination, writes
+the PDF and, if asked, the HTML beside it, each whole with its `.sha256`, and then
+logs "report written" with their sha256 in the case's audit log. It touches no
+widget and opens its own connections, so the main window runs it on the thread pool.
 
 This module imports the report package (and so reportlab): the main window loads
 it only when a report is asked for.
@@ -12,6 +12,7 @@ it only when a report is asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -31,9 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import audit, open_case
-from ..errors import UsageError
-from ..report import SECTIONS, ReportDetails, write_html, write_pdf
+from ..case.store import record_reading
+from ..errors import DestinationRefused, UsageError
+from ..report import SECTIONS, ReportDetails
+from ..report.writing import write_reports
 from .formatting import esc
 from .forms import load_form
 
@@ -42,6 +44,7 @@ try:
 except ImportError:  # the titles are a nicety: the section names do as well
     SECTION_TITLES = {}
 
+logger = logging.getLogger(__name__)
 SECTION_COLUMNS = 3
 CREDENTIALS_WARNING = ("Passwords, tokens and hashes seen in network traffic are printed in clear in the report "
                        "(PDF and HTML). Anyone who receives the report can read and use them. Leave this unchecked "
@@ -62,47 +65,28 @@ def section_title(section: str) -> str:
 
 
 def write_report(case_dir: Path, request: ReportRequest, cancel: threading.Event | None = None) -> list[Path]:
-    """Log the report in the case's audit log, then write it; returns the reports written.
+    """Write the report as `cybertriage report` does, then log it in the case's audit log; returns the reports.
 
-    Raises UsageError (no case, no such folder, a report that cannot be written) or
-    OSError. `cancel` is accepted for `FunctionWorker`; a report is not interrupted.
+    The dialog has already named any report it replaces, so existing reports are replaced; the case, its
+    evidence and symbolic links never are (UsageError, one line). Raises UsageError (no case, no such folder,
+    a destination refused or that cannot be written) or OSError. `cancel` is accepted for `FunctionWorker`;
+    a report is not interrupted.
     """
-    outputs = [p for p in (request.pdf, request.html) if p is not None]
-    for out in outputs:
-        folder = out.parent
-        if not folder.is_dir():
-            raise UsageError(f"cannot write {out}: {folder} is not a folder" if folder.exists()
-                             else f"cannot write {out}: the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"cannot write {out}: the folder {folder} is not writable")
-    db = open_case(case_dir)  # a missing or newer case is a usage error before anything is logged
     try:
-        # Logged first, as the command line does, so that the report's chain of custody and database hash include it.
-        audit(db, "report written", {"pdf": str(request.pdf), "html": str(request.html) if request.html else None,
-                                     "show_credentials": request.details.show_credentials,
-                                     "sections": list(request.details.sections), "from": "gui"})
-    finally:
-        db.close()
-    try:
-        written = [write_pdf(case_dir, request.pdf, request.details)]
-        if request.html is not None:
-            written.append(write_html(case_dir, request.html, request.details))
+        written = write_reports(case_dir, request.pdf, request.html, request.details, force=True, origin="gui")
+    except DestinationRefused:  # nothing was attempted
+        raise
     except Exception as error:
         _log_failure(case_dir, request, error)
         raise
-    return written
+    if written.not_logged:
+        logger.warning("report written but not in the audit log: %s", written.not_logged)
+    return written.paths
 
 
 def _log_failure(case_dir: Path, request: ReportRequest, error: Exception) -> None:
-    """The audit log must not claim a report that is not there: say that it failed, if the case can be written."""
-    try:
-        db = open_case(case_dir)
-        try:
-            audit(db, "report failed", {"pdf": str(request.pdf), "error": error_text(error)})
-        finally:
-            db.close()
-    except Exception:  # the error the examiner needs to see is the first one
-        pass
+    """Say in the audit log that a report was asked for and failed, if the case can be written."""
+    record_reading(case_dir, "report failed", {"pdf": str(request.pdf), "error": error_text(error)})
 
 
 def error_text(error: BaseException) -> str:

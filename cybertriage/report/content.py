@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,11 @@ from typing import Any
 import sqlite_utils
 
 from .. import __version__
-from ..case import CASE_DB, queries
+from ..case import queries
+from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination, spreadsheet_safe
 from ..case import timeline as case_timeline
 from ..case.custody import ReportSeal, report_seal
-from ..case.schema import SCHEMA_VERSION
+from ..case.store import read_case
 from ..correlate import chain
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
@@ -54,7 +54,6 @@ TIMELINE_FETCH = 20_000
 CORRELATIONS_SHOWN = 100
 APPENDIX_FIELDS = ["id", "severity", "evidence", "analyzer", "rule", "title", "object_kind", "object_id", "object",
                    "file_size", "file_md5", "file_sha1", "file_sha256", "detail", "created_at"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -323,11 +322,13 @@ def human_size(count: int | None) -> str:
     return f"{count} bytes"
 
 
-def write_sha256_file(path: Path) -> Path:
-    """`path.sha256` beside `path`, in the format `sha256sum -c` reads."""
-    side = path.with_name(path.name + ".sha256")
-    side.write_text(f"{file_sha256(path)}  {path.name}\n", encoding="utf-8")
-    return side
+def check_destinations(case_dir: Path, out: Path, *, force: bool) -> Path:
+    """`out` as an absolute path, once it, its `.sha256` and its CSV appendix are safe to write (case/outputs.py):
+    not the case or its evidence, not a link, not an existing file unless `force`."""
+    protected = Protected.of_case(case_dir)
+    for path in (out, checksum_path(out), appendix_path(out)):
+        safe_destination(path, protected, force=force)
+    return Path(os.path.abspath(out))
 
 
 def appendix_path(out: Path) -> Path:
@@ -340,27 +341,15 @@ def appendix_path(out: Path) -> Path:
 
 def open_read_only(case_dir: Path) -> sqlite_utils.Database:
     """A connection to the case that refuses every write (and never migrates the schema)."""
-    path = case_dir / CASE_DB
-    if not path.is_file():
-        raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
-    try:
-        connection = sqlite3.connect(path, timeout=30)
-        connection.execute("PRAGMA query_only = ON")
-        db = sqlite_utils.Database(connection)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as error:
-        raise UsageError(f"case database {path} cannot be used: {error}") from None
-    if version > SCHEMA_VERSION:
-        db.close()
-        raise UsageError(f"case database is schema {version}; this cybertriage reads up to {SCHEMA_VERSION}")
-    return db
+    return read_case(case_dir)
 
 
-def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path | None = None) -> ReportData:
+def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path | None = None, *,
+            force: bool = False) -> ReportData:
     """Read everything a report shows from the case in `case_dir`.
 
     When the case holds more findings than `details.max_findings`, and `appendix`
-    is given, every finding is written there as CSV (see `appendix_path`).
+    is given, every finding is written there as CSV (see `appendix_path`), replacing an older one if `force`.
     """
     details = details or ReportDetails()
     db = open_read_only(case_dir)
@@ -399,7 +388,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
             correlations=_correlations(db) if details.includes("findings") else [])
         if appendix is not None and data.truncated:
-            rows = _write_appendix(db, appendix)
+            rows = _write_appendix(db, appendix, force)
             data.appendix = Appendix(appendix, file_sha256(appendix), rows)
         db.execute("COMMIT")
     finally:
@@ -878,9 +867,8 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_appendix(db: sqlite_utils.Database, path: Path) -> int:
+def _write_appendix(db: sqlite_utils.Database, path: Path, force: bool) -> int:
     """Every finding as CSV, in the report's order; text made visible and safe from spreadsheet formulas."""
-    part = path.with_name(path.name + ".part")
     count = 0
     cursor = db.execute(
         """SELECT g.id, g.severity, e.path, g.analyzer, g.rule, g.title, g.object_kind, g.object_id, g.object,
@@ -889,38 +877,19 @@ def _write_appendix(db: sqlite_utils.Database, path: Path) -> int:
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
            ORDER BY g.severity_rank DESC, g.id""")
     try:
-        with open(part, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
+        with PendingFile(path) as pending:
+            writer = csv.writer(pending.text)
             writer.writerow(APPENDIX_FIELDS)
             while rows := cursor.fetchmany(5000):
                 writer.writerows([_cell(v) for v in row] for row in rows)
                 count += len(rows)
-        os.replace(part, path)
+            pending.put_in_place(force=force)
     except OSError as error:
-        part.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
     return count
 
 
 def _cell(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if not value.isprintable():
+    if isinstance(value, str) and not value.isprintable():
         value = visible(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def write_atomically(out: Path, produce: Iterable[bytes] | bytes) -> None:
-    """Write `out` through a temporary file beside it, so a failed report leaves no half a file."""
-    part = out.with_name(out.name + ".part")
-    try:
-        with open(part, "wb") as handle:
-            if isinstance(produce, bytes):
-                handle.write(produce)
-            else:
-                for chunk in produce:
-                    handle.write(chunk)
-        os.replace(part, out)
-    except OSError as error:
-        part.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {out}: {error.strerror}") from None
+    return spreadsheet_safe(value)

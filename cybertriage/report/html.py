@@ -23,6 +23,7 @@ from .content import (
     ReportData,
     ReportDetails,
     appendix_path,
+    check_destinations,
     collect,
     compact_json,
     counts_sentence,
@@ -32,9 +33,8 @@ from .content import (
     run_intel,
     seal_rows,
     visible,
-    write_atomically,
-    write_sha256_file,
 )
+from ..case.outputs import write_with_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -96,16 +96,15 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
-def write_html(case_dir: Path, out: Path, details: ReportDetails | None = None) -> Path:
+def write_html(case_dir: Path, out: Path, details: ReportDetails | None = None, *, force: bool = False) -> Path:
     """Write the HTML report of the case in `case_dir` to `out`, and `out.sha256` beside it.
 
     Same sections and counts as the PDF; past `details.max_findings` findings the full
     list goes to OUT.findings.csv beside it. Returns `out`.
     """
-    out = Path(out)
-    data = collect(Path(case_dir), details, appendix=appendix_path(out))
-    write_atomically(out, render_html(data).encode("utf-8"))
-    write_sha256_file(out)
+    out = check_destinations(Path(case_dir), Path(out), force=force)  # never the case, its evidence or a link
+    data = collect(Path(case_dir), details, appendix=appendix_path(out), force=force)
+    write_with_checksum(out, render_html(data).encode("utf-8"), force=force)
     logger.info("HTML report written to %s", out)
     return out
 

@@ -50,6 +50,7 @@ from .content import (
     ReportData,
     ReportDetails,
     appendix_path,
+    check_destinations,
     collect,
     compact_json,
     counts_sentence,
@@ -59,9 +60,8 @@ from .content import (
     run_intel,
     seal_rows,
     visible,
-    write_atomically,
-    write_sha256_file,
 )
+from ..case.outputs import write_with_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -92,17 +92,16 @@ WIDTH = PAGE[0] - 2 * MARGIN
 LABEL_WIDTH = 34 * mm
 
 
-def write_pdf(case_dir: Path, out: Path, details: ReportDetails | None = None) -> Path:
+def write_pdf(case_dir: Path, out: Path, details: ReportDetails | None = None, *, force: bool = False) -> Path:
     """Write the PDF report of the case in `case_dir` to `out`, and `out.sha256` beside it.
 
     When the case holds more findings than `details.max_findings`, every finding also
     goes to OUT.findings.csv beside the report (named, with its sha256, in the report).
     Returns `out`. Raises UsageError when there is no case or `out` cannot be written.
     """
-    out = Path(out)
-    data = collect(Path(case_dir), details, appendix=appendix_path(out))
-    write_atomically(out, render_pdf(data))
-    write_sha256_file(out)
+    out = check_destinations(Path(case_dir), Path(out), force=force)  # never the case, its evidence or a link
+    data = collect(Path(case_dir), details, appendix=appendix_path(out), force=force)
+    write_with_checksum(out, render_pdf(data), force=force)
     logger.info("PDF report written to %s", out)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -120,7 +121,7 @@ def test_export_report_from_the_window(qtbot, main_window, case, tmp_path, monke
     assert action_name == "report written"
     assert detail["pdf"] == str(out / "court.pdf") and detail["html"] == str(out / "court.html")
     assert detail["show_credentials"] is False and "timeline" not in detail["sections"]
-    assert "report written" in html  # the report's own chain of custody holds its entry
+    assert detail["pdf_sha256"] == hashlib.sha256((out / "court.pdf").read_bytes()).hexdigest()  # logged once written
 
 
 def test_an_unwritable_folder_is_a_message_not_a_crash(qtbot, main_window, case, tmp_path):
@@ -146,10 +147,10 @@ def test_an_unwritable_folder_is_a_message_not_a_crash(qtbot, main_window, case,
 def test_a_report_failing_while_written_is_logged_as_failed(qtbot, main_window, case, tmp_path, monkeypatch):
     open_case(qtbot, main_window, case)
 
-    def full_disk(case_dir, out, details):
+    def full_disk(case_dir, out, details, force=False):
         raise OSError(28, "No space left on device", str(out))
 
-    monkeypatch.setattr(report_dialog, "write_pdf", full_disk)
+    monkeypatch.setattr("cybertriage.report.writing.write_pdf", full_disk)
     dialog = main_window.export_report_dialog()
     dialog.output.setText(str(tmp_path / "report.pdf"))
     with qtbot.waitSignal(main_window.report_done, timeout=REPORT_TIMEOUT_MS):
