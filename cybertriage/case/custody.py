@@ -163,8 +163,8 @@ def record_head(db: sqlite_utils.Database) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
-        tail = os.pread(fd, min(size, 4096), max(0, size - 4096)).decode("ascii", "replace").splitlines()
-        last = int(tail[-1].split()[0]) if tail and tail[-1].split()[0].isdigit() else 0
+        tail = os.pread(fd, min(size, 4096), max(0, size - 4096)).decode("ascii", "replace").split()
+        last = max((int(word) for word in tail[-3::-3] if word.isdigit()), default=0)  # the recent heads' numbers
         now = head(db)
         if now.seq > last:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -244,7 +244,10 @@ def check_evidence_hashes(db: sqlite_utils.Database) -> list[str]:
     """Every evidence item's recorded sha256 must be the one its 'evidence hashed' audit entry holds."""
     hashed: dict[str, list[tuple[int, str]]] = {}
     for entry in db.query("SELECT id, detail FROM audit_log WHERE action = 'evidence hashed' ORDER BY id"):
-        detail = json.loads(entry["detail"] or "{}")
+        try:
+            detail = json.loads(entry["detail"] or "{}")
+        except ValueError:
+            detail = {}  # an altered entry: check_chain names it
         hashed.setdefault(detail.get("evidence"), []).append((entry["id"], detail.get("sha256")))
     problems = []
     for item in db.query("SELECT id, path, sha256 FROM evidence WHERE sha256 IS NOT NULL ORDER BY id"):
