@@ -14,13 +14,16 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
+from cybertriage.case.schema import MIGRATIONS
 from tests.conftest import REPO, export, run_cli
 from tests.images import CORPUS
 
@@ -95,6 +98,7 @@ def _protected(scanned: Scanned) -> dict[str, Path]:
     case = scanned.case
     stored = next(p for p in (case / "objects").rglob("*") if p.is_file())
     return {"case.db": case / "case.db", "case.db-wal": case / "case.db-wal", "case.db-journal": case / "case.db-journal",
+            "custody.log": case / "custody.log",
             "stored object": stored, "new file in objects/": case / "objects" / "new.csv",
             "loose evidence": scanned.loose, "file in folder evidence": scanned.folder / FORMULA_NAMES[0],
             "new file in folder evidence": scanned.folder / "new.csv", "E01 segment": scanned.segments[1]}
@@ -321,3 +325,22 @@ def test_a_symlinked_object_store_is_never_written_through(tmp_path: Path) -> No
     assert "not stored" in _one_line(result.stderr)
     assert list(elsewhere.iterdir()) == []
     assert (case / "objects").is_symlink()
+
+
+def test_reading_an_older_case_never_upgrades_it(tmp_path: Path) -> None:
+    """A case of schema 1 is described and exported as it is; the file keeps its schema and its bytes."""
+    case = tmp_path / "case"
+    case.mkdir()
+    db = sqlite_utils.Database(sqlite3.connect(case / "case.db"))
+    MIGRATIONS[1](db)
+    db.execute("PRAGMA user_version = 1")
+    db["evidence"].insert({"path": "/old/disk.img", "kind": "disk", "status": "done", "sha256": "ab" * 32})
+    db.conn.commit()
+    db.close()
+    before = _sha256(case / "case.db")
+    info = run_cli("info", "--case", case)
+    assert info.code == EXIT_OK and "/old/disk.img" in info.stdout, info.stderr
+    assert export(case, "findings") == []
+    version = subprocess.run(["sqlite3", "-readonly", case / "case.db", "PRAGMA user_version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert version == "1" and _sha256(case / "case.db") == before

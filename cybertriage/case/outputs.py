@@ -31,11 +31,11 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import DestinationRefused, UsageError
+from .custody import SIDECAR
 from .store import CASE_DB, crash_point, read_case
 
 OBJECTS_DIR = "objects"  # the case's object store (see case/objects.py)
 CASE_RECORDS = "case."  # case.db, case.db-wal, -shm, -journal and the case's other records beside them
-CUSTODY_LOG = "custody.log"  # the append-only copy of the audit chain's heads (case/custody.py)
 # What a spreadsheet takes as the start of a formula (OWASP "CSV injection"): = + - @, and tab and carriage
 # return, after which some spreadsheets look for one of those again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -85,7 +85,7 @@ class Protected:
                 return "is in the case's object store"
             if inside[0].startswith(CASE_RECORDS):
                 return "is part of the case database"
-            if inside[0] == CUSTODY_LOG:
+            if inside[0] == SIDECAR:
                 return "is the case's custody log"
         for item in self.evidence:
             if real == item or real.is_relative_to(item):
