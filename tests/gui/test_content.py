@@ -223,3 +223,23 @@ def test_export_selected_files_from_the_window(qtbot, main_window, demo_case, tm
     assert count(demo_case, "SELECT count(*) FROM audit_log WHERE action = 'files exported' AND detail LIKE ?",
                  f"%{destination}%") == 1
     box.done(0)
+
+
+def test_export_into_the_case_folder_is_refused_in_one_line(qtbot, main_window, demo_case, tmp_path, monkeypatch):
+    """The output guard holds for the application too: the case's object store is not a destination."""
+    shutil.copytree(demo_case, tmp_path / "case")
+    case = tmp_path / "case"
+    open_case(qtbot, main_window, case)
+    main_window.show_file(count(case, "SELECT id FROM files WHERE path = '/Pictures/holiday.jpg'"))
+    model = main_window.files_model
+    _select(main_window.files_view, [r for r, row in enumerate(model.rows) if row.get("kind") == "file"][:1])
+    destination = case / "objects" / "exported"
+    monkeypatch.setattr("cybertriage.gui.export_files.QFileDialog.getExistingDirectory", lambda *a, **k: str(destination))
+    with qtbot.waitSignal(main_window.file_export.done, timeout=30_000) as done:
+        main_window.actions["ExportFiles"].trigger()
+    assert isinstance(done.args[0], Exception)
+    box = main_window.file_export.result_box
+    assert box.text() == "The files were not exported."
+    assert box.informativeText().startswith("refusing to write into") and "\n" not in box.informativeText()
+    assert not destination.exists()
+    box.done(0)
