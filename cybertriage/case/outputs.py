@@ -99,13 +99,13 @@ def safe_destination(path: Path, protected: Protected, *, force: bool = False) -
     """The absolute path a file may be written to, or DestinationRefused saying in one line why not."""
     path = Path(os.path.abspath(path))
     folder = path.parent
-    if not folder.is_dir():
-        raise DestinationRefused(f"cannot write {path}: " + (f"{folder} is not a folder" if folder.exists()
-                                                     else f"the folder {folder} does not exist"))
     for real in dict.fromkeys((Path(os.path.realpath(folder)) / path.name, Path(os.path.realpath(path)))):
         why = protected.refusal(real)
         if why is not None:
             raise DestinationRefused(f"refusing to write {path}: it {why}")
+    if not folder.is_dir():
+        raise DestinationRefused(f"cannot write {path}: " + (f"{folder} is not a folder" if folder.exists()
+                                                             else f"the folder {folder} does not exist"))
     if path.is_symlink():
         raise DestinationRefused(f"refusing to write {path}: it is a symbolic link (cybertriage never writes through one)")
     if not os.path.lexists(path):
@@ -175,7 +175,7 @@ class PendingFile:
             os.replace(self.temporary, self.destination)
         else:
             try:
-                os.link(self.temporary, self.destination, follow_symlinks=False)  # fails if the name exists
+                os.link(self.temporary, self.destination)  # fails if the name exists, even as a dangling link
             except FileExistsError:
                 raise DestinationRefused(f"{self.destination} already exists: not replaced (use --force to replace it)") from None
             except OSError as error:

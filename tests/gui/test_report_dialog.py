@@ -144,6 +144,26 @@ def test_an_unwritable_folder_is_a_message_not_a_crash(qtbot, main_window, case,
     QApplication.processEvents()
 
 
+def test_a_report_over_the_case_is_refused_in_one_line(qtbot, main_window, case, tmp_path):
+    """The dialog adds .pdf to a name without it: the case's own files and their link are refused all the same."""
+    open_case(qtbot, main_window, case)
+    before = last_audit(case)
+    database = hashlib.sha256((case / "case.db").read_bytes()).hexdigest()
+    (tmp_path / "link.pdf").symlink_to(case / "case.db")
+    for output in (case / "case.db", case / "objects" / "r.pdf", tmp_path / "link.pdf"):
+        dialog = main_window.export_report_dialog()
+        dialog.output.setText(str(output))
+        with qtbot.waitSignal(main_window.report_done, timeout=REPORT_TIMEOUT_MS) as done:
+            dialog.ok_button.click()
+        assert isinstance(done.args[0], Exception)
+        message = main_window.window.statusBar().currentMessage()
+        assert message.startswith("Report not written: refusing to write") and "\n" not in message, message
+        main_window.report_error_box.accept()
+    assert last_audit(case) == before  # nothing attempted, nothing claimed
+    assert hashlib.sha256((case / "case.db").read_bytes()).hexdigest() == database
+    assert not (case / "objects" / "r.pdf").exists()
+
+
 def test_a_report_failing_while_written_is_logged_as_failed(qtbot, main_window, case, tmp_path, monkeypatch):
     open_case(qtbot, main_window, case)
 
