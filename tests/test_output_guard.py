@@ -344,3 +344,37 @@ def test_reading_an_older_case_never_upgrades_it(tmp_path: Path) -> None:
     version = subprocess.run(["sqlite3", "-readonly", case / "case.db", "PRAGMA user_version"], capture_output=True,
                              text=True, check=True).stdout.strip()
     assert version == "1" and _sha256(case / "case.db") == before
+
+
+def test_a_read_only_case_whose_log_holds_changes_is_read_with_them(tmp_path: Path) -> None:
+    """A case copied while its write-ahead log still held a tag, then archived read-only: the tag is read."""
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "a.txt").write_text("alpha\n")
+    case = tmp_path / "case"
+    assert run_cli("scan", folder, "--case", case, "--quiet").code == EXIT_OK
+    holder = sqlite3.connect(case / "case.db")  # holds the log open, so the tag below stays in it
+    holder.execute("PRAGMA wal_autocheckpoint = 0")
+    holder.execute("SELECT count(*) FROM files").fetchone()
+    assert run_cli("tag", "--case", case, "--file", "1", "--tag", "in-the-log").code == EXIT_OK
+    archived = tmp_path / "archived"
+    archived.mkdir()
+    for name in ("case.db", "case.db-wal"):
+        shutil.copyfile(case / name, archived / name)
+    holder.close()
+    assert (archived / "case.db-wal").stat().st_size > 0
+    reference = tmp_path / "reference"  # what SQLite itself reads from the pair, in a writable copy
+    shutil.copytree(archived, reference)
+    tags = subprocess.run(["sqlite3", reference / "case.db", "SELECT tag FROM tags"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert tags == ["in-the-log"]
+    before = {p.name: _sha256(p) for p in archived.iterdir()}
+    _read_only(archived)
+    try:
+        exported = run_cli("export", "--case", archived, "--what", "tags", obey_permissions=True)
+        after = {p.name: _sha256(p) for p in archived.iterdir()}
+    finally:
+        _writable(archived)
+    assert exported.code == EXIT_OK, exported.stderr
+    assert [json.loads(line)["tag"] for line in exported.stdout.splitlines()] == tags
+    assert after == before

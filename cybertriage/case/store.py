@@ -10,9 +10,11 @@ import itertools
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,7 +96,7 @@ def read_case(case_dir: Path, *, check_same_thread: bool = True) -> sqlite_utils
     """The case in `case_dir`, opened for reading only (info, export, report, extract's reads).
 
     Nothing is created, migrated or changed, and a case on read-only files in a read-only folder can
-    still be read. A case of an older schema is read through an upgraded copy in memory; an empty
+    still be read, with what its write-ahead log holds. A case of an older schema is read through an upgraded copy in memory; an empty
     file or one that is not a cybertriage case is a UsageError."""
     path = case_dir / CASE_DB
     if not path.is_file():
@@ -130,8 +132,7 @@ def _connect_read_only(path: Path, check_same_thread: bool) -> sqlite3.Connectio
     # log through, so the database is read as the immutable file it is, when no change waits in the log.
     wal = path.with_name(CASE_DB + "-wal")
     if wal.exists() and wal.stat().st_size:
-        raise UsageError(f"case database {path} cannot be read here: its folder is read-only and {wal.name} holds "
-                         "changes not yet merged (copy the case folder somewhere writable)")
+        return _merged_copy(path, check_same_thread)
     try:
         connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30,
                                      check_same_thread=check_same_thread)
@@ -139,6 +140,25 @@ def _connect_read_only(path: Path, check_same_thread: bool) -> sqlite3.Connectio
     except sqlite3.DatabaseError as error:
         raise UsageError(f"case database {path} cannot be read: {error}") from None
     return connection
+
+
+def _merged_copy(path: Path, check_same_thread: bool) -> sqlite3.Connection:
+    """The case as its database and write-ahead log say together, when both are in a folder that cannot be
+    written: SQLite merges a log only where it may write, so the two are copied to a private temporary
+    folder, merged there, and the result is read from memory."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="cybertriage-case-") as scratch:
+            for name in (CASE_DB, CASE_DB + "-wal"):
+                shutil.copyfile(path.with_name(name), Path(scratch) / name)
+            merged = sqlite3.connect(Path(scratch) / CASE_DB)
+            try:
+                memory = sqlite3.connect(":memory:", check_same_thread=check_same_thread)
+                merged.backup(memory)
+            finally:
+                merged.close()
+    except (OSError, sqlite3.DatabaseError) as error:
+        raise UsageError(f"case database {path} cannot be read: {getattr(error, 'strerror', None) or error}") from None
+    return memory
 
 
 def _case_version(db: sqlite_utils.Database, path: Path) -> int:
