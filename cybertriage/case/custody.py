@@ -23,7 +23,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,8 @@ CONTENT_TABLES = ("evidence", "partitions", "files", "findings", "flows", "dns",
 AUDIT_TRIGGERS = {"audit_log_no_update": "UPDATE", "audit_log_no_delete": "DELETE"}
 # How long a command waits for another writer (a scan's batches, the application) before it gives up.
 WRITE_WAIT_SECONDS = 120.0
-_SEAL = re.compile(r"cybertriage-custody seq=(\d+) head=([0-9a-f]{64}) digest=([0-9a-f]{64})")
+_SEAL = re.compile(r"cybertriage-custody seq=(\d+) head=([0-9a-f]{64}) digest=([0-9a-f]{64})(?: tables=([a-z_:0-9a-f,]*))?")
+TABLE_DIGEST_CHARS = 16  # per-table digests in a seal: enough to tell which tables changed
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
@@ -325,22 +326,33 @@ class ReportSeal:
     seq: int  # the audit log's last entry when the report read the case
     head: str  # that entry's link
     digest: str  # content_digest(...).total at that moment
+    tables: dict[str, str] = field(default_factory=dict)  # table → first TABLE_DIGEST_CHARS of its digest
 
     @property
     def keywords(self) -> str:
         """The form written into the report's metadata (plain ASCII: PDF strings need no escaping)."""
-        return f"cybertriage-custody seq={self.seq} head={self.head} digest={self.digest}"
+        tables = ",".join(f"{table}:{digest}" for table, digest in self.tables.items())
+        return f"cybertriage-custody seq={self.seq} head={self.head} digest={self.digest} tables={tables}"
 
     @classmethod
     def parse(cls, text: str) -> ReportSeal | None:
         found = _SEAL.search(text)
-        return cls(int(found[1]), found[2], found[3]) if found else None
+        if found is None:
+            return None
+        tables = dict(item.split(":", 1) for item in (found[4] or "").split(",") if ":" in item)
+        return cls(int(found[1]), found[2], found[3], tables)
+
+    def changed_tables(self, now: ContentDigest) -> list[str]:
+        """The tables whose content differs from what the report saw (those the report named)."""
+        return [table for table, digest in self.tables.items()
+                if now.tables.get(table, "")[:TABLE_DIGEST_CHARS] != digest]
 
 
 def report_seal(db: sqlite_utils.Database) -> ReportSeal:
     """The seal of the case as `db` sees it now (call inside the report's read snapshot)."""
-    now = head(db)
-    return ReportSeal(now.seq, now.link, content_digest(db).total)
+    now, content = head(db), content_digest(db)
+    return ReportSeal(now.seq, now.link, content.total,
+                      {table: digest[:TABLE_DIGEST_CHARS] for table, digest in content.tables.items()})
 
 
 def read_seal(report: Path) -> ReportSeal:

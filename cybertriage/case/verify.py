@@ -144,9 +144,12 @@ def check_report(db: sqlite_utils.Database, report: ReportSeal) -> ReportCheck:
                                   f"the report printed {report.head}")
     since = [row[0] for row in db.execute("SELECT action FROM audit_log WHERE id > ? ORDER BY id", [report.seq])]
     actions = ", ".join(f"{action} ×{since.count(action)}" for action in dict.fromkeys(since)) or "none"
-    digest = content_digest(db).total
+    content = content_digest(db)
+    digest = content.total
     if digest != report.digest:
-        return ReportCheck(False, f"the case's content has changed since audit entry {report.seq}: digest now "
-                                  f"{digest}, the report printed {report.digest} (actions since: {actions})")
+        changed = report.changed_tables(content)
+        where = f" in {', '.join(changed)}" if changed else ""
+        return ReportCheck(False, f"the case's content has changed{where} since audit entry {report.seq}: digest "
+                                  f"now {digest}, the report printed {report.digest} (actions since: {actions})")
     return ReportCheck(True, f"the case's content is as at audit entry {report.seq} (digest {digest}); "
                              f"{len(since)} audit entries since ({actions}) changed nothing it describes")

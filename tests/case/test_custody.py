@@ -187,7 +187,7 @@ def test_a_report_stays_verifiable_after_reads_and_tags_until_a_finding_changes(
     assert run_cli("report", "--case", case, "--pdf", pdf, "--html", page).code == 0
     seq, head, digest = _seal_printed(pdf)
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    assert f"cybertriage-custody seq={seq} head={head} digest={digest}" in info  # the metadata verify reads
+    assert f"cybertriage-custody seq={seq} head={head} digest={digest} tables=evidence:" in info  # what verify reads
     assert sqlite(case, f"SELECT hash FROM audit_log WHERE id = {seq}").strip() == head
 
     assert run_cli("export", "--case", case, "--what", "findings").code == 0
@@ -202,7 +202,7 @@ def test_a_report_stays_verifiable_after_reads_and_tags_until_a_finding_changes(
     sqlite(case, "UPDATE findings SET severity = 'info' WHERE id = (SELECT min(id) FROM findings)")
     result = run_cli("verify", "--case", case, "--report", pdf)
     assert result.code == 1
-    assert "NO LONGER describes the case: the case's content has changed since audit entry" in result.stdout
+    assert "NO LONGER describes the case: the case's content has changed in findings since audit entry" in result.stdout
 
 
 def test_a_file_that_is_not_a_report_is_a_usage_error(case: Path, tmp_path: Path) -> None:
