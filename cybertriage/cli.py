@@ -403,6 +403,11 @@ def _info(args: argparse.Namespace) -> int:
     print("\nAudit log (UTC time, user@host, action, detail):")
     for entry in queries.audit_entries(db):
         print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {_printable(entry['detail'])}")
+    from .case.custody import check_chain
+
+    broken = check_chain(db, args.case)
+    print("Chain of custody: " + ("; ".join(map(_printable, broken)) + " (run `cybertriage verify`)" if broken else
+                                  "every entry links to the one before it, and custody.log's heads are in the log"))
     return EXIT_OK
 
 

@@ -212,6 +212,8 @@ def check_chain(db: sqlite_utils.Database, case_dir: Path) -> list[str]:
     if broken:
         problems.append(broken)
     if not (case_dir / SIDECAR).is_file() or (case_dir / SIDECAR).is_symlink():
+        if not _linked_on_disk(case_dir):
+            return problems  # a case from before the chain, read through an upgraded copy: linked when next written
         problems.append(f"{SIDECAR} is missing (or not a plain file): the chain heads recorded after each action "
                         "cannot be compared")
         return problems
@@ -230,6 +232,19 @@ def check_chain(db: sqlite_utils.Database, case_dir: Path) -> list[str]:
                             f"recorded {line.link} at {line.written}")
         last_seq = max(last_seq, line.seq)
     return problems
+
+
+def _linked_on_disk(case_dir: Path) -> bool:
+    """Whether the case database on disk has the chain (a reader may see an older case upgraded in memory)."""
+    try:
+        connection = sqlite3.connect(f"{(case_dir / 'case.db').resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return bool(connection.execute(
+                "SELECT 1 FROM pragma_table_info('audit_log') WHERE name = 'hash'").fetchone())
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return True  # cannot tell: a missing custody.log is reported
 
 
 def check_triggers(db: sqlite_utils.Database) -> list[str]:

@@ -29,7 +29,7 @@ from .. import __version__
 from ..case import queries
 from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination, spreadsheet_safe
 from ..case import timeline as case_timeline
-from ..case.custody import ReportSeal, report_seal
+from ..case.custody import ReportSeal, check_chain, report_seal
 from ..case.store import read_case
 from ..correlate import chain
 from ..errors import UsageError
@@ -196,6 +196,7 @@ class ReportData:
     audit: list[dict[str, Any]]
     audit_total: int
     seal: ReportSeal  # the audit chain head and the content digest when the case was read (case/custody.py)
+    custody_problems: list[str]  # what check_chain found wrong with the audit log and custody.log; [] if intact
     appendix: Appendix | None = None
     known_good_hidden: int = 0  # files in known-good hash sets left out of the file lists and counts
     known_good_findings_hidden: int = 0  # findings on those files left out
@@ -230,6 +231,15 @@ SEAL_NOTE = (
     "run `cybertriage verify --case CASE_DIR --report THIS_FILE`: it checks that the audit entry named here still "
     "holds this link, and recomputes the content digest (evidence, partitions, files, findings and network records "
     "in canonical form, independent of how SQLite lays out its pages and of audit entries written later).")
+
+
+def custody_sentence(data: ReportData) -> str:
+    """Whether the chain of custody checked out when the report was made (both reports print it)."""
+    if not data.custody_problems:
+        return (f"Chain of custody checked when this report was made: each of the {data.audit_total:,} audit entries "
+                "links to the one before it, and every chain head in custody.log is in the log.")
+    return ("Chain of custody DOES NOT CHECK OUT: " + "; ".join(data.custody_problems)
+            + ". Entries may have been removed or altered outside cybertriage.")
 
 
 def seal_rows(data: ReportData) -> list[tuple[str, str]]:
@@ -383,7 +393,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
             timeline=_timeline(db, details) if details.includes("timeline") else [],
             tags=list(queries.tags(db)) if details.includes("tags") else [],
             audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
-            audit_total=db["audit_log"].count, seal=report_seal(db),
+            audit_total=db["audit_log"].count, seal=report_seal(db), custody_problems=check_chain(db, case_dir),
             known_good_hidden=queries.known_good_count(db) if hide else 0,
             known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
             correlations=_correlations(db) if details.includes("findings") else [])

@@ -27,6 +27,7 @@ from .content import (
     collect,
     compact_json,
     counts_sentence,
+    custody_sentence,
     events_note,
     human_size,
     objects_text,
@@ -452,5 +453,7 @@ def _integrity(data: ReportData) -> list[str]:
         rows.append([_mono(data.appendix.path.name), _mono(data.appendix.sha256)])
     rows += [[_t(f"Evidence {item['id']}: {Path(item['path']).name}"), _mono(item["sha256"] or "not computed")]
              for item in data.evidence]
-    return [f"<p>{_t(SEAL_NOTE)} The SHA-256 of this page itself is written beside it, in the file of the same name "
+    warning = ' class="sev-critical"' if data.custody_problems else ""
+    return [f"<p{warning}>{_t(custody_sentence(data))}</p>",
+            f"<p>{_t(SEAL_NOTE)} The SHA-256 of this page itself is written beside it, in the file of the same name "
             "ending in .sha256.</p>", seal, _table(["File", "SHA-256"], rows, sortable=False)]

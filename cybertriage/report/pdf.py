@@ -54,6 +54,7 @@ from .content import (
     collect,
     compact_json,
     counts_sentence,
+    custody_sentence,
     events_note,
     human_size,
     objects_text,
@@ -726,6 +727,8 @@ def _audit(data: ReportData) -> list[Flowable]:
 
 def _integrity(data: ReportData) -> list[Flowable]:
     story = _h1("Integrity")
+    colour = "000000" if not data.custody_problems else "b00020"
+    story.append(Paragraph(f'<font color="#{colour}">{_t(custody_sentence(data))}</font>', BODY))
     story.append(Paragraph(SEAL_NOTE + " The SHA-256 of this PDF itself is written beside it, in the file of the "
                            "same name ending in .sha256 (a file cannot hold its own hash).", BODY))
     story.append(_grid(["Case at the time of this report", "Value"], [[_cell(name), _mono(value)]

@@ -78,6 +78,7 @@ def test_links_follow_the_documented_formula_and_custody_log_holds_the_heads(cas
     assert all(by_id[int(seq)] == link for seq, link, _ in heads)
     assert int(heads[-1][0]) == rows[-1]["id"]  # the head after the scan's last action
 
+    assert "Chain of custody: every entry links to the one before it" in run_cli("info", "--case", case).stdout
     result = run_cli("verify", "--case", case)
     assert result.code == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("CUSTODY    OK:")
@@ -94,6 +95,8 @@ def test_a_deleted_entry_is_named_after_the_triggers_are_dropped(case: Path) -> 
     custody = [line for line in result.stdout.splitlines() if line.startswith("CUSTODY ")]
     assert any("audit_log_no_delete" in line and "missing" in line for line in custody), custody
     assert any("audit entry 3 is missing" in line for line in custody), custody
+    info = run_cli("info", "--case", case)
+    assert info.code == 0 and "Chain of custody: " in info.stdout and "audit entry 3 is missing" in info.stdout
 
 
 def test_the_last_entry_deleted_is_caught_by_custody_log(case: Path) -> None:
@@ -203,6 +206,20 @@ def test_a_report_stays_verifiable_after_reads_and_tags_until_a_finding_changes(
     result = run_cli("verify", "--case", case, "--report", pdf)
     assert result.code == 1
     assert "NO LONGER describes the case: the case's content has changed in findings since audit entry" in result.stdout
+
+
+def test_a_report_of_a_tampered_case_says_so(case: Path, tmp_path: Path) -> None:
+    pdf, page = tmp_path / "report.pdf", tmp_path / "report.html"
+    assert run_cli("report", "--case", case, "--pdf", pdf, "--html", page).code == 0
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
+    assert "each of the" in text and "audit entries links to the one before it" in text
+
+    drop_triggers(case)
+    sqlite(case, "DELETE FROM audit_log WHERE id = 4")
+    assert run_cli("report", "--case", case, "--pdf", pdf, "--html", page, "--force").code == 0
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
+    assert "Chain of custody DOES NOT CHECK OUT" in text and "audit entry 4 is missing" in text, text[-3000:]
+    assert "audit entry 4 is missing" in page.read_text()
 
 
 def test_a_file_that_is_not_a_report_is_a_usage_error(case: Path, tmp_path: Path) -> None:
