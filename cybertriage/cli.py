@@ -25,6 +25,7 @@ from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline, utc_now
+from .case.custody import check_chain, write_transaction
 from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .intel.ioc import kind_counts
@@ -403,8 +404,6 @@ def _info(args: argparse.Namespace) -> int:
     print("\nAudit log (UTC time, user@host, action, detail):")
     for entry in queries.audit_entries(db):
         print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {_printable(entry['detail'])}")
-    from .case.custody import check_chain
-
     broken = check_chain(db, args.case)
     print("Chain of custody: " + ("; ".join(map(_printable, broken)) + " (run `cybertriage verify`)" if broken else
                                   "every entry links to the one before it, and custody.log's heads are in the log"))
@@ -554,7 +553,7 @@ def _hashset_match(args: argparse.Namespace, path: Path) -> int:
     if not found or not found.hash_sets:
         raise UsageError(f"no hash sets in {path} (import one with `cybertriage hashset import`)")
     db = open_case(args.case)
-    with db.conn:
+    with write_transaction(db):  # waits for a running scan's writes instead of failing on a locked case
         result = intel.hash_set_pass(db, found, utc_now())
         audit(db, "hash set pass", {"hash_sets": [item.record() for item in found.hash_sets],
                                     "files_in_sets": result.files, "files_marked": result.marked,
@@ -583,7 +582,7 @@ def _ioc(args: argparse.Namespace) -> int:
     if not found or not found.ioc_lists:
         raise UsageError(f"no IOC lists in {path} (import one with `cybertriage ioc import`)")
     db = open_case(args.case)
-    with db.conn:
+    with write_transaction(db):  # waits for a running scan's writes instead of failing on a locked case
         result = intel.ioc_pass(db, found, utc_now())
         audit(db, "IOC pass", {"lists": [item.record() for item in found.ioc_lists], "hits": result.hits,
                                "new_findings": result.new, "by_source": result.by_source})
