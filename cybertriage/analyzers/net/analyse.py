@@ -546,8 +546,8 @@ class CaptureAnalysis:
         self._hist(conn, conn.o if is_orig else conn.r, is_orig, 0x20, "T")
         side = "originator" if is_orig else "responder"
         self.warn(conn, f"TCP rexmit_inconsistency from the {side}: stream bytes {again_start}-{again_end - 1} "
-                        f"retransmitted with other content than the first copy of bytes {first_start}-{first_end - 1}, "
-                        f"which was kept")
+                        f"retransmitted with other content than the first copy of bytes {first_start}-{first_end - 1}; "
+                        f"the first copy was kept")
 
     def _gap(self, conn: _Conn, is_orig: bool, size: int) -> None:
         handler = conn.handler

@@ -8,7 +8,7 @@ cdef class Endpoint:
     cdef public int state, hist
     cdef public bint fin_acked
     cdef public object pending, sink, on_gap, kept, on_conflict
-    cdef public long long isn, hi, last, next, pending_size, gaps, gap_bytes, overlaps, retransmits, fin, kept_size
+    cdef public long long isn, hi, last, next, pending_size, gaps, gap_bytes, overlaps, retransmits, fin, kept_from
 
     @cython.locals(nxt="long long", cut="Py_ssize_t")
     cpdef segment(self, long long rel, bytes data, object ts_ns)

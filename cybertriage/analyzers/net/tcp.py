@@ -8,22 +8,20 @@ longer than 4 GiB still count right. Reassembly is first-wins: bytes already del
 are never replaced by a later, different retransmission (the count of such overlaps is
 kept). A retransmission whose bytes differ from the first copy's is told to `on_conflict`
 with both byte ranges (Zeek's "rexmit_inconsistency"), as long as the first copy is among the
-last `MAX_KEPT` bytes delivered. Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
+last `MAX_KEPT` bytes delivered (copied into one buffer, not kept as the segments themselves,
+so that the allocator keeps reusing the memory of the packets it has just freed). Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
 acknowledges data the capture never held, the hole is reported as a gap and skipped —
 never guessed.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
 MAX_PENDING = 1024 * 1024  # bytes of out-of-order data one direction may hold
 MAX_PENDING_SEGMENTS = 1024
 MAX_AHEAD = 64 * 1024 * 1024  # a segment further ahead than this is treated as garbage
-# Delivered segments kept to compare retransmissions with: the last 64 KiB, at most 256 segments, per direction.
-MAX_KEPT = 64 * 1024
-MAX_KEPT_SEGMENTS = 256
+MAX_KEPT = 64 * 1024  # delivered bytes kept (at least; at most twice as many) to compare retransmissions with
 
 # Endpoint states, after Zeek's TCP_Endpoint.
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
@@ -33,7 +31,7 @@ class Endpoint:
     """One side of a connection, as the packets it sent describe it."""
 
     __slots__ = ("state", "isn", "hi", "last", "next", "pending", "pending_size", "gaps", "gap_bytes", "overlaps",
-                 "retransmits", "hist", "sink", "on_gap", "fin", "fin_acked", "kept", "kept_size", "on_conflict")
+                 "retransmits", "hist", "sink", "on_gap", "fin", "fin_acked", "kept", "kept_from", "on_conflict")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -52,8 +50,8 @@ class Endpoint:
         self.on_gap: Callable[[int], None] | None = None  # told the size of each hole, while there is a sink
         self.fin = -1  # relative offset just past this side's FIN, once it sent one
         self.fin_acked = False  # the peer acknowledged that FIN: this side will not send it again
-        self.kept: deque[tuple[int, bytes]] | None = None  # (offset, bytes) of the last segments delivered
-        self.kept_size = 0
+        self.kept: bytearray | None = None  # the last bytes delivered, in order, once someone hears of conflicts
+        self.kept_from = 0  # relative offset of kept[0]
         # told (first copy's start, end, retransmission's start, end) when a retransmission carries other bytes
         self.on_conflict: Callable[[int, int, int, int], None] | None = None
 
@@ -109,28 +107,30 @@ class Endpoint:
                 break
 
     def _keep(self, rel: int, data: bytes) -> None:
-        """Remember a delivered segment, for the retransmissions to come; the oldest go past the bounds."""
+        """Remember delivered bytes, for the retransmissions to come; past 2 x MAX_KEPT the oldest go."""
         kept = self.kept
         if kept is None:
             if self.on_conflict is None:
                 return
-            kept = self.kept = deque()
-        kept.append((rel, data))
-        self.kept_size += len(data)
-        while self.kept_size > MAX_KEPT or len(kept) > MAX_KEPT_SEGMENTS:
-            self.kept_size -= len(kept.popleft()[1])
+            kept = self.kept = bytearray()
+            self.kept_from = rel
+        elif rel != self.kept_from + len(kept):  # a hole was skipped: what is kept stays one run of bytes
+            del kept[:]
+            self.kept_from = rel
+        kept += data
+        if len(kept) > 2 * MAX_KEPT:
+            drop = len(kept) - MAX_KEPT
+            del kept[:drop]
+            self.kept_from += drop
 
     def _compare(self, rel: int, data: bytes, cut: int) -> None:
         """The first `cut` bytes of a segment at `rel` were delivered before: tell a difference from the first copy."""
-        end = rel + min(cut, len(data))
-        for start, old in reversed(self.kept):  # type: ignore[arg-type]
-            stop = start + len(old)
-            if stop <= rel:
-                return
-            low, high = max(start, rel), min(stop, end)
-            if low < high and old[low - start:high - start] != data[low - rel:high - rel]:
-                self.on_conflict(start, stop, rel, rel + len(data))  # type: ignore[misc]
-                return
+        kept = self.kept
+        start = self.kept_from
+        low = max(rel, start)
+        high = min(rel + min(cut, len(data)), start + len(kept))  # type: ignore[arg-type]
+        if low < high and kept[low - start:high - start] != data[low - rel:high - rel]:  # type: ignore[index]
+            self.on_conflict(low, high, rel, rel + len(data))  # type: ignore[misc]
 
     def skip_to(self, rel: int, ts_ns: int) -> None:
         """Declare the bytes up to `rel` lost, then deliver whatever waits beyond them."""

@@ -59,41 +59,25 @@ class MalformedTls(ValueError):
     """A handshake message whose lengths do not add up: recorded as a problem, never as a handshake."""
 
 
-class _Fields:
-    """The fields of one handshake message, each length checked against what holds it (RFC 8446 3.4): a length
-    running past its container makes the message malformed, never a shorter field or a guessed one."""
+def _vector(buf: bytes, pos: int, width: int, what: str) -> tuple[bytes, int]:
+    """The field at `pos` preceded by its length in `width` bytes, and the offset after it. Each length is checked
+    against what holds it (RFC 8446 3.4): one running past its container makes the message malformed, never
+    a shorter field or a guessed one."""
+    start = pos + width
+    if start > len(buf):
+        raise MalformedTls(f"length of {what} runs past its container")
+    end = start + int.from_bytes(buf[pos:start], "big")
+    if end > len(buf):
+        raise MalformedTls(f"{what} runs {end - len(buf)} bytes past its container")
+    return buf[start:end], end
 
-    __slots__ = ("data", "pos", "end")
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-        self.end = len(data)
-
-    @property
-    def left(self) -> int:
-        return self.end - self.pos
-
-    def take(self, size: int, what: str) -> bytes:
-        if size > self.end - self.pos:
-            raise MalformedTls(f"{what} runs {size - (self.end - self.pos)} bytes past its container")
-        start = self.pos
-        self.pos += size
-        return self.data[start:self.pos]
-
-    def number(self, size: int, what: str) -> int:
-        return int.from_bytes(self.take(size, what), "big")
-
-    def vector(self, width: int, what: str) -> bytes:
-        """A field preceded by its length in `width` bytes."""
-        return self.take(self.number(width, f"length of {what}"), what)
-
-    def inner(self, width: int, what: str) -> _Fields:
-        return _Fields(self.vector(width, what))
-
-    def finish(self, what: str) -> None:
-        if self.pos != self.end:
-            raise MalformedTls(f"{self.end - self.pos} bytes left over after {what}")
+def _whole(buf: bytes, width: int, what: str) -> bytes:
+    """An extension's data that is one length-prefixed field and nothing else."""
+    field, end = _vector(buf, 0, width, what)
+    if end != len(buf):
+        raise MalformedTls(f"{len(buf) - end} bytes left over after {what}")
+    return field
 
 
 def _u16s(raw: bytes, what: str) -> list[int]:
@@ -102,17 +86,24 @@ def _u16s(raw: bytes, what: str) -> list[int]:
     return list(struct.unpack(f"!{len(raw) // 2}H", raw))
 
 
-def _extensions(fields: _Fields) -> list[tuple[int, bytes]]:
-    """A hello's extensions (absent when the message ends before them, as SSL 3 allows). Bytes after the
-    extension block are left in `fields` for the caller to report: tshark, too, reads the block as announced."""
-    if not fields.left:
-        return []
-    block = fields.inner(2, "extensions")
+def _extensions(body: bytes, pos: int) -> tuple[list[tuple[int, bytes]], int]:
+    """A hello's extensions from `pos` (none when the message ends there, as SSL 3 allows), and the offset after
+    their block. Bytes after it are for the caller to report: tshark, too, reads the block as announced."""
+    if pos == len(body):
+        return [], pos
+    block, after = _vector(body, pos, 2, "extensions")
     out = []
-    while block.left:
-        etype = block.number(2, "extension type")
-        out.append((etype, block.vector(2, f"extension {etype}")))
-    return out
+    pos, end = 0, len(block)
+    while pos < end:
+        if pos + 4 > end:
+            raise MalformedTls("extension header runs past the extension block")
+        etype = (block[pos] << 8) | block[pos + 1]
+        stop = pos + 4 + ((block[pos + 2] << 8) | block[pos + 3])  # _vector inlined: a hello has dozens
+        if stop > end:
+            raise MalformedTls(f"extension {etype} runs {stop - end} bytes past the extension block")
+        out.append((etype, block[pos + 4:stop]))
+        pos = stop
+    return out, after
 
 
 class _Side:
@@ -211,46 +202,48 @@ class TlsHandler:
         side.hs = hs[pos:] if not side.encrypted else b""
 
     def _client_hello(self, body: bytes, ts_ns: int) -> None:
-        fields = _Fields(body)
-        version = fields.number(2, "version")
-        fields.take(32, "random")
-        if len(fields.vector(1, "session id")) > 32:
+        if len(body) < 34:
+            raise MalformedTls("shorter than a version and a random")
+        version = (body[0] << 8) | body[1]
+        session, pos = _vector(body, 34, 1, "session id")
+        if len(session) > 32:
             raise MalformedTls("session id longer than 32 bytes")
-        ciphers = [c for c in _u16s(fields.vector(2, "cipher suites"), "cipher suites") if c not in GREASE]
-        fields.vector(1, "compression methods")
+        offered_ciphers, pos = _vector(body, pos, 2, "cipher suites")
+        ciphers = [c for c in _u16s(offered_ciphers, "cipher suites") if c not in GREASE]
+        _, pos = _vector(body, pos, 1, "compression methods")
+        extensions, after = _extensions(body, pos)
         ext_types: list[int] = []
         groups: list[int] = []
         formats: list[int] = []
         sni = None
         offered: list[str] = []
         alpn: list[str] = []
-        for etype, data in _extensions(fields):
+        for etype, data in extensions:
             if etype in GREASE:
                 continue
             ext_types.append(etype)
-            ext = _Fields(data)
             if etype == 0 and data:  # server_name: a list of (type, name)
-                names = ext.inner(2, "server name list")
-                while names.left:
-                    ntype = names.number(1, "server name type")
-                    name = names.vector(2, "server name")
-                    if ntype == 0 and sni is None:
+                names = _whole(data, 2, "server name list")
+                npos = 0
+                while npos < len(names):
+                    name, end = _vector(names, npos + 1, 2, "server name")
+                    if names[npos] == 0 and sni is None:
                         sni = name.decode("utf-8", "backslashreplace")
+                    npos = end
             elif etype == 10:
-                groups = [g for g in _u16s(ext.vector(2, "supported groups"), "supported groups") if g not in GREASE]
+                groups = [g for g in _u16s(_whole(data, 2, "supported groups"), "supported groups") if g not in GREASE]
             elif etype == 11:
-                formats = list(ext.vector(1, "point formats"))
+                formats = list(_whole(data, 1, "point formats"))
             elif etype == 43:
-                offered = [version_name(v) for v in _u16s(ext.vector(1, "supported versions"),  # type: ignore[misc]
+                offered = [version_name(v) for v in _u16s(_whole(data, 1, "supported versions"),  # type: ignore[misc]
                                                            "supported versions") if v not in GREASE]
             elif etype == 16:
-                protocols = ext.inner(2, "ALPN list")
-                while protocols.left:
-                    alpn.append(protocols.vector(1, "ALPN protocol").decode("ascii", "backslashreplace"))
-            else:
-                continue
-            ext.finish(f"extension {etype}")
-        self._trailing(fields, "ClientHello")
+                protocols = _whole(data, 2, "ALPN list")
+                apos = 0
+                while apos < len(protocols):
+                    protocol, apos = _vector(protocols, apos, 1, "ALPN protocol")
+                    alpn.append(protocol.decode("ascii", "backslashreplace"))
+        self._trailing(len(body) - after, "ClientHello")
         rec = self._record(ts_ns)
         rec.ts = iso_us(ts_ns)
         rec.sni = sni
@@ -266,24 +259,27 @@ class TlsHandler:
         rec.ja3 = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
     def _server_hello(self, body: bytes, ts_ns: int) -> None:
-        fields = _Fields(body)
-        version = fields.number(2, "version")
-        fields.take(32, "random")
-        if len(fields.vector(1, "session id")) > 32:
+        if len(body) < 34:
+            raise MalformedTls("shorter than a version and a random")
+        version = (body[0] << 8) | body[1]
+        session, pos = _vector(body, 34, 1, "session id")
+        if len(session) > 32:
             raise MalformedTls("session id longer than 32 bytes")
-        cipher = fields.number(2, "cipher suite")
-        fields.take(1, "compression method")
+        if pos + 3 > len(body):
+            raise MalformedTls("cipher suite and compression method run past the message")
+        cipher = (body[pos] << 8) | body[pos + 1]
+        extensions, after = _extensions(body, pos + 3)
         ext_types = []
         negotiated = version
-        for etype, data in _extensions(fields):
+        for etype, data in extensions:
             if etype in GREASE:
                 continue
             ext_types.append(etype)
             if etype == 43:  # supported_versions: the one chosen
                 if len(data) != 2:
                     raise MalformedTls(f"chosen version of {len(data)} bytes")
-                negotiated = struct.unpack_from("!H", data, 0)[0]
-        self._trailing(fields, "ServerHello")
+                negotiated = (data[0] << 8) | data[1]
+        self._trailing(len(body) - after, "ServerHello")
         rec = self._record(ts_ns)
         self.server_hello = True
         self.tls13 = negotiated == 0x0304 or 0x7F00 < negotiated <= 0x7FFF
@@ -293,19 +289,18 @@ class TlsHandler:
         rec.ja3s_string = text
         rec.ja3s = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
-    def _trailing(self, fields: _Fields, message: str) -> None:
-        if fields.left:
-            self.ctx.warn(self.conn, f"TLS {message}: {fields.left} bytes after its extension block, not read")
+    def _trailing(self, left: int, message: str) -> None:
+        if left:
+            self.ctx.warn(self.conn, f"TLS {message}: {left} bytes after its extension block, not read")
 
     def _certificates(self, body: bytes, ts_ns: int) -> None:
         if self.rec is not None and self.rec.cert_chain_sha256:
             return  # a second Certificate message is the client's, or a renegotiation
-        fields = _Fields(body)
-        certificates = fields.inner(3, "certificate list")
-        fields.finish("the certificate list")
+        certificates = _whole(body, 3, "certificate list")
         chain = []
-        while certificates.left:
-            der = certificates.vector(3, "certificate")
+        pos = 0
+        while pos < len(certificates):
+            der, pos = _vector(certificates, pos, 3, "certificate")
             cert = _certificates.get(der)
             if cert is None:
                 cert = parse_certificate(der)

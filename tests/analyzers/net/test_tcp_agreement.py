@@ -70,27 +70,23 @@ def test_conflicting_retransmission_is_a_problem_with_both_ranges(tmp_path: Path
     rows = tshark("-r", str(capture), "-Y", "tcp.srcport == 80 and tcp.len > 0", "-T", "fields", "-e", "tcp.seq_raw",
                   "-e", "tcp.len", "-e", "tcp.payload")
     carried: dict[int, int] = {}  # stream offset -> the byte first carried there
-    sent: list[tuple[int, int]] = []  # (first offset, last offset) of each segment, in capture order
-    expected = []
+    expected = []  # (first copy's range, retransmission's range), each as first and last offset
     for seq, length, payload in rows:
         start = int(seq) - isn
         data = bytes.fromhex(payload.replace(":", ""))
         assert len(data) == int(length)
-        end = start + len(data) - 1
-        differs = [offset for offset, byte in enumerate(data, start) if carried.get(offset, byte) != byte]
-        if differs:
-            first = next((low, high) for low, high in sent if low <= differs[0] <= high)
-            expected.append((*first, start, end))
+        again = [offset for offset in range(start, start + len(data)) if offset in carried]
+        if any(carried[offset] != data[offset - start] for offset in again):
+            expected.append((again[0], again[-1], start, start + len(data) - 1))
         for offset, byte in enumerate(data, start):
             carried.setdefault(offset, byte)
-        sent.append((start, end))
     assert len(expected) == 1
     records = list(analyse_capture(capture))
     problems = [w for w in records[-1].warnings if "rexmit_inconsistency" in w]
     first_start, first_end, again_start, again_end = expected[0]
     assert len(problems) == 1, records[-1].warnings
     assert f"bytes {again_start}-{again_end} retransmitted" in problems[0]
-    assert f"first copy of bytes {first_start}-{first_end}," in problems[0]
+    assert f"first copy of bytes {first_start}-{first_end};" in problems[0]
     flow = next(r for r in records if r.KIND == "flow")
     assert "t" in flow.history  # the responder's retransmission
     http = next(r for r in records if r.KIND == "http")
