@@ -22,7 +22,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     record_head(db)
 
 
-def _retry_while_locked(statement: Any) -> None:
+def _retry_while_locked(statement: Callable[[], object]) -> None:
     """Run `statement`, again while SQLite says another connection holds the lock (each try already waits for
     the connection's busy timeout; a lock taken away between tries is waited for once more)."""
     deadline = time.monotonic() + WRITE_WAIT_SECONDS
@@ -116,7 +116,8 @@ def _retry_while_locked(statement: Any) -> None:
             statement()
             return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
+            busy = "locked" in str(error) or "busy" in str(error)
+            if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
@@ -139,11 +140,9 @@ def start_sidecar(db: sqlite_utils.Database) -> None:
     if folder is None:
         return
     try:
-        fd = os.open(folder / SIDECAR, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        os.close(os.open(folder / SIDECAR, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
     except FileExistsError:
-        record_head(db)
-        return
-    os.close(fd)
+        pass  # a migration run again after an interruption
     record_head(db)
 
 
