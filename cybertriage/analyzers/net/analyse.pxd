@@ -26,7 +26,7 @@ cdef class CaptureAnalysis:
     cdef public object reader, settings, summary, hosts, findings, _decoder, _decode
     cdef public list _out
     cdef public dict _conns, _ftp_expected
-    cdef public long long _next_id, _count, _reported, _decoded, _cut
+    cdef public long long _next_id, _count, _reported, _decoded, _cut, _unlisted
     cdef public object _first_ns, _last_ns
     cdef public double _sweep_every, _next_sweep
 

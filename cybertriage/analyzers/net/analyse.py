@@ -154,6 +154,7 @@ class CaptureAnalysis:
         self._next_sweep = 0.0  # capture time (seconds) when idle flows are next looked for
         self._decoded = 0  # packets that reached a flow
         self._cut = 0  # of which shorter than they were on the wire (snap length)
+        self._unlisted = 0  # flow problems past the first `max_warnings`
         self._ftp_expected: dict[tuple[str, int], ftp_mod.Channel] = {}  # (address, port) → announced data channel
         self.hosts = HostTable()
         self.findings = CaptureFindings()
@@ -180,6 +181,8 @@ class CaptureAnalysis:
         warnings = self.summary.warnings
         if len(warnings) < self.settings.max_warnings:
             warnings.append(f"{conn.describe()}: {message}")
+        else:
+            self._unlisted += 1  # counted, and said at the end: no problem goes unsaid
 
     # ------------------------------------------------------------------ main loop
 
@@ -220,6 +223,9 @@ class CaptureAnalysis:
         except Exception:  # the summary of a capture must not lose the records already yielded
             logger.exception("hosts summary or findings failed on %s", self.reader.path)
             summary.problems.append("hosts summary or findings stopped by an internal error")
+        if self._unlisted:
+            summary.warnings.append(f"{self._unlisted:,} more problems of flows (malformed messages, parsers stopped) "
+                                    f"not listed, past the first {self.settings.max_warnings:,}")
         if self.hosts.not_described:
             summary.warnings.append(f"hosts summary: {self.hosts.not_described} flow ends of addresses past the first "
                                     f"{len(self.hosts.hosts):,} not described")

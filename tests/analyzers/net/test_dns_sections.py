@@ -14,7 +14,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from cybertriage.analyzers.net import analyse_capture
+from cybertriage.analyzers.net import NetSettings, analyse_capture
 from tests.analyzers.net import pcapgen
 from tests.analyzers.net.conftest import tshark
 from tests.conftest import export, run_cli
@@ -151,3 +151,10 @@ def test_export_and_case_hold_the_sections_and_the_problems(tmp_path: Path) -> N
     with sqlite3.connect(case / "case.db") as db:
         messages = [m for (m,) in db.execute("SELECT message FROM problems WHERE stage = 'network'")]
     assert sum("compression pointer" in m for m in messages) == len(_tshark_broken(capture))
+
+
+def test_problems_past_the_cap_are_counted_not_dropped(tmp_path: Path) -> None:
+    capture = _capture(tmp_path / "dns.pcap")
+    broken = len(_tshark_broken(capture))
+    summary = list(analyse_capture(capture, settings=NetSettings(max_warnings=1)))[-1]
+    assert summary.warnings[-1].startswith(f"{broken - 1} more problems of flows"), summary.warnings
