@@ -591,7 +591,7 @@ class Partition:
 
 
 _MMLS_LINE = re.compile(
-    r"^\d+:\s+(?P<slot>\S+)\s+(?P<start>\d+)\s+(?P<end>\d+)\s+(?P<length>\d+)\s+(?P<desc>.*)$"
+    r"^\d+:\s+(?P<slot>\S+)\s+(?P<start>\d+)\s+(?P<end>\d+)\s+(?P<length>\d+)\s*(?P<desc>.*)$"  # GPT names may be empty
 )
 
 
@@ -600,11 +600,13 @@ def mmls_partitions(image: Image) -> list[Partition]:
 
     Raises RuntimeError when mmls finds no partition table.
     """
-    out = _tsk("mmls", [], image)
+    # -a: allocated rows only, since an allocated partition's slot also reads "-------" when its number,
+    # which mmls keeps in a signed byte, wraps to -1 (GPT entries 256, 512, ...)
+    out = _tsk("mmls", ["-a"], image)
     parts = []
     for line in out.splitlines():
         m = _MMLS_LINE.match(line.strip())
-        if m and m["slot"] not in ("Meta", "-------"):
+        if m and m["slot"] != "Meta":
             parts.append(Partition(m["slot"], int(m["start"]), int(m["length"]), m["desc"]))
     return parts
 
@@ -735,6 +737,153 @@ def build_large_fat(dest: Path) -> Path:
     disk = _sparse_file(Path(dest) / "large_fat.raw", LARGE_FAT_SECTORS * SECTOR)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         _make_fat(disk, 0, LARGE_FAT_SECTORS, 16, 2, "LARGE", "20240304", large_fat_content(), Path(tmp))
+    return disk
+
+
+# --------------------------------------------------------------------------
+# Where Sleuth Kit's fls, icat and mmls once disagreed with the scan (issue 23)
+
+#: What Windows' format leaves in boot code it does not use: x86 "hlt". At bytes 446-509 of a boot sector
+#: it reads as four MBR partition entries of type 0xF4 starting at sector 0xF4F4F4F4, far past any small image.
+HLT_BOOT_CODE = b"\xf4" * 64
+
+
+def _fill_boot_code(image: Path, offset: int = 446) -> None:
+    """Overwrite the boot code where an MBR keeps its partition entries (bytes 446-509) with HLT_BOOT_CODE."""
+    with image.open("r+b") as f:
+        f.seek(offset)
+        f.write(HLT_BOOT_CODE)
+
+
+def _exfat_boot_checksum(image: Path) -> None:
+    """Rewrite the main and backup boot regions' checksum sector after a boot sector change (exFAT
+    specification, section 3.4: sectors 0-10, less VolumeFlags and PercentInUse, rotated and summed)."""
+    with image.open("r+b") as f:
+        region = bytearray(f.read(11 * SECTOR))
+        checksum = 0
+        for index, byte in enumerate(region):
+            if index not in (106, 107, 112):
+                checksum = (((checksum >> 1) | (checksum << 31)) + byte) & 0xFFFFFFFF
+        f.seek(11 * SECTOR)
+        f.write(checksum.to_bytes(4, "little") * (SECTOR // 4))
+        f.seek(12 * SECTOR)  # the backup boot region repeats the main one
+        f.write(bytes(region) + checksum.to_bytes(4, "little") * (SECTOR // 4))
+
+
+def build_bare_exfat_hlt(dest: Path) -> Path:
+    """An exFAT volume with no partition table whose boot code is HLT_BOOT_CODE (as Windows formats it),
+    made with mkfs.exfat; its checksum is rewritten so that fsck.exfat accepts it."""
+    disk = _sparse_file(Path(dest) / "bare_exfat.raw", 8 * MiB)
+    _run("mkfs.exfat", "-L", "STICK", disk)
+    _fill_boot_code(disk)
+    _exfat_boot_checksum(disk)
+    _run("fsck.exfat", "-n", disk)
+    return disk
+
+
+def build_bare_fat_hlt(dest: Path) -> Path:
+    """``build_bare_fat``'s FAT12 stick (``bare_fat_content()``) with HLT_BOOT_CODE where an MBR has its entries."""
+    disk = _sparse_file(Path(dest) / "bare_fat_hlt.raw", BARE_FAT_SECTORS * SECTOR)
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        _make_fat(disk, 0, BARE_FAT_SECTORS, 12, 4, "USBSTICK", "20240303", bare_fat_content(), Path(tmp))
+    _fill_boot_code(disk)
+    return disk
+
+
+def ntfs_recovery_content() -> FsContent:
+    """build_ntfs_recovery's volume: small files, whose data stays resident in their MFT records."""
+    return FsContent(
+        files={"Users/Eve/eicar.com": EICAR, "Users/Eve/todo.txt": b"call the bank\r\n",
+               "Users/Eve/big.bin": _pseudo_random("ntfs-recovery", 9_000)},
+        deleted={"Users/Eve/secret.txt": b"the key is under the mat\r\n"},
+    )
+
+
+def build_ntfs_recovery(dest: Path) -> Path:
+    """A bare NTFS volume (mkntfs, ntfscp, libntfs-3g) with ``ntfs_recovery_content()``: its deleted file is
+    resident in an MFT record that libntfs-3g freed (raising its sequence number, as Windows does)."""
+    disk = _sparse_file(Path(dest) / "ntfs_recovery.raw", 8 * MiB)
+    content = ntfs_recovery_content()
+    _run("mkntfs", "-q", "-F", "-Q", "-T", "-L", "EVE", "-s", "512", "-c", "4096", "-p", "0", "-H", "255", "-S", "63", disk)
+    _ntfs_edit_in_child(disk, [f"mkdir:/{d}" for d in sorted(content.directories)])
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        staging = _stage(content, Path(tmp))
+        for rel in [*content.files, *content.deleted]:
+            _run("ntfscp", "-q", "-t", disk, staging / rel, f"/{rel}")
+    _ntfs_edit_in_child(disk, [f"rm:/{rel}" for rel in content.deleted])
+    return disk
+
+
+def _fsstat_number(report: str, label: str) -> int:
+    match = re.search(rf"^{re.escape(label)}:?\s*(\d+)", report, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"fsstat printed no {label!r}")
+    return int(match[1])
+
+
+def damage_ntfs_data_attribute_length(image: Path, path: str) -> int:
+    """Set the length of the $DATA attribute in the MFT record of ``path`` to 0 (NTFS record layout: the
+    first attribute's offset at byte 20; each attribute starts with its type and length, 4 bytes each).
+    The record's place comes from fls and fsstat. Returns the record number."""
+    record = next(int(r.inode.split("-")[0]) for r in fls_records(image, 0) if r.path == "/" + path)
+    report = _tsk("fsstat", [], image)
+    mft = _fsstat_number(report, "First Cluster of MFT") * _fsstat_number(report, "Cluster Size")
+    at = mft + record * _fsstat_number(report, "Size of MFT Entries")
+    with image.open("r+b") as f:
+        f.seek(at)
+        entry = bytearray(f.read(1024))
+        if entry[:4] != b"FILE":
+            raise RuntimeError(f"no MFT record at byte {at}")
+        attribute = int.from_bytes(entry[20:22], "little")
+        while int.from_bytes(entry[attribute:attribute + 4], "little") != 0x80:
+            attribute += int.from_bytes(entry[attribute + 4:attribute + 8], "little")
+        entry[attribute + 4:attribute + 8] = bytes(4)
+        f.seek(at)
+        f.write(entry)
+    return record
+
+
+#: ext2 files whose names are overwritten and whose inodes are freed: Sleuth Kit lists them as
+#: $OrphanFiles/OrphanFile-N and icat still reads their blocks.
+EXT2_ORPHANS = {"docs/passwords.txt": b"root:hunter2\nadmin:letmein\n",
+                "docs/report.bin": _pseudo_random("ext2-orphan", 3000)}
+
+
+def build_ext2_orphans(dest: Path) -> Path:
+    """A bare ext2 volume (mkfs.ext2 -d, debugfs) holding the EXT2_ORPHANS: each is unlinked, two longer
+    names are written over its directory entry, then its inode is freed with kill_file."""
+    disk = _sparse_file(Path(dest) / "ext2_orphans.raw", 4 * MiB)
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        staging = _stage(FsContent(files={**EXT2_ORPHANS, "keep.txt": b"kept\n"}), Path(tmp) / "root")
+        _run("mkfs.ext2", "-q", "-F", "-b", "1024", "-N", "64", "-d", staging, disk)
+        filler = Path(tmp) / "filler.txt"
+        filler.write_bytes(b"written over a deleted entry\n")
+        inodes = [int(_run("debugfs", "-R", f"stat /{rel}", disk).split("Inode: ", 1)[1].split()[0]) for rel in EXT2_ORPHANS]
+        script = [f"unlink /{rel}" for rel in EXT2_ORPHANS]
+        script += ["cd /docs", f"write {filler} a_file_written_over_the_deleted_names.txt",
+                   f"write {filler} another_file_written_over_the_deleted_names.txt"]
+        script += [f"kill_file <{inode}>" for inode in inodes]
+        _run("debugfs", "-w", "-f", "-", disk, stdin="\n".join(script).encode())
+    return disk
+
+
+#: More used GPT entries than pytsk3 lists (8,192): one-sector partitions, then a FAT12 volume in the last.
+GPT_MANY_ENTRIES = 8200
+GPT_MANY_TABLE_SECTORS = 8256 * 128 // SECTOR  # a table of 8,256 entries; the backup table ends the disk
+GPT_MANY_FIRST = 2 + GPT_MANY_TABLE_SECTORS
+GPT_MANY_FAT_SECTORS = 4096
+
+
+def build_gpt_many_entries(dest: Path) -> Path:
+    """A GPT disk (sgdisk) with GPT_MANY_ENTRIES partitions; the last one holds a FAT12 volume (mkfs.fat,
+    mtools) with ``mbr_fat16_content()``."""
+    fat_start = GPT_MANY_FIRST + GPT_MANY_ENTRIES - 1
+    disk = _sparse_file(Path(dest) / "gpt_many.raw", (fat_start + GPT_MANY_FAT_SECTORS + 1 + GPT_MANY_TABLE_SECTORS) * SECTOR)
+    args = [f"--new={n + 1}:{GPT_MANY_FIRST + n}:{GPT_MANY_FIRST + n}" for n in range(GPT_MANY_ENTRIES - 1)]
+    args.append(f"--new={GPT_MANY_ENTRIES}:{fat_start}:{fat_start + GPT_MANY_FAT_SECTORS - 1}")
+    _run("sgdisk", "--set-alignment=1", "--resize-table=8256", *args, f"--typecode={GPT_MANY_ENTRIES}:0700", disk)
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        _make_fat(disk, fat_start, GPT_MANY_FAT_SECTORS, 12, 4, "LAST", "20240305", mbr_fat16_content(), Path(tmp))
     return disk
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,6 +63,11 @@ _NTFS_INDEX_ROOT = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT)
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
+_VS_GPT = int(pytsk3.TSK_VS_TYPE_GPT)
+# pytsk3's Sleuth Kit lists no more GPT partitions than this; mmls (and the GPT itself) may hold more.
+PYTSK_GPT_LIMIT = 8192
+# What Sleuth Kit reads past a volume's start for its entropy (encryption) check when it finds no filesystem.
+ENCRYPTION_CHECK_BYTES = 100 * 64 * 1024
 _EXT_TYPES = {int(pytsk3.TSK_FS_TYPE_EXT2), int(pytsk3.TSK_FS_TYPE_EXT3), int(pytsk3.TSK_FS_TYPE_EXT4)}
 MAX_DIRECTORY_DEPTH = 512
 # A filesystem whose listing makes no progress for this long is stopped (Sleuth Kit can spend hours in C on
@@ -327,34 +333,111 @@ class DiskImage(EvidenceSource):
     # -- volumes and filesystems ---------------------------------------------------
 
     def _volumes(self) -> list[Partition]:
-        """Allocated partitions of the volume system, or one bare filesystem at offset 0."""
+        """Allocated partitions of the volume system, or one bare filesystem at offset 0.
+
+        A filesystem's boot sector can read as a partition table (exFAT's boot code, for one, ends in the
+        same 0x55AA signature): when the table's entries fall outside the image or overlap, the filesystem
+        at offset 0 is tried as well, and only the entries that lie in the image beside it are kept.
+        """
         try:
             volumes = pytsk3.Volume_Info(self.image)
-        except OSError:
-            volumes = self._volumes_of_truncated_image()
+        except OSError:  # Sleuth Kit refuses a table that points past the end of the image: read it anyway
+            try:
+                volumes = pytsk3.Volume_Info(_ImageHandle(self.media, presented_size=1 << 44))
+            except OSError:
+                volumes = None
         if volumes is None:
             return [Partition(0, self.size, "whole image (no partition table)")]
         block = volumes.info.block_size
-        return [
+        entries = [
             Partition(part.start * block, part.len * block, _text(part.desc))
             for part in volumes
             if int(part.flags) & _PART_ALLOC
         ]
+        if int(volumes.info.vstype) == _VS_GPT and len(entries) >= PYTSK_GPT_LIMIT:
+            entries += self._gpt_entries_past_limit(volumes, entries)
+        senseless = self._senseless_entries(entries)
+        if senseless and not any(entry.offset == 0 for entry in entries):
+            bare = self._filesystem_at_start()
+            if bare is not None:
+                kept = [entry for entry in entries if id(entry) not in senseless and entry.offset >= bare.length]
+                self.ledger.warn("volumes", "partition table", f"{len(entries) - len(kept)} entries that fall "
+                                 "outside the image or overlap ignored: the image holds a filesystem at offset 0")
+                return [bare, *kept]
+        declared_end = max((entry.offset + entry.length for entry in entries), default=0)
+        if declared_end > self.size:  # a truncated acquisition still deserves the partitions that are there
+            self.image = _ImageHandle(self.media, presented_size=declared_end)
+            self.problems.append(f"image is truncated: {self.size} bytes, its partition table describes {declared_end}")
+        return entries
 
-    def _volumes_of_truncated_image(self) -> pytsk3.Volume_Info | None:
-        """Sleuth Kit refuses a partition table that points past the end of the image; a
-        truncated acquisition still deserves the partitions that are there."""
+    def _filesystem(self, partition: Partition) -> pytsk3.FS_Info:
+        """The filesystem in a partition, as fls -o finds it. A partition smaller than the stretch that Sleuth
+        Kit reads for its encryption check when it finds no filesystem (99 blocks of 64 KiB past the start) is
+        first searched alone, so that 10,000 small empty partitions cost seconds, not many minutes."""
+        if partition.length < ENCRYPTION_CHECK_BYTES:
+            try:
+                pytsk3.FS_Info(_ImageHandle(self.media, presented_size=partition.offset + partition.length),
+                               offset=partition.offset)
+            except RuntimeError:  # a read failed: the full search below says what it says
+                pass
+        return pytsk3.FS_Info(self.image, offset=partition.offset)
+
+    def _senseless_entries(self, entries: list[Partition]) -> set[int]:
+        """ids of the partition table entries that make no sense: reaching past the image or overlapping another."""
+        senseless = {id(entry) for entry in entries if entry.offset + entry.length > self.size}
+        reach: Partition | None = None  # of the entries so far (by start), the one that ends last
+        for entry in sorted(entries, key=lambda e: e.offset):
+            if reach is not None and entry.offset < reach.offset + reach.length:
+                senseless |= {id(entry), id(reach)}
+            if reach is None or entry.offset + entry.length > reach.offset + reach.length:
+                reach = entry
+        return senseless
+
+    def _filesystem_at_start(self) -> Partition | None:
+        """The filesystem at offset 0 that Sleuth Kit recognises, as a volume, or None."""
         try:
-            volumes = pytsk3.Volume_Info(_ImageHandle(self.media, presented_size=1 << 44))
-        except OSError:
+            fs = pytsk3.FS_Info(self.image, offset=0)
+        except _TSK_ERRORS:
             return None
-        block = volumes.info.block_size
-        declared_end = max((p.start + p.len for p in volumes if int(p.flags) & _PART_ALLOC), default=0) * block
-        if declared_end <= self.size:
-            return None
-        self.image = _ImageHandle(self.media, presented_size=declared_end)
-        self.problems.append(f"image is truncated: {self.size} bytes, its partition table describes {declared_end}")
-        return volumes
+        length = min(int(fs.info.block_count) * int(fs.info.block_size), self.size)
+        return Partition(0, length, "whole image (filesystem at offset 0; its boot sector reads as a partition table)")
+
+    def _gpt_entries_past_limit(self, volumes: pytsk3.Volume_Info, listed: list[Partition]) -> list[Partition]:
+        """The GPT entries that pytsk3's Sleuth Kit leaves out once it has listed PYTSK_GPT_LIMIT partitions.
+
+        No maintained library reads them: libvsgpt refuses tables of more than 128 entries and dissect.volume
+        is AGPL-licensed. So the table is read here by the UEFI specification's layout (header at LBA 1: the
+        table's LBA at byte 72, its entry count at 80 and entry size at 84; an entry's first and last LBA at
+        bytes 32 and 40 and its UTF-16 name at 56), and every used entry that Sleuth Kit did not list is added.
+        """
+        block = int(volumes.info.block_size)
+        header = self.image.read(block, 92)
+        if header[:8] != b"EFI PART":  # Sleuth Kit read the backup table: say what is missing
+            self.ledger.skipped("volumes", "GPT entries past pytsk3's limit not read", None,
+                                f"the primary GPT header is damaged; only {len(listed)} partitions listed")
+            return []
+        table_lba, count, entry_size = struct.unpack_from("<QII", header, 72)
+        if entry_size < 128:
+            self.ledger.skipped("volumes", "GPT entries past pytsk3's limit not read", None,
+                                f"the GPT header gives an entry size of {entry_size} bytes")
+            return []
+        within_image = max(0, min(count * entry_size, self.size - table_lba * block))
+        table = self.image.read(table_lba * block, within_image) if within_image else b""
+        known = {(entry.offset, entry.length) for entry in listed}
+        found = []
+        for index in range(len(table) // entry_size):
+            first, last = struct.unpack_from("<QQ", table, index * entry_size + 32)
+            if first == 0 or last < first:
+                continue
+            partition = Partition(first * block, (last - first + 1) * block,
+                                  table[index * entry_size + 56:index * entry_size + 128].decode("utf-16-le", "replace")
+                                  .split("\0", 1)[0])
+            if (partition.offset, partition.length) not in known:
+                found.append(partition)
+        if len(table) < count * entry_size:
+            self.ledger.skipped("volumes", "GPT entries past the end of the image", None,
+                                f"{count - len(table) // entry_size} of {count} entries not read")
+        return found
 
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
         self.partitions = self._volumes()
@@ -366,7 +449,7 @@ class DiskImage(EvidenceSource):
                 self.ledger.skipped("volumes", "partition beyond end of truncated image", partition.description)
                 continue
             try:
-                fs = pytsk3.FS_Info(self.image, offset=partition.offset)
+                fs = self._filesystem(partition)
             except _TSK_ERRORS as error:
                 unreadable = isinstance(error, RuntimeError)  # the image read failed, not the filesystem check
                 partition.status = "unreadable" if unreadable else "no filesystem"
@@ -514,6 +597,7 @@ class _FilesystemWalk:
         self.disk = disk
         self.cancelled = cancelled
         self.is_ntfs = int(fs.info.ftype) == int(pytsk3.TSK_FS_TYPE_NTFS)
+        self.corrupt_records = 0  # NTFS file records in use whose data Sleuth Kit cannot find
         self.volume_size = min(int(fs.info.block_count) * int(fs.info.block_size), disk.size - offset)
 
     def objects(self) -> Iterator[EvidenceObject]:
@@ -548,7 +632,8 @@ class _FilesystemWalk:
             if name in (".", ".."):
                 continue
             path = f"{prefix}/{name}"
-            yield from self._entry_objects(entry, path)
+            entry = self._with_metadata(entry, name_info)
+            yield from self._entry_objects(entry, name_info, path)
             meta = entry.info.meta
             if meta is None or int(meta.type) not in _DIRECTORY_META:
                 continue
@@ -569,9 +654,26 @@ class _FilesystemWalk:
             except _TSK_ERRORS as error:
                 self.disk.ledger.skipped("files", "unreadable directory", path, _first_line(error))
                 self.at(prefix or "/")
+        if self.corrupt_records:
+            self.disk.problems.append(f"{self.corrupt_records} NTFS file records in use have a damaged attribute: their "
+                                      f"content is not read (filesystem at byte {self.offset}; each is noted on its file)")
 
-    def _entry_objects(self, entry: pytsk3.File, path: str) -> Iterator[EvidenceObject]:
-        name_info, meta = entry.info.name, entry.info.meta
+    def _with_metadata(self, entry: pytsk3.File, name_info: pytsk3.TSK_FS_NAME) -> pytsk3.File:
+        """The entry with the metadata that fls shows for it. pytsk3 drops the metadata of a deleted name whose
+        sequence number differs from its record's (NTFS raises it on deletion; Sleuth Kit's $OrphanFiles names
+        carry none), where fls keeps it: the record is then opened by its address, as icat opens it. A record
+        allocated again belongs to another file now (fls's "realloc") and is not taken for the deleted one."""
+        if entry.info.meta is not None or not name_info.meta_addr or not int(name_info.flags) & _NAME_UNALLOC:
+            return entry
+        try:
+            record = self.fs.open_meta(inode=name_info.meta_addr)
+        except (*_TSK_ERRORS, ValueError):
+            return entry
+        meta = record.info.meta
+        return entry if meta is None or int(meta.flags) & _META_ALLOC else record
+
+    def _entry_objects(self, entry: pytsk3.File, name_info: pytsk3.TSK_FS_NAME, path: str) -> Iterator[EvidenceObject]:
+        meta = entry.info.meta
         deleted = bool(int(name_info.flags) & _NAME_UNALLOC)
         if meta is None:
             kind = _NAME_KIND.get(int(name_info.type), "other")
@@ -603,7 +705,7 @@ class _FilesystemWalk:
             stream = _text(attribute.info.name) if attribute.info.name else ""
             shown = f"{path}:{stream}" if stream and not (attr_type == _NTFS_INDEX_ROOT and stream == "$I30") else path
             inode = f"{meta.addr}-{attr_type}-{attribute.info.id}"
-            if attr_type == _NTFS_INDEX_ROOT:
+            if attr_type == _NTFS_INDEX_ROOT and shown == path:
                 yield EvidenceObject(path=shown, name=shown.rsplit("/", 1)[1], size=0, kind="directory",
                                      inode=inode, **common)
                 continue
@@ -615,8 +717,12 @@ class _FilesystemWalk:
                 obj.content, obj.unreadable = None, "bad-cluster map spans the volume; not read"
             yield self._bounded(obj)
         if not listed:
-            yield EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
+            obj = EvidenceObject(path=path, name=path.rsplit("/", 1)[1], size=meta.size, kind=kind,
                                  inode=str(meta.addr), **common)
+            if kind == "file" and int(meta.flags) & _META_ALLOC:  # every file record in use holds a $DATA attribute
+                obj.unreadable = "corrupt NTFS record: Sleuth Kit reads no $DATA attribute from it (its attributes are damaged)"
+                self.corrupt_records += 1
+            yield obj
 
 
     def _bounded(self, obj: EvidenceObject) -> EvidenceObject:
