@@ -287,6 +287,11 @@ class DnsHandler:
         self.ctx.emit(rec)
 
     def close(self, ts_ns: int) -> None:
+        for side, buf in enumerate(self.bufs):  # TCP: a message the connection ended in the middle of
+            if buf and not self.dead[side]:
+                announced = f"announced as {(buf[0] << 8) | buf[1]} bytes" if len(buf) >= 2 else "its length cut"
+                self.ctx.warn(self.conn, f"DNS over TCP: a message from the {'client' if side else 'server'} "
+                                         f"{announced}, {max(len(buf) - 2, 0)} arrived; not recorded")
         for rec, _ in sorted(self.pending.values(), key=lambda item: item[1]):
             self.ctx.emit(rec)
         self.pending.clear()

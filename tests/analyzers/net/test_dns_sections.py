@@ -158,3 +158,18 @@ def test_problems_past_the_cap_are_counted_not_dropped(tmp_path: Path) -> None:
     broken = len(_tshark_broken(capture))
     summary = list(analyse_capture(capture, settings=NetSettings(max_warnings=1)))[-1]
     assert summary.warnings[-1].startswith(f"{broken - 1} more problems of flows"), summary.warnings
+
+
+def test_message_cut_short_by_the_end_of_a_tcp_connection_is_a_problem(tmp_path: Path) -> None:
+    """The length prefix announces more than the connection carries: tshark decodes no DNS message there,
+    and cybertriage records none, but says so."""
+    session = pcapgen.TcpSession(server="10.0.0.53", cport=40004, sport=53)
+    session.handshake()
+    query = _header(12, False, 1, 0, 0, 0) + _name("cut.example.org") + struct.pack("!HH", 1, 1)
+    session.frames += session.segments(True, struct.pack("!H", len(query) + 40) + query, 1000)
+    session.close()
+    capture = pcapgen.write_pcap(tmp_path / "cut.pcap", session.frames)
+    assert tshark("-r", str(capture), "-Y", "dns") == []
+    records = list(analyse_capture(capture))
+    assert not [r for r in records if r.KIND == "dns"]
+    assert [w for w in records[-1].warnings if f"announced as {len(query) + 40} bytes, {len(query)} arrived" in w]
