@@ -147,7 +147,10 @@ class TlsHandler:
         while len(buf) - pos >= 5:
             ctype = buf[pos]
             if side.records == 0 and ctype & 0x80 and is_orig:
-                self._sslv2_hello(buf[pos:], ts_ns)
+                length = ((ctype & 0x7F) << 8) | buf[pos + 1]
+                if len(buf) - pos < 2 + length:
+                    break
+                self._sslv2_hello(buf[pos + 2:pos + 2 + length], ts_ns)
                 side.dead = True
                 return
             major = buf[pos + 1]
@@ -319,10 +322,18 @@ class TlsHandler:
         rec.cert_chain_sha256 = [c.sha256 for c in chain]
         rec.cert_chain_subjects = [c.subject or "" for c in chain]
 
-    def _sslv2_hello(self, buf: bytes, ts_ns: int) -> None:
-        rec = self._record(ts_ns)
-        if len(buf) >= 5:
-            rec.client_version = version_name((buf[3] << 8) | buf[4])
+    def _sslv2_hello(self, body: bytes, ts_ns: int) -> None:
+        """An SSL 2-framed ClientHello (RFC 6101 E.2): kept for its version, once its lengths add up."""
+        if len(body) < 9 or body[0] != 1:
+            self.ctx.warn(self.conn, "TLS SSLv2-framed ClientHello malformed (shorter than its header); not recorded")
+            return
+        specs, session, challenge = struct.unpack_from("!HHH", body, 3)
+        if 9 + specs + session + challenge != len(body) or specs % 3 or not 16 <= challenge <= 32:
+            self.ctx.warn(self.conn, f"TLS SSLv2-framed ClientHello malformed (cipher specs {specs}, session id "
+                                     f"{session} and challenge {challenge} bytes in a message of {len(body)}); "
+                                     f"not recorded")
+            return
+        self._record(ts_ns).client_version = version_name((body[1] << 8) | body[2])
 
     def _stop(self, side: _Side, why: str) -> None:
         side.dead = True
@@ -354,13 +365,19 @@ class TlsHandler:
             for is_orig, side in ((True, self.sides[True]), (False, self.sides[False])):
                 if side.dead or side.encrypted:
                     continue
-                if len(side.buf) >= 5:
-                    announced = (side.buf[3] << 8) | side.buf[4]
-                    self.ctx.warn(self.conn, f"TLS record from the {'client' if is_orig else 'server'} announced as "
-                                             f"{announced} bytes, {len(side.buf) - 5} arrived; not parsed")
+                buf = side.buf
+                sender = "client" if is_orig else "server"
+                sslv2 = bool(buf) and side.records == 0 and is_orig and buf[0] & 0x80  # SSL 2 framing: 2-byte header
+                header = 2 if sslv2 else 5
+                if len(buf) >= header:
+                    announced = ((buf[0] & 0x7F) << 8) | buf[1] if sslv2 else (buf[3] << 8) | buf[4]
+                    self.ctx.warn(self.conn, f"TLS record from the {sender} announced as {announced} bytes, "
+                                             f"{len(buf) - header} arrived; not parsed")
+                elif buf:
+                    self.ctx.warn(self.conn, f"TLS record header from the {sender} cut short ({len(buf)} bytes)")
                 elif side.hs:
-                    self.ctx.warn(self.conn, f"TLS handshake message from the {'client' if is_orig else 'server'} "
-                                             f"cut short ({len(side.hs)} bytes of it arrived); not parsed")
+                    self.ctx.warn(self.conn, f"TLS handshake message from the {sender} cut short "
+                                             f"({len(side.hs)} bytes of it arrived); not parsed")
         self._emit()
 
     def _emit(self) -> None:

@@ -85,3 +85,30 @@ def test_lying_lengths_are_problems_never_handshakes(tmp_path: Path) -> None:
             assert mentioned, what  # every lie is said, even the one tshark reads past
     assert read_by_tshark == 2  # the valid hello, and the one with bytes after its extensions
     assert not [p for p in problems if f":{FIRST_PORT} → " in p]
+
+
+def _sslv2_hello(spec_length: int | None = None) -> bytes:
+    """An SSL 2-framed ClientHello offering TLS 1.0 (RFC 6101 E.2), seven cipher specs and a 16-byte challenge."""
+    specs = bytes.fromhex("0700c0050080030080010080060040040080020080")
+    challenge = bytes(range(16))
+    body = (b"\x01\x03\x01" + struct.pack("!HHH", len(specs) if spec_length is None else spec_length, 0, len(challenge))
+            + specs + challenge)
+    return bytes([0x80 | (len(body) >> 8), len(body) & 0xFF]) + body
+
+
+def test_sslv2_framed_hello_whose_lengths_lie_is_a_problem(tmp_path: Path) -> None:
+    frames = []
+    for index, hello in enumerate((_sslv2_hello(), _sslv2_hello(spec_length=30))):
+        session = pcapgen.TcpSession(cport=FIRST_PORT + index, sport=443, t0=1_600_000_000.0 + index)
+        session.handshake()
+        session.frames += session.segments(True, hello, 1400)
+        session.close()
+        frames += session.frames
+    capture = pcapgen.write_pcap(tmp_path / "sslv2.pcap", frames)
+    theirs = {int(port): (int(version, 16), bool(malformed)) for port, version, malformed in tshark(
+        "-r", str(capture), "-Y", "tls", "-T", "fields", "-e", "tcp.srcport", "-e", "tls.handshake.version",
+        "-e", "_ws.malformed")}
+    assert theirs == {FIRST_PORT: (0x0301, False), FIRST_PORT + 1: (0x0301, True)}
+    records = list(analyse_capture(capture))
+    assert {r.sport: r.client_version for r in records if r.KIND == "tls"} == {FIRST_PORT: "TLSv1.0"}
+    assert [w for w in records[-1].warnings if f":{FIRST_PORT + 1} → " in w and "SSLv2" in w]
