@@ -401,12 +401,12 @@ def _info(args: argparse.Namespace) -> int:
     for run in db.query("SELECT * FROM runs ORDER BY id"):
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "
               f"cybertriage {run['tool_version']}, rules sha256 {run['rules_sha256'] or '(YARA off)'}")
+    broken = check_chain(db, args.case)
+    print("\nChain of custody: " + ("; ".join(map(_printable, broken)) + " (run `cybertriage verify`)" if broken else
+                                    "every entry links to the one before it, and custody.log's heads are in the log"))
     print("\nAudit log (UTC time, user@host, action, detail):")
     for entry in queries.audit_entries(db):
         print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {_printable(entry['detail'])}")
-    broken = check_chain(db, args.case)
-    print("Chain of custody: " + ("; ".join(map(_printable, broken)) + " (run `cybertriage verify`)" if broken else
-                                  "every entry links to the one before it, and custody.log's heads are in the log"))
     return EXIT_OK
 
 
