@@ -23,6 +23,10 @@ from tests import images
 from tests.conftest import CliResult, export, run_cli
 
 
+#: What these builders run beyond images.TOOLS.
+BUILDERS_TOOLS = ("mkfs.exfat", "fsck.exfat", "mkfs.ext2", "sgdisk")
+
+
 @dataclass
 class Built:
     exfat: Path
@@ -46,6 +50,8 @@ class Scanned:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    missing = images.missing_tools() + [tool for tool in BUILDERS_TOOLS if shutil.which(tool) is None]
+    assert not missing, f"test tools missing: {missing} (run `make system-packages`)"
     base = tmp_path_factory.mktemp("agreement")
     ntfs = images.build_ntfs_recovery(base)
     damaged = base / "damaged"
