@@ -66,6 +66,7 @@ _PART_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
 _VS_GPT = int(pytsk3.TSK_VS_TYPE_GPT)
 # pytsk3's Sleuth Kit lists no more GPT partitions than this; mmls (and the GPT itself) may hold more.
 PYTSK_GPT_LIMIT = 8192
+GPT_ENTRIES_PER_READ = 8192  # 1 MiB of 128-byte entries
 # What Sleuth Kit reads past a volume's start for its entropy (encryption) check when it finds no filesystem.
 ENCRYPTION_CHECK_BYTES = 100 * 64 * 1024
 _EXT_TYPES = {int(pytsk3.TSK_FS_TYPE_EXT2), int(pytsk3.TSK_FS_TYPE_EXT3), int(pytsk3.TSK_FS_TYPE_EXT4)}
@@ -421,22 +422,20 @@ class DiskImage(EvidenceSource):
             self.ledger.skipped("volumes", "GPT entries past pytsk3's limit not read", None,
                                 f"the GPT header gives an entry size of {entry_size} bytes")
             return []
-        within_image = max(0, min(count * entry_size, self.size - table_lba * block))
-        table = self.image.read(table_lba * block, within_image) if within_image else b""
+        in_image = max(0, min(count, (self.size - table_lba * block) // entry_size))
         known = {(entry.offset, entry.length) for entry in listed}
         found = []
-        for index in range(len(table) // entry_size):
-            first, last = struct.unpack_from("<QQ", table, index * entry_size + 32)
-            if first == 0 or last < first:
-                continue
-            partition = Partition(first * block, (last - first + 1) * block,
-                                  table[index * entry_size + 56:index * entry_size + 128].decode("utf-16-le", "replace")
-                                  .split("\0", 1)[0])
-            if (partition.offset, partition.length) not in known:
-                found.append(partition)
-        if len(table) < count * entry_size:
+        for start in range(0, in_image, GPT_ENTRIES_PER_READ):  # a damaged count must not fill the memory
+            chunk = self.image.read(table_lba * block + start * entry_size,
+                                    min(GPT_ENTRIES_PER_READ, in_image - start) * entry_size)
+            for at in range(0, len(chunk) - entry_size + 1, entry_size):
+                first, last = struct.unpack_from("<QQ", chunk, at + 32)
+                name = chunk[at + 56:at + 128].decode("utf-16-le", "replace").split("\0", 1)[0]
+                if first and last >= first and (first * block, (last - first + 1) * block) not in known:
+                    found.append(Partition(first * block, (last - first + 1) * block, name))
+        if in_image < count:
             self.ledger.skipped("volumes", "GPT entries past the end of the image", None,
-                                f"{count - len(table) // entry_size} of {count} entries not read")
+                                f"{count - in_image} of {count} entries not read")
         return found
 
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
