@@ -746,13 +746,17 @@ def build_large_fat(dest: Path) -> Path:
 #: What Windows' format leaves in boot code it does not use: x86 "hlt". At bytes 446-509 of a boot sector
 #: it reads as four MBR partition entries of type 0xF4 starting at sector 0xF4F4F4F4, far past any small image.
 HLT_BOOT_CODE = b"\xf4" * 64
+#: Boot code that reads as two overlapping FAT32 partitions inside a small image (sectors 1-100 and 50-149).
+OVERLAPPING_BOOT_CODE = b"".join(
+    bytes([0, 0, 0, 0, 0x0C, 0, 0, 0]) + start.to_bytes(4, "little") + (100).to_bytes(4, "little")
+    for start in (1, 50)) + bytes(32)
 
 
-def _fill_boot_code(image: Path, offset: int = 446) -> None:
-    """Overwrite the boot code where an MBR keeps its partition entries (bytes 446-509) with HLT_BOOT_CODE."""
+def _fill_boot_code(image: Path, code: bytes = HLT_BOOT_CODE) -> None:
+    """Overwrite the boot code where an MBR keeps its partition entries (bytes 446-509)."""
     with image.open("r+b") as f:
-        f.seek(offset)
-        f.write(HLT_BOOT_CODE)
+        f.seek(446)
+        f.write(code)
 
 
 def _exfat_boot_checksum(image: Path) -> None:
@@ -781,12 +785,12 @@ def build_bare_exfat_hlt(dest: Path) -> Path:
     return disk
 
 
-def build_bare_fat_hlt(dest: Path) -> Path:
-    """``build_bare_fat``'s FAT12 stick (``bare_fat_content()``) with HLT_BOOT_CODE where an MBR has its entries."""
-    disk = _sparse_file(Path(dest) / "bare_fat_hlt.raw", BARE_FAT_SECTORS * SECTOR)
+def build_bare_fat_hlt(dest: Path, code: bytes = HLT_BOOT_CODE, name: str = "bare_fat_hlt.raw") -> Path:
+    """``build_bare_fat``'s FAT12 stick (``bare_fat_content()``) with ``code`` where an MBR has its entries."""
+    disk = _sparse_file(Path(dest) / name, BARE_FAT_SECTORS * SECTOR)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         _make_fat(disk, 0, BARE_FAT_SECTORS, 12, 4, "USBSTICK", "20240303", bare_fat_content(), Path(tmp))
-    _fill_boot_code(disk)
+    _fill_boot_code(disk, code)
     return disk
 
 
