@@ -62,11 +62,11 @@ def test_an_evidence_item_that_fails_while_its_hash_runs_stops_only_its_hash(dis
     blank.write_bytes(bytes(4 * 1024 * 1024))  # no partition table, no filesystem: its analysis fails at once
     real_hash_files = pipeline.hash_files
 
-    def slow_for_the_blank_image(files, stop, progress):
+    def slow_for_the_blank_image(files, stop, progress, *options):
         if files[0] == blank:  # a hash that outlasts the failed analysis, as a large image's would
             stop.wait(30)
             raise Cancelled()
-        return real_hash_files(files, stop, progress)
+        return real_hash_files(files, stop, progress, *options)
 
     monkeypatch.setattr(pipeline, "hash_files", slow_for_the_blank_image)
     cancel = threading.Event()

@@ -50,6 +50,8 @@ def _as_schema_10(case: Path) -> int:
         db.execute("DROP TABLE content_indicators")
         db.execute("CREATE INDEX idx_indicators_kind_value ON indicators (kind, value)")
         db.execute("CREATE INDEX idx_indicators_file_id ON indicators (file_id)")
+        for column in ("authority", "additional"):  # schema 12's
+            db.execute(f"ALTER TABLE dns DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 10")
     rows = db.execute("SELECT count(*) FROM indicators").fetchone()[0]
     db.close()
