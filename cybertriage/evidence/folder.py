@@ -196,11 +196,7 @@ class FolderEvidence(EvidenceSource):
             raise EvidenceError(f"{path} is no longer in the evidence folder") from None
         except OSError as error:
             raise EvidenceError(f"{path} cannot be opened: {error.strerror or error}") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise EvidenceError(f"{path} is no longer a regular file")
-        return _LooseFileContent(path, info.st_size, fd)
+        return _regular_file_content(path, fd)
 
     def _parts_of_inode(self, inode: int) -> list[bytes]:
         root = os.fsencode(self.path)
@@ -236,11 +232,16 @@ class LooseFileEvidence(FolderEvidence):
             fd = open_without_atime(self.path, _READ_FLAGS)
         except OSError as error:
             raise EvidenceError(f"{path} cannot be opened: {error.strerror or error}") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise EvidenceError(f"{path} is no longer a regular file")
-        return _LooseFileContent(path, info.st_size, fd)
+        return _regular_file_content(path, fd)
+
+
+def _regular_file_content(path: str, fd: int) -> _LooseFileContent:
+    """The content behind an open descriptor, if it is still a regular file (not swapped for a device or FIFO)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise EvidenceError(f"{path} is no longer a regular file")
+    return _LooseFileContent(path, info.st_size, fd)
 
 
 def _open_below(root: str, parts: list[str] | list[bytes]) -> int:

@@ -59,6 +59,16 @@ class MalformedTls(ValueError):
     """A handshake message whose lengths do not add up: recorded as a problem, never as a handshake."""
 
 
+def _hello_start(body: bytes) -> tuple[int, int]:
+    """A ClientHello's or ServerHello's version, and where what follows its random and session id starts."""
+    if len(body) < 34:
+        raise MalformedTls("shorter than a version and a random")
+    session, pos = _vector(body, 34, 1, "session id")
+    if len(session) > 32:
+        raise MalformedTls("session id longer than 32 bytes")
+    return (body[0] << 8) | body[1], pos
+
+
 def _vector(buf: bytes, pos: int, width: int, what: str) -> tuple[bytes, int]:
     """The field at `pos` preceded by its length in `width` bytes, and the offset after it. Each length is checked
     against what holds it (RFC 8446 3.4): one running past its container makes the message malformed, never
@@ -205,12 +215,7 @@ class TlsHandler:
         side.hs = hs[pos:] if not side.encrypted else b""
 
     def _client_hello(self, body: bytes, ts_ns: int) -> None:
-        if len(body) < 34:
-            raise MalformedTls("shorter than a version and a random")
-        version = (body[0] << 8) | body[1]
-        session, pos = _vector(body, 34, 1, "session id")
-        if len(session) > 32:
-            raise MalformedTls("session id longer than 32 bytes")
+        version, pos = _hello_start(body)
         offered_ciphers, pos = _vector(body, pos, 2, "cipher suites")
         ciphers = [c for c in _u16s(offered_ciphers, "cipher suites") if c not in GREASE]
         _, pos = _vector(body, pos, 1, "compression methods")
@@ -262,12 +267,7 @@ class TlsHandler:
         rec.ja3 = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
     def _server_hello(self, body: bytes, ts_ns: int) -> None:
-        if len(body) < 34:
-            raise MalformedTls("shorter than a version and a random")
-        version = (body[0] << 8) | body[1]
-        session, pos = _vector(body, 34, 1, "session id")
-        if len(session) > 32:
-            raise MalformedTls("session id longer than 32 bytes")
+        version, pos = _hello_start(body)
         if pos + 3 > len(body):
             raise MalformedTls("cipher suite and compression method run past the message")
         cipher = (body[pos] << 8) | body[pos + 1]
