@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__
 from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
+from .analyzers.net import analyse_in_child
 from .analyzers.yara_scan import YaraScan
 from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
 from .case.objects import keep_carried
@@ -277,7 +278,7 @@ class _EvidenceRun:
         scan.outcomes.append(self.outcome)
         hashing: _ContainerHash | None = None
         try:
-            self.source = open_evidence(self.path)
+            self.source = open_evidence(self.path, capture_analysis=analyse_in_child)
             if isinstance(self.source, DiskImage):
                 self.source.listing_stall_seconds = scan.options.listing_stall_seconds
             self._record_evidence()

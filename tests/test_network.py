@@ -268,6 +268,7 @@ def _count(case: Path, sql: str) -> int:
 def test_a_capture_scan_reports_how_far_through_the_capture_it_is(corpus_dir: Path, tmp_path: Path) -> None:
     """While the packets are analysed, progress is bytes of the capture read out of its size (the command line
     and the application show a percentage and a time left from it), growing to the whole file."""
+    from cybertriage.analyzers.net import analyse_in_child
     from cybertriage.evidence.capture import CaptureEvidence
     from cybertriage.pipeline import Scan, ScanOptions
 
@@ -279,7 +280,7 @@ def test_a_capture_scan_reports_how_far_through_the_capture_it_is(corpus_dir: Pa
     assert {total for _, total in seen} == {size}
     done = [done for done, _ in seen]
     assert done == sorted(done) and done[-1] == size
-    evidence = CaptureEvidence(capture)
+    evidence = CaptureEvidence(capture, analyse_in_child)
     read_while_listing = [evidence.reading()[0] for _ in evidence.objects(threading.Event())]
     assert read_while_listing == sorted(read_while_listing) and evidence.reading() == (size, size)
     assert len(set(read_while_listing)) >= 5, "counts arrive while the analysis runs, not only at its end"

@@ -8,7 +8,7 @@ import pytsk3
 
 from ..errors import EvidenceError
 from .base import EvidenceObject, EvidenceSource, Ledger, Partition
-from .capture import CaptureEvidence, is_capture
+from .capture import CaptureEvidence, ProtocolAnalysis, is_capture
 from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles, split_raw_segments
 from .folder import FolderEvidence, LooseFileEvidence
 
@@ -74,15 +74,18 @@ def _holds_volumes_or_filesystem(path: Path) -> bool:
         media.close()
 
 
-def open_evidence(path: Path) -> EvidenceSource:
-    """Open one item of evidence read-only, or raise EvidenceError with a one-line reason."""
+def open_evidence(path: Path, capture_analysis: ProtocolAnalysis | None = None) -> EvidenceSource:
+    """Open one item of evidence read-only, or raise EvidenceError with a one-line reason.
+
+    A capture's objects are what `capture_analysis` finds in its packets: the scan passes the network
+    analyzers' (evidence does not import them); without it a capture can be recorded and verified, not listed."""
     kind = detect_kind(path)
     if kind == "folder":
         return FolderEvidence(path)
     if kind == "file":
         return LooseFileEvidence(path.resolve())  # named through a link: the file it names
     if kind == "capture":
-        return CaptureEvidence(path)
+        return CaptureEvidence(path, capture_analysis)
     if path.suffix.lower() in CAPTURE_SUFFIXES:
         raise EvidenceError("named as a packet capture but not a pcap or pcapng file (unknown magic number)")
     try:

@@ -21,7 +21,6 @@ is kept. A file that is not a capture at all raises `EvidenceError` from the con
 
 from __future__ import annotations
 
-import gc
 import math
 import mmap
 import struct
@@ -45,11 +44,11 @@ __all__ = ["CaptureEvidence", "CaptureReader", "Packet", "LINKTYPE_NAMES", "is_c
 RELEASE_EVERY = 16 * 1024 * 1024  # bytes of the mapped capture read before their pages are handed back
 MAX_RECORD = 256 * 1024  # Wireshark's largest standard packet; bigger is a corrupt header
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng block (a packet block, or a large name resolution block)
-# New container objects between two young-generation runs of the cycle collector while a capture is analysed
-# (Python's default: 700). The analysis breaks each flow's cycles when the flow ends, so the collector finds
-# little; run at the default rate it walked every open flow again and again (a port scan's 500,000 open flows:
-# 5.6 of 12.5 CPU-s, against 1.4 of 8.1 at this rate; the peak RSS the same).
-COLLECT_EVERY = 50_000
+# The protocol analysis of a capture, run in the watchdog's child process as analysis(send, stop, capture_path):
+# it sends the records as they complete and, now and then, the bytes of the capture read since the last count.
+# The network analyzers provide it (cybertriage.analyzers.net.analyse_in_child) and the scan hands it to
+# open_evidence: evidence never imports the analyzers.
+ProtocolAnalysis = Callable[[Callable[[Any], None], threading.Event, str], None]
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds (ns multiplier)
@@ -415,10 +414,12 @@ class CaptureEvidence(EvidenceSource):
 
     KIND = "capture"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, analysis: ProtocolAnalysis | None = None) -> None:
+        """`analysis` is what `objects` runs; without one the capture is opened to be recorded or verified only."""
         super().__init__(path)
         reader = CaptureReader(path)  # raises EvidenceError on what is not a capture
         self.format, self.size = reader.format, reader.size
+        self.analysis = analysis
         self.bytes_read = 0  # by the analysis, so far
 
     @property
@@ -435,8 +436,10 @@ class CaptureEvidence(EvidenceSource):
         The packets are analysed in a child process, so that the scan's other core examines the
         carried objects and writes the records while the next packets are read. A cancelled scan asks
         it to stop: the flows still open come back ended "cancelled", then the summary."""
+        if self.analysis is None:
+            raise EvidenceError("capture opened without a protocol analysis to run")
         try:
-            for record in watched(_analyse_capture, (str(self.path),), math.inf, cancelled):
+            for record in watched(self.analysis, (str(self.path),), math.inf, cancelled):
                 if record.__class__ is int:  # bytes of the capture read since the last count
                     self.bytes_read += record
                     continue
@@ -454,20 +457,6 @@ class CaptureEvidence(EvidenceSource):
             if not failure.crashed:
                 raise RuntimeError(f"capture analysis failed: {failure}") from None
             self.problems.append(f"capture analysis stopped: {failure}; the records sent before are kept")
-
-
-def _analyse_capture(send: Callable[[Any], None], stop: threading.Event, path: str) -> None:
-    """In the analysis process: every record of the capture, in the order the analysis completes them,
-    and now and then the number of bytes of the capture read since the last number."""
-    from ..analyzers.net import analyse_capture  # the protocol analysis lives with the analyzers
-
-    default = gc.get_threshold()
-    gc.set_threshold(COLLECT_EVERY, *default[1:])  # in the analysis process only, and for this capture only
-    try:
-        for record in analyse_capture(Path(path), stop, progress=send):
-            send(record)
-    finally:
-        gc.set_threshold(*default)
 
 
 def _carried_object(extracted: Any) -> EvidenceObject:

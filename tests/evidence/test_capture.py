@@ -16,6 +16,7 @@ import pytest
 
 from cybertriage.analyzers.net import analyse_capture
 from cybertriage.errors import EvidenceError
+from cybertriage.evidence import open_evidence
 from cybertriage.evidence.capture import CaptureReader
 
 # Packet counts from the corpus MANIFEST (section 1, "observed" column).
@@ -319,3 +320,11 @@ def test_compiled_framing_equals_python(corpus_dir: Path, tmp_path: Path, monkey
                 python_only.setattr(capture_module, "PcapRecords", None)
                 python_only.setattr(capture_module, "PcapngPackets", None)
                 assert _reading(path, stop_after) == compiled, (path.name, stop_after)
+
+
+def test_capture_opened_without_an_analysis_lists_nothing_but_says_why(corpus_dir: Path) -> None:
+    """Evidence does not import the network analyzers: a capture opened without the protocol analysis the scan
+    hands it (as the case's content reader opens it) refuses to be listed in one line, never silently empty."""
+    source = open_evidence(corpus_dir / "pcap" / "http_get.pcap")
+    with pytest.raises(EvidenceError, match="without a protocol analysis"):
+        next(source.objects(threading.Event()))

@@ -7,13 +7,21 @@
 SMTP (envelope, headers, MIME parts), FTP (commands, data connections) and cleartext credentials
 (FTP, SMTP AUTH, HTTP Basic) are parsed too.
 
+A scan runs the analysis in a child process: it opens a capture with `analyse_in_child` as its protocol
+analysis (`open_evidence(path, capture_analysis=analyse_in_child)`), and the capture evidence streams the
+records back.
+
 The names are imported on first use, not with the package: the scan's process unpickles the records that
 the analysis child sends (`records.py`) and needs none of the protocol parsers (nor dpkt) to do so.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,10 +45,30 @@ _HOMES = {"CaptureAnalysis": ".analyse", "NetSettings": ".analyse", "analyse_cap
           **dict.fromkeys(("CaptureSummary", "CredentialRecord", "DnsRecord", "ExtractedObject", "Flow", "FtpRecord",
                            "HttpRecord", "NetRecord", "SmtpRecord", "TlsRecord", "iso_us"), ".records")}
 __all__ = ["CaptureAnalysis", "CaptureSummary", "CredentialRecord", "DnsRecord", "ExtractedObject", "Flow", "FtpRecord",
-           "HttpRecord", "NetRecord", "NetSettings", "SmtpRecord", "TlsRecord", "analyse_capture", "iso_us"]
+           "HttpRecord", "NetRecord", "NetSettings", "SmtpRecord", "TlsRecord", "analyse_capture", "analyse_in_child",
+           "iso_us"]
+# New container objects between two young-generation runs of the cycle collector while a capture is analysed
+# (Python's default: 700). The analysis breaks each flow's cycles when the flow ends, so the collector finds
+# little; run at the default rate it walked every open flow again and again (a port scan's 500,000 open flows:
+# 5.6 of 12.5 CPU-s, against 1.4 of 8.1 at this rate; the peak RSS the same).
+COLLECT_EVERY = 50_000
 
 
 def __getattr__(name: str) -> Any:
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def analyse_in_child(send: Callable[[Any], None], stop: threading.Event, path: str) -> None:
+    """In the analysis process (the watchdog's target): every record of the capture, in the order the analysis
+    completes them, and now and then the number of bytes of the capture read since the last number."""
+    from .analyse import analyse_capture
+
+    default = gc.get_threshold()
+    gc.set_threshold(COLLECT_EVERY, *default[1:])  # in the analysis process only, and for this capture only
+    try:
+        for record in analyse_capture(Path(path), stop, progress=send):
+            send(record)
+    finally:
+        gc.set_threshold(*default)
