@@ -6,17 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from ..case.extract import Export, export_files
+from .case_window import CaseWindow
 from .formatting import printable
 from .workers import FunctionWorker
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 LISTED_PROBLEMS = 20
@@ -27,8 +24,8 @@ class FileExport(QObject):
 
     done = Signal(object)
 
-    def __init__(self, main: MainWindow) -> None:
-        super().__init__(main)
+    def __init__(self, main: CaseWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.main = main
         self.worker: FunctionWorker | None = None
         self.progress: QProgressDialog | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -29,11 +29,9 @@ from PySide6.QtWidgets import (
 from ..case import open_case
 from ..case.store import add_tag
 from . import casedb
+from .case_window import CaseWindow
 from .forms import icon, load_form
 from .workers import FunctionWorker
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 
 class TagDialog:
@@ -80,8 +78,8 @@ class Tagging(QObject):
     tagged = Signal(str, int)  # object kind and id, once the tag is in the case
     failed = Signal(str)
 
-    def __init__(self, main: MainWindow) -> None:
-        super().__init__(main)
+    def __init__(self, main: CaseWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.main = main
         self.dialog: TagDialog | None = None
         self._worker: FunctionWorker | None = None
