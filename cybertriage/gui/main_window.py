@@ -54,15 +54,18 @@ from ..case import audit, open_case
 from ..case.schema import SCHEMA_VERSION
 from ..correlate import chain
 from ..errors import CybertriageError
+from ..formatting import human_size
 from ..intel import load_intel
 from ..pipeline import Outcome, Progress, ScanOptions
+from ..severity import SEVERITIES_WORST_FIRST
+from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from . import casedb
 from .casedb import FindingFilter
 from .content import ContentViewer
 from .details import file_html, finding_html
 from .dialogs import CaseDialog
 from .export_files import FileExport
-from .formatting import SEVERITIES, SEVERITY_COLORS, esc, human_size
+from .formatting import SEVERITY_COLORS
 from .forms import icon, load_form
 from .models import Column, FindingsModel, FolderFilesModel, FolderTreeModel, RowsModel
 from .network import NetworkViews
@@ -246,7 +249,7 @@ class MainWindow(QObject):
 
         self.severity_cards: dict[str, QLabel] = {}
         cards: QHBoxLayout = self.window.findChild(QHBoxLayout, "severityCards")
-        for severity in SEVERITIES:
+        for severity in SEVERITIES_WORST_FIRST:
             card = QLabel(objectName="severityCard")
             card.setProperty("severity", severity)
             card.setTextFormat(Qt.TextFormat.RichText)
@@ -286,7 +289,7 @@ class MainWindow(QObject):
 
         evidence_columns = [
             Column("Evidence", name, tooltip=lambda r: r["path"],
-                   icon=lambda r: icon("folder" if r.get("kind") == "folder" else "disk")),
+                   icon=lambda r: icon(r["kind"] if r.get("kind") in ("folder", "file") else "disk")),
             Column("Kind / format", lambda r: " / ".join(x for x in (r.get("kind"), r.get("format")) if x)),
             Column("Size", lambda r: human_size(r.get("size")), right=True),
             Column("SHA-256", lambda r: r.get("sha256"), tooltip=lambda r: r.get("sha256")),
@@ -302,7 +305,7 @@ class MainWindow(QObject):
             Column("Objects", lambda r: f"{r['files']:,}" if r.get("files") is not None else "", right=True),
             *[Column(s.capitalize(), (lambda s: lambda r: r.get("findings", {}).get(s, 0))(s), right=True,
                      foreground=(lambda s: lambda r: SEVERITY_COLORS[s] if r.get("findings", {}).get(s) else None)(s))
-              for s in SEVERITIES],
+              for s in SEVERITIES_WORST_FIRST],
         ]
         self.dashboard_evidence_model = RowsModel(dashboard_columns, key="key", parent=self)
         top_columns = [
