@@ -14,7 +14,7 @@ TEST_PACKAGES := sleuthkit ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatpr
   tcpdump dnsutils curl openssl strace libfuse2 publicsuffix
 TEST_TOOLS := fls mmls mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace
 
-.PHONY: run test system-packages bench fuzz screenshots clean installer installer-check
+.PHONY: run lint test system-packages bench fuzz screenshots clean installer installer-check
 
 # Installing compiles the Cython hot paths in place, so an edited .pyx, or a .py with a .pxd beside it, means
 # installing again (tests/analyzers/net/test_analyse.py fails on built modules older than their source).
@@ -42,7 +42,12 @@ system-packages:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); fi; \
 	fi
 
-test: $(BIN)/cybertriage system-packages
+# The layer contracts (pyproject.toml [tool.importlinter]) and ruff, in seconds, before the tests.
+lint: $(BIN)/cybertriage
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache cybertriage tests bench
+
+test: lint $(BIN)/cybertriage system-packages
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/cybertriage system-packages

@@ -27,9 +27,9 @@ import sqlite_utils
 
 from .. import __version__
 from ..case import queries
-from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination, spreadsheet_safe
 from ..case import timeline as case_timeline
 from ..case.custody import ReportSeal, check_chain, report_seal
+from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination, spreadsheet_safe
 from ..case.store import read_case
 from ..correlate import chain
 from ..errors import UsageError

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..case.outputs import write_with_checksum
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
@@ -35,7 +36,6 @@ from .content import (
     seal_rows,
     visible,
 )
-from ..case.outputs import write_with_checksum
 
 logger = logging.getLogger(__name__)
 

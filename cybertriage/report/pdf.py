@@ -41,6 +41,7 @@ from reportlab.platypus import (
 )
 
 from ..assets import asset_dir
+from ..case.outputs import write_with_checksum
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
@@ -62,7 +63,6 @@ from .content import (
     seal_rows,
     visible,
 )
-from ..case.outputs import write_with_checksum
 
 logger = logging.getLogger(__name__)
 

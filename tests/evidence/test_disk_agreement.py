@@ -22,7 +22,6 @@ import pytsk3
 from tests import images
 from tests.conftest import CliResult, export, run_cli
 
-
 #: What these builders run beyond images.TOOLS.
 BUILDERS_TOOLS = ("mkfs.exfat", "fsck.exfat", "mkfs.ext2", "sgdisk")
 

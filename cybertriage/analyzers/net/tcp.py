@@ -9,9 +9,9 @@ are never replaced by a later, different retransmission (the count of such overl
 kept). A retransmission whose bytes differ from the first copy's is told to `on_conflict`
 with both byte ranges (Zeek's "rexmit_inconsistency"), as long as the first copy is among the
 last `MAX_KEPT` bytes delivered (copied into one buffer, not kept as the segments themselves,
-so that the allocator keeps reusing the memory of the packets it has just freed). Out-of-order segments wait up to `MAX_PENDING` bytes; past that, or when the peer
-acknowledges data the capture never held, the hole is reported as a gap and skipped —
-never guessed.
+so that the allocator keeps reusing the memory of the packets it has just freed). Out-of-order
+segments wait up to `MAX_PENDING` bytes; past that, or when the peer acknowledges data the
+capture never held, the hole is reported as a gap and skipped — never guessed.
 """
 
 from __future__ import annotations

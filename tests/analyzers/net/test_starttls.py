@@ -105,7 +105,8 @@ def _tshark_handshakes(upgrades: Upgrades) -> dict[int, dict[str, str]]:
     decode = [arg for protocol, port in upgrades.ports.items()
               for arg in ("-d", f"tcp.port=={port},{TSHARK_NAMES[protocol]}")]
     out: dict[int, dict[str, str]] = {}
-    for sport, dport, sni, ja3, ja3s in tshark("-r", str(upgrades.path), *decode, "-Y", "tls.handshake.type == 1 or tls.handshake.type == 2",
+    handshakes = "tls.handshake.type == 1 or tls.handshake.type == 2"
+    for sport, dport, sni, ja3, ja3s in tshark("-r", str(upgrades.path), *decode, "-Y", handshakes,
                                                 "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
                                                 "-e", "tls.handshake.extensions_server_name",
                                                 "-e", "tls.handshake.ja3", "-e", "tls.handshake.ja3s"):
