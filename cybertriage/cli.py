@@ -24,15 +24,17 @@ from typing import Any, TextIO
 from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
-from .case import add_tag, audit, open_case, queries, timeline, utc_now
+from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
 from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
+from .formatting import human_size, utc_now
 from .intel.ioc import kind_counts
 from .pipeline import Progress, Scan, ScanOptions
+from .severity import SEVERITIES, SEVERITIES_WORST_FIRST
+from .text_safety import spreadsheet_safe, visible
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CASE, EXIT_CANCELLED = 0, 1, 2, 3, 130
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 PROBLEMS_SHOWN = 10
 MASK = "********"
 
@@ -217,15 +219,15 @@ class _ProgressBar:
         if self.stage != (p.evidence, p.stage):
             self.stage, self.started = (p.evidence, p.stage), time.monotonic()
         elapsed = time.monotonic() - self.started
-        rate = f", {_size(p.bytes_done / elapsed)}/s" if elapsed > 1 else ""
+        rate = f", {human_size(p.bytes_done / elapsed)}/s" if elapsed > 1 else ""
         name = Path(p.evidence).name[:28]
         if p.bytes_total:
             fraction = p.bytes_done / p.bytes_total
-            counts = f"{_size(p.bytes_done)} of {_size(p.bytes_total)}"
+            counts = f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)}"
         else:
             fraction = p.objects_done / p.objects_found if p.objects_found and p.listing_done else 0.0
             more = "" if p.listing_done else "+"
-            counts = f"{p.objects_done}/{p.objects_found}{more} objects, {_size(p.bytes_done)} read"
+            counts = f"{p.objects_done}/{p.objects_found}{more} objects, {human_size(p.bytes_done)} read"
         filled = int(fraction * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         line = f"\r{name} {p.stage} [{bar}] {fraction:4.0%} {counts}{rate}"
@@ -237,18 +239,10 @@ class _ProgressBar:
         self.stream.flush()
 
 
-def _size(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000:
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} TB"
-
-
 def _print_summary(scan: Scan, case_dir: Path) -> None:
-    print(f"{'evidence':40} {'status':18} {'files':>8}  " + " ".join(f"{s:>8}" for s in SEVERITY_ORDER))
+    print(f"{'evidence':40} {'status':18} {'files':>8}  " + " ".join(f"{s:>8}" for s in SEVERITIES_WORST_FIRST))
     for o in scan.outcomes:
-        counts = " ".join(f"{o.findings.get(s, 0):>8}" for s in SEVERITY_ORDER)
+        counts = " ".join(f"{o.findings.get(s, 0):>8}" for s in SEVERITIES_WORST_FIRST)
         print(f"{_clip(Path(o.path).name, 40):40} {o.status:18} {o.files:>8}  {counts}")
     db = open_case(case_dir)
     top = list(queries.findings_worst_first(db, limit=15))
@@ -256,14 +250,9 @@ def _print_summary(scan: Scan, case_dir: Path) -> None:
         print("\nTop findings (severity, score of the object, what, where):")
         for row in top:
             score = "-" if row["score"] is None else row["score"]
-            print(f"  {row['severity']:9} {score:>3}  {_clip(_printable(row['title']), 58):58} "
-                  f"{_clip(_printable(row['object']), 60)}")
+            print(f"  {row['severity']:9} {score:>3}  {_clip(visible(row['title']), 58):58} "
+                  f"{_clip(visible(row['object']), 60)}")
     print(f"\nCase: {(case_dir / 'case.db').resolve()}")
-
-
-def _printable(text: str) -> str:
-    """Evidence names may carry control or bidi-override characters: show them, don't obey them."""
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text or "")
 
 
 def _clip(text: str, width: int) -> str:
@@ -303,8 +292,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _write_export(db: Any, output_format: str, fields: list[str], rows: Any, out: TextIO) -> None:
-    from .case.outputs import spreadsheet_safe
-
     if output_format == "body":
         for line in timeline.body_lines(db):
             out.write(line + "\n")
@@ -347,10 +334,10 @@ def _extract(args: argparse.Namespace) -> int:
 
     export = export_files(args.case, args.file, args.output)  # the case is checked before anything is written
     for item in export.files:
-        where = _printable(item.exported_name) if item.exported_name else "-"
+        where = visible(item.exported_name) if item.exported_name else "-"
         print(f"{item.verified:16} {item.file_id:>8}  {where}  {item.sha256 or '-'}")
         if item.error:
-            print(f"cybertriage: file {item.file_id} ({_printable(item.case_path)}): {_printable(item.error)}",
+            print(f"cybertriage: file {item.file_id} ({visible(item.case_path)}): {visible(item.error)}",
                   file=sys.stderr)
     print(f"Manifest: {export.manifest}")
     return EXIT_OK if all(item.verified == "verified" for item in export.files) else EXIT_INCOMPLETE
@@ -371,16 +358,16 @@ def _info(args: argparse.Namespace) -> int:
     db = read_case(args.case)  # never creates or changes anything, so a read-only case can be described
     print(f"Case {args.case.resolve()}")
     for item in queries.evidence_summary(db):
-        print(f"\nEvidence {item['id']}: {_printable(item['path'])}")
+        print(f"\nEvidence {item['id']}: {visible(item['path'])}")
         print(f"  format {item['format'] or '-'}, size {item['size'] if item['size'] is not None else '-'} bytes, "
-              f"status {item['status']}" + (f" ({_printable(item['error'])})" if item["error"] else ""))
+              f"status {item['status']}" + (f" ({visible(item['error'])})" if item["error"] else ""))
         print(f"  sha256 {item['sha256'] or '-'}")
         if item["stored_md5"] or item["stored_sha1"]:
             print(f"  stored md5 {item['stored_md5'] or '-'} sha1 {item['stored_sha1'] or '-'}")
         print(f"  verification: {item['verified'] or 'not done'}")
         for p in item["partitions"]:
             print(f"  partition at byte {p['offset']}: {p['description']}, {p['filesystem'] or '-'}, {p['status']}")
-        findings = ", ".join(f"{item['findings'][s]} {s}" for s in SEVERITY_ORDER if s in item["findings"]) or "none"
+        findings = ", ".join(f"{item['findings'][s]} {s}" for s in SEVERITIES_WORST_FIRST if s in item["findings"]) or "none"
         print(f"  {item['files']} objects ({item['deleted']} deleted); findings: {findings}")
         if any(item["network"].values()):
             print("  network: " + ", ".join(f"{count} {table}" for table, count in item["network"].items()))
@@ -388,13 +375,13 @@ def _info(args: argparse.Namespace) -> int:
             reasons = json.loads(stage["reasons"])
             why = "; ".join(f"{n} {r}" for r, n in reasons.items())
             print(f"  ledger {stage['stage']:8} attempted {stage['attempted']}, processed {stage['processed']}, "
-                  f"skipped {stage['skipped']}" + (f" ({_printable(why)})" if why else ""))
+                  f"skipped {stage['skipped']}" + (f" ({visible(why)})" if why else ""))
         if item["problems"]:
             print(f"  {item['problems']} problems recorded:")
             shown = db.query("SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
                              [item["id"], PROBLEMS_SHOWN])
             for problem in shown:
-                print(f"    {problem['stage']}: {_printable(problem['object']) or '-'}: {_printable(problem['message'])}")
+                print(f"    {problem['stage']}: {visible(problem['object']) or '-'}: {visible(problem['message'])}")
             if item["problems"] > PROBLEMS_SHOWN:
                 print(f"    … and {item['problems'] - PROBLEMS_SHOWN} more (table 'problems' in the case database)")
     print("\nRuns:")
@@ -402,11 +389,11 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "
               f"cybertriage {run['tool_version']}, rules sha256 {run['rules_sha256'] or '(YARA off)'}")
     broken = check_chain(db, args.case)
-    print("\nChain of custody: " + ("; ".join(map(_printable, broken)) + " (run `cybertriage verify`)" if broken else
+    print("\nChain of custody: " + ("; ".join(map(visible, broken)) + " (run `cybertriage verify`)" if broken else
                                     "every entry links to the one before it, and custody.log's heads are in the log"))
     print("\nAudit log (UTC time, user@host, action, detail):")
     for entry in queries.audit_entries(db):
-        print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {_printable(entry['detail'])}")
+        print(f"  {entry['ts']} {entry['user']}@{entry['host']} {entry['action']}: {visible(entry['detail'])}")
     return EXIT_OK
 
 
@@ -490,7 +477,7 @@ def _add_intel_commands(commands: Any) -> None:
                     "A list of the same name is replaced.")
     load.add_argument("file", type=Path, metavar="FILE")
     load.add_argument("--name", help="the list's name (default: the file's name without extension)")
-    load.add_argument("--severity", default="high", choices=["info", "low", "medium", "high", "critical"],
+    load.add_argument("--severity", default="high", choices=SEVERITIES,
                       help="severity of the findings where the list gives none (default high)")
     _intel_db_option(load, after_action=True)
     listing = actions.add_parser("list", help="the IOC lists in the intel database, with their counts per type")
@@ -512,7 +499,7 @@ def _print_import(report: intel.ImportReport, what: str) -> None:
     if extra:
         print("  " + "; ".join(extra))
     for problem in report.problems:
-        print(f"  {_printable(problem)}", file=sys.stderr)
+        print(f"  {visible(problem)}", file=sys.stderr)
     if report.skipped > len(report.problems):
         print(f"  … and {report.skipped - len(report.problems):,} more", file=sys.stderr)
 
@@ -626,16 +613,16 @@ def _verify(args: argparse.Namespace) -> int:
             verdicts = verify_case(db)
             report = check_report(db, seal) if seal else None
             for v in verdicts:
-                print(f"{v.status:10} {_printable(v.path)}: {_printable(v.detail)}")
+                print(f"{v.status:10} {visible(v.path)}: {visible(v.detail)}")
             if not verdicts:
                 print("no evidence in this case")
             for problem in problems:
-                print(f"{'CUSTODY':10} {_printable(problem)}")
+                print(f"{'CUSTODY':10} {visible(problem)}")
             if not problems:
                 print(f"{'CUSTODY':10} OK: every audit entry linked to the one before it, as custody.log recorded; "
                       "evidence hashes as logged; carried objects hash to their names")
             if report:
-                print(f"{'REPORT':10} {_printable(str(args.report))} "
+                print(f"{'REPORT':10} {visible(str(args.report))} "
                       f"{'describes the case' if report.describes else 'NO LONGER describes the case'}: {report.detail}")
             ok = not problems and all(v.ok for v in verdicts) and (report is None or report.describes)
             audit(db, "evidence verified", {

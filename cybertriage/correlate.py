@@ -28,9 +28,10 @@ from typing import Any
 import sqlite_utils
 
 from .analyzers.filetype import EXECUTABLE_MIMES
-from .case import SEVERITY_RANK, utc_now
 from .case.timeline import sort_key
+from .formatting import utc_now
 from .score import with_arrival, with_finding
+from .severity import SEVERITY_RANK
 
 ANALYZER = "correlation"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

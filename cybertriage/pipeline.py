@@ -28,7 +28,7 @@ from .analyzers import Analyzer, Finding, Item, Settings, build_analyzers
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from .analyzers.net import analyse_in_child
 from .analyzers.yara_scan import YaraScan
-from .case import SEVERITY_RANK, CaseWriter, audit, timeline, utc_now
+from .case import CaseWriter, audit, timeline
 from .case.objects import keep_carried
 from .case.store import crash_point, mark_run_failed
 from .correlate import correlate
@@ -36,8 +36,10 @@ from .errors import Cancelled, CaseError, CybertriageError, EvidenceError, Usage
 from .evidence import EvidenceObject, EvidenceSource, open_evidence
 from .evidence.disk import LISTING_STALL_SECONDS, DiskImage, split_raw_segments
 from .evidence.integrity import ContainerHash, hash_files
+from .formatting import utc_now
 from .intel import Intel, ioc_pass
 from .score import score_object
+from .severity import SEVERITY_RANK
 
 ROW_BATCH = 256
 # Carried objects remembered by sha256 and name, so that repeats are not examined again: at most this many,

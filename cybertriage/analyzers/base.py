@@ -10,8 +10,7 @@ from typing import Any, ClassVar
 
 from ..evidence.base import EvidenceObject
 from ..intel.store import Intel
-
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+from ..severity import SEVERITIES
 
 
 @dataclass

@@ -10,7 +10,8 @@ from pathlib import Path
 import yara
 
 from ..errors import UsageError
-from .base import SEVERITIES, Analyzer, Finding, Item, Settings
+from ..severity import SEVERITIES
+from .base import Analyzer, Finding, Item, Settings
 
 RULE_SUFFIXES = (".yar", ".yara")
 MAX_STRINGS = 10

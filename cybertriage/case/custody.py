@@ -29,6 +29,8 @@ from typing import Any
 
 import sqlite_utils
 
+from ..formatting import utc_now
+
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64  # the link before the first entry
@@ -167,8 +169,7 @@ def record_head(db: sqlite_utils.Database) -> None:
         last = max((int(word) for word in tail[-3::-3] if word.isdigit()), default=0)  # the recent heads' numbers
         now = head(db)
         if now.seq > last:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            os.write(fd, f"{now.seq} {now.link} {stamp}\n".encode("ascii"))
+            os.write(fd, f"{now.seq} {now.link} {utc_now()}\n".encode("ascii"))
             os.fsync(fd)
     except OSError as error:
         logger.warning("cannot record the chain head in %s: %s", folder / SIDECAR, error)

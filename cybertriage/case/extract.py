@@ -20,9 +20,11 @@ from pathlib import Path
 
 from ..errors import CybertriageError, UsageError
 from ..evidence.integrity import file_sha256
+from ..formatting import utc_now
+from ..text_safety import spreadsheet_safe
 from .objects import ObjectReader
-from .outputs import Protected, safe_folder, spreadsheet_safe
-from .store import audit, open_case, utc_now
+from .outputs import Protected, safe_folder
+from .store import audit, open_case
 
 MAX_NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for " (12)" and the filesystem's own rules
 CHUNK = 1024 * 1024

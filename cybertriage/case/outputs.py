@@ -13,7 +13,7 @@ planted link can make it destroy what it examines:
 - never half a file: the bytes go to a temporary file, are flushed to the disk, and only a
   complete file is renamed into place.
 
-Cells of the CSV files the tool writes are defused here too (`spreadsheet_safe`), so that a
+Cells of the CSV files the tool writes are defused by `text_safety.spreadsheet_safe`, so that a
 name from evidence such as `=HYPERLINK(…)` is text, not a formula, when a spreadsheet opens it.
 """
 
@@ -28,7 +28,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from ..errors import DestinationRefused, UsageError
 from .custody import SIDECAR
@@ -36,18 +35,8 @@ from .store import CASE_DB, crash_point, read_case
 
 OBJECTS_DIR = "objects"  # the case's object store (see case/objects.py)
 CASE_RECORDS = "case."  # case.db, case.db-wal, -shm, -journal and the case's other records beside them
-# What a spreadsheet takes as the start of a formula (OWASP "CSV injection"): = + - @, and tab and carriage
-# return, after which some spreadsheets look for one of those again.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _UMASK = os.umask(0o022)  # read once, while only one thread runs: os.umask can only be read by setting it
 os.umask(_UMASK)
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text: a string that would start a formula gets a leading `'`."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlite_utils
 
+from ..severity import SEVERITIES_WORST_FIRST
+
 FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
                "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
                "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe", "origin", "flow_id",
@@ -131,7 +133,6 @@ def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 # -- for reports ----------------------------------------------------------------------
 
-SEVERITIES_WORST_FIRST = ("critical", "high", "medium", "low", "info")
 FILE_TIMES = ("mtime", "atime", "ctime", "crtime")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import getpass
 import itertools
@@ -24,11 +23,11 @@ import sqlite_utils
 from sqlite_utils.db import jsonify_if_needed
 
 from ..errors import CaseError, CybertriageError, UsageError
+from ..formatting import utc_now
 from .custody import append_entry, write_transaction
 from .schema import SCHEMA_VERSION, migrate
 
 CASE_DB = "case.db"
-SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 T = TypeVar("T")
 # Test hook (tests/test_resume.py): CYBERTRIAGE_CRASH_AT=POINT[:N] kills the process with SIGKILL (or the
 # signal named by CYBERTRIAGE_CRASH_SIGNAL, e.g. SIGINT) the N-th time it passes crash_point(POINT), so a
@@ -53,10 +52,6 @@ def crash_point(name: str) -> None:
 def _cannot_write(error: sqlite3.Error) -> bool:
     """Whether SQLite says the case folder cannot take writes (full, read-only), not that the database is damaged."""
     return any(words in str(error).lower() for words in _CANNOT_WRITE)
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:

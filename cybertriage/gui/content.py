@@ -49,7 +49,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..case.objects import ObjectReader
-from .formatting import esc, human_size
+from ..formatting import human_size
+from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 
 PAGE = 16 * 1024  # bytes read at a time
 CACHED_PAGES = 256  # 4 MiB of pages kept, whatever the size of the file

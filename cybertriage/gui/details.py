@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .formatting import SEVERITY_COLORS, esc, human_size
+from ..formatting import exact_size
+from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
+from .formatting import SEVERITY_COLORS
 
 _TABLE = '<table cellspacing="0" cellpadding="3">'
 _PRE = '<pre style="white-space: pre-wrap">'
@@ -70,7 +72,7 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
         parts.append(f"<h4>Linked evidence ({len(chain)})</h4>{_TABLE}{cells}</table>")
     if file is not None:
         parts.append("<h4>Object</h4>")
-        parts.append(_rows([("Path", _mono(file["path"])), ("Size", esc(_size(file.get("size")))),
+        parts.append(_rows([("Path", _mono(file["path"])), ("Size", esc(exact_size(file.get("size")))),
                             ("Type", esc(file.get("mime"))), ("Deleted", "yes" if file.get("deleted") else ""),
                             *_hashes(file), ("Score", esc(file.get("score")))]))
         reasons = _reasons(file)
@@ -89,7 +91,7 @@ def file_html(file: dict[str, Any]) -> str:
     name = esc(file["path"])
     deleted = ' <span style="color:#b3261e">(deleted)</span>' if file.get("deleted") else ""
     parts = [f"<h3>{name}{deleted}</h3>",
-             _rows([("Kind", esc(file.get("kind"))), ("Size", esc(_size(file.get("size")))),
+             _rows([("Kind", esc(file.get("kind"))), ("Size", esc(exact_size(file.get("size")))),
                     ("Type", esc(file.get("mime"))), ("Description", esc(file.get("description"))),
                     ("Extension mismatch", "yes" if file.get("ext_mismatch") else ""),
                     *_hashes(file),
@@ -111,7 +113,3 @@ def _offset_hex(offset: Any) -> str:
     return f"0x{offset:x}" if isinstance(offset, int) else ""
 
 
-def _size(size: Any) -> str:
-    if size is None:
-        return ""
-    return f"{human_size(size)} ({size:,} bytes)" if size >= 1000 else f"{size} bytes"

@@ -11,8 +11,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from ..case.extract import Export, export_files
+from ..text_safety import visible
 from .case_window import CaseWindow
-from .formatting import printable
 from .workers import FunctionWorker
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class FileExport(QObject):
             summary += f" {len(problems)} could not be exported or did not verify: see the details."
         if export.cancelled:
             summary += " The export was cancelled before the rest."
-        lines = [f"{f.verified}: {printable(f.case_path) or f.file_id}" + (f" — {printable(f.error)}" if f.error else "")
+        lines = [f"{f.verified}: {visible(f.case_path) or f.file_id}" + (f" — {visible(f.error)}" if f.error else "")
                  for f in problems[:LISTED_PROBLEMS]]
         if len(problems) > LISTED_PROBLEMS:
             lines.append(f"… and {len(problems) - LISTED_PROBLEMS} more (see the manifest)")

@@ -18,9 +18,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
+from ..formatting import human_size
+from ..text_safety import visible
 from . import casedb
 from .casedb import FindingFilter  # noqa: F401  (re-exported for the views and tests)
-from .formatting import SEVERITY_COLORS, human_size, printable
+from .formatting import SEVERITY_COLORS
 from .forms import icon
 
 Index = QModelIndex | QPersistentModelIndex
@@ -92,10 +94,10 @@ class RowsModel(QAbstractTableModel):
         row, column = self.rows[index.row()], self.columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             value = column.text(row)
-            return "" if value is None else printable(str(value))
+            return "" if value is None else visible(str(value))
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
             tip = column.tooltip(row)
-            return printable(str(tip)) if tip else None
+            return visible(str(tip)) if tip else None
         if role == Qt.ItemDataRole.ForegroundRole and column.foreground:
             color = column.foreground(row)
             return QBrush(QColor(color)) if color else None
@@ -248,16 +250,16 @@ class FindingsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             value = row[key]
             if key == "evidence":
-                return printable(Path(value).name)
+                return visible(Path(value).name)
             if key == "score":
                 return "" if value is None else str(value)
             if key == "tags":
-                return "" if value is None else printable(value)
-            return printable(value) if isinstance(value, str) else value
+                return "" if value is None else visible(value)
+            return visible(value) if isinstance(value, str) else value
         if role == Qt.ItemDataRole.ToolTipRole and key in ("title", "object", "evidence", "rule"):
-            return printable(row[key])
+            return visible(row[key])
         if role == Qt.ItemDataRole.ToolTipRole and key == "tags" and row["tag_notes"]:
-            return "\n".join(printable(line) for line in row["tag_notes"].split("\n"))
+            return "\n".join(visible(line) for line in row["tag_notes"].split("\n"))
         if role == Qt.ItemDataRole.DecorationRole and key == "tags" and row["tags"]:
             return tag_icon()
         if role == Qt.ItemDataRole.DecorationRole and key == "severity":
@@ -311,7 +313,7 @@ class FolderTreeModel(QAbstractItemModel):
         self.roots = []
         for row in self.conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id"):
             label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
-            node = Node("evidence", printable(label), row["id"], tooltip=printable(row["path"]), row=len(self.roots))
+            node = Node("evidence", visible(label), row["id"], tooltip=visible(row["path"]), row=len(self.roots))
             if row["kind"] in ("folder", "file", "capture"):  # no volumes: objects sit at offset 0
                 node.offset = 0
             self.roots.append(node)
@@ -383,14 +385,14 @@ class FolderTreeModel(QAbstractItemModel):
                 fs = p["filesystem"] or "no filesystem"
                 label = f"{fs} at byte {p['offset']:,}"
                 tip = f"{p['description']}, {fs}, {p['status']}" + (f": {p['note']}" if p.get("note") else "")
-                out.append(Node("partition", printable(label), node.evidence_id, p["offset"], tooltip=printable(tip),
+                out.append(Node("partition", visible(label), node.evidence_id, p["offset"], tooltip=visible(tip),
                                 greyed=p["status"] != "examined"))
             node.cursor = None
             return out
         rows, node.cursor = casedb.folder_children(self.conn, node.evidence_id, node.offset or 0, node.path,
                                                    start=node.cursor, limit=self.FETCH, directories_only=True)
-        return [Node("folder", printable(r["name"]), node.evidence_id, node.offset or 0, r["path"],
-                     tooltip=printable(r["path"]), deleted=bool(r.get("deleted"))) for r in rows]
+        return [Node("folder", visible(r["name"]), node.evidence_id, node.offset or 0, r["path"],
+                     tooltip=visible(r["path"]), deleted=bool(r.get("deleted"))) for r in rows]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         node = self.node(index)
@@ -502,7 +504,7 @@ class FolderFilesModel(QAbstractTableModel):
         deleted = bool(row.get("deleted"))
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
-                return printable(row["shown"])
+                return visible(row["shown"])
             if row.get("implied"):
                 return None
             if column == 1:
@@ -516,20 +518,20 @@ class FolderFilesModel(QAbstractTableModel):
             if column == 5:
                 return row["mtime"]
             if column == 6:
-                return printable(row.get("tags"))
+                return visible(row.get("tags"))
             if column == 7:
                 return row["md5"]
             if column == 8:
                 return row["sha256"]
         if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            tip = printable(row["path"])
+            tip = visible(row["path"])
             if deleted:
                 tip += "\n(deleted)"
             if row.get("reasons"):
-                tip += "\n" + "\n".join(printable(r) for r in json.loads(row["reasons"]))
+                tip += "\n" + "\n".join(visible(r) for r in json.loads(row["reasons"]))
             return tip
         if role == Qt.ItemDataRole.ToolTipRole and column == 6 and row.get("tag_notes"):
-            return "\n".join(printable(line) for line in row["tag_notes"].split("\n"))
+            return "\n".join(visible(line) for line in row["tag_notes"].split("\n"))
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self.icons.get("folder" if row["kind"] == "directory" else "file")
         if role == Qt.ItemDataRole.DecorationRole and column == 6 and row.get("tags"):

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..case import audit, open_case
+from ..text_safety import visible
 from .models import ALIGN_RIGHT, Index
 from .workers import FunctionWorker
 
@@ -184,7 +185,7 @@ def _shown(text: str) -> str:
     """Lists are stored as JSON text; show them as a comma-separated list, control characters escaped."""
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1].replace('", "', ", ").replace('"', "")
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return visible(text)
 
 
 def record_in_audit_log(case_dir: Path, action: str, detail: dict[str, Any], *, cancel: Any = None) -> None:

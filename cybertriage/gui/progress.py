@@ -7,8 +7,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..formatting import duration, human_size
 from ..pipeline import Progress
-from .formatting import duration, human_size
 
 RATE_WINDOW = 5.0  # seconds of samples behind the rate
 

@@ -36,7 +36,7 @@ from ..case.store import record_reading
 from ..errors import DestinationRefused, UsageError
 from ..report import SECTIONS, ReportDetails
 from ..report.writing import write_reports
-from .formatting import esc
+from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from .forms import load_form
 
 try:

@@ -47,8 +47,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..formatting import utc_iso
+from ..text_safety import visible
 from . import casedb
-from .formatting import printable
 from .models import Index
 from .workers import FunctionWorker
 
@@ -99,7 +100,7 @@ def _with_connection(case_dir: Path, read: Any) -> Any:
 
 def after(ts: str) -> str:
     """The first whole second after `ts`: an end that takes the event at `ts` in (the timeline's ends are exclusive)."""
-    return iso(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc) + timedelta(seconds=1))
+    return utc_iso(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc) + timedelta(seconds=1))
 
 
 def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, *, cancel: Any = None) -> Overview:
@@ -141,14 +142,6 @@ def parse_ts(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -239,10 +232,10 @@ class TimelineModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor(KIND_COLORS[event.kind]) if key == "kind" and event.kind in KIND_COLORS else None
         if key == "evidence":
-            return printable(self.evidence.get(event.evidence_id, str(event.evidence_id)))
+            return visible(self.evidence.get(event.evidence_id, str(event.evidence_id)))
         if role == Qt.ItemDataRole.ToolTipRole and key != "description":
             return None
-        return printable(str(getattr(event, key) or ""))
+        return visible(str(getattr(event, key) or ""))
 
 
 # -- the histogram -------------------------------------------------------------------------------

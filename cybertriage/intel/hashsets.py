@@ -31,6 +31,7 @@ import sqlite_utils
 
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
+from ..severity import SEVERITY_RANK
 from .store import HASH_KINDS, HASH_LENGTHS, HashSet, Intel, open_for_import, open_read_only
 
 BATCH = 50_000
@@ -334,7 +335,6 @@ def hash_set_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> HashSetP
     file it hashes: mark known files (known, known_set) and add a critical finding for each known-bad
     match not already recorded, with the file's score raised as a scan would have raised it. The caller
     holds the write transaction (`with db.conn`)."""
-    from ..case.store import SEVERITY_RANK  # here: the case package imports the analyzers, which import this
     from ..score import with_finding
 
     result = HashSetPassResult()

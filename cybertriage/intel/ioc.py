@@ -39,12 +39,11 @@ import sqlite_utils
 
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
+from ..severity import SEVERITIES, SEVERITY_RANK
 from .hashsets import ImportReport, normal_hash
 from .store import Intel, open_for_import, open_read_only
 
 IOC_KINDS = ("md5", "sha1", "sha256", "domain", "ipv4", "ipv6", "url", "email")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 DEFAULT_SEVERITY = "high"
 ANALYZER = "ioc"
 MAX_PEERS = 10

@@ -7,7 +7,8 @@ Both write `OUT.sha256` beside the report and, when the case holds more findings
 than `ReportDetails.max_findings`, the full list as `OUT.findings.csv`.
 """
 
-from .content import SECTIONS, ReportData, ReportDetails, appendix_path, collect, visible
+from ..text_safety import visible
+from .content import SECTIONS, ReportData, ReportDetails, appendix_path, collect
 from .html import write_html
 from .pdf import write_pdf
 

@@ -6,7 +6,7 @@ list comes from the same moment, then hashes the database file. The PDF and HTML
 writers only lay this out.
 
 Everything that came from evidence (paths, titles, matched data, rule meta) is
-untrusted: `visible` turns control, bidirectional-override and other invisible
+untrusted: `text_safety.visible` turns control, bidirectional-override and other invisible
 characters into `\\u202e`-style text, and each writer escapes the result for its
 own markup.
 """
@@ -29,13 +29,15 @@ from .. import __version__
 from ..case import queries
 from ..case import timeline as case_timeline
 from ..case.custody import ReportSeal, check_chain, report_seal
-from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination, spreadsheet_safe
+from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination
 from ..case.store import read_case
 from ..correlate import chain
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
+from ..formatting import utc_iso, utc_now
+from ..severity import SEVERITIES_WORST_FIRST, SEVERITY_RANK
+from ..text_safety import spreadsheet_safe, visible
 
-SEVERITY_ORDER = queries.SEVERITIES_WORST_FIRST
 SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
             "integrity")
 NETWORK_TABLES = ("flows", "hosts", "dns", "http", "tls", "credentials")
@@ -249,25 +251,6 @@ def seal_rows(data: ReportData) -> list[tuple[str, str]]:
             ("Content digest (SHA-256)", data.seal.digest)]
 
 
-# -- untrusted text ----------------------------------------------------------------------
-
-
-def visible(text: Any) -> str:
-    """Evidence text made safe to show: control, bidi-override/isolate, zero-width and other
-    invisible characters become `\\u202e`-style text instead of being obeyed; None becomes ''."""
-    if text is None:
-        return ""
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else _escaped(c) for c in text)
-
-
-def _escaped(c: str) -> str:
-    code = ord(c)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
 def compact_json(value: Any) -> str:
     """A JSON value as one line of text for a report cell (strings bare, the rest as JSON)."""
     if value is None:
@@ -281,7 +264,7 @@ def compact_json(value: Any) -> str:
 
 def counts_sentence(counts: dict[str, int], total: int) -> str:
     """The one sentence both reports use for the findings per severity (tests read it back)."""
-    return f"The case holds {total:,} findings: " + ", ".join(f"{counts[s]:,} {s}" for s in SEVERITY_ORDER) + "."
+    return f"The case holds {total:,} findings: " + ", ".join(f"{counts[s]:,} {s}" for s in SEVERITIES_WORST_FIRST) + "."
 
 
 def objects_text(item: dict[str, Any]) -> str:
@@ -317,19 +300,6 @@ def events_note(shown: int, total: int) -> str:
     if total > shown:
         return f"{shown} of {total} events shown"
     return "1 event" if total == 1 else f"{total} events"
-
-
-def human_size(count: int | None) -> str:
-    if count is None:
-        return "-"
-    if count < 1024:
-        return f"{count} bytes"
-    value = float(count)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit} ({count:,} bytes)"
-    return f"{count} bytes"
 
 
 def check_destinations(case_dir: Path, out: Path, *, force: bool) -> Path:
@@ -382,7 +352,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
         pe, pe_total = _pe_files(db, hide) if details.includes("pe") else ([], 0)
         analyzers, analyzers_recorded = _analyzers(runs)
         data = ReportData(
-            details=details, case_dir=case_dir, generated_at=_utc_now(), tool_version=__version__,
+            details=details, case_dir=case_dir, generated_at=utc_now(), tool_version=__version__,
             schema_version=db.execute("PRAGMA user_version").fetchone()[0], case_info=case_info,
             evidence=evidence, runs=runs, analyzers=analyzers, analyzers_recorded=analyzers_recorded,
             severity_counts=counts,
@@ -404,10 +374,6 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
     finally:
         db.close()
     return data
-
-
-def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _evidence(db: sqlite_utils.Database, hide_known_good: bool) -> list[dict[str, Any]]:
@@ -786,8 +752,8 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
         f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, g.object_kind, g.evidence_id,
                   json_extract(g.detail, '$.ts') AS ts, f.mtime, f.atime, f.ctime, f.crtime
            FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE (g.severity_rank >= 3 OR g.analyzer = 'correlation') {queries.not_known_good(db, not details.show_known_good)}
-           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [TIMELINE_ANCHORS]))
+           WHERE (g.severity_rank >= ? OR g.analyzer = 'correlation') {queries.not_known_good(db, not details.show_known_good)}
+           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [SEVERITY_RANK["high"], TIMELINE_ANCHORS]))
     spans: list[list[Any]] = []  # [start, end, anchors]
     for anchor in anchors:
         for moment in _anchor_moments(anchor):
@@ -804,14 +770,14 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
     for start, end, cluster_anchors in merged:
         anchor_objects = {(a["object_kind"], a["object_id"]) for a in cluster_anchors} | {
             ("finding", a["id"]) for a in cluster_anchors}
-        end_exclusive = _iso_exact(end + dt.timedelta(microseconds=1))
-        total = case_timeline.count(db, _iso_exact(start), end_exclusive, hide_known_good=not details.show_known_good)
+        end_exclusive = utc_iso(end + dt.timedelta(microseconds=1))
+        total = case_timeline.count(db, utc_iso(start), end_exclusive, hide_known_good=not details.show_known_good)
         events = [{"ts": e.ts, "kind": e.kind, "what": _what(e), "text": e.description, "evidence_id": e.evidence_id,
                    "anchor": (e.object_kind, e.object_id) in anchor_objects, "moment": _parse_time(e.ts)}
-                  for e in case_timeline.events(db, _iso_exact(start), end_exclusive, limit=TIMELINE_FETCH,
+                  for e in case_timeline.events(db, utc_iso(start), end_exclusive, limit=TIMELINE_FETCH,
                                                       hide_known_good=not details.show_known_good)]
         evidence_ids = sorted({e["evidence_id"] for e in events})
-        clusters.append(TimelineCluster(evidence_ids, _iso(start), _iso(end), cluster_anchors, events, total))
+        clusters.append(TimelineCluster(evidence_ids, utc_iso(start), utc_iso(end), cluster_anchors, events, total))
     share = max(20, details.timeline_limit // max(1, len(clusters)))
     budget = details.timeline_limit
     kept = []
@@ -843,10 +809,6 @@ def _anchor_moments(anchor: dict[str, Any]) -> list[dt.datetime]:
     return [m for c in columns if (m := _parse_time(anchor.get(c))) is not None]
 
 
-def _iso_exact(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 # -- correlations -----------------------------------------------------------------------------
 
 def _correlations(db: sqlite_utils.Database) -> list[Correlation]:
@@ -873,10 +835,6 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _write_appendix(db: sqlite_utils.Database, path: Path, force: bool) -> int:
     """Every finding as CSV, in the report's order; text made visible and safe from spreadsheet formulas."""
     count = 0
@@ -900,6 +858,4 @@ def _write_appendix(db: sqlite_utils.Database, path: Path, force: bool) -> int:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and not value.isprintable():
-        value = visible(value)
-    return spreadsheet_safe(value)
+    return spreadsheet_safe(visible(value) if isinstance(value, str) else value)

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..case.outputs import write_with_checksum
+from ..formatting import exact_size
+from ..severity import SEVERITIES_WORST_FIRST, SEVERITY_RANK
+from ..text_safety import visible_html as _t  # evidence text as HTML: made visible, then escaped
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
     SEAL_NOTE,
     SECTIONS,
-    SEVERITY_ORDER,
     ReportData,
     ReportDetails,
     appendix_path,
@@ -30,11 +32,9 @@ from .content import (
     counts_sentence,
     custody_sentence,
     events_note,
-    human_size,
     objects_text,
     run_intel,
     seal_rows,
-    visible,
 )
 
 logger = logging.getLogger(__name__)
@@ -110,11 +110,6 @@ def write_html(case_dir: Path, out: Path, details: ReportDetails | None = None, 
     return out
 
 
-def _t(text: Any) -> str:
-    """Untrusted text as HTML: invisible characters shown, markup characters escaped."""
-    return html.escape(visible(text))
-
-
 def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
@@ -179,7 +174,7 @@ def _num(value: int) -> str:
 
 
 def _sev(severity: str) -> str:
-    rank = SEVERITY_ORDER[::-1].index(severity) if severity in SEVERITY_ORDER else -1
+    rank = SEVERITY_RANK.get(severity, -1)
     return f'<td data-sort="{rank}"><span class="sev sev-{_t(severity)}">{_t(severity)}</span></td>'
 
 
@@ -215,7 +210,7 @@ def _evidence(data: ReportData) -> list[str]:
     for item in data.evidence:
         rows = [("Path", _mono(item["path"])),
                 ("Kind / format", f"{_t(item['kind'] or '-')} / {_t(item['format'] or '-')}"),
-                ("Size", html.escape(human_size(item["size"]))),
+                ("Size", html.escape(exact_size(item["size"]) or "-")),
                 ("SHA-256", _mono(item["sha256"] or "not computed"))]
         if len(item["segments"]) > 1:
             rows.append(("Segments", "<br>".join(_mono(s) for s in item["segments"])))
@@ -230,7 +225,7 @@ def _evidence(data: ReportData) -> list[str]:
                 f"at byte {p['offset']:,}: {_t(p['description'])}, {_t(p['filesystem'] or '-')}, {_t(p['status'])}"
                 for p in item["partitions"])))
         rows += [("Objects", html.escape(objects_text(item))),
-                 ("Findings", html.escape(", ".join(f"{item['findings'][s]} {s}" for s in SEVERITY_ORDER
+                 ("Findings", html.escape(", ".join(f"{item['findings'][s]} {s}" for s in SEVERITIES_WORST_FIRST
                                                     if item["findings"].get(s)) or "none"))]
         parts += [f"<h3>Evidence {item['id']}: {_t(Path(item['path']).name)}</h3>", _kv(rows)]
     return parts
@@ -289,13 +284,13 @@ def _summary(data: ReportData) -> list[str]:
              f'<p class="known-good">{html.escape(data.known_good_note)}</p>' if data.known_good_note else "",
              '<table id="severity-counts"><thead><tr><th>Severity</th><th>Findings</th></tr></thead><tbody>'
              + "".join(f'<tr data-severity="{s}"><td><span class="sev sev-{s}">{s}</span></td>'
-                       f'<td class="num" data-count="{counts[s]}">{counts[s]:,}</td></tr>' for s in SEVERITY_ORDER)
+                       f'<td class="num" data-count="{counts[s]}">{counts[s]:,}</td></tr>' for s in SEVERITIES_WORST_FIRST)
              + "</tbody></table>", _bar_chart(counts)]
     if data.evidence:
         rows = [[f"{item['id']}: {_t(Path(item['path']).name)}", _num(item["files"] - item["known_good"])]
-                + [_num(item["findings"].get(s, 0)) for s in SEVERITY_ORDER] for item in data.evidence]
+                + [_num(item["findings"].get(s, 0)) for s in SEVERITIES_WORST_FIRST] for item in data.evidence]
         parts += ["<h3>By evidence item</h3>",
-                  _table(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows)]
+                  _table(["Evidence", "Objects", *[s.capitalize() for s in SEVERITIES_WORST_FIRST]], rows)]
     return parts
 
 
@@ -304,7 +299,7 @@ def _bar_chart(counts: dict[str, int]) -> str:
     top = max(max(counts.values()), 1)
     width, height, bar, gap = 460, 170, 60, 30
     bars = []
-    for i, severity in enumerate(SEVERITY_ORDER):
+    for i, severity in enumerate(SEVERITIES_WORST_FIRST):
         h = round(120 * counts[severity] / top)
         x = 20 + i * (bar + gap)
         bars.append(f'<rect x="{x}" y="{140 - h}" width="{bar}" height="{h}" fill="{SEVERITY_COLOURS[severity]}"/>'
@@ -353,7 +348,7 @@ def _finding_block(f: dict[str, Any]) -> str:
     file = f.get("file")
     if file is not None:
         state = " (deleted)" if file.get("deleted") else ""
-        rows.append(("File", html.escape(f"{human_size(file.get('size'))}, ") + _t(file.get("mime") or "type unknown")
+        rows.append(("File", html.escape(f"{exact_size(file.get('size')) or '-'}, ") + _t(file.get("mime") or "type unknown")
                      + state))
         rows += [("MD5", _mono(file.get("md5"))), ("SHA-1", _mono(file.get("sha1"))), ("SHA-256", _mono(file.get("sha256")))]
         times = [f"{c} {file[c]}" for c in ("mtime", "atime", "ctime", "crtime") if file.get(c)]
@@ -371,7 +366,7 @@ def _finding_block(f: dict[str, Any]) -> str:
         rows.append((label, _table(["Identifier", "Offset", "Data"], [
             [_mono(s.get("identifier")), _mono(s.get("offset")), _mono(s.get("data"))] for s in f["strings"]],
             sortable=False, klass="strings")))
-    severity = f["severity"] if f["severity"] in SEVERITY_ORDER else "info"
+    severity = f["severity"] if f["severity"] in SEVERITIES_WORST_FIRST else "info"
     return (f'<div class="finding {severity}" id="finding-{f["id"]}"><div class="fhead">#{f["id"]} '
             f'<span class="sev sev-{severity}">{_t(f["severity"])}</span> {_t(f["title"])}</div>{_kv(rows)}</div>')
 
@@ -394,7 +389,7 @@ def _pe(data: ReportData) -> list[str]:
     parts = [f"<p>{data.pe_total:,} file{'' if data.pe_total == 1 else 's'} with PE details"
              + (f"; the first {len(data.pe)} shown.</p>" if data.pe_total > len(data.pe) else ".</p>")]
     for row in data.pe:
-        rows = [("Evidence", _mono(row["evidence"])), ("Size", html.escape(human_size(row["size"]))),
+        rows = [("Evidence", _mono(row["evidence"])), ("Size", html.escape(exact_size(row["size"]) or "-")),
                 ("SHA-256", _mono(row["sha256"]))] + [(k, _t(v)) for k, v in row["facts"]]
         parts += [f'<h3 class="mono">{_t(row["path"])}</h3>', _kv(rows)]
     return parts

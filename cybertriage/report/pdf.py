@@ -42,11 +42,13 @@ from reportlab.platypus import (
 
 from ..assets import asset_dir
 from ..case.outputs import write_with_checksum
+from ..formatting import exact_size
+from ..severity import SEVERITIES_WORST_FIRST
+from ..text_safety import visible
 from .content import (
     ANALYZERS_UNRECORDED,
     RUN_INTEL_KEYS,
     SEAL_NOTE,
-    SEVERITY_ORDER,
     NetworkTable,
     ReportData,
     ReportDetails,
@@ -57,11 +59,9 @@ from .content import (
     counts_sentence,
     custody_sentence,
     events_note,
-    human_size,
     objects_text,
     run_intel,
     seal_rows,
-    visible,
 )
 
 logger = logging.getLogger(__name__)
@@ -340,7 +340,7 @@ def _severity_tag(severity: str) -> str:
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    shown = [f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts.get(s)]
+    shown = [f"{counts[s]} {s}" for s in SEVERITIES_WORST_FIRST if counts.get(s)]
     return ", ".join(shown) or "none"
 
 
@@ -385,7 +385,7 @@ def _evidence(data: ReportData) -> list[Flowable]:
         rows: list[tuple[str, Any]] = [
             ("Path", _mono(item["path"])),
             ("Kind / format", _cell(f"{item['kind'] or '-'} / {item['format'] or '-'}")),
-            ("Size", _cell(human_size(item["size"]))),
+            ("Size", _cell(exact_size(item["size"]) or "-")),
             ("SHA-256", _mono(item["sha256"] or "not computed")),
         ]
         if len(item["segments"]) > 1:
@@ -475,16 +475,17 @@ def _summary(data: ReportData) -> list[Flowable]:
     if data.known_good_note:
         story.append(Paragraph(escape(data.known_good_note), BODY))
     table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _Text(f"{counts[s]:,}", CELL_RIGHT)]
-                                             for s in SEVERITY_ORDER], [35, 25], repeat=False, width=60 * mm)
+                                             for s in SEVERITIES_WORST_FIRST], [35, 25], repeat=False, width=60 * mm)
     chart = _bar_chart(counts)
     layout = Table([[table, chart]], colWidths=[65 * mm, WIDTH - 65 * mm])
     layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story.append(layout)
     if data.evidence:
         rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _Text(f"{item['files'] - item['known_good']:,}", CELL_RIGHT)]
-                + [_Text(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITY_ORDER] for item in data.evidence]
+                + [_Text(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITIES_WORST_FIRST] for item in data.evidence]
         story += [Paragraph("By evidence item", H2),
-                  _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITY_ORDER]], rows, [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]
+                  _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITIES_WORST_FIRST]], rows,
+                        [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]
     return story
 
 
@@ -493,8 +494,8 @@ def _bar_chart(counts: dict[str, int]) -> Drawing:
     chart = VerticalBarChart()
     chart.x, chart.y = 28, 18
     chart.width, chart.height = drawing.width - 40, drawing.height - 28
-    chart.data = [[counts[s] for s in SEVERITY_ORDER]]
-    chart.categoryAxis.categoryNames = [s.capitalize() for s in SEVERITY_ORDER]
+    chart.data = [[counts[s] for s in SEVERITIES_WORST_FIRST]]
+    chart.categoryAxis.categoryNames = [s.capitalize() for s in SEVERITIES_WORST_FIRST]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     chart.valueAxis.labels.fontName = FONT
@@ -509,7 +510,7 @@ def _bar_chart(counts: dict[str, int]) -> Drawing:
     chart.barLabels.fontSize = 7
     chart.barLabels.nudge = 6
     chart.bars.strokeColor = None
-    for i, severity in enumerate(SEVERITY_ORDER):
+    for i, severity in enumerate(SEVERITIES_WORST_FIRST):
         chart.bars[(0, i)].fillColor = SEVERITY_COLOURS[severity]
     drawing.add(chart)
     return drawing
@@ -560,7 +561,7 @@ def _finding_block(f: dict[str, Any]) -> list[Flowable]:
     file = f.get("file")
     if file is not None:
         state = " (deleted)" if file.get("deleted") else ""
-        rows.append(("File", _cell(f"{human_size(file.get('size'))}, {file.get('mime') or 'type unknown'}{state}")))
+        rows.append(("File", _cell(f"{exact_size(file.get('size')) or '-'}, {file.get('mime') or 'type unknown'}{state}")))
         rows += [("MD5", _mono(file.get("md5"))), ("SHA-1", _mono(file.get("sha1"))), ("SHA-256", _mono(file.get("sha256")))]
         times = [f"{c} {file[c]}" for c in ("mtime", "atime", "ctime", "crtime") if file.get(c)]
         if times:
@@ -664,7 +665,7 @@ def _pe(data: ReportData) -> list[Flowable]:
     note += f"; the first {len(data.pe)} shown." if data.pe_total > len(data.pe) else "."
     story.append(Paragraph(note, BODY))
     for row in data.pe:
-        rows = [("Evidence", _mono(row["evidence"])), ("Size", _cell(human_size(row["size"]))),
+        rows = [("Evidence", _mono(row["evidence"])), ("Size", _cell(exact_size(row["size"]) or "-")),
                 ("SHA-256", _mono(row["sha256"]))] + [(k, _cell(v)) for k, v in row["facts"]]
         story.append(KeepTogether([Paragraph(_t(row["path"]), _style("pe", fontName=MONO_BOLD, fontSize=7.5,
                                                                      spaceBefore=5, spaceAfter=2)), _kv(rows)]))

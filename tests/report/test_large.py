@@ -11,8 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from cybertriage.case import SEVERITY_RANK, open_case
+from cybertriage.case import open_case
 from cybertriage.report import ReportDetails, write_html, write_pdf
+from cybertriage.severity import SEVERITY_RANK
 
 FINDINGS = 100_000
 FILES = 2_000
