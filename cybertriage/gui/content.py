@@ -9,7 +9,6 @@ or decimal), F3 / Shift+F3 go to the next / previous match.
 
 from __future__ import annotations
 
-import json
 import math
 import queue
 import sqlite3
@@ -48,6 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..case import browse
 from ..case.objects import ObjectReader
 from ..formatting import human_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
@@ -82,9 +82,8 @@ class Match:
 def yara_matches(conn: sqlite3.Connection, file_id: int) -> list[Match]:
     """The matched strings of every YARA finding on the file, in offset order."""
     found = []
-    for rule, detail in conn.execute("SELECT rule, detail FROM findings WHERE object_kind = 'file' AND object_id = ? "
-                                     "AND analyzer = 'yara'", [file_id]):
-        for item in json.loads(detail or "{}").get("strings", []):
+    for rule, detail in browse.yara_findings(conn, file_id):
+        for item in detail.get("strings", []):
             length = item.get("length") or _shown_length(item.get("data") or "")
             found.append(Match(int(item["offset"]), max(1, int(length)), rule, str(item.get("identifier", ""))))
     return sorted(set(found), key=lambda m: (m.start, m.end, m.rule))

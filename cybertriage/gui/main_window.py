@@ -51,6 +51,8 @@ from .. import __version__
 from ..analyzers import Settings
 from ..assets import asset_dir
 from ..case import audit, open_case
+from ..case import browse as casedb
+from ..case.browse import FindingFilter
 from ..case.schema import SCHEMA_VERSION
 from ..correlate import chain
 from ..errors import CybertriageError
@@ -59,8 +61,6 @@ from ..intel import load_intel
 from ..pipeline import Outcome, Progress, ScanOptions
 from ..severity import SEVERITIES_WORST_FIRST
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
-from . import casedb
-from .casedb import FindingFilter
 from .content import ContentViewer
 from .details import file_html, finding_html
 from .dialogs import CaseDialog
@@ -448,7 +448,7 @@ class MainWindow(QObject):
             return False
         try:
             conn = casedb.connect(folder)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = casedb.schema_version(conn)
             if version >= SCHEMA_VERSION:
                 try:
                     open_case(folder).close()  # the core checks the schema: a newer one is refused

@@ -18,10 +18,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
+from ..case import browse as casedb
+from ..case.browse import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from ..formatting import human_size
 from ..text_safety import visible
-from . import casedb
-from .casedb import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from .formatting import SEVERITY_COLORS
 from .forms import icon
 
@@ -311,7 +311,7 @@ class FolderTreeModel(QAbstractItemModel):
     def reload(self) -> None:
         self.beginResetModel()
         self.roots = []
-        for row in self.conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id"):
+        for row in casedb.evidence_list(self.conn):
             label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
             node = Node("evidence", visible(label), row["id"], tooltip=visible(row["path"]), row=len(self.roots))
             if row["kind"] in ("folder", "file", "capture"):  # no volumes: objects sit at offset 0

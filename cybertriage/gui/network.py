@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import audit, open_case
+from ..case import audit, browse, open_case
 from ..text_safety import visible
 from .models import ALIGN_RIGHT, Index
 from .workers import FunctionWorker
@@ -102,14 +102,12 @@ class RecordsModel(QAbstractTableModel):
 
     def _read_ids(self) -> list[int]:
         column, descending = self.order
-        direction = "DESC" if descending else "ASC"
-        return [row[0] for row in self.conn.execute(
-            f"SELECT id FROM [{self.table.name}] ORDER BY [{column}] {direction}, id {direction}")]
+        return browse.record_ids(self.conn, self.table.name, column, descending)
 
     def refresh(self) -> None:
         """Read the order again (new rows from a running scan, or a new sort)."""
         ids = self._read_ids()
-        self.evidence = {row[0]: Path(row[1]).name for row in self.conn.execute("SELECT id, path FROM evidence")}
+        self.evidence = browse.evidence_names(self.conn)
         if ids == self._ids:
             return
         self.beginResetModel()
@@ -136,9 +134,7 @@ class RecordsModel(QAbstractTableModel):
         page = self._pages.get(number)
         if page is None:
             ids = self._ids[number * self.PAGE : (number + 1) * self.PAGE]
-            names = ", ".join(f"[{name}]" for name in ["id", *self.names])
-            page = {r["id"]: r for r in self.conn.execute(
-                f"SELECT {names} FROM [{self.table.name}] WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            page = browse.records_by_id(self.conn, self.table.name, ["id", *self.names], ids)
             self._pages[number] = page
             while len(self._pages) > self.CACHED_PAGES:
                 self._pages.popitem(last=False)
@@ -257,7 +253,7 @@ class NetworkViews(QObject):
         self.reveal_box.blockSignals(False)
 
     def show_counts(self, counts: dict[str, int], after_models: Callable[[QTableView], None] | None = None) -> None:
-        """Update the tab from the row counts a snapshot read (`casedb.network_counts`)."""
+        """Update the tab from the row counts a snapshot read (`case.browse.network_counts`)."""
         if not counts.get("flows") or self.conn is None:
             self.label.setText(
                 "<p style='font-size:13pt'>No packet capture in this case.</p>"

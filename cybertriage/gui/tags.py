@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import open_case
+from ..case import browse, open_case
 from ..case.store import add_tag
-from . import casedb
 from .case_window import CaseWindow
 from .forms import icon, load_form
 from .workers import FunctionWorker
@@ -143,7 +142,7 @@ class Tagging(QObject):
         if self.dialog is not None or self._worker is not None:
             return self.dialog
         kind, object_id, words = target
-        dialog = TagDialog(main.window, words, casedb.tag_names(main.conn))
+        dialog = TagDialog(main.window, words, browse.tag_names(main.conn))
         case_dir = main.case_dir
         dialog.dialog.accepted.connect(lambda: self.write(case_dir, kind, object_id, *dialog.values()))
         dialog.dialog.finished.connect(lambda _: self._closed(dialog))
@@ -172,7 +171,7 @@ class Tagging(QObject):
         if kind == "finding" and main.findings_model is not None:
             main.findings_model.forget_rows()
         if kind == "file" and main.files_model is not None:
-            main.files_model.set_tags(object_id, *casedb.object_tags(main.conn, "file", object_id))
+            main.files_model.set_tags(object_id, *browse.object_tags(main.conn, "file", object_id))
         if self.findings_tagged.isChecked() and kind == "finding":
             main.refresh_views()
         main._say(f"Tagged {kind} {object_id} as “{tag}”; recorded in the audit log.")
@@ -192,7 +191,7 @@ class Tagging(QObject):
         if main.files_model is None or main.conn is None:
             return
         if checked:
-            rows = casedb.tagged_files(main.conn)
+            rows = browse.tagged_files(main.conn)
             main.files_model.show_rows(rows)
             main.folder_label.setText(f"<b>{len(rows):,} tagged files</b>")
         else:

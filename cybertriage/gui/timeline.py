@@ -47,9 +47,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..case import browse
 from ..formatting import utc_iso
 from ..text_safety import visible
-from . import casedb
 from .models import Index
 from .workers import FunctionWorker
 
@@ -91,7 +91,7 @@ class Overview:
 
 def _with_connection(case_dir: Path, read: Any) -> Any:
     """`read(db)` on a read-only connection of the calling thread's own, as the core's sqlite-utils Database."""
-    conn = casedb.connect(case_dir)
+    conn = browse.connect(case_dir)
     try:
         return read(sqlite_utils.Database(conn))
     finally:
@@ -116,7 +116,7 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
             if whole:
                 first, last = first or whole[0], last or after(whole[1])
         bars = tl.histogram(db, first, last, buckets, kinds) if count and first and last else []
-        evidence = {row[0]: Path(row[1]).name for row in db.execute("SELECT id, path FROM evidence")}
+        evidence = browse.evidence_names(db.conn)
         return Overview(query, count, first, last, list(bars), evidence)
 
     return _with_connection(case_dir, read)

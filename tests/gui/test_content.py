@@ -18,7 +18,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from cybertriage.assets import asset_dir
-from cybertriage.gui import casedb
+from cybertriage.case import browse
 from cybertriage.gui.content import CACHED_PAGES, CURRENT_MATCH, MATCH, parse_offset
 from tests import images
 from tests.conftest import run_cli
@@ -147,7 +147,7 @@ def test_a_4_gib_file_opens_at_once_in_bounded_memory(qtbot, main_window, tmp_pa
             handle.seek(offset)
             handle.write(text)
     open_case(qtbot, main_window, case)
-    row = casedb.file_row(main_window.conn, count(case, "SELECT id FROM files WHERE path = '/big.bin'"))
+    row = browse.file_row(main_window.conn, count(case, "SELECT id FROM files WHERE path = '/big.bin'"))
     row["size"] = big.stat().st_size
     viewer = main_window.content_viewer
     main_window.file_detail_tabs.setCurrentIndex(1)

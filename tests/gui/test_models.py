@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from cybertriage.gui import casedb
+from cybertriage.case import browse
 from cybertriage.gui.models import (
     Column,
     FindingFilter,
@@ -25,7 +25,7 @@ FAT16, EXT4 = 1048576, 4194304  # the demo image's volumes (resources/demo/READM
 
 @pytest.fixture
 def conn(demo_case: Path):
-    connection = casedb.connect(demo_case)
+    connection = browse.connect(demo_case)
     yield connection
     connection.close()
 
@@ -91,12 +91,12 @@ def test_first_findings_are_the_head_of_the_whole_order(conn, demo_case, low, hi
         first_rank = plain.execute(f"SELECT {'max' if descending else 'min'}(severity_rank) FROM findings "
                                    "WHERE severity_rank BETWEEN ? AND ?", [low, high]).fetchone()[0]
         in_first_rank = count(demo_case, "SELECT count(*) FROM findings WHERE severity_rank = ?", first_rank)
-    query = casedb.FindingQuery(FindingFilter(low, high), "severity", descending)
+    query = browse.FindingQuery(FindingFilter(low, high), "severity", descending)
     limit = in_first_rank + 1  # the page runs on into the next severity
-    head = casedb.first_findings(conn, query, limit)
+    head = browse.first_findings(conn, query, limit)
     assert head.ids == order[:limit]
     assert (head.matching, head.total) == (len(order), count(demo_case, "SELECT count(*) FROM findings"))
-    by_title = casedb.first_findings(conn, casedb.FindingQuery(sort="title"), 3)
+    by_title = browse.first_findings(conn, browse.FindingQuery(sort="title"), 3)
     assert by_title.ids == [r[0] for r in sqlite3.connect(demo_case / "case.db").execute(
         "SELECT id FROM findings ORDER BY title DESC, severity_rank DESC, id LIMIT 3")]
 
@@ -146,9 +146,9 @@ def test_folder_listing_equals_sleuth_kit(conn, offset, folder):
     prefix = "" if folder == "/" else folder
     expected = {(path[len(prefix) + 1 :], deleted) for path, deleted in images.fls_entries(DEMO_IMAGE, offset)
                 if path.startswith(prefix + "/") and "/" not in path[len(prefix) + 1 :]}
-    rows, cursor = casedb.folder_children(conn, 1, offset, folder, limit=2)  # small pages: the cursor is used
+    rows, cursor = browse.folder_children(conn, 1, offset, folder, limit=2)  # small pages: the cursor is used
     while cursor is not None:
-        more, cursor = casedb.folder_children(conn, 1, offset, folder, start=cursor, limit=2)
+        more, cursor = browse.folder_children(conn, 1, offset, folder, start=cursor, limit=2)
         rows += more
     assert {(r["path"][len(prefix) + 1 :], bool(r["deleted"])) for r in rows} == expected
 

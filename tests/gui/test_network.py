@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
+from cybertriage.case import browse
 from cybertriage.case.objects import read_object
-from cybertriage.gui import casedb
 from cybertriage.gui.models import FolderFilesModel, FolderTreeModel
 from cybertriage.gui.network import MASK, TABLES, TABLES_BY_NAME, RecordsModel
 from tests.conftest import run_cli
@@ -30,7 +30,7 @@ def capture_case(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> 
 
 @pytest.mark.parametrize("table", [t.name for t in TABLES])
 def test_each_network_table_model_counts_every_row(qtmodeltester, capture_case, table):
-    conn = casedb.connect(capture_case)
+    conn = browse.connect(capture_case)
     model = RecordsModel(conn, TABLES_BY_NAME[table])
     qtmodeltester.check(model)
     assert model.rowCount() == count(capture_case, f"SELECT count(*) FROM [{table}]") > 0
@@ -42,7 +42,7 @@ def test_each_network_table_model_counts_every_row(qtmodeltester, capture_case, 
 
 
 def test_sorting_a_network_table_is_the_sql_order(capture_case):
-    conn = casedb.connect(capture_case)
+    conn = browse.connect(capture_case)
     model = RecordsModel(conn, TABLES_BY_NAME["dns"])
     column = model.names.index("query")
     model.sort(column, Qt.SortOrder.DescendingOrder)
@@ -87,14 +87,14 @@ def test_demo_case_has_no_capture(qtbot, main_window, demo_case):
 
 
 def test_carried_http_bodies_are_files_of_the_capture(qtmodeltester, capture_case):
-    conn = casedb.connect(capture_case)
+    conn = browse.connect(capture_case)
     tree = FolderTreeModel(conn)
     evidence = tree.index(0, 0)
     tree.fetchMore(evidence)
     assert tree.data(tree.index(0, 0, evidence)) == "http"  # a folder made of the paths, with no row of its own
     qtmodeltester.check(tree)
     body = count(capture_case, "SELECT id FROM files WHERE origin LIKE 'HTTP GET%' ORDER BY id LIMIT 1")
-    row = casedb.file_row(conn, body)
+    row = browse.file_row(conn, body)
     folder = row["path"].rsplit("/", 1)[0]
     files = FolderFilesModel(conn)
     files.show_folder(row["evidence_id"], 0, folder)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex
 
-from cybertriage.gui import casedb
+from cybertriage.case import browse
 from cybertriage.gui.models import FolderFilesModel, FolderTreeModel
 from tests.conftest import run_cli
 
@@ -16,7 +16,7 @@ def test_single_file_evidence_holds_its_file_at_the_root(qtmodeltester, tmp_path
     loose.write_text("meet at the harbour at midnight\n")
     case = tmp_path / "case"
     assert run_cli("scan", loose, "--case", case, "--quiet").code == 0
-    conn = casedb.connect(case)
+    conn = browse.connect(case)
     try:
         tree = FolderTreeModel(conn)
         qtmodeltester.check(tree)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from cybertriage.case import browse
 from cybertriage.case.objects import read_object
-from cybertriage.gui import casedb
 from cybertriage.gui.models import FindingsModel
 from tests import images
 from tests.conftest import REPO
@@ -239,9 +239,9 @@ def test_closing_the_window_during_a_scan_cancels_it_cleanly(qtbot, main_window,
 
 def test_read_object_equals_icat(demo_case):
     """The bytes shown in the hex view are the bytes Sleuth Kit's icat reads."""
-    conn = casedb.connect(demo_case)
+    conn = browse.connect(demo_case)
     for path, offset in (("/Pictures/holiday.jpg", 1048576), ("/home/alex/Desktop/README_RESTORE_FILES.txt", 4194304)):
-        row = casedb.file_row(conn, count(demo_case, "SELECT id FROM files WHERE path = ?", path))
+        row = browse.file_row(conn, count(demo_case, "SELECT id FROM files WHERE path = ?", path))
         data = read_object(demo_case, row["id"], 0, row["size"])
         assert hashlib.sha256(data).hexdigest() == images.icat_sha256(DEMO_IMAGE, offset, row["inode"])
 

@@ -1,4 +1,4 @@
-"""Read-only questions the GUI asks of a case database, on connections of its own.
+"""Read-only questions the application asks of a case database, on connections of its own.
 
 Nothing here imports Qt: every function takes a `sqlite3.Connection` made by
 `connect()` on the thread that uses it. The writer (the core's `CaseWriter`)
@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..case import CASE_DB
 from ..errors import UsageError
+from .store import CASE_DB
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
                 "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe, "
@@ -388,3 +388,38 @@ def object_tags(conn: sqlite3.Connection, kind: str, object_id: int) -> tuple[st
     """The tags on one object, and the same with notes (as the tables' Tags column shows them)."""
     row = conn.execute(f"SELECT {tags_of(kind, '?')}, {notes_of(kind, '?')}", [object_id, object_id]).fetchone()
     return row[0], row[1]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The case database's schema version (PRAGMA user_version): an older case is upgraded before it is shown."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def evidence_list(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every evidence item's id, path, kind and format, in the order it was added."""
+    return conn.execute("SELECT id, path, kind, format FROM evidence ORDER BY id").fetchall()
+
+
+def evidence_names(conn: sqlite3.Connection) -> dict[int, str]:
+    """Each evidence item's file name by its id: what a table shows instead of the id."""
+    return {row[0]: Path(row[1]).name for row in conn.execute("SELECT id, path FROM evidence")}
+
+
+def yara_findings(conn: sqlite3.Connection, file_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The rule and decoded detail of every YARA finding on one file."""
+    return [(rule, json.loads(detail or "{}")) for rule, detail in conn.execute(
+        "SELECT rule, detail FROM findings WHERE object_kind = 'file' AND object_id = ? AND analyzer = 'yara'",
+        [file_id])]
+
+
+def record_ids(conn: sqlite3.Connection, table: str, column: str, descending: bool) -> list[int]:
+    """The ids of a network table's rows, ordered by one of its columns (then by id, the same way)."""
+    direction = "DESC" if descending else "ASC"
+    return [row[0] for row in conn.execute(f"SELECT id FROM [{table}] ORDER BY [{column}] {direction}, id {direction}")]
+
+
+def records_by_id(conn: sqlite3.Connection, table: str, columns: list[str], ids: list[int]) -> dict[int, sqlite3.Row]:
+    """These columns of a network table's rows with these ids (at most SQLite's parameter limit), by id."""
+    names = ", ".join(f"[{column}]" for column in columns)
+    return {row["id"]: row for row in conn.execute(
+        f"SELECT {names} FROM [{table}] WHERE id IN ({','.join('?' * len(ids))})", ids)}
