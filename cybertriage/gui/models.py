@@ -501,49 +501,17 @@ class FolderFilesModel(QAbstractTableModel):
         if not index.isValid() or index.row() >= len(self.rows):
             return None
         row, column = self.rows[index.row()], index.column()
-        deleted = bool(row.get("deleted"))
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return visible(row["shown"])
-            if row.get("implied"):
-                return None
-            if column == 1:
-                return human_size(row["size"]) if row["kind"] != "directory" else None
-            if column == 2:
-                return row["mime"] or (row["kind"] if row["kind"] != "file" else None)
-            if column == 3:
-                return "yes" if row["ext_mismatch"] else None
-            if column == 4:
-                return str(row["score"]) if row["score"] else None
-            if column == 5:
-                return row["mtime"]
-            if column == 6:
-                return visible(row.get("tags"))
-            if column == 7:
-                return row["md5"]
-            if column == 8:
-                return row["sha256"]
-        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            tip = visible(row["path"])
-            if deleted:
-                tip += "\n(deleted)"
-            if row.get("reasons"):
-                tip += "\n" + "\n".join(visible(r) for r in json.loads(row["reasons"]))
-            return tip
-        if role == Qt.ItemDataRole.ToolTipRole and column == 6 and row.get("tag_notes"):
-            return "\n".join(visible(line) for line in row["tag_notes"].split("\n"))
-        if role == Qt.ItemDataRole.DecorationRole and column == 0:
-            return self.icons.get("folder" if row["kind"] == "directory" else "file")
-        if role == Qt.ItemDataRole.DecorationRole and column == 6 and row.get("tags"):
-            return tag_icon()
+            if column == 0 or not row.get("implied"):  # a folder only implied by its members has a name, no more
+                return FILE_TABLE_TEXT[column](row)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _file_tooltip(row, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._file_decoration(row, column)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if deleted:
-                return QBrush(DELETED_COLOR)
-            if column == 3 and row.get("ext_mismatch"):
-                return QBrush(QColor(SEVERITY_COLORS["high"]))
-            if column == 4 and (row.get("score") or 0) >= 50:
-                return QBrush(QColor(SEVERITY_COLORS["critical"]))
-        if role == Qt.ItemDataRole.FontRole and deleted:
+            return _file_foreground(row, column)
+        if role == Qt.ItemDataRole.FontRole and row.get("deleted"):
             font = QFont()
             font.setStrikeOut(True)
             return font
@@ -552,3 +520,49 @@ class FolderFilesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return row.get("id")
         return None
+
+    def _file_decoration(self, row: dict[str, Any], column: int) -> QIcon | None:
+        if column == 0:
+            return self.icons.get("folder" if row["kind"] == "directory" else "file")
+        if column == 6 and row.get("tags"):
+            return tag_icon()
+        return None
+
+
+# what each column of the files table shows, in FILE_TABLE_COLUMNS' order
+FILE_TABLE_TEXT: tuple[Callable[[dict[str, Any]], Any], ...] = (
+    lambda row: visible(row["shown"]),
+    lambda row: human_size(row["size"]) if row["kind"] != "directory" else None,
+    lambda row: row["mime"] or (row["kind"] if row["kind"] != "file" else None),
+    lambda row: "yes" if row["ext_mismatch"] else None,
+    lambda row: str(row["score"]) if row["score"] else None,
+    lambda row: row["mtime"],
+    lambda row: visible(row.get("tags")),
+    lambda row: row["md5"],
+    lambda row: row["sha256"],
+)
+
+
+def _file_tooltip(row: dict[str, Any], column: int) -> str | None:
+    """The name's tooltip: the full path, whether deleted, and why it scored; the tags' tooltip: their notes."""
+    if column == 0:
+        tip = visible(row["path"])
+        if row.get("deleted"):
+            tip += "\n(deleted)"
+        if row.get("reasons"):
+            tip += "\n" + "\n".join(visible(r) for r in json.loads(row["reasons"]))
+        return tip
+    if column == 6 and row.get("tag_notes"):
+        return "\n".join(visible(line) for line in row["tag_notes"].split("\n"))
+    return None
+
+
+def _file_foreground(row: dict[str, Any], column: int) -> QBrush | None:
+    """Deleted files in red; a mismatched extension and a high score in their severity's colour."""
+    if row.get("deleted"):
+        return QBrush(DELETED_COLOR)
+    if column == 3 and row.get("ext_mismatch"):
+        return QBrush(QColor(SEVERITY_COLORS["high"]))
+    if column == 4 and (row.get("score") or 0) >= 50:
+        return QBrush(QColor(SEVERITY_COLORS["critical"]))
+    return None
