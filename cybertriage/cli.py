@@ -378,14 +378,12 @@ def _info(args: argparse.Namespace) -> int:
                   f"skipped {stage['skipped']}" + (f" ({visible(why)})" if why else ""))
         if item["problems"]:
             print(f"  {item['problems']} problems recorded:")
-            shown = db.query("SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
-                             [item["id"], PROBLEMS_SHOWN])
-            for problem in shown:
+            for problem in queries.problems(db, item["id"], PROBLEMS_SHOWN):
                 print(f"    {problem['stage']}: {visible(problem['object']) or '-'}: {visible(problem['message'])}")
             if item["problems"] > PROBLEMS_SHOWN:
                 print(f"    … and {item['problems'] - PROBLEMS_SHOWN} more (table 'problems' in the case database)")
     print("\nRuns:")
-    for run in db.query("SELECT * FROM runs ORDER BY id"):
+    for run in queries.runs(db):
         print(f"  {run['id']}: {run['started']} → {run['finished'] or '-'} {run['status']}, "
               f"cybertriage {run['tool_version']}, rules sha256 {run['rules_sha256'] or '(YARA off)'}")
     broken = check_chain(db, args.case)

@@ -55,7 +55,8 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def case_info(conn: sqlite3.Connection) -> dict[str, str]:
-    return {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM case_info")}
+    """The case's own facts (created_at, name, number, examiner, agency …) by key."""
+    return dict(conn.execute("SELECT key, value FROM case_info").fetchall())
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlite_utils
@@ -16,6 +17,14 @@ FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "in
                "known", "known_set"]
 FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id",
                   "score", "detail", "created_at"]
+
+
+@contextlib.contextmanager
+def one_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Every query inside reads the case as it was at the first one, even while a scan writes (a read transaction)."""
+    db.execute("BEGIN")
+    yield db
+    db.execute("COMMIT")
 
 
 def files(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
@@ -141,9 +150,13 @@ def has_known(db: sqlite_utils.Database) -> bool:
     return "known" in db["files"].columns_dict
 
 
-def known_good_count(db: sqlite_utils.Database) -> int:
-    """How many files are in a known-good hash set."""
-    return db.execute("SELECT count(*) FROM files WHERE known = 'good'").fetchone()[0] if has_known(db) else 0
+def known_good_count(db: sqlite_utils.Database, evidence_id: int | None = None) -> int:
+    """How many files (of one evidence item, or of the case) are in a known-good hash set."""
+    if not has_known(db):
+        return 0
+    if evidence_id is None:
+        return db.execute("SELECT count(*) FROM files WHERE known = 'good'").fetchone()[0]
+    return db.execute("SELECT count(*) FROM files WHERE evidence_id = ? AND known = 'good'", [evidence_id]).fetchone()[0]
 
 
 def not_known_good(db: sqlite_utils.Database, hide_known_good: bool) -> str:
@@ -199,3 +212,152 @@ def files_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str
 def audit_entries(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
     """The chain-of-custody log, oldest first (the first `limit` entries)."""
     return list(db.query("SELECT * FROM audit_log ORDER BY id LIMIT ?", [-1 if limit is None else limit]))
+
+
+def problems(db: sqlite_utils.Database, evidence_id: int, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` problems recorded on one evidence item (stage, object, message), oldest first."""
+    return list(db.query("SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
+                         [evidence_id, limit]))
+
+
+def runs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every scan run, oldest first, as stored (options and summary still JSON text)."""
+    return list(db.query("SELECT * FROM runs ORDER BY id"))
+
+
+def table_names(db: sqlite_utils.Database) -> set[str]:
+    """The tables the case has (an older case lacks the newer ones: its report leaves their sections out)."""
+    return set(db.table_names())
+
+
+def has_columns(db: sqlite_utils.Database, table: str, columns: Iterable[str]) -> bool:
+    """Whether the case's `table` exists and has all these columns."""
+    return table in db.table_names() and set(columns) <= set(db[table].columns_dict)
+
+
+def columns(db: sqlite_utils.Database, table: str) -> list[str]:
+    """The columns of one of the case's tables, in table order."""
+    return list(db[table].columns_dict)
+
+
+def row_count(db: sqlite_utils.Database, table: str) -> int:
+    """How many rows one of the case's tables holds."""
+    return db[table].count
+
+
+def capture_count(db: sqlite_utils.Database) -> int:
+    """How many evidence items are packet captures."""
+    return db.execute("SELECT count(*) FROM evidence WHERE kind = 'capture'").fetchone()[0]
+
+
+def pe_files(db: sqlite_utils.Database, limit: int, hide_known_good: bool) -> tuple[list[dict[str, Any]], int]:
+    """Executables the PE analyser described (highest score first, `pe` still JSON text), and how many there are."""
+    if not has_columns(db, "files", ["pe"]):
+        return [], 0
+    known = " AND coalesce(f.known, '') != 'good'" if hide_known_good and has_known(db) else ""
+    total = db.execute(f"SELECT count(*) FROM files f WHERE f.pe IS NOT NULL AND f.pe != ''{known}").fetchone()[0]
+    order = "score DESC, " if has_columns(db, "files", ["score"]) else ""
+    rows = list(db.query(
+        f"""SELECT f.id, f.path, f.size, f.sha256, f.pe, e.path AS evidence FROM files f
+            JOIN evidence e ON e.id = f.evidence_id WHERE f.pe IS NOT NULL AND f.pe != ''{known}
+            ORDER BY {order}f.id LIMIT ?""", [limit]))
+    return rows, total
+
+
+# -- network summaries (a report's network section) ----------------------------------------
+
+def busiest_hosts(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """Hosts that sent and received the most bytes."""
+    return list(db.query("SELECT * FROM hosts ORDER BY bytes_out + bytes_in DESC, address LIMIT ?", [limit]))
+
+
+TALKER_PAIRS = """SELECT CASE WHEN src <= dst THEN src ELSE dst END AS a, CASE WHEN src <= dst THEN dst ELSE src END AS b,
+                         count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes, min(first_seen) AS first_seen,
+                         max(last_seen) AS last_seen, group_concat(DISTINCT app) AS apps
+                  FROM flows GROUP BY a, b"""
+DNS_NAMES = """SELECT query, qtype, count(*) AS lookups, min(ts) AS first_seen,
+                      group_concat(answers, char(10)) AS answers, group_concat(DISTINCT rcode) AS rcodes
+               FROM dns GROUP BY query, qtype"""
+TLS_SERVERS = """SELECT sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after, count(*) AS handshakes,
+                        min(ts) AS first_seen, group_concat(DISTINCT dst || ':' || dport) AS servers
+                 FROM tls GROUP BY sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after"""
+
+
+def _grouped(db: sqlite_utils.Database, grouped: str, order: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+    total = db.execute(f"SELECT count(*) FROM ({grouped})").fetchone()[0]
+    return list(db.query(f"{grouped} ORDER BY {order} LIMIT ?", [limit])), total
+
+
+def top_talkers(db: sqlite_utils.Database, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Pairs of endpoints (either direction) with their flows, packets, bytes, times and apps, most bytes first;
+    and how many pairs there are."""
+    return _grouped(db, TALKER_PAIRS, "bytes DESC, packets DESC, a, b", limit)
+
+
+def dns_names(db: sqlite_utils.Database, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Distinct (query, type) pairs with their lookups, answers (one JSON list a line) and rcodes, most looked up
+    first; and how many pairs there are."""
+    return _grouped(db, DNS_NAMES, "lookups DESC, first_seen, query", limit)
+
+
+def tls_servers(db: sqlite_utils.Database, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Distinct server names with their fingerprints and certificate, most handshakes first; and how many."""
+    return _grouped(db, TLS_SERVERS, "handshakes DESC, first_seen, sni", limit)
+
+
+def http_downloads_first(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """HTTP requests, those with a response body first, then by time."""
+    return list(db.query("SELECT * FROM http ORDER BY (body_sha256 IS NULL OR body_sha256 = ''), ts, id LIMIT ?",
+                         [limit]))
+
+
+def carried_file(db: sqlite_utils.Database, sha256: str, evidence_id: int) -> dict[str, Any] | None:
+    """The file a network transfer carried (id, path): one with its content and an origin, the same capture's first."""
+    return next(iter(db.query(
+        """SELECT id, path FROM files WHERE sha256 = ? AND origin IS NOT NULL AND origin != ''
+           ORDER BY evidence_id = ? DESC, id LIMIT 1""", [sha256, evidence_id])), None)
+
+
+def credentials_in_order(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` credentials, in the order seen."""
+    order = "ts, rowid" if "ts" in db["credentials"].columns_dict else "rowid"
+    return list(db.query(f"SELECT * FROM credentials ORDER BY {order} LIMIT ?", [limit]))
+
+
+# -- findings a report dwells on -----------------------------------------------------------
+
+def timeline_anchors(db: sqlite_utils.Database, min_rank: int, limit: int,
+                     hide_known_good: bool) -> list[dict[str, Any]]:
+    """Findings of at least `min_rank` severity and correlations, worst first, with the time the finding
+    records (`ts`) and its file's MACB times: where a report's timeline windows are centred."""
+    return list(db.query(
+        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, g.object_kind, g.evidence_id,
+                  json_extract(g.detail, '$.ts') AS ts, f.mtime, f.atime, f.ctime, f.crtime
+           FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           WHERE (g.severity_rank >= ? OR g.analyzer = 'correlation') {not_known_good(db, hide_known_good)}
+           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [min_rank, limit]))
+
+
+def correlation_findings(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The correlation pass's findings (id, severity, rule, title, detail decoded), worst first."""
+    rows = list(db.query("""SELECT id, severity, rule, title, detail FROM findings WHERE analyzer = 'correlation'
+                            ORDER BY severity_rank DESC, id LIMIT ?""", [limit]))
+    for row in rows:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+    return rows
+
+
+APPENDIX_COLUMNS = ["id", "severity", "evidence", "analyzer", "rule", "title", "object_kind", "object_id", "object",
+                    "file_size", "file_md5", "file_sha1", "file_sha256", "detail", "created_at"]
+
+
+def findings_for_appendix(db: sqlite_utils.Database, batch: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+    """Every finding as a tuple of APPENDIX_COLUMNS (with its file's size and hashes), worst first, `batch` at a time."""
+    cursor = db.execute(
+        """SELECT g.id, g.severity, e.path, g.analyzer, g.rule, g.title, g.object_kind, g.object_id, g.object,
+                  f.size, f.md5, f.sha1, f.sha256, g.detail, g.created_at
+           FROM findings g JOIN evidence e ON e.id = g.evidence_id
+           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+           ORDER BY g.severity_rank DESC, g.id""")
+    while rows := cursor.fetchmany(batch):
+        yield rows

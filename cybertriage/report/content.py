@@ -26,7 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import __version__
-from ..case import queries
+from ..case import browse, queries
 from ..case import timeline as case_timeline
 from ..case.custody import ReportSeal, check_chain, report_seal
 from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination
@@ -54,8 +54,6 @@ PE_FILES = 100
 TIMELINE_ANCHORS = 50
 TIMELINE_FETCH = 20_000
 CORRELATIONS_SHOWN = 100
-APPENDIX_FIELDS = ["id", "severity", "evidence", "analyzer", "rule", "title", "object_kind", "object_id", "object",
-                   "file_size", "file_md5", "file_sha1", "file_sha256", "detail", "created_at"]
 
 
 @dataclass
@@ -334,43 +332,42 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
     details = details or ReportDetails()
     db = open_read_only(case_dir)
     try:
-        db.execute("BEGIN")  # one snapshot for every query below, even while a scan writes
-        tables = set(db.table_names())
-        case_info = {row["key"]: row["value"] for row in db.query("SELECT key, value FROM case_info")}
-        details = dataclasses.replace(
-            details,
-            case_name=details.case_name or case_info.get("case_name") or case_info.get("name") or case_dir.resolve().name,
-            case_number=details.case_number or case_info.get("case_number") or case_info.get("number"),
-            examiner=details.examiner or case_info.get("examiner"),
-            agency=details.agency or case_info.get("agency"))
-        hide = not details.show_known_good  # files in known-good hash sets, and findings on them
-        evidence = _evidence(db, hide)
-        runs = [_run(row) for row in db.query("SELECT * FROM runs ORDER BY id")]
-        counts = queries.severity_counts(db, hide)
-        findings = list(queries.findings_worst_first(db, details.max_findings, hide))
-        _attach_files(db, findings)
-        pe, pe_total = _pe_files(db, hide) if details.includes("pe") else ([], 0)
-        analyzers, analyzers_recorded = _analyzers(runs)
-        data = ReportData(
-            details=details, case_dir=case_dir, generated_at=utc_now(), tool_version=__version__,
-            schema_version=db.execute("PRAGMA user_version").fetchone()[0], case_info=case_info,
-            evidence=evidence, runs=runs, analyzers=analyzers, analyzers_recorded=analyzers_recorded,
-            severity_counts=counts,
-            findings_total=sum(counts.values()), findings=findings,
-            network=_network(db, tables, details.show_credentials) if details.includes("network") else [],
-            network_summary=_network_summary(db, tables) if details.includes("network") else None,
-            pe=pe, pe_total=pe_total,
-            timeline=_timeline(db, details) if details.includes("timeline") else [],
-            tags=list(queries.tags(db)) if details.includes("tags") else [],
-            audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
-            audit_total=db["audit_log"].count, seal=report_seal(db), custody_problems=check_chain(db, case_dir),
-            known_good_hidden=queries.known_good_count(db) if hide else 0,
-            known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
-            correlations=_correlations(db) if details.includes("findings") else [])
-        if appendix is not None and data.truncated:
-            rows = _write_appendix(db, appendix, force)
-            data.appendix = Appendix(appendix, file_sha256(appendix), rows)
-        db.execute("COMMIT")
+        with queries.one_snapshot(db):  # one snapshot for every query below, even while a scan writes
+            tables = queries.table_names(db)
+            case_info = browse.case_info(db.conn)
+            details = dataclasses.replace(
+                details,
+                case_name=details.case_name or case_info.get("case_name") or case_info.get("name") or case_dir.resolve().name,
+                case_number=details.case_number or case_info.get("case_number") or case_info.get("number"),
+                examiner=details.examiner or case_info.get("examiner"),
+                agency=details.agency or case_info.get("agency"))
+            hide = not details.show_known_good  # files in known-good hash sets, and findings on them
+            evidence = _evidence(db, hide)
+            runs = [_run(row) for row in queries.runs(db)]
+            counts = queries.severity_counts(db, hide)
+            findings = list(queries.findings_worst_first(db, details.max_findings, hide))
+            _attach_files(db, findings)
+            pe, pe_total = _pe_files(db, hide) if details.includes("pe") else ([], 0)
+            analyzers, analyzers_recorded = _analyzers(runs)
+            data = ReportData(
+                details=details, case_dir=case_dir, generated_at=utc_now(), tool_version=__version__,
+                schema_version=browse.schema_version(db.conn), case_info=case_info,
+                evidence=evidence, runs=runs, analyzers=analyzers, analyzers_recorded=analyzers_recorded,
+                severity_counts=counts,
+                findings_total=sum(counts.values()), findings=findings,
+                network=_network(db, tables, details.show_credentials) if details.includes("network") else [],
+                network_summary=_network_summary(db, tables) if details.includes("network") else None,
+                pe=pe, pe_total=pe_total,
+                timeline=_timeline(db, details) if details.includes("timeline") else [],
+                tags=list(queries.tags(db)) if details.includes("tags") else [],
+                audit=queries.audit_entries(db, MAX_AUDIT_ENTRIES) if details.includes("audit") else [],
+                audit_total=queries.row_count(db, "audit_log"), seal=report_seal(db), custody_problems=check_chain(db, case_dir),
+                known_good_hidden=queries.known_good_count(db) if hide else 0,
+                known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
+                correlations=_correlations(db) if details.includes("findings") else [])
+            if appendix is not None and data.truncated:
+                rows = _write_appendix(db, appendix, force)
+                data.appendix = Appendix(appendix, file_sha256(appendix), rows)
     finally:
         db.close()
     return data
@@ -378,16 +375,12 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
 
 def _evidence(db: sqlite_utils.Database, hide_known_good: bool) -> list[dict[str, Any]]:
     items = queries.evidence_summary(db)
-    known = queries.has_known(db) and hide_known_good
     for item in items:
-        item["known_good"] = db.execute("SELECT count(*) FROM files WHERE evidence_id = ? AND known = 'good'",
-                                        [item["id"]]).fetchone()[0] if known else 0
+        item["known_good"] = queries.known_good_count(db, item["id"]) if hide_known_good else 0
         item["segments"] = json.loads(item["segments"]) if item.get("segments") else []
         for stage in item["ledger"]:
             stage["reasons"] = json.loads(stage["reasons"]) if stage["reasons"] else {}
-        item["problem_list"] = list(db.query(
-            "SELECT stage, object, message FROM problems WHERE evidence_id = ? ORDER BY id LIMIT ?",
-            [item["id"], MAX_PROBLEMS_SHOWN]))
+        item["problem_list"] = queries.problems(db, item["id"], MAX_PROBLEMS_SHOWN)
     return items
 
 
@@ -507,15 +500,7 @@ def _json_list(value: Any) -> Any:
 
 
 def _pe_files(db: sqlite_utils.Database, hide_known_good: bool) -> tuple[list[dict[str, Any]], int]:
-    if "pe" not in db["files"].columns_dict:
-        return [], 0
-    known = " AND coalesce(f.known, '') != 'good'" if hide_known_good and queries.has_known(db) else ""
-    total = db.execute(f"SELECT count(*) FROM files f WHERE f.pe IS NOT NULL AND f.pe != ''{known}").fetchone()[0]
-    order = "score DESC, " if "score" in db["files"].columns_dict else ""
-    rows = list(db.query(
-        f"""SELECT f.id, f.path, f.size, f.sha256, f.pe, e.path AS evidence FROM files f
-            JOIN evidence e ON e.id = f.evidence_id WHERE f.pe IS NOT NULL AND f.pe != ''{known}
-            ORDER BY {order}f.id LIMIT ?""", [PE_FILES]))
+    rows, total = queries.pe_files(db, PE_FILES, hide_known_good)
     for row in rows:
         try:
             pe = json.loads(row["pe"])
@@ -591,14 +576,14 @@ def pe_facts(pe: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _has(db: sqlite_utils.Database, tables: set[str], name: str, columns: Iterable[str]) -> bool:
-    return name in tables and set(columns) <= set(db[name].columns_dict)
+    return name in tables and queries.has_columns(db, name, columns)
 
 
 def _network_summary(db: sqlite_utils.Database, tables: set[str]) -> NetworkSummary | None:
-    records = {name: db[name].count for name in NETWORK_TABLES if name in tables}
+    records = {name: queries.row_count(db, name) for name in NETWORK_TABLES if name in tables}
     if not any(records.values()):
         return None
-    captures = db.execute("SELECT count(*) FROM evidence WHERE kind = 'capture'").fetchone()[0]
+    captures = queries.capture_count(db)
     return NetworkSummary(captures, records)
 
 
@@ -620,10 +605,10 @@ def _hosts(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
     if not _has(db, tables, "hosts", ("address", "macs", "names", "open_ports", "bytes_out", "bytes_in", "first_seen",
                                       "last_seen")):
         return None
-    total = db["hosts"].count
+    total = queries.row_count(db, "hosts")
     rows = [[r["address"], ", ".join(_json_list(r["macs"]) or []) or None, _shortened(_json_list(r["names"]) or []),
              _shortened(_json_list(r["open_ports"]) or []), r["bytes_out"], r["bytes_in"], r["first_seen"], r["last_seen"]]
-            for r in db.query("SELECT * FROM hosts ORDER BY bytes_out + bytes_in DESC, address LIMIT ?", [NETWORK_ROWS])]
+            for r in queries.busiest_hosts(db, NETWORK_ROWS)]
     return NetworkTable("hosts", "Hosts", total, "addresses (per capture)", "most bytes first (sent and received)",
                         ["Address", "MAC addresses", "Names", "Open ports", "Bytes out", "Bytes in", "First seen (UTC)",
                          "Last seen (UTC)"], rows)
@@ -641,14 +626,10 @@ def _shortened(values: list[Any]) -> str | None:
 def _talkers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
     if not _has(db, tables, "flows", ("src", "dst", "packets", "bytes", "first_seen", "last_seen", "app")):
         return None
-    pairs = """SELECT CASE WHEN src <= dst THEN src ELSE dst END AS a, CASE WHEN src <= dst THEN dst ELSE src END AS b,
-                      count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes, min(first_seen) AS first_seen,
-                      max(last_seen) AS last_seen, group_concat(DISTINCT app) AS apps
-               FROM flows GROUP BY a, b"""
-    total = db.execute(f"SELECT count(*) FROM ({pairs})").fetchone()[0]
+    pairs, total = queries.top_talkers(db, NETWORK_ROWS)
     rows = [[r["a"], r["b"], r["flows"], r["packets"], r["bytes"], r["first_seen"], r["last_seen"],
              ", ".join(sorted(set((r["apps"] or "").split(",")) - {""}))]
-            for r in db.query(f"{pairs} ORDER BY bytes DESC, packets DESC, a, b LIMIT ?", [NETWORK_ROWS])]
+            for r in pairs]
     return NetworkTable("talkers", "Top talkers", total, "pairs of endpoints", "most bytes first (both directions)",
                         ["Endpoint A", "Endpoint B", "Flows", "Packets", "Bytes", "First seen (UTC)",
                          "Last seen (UTC)", "App"], rows)
@@ -660,12 +641,9 @@ MAX_ANSWERS = 8
 def _dns_names(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | None:
     if not _has(db, tables, "dns", ("query", "qtype", "answers", "ts", "rcode")):
         return None
-    names = """SELECT query, qtype, count(*) AS lookups, min(ts) AS first_seen,
-                      group_concat(answers, char(10)) AS answers, group_concat(DISTINCT rcode) AS rcodes
-               FROM dns GROUP BY query, qtype"""
-    total = db.execute(f"SELECT count(*) FROM ({names})").fetchone()[0]
+    names, total = queries.dns_names(db, NETWORK_ROWS)
     rows = []
-    for r in db.query(f"{names} ORDER BY lookups DESC, first_seen, query LIMIT ?", [NETWORK_ROWS]):
+    for r in names:
         answers: list[str] = []
         for text in (r["answers"] or "").split("\n"):
             value = _json_list(text)
@@ -686,16 +664,11 @@ def _http_transfers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable
     if not _has(db, tables, "http", ("ts", "method", "host", "uri", "status", "content_type", "body_size",
                                      "body_sha256", "evidence_id")):
         return None
-    total = db["http"].count
+    total = queries.row_count(db, "http")
     rows = []
     carried = _has(db, tables, "files", ("sha256", "origin"))
-    for r in db.query("""SELECT * FROM http ORDER BY (body_sha256 IS NULL OR body_sha256 = ''), ts, id LIMIT ?""",
-                      [NETWORK_ROWS]):
-        file = None
-        if carried and r["body_sha256"]:
-            file = next(iter(db.query(
-                """SELECT id, path FROM files WHERE sha256 = ? AND origin IS NOT NULL AND origin != ''
-                   ORDER BY evidence_id = ? DESC, id LIMIT 1""", [r["body_sha256"], r["evidence_id"]])), None)
+    for r in queries.http_downloads_first(db, NETWORK_ROWS):
+        file = queries.carried_file(db, r["body_sha256"], r["evidence_id"]) if carried and r["body_sha256"] else None
         rows.append([r["ts"], r["method"], (r["host"] or "") + (r["uri"] or ""), r["status"], r["content_type"],
                      r["body_size"], r["body_sha256"],
                      f"file #{file['id']}: {file['path']}" if file else None])
@@ -710,14 +683,11 @@ def _tls_servers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | 
                "cert_not_after")
     if not _has(db, tables, "tls", columns):
         return None
-    servers = """SELECT sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after, count(*) AS handshakes,
-                        min(ts) AS first_seen, group_concat(DISTINCT dst || ':' || dport) AS servers
-                 FROM tls GROUP BY sni, ja3, ja3s, cert_subject, cert_issuer, cert_not_before, cert_not_after"""
-    total = db.execute(f"SELECT count(*) FROM ({servers})").fetchone()[0]
+    servers, total = queries.tls_servers(db, NETWORK_ROWS)
     rows = [[r["sni"] or "(no SNI)", r["servers"], r["handshakes"], r["first_seen"],
              f"{r['cert_not_before'] or '?'} to {r['cert_not_after'] or '?'}" if r["cert_not_before"] or r["cert_not_after"]
              else None, r["ja3"], r["ja3s"], r["cert_subject"], r["cert_issuer"]]
-            for r in db.query(f"{servers} ORDER BY handshakes DESC, first_seen, sni LIMIT ?", [NETWORK_ROWS])]
+            for r in servers]
     return NetworkTable("tls", "TLS server names", total, "distinct server names (SNI with fingerprints and certificate)",
                         "most handshakes first",
                         ["Server name (SNI)", "Server", "Handshakes", "First seen (UTC)", "Certificate valid (UTC)",
@@ -728,11 +698,10 @@ def _tls_servers(db: sqlite_utils.Database, tables: set[str]) -> NetworkTable | 
 def _credentials(db: sqlite_utils.Database, tables: set[str], show_credentials: bool) -> NetworkTable | None:
     if "credentials" not in tables:
         return None
-    present = list(db["credentials"].columns_dict)
+    present = queries.columns(db, "credentials")
     columns = [c for c in CREDENTIAL_COLUMNS if c in present] or [c for c in present if c != "id"][:8]
-    order = "ts, rowid" if "ts" in present else "rowid"
-    total = db["credentials"].count
-    rows = list(db.query(f"SELECT * FROM credentials ORDER BY {order} LIMIT ?", [NETWORK_ROWS]))
+    total = queries.row_count(db, "credentials")
+    rows = queries.credentials_in_order(db, NETWORK_ROWS)
     masked: list[str] = []
     if not show_credentials:
         masked = [c for c in columns if any(marker in c.lower() for marker in SECRET_MARKERS)]
@@ -748,12 +717,7 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
     """The case timeline within the window of each high/critical or correlation finding's times (the
     time the timeline gives the finding, and its file's MACB times), windows that overlap merged."""
     window = dt.timedelta(seconds=details.timeline_window_seconds)
-    anchors = list(db.query(
-        f"""SELECT g.id, g.severity, g.title, g.object, g.object_id, g.object_kind, g.evidence_id,
-                  json_extract(g.detail, '$.ts') AS ts, f.mtime, f.atime, f.ctime, f.crtime
-           FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           WHERE (g.severity_rank >= ? OR g.analyzer = 'correlation') {queries.not_known_good(db, not details.show_known_good)}
-           ORDER BY g.severity_rank DESC, g.id LIMIT ?""", [SEVERITY_RANK["high"], TIMELINE_ANCHORS]))
+    anchors = queries.timeline_anchors(db, SEVERITY_RANK["high"], TIMELINE_ANCHORS, not details.show_known_good)
     spans: list[list[Any]] = []  # [start, end, anchors]
     for anchor in anchors:
         for moment in _anchor_moments(anchor):
@@ -815,10 +779,8 @@ def _correlations(db: sqlite_utils.Database) -> list[Correlation]:
     """Correlation findings with the chain of each one's links (correlate.py) spelled out, in the
     order the chain runs: DNS lookup, download, carried copy, file on disk, the file's findings."""
     out = []
-    for row in db.query("""SELECT id, severity, rule, title, detail FROM findings WHERE analyzer = 'correlation'
-                           ORDER BY severity_rank DESC, id LIMIT ?""", [CORRELATIONS_SHOWN]):
-        detail = json.loads(row["detail"]) if row["detail"] else {}
-        steps = [(label, ts, visible(text)) for label, ts, text in chain(db, detail.get("links", []))]
+    for row in queries.correlation_findings(db, CORRELATIONS_SHOWN):
+        steps = [(label, ts, visible(text)) for label, ts, text in chain(db, row["detail"].get("links", []))]
         out.append(Correlation(row["id"], row["severity"], row["rule"], row["title"], steps))
     return out
 
@@ -838,17 +800,11 @@ def _parse_time(value: str | None) -> dt.datetime | None:
 def _write_appendix(db: sqlite_utils.Database, path: Path, force: bool) -> int:
     """Every finding as CSV, in the report's order; text made visible and safe from spreadsheet formulas."""
     count = 0
-    cursor = db.execute(
-        """SELECT g.id, g.severity, e.path, g.analyzer, g.rule, g.title, g.object_kind, g.object_id, g.object,
-                  f.size, f.md5, f.sha1, f.sha256, g.detail, g.created_at
-           FROM findings g JOIN evidence e ON e.id = g.evidence_id
-           LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
-           ORDER BY g.severity_rank DESC, g.id""")
     try:
         with PendingFile(path) as pending:
             writer = csv.writer(pending.text)
-            writer.writerow(APPENDIX_FIELDS)
-            while rows := cursor.fetchmany(5000):
+            writer.writerow(queries.APPENDIX_COLUMNS)
+            for rows in queries.findings_for_appendix(db):
                 writer.writerows([_cell(v) for v in row] for row in rows)
                 count += len(rows)
             pending.put_in_place(force=force)
