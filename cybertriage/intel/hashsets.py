@@ -29,6 +29,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ..case import lookups, writes
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
 from ..severity import SEVERITY_RANK
@@ -341,10 +342,8 @@ def hash_set_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> HashSetP
     if not intel.hash_sets:
         return result
     lookup = HashSetLookup(intel.path, intel.hash_sets)
-    recorded = {(row[0], row[1]) for row in db.execute(
-        "SELECT object_id, rule FROM findings WHERE analyzer = ? AND object_kind = 'file'", [ANALYZER])}
-    files = db.execute("SELECT id, evidence_id, path, md5, sha1, sha256, known, known_set, score, reasons FROM files "
-                       "WHERE md5 IS NOT NULL OR sha1 IS NOT NULL OR sha256 IS NOT NULL").fetchall()
+    recorded = lookups.file_rules(db, ANALYZER)
+    files = list(lookups.hashed_files(db))
     for file_id, evidence_id, path, md5, sha1, sha256, known, known_set, score, reasons in files:
         matches = lookup.find(md5, sha1, sha256)
         if not matches:
@@ -352,21 +351,20 @@ def hash_set_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> HashSetP
         result.files += 1
         chosen = matches[0]  # find() gives known-bad sets first, as the scan marks them
         if (known, known_set) != (chosen.set.known, chosen.set.name):
-            db["files"].update(file_id, {"known": chosen.set.known, "known_set": chosen.set.name})
+            writes.mark_known(db, file_id, chosen.set.known, chosen.set.name)
             result.marked += 1
         points = (score or 0, json.loads(reasons) if reasons else [])
         for match in matches:
             if match.set.known != "bad" or (file_id, match.set.name) in recorded:
                 continue
             recorded.add((file_id, match.set.name))
-            db["findings"].insert({
+            writes.add_findings(db, [{
                 "evidence_id": evidence_id, "object_kind": "file", "object_id": file_id, "object": path,
                 "analyzer": ANALYZER, "rule": match.set.name, "severity": "critical",
                 "severity_rank": SEVERITY_RANK["critical"], "title": match.title,
-                "detail": json.dumps(match.detail(), ensure_ascii=False), "created_at": now})
+                "detail": json.dumps(match.detail(), ensure_ascii=False), "created_at": now}])
             raised = with_finding(*points, "critical", match.title)
             points = (raised.value, raised.reasons)
-            db["files"].update(file_id, {"score": raised.value,
-                                         "reasons": json.dumps(raised.reasons, ensure_ascii=False)})
+            writes.set_score(db, file_id, raised.value, raised.reasons)
             result.new += 1
     return result

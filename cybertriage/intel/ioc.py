@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from ..case import lookups, queries, writes
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
 from ..severity import SEVERITIES, SEVERITY_RANK
@@ -436,10 +437,6 @@ SOURCE_WORDS = {("file", "md5"): "file MD5", ("file", "sha1"): "file SHA-1", ("f
                 ("flow", "dst"): "flow destination"}
 
 
-def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
-    return set(db[table].columns_dict) if table in db.table_names() else set()
-
-
 def _peers(text: str | None) -> list[str]:
     return sorted(set((text or "").split(",")) - {""})[:MAX_PEERS]
 
@@ -449,24 +446,18 @@ def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
     same evidence are counted together, with their first and last times and peers)."""
     kinds = matcher.kinds
     if kinds & {"md5", "sha1", "sha256"}:
-        for file_id, evidence_id, path, *hashes in db.execute(
-                "SELECT id, evidence_id, path, md5, sha1, sha256 FROM files "
-                "WHERE md5 IS NOT NULL OR sha1 IS NOT NULL OR sha256 IS NOT NULL"):
-            for kind, value in zip(("md5", "sha1", "sha256"), hashes):
+        for file_id, evidence_id, path, md5, sha1, sha256, *_ in lookups.hashed_files(db):
+            for kind, value in zip(("md5", "sha1", "sha256"), (md5, sha1, sha256)):
                 for ioc in matcher.hash(kind, value):
                     yield Hit(ioc, evidence_id, "file", kind, value, "file", file_id, path)
     network = kinds & {"domain", "ipv4", "ipv6", "url"}
-    if network and {"query"} <= _columns(db, "dns"):
-        for evidence_id, query, count, first, last, peers in db.execute(
-                "SELECT evidence_id, lower(query) AS q, count(*), min(ts), max(ts), group_concat(DISTINCT src) FROM dns "
-                "WHERE query IS NOT NULL AND query != '' GROUP BY evidence_id, q"):
+    if network and queries.has_columns(db, "dns", ["query"]):
+        for evidence_id, query, count, first, last, peers in lookups.dns_queries(db):
             for ioc in matcher.host(query):
                 yield Hit(ioc, evidence_id, "dns", "query", query, object=f"DNS query {query}", count=count,
                           first_seen=first, last_seen=last, peers=_peers(peers))
         answers: dict[tuple[int, str], list[Any]] = {}
-        for evidence_id, text, count, first, last, queries in db.execute(
-                "SELECT evidence_id, answers, count(*), min(ts), max(ts), group_concat(DISTINCT query) FROM dns "
-                "WHERE answers IS NOT NULL AND answers NOT IN ('', '[]') GROUP BY evidence_id, answers"):
+        for evidence_id, text, count, first, last, names in lookups.dns_answer_lists(db):
             try:
                 values = json.loads(text)
             except ValueError:
@@ -475,53 +466,43 @@ def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
                 seen = answers.setdefault((evidence_id, answer), [0, [], set()])
                 seen[0] += count
                 seen[1] += [t for t in (first, last) if t]
-                seen[2].update(_peers(queries))
-        for (evidence_id, answer), (count, times, queries) in sorted(answers.items()):
+                seen[2].update(_peers(names))
+        for (evidence_id, answer), (count, times, asked) in sorted(answers.items()):
             for ioc in matcher.host(answer) if " " not in answer else []:
                 yield Hit(ioc, evidence_id, "dns", "answer", answer, object=f"DNS answer {answer}", count=count,
                           first_seen=min(times, default=None), last_seen=max(times, default=None),
-                          peers=sorted(queries)[:MAX_PEERS])
-    if network and {"host", "uri"} <= _columns(db, "http"):
-        for evidence_id, host, count, first, last, peers in db.execute(
-                "SELECT evidence_id, lower(host) AS h, count(*), min(ts), max(ts), group_concat(DISTINCT dst) FROM http "
-                "WHERE host IS NOT NULL AND host != '' GROUP BY evidence_id, h"):
+                          peers=sorted(asked)[:MAX_PEERS])
+    if network and queries.has_columns(db, "http", ["host", "uri"]):
+        for evidence_id, host, count, first, last, peers in lookups.http_hosts(db):
             for ioc in matcher.host(host):
                 yield Hit(ioc, evidence_id, "http", "host", host, object=f"HTTP host {host}", count=count,
                           first_seen=first, last_seen=last, peers=_peers(peers))
         if "url" in kinds:
-            for evidence_id, host, uri, count, first, last in db.execute(
-                    "SELECT evidence_id, host, uri, count(*), min(ts), max(ts) FROM http "
-                    "WHERE host IS NOT NULL AND host != '' GROUP BY evidence_id, host, uri"):
+            for evidence_id, host, uri, count, first, last in lookups.http_requests(db):
                 url = normal_url(f"http://{host}{uri if (uri or '').startswith('/') else '/' + (uri or '')}")
                 for ioc in matcher.url(url):
                     yield Hit(ioc, evidence_id, "http", "url", url, object=f"HTTP URL {url}", count=count,
                               first_seen=first, last_seen=last)
-    if network and "sni" in _columns(db, "tls"):
-        for evidence_id, sni, count, first, last, peers in db.execute(
-                "SELECT evidence_id, lower(sni) AS s, count(*), min(ts), max(ts), group_concat(DISTINCT dst) FROM tls "
-                "WHERE sni IS NOT NULL AND sni != '' GROUP BY evidence_id, s"):
+    if network and queries.has_columns(db, "tls", ["sni"]):
+        for evidence_id, sni, count, first, last, peers in lookups.tls_names(db):
             for ioc in matcher.domain(sni):
                 yield Hit(ioc, evidence_id, "tls", "sni", sni, object=f"TLS server name {sni}", count=count,
                           first_seen=first, last_seen=last, peers=_peers(peers))
-    if kinds & {"ipv4", "ipv6"} and {"src", "dst"} <= _columns(db, "flows"):
-        for end, other in (("src", "dst"), ("dst", "src")):
-            for evidence_id, address, count, first, last, peers in db.execute(
-                    f"SELECT evidence_id, {end}, count(*), min(first_seen), max(last_seen), group_concat(DISTINCT {other}) "
-                    f"FROM flows WHERE {end} IS NOT NULL GROUP BY evidence_id, {end}"):
+    if kinds & {"ipv4", "ipv6"} and queries.has_columns(db, "flows", ["src", "dst"]):
+        for end in ("src", "dst"):
+            for evidence_id, address, count, first, last, peers in lookups.flow_addresses(db, end):
                 for ioc in matcher.ip(address):
                     yield Hit(ioc, evidence_id, "flow", end, address, object=f"{SOURCE_WORDS['flow', end]} {address}",
                               count=count, first_seen=first, last_seen=last, peers=_peers(peers))
-    if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and {"kind", "value", "sha256"} <= _columns(db, "indicators"):
+    if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and queries.has_columns(db, "indicators",
+                                                                                  ["kind", "value", "sha256"]):
         look = {"domain": matcher.domain, "ip": matcher.ip, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
                 "email": matcher.email}  # the indicators analyzer writes "ip" for both address families
-        for kind, value in db.execute("SELECT DISTINCT kind, value FROM indicators").fetchall():
+        for kind, value in lookups.indicator_values(db):
             iocs = look.get(kind, lambda _: [])(value)
             if not iocs:
                 continue
-            for evidence_id, file_id, path, count, offset in db.execute(  # every file with content that holds it
-                    "SELECT f.evidence_id, f.id, f.path, count(*), min(i.offset) FROM indicators i "
-                    "JOIN files f ON f.sha256 = i.sha256 WHERE i.kind = ? AND i.value = ? GROUP BY f.id ORDER BY f.id",
-                    [kind, value]).fetchall():
+            for evidence_id, file_id, path, count, offset in lookups.files_holding(db, kind, value):
                 for ioc in iocs:
                     yield Hit(ioc, evidence_id, "string in file", kind, value, "file", file_id, path, count=count,
                               offset=offset)
@@ -565,8 +546,7 @@ def ioc_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> PassResult:
     matcher = load_iocs(intel)
     if not matcher:
         return result
-    known = {row[0] for row in db.execute(
-        "SELECT json_extract(detail, '$.match_key') FROM findings WHERE analyzer = ?", [ANALYZER])}
+    known = lookups.finding_keys(db, ANALYZER, "match_key")
     rows = []
     for hit in find_hits(db, matcher):
         result.hits += 1
@@ -576,17 +556,15 @@ def ioc_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> PassResult:
         known.add(hit.key)
         rows.append(_finding(hit, now))
     if rows:
-        db["findings"].insert_all(rows)
+        writes.add_findings(db, rows)
     from ..score import with_finding  # here, not at the top: the score module imports the analyzers, which import intel
 
     for row in rows:
         if row["object_kind"] == "file":
-            recorded = db.execute("SELECT score, reasons FROM files WHERE id = ?", [row["object_id"]]).fetchone()
+            recorded = lookups.file_score(db, row["object_id"])
             if recorded is not None:
-                score = with_finding(recorded[0] or 0, json.loads(recorded[1]) if recorded[1] else [],
-                                     row["severity"], row["title"])
-                db["files"].update(row["object_id"], {"score": score.value,
-                                                      "reasons": json.dumps(score.reasons, ensure_ascii=False)})
+                score = with_finding(recorded[0], recorded[1], row["severity"], row["title"])
+                writes.set_score(db, row["object_id"], score.value, score.reasons)
     result.new = len(rows)
     return result
 
