@@ -6,11 +6,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from cybertriage import pipeline
 from cybertriage.analyzers import Settings
 from cybertriage.assets import asset_dir
 from cybertriage.errors import Cancelled
-from cybertriage.pipeline import Scan, ScanOptions
+from cybertriage.pipeline import Scan, ScanOptions, integrity
 from tests.conftest import Images, export, run_cli
 
 
@@ -60,7 +59,7 @@ def test_an_evidence_item_that_fails_while_its_hash_runs_stops_only_its_hash(dis
     cancelled, and the next evidence item is examined."""
     blank = tmp_path / "blank.raw"
     blank.write_bytes(bytes(4 * 1024 * 1024))  # no partition table, no filesystem: its analysis fails at once
-    real_hash_files = pipeline.hash_files
+    real_hash_files = integrity.hash_files
 
     def slow_for_the_blank_image(files, stop, progress, *options):
         if files[0] == blank:  # a hash that outlasts the failed analysis, as a large image's would
@@ -68,7 +67,7 @@ def test_an_evidence_item_that_fails_while_its_hash_runs_stops_only_its_hash(dis
             raise Cancelled()
         return real_hash_files(files, stop, progress, *options)
 
-    monkeypatch.setattr(pipeline, "hash_files", slow_for_the_blank_image)
+    monkeypatch.setattr(integrity, "hash_files", slow_for_the_blank_image)
     cancel = threading.Event()
     scan = Scan(tmp_path / "case", [blank, disk_images.bare_fat], ScanOptions(jobs=1), cancel)
     for _ in scan.run():

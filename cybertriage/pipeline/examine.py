@@ -1,0 +1,206 @@
+"""What happens to one object: its content read once, every analyzer run on it (and on the members it
+carries, in turn), its findings and the stages it skipped, and its row with its score.
+
+The same bytes under the same name (a file copied about, a member of many archives) are examined once, and
+the facts and findings reused, when nothing in them depends on more than the bytes and the name."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..analyzers import Analyzer, Finding, Item
+from ..analyzers.filetype import EXECUTABLE_MIMES, extension_of
+from ..case.store import crash_point
+from ..evidence import EvidenceObject
+from ..score import Score, score_object
+from .carried import CarriedObjects
+from .options import ScanRun
+from .record import EvidenceRecord
+
+# Objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
+# holding at most this many indicators between them (a bounded few tens of MB).
+MAX_EXAMINED, MAX_EXAMINED_INDICATORS = 4096, 100_000
+
+Batch = dict[str, list[dict[str, Any]]]  # table → rows waiting for the case writer
+
+
+@dataclass
+class Examined:
+    """What the examination of one object's content found."""
+
+    facts: dict[str, Any]
+    findings: tuple[Finding, ...]
+    skipped: tuple[tuple[str, str], ...]  # (stage, reason)
+    executable: bool
+    note: str | None = None  # why its content was not read in full
+    worst_member: tuple[str, int] | None = None  # (path, score) of the worst object it carries
+    reusable: bool = False  # depends on nothing but the bytes and the name
+
+
+class Examiner:
+    """Examines the objects of one evidence item; called by every worker thread at once."""
+
+    def __init__(self, run: ScanRun, evidence: EvidenceRecord, carried: CarriedObjects) -> None:
+        self.run = run
+        self.evidence = evidence
+        self.carried = carried
+        self.examined: dict[tuple, Examined] = {}  # (sha256, name, kind, size, depth) → what was found
+        self.examined_indicators = 0  # indicators held in self.examined
+        self.indicated: set[str] = set()  # contents whose indicators went to the writer
+
+    def examine(self, obj: EvidenceObject, batch: Batch) -> int:
+        """Read the object once, run every analyzer on it, queue its row and findings; its score."""
+        ledger = self.evidence.source.ledger
+        ledger.attempted("files")
+        key = (obj.sha256, obj.name, obj.kind, obj.size, obj.depth) if obj.sha256 and obj.content is not None else None
+        result = self._examined_before(obj, key) if key is not None else None
+        if result is None:
+            result = self._analyse(obj, batch)
+            self._remember(key, result)
+        findings = list(result.findings)
+        if obj.origin and result.executable:
+            findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
+                                    f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
+        if obj.flow_id is not None and result.note is None and result.facts.get("sha256"):
+            self.carried.keep(obj, result.facts["sha256"])
+        for stage, reason in result.skipped:
+            ledger.skipped(stage, reason, obj.path)
+        ledger.processed("files")
+        score = score_object(obj.path, obj.deleted, result.facts.get("mime"), findings, result.worst_member, obj.origin)
+        batch["files"].append(self._file_row(obj, result, score))
+        batch["findings"].extend(self.evidence.finding_rows(obj, findings))
+        self._queue_indicators(result.facts, batch)
+        with self.evidence.tally.lock:
+            self.evidence.tally.done += 1
+        return score.value
+
+    def _examined_before(self, obj: EvidenceObject, key: tuple) -> Examined | None:
+        """The same bytes under the same name, already examined: the same facts and findings."""
+        same = self.examined.get(key)
+        if same is None:
+            return None
+        ledger = self.evidence.source.ledger
+        ledger.attempted("content")
+        ledger.processed("content")
+        self.evidence.tally.read(obj.size)
+        return same
+
+    def _remember(self, key: tuple | None, result: Examined) -> None:
+        indicators = len(result.facts.get("indicators", ()))
+        if (key is not None and result.reusable and len(self.examined) < MAX_EXAMINED
+                and self.examined_indicators + indicators <= MAX_EXAMINED_INDICATORS):
+            self.examined[key] = result
+            self.examined_indicators += indicators
+
+    def _analyse(self, obj: EvidenceObject, batch: Batch) -> Examined:
+        item = Item(obj)
+        note = self._read_content(item)
+        findings: list[Finding] = []
+        worst_member = None
+        failed = False
+        for analyzer in self.run.analyzers:
+            try:
+                for output in analyzer.analyze(item):
+                    if isinstance(output, Finding):
+                        findings.append(output)
+                        continue
+                    member_score = self._examine_member(obj, output, batch)
+                    if worst_member is None or member_score > worst_member[1]:
+                        worst_member = (output.path, member_score)
+            except Exception as error:  # one analyzer's failure on one object must not stop the run
+                failed = True
+                self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,
+                                                    f"{type(error).__name__}: {error}")
+        facts, skipped = item.facts, tuple(item.skipped)
+        executable = facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
+        # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
+        reusable = (note is None and not failed and worst_member is None and facts.get("sha256") == obj.sha256
+                    and not item.head.startswith(b"MZ") and not any(reason == "timed out" for _, reason in skipped))
+        return Examined(facts, tuple(findings), skipped, executable, note, worst_member, reusable)
+
+    def _read_content(self, item: Item) -> str | None:
+        """Read the content once for every analyzer, counted in the ledger; None if read in full, else why not."""
+        obj = item.obj
+        ledger = self.evidence.source.ledger
+        if obj.content is not None:
+            ledger.attempted("content")
+            note = read_once(item, self.run.analyzers, self.run.options.settings.keep_limit, self.evidence.tally.read,
+                             self.run.cancel)
+            if note is None:
+                ledger.processed("content")
+                return None
+            reason, _, detail = note.partition(": ")
+            ledger.skipped("content", reason, obj.path, detail or None)
+            if reason == "unreadable content" and obj.depth == 0:
+                self.evidence.source.content_unreadable(obj.path)
+            return note
+        if obj.unreadable:
+            ledger.attempted("content")
+            ledger.skipped("content", obj.unreadable)
+        return obj.unreadable
+
+    def _examine_member(self, parent: EvidenceObject, member: EvidenceObject, batch: Batch) -> int:
+        """An object carried in another (an archive member): examined in turn; its score."""
+        member.id, member.parent_id, member.depth = next(self.evidence.ids), parent.id, parent.depth + 1
+        with self.evidence.tally.lock:
+            self.evidence.tally.found += 1
+        return self.examine(member, batch)
+
+    def _file_row(self, obj: EvidenceObject, result: Examined, score: Score) -> dict[str, Any]:
+        facts = result.facts
+        return {
+            "id": obj.id, "evidence_id": self.evidence.evidence_id, "parent_id": obj.parent_id,
+            "partition_offset": obj.partition_offset, "path": obj.path, "name": obj.name,
+            "extension": extension_of(obj.name), "inode": obj.inode, "kind": obj.kind, "deleted": int(obj.deleted),
+            "size": obj.size, "md5": facts.get("md5"), "sha1": facts.get("sha1"), "sha256": facts.get("sha256"),
+            "mime": facts.get("mime"), "description": facts.get("description"),
+            "ext_mismatch": int(bool(facts.get("ext_mismatch"))),
+            "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime, "note": result.note,
+            "origin": obj.origin, "flow_id": obj.flow_id,
+            "score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False) if score.reasons else None,
+            "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
+            "known": facts.get("known"), "known_set": facts.get("known_set"),
+        }
+
+    def _queue_indicators(self, facts: dict[str, Any], batch: Batch) -> None:
+        """The network indicators found in a content, once per content."""
+        sha256 = facts.get("sha256")
+        if sha256 and facts.get("indicators") and sha256 not in self.indicated:
+            self.indicated.add(sha256)
+            batch.setdefault("indicators", []).extend(
+                {"sha256": sha256, "kind": kind, "value": value, "offset": offset}
+                for kind, value, offset in facts["indicators"])
+
+
+def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
+              progress: Callable[[int], None], cancel: threading.Event) -> str | None:
+    """Read an object's content once, in chunks, feeding every analyzer's stream consumer and
+    keeping the whole content for YARA when it is small enough; None if all of it was read,
+    else why not."""
+    obj = item.obj
+    consumers = [c for analyzer in analyzers if (c := analyzer.stream(item)) is not None]
+    keep = obj.size <= keep_limit
+    kept: list[bytes] = []
+    try:
+        for chunk in obj.content.chunks():
+            if not item.head:
+                item.head = chunk
+            else:
+                crash_point("mid-file")  # a second chunk: the object is being read
+            for consume in consumers:
+                consume(chunk)
+            if keep:
+                kept.append(chunk)
+            progress(len(chunk))
+            if cancel.is_set():
+                return "cancelled"
+    except Exception as error:  # I/O errors, corrupt compressed members, truncated images
+        return f"unreadable content: {error}"
+    item.content_read = True
+    if keep:
+        item.data = kept[0] if len(kept) == 1 else b"".join(kept)
+    return None

@@ -1,0 +1,83 @@
+"""One evidence item as this run writes it to the case: its id, its opened source, the tally of its objects
+and findings, and its findings as rows. Every stage and every worker thread of the item shares one."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..analyzers import Finding
+from ..case import CaseWriter
+from ..evidence import EvidenceObject, EvidenceSource
+from ..formatting import utc_now
+from ..severity import SEVERITY_RANK
+from .progress import Progress
+
+
+@dataclass
+class Tally:
+    """What the worker threads have counted so far; read for progress and the outcome, under the lock."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    found: int = 0  # objects listed or carried in others
+    done: int = 0  # objects examined
+    bytes: int = 0  # content read
+    findings: dict[str, int] = field(default_factory=dict)  # severity → count
+
+    def read(self, size: int) -> None:
+        with self.lock:
+            self.bytes += size
+
+
+@dataclass
+class EvidenceRecord:
+    """One evidence item, opened, being examined and written to the case in this run."""
+
+    writer: CaseWriter
+    run_id: int
+    evidence_id: int
+    path: Path  # as the examiner named it
+    key: str  # as the case knows it: evidence.path
+    source: EvidenceSource
+    ids: Iterator[int]  # the next free file ids
+    tally: Tally
+
+    def finding_rows(self, obj: EvidenceObject | None, findings: list[Finding],
+                     object_text: str | None = None) -> list[dict[str, Any]]:
+        """Rows for findings on a file (obj), or on the evidence itself or one of its records (object_text)."""
+        rows = []
+        for finding in findings:
+            with self.tally.lock:
+                self.tally.findings[finding.severity] = self.tally.findings.get(finding.severity, 0) + 1
+            rows.append({
+                "evidence_id": self.evidence_id, "object_kind": "file" if obj else "evidence",
+                "object_id": obj.id if obj else self.evidence_id, "object": obj.path if obj else object_text or self.key,
+                "analyzer": finding.analyzer, "rule": finding.rule, "severity": finding.severity,
+                "severity_rank": SEVERITY_RANK[finding.severity], "title": finding.title,
+                "detail": json.dumps(finding.detail, ensure_ascii=False, default=str), "created_at": utc_now(),
+            })
+        return rows
+
+    def record_findings(self, findings: list[Finding]) -> None:
+        """Findings on the evidence itself (its integrity), written now."""
+        self.writer.add_rows("findings", self.finding_rows(None, findings))
+
+    def send(self, batch: dict[str, list[dict[str, Any]]]) -> None:
+        """Hand a batch of rows to the case writer and empty it."""
+        for table, rows in batch.items():
+            if rows:
+                self.writer.add_rows(table, rows)
+                batch[table] = []
+
+    def progress(self, listing_done: bool) -> Progress:
+        """How far the analysis is. Bytes: how far through the evidence when the listing reads it (a capture),
+        else how much content was read."""
+        reading = self.source.reading()
+        with self.tally.lock:
+            done, total = reading if reading is not None else (self.tally.bytes, None)
+            return Progress(str(self.path), "analysing", self.tally.found, self.tally.done, done, total,
+                            listing_done=listing_done)

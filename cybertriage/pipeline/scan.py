@@ -1,0 +1,159 @@
+"""The scan: its run record in the case, each evidence item in turn, then the passes over the whole case
+(IOC matching, the timeline's indexes, correlation), and the run's end."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..analyzers import build_analyzers
+from ..analyzers.yara_scan import YaraScan
+from ..case import CaseWriter, audit, timeline
+from ..case.store import crash_point, mark_run_failed
+from ..correlate import correlate
+from ..errors import CaseError, EvidenceError, UsageError
+from ..evidence.disk import split_raw_segments
+from ..formatting import utc_now
+from ..intel import Intel, ioc_pass
+from .options import ScanOptions, ScanRun
+from .progress import Outcome, Progress
+from .stages import EvidenceRun
+
+
+class Scan:
+    """One run over a list of evidence into one case."""
+
+    def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions,
+                 cancel: threading.Event | None = None) -> None:
+        self.case_dir = case_dir
+        self.evidence = evidence
+        self.options = options
+        self.cancel = cancel or threading.Event()
+        self.outcomes: list[Outcome] = []
+        self.settings = options.settings
+        self.analyzers = build_analyzers(self.settings)  # compiles YARA rules: fail before touching the case
+        self.rules_sha256 = next((a.rules_sha256 for a in self.analyzers if isinstance(a, YaraScan)), None)
+
+    def run(self) -> Iterator[Progress]:
+        """Process every evidence item in turn, yielding progress; outcomes land in self.outcomes.
+        A scan none of whose evidence exists (a mistyped path) is a usage error that writes nothing."""
+        missing = [path for path in self.evidence if not path.exists() and not path.is_symlink()]
+        if len(missing) == len(self.evidence):
+            raise UsageError(f"no such evidence: {', '.join(map(str, missing))}; nothing scanned, no case written")
+        writer = CaseWriter(self.case_dir)
+        indexed = False
+        run_id = None
+        try:
+            run_id = writer.call(self._start)
+            crash_point("scan-started")
+            writer.call(timeline.drop_indexes)
+            run = ScanRun(self.case_dir, self.options, self.analyzers, self.cancel, writer, run_id, self.outcomes)
+            yield from self._each_evidence(run)
+            yield from self._match_iocs(run)
+            yield Progress(evidence="", stage="indexing times", listing_done=True)
+            writer.call(timeline.create_indexes)
+            indexed = True
+            yield from self._link_evidence(run)
+            self._end(run)
+            yield Progress(evidence="", stage="finished", listing_done=True)
+        except CaseError as error:  # disk full, read-only: the run says so now, not 'running' until the next scan
+            if run_id is not None:
+                mark_run_failed(self.case_dir, run_id, str(error))
+            raise
+        finally:
+            if not indexed:  # stopped early: the timeline's indexes are made again all the same
+                _index_times(writer)
+            writer.close()
+
+    def _options_record(self) -> dict[str, Any]:
+        """What the run was asked to do, as its record and the audit log keep it."""
+        return {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
+                "yara": self.settings.rule_paths is not None,
+                "rules": [str(p) for p in self.settings.rule_paths or ()],
+                "verify_images": self.options.verify_images,
+                **(self.settings.intel.record() if self.settings.intel else {})}
+
+    def _start(self, db: Any) -> int:
+        """The run's record, 'running'; the writer holds the case's lock, so a run still 'running' was killed."""
+        options = self._options_record()
+        db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        run_id = db["runs"].insert({"started": utc_now(), "status": "running", "tool_version": __version__,
+                                    "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk
+        audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence],
+                                   "tool_version": __version__, "rules_sha256": self.rules_sha256, **options})
+        return run_id
+
+    def _each_evidence(self, run: ScanRun) -> Iterator[Progress]:
+        """Every evidence item once, however often (or by whichever segment) it was named."""
+        seen: set[str] = set()
+        for path in self.evidence:
+            key = _evidence_key(path)
+            if key in seen:
+                continue
+            seen.add(key)
+            if self.cancel.is_set():
+                self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
+                continue
+            yield from EvidenceRun(run, path, key).stages()
+
+    def _match_iocs(self, run: ScanRun) -> Iterator[Progress]:
+        """Once the evidence is in: the IOC lists over the whole case."""
+        intel = self.settings.intel
+        if intel and intel.ioc_lists and not self.cancel.is_set():
+            yield Progress(evidence="", stage="matching IOCs", listing_done=True)
+            run.writer.call(lambda db: _ioc_pass(db, intel, run.run_id))
+
+    def _link_evidence(self, run: ScanRun) -> Iterator[Progress]:
+        """Once the timeline is indexed: the case's evidence items linked (correlate.py)."""
+        if not self.cancel.is_set():
+            yield Progress(evidence="", stage="correlating", listing_done=True)
+            run.writer.call(lambda db: _correlate(db, run.run_id))
+
+    def _end(self, run: ScanRun) -> None:
+        """The run's record: finished, cancelled or completed, with what became of each evidence item."""
+        status = "cancelled" if self.cancel.is_set() else "completed"
+        summary = [asdict(o) for o in self.outcomes]
+        run.writer.call(lambda db: (db["runs"].update(run.run_id, {"finished": utc_now(), "status": status,
+                                                                   "summary": json.dumps(summary)}),
+                                    audit(db, "scan finished", {"run": run.run_id, "status": status, "outcomes": [
+                                        {"evidence": o.path, "status": o.status, "files": o.files}
+                                        for o in self.outcomes]})))
+
+
+def _index_times(writer: CaseWriter) -> None:
+    try:
+        writer.call(timeline.create_indexes)
+    except CaseError:  # the case cannot be written: its next scan makes them
+        return
+
+
+def _correlate(db: Any, run_id: int) -> None:
+    """Link the case's evidence items (correlate.py); a failure there loses nothing already recorded."""
+    try:
+        added = correlate(db)
+    except Exception as error:  # the scan's results stand without the links
+        audit(db, "correlation failed", {"run": run_id, "error": f"{type(error).__name__}: {error}"})
+        return
+    audit(db, "correlation", {"run": run_id, "new_links": added})
+
+
+def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
+    """The IOC lists over the whole case, once its evidence is in; logged in the chain of custody."""
+    result = ioc_pass(db, intel, utc_now())
+    audit(db, "IOC pass", {"run": run_id, "lists": [lst.name for lst in intel.ioc_lists], "hits": result.hits,
+                           "new_findings": result.new, "by_source": result.by_source})
+
+
+def _evidence_key(path: Path) -> str:
+    """The same evidence named twice (or by another segment of a split image) is one item."""
+    resolved = path.resolve() if path.exists() else path.absolute()
+    try:
+        segments = split_raw_segments(resolved) if resolved.is_file() else None
+    except (EvidenceError, OSError):
+        segments = None
+    return str(segments[0] if segments else resolved)

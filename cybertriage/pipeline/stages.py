@@ -1,0 +1,185 @@
+"""Everything done to one evidence item, in order: added to the case (or resumed), opened, described,
+its hash started, its image verified, its objects analysed, its hash recorded, accounted for, finished."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..analyzers.net import analyse_in_child
+from ..case import audit
+from ..case.store import crash_point
+from ..errors import Cancelled, EvidenceError
+from ..evidence import EvidenceSource, open_evidence
+from ..evidence.disk import DiskImage
+from ..formatting import utc_now
+from .carried import CarriedObjects
+from .examine import Examiner
+from .integrity import ContainerHashing, record_container_hash, verify_image
+from .options import ScanRun
+from .progress import Outcome, Progress
+from .record import EvidenceRecord, Tally
+from .workers import WorkerPool
+
+
+class EvidenceRun:
+    """One evidence item in one scan run; its outcome joins the run's outcomes as soon as it starts."""
+
+    def __init__(self, run: ScanRun, path: Path, key: str) -> None:
+        self.run = run
+        self.path = path
+        self.key = key  # as the case knows it: evidence.path
+        self.outcome = Outcome(str(path), "failed")
+        self.tally = Tally()
+        self.evidence_id = 0
+        self.ids = itertools.count(run.writer.call(lambda db: (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1))
+
+    def stages(self) -> Iterator[Progress]:
+        writer = self.run.writer
+        previous = writer.call(lambda db: db.execute("SELECT id, status FROM evidence WHERE path = ?", [self.key]).fetchone())
+        if previous and previous[1] in ("done", "partial"):
+            self.outcome = Outcome(str(self.path), "already processed", previous[0],
+                                   f"already in the case (status {previous[1]}); skipped")
+            self.run.outcomes.append(self.outcome)
+            return
+        if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
+            self.evidence_id = previous[0]
+            writer.call(lambda db: (_forget(db, previous[0]), db["evidence"].update(previous[0], {"status": "added"})))
+        else:
+            self.evidence_id = writer.call(lambda db: db["evidence"].insert({
+                "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
+        self.outcome.evidence_id = self.evidence_id
+        self.run.outcomes.append(self.outcome)
+        yield from self._examine()
+
+    def _examine(self) -> Iterator[Progress]:
+        hashing: ContainerHashing | None = None
+        source: EvidenceSource | None = None
+        try:
+            source = open_evidence(self.path, capture_analysis=analyse_in_child)
+            ewf = isinstance(source, DiskImage) and source.format == "ewf"
+            if isinstance(source, DiskImage):
+                source.listing_stall_seconds = self.run.options.listing_stall_seconds
+            evidence = self._describe(source)
+            hashing = ContainerHashing(source.container_files, ewf)
+            if ewf and self.run.options.verify_images:
+                yield from verify_image(evidence, self.run.cancel)
+            yield from self._analyse(evidence)
+            yield from record_container_hash(evidence, hashing, self.run.cancel)
+            self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None)
+        except Cancelled:
+            self._finish("cancelled", "cancelled by the examiner")
+        except EvidenceError as error:
+            self._finish("failed", str(error))
+        finally:
+            if hashing is not None and hashing.is_alive():
+                hashing.stop.set()
+                hashing.join()
+            if source is not None:
+                source.close()
+
+    def _describe(self, source: EvidenceSource) -> EvidenceRecord:
+        """What the evidence is, and what its container says it holds, recorded before anything is read."""
+        writer = self.run.writer
+        segments = source.container_files
+        stored = source.stored_hashes() if isinstance(source, DiskImage) else {}
+        row = {"segments": json.dumps([str(p.resolve()) for p in segments]), "kind": source.KIND, "format": source.format,
+               "size": sum(p.stat().st_size for p in segments) if segments else None,
+               "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
+               "status": "processing", "verified": "not applicable" if not stored else None}
+        writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
+        writer.call(lambda db: audit(db, "evidence added", {
+            "evidence": self.key, "kind": source.KIND, "format": source.format, "size": row["size"],
+            "segments": [str(p.resolve()) for p in segments], "stored_md5": row["stored_md5"],
+            "stored_sha1": row["stored_sha1"]}))
+        crash_point("evidence-added")
+        return EvidenceRecord(writer, self.run.run_id, self.evidence_id, self.path, self.key, source, self.ids, self.tally)
+
+    def _analyse(self, evidence: EvidenceRecord) -> Iterator[Progress]:
+        """The objects examined by the worker threads, the carried ones stored, and the item accounted for."""
+        carried = CarriedObjects(self.run.case_dir)
+        pool = WorkerPool(self.run, evidence, Examiner(self.run, evidence, carried))
+        try:
+            yield from pool.analyse()
+        finally:
+            carried.wait(evidence.source)
+        if pool.write_error is not None:
+            raise pool.write_error
+        yield evidence.progress(True)
+        self._account(evidence)
+        if self.run.cancel.is_set():
+            raise Cancelled()
+        if pool.listing_error is not None and pool.listed == 0:
+            raise pool.listing_error
+        if pool.listing_error is not None:
+            evidence.source.problems.append(str(pool.listing_error))
+
+    def _account(self, evidence: EvidenceRecord) -> None:
+        """Write the partitions, the completeness ledger and the problems met."""
+        source = evidence.source
+        ledger = source.ledger
+        partitions = [{"evidence_id": self.evidence_id, **asdict(p)} for p in source.partitions]
+        stages = [{"evidence_id": self.evidence_id, "run_id": self.run.run_id, "stage": stage,
+                   "attempted": s["attempted"], "processed": s["processed"],
+                   "skipped": sum(s["skipped"].values()), "reasons": json.dumps(s["skipped"], ensure_ascii=False)}
+                  for stage, s in ledger.stages.items()]
+        problems = [{"evidence_id": self.evidence_id, "run_id": self.run.run_id, "stage": stage, "object": obj,
+                     "message": message} for stage, obj, message in ledger.warnings]
+        for table, rows in (("partitions", partitions), ("ledger", stages), ("problems", problems)):
+            if rows:
+                self.run.writer.add_rows(table, rows)
+
+    def _finish(self, status: str, message: str | None) -> None:
+        self.outcome.status = status
+        self.outcome.message = message
+        self.outcome.files = self.tally.done
+        self.outcome.findings = dict(self.tally.findings)
+
+        def record(db: Any) -> None:
+            db["evidence"].update(self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
+            _retag(db, self.evidence_id)
+            audit(db, f"evidence {status}", {"evidence": self.key, "message": message, "files": self.tally.done,
+                                              "findings": self.outcome.findings})
+
+        self.run.writer.call(record)
+        crash_point("evidence-finished")
+
+
+def _forget(db: Any, evidence_id: int) -> None:
+    """Drop every row an interrupted earlier run left for this evidence, before examining it again from
+    the start: files, findings, network records, partitions, ledger and problems; indicators belong to
+    content, not to this evidence, and stay. The evidence row keeps its id; tags on its files and
+    findings keep what they were on (object_key) and are put back on the same objects by _retag once
+    they exist again. The audit log keeps everything."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
+                FROM [{table}] t WHERE t.id = tags.object_id)
+                WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
+            [kind, evidence_id])
+    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
+    for table in tables:
+        db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
+    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
+                                        if column not in ("id", "path", "added_at")})
+
+
+# What identifies a file or a finding across two examinations of the same evidence (ids do not).
+_FILE_KEY = "'partition_offset', t.partition_offset, 'path', t.path, 'inode', t.inode, 'deleted', t.deleted"
+_FINDING_KEY = "'object', t.object, 'analyzer', t.analyzer, 'rule', t.rule, 'title', t.title"
+
+
+def _retag(db: Any, evidence_id: int) -> None:
+    """Put tags that _forget detached back on the objects they were on, now examined again."""
+    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
+        db.execute(
+            f"""UPDATE tags SET object_id = (SELECT min(t.id) FROM [{table}] t
+                    WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key),
+                object_key = NULL
+                WHERE object_kind = ? AND object_key IS NOT NULL AND json_extract(object_key, '$.evidence_id') = ?
+                AND EXISTS (SELECT 1 FROM [{table}] t WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key)""",
+            [kind, evidence_id])

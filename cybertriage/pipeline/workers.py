@@ -1,0 +1,91 @@
+"""The analysis of one evidence item's objects: its listing on one thread, the examination of the objects
+on `jobs` worker threads, and their rows handed to the one case writer in batches."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+from ..errors import CaseError, EvidenceError
+from ..evidence import EvidenceObject
+from .examine import Batch, Examiner
+from .network import queue_network_record
+from .options import ScanRun
+from .progress import PROGRESS_SECONDS, Progress
+from .record import EvidenceRecord
+
+ROW_BATCH = 256
+
+
+class WorkerPool:
+    """One listing thread feeding the worker threads through a bounded queue; progress while they run."""
+
+    def __init__(self, run: ScanRun, evidence: EvidenceRecord, examiner: Examiner) -> None:
+        self.run = run
+        self.evidence = evidence
+        self.examiner = examiner
+        self.work: queue.Queue = queue.Queue(maxsize=run.options.jobs * 64)
+        self.listing_done = False
+        self.listed = 0  # objects and records listed
+        self.listing_error: EvidenceError | None = None
+        self.write_error: CaseError | None = None  # the case could not take the rows: the scan stops
+
+    def analyse(self) -> Iterator[Progress]:
+        """Run the listing and the workers to the end, yielding progress; stopped iterating, they are cancelled."""
+        jobs = self.run.options.jobs
+        threads = [threading.Thread(target=self._list, name="walk", daemon=True)]
+        threads += [threading.Thread(target=self._work, name=f"analyse-{i}", daemon=True) for i in range(jobs)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(PROGRESS_SECONDS)
+                    yield self.evidence.progress(self.listing_done)
+        finally:
+            if any(thread.is_alive() for thread in threads):  # the caller stopped iterating
+                self.run.cancel.set()
+                for thread in threads:
+                    thread.join()
+
+    def _list(self) -> None:
+        """The listing thread: objects to the workers, network records straight to their tables."""
+        records: Batch = {}
+        try:
+            for obj in self.evidence.source.objects(self.run.cancel):
+                self.listed += 1
+                if not isinstance(obj, EvidenceObject):  # a network record
+                    table = queue_network_record(obj, self.evidence, records)
+                    if table is not None and len(records[table]) >= ROW_BATCH:
+                        self.evidence.send(records)
+                    continue
+                obj.id = next(self.evidence.ids)
+                with self.evidence.tally.lock:
+                    self.evidence.tally.found += 1
+                self.work.put(obj)
+            self.evidence.send(records)
+        except EvidenceError as error:
+            self.listing_error = error
+        except Exception as error:  # a corrupt filesystem must not lose what was listed
+            self.listing_error = EvidenceError(f"listing stopped: {error}")
+        finally:
+            self.listing_done = True
+            for _ in range(self.run.options.jobs):
+                self.work.put(None)
+
+    def _work(self) -> None:
+        """A worker thread: examine objects until the listing ends, sending rows in batches."""
+        batch: Batch = {"files": [], "findings": []}
+        while (obj := self.work.get()) is not None:
+            if self.run.cancel.is_set():
+                continue  # drain the queue so the listing is not left blocked
+            try:
+                self.examiner.examine(obj, batch)
+                if len(batch["files"]) >= ROW_BATCH:
+                    self.evidence.send(batch)
+            except CaseError as error:  # nowhere to put results: stop the whole scan
+                self.write_error = error
+                self.run.cancel.set()
+        if self.write_error is None:
+            self.evidence.send(batch)
