@@ -194,26 +194,26 @@ def child(case: Path, settings_path: Path) -> None:
     window.refreshed.connect(lambda: refreshed.append((time.time(), time.process_time())))
     opened, opened_cpu = time.time(), time.process_time()
     window.open_case(case)
-    window.tabs.setCurrentWidget(window.findings_view.parentWidget().parentWidget())
-    wait_for(lambda: window.findings_model.rowCount() > 0)
-    window.findings_view.viewport().repaint()  # painted: the first page of rows is read here
+    window.tabs.setCurrentWidget(window.findings.view.parentWidget().parentWidget())
+    wait_for(lambda: window.findings.model.rowCount() > 0)
+    window.findings.view.viewport().repaint()  # painted: the first page of rows is read here
     findings, findings_cpu = time.time(), time.process_time()
-    first_rows = window.findings_model.rowCount()
+    first_rows = window.findings.model.rowCount()
 
-    window.tabs.setCurrentWidget(window.files_view.parentWidget().parentWidget().parentWidget().parentWidget())
-    tree = window.tree_model
+    window.tabs.setCurrentWidget(window.files.view.parentWidget().parentWidget().parentWidget().parentWidget())
+    tree = window.files.tree_model
     volume = tree.index(0, 0, tree.index(0, 0))
-    window.folder_tree.setCurrentIndex(volume)
-    wait_for(lambda: window.files_model.rowCount() > 0)
-    window.files_view.viewport().repaint()
+    window.files.tree.setCurrentIndex(volume)
+    wait_for(lambda: window.files.model.rowCount() > 0)
+    window.files.view.viewport().repaint()
     files, files_cpu = time.time(), time.process_time()
-    files_rows = window.files_model.rowCount()
+    files_rows = window.files.model.rowCount()
     wait_for(lambda: bool(refreshed))
     whole, whole_cpu = refreshed[0]
     print(json.dumps({"window": shown - start, "findings": findings - opened, "files": files - opened,
                       "snapshot": whole - opened, "findings_cpu": findings_cpu - opened_cpu, "files_cpu": files_cpu - opened_cpu,
                       "snapshot_cpu": whole_cpu - opened_cpu, "first_rows": first_rows,
-                      "findings_rows": window.findings_model.rowCount(), "files_rows": files_rows,
+                      "findings_rows": window.findings.model.rowCount(), "files_rows": files_rows,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     window.dispose()
 

@@ -72,10 +72,10 @@ def _run(app: QApplication, window: MainWindow, args: argparse.Namespace, case: 
     if args.tab:
         window.tabs.setCurrentIndex(TABS.index(args.tab))
     if args.select_finding is not None:
-        window.findings_view.selectRow(args.select_finding)
+        window.findings.view.selectRow(args.select_finding)
     if args.show_file is not None:
         window.show_file(args.show_file)
-    window.file_detail_tabs.setCurrentIndex(args.detail_tab)
+    window.files.detail_tabs.setCurrentIndex(args.detail_tab)
     window.window.show()
     if args.add:
         window.add_evidence(args.add)

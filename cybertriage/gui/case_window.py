@@ -1,8 +1,8 @@
-"""What the main window offers the parts built around it (tagging, exporting the selected files): the open
-case, the findings and files tables and the status line.
+"""What the main window offers the parts built around it (one controller per area: the case, evidence and
+scan, dashboard, findings, files, report, tags, file export): the window, the open case and the status line.
 
 Those parts are handed the window as a `CaseWindow` and never import `main_window`, which builds them: the
-window depends on its parts, not the other way round.
+window depends on its parts, not the other way round. A part that needs another is given it explicitly.
 """
 
 from __future__ import annotations
@@ -10,39 +10,52 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from PySide6.QtCore import QModelIndex
-from PySide6.QtWidgets import QLabel, QMainWindow, QTableView, QTabWidget, QTreeView
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
-from .models import FindingsModel, FolderFilesModel
+W = TypeVar("W", bound=QObject)
 
 
 class CaseWindow(Protocol):
-    """The main window as its tagging and file export see it."""
+    """The main window as its parts see it: shared state, held in one place."""
 
     window: QMainWindow
     tabs: QTabWidget
+    actions: dict[str, QAction]  # the menu actions, by the name after "action" in main_window.ui
     disposed: bool  # taken down: late results from workers are dropped
     case_dir: Path | None
-    conn: sqlite3.Connection | None
+    conn: sqlite3.Connection | None  # the window's own read-only connection to the open case
     info: dict[str, str]  # the case's details (name, number, examiner, agency)
-    findings_view: QTableView
-    findings_model: FindingsModel | None
-    findings_count: QLabel
-    files_view: QTableView
-    files_model: FolderFilesModel | None
-    folder_tree: QTreeView
-    folder_label: QLabel
 
     def refresh_views(self, reload_tree: bool = False, then: Callable[[], None] | None = None) -> None:
         """Read the case again into every view."""
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, error: bool = False) -> None:
         """One line in the status bar."""
 
-    def _apply_findings_filter(self) -> None:
-        """Narrow the findings table to what the filters above it ask."""
+    def show_file(self, file_id: int) -> None:
+        """The file in the Files tab, selected."""
 
-    def _folder_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
-        """List the folder chosen in the tree in the files table."""
+    def show_tab(self, name: str) -> None:
+        """Bring the tab with this objectName to the front."""
+
+    def is_scanning(self) -> bool:
+        """Whether evidence is being processed."""
+
+
+def child(parent: QObject, kind: type[W], name: str) -> W:
+    """The widget of the form named `name`; a form without it is a bug, said at once."""
+    found = parent.findChild(kind, name)
+    if found is None:
+        raise RuntimeError(f"the form has no {kind.__name__} named {name}")
+    return found
+
+
+def restyle(widget: QWidget) -> None:
+    """Apply the style sheet again after a property it selects on changed."""
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 from ..case.extract import Export, export_files
 from ..text_safety import visible
 from .case_window import CaseWindow
+from .files_view import FilesView
+from .findings_view import FindingsView
 from .workers import FunctionWorker
 
 logger = logging.getLogger(__name__)
@@ -24,9 +26,9 @@ class FileExport(QObject):
 
     done = Signal(object)
 
-    def __init__(self, main: CaseWindow, parent: QObject | None = None) -> None:
+    def __init__(self, main: CaseWindow, findings: FindingsView, files: FilesView, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.main = main
+        self.main, self.findings, self.files = main, findings, files
         self.worker: FunctionWorker | None = None
         self.progress: QProgressDialog | None = None
         self.result_box: QMessageBox | None = None
@@ -34,17 +36,17 @@ class FileExport(QObject):
 
     def selected_file_ids(self) -> list[int]:
         """The files selected in the table of the tab in front: file rows, or the files of finding rows."""
-        main = self.main
-        tab = main.tabs.currentWidget().objectName()
+        findings, files = self.findings, self.files
+        tab = self.main.tabs.currentWidget().objectName()
         ids: list[int] = []
-        if tab == "findingsTab" and main.findings_model is not None:
-            for index in main.findings_view.selectionModel().selectedRows():
-                finding = main.findings_model.finding(index.row())
+        if tab == "findingsTab" and findings.model is not None:
+            for index in findings.view.selectionModel().selectedRows():
+                finding = findings.model.finding(index.row())
                 if finding is not None and finding["object_kind"] == "file":
                     ids.append(finding["object_id"])
-        elif tab == "filesTab" and main.files_model is not None:
-            for index in main.files_view.selectionModel().selectedRows():
-                row = main.files_model.row(index.row())
+        elif tab == "filesTab" and files.model is not None:
+            for index in files.view.selectionModel().selectedRows():
+                row = files.model.row(index.row())
                 if row is not None and row.get("id") is not None and row.get("kind") != "directory":
                     ids.append(row["id"])
         return list(dict.fromkeys(ids))

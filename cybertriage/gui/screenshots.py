@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
+from .case_session import write_case_info
 from .forms import icon, style_sheet
 from .main_window import MainWindow
 
@@ -62,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot open {args.case}", file=sys.stderr)
             return 1
         if not window.info.get("name"):
-            window._write_case_info(args.case, DETAILS)
-            window._load_case_info()
-        settle(app, 800, lambda: window.findings_model.rowCount() > 0)
+            write_case_info(args.case, DETAILS)
+            window.session.load_info()
+        settle(app, 800, lambda: window.findings.model.rowCount() > 0)
         shots(app, window, args.out)
         window.window.close()
         window.dispose()
@@ -82,19 +83,19 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
     save(main, out / "evidence.png")
 
     tab(window, "findingsTab")
-    window.findings_view.selectRow(0)
+    window.findings.view.selectRow(0)
     tag(app, window, out / "tag-dialog.png", "ransomware", "Ransom note on the desktop; ask the owner when it first appeared.")
     settle(app)
     save(main, out / "findings.png")
-    first = window.findings_model.finding(0)
+    first = window.findings.model.finding(0)
 
     if first is not None and first["object_kind"] == "file":
         window.show_file(first["object_id"])
-        window.file_detail_tabs.setCurrentIndex(0)
+        window.files.detail_tabs.setCurrentIndex(0)
         tag(app, window, None, "exhibit 1", None)
         settle(app)
         save(main, out / "files.png")
-        tabs = window.file_detail_tabs
+        tabs = window.files.detail_tabs
         titles = [tabs.tabText(n).replace("&", "") for n in range(tabs.count())]
         tabs.setCurrentIndex(next((n for n, t in enumerate(titles) if t in ("Hex", "Content")), 1))
         settle(app, 1000)  # the bytes are read on the pool
@@ -114,7 +115,7 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
         settle(app, 1200)
         save(main, out / "timeline.png")
 
-    report = window.export_report_dialog()
+    report = window.report.ask()
     if report is not None:
         settle(app)
         save(report.dialog, out / "report-dialog.png")

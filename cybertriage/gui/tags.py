@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from ..case import browse, open_case
 from ..case.store import add_tag
 from .case_window import CaseWindow
+from .files_view import FilesView
+from .findings_view import FindingsView
 from .forms import icon, load_form
 from .workers import FunctionWorker
 
@@ -77,40 +79,29 @@ class Tagging(QObject):
     tagged = Signal(str, int)  # object kind and id, once the tag is in the case
     failed = Signal(str)
 
-    def __init__(self, main: CaseWindow, parent: QObject | None = None) -> None:
+    def __init__(self, main: CaseWindow, findings: FindingsView, files: FilesView, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.main = main
+        self.main, self.findings, self.files = main, findings, files
         self.dialog: TagDialog | None = None
         self._worker: FunctionWorker | None = None
         self.action = QAction(icon("tag"), "&Tag and note…", main.window)
         self.action.setShortcut(QKeySequence("Ctrl+T"))
         self.action.setToolTip("Tag the selected finding or file and add a note; recorded in the audit log")
         self.action.triggered.connect(self.tag_current)
-        for view in (main.findings_view, main.files_view):
+        for view in (findings.view, files.view):
             view.addAction(self.action)
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        export = main.window.findChild(QAction, "actionExportFiles")  # "Export selected files", where the form has it
-        if export is not None:
-            main.files_view.addAction(export)
+        files.view.addAction(main.actions["ExportFiles"])
 
         self.findings_tagged = QCheckBox("Tagged only", objectName="findingsTagged")
         self.findings_tagged.setToolTip("Only findings that carry a tag")
         filters: QHBoxLayout = main.window.findChild(QHBoxLayout, "findingsFilters")
-        filters.insertWidget(filters.indexOf(main.findings_count), self.findings_tagged)
-        self.findings_tagged.toggled.connect(lambda _: main._apply_findings_filter())
+        filters.insertWidget(filters.indexOf(findings.count_label), self.findings_tagged)
+        self.findings_tagged.toggled.connect(lambda _: findings.apply_filter())
 
         self.files_tagged = QCheckBox("Tagged files only", objectName="filesTagged")
         self.files_tagged.setToolTip("Every tagged file of the case, whichever folder it is in")
-        # A widget of its own, not a bare layout handed to another: PySide keeps wrappers of the layout items
-        # it walks when a layout is added, and those outlive the items (seen as stale objects in later windows).
-        pane = main.files_view.parentWidget().layout()
-        heading = QWidget(objectName="filesHeading")
-        row = QHBoxLayout(heading)
-        row.setContentsMargins(0, 0, 0, 0)
-        pane.removeWidget(main.folder_label)
-        row.addWidget(main.folder_label, 1)
-        row.addWidget(self.files_tagged)
-        pane.insertWidget(0, heading)
+        files.heading.layout().insertWidget(1, self.files_tagged)  # after the folder's name
         self.files_tagged.toggled.connect(self._files_tagged_toggled)
 
     def filter_tagged(self) -> bool:
@@ -120,14 +111,14 @@ class Tagging(QObject):
 
     def current_target(self) -> tuple[str, int, str] | None:
         """(kind, id, what it is in words) of the finding or file selected on the current tab."""
-        main = self.main
-        page = main.tabs.currentWidget().objectName()
-        if page == "findingsTab" and main.findings_model is not None:
-            row = main.findings_model.finding(main.findings_view.currentIndex().row())
+        findings, files = self.findings, self.files
+        page = self.main.tabs.currentWidget().objectName()
+        if page == "findingsTab" and findings.model is not None:
+            row = findings.model.finding(findings.view.currentIndex().row())
             if row is not None:
                 return "finding", row["id"], f"Finding: {row['title']}\n{row['object']}"
-        if page == "filesTab" and main.files_model is not None:
-            row = main.files_model.row(main.files_view.currentIndex().row())
+        if page == "filesTab" and files.model is not None:
+            row = files.model.row(files.view.currentIndex().row())
             if row is not None and row.get("id") is not None:
                 return "file", row["id"], f"File: {row['path']}"
         return None
@@ -137,7 +128,7 @@ class Tagging(QObject):
         main = self.main
         target = self.current_target()
         if main.case_dir is None or main.conn is None or target is None:
-            main._say("Select a finding or a file to tag.")
+            main.say("Select a finding or a file to tag.")
             return None
         if self.dialog is not None or self._worker is not None:
             return self.dialog
@@ -168,34 +159,34 @@ class Tagging(QObject):
         self._worker = None
         if main.disposed or main.case_dir != case_dir or main.conn is None:
             return
-        if kind == "finding" and main.findings_model is not None:
-            main.findings_model.forget_rows()
-        if kind == "file" and main.files_model is not None:
-            main.files_model.set_tags(object_id, *browse.object_tags(main.conn, "file", object_id))
+        if kind == "finding" and self.findings.model is not None:
+            self.findings.model.forget_rows()
+        if kind == "file" and self.files.model is not None:
+            self.files.model.set_tags(object_id, *browse.object_tags(main.conn, "file", object_id))
         if self.findings_tagged.isChecked() and kind == "finding":
             main.refresh_views()
-        main._say(f"Tagged {kind} {object_id} as “{tag}”; recorded in the audit log.")
+        main.say(f"Tagged {kind} {object_id} as “{tag}”; recorded in the audit log.")
         self.tagged.emit(kind, object_id)
 
     def _failed(self, worker: FunctionWorker, error: Exception) -> None:
         self._worker = None
         if self.main.disposed:
             return
-        self.main._say(f"Tag not written: {error}", error=True)
+        self.main.say(f"Tag not written: {error}", error=True)
         self.failed.emit(str(error))
 
     # the files table's "Tagged files only" --------------------------------------------------------
 
     def _files_tagged_toggled(self, checked: bool) -> None:
-        main = self.main
-        if main.files_model is None or main.conn is None:
+        files, conn = self.files, self.main.conn
+        if files.model is None or conn is None:
             return
         if checked:
-            rows = browse.tagged_files(main.conn)
-            main.files_model.show_rows(rows)
-            main.folder_label.setText(f"<b>{len(rows):,} tagged files</b>")
+            rows = browse.tagged_files(conn)
+            files.model.show_rows(rows)
+            files.folder_label.setText(f"<b>{len(rows):,} tagged files</b>")
         else:
-            main._folder_selected(main.folder_tree.currentIndex(), main.folder_tree.currentIndex())
+            files.folder_selected(files.tree.currentIndex(), files.tree.currentIndex())
 
     def folder_chosen(self) -> None:
         """A folder was chosen in the tree: the table lists it, no longer the tagged files."""

@@ -75,7 +75,7 @@ def main_window(qtbot, settings):
     window = MainWindow(settings, ScanOptions(jobs=2, settings=Settings(rule_paths=(asset_dir("rules"),))))
     window.window.show()
     yield window
-    if window.worker is not None:
+    if window.evidence.worker is not None:
         window.cancel_scan()
     window.dispose()
 

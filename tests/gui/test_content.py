@@ -45,7 +45,7 @@ def hex_row(data: bytes, start: int) -> str:
 def show(qtbot, window, case: Path, path: str):
     open_case(qtbot, window, case)
     window.show_file(count(case, "SELECT id FROM files WHERE path = ?", path))
-    viewer = window.content_viewer
+    viewer = window.files.content_viewer
     qtbot.waitUntil(lambda: viewer.hex.row_text(0) is not None, timeout=10_000)
     return viewer
 
@@ -121,7 +121,7 @@ def test_ctrl_g_goes_to_the_offset_typed(qtbot, main_window, demo_case, monkeypa
     assert viewer.hex.cursor == 0x1F0
     qtbot.waitUntil(lambda: viewer.text.range_label.text().startswith("bytes 0x0–"), timeout=10_000)
     monkeypatch.setattr("cybertriage.gui.content.QInputDialog.getText", lambda *a, **k: (str(len(data) - 3), True))
-    main_window.file_detail_tabs.setCurrentIndex(2)  # the Text tab
+    main_window.files.detail_tabs.setCurrentIndex(2)  # the Text tab
     viewer.text.edit.setFocus()
     qtbot.keyClick(viewer.text.edit, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     assert viewer.hex.cursor == len(data) - 3
@@ -149,8 +149,8 @@ def test_a_4_gib_file_opens_at_once_in_bounded_memory(qtbot, main_window, tmp_pa
     open_case(qtbot, main_window, case)
     row = browse.file_row(main_window.conn, count(case, "SELECT id FROM files WHERE path = '/big.bin'"))
     row["size"] = big.stat().st_size
-    viewer = main_window.content_viewer
-    main_window.file_detail_tabs.setCurrentIndex(1)
+    viewer = main_window.files.content_viewer
+    main_window.files.detail_tabs.setCurrentIndex(1)
     rss = _rss()
     started = time.perf_counter()
     viewer.show_file(row)
@@ -194,16 +194,16 @@ def test_export_selected_files_from_the_window(qtbot, main_window, demo_case, tm
     assert main_window.actions["ExportFiles"].shortcut() == QKeySequence("Ctrl+E")
     if tab == "filesTab":
         main_window.show_file(count(demo_case, "SELECT id FROM files WHERE path = '/Pictures/holiday.jpg'"))
-        model = main_window.files_model
+        model = main_window.files.model
         wanted = [r for r, row in enumerate(model.rows) if row.get("kind") == "file"]
-        _select(main_window.files_view, wanted)
+        _select(main_window.files.view, wanted)
         paths = {"/Pictures/" + model.rows[r]["name"] for r in wanted}
         assert len(paths) >= 2
     else:
         main_window.tabs.setCurrentWidget(main_window.window.findChild(QWidget, tab))
-        model = main_window.findings_model
+        model = main_window.findings.model
         wanted = [r for r in range(model.rowCount()) if model.finding(r)["rule"] in ("EICAR_Test_File", "Ransom_Note_Generic")]
-        _select(main_window.findings_view, wanted)
+        _select(main_window.findings.view, wanted)
         paths = {"/Downloads/eicar.com", NOTE}
     destination = tmp_path / "exported"
     monkeypatch.setattr("cybertriage.gui.export_files.QFileDialog.getExistingDirectory", lambda *a, **k: str(destination))
@@ -231,8 +231,8 @@ def test_export_into_the_case_folder_is_refused_in_one_line(qtbot, main_window, 
     case = tmp_path / "case"
     open_case(qtbot, main_window, case)
     main_window.show_file(count(case, "SELECT id FROM files WHERE path = '/Pictures/holiday.jpg'"))
-    model = main_window.files_model
-    _select(main_window.files_view, [r for r, row in enumerate(model.rows) if row.get("kind") == "file"][:1])
+    model = main_window.files.model
+    _select(main_window.files.view, [r for r, row in enumerate(model.rows) if row.get("kind") == "file"][:1])
     destination = case / "objects" / "exported"
     monkeypatch.setattr("cybertriage.gui.export_files.QFileDialog.getExistingDirectory", lambda *a, **k: str(destination))
     with qtbot.waitSignal(main_window.file_export.done, timeout=30_000) as done:

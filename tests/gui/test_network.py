@@ -55,7 +55,7 @@ def test_sorting_a_network_table_is_the_sql_order(capture_case):
 def test_network_tabs_show_the_captures(qtbot, main_window, capture_case):
     open_case(qtbot, main_window, capture_case)
     flows = count(capture_case, "SELECT count(*) FROM flows")
-    assert main_window.network_label.text().startswith(f"{flows:,} flows")
+    assert main_window.network.label.text().startswith(f"{flows:,} flows")
     network = main_window.network
     assert not network.tabs.isHidden()
     for table in TABLES:
@@ -82,7 +82,7 @@ def test_credentials_are_masked_until_shown_and_showing_them_is_audited(qtbot, m
 
 def test_demo_case_has_no_capture(qtbot, main_window, demo_case):
     open_case(qtbot, main_window, demo_case)
-    assert "No packet capture" in main_window.network_label.text()
+    assert "No packet capture" in main_window.network.label.text()
     assert main_window.network.tabs.isHidden()
 
 

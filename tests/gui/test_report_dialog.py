@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from cybertriage.gui import main_window as main_window_module
-from cybertriage.gui import report_dialog
+from cybertriage.gui import report_action, report_dialog
 from cybertriage.gui.report_dialog import ReportDialog
 from cybertriage.report import SECTIONS
 from tests.gui.conftest import DEMO_IMAGE
@@ -81,10 +80,10 @@ def test_export_report_from_the_window(qtbot, main_window, case, tmp_path, monke
 
     monkeypatch.setattr(report_dialog, "write_report", write_report)
     opened = []
-    monkeypatch.setattr(main_window_module, "open_folder", opened.append)
+    monkeypatch.setattr(report_action, "open_folder", opened.append)
 
     action.trigger()
-    dialog = main_window.report_dialog
+    dialog = main_window.report.dialog
     assert dialog is not None and dialog.dialog.isVisible()
     assert dialog.pdf_path() == case / "report.pdf"  # the default
     out = tmp_path / "out"
@@ -99,15 +98,15 @@ def test_export_report_from_the_window(qtbot, main_window, case, tmp_path, monke
         dialog.ok_button.click()
         # written on the pool: the action waits, the status bar says so, the event loop runs on
         assert not action.isEnabled() and main_window.is_reporting()
-        assert main_window.report_busy.isVisible()
+        assert main_window.report.busy.isVisible()
         assert "Writing the report" in main_window.window.statusBar().currentMessage()
     written = done.args[0]
     assert written == [out / "court.pdf", out / "court.html"]
     assert threads and threads[0] is not threading.main_thread()
-    assert action.isEnabled() and not main_window.report_busy.isVisible()
+    assert action.isEnabled() and not main_window.report.busy.isVisible()
     assert str(out / "court.pdf") in main_window.window.statusBar().currentMessage()
-    assert main_window.report_folder_button.isVisible() and not opened  # nothing opens by itself
-    main_window.report_folder_button.click()
+    assert main_window.report.folder_button.isVisible() and not opened  # nothing opens by itself
+    main_window.report.folder_button.click()
     assert opened == [out]
 
     text = subprocess.run(["pdftotext", str(out / "court.pdf"), "-"], capture_output=True, text=True,
@@ -128,17 +127,17 @@ def test_an_unwritable_folder_is_a_message_not_a_crash(qtbot, main_window, case,
     open_case(qtbot, main_window, case)
     before = last_audit(case)
     (tmp_path / "afile").write_text("not a folder")  # fails for root too, unlike a chmod
-    dialog = main_window.export_report_dialog()
+    dialog = main_window.report.ask()
     dialog.output.setText(str(tmp_path / "afile" / "report.pdf"))
     with qtbot.waitSignal(main_window.report_done, timeout=REPORT_TIMEOUT_MS) as done:
         dialog.ok_button.click()
     assert isinstance(done.args[0], Exception)
     message = main_window.window.statusBar().currentMessage()
     assert message.startswith("Report not written") and "afile" in message and "not a folder" in message
-    box = main_window.report_error_box
+    box = main_window.report.error_box
     assert isinstance(box, QMessageBox) and box.isVisible() and "afile" in box.informativeText()
     box.accept()
-    assert main_window.actions["ExportReport"].isEnabled() and not main_window.report_busy.isVisible()
+    assert main_window.actions["ExportReport"].isEnabled() and not main_window.report.busy.isVisible()
     assert last_audit(case) == before  # nothing claimed
     assert not (tmp_path / "afile").is_dir()
     QApplication.processEvents()
@@ -151,14 +150,14 @@ def test_a_report_over_the_case_is_refused_in_one_line(qtbot, main_window, case,
     database = hashlib.sha256((case / "case.db").read_bytes()).hexdigest()
     (tmp_path / "link.pdf").symlink_to(case / "case.db")
     for output in (case / "case.db", case / "objects" / "r.pdf", tmp_path / "link.pdf"):
-        dialog = main_window.export_report_dialog()
+        dialog = main_window.report.ask()
         dialog.output.setText(str(output))
         with qtbot.waitSignal(main_window.report_done, timeout=REPORT_TIMEOUT_MS) as done:
             dialog.ok_button.click()
         assert isinstance(done.args[0], Exception)
         message = main_window.window.statusBar().currentMessage()
         assert message.startswith("Report not written: refusing to write") and "\n" not in message, message
-        main_window.report_error_box.accept()
+        main_window.report.error_box.accept()
     assert last_audit(case) == before  # nothing attempted, nothing claimed
     assert hashlib.sha256((case / "case.db").read_bytes()).hexdigest() == database
     assert not (case / "objects" / "r.pdf").exists()
@@ -171,12 +170,12 @@ def test_a_report_failing_while_written_is_logged_as_failed(qtbot, main_window, 
         raise OSError(28, "No space left on device", str(out))
 
     monkeypatch.setattr("cybertriage.report.writing.write_pdf", full_disk)
-    dialog = main_window.export_report_dialog()
+    dialog = main_window.report.ask()
     dialog.output.setText(str(tmp_path / "report.pdf"))
     with qtbot.waitSignal(main_window.report_done, timeout=REPORT_TIMEOUT_MS):
         dialog.ok_button.click()
     assert "No space left on device" in main_window.window.statusBar().currentMessage()
-    main_window.report_error_box.accept()
+    main_window.report.error_box.accept()
     action_name, detail = last_audit(case)
     assert action_name == "report failed" and "No space left" in detail["error"]
 
@@ -186,7 +185,7 @@ def test_a_report_while_processing_runs_says_findings_may_still_arrive(qtbot, ma
     assert main_window.create_case(case, {"name": "Live", "number": "L-1"})
     main_window.add_evidence([DEMO_IMAGE])
     assert main_window.is_scanning()
-    dialog = main_window.export_report_dialog()  # allowed: the report reads one consistent snapshot
+    dialog = main_window.report.ask()  # allowed: the report reads one consistent snapshot
     assert dialog.case_number.text() == "L-1"
     with qtbot.waitSignals([main_window.report_done, main_window.scan_done], timeout=REPORT_TIMEOUT_MS):
         dialog.ok_button.click()

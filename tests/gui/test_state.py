@@ -19,11 +19,11 @@ def new_window(settings):
 def test_column_widths_and_splitters_survive_close_and_reopen(qtbot, settings, demo_case):
     first = new_window(settings)
     open_case(qtbot, first, demo_case)
-    first.findings_view.horizontalHeader().resizeSection(3, 333)
-    first.files_view.horizontalHeader().resizeSection(0, 321)
-    first.evidence_view.horizontalHeader().resizeSection(0, 277)
+    first.findings.view.horizontalHeader().resizeSection(3, 333)
+    first.files.view.horizontalHeader().resizeSection(0, 321)
+    first.evidence.view.horizontalHeader().resizeSection(0, 277)
     first.window.resize(780, 560)  # the offscreen screen is 800×600
-    first.tabs.setCurrentWidget(first.findings_view.parentWidget().parentWidget())
+    first.tabs.setCurrentWidget(first.findings.view.parentWidget().parentWidget())
     splitter = first.window.findChild(QSplitter, "findingsSplitter")
     splitter.setSizes([120, sum(splitter.sizes()) - 120])
     first.window.close()
@@ -33,11 +33,11 @@ def test_column_widths_and_splitters_survive_close_and_reopen(qtbot, settings, d
     second = new_window(settings)
     try:
         assert second.window.size().width() == 780
-        assert second.evidence_view.horizontalHeader().sectionSize(0) == 277
+        assert second.evidence.view.horizontalHeader().sectionSize(0) == 277
         open_case(qtbot, second, demo_case)
-        assert second.findings_view.horizontalHeader().sectionSize(3) == 333
-        assert second.files_view.horizontalHeader().sectionSize(0) == 321
-        second.tabs.setCurrentWidget(second.findings_view.parentWidget().parentWidget())
+        assert second.findings.view.horizontalHeader().sectionSize(3) == 333
+        assert second.files.view.horizontalHeader().sectionSize(0) == 321
+        second.tabs.setCurrentWidget(second.findings.view.parentWidget().parentWidget())
         assert second.window.findChild(QSplitter, "findingsSplitter").sizes()[0] == 120
     finally:
         second.dispose()
@@ -53,6 +53,6 @@ def test_shortcuts(qtbot, main_window, demo_case):
     qtbot.waitUntil(lambda: QApplication.activeWindow() is main_window.window, timeout=5_000)
     qtbot.keyClick(main_window.window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert main_window.tabs.currentWidget().objectName() == "findingsTab"
-    assert QApplication.focusWidget() is main_window.findings_search
+    assert QApplication.focusWidget() is main_window.findings.search
     with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
         qtbot.keyClick(main_window.window, Qt.Key.Key_F5)

@@ -1,0 +1,315 @@
+"""Evidence and its processing: adding evidence (menu, buttons, drag and drop), the scan running in the
+background with its progress panel and Cancel, and the evidence tables of the Evidence tab and the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QFrame, QHeaderView, QLabel, QProgressBar, QPushButton, QTableView
+
+from ..errors import CybertriageError
+from ..formatting import human_size
+from ..pipeline import Outcome, Progress, ScanOptions
+from ..severity import SEVERITIES_WORST_FIRST
+from .case_window import CaseWindow, child, restyle
+from .formatting import SEVERITY_COLORS
+from .forms import icon
+from .models import Column, RowsModel
+from .progress import ProgressTracker
+from .workers import ScanWorker
+
+logger = logging.getLogger(__name__)
+STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
+                 "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
+IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
+                "All files (*)")
+PROGRESS_FIELDS = ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")
+RUNNING_ONLY = ("Stage", "Counts", "Bytes", "Rate", "Eta")  # shown while a scan runs, not in its summary
+
+
+def _status_color(row: dict[str, Any]) -> str | None:
+    return STATUS_COLORS.get(row["shown_status"].split(":")[0].split(" ")[0])
+
+
+def _objects(row: dict[str, Any]) -> str:
+    return f"{row['files']:,}" if row.get("files") is not None else ""
+
+
+def _severity_column(severity: str) -> Column:
+    return Column(severity.capitalize(), lambda r: r.get("findings", {}).get(severity, 0), right=True,
+                  foreground=lambda r: SEVERITY_COLORS[severity] if r.get("findings", {}).get(severity) else None)
+
+
+EVIDENCE_COLUMNS = [
+    Column("Evidence", lambda r: Path(r["path"]).name, tooltip=lambda r: r["path"],
+           icon=lambda r: icon(r["kind"] if r.get("kind") in ("folder", "file") else "disk")),
+    Column("Kind / format", lambda r: " / ".join(x for x in (r.get("kind"), r.get("format")) if x)),
+    Column("Size", lambda r: human_size(r.get("size")), right=True),
+    Column("SHA-256", lambda r: r.get("sha256"), tooltip=lambda r: r.get("sha256")),
+    Column("Verification", lambda r: r.get("verified")),
+    Column("Status", lambda r: r["shown_status"], tooltip=lambda r: r["shown_status"], foreground=_status_color),
+    Column("Objects", _objects, right=True),
+    Column("Findings", lambda r: sum(r.get("findings", {}).values()) if r.get("files") is not None else "", right=True),
+]
+DASHBOARD_EVIDENCE_COLUMNS = [
+    Column("Evidence", lambda r: Path(r["path"]).name, tooltip=lambda r: r["path"]),
+    Column("Status", lambda r: r["shown_status"], foreground=_status_color),
+    Column("Objects", _objects, right=True),
+    *[_severity_column(s) for s in SEVERITIES_WORST_FIRST],
+]
+
+
+class EvidenceScan(QObject):
+    """Queues evidence, runs one scan at a time on the thread pool, and shows where it is."""
+
+    ticked = Signal()  # a scan reported progress: the views may read the case again
+    done = Signal(object)  # outcomes, or the exception that stopped the scan, once the views show its end
+
+    def __init__(self, main: CaseWindow, scan_options: ScanOptions, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.main = main
+        self.scan_options = scan_options
+        self.queued: list[Path] = []  # waiting for the running scan to end
+        self.running: list[Path] = []
+        self.worker: ScanWorker | None = None
+        self.failed: dict[str, str] = {}  # evidence that never reached the case, and why
+        self.live: Progress | None = None
+        self.tracker = ProgressTracker()
+        self.case_rows: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
+        window = main.window
+        self.view = child(window, QTableView, "evidenceView")
+        self.dashboard_view = child(window, QTableView, "dashboardEvidenceView")
+        self.model = RowsModel(EVIDENCE_COLUMNS, key="key", parent=self)
+        self.dashboard_model = RowsModel(DASHBOARD_EVIDENCE_COLUMNS, key="key", parent=self)
+        for view, model, widths in ((self.view, self.model, {0: 260, 3: 200, 5: 220}),
+                                    (self.dashboard_view, self.dashboard_model, {0: 300, 1: 160})):
+            view.setModel(model)
+            view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            view.horizontalHeader().setStretchLastSection(True)
+            for column, width in widths.items():
+                view.setColumnWidth(column, width)
+        self.progress_panel = child(window, QFrame, "progressPanel")
+        self.progress_bar = child(window, QProgressBar, "progressBar")
+        self.cancel_button = child(window, QPushButton, "cancelButton")
+        self.progress_labels = {name: child(window, QLabel, f"progress{name}Label") for name in PROGRESS_FIELDS}
+        self.progress_panel.hide()  # until evidence is added
+        self.cancel_button.clicked.connect(self._cancel_or_dismiss)
+        child(window, QPushButton, "addImageButton").clicked.connect(self.add_image_dialog)
+        child(window, QPushButton, "addFolderButton").clicked.connect(self.add_folder_dialog)
+
+    def is_scanning(self) -> bool:
+        return self.worker is not None
+
+    def case_closed(self) -> None:
+        self.queued, self.failed, self.case_rows = [], {}, []
+        self.model.set_rows([])
+        self.dashboard_model.set_rows([])
+        self.progress_panel.hide()
+
+    # adding evidence ---------------------------------------------------------------------------------
+
+    def add_image_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.main.window, "Add disk images or captures", str(Path.home()),
+                                                IMAGE_FILTER)
+        self.add([Path(f) for f in files])
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.main.window, "Add a folder of loose files", str(Path.home()))
+        if folder:
+            self.add([Path(folder)])
+
+    def add(self, paths: list[Path]) -> None:
+        """Queue evidence for processing; it starts at once unless a scan is running."""
+        if not paths:
+            return
+        case_dir = self.main.case_dir
+        if case_dir is None:
+            self.main.say("Create or open a case before adding evidence.", error=True)
+            return
+        if case_dir in [p.resolve() for p in paths]:
+            self.main.say("The case folder itself cannot be evidence.", error=True)
+            return
+        for path in paths:
+            self.failed.pop(str(path), None)
+            if path not in self.queued and path not in self.running:
+                self.queued.append(path)
+        self.main.show_tab("evidenceTab")
+        self._start_next()
+        self.show_rows()
+
+    # the scan ------------------------------------------------------------------------------------------
+
+    def _start_next(self) -> None:
+        case_dir = self.main.case_dir
+        if self.worker is not None or not self.queued or case_dir is None:
+            return
+        self.running, self.queued = self.queued, []
+        worker = ScanWorker(case_dir, self.running, self.scan_options)
+        worker.signals.progress.connect(self._progress)
+        worker.signals.finished.connect(self._finished)
+        worker.signals.errored.connect(self._errored)
+        self.worker = worker
+        self.tracker = ProgressTracker()
+        self.live = None
+        self.progress_panel.show()
+        self._progress_running(True)
+        self.progress_bar.setRange(0, 0)
+        self._set_progress_text(Evidence=", ".join(p.name for p in self.running), Stage="starting", Counts="",
+                                Bytes="", Rate="", Eta="", Message="")
+        self.main.actions["CancelScan"].setEnabled(True)
+        self.main.actions["CaseProperties"].setEnabled(False)
+        worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.queued = []
+            self.cancel_button.setEnabled(False)
+            self._set_progress_text(Message="Cancelling: stopping after the objects in hand…")
+
+    def _progress(self, progress: Progress) -> None:
+        if self.main.disposed or self.worker is None:  # a late report from a worker, after the window went
+            return
+        previous = self.live
+        self.live = progress if progress.stage != "finished" else None
+        if progress.stage == "finished":
+            return
+        self.show_rows()  # the row of the item in hand follows every tick
+        if previous is None or (previous.evidence, previous.stage) != (progress.evidence, progress.stage):
+            self.main.refresh_views()  # a new item or stage: read the case at once
+        shown = self.tracker.update(progress)
+        self._set_progress_text(Evidence=shown.evidence, Stage=shown.stage, Counts=shown.counts, Bytes=shown.bytes,
+                                Rate=shown.rate, Eta=shown.eta)
+        if shown.percent is None:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 100)
+            self.progress_bar.setValue(shown.percent)
+        self.ticked.emit()
+
+    def _finished(self, outcomes: list[Outcome]) -> None:
+        if self.main.disposed:  # a late report from a worker, after the window went
+            return
+        self._ended()
+        summary = [_outcome_text(o) for o in outcomes]
+        failed = any(o.status in ("failed", "partial") for o in outcomes)
+        self._set_progress_text(Evidence="Processing finished", Stage="", Counts="", Bytes="", Rate="", Eta="",
+                                Message="; ".join(summary))
+        self._mark_message(failed)
+        self.main.say("Processing finished: " + "; ".join(summary), error=failed)
+        self.main.refresh_views(reload_tree=True, then=lambda: self.done.emit(outcomes))
+        self._start_next()
+
+    def _errored(self, error: Exception) -> None:
+        if self.main.disposed:  # a late report from a worker, after the window went
+            return
+        running = self.running
+        self._ended()
+        if isinstance(error, CybertriageError):
+            message = str(error)
+        else:
+            logger.error("processing stopped", exc_info=error)
+            message = f"internal error ({type(error).__name__}: {error})"
+        for path in running:
+            self.failed[str(path)] = message
+        self._set_progress_text(Evidence="Processing stopped", Stage="", Counts="", Bytes="", Rate="", Eta="",
+                                Message=message)
+        self._mark_message(True)
+        self.main.say(f"Processing stopped: {message}", error=True)
+        self.main.refresh_views(reload_tree=True, then=lambda: self.done.emit(error))
+        self._start_next()
+
+    def _ended(self) -> None:
+        self.worker = None
+        self.running = []
+        self.live = None
+        self._progress_running(False)
+        self.main.actions["CancelScan"].setEnabled(False)
+        self.main.actions["CaseProperties"].setEnabled(self.main.case_dir is not None)
+
+    # the progress panel ----------------------------------------------------------------------------
+
+    def _progress_running(self, running: bool) -> None:
+        """While a scan runs the panel shows the bar and the counts; after it, a summary to dismiss."""
+        for widget in (self.progress_bar, *(self.progress_labels[n] for n in RUNNING_ONLY)):
+            widget.setVisible(running)
+        self.cancel_button.setText("Cancel" if running else "Dismiss")
+        self.cancel_button.setProperty("running", running)
+        self.cancel_button.setEnabled(True)
+        restyle(self.cancel_button)
+
+    def _cancel_or_dismiss(self) -> None:
+        if self.worker is not None:
+            self.cancel()
+        else:
+            self.progress_panel.hide()
+
+    def _set_progress_text(self, **texts: str) -> None:
+        for name, text in texts.items():
+            self.progress_labels[name].setText(text)
+        if "Message" in texts:
+            self.progress_labels["Message"].setVisible(bool(texts["Message"]))
+            self._mark_message(False)
+
+    def _mark_message(self, error: bool) -> None:
+        self.progress_labels["Message"].setProperty("error", error)
+        restyle(self.progress_labels["Message"])
+
+    # the evidence tables ------------------------------------------------------------------------------
+
+    def show_snapshot(self, evidence: list[dict[str, Any]]) -> None:
+        self.case_rows = evidence
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        rows = self._rows([dict(row) for row in self.case_rows])
+        self.model.set_rows(rows)
+        self.dashboard_model.set_rows(rows)
+
+    def _rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The case's evidence with what the examiner sees: live stage, queued items, failures before the case."""
+        live_key = str(Path(self.live.evidence).resolve()) if self.live and self.live.evidence else None
+        known = set()
+        for row in rows:
+            row["key"] = row["path"]
+            known.add(row["path"])
+            row["shown_status"] = self._shown_status(row, live_key)
+        for path, status in ([(p, "queued") for p in self.running + self.queued]
+                             + [(Path(p), f"failed: {m}") for p, m in self.failed.items()]):
+            key = str(path.resolve()) if path.exists() else str(path)
+            if key in known:
+                continue
+            known.add(key)
+            if status == "queued" and key == live_key:
+                status = "processing"
+            rows.append({"key": key, "id": None, "path": key, "kind": None, "format": None, "size": None,
+                         "sha256": None, "verified": None, "files": None, "findings": {}, "shown_status": status})
+        return rows
+
+    def _shown_status(self, row: dict[str, Any], live_key: str | None) -> str:
+        status = row["status"] or "added"
+        if status in ("added", "processing"):
+            if self.worker is not None and row["path"] == live_key and self.live is not None:
+                status = f"processing: {self.live.stage}"
+                row["files"] = max(row["files"] or 0, self.live.objects_done)  # ahead of what is committed
+            elif self.worker is not None:
+                status = "processing"
+            else:
+                status = "interrupted: processing did not finish"
+        if row.get("error"):
+            status += f": {row['error']}"
+        return status
+
+
+def _outcome_text(outcome: Outcome) -> str:
+    """One evidence item's line in the summary: its status, what was found, and why it did not finish."""
+    text = f"{Path(outcome.path).name}: {outcome.status}"
+    if outcome.status in ("done", "partial", "cancelled") and outcome.evidence_id is not None:
+        found = sum(outcome.findings.values())
+        text += f" ({outcome.files:,} object{'s' * (outcome.files != 1)}, {found:,} finding{'s' * (found != 1)})"
+    if outcome.message and outcome.status != "done":
+        text += f" — {outcome.message}"
+    return text
