@@ -1,7 +1,8 @@
-"""Named writes the post-scan passes (hash sets, IOCs, correlation) make to a case they hold open.
+"""Named writes to a case: what the post-scan passes (hash sets, IOCs, correlation) add and raise, and
+the scan's own bookkeeping (runs, verification, damaged files, an interrupted evidence item forgotten).
 
-Each takes the pass's connection, inside the transaction the pass runs in; the scan's own rows go
-through `CaseWriter` instead.
+Each takes the connection of the one writer, inside the transaction it runs in (`CaseWriter.call`, or
+a pass's `with db.conn`); the scan's stream of rows goes through `CaseWriter.add_rows`.
 """
 
 from __future__ import annotations
@@ -26,3 +27,88 @@ def set_score(db: sqlite_utils.Database, file_id: int, value: int, reasons: list
 def mark_known(db: sqlite_utils.Database, file_id: int, known: str, hash_set: str) -> None:
     """Mark a file as found in a hash set (`known` is the set's good or bad)."""
     db["files"].update(file_id, {"known": known, "known_set": hash_set})
+
+
+# -- the scan's bookkeeping (called by the pipeline through CaseWriter.call) ------------------------
+
+def next_file_id(db: sqlite_utils.Database) -> int:
+    """The first file id no row has yet: a scan numbers its objects from here, so parents can be named early."""
+    return (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1
+
+
+def evidence_status(db: sqlite_utils.Database, path: str) -> tuple[int, str] | None:
+    """(id, status) of the evidence the case knows by this path, or None for evidence new to the case."""
+    row = db.execute("SELECT id, status FROM evidence WHERE path = ?", [path]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def start_run(db: sqlite_utils.Database, run: dict[str, Any]) -> int:
+    """Record a new run (a row of the runs table, status 'running') and return its id. The writer holds the
+    case's lock, so a run still 'running' was killed: it is marked interrupted first."""
+    db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+    run_id: int = db["runs"].insert(run).last_pk
+    return run_id
+
+
+def mark_verified(db: sqlite_utils.Database, evidence_id: int, pending: str) -> None:
+    """The evidence's stored hashes matched and every chunk passed its checksum: 'verified', if it is still
+    `pending` (a damaged chunk found meanwhile keeps its verdict)."""
+    db.execute("UPDATE evidence SET verified = 'verified' WHERE id = ? AND verified = ?", [evidence_id, pending])
+
+
+def unhash_files(db: sqlite_utils.Database, evidence_id: int, run_id: int, damaged: list[tuple[int, str, int | None]],
+                 note: str) -> None:
+    """Files stored in unreadable or damaged sectors, each (partition_offset, path, inode), and everything
+    inside them (archive members), lose their hashes and type and carry `note`; each is a problem, and the
+    run's content ledger counts them as skipped for unreadable sectors instead of processed."""
+    for partition_offset, path, inode in damaged:
+        db.execute(
+            """WITH RECURSIVE hit(id) AS (
+                   SELECT id FROM files WHERE evidence_id = ? AND partition_offset = ? AND path = ? AND inode IS ?
+                   UNION SELECT f.id FROM files f JOIN hit ON f.parent_id = hit.id)
+               UPDATE files SET md5 = NULL, sha1 = NULL, sha256 = NULL, mime = NULL, description = NULL,
+                   ext_mismatch = 0, note = ? WHERE id IN hit""",
+            [evidence_id, partition_offset, path, inode, note])
+    db["problems"].insert_all([{"evidence_id": evidence_id, "run_id": run_id, "stage": "content", "object": path,
+                                "message": note} for _, path, _ in damaged])
+    db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
+                      reasons = json_set(reasons, '$."unreadable sectors"', ?)
+                  WHERE evidence_id = ? AND run_id = ? AND stage = 'content'""",
+               [len(damaged), len(damaged), len(damaged), evidence_id, run_id])
+
+
+# What identifies a file or a finding across two examinations of the same evidence (ids do not).
+_FILE_KEY = "'partition_offset', t.partition_offset, 'path', t.path, 'inode', t.inode, 'deleted', t.deleted"
+_FINDING_KEY = "'object', t.object, 'analyzer', t.analyzer, 'rule', t.rule, 'title', t.title"
+_TAGGED = (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY))
+
+
+def forget_evidence(db: sqlite_utils.Database, evidence_id: int) -> None:
+    """Drop every row an interrupted earlier run left for this evidence, before examining it again from
+    the start: files, findings, network records, partitions, ledger and problems; indicators belong to
+    content, not to this evidence, and stay. The evidence row keeps its id; tags on its files and
+    findings keep what they were on (object_key) and are put back on the same objects by `retag` once
+    they exist again. The audit log keeps everything."""
+    for kind, table, key in _TAGGED:
+        db.execute(
+            f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
+                FROM [{table}] t WHERE t.id = tags.object_id)
+                WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
+            [kind, evidence_id])
+    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
+    for table in tables:
+        db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
+    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
+                                        if column not in ("id", "path", "added_at")})
+
+
+def retag(db: sqlite_utils.Database, evidence_id: int) -> None:
+    """Put tags that `forget_evidence` detached back on the objects they were on, now examined again."""
+    for kind, table, key in _TAGGED:
+        db.execute(
+            f"""UPDATE tags SET object_id = (SELECT min(t.id) FROM [{table}] t
+                    WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key),
+                object_key = NULL
+                WHERE object_kind = ? AND object_key IS NOT NULL AND json_extract(object_key, '$.evidence_id') = ?
+                AND EXISTS (SELECT 1 FROM [{table}] t WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key)""",
+            [kind, evidence_id])
