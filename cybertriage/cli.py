@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     except CybertriageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_INCOMPLETE
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`export | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else exit's flush complains again
         return EXIT_OK
     except KeyboardInterrupt:  # a second Ctrl-C: stop now; committed batches stay, the run is resumed next time
         print("cybertriage: interrupted", file=sys.stderr)
