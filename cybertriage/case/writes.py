@@ -42,6 +42,22 @@ def evidence_status(db: sqlite_utils.Database, path: str) -> tuple[int, str] | N
     return (row[0], row[1]) if row else None
 
 
+def add_evidence(db: sqlite_utils.Database, path: str, added_at: str) -> int:
+    """A new evidence item, status 'added'; its id."""
+    evidence_id: int = db["evidence"].insert({"path": path, "status": "added", "added_at": added_at}).last_pk
+    return evidence_id
+
+
+def update_evidence(db: sqlite_utils.Database, evidence_id: int, values: dict[str, Any]) -> None:
+    """Set columns of an evidence item's row (status, format, hashes, verification …)."""
+    db["evidence"].update(evidence_id, values)
+
+
+def update_run(db: sqlite_utils.Database, run_id: int, values: dict[str, Any]) -> None:
+    """Set columns of a run's row (finished, status, summary)."""
+    db["runs"].update(run_id, values)
+
+
 def start_run(db: sqlite_utils.Database, run: dict[str, Any]) -> int:
     """Record a new run (a row of the runs table, status 'running') and return its id. The writer holds the
     case's lock, so a run still 'running' was killed: it is marked interrupted first."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analyzers import Finding
-from ..case import audit
+from ..case import audit, writes
 from ..case.store import crash_point
 from ..errors import Cancelled, CybertriageError, EvidenceError
 from ..evidence.disk import DiskImage
@@ -67,7 +67,7 @@ def verify_image(evidence: EvidenceRecord, cancel: threading.Event) -> Iterator[
     source = evidence.source
     stored = source.stored_hashes()
     if not stored:
-        evidence.writer.call(lambda db: db["evidence"].update(evidence.evidence_id, {"verified": "no stored hash"}))
+        evidence.writer.call(lambda db: writes.update_evidence(db, evidence.evidence_id, {"verified": "no stored hash"}))
         return
     progress = Progress(str(evidence.path), "verifying image", bytes_total=source.size)
     events: queue.Queue = queue.Queue()
@@ -101,7 +101,7 @@ def verify_image(evidence: EvidenceRecord, cancel: threading.Event) -> Iterator[
         # "verified" waits for the chunk checksums (record_container_hash): libewf reads a damaged chunk as
         # zeros, and a chunk that held zeros then still gives the stored MD5
         verdict = CHUNKS_PENDING if computed == stored else "mismatch"
-    evidence.writer.call(lambda db: db["evidence"].update(evidence.evidence_id, {
+    evidence.writer.call(lambda db: writes.update_evidence(db, evidence.evidence_id, {
         "verified": verdict, "computed_md5": computed.get("md5"), "computed_sha1": computed.get("sha1")}))
     if verdict != CHUNKS_PENDING:
         evidence.record_findings([Finding(
@@ -142,9 +142,8 @@ def record_container_hash(evidence: EvidenceRecord, hashing: ContainerHashing,
     if damage:
         _record_damaged_chunks(evidence, result, damage, cancel)
     else:  # the stored hashes matched, and every chunk passed its checksum
-        evidence.writer.call(lambda db: db.execute("UPDATE evidence SET verified = 'verified' WHERE id = ? AND verified = ?",
-                                                   [evidence.evidence_id, CHUNKS_PENDING]))
-    evidence.writer.call(lambda db: (db["evidence"].update(evidence.evidence_id, {"sha256": result.sha256}),
+        evidence.writer.call(lambda db: writes.mark_verified(db, evidence.evidence_id, CHUNKS_PENDING))
+    evidence.writer.call(lambda db: (writes.update_evidence(db, evidence.evidence_id, {"sha256": result.sha256}),
                                      audit(db, "evidence hashed", {
                                          "evidence": evidence.key, "sha256": result.sha256, "bytes": result.size,
                                          "unreadable": [str(bad) for bad in result.unreadable],
@@ -165,7 +164,7 @@ def _record_damaged_chunks(evidence: EvidenceRecord, result: ContainerHash, dama
     _unhash_files_in(evidence, [(bad.offset, bad.length) for bad in result.damaged],
                      "unreadable content: stored in sectors of the EWF image whose chunk checksum fails", cancel)
     verdict = "damaged chunks" if result.damaged else "chunks not checked"
-    evidence.writer.call(lambda db: db["evidence"].update(evidence.evidence_id, {"verified": verdict}))
+    evidence.writer.call(lambda db: writes.update_evidence(db, evidence.evidence_id, {"verified": verdict}))
     evidence.record_findings([Finding(
         "integrity", "ewf-damaged-chunks", "critical", "EWF image has chunks whose checksum fails",
         {"damaged": [str(bad) for bad in result.damaged], "unchecked": result.chunks_unchecked})])
@@ -193,20 +192,5 @@ def _unhash_files_in(evidence: EvidenceRecord, ranges: list[tuple[int, int]], no
     if not damaged:
         return
 
-    def record(db: Any) -> None:
-        for obj in damaged:
-            db.execute(
-                """WITH RECURSIVE hit(id) AS (
-                       SELECT id FROM files WHERE evidence_id = ? AND partition_offset = ? AND path = ? AND inode IS ?
-                       UNION SELECT f.id FROM files f JOIN hit ON f.parent_id = hit.id)
-                   UPDATE files SET md5 = NULL, sha1 = NULL, sha256 = NULL, mime = NULL, description = NULL,
-                       ext_mismatch = 0, note = ? WHERE id IN hit""",
-                [evidence.evidence_id, obj.partition_offset, obj.path, obj.inode, note])
-        db["problems"].insert_all([{"evidence_id": evidence.evidence_id, "run_id": evidence.run_id, "stage": "content",
-                                    "object": obj.path, "message": note} for obj in damaged])
-        db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
-                          reasons = json_set(reasons, '$."unreadable sectors"', ?)
-                      WHERE evidence_id = ? AND run_id = ? AND stage = 'content'""",
-                   [len(damaged), len(damaged), len(damaged), evidence.evidence_id, evidence.run_id])
-
-    evidence.writer.call(record)
+    stored_at = [(obj.partition_offset, obj.path, obj.inode) for obj in damaged]
+    evidence.writer.call(lambda db: writes.unhash_files(db, evidence.evidence_id, evidence.run_id, stored_at, note))

@@ -13,7 +13,7 @@ from typing import Any
 from .. import __version__
 from ..analyzers import build_analyzers
 from ..analyzers.yara_scan import YaraScan
-from ..case import CaseWriter, audit, timeline
+from ..case import CaseWriter, audit, timeline, writes
 from ..case.store import crash_point, mark_run_failed
 from ..correlate import correlate
 from ..errors import CaseError, EvidenceError, UsageError
@@ -81,9 +81,8 @@ class Scan:
     def _start(self, db: Any) -> int:
         """The run's record, 'running'; the writer holds the case's lock, so a run still 'running' was killed."""
         options = self._options_record()
-        db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-        run_id = db["runs"].insert({"started": utc_now(), "status": "running", "tool_version": __version__,
-                                    "rules_sha256": self.rules_sha256, "options": json.dumps(options)}).last_pk
+        run_id = writes.start_run(db, {"started": utc_now(), "status": "running", "tool_version": __version__,
+                                       "rules_sha256": self.rules_sha256, "options": json.dumps(options)})
         audit(db, "scan started", {"run": run_id, "evidence": [str(p) for p in self.evidence],
                                    "tool_version": __version__, "rules_sha256": self.rules_sha256, **options})
         return run_id
@@ -118,8 +117,8 @@ class Scan:
         """The run's record: finished, cancelled or completed, with what became of each evidence item."""
         status = "cancelled" if self.cancel.is_set() else "completed"
         summary = [asdict(o) for o in self.outcomes]
-        run.writer.call(lambda db: (db["runs"].update(run.run_id, {"finished": utc_now(), "status": status,
-                                                                   "summary": json.dumps(summary)}),
+        run.writer.call(lambda db: (writes.update_run(db, run.run_id, {"finished": utc_now(), "status": status,
+                                                                       "summary": json.dumps(summary)}),
                                     audit(db, "scan finished", {"run": run.run_id, "status": status, "outcomes": [
                                         {"evidence": o.path, "status": o.status, "files": o.files}
                                         for o in self.outcomes]})))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analyzers.net import analyse_in_child
-from ..case import audit
+from ..case import audit, writes
 from ..case.store import crash_point
 from ..errors import Cancelled, EvidenceError
 from ..evidence import EvidenceSource, open_evidence
@@ -36,11 +36,11 @@ class EvidenceRun:
         self.outcome = Outcome(str(path), "failed")
         self.tally = Tally()
         self.evidence_id = 0
-        self.ids = itertools.count(run.writer.call(lambda db: (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1))
+        self.ids = itertools.count(run.writer.call(writes.next_file_id))
 
     def stages(self) -> Iterator[Progress]:
         writer = self.run.writer
-        previous = writer.call(lambda db: db.execute("SELECT id, status FROM evidence WHERE path = ?", [self.key]).fetchone())
+        previous = writer.call(lambda db: writes.evidence_status(db, self.key))
         if previous and previous[1] in ("done", "partial"):
             self.outcome = Outcome(str(self.path), "already processed", previous[0],
                                    f"already in the case (status {previous[1]}); skipped")
@@ -48,10 +48,10 @@ class EvidenceRun:
             return
         if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
             self.evidence_id = previous[0]
-            writer.call(lambda db: (_forget(db, previous[0]), db["evidence"].update(previous[0], {"status": "added"})))
+            writer.call(lambda db: (writes.forget_evidence(db, previous[0]),
+                                    writes.update_evidence(db, previous[0], {"status": "added"})))
         else:
-            self.evidence_id = writer.call(lambda db: db["evidence"].insert({
-                "path": self.key, "status": "added", "added_at": utc_now()}).last_pk)
+            self.evidence_id = writer.call(lambda db: writes.add_evidence(db, self.key, utc_now()))
         self.outcome.evidence_id = self.evidence_id
         self.run.outcomes.append(self.outcome)
         yield from self._examine()
@@ -91,7 +91,7 @@ class EvidenceRun:
                "size": sum(p.stat().st_size for p in segments) if segments else None,
                "stored_md5": stored.get("md5"), "stored_sha1": stored.get("sha1"),
                "status": "processing", "verified": "not applicable" if not stored else None}
-        writer.call(lambda db: db["evidence"].update(self.evidence_id, row))
+        writer.call(lambda db: writes.update_evidence(db, self.evidence_id, row))
         writer.call(lambda db: audit(db, "evidence added", {
             "evidence": self.key, "kind": source.KIND, "format": source.format, "size": row["size"],
             "segments": [str(p.resolve()) for p in segments], "stored_md5": row["stored_md5"],
@@ -140,46 +140,11 @@ class EvidenceRun:
         self.outcome.findings = dict(self.tally.findings)
 
         def record(db: Any) -> None:
-            db["evidence"].update(self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
-            _retag(db, self.evidence_id)
+            writes.update_evidence(db, self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
+            writes.retag(db, self.evidence_id)
             audit(db, f"evidence {status}", {"evidence": self.key, "message": message, "files": self.tally.done,
                                               "findings": self.outcome.findings})
 
         self.run.writer.call(record)
         crash_point("evidence-finished")
 
-
-def _forget(db: Any, evidence_id: int) -> None:
-    """Drop every row an interrupted earlier run left for this evidence, before examining it again from
-    the start: files, findings, network records, partitions, ledger and problems; indicators belong to
-    content, not to this evidence, and stay. The evidence row keeps its id; tags on its files and
-    findings keep what they were on (object_key) and are put back on the same objects by _retag once
-    they exist again. The audit log keeps everything."""
-    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
-        db.execute(
-            f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
-                FROM [{table}] t WHERE t.id = tags.object_id)
-                WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
-            [kind, evidence_id])
-    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
-    for table in tables:
-        db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
-    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
-                                        if column not in ("id", "path", "added_at")})
-
-
-# What identifies a file or a finding across two examinations of the same evidence (ids do not).
-_FILE_KEY = "'partition_offset', t.partition_offset, 'path', t.path, 'inode', t.inode, 'deleted', t.deleted"
-_FINDING_KEY = "'object', t.object, 'analyzer', t.analyzer, 'rule', t.rule, 'title', t.title"
-
-
-def _retag(db: Any, evidence_id: int) -> None:
-    """Put tags that _forget detached back on the objects they were on, now examined again."""
-    for kind, table, key in (("file", "files", _FILE_KEY), ("finding", "findings", _FINDING_KEY)):
-        db.execute(
-            f"""UPDATE tags SET object_id = (SELECT min(t.id) FROM [{table}] t
-                    WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key),
-                object_key = NULL
-                WHERE object_kind = ? AND object_key IS NOT NULL AND json_extract(object_key, '$.evidence_id') = ?
-                AND EXISTS (SELECT 1 FROM [{table}] t WHERE json_object('evidence_id', t.evidence_id, {key}) = tags.object_key)""",
-            [kind, evidence_id])

@@ -64,9 +64,6 @@ note = "WITH the examiner's key; CREATE a case first; PRAGMA: see the manual; BE
 
 # Not moved yet (issue 25, Build 6), each to leave this list with the change that moves its SQL:
 NOT_YET = {
-    # the scan's bookkeeping (runs, verification, damaged files, an interrupted evidence forgotten and its tags
-    # put back): case/writes.py has the named operations; the pipeline, being split into modules, is to call them
-    "pipeline": "the scan's own writes",  # pipeline.py, or the pipeline/ package it is being split into
     # the workstation's intel database (hash sets, IOC lists), which is not a case: its schema and imports
     "intel/store.py": "intel database schema and listing",
     "intel/hashsets.py": "hash set import, NSRL RDS reading, hash look-up",
