@@ -122,7 +122,6 @@ class MainWindow(QObject):
         self.actions = {name: child(self.window, QAction, f"action{name}") for name in ACTIONS}
         for name, icon_name in ACTION_ICONS.items():
             self.actions[name].setIcon(icon(icon_name))
-        child(self.window, QLabel, "welcomeTitle").setObjectName("welcomeTitle")
         for name in TABLES:
             view = child(self.window, QTableView, name)
             view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
