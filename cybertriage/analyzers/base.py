@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..case.intel_store import Intel
 from ..evidence.base import EvidenceObject
-from ..intel.store import Intel
 from ..severity import SEVERITIES
 
 

@@ -30,10 +30,22 @@ from pathlib import Path
 import sqlite_utils
 
 from ..case import lookups, writes
+from ..case.intel_store import (
+    HASH_KINDS,
+    HASH_LENGTHS,
+    HashSet,
+    Intel,
+    NewHashSet,
+    find_in_hash_set,
+    open_for_import,
+    open_rds,
+    open_read_only,
+    rds_files,
+    rds_version,
+)
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
 from ..severity import SEVERITY_RANK
-from .store import HASH_KINDS, HASH_LENGTHS, HashSet, Intel, open_for_import, open_read_only
 
 BATCH = 50_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -92,58 +104,33 @@ def _store(connection: sqlite3.Connection, name: str, known: str, report: Import
            progress: Callable[[int], None] | None) -> None:
     """Load the rows into a new table, index it, then swap it in for any older set of that name, all in one
     transaction: an interrupted import leaves the database as it was."""
-    connection.execute("PRAGMA cache_size = -262144")  # 256 MiB for building the indexes
     digest: dict[str, str] = {}
     hashing = threading.Thread(target=lambda: digest.setdefault("sha256", file_sha256(source)), daemon=True)
     hashing.start()  # the source's sha256 for the record, read beside the import
-    connection.execute("BEGIN")
+    new = NewHashSet(connection, name, known, report.format)
     try:
-        set_id = connection.execute(  # named for real once the rows are in and any older set is gone
-            "INSERT INTO hash_sets (name, known, format, rows, imported_at) "
-            "VALUES (?, ?, ?, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-            [f"\0{name}", known, report.format]).lastrowid
-        table = f"hashset_{set_id}"
-        connection.execute(f"DROP TABLE IF EXISTS {table}")
-        connection.execute(f"CREATE TABLE {table} (md5 TEXT, sha1 TEXT, sha256 TEXT, name TEXT)")
-        insert = f"INSERT INTO {table} (md5, sha1, sha256, name) VALUES (?, ?, ?, ?)"
         batch: list[tuple] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= BATCH:
-                connection.executemany(insert, batch)
+                new.add(batch)
                 report.rows += len(batch)
                 batch = []
                 if progress:
                     progress(report.rows)
-        connection.executemany(insert, batch)
+        new.add(batch)
         report.rows += len(batch)
-        for kind in HASH_KINDS:
-            connection.execute(f"CREATE INDEX {table}_{kind} ON {table}({kind}) WHERE {kind} IS NOT NULL")
         hashing.join()
         if "sha256" not in digest:
             raise UsageError(f"cannot read {source} to hash it")
         report.source_sha256 = digest["sha256"]
-        old = connection.execute("SELECT id FROM hash_sets WHERE name = ?", [name]).fetchone()
-        if old:
-            connection.execute(f"DROP TABLE IF EXISTS hashset_{old[0]}")
-            connection.execute("DELETE FROM hash_sets WHERE id = ?", [old[0]])
-        connection.execute(
-            "UPDATE hash_sets SET name = ?, known = ?, format = ?, source = ?, source_sha256 = ?, rows = ?, skipped = ?, "
-            "version = ? WHERE id = ?",
-            [name, known, report.format, str(source.resolve()), report.source_sha256, report.rows, report.skipped,
-             version, set_id])
-        if report.rows == 0:
-            raise _Empty()
-        connection.execute("COMMIT")
-    except _Empty:
-        connection.execute("ROLLBACK")
+        if report.rows == 0:  # nothing to import: leave the database untouched
+            new.abandon()
+            return
+        new.finish(str(source.resolve()), report.source_sha256, report.rows, report.skipped, version)
     except BaseException:
-        connection.execute("ROLLBACK")
+        new.abandon()
         raise
-
-
-class _Empty(Exception):
-    """Nothing to import: leave the database untouched."""
 
 
 def normal_hash(value: str | None, kind: str | None = None) -> str | None:
@@ -161,8 +148,7 @@ def normal_hash(value: str | None, kind: str | None = None) -> str | None:
 def _rds_rows(source: Path, report: ImportReport) -> tuple[Iterator[tuple], str | None]:
     """The FILE rows of an NSRL RDS v3 database, read-only, streamed; and its VERSION, if it says."""
     try:
-        rds = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-        columns = {row[1].lower() for row in rds.execute("PRAGMA table_info(FILE)")}
+        rds, columns = open_rds(source)
     except sqlite3.DatabaseError as error:
         raise UsageError(f"{source}: not a readable SQLite database ({error})") from None
     missing = [c for c in RDS_COLUMNS if c not in columns]
@@ -172,14 +158,13 @@ def _rds_rows(source: Path, report: ImportReport) -> tuple[Iterator[tuple], str 
                          f"{', '.join(missing)})")
     version = None
     try:
-        found = rds.execute("SELECT version, build_set FROM VERSION LIMIT 1").fetchone()
-        version = " ".join(str(v) for v in found if v) if found else None
+        version = rds_version(rds)
     except sqlite3.DatabaseError:
         pass  # VERSION is descriptive only
 
     def rows() -> Iterator[tuple]:
         try:
-            cursor = rds.execute("SELECT md5, sha1, sha256, file_name FROM FILE")
+            cursor = rds_files(rds)
             number = 0
             while chunk := cursor.fetchmany(BATCH):
                 for md5, sha1, sha256, file_name in chunk:
@@ -306,11 +291,9 @@ class HashSetLookup:
         terms = [(kind, value) for kind, value in hashes.items() if value]
         if not terms:
             return []
-        where = " OR ".join(f"{kind} = ?" for kind, _ in terms)
         found = []
         for hash_set in sorted(self.sets, key=lambda s: (s.known != "bad", s.name)):
-            row = connection.execute(f"SELECT md5, sha1, sha256, name FROM {hash_set.table} WHERE {where} LIMIT 1",
-                                     [value for _, value in terms]).fetchone()
+            row = find_in_hash_set(connection, hash_set, terms)
             if row is not None:
                 kind = next(k for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
                 found.append(KnownMatch(hash_set, row[3], kind, hashes[kind]))

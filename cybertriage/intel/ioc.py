@@ -38,11 +38,11 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from ..case import lookups, queries, writes
+from ..case.intel_store import Intel, ioc_kind_counts, iocs_of, open_for_import, open_read_only, store_ioc_list
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
 from ..severity import SEVERITIES, SEVERITY_RANK
 from .hashsets import ImportReport, normal_hash
-from .store import Intel, open_for_import, open_read_only
 
 IOC_KINDS = ("md5", "sha1", "sha256", "domain", "ipv4", "ipv6", "url", "email")
 DEFAULT_SEVERITY = "high"
@@ -155,16 +155,10 @@ def import_iocs(intel_path: Path, source: Path, name: str | None = None,
     report.source_sha256 = file_sha256(source)
     connection = open_for_import(intel_path)
     try:
-        with connection:
-            connection.execute("DELETE FROM ioc_lists WHERE name = ?", [name])
-            list_id = connection.execute(
-                "INSERT INTO ioc_lists (name, format, source, source_sha256, rows, skipped, unsupported, approximated, "
-                "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                [name, report.format, str(source.resolve()), report.source_sha256, report.rows, report.skipped,
-                 report.unsupported, report.approximated]).lastrowid
-            connection.executemany(
-                "INSERT INTO iocs (list_id, kind, value, description, severity, reference) VALUES (?, ?, ?, ?, ?, ?)",
-                [(list_id, r.kind, r.value, r.description, r.severity, r.reference) for r in rows])
+        store_ioc_list(connection, {
+            "name": name, "format": report.format, "source": str(source.resolve()), "source_sha256": report.source_sha256,
+            "rows": report.rows, "skipped": report.skipped, "unsupported": report.unsupported,
+            "approximated": report.approximated}, [(r.kind, r.value, r.description, r.severity, r.reference) for r in rows])
     finally:
         connection.close()
     return report
@@ -388,9 +382,7 @@ def load_iocs(intel: Intel) -> IocMatcher:
     grouped: dict[tuple[str, str, str], Ioc] = {}
     try:
         for lst in intel.ioc_lists:
-            rows = connection.execute("SELECT kind, value, description, severity, reference FROM iocs "
-                                      "WHERE list_id = ? ORDER BY id", [lst.id])
-            for kind, value, description, severity, reference in rows:
+            for kind, value, description, severity, reference in iocs_of(connection, lst.id):
                 ioc = grouped.setdefault((lst.name, kind, value), Ioc(lst.name, lst.source_sha256, kind, value, severity))
                 if SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(ioc.severity, 0):
                     ioc.severity = severity
@@ -575,8 +567,7 @@ def kind_counts(intel_path: Path, list_id: int) -> dict[str, int]:
     if connection is None:
         return {}
     try:
-        return dict(connection.execute("SELECT kind, count(*) FROM iocs WHERE list_id = ? GROUP BY kind ORDER BY kind",
-                                       [list_id]).fetchall())
+        return ioc_kind_counts(connection, list_id)
     except sqlite3.DatabaseError:
         return {}
     finally:

@@ -62,19 +62,6 @@ note = "WITH the examiner's key; CREATE a case first; PRAGMA: see the manual; BE
     assert [line for line, _ in sql_strings(source)] == [2, 3, 5, 6, 7, 8, 9, 10]
 
 
-# Not moved yet (issue 25, Build 6), each to leave this list with the change that moves its SQL:
-NOT_YET = {
-    # the workstation's intel database (hash sets, IOC lists), which is not a case: its schema and imports
-    "intel/store.py": "intel database schema and listing",
-    "intel/hashsets.py": "hash set import, NSRL RDS reading, hash look-up",
-    "intel/ioc.py": "IOC list import and loading",
-}
-
-
-def _not_yet(module: str) -> str | None:
-    return next((prefix for prefix in NOT_YET if module.startswith(prefix)), None)
-
-
 def test_no_module_outside_case_holds_sql() -> None:
     holders: dict[str, list[str]] = {}
     for module in sorted(PACKAGE.rglob("*.py")):
@@ -84,7 +71,4 @@ def test_no_module_outside_case_holds_sql() -> None:
         found = sql_strings(module.read_text(encoding="utf-8"))
         if found:
             holders[relative.as_posix()] = [f"{line}: {text.strip()[:60]}" for line, text in found]
-    assert {m: lines for m, lines in holders.items() if not _not_yet(m)} == {}, \
-        "SQL belongs in cybertriage/case/ (its read API or its named writes)"
-    stale = set(NOT_YET) - {_not_yet(m) for m in holders}
-    assert not stale, f"no SQL left in {sorted(stale)}: take it off NOT_YET"
+    assert holders == {}, "SQL belongs in cybertriage/case/ (its read API or its named writes)"

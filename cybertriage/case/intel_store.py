@@ -1,4 +1,4 @@
-"""The intel database: hash sets and IOC lists kept per workstation, outside any case.
+"""The intel database: hash sets and IOC lists kept per workstation, outside any case (its SQL lives with the case's).
 
 One SQLite file (default `$XDG_DATA_HOME/cybertriage/intel.db`, i.e.
 `~/.local/share/cybertriage/intel.db`; `CYBERTRIAGE_INTEL_DB` or `--intel-db`
@@ -14,6 +14,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 
@@ -182,3 +183,101 @@ def load_intel(path: Path | None, set_names: list[str] | None = None) -> Intel |
     return Intel(path, tuple(sets), tuple(lists))
 
 
+
+
+# -- importing a hash set ------------------------------------------------------------------------
+
+class NewHashSet:
+    """A hash set being imported, all in one transaction: its rows go into a table of its own, which takes
+    the place of any older set of that name only at `finish`; `abandon` leaves the database as it was."""
+
+    def __init__(self, connection: sqlite3.Connection, name: str, known: str, format: str) -> None:
+        self.connection = connection
+        self.name, self.known, self.format = name, known, format
+        connection.execute("PRAGMA cache_size = -262144")  # 256 MiB for building the indexes
+        connection.execute("BEGIN")
+        self.id = connection.execute(  # named for real once the rows are in and any older set is gone
+            "INSERT INTO hash_sets (name, known, format, rows, imported_at) "
+            "VALUES (?, ?, ?, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", [f"\0{name}", known, format]).lastrowid
+        self.table = f"hashset_{self.id}"
+        connection.execute(f"DROP TABLE IF EXISTS {self.table}")
+        connection.execute(f"CREATE TABLE {self.table} (md5 TEXT, sha1 TEXT, sha256 TEXT, name TEXT)")
+
+    def add(self, rows: list[tuple[str | None, str | None, str | None, str | None]]) -> None:
+        """Rows of (md5, sha1, sha256, file name)."""
+        self.connection.executemany(f"INSERT INTO {self.table} (md5, sha1, sha256, name) VALUES (?, ?, ?, ?)", rows)
+
+    def finish(self, source: str, source_sha256: str, rows: int, skipped: int, version: str | None) -> None:
+        """Index the set, put it in the place of an older set of its name, and commit."""
+        for kind in HASH_KINDS:
+            self.connection.execute(
+                f"CREATE INDEX {self.table}_{kind} ON {self.table}({kind}) WHERE {kind} IS NOT NULL")
+        old = self.connection.execute("SELECT id FROM hash_sets WHERE name = ?", [self.name]).fetchone()
+        if old:
+            self.connection.execute(f"DROP TABLE IF EXISTS hashset_{old[0]}")
+            self.connection.execute("DELETE FROM hash_sets WHERE id = ?", [old[0]])
+        self.connection.execute(
+            "UPDATE hash_sets SET name = ?, known = ?, format = ?, source = ?, source_sha256 = ?, rows = ?, skipped = ?, "
+            "version = ? WHERE id = ?", [self.name, self.known, self.format, source, source_sha256, rows, skipped,
+                                         version, self.id])
+        self.connection.execute("COMMIT")
+
+    def abandon(self) -> None:
+        self.connection.execute("ROLLBACK")
+
+
+def find_in_hash_set(connection: sqlite3.Connection, hash_set: HashSet,
+                     hashes: list[tuple[str, str]]) -> tuple[str | None, str | None, str | None, str | None] | None:
+    """The first row (md5, sha1, sha256, file name) of a set matching any of these (kind, value) hashes."""
+    where = " OR ".join(f"{kind} = ?" for kind, _ in hashes)
+    return connection.execute(f"SELECT md5, sha1, sha256, name FROM {hash_set.table} WHERE {where} LIMIT 1",
+                              [value for _, value in hashes]).fetchone()
+
+
+# -- an NSRL RDS v3 database (read-only, a hash set's source) ---------------------------------------
+
+def open_rds(source: Path) -> tuple[sqlite3.Connection, set[str]]:
+    """A read-only connection to an SQLite file, and the columns of its FILE table or view (lower case; none if
+    it has none). Raises sqlite3.DatabaseError when the file is not SQLite."""
+    rds = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    return rds, {row[1].lower() for row in rds.execute("PRAGMA table_info(FILE)")}
+
+
+def rds_version(rds: sqlite3.Connection) -> str | None:
+    """What the RDS's VERSION table says of it (version and build set), if it says."""
+    found = rds.execute("SELECT version, build_set FROM VERSION LIMIT 1").fetchone()
+    return " ".join(str(v) for v in found if v) if found else None
+
+
+def rds_files(rds: sqlite3.Connection) -> sqlite3.Cursor:
+    """The RDS's FILE rows as (md5, sha1, sha256, file_name), for fetchmany."""
+    return rds.execute("SELECT md5, sha1, sha256, file_name FROM FILE")
+
+
+# -- IOC lists ------------------------------------------------------------------------------------------
+
+def store_ioc_list(connection: sqlite3.Connection, ioc_list: dict[str, Any],
+                   iocs: list[tuple[str, str, str | None, str, str | None]]) -> None:
+    """Replace the IOC list of this name (ioc_list: name, format, source, source_sha256, rows, skipped,
+    unsupported, approximated) and its IOCs, each (kind, value, description, severity, reference), at once."""
+    with connection:
+        connection.execute("DELETE FROM ioc_lists WHERE name = ?", [ioc_list["name"]])
+        list_id = connection.execute(
+            "INSERT INTO ioc_lists (name, format, source, source_sha256, rows, skipped, unsupported, approximated, "
+            "imported_at) VALUES (:name, :format, :source, :source_sha256, :rows, :skipped, :unsupported, "
+            ":approximated, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", ioc_list).lastrowid
+        connection.executemany(
+            "INSERT INTO iocs (list_id, kind, value, description, severity, reference) VALUES (?, ?, ?, ?, ?, ?)",
+            [(list_id, *ioc) for ioc in iocs])
+
+
+def iocs_of(connection: sqlite3.Connection, list_id: int) -> sqlite3.Cursor:
+    """A list's IOCs as (kind, value, description, severity, reference), in the list's order."""
+    return connection.execute("SELECT kind, value, description, severity, reference FROM iocs "
+                              "WHERE list_id = ? ORDER BY id", [list_id])
+
+
+def ioc_kind_counts(connection: sqlite3.Connection, list_id: int) -> dict[str, int]:
+    """How many IOCs of each kind a list holds."""
+    return dict(connection.execute("SELECT kind, count(*) FROM iocs WHERE list_id = ? GROUP BY kind ORDER BY kind",
+                                   [list_id]).fetchall())
