@@ -13,6 +13,11 @@ from typing import Any
 import sqlite_utils
 
 
+def set_case_info(db: sqlite_utils.Database, info: dict[str, str]) -> None:
+    """Record the case's own facts (name, number, examiner, agency …) by key, replacing earlier values."""
+    db["case_info"].upsert_all([{"key": key, "value": value} for key, value in info.items()], pk="key")
+
+
 def add_findings(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> None:
     """Store findings: rows of the findings table (evidence_id, object_kind, object_id, object, analyzer, rule,
     severity, severity_rank, title, detail as JSON text, created_at)."""

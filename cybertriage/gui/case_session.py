@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton, QStackedWidget, QWidget
 
-from ..case import audit, browse, open_case
+from ..case import audit, browse, open_case, writes
 from ..case.schema import SCHEMA_VERSION
 from ..errors import CybertriageError
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
@@ -34,9 +34,8 @@ def write_case_info(folder: Path, info: dict[str, str]) -> None:
     """Record the case's details (creating the case if need be), with an audit log entry."""
     db = open_case(folder, create=True)
     try:
-        rows = [{"key": k, "value": v.strip()} for k, v in info.items() if v is not None]
         with db.conn:
-            db["case_info"].upsert_all(rows, pk="key")
+            writes.set_case_info(db, {k: v.strip() for k, v in info.items() if v is not None})
             audit(db, "case details set", {k: v for k, v in info.items()})
     finally:
         db.close()

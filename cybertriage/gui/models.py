@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
-from ..case import browse as casedb
+from ..case import browse
 from ..case.browse import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from ..formatting import human_size
 from ..text_safety import visible
@@ -143,14 +143,14 @@ class FindingsModel(QAbstractTableModel):
         # With a loader, a new sort or filter is read off the GUI thread: the loader arranges for
         # `apply_ids` to be called with the new query's ids; until then the old rows stay.
         self.loader = loader
-        self.query = casedb.FindingQuery()
-        self._ids: list[int] = casedb.finding_ids(conn, self.query) if load else []
+        self.query = browse.FindingQuery()
+        self._ids: list[int] = browse.finding_ids(conn, self.query) if load else []
         self._pages: OrderedDict[int, dict[int, dict[str, Any]]] = OrderedDict()
 
     def _page(self, number: int) -> dict[int, dict[str, Any]]:
         page = self._pages.get(number)
         if page is None:
-            page = casedb.findings_by_id(self.conn, self._ids[number * self.PAGE : (number + 1) * self.PAGE])
+            page = browse.findings_by_id(self.conn, self._ids[number * self.PAGE : (number + 1) * self.PAGE])
             self._pages[number] = page
             while len(self._pages) > self.CACHED_PAGES:
                 self._pages.popitem(last=False)
@@ -166,24 +166,24 @@ class FindingsModel(QAbstractTableModel):
 
     # changing what is shown ---------------------------------------------------------------------
 
-    def _reset(self, query: casedb.FindingQuery) -> None:
+    def _reset(self, query: browse.FindingQuery) -> None:
         if self.loader is not None:
             self.query = query
             self.loader()
             return
-        ids = casedb.finding_ids(self.conn, query)
+        ids = browse.finding_ids(self.conn, query)
         self.beginResetModel()
         self.query, self._ids = query, ids
         self._pages.clear()
         self.endResetModel()
 
-    def set_filter(self, findings_filter: casedb.FindingFilter) -> None:
-        self._reset(casedb.FindingQuery(findings_filter, self.query.sort, self.query.descending))
+    def set_filter(self, findings_filter: browse.FindingFilter) -> None:
+        self._reset(browse.FindingQuery(findings_filter, self.query.sort, self.query.descending))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(FINDING_COLUMNS):
             return
-        query = casedb.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0], order == Qt.SortOrder.DescendingOrder)
+        query = browse.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0], order == Qt.SortOrder.DescendingOrder)
         if query != self.query:  # the view asks again when sorting is switched on: nothing to do then
             self._reset(query)
 
@@ -194,10 +194,10 @@ class FindingsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(FINDING_COLUMNS) - 1))
 
     def refresh(self) -> None:
-        """Re-read the ids on this thread (a worker can call `casedb.finding_ids` and `apply_ids` instead)."""
-        self.apply_ids(casedb.finding_ids(self.conn, self.query), self.query)
+        """Re-read the ids on this thread (a worker can call `browse.finding_ids` and `apply_ids` instead)."""
+        self.apply_ids(browse.finding_ids(self.conn, self.query), self.query)
 
-    def apply_ids(self, ids: list[int], query: casedb.FindingQuery) -> None:
+    def apply_ids(self, ids: list[int], query: browse.FindingQuery) -> None:
         """Take a fresh id list for `query` (ignored if the view has moved on to another query)."""
         if query != self.query:
             return
@@ -291,7 +291,7 @@ class Node:
     parent: Node | None = None
     row: int = 0
     children: list[Node] | None = None  # None: not fetched yet
-    cursor: casedb.Cursor | None = field(default=None, repr=False)
+    cursor: browse.Cursor | None = field(default=None, repr=False)
     deleted: bool = False
     greyed: bool = False
 
@@ -311,7 +311,7 @@ class FolderTreeModel(QAbstractItemModel):
     def reload(self) -> None:
         self.beginResetModel()
         self.roots = []
-        for row in casedb.evidence_list(self.conn):
+        for row in browse.evidence_list(self.conn):
             label = f"{Path(row['path']).name}  ({row['format'] or row['kind'] or 'unknown'})"
             node = Node("evidence", visible(label), row["id"], tooltip=visible(row["path"]), row=len(self.roots))
             if row["kind"] in ("folder", "file", "capture"):  # no volumes: objects sit at offset 0
@@ -379,7 +379,7 @@ class FolderTreeModel(QAbstractItemModel):
 
     def _load(self, node: Node) -> list[Node]:
         if node.kind == "evidence" and node.offset is None:
-            volumes = casedb.partitions(self.conn, node.evidence_id)
+            volumes = browse.partitions(self.conn, node.evidence_id)
             out = []
             for p in volumes:
                 fs = p["filesystem"] or "no filesystem"
@@ -389,7 +389,7 @@ class FolderTreeModel(QAbstractItemModel):
                                 greyed=p["status"] != "examined"))
             node.cursor = None
             return out
-        rows, node.cursor = casedb.folder_children(self.conn, node.evidence_id, node.offset or 0, node.path,
+        rows, node.cursor = browse.folder_children(self.conn, node.evidence_id, node.offset or 0, node.path,
                                                    start=node.cursor, limit=self.FETCH, directories_only=True)
         return [Node("folder", visible(r["name"]), node.evidence_id, node.offset or 0, r["path"],
                      tooltip=visible(r["path"]), deleted=bool(r.get("deleted"))) for r in rows]
@@ -440,7 +440,7 @@ class FolderFilesModel(QAbstractTableModel):
         self.icons = icons or {}
         self.folder: tuple[int, int, str] | None = None
         self.rows: list[dict[str, Any]] = []
-        self.cursor: casedb.Cursor | None = None
+        self.cursor: browse.Cursor | None = None
         self.exhausted = True
         self.hide_known_good = True  # files in a known-good hash set (NSRL) are noise until asked for
 
@@ -471,7 +471,7 @@ class FolderFilesModel(QAbstractTableModel):
         if not self.canFetchMore(parent) or self.folder is None:
             return
         evidence_id, offset, path = self.folder
-        rows, self.cursor = casedb.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH,
+        rows, self.cursor = browse.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH,
                                                    hide_known_good=self.hide_known_good)
         self.exhausted = self.cursor is None
         if not rows:
