@@ -99,10 +99,6 @@ def evidence_rows(conn: sqlite3.Connection, tally: FindingTally | None = None) -
     return items
 
 
-def severity_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return finding_tally(conn).per_severity()
-
-
 def top_scored(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """The highest-scored objects (on the score index), with their reasons decoded."""
     # the ids first, on the score index alone: a tie on the top score can take in thousands of files
@@ -114,10 +110,6 @@ def top_scored(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]
     for row in rows:
         row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
     return rows
-
-
-def analyzers(conn: sqlite3.Connection) -> list[str]:
-    return finding_tally(conn).analyzers()
 
 
 def file_row(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
