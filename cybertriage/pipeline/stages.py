@@ -39,6 +39,8 @@ class EvidenceRun:
         self.ids = itertools.count(run.writer.call(writes.next_file_id))
 
     def stages(self) -> Iterator[Progress]:
+        """Add the item to the case (or take up an interrupted one again, or skip one already examined), then
+        examine it."""
         writer = self.run.writer
         previous = writer.call(lambda db: writes.evidence_status(db, self.key))
         if previous and previous[1] in ("done", "partial"):
@@ -57,6 +59,7 @@ class EvidenceRun:
         yield from self._examine()
 
     def _examine(self) -> Iterator[Progress]:
+        """Open, describe, hash, verify, analyse and finish; evidence that cannot be read ends only this item."""
         hashing: ContainerHashing | None = None
         source: EvidenceSource | None = None
         try:
