@@ -114,7 +114,7 @@ class Harness:
         return f"{count} objects, {len(source.ledger.warnings)} warnings, {len(source.problems)} problems"
 
     def _examine(self, obj: EvidenceObject) -> int:
-        """Read once, every analyzer in registry order, members in turn (as the pipeline's _examine)."""
+        """Read once, every analyzer in registry order, members in turn (as the pipeline's Examiner.examine)."""
         item = Item(obj)
         if obj.content is not None:
             read_once(item, self.analyzers, self.settings.keep_limit, lambda size: None, self.cancel)
