@@ -21,13 +21,11 @@ from pathlib import Path
 from ...evidence.capture import CaptureReader
 from . import dns as dns_mod
 from . import ftp as ftp_mod
-from . import http as http_mod
-from . import imap as imap_mod
-from . import pop3 as pop3_mod
-from . import smtp as smtp_mod
 from . import tls as tls_mod
+from .app import AppHandler, Opening
 from .decode import Decoder
 from .findings import CaptureFindings
+from .handlers import recognise
 from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
 from .tcp import CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, Endpoint
@@ -581,87 +579,37 @@ class CaptureAnalysis:
         ep.segment(rel, payload, ts_ns)
 
     def _detect_tcp(self, conn: _Conn, is_orig: bool, data: bytes, ts_ns: int) -> None:
+        """In-order bytes of a flow whose protocol is still to be told: kept until the registered protocols
+        (handlers.py) recognise one, then replayed to its parser; given up on past `detect_bytes`."""
         detect = conn.detect
         if detect is None:
             return
         detect.append((is_orig, data, ts_ns))
         conn.detect_size += len(data)
-        orig = b"".join(d for o, d, _ in detect if o)[:64]
-        resp = b"".join(d for o, d, _ in detect if not o)[:64]
-        app = None
-        wait = False
-        dns_port = conn.o_port == 53 or conn.r_port == 53
-        if orig:
-            upper = orig[:9].upper()
-            if http_mod.looks_like_request(orig):
-                app = "http"
-            elif tls_mod.looks_like_tls(orig):
-                app = "tls"
-            elif dns_port and len(orig) >= 14 and ((orig[0] << 8) | orig[1]) >= 12 and orig[7] + (orig[6] << 8) <= 16:
-                app = "dns"
-            elif upper[:5] in (b"EHLO ", b"HELO ") or upper[:5] == b"EHLO\r":
-                app = "smtp"
-            elif upper[:5] in (b"USER ", b"FEAT\r", b"SYST\r") or upper[:8] == b"AUTH TLS":
-                app = "pop3" if resp[:3] == b"+OK" else "ftp"
-            elif orig[:4] == b"SSH-":
-                app = "ssh"
-        if app is None and resp:
-            first_line = resp.split(b"\n", 1)[0].upper()
-            if http_mod.looks_like_response(resp):
-                app = "http"
-            elif tls_mod.looks_like_tls(resp):
-                app = "tls"
-            elif resp[:3] == b"220":
-                if b"FTP" in first_line:
-                    app = "ftp"
-                elif b"SMTP" in first_line or b"MAIL" in first_line:
-                    app = "smtp"
-                else:
-                    wait = not orig or len(orig) < 5
-            elif dns_port and len(resp) >= 14 and ((resp[0] << 8) | resp[1]) >= 12:
-                app = "dns"
-            elif resp[:4] == b"+OK " or resp[:5] == b"+OK\r\n":
-                app = "pop3"
-            elif first_line[:5] == b"* OK " or first_line[:10] == b"* PREAUTH ":
-                app = "imap"
-            elif resp[:4] == b"SSH-":
-                app = "ssh"
-        if app is None and not (wait or (len(orig) < 8 and len(resp) < 8)) or conn.detect_size > self.settings.detect_bytes:
-            if app is None:
+        opening = Opening(b"".join(d for o, d, _ in detect if o)[:64], b"".join(d for o, d, _ in detect if not o)[:64],
+                          conn.o_port, conn.r_port)
+        protocol, wait = recognise(opening)
+        if protocol is None:
+            undecided = wait or (len(opening.client) < 8 and len(opening.server) < 8)
+            if not undecided or conn.detect_size > self.settings.detect_bytes:
                 conn.deciding = False
                 conn.detect = None
                 self._stop_streams(conn)
-                return
-        if app is None:
             return
-        conn.app = app
+        conn.app = protocol.name
         conn.deciding = False
         conn.detect = None
-        if app == "http":
-            handler = http_mod.HttpHandler(conn, self)
-        elif app == "tls":
-            handler = tls_mod.TlsHandler(conn, self)
-        elif app == "dns":
-            handler = dns_mod.DnsHandler(conn, self)
-        elif app == "smtp":
-            handler = smtp_mod.SmtpHandler(conn, self)
-        elif app == "pop3":
-            handler = pop3_mod.Pop3Handler(conn, self)
-        elif app == "imap":
-            handler = imap_mod.ImapHandler(conn, self)
-        elif app == "ssh":  # told for the flows and the port findings; nothing in it is readable
+        if protocol.parser is None:
             self._stop_streams(conn)
             return
-        else:
-            handler = ftp_mod.FtpHandler(conn, self)
-        self._attach(conn, handler)
+        self._attach(conn, protocol.parser(conn, self))
         for side, chunk, ts in detect:
             conn.handler.stream(side, chunk, ts)  # the handler may have become TLS after STARTTLS
             if conn.handler.done:
                 self._stop_streams(conn)
                 return
 
-    def _attach(self, conn: _Conn, handler) -> None:
+    def _attach(self, conn: _Conn, handler: AppHandler) -> None:
         """Route both directions' in-order bytes to an application parser."""
         self._hear_gaps(conn)
         self.summary.tcp_streams += 2
@@ -674,7 +622,7 @@ class CaptureAnalysis:
         self._route(conn, tls_mod.TlsHandler(conn, self, upgrade))
 
     @staticmethod
-    def _route(conn: _Conn, handler) -> None:
+    def _route(conn: _Conn, handler: AppHandler) -> None:
         conn.handler = handler
         for side, end in ((True, conn.o), (False, conn.r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:

@@ -17,6 +17,7 @@ import socket
 import struct
 from collections import deque
 
+from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
 from .records import DnsRecord, iso_us
 
 _HDR = struct.Struct("!HHHHHH").unpack_from
@@ -203,7 +204,7 @@ def why_not_dns(buf: bytes) -> str | None:
 class DnsHandler:
     """DNS transactions of one flow (UDP datagrams, or TCP with 2-byte length framing)."""
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.netbios = 137 in (conn.o_port, conn.r_port)
@@ -302,3 +303,20 @@ def _qtype(qtype: int) -> str | None:
     if qtype < 0:
         return None
     return QTYPES.get(qtype, f"TYPE{qtype}")
+
+
+TCP_PORT = frozenset((53,))  # DNS is told on TCP on its own port only: a length and a header are too little to go by
+
+
+def _client_opens(opening: Opening) -> bool:
+    """A length of at least a header, then a header asking at most 16 questions."""
+    head = opening.client
+    return opening.on_port(TCP_PORT) and len(head) >= 14 and ((head[0] << 8) | head[1]) >= 12 and head[7] + (head[6] << 8) <= 16
+
+
+def _server_opens(opening: Opening) -> Verdict:
+    head = opening.server
+    return Verdict.of(opening.on_port(TCP_PORT) and len(head) >= 14 and ((head[0] << 8) | head[1]) >= 12)
+
+
+PROTOCOL = TcpProtocol("dns", _client_opens, _server_opens, DnsHandler)

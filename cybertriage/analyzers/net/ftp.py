@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections import deque
 
+from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
 from .http import _Body, safe_name
 from .lines import LineReader
 from .records import CredentialRecord, ExtractedObject, FtpRecord, iso_us
@@ -83,7 +84,7 @@ class Channel:
 class FtpDataHandler:
     """The bytes of one FTP data connection, for the control connection that announced it."""
 
-    def __init__(self, conn, ctx, channel: Channel) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis, channel: Channel) -> None:
         self.conn = conn
         self.channel = channel
         self.body = _Body(None, ctx.settings.max_object_size, ctx.settings.max_body_size)
@@ -112,7 +113,7 @@ class FtpDataHandler:
 class FtpHandler:
     """Commands and replies of one FTP control connection."""
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.readers = (LineReader(MAX_LINE), LineReader(MAX_LINE))  # indexed by is_orig
@@ -294,3 +295,20 @@ class FtpHandler:
         self.ctx.emit(rec)
         if obj is not None:
             self.ctx.emit(obj)
+
+
+def first_command(client: bytes) -> bool:
+    """A client's first command as FTP clients start (POP3 clients too, with USER)."""
+    first = client[:8].upper()
+    return first[:5] in (b"USER ", b"FEAT\r", b"SYST\r") or first == b"AUTH TLS"
+
+
+def _client_opens(opening: Opening) -> bool:
+    return first_command(opening.client) and opening.server[:3] != b"+OK"  # +OK: POP3's greeting
+
+
+def _server_opens(opening: Opening) -> Verdict:
+    return Verdict.of(opening.server[:3] == b"220" and b"FTP" in opening.server.split(b"\n", 1)[0].upper())
+
+
+PROTOCOL = TcpProtocol("ftp", _client_opens, _server_opens, FtpHandler)

@@ -17,6 +17,7 @@ import zlib
 from collections import deque
 from urllib.parse import parse_qsl, unquote
 
+from .app import Analysis, Connection, TcpProtocol, Verdict
 from .records import CredentialRecord, ExtractedObject, HttpRecord, iso_us
 
 METHODS = frozenset(
@@ -486,7 +487,7 @@ def _length(value: str) -> int | None:
 class HttpHandler:
     """HTTP transactions of one TCP connection."""
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.keep = ctx.settings.max_object_size
@@ -655,3 +656,7 @@ class HttpHandler:
         self.ctx.emit(rec)
         for obj in objects:
             self.ctx.emit(obj)
+
+
+PROTOCOL = TcpProtocol("http", lambda opening: looks_like_request(opening.client),
+                       lambda opening: Verdict.of(looks_like_response(opening.server)), HttpHandler)

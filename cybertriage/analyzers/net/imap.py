@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
 from .lines import LineProtocol
 from .records import CredentialRecord, iso_us
 from .sasl import MAX_CREDENTIAL, SaslExchange
@@ -51,7 +52,7 @@ class ImapHandler(LineProtocol):
 
     NAME = "IMAP"
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         super().__init__(conn, ctx)
         self.waiting: dict[str, tuple[str, CredentialRecord | None]] = {}  # tag -> command, credential
         self.sasl: tuple[str, SaslExchange] | None = None  # tag of the AUTHENTICATE running
@@ -156,3 +157,12 @@ class ImapHandler(LineProtocol):
             self.done = True  # encrypted from here on, or logged in
             if command == "STARTTLS":
                 self.ctx.start_tls(self.conn, "IMAP STARTTLS")
+
+
+def _server_opens(opening: Opening) -> Verdict:
+    """The greeting (RFC 9051): OK, or PREAUTH when the client is already known."""
+    first_line = opening.server.split(b"\n", 1)[0].upper()
+    return Verdict.of(first_line[:5] == b"* OK " or first_line[:10] == b"* PREAUTH ")
+
+
+PROTOCOL = TcpProtocol("imap", None, _server_opens, ImapHandler)

@@ -8,7 +8,9 @@ past its bound, which is what a stream that is not the protocol, or is encrypted
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from .app import Analysis, Connection
 
 
 class LineReader:
@@ -49,7 +51,7 @@ class LineProtocol(abc.ABC):
     NAME: ClassVar[str]
     LINE_LIMIT: ClassVar[int] = 64 * 1024
 
-    def __init__(self, conn: Any, ctx: Any) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.readers = (LineReader(self.LINE_LIMIT), LineReader(self.LINE_LIMIT))  # indexed by is_orig

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
+from .ftp import first_command
 from .lines import LineProtocol
 from .records import CredentialRecord, iso_us
 from .sasl import MAX_CREDENTIAL, SaslExchange
@@ -24,7 +26,7 @@ class Pop3Handler(LineProtocol):
 
     NAME = "POP3"
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         super().__init__(conn, ctx)
         self.user: str | None = None
         self.sasl: SaslExchange | None = None
@@ -103,3 +105,11 @@ class Pop3Handler(LineProtocol):
             self.done = True  # encrypted from here on, or logged in: the mailbox is not the triage's business
             if verb == "STLS":
                 self.ctx.start_tls(self.conn, "POP3 STLS")
+
+
+def _server_opens(opening: Opening) -> Verdict:
+    return Verdict.of(opening.server[:4] == b"+OK " or opening.server[:5] == b"+OK\r\n")
+
+
+PROTOCOL = TcpProtocol("pop3", lambda opening: first_command(opening.client) and opening.server[:3] == b"+OK",
+                       _server_opens, Pop3Handler)

@@ -18,6 +18,7 @@ import email.policy
 import hashlib
 from collections import deque
 
+from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
 from .http import safe_name
 from .records import CredentialRecord, ExtractedObject, SmtpRecord, iso_us
 
@@ -54,7 +55,7 @@ def _split(value: str | None) -> list[str]:
 class SmtpHandler:
     """SMTP transactions of one TCP connection."""
 
-    def __init__(self, conn, ctx) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.keep = ctx.settings.max_object_size
@@ -353,3 +354,20 @@ class SmtpHandler:
         self.done = True
         self.conn.app = "smtp"
         self.ctx.start_tls(self.conn, "SMTP STARTTLS")
+
+
+def _client_opens(opening: Opening) -> bool:
+    first = opening.client[:5].upper()
+    return first in (b"EHLO ", b"HELO ", b"EHLO\r")
+
+
+def _server_opens(opening: Opening) -> Verdict:
+    """A 220 greeting naming SMTP or mail. FTP, asked before, has taken the one naming FTP; a 220 naming neither
+    is either's, so the client's first command is waited for."""
+    if opening.server[:3] != b"220":
+        return Verdict.NO
+    first_line = opening.server.split(b"\n", 1)[0].upper()
+    return Verdict.YES if b"SMTP" in first_line or b"MAIL" in first_line else Verdict.ASK_CLIENT
+
+
+PROTOCOL = TcpProtocol("smtp", _client_opens, _server_opens, SmtpHandler)

@@ -16,6 +16,7 @@ import struct
 
 from dpkt import ssl_ciphersuites
 
+from .app import Analysis, Connection, TcpProtocol, Verdict
 from .records import TlsRecord, iso_us
 from .x509 import Certificate, parse_certificate
 
@@ -130,7 +131,7 @@ class _Side:
 class TlsHandler:
     """The handshake of one TCP connection."""
 
-    def __init__(self, conn, ctx, upgrade: str | None = None) -> None:
+    def __init__(self, conn: Connection, ctx: Analysis, upgrade: str | None = None) -> None:
         self.conn = conn
         self.ctx = ctx
         self.upgrade = upgrade  # the clear-text command after which TLS began (STARTTLS, ...), if any
@@ -384,3 +385,7 @@ class TlsHandler:
         if self.rec is not None and not self.emitted:
             self.emitted = True
             self.ctx.emit(self.rec)
+
+
+PROTOCOL = TcpProtocol("tls", lambda opening: looks_like_tls(opening.client),
+                       lambda opening: Verdict.of(looks_like_tls(opening.server)), TlsHandler)
