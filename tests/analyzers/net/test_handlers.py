@@ -4,7 +4,10 @@ reassembles them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from cybertriage.analyzers.net import analyse_capture, handlers
 from cybertriage.analyzers.net.app import Analysis, Connection, Opening, TcpProtocol, Verdict
@@ -43,7 +46,6 @@ class _Recorder:
         self.done = False
         self.streams = {True: bytearray(), False: bytearray()}
         self.closed = 0
-        parsers.append(self)
 
     def stream(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
         self.streams[is_orig] += data
@@ -55,16 +57,25 @@ class _Recorder:
         self.closed += 1
 
 
-parsers: list[_Recorder] = []
-TEST_PROTOCOL = TcpProtocol("knock", lambda opening: opening.client.startswith(b"KNOCK "),
-                            lambda opening: Verdict.NO, _Recorder)
+@pytest.fixture
+def parsers(monkeypatch) -> Iterator[list[_Recorder]]:
+    """A protocol "knock" added at the end of the table, and the parsers it makes (let go of afterwards: each
+    holds its flow, which test_analyse expects freed)."""
+    made: list[_Recorder] = []
+
+    def parser(conn: Connection, ctx: Analysis) -> _Recorder:
+        made.append(_Recorder(conn, ctx))
+        return made[-1]
+
+    knock = TcpProtocol("knock", lambda opening: opening.client.startswith(b"KNOCK "), lambda opening: Verdict.NO, parser)
+    monkeypatch.setattr(handlers, "TCP_PROTOCOLS", (*handlers.TCP_PROTOCOLS, knock))
+    yield made
+    made.clear()
 
 
-def test_registered_protocol_is_chosen_and_fed(tmp_path: Path, monkeypatch) -> None:
+def test_registered_protocol_is_chosen_and_fed(tmp_path: Path, parsers: list[_Recorder]) -> None:
     """One line in the table: flows that open as the new protocol are its (the flow's application is its name),
     and its parser gets both directions as tshark's follow,tcp,raw reassembles them; other flows are not."""
-    monkeypatch.setattr(handlers, "TCP_PROTOCOLS", (*handlers.TCP_PROTOCOLS, TEST_PROTOCOL))
-    parsers.clear()
     knock = TcpSession(sport=7070)
     knock.handshake()
     segments = knock.segments(True, b"KNOCK " + bytes(range(256)) * 8, 300)
