@@ -2,8 +2,8 @@
 
 `collect` reads the case through a connection that cannot write (the report must
 not change what it reports on), inside one read transaction so every count and
-list comes from the same moment, then hashes the database file. The PDF and HTML
-writers only lay this out.
+list comes from the same moment, then hashes the database file. document.py
+words it as sections, paragraphs and tables, which the PDF and HTML writers render.
 
 Everything that came from evidence (paths, titles, matched data, rule meta) is
 untrusted: `text_safety.visible` turns control, bidirectional-override and other invisible
@@ -35,7 +35,7 @@ from ..correlate import chain
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
 from ..formatting import utc_iso, utc_now
-from ..severity import SEVERITIES_WORST_FIRST, SEVERITY_RANK
+from ..severity import SEVERITY_RANK
 from ..text_safety import spreadsheet_safe, visible
 
 SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
@@ -152,14 +152,6 @@ class NetworkSummary:
     captures: int
     records: dict[str, int]  # table name -> rows
 
-    @property
-    def sentence(self) -> str:
-        names = {"flows": "flows", "hosts": "hosts", "dns": "DNS records", "http": "HTTP requests", "tls": "TLS handshakes",
-                 "credentials": "credentials"}
-        parts = [f"{n:,} {names.get(t, t)}" for t, n in self.records.items()]
-        return (f"{self.captures:,} packet capture{'' if self.captures == 1 else 's'} in the case, holding "
-                + ", ".join(parts) + ".")
-
 
 @dataclass
 class Appendix:
@@ -222,33 +214,6 @@ class ReportData:
         return self.findings_total > len(self.findings)
 
 
-# -- what lets the report be checked against its case later -------------------------------------
-
-SEAL_NOTE = (
-    "The case's audit log is a hash chain: each entry holds the SHA-256 of the entry before it together with its "
-    "own content, and the chain head after every action is also appended to custody.log in the case folder. "
-    "The values below were read with the rest of this report. To show that this report still describes its case, "
-    "run `cybertriage verify --case CASE_DIR --report THIS_FILE`: it checks that the audit entry named here still "
-    "holds this link, and recomputes the content digest (evidence, partitions, files, findings and network records "
-    "in canonical form, independent of how SQLite lays out its pages and of audit entries written later).")
-
-
-def custody_sentence(data: ReportData) -> str:
-    """Whether the chain of custody checked out when the report was made (both reports print it)."""
-    if not data.custody_problems:
-        return (f"Chain of custody checked when this report was made: each of the {data.audit_total:,} audit entries "
-                "links to the one before it, and every chain head in custody.log is in the log.")
-    return ("Chain of custody DOES NOT CHECK OUT: " + "; ".join(data.custody_problems)
-            + ". Entries may have been removed or altered outside cybertriage.")
-
-
-def seal_rows(data: ReportData) -> list[tuple[str, str]]:
-    """The seal as the reports print it (the same values go into their metadata)."""
-    return [("Last audit entry (sequence number)", str(data.seal.seq)),
-            ("Its chain link (SHA-256)", data.seal.head),
-            ("Content digest (SHA-256)", data.seal.digest)]
-
-
 def compact_json(value: Any) -> str:
     """A JSON value as one line of text for a report cell (strings bare, the rest as JSON)."""
     if value is None:
@@ -258,46 +223,6 @@ def compact_json(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
         return ", ".join(str(v) for v in value)
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def counts_sentence(counts: dict[str, int], total: int) -> str:
-    """The one sentence both reports use for the findings per severity (tests read it back)."""
-    return f"The case holds {total:,} findings: " + ", ".join(f"{counts[s]:,} {s}" for s in SEVERITIES_WORST_FIRST) + "."
-
-
-def objects_text(item: dict[str, Any]) -> str:
-    """An evidence item's object count as both reports show it, saying how many known-good files were left out."""
-    text = f"{item['files']:,} ({item['deleted']:,} deleted"
-    if item.get("known_good"):
-        text += f"; {item['known_good']:,} known good, left out of this report"
-    return text + ")"
-
-
-RUN_INTEL_KEYS = ("intel_db", "hash_sets", "ioc_lists")
-
-
-def run_intel(options: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """The hash sets and IOC lists a run used, as (label, lines) for the methodology section."""
-    found = []
-    sets = [s for s in options.get("hash_sets") or [] if isinstance(s, dict)]
-    if sets:
-        found.append(("Hash sets", [
-            f"{s.get('name')}: known {s.get('known')}, {s.get('rows') or 0:,} hashes, {s.get('format')}"
-            + (f" {s['version']}" if s.get("version") else "") + f", source SHA-256 {s.get('source_sha256') or '-'}"
-            for s in sets]))
-    lists = [lst for lst in options.get("ioc_lists") or [] if isinstance(lst, dict)]
-    if lists:
-        found.append(("IOC lists", [
-            f"{lst.get('name')}: {lst.get('format')}, {lst.get('rows') or 0:,} IOCs"
-            + (f" ({lst['unsupported']:,} comparisons not supported)" if lst.get("unsupported") else "")
-            + f", source SHA-256 {lst.get('source_sha256') or '-'}" for lst in lists]))
-    return found
-
-
-def events_note(shown: int, total: int) -> str:
-    if total > shown:
-        return f"{shown} of {total} events shown"
-    return "1 event" if total == 1 else f"{total} events"
 
 
 def check_destinations(case_dir: Path, out: Path, *, force: bool) -> Path:
@@ -440,10 +365,6 @@ def _analyzers(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
             used = "off in every run"
         found.append({"name": name, "version": cls.VERSION, "used": used, "does": ANALYZER_NOTES.get(name, "")})
     return found, False
-
-
-ANALYZERS_UNRECORDED = ("The case does not record which analyzers each run used; this is the list in the build of "
-                        "cybertriage that made this report. A run by an older build may have used fewer.")
 
 
 def _attach_files(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> None:

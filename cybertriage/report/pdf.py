@@ -1,4 +1,4 @@
-"""The PDF report (reportlab platypus): what a case holds, laid out for a case file.
+"""The PDF report (reportlab platypus): the report's document (document.py) laid out for a case file.
 
 Every string from evidence goes through `_t` (visible + escaped for Paragraph
 markup); long hashes and paths are set in DejaVu Sans Mono and split where they
@@ -42,27 +42,24 @@ from reportlab.platypus import (
 
 from ..assets import asset_dir
 from ..case.outputs import write_with_checksum
-from ..formatting import exact_size
 from ..severity import SEVERITIES_WORST_FIRST
 from ..text_safety import visible
-from .content import (
-    ANALYZERS_UNRECORDED,
-    RUN_INTEL_KEYS,
-    SEAL_NOTE,
-    NetworkTable,
-    ReportData,
-    ReportDetails,
-    appendix_path,
-    check_destinations,
-    collect,
-    compact_json,
-    counts_sentence,
-    custody_sentence,
-    events_note,
-    objects_text,
-    run_intel,
-    seal_rows,
+from .content import NetworkTable, ReportData, ReportDetails, appendix_path, check_destinations, collect, compact_json
+from .document import (
+    Block,
+    Cell,
+    FindingCard,
+    FindingIndex,
+    Heading,
+    KeyValue,
+    Lines,
+    Mono,
+    NetworkList,
+    SeverityCounts,
+    build_document,
 )
+from .document import Paragraph as TextParagraph
+from .document import Table as TextTable
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +115,16 @@ def render_pdf(data: ReportData) -> bytes:
                     title=f"Forensic triage report: {visible(details.case_name)}", author=visible(details.examiner or ""),
                     subject=f"Case {visible(details.case_number or '-')}", creator=f"cybertriage {data.tool_version}",
                     keywords=data.seal.keywords)  # read back by `cybertriage verify --report`
-    story: list[Flowable] = []
-    story += _cover(data)
-    sections = [("evidence", _evidence), ("methodology", _methodology), ("summary", _summary),
-                ("findings", _findings), ("network", _network), ("pe", _pe), ("timeline", _timeline),
-                ("tags", _tags), ("audit", _audit), ("integrity", _integrity)]
-    for name, build in sections:
-        if details.includes(name):
-            story += build(data)
+    document = build_document(data)
+    story: list[Flowable] = [Spacer(1, 25 * mm), Paragraph("Forensic triage report", TITLE),
+                             Paragraph(_t(document.title), SUBTITLE)]
+    for block in document.cover:
+        story += [*_block(block), Spacer(1, 6 * mm)]
+    story.append(PageBreak())
+    for section in document.sections:
+        story += [CondPageBreak(60 * mm), Paragraph(escape(section.title), H1)]
+        for block in section.blocks:
+            story += _block(block)
     doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()
 
@@ -191,10 +190,6 @@ def _font_runs(text: str) -> list[tuple[str | None, str]]:
     return runs
 
 
-def _p(markup: str, style: ParagraphStyle = CELL) -> Paragraph:
-    return Paragraph(markup, style)
-
-
 @dataclass
 class _Text:
     """Untrusted text for a table cell, laid out when the table knows the column's width: a plain
@@ -203,19 +198,6 @@ class _Text:
 
     text: str
     style: ParagraphStyle
-
-
-def _mono(text: Any) -> _Text:
-    return _Text(_clipped(visible(text)) or "-", MONO_CELL)
-
-
-def _cell(text: Any) -> _Text:
-    return _Text(_clipped(visible(text)) or "-", CELL)
-
-
-def _clipped(text: str) -> str:
-    """Evidence text cut to what one table cell can hold: a row taller than a page stops reportlab."""
-    return text if len(text) <= CELL_TEXT_MAX else f"{text[:CELL_TEXT_MAX]}… ({len(text):,} characters)"
 
 
 CELL_PADDING = 12  # reportlab's default 6 points left and right
@@ -305,188 +287,110 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _kv(rows: Iterable[tuple[str, Any]], label_width: float = LABEL_WIDTH) -> Table:
-    """A two-column table of label and value (values are flowables or plain trusted text)."""
-    cells = [[_Text(visible(label), CELL_BOLD), value if isinstance(value, (Flowable, _Text)) else _p(str(value))]
-             for label, value in rows]
+def _severity_tag(severity: str) -> str:
+    colour = SEVERITY_TEXT.get(severity, colors.black).hexval()[2:]
+    return f'<font color="#{colour}"><b>{escape(severity.upper())}</b></font>'
+
+
+# -- the document's blocks -----------------------------------------------------------------
+
+PARAGRAPH_STYLES = {"body": BODY, "note": SMALL, "warning": BODY}
+H3 = _style("h3", fontName=FONT_BOLD, spaceBefore=4, spaceAfter=2)
+PE_TITLE = _style("pe", fontName=MONO_BOLD, fontSize=7.5, spaceBefore=5, spaceAfter=2)
+MONO_BOLD_CELL = _style("monobold", fontName=MONO_BOLD, fontSize=7, leading=9)
+
+
+def _block(block: Block) -> list[Flowable]:
+    """One block of the document as flowables."""
+    if isinstance(block, Heading):
+        return [Paragraph(_t(block.text), H3)] if block.minor else [CondPageBreak(35 * mm), Paragraph(_t(block.text), H2)]
+    if isinstance(block, TextParagraph):
+        markup = "<br/>".join(_t(line) for line in block.text.split("\n"))
+        if block.style == "warning":
+            markup = f'<font color="#b00020">{markup}</font>'
+        return [Paragraph(markup, PARAGRAPH_STYLES[block.style])]
+    if isinstance(block, TextTable):
+        return [_grid(block)]
+    if isinstance(block, KeyValue):
+        table = _kv(block.rows, block.label_mm * mm)
+        if not block.title:
+            return [table]
+        return [KeepTogether([Paragraph(_t(block.title), PE_TITLE if block.title_mono else H2), table])]
+    if isinstance(block, FindingCard):
+        return _finding_card(block)
+    if isinstance(block, FindingIndex):
+        return []  # the PDF's bookmarks and page numbers lead to the findings
+    if isinstance(block, SeverityCounts):
+        return [_severity_counts(block.counts)]
+    if isinstance(block, NetworkList):
+        table = block.table
+        return [CondPageBreak(35 * mm), Paragraph(escape(table.title), H2), Paragraph(escape(table.note), SMALL),
+                Spacer(1, 1.5 * mm), _network_table(table)]
+    raise TypeError(f"no PDF for {type(block).__name__}")
+
+
+def _cell(value: Cell, width: float, bold: bool = False) -> Any:
+    """A cell of the model as a table cell `width` points wide: _Text, a Paragraph or a nested table."""
+    if isinstance(value, Mono):
+        return _Text(_clipped(visible(value.text)) or "-", MONO_BOLD_CELL if bold else MONO_CELL)
+    if isinstance(value, Lines):
+        return Paragraph("<br/>".join(_t(item) for item in value.items) or "-", MONO_CELL if value.mono else CELL)
+    if isinstance(value, TextTable):
+        return _strings(value, width)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _Text(f"{value:,}", CELL_RIGHT)
+    return _Text(_clipped(visible(value)) or "-", CELL_BOLD if bold else CELL)
+
+
+def _clipped(text: str) -> str:
+    """Evidence text cut to what one table cell can hold: a row taller than a page stops reportlab."""
+    return text if len(text) <= CELL_TEXT_MAX else f"{text[:CELL_TEXT_MAX]}… ({len(text):,} characters)"
+
+
+def _strings(table: TextTable, width: float) -> Table:
+    """A table inside a cell (a finding's matched strings): no header and no grid of its own."""
+    total = sum(table.widths)
+    widths = [w * width / total for w in table.widths]
+    return _table([[_cell(c, w) for c, w in zip(row, widths)] for row in table.rows], widths,
+                  [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                   ("RIGHTPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 0),
+                   ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
+
+
+def _kv(rows: Iterable[tuple[str, Cell]], label_width: float = LABEL_WIDTH) -> Table:
+    """A two-column table of label and value."""
+    value_width = WIDTH - label_width - CELL_PADDING
+    cells = [[_Text(visible(label), CELL_BOLD), _cell(value, value_width)] for label, value in rows]
     return _table(cells, [label_width, WIDTH - label_width], [
         ("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (0, -1), LABEL_BG),
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ])
 
 
-def _grid(header: list[str], rows: list[list[Any]], widths: list[float], repeat: bool = True,
-          row_colours: list[Any] | None = None, width: float = WIDTH, padding: float = CELL_PADDING) -> Table:
-    """A table with a header row; cells are flowables or trusted text."""
-    cells: list[list[Any]] = [[_Text(h, CELL_BOLD) for h in header]]
-    cells += [[c if isinstance(c, (Flowable, _Text)) else _p(str(c)) for c in row] for row in rows]
-    total = sum(widths)
-    style = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
-             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2),
-             ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
-    for i, colour in enumerate(row_colours or []):
-        if colour is not None:
-            style.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colour))
-    return _table(cells, [w * width / total for w in widths], style, 1 if repeat else 0, padding)
+GRID_STYLE = [("GRID", (0, 0), (-1, -1), 0.4, GRID), ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
+              ("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 2),
+              ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
 
 
-def _h1(text: str) -> list[Flowable]:
-    return [CondPageBreak(60 * mm), Paragraph(escape(text), H1)]
+def _grid(table: TextTable, width: float = WIDTH) -> Table:
+    """A table with a header row repeated on every page it runs onto; emphasised rows in bold."""
+    total = sum(table.widths)
+    widths = [w * width / total for w in table.widths]
+    cells: list[list[Any]] = [[_Text(h, CELL_BOLD) for h in table.columns]]
+    for i, row in enumerate(table.rows):
+        bold = bool(table.emphasis) and table.emphasis[i]
+        cells.append([_cell(c, w - CELL_PADDING, bold) for c, w in zip(row, widths)])
+    return _table(cells, widths, GRID_STYLE, repeat=1)
 
 
-def _severity_tag(severity: str) -> str:
-    colour = SEVERITY_TEXT.get(severity, colors.black).hexval()[2:]
-    return f'<font color="#{colour}"><b>{escape(severity.upper())}</b></font>'
-
-
-def _counts_text(counts: dict[str, int]) -> str:
-    shown = [f"{counts[s]} {s}" for s in SEVERITIES_WORST_FIRST if counts.get(s)]
-    return ", ".join(shown) or "none"
-
-
-# -- sections ------------------------------------------------------------------------------
-
-
-def _cover(data: ReportData) -> list[Flowable]:
-    d = data.details
-    story: list[Flowable] = [Spacer(1, 25 * mm), Paragraph("Forensic triage report", TITLE),
-                             Paragraph(_t(d.case_name), SUBTITLE)]
-    rows = [
-        ("Case number", _cell(d.case_number)),
-        ("Case name", _cell(d.case_name)),
-        ("Examiner", _cell(d.examiner)),
-        ("Agency", _cell(d.agency)),
-        ("Report generated", _p(f"{escape(data.generated_at)} (UTC)")),
-        ("Tool", _p(f"cybertriage {escape(data.tool_version)} (case schema {data.schema_version})")),
-        ("Case folder", _mono(str(data.case_dir.resolve()))),
-        ("Case created", _cell(data.case_info.get("created_at"))),
-        ("Evidence items", _p(str(len(data.evidence)))),
-        ("Findings", _p(f"{data.findings_total:,}: {escape(_counts_text(data.severity_counts))}")),
-    ]
-    story.append(_kv(rows, 40 * mm))
-    if d.notes:
-        story += [Spacer(1, 6 * mm), Paragraph("Notes", H2),
-                  Paragraph(_t(d.notes).replace("\\u000a", "<br/>"), BODY)]
-    included = [name for name in ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline",
-                                  "audit", "integrity") if d.includes(name)]
-    story += [Spacer(1, 8 * mm), Paragraph(
-        "This report was produced from the case database without changing it. Times are UTC. Text taken from "
-        "evidence (file names, paths, matched data, rule text) is shown as it is, except that control and "
-        "invisible formatting characters, such as right-to-left overrides, are written out as \\uXXXX instead "
-        f"of being obeyed. Sections: {escape(', '.join(included))}.", SMALL), PageBreak()]
-    return story
-
-
-def _evidence(data: ReportData) -> list[Flowable]:
-    story = _h1("Evidence")
-    if not data.evidence:
-        return story + [Paragraph("The case holds no evidence.", BODY)]
-    for item in data.evidence:
-        rows: list[tuple[str, Any]] = [
-            ("Path", _mono(item["path"])),
-            ("Kind / format", _cell(f"{item['kind'] or '-'} / {item['format'] or '-'}")),
-            ("Size", _cell(exact_size(item["size"]) or "-")),
-            ("SHA-256", _mono(item["sha256"] or "not computed")),
-        ]
-        if len(item["segments"]) > 1:
-            rows.append(("Segments", _p("<br/>".join(_t(s) for s in item["segments"]), MONO_CELL)))
-        if item["stored_md5"] or item["stored_sha1"] or item["computed_md5"] or item["computed_sha1"]:
-            rows += [("Stored MD5", _mono(item["stored_md5"])), ("Computed MD5", _mono(item["computed_md5"])),
-                     ("Stored SHA-1", _mono(item["stored_sha1"])), ("Computed SHA-1", _mono(item["computed_sha1"]))]
-        rows += [
-            ("Verification", _cell(item["verified"] or "not done")),
-            ("Status", _p(_t(item["status"]) + (f": {_t(item['error'])}" if item["error"] else ""))),
-            ("Added / processed", _cell(f"{item['added_at'] or '-'} / {item['processed_at'] or '-'}")),
-        ]
-        if item["partitions"]:
-            rows.append(("Partitions", _p("<br/>".join(
-                f"at byte {p['offset']:,}: {_t(p['description'])}, {_t(p['filesystem'] or '-')}, {_t(p['status'])}"
-                for p in item["partitions"]))))
-        rows += [("Objects", _cell(objects_text(item))),
-                 ("Findings", _cell(_counts_text(item["findings"])))]
-        story += [KeepTogether([Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}", H2), _kv(rows)])]
-    return story
-
-
-def _methodology(data: ReportData) -> list[Flowable]:
-    story = _h1("Methodology")
-    story.append(Paragraph(
-        "Each evidence item was opened read-only and its container files hashed (SHA-256). E01 images were "
-        "verified against the MD5/SHA-1 the image stores of the acquired media, unless verification was turned "
-        "off. Disk images were read through Sleuth Kit (partitions, then every filesystem, allocated and deleted "
-        "files); folders were read file by file without following links. Each file's content was read once and "
-        "given to every analyzer listed below.", BODY))
-    story += [Paragraph("Analyzers", H2), _grid(
-        ["Analyzer", "Version", "Used", "What it examines"],
-        [[_cell(a["name"]), _cell(a["version"]), _cell(a["used"]), _cell(a["does"])] for a in data.analyzers],
-        [1.3, 1, 2.2, 6])]
-    if not data.analyzers_recorded:
-        story.append(Paragraph(escape(ANALYZERS_UNRECORDED), SMALL))
-    story.append(Paragraph("Runs", H2))
-    if not data.runs:
-        story.append(Paragraph("No run is recorded in this case.", BODY))
-    for run in data.runs:
-        options = run["options"] if isinstance(run["options"], dict) else {}
-        rules = options.get("rules") or []
-        rows = [
-            ("Started / finished", _cell(f"{run['started'] or '-'} / {run['finished'] or '-'} (UTC)")),
-            ("Status", _cell(run["status"])),
-            ("Tool version", _cell(f"cybertriage {run['tool_version'] or '-'}")),
-            ("YARA", _cell("on" if options.get("yara") else "off")),
-            ("Rule set SHA-256", _mono(run["rules_sha256"] or "(YARA off)")),
-            ("Rule paths", _p("<br/>".join(_t(r) for r in rules) or "-", MONO_CELL)),
-            ("Options", _mono(", ".join(f"{k}={compact_json(v)}" for k, v in options.items()
-                                        if k not in ("rules", "yara", *RUN_INTEL_KEYS)) or "-")),
-        ]
-        rows += [(label, _p("<br/>".join(_t(line) for line in lines), MONO_CELL)) for label, lines in run_intel(options)]
-        story.append(KeepTogether([Paragraph(f"Run {run['id']}", _style("h3", fontName=FONT_BOLD, spaceBefore=4,
-                                                                       spaceAfter=2)), _kv(rows)]))
-    story.append(Paragraph("Completeness ledger", H2))
-    story.append(Paragraph(
-        "Per evidence item and stage (latest run): how many objects were attempted, processed, and skipped, "
-        "with the reasons for skipping. Problems are recorded in full in the case database's problems table.",
-        BODY))
-    for item in data.evidence:
-        rows = [[_cell(s["stage"]), _Text(f"{s['attempted']:,}", CELL_RIGHT),
-                 _Text(f"{s['processed']:,}", CELL_RIGHT), _Text(f"{s['skipped']:,}", CELL_RIGHT),
-                 _p("<br/>".join(f"{n:,} {_t(r)}" for r, n in s["reasons"].items()) or "-")] for s in item["ledger"]]
-        block: list[Flowable] = [Paragraph(f"Evidence {item['id']}: {_t(Path(item['path']).name)}, "
-                                           f"{item['problems']:,} problem(s) recorded", _style("h3b", fontName=FONT_BOLD,
-                                                                                             spaceBefore=4, spaceAfter=2))]
-        if rows:
-            block.append(_grid(["Stage", "Attempted", "Processed", "Skipped", "Reasons skipped"], rows, [1.6, 1.3, 1.3, 1.3, 5]))
-        else:
-            block.append(Paragraph("No ledger recorded (the evidence was not analysed).", BODY))
-        if item["problem_list"]:
-            block.append(Spacer(1, 2 * mm))
-            block.append(_grid(["Stage", "Object", "Problem"],
-                               [[_cell(p["stage"]), _mono(p["object"]), _cell(p["message"])] for p in item["problem_list"]],
-                               [1.2, 4, 4]))
-            if item["problems"] > len(item["problem_list"]):
-                block.append(Paragraph(f"… and {item['problems'] - len(item['problem_list']):,} more.", SMALL))
-        story.append(KeepTogether(block))
-    return story
-
-
-def _summary(data: ReportData) -> list[Flowable]:
-    story = _h1("Summary of findings")
-    counts = data.severity_counts
-    story.append(Paragraph(escape(counts_sentence(counts, data.findings_total)), BODY))
-    if data.known_good_note:
-        story.append(Paragraph(escape(data.known_good_note), BODY))
-    table = _grid(["Severity", "Findings"], [[_p(_severity_tag(s)), _Text(f"{counts[s]:,}", CELL_RIGHT)]
-                                             for s in SEVERITIES_WORST_FIRST], [35, 25], repeat=False, width=60 * mm)
-    chart = _bar_chart(counts)
-    layout = Table([[table, chart]], colWidths=[65 * mm, WIDTH - 65 * mm])
+def _severity_counts(counts: dict[str, int]) -> Table:
+    """The findings per severity as a small table beside a bar chart."""
+    cells: list[list[Any]] = [[_Text("Severity", CELL_BOLD), _Text("Findings", CELL_BOLD)]]
+    cells += [[Paragraph(_severity_tag(s), CELL), _Text(f"{counts[s]:,}", CELL_RIGHT)] for s in SEVERITIES_WORST_FIRST]
+    table = _table(cells, [35 * mm, 25 * mm], GRID_STYLE)
+    layout = Table([[table, _bar_chart(counts)]], colWidths=[65 * mm, WIDTH - 65 * mm])
     layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    story.append(layout)
-    if data.evidence:
-        rows = [[_cell(f"{item['id']}: {Path(item['path']).name}"), _Text(f"{item['files'] - item['known_good']:,}", CELL_RIGHT)]
-                + [_Text(f"{item['findings'].get(s, 0):,}", CELL_RIGHT) for s in SEVERITIES_WORST_FIRST] for item in data.evidence]
-        story += [Paragraph("By evidence item", H2),
-                  _grid(["Evidence", "Objects", *[s.capitalize() for s in SEVERITIES_WORST_FIRST]], rows,
-                        [4.4, 1.3, 1.1, 1.1, 1.2, 1.1, 1.1])]
-    return story
+    return layout
 
 
 def _bar_chart(counts: dict[str, int]) -> Drawing:
@@ -516,75 +420,13 @@ def _bar_chart(counts: dict[str, int]) -> Drawing:
     return drawing
 
 
-def _findings(data: ReportData) -> list[Flowable]:
-    story = _h1("Findings")
-    if not data.findings_total:
-        return story + [Paragraph("The analyzers reported no findings.", BODY)]
-    intro = f"{data.findings_total:,} findings, worst first (by severity, then by the triage score of their object)."
-    if data.truncated:
-        intro += f" The {data.findings_shown:,} worst are shown here."
-        if data.appendix:
-            intro += (f" Every finding is listed in <b>{_t(data.appendix.path.name)}</b> beside this report "
-                      f"({data.appendix.rows:,} rows; its SHA-256 is in the integrity section).")
-    story.append(Paragraph(intro, BODY))
-    for finding in data.findings:
-        story += _finding_block(finding)
-    if data.truncated:
-        story.append(Paragraph(f"{data.findings_total - data.findings_shown:,} further findings are not shown here"
-                               + (f"; see {_t(data.appendix.path.name)}." if data.appendix else "."), BODY))
-    return story + _correlations(data)
-
-
-def _correlations(data: ReportData) -> list[Flowable]:
-    """Links between evidence items, each with its chain (DNS lookup → download → file → findings)."""
-    if not data.correlations:
-        return []
-    story: list[Flowable] = [CondPageBreak(35 * mm), Paragraph("Correlations", H2), Paragraph(
-        f"{len(data.correlations):,} links between evidence items, each followed along its chain: the DNS lookup, "
-        "the download, the copy the capture carried, the file on disk and the file's own findings.", BODY)]
-    for c in data.correlations:
-        story += [Paragraph(f"#{c.id} {c.severity}: {_t(c.title)}", SMALL), Spacer(1, 1 * mm),
-                  _grid(["Step", "Time (UTC)", "What"], [[_cell(label), _mono(ts), _mono(text)]
-                                                         for label, ts, text in c.steps], [2.4, 4.2, 8.2])]
-    return story
-
-
-def _finding_block(f: dict[str, Any]) -> list[Flowable]:
+def _finding_card(card: FindingCard) -> list[Flowable]:
     """One finding as one table: a heading row in the severity's tint (repeated if the table runs onto
     the next page), then label/value rows."""
-    severity = f["severity"]
-    rows: list[tuple[str, Any]] = [
-        ("Object", _mono(f["object"])),
-        ("Evidence", _mono(f["evidence"])),
-        ("Analyzer / rule", _cell(f"{f['analyzer']} / {f['rule']}")),
-    ]
-    file = f.get("file")
-    if file is not None:
-        state = " (deleted)" if file.get("deleted") else ""
-        rows.append(("File", _cell(f"{exact_size(file.get('size')) or '-'}, {file.get('mime') or 'type unknown'}{state}")))
-        rows += [("MD5", _mono(file.get("md5"))), ("SHA-1", _mono(file.get("sha1"))), ("SHA-256", _mono(file.get("sha256")))]
-        times = [f"{c} {file[c]}" for c in ("mtime", "atime", "ctime", "crtime") if file.get(c)]
-        if times:
-            rows.append(("Times (UTC)", _cell(", ".join(times))))
-        if file.get("score") is not None:
-            rows.append(("Triage score", _cell(f"{file['score']} of 100")))
-    for label, text in f["facts"]:
-        rows.append((label, _cell(text)))
-    if f["reasons"]:
-        rows.append(("Reasons", _p("<br/>".join(_t(r) for r in f["reasons"]))))
-    if f["strings"]:
-        strings = _table([[_mono(s.get("identifier")), _mono(f"@{s.get('offset')}"), _mono(s.get("data"))]
-                          for s in f["strings"]],
-                         [26 * mm, 14 * mm, WIDTH - LABEL_WIDTH - 40 * mm - CELL_PADDING],
-                         [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                          ("RIGHTPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 0),
-                          ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
-        label = "Matched strings"
-        if f["strings_total"] > len(f["strings"]):
-            label += f" (first {len(f['strings'])} of {f['strings_total']})"
-        rows.append((label, strings))
-    head = _p(f"<b>#{f['id']}</b>  {_severity_tag(severity)}  <b>{_t(f['title'])}</b>")
-    cells = [[head, ""]] + [[_Text(visible(label), CELL_BOLD), value] for label, value in rows]
+    severity = card.severity
+    head = Paragraph(f"<b>#{card.id}</b>  {_severity_tag(severity)}  <b>{_t(card.title)}</b>", CELL)
+    value_width = WIDTH - LABEL_WIDTH - CELL_PADDING
+    cells = [[head, ""]] + [[_Text(visible(label), CELL_BOLD), _cell(value, value_width)] for label, value in card.rows]
     return [CondPageBreak(45 * mm), _table(cells, [LABEL_WIDTH, WIDTH - LABEL_WIDTH], [
         ("SPAN", (0, 0), (1, 0)), ("BACKGROUND", (0, 0), (1, 0), SEVERITY_TINTS.get(severity, LABEL_BG)),
         ("LINEBEFORE", (0, 0), (0, 0), 3, SEVERITY_COLOURS.get(severity, colors.black)),
@@ -592,18 +434,6 @@ def _finding_block(f: dict[str, Any]) -> list[Flowable]:
         ("BACKGROUND", (0, 1), (0, -1), LABEL_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ], repeat=1), Spacer(1, 4 * mm)]
-
-
-def _network(data: ReportData) -> list[Flowable]:
-    story = _h1("Network")
-    if not data.network:
-        return story + [Paragraph("No packet capture in this case: there are no flows, DNS, HTTP or TLS records.", BODY)]
-    if data.network_summary:
-        story.append(Paragraph(escape(data.network_summary.sentence), BODY))
-    for table in data.network:
-        story += [CondPageBreak(35 * mm), Paragraph(escape(table.title), H2), Paragraph(escape(table.note), SMALL),
-                  Spacer(1, 1.5 * mm), _network_table(table)]
-    return story
 
 
 def _network_value(value: Any) -> str:
@@ -655,89 +485,3 @@ NETWORK_WIDTHS = {"Endpoint A": 118, "Endpoint B": 118, "Flows": 30, "Packets": 
                   "Certificate valid (UTC)": 111, "ts": 112, "src": 80, "dst": 80, "protocol": 45, "proto": 40,
                   "username": 80, "password": 80, "Address": 85, "MAC addresses": 80, "Names": 95,
                   "Open ports": 48, "Bytes out": 42, "Bytes in": 42}
-
-
-def _pe(data: ReportData) -> list[Flowable]:
-    if not data.pe:
-        return []
-    story = _h1("Windows executables (PE)")
-    note = f"{data.pe_total:,} file{'' if data.pe_total == 1 else 's'} with PE details"
-    note += f"; the first {len(data.pe)} shown." if data.pe_total > len(data.pe) else "."
-    story.append(Paragraph(note, BODY))
-    for row in data.pe:
-        rows = [("Evidence", _mono(row["evidence"])), ("Size", _cell(exact_size(row["size"]) or "-")),
-                ("SHA-256", _mono(row["sha256"]))] + [(k, _cell(v)) for k, v in row["facts"]]
-        story.append(KeepTogether([Paragraph(_t(row["path"]), _style("pe", fontName=MONO_BOLD, fontSize=7.5,
-                                                                     spaceBefore=5, spaceAfter=2)), _kv(rows)]))
-    return story
-
-
-def _timeline(data: ReportData) -> list[Flowable]:
-    story = _h1("Timeline excerpt")
-    window = data.details.timeline_window_seconds
-    story.append(Paragraph(
-        f"The case timeline within {window // 3600 if window % 3600 == 0 else window / 3600:g} h of the times of high "
-        "and critical findings and of correlations: file modified, accessed, changed and born (MACB) times, network "
-        "events and findings, across every evidence item, in time order (UTC). The events of the findings "
-        "themselves, and of their files, are in bold.", BODY))
-    if not data.timeline:
-        return story + [Paragraph("No high or critical finding or correlation with a recorded time.", BODY)]
-    names = {item["id"]: Path(item["path"]).name for item in data.evidence}
-    for cluster in data.timeline:
-        anchors = "; ".join(f"#{a['id']} {a['severity']}: {a['object']}" for a in cluster.anchors[:5])
-        if len(cluster.anchors) > 5:
-            anchors += f"; and {len(cluster.anchors) - 5} more"
-        heading = Paragraph(f"{cluster.start} to {cluster.end}", H2)
-        shown = events_note(len(cluster.events), cluster.total)
-        sources = ", ".join(f"{i} ({names.get(i, '?')})" for i in cluster.evidence_ids) or "-"
-        rows = []
-        for event in cluster.events:
-            style = _style("tb", fontName=MONO_BOLD, fontSize=7, leading=9) if event["anchor"] else MONO_CELL
-            rows.append([_mono(event["ts"]), _mono(event["what"]), _mono(event["evidence_id"]),
-                         _p(_t(event["text"]), style)])
-        story += [CondPageBreak(35 * mm), heading,
-                  Paragraph(f"Around {_t(anchors)}. {shown}, from evidence {_t(sources)}.", SMALL), Spacer(1, 1.5 * mm),
-                  _grid(["Time (UTC)", "Event", "Ev.", "What"], rows, [4.2, 2.0, 0.8, 7.8])]
-    return story
-
-
-def _tags(data: ReportData) -> list[Flowable]:
-    story = _h1("Examiner tags and notes")
-    if not data.tags:
-        story.append(Paragraph("No file or finding has been tagged in this case.", BODY))
-        return story
-    story.append(Paragraph(f"{len(data.tags):,} tags, oldest first. Tags and notes are the examiner's words; "
-                           "paths and titles come from the evidence.", BODY))
-    rows = [[_mono(t["created_at"]), _cell(t["tag"]), _cell(f"{t['object_kind']} {t['object_id']}: {t['object'] or '-'}"
-                                                           + (f" — {t['title']}" if t["title"] else "")),
-             _cell(t["note"] or ""), _cell(t["examiner"] or "-")] for t in data.tags]
-    story.append(_grid(["Time (UTC)", "Tag", "On", "Note", "Examiner"], rows, [3.0, 1.8, 5.2, 3.6, 1.6]))
-    return story
-
-
-def _audit(data: ReportData) -> list[Flowable]:
-    story = _h1("Audit log (chain of custody)")
-    story.append(Paragraph(
-        f"Every action recorded in the case, oldest first ({data.audit_total:,} entries"
-        + (f"; the first {len(data.audit)} shown" if data.audit_total > len(data.audit) else "") + ").", BODY))
-    rows = [[_mono(e["ts"]), _cell(f"{e['user'] or '-'}@{e['host'] or '-'}"), _cell(e["action"]),
-             _mono(e["detail"])] for e in data.audit]
-    story.append(_grid(["Time (UTC)", "User", "Action", "Detail"], rows, [3.0, 1.5, 1.7, 7]))
-    return story
-
-
-def _integrity(data: ReportData) -> list[Flowable]:
-    story = _h1("Integrity")
-    colour = "000000" if not data.custody_problems else "b00020"
-    story.append(Paragraph(f'<font color="#{colour}">{_t(custody_sentence(data))}</font>', BODY))
-    story.append(Paragraph(SEAL_NOTE + " The SHA-256 of this PDF itself is written beside it, in the file of the "
-                           "same name ending in .sha256 (a file cannot hold its own hash).", BODY))
-    story.append(_grid(["Case at the time of this report", "Value"], [[_cell(name), _mono(value)]
-                                                                       for name, value in seal_rows(data)], [4.5, 9]))
-    rows: list[list[Any]] = []
-    if data.appendix:
-        rows.append([_mono(data.appendix.path.name), _mono(data.appendix.sha256)])
-    rows += [[_cell(f"Evidence {item['id']}: {Path(item['path']).name}"), _mono(item["sha256"] or "not computed")]
-             for item in data.evidence]
-    story.append(_grid(["File", "SHA-256"], rows, [3, 5.2], repeat=True))
-    return story
