@@ -4,6 +4,7 @@ reassembles them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from tests.analyzers.net.pcapgen import TcpSession, write_pcap
 def test_registry_order() -> None:
     """FTP before SMTP (both greet with 220), both before DNS (a text greeting on port 53 is not a DNS length)."""
     assert [p.name for p in handlers.TCP_PROTOCOLS] == ["http", "tls", "ftp", "smtp", "dns", "pop3", "imap", "ssh"]
+
+
+def test_readme_lists_the_registry() -> None:
+    readme = " ".join((Path(__file__).parents[3] / "README.md").read_text().split())
+    listed = re.search(r"`analyzers/net/handlers\.py`: ([A-Z0-9, ]+)\)", readme)
+    assert listed is not None and listed[1].lower().split(", ") == [p.name for p in handlers.TCP_PROTOCOLS]
 
 
 def _told(client: bytes, server: bytes, port: int = 2525) -> tuple[str | None, bool]:
