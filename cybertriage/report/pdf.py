@@ -295,7 +295,7 @@ def _severity_tag(severity: str) -> str:
 # -- the document's blocks -----------------------------------------------------------------
 
 PARAGRAPH_STYLES = {"body": BODY, "note": SMALL, "warning": BODY}
-H3 = _style("h3", fontName=FONT_BOLD, spaceBefore=4, spaceAfter=2)
+H3 = _style("h3", fontName=FONT_BOLD, spaceBefore=4, spaceAfter=2, keepWithNext=1)
 PE_TITLE = _style("pe", fontName=MONO_BOLD, fontSize=7.5, spaceBefore=5, spaceAfter=2)
 MONO_BOLD_CELL = _style("monobold", fontName=MONO_BOLD, fontSize=7, leading=9)
 
