@@ -30,6 +30,7 @@ from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
 from .intel.ioc import kind_counts
+from .passes import PassContext, chosen_passes, run_passes
 from .pipeline import Progress, Scan, ScanOptions
 from .severity import SEVERITIES, SEVERITIES_WORST_FIRST
 from .text_safety import spreadsheet_safe, visible
@@ -538,15 +539,7 @@ def _hashset_match(args: argparse.Namespace, path: Path) -> int:
     found = intel.load_intel(path, args.hashset or None)
     if not found or not found.hash_sets:
         raise UsageError(f"no hash sets in {path} (import one with `cybertriage hashset import`)")
-    db = open_case(args.case)
-    with write_transaction(db):  # waits for a running scan's writes instead of failing on a locked case
-        result = intel.hash_set_pass(db, found, utc_now())
-        audit(db, "hash set pass", {"hash_sets": [item.record() for item in found.hash_sets],
-                                    "files_in_sets": result.files, "files_marked": result.marked,
-                                    "new_findings": result.new})
-    print(f"{result.files} files in the hash sets, {result.marked} newly marked known, "
-          f"{result.new} new known-bad findings")
-    return EXIT_OK
+    return _match(args.case, found, "hashsets")
 
 
 def _ioc(args: argparse.Namespace) -> int:
@@ -567,14 +560,21 @@ def _ioc(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not found or not found.ioc_lists:
         raise UsageError(f"no IOC lists in {path} (import one with `cybertriage ioc import`)")
-    db = open_case(args.case)
+    return _match(args.case, found, "ioc")
+
+
+def _match(case: Path, found: intel.Intel, name: str) -> int:
+    """One post-scan pass over a case already scanned, then scoring, as a scan runs them; exit 1 if it failed."""
+    db = open_case(case)
+    context = PassContext(found, utc_now())
     with write_transaction(db):  # waits for a running scan's writes instead of failing on a locked case
-        result = intel.ioc_pass(db, found, utc_now())
-        audit(db, "IOC pass", {"lists": [item.record() for item in found.ioc_lists], "hits": result.hits,
-                               "new_findings": result.new, "by_source": result.by_source})
-    print(f"{result.hits} IOC hits, {result.new} new findings"
-          + (": " + ", ".join(f"{n} {source}" for source, n in result.by_source.items()) if result.hits else ""))
-    return EXIT_OK
+        outcomes = run_passes(db, context, chosen_passes(context, {name}))
+    for outcome in outcomes:
+        if outcome.result is None:
+            print(f"cybertriage: {outcome.step.ACTION} failed: {outcome.error}", file=sys.stderr)
+        elif outcome.step.NAME == name:
+            print(outcome.result.summary)
+    return EXIT_OK if all(outcome.result for outcome in outcomes) else EXIT_INCOMPLETE
 # -- verify ------------------------------------------------------------------------------
 
 

@@ -1,12 +1,14 @@
 """Links between the evidence items of a case: disks and captures answer "how did this file get
 here, and what did it talk to?" together.
 
-Run over the whole case at the end of every scan (and safe to run again: each link is one finding,
-known by a key in its detail, and a link already recorded is not recorded twice):
+Run over the whole case at the end of every scan, as the correlation pass of `cybertriage.passes` (and
+safe to run again: each link is one finding, known by a key in its detail, and a link already recorded
+is not recorded twice):
 
 - a file on a disk whose sha256 equals a body a capture carried (an HTTP response, an FTP
   download, an e-mail attachment) arrived over the network: the finding names the download's
-  time, server, host and URL and the DNS lookup that resolved the host, and the file's score rises;
+  time, server, host and URL and the DNS lookup that resolved the host, and the file's score rises
+  (by the scoring pass, as for a contacted indicator);
 - a domain or IP address a capture shows contacted (DNS query, HTTP Host, TLS SNI, flow
   destination) that a file on a disk holds as a string (the indicators table);
 - a user name or host name seen both on a disk (home folder names, /etc/hostname) and in a
@@ -31,7 +33,6 @@ from .analyzers.filetype import EXECUTABLE_MIMES
 from .case import lookups, queries, writes
 from .case.timeline import sort_key
 from .formatting import utc_now
-from .score import with_arrival, with_finding
 from .severity import SEVERITY_RANK
 
 ANALYZER = "correlation"
@@ -57,23 +58,35 @@ class Link:
     links: list[dict[str, Any]] = field(default_factory=list)
     arrival: str | None = None  # how the file arrived, for its score
 
+    @property
+    def scored(self) -> bool:
+        """Whether the link raises its file's score: what arrived or what was contacted, not who (a profile
+        folder or a host name file)."""
+        return bool(self.arrival) or self.rule == "contacted-indicator"
 
-def correlate(db: sqlite_utils.Database) -> int:
-    """Record every link the case shows that is not recorded yet; how many were new."""
+
+def record_new_links(db: sqlite_utils.Database) -> list[Link]:
+    """Record every link the case shows that is not recorded yet; the new ones, whose scores the scoring
+    pass raises."""
     if not {"http", "dns", "indicators"} <= queries.table_names(db):
-        return 0
+        return []
     kinds = lookups.evidence_kinds(db)
     if "capture" not in kinds or not kinds - {"capture"}:
-        return 0  # every link joins a capture to a disk (or folder)
+        return []  # every link joins a capture to a disk (or folder)
     known = lookups.finding_keys(db, ANALYZER, "key")
-    added = 0
+    added = []
     for link in [*_arrivals(db), *_contacted(db), *_names(db)]:
         if link.key in known:
             continue
         known.add(link.key)
         _record(db, link)
-        added += 1
+        added.append(link)
     return added
+
+
+def correlate(db: sqlite_utils.Database) -> int:
+    """How many links were new: the correlation on its own, scoring nothing (a look at a case)."""
+    return len(record_new_links(db))
 
 
 def _record(db: sqlite_utils.Database, link: Link) -> None:
@@ -83,17 +96,6 @@ def _record(db: sqlite_utils.Database, link: Link) -> None:
         "evidence_id": link.evidence_id, "object_kind": "file", "object_id": link.file_id, "object": link.object_text,
         "analyzer": ANALYZER, "rule": link.rule, "severity": link.severity, "severity_rank": SEVERITY_RANK[link.severity],
         "title": link.title, "detail": json.dumps(detail, ensure_ascii=False), "created_at": utc_now()}])
-    if not link.arrival and link.rule != "contacted-indicator":
-        return  # a profile folder or a host name file: who, not what, so no score
-    recorded = lookups.file_score(db, link.file_id)
-    if recorded is None:
-        return
-    value, reasons, path, mime = recorded
-    if link.arrival:
-        score = with_arrival(value, reasons, path, mime, link.arrival)
-    else:
-        score = with_finding(value, reasons, link.severity, link.title)
-    writes.set_score(db, link.file_id, score.value, score.reasons)
 
 
 # -- arrived over the network --------------------------------------------------------------

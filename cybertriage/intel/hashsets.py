@@ -1,4 +1,5 @@
-"""Known-file hash sets: importing NSRL RDS v3 and hash lists, and looking files up in them.
+"""Known-file hash sets: importing NSRL RDS v3 and hash lists, and looking files up in them (the scan's
+known-files analyzer per file, the hash-set pass of `cybertriage.passes` over a whole case).
 
 The NSRL publishes its Reference Data Set (RDS v3) as an SQLite database whose
 `FILE` view gives, per file of every package, `sha256, sha1, md5, file_name,
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import sqlite3
 import threading
@@ -27,14 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
-from ..case import lookups, writes
 from ..case.intel_store import (
     HASH_KINDS,
     HASH_LENGTHS,
     HashSet,
-    Intel,
     NewHashSet,
     find_in_hash_set,
     open_for_import,
@@ -45,7 +41,6 @@ from ..case.intel_store import (
 )
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
-from ..severity import SEVERITY_RANK
 
 BATCH = 50_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -300,54 +295,4 @@ class HashSetLookup:
         return found
 
 
-# -- the pass over a case --------------------------------------------------------------------
-
-ANALYZER = "hashset"  # the known-files analyzer's name: a scan's findings and the pass's are one kind
-
-
-@dataclass
-class HashSetPassResult:
-    """What one pass of the hash sets over a case found."""
-
-    files: int = 0  # files in at least one set
-    marked: int = 0  # files newly marked known (or marked with another set)
-    new: int = 0  # new known-bad findings
-
-
-def hash_set_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> HashSetPassResult:
-    """Look every hashed file of the case in `db` up in the hash sets of `intel`, as a scan looks up each
-    file it hashes: mark known files (known, known_set) and add a critical finding for each known-bad
-    match not already recorded, with the file's score raised as a scan would have raised it. The caller
-    holds the write transaction (`with db.conn`)."""
-    from ..score import with_finding
-
-    result = HashSetPassResult()
-    if not intel.hash_sets:
-        return result
-    lookup = HashSetLookup(intel.path, intel.hash_sets)
-    recorded = lookups.file_rules(db, ANALYZER)
-    files = list(lookups.hashed_files(db))
-    for file_id, evidence_id, path, md5, sha1, sha256, known, known_set, score, reasons in files:
-        matches = lookup.find(md5, sha1, sha256)
-        if not matches:
-            continue
-        result.files += 1
-        chosen = matches[0]  # find() gives known-bad sets first, as the scan marks them
-        if (known, known_set) != (chosen.set.known, chosen.set.name):
-            writes.mark_known(db, file_id, chosen.set.known, chosen.set.name)
-            result.marked += 1
-        points = (score or 0, json.loads(reasons) if reasons else [])
-        for match in matches:
-            if match.set.known != "bad" or (file_id, match.set.name) in recorded:
-                continue
-            recorded.add((file_id, match.set.name))
-            writes.add_findings(db, [{
-                "evidence_id": evidence_id, "object_kind": "file", "object_id": file_id, "object": path,
-                "analyzer": ANALYZER, "rule": match.set.name, "severity": "critical",
-                "severity_rank": SEVERITY_RANK["critical"], "title": match.title,
-                "detail": json.dumps(match.detail(), ensure_ascii=False), "created_at": now}])
-            raised = with_finding(*points, "critical", match.title)
-            points = (raised.value, raised.reasons)
-            writes.set_score(db, file_id, raised.value, raised.reasons)
-            result.new += 1
-    return result
+ANALYZER = "hashset"  # the known-files analyzer's name: a scan's findings and the hash-set pass's are one kind

@@ -12,8 +12,8 @@ needs several observations at once (AND, FOLLOWEDBY, WITHIN…) is matched on
 each of its parts alone and counted as approximated — both are reported by the
 import, never silently dropped.
 
-The IOC pass runs over a whole case after a scan (or on its own with
-`cybertriage ioc match`): file hashes; DNS queries and answers; HTTP hosts and
+The IOC pass (`cybertriage.passes`) runs over a whole case after a scan (or on its own with
+`cybertriage ioc match`) and asks `find_hits` what matches: file hashes; DNS queries and answers; HTTP hosts and
 URLs; TLS server names; flow endpoints; and domains, addresses, URLs and e-mail
 addresses found as strings inside files (the `indicators` table). Domains match
 exactly or as a parent domain (`evil.com` matches `a.evil.com`, not
@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from ..case import lookups, queries, writes
+from ..case import lookups, queries
 from ..case.intel_store import Intel, ioc_kind_counts, iocs_of, open_for_import, open_read_only, store_ioc_list
 from ..errors import UsageError
 from ..evidence.integrity import file_sha256
@@ -500,7 +500,8 @@ def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
                               offset=offset)
 
 
-def _finding(hit: Hit, now: str) -> dict[str, Any]:
+def hit_finding(hit: Hit, now: str) -> dict[str, Any]:
+    """The finding that records a hit: a row of the findings table, its detail keyed by the hit's key."""
     ioc = hit.ioc
     where = SOURCE_WORDS.get((hit.source, hit.field), f"{hit.source} {hit.field}")
     if hit.source == "string in file":
@@ -520,45 +521,6 @@ def _finding(hit: Hit, now: str) -> dict[str, Any]:
             "object": hit.object or hit.matched, "analyzer": ANALYZER, "rule": ioc.list, "severity": ioc.severity,
             "severity_rank": SEVERITY_RANK[ioc.severity], "title": title,
             "detail": json.dumps(detail, ensure_ascii=False), "created_at": now}
-
-
-@dataclass
-class PassResult:
-    """What one IOC pass found: hits in all, and how many of them were new findings."""
-
-    hits: int = 0
-    new: int = 0
-    by_source: dict[str, int] = field(default_factory=dict)
-
-
-def ioc_pass(db: sqlite_utils.Database, intel: Intel, now: str) -> PassResult:
-    """Match the IOC lists of `intel` against the case in `db` and add a finding for each new hit.
-    The caller holds the write transaction (the case writer's `call`, or `with db.conn`)."""
-    result = PassResult()
-    matcher = load_iocs(intel)
-    if not matcher:
-        return result
-    known = lookups.finding_keys(db, ANALYZER, "match_key")
-    rows = []
-    for hit in find_hits(db, matcher):
-        result.hits += 1
-        result.by_source[hit.source] = result.by_source.get(hit.source, 0) + 1
-        if hit.key in known:
-            continue
-        known.add(hit.key)
-        rows.append(_finding(hit, now))
-    if rows:
-        writes.add_findings(db, rows)
-    from ..score import with_finding  # here, not at the top: the score module imports the analyzers, which import intel
-
-    for row in rows:
-        if row["object_kind"] == "file":
-            recorded = lookups.file_score(db, row["object_id"])
-            if recorded is not None:
-                score = with_finding(recorded[0], recorded[1], row["severity"], row["title"])
-                writes.set_score(db, row["object_id"], score.value, score.reasons)
-    result.new = len(rows)
-    return result
 
 
 def kind_counts(intel_path: Path, list_id: int) -> dict[str, int]:

@@ -1,5 +1,5 @@
-"""The scan: its run record in the case, each evidence item in turn, then the passes over the whole case
-(IOC matching, the timeline's indexes, correlation), and the run's end."""
+"""The scan: its run record in the case, each evidence item in turn, the timeline's indexes, then the
+post-scan passes over the whole case (cybertriage.passes), and the run's end."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from ..analyzers import build_analyzers
 from ..analyzers.yara_scan import YaraScan
 from ..case import CaseWriter, audit, timeline, writes
 from ..case.store import crash_point, mark_run_failed
-from ..correlate import correlate
 from ..errors import CaseError, EvidenceError, UsageError
 from ..evidence.disk import split_raw_segments
 from ..formatting import utc_now
-from ..intel import Intel, ioc_pass
+from ..passes import PassContext, chosen_passes, run_passes
 from .options import ScanOptions, ScanRun
 from .progress import Outcome, Progress
 from .stages import EvidenceRun
@@ -54,11 +53,10 @@ class Scan:
             writer.call(timeline.drop_indexes)
             run = ScanRun(self.case_dir, self.options, self.analyzers, self.cancel, writer, run_id, self.outcomes)
             yield from self._each_evidence(run)
-            yield from self._match_iocs(run)
             yield Progress(evidence="", stage="indexing times", listing_done=True)
             writer.call(timeline.create_indexes)
             indexed = True
-            yield from self._link_evidence(run)
+            yield from self._passes(run)
             self._end(run)
             yield Progress(evidence="", stage="finished", listing_done=True)
         except CaseError as error:  # disk full, read-only: the run says so now, not 'running' until the next scan
@@ -100,18 +98,15 @@ class Scan:
                 continue
             yield from EvidenceRun(run, path, key).stages()
 
-    def _match_iocs(self, run: ScanRun) -> Iterator[Progress]:
-        """Once the evidence is in: the IOC lists over the whole case."""
-        intel = self.settings.intel
-        if intel and intel.ioc_lists and not self.cancel.is_set():
-            yield Progress(evidence="", stage="matching IOCs", listing_done=True)
-            run.writer.call(lambda db: _ioc_pass(db, intel, run.run_id))
-
-    def _link_evidence(self, run: ScanRun) -> Iterator[Progress]:
-        """Once the timeline is indexed: the case's evidence items linked (correlate.py)."""
-        if not self.cancel.is_set():
-            yield Progress(evidence="", stage="correlating", listing_done=True)
-            run.writer.call(lambda db: _correlate(db, run.run_id))
+    def _passes(self, run: ScanRun) -> Iterator[Progress]:
+        """Once the evidence is in and the timeline indexed: every post-scan pass over the whole case, in one
+        transaction, so that a scan stopped among them leaves no finding without the score it raises."""
+        if self.cancel.is_set():
+            return
+        context = PassContext(self.settings.intel, utc_now(), {"run": run.run_id})
+        passes = chosen_passes(context)
+        yield Progress(evidence="", stage=", ".join(step.STAGE for step in passes), listing_done=True)
+        run.writer.call(lambda db: run_passes(db, context, passes))
 
     def _end(self, run: ScanRun) -> None:
         """The run's record: finished, cancelled or completed, with what became of each evidence item."""
@@ -129,23 +124,6 @@ def _index_times(writer: CaseWriter) -> None:
         writer.call(timeline.create_indexes)
     except CaseError:  # the case cannot be written: its next scan makes them
         return
-
-
-def _correlate(db: Any, run_id: int) -> None:
-    """Link the case's evidence items (correlate.py); a failure there loses nothing already recorded."""
-    try:
-        added = correlate(db)
-    except Exception as error:  # the scan's results stand without the links
-        audit(db, "correlation failed", {"run": run_id, "error": f"{type(error).__name__}: {error}"})
-        return
-    audit(db, "correlation", {"run": run_id, "new_links": added})
-
-
-def _ioc_pass(db: Any, intel: Intel, run_id: int) -> None:
-    """The IOC lists over the whole case, once its evidence is in; logged in the chain of custody."""
-    result = ioc_pass(db, intel, utc_now())
-    audit(db, "IOC pass", {"run": run_id, "lists": [lst.name for lst in intel.ioc_lists], "hits": result.hits,
-                           "new_findings": result.new, "by_source": result.by_source})
 
 
 def _evidence_key(path: Path) -> str:
