@@ -62,9 +62,9 @@ def run_passes(db: sqlite_utils.Database, context: PassContext, passes: Collecti
             raise
         except Exception as error:  # the case stands without this pass's findings
             outcomes.append(PassOutcome(step, error=f"{type(error).__name__}: {error}"))
-            audit(db, f"{step.ACTION} failed", {**context.audit, "error": outcomes[-1].error})
+            audit(db, f"{step.ACTION} failed", {**context.audit_detail, "error": outcomes[-1].error})
             continue
         context.raises.extend(result.raises)
-        audit(db, step.ACTION, {**context.audit, **result.record})
+        audit(db, step.ACTION, {**context.audit_detail, **result.record})
         outcomes.append(PassOutcome(step, result))
     return outcomes

@@ -46,7 +46,7 @@ class PassContext:
 
     intel: Intel | None
     now: str
-    audit: dict[str, Any] = field(default_factory=dict)
+    audit_detail: dict[str, Any] = field(default_factory=dict)
     raises: list[ScoreRaise] = field(default_factory=list)
 
     def take_raises(self) -> list[ScoreRaise]:
