@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from ..evidence.base import CHUNK_SIZE, Content, EvidenceObject
 from .base import Analyzer, Finding, Item, Settings
+from .results import ContentType
 
 ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/java-archive",
              "application/vnd.android.package-archive"}
@@ -91,7 +92,8 @@ class ZipArchive(Analyzer):
 
     def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject]:
         obj = item.obj
-        if item.facts.get("mime") not in ZIP_MIMES or not item.content_read or obj.content is None:
+        content_type = item.result(ContentType)
+        if content_type is None or content_type.mime not in ZIP_MIMES or not item.content_read or obj.content is None:
             return
         if obj.depth >= self.settings.archive_depth:
             item.skipped.append(("archive", "archive nested too deep"))

@@ -6,11 +6,12 @@ import abc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from ..case.intel_store import Intel
 from ..evidence.base import EvidenceObject
 from ..severity import SEVERITIES
+from .results import Result
 
 
 @dataclass
@@ -28,23 +29,44 @@ class Finding:
             self.severity = "medium"
 
 
+R = TypeVar("R", bound=Result)
+Reader = TypeVar("Reader")
+
+
 @dataclass
 class Item:
     """One object under analysis and what has been learned about it so far.
 
     The pipeline reads the content once, in chunks, feeding each analyzer's stream
     consumer; `head` holds the first bytes and `data` the whole content when it is
-    small enough to keep (what YARA scans). Analyzers then run in registry order
-    and may fill `facts` for the ones after them.
+    small enough to keep (what YARA scans). Analyzers then run in registry order;
+    each adds its typed results, which the ones after it read by type.
     """
 
     obj: EvidenceObject
     head: bytes = b""
     data: bytes | None = None
     content_read: bool = False  # the whole content was read without error
-    facts: dict[str, Any] = field(default_factory=dict)
+    results: dict[type[Result], Result] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason) for the ledger
-    scratch: dict[str, Any] = field(default_factory=dict)
+    readers: dict[type, Any] = field(default_factory=dict)  # stream readers, by type, until their analyzer runs
+
+    def add(self, result: Result) -> None:
+        """Record what an analyzer learned: for the analyzers after it, and for the case."""
+        self.results[type(result)] = result
+
+    def result(self, kind: type[R]) -> R | None:
+        """What an earlier analyzer learned, of this type; None if it learned nothing."""
+        return cast("R | None", self.results.get(kind))
+
+    def keep_reader(self, reader: Reader) -> Reader:
+        """Keep a stream reader of the content until its analyzer runs (`take_reader`)."""
+        self.readers[type(reader)] = reader
+        return reader
+
+    def take_reader(self, kind: type[Reader]) -> Reader | None:
+        """The stream reader of this type that fed on the content, if one did."""
+        return cast("Reader | None", self.readers.pop(kind, None))
 
 
 @dataclass(frozen=True)

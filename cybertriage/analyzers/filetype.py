@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import magic
 
 from .base import Analyzer, Finding, Item, Settings
+from .results import ContentType
 
 # libmagic runs its search rules over the whole buffer it is given, so its cost grows with the
 # buffer: milliseconds per file on text and random data. What identifies a format is near its
@@ -103,31 +104,34 @@ class FileType(Analyzer):
         obj = item.obj
         if obj.kind not in ("file", "virtual") or not item.head:
             if obj.kind in ("file", "virtual") and item.content_read:
-                item.facts["mime"] = "inode/x-empty"
+                item.add(ContentType("inode/x-empty"))
             return
         ext = extension_of(obj.name)
         mime = self._mime(item.head, ext)
-        item.facts["mime"] = mime
+        description = None
         if not mime.startswith("text/") and mime not in UNINFORMATIVE:  # worth its cost where it names a format
-            item.facts["description"] = self._cookies()[2].from_buffer(item.head[:HEAD_BYTES])
-        if mime == "application/x-dosexec" and not item.head.startswith(b"MZ"):
-            return  # libmagic's guess of a headerless DOS .COM program: about 1 % of random data
-        if mime in EXECUTABLE_MIMES:
-            if ext in EXECUTABLE_EXTENSIONS:
-                return
-            if ext in EXPECTED:
-                item.facts["ext_mismatch"] = True
-                yield Finding(self.NAME, "executable-disguised", "high",
-                              f"Executable disguised as .{ext}",
-                              {"extension": ext, "mime": mime, "type": item.facts.get("description")})
-            elif ext and mime == "application/x-dosexec":
-                item.facts["ext_mismatch"] = True
-                yield Finding(self.NAME, "executable-unusual-extension", "medium",
-                              f"Windows executable with unusual extension .{ext}",
-                              {"extension": ext, "mime": mime, "type": item.facts.get("description")})
-            return
-        if ext in EXPECTED and mime not in UNINFORMATIVE and not _promised(ext, mime):
-            item.facts["ext_mismatch"] = True
-            yield Finding(self.NAME, "extension-mismatch", "low",
-                          f"Content is {mime}, not what .{ext} promises",
-                          {"extension": ext, "mime": mime, "type": item.facts.get("description")})
+            description = self._cookies()[2].from_buffer(item.head[:HEAD_BYTES])
+        finding = _mismatch(ext, mime, description, item.head)
+        item.add(ContentType(mime, description, ext_mismatch=finding is not None))
+        if finding is not None:
+            yield finding
+
+
+def _mismatch(ext: str, mime: str, description: str | None, head: bytes) -> Finding | None:
+    """The finding when the extension lies about the content (an executable above all); None when it does not."""
+    detail = {"extension": ext, "mime": mime, "type": description}
+    if mime == "application/x-dosexec" and not head.startswith(b"MZ"):
+        return None  # libmagic's guess of a headerless DOS .COM program: about 1 % of random data
+    if mime in EXECUTABLE_MIMES:
+        if ext in EXECUTABLE_EXTENSIONS:
+            return None
+        if ext in EXPECTED:
+            return Finding(FileType.NAME, "executable-disguised", "high", f"Executable disguised as .{ext}", detail)
+        if ext and mime == "application/x-dosexec":
+            return Finding(FileType.NAME, "executable-unusual-extension", "medium",
+                           f"Windows executable with unusual extension .{ext}", detail)
+        return None
+    if ext in EXPECTED and mime not in UNINFORMATIVE and not _promised(ext, mime):
+        return Finding(FileType.NAME, "extension-mismatch", "low", f"Content is {mime}, not what .{ext} promises",
+                       detail)
+    return None

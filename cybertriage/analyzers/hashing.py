@@ -6,23 +6,29 @@ import hashlib
 from collections.abc import Callable, Iterable
 
 from .base import Analyzer, Finding, Item
+from .results import Hashes
+
+
+class _Digests:
+    """The three digests, fed every chunk of the content."""
+
+    def __init__(self) -> None:
+        self.hashers = (hashlib.md5(), hashlib.sha1(), hashlib.sha256())
+
+    def feed(self, chunk: bytes) -> None:
+        for hasher in self.hashers:
+            hasher.update(chunk)
 
 
 class Hashing(Analyzer):
     NAME = "hash"
 
     def stream(self, item: Item) -> Callable[[bytes], None]:
-        hashers = (hashlib.md5(), hashlib.sha1(), hashlib.sha256())
-        item.scratch[self.NAME] = hashers
-
-        def update(chunk: bytes) -> None:
-            for hasher in hashers:
-                hasher.update(chunk)
-
-        return update
+        return item.keep_reader(_Digests()).feed
 
     def analyze(self, item: Item) -> Iterable[Finding]:
-        hashers = item.scratch.pop(self.NAME, None)
-        if hashers and item.content_read:
-            item.facts["md5"], item.facts["sha1"], item.facts["sha256"] = (h.hexdigest() for h in hashers)
+        digests = item.take_reader(_Digests)
+        if digests is not None and item.content_read:
+            md5, sha1, sha256 = (hasher.hexdigest() for hasher in digests.hashers)
+            item.add(Hashes(md5, sha1, sha256))
         return ()

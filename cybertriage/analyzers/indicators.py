@@ -24,6 +24,7 @@ import publicsuffixlist
 
 from .base import Analyzer, Finding, Item
 from .filetype import extension_of
+from .results import Indicator, NetworkIndicators
 
 
 def _icann_top_level_domains() -> frozenset[str]:
@@ -350,22 +351,20 @@ class Indicators(Analyzer):
         if obj.size > MAX_FILE_SIZE:
             item.skipped.append((self.NAME, f"larger than {MAX_FILE_SIZE // 2**20} MiB"))
             return None
-        extraction = Extraction()
-        item.scratch[self.NAME] = extraction
-        return extraction.feed
+        return item.keep_reader(Extraction()).feed
 
     def analyze(self, item: Item) -> Iterable[Finding]:
-        found = []
+        found: list[Indicator] = []
         if item.obj.path.endswith("/etc/hostname") and item.data and len(item.data) <= 256:
             name = item.data.split(b"\n", 1)[0].strip().decode("ascii", "replace")
             if _HOST_NAME.fullmatch(name):
-                found.append(("hostname", name, 0))  # the machine's own name, to find it again in a capture
-        extraction: Extraction | None = item.scratch.pop(self.NAME, None)
+                found.append(Indicator("hostname", name, 0))  # the machine's own name, to find it again in a capture
+        extraction = item.take_reader(Extraction)
         if extraction is not None:
             extraction.finish()
-            found += [(kind, value, offset) for (kind, value), offset in extraction.found.items()]
+            found += [Indicator(kind, value, offset) for (kind, value), offset in extraction.found.items()]
         if found:
-            item.facts["indicators"] = found
+            item.add(NetworkIndicators(tuple(found)))
         if extraction is None:
             return ()
         if extraction.truncated:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from ..intel.hashsets import ANALYZER, HashSetLookup
 from .base import Analyzer, Finding, Item, Settings
+from .results import Hashes, KnownFile
 
 
 class KnownFiles(Analyzer):
@@ -27,14 +28,14 @@ class KnownFiles(Analyzer):
         return settings.intel is not None and bool(settings.intel.hash_sets)
 
     def analyze(self, item: Item) -> Iterable[Finding]:
-        facts = item.facts
-        if not any(facts.get(kind) for kind in ("md5", "sha1", "sha256")):
+        hashes = item.result(Hashes)
+        if hashes is None or not any((hashes.md5, hashes.sha1, hashes.sha256)):
             return
-        matches = self.lookup.find(facts.get("md5"), facts.get("sha1"), facts.get("sha256"))
+        matches = self.lookup.find(hashes.md5, hashes.sha1, hashes.sha256)
         bad = [m for m in matches if m.set.known == "bad"]
         chosen = bad[0] if bad else (matches[0] if matches else None)
         if chosen is None:
             return
-        facts["known"], facts["known_set"] = chosen.set.known, chosen.set.name
+        item.add(KnownFile(chosen.set.known, chosen.set.name))
         for match in bad:
             yield Finding(self.NAME, match.set.name, "critical", match.title, match.detail())

@@ -1,6 +1,6 @@
 """Windows PE files (pefile): what an examiner asks of an executable, and the signs that should worry them.
 
-The facts go in `item.facts["pe"]`, a JSON-ready dict; findings are the few indicators worth a look.
+The facts go in a `PeSummary` result, a JSON-ready dict; findings are the few indicators worth a look.
 Every PE from evidence is treated as hostile: pefile reads the headers only (`fast_load`), then one
 data directory at a time, with a per-file deadline checked between the steps and inside every loop,
 and every walk capped. A file that breaks the parser keeps what was read before the break, and the
@@ -26,6 +26,7 @@ import pefile
 
 from ..evidence.base import EvidenceObject, iso_utc
 from .base import Analyzer, Finding, Item, Settings
+from .results import ContentType, Hashes, PeSummary
 
 PE_MIME = "application/vnd.microsoft.portable-executable"
 DOS_MIME = "application/x-dosexec"  # libmagic's name for an MZ file whose PE header it did not see
@@ -721,19 +722,22 @@ class PeAnalysis(Analyzer):
         self._lock = threading.Lock()
 
     def analyze(self, item: Item) -> Iterable[Finding]:
-        obj, mime = item.obj, item.facts.get("mime")
+        obj = item.obj
         if obj.kind not in ("file", "virtual") or not item.content_read or not item.head.startswith(b"MZ"):
             return
+        content_type = item.result(ContentType)
+        mime = content_type.mime if content_type is not None else None
         if mime != PE_MIME and not (mime == DOS_MIME and _pe_header(item.data or item.head)):
             return
         if item.data is None:
             item.skipped.append((self.NAME, "larger than the in-memory limit"))
             return
         if not _pe_header(item.data):  # pefile would say so too, after a full garbage collection
-            item.facts["pe"] = {"complete": False}
+            item.add(PeSummary({"complete": False}))
             item.skipped.append((self.NAME, "malformed PE: no PE signature where the DOS header points"))
             return
-        sha256 = item.facts.get("sha256")
+        hashes = item.result(Hashes)
+        sha256 = hashes.sha256 if hashes is not None else None
         parsed = self._parsed.get(sha256) if sha256 else None
         if parsed is None:
             parsed = self._parse(item.data)
@@ -743,7 +747,7 @@ class PeAnalysis(Analyzer):
                     if len(self._parsed) > PARSED_KEPT:
                         self._parsed.popitem(last=False)
         summary = dict(parsed[0])  # the copy gets this file's timestamp anomalies
-        item.facts["pe"] = summary
+        item.add(PeSummary(summary))
         item.skipped.extend(parsed[1])
         summary["timestamp_anomalies"] = _timestamp_anomalies(summary, obj)
         for handler in FINDINGS:

@@ -1,7 +1,7 @@
 """Analyzer registry: adding an analyzer is one module and one line in ANALYZERS.
 
 Order matters: analyzers run in this order on each object, and later ones may use
-the facts earlier ones found (the archive analyzer needs the file type).
+the results earlier ones found (the archive analyzer needs the file type).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 carries, in turn), its findings and the stages it skipped, and its row with its score.
 
 The same bytes under the same name (a file copied about, a member of many archives) are examined once, and
-the facts and findings reused, when nothing in them depends on more than the bytes and the name."""
+the results and findings reused, when nothing in them depends on more than the bytes and the name. The
+analyzers' results are typed (analyzers/results.py): each says which columns of the object's row it fills
+and which rows it adds about the content, so this module stores them all without knowing any."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from ..analyzers import Analyzer, Finding, Item
 from ..analyzers.filetype import EXECUTABLE_MIMES, extension_of
+from ..analyzers.results import ContentType, Hashes, Result, empty_file_columns
 from ..case.store import crash_point
 from ..evidence import EvidenceObject
 from ..score import Score, score_object
@@ -22,8 +25,8 @@ from .options import ScanRun
 from .record import EvidenceRecord
 
 # Objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
-# holding at most this many indicators between them (a bounded few tens of MB).
-MAX_EXAMINED, MAX_EXAMINED_INDICATORS = 4096, 100_000
+# holding at most this many records (indicators) between them (a bounded few tens of MB).
+MAX_EXAMINED, MAX_EXAMINED_RECORDS = 4096, 100_000
 
 Batch = dict[str, list[dict[str, Any]]]  # table → rows waiting for the case writer
 
@@ -32,7 +35,7 @@ Batch = dict[str, list[dict[str, Any]]]  # table → rows waiting for the case w
 class Examined:
     """What the examination of one object's content found."""
 
-    facts: dict[str, Any]
+    results: dict[type[Result], Result]
     findings: tuple[Finding, ...]
     skipped: tuple[tuple[str, str], ...]  # (stage, reason)
     executable: bool
@@ -49,8 +52,9 @@ class Examiner:
         self.evidence = evidence
         self.carried = carried
         self.examined: dict[tuple, Examined] = {}  # (sha256, name, kind, size, depth) → what was found
-        self.examined_indicators = 0  # indicators held in self.examined
-        self.indicated: set[str] = set()  # contents whose indicators went to the writer
+        self.examined_records = 0  # records held by the results in self.examined
+        self.content_stored: set[str] = set()  # contents whose own rows (indicators) went to the writer
+        self.empty_columns = empty_file_columns()  # every row carries every result's columns, in one order
 
     def examine(self, obj: EvidenceObject, batch: Batch) -> int:
         """Read the object once, run every analyzer on it, queue its row and findings; its score."""
@@ -65,21 +69,23 @@ class Examiner:
         if obj.origin and result.executable:
             findings.append(Finding("network", "executable-download", "high", f"Executable carried over the network: "
                                     f"{obj.origin}", {"origin": obj.origin, "flow_id": obj.flow_id}))
-        if obj.flow_id is not None and result.note is None and result.facts.get("sha256"):
-            self.carried.keep(obj, result.facts["sha256"])
+        sha256 = _sha256(result.results)
+        if obj.flow_id is not None and result.note is None and sha256:
+            self.carried.keep(obj, sha256)
         for stage, reason in result.skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
-        score = score_object(obj.path, obj.deleted, result.facts.get("mime"), findings, result.worst_member, obj.origin)
+        score = score_object(obj.path, obj.deleted, _mime(result.results), findings, result.worst_member, obj.origin)
         batch["files"].append(self._file_row(obj, result, score))
         batch["findings"].extend(self.evidence.finding_rows(obj, findings))
-        self._queue_indicators(result.facts, batch)
+        if sha256:
+            self._queue_content_rows(sha256, result.results, batch)
         with self.evidence.tally.lock:
             self.evidence.tally.done += 1
         return score.value
 
     def _examined_before(self, obj: EvidenceObject, key: tuple) -> Examined | None:
-        """The same bytes under the same name, already examined: the same facts and findings."""
+        """The same bytes under the same name, already examined: the same results and findings."""
         same = self.examined.get(key)
         if same is None:
             return None
@@ -90,11 +96,11 @@ class Examiner:
         return same
 
     def _remember(self, key: tuple | None, result: Examined) -> None:
-        indicators = len(result.facts.get("indicators", ()))
+        records = sum(found.held() for found in result.results.values())
         if (key is not None and result.reusable and len(self.examined) < MAX_EXAMINED
-                and self.examined_indicators + indicators <= MAX_EXAMINED_INDICATORS):
+                and self.examined_records + records <= MAX_EXAMINED_RECORDS):
             self.examined[key] = result
-            self.examined_indicators += indicators
+            self.examined_records += records
 
     def _analyse(self, obj: EvidenceObject, batch: Batch) -> Examined:
         item = Item(obj)
@@ -115,12 +121,12 @@ class Examiner:
                 failed = True
                 self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,
                                                     f"{type(error).__name__}: {error}")
-        facts, skipped = item.facts, tuple(item.skipped)
-        executable = facts.get("mime") in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
+        results, skipped = item.results, tuple(item.skipped)
+        executable = _mime(results) in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
         # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
-        reusable = (note is None and not failed and worst_member is None and facts.get("sha256") == obj.sha256
+        reusable = (note is None and not failed and worst_member is None and _sha256(results) == obj.sha256
                     and not item.head.startswith(b"MZ") and not any(reason == "timed out" for _, reason in skipped))
-        return Examined(facts, tuple(findings), skipped, executable, note, worst_member, reusable)
+        return Examined(results, tuple(findings), skipped, executable, note, worst_member, reusable)
 
     def _read_content(self, item: Item) -> str | None:
         """Read the content once for every analyzer, counted in the ledger; None if read in full, else why not."""
@@ -151,29 +157,39 @@ class Examiner:
         return self.examine(member, batch)
 
     def _file_row(self, obj: EvidenceObject, result: Examined, score: Score) -> dict[str, Any]:
-        facts = result.facts
-        return {
+        """The object's row of the files table: where it is and what it is, then what each analyzer found."""
+        row = {
             "id": obj.id, "evidence_id": self.evidence.evidence_id, "parent_id": obj.parent_id,
             "partition_offset": obj.partition_offset, "path": obj.path, "name": obj.name,
             "extension": extension_of(obj.name), "inode": obj.inode, "kind": obj.kind, "deleted": int(obj.deleted),
-            "size": obj.size, "md5": facts.get("md5"), "sha1": facts.get("sha1"), "sha256": facts.get("sha256"),
-            "mime": facts.get("mime"), "description": facts.get("description"),
-            "ext_mismatch": int(bool(facts.get("ext_mismatch"))),
-            "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime, "note": result.note,
-            "origin": obj.origin, "flow_id": obj.flow_id,
+            "size": obj.size, "mtime": obj.mtime, "atime": obj.atime, "ctime": obj.ctime, "crtime": obj.crtime,
+            "note": result.note, "origin": obj.origin, "flow_id": obj.flow_id,
             "score": score.value, "reasons": json.dumps(score.reasons, ensure_ascii=False) if score.reasons else None,
-            "pe": json.dumps(facts["pe"], ensure_ascii=False, default=str) if "pe" in facts else None,
-            "known": facts.get("known"), "known_set": facts.get("known_set"),
+            **self.empty_columns,
         }
+        for found in result.results.values():
+            row.update(found.file_columns())
+        return row
 
-    def _queue_indicators(self, facts: dict[str, Any], batch: Batch) -> None:
-        """The network indicators found in a content, once per content."""
-        sha256 = facts.get("sha256")
-        if sha256 and facts.get("indicators") and sha256 not in self.indicated:
-            self.indicated.add(sha256)
-            batch.setdefault("indicators", []).extend(
-                {"sha256": sha256, "kind": kind, "value": value, "offset": offset}
-                for kind, value, offset in facts["indicators"])
+    def _queue_content_rows(self, sha256: str, results: dict[type[Result], Result], batch: Batch) -> None:
+        """What the results say about the content itself (its indicators), once per content."""
+        if sha256 in self.content_stored:
+            return
+        for found in results.values():
+            for table, rows in found.content_rows(sha256).items():
+                if rows:
+                    self.content_stored.add(sha256)
+                    batch.setdefault(table, []).extend(rows)
+
+
+def _sha256(results: dict[type[Result], Result]) -> str | None:
+    hashes = results.get(Hashes)
+    return hashes.sha256 if isinstance(hashes, Hashes) else None
+
+
+def _mime(results: dict[type[Result], Result]) -> str | None:
+    content_type = results.get(ContentType)
+    return content_type.mime if isinstance(content_type, ContentType) else None
 
 
 def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,

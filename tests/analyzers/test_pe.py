@@ -20,6 +20,7 @@ import pytest
 from cybertriage.analyzers import ANALYZERS
 from cybertriage.analyzers.base import SEVERITIES, Finding, Item, Settings
 from cybertriage.analyzers.pe import PeAnalysis
+from cybertriage.analyzers.results import ContentType, Hashes, PeSummary
 from cybertriage.evidence.base import EvidenceObject
 from tests.conftest import export, run_cli
 
@@ -58,15 +59,28 @@ def _number(text: str) -> int:
 def _analyse(data: bytes, name: str = "sample.exe", mime: str | None = PE_MIME, mtime: str | None = None,
              analyzer: PeAnalysis | None = None, sha256: str | None = None) -> tuple[Item, list[Finding]]:
     obj = EvidenceObject(path=f"/evidence/{name}", name=name, size=len(data), mtime=mtime)
-    facts = {"mime": mime} if mime else {}
+    item = _item(obj, data, mime)
     if sha256:
-        facts["sha256"] = sha256  # as the hashing analyzer, which runs first, leaves it
-    item = Item(obj, head=data[:1024 * 1024], data=data, content_read=True, facts=facts)
+        item.add(Hashes(sha256=sha256))  # as the hashing analyzer, which runs first, leaves it
     findings = list((analyzer or PeAnalysis(Settings())).analyze(item))
     for finding in findings:
         assert finding.analyzer == "pe" and finding.severity in SEVERITIES
-    json.dumps(item.facts.get("pe"))  # the lead stores it as JSON
+    json.dumps(_pe(item))  # the case stores it as JSON
     return item, findings
+
+
+def _item(obj: EvidenceObject, data: bytes | None, mime: str | None, head: bytes | None = None) -> Item:
+    """An object read in full, typed by libmagic as `mime` (as the file type analyzer, which runs first, leaves it)."""
+    item = Item(obj, head=data[:1024 * 1024] if head is None else head, data=data, content_read=True)
+    if mime:
+        item.add(ContentType(mime))
+    return item
+
+
+def _pe(item: Item) -> dict | None:
+    """The PE summary the analyzer left on the item, if any."""
+    found = item.result(PeSummary)
+    return found.summary if found is not None else None
 
 
 def _rules(findings: list[Finding]) -> dict[str, str]:
@@ -88,7 +102,7 @@ def analysed(corpus: dict[str, Path]) -> dict[str, tuple[Item, list[Finding]]]:
 
 @pytest.mark.parametrize("name", CORPUS_PES)
 def test_headers_match_readpe_and_objdump(name: str, corpus, analysed) -> None:
-    facts = analysed[name][0].facts["pe"]
+    facts = _pe(analysed[name][0])
     assert facts["complete"] and not analysed[name][0].skipped
     coff = _readpe(corpus[name], "-h", "coff")["COFF/File header"]
     assert coff["Machine"] == f"{facts['machine']} IMAGE_FILE_MACHINE_{facts['machine_name']}"
@@ -105,7 +119,7 @@ def test_headers_match_readpe_and_objdump(name: str, corpus, analysed) -> None:
 
 @pytest.mark.parametrize("name", CORPUS_PES)
 def test_sections_match_readpe_and_objdump(name: str, corpus, analysed) -> None:
-    facts = analysed[name][0].facts["pe"]
+    facts = _pe(analysed[name][0])
     readpe = _readpe(corpus[name], "-S")["Sections"]
     # objdump -h gives full names (readpe cuts them to 7 characters) and file offsets
     objdump = [f for f in map(str.split, _tool("objdump", "-h", corpus[name]).splitlines()) if f and f[0].isdigit()]
@@ -127,7 +141,7 @@ def test_sections_match_readpe_and_objdump(name: str, corpus, analysed) -> None:
 
 @pytest.mark.parametrize("name", CORPUS_PES)
 def test_imports_exports_and_imphash_match_pev(name: str, corpus, analysed) -> None:
-    facts = analysed[name][0].facts["pe"]
+    facts = _pe(analysed[name][0])
     imports: dict[str, list[str]] = {}
     for library in _readpe(corpus[name], "-i")["Imported functions"]:
         imports.setdefault(library["Name"], []).extend(f["Name"] for f in library["Functions"])
@@ -146,7 +160,7 @@ def test_imports_exports_and_imphash_match_pev(name: str, corpus, analysed) -> N
 
 @pytest.mark.parametrize("name", CORPUS_PES)
 def test_manifest_facts_hold(name: str, corpus, analysed) -> None:
-    facts = analysed[name][0].facts["pe"]
+    facts = _pe(analysed[name][0])
     kind, dotnet, security = MANIFEST[name]
     assert facts["dotnet"] is dotnet
     assert facts["kind"] == (".NET " if dotnet else "") + kind.lower()
@@ -166,11 +180,11 @@ def test_manifest_facts_hold(name: str, corpus, analysed) -> None:
 
 
 def test_version_info(analysed) -> None:
-    firefox = analysed["firefox_x64.exe"][0].facts["pe"]["version_info"]
+    firefox = _pe(analysed["firefox_x64.exe"][0])["version_info"]
     assert firefox == {"CompanyName": "Mozilla Corporation", "ProductName": "Firefox", "FileDescription": "Firefox",
                        "OriginalFilename": "firefox.exe", "InternalName": "Firefox", "FileVersion": "62.0"}
     # upstream ResourcesTest.cs
-    assert analysed["NetFrameworkConsole.exe"][0].facts["pe"]["version_info"]["OriginalFilename"] == "NetFrameworkConsole.exe"
+    assert _pe(analysed["NetFrameworkConsole.exe"][0])["version_info"]["OriginalFilename"] == "NetFrameworkConsole.exe"
 
 
 def test_benign_corpus_is_quiet(analysed) -> None:
@@ -182,7 +196,7 @@ def test_benign_corpus_is_quiet(analysed) -> None:
     assert rules["firefox_x64.exe"]["behaviour-process-injection"] == "low"  # signed: lowered, still shown
     assert rules["firefox_x64.exe"]["original-filename-mismatch"] == "info"  # firefox_x64.exe is a renamed firefox.exe
     # a .NET deterministic build writes a hash for a timestamp: recorded, not reported
-    assert rules["HelloWorld.exe"] == {} and analysed["HelloWorld.exe"][0].facts["pe"]["timestamp_anomalies"] == ["future"]
+    assert rules["HelloWorld.exe"] == {} and _pe(analysed["HelloWorld.exe"][0])["timestamp_anomalies"] == ["future"]
 
 
 # -- crafted variants ----------------------------------------------------------------------------------
@@ -219,10 +233,10 @@ def test_zero_and_future_timestamps(corpus) -> None:
 
     zero = _craft(corpus["TLSCallback_x86.exe"], stamp(0))
     item, findings = _analyse(zero)
-    assert _rules(findings)["timestamp-zero"] == "low" and item.facts["pe"]["compiled"] is None
+    assert _rules(findings)["timestamp-zero"] == "low" and _pe(item)["compiled"] is None
     future = int(time.time()) + 3 * 365 * 86400
     item, findings = _analyse(_craft(corpus["TLSCallback_x86.exe"], stamp(future)))
-    assert _rules(findings)["timestamp-future"] == "medium" and item.facts["pe"]["timestamp_anomalies"][0] == "future"
+    assert _rules(findings)["timestamp-future"] == "medium" and _pe(item)["timestamp_anomalies"][0] == "future"
 
 
 def test_compiled_after_mtime(corpus) -> None:
@@ -230,7 +244,7 @@ def test_compiled_after_mtime(corpus) -> None:
     assert "timestamp-after-mtime" not in _rules(_analyse(data, mtime="2016-11-02T10:00:00Z")[1])
     item, findings = _analyse(data, mtime="2012-05-01T10:00:00.123456789Z")
     assert _rules(findings)["timestamp-after-mtime"] == "low"
-    assert item.facts["pe"]["timestamp_anomalies"] == ["after-mtime"]
+    assert _pe(item)["timestamp_anomalies"] == ["after-mtime"]
 
 
 def test_copies_are_parsed_once_and_checked_each(corpus, monkeypatch) -> None:
@@ -250,11 +264,11 @@ def test_copies_are_parsed_once_and_checked_each(corpus, monkeypatch) -> None:
     second, second_findings = _analyse(data, mtime="2012-05-01T10:00:00Z", analyzer=analyzer, sha256=sha256)
     assert len(opened) == 1 and not first.skipped and not second.skipped
     assert "timestamp-after-mtime" not in _rules(first_findings) and _rules(second_findings)["timestamp-after-mtime"] == "low"
-    assert first.facts["pe"]["timestamp_anomalies"] == [] and second.facts["pe"]["timestamp_anomalies"] == ["after-mtime"]
-    assert {k: v for k, v in first.facts["pe"].items() if k != "timestamp_anomalies"} == \
-        {k: v for k, v in second.facts["pe"].items() if k != "timestamp_anomalies"}
+    assert _pe(first)["timestamp_anomalies"] == [] and _pe(second)["timestamp_anomalies"] == ["after-mtime"]
+    assert {k: v for k, v in _pe(first).items() if k != "timestamp_anomalies"} == \
+        {k: v for k, v in _pe(second).items() if k != "timestamp_anomalies"}
     other = _analyse(data[:-1] + b"\1", analyzer=analyzer, sha256=hashlib.sha256(data[:-1] + b"\1").hexdigest())[0]
-    assert len(opened) == 2 and other.facts["pe"]["imphash"] == first.facts["pe"]["imphash"]
+    assert len(opened) == 2 and _pe(other)["imphash"] == _pe(first)["imphash"]
 
 
 def test_writable_executable_and_packer_sections(corpus) -> None:
@@ -290,7 +304,7 @@ def test_entry_point_outside_code(corpus) -> None:
 
     item, findings = _analyse(_craft(corpus["TLSCallback_x86.exe"], move), "TLSCallback_x86.exe")
     assert _rules(findings)["entry-point-outside-code"] == "medium"
-    assert item.facts["pe"]["entry_point"]["section"] == ".rdata"
+    assert _pe(item)["entry_point"]["section"] == ".rdata"
 
 
 def test_tiny_import_table(corpus) -> None:
@@ -299,7 +313,7 @@ def test_tiny_import_table(corpus) -> None:
         directory.VirtualAddress = directory.Size = 0
 
     item, findings = _analyse(_craft(corpus["TLSCallback_x86.exe"], strip), "TLSCallback_x86.exe")
-    assert _rules(findings)["few-imports"] == "medium" and item.facts["pe"]["imports_count"] == 0
+    assert _rules(findings)["few-imports"] == "medium" and _pe(item)["imports_count"] == 0
     # a .NET executable imports one function by design
     assert "few-imports" not in _rules(_analyse(corpus["HelloWorld.exe"].read_bytes(), "HelloWorld.exe")[1])
 
@@ -362,7 +376,7 @@ def test_embedded_executable_in_resources(corpus) -> None:
     data[offset:offset + len(payload)] = payload
     item, findings = _analyse(bytes(data), "firefox.exe")
     assert _rules(findings)["embedded-executable"] == "high"
-    (embedded,) = item.facts["pe"]["resources"]["embedded_executables"]
+    (embedded,) = _pe(item)["resources"]["embedded_executables"]
     assert embedded["offset"] == offset and embedded["pe_header"] and embedded["type"] == pefile.RESOURCE_TYPE[kind]
 
 
@@ -371,8 +385,8 @@ def test_overlays(corpus) -> None:
         data = corpus[name].read_bytes()
         item, findings = _analyse(data + bytes(64 * 1024), name)
         assert _rules(findings)["overlay"] == "info"
-        assert item.facts["pe"]["overlay"]["size"] == 64 * 1024
-        assert item.facts["pe"]["overlay"]["offset"] == len(data)
+        assert _pe(item)["overlay"]["size"] == 64 * 1024
+        assert _pe(item)["overlay"]["offset"] == len(data)
         item, findings = _analyse(data + os.urandom(8 * 1024), name)
         assert _rules(findings)["high-entropy-overlay"] == "low" and "overlay" not in _rules(findings)
     assert "overlay" not in _rules(_analyse(data + bytes(100), name)[1])  # padding is not worth a line
@@ -383,7 +397,7 @@ def test_truncated_copies(corpus) -> None:
         data = corpus[name].read_bytes()
         for cut in (600, len(data) // 2):
             item, findings = _analyse(data[:cut], name)
-            facts = item.facts["pe"]
+            facts = _pe(item)
             assert facts["machine"] == ("0x8664" if "x64" in name else "0x14c")
             assert _rules(findings)["truncated"] == "low"
             assert facts["truncated"]["file_size"] == cut
@@ -392,14 +406,14 @@ def test_truncated_copies(corpus) -> None:
 
 def test_which_objects_are_examined(corpus) -> None:
     data = corpus["TLSCallback_x86.exe"].read_bytes()
-    assert "pe" in _analyse(data, mime="application/x-dosexec")[0].facts  # a PE header libmagic did not see
+    assert _pe(_analyse(data, mime="application/x-dosexec")[0]) is not None  # a PE header libmagic did not see
     dos = b"MZ" + bytes(62) + b"\xb4\x4c\xcd\x21" * 16  # a DOS program: no PE header
     item, findings = _analyse(dos, "old.exe", mime="application/x-dosexec")
-    assert "pe" not in item.facts and not findings and not item.skipped
-    assert "pe" not in _analyse(data, mime="application/octet-stream")[0].facts
-    assert "pe" not in _analyse(b"hello", mime=PE_MIME)[0].facts
+    assert _pe(item) is None and not findings and not item.skipped
+    assert _pe(_analyse(data, mime="application/octet-stream")[0]) is None
+    assert _pe(_analyse(b"hello", mime=PE_MIME)[0]) is None
     obj = EvidenceObject(path="/big.exe", name="big.exe", size=100 * 1024 * 1024)
-    item = Item(obj, head=data, data=None, content_read=True, facts={"mime": PE_MIME})
+    item = _item(obj, None, PE_MIME, head=data)
     assert list(PeAnalysis(Settings()).analyze(item)) == []
     assert item.skipped == [("pe", "larger than the in-memory limit")]
 
@@ -408,7 +422,7 @@ def test_deadline_gives_partial_results(corpus) -> None:
     analyzer = PeAnalysis(Settings())
     analyzer.time_limit = 0
     item, findings = _analyse(corpus["firefox_x64.exe"].read_bytes(), analyzer=analyzer)
-    assert item.facts["pe"]["complete"] is False
+    assert _pe(item)["complete"] is False
     assert item.skipped == [("pe", "timed out after 0 s: partial results")]
 
 
@@ -417,9 +431,9 @@ def test_malformed_headers(corpus) -> None:
     header = int.from_bytes(data[0x3C:0x40], "little")
     data[header + 24:header + 26] = b"\x0b\x03"  # no optional header has this magic number
     item, findings = _analyse(bytes(data))
-    assert item.facts["pe"]["format"] == "unknown magic 0x30b" and item.facts["pe"]["bitness"] is None
+    assert _pe(item)["format"] == "unknown magic 0x30b" and _pe(item)["bitness"] is None
     item, findings = _analyse(bytes(data[:header + 20]))  # cut inside the COFF header: nothing to read
-    assert item.facts["pe"]["complete"] is False and findings == []
+    assert _pe(item)["complete"] is False and findings == []
     assert item.skipped == [("pe", "malformed PE: PEFormatError: 'File Header missing'")]
 
 
@@ -454,7 +468,7 @@ def test_fuzzed_copies_never_crash_or_hang(corpus) -> None:
         begun = time.monotonic()
         item, _ = _analyse(data, analyzer=analyzer)  # no exception escapes; findings and facts are well-formed
         slowest = max(slowest, time.monotonic() - begun)
-        outcomes["complete" if item.facts.get("pe", {}).get("complete") else "partial"] += 1
+        outcomes["complete" if (_pe(item) or {}).get("complete") else "partial"] += 1
     assert slowest < analyzer.time_limit, slowest
     assert time.monotonic() - started < 60
     assert outcomes["complete"] > 100 and outcomes["partial"] > 10, outcomes  # the mutations reach both paths
@@ -507,9 +521,9 @@ def test_signer_named_as_openssl_reads_the_certificate_table(corpus_dir: Path, t
     printed = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-in", str(table), "-print_certs", "-noout"],
                              capture_output=True, text=True, check=True).stdout
     subjects = [line.removeprefix("subject=").strip() for line in printed.splitlines() if line.startswith("subject=")]
-    item = Item(EvidenceObject(path="/firefox.exe", name="firefox.exe", size=len(data)), head=data[:65536],
-                data=data, content_read=True, facts={"mime": "application/vnd.microsoft.portable-executable"})
+    item = _item(EvidenceObject(path="/firefox.exe", name="firefox.exe", size=len(data)), data,
+                 "application/vnd.microsoft.portable-executable", head=data[:65536])
     list(PeAnalysis(Settings()).analyze(item))
-    signer = item.facts["pe"]["authenticode"]["signer"]
+    signer = _pe(item)["authenticode"]["signer"]
     assert "CN=Mozilla Corporation" in signer
     assert any("CN = Mozilla Corporation" in subject or "CN=Mozilla Corporation" in subject for subject in subjects)
