@@ -6,7 +6,7 @@ columns it fills on the object's row of the files table (`file_columns`), and th
 the content itself, once per sha256 (`content_rows`). A result type defined anywhere (in an analyzer's
 own module too) is known to the pipeline by being defined: its empty instance gives the columns every
 row carries when nothing was found, so every row has the same columns and the writer inserts them in
-one statement.
+one statement. A column no result filled before needs its schema version (case/schema.py).
 """
 
 from __future__ import annotations
