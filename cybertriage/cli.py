@@ -149,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
+        code = {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
                 "info": _info, "hashset": _hashset, "ioc": _ioc, "verify": _verify}[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handler below, not at exit
+        return code
     except UsageError as error:
         print(f"cybertriage: error: {error}", file=sys.stderr)
         return EXIT_USAGE
