@@ -376,6 +376,8 @@ class DiskImage(EvidenceSource):
         Kit reads for its encryption check when it finds no filesystem (99 blocks of 64 KiB past the start) is
         first searched alone, so that 10,000 small empty partitions cost seconds, not many minutes."""
         if partition.length < ENCRYPTION_CHECK_BYTES:
+            # No filesystem within the partition's bounds raises OSError, which ends the search here; one found is
+            # opened again below on the whole image, so that reads past the partition's end stay possible.
             try:
                 pytsk3.FS_Info(_ImageHandle(self.media, presented_size=partition.offset + partition.length),
                                offset=partition.offset)
