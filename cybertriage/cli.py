@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import getpass
 import json
 import os
@@ -72,12 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--yara-max-size", type=int, default=64, metavar="MiB",
                       help="YARA-scan files up to this size, whole, in memory (default 64 MiB; larger files "
                            "are hashed and recorded in the ledger as not scanned)")
+    scan.add_argument("--sigma", action="append", type=Path, default=[], metavar="PATH",
+                      help="extra Sigma rule file or folder for event logs, added to the bundled rules (repeatable)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     _add_scan_intel_options(scan)
 
     export = commands.add_parser(
         "export", help="write a table of the case as JSON lines or CSV",
-        description="Export files, findings, the network records of packet captures (flows, dns, http, tls) or "
+        description="Export files, findings, Windows and user-activity artefacts (artifacts: registry, event logs, "
+                    "prefetch, shortcuts, browsers), the network records of packet captures (flows, dns, http, tls) or "
                     "the case timeline, one JSON object per line (jsonl) or CSV with a header; the timeline's file "
                     "times also as a Sleuth Kit body file (--format body) for mactime.")
     export.add_argument("--case", required=True, type=Path, metavar="DIR")
@@ -87,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.add_argument("--show-credentials", action="store_true",
                         help="write captured passwords as seen (masked by default)")
+    export.add_argument("--type", action="append", default=[], metavar="TYPE", dest="types",
+                        help="with --what artifacts: only this artefact type or those under it, e.g. registry.run, "
+                             "evtx, browser (repeatable)")
 
     report = commands.add_parser(
         "report", help="write the case report: PDF (and optionally self-contained HTML)",
@@ -179,7 +186,8 @@ def _scan(args: argparse.Namespace) -> int:
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
     options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
-                                            keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args)))
+                                            keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args),
+                                            sigma_paths=tuple(args.sigma)))
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 
@@ -273,7 +281,11 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError("--format body is the Sleuth Kit body file of the file times: use it with --what timeline")
     db = read_case(args.case)
     destination = safe_destination(args.output, Protected.of_case(args.case), force=args.force) if args.output else None
+    if args.types and args.what != "artifacts":
+        raise UsageError("--type chooses artefact types: use it with --what artifacts")
     fields, rows = (timeline.FIELDS, timeline.rows) if args.what == "timeline" else queries.EXPORTS[args.what]
+    if args.types:
+        rows = functools.partial(queries.artifacts, types=args.types)
     if args.what == "credentials" and not args.show_credentials:
         rows = _masked(rows)
     try:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from ..case.intel_store import Intel
 from ..evidence.base import EvidenceObject
 from ..severity import SEVERITIES
-from .results import Result
+from .results import Artefact, Result
 
 
 @dataclass
@@ -82,6 +82,7 @@ class Settings:
     archive_max_members: int = 10_000
     rule_paths: tuple[Path, ...] | None = None  # None: YARA is off
     intel: Intel | None = None  # the workstation's hash sets and IOC lists in use; None: none
+    sigma_paths: tuple[Path, ...] = ()  # the examiner's Sigma rules, run with the bundled ones over event logs
 
 
 class Analyzer(abc.ABC):
@@ -103,5 +104,6 @@ class Analyzer(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject]:
-        """Yield findings, and child objects (archive members) to analyse in turn."""
+    def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject | Artefact]:
+        """Yield findings, child objects (archive members) to analyse in turn, and artefact records (a run key,
+        an event, a visit), which the case stores tied to this object as they come."""

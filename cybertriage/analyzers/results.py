@@ -12,7 +12,7 @@ one statement. A column no result filled before needs its schema version (case/s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 
@@ -113,3 +113,17 @@ class NetworkIndicators(Result):
 
     def held(self) -> int:
         return len(self.found)
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One thing an artefact records: a run key, a logon event, a program's run, a visit.
+
+    `type` is dotted (`registry.run`, `evtx.event`, `prefetch`, `browser.visit`); `ts` is the time it is about,
+    ISO 8601 UTC (`utc()` makes one), or None; `summary` one readable line; `values` the parsed fields, JSON-ready:
+    times as ISO 8601 UTC text, numbers as numbers."""
+
+    type: str
+    ts: str | None
+    summary: str
+    values: dict[str, Any] = field(default_factory=dict)

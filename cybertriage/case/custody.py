@@ -38,7 +38,7 @@ SIDECAR = "custody.log"
 # The tables a report describes. A column added by a later schema is NULL in old rows and left out of the
 # canonical form, so a schema upgrade alone does not change the digest.
 CONTENT_TABLES = ("evidence", "partitions", "files", "findings", "flows", "dns", "http", "tls", "smtp", "ftp",
-                  "credentials", "hosts")
+                  "credentials", "hosts", "artifacts")
 AUDIT_TRIGGERS = {"audit_log_no_update": "UPDATE", "audit_log_no_delete": "DELETE"}
 # How long a command waits for another writer (a scan's batches, the application) before it gives up.
 WRITE_WAIT_SECONDS = 120.0

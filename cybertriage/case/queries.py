@@ -116,7 +116,26 @@ def tags(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
         yield {name: row[name] for name in TAG_FIELDS}
 
 
+ARTIFACT_FIELDS = ["id", "evidence", "type", "ts", "source", "summary", "values", "file_id"]
+
+
+def artifacts(db: sqlite_utils.Database, types: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+    """Windows and user-activity artefacts in the order they were read, each with its parsed fields; `types`
+    keeps those whose dotted type is one of them or under one (`registry` keeps `registry.run`)."""
+    if "artifacts" not in db.table_names():
+        return
+    wanted = list(types)
+    where = " OR ".join("a.type = ? OR a.type LIKE ? ESCAPE '\\'" for _ in wanted)
+    parameters = [value for kind in wanted for value in (kind, kind.replace("_", "\\_").replace("%", "\\%") + ".%")]
+    rows = db.query(f"""SELECT a.*, e.path AS evidence FROM artifacts a JOIN evidence e ON e.id = a.evidence_id
+                        {'WHERE ' + where if wanted else ''} ORDER BY a.evidence_id, a.id""", parameters)
+    for row in rows:
+        row["values"] = json.loads(row["values"]) if row["values"] else {}
+        yield {name: row[name] for name in ARTIFACT_FIELDS}
+
+
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
+           "artifacts": (ARTIFACT_FIELDS, artifacts),
            **{table: (fields, lambda db, table=table: network(db, table)) for table, fields in NETWORK_FIELDS.items()}}
 
 

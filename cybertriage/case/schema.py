@@ -228,6 +228,19 @@ def _version_13(db: sqlite_utils.Database) -> None:
     start_sidecar(db)
 
 
+def _version_14(db: sqlite_utils.Database) -> None:
+    """Windows and user-activity artefacts (registry keys, events, prefetch, shortcuts, visits...): one row each,
+    tied to the file it was read from, its parsed fields as a JSON object; those with a time are on the timeline."""
+    from .timeline import create_indexes
+
+    db["artifacts"].create({"id": int, "evidence_id": int, "file_id": int, "type": str, "ts": str, "source": str,
+                            "summary": str, "values": str},
+                           pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
+    db["artifacts"].create_index(["type"])
+    db["artifacts"].create_index(["file_id"])
+    create_indexes(db)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -248,6 +261,7 @@ MIGRATIONS = {
     11: _version_11,
     12: _version_12,
     13: _version_13,
+    14: _version_14,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

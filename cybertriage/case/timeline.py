@@ -1,5 +1,5 @@
 """One ordered stream of what happened, across every evidence item in a case: file MACB times,
-network events (flows, DNS, HTTP, TLS, SMTP, FTP) and findings, in UTC.
+network events (flows, DNS, HTTP, TLS, SMTP, FTP), artefacts (events, runs, visits) and findings, in UTC.
 
 Times are stored as ISO 8601 text with as many fractional digits as the source gave, so
 "…05.5Z" sorts before "…05Z" as text. Every source column is ordered by a fixed-width key
@@ -23,7 +23,7 @@ import sqlite_utils
 
 Database = sqlite_utils.Database | sqlite3.Connection  # what the core and the application read cases with
 
-KINDS = ("file", "flow", "dns", "http", "tls", "smtp", "ftp", "finding")
+KINDS = ("file", "flow", "dns", "http", "tls", "smtp", "ftp", "artifact", "finding")
 LOWEST, HIGHEST = "0000-00-00T00:00:00.000000000", "9999-99-99T99:99:99.999999999"
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,9}))?Z")
 
@@ -55,11 +55,11 @@ def _iso(key: str) -> str:
 @dataclass
 class TimelineEvent:
     ts: str  # ISO 8601 UTC
-    kind: str  # file | flow | dns | http | tls | smtp | ftp | finding
+    kind: str  # file | flow | dns | http | tls | smtp | ftp | artifact | finding
     action: str  # files: MACB letters ("m", "mac", "b"...); network: start | query | request | hello | mail | command;
-    # findings: the severity
+    # artefacts: their type; findings: the severity
     evidence_id: int
-    object_kind: str  # the table the event comes from: file | flow | dns | http | tls | smtp | ftp | finding
+    object_kind: str  # what the event comes from: file | flow | dns | http | tls | smtp | ftp | artifact | finding
     object_id: int
     description: str
 
@@ -117,6 +117,7 @@ _SOURCES = [
             f"THEN ': ' || subject ELSE '' END"),
     _Source("ftp", "ftp", "ts", "'command'",
             f"{_text('command')} || ' ' || {_text('arg')} || ' (' || {_text('user')} || '@' || {_text('dst')} || ')'"),
+    _Source("artifact", "artifacts", "ts", "type", _text("summary")),
 ]
 # Findings have no time of their own but when they were recorded; on the timeline they stand at the
 # time of what they are about: the network event a finding names (detail.ts), else the file's

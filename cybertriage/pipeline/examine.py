@@ -16,7 +16,7 @@ from typing import Any
 
 from ..analyzers import Analyzer, Finding, Item
 from ..analyzers.filetype import EXECUTABLE_MIMES, extension_of
-from ..analyzers.results import ContentType, Hashes, Result, empty_file_columns
+from ..analyzers.results import Artefact, ContentType, Hashes, Result, empty_file_columns
 from ..case.store import crash_point
 from ..evidence import EvidenceObject
 from ..score import Score, score_object
@@ -27,6 +27,7 @@ from .record import EvidenceRecord
 # Objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
 # holding at most this many records (indicators) between them (a bounded few tens of MB).
 MAX_EXAMINED, MAX_EXAMINED_RECORDS = 4096, 100_000
+ARTEFACT_BATCH = 5000  # artefact rows an object's analysis hands to the writer at a time (an event log has millions)
 
 Batch = dict[str, list[dict[str, Any]]]  # table → rows waiting for the case writer
 
@@ -108,11 +109,16 @@ class Examiner:
         findings: list[Finding] = []
         worst_member = None
         failed = False
+        artefacts = 0
         for analyzer in self.run.analyzers:
             try:
                 for output in analyzer.analyze(item):
                     if isinstance(output, Finding):
                         findings.append(output)
+                        continue
+                    if isinstance(output, Artefact):
+                        artefacts += 1
+                        self._queue_artefact(obj, output, batch)
                         continue
                     member_score = self._examine_member(obj, output, batch)
                     if worst_member is None or member_score > worst_member[1]:
@@ -124,7 +130,8 @@ class Examiner:
         results, skipped = item.results, tuple(item.skipped)
         executable = _mime(results) in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
         # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
-        reusable = (note is None and not failed and worst_member is None and _sha256(results) == obj.sha256
+        reusable = (note is None and not failed and worst_member is None and not artefacts
+                    and _sha256(results) == obj.sha256
                     and not item.head.startswith(b"MZ") and not any(reason == "timed out" for _, reason in skipped))
         return Examined(results, tuple(findings), skipped, executable, note, worst_member, reusable)
 
@@ -148,6 +155,15 @@ class Examiner:
             ledger.attempted("content")
             ledger.skipped("content", obj.unreadable)
         return obj.unreadable
+
+    def _queue_artefact(self, obj: EvidenceObject, artefact: Artefact, batch: Batch) -> None:
+        """One artefact record, tied to the file it was read from; handed on in batches while the file is read."""
+        rows = batch.setdefault("artifacts", [])
+        rows.append({"evidence_id": self.evidence.evidence_id, "file_id": obj.id, "type": artefact.type,
+                     "ts": artefact.ts, "source": obj.path, "summary": artefact.summary,
+                     "values": json.dumps(artefact.values, ensure_ascii=False, default=str)})
+        if len(rows) >= ARTEFACT_BATCH:
+            self.evidence.send(batch)
 
     def _examine_member(self, parent: EvidenceObject, member: EvidenceObject, batch: Batch) -> int:
         """An object carried in another (an archive member): examined in turn; its score."""
