@@ -27,6 +27,7 @@ from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
+from .case.host_profile import HostProfile, host_profiles
 from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
@@ -264,7 +265,36 @@ def _print_summary(scan: Scan, case_dir: Path) -> None:
             score = "-" if row["score"] is None else row["score"]
             print(f"  {row['severity']:9} {score:>3}  {_clip(visible(row['title']), 58):58} "
                   f"{_clip(visible(row['object']), 60)}")
+    for profile in host_profiles(db):
+        print(f"\nWindows computer in {visible(Path(profile.evidence).name)} (from its registry):")
+        _print_profile(profile, "  ")
     print(f"\nCase: {(case_dir / 'case.db').resolve()}")
+
+
+USERS_SHOWN, DEVICES_SHOWN = 20, 20
+
+
+def _print_profile(profile: HostProfile, indent: str) -> None:
+    """The computer's profile, users and devices as `scan` and `info` print them."""
+    for label, text in profile.labelled():
+        print(f"{indent}{label + ':':34} {visible(text)}")
+    for interface in profile.interfaces:
+        address = interface.get("ip_address") or interface.get("dhcp_ip_address") or "-"
+        print(f"{indent}{'Network interface:':34} {visible(str(address))} "
+              f"{visible(str(interface.get('domain') or interface.get('dhcp_domain') or ''))}".rstrip())
+    print(f"{indent}{len(profile.users)} user account(s):")
+    for user in profile.users[:USERS_SHOWN]:
+        facts = ", ".join(f"{key.replace('_', ' ')} {user[key]}" for key in
+                          ("last_logon", "logon_count", "profile_path") if user.get(key) not in (None, ""))
+        print(f"{indent}  {visible(str(user.get('name') or '-'))} {visible(str(user.get('sid') or ''))}"
+              + (f" ({visible(facts)})" if facts else ""))
+    if profile.devices:
+        print(f"{indent}{len(profile.devices)} storage device record(s):")
+        for device in profile.devices[:DEVICES_SHOWN]:
+            what = " ".join(str(device[key]) for key in ("vendor", "product", "friendly_name", "serial")
+                            if device.get(key))
+            when = device.get("last_connected") or device.get("first_connected") or device.get("ts") or ""
+            print(f"{indent}  {visible(what or '-')} {visible(str(when))}".rstrip())
 
 
 def _clip(text: str, width: int) -> str:
@@ -387,6 +417,14 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {item['files']} objects ({item['deleted']} deleted); findings: {findings}")
         if any(item["network"].values()):
             print("  network: " + ", ".join(f"{count} {table}" for table, count in item["network"].items()))
+        artefacts = queries.artifact_counts(db, item["id"])
+        if artefacts:
+            print(f"  artefacts: {sum(artefacts.values())} (" + ", ".join(f"{n} {kind}" for kind, n in artefacts.items())
+                  + ")")
+        for profile in host_profiles(db):
+            if profile.evidence_id == item["id"]:
+                print("  Windows computer (from its registry):")
+                _print_profile(profile, "    ")
         for stage in item["ledger"]:
             reasons = json.loads(stage["reasons"])
             why = "; ".join(f"{n} {r}" for r, n in reasons.items())

@@ -134,6 +134,15 @@ def artifacts(db: sqlite_utils.Database, types: Iterable[str] = ()) -> Iterator[
         yield {name: row[name] for name in ARTIFACT_FIELDS}
 
 
+def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -> dict[str, int]:
+    """How many artefacts of each type, most first (of one evidence item, or of the case)."""
+    if "artifacts" not in db.table_names():
+        return {}
+    where, parameters = ("WHERE evidence_id = ?", [evidence_id]) if evidence_id is not None else ("", [])
+    return dict(db.execute(f"SELECT type, count(*) AS n FROM artifacts {where} GROUP BY type ORDER BY n DESC, type",
+                           parameters).fetchall())
+
+
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
            "artifacts": (ARTIFACT_FIELDS, artifacts),
            **{table: (fields, lambda db, table=table: network(db, table)) for table, fields in NETWORK_FIELDS.items()}}
