@@ -7,6 +7,7 @@ the results earlier ones found (the archive analyzer needs the file type).
 from __future__ import annotations
 
 from .archive import ZipArchive
+from .artefacts.prefetch import Prefetch
 from .base import Analyzer, Settings
 from .filetype import FileType
 from .hashing import Hashing
@@ -22,6 +23,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
     ZipArchive.NAME: ZipArchive,
+    Prefetch.NAME: Prefetch,
     Indicators.NAME: Indicators,
 }
 
