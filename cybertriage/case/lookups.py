@@ -258,6 +258,8 @@ _STEPS = {
                      "ELSE 'on ' END || e.path || ': ' || f.path FROM files f JOIN evidence e ON e.id = f.evidence_id "
                      "WHERE f.id = ?"),
     "finding": ("Finding", "SELECT NULL, severity || ': ' || title FROM findings WHERE id = ?"),
+    "artifact": ("Artefact", "SELECT ts, type || ': ' || ifnull(summary, '') || ' (' || ifnull(source, '') || ')' "
+                             "FROM artifacts WHERE id = ?"),
 }
 
 
@@ -274,3 +276,73 @@ def link_step(db: sqlite_utils.Database | sqlite3.Connection, kind: str | None,
     except sqlite3.OperationalError:  # a table this case does not have
         return None
     return (label, row[0] or "", row[1] or "") if row else None
+
+
+# -- artefacts linked to files and captures (passes/artefact_links.py) ----------------------------------------
+
+EXECUTION_TYPES = ("prefetch", "registry.amcache", "registry.shimcache", "registry.userassist", "registry.bam")
+
+
+def _artefact_rows(db: sqlite_utils.Database, where: str, parameters: list[Any]) -> Iterator[dict[str, Any]]:
+    if "artifacts" not in db.table_names():
+        return
+    for row in db.query(f"""SELECT id, evidence_id, file_id, type, ts, source, summary, "values" FROM artifacts
+                            WHERE {where} ORDER BY id""", parameters):
+        row["values"] = json.loads(row["values"]) if row["values"] else {}
+        yield row
+
+
+def execution_artefacts(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Artefacts that say a program ran (prefetch, Amcache, ShimCache, UserAssist, BAM), with their values."""
+    yield from _artefact_rows(db, f"type IN ({', '.join('?' * len(EXECUTION_TYPES))})", list(EXECUTION_TYPES))
+
+
+def flagged_files(db: sqlite_utils.Database, analyzers_not: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Files with findings of at least medium severity from analyzers other than these (YARA, PE, hash sets,
+    IOCs): id, evidence_id, path, name, sha1, worst severity rank and the findings' ids."""
+    rows = db.query(
+        f"""SELECT f.id, f.evidence_id, f.path, f.name, f.sha1, max(g.severity_rank) AS rank,
+                   json_group_array(g.id) AS finding_ids, json_group_array(g.title) AS titles
+            FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
+            WHERE g.severity_rank >= 2 AND g.analyzer NOT IN ({', '.join('?' * len(analyzers_not))})
+            GROUP BY f.id ORDER BY f.id""", list(analyzers_not))
+    return [{**row, "finding_ids": json.loads(row["finding_ids"]), "titles": json.loads(row["titles"])}
+            for row in rows]
+
+
+def logon_artefacts(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Logon and RDP events that name a source address."""
+    yield from _artefact_rows(
+        db, """type IN ('evtx.event', 'evt.event') AND json_extract("values", '$.category') IN ('logon', 'rdp',
+               'logon_failed') AND ifnull(json_extract("values", '$.source_address'), '') NOT IN ('', '-', '::1',
+               '127.0.0.1')""", [])
+
+
+def address_flows(db: sqlite_utils.Database, address: str) -> tuple[int, int | None, str | None, int | None]:
+    """(flows, first flow's id, its time, its capture's evidence id) of captures where an address took part."""
+    if "flows" not in db.table_names():
+        return 0, None, None, None
+    row = db.execute("""SELECT count(*), min(id) FROM flows WHERE src = ? OR dst = ?""", [address, address]).fetchone()
+    if not row[0]:
+        return 0, None, None, None
+    first = db.execute("SELECT first_seen, evidence_id FROM flows WHERE id = ?", [row[1]]).fetchone()
+    return row[0], row[1], first[0], first[1]
+
+
+def download_artefacts(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Browser downloads, with their values."""
+    yield from _artefact_rows(db, "type = 'browser.download'", [])
+
+
+def files_named(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """Files (not carried over the network) with this name, any case: id, evidence_id, path, size, sha256, mime."""
+    return list(db.query("""SELECT id, evidence_id, path, size, sha256, mime FROM files
+                            WHERE lower(name) = lower(?) AND origin IS NULL AND kind = 'file'""", [name]))
+
+
+def http_for_url(db: sqlite_utils.Database, host: str, uri: str) -> list[dict[str, Any]]:
+    """HTTP requests of captures for this host and path: id, ts, evidence_id, body_sha256."""
+    if "http" not in db.table_names():
+        return []
+    return list(db.query("""SELECT id, ts, evidence_id, body_sha256 FROM http WHERE lower(host) = lower(?) AND uri = ?
+                            ORDER BY id LIMIT 20""", [host, uri]))

@@ -18,13 +18,14 @@ import sqlite_utils
 
 from ..case import audit
 from ..case.custody import write_transaction
+from .artefact_links import ArtefactLinkPass
 from .base import Pass, PassContext, PassResult, ScoreRaise
 from .correlation import CorrelationPass
 from .hash_sets import HashSetPass
 from .iocs import IocPass
 from .scoring import ScoringPass
 
-FINDING_PASSES: tuple[Pass, ...] = (HashSetPass(), IocPass(), CorrelationPass())
+FINDING_PASSES: tuple[Pass, ...] = (HashSetPass(), IocPass(), CorrelationPass(), ArtefactLinkPass())
 SCORING = ScoringPass()
 PASSES: tuple[Pass, ...] = (*FINDING_PASSES, SCORING)  # the declared order
 
