@@ -142,7 +142,8 @@ class FindingFilter:
     tagged: bool = False
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["g.severity_rank BETWEEN ? AND ?"], [self.min_rank, self.max_rank]
+        clauses = ["g.severity_rank BETWEEN ? AND ?"]
+        params: list[Any] = [self.min_rank, self.max_rank]
         if self.analyzer:
             clauses.append("g.analyzer = ?")
             params.append(self.analyzer)

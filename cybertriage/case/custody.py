@@ -74,11 +74,13 @@ def head(db: sqlite_utils.Database) -> ChainHead:
 def append_entry(db: sqlite_utils.Database, ts: str, user: str, host: str, action: str, detail: str) -> ChainHead:
     """Append one linked entry; call inside a write transaction, so that nobody appends in between."""
     last = head(db)
-    entry = {"id": last.seq + 1, "ts": ts, "user": user, "host": host, "action": action, "detail": detail}
-    entry["hash"] = link(last.link, entry)
+    seq = last.seq + 1
+    entry: dict[str, object] = {"id": seq, "ts": ts, "user": user, "host": host, "action": action, "detail": detail}
+    digest = link(last.link, entry)
+    entry["hash"] = digest
     db.execute("INSERT INTO audit_log (id, ts, user, host, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
                [entry[k] for k in ("id", "ts", "user", "host", "action", "detail", "hash")])
-    return ChainHead(entry["id"], entry["hash"])
+    return ChainHead(seq, digest)
 
 
 def case_folder(db: sqlite_utils.Database) -> Path | None:

@@ -13,8 +13,8 @@ from .custody import AUDIT_TRIGGERS, GENESIS, link, start_sidecar
 
 
 def _version_1(db: sqlite_utils.Database) -> None:
-    db["case_info"].create({"key": str, "value": str}, pk="key")
-    db["evidence"].create(
+    db.table("case_info").create({"key": str, "value": str}, pk="key")
+    db.table("evidence").create(
         {
             "id": int, "path": str, "segments": str, "kind": str, "format": str, "size": int,
             "sha256": str, "stored_md5": str, "stored_sha1": str, "computed_md5": str, "computed_sha1": str,
@@ -22,12 +22,12 @@ def _version_1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["partitions"].create(
+    db.table("partitions").create(
         {"id": int, "evidence_id": int, "offset": int, "length": int, "description": str,
          "filesystem": str, "status": str, "note": str},
         pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
     )
-    db["files"].create(
+    db.table("files").create(
         {
             "id": int, "evidence_id": int, "parent_id": int, "partition_offset": int, "path": str,
             "name": str, "extension": str, "inode": str, "kind": str, "deleted": int, "size": int,
@@ -36,7 +36,7 @@ def _version_1(db: sqlite_utils.Database) -> None:
         },
         pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
     )
-    db["findings"].create(
+    db.table("findings").create(
         {
             "id": int, "evidence_id": int, "object_kind": str, "object_id": int, "object": str,
             "analyzer": str, "rule": str, "severity": str, "severity_rank": int, "title": str,
@@ -44,35 +44,35 @@ def _version_1(db: sqlite_utils.Database) -> None:
         },
         pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
     )
-    db["runs"].create(
+    db.table("runs").create(
         {"id": int, "started": str, "finished": str, "status": str, "tool_version": str,
          "rules_sha256": str, "options": str, "summary": str},
         pk="id",
     )
-    db["ledger"].create(
+    db.table("ledger").create(
         {"evidence_id": int, "run_id": int, "stage": str, "attempted": int, "processed": int,
          "skipped": int, "reasons": str},
         pk=("evidence_id", "run_id", "stage"),
         foreign_keys=[("evidence_id", "evidence", "id"), ("run_id", "runs", "id")],
     )
-    db["problems"].create(
+    db.table("problems").create(
         {"id": int, "evidence_id": int, "run_id": int, "stage": str, "object": str, "message": str},
         pk="id", foreign_keys=[("evidence_id", "evidence", "id")],
     )
-    db["audit_log"].create({"id": int, "ts": str, "user": str, "host": str, "action": str, "detail": str}, pk="id")
-    db["files"].create_index(["evidence_id", "path"])
-    db["files"].create_index(["sha256"])
-    db["files"].create_index(["parent_id"])
-    db["findings"].create_index(["evidence_id"])
-    db["findings"].create_index(["severity_rank"])
-    db["findings"].create_index(["object_kind", "object_id"])
-    db["files"].enable_fts(["path"], fts_version="FTS5", create_triggers=True)
-    db["findings"].enable_fts(["title"], fts_version="FTS5", create_triggers=True)
+    db.table("audit_log").create({"id": int, "ts": str, "user": str, "host": str, "action": str, "detail": str}, pk="id")
+    db.table("files").create_index(["evidence_id", "path"])
+    db.table("files").create_index(["sha256"])
+    db.table("files").create_index(["parent_id"])
+    db.table("findings").create_index(["evidence_id"])
+    db.table("findings").create_index(["severity_rank"])
+    db.table("findings").create_index(["object_kind", "object_id"])
+    db.table("files").enable_fts(["path"], fts_version="FTS5", create_triggers=True)
+    db.table("findings").enable_fts(["title"], fts_version="FTS5", create_triggers=True)
 
 
 def _version_2(db: sqlite_utils.Database) -> None:
     """Triage score with its reasons, and PE details, on every file."""
-    files = db["files"]
+    files = db.table("files")
     files.add_column("score", int, not_null_default=0)
     files.add_column("reasons", str)
     files.add_column("pe", str)
@@ -83,15 +83,15 @@ def _version_3(db: sqlite_utils.Database) -> None:
     """Packet captures: flows and protocol records, and where a carried object came from."""
     records = {"flows": _FLOW, "dns": _DNS, "http": _HTTP, "tls": _TLS}
     for table, columns in records.items():
-        db[table].create({"id": int, "evidence_id": int, **columns}, pk="id",
+        db.table(table).create({"id": int, "evidence_id": int, **columns}, pk="id",
                          foreign_keys=[("evidence_id", "evidence", "id")])
-        db[table].create_index(["evidence_id", "flow_id"])
-    db["dns"].create_index(["query"])
-    db["http"].create_index(["host"])
-    db["http"].create_index(["body_sha256"])
-    db["tls"].create_index(["sni"])
-    db["files"].add_column("origin", str)
-    db["files"].add_column("flow_id", int)
+        db.table(table).create_index(["evidence_id", "flow_id"])
+    db.table("dns").create_index(["query"])
+    db.table("http").create_index(["host"])
+    db.table("http").create_index(["body_sha256"])
+    db.table("tls").create_index(["sni"])
+    db.table("files").add_column("origin", str)
+    db.table("files").add_column("flow_id", int)
 
 
 # Columns of the network tables, as the capture analysis (analyzers/net/records.py) names them;
@@ -117,10 +117,10 @@ _TLS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport"
 def _version_4(db: sqlite_utils.Database) -> None:
     """Mail, file transfers and cleartext credentials from captures; files listed per partition."""
     for table, columns in {"smtp": _SMTP, "ftp": _FTP, "credentials": _CREDENTIALS}.items():
-        db[table].create({"id": int, "evidence_id": int, **columns}, pk="id",
+        db.table(table).create({"id": int, "evidence_id": int, **columns}, pk="id",
                          foreign_keys=[("evidence_id", "evidence", "id")])
-        db[table].create_index(["evidence_id", "flow_id"])
-    db["files"].create_index(["evidence_id", "partition_offset", "path"])
+        db.table(table).create_index(["evidence_id", "flow_id"])
+    db.table("files").create_index(["evidence_id", "partition_offset", "path"])
 
 
 _SMTP = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str, "dport": int, "helo": str, "mail_from": str,
@@ -136,18 +136,18 @@ _CREDENTIALS = {"flow_id": int, "ts": str, "src": str, "sport": int, "dst": str,
 
 def _version_5(db: sqlite_utils.Database) -> None:
     """Examiner tags and notes on files and findings."""
-    db["tags"].create({"id": int, "object_kind": str, "object_id": int, "tag": str, "note": str, "examiner": str,
+    db.table("tags").create({"id": int, "object_kind": str, "object_id": int, "tag": str, "note": str, "examiner": str,
                        "created_at": str}, pk="id")
-    db["tags"].create_index(["object_kind", "object_id"])
+    db.table("tags").create_index(["object_kind", "object_id"])
 
 
 def _version_6(db: sqlite_utils.Database) -> None:
     """Indicators (domains, IP addresses, URLs, e-mail addresses) found as strings inside files' content,
     for IOC matching and for linking a file to what a capture shows it talked to."""
-    db["indicators"].create({"id": int, "evidence_id": int, "file_id": int, "kind": str, "value": str, "offset": int},
+    db.table("indicators").create({"id": int, "evidence_id": int, "file_id": int, "kind": str, "value": str, "offset": int},
                             pk="id", foreign_keys=[("evidence_id", "evidence", "id"), ("file_id", "files", "id")])
-    db["indicators"].create_index(["kind", "value"])
-    db["indicators"].create_index(["file_id"])
+    db.table("indicators").create_index(["kind", "value"])
+    db.table("indicators").create_index(["file_id"])
 
 
 def _version_7(db: sqlite_utils.Database) -> None:
@@ -155,7 +155,7 @@ def _version_7(db: sqlite_utils.Database) -> None:
     afterwards, not even by a tool that writes the database directly. Tags remember what they were on
     (tags.object_key) while an interrupted evidence item is examined again and its files get new ids."""
     _append_only_audit_log(db)
-    db["tags"].add_column("object_key", str)
+    db.table("tags").add_column("object_key", str)
 
 
 def _append_only_audit_log(db: sqlite_utils.Database) -> None:
@@ -167,9 +167,9 @@ def _append_only_audit_log(db: sqlite_utils.Database) -> None:
 def _version_8(db: sqlite_utils.Database) -> None:
     """Known files: a file whose hash is in a known-good hash set (NSRL) is marked so that views and
     reports can hide it, a known-bad one too (its finding says why); `known_set` names the set."""
-    db["files"].add_column("known", str)
-    db["files"].add_column("known_set", str)
-    db["files"].create_index(["known"])
+    db.table("files").add_column("known", str)
+    db.table("files").add_column("known_set", str)
+    db.table("files").create_index(["known"])
 
 
 def _version_9(db: sqlite_utils.Database) -> None:
@@ -183,9 +183,9 @@ def _version_9(db: sqlite_utils.Database) -> None:
 def _version_10(db: sqlite_utils.Database) -> None:
     """Hosts summary of packet captures: each IP address with its link addresses, names, open ports and traffic,
     so an examiner sees who is who before reading flows."""
-    db["hosts"].create({"id": int, "evidence_id": int, **_HOST}, pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
-    db["hosts"].create_index(["evidence_id", "address"])
-    db["hosts"].create_index(["address"])
+    db.table("hosts").create({"id": int, "evidence_id": int, **_HOST}, pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
+    db.table("hosts").create_index(["evidence_id", "address"])
+    db.table("hosts").create_index(["address"])
 
 
 def _version_11(db: sqlite_utils.Database) -> None:
@@ -195,9 +195,9 @@ def _version_11(db: sqlite_utils.Database) -> None:
     for index in ("idx_indicators_kind_value", "idx_indicators_file_id"):
         db.execute(f"DROP INDEX IF EXISTS {index}")
     db.execute("ALTER TABLE indicators RENAME TO indicators_by_file")
-    db["indicators"].create({"id": int, "sha256": str, "kind": str, "value": str, "offset": int}, pk="id")
-    db["indicators"].create_index(["sha256", "kind", "value", "offset"], unique=True)
-    db["indicators"].create_index(["kind", "value"])
+    db.table("indicators").create({"id": int, "sha256": str, "kind": str, "value": str, "offset": int}, pk="id")
+    db.table("indicators").create_index(["sha256", "kind", "value", "offset"], unique=True)
+    db.table("indicators").create_index(["kind", "value"])
     db.execute("""INSERT OR IGNORE INTO indicators (sha256, kind, value, offset)
                   SELECT f.sha256, i.kind, i.value, i.offset FROM indicators_by_file i JOIN files f ON f.id = i.file_id
                   WHERE f.sha256 IS NOT NULL ORDER BY i.id""")
@@ -208,7 +208,7 @@ def _version_12(db: sqlite_utils.Database) -> None:
     """DNS responses' authority and additional sections (an MX answer's addresses come in the additional one),
     as JSON lists of "name TYPE value" lines."""
     for column in ("authority", "additional"):
-        db["dns"].add_column(column, str)
+        db.table("dns").add_column(column, str)
 
 
 def _version_13(db: sqlite_utils.Database) -> None:
@@ -233,11 +233,11 @@ def _version_14(db: sqlite_utils.Database) -> None:
     tied to the file it was read from, its parsed fields as a JSON object; those with a time are on the timeline."""
     from .timeline import create_indexes
 
-    db["artifacts"].create({"id": int, "evidence_id": int, "file_id": int, "type": str, "ts": str, "source": str,
+    db.table("artifacts").create({"id": int, "evidence_id": int, "file_id": int, "type": str, "ts": str, "source": str,
                             "summary": str, "values": str},
                            pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
-    db["artifacts"].create_index(["type"])
-    db["artifacts"].create_index(["file_id"])
+    db.table("artifacts").create_index(["type"])
+    db.table("artifacts").create_index(["file_id"])
     create_indexes(db)
 
 

@@ -26,6 +26,7 @@ from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .custody import append_entry, write_transaction
 from .schema import SCHEMA_VERSION, migrate
+from .writes import inserted_id
 
 CASE_DB = "case.db"
 T = TypeVar("T")
@@ -74,7 +75,7 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
             db.enable_wal()
             migrate(db)
             if not db["case_info"].count:
-                db["case_info"].insert_all([{"key": "created_at", "value": utc_now()}])
+                db.table("case_info").insert_all([{"key": "created_at", "value": utc_now()}])
                 audit(db, "case created", {"folder": str(case_dir.resolve())})
                 crash_point("case-created")
         else:
@@ -229,7 +230,7 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
         except sqlite3.OperationalError as error:
             if "no such table" not in str(error) and "has no column" not in str(error):
                 raise
-            db[table].insert_all(rows[start:end])  # sqlite-utils makes the table or column, as it always did
+            db.table(table).insert_all(rows[start:end])  # sqlite-utils makes the table or column, as it always did
         start = end
 
 
@@ -410,8 +411,9 @@ def add_tag(db: sqlite_utils.Database, object_kind: str, object_id: int, tag: st
     if not db.execute(f"SELECT 1 FROM [{table}] WHERE id = ?", [object_id]).fetchone():
         raise UsageError(f"no {object_kind} with id {object_id} in this case")
     with write_transaction(db):
-        tag_id = db["tags"].insert({"object_kind": object_kind, "object_id": object_id, "tag": tag.strip(),
-                                    "note": note, "examiner": examiner, "created_at": utc_now()}).last_pk
+        tag_id = inserted_id(db.table("tags").insert({"object_kind": object_kind, "object_id": object_id,
+                                                      "tag": tag.strip(), "note": note, "examiner": examiner,
+                                                      "created_at": utc_now()}))
         audit(db, "tag added", {"tag_id": tag_id, "object_kind": object_kind, "object_id": object_id,
                                 "tag": tag.strip(), "note": note, "examiner": examiner})
     return tag_id

@@ -11,27 +11,36 @@ import json
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.db import Table
+
+
+def inserted_id(table: Table) -> int:
+    """The integer id of the row the table just inserted (sqlite-utils types `last_pk` as any key, or none)."""
+    last_pk = table.last_pk
+    if not isinstance(last_pk, int):
+        raise TypeError(f"the insert into {table.name} gave no integer id: {last_pk!r}")
+    return last_pk
 
 
 def set_case_info(db: sqlite_utils.Database, info: dict[str, str]) -> None:
     """Record the case's own facts (name, number, examiner, agency …) by key, replacing earlier values."""
-    db["case_info"].upsert_all([{"key": key, "value": value} for key, value in info.items()], pk="key")
+    db.table("case_info").upsert_all([{"key": key, "value": value} for key, value in info.items()], pk="key")
 
 
 def add_findings(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> None:
     """Store findings: rows of the findings table (evidence_id, object_kind, object_id, object, analyzer, rule,
     severity, severity_rank, title, detail as JSON text, created_at)."""
-    db["findings"].insert_all(findings)
+    db.table("findings").insert_all(findings)
 
 
 def set_score(db: sqlite_utils.Database, file_id: int, value: int, reasons: list[str]) -> None:
     """Record a file's triage score and the reasons for it."""
-    db["files"].update(file_id, {"score": value, "reasons": json.dumps(reasons, ensure_ascii=False)})
+    db.table("files").update(file_id, {"score": value, "reasons": json.dumps(reasons, ensure_ascii=False)})
 
 
 def mark_known(db: sqlite_utils.Database, file_id: int, known: str, hash_set: str) -> None:
     """Mark a file as found in a hash set (`known` is the set's good or bad)."""
-    db["files"].update(file_id, {"known": known, "known_set": hash_set})
+    db.table("files").update(file_id, {"known": known, "known_set": hash_set})
 
 
 # -- the scan's bookkeeping (called by the pipeline through CaseWriter.call) ------------------------
@@ -49,26 +58,24 @@ def evidence_status(db: sqlite_utils.Database, path: str) -> tuple[int, str] | N
 
 def add_evidence(db: sqlite_utils.Database, path: str, added_at: str) -> int:
     """A new evidence item, status 'added'; its id."""
-    evidence_id: int = db["evidence"].insert({"path": path, "status": "added", "added_at": added_at}).last_pk
-    return evidence_id
+    return inserted_id(db.table("evidence").insert({"path": path, "status": "added", "added_at": added_at}))
 
 
 def update_evidence(db: sqlite_utils.Database, evidence_id: int, values: dict[str, Any]) -> None:
     """Set columns of an evidence item's row (status, format, hashes, verification …)."""
-    db["evidence"].update(evidence_id, values)
+    db.table("evidence").update(evidence_id, values)
 
 
 def update_run(db: sqlite_utils.Database, run_id: int, values: dict[str, Any]) -> None:
     """Set columns of a run's row (finished, status, summary)."""
-    db["runs"].update(run_id, values)
+    db.table("runs").update(run_id, values)
 
 
 def start_run(db: sqlite_utils.Database, run: dict[str, Any]) -> int:
     """Record a new run (a row of the runs table, status 'running') and return its id. The writer holds the
     case's lock, so a run still 'running' was killed: it is marked interrupted first."""
     db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-    run_id: int = db["runs"].insert(run).last_pk
-    return run_id
+    return inserted_id(db.table("runs").insert(run))
 
 
 def mark_verified(db: sqlite_utils.Database, evidence_id: int, pending: str) -> None:
@@ -90,7 +97,7 @@ def unhash_files(db: sqlite_utils.Database, evidence_id: int, run_id: int, damag
                UPDATE files SET md5 = NULL, sha1 = NULL, sha256 = NULL, mime = NULL, description = NULL,
                    ext_mismatch = 0, note = ? WHERE id IN hit""",
             [evidence_id, partition_offset, path, inode, note])
-    db["problems"].insert_all([{"evidence_id": evidence_id, "run_id": run_id, "stage": "content", "object": path,
+    db.table("problems").insert_all([{"evidence_id": evidence_id, "run_id": run_id, "stage": "content", "object": path,
                                 "message": note} for _, path, _ in damaged])
     db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
                       reasons = json_set(reasons, '$."unreadable sectors"', ?)
@@ -119,7 +126,7 @@ def forget_evidence(db: sqlite_utils.Database, evidence_id: int) -> None:
     tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
     for table in tables:
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
-    db["evidence"].update(evidence_id, {column: None for column in db["evidence"].columns_dict
+    db.table("evidence").update(evidence_id, {column: None for column in db["evidence"].columns_dict
                                         if column not in ("id", "path", "added_at")})
 
 
