@@ -15,6 +15,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pyewf
 import pytsk3
@@ -574,17 +575,29 @@ def _list_filesystem(send: Callable[[object], None], stop: threading.Event, path
     disk = DiskImage(Path(path))
     try:
         disk._volumes()  # a truncated image gets the padded handle that the scan reads through
-        disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]
+        disk.ledger = _LedgerRelay(send)  # type: ignore[assignment]  # a stand-in: the ledger's methods, relayed
         disk.problems = _ProblemRelay(send)
         fs = pytsk3.FS_Info(disk.image, offset=offset)
         for obj in _FilesystemWalk(fs, offset, disk, stop, at=lambda where: send(("at", where))).objects():
             content = None
             if isinstance(obj.content, TskContent):
+                assert obj.inode is not None  # the walk gives every object with Sleuth Kit content its inode
                 content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)
             obj.content = None
             send(("object", tuple(getattr(obj, name) for name in _OBJECT_FIELDS), content))
     finally:
         disk.close()  # the process stays for the next listing: it must not keep the evidence open
+
+
+class _EntryFacts(TypedDict):
+    """What every object of one filesystem entry (its NTFS streams, its index) shares."""
+
+    partition_offset: int
+    deleted: bool
+    mtime: str | None
+    atime: str | None
+    ctime: str | None
+    crtime: str | None
 
 
 class _FilesystemWalk:
@@ -685,7 +698,7 @@ class _FilesystemWalk:
             )
             return
         kind = _META_KIND.get(int(meta.type), "other")
-        common = dict(
+        common = _EntryFacts(
             partition_offset=self.offset, deleted=deleted,
             mtime=iso_utc(meta.mtime, meta.mtime_nano), atime=iso_utc(meta.atime, meta.atime_nano),
             ctime=iso_utc(meta.ctime, meta.ctime_nano), crtime=iso_utc(meta.crtime, meta.crtime_nano),

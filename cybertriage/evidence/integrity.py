@@ -145,7 +145,7 @@ def _read_sectors(fd: int, offset: int, length: int, path: Path, unreadable: lis
         try:
             data = os.pread(fd, size, offset)
         except OSError as error:
-            unreadable.append(UnreadableRange(str(path), offset, size, error.strerror or errno.errorcode.get(error.errno, "")))
+            unreadable.append(UnreadableRange(str(path), offset, size, error.strerror or errno.errorcode.get(error.errno or 0, "")))
             data = b"\0" * size
         if not data:
             break

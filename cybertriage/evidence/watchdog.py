@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 try:
     import fcntl
 except ImportError:  # Windows: its pipes are sized by multiprocessing
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None marks the missing module
 
 POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the child
 FLUSH_SECONDS = 0.05
