@@ -100,6 +100,21 @@ class _Interface:
         self.name = ""
 
 
+_PACKET_BLOCKS = frozenset((2, 3, 6))  # obsolete, simple and enhanced packet blocks
+
+
+class _Section:
+    """What a pcapng section header sets for the blocks after it: the byte order and the interfaces."""
+
+    __slots__ = ("order", "head", "epb", "interfaces")
+
+    def __init__(self, order: str) -> None:
+        self.order = order
+        self.head = struct.Struct(order + "II")  # block type, block length
+        self.epb = struct.Struct(order + "IIIII")  # enhanced packet: interface, time high, time low, lengths
+        self.interfaces: list[_Interface] = []
+
+
 class CaptureReader:
     """Frames of a pcap or pcapng file, in file order.
 
@@ -255,16 +270,13 @@ class CaptureReader:
         pos = 0
         release_at = RELEASE_EVERY
         index = 0
-        order = self._order
-        head = struct.Struct(order + "II")
-        epb = struct.Struct(order + "IIIII")
-        interfaces: list[_Interface] = []
+        section = _Section(self._order)
         counts: dict[int, int] = {}
         packets = None if PcapngPackets is None else PcapngPackets(buf, self, RELEASE_EVERY, MAX_BLOCK)
         try:
             while True:
                 if packets is not None:  # the ordinary packet blocks from here on, framed in C
-                    packets.resume(pos, order == "<", interfaces, index, release_at)
+                    packets.resume(pos, section.order == "<", section.interfaces, index, release_at)
                     yield from packets
                     pos, index, release_at = packets.pos, packets.index, packets.release_at
                     for linktype, count in packets.take_counts().items():
@@ -273,72 +285,27 @@ class CaptureReader:
                     if pos < size:
                         self._cut("a block header", pos, index)
                     break
-                btype = buf[pos:pos + 4]
-                if btype == PCAPNG_SHB:
-                    # A new section may switch byte order; its interfaces start afresh.
-                    bom = buf[pos + 8:pos + 12]
-                    if bom == b"\x4d\x3c\x2b\x1a":
-                        order = "<"
-                    elif bom == b"\x1a\x2b\x3c\x4d":
-                        order = ">"
-                    else:
-                        self._problem(f"corrupt section header at byte {pos}: the rest was not read")
+                if buf[pos:pos + 4] == PCAPNG_SHB:  # a new section may switch byte order; its interfaces start afresh
+                    order = self._section_order(buf, pos)
+                    if order is None:
                         break
-                    head = struct.Struct(order + "II")
-                    epb = struct.Struct(order + "IIIII")
-                    interfaces = []
-                btype_n, blen = head.unpack_from(buf, pos)
-                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                    self._problem(f"corrupt block at byte {pos} (type {btype_n:#x}, length {blen}): "
-                                  f"the remaining {self.size - pos} bytes were not read")
-                    break
-                if pos + blen > size:
-                    self._cut(f"a block (type {btype_n:#x})", pos, index)
+                    section = _Section(order)
+                btype, blen = section.head.unpack_from(buf, pos)
+                if not self._block_framed(buf, pos, btype, blen, section, index):
                     break
                 end = pos + blen
-                trailer = head.unpack_from(buf, end - 8)[1]
-                if trailer != blen:
-                    self._problem(f"block at byte {pos}: trailing length {trailer} differs from {blen}")
-                if btype_n == 6:  # enhanced packet block
-                    if blen < 32:
-                        self._problem(f"enhanced packet block too short at byte {pos}")
-                    else:
-                        iface_id, high, low, caplen, wirelen = epb.unpack_from(buf, pos + 8)
-                        if iface_id >= len(interfaces):
-                            self._problem(f"packet at byte {pos} names undefined interface {iface_id}")
-                        elif 28 + caplen > blen - 4:
-                            self._problem(f"packet block at byte {pos} holds {caplen} bytes in a {blen}-byte block")
-                        else:
-                            iface = interfaces[iface_id]
-                            index += 1
-                            self.bytes_read = end
-                            counts[iface.linktype] = counts.get(iface.linktype, 0) + 1
-                            units = (high << 32) | low
-                            yield self._packet(iface, units, buf[pos + 28:pos + 28 + caplen], index, wirelen)
-                elif btype_n == 3:  # simple packet block: interface 0, no timestamp
-                    if not interfaces:
-                        self._problem(f"simple packet block at byte {pos} before any interface")
-                    else:
-                        iface = interfaces[0]
-                        wirelen = head.unpack_from(buf, pos + 8)[0]
-                        caplen = min(wirelen, blen - 16, iface.snaplen or wirelen)
-                        index += 1
-                        counts[iface.linktype] = counts.get(iface.linktype, 0) + 1
-                        yield (0.0, iface.linktype, buf[pos + 12:pos + 12 + caplen], index, wirelen, 0)
-                elif btype_n == 2:  # obsolete packet block
-                    iface_id = struct.unpack_from(order + "H", buf, pos + 8)[0]
-                    high, low, caplen, wirelen = struct.unpack_from(order + "IIII", buf, pos + 12)
-                    if iface_id < len(interfaces) and 28 + caplen <= blen - 4:
-                        iface = interfaces[iface_id]
-                        index += 1
-                        counts[iface.linktype] = counts.get(iface.linktype, 0) + 1
-                        yield self._packet(iface, (high << 32) | low, buf[pos + 28:pos + 28 + caplen], index, wirelen)
-                    else:
-                        self._problem(f"unreadable packet block at byte {pos}")
-                elif btype_n == 1:  # interface description block
-                    iface = self._interface(buf[pos + 8:end - 4], order, pos)
-                    interfaces.append(iface)
+                if btype == 1:  # interface description block
+                    iface = self._interface(buf[pos + 8:end - 4], section.order, pos)
+                    section.interfaces.append(iface)
                     self.interfaces.append(iface)
+                elif btype in _PACKET_BLOCKS:
+                    packet = self._packet_block(buf, pos, btype, blen, section, index + 1)
+                    if packet is not None:
+                        index += 1
+                        if btype == 6:  # an enhanced packet block: read up to its end (for progress)
+                            self.bytes_read = end
+                        counts[packet[1]] = counts.get(packet[1], 0) + 1
+                        yield packet
                 # Other blocks (name resolution, statistics, decryption secrets, custom) are skipped.
                 pos = end
                 if pos > release_at:
@@ -354,6 +321,66 @@ class CaptureReader:
                 self.linktypes[linktype] = self.linktypes.get(linktype, 0) + count
             if not self.truncated and not self.problems:
                 self.bytes_read = self.size
+
+    def _section_order(self, buf: mmap.mmap, pos: int) -> str | None:
+        """The byte order of the section header block at `pos` ("<" or ">"), or None (recorded) if it is corrupt."""
+        bom = buf[pos + 8:pos + 12]
+        if bom == b"\x4d\x3c\x2b\x1a":
+            return "<"
+        if bom == b"\x1a\x2b\x3c\x4d":
+            return ">"
+        self._problem(f"corrupt section header at byte {pos}: the rest was not read")
+        return None
+
+    def _block_framed(self, buf: mmap.mmap, pos: int, btype: int, blen: int, section: _Section,
+                      index: int) -> bool:
+        """Whether the block at `pos` can be read (False: reading stops there, recorded); a trailing length that
+        differs from the leading one is recorded, and the block read by the leading one."""
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+            self._problem(f"corrupt block at byte {pos} (type {btype:#x}, length {blen}): "
+                          f"the remaining {self.size - pos} bytes were not read")
+            return False
+        if pos + blen > len(buf):
+            self._cut(f"a block (type {btype:#x})", pos, index)
+            return False
+        trailer = section.head.unpack_from(buf, pos + blen - 8)[1]
+        if trailer != blen:
+            self._problem(f"block at byte {pos}: trailing length {trailer} differs from {blen}")
+        return True
+
+    def _packet_block(self, buf: mmap.mmap, pos: int, btype: int, blen: int, section: _Section,
+                      index: int) -> tuple[float, int, bytes, int, int, int] | None:
+        """The packet of an enhanced (6), simple (3) or obsolete (2) packet block as packet `index`, or None
+        (recorded) when the block cannot give one."""
+        interfaces = section.interfaces
+        if btype == 6:
+            if blen < 32:
+                self._problem(f"enhanced packet block too short at byte {pos}")
+                return None
+            iface_id, high, low, caplen, wirelen = section.epb.unpack_from(buf, pos + 8)
+            if iface_id >= len(interfaces):
+                self._problem(f"packet at byte {pos} names undefined interface {iface_id}")
+            elif 28 + caplen > blen - 4:
+                self._problem(f"packet block at byte {pos} holds {caplen} bytes in a {blen}-byte block")
+            else:
+                return self._packet(interfaces[iface_id], (high << 32) | low, buf[pos + 28:pos + 28 + caplen], index,
+                                    wirelen)
+            return None
+        if btype == 3:  # interface 0, no timestamp
+            if not interfaces:
+                self._problem(f"simple packet block at byte {pos} before any interface")
+                return None
+            iface = interfaces[0]
+            wirelen = section.head.unpack_from(buf, pos + 8)[0]
+            caplen = min(wirelen, blen - 16, iface.snaplen or wirelen)
+            return (0.0, iface.linktype, buf[pos + 12:pos + 12 + caplen], index, wirelen, 0)
+        iface_id = struct.unpack_from(section.order + "H", buf, pos + 8)[0]
+        high, low, caplen, wirelen = struct.unpack_from(section.order + "IIII", buf, pos + 12)
+        if iface_id < len(interfaces) and 28 + caplen <= blen - 4:
+            return self._packet(interfaces[iface_id], (high << 32) | low, buf[pos + 28:pos + 28 + caplen], index,
+                                wirelen)
+        self._problem(f"unreadable packet block at byte {pos}")
+        return None
 
     @staticmethod
     def _packet(iface: _Interface, units: int, data: bytes, index: int, wirelen: int) -> tuple[float, int, bytes, int, int, int]:

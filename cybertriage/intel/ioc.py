@@ -29,7 +29,7 @@ import ipaddress
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -436,68 +436,108 @@ def _peers(text: str | None) -> list[str]:
 def find_hits(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
     """Every IOC match in the case, one per IOC and thing matched (records of the same value in the
     same evidence are counted together, with their first and last times and peers)."""
-    kinds = matcher.kinds
-    if kinds & {"md5", "sha1", "sha256"}:
-        for file_id, evidence_id, path, md5, sha1, sha256, *_ in lookups.hashed_files(db):
-            for kind, value in zip(("md5", "sha1", "sha256"), (md5, sha1, sha256)):
-                for ioc in matcher.hash(kind, value):
-                    yield Hit(ioc, evidence_id, "file", kind, value, "file", file_id, path)
-    network = kinds & {"domain", "ipv4", "ipv6", "url"}
-    if network and queries.has_columns(db, "dns", ["query"]):
-        for evidence_id, query, count, first, last, peers in lookups.dns_queries(db):
-            for ioc in matcher.host(query):
-                yield Hit(ioc, evidence_id, "dns", "query", query, object=f"DNS query {query}", count=count,
-                          first_seen=first, last_seen=last, peers=_peers(peers))
-        answers: dict[tuple[int, str], list[Any]] = {}
-        for evidence_id, text, count, first, last, names in lookups.dns_answer_lists(db):
-            try:
-                values = json.loads(text)
-            except ValueError:
-                continue
-            for answer in {str(v).lower().rstrip(".") for v in values if isinstance(v, str)}:
-                seen = answers.setdefault((evidence_id, answer), [0, [], set()])
-                seen[0] += count
-                seen[1] += [t for t in (first, last) if t]
-                seen[2].update(_peers(names))
-        for (evidence_id, answer), (count, times, asked) in sorted(answers.items()):
-            for ioc in matcher.host(answer) if " " not in answer else []:
-                yield Hit(ioc, evidence_id, "dns", "answer", answer, object=f"DNS answer {answer}", count=count,
-                          first_seen=min(times, default=None), last_seen=max(times, default=None),
-                          peers=sorted(asked)[:MAX_PEERS])
-    if network and queries.has_columns(db, "http", ["host", "uri"]):
-        for evidence_id, host, count, first, last, peers in lookups.http_hosts(db):
-            for ioc in matcher.host(host):
-                yield Hit(ioc, evidence_id, "http", "host", host, object=f"HTTP host {host}", count=count,
-                          first_seen=first, last_seen=last, peers=_peers(peers))
-        if "url" in kinds:
-            for evidence_id, host, uri, count, first, last in lookups.http_requests(db):
-                url = normal_url(f"http://{host}{uri if (uri or '').startswith('/') else '/' + (uri or '')}")
-                for ioc in matcher.url(url):
-                    yield Hit(ioc, evidence_id, "http", "url", url, object=f"HTTP URL {url}", count=count,
-                              first_seen=first, last_seen=last)
-    if network and queries.has_columns(db, "tls", ["sni"]):
-        for evidence_id, sni, count, first, last, peers in lookups.tls_names(db):
-            for ioc in matcher.domain(sni):
-                yield Hit(ioc, evidence_id, "tls", "sni", sni, object=f"TLS server name {sni}", count=count,
-                          first_seen=first, last_seen=last, peers=_peers(peers))
-    if kinds & {"ipv4", "ipv6"} and queries.has_columns(db, "flows", ["src", "dst"]):
-        for end in ("src", "dst"):
-            for evidence_id, address, count, first, last, peers in lookups.flow_addresses(db, end):
-                for ioc in matcher.ip(address):
-                    yield Hit(ioc, evidence_id, "flow", end, address, object=f"{SOURCE_WORDS['flow', end]} {address}",
-                              count=count, first_seen=first, last_seen=last, peers=_peers(peers))
-    if kinds & {"domain", "ipv4", "ipv6", "url", "email"} and queries.has_columns(db, "indicators",
-                                                                                  ["kind", "value", "sha256"]):
-        look = {"domain": matcher.domain, "ip": matcher.ip, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
-                "email": matcher.email}  # the indicators analyzer writes "ip" for both address families
-        for kind, value in lookups.indicator_values(db):
-            iocs = look.get(kind, lambda _: [])(value)
-            if not iocs:
-                continue
-            for evidence_id, file_id, path, count, offset in lookups.files_holding(db, kind, value):
-                for ioc in iocs:
-                    yield Hit(ioc, evidence_id, "string in file", kind, value, "file", file_id, path, count=count,
-                              offset=offset)
+    for hits_in in HIT_SOURCES:
+        yield from hits_in(db, matcher)
+
+
+_NETWORK_KINDS = frozenset(("domain", "ipv4", "ipv6", "url"))  # what network records can match
+
+
+def _file_hashes(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    if not matcher.kinds & {"md5", "sha1", "sha256"}:
+        return
+    for file_id, evidence_id, path, md5, sha1, sha256, *_ in lookups.hashed_files(db):
+        for kind, value in zip(("md5", "sha1", "sha256"), (md5, sha1, sha256)):
+            for ioc in matcher.hash(kind, value):
+                yield Hit(ioc, evidence_id, "file", kind, value, "file", file_id, path)
+
+
+def _dns_queries(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    if not matcher.kinds & _NETWORK_KINDS or not queries.has_columns(db, "dns", ["query"]):
+        return
+    for evidence_id, query, count, first, last, peers in lookups.dns_queries(db):
+        for ioc in matcher.host(query):
+            yield Hit(ioc, evidence_id, "dns", "query", query, object=f"DNS query {query}", count=count,
+                      first_seen=first, last_seen=last, peers=_peers(peers))
+
+
+def _dns_answers(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    """Each answer (an address or a name) once per evidence, over every response that gave it."""
+    if not matcher.kinds & _NETWORK_KINDS or not queries.has_columns(db, "dns", ["query"]):
+        return
+    answers: dict[tuple[int, str], list[Any]] = {}
+    for evidence_id, text, count, first, last, names in lookups.dns_answer_lists(db):
+        try:
+            values = json.loads(text)
+        except ValueError:
+            continue
+        for answer in {str(v).lower().rstrip(".") for v in values if isinstance(v, str)}:
+            seen = answers.setdefault((evidence_id, answer), [0, [], set()])
+            seen[0] += count
+            seen[1] += [t for t in (first, last) if t]
+            seen[2].update(_peers(names))
+    for (evidence_id, answer), (count, times, asked) in sorted(answers.items()):
+        for ioc in matcher.host(answer) if " " not in answer else []:
+            yield Hit(ioc, evidence_id, "dns", "answer", answer, object=f"DNS answer {answer}", count=count,
+                      first_seen=min(times, default=None), last_seen=max(times, default=None),
+                      peers=sorted(asked)[:MAX_PEERS])
+
+
+def _http(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    if not matcher.kinds & _NETWORK_KINDS or not queries.has_columns(db, "http", ["host", "uri"]):
+        return
+    for evidence_id, host, count, first, last, peers in lookups.http_hosts(db):
+        for ioc in matcher.host(host):
+            yield Hit(ioc, evidence_id, "http", "host", host, object=f"HTTP host {host}", count=count,
+                      first_seen=first, last_seen=last, peers=_peers(peers))
+    if "url" not in matcher.kinds:
+        return
+    for evidence_id, host, uri, count, first, last in lookups.http_requests(db):
+        url = normal_url(f"http://{host}{uri if (uri or '').startswith('/') else '/' + (uri or '')}")
+        for ioc in matcher.url(url):
+            yield Hit(ioc, evidence_id, "http", "url", url, object=f"HTTP URL {url}", count=count,
+                      first_seen=first, last_seen=last)
+
+
+def _tls_names(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    if not matcher.kinds & _NETWORK_KINDS or not queries.has_columns(db, "tls", ["sni"]):
+        return
+    for evidence_id, sni, count, first, last, peers in lookups.tls_names(db):
+        for ioc in matcher.domain(sni):
+            yield Hit(ioc, evidence_id, "tls", "sni", sni, object=f"TLS server name {sni}", count=count,
+                      first_seen=first, last_seen=last, peers=_peers(peers))
+
+
+def _flow_ends(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    if not matcher.kinds & {"ipv4", "ipv6"} or not queries.has_columns(db, "flows", ["src", "dst"]):
+        return
+    for end in ("src", "dst"):
+        for evidence_id, address, count, first, last, peers in lookups.flow_addresses(db, end):
+            for ioc in matcher.ip(address):
+                yield Hit(ioc, evidence_id, "flow", end, address, object=f"{SOURCE_WORDS['flow', end]} {address}",
+                          count=count, first_seen=first, last_seen=last, peers=_peers(peers))
+
+
+def _strings_in_files(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
+    """Names, addresses, URLs and e-mail addresses the indicators analyzer found written inside files."""
+    if (not matcher.kinds & {"domain", "ipv4", "ipv6", "url", "email"}
+            or not queries.has_columns(db, "indicators", ["kind", "value", "sha256"])):
+        return
+    look = {"domain": matcher.domain, "ip": matcher.ip, "ipv4": matcher.ip, "ipv6": matcher.ip, "url": matcher.url,
+            "email": matcher.email}  # the indicators analyzer writes "ip" for both address families
+    for kind, value in lookups.indicator_values(db):
+        iocs = look.get(kind, lambda _: [])(value)
+        if not iocs:
+            continue
+        for evidence_id, file_id, path, count, offset in lookups.files_holding(db, kind, value):
+            for ioc in iocs:
+                yield Hit(ioc, evidence_id, "string in file", kind, value, "file", file_id, path, count=count,
+                          offset=offset)
+
+
+# Where find_hits looks, in the order its hits come out: one generator per thing in the case an IOC can match.
+HIT_SOURCES: tuple[Callable[[sqlite_utils.Database, IocMatcher], Iterator[Hit]], ...] = (
+    _file_hashes, _dns_queries, _dns_answers, _http, _tls_names, _flow_ends, _strings_in_files)
 
 
 def hit_finding(hit: Hit, now: str) -> dict[str, Any]:

@@ -73,61 +73,60 @@ class Decoder:
 
     def decode(self, linktype: int, data: bytes, ts: float) -> Datagram | str | None:
         """Decode one frame of the given link type; see the module docstring for the result."""
-        vlan = None
         if linktype == 1:  # Ethernet
             if len(data) < 14:
                 return "truncated Ethernet header"
             etype = (data[12] << 8) | data[13]
             if etype == ETH_IPV4:  # the common case first
                 return self._ipv4(data, 14, ts, None)
-            off = 14
             if etype in _VLAN_TYPES or etype in _MPLS_TYPES or etype < 0x0600 or etype == _PPPOE_SESSION:
-                res = self._ether_extra(data, etype, off)
-                if isinstance(res, str):
-                    return res
-                etype, off, vlan = res
-        elif linktype == 113:  # Linux cooked capture
+                link = self._ether_extra(data, etype, 14)
+            else:
+                link = etype, 14, None
+        else:
+            link = self._link_header(linktype, data)
+        if isinstance(link, str):
+            return link
+        etype, off, vlan = link
+        if etype == ETH_IPV4:
+            return self._ipv4(data, off, ts, vlan)
+        if etype == ETH_IPV6:
+            return self._ipv6(data, off, ts, vlan)
+        return "not IP"
+
+    def _link_header(self, linktype: int, data: bytes) -> tuple[int, int, int | None] | str:
+        """A frame of a link type other than Ethernet: (ethertype, offset of the network header, VLAN id), or
+        why it cannot be decoded."""
+        if linktype == 113:  # Linux cooked capture
             if len(data) < 16:
                 return "truncated SLL header"
-            etype, off = _H(data, 14)[0], 16
-            if etype in _VLAN_TYPES or etype in _MPLS_TYPES:
-                res = self._ether_extra(data, etype, off)
-                if isinstance(res, str):
-                    return res
-                etype, off, vlan = res
-        elif linktype == 276:  # Linux cooked capture v2
+            return self._cooked(data, _H(data, 14)[0], 16)
+        if linktype == 276:  # Linux cooked capture v2
             if len(data) < 20:
                 return "truncated SLL2 header"
-            etype, off = _H(data, 0)[0], 20
-            if etype in _VLAN_TYPES or etype in _MPLS_TYPES:
-                res = self._ether_extra(data, etype, off)
-                if isinstance(res, str):
-                    return res
-                etype, off, vlan = res
-        elif linktype in (101, 12, 14, 228, 229):  # raw IP
+            return self._cooked(data, _H(data, 0)[0], 20)
+        if linktype in (101, 12, 14, 228, 229):  # raw IP
             if not data:
                 return "empty packet"
-            etype, off = (ETH_IPV6 if data[0] >> 4 == 6 else ETH_IPV4), 0
-        elif linktype == 0 or linktype == 108:  # BSD null / OpenBSD loopback: address family
+            return (ETH_IPV6 if data[0] >> 4 == 6 else ETH_IPV4), 0, None
+        if linktype == 0 or linktype == 108:  # BSD null / OpenBSD loopback: address family
             if len(data) < 4:
                 return "truncated loopback header"
             family = _BE_I(data, 0)[0] if linktype == 108 else _LE_I(data, 0)[0]
             if family > 0xFFFF:  # written on a host of the other byte order
                 family = _BE_I(data, 0)[0]
             if family == 2:
-                etype = ETH_IPV4
-            elif family in _NULL_IPV6:
-                etype = ETH_IPV6
-            else:
-                return "not IP"
-            off = 4
-        else:
-            return f"unsupported link type {linktype}"
-        if etype == ETH_IPV4:
-            return self._ipv4(data, off, ts, vlan)
-        if etype == ETH_IPV6:
-            return self._ipv6(data, off, ts, vlan)
-        return "not IP"
+                return ETH_IPV4, 4, None
+            if family in _NULL_IPV6:
+                return ETH_IPV6, 4, None
+            return "not IP"
+        return f"unsupported link type {linktype}"
+
+    def _cooked(self, data: bytes, etype: int, off: int) -> tuple[int, int, int | None] | str:
+        """After a Linux cooked header: VLAN tags and MPLS labels are followed; LLC and PPPoE only after Ethernet."""
+        if etype in _VLAN_TYPES or etype in _MPLS_TYPES:
+            return self._ether_extra(data, etype, off)
+        return etype, off, None
 
     def _ether_extra(self, data: bytes, etype: int, off: int) -> tuple[int, int, int | None] | str:
         """VLAN tags (802.1Q, QinQ), MPLS label stacks, 802.3/SNAP and PPPoE sessions."""

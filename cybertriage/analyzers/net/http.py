@@ -215,9 +215,10 @@ class _Side:
             self.buf = b""
         pos = 0
         n = len(data)
-        while pos < n:
+        more = True  # False: the rest waits for more bytes (or the side is dead)
+        while more and pos < n:
             state = self.state
-            if state == BODY or state == CHUNK_DATA:
+            if state == BODY or state == CHUNK_DATA:  # where most bytes go: kept inline
                 take = min(self.remaining, n - pos)
                 self.body.feed(data[pos:pos + take] if pos or take < n else data)  # type: ignore[union-attr]
                 pos += take
@@ -231,76 +232,94 @@ class _Side:
                 self.body.feed(data[pos:] if pos else data)  # type: ignore[union-attr]
                 pos = n
             elif state == HEAD:
-                while pos < n and data[pos] in b"\r\n":  # blank lines between messages
-                    pos += 1
-                if pos >= n:
-                    break
-                if not self.is_orig and self.h.next_is_http09() and not data.startswith(b"HTTP/", pos):
-                    self._http09_response(ts_ns)  # HTTP/0.9: no status line, the body runs to the close
-                    continue
-                end = data.find(b"\r\n\r\n", pos)
-                sep = 4
-                lf = data.find(b"\n\n", pos)
-                if lf >= 0 and (end < 0 or lf < end):
-                    end, sep = lf, 2
-                if end < 0:
-                    if self.is_orig:
-                        line_end = data.find(b"\n", pos)
-                        if line_end >= 0 and self._maybe_http09_request(data[pos:line_end], ts_ns):
-                            pos = line_end + 1
-                            continue
-                    if n - pos > MAX_HEADER:
-                        self._dead("header block larger than 64 KiB")
-                        return
-                    break
-                block = data[pos:end].decode("latin-1")
-                pos = end + sep
-                if not self._head(block, ts_ns):
-                    return
+                pos, more = self._message_head(data, pos, ts_ns)
             elif state == CHUNK_SIZE:
-                eol = data.find(b"\n", pos)
-                if eol < 0:
-                    if n - pos > MAX_CHUNK_LINE:
-                        self._dead("bad chunk size line")
-                        return
-                    break
-                line = data[pos:eol].split(b";", 1)[0].strip()
-                pos = eol + 1
-                if not line:
-                    continue  # tolerate a stray blank line
-                try:
-                    size = int(line, 16)
-                except ValueError:
-                    self._dead("bad chunk size")
-                    return
-                if size == 0:
-                    self.state = TRAILERS
-                else:
-                    self.remaining = size
-                    self.state = CHUNK_DATA
+                pos, more = self._chunk_size(data, pos)
             elif state == CHUNK_END:
-                if data[pos] == 13:  # CR
-                    pos += 1
-                    if pos >= n:
-                        break
-                if data[pos] == 10:
-                    pos += 1
-                self.state = CHUNK_SIZE
+                pos = self._chunk_end(data, pos)
             elif state == TRAILERS:
-                eol = data.find(b"\n", pos)
-                if eol < 0:
-                    if n - pos > MAX_HEADER:
-                        self._dead("trailer too long")
-                        return
-                    break
-                line = data[pos:eol].strip()
-                pos = eol + 1
-                if not line:
-                    self._done(ts_ns)
+                pos, more = self._trailer(data, pos, ts_ns)
             else:  # DEAD or TUNNEL
                 return
         if pos < n and self.state not in (DEAD, TUNNEL):
             self.buf = data[pos:]
+
+    # Each step below reads from `pos` and returns where reading goes on and whether it can go on now
+    # (False: the bytes from there wait for the next segment, or the side died or became a tunnel).
+
+    def _message_head(self, data: bytes, pos: int, ts_ns: int) -> tuple[int, bool]:
+        """A request's or response's head, once its blank line is in."""
+        n = len(data)
+        while pos < n and data[pos] in b"\r\n":  # blank lines between messages
+            pos += 1
+        if pos >= n:
+            return pos, False
+        if not self.is_orig and self.h.next_is_http09() and not data.startswith(b"HTTP/", pos):
+            self._http09_response(ts_ns)  # HTTP/0.9: no status line, the body runs to the close
+            return pos, True
+        end = data.find(b"\r\n\r\n", pos)
+        sep = 4
+        lf = data.find(b"\n\n", pos)
+        if lf >= 0 and (end < 0 or lf < end):
+            end, sep = lf, 2
+        if end < 0:
+            return self._head_unfinished(data, pos, ts_ns)
+        block = data[pos:end].decode("latin-1")
+        return end + sep, self._head(block, ts_ns)
+
+    def _head_unfinished(self, data: bytes, pos: int, ts_ns: int) -> tuple[int, bool]:
+        """No blank line yet: an HTTP/0.9 request line (which has none), or wait for more (up to 64 KiB)."""
+        if self.is_orig:
+            line_end = data.find(b"\n", pos)
+            if line_end >= 0 and self._maybe_http09_request(data[pos:line_end], ts_ns):
+                return line_end + 1, True
+        if len(data) - pos > MAX_HEADER:
+            self._dead("header block larger than 64 KiB")
+        return pos, False
+
+    def _chunk_size(self, data: bytes, pos: int) -> tuple[int, bool]:
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            if len(data) - pos > MAX_CHUNK_LINE:
+                self._dead("bad chunk size line")
+            return pos, False
+        line = data[pos:eol].split(b";", 1)[0].strip()
+        pos = eol + 1
+        if not line:
+            return pos, True  # tolerate a stray blank line
+        try:
+            size = int(line, 16)
+        except ValueError:
+            self._dead("bad chunk size")
+            return pos, False
+        if size == 0:
+            self.state = TRAILERS
+        else:
+            self.remaining = size
+            self.state = CHUNK_DATA
+        return pos, True
+
+    def _chunk_end(self, data: bytes, pos: int) -> int:
+        """The line end after a chunk's data (CR LF, a bare LF, or none)."""
+        if data[pos] == 13:  # CR
+            pos += 1
+            if pos >= len(data):
+                return pos  # the LF, if any, comes with the next segment
+        if data[pos] == 10:
+            pos += 1
+        self.state = CHUNK_SIZE
+        return pos
+
+    def _trailer(self, data: bytes, pos: int, ts_ns: int) -> tuple[int, bool]:
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            if len(data) - pos > MAX_HEADER:
+                self._dead("trailer too long")
+            return pos, False
+        line = data[pos:eol].strip()
+        if not line:
+            self._done(ts_ns)
+        return eol + 1, True
 
     # -------------------------------------------------------------- messages
 
