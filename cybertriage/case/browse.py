@@ -11,11 +11,12 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .host_profile import HostProfile, host_profiles
 from .store import CASE_DB
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
@@ -242,12 +243,14 @@ class Snapshot:
     network: dict[str, int]
     query: FindingQuery
     finding_ids: list[int]
+    artifacts: list[tuple[str, int]] = field(default_factory=list)  # artefact types and their counts
+    profiles: list[HostProfile] = field(default_factory=list)  # the Windows computers their registries describe
 
 
 def snapshot(conn: sqlite3.Connection, query: FindingQuery) -> Snapshot:
     tally = finding_tally(conn)
     return Snapshot(evidence_rows(conn, tally), tally.per_severity(), top_scored(conn, 10), tally.analyzers(),
-                    network_counts(conn), query, finding_ids(conn, query))
+                    network_counts(conn), query, finding_ids(conn, query), artifact_types(conn), host_profiles(conn))
 
 
 def snapshot_of_case(case_dir: Path, query: FindingQuery, *, first: Callable[[FirstFindings], None] | None = None,
@@ -417,3 +420,28 @@ def records_by_id(conn: sqlite3.Connection, table: str, columns: list[str], ids:
     names = ", ".join(f"[{column}]" for column in columns)
     return {row["id"]: row for row in conn.execute(
         f"SELECT {names} FROM [{table}] WHERE id IN ({','.join('?' * len(ids))})", ids)}
+
+
+def artifact_types(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The artefact types of the case with their counts, by type."""
+    if not has_table(conn, "artifacts"):
+        return []
+    return [(row[0], row[1]) for row in conn.execute("SELECT type, count(*) FROM artifacts GROUP BY type ORDER BY type")]
+
+
+def artifact_ids(conn: sqlite3.Connection, kind: str | None, text: str, column: str, descending: bool) -> list[int]:
+    """The ids of the artefacts of one type (or type family: 'registry' holds 'registry.run'; None: all) whose
+    summary or source holds `text`, ordered by one column (then by id, the same way)."""
+    if not has_table(conn, "artifacts"):
+        return []
+    where, parameters = [], []
+    if kind:
+        where.append("(type = ? OR substr(type, 1, ?) = ?)")
+        parameters += [kind, len(kind) + 1, kind + "."]
+    if text:
+        where.append("(instr(lower(summary), lower(?)) OR instr(lower(source), lower(?)))")
+        parameters += [text, text]
+    direction = "DESC" if descending else "ASC"
+    sql = (f"SELECT id FROM artifacts {'WHERE ' + ' AND '.join(where) if where else ''} "
+           f"ORDER BY [{column}] {direction}, id {direction}")
+    return [row[0] for row in conn.execute(sql, parameters)]

@@ -7,6 +7,7 @@ Times are UTC, as everywhere in the case. The time zone the registry records is 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +50,10 @@ class HostProfile:
         return [(label, text) for label, text in pairs if text]
 
 
-def host_profiles(db: sqlite_utils.Database) -> list[HostProfile]:
-    """Each evidence item whose registry was read, with its computer's profile, users and devices."""
-    if "artifacts" not in db.table_names():
+def host_profiles(db: sqlite_utils.Database | sqlite3.Connection) -> list[HostProfile]:
+    """Each evidence item whose registry was read, with its computer's profile, users and devices (from the core's
+    database or the application's read-only connection)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'artifacts'").fetchone() is None:
         return []
     profiles: dict[int, HostProfile] = {}
     rows = db.execute(

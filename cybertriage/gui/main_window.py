@@ -35,6 +35,7 @@ from ..errors import CybertriageError
 from ..intel import load_intel
 from ..pipeline import ScanOptions
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
+from .artefacts_view import ArtefactsView, SystemView
 from .case_session import CaseSession
 from .case_window import child
 from .dashboard import Dashboard
@@ -48,7 +49,7 @@ from .report_action import ReportAction
 from .snapshots import CaseSnapshots
 from .state import WindowState
 from .tags import Tagging
-from .timeline import TimelineView
+from .timeline import TimelineQuery, TimelineView
 
 logger = logging.getLogger(__name__)
 ACTIONS = ("NewCase", "OpenCase", "CaseProperties", "ExportReport", "CloseCase", "Quit", "AddImage", "AddFolder",
@@ -105,6 +106,10 @@ class MainWindow(QObject):
                                     child(self.window, QTableView, "flowsView"), self.say)
         self.timeline = TimelineView(self.say)
         self.tabs.addTab(self.timeline.widget, "Timeline")
+        self.system = SystemView()
+        self.tabs.addTab(self.system.widget, "System")
+        self.artefacts = ArtefactsView(self.show_file, self.show_in_timeline)
+        self.tabs.addTab(self.artefacts.widget, "Artefacts")
         self.snapshots = CaseSnapshots(self, self.findings, self._apply_snapshot, parent=self)
         self.tagging = Tagging(self, self.findings, self.files, parent=self)
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
@@ -214,6 +219,11 @@ class MainWindow(QObject):
     def show_tab(self, name: str) -> None:
         self.tabs.setCurrentWidget(child(self.window, QWidget, name))
 
+    def show_in_timeline(self, start: str, end: str) -> None:
+        """Switch to the Timeline tab showing every kind of event from `start` to `end` (ISO 8601 UTC)."""
+        self.tabs.setCurrentWidget(self.timeline.widget)
+        self.timeline.set_query(TimelineQuery(start, end, None))
+
     def refresh_views(self, reload_tree: bool = False, then: Callable[[], None] | None = None) -> None:
         """Read the case again on the thread pool and update the views; `then` runs once they show it."""
         self.snapshots.refresh(reload_tree, then)
@@ -226,7 +236,7 @@ class MainWindow(QObject):
     def tables(self) -> list[QAbstractItemView]:
         """Every table whose column widths are remembered."""
         return [self.findings.view, self.files.view, self.evidence.view, self.evidence.dashboard_view,
-                self.dashboard.top_view, self.timeline.view, *self.network.views.values()]
+                self.dashboard.top_view, self.timeline.view, self.artefacts.view, *self.network.views.values()]
 
     # -- a case opens, is read, and closes -----------------------------------------------------------------
 
@@ -234,6 +244,7 @@ class MainWindow(QObject):
         assert self.conn is not None and self.case_dir is not None
         self.network.open(self.conn, self.case_dir)
         self.timeline.open(self.case_dir)
+        self.artefacts.open(self.conn)
         self.findings.open()
         self.files.open()
         for view in (self.findings.view, self.files.view):
@@ -245,6 +256,8 @@ class MainWindow(QObject):
         self.findings.show_snapshot(snap)
         self.files.show_snapshot(len(snap.evidence), reload_tree)
         self.network.show_counts(snap.network, self.state.restore_columns)
+        self.artefacts.show_counts(snap.artifacts)
+        self.system.show_profiles(snap.profiles)
 
     def _close_views(self) -> None:
         self.state.save_columns(*self.tables())
@@ -252,6 +265,8 @@ class MainWindow(QObject):
         self.files.close()
         self.network.open(None, None)
         self.timeline.open(None)
+        self.artefacts.open(None)
+        self.system.show_profiles([])
         self.tagging.case_changed()
         self.evidence.case_closed()
         self.dashboard.clear()
@@ -314,6 +329,7 @@ class MainWindow(QObject):
         for view in (self.findings.view, self.files.tree, self.files.view):
             view.setModel(None)
         self.network.open(None, None)
+        self.artefacts.open(None)
         self.timeline.open(None)  # results still queued from its readers then find no case and are dropped
         if self.conn is not None:
             self.conn.close()
