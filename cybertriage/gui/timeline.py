@@ -57,7 +57,7 @@ BUCKETS = 60
 COLUMNS = (("ts", "Time (UTC)", 215), ("kind", "Kind", 70), ("action", "Action", 90), ("evidence", "Evidence", 130),
            ("description", "Description", 600))
 KIND_COLORS = {"file": "#1f6fb2", "flow": "#2e7d32", "dns": "#8e44ad", "http": "#e8590c", "tls": "#00838f",
-               "smtp": "#c2185b", "ftp": "#6d4c41", "finding": "#b3261e"}
+               "smtp": "#c2185b", "ftp": "#6d4c41", "artifact": "#5e35b1", "finding": "#b3261e"}
 QT_FORMAT = "yyyy-MM-dd HH:mm:ss"
 
 
