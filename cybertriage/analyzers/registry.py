@@ -7,6 +7,7 @@ the results earlier ones found (the archive analyzer needs the file type).
 from __future__ import annotations
 
 from .archive import ZipArchive
+from .artefacts.browsers import BrowserHistory
 from .artefacts.prefetch import Prefetch
 from .base import Analyzer, Settings
 from .filetype import FileType
@@ -24,6 +25,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     YaraScan.NAME: YaraScan,
     ZipArchive.NAME: ZipArchive,
     Prefetch.NAME: Prefetch,
+    BrowserHistory.NAME: BrowserHistory,
     Indicators.NAME: Indicators,
 }
 
