@@ -9,6 +9,7 @@ from __future__ import annotations
 from .archive import ZipArchive
 from .artefacts.browsers import BrowserHistory
 from .artefacts.prefetch import Prefetch
+from .artefacts.shortcuts import JumpList, Shortcut
 from .base import Analyzer, Settings
 from .filetype import FileType
 from .hashing import Hashing
@@ -25,6 +26,8 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     YaraScan.NAME: YaraScan,
     ZipArchive.NAME: ZipArchive,
     Prefetch.NAME: Prefetch,
+    Shortcut.NAME: Shortcut,
+    JumpList.NAME: JumpList,
     BrowserHistory.NAME: BrowserHistory,
     Indicators.NAME: Indicators,
 }
