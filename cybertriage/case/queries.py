@@ -119,19 +119,35 @@ def tags(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
 ARTIFACT_FIELDS = ["id", "evidence", "type", "ts", "source", "summary", "values", "file_id"]
 
 
-def artifacts(db: sqlite_utils.Database, types: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-    """Windows and user-activity artefacts in the order they were read, each with its parsed fields; `types`
-    keeps those whose dotted type is one of them or under one (`registry` keeps `registry.run`)."""
+def artifacts(db: sqlite_utils.Database, types: Iterable[str] = (), limit: int = -1,
+              newest_first: bool = False) -> Iterator[dict[str, Any]]:
+    """Windows and user-activity artefacts in the order they were read (or newest first, those without a time
+    last), each with its parsed fields; `types` keeps those whose dotted type is one of them or under one
+    (`registry` keeps `registry.run`); at most `limit` (-1: all)."""
     if "artifacts" not in db.table_names():
         return
     wanted = list(types)
     where = " OR ".join("a.type = ? OR a.type LIKE ? ESCAPE '\\'" for _ in wanted)
     parameters = [value for kind in wanted for value in (kind, kind.replace("_", "\\_").replace("%", "\\%") + ".%")]
     rows = db.query(f"""SELECT a.*, e.path AS evidence FROM artifacts a JOIN evidence e ON e.id = a.evidence_id
-                        {'WHERE ' + where if wanted else ''} ORDER BY a.evidence_id, a.id""", parameters)
+                        {'WHERE ' + where if wanted else ''}
+                        ORDER BY {'a.ts IS NULL, a.ts DESC, a.id' if newest_first else 'a.evidence_id, a.id'}
+                        LIMIT ?""", [*parameters, limit])
     for row in rows:
         row["values"] = json.loads(row["values"]) if row["values"] else {}
         yield {name: row[name] for name in ARTIFACT_FIELDS}
+
+
+def artifacts_of_category(db: sqlite_utils.Database, categories: Iterable[str], limit: int) -> list[dict[str, Any]]:
+    """Event log records of these named kinds (values.category: logon, rdp, log_cleared …), newest first."""
+    if "artifacts" not in db.table_names():
+        return []
+    wanted = list(categories)
+    rows = db.query(f"""SELECT a.*, e.path AS evidence FROM artifacts a JOIN evidence e ON e.id = a.evidence_id
+                        WHERE a.type IN ('evtx.event', 'evt.event')
+                        AND json_extract(a."values", '$.category') IN ({', '.join('?' * len(wanted))})
+                        ORDER BY a.ts IS NULL, a.ts DESC, a.id LIMIT ?""", [*wanted, limit])
+    return [{**row, "values": json.loads(row["values"]) if row["values"] else {}} for row in rows]
 
 
 def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -> dict[str, int]:

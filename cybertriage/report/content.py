@@ -29,6 +29,7 @@ from .. import __version__
 from ..case import browse, queries
 from ..case import timeline as case_timeline
 from ..case.custody import ReportSeal, check_chain, report_seal
+from ..case.host_profile import HostProfile
 from ..case.outputs import PendingFile, Protected, checksum_path, safe_destination
 from ..case.store import read_case
 from ..correlate import chain
@@ -37,9 +38,10 @@ from ..evidence.integrity import file_sha256
 from ..formatting import utc_iso, utc_now
 from ..severity import SEVERITY_RANK
 from ..text_safety import spreadsheet_safe, visible
+from .artefacts import ArtefactOverview, collect_artefacts, collect_profiles
 
-SECTIONS = ("evidence", "methodology", "summary", "findings", "network", "pe", "timeline", "tags", "audit",
-            "integrity")
+SECTIONS = ("evidence", "methodology", "summary", "findings", "system", "artefacts", "network", "pe", "timeline",
+            "tags", "audit", "integrity")
 NETWORK_TABLES = ("flows", "hosts", "dns", "http", "tls", "credentials")
 # Columns of a credentials table shown, in order, where the table has them.
 CREDENTIAL_COLUMNS = ("ts", "src", "dst", "protocol", "proto", "service", "where", "host", "username", "user",
@@ -204,6 +206,8 @@ class ReportData:
             text += f", with {self.known_good_findings_hidden:,} findings on them"
         return text + "; the case database and its exports keep them."
     correlations: list[Correlation] = field(default_factory=list)  # shown with the findings
+    profiles: list[HostProfile] = field(default_factory=list)  # the Windows computers their registries describe
+    artefacts: ArtefactOverview = field(default_factory=ArtefactOverview)
 
     @property
     def findings_shown(self) -> int:
@@ -289,7 +293,9 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
                 audit_total=queries.row_count(db, "audit_log"), seal=report_seal(db), custody_problems=check_chain(db, case_dir),
                 known_good_hidden=queries.known_good_count(db) if hide else 0,
                 known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
-                correlations=_correlations(db) if details.includes("findings") else [])
+                correlations=_correlations(db) if details.includes("findings") else [],
+                profiles=collect_profiles(db) if details.includes("system") else [],
+                artefacts=collect_artefacts(db) if details.includes("artefacts") else ArtefactOverview())
             if appendix is not None and data.truncated:
                 rows = _write_appendix(db, appendix, force)
                 data.appendix = Appendix(appendix, file_sha256(appendix), rows)

@@ -14,10 +14,12 @@ from typing import Any
 
 from ..formatting import exact_size
 from ..severity import SEVERITIES_WORST_FIRST
+from .artefacts import ROWS_PER_GROUP
 from .content import NetworkSummary, NetworkTable, ReportData, compact_json
 
 SECTION_TITLES = {"evidence": "Evidence", "methodology": "Methodology", "summary": "Summary of findings",
-                  "findings": "Findings", "network": "Network", "pe": "Windows executables (PE)",
+                  "findings": "Findings", "system": "System and users", "artefacts": "Artefacts",
+                  "network": "Network", "pe": "Windows executables (PE)",
                   "timeline": "Timeline excerpt", "tags": "Examiner tags and notes", "audit": "Audit log (chain of custody)",
                   "integrity": "Integrity"}
 
@@ -229,10 +231,11 @@ def network_sentence(summary: NetworkSummary) -> str:
 def build_document(data: ReportData) -> Document:
     """The report of `data`: the cover, then each section the examiner asked for, in SECTIONS order."""
     builders = {"evidence": _evidence, "methodology": _methodology, "summary": _summary, "findings": _findings,
-                "network": _network, "pe": _pe, "timeline": _timeline, "tags": _tags, "audit": _audit,
-                "integrity": _integrity}
+                "system": _system, "artefacts": _artefacts, "network": _network, "pe": _pe, "timeline": _timeline,
+                "tags": _tags, "audit": _audit, "integrity": _integrity}
+    present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts)}
     sections = [Section(name, SECTION_TITLES[name], build(data)) for name, build in builders.items()
-                if data.details.includes(name) and (name != "pe" or data.pe)]
+                if data.details.includes(name) and present.get(name, True)]
     return Document(data.details.case_name or "", _cover(data, sections), sections)
 
 
@@ -380,6 +383,60 @@ def _finding_card(f: dict[str, Any]) -> FindingCard:
             [Mono(s.get("identifier")), Mono(f"@{s.get('offset')}"), Mono(s.get("data"))] for s in f["strings"]],
             [26, 14, 96], sortable=False)))  # millimetres on an A4 page
     return FindingCard(f["id"], f["severity"], f["title"], rows)
+
+
+def _system(data: ReportData) -> list[Block]:
+    blocks: list[Block] = [Paragraph(
+        "What each Windows computer's registry says about it. Times are UTC; the time zone is the one the computer "
+        "recorded, shown for reference and applied to no time in this report.")]
+    for profile in data.profiles:
+        rows: list[tuple[str, Cell]] = [("Evidence", Mono(profile.evidence)), *profile.labelled()]
+        blocks.append(KeyValue(rows, title=str(profile.fields.get("computer_name") or "Windows computer"), label_mm=50))
+        if profile.interfaces:
+            blocks.append(Heading("Network interfaces", minor=True))
+            blocks.append(Table(["Address", "Subnet", "Gateway", "DHCP server", "Domain"],
+                                [[Mono(_first(i, "ip_address", "dhcp_ip_address")), _first(i, "subnet", "dhcp_subnet"),
+                                  _first(i, "gateway", "dhcp_gateway"), _first(i, "dhcp_server"),
+                                  _first(i, "domain", "dhcp_domain")] for i in profile.interfaces],
+                                [34, 30, 34, 34, 48]))
+        blocks.append(Heading(f"User accounts ({len(profile.users)})", minor=True))
+        blocks.append(Table(["Name", "SID", "Created", "Last logon", "Logons"],
+                            [[_first(u, "name"), Mono(_first(u, "sid", "rid")), Mono(_first(u, "created")),
+                              Mono(_first(u, "last_logon")), _first(u, "logon_count")] for u in profile.users],
+                            [30, 62, 34, 34, 20]))
+        if profile.devices:
+            blocks.append(Heading(f"Storage devices ({len(profile.devices)})", minor=True))
+            blocks.append(Table(["Device", "Serial number", "First connected", "Last connected"],
+                                [[" ".join(str(d[k]) for k in ("vendor", "product", "friendly_name") if d.get(k)),
+                                  Mono(_first(d, "serial")), Mono(_first(d, "first_connected")),
+                                  Mono(_first(d, "last_connected", "ts"))] for d in profile.devices],
+                                [60, 50, 35, 35]))
+    return blocks
+
+
+def _artefacts(data: ReportData) -> list[Block]:
+    overview = data.artefacts
+    total = sum(overview.counts.values())
+    blocks: list[Block] = [
+        Paragraph(f"{total:,} artefacts were read from the evidence's registry hives, event logs, prefetch files, "
+                  "shortcuts and jump lists, Recycle Bin records, scheduled tasks and browser databases. Each group "
+                  f"below shows at most {ROWS_PER_GROUP} of them; `cybertriage export --what artifacts` writes them "
+                  "all with every field."),
+        Table(["Type", "Artefacts"], [[kind, count] for kind, count in overview.counts.items()], [80, 30])]
+    for shown in overview.groups:
+        blocks.append(Heading(shown.group.title))
+        blocks.append(Paragraph(shown.group.note, "note"))
+        blocks.append(Table(["Time (UTC)", "Type", "What", "Source"],
+                            [[Mono(row["ts"] or ""), row["type"], row["summary"] or "", Mono(row["source"] or "")]
+                             for row in shown.rows], [34, 26, 80, 40]))
+    return blocks
+
+
+def _first(values: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        if values.get(key) not in (None, ""):
+            return str(values[key])
+    return ""
 
 
 def _network(data: ReportData) -> list[Block]:
