@@ -9,6 +9,7 @@ from __future__ import annotations
 from .archive import ZipArchive
 from .artefacts.browsers import BrowserHistory
 from .artefacts.prefetch import Prefetch
+from .artefacts.recycle_bin import RecycleBin
 from .artefacts.shortcuts import JumpList, Shortcut
 from .base import Analyzer, Settings
 from .filetype import FileType
@@ -28,6 +29,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     Prefetch.NAME: Prefetch,
     Shortcut.NAME: Shortcut,
     JumpList.NAME: JumpList,
+    RecycleBin.NAME: RecycleBin,
     BrowserHistory.NAME: BrowserHistory,
     Indicators.NAME: Indicators,
 }
