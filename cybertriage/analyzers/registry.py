@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .archive import ZipArchive
 from .artefacts.browsers import BrowserHistory
+from .artefacts.event_logs import EventLogs
 from .artefacts.prefetch import Prefetch
 from .artefacts.recycle_bin import RecycleBin
 from .artefacts.shortcuts import JumpList, Shortcut
@@ -31,6 +32,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     JumpList.NAME: JumpList,
     RecycleBin.NAME: RecycleBin,
     BrowserHistory.NAME: BrowserHistory,
+    EventLogs.NAME: EventLogs,
     Indicators.NAME: Indicators,
 }
 

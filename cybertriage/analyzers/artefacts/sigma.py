@@ -1,0 +1,369 @@
+"""Sigma rules over an event log's events, through pySigma and its SQLite backend, as Zircolite runs them.
+
+Each rule is converted to SQL once per run. A log's events go into a private SQLite table whose columns are the Sigma
+field names (EventID, Channel, Provider_Name, Computer and the EventData fields); each rule then runs on the events
+its logsource names: a service is a channel (security: Security, sysmon: Microsoft-Windows-Sysmon/Operational), a
+category the channels and event ids that record it (process_creation: Sysmon 1 and Security 4688, whose fields are
+also given their Sysmon names so that one rule reads both). A rule that matches is one finding with its title,
+level, id, tags, the number of events it matched and the first of them."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma.backends.sqlite import sqliteBackend
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from ...assets import asset_dir
+from ..base import Finding
+
+ANALYZER = "sigma"
+RULE_SUFFIXES = (".yml", ".yaml")
+SEVERITY = {"informational": "info", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
+SHOWN_EVENTS = 5  # matching events listed in a finding's detail; all are counted
+BATCH = 2000  # events inserted at a time
+MAX_COLUMNS = 1500  # fields kept for the rules; SQLite allows 2000 columns, a hostile log may name more
+RECORD, TIME = "EventRecordID", "SystemTime"  # columns the findings report, filled from the record itself
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
+
+# Sigma logsource service -> the channel that records it.
+SERVICES = {
+    "security": "Security", "system": "System", "application": "Application", "sysmon": SYSMON,
+    "powershell": POWERSHELL, "powershell-classic": "Windows PowerShell",
+    "taskscheduler": "Microsoft-Windows-TaskScheduler/Operational",
+    "terminalservices-localsessionmanager": "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+    "windefend": "Microsoft-Windows-Windows Defender/Operational",
+    "bits-client": "Microsoft-Windows-Bits-Client/Operational",
+    "wmi": "Microsoft-Windows-WMI-Activity/Operational",
+    "codeintegrity-operational": "Microsoft-Windows-CodeIntegrity/Operational",
+    "ntlm": "Microsoft-Windows-NTLM/Operational",
+    "dns-server": "DNS Server",
+    "firewall-as": "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+}
+# Sigma logsource category -> (channel, event ids) that record it.
+CATEGORIES: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    "process_creation": ((SYSMON, (1,)), ("Security", (4688,))),
+    "network_connection": ((SYSMON, (3,)),),
+    "sysmon_status": ((SYSMON, (4, 16)),),
+    "process_termination": ((SYSMON, (5,)),),
+    "driver_load": ((SYSMON, (6,)),),
+    "image_load": ((SYSMON, (7,)),),
+    "create_remote_thread": ((SYSMON, (8,)),),
+    "raw_access_thread": ((SYSMON, (9,)),),
+    "process_access": ((SYSMON, (10,)),),
+    "file_event": ((SYSMON, (11,)),),
+    "registry_add": ((SYSMON, (12,)),),
+    "registry_delete": ((SYSMON, (12,)),),
+    "registry_set": ((SYSMON, (13,)),),
+    "registry_rename": ((SYSMON, (14,)),),
+    "registry_event": ((SYSMON, (12, 13, 14)),),
+    "create_stream_hash": ((SYSMON, (15,)),),
+    "pipe_created": ((SYSMON, (17, 18)),),
+    "wmi_event": ((SYSMON, (19, 20, 21)),),
+    "dns_query": ((SYSMON, (22,)),),
+    "file_delete": ((SYSMON, (23, 26)),),
+    "process_tampering": ((SYSMON, (25,)),),
+    "ps_module": ((POWERSHELL, (4103,)),),
+    "ps_script": ((POWERSHELL, (4104,)),),
+    "ps_classic_start": (("Windows PowerShell", (400,)),),
+    "ps_classic_provider_start": (("Windows PowerShell", (600,)),),
+}
+# Security 4688's fields under the names Sysmon 1 gives them, which process_creation rules use.
+PROCESS_CREATION_4688 = {"NewProcessName": "Image", "ParentProcessName": "ParentImage", "NewProcessId": "ProcessId",
+                         "ProcessId": "ParentProcessId"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The events a logsource names: some channels, each with all its events or some event ids."""
+
+    name: str
+    sources: tuple[tuple[str, tuple[int, ...]], ...]  # (channel, event ids; empty: all)
+
+    def view(self) -> str:
+        return "scope_" + re.sub(r"\W", "_", self.name)
+
+    def where(self) -> str:
+        parts = []
+        for channel, ids in self.sources:
+            test = f"Channel = {_literal(channel)}"
+            if ids:
+                test += f" AND EventID IN ({', '.join(str(number) for number in ids)})"
+            parts.append(f"({test})")
+        return " OR ".join(parts)
+
+
+SCOPES = {**{f"service:{name}": Scope(f"service_{name}", ((channel, ()),)) for name, channel in SERVICES.items()},
+          **{f"category:{name}": Scope(name, sources) for name, sources in CATEGORIES.items()}}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule_id: str
+    title: str
+    level: str | None
+    tags: tuple[str, ...]
+    author: str | None  # the Detection Rule License asks that a match's message name the rule's author
+    scope: Scope
+    queries: tuple[str, ...]
+    fields: tuple[str, ...]
+    source: str
+
+
+@dataclass
+class CompiledRules:
+    """The run's rules converted to SQL, by scope, and the rules that could not be, with why."""
+
+    rules: list[CompiledRule] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def scopes(self) -> set[Scope]:
+        return {rule.scope for rule in self.rules}
+
+
+def bundled_rules() -> Path | None:
+    """The curated SigmaHQ rules shipped in rules/sigma (None if this installation has none)."""
+    try:
+        folder = asset_dir("rules") / "sigma"
+    except FileNotFoundError:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def rule_files(paths: Iterable[Path]) -> list[Path]:
+    """Every .yml/.yaml under the given files and folders, in a stable order; a missing path is skipped."""
+    found: list[Path] = []
+    for base in paths:
+        if base.is_dir():
+            found.extend(path for path in sorted(base.rglob("*"))
+                         if path.suffix.lower() in RULE_SUFFIXES and path.is_file())
+        elif base.is_file():
+            found.append(base)
+    return found
+
+
+class SigmaRules:
+    """The bundled rules and the examiner's (`--sigma`), converted once, when the first event log needs them; the
+    analyzer's worker threads share them."""
+
+    def __init__(self, examiner_paths: Sequence[Path], bundled: bool = True) -> None:
+        folder = bundled_rules() if bundled else None
+        self.paths = ([folder] if folder is not None else []) + list(examiner_paths)
+        self._compiled: CompiledRules | None = None
+        self._lock = threading.Lock()
+
+    def compiled(self) -> CompiledRules:
+        with self._lock:
+            if self._compiled is None:
+                self._compiled = compile_rules(rule_files(self.paths))
+            return self._compiled
+
+
+def compile_rules(files: list[Path]) -> CompiledRules:
+    compiled = CompiledRules()
+    backends: dict[Scope, sqliteBackend] = {}
+    for path in files:
+        try:
+            collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"), collect_errors=True)
+        except (OSError, UnicodeDecodeError, SigmaError, ValueError) as error:
+            compiled.problems.append(f"Sigma rule file {path.name} not read: {error}")
+            continue
+        for error in collection.errors:
+            compiled.problems.append(f"Sigma rule in {path.name} not read: {error}")
+        for rule in collection.rules:
+            if isinstance(rule, SigmaRule):
+                _compile_rule(rule, path, backends, compiled)
+    return compiled
+
+
+def _compile_rule(rule: SigmaRule, path: Path, backends: dict[Scope, sqliteBackend], into: CompiledRules) -> None:
+    name = f"{rule.title!r} ({path.name})"
+    scope = _scope(rule)
+    if scope is None:
+        logsource = rule.logsource
+        into.problems.append(f"Sigma rule {name} not run: its logsource (product {logsource.product}, category "
+                             f"{logsource.category}, service {logsource.service}) is not one read from event logs")
+        return
+    backend = backends.setdefault(scope, sqliteBackend(table=scope.view()))
+    try:
+        queries = tuple(backend.convert_rule(rule))
+        fields = tuple(backend.required_fields(rule))
+    except (SigmaError, NotImplementedError, ValueError, TypeError, KeyError) as error:
+        into.problems.append(f"Sigma rule {name} does not convert for SQLite: {error}")
+        return
+    level = rule.level.name.lower() if rule.level is not None else None
+    into.rules.append(CompiledRule(str(rule.id or rule.title), str(rule.title), level,
+                                   tuple(str(tag) for tag in rule.tags), rule.author, scope, queries, fields,
+                                   path.name))
+
+
+def _scope(rule: SigmaRule) -> Scope | None:
+    logsource = rule.logsource
+    if logsource.product not in (None, "windows"):
+        return None
+    if logsource.category is not None:
+        return SCOPES.get(f"category:{logsource.category}")
+    if logsource.service is not None:
+        return SCOPES.get(f"service:{logsource.service}")
+    return None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@functools.lru_cache(maxsize=512)
+def _pattern(expression: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(expression)
+    except re.error:
+        return None
+
+
+def _regexp(expression: str, value: Any) -> bool:
+    """SQLite's REGEXP (`value REGEXP expression` calls regexp(expression, value)), as Sigma's `|re` means it."""
+    pattern = _pattern(expression)
+    return value is not None and pattern is not None and pattern.search(str(value)) is not None
+
+
+def _cell(value: Any) -> Any:
+    """An event field as the rules compare it: text or a number; lists one per line, nested objects as text."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "\n".join(str(_cell(item)) for item in value if item is not None)
+    return str(value)
+
+
+class SigmaRun:
+    """One event log's pass: its events loaded as they are read, then every rule whose logsource it holds run."""
+
+    def __init__(self, rules: CompiledRules) -> None:
+        self.rules = rules
+        self.problems: list[str] = []
+        self._wanted = {(channel, number) for scope in rules.scopes() for channel, ids in scope.sources
+                        for number in (ids or (None,))}
+        self._channels = {channel for channel, number in self._wanted if number is None}
+        self._db: sqlite3.Connection | None = None
+        self._columns: dict[str, str] = {}  # lower-case name -> the column's name
+        self._pending: list[dict[str, Any]] = []
+        self._loaded = 0
+        self._dropped_fields = 0
+
+    def add(self, record_id: int | None, ts: str | None, event_id: int | None, channel: str | None,
+            provider: str | None, computer: str | None, level: int | None, data: dict[str, Any]) -> None:
+        """One event; kept only if a rule's logsource covers its channel and event id."""
+        if not self.rules.rules or channel is None or (
+                channel not in self._channels and (channel, event_id) not in self._wanted):
+            return
+        row = {key: _cell(value) for key, value in data.items() if key}
+        if channel == "Security" and event_id == 4688:
+            row.update({alias: row.get(name) for name, alias in PROCESS_CREATION_4688.items()})
+            user = "\\".join(part for part in (row.get("SubjectDomainName"), row.get("SubjectUserName")) if part)
+            row["User"] = user or None
+        row.update({"EventID": event_id, "Channel": channel, "Provider_Name": provider, "Computer": computer,
+                    "Level": level, RECORD: record_id, TIME: ts})
+        self._pending.append(row)
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def findings(self) -> Iterator[Finding]:
+        """Each rule that matched as a finding; the table is dropped afterwards."""
+        self._flush()
+        if self._db is None:
+            return
+        try:
+            yield from self._run_rules(self._db)
+        finally:
+            self._db.close()
+            self._db = None
+        if self._dropped_fields:
+            self.problems.append(f"{self._dropped_fields} event fields past the first {MAX_COLUMNS} field names "
+                                 "not given to the Sigma rules")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            # A private on-disk temporary database: a large log spills to disk instead of filling memory.
+            self._db = sqlite3.connect("", check_same_thread=True)
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("PRAGMA cache_size = -131072")
+            self._db.create_function("REGEXP", 2, _regexp, deterministic=True)
+            self._db.execute(f"CREATE TABLE logs ({_column(RECORD)} INTEGER, {_column(TIME)} TEXT)")
+            self._columns = {RECORD.lower(): RECORD, TIME.lower(): TIME}
+        return self._db
+
+    def _add_columns(self, db: sqlite3.Connection, names: Iterable[str]) -> None:
+        for name in names:
+            if name.lower() in self._columns:
+                continue
+            if len(self._columns) >= MAX_COLUMNS:
+                continue
+            db.execute(f"ALTER TABLE logs ADD COLUMN {_column(name)} TEXT COLLATE NOCASE")
+            self._columns[name.lower()] = name
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        db = self._connection()
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in self._pending:
+            names = tuple(name.replace("\x00", "") for name in row)
+            self._add_columns(db, names)
+            kept = [(self._columns[name.lower()], value) for name, value in zip(names, row.values())
+                    if name.lower() in self._columns]
+            self._dropped_fields += len(names) - len(kept)
+            columns = dict(kept)  # one value per column, the last (the record's own fields come last)
+            groups.setdefault(tuple(columns), []).append(tuple(columns.values()))
+        for columns, rows in groups.items():
+            marks = ", ".join("?" * len(columns))
+            db.executemany(f"INSERT INTO logs ({', '.join(map(_column, columns))}) VALUES ({marks})", rows)
+        self._loaded += len(self._pending)
+        self._pending = []
+
+    def _run_rules(self, db: sqlite3.Connection) -> Iterator[Finding]:
+        self._add_columns(db, {name for rule in self.rules.rules for name in rule.fields} | {"EventID", "Channel"})
+        db.execute("CREATE INDEX logs_source ON logs (Channel, EventID)")
+        held = {scope for scope in self.rules.scopes()
+                if db.execute(f"SELECT 1 FROM logs WHERE {scope.where()} LIMIT 1").fetchone()}
+        for scope in held:
+            db.execute(f"CREATE TEMP VIEW {scope.view()} AS SELECT * FROM logs WHERE {scope.where()}")
+        for rule in self.rules.rules:
+            if rule.scope in held:
+                finding = self._run_rule(db, rule)
+                if finding is not None:
+                    yield finding
+
+    def _run_rule(self, db: sqlite3.Connection, rule: CompiledRule) -> Finding | None:
+        matched: dict[Any, Any] = {}
+        try:
+            for query in rule.queries:
+                for record_id, ts in db.execute(f"SELECT {_column(RECORD)}, {_column(TIME)} FROM ({query})"):
+                    matched[record_id] = ts
+        except sqlite3.Error as error:
+            self.problems.append(f"Sigma rule {rule.title!r} ({rule.source}) failed on this log: {error}")
+            return None
+        if not matched:
+            return None
+        first = sorted(matched.items(), key=lambda pair: (pair[0] is None, pair[0] or 0))[:SHOWN_EVENTS]
+        severity = SEVERITY.get(rule.level or "", "medium")
+        return Finding(ANALYZER, rule.rule_id, severity, f"Sigma: {rule.title}",
+                       {"rule_id": rule.rule_id, "level": rule.level, "tags": list(rule.tags),
+                        "author": rule.author, "count": len(matched), "rule_file": rule.source,
+                        "events": [{"record_id": record_id, "time": ts} for record_id, ts in first]})
