@@ -428,7 +428,7 @@ def _artefacts(data: ReportData) -> list[Block]:
         blocks.append(Paragraph(shown.group.note, "note"))
         blocks.append(Table(["Time (UTC)", "Type", "What", "Source"],
                             [[Mono(row["ts"] or ""), row["type"], row["summary"] or "", Mono(row["source"] or "")]
-                             for row in shown.rows], [34, 26, 80, 40]))
+                             for row in shown.rows], [33, 31, 76, 40]))
     return blocks
 
 
