@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...evidence.capture import CaptureReader
-from . import dns as dns_mod
 from . import ftp as ftp_mod
 from . import tls as tls_mod
 from .app import AppHandler, Opening
 from .decode import Decoder
 from .findings import CaptureFindings
-from .handlers import recognise
+from .handlers import UDP_TRIES, recognise, udp_protocols_on
 from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
 from .tcp import CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, Endpoint
@@ -273,7 +272,9 @@ class CaptureAnalysis:
                 return True
         return False
 
-    def _packet(self, linktype: int, data: bytes, ts: float, ts_ns: int) -> None:
+    # The compiled per-packet path: complexity above 20 on purpose (ruff's C901 excepted here only). Cython compiles
+    # it with analyse.pxd's C types as one function, with no call per packet; docs/ARCHITECTURE.md says so.
+    def _packet(self, linktype: int, data: bytes, ts: float, ts_ns: int) -> None:  # noqa: C901
         """One frame: decode it, find its flow, count it in, and hand its payload on. Compiled with the
         types of analyse.pxd when the install could (as is `_tcp`): this is the per-packet path."""
         not_decoded = self.summary.not_decoded
@@ -435,8 +436,9 @@ class CaptureAnalysis:
             conn.o.on_conflict = lambda *ranges: self._conflict(conn, True, *ranges)
             conn.r.on_conflict = lambda *ranges: self._conflict(conn, False, *ranges)
 
-    def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int, ack: int,
-             payload: bytes, claimed: int, ts_ns: int) -> None:
+    # The compiled per-packet path as _packet is, for TCP segments: complexity above 20 on purpose (C901 excepted).
+    def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int,  # noqa: C901
+             seq: int, ack: int, payload: bytes, claimed: int, ts_ns: int) -> None:
         syn = flags & SYN
         if ep.isn < 0:
             ep.isn = (seq + 1) & 0xFFFFFFFF if syn else seq
@@ -641,21 +643,32 @@ class CaptureAnalysis:
         self._attach(conn, ftp_mod.FtpDataHandler(conn, self, channel))
 
     def _detect_udp(self, conn: _Conn, is_orig: bool, payload: bytes, ts_ns: int) -> None:
+        """A datagram of a flow whose protocol is still to be told: the UDP protocols registered for its ports
+        (handlers.py) are asked in turn, and the first that takes it parses the flow from this datagram on. A
+        datagram none takes is recorded as a problem (malformed DNS is never dropped unsaid); after `UDP_TRIES`
+        of them the flow is left unparsed."""
         conn.udp_tries += 1
-        if not (conn.o_port in dns_mod.DNS_PORTS or conn.r_port in dns_mod.DNS_PORTS):
+        protocols = udp_protocols_on(conn.o_port, conn.r_port)
+        if not protocols:
             conn.deciding = False
             return
-        why = dns_mod.why_not_dns(payload)
-        if why is None:
-            conn.app = "dns"
+        refusals = []
+        for protocol in protocols:
+            why = protocol.why_not(payload)
+            if why is None:
+                conn.app = protocol.name
+                conn.deciding = False
+                conn.handler = protocol.parser(conn, self)
+                conn.handler.datagram(is_orig, payload, ts_ns)
+                return
+            refusals.append((protocol.title, why))
+        for title, why in refusals:
+            self.warn(conn, f"{title} message not decodable ({why}); not recorded")
+        if conn.udp_tries >= UDP_TRIES:
             conn.deciding = False
-            conn.handler = dns_mod.DnsHandler(conn, self)
-            conn.handler.datagram(is_orig, payload, ts_ns)
-            return
-        self.warn(conn, f"DNS message not decodable ({why}); not recorded")  # malformed DNS is never dropped unsaid
-        if conn.udp_tries >= 3:
-            conn.deciding = False
-            self.warn(conn, "traffic on a DNS port that does not parse as DNS: not parsed further")
+            for protocol in protocols:
+                self.warn(conn, f"traffic on a {protocol.title} port that does not parse as {protocol.title}: "
+                                "not parsed further")
 
     def _stop_streams(self, conn: _Conn) -> None:
         for end in (conn.o, conn.r):

@@ -1,8 +1,10 @@
 """What an application protocol is to the capture analysis: how it is told from a TCP flow's first bytes, and the
-parser (`AppHandler`) that then reads the flow's reassembled streams.
+parser (`AppHandler`) that then reads the flow's reassembled streams; or, on UDP, from a flow's ports and first
+datagrams, and the parser (`DatagramHandler`) that then reads its datagrams.
 
 A protocol is one module that defines its parser and one `TcpProtocol` entry (its name, its two recognisers and
-its parser's class), and one line in handlers.py's `TCP_PROTOCOLS`, whose order is the order of asking.
+its parser's class), and one line in handlers.py's `TCP_PROTOCOLS`, whose order is the order of asking; on UDP a
+`UdpProtocol` entry and one line in `UDP_PROTOCOLS`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,15 @@ class AppHandler(Protocol):
     def close(self, ts_ns: int) -> None: ...
 
 
+class DatagramHandler(Protocol):
+    """The parser of one UDP flow. The analysis hands it each datagram's payload in capture order, starting with the
+    one its protocol was told by, and calls `close` when the flow ends."""
+
+    def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None: ...
+
+    def close(self, ts_ns: int) -> None: ...
+
+
 class Verdict(enum.Enum):
     """What a recogniser says of a flow's first bytes."""
 
@@ -101,3 +112,16 @@ class TcpProtocol:
     client_opens: Callable[[Opening], bool] | None
     server_opens: Callable[[Opening], Verdict] | None
     parser: Callable[[Connection, Analysis], AppHandler] | None
+
+
+@dataclass(frozen=True)
+class UdpProtocol:
+    """An application protocol the analysis tells on UDP. It is asked of a flow with either end on one of its
+    `ports`, one datagram at a time until it takes one (`why_not` says None) or `handlers.UDP_TRIES` datagrams have
+    come; each datagram it refuses is a recorded problem, with its reason."""
+
+    name: str  # the flow's application, as Zeek's conn.log service
+    title: str  # how the problems recorded name it ("DNS")
+    ports: frozenset[int]
+    why_not: Callable[[bytes], str | None]  # None: this datagram is one of its messages; else why it is not
+    parser: Callable[[Connection, Analysis], DatagramHandler]

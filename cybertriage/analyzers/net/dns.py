@@ -17,7 +17,7 @@ import socket
 import struct
 from collections import deque
 
-from .app import Analysis, Connection, Opening, TcpProtocol, Verdict
+from .app import Analysis, Connection, Opening, TcpProtocol, UdpProtocol, Verdict
 from .records import DnsRecord, iso_us
 
 _HDR = struct.Struct("!HHHHHH").unpack_from
@@ -320,3 +320,4 @@ def _server_opens(opening: Opening) -> Verdict:
 
 
 PROTOCOL = TcpProtocol("dns", _client_opens, _server_opens, DnsHandler)
+UDP_PROTOCOL = UdpProtocol("dns", "DNS", DNS_PORTS, why_not_dns, DnsHandler)  # also mDNS, LLMNR, NetBIOS names
