@@ -17,10 +17,10 @@ from .base import Deadline
 from .browsers_common import (
     BrowserDatabase,
     BrowserFile,
-    NotThisFile,
     Origin,
     Part,
     Problems,
+    UnreadableBrowserFile,
     database_of,
     integer,
     is_sqlite,
@@ -180,12 +180,13 @@ def autofill(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
 
 def bookmarks(path: Path, where: Origin, deadline: Deadline, problems: Problems) -> Iterator[Artefact]:
     """The Bookmarks file (JSON): every bookmark with the folders it sits in."""
-    if path.stat().st_size > BOOKMARKS_LIMIT:
-        raise NotThisFile(f"a Bookmarks file of {path.stat().st_size} bytes is larger than any browser writes")
+    size = path.stat().st_size
+    if size > BOOKMARKS_LIMIT:
+        raise UnreadableBrowserFile(f"a Bookmarks file of {size} bytes is larger than any browser writes")
     document = json.loads(path.read_bytes().decode("utf-8", "replace"))
     roots = document.get("roots") if isinstance(document, dict) else None
     if not isinstance(roots, dict):
-        raise NotThisFile("not a Chromium Bookmarks file: no 'roots'")
+        raise UnreadableBrowserFile("not a Chromium Bookmarks file: no 'roots'")
     stack: list[tuple[list[str], Any]] = [([], node) for node in reversed(roots.values())]
     while stack:
         deadline.check()

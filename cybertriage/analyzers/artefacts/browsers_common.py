@@ -67,7 +67,8 @@ class BrowserDatabase:
 
     Text that is not valid UTF-8 is read with replacement characters rather than stopping the read; a query that
     runs past the time limit is interrupted inside SQLite (a progress handler), so a hostile database cannot hang
-    the scan; the schema is not trusted (no view, trigger or function of the file's own runs)."""
+    the scan; the schema is not trusted (no view, trigger or function of the file's own runs) and its damaged
+    entries are passed over."""
 
     def __init__(self, path: Path, deadline: Deadline) -> None:
         self.deadline = deadline
@@ -76,11 +77,23 @@ class BrowserDatabase:
         self.connection.row_factory = sqlite3.Row
         self.connection.set_progress_handler(self._out_of_time, PROGRESS_STEPS)
         self.connection.execute("PRAGMA trusted_schema = OFF")
+        # A damaged schema entry (an index whose pages were cut off) must not stop the tables that are whole from
+        # being read: SQLite skips such entries when the schema is writable, which a read-only connection never is.
+        self.connection.execute("PRAGMA writable_schema = ON")
         self.tables: dict[str, set[str]] = {}
-        names = [row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for name in names:
+        for name in self._table_names():
             quoted = name.replace('"', '""')
             self.tables[name] = {row[1] for row in self.connection.execute(f'PRAGMA table_info("{quoted}")')}
+
+    def _table_names(self) -> list[str]:
+        """The tables of the schema SQLite loaded (PRAGMA table_list reads it from memory, so a damaged page of
+        sqlite_master that loading passed over does not stop the listing; SQLite before 3.37 lacks it)."""
+        try:
+            return [row[1] for row in self.connection.execute("PRAGMA table_list")
+                    if row[0] == "main" and row[2] == "table" and not row[1].startswith("sqlite_")]
+        except sqlite3.OperationalError:
+            return [row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                              "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")]
 
     def _out_of_time(self) -> int:
         try:
@@ -209,12 +222,17 @@ def database_of(kind: str, parts: tuple[Part, ...]) -> Callable[[Path, Origin, D
     file (a problem, raised); a part the damage stops is a problem with the count it read, and the next is read."""
 
     def read(path: Path, where: Origin, deadline: Deadline, problems: Problems) -> Iterator[Artefact]:
+        short = cut_short(path)
+        if short:
+            problems.append(f"{kind} {short}")
         database = BrowserDatabase(path, deadline)
         try:
             present = [part for part in parts if all(table in database.tables for table in part.needs)]
             if not present:
                 found = ", ".join(sorted(database.tables)) or "none"
-                raise NotThisFile(f"not a {kind} database: none of its tables (tables found: {found})")
+                if short:
+                    raise UnreadableBrowserFile(f"none of the {kind} tables is in what is left (tables found: {found})")
+                raise UnreadableBrowserFile(f"not a {kind} database: none of its tables (tables found: {found})")
             for part in present:
                 count = 0
                 try:
@@ -231,5 +249,27 @@ def database_of(kind: str, parts: tuple[Part, ...]) -> Callable[[Path, Origin, D
     return read
 
 
-class NotThisFile(Exception):
-    """The file has the name of a browser file but not its content."""
+class UnreadableBrowserFile(Exception):
+    """The file has the name of a browser file but not its content, or not enough of it to read any record."""
+
+
+def cut_short(path: Path) -> str | None:
+    """What is missing when the file is shorter than the size its SQLite header gives (a copy cut short, a
+    carved file): the records on the missing pages are lost, whatever the rest yields."""
+    with open(path, "rb") as database:
+        header = database.read(100)
+        size = database.seek(0, 2)
+    if len(header) < 100:
+        return f"cut short: {size} bytes, less than a SQLite header"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if page_size < 512:
+        return None
+    # The header's page count is only kept by SQLite 3.7.0 and later, which say so with a matching change counter.
+    if header[24:28] == header[92:96] and pages * page_size > size:
+        return (f"cut short: {size // page_size} of the {pages} pages its header gives are there; "
+                "what the others held is lost")
+    if size % page_size:
+        return f"cut short: it ends {size % page_size} bytes into a page of {page_size}; what followed is lost"
+    return None
