@@ -12,6 +12,7 @@ from .artefacts.event_logs import EventLogs
 from .artefacts.prefetch import Prefetch
 from .artefacts.recycle_bin import RecycleBin
 from .artefacts.shortcuts import JumpList, Shortcut
+from .artefacts.tasks import ScheduledTask
 from .base import Analyzer, Settings
 from .filetype import FileType
 from .hashing import Hashing
@@ -31,6 +32,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     Shortcut.NAME: Shortcut,
     JumpList.NAME: JumpList,
     RecycleBin.NAME: RecycleBin,
+    ScheduledTask.NAME: ScheduledTask,
     BrowserHistory.NAME: BrowserHistory,
     EventLogs.NAME: EventLogs,
     Indicators.NAME: Indicators,
