@@ -34,9 +34,10 @@ FIREFOX_VISIT = {1: "link", 2: "typed", 3: "bookmark", 4: "embed", 5: "redirect_
 
 
 def shell(database: Path | str, sql: str) -> list[dict]:
-    """Rows as the sqlite3 shell reads them (read-only)."""
-    done = subprocess.run(["sqlite3", "-readonly", "-json", str(database), sql], capture_output=True, text=True,
-                          check=True)
+    """Rows as the sqlite3 shell reads them: read-only, and as an immutable file, so that a WAL-mode database gets
+    no -shm or -wal file made beside it in the test data."""
+    name = f"{database.resolve().as_uri()}?immutable=1" if isinstance(database, Path) else database
+    done = subprocess.run(["sqlite3", "-readonly", "-json", name, sql], capture_output=True, text=True, check=True)
     return json.loads(done.stdout) if done.stdout.strip() else []
 
 
