@@ -7,6 +7,7 @@ of the XML (printed with `iconv`), and a task the test writes in the layout Wind
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from cybertriage.analyzers.artefacts.tasks import ScheduledTask
 from cybertriage.analyzers.base import Finding, Item, Settings
 from cybertriage.analyzers.results import Artefact
 from cybertriage.evidence.base import BytesContent, EvidenceObject
+from tests.analyzers.artefacts.test_prefetch import sccainfo
+from tests.analyzers.artefacts.test_shortcuts import lnkinfo
+from tests.conftest import run_cli
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "artefacts" / "tasks"
 
@@ -181,3 +185,59 @@ def test_job_with_lying_string_length_is_a_recorded_problem():
     assert records == []
     [(stage, reason)] = item.skipped
     assert stage == "tasks" and "runs past" in reason
+
+
+# -- end to end: a triage collection of the Windows files this issue names -----------------------------------
+
+def test_scan_of_a_triage_folder_exports_each_artefact(tmp_path):
+    """prefetch, lnk, jumplist, recycle and task rows from `cybertriage scan` of a folder, through `export --what
+    artifacts`, with the malicious task's finding in `export --what findings`; values against sccainfo, lnkinfo and
+    plaso's published expectations, as the unit tests check them."""
+    data = DATA.parent
+    evidence = tmp_path / "C"
+    layout = {
+        "Windows/Prefetch/CMD.EXE-087B4001.pf": data / "prefetch/CMD.EXE-087B4001.pf",
+        "Users/bob/Desktop/Nero InfoTool.lnk": data / "lnk/NeroInfoTool.lnk",
+        "Users/bob/AppData/Roaming/Microsoft/Windows/Recent/AutomaticDestinations/"
+        "9d1f905ce5044aee.automaticDestinations-ms": data / "lnk/9d1f905ce5044aee.automaticDestinations-ms",
+        "$Recycle.Bin/S-1-5-21-1-2-3-1001/$I103S5F.jpg": data / "recycle/$I103S5F.jpg",
+        "Windows/System32/Tasks/Microsoft/VisualStudio/VSIX Auto Update": DATA / "VSIX Auto Update",
+    }
+    for place, source in layout.items():
+        (evidence / place).parent.mkdir(parents=True, exist_ok=True)
+        (evidence / place).write_bytes(source.read_bytes())
+    (evidence / "$Recycle.Bin/S-1-5-21-1-2-3-1001/$R103S5F.jpg").write_bytes(b"\xff\xd8\xff\xe0 not much of a jpeg")
+    (evidence / "Windows/System32/Tasks/OneDriveUpdater").write_bytes(utf16_with_bom(WRITTEN))
+    case = tmp_path / "case"
+    scanned = run_cli("scan", evidence, "--case", case, "--quiet")
+    assert scanned.code == 0, scanned.stderr
+    exported = run_cli("export", "--case", case, "--what", "artifacts", "--format", "jsonl")
+    assert exported.code == 0, exported.stderr
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    by_type: dict[str, list[dict]] = {}
+    for row in rows:
+        by_type.setdefault(row["type"], []).append(row)
+
+    [prefetch] = by_type["prefetch"]
+    expected = sccainfo(data / "prefetch/CMD.EXE-087B4001.pf")
+    assert prefetch["source"].endswith("Windows/Prefetch/CMD.EXE-087B4001.pf")
+    assert prefetch["values"]["run_count"] == expected["run_count"]
+    assert prefetch["ts"] == expected["runs"][0]
+    [shortcut] = by_type["lnk"]
+    reference = lnkinfo((data / "lnk/NeroInfoTool.lnk").read_bytes(), tmp_path)
+    assert shortcut["values"]["target_path"] == reference["local_path"]
+    assert shortcut["ts"] == reference["target_modified"]
+    assert {row["values"]["path"] for row in by_type["jumplist"]} == {
+        "http://support.microsoft.com/kb/3124263",
+        "http://go.microsoft.com/fwlink/?linkid=624682&clcid=0x409&campaign=ct!!31DAEFFBA6804D2599B337798559C7F4"}
+    [deleted] = by_type["recycle"]
+    assert deleted["values"]["original_path"] == "C:\\Users\\random\\Downloads\\bunnies.jpg"
+    assert deleted["ts"] == "2016-06-29T21:37:45.618Z"
+    assert deleted["values"]["data_file"].endswith("$Recycle.Bin/S-1-5-21-1-2-3-1001/$R103S5F.jpg")
+    assert {row["values"]["uri"] for row in by_type["task"]} == {
+        "\\Microsoft\\VisualStudio\\VSIX Auto Update", "\\OneDriveUpdater"}
+    findings = run_cli("export", "--case", case, "--what", "findings", "--format", "jsonl")
+    assert findings.code == 0, findings.stderr
+    persistence = [json.loads(line) for line in findings.stdout.splitlines()
+                   if json.loads(line).get("rule") == "persistence-suspicious"]
+    assert len(persistence) == 2 and all(row["object"].endswith("Tasks/OneDriveUpdater") for row in persistence)
