@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from cybertriage.analyzers.artefacts.base import Deadline, OutOfTime
 from cybertriage.analyzers.artefacts.browsers import BrowserHistory
+from cybertriage.analyzers.artefacts.browsers_common import BrowserDatabase
 from cybertriage.analyzers.base import Item, Settings
 from cybertriage.evidence.base import BytesContent, EvidenceObject
 from tests.conftest import run_cli
@@ -460,3 +462,65 @@ def test_scan_of_user_profiles_exports_browser_artefacts(tmp_path: Path) -> None
     assert [row["values"]["target_path"] for row in downloads] == \
            [row["full_path"] for row in shell(DATA / "History", "SELECT full_path FROM downloads ORDER BY id")]
     assert all(row["ts"] for row in rows if row["type"] == "browser.visit")
+
+
+def test_hostile_values_are_read_without_a_crash(tmp_path: Path) -> None:
+    """Text where numbers belong, times out of range, bytes that are not UTF-8, a line break in a URL, a visit
+    whose page is gone, a transition with every bit set."""
+    hostile = tmp_path / "History"
+    shell_write(hostile, """
+        CREATE TABLE urls (id INTEGER PRIMARY KEY, url LONGVARCHAR, title LONGVARCHAR, visit_count INTEGER,
+          typed_count INTEGER, last_visit_time INTEGER);
+        CREATE TABLE visits (id INTEGER PRIMARY KEY, url INTEGER, visit_time INTEGER, from_visit INTEGER,
+          transition INTEGER);
+        INSERT INTO urls VALUES (1, 'http://a.example/' || char(10) || 'Visited http://b.example/',
+          CAST(x'ff41' AS TEXT), 'many', NULL, 'never');
+        INSERT INTO visits VALUES (1, 1, 'yesterday', NULL, -1), (2, 1, 9223372036854775807, 0, 0),
+          (3, 99, 13300000000000000, 0, 1), (4, 1, -5, 0, x'00');""")
+    records, problems = parse(hostile, f"{CHROME}/History")
+    assert problems == []
+    assert [r.ts for r in records][:2] == [None, None] and records[3].ts is None
+    (row,) = shell(hostile, f"SELECT datetime(13300000000000000{WEBKIT}) AS t")
+    assert records[2].ts == iso(row["t"]) and records[2].values["url"] is None
+    first = records[0]
+    assert "\n" not in first.summary and "\\u000a" in first.summary
+    assert first.values["url"] == "http://a.example/\nVisited http://b.example/"
+    assert first.values["title"] == "\ufffdA" and first.values["visit_count"] is None
+    assert first.values["transition"] == "unknown (255)" and "server_redirect" in first.values["transition_qualifiers"]
+    json.dumps([r.values for r in records])  # JSON-ready, whatever the file held
+
+
+def test_a_bookmark_folder_loop_ends(tmp_path: Path) -> None:
+    places = tmp_path / "places.sqlite"
+    shell_write(places, """
+        CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url LONGVARCHAR, title LONGVARCHAR);
+        CREATE TABLE moz_bookmarks (id INTEGER PRIMARY KEY, type INTEGER, fk INTEGER, parent INTEGER,
+          title LONGVARCHAR, dateAdded INTEGER, lastModified INTEGER);
+        INSERT INTO moz_places VALUES (1, 'https://example.org/', 'x');
+        INSERT INTO moz_bookmarks VALUES (2, 2, NULL, 3, 'one', 0, 0), (3, 2, NULL, 2, 'two', 0, 0),
+          (4, 1, 1, 2, 'looped', 0, 0);""")
+    records, problems = parse(places, f"{FIREFOX}/places.sqlite")
+    assert problems == []
+    (bookmark,) = records
+    assert bookmark.values["folder"] == "two/one"
+
+
+def test_a_runaway_query_is_stopped_inside_sqlite(tmp_path: Path) -> None:
+    """The time limit reaches into SQLite: a query that would never end is interrupted and said as out of time."""
+    database = tmp_path / "History"
+    shell_write(database, "CREATE TABLE visits (id INTEGER PRIMARY KEY)")
+    opened = BrowserDatabase(database, Deadline(0.2))
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    with pytest.raises(OutOfTime):
+        list(opened.rows(endless))
+    opened.close()
+
+
+def test_a_view_in_place_of_a_table_is_not_run(tmp_path: Path) -> None:
+    """A file whose 'visits' is an endless view is not a history: nothing of its own is run."""
+    fake = tmp_path / "History"
+    shell_write(fake, "CREATE VIEW visits AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                      "SELECT x AS id FROM c; CREATE TABLE urls (id INTEGER PRIMARY KEY)")
+    records, problems = parse(fake, f"{CHROME}/History")
+    assert records == []
+    assert "not a Chromium history database" in problems[0][1]
