@@ -19,6 +19,7 @@ from ..base import Finding, Item
 from ..results import Artefact
 from .base import ArtefactParser, Deadline, content_bytes, filetime
 
+PREFETCH_SIZE_LIMIT = 64 * 1024 * 1024  # the largest are a few megabytes; a bigger ".pf" is not held in memory
 LOADED_FILES_KEPT = 1000  # a program can load thousands; the first ones are the program and its own libraries
 _VERSIONS = {version.to_bytes(4, "little") for version in (17, 23, 26, 30, 31)}
 _WINDOWS_NAME = re.compile(r".+-[0-9A-Fa-f]{8}\.pf", re.I)
@@ -42,6 +43,8 @@ class Prefetch(ArtefactParser):
         return head[:4] in _VERSIONS and _WINDOWS_NAME.fullmatch(name) is not None
 
     def parse(self, item: Item, path: Path | None, deadline: Deadline) -> Iterator[Artefact | Finding]:
+        if item.obj.size > PREFETCH_SIZE_LIMIT:
+            raise ValueError(f"{item.obj.size} bytes, far more than a prefetch file holds")
         scca = pyscca.file()
         scca.open_file_object(io.BytesIO(content_bytes(item)))
         try:

@@ -32,6 +32,8 @@ _INFO2_HEADER = struct.Struct("<IIIII")
 _INFO2_ENTRY = struct.Struct("<260sIIQI")  # ANSI path, index, drive number, deletion time, size
 _I_NAME = re.compile(r"\$I[^\\/]*", re.I)
 _PATH_CHARACTERS = 260
+I_SIZE_LIMIT = 128 * 1024  # a $I file holds one path of at most 32,767 characters
+INFO2_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class RecycleBin(ArtefactParser):
@@ -47,8 +49,11 @@ class RecycleBin(ArtefactParser):
         return name.upper() == "INFO2" and len(head) >= 20 and int.from_bytes(head[12:16], "little") in (280, 800)
 
     def parse(self, item: Item, path: Path | None, deadline: Deadline) -> Iterator[Artefact | Finding]:
+        info2 = item.obj.name.upper() == "INFO2"
+        if item.obj.size > (INFO2_SIZE_LIMIT if info2 else I_SIZE_LIMIT):
+            raise ValueError(f"{item.obj.size} bytes, far more than a Recycle Bin record file holds")
         data = content_bytes(item)
-        if item.obj.name.upper() == "INFO2":
+        if info2:
             yield from _info2(data, item.obj.path, deadline)
         else:
             yield _i_file(data, item.obj.path)

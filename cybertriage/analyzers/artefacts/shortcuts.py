@@ -26,6 +26,8 @@ from ..base import Finding, Item
 from ..results import Artefact
 from .base import ArtefactParser, Deadline, content_bytes, filetime
 
+SHORTCUT_SIZE_LIMIT = 1024 * 1024  # a shortcut is a few kilobytes: of a larger file only its first mebibyte is read
+JUMP_LIST_SIZE_LIMIT = 64 * 1024 * 1024
 LNK_HEADER = b"\x4c\x00\x00\x00" + uuid.UUID("00021401-0000-0000-c000-000000000046").bytes_le
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _TIMES = struct.Struct("<QQQ")  # ShellLinkHeader (MS-SHLLINK 2.1): creation, access, write FILETIMEs at offset 28
@@ -47,7 +49,11 @@ class Shortcut(ArtefactParser):
         return item.head.startswith(LNK_HEADER)
 
     def parse(self, item: Item, path: Path | None, deadline: Deadline) -> Iterator[Artefact | Finding]:
-        values, problem = shortcut_values(content_bytes(item))
+        data = item.head[:SHORTCUT_SIZE_LIMIT] if item.obj.size > SHORTCUT_SIZE_LIMIT else content_bytes(item)
+        values, problem = shortcut_values(data)
+        if item.obj.size > SHORTCUT_SIZE_LIMIT:
+            cut = f"only the first {SHORTCUT_SIZE_LIMIT} of {item.obj.size} bytes read"
+            problem = f"{cut}; {problem}" if problem else cut
         if problem:
             item.skipped.append((self.NAME, f"shortcut partly read: {problem}"))
         yield Artefact("lnk", values.get("target_modified"), _summary("Shortcut to", values), values)
@@ -67,6 +73,8 @@ class JumpList(ArtefactParser):
         return name.endswith(".customdestinations-ms") and item.head[:4] in (b"\x02\x00\x00\x00",)
 
     def parse(self, item: Item, path: Path | None, deadline: Deadline) -> Iterator[Artefact | Finding]:
+        if item.obj.size > JUMP_LIST_SIZE_LIMIT:
+            raise ValueError(f"{item.obj.size} bytes, far more than a jump list holds")
         data = content_bytes(item)
         match = _APP_ID.match(item.obj.name)
         app_id = match[1].lower() if match else None

@@ -240,3 +240,11 @@ def test_truncated_jump_list_keeps_the_streams_left():
     for before in whole:
         if before.values["stream"] in kept:
             assert kept[before.values["stream"]]["local_path"] == before.values["local_path"]
+
+
+def test_oversized_shortcut_reads_its_first_mebibyte():
+    data = (DATA / "NeroInfoTool.lnk").read_bytes() + b"\0" * (1024 * 1024)
+    [record], item = analysed(Shortcut, "padded.lnk", data)
+    assert record.values["target_path"] == r"C:\Program Files (x86)\Nero\Nero 9\Nero InfoTool\InfoTool.exe"
+    [(stage, reason)] = item.skipped
+    assert stage == "lnk" and "only the first 1048576" in reason
