@@ -54,7 +54,7 @@ class Prefetch(ArtefactParser):
 
 
 def _record(scca: Any, deadline: Deadline) -> Artefact:
-    executable = scca.executable_filename or ""
+    executable = _text(scca.executable_filename)
     version = scca.format_version
     runs = [filetime(scca.get_last_run_time_as_integer(index)) for index in range(8 if version >= 26 else 1)]
     last_runs = sorted((run for run in runs if run), reverse=True)
@@ -62,7 +62,7 @@ def _record(scca: Any, deadline: Deadline) -> Artefact:
     for index in range(scca.number_of_filenames):
         if index % 256 == 0:
             deadline.check()
-        loaded.append(scca.get_filename(index) or "")
+        loaded.append(_text(scca.get_filename(index)))
     volumes = [_volume(scca.get_volume_information(index)) for index in range(scca.number_of_volumes)]
     full_paths = _executable_paths(executable, loaded, [volume["device_path"] for volume in volumes])
     values: dict[str, Any] = {
@@ -85,8 +85,16 @@ def _record(scca: Any, deadline: Deadline) -> Artefact:
 
 
 def _volume(volume: Any) -> dict[str, Any]:
-    return {"device_path": volume.device_path or "", "serial_number": f"0x{volume.serial_number:08x}",
+    return {"device_path": _text(volume.device_path), "serial_number": f"0x{volume.serial_number:08x}",
             "creation_time": filetime(volume.get_creation_time_as_integer())}
+
+
+def _text(value: str | None) -> str:
+    """A name as libscca decoded it, with any unpaired UTF-16 surrogate (damaged or hostile names) as U+FFFD: the
+    case stores text as UTF-8, which cannot hold one."""
+    if not value:
+        return ""
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _executable_paths(executable: str, loaded: list[str], devices: list[str]) -> list[tuple[str | None, str]]:

@@ -5,6 +5,7 @@ expectations (tests/parsers/winprefetch.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -129,3 +130,16 @@ def test_bad_prefetch_is_a_recorded_problem(damage):
     assert records == []
     [(stage, reason)] = item.skipped
     assert stage == "prefetch" and "unreadable prefetch" in reason and "0 records read before" in reason
+
+
+def test_unpaired_surrogate_in_a_loaded_file_is_replaced():
+    """A name holding half of a UTF-16 surrogate pair (damage, or a hostile name) cannot be stored as UTF-8 text:
+    it reads as U+FFFD, and the rest of the record stands."""
+    data = (DATA / "PING.EXE-B29F6629.pf").read_bytes()
+    name = "NTDLL.DLL".encode("utf-16-le")
+    bad = data.replace(name, "\ud941TDLL.DLL".encode("utf-16-le", "surrogatepass"), 1)
+    [record], item = parsed("PING.EXE-B29F6629.pf", bad)
+    assert item.skipped == []
+    assert record.values["loaded_files"][0].endswith("\\\ufffdTDLL.DLL")
+    assert json.dumps(record.values, ensure_ascii=False).encode("utf-8")
+    assert record.values["run_count"] == 14
