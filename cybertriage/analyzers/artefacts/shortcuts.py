@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import LnkParse3
 import olefile
+from LnkParse3.info.network import Network
 
 from ..base import Finding, Item
 from ..results import Artefact
@@ -70,7 +71,7 @@ class JumpList(ArtefactParser):
         name = item.obj.name.lower()
         if name.endswith(".automaticdestinations-ms"):
             return item.head.startswith(_OLE)
-        return name.endswith(".customdestinations-ms") and item.head[:4] in (b"\x02\x00\x00\x00",)
+        return name.endswith(".customdestinations-ms") and item.head[:4] == b"\x02\x00\x00\x00"  # format version 2
 
     def parse(self, item: Item, path: Path | None, deadline: Deadline) -> Iterator[Artefact | Finding]:
         if item.obj.size > JUMP_LIST_SIZE_LIMIT:
@@ -132,21 +133,23 @@ def _link_info(lnk: Any, data: bytes, problems: list[str]) -> dict[str, Any]:
         problems.append(f"link information offsets point past its {size} bytes: {', '.join(lying)}")
     # The ANSI suffix: LnkParse3 1.x reads the Unicode one 4 bytes past its offset.
     suffix = None if "path suffix" in lying else _text(info.common_path_suffix() if offsets["path suffix"] else None)
-    if type(info).__name__ == "Network":
-        if "network link" in lying:
-            return {}
-        share = _text(info.net_name_unicode() if info.net_name_offset_unicode() else info.net_name())
-        return {"network_share": share, "network_device": _text(info.device_name()),
-                "network_path": "\\".join(part for part in (share, suffix) if part) or None}
     values: dict[str, Any] = {}
-    if "local path" not in lying:
-        base = _text(info.local_base_path_unicode() if info.local_base_path_offset_unicode()
-                     else info.local_base_path() if offsets["local path"] else None)
-        values["local_path"] = (base or "") + (suffix or "") or None
-    if "volume" not in lying:
-        label = _text(info.volume_label_unicode() if info.volume_label_unicode_offset() else info.volume_label())
-        values.update({"drive_type": info.r_drive_type(), "drive_type_name": info.drive_type(),
-                       "volume_serial": info.drive_serial_number(), "volume_label": label})
+    if info.flags() & 2 and "network link" not in lying:  # CommonNetworkRelativeLink: the target on a share
+        # LnkParse3 reads one location per shortcut, the local one when there are both: the network one is read
+        # from the same link information bytes.
+        network = info if type(info).__name__ == "Network" else Network(indata=info._raw, cp=None)
+        share = _text(network.net_name_unicode() if network.net_name_offset_unicode() else network.net_name())
+        values.update({"network_share": share, "network_device": _text(network.device_name()),
+                       "network_path": "\\".join(part for part in (share, suffix) if part) or None})
+    if info.flags() & 1:  # VolumeIDAndLocalBasePath: the target on a local volume
+        if "local path" not in lying:
+            base = _text(info.local_base_path_unicode() if info.local_base_path_offset_unicode()
+                         else info.local_base_path() if offsets["local path"] else None)
+            values["local_path"] = (base or "") + (suffix or "") or None
+        if "volume" not in lying:
+            label = _text(info.volume_label_unicode() if info.volume_label_unicode_offset() else info.volume_label())
+            values.update({"drive_type": info.r_drive_type(), "drive_type_name": info.drive_type(),
+                           "volume_serial": info.drive_serial_number(), "volume_label": label})
     return values
 
 

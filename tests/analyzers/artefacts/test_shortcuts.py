@@ -55,14 +55,14 @@ LNKINFO_FIELDS = {
     "Drive serial number": ("volume_serial", str),
     "Volume label": ("volume_label", str),
     "Local path": ("local_path", str),
-    "Network path": ("network_share", str),
+    "Network path": ("network_path", str),
     "Description": ("description", str),
     "Relative path": ("relative_path", str),
     "Working directory": ("working_directory", str),
     "Command line arguments": ("arguments", str),
     "Icon location": ("icon_location", str),
     "Environment variables location": ("environment_location", str),
-    "Machine identifier": ("machine_id", str),
+    "Machine identifier": ("machine_id", lambda text: text or None),  # an empty name is no name
     "Droid volume identifier": ("droid_volume_id", str),
     "Droid file identifier": ("droid_file_id", str),
     "Birth droid volume identifier": ("birth_droid_volume_id", str),
@@ -85,6 +85,8 @@ def lnkinfo(data: bytes, tmp_path: Path) -> dict:
             name, convert = LNKINFO_FIELDS.get(match[1], (None, None))
             if name:
                 expected[name] = convert(match[2])
+    if "local_path" not in expected and expected.get("drive_type") == 0:  # lnkinfo prints an absent volume as zeros
+        del expected["drive_type"], expected["volume_serial"]
     return expected
 
 
@@ -94,7 +96,8 @@ def assert_as_lnkinfo(values: dict, expected: dict) -> None:
     assert got == expected
 
 
-@pytest.mark.parametrize("name", ["example.lnk", "NeroInfoTool.lnk"])
+@pytest.mark.parametrize("name", ["example.lnk", "NeroInfoTool.lnk", "network_info.lnk", "sample16.lnk",
+                                  "decoding_error3.lnk"])
 def test_shortcut_equals_lnkinfo(name, tmp_path):
     [record], item = analysed(Shortcut, name)
     assert item.skipped == []
@@ -113,6 +116,14 @@ def test_shortcut_fields_lnkinfo_does_not_print():
     [example], _ = analysed(Shortcut, "example.lnk")
     assert example.values["mac_address"] == "00:1d:09:fa:5a:1c"
     assert example.values["droid_created"] == "2009-07-14T05:45:20.500012Z"
+
+
+def test_shortcut_to_a_share():
+    [record], _ = analysed(Shortcut, "network_info.lnk")
+    assert record.values["network_share"] == "\\\\10.0.0.150\\LMmetal"
+    assert record.values["network_device"] == "Z:"
+    assert record.values["target_path"] == record.values["network_path"]
+    assert "local_path" not in record.values and "volume_serial" not in record.values
 
 
 def test_unpaired_surrogate_as_plaso_reads_it():
