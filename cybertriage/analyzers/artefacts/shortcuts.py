@@ -149,7 +149,7 @@ def _link_info(lnk: Any, data: bytes, problems: list[str]) -> dict[str, Any]:
         if "volume" not in lying:
             label = _text(info.volume_label_unicode() if info.volume_label_unicode_offset() else info.volume_label())
             values.update({"drive_type": info.r_drive_type(), "drive_type_name": info.drive_type(),
-                           "volume_serial": info.drive_serial_number(), "volume_label": label})
+                           "volume_serial": f"0x{int(info.drive_serial_number(), 16):08x}", "volume_label": label})
     return values
 
 

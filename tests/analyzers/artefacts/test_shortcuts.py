@@ -97,7 +97,7 @@ def assert_as_lnkinfo(values: dict, expected: dict) -> None:
 
 
 @pytest.mark.parametrize("name", ["example.lnk", "NeroInfoTool.lnk", "network_info.lnk", "sample16.lnk",
-                                  "decoding_error3.lnk"])
+                                  "decoding_error3.lnk", "invalid_date3.lnk"])
 def test_shortcut_equals_lnkinfo(name, tmp_path):
     [record], item = analysed(Shortcut, name)
     assert item.skipped == []
