@@ -9,6 +9,7 @@ from __future__ import annotations
 from .archive import ZipArchive
 from .artefacts.browsers import BrowserHistory
 from .artefacts.event_logs import EventLogs
+from .artefacts.hives import RegistryHives
 from .artefacts.prefetch import Prefetch
 from .artefacts.recycle_bin import RecycleBin
 from .artefacts.shortcuts import JumpList, Shortcut
@@ -35,6 +36,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     ScheduledTask.NAME: ScheduledTask,
     BrowserHistory.NAME: BrowserHistory,
     EventLogs.NAME: EventLogs,
+    RegistryHives.NAME: RegistryHives,
     Indicators.NAME: Indicators,
 }
 
