@@ -84,7 +84,7 @@ def mark_verified(db: sqlite_utils.Database, evidence_id: int, pending: str) -> 
     db.execute("UPDATE evidence SET verified = 'verified' WHERE id = ? AND verified = ?", [evidence_id, pending])
 
 
-def unhash_files(db: sqlite_utils.Database, evidence_id: int, run_id: int, damaged: list[tuple[int, str, int | None]],
+def unhash_files(db: sqlite_utils.Database, evidence_id: int, run_id: int, damaged: list[tuple[int, str, str | None]],
                  note: str) -> None:
     """Files stored in unreadable or damaged sectors, each (partition_offset, path, inode), and everything
     inside them (archive members), lose their hashes and type and carry `note`; each is a problem, and the

@@ -125,6 +125,7 @@ class EvidenceSource(abc.ABC):
     """One piece of evidence turned into a stream of objects."""
 
     KIND: ClassVar[str]
+    format: str  # what the examiner calls the container: "ewf", "raw", "pcapng", "folder" …
 
     def __init__(self, path: Path) -> None:
         self.path = path

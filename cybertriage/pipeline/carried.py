@@ -26,11 +26,12 @@ class CarriedObjects:
 
     def keep(self, obj: EvidenceObject, sha256: str) -> None:
         """Store this object's bytes, once per content."""
-        if sha256 in self.kept:
+        content = obj.content
+        if sha256 in self.kept or content is None:  # kept already, or nothing was read to keep
             return
         self.kept.add(sha256)
         self.slots.acquire()
-        storing = self.storer.submit(keep_carried, self.case_dir, sha256, obj.content)
+        storing = self.storer.submit(keep_carried, self.case_dir, sha256, content)
         storing.add_done_callback(lambda _: self.slots.release())
         self.storing.append((obj.path, storing))
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from ..analyzers import Finding
 from ..case import audit, writes
 from ..case.store import crash_point
@@ -62,9 +64,8 @@ class ContainerHashing(threading.Thread):
         crash_point("hashing-evidence")
 
 
-def verify_image(evidence: EvidenceRecord, cancel: threading.Event) -> Iterator[Progress]:
-    """Recompute the hashes an EWF image stores of the acquired media, and compare."""
-    source = evidence.source
+def verify_image(evidence: EvidenceRecord, source: DiskImage, cancel: threading.Event) -> Iterator[Progress]:
+    """Recompute the hashes an EWF image (the evidence's source) stores of the acquired media, and compare."""
     stored = source.stored_hashes()
     if not stored:
         evidence.writer.call(lambda db: writes.update_evidence(db, evidence.evidence_id, {"verified": "no stored hash"}))
@@ -143,11 +144,14 @@ def record_container_hash(evidence: EvidenceRecord, hashing: ContainerHashing,
         _record_damaged_chunks(evidence, result, damage, cancel)
     else:  # the stored hashes matched, and every chunk passed its checksum
         evidence.writer.call(lambda db: writes.mark_verified(db, evidence.evidence_id, CHUNKS_PENDING))
-    evidence.writer.call(lambda db: (writes.update_evidence(db, evidence.evidence_id, {"sha256": result.sha256}),
-                                     audit(db, "evidence hashed", {
-                                         "evidence": evidence.key, "sha256": result.sha256, "bytes": result.size,
-                                         "unreadable": [str(bad) for bad in result.unreadable],
-                                         **({"damaged_chunks": damage} if damage else {})})))
+
+    def record(db: sqlite_utils.Database) -> None:
+        writes.update_evidence(db, evidence.evidence_id, {"sha256": result.sha256})
+        audit(db, "evidence hashed", {"evidence": evidence.key, "sha256": result.sha256, "bytes": result.size,
+                                      "unreadable": [str(bad) for bad in result.unreadable],
+                                      **({"damaged_chunks": damage} if damage else {})})
+
+    evidence.writer.call(record)
 
 
 def _record_damaged_chunks(evidence: EvidenceRecord, result: ContainerHash, damage: str,
@@ -188,6 +192,7 @@ def _unhash_files_in(evidence: EvidenceRecord, ranges: list[tuple[int, int]], no
     """Files stored (partly) in these (offset, length) ranges of the image lose their hashes and type, are
     noted, and counted in the ledger as skipped for unreadable sectors."""
     source = evidence.source
+    assert isinstance(source, DiskImage)  # the callers' sectors are a disk image's (raw, or EWF with its chunks)
     damaged = list(source.objects_stored_in(ranges, cancel)) if ranges else []
     if not damaged:
         return

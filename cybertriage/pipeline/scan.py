@@ -10,6 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from .. import __version__
 from ..analyzers import build_analyzers
 from ..analyzers.yara_scan import YaraScan
@@ -112,11 +114,13 @@ class Scan:
         """The run's record: finished, cancelled or completed, with what became of each evidence item."""
         status = "cancelled" if self.cancel.is_set() else "completed"
         summary = [asdict(o) for o in self.outcomes]
-        run.writer.call(lambda db: (writes.update_run(db, run.run_id, {"finished": utc_now(), "status": status,
-                                                                       "summary": json.dumps(summary)}),
-                                    audit(db, "scan finished", {"run": run.run_id, "status": status, "outcomes": [
-                                        {"evidence": o.path, "status": o.status, "files": o.files}
-                                        for o in self.outcomes]})))
+
+        def record(db: sqlite_utils.Database) -> None:
+            writes.update_run(db, run.run_id, {"finished": utc_now(), "status": status, "summary": json.dumps(summary)})
+            audit(db, "scan finished", {"run": run.run_id, "status": status, "outcomes": [
+                {"evidence": o.path, "status": o.status, "files": o.files} for o in self.outcomes]})
+
+        run.writer.call(record)
 
 
 def _index_times(writer: CaseWriter) -> None:

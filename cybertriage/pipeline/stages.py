@@ -10,6 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from ..analyzers.net import analyse_in_child
 from ..case import audit, writes
 from ..case.store import crash_point
@@ -50,8 +52,11 @@ class EvidenceRun:
             return
         if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
             self.evidence_id = previous[0]
-            writer.call(lambda db: (writes.forget_evidence(db, previous[0]),
-                                    writes.update_evidence(db, previous[0], {"status": "added"})))
+            def forget(db: sqlite_utils.Database) -> None:
+                writes.forget_evidence(db, previous[0])
+                writes.update_evidence(db, previous[0], {"status": "added"})
+
+            writer.call(forget)
         else:
             self.evidence_id = writer.call(lambda db: writes.add_evidence(db, self.key, utc_now()))
         self.outcome.evidence_id = self.evidence_id
@@ -64,13 +69,13 @@ class EvidenceRun:
         source: EvidenceSource | None = None
         try:
             source = open_evidence(self.path, capture_analysis=analyse_in_child)
-            ewf = isinstance(source, DiskImage) and source.format == "ewf"
+            ewf_image = source if isinstance(source, DiskImage) and source.format == "ewf" else None
             if isinstance(source, DiskImage):
                 source.listing_stall_seconds = self.run.options.listing_stall_seconds
             evidence = self._describe(source)
-            hashing = ContainerHashing(source.container_files, ewf)
-            if ewf and self.run.options.verify_images:
-                yield from verify_image(evidence, self.run.cancel)
+            hashing = ContainerHashing(source.container_files, ewf_image is not None)
+            if ewf_image is not None and self.run.options.verify_images:
+                yield from verify_image(evidence, ewf_image, self.run.cancel)
             yield from self._analyse(evidence)
             yield from record_container_hash(evidence, hashing, self.run.cancel)
             self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None)
