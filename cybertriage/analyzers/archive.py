@@ -8,10 +8,14 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
 from ..evidence.base import CHUNK_SIZE, Content, EvidenceObject
 from .base import Analyzer, Finding, Item, Settings
 from .results import ContentType
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/java-archive",
              "application/vnd.android.package-archive"}
@@ -43,12 +47,13 @@ class _ContentFile(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def readinto(self, buffer: memoryview) -> int:
-        length = min(len(buffer), self._content.size - self._position)
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
+        length = min(len(view), self._content.size - self._position)
         if length <= 0:
             return 0
         data = self._content.read_at(self._position, length)
-        buffer[: len(data)] = data
+        view[: len(data)] = data
         self._position += len(data)
         return len(data)
 
@@ -61,7 +66,7 @@ class _MemberContent(Content):
         self._info = info
         self._limit = limit
         self.size = info.file_size
-        self._stream: zipfile.ZipExtFile | None = None
+        self._stream: IO[bytes] | None = None
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         produced = 0
@@ -176,7 +181,7 @@ def member_content(container: Content, member: str, settings: Settings) -> Conte
 def _declared_members(source: io.IOBase) -> int:
     """How many members the end of central directory record (zip64 or not) says there are; 0 if unreadable."""
     try:
-        end = zipfile._EndRecData(source)
+        end = zipfile._EndRecData(source)  # type: ignore[attr-defined]  # private: typeshed leaves it out
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
         return 0
-    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0  # type: ignore[attr-defined]  # private, as above

@@ -63,10 +63,7 @@ EXTENSION_TLDS = frozenset({"ac", "ai", "am", "cab", "cc", "in", "inc", "java", 
 # angle brackets, backslash, braces, commas...). In the mapped copy they become 'x', everything else a space.
 _DELIMITERS = b"\"'<>`{}|\\^,"
 _TOKEN_BYTES = bytes(c for c in range(0x21, 0x7F) if c not in _DELIMITERS)
-_MAP = bytearray(b" " * 256)
-for _c in _TOKEN_BYTES:
-    _MAP[_c] = ord("x")
-_MAP = bytes(_MAP)
+_MAP = bytes(ord("x") if c in _TOKEN_BYTES else ord(" ") for c in range(256))
 
 
 
@@ -187,16 +184,16 @@ class Extraction:
 
     def feed(self, chunk: bytes) -> None:
         if self._pending is not None:
-            self._step(final=False)
+            self._step(self._pending, final=False)
         self._pending = chunk
 
     def finish(self) -> None:
         if self._pending is not None:
-            self._step(final=True)
+            self._step(self._pending, final=True)
             self._pending = None
 
-    def _step(self, final: bool) -> None:
-        buf = self._carry + self._pending if self._carry else self._pending
+    def _step(self, pending: bytes, final: bool) -> None:
+        buf = self._carry + pending if self._carry else pending
         if not self.truncated:
             self._scan(buf, final)
         self._seen = self._base + len(buf)

@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import pefile
 
@@ -209,6 +209,14 @@ class _Context:
         self.entropy_budget -= len(sample)
         total = len(sample)
         return round(abs(sum(n / total * math.log2(n / total) for n in collections.Counter(sample).values())), 3)
+
+
+@overload
+def _text(value: bytes | str) -> str: ...
+
+
+@overload
+def _text(value: None) -> None: ...
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -447,7 +455,8 @@ def _resources(ctx: _Context) -> None:
     if root is None:
         return
     types: dict[str, int] = {}
-    embedded, count = [], 0
+    embedded: list[dict[str, object]] = []
+    count = 0
     for path, leaf in _resource_leaves(ctx, root):
         count += 1
         kind = _label(path[0], types=True)

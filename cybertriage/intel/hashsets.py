@@ -234,7 +234,7 @@ def _text_rows(handle: Iterable[str], list_name: str, report: ImportReport) -> I
             continue
         match = _TEXT_LINE.match(line)
         hashed = normal_hash(match[1]) if match else None
-        if hashed is None:
+        if match is None or hashed is None:
             report.skip(f"line {number}", "not an MD5, SHA-1 or SHA-256 hash")
             continue
         kind = HASH_LENGTHS[len(hashed)]
@@ -290,8 +290,8 @@ class HashSetLookup:
         for hash_set in sorted(self.sets, key=lambda s: (s.known != "bad", s.name)):
             row = find_in_hash_set(connection, hash_set, terms)
             if row is not None:
-                kind = next(k for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
-                found.append(KnownMatch(hash_set, row[3], kind, hashes[kind]))
+                kind, value = next((k, v) for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
+                found.append(KnownMatch(hash_set, row[3], kind, value))
         return found
 
 
