@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     QCoreApplication.setOrganizationName("cybertriage")
     QCoreApplication.setApplicationName("cybertriage")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    running = QApplication.instance()  # typed as the core application; in a window test it is the QApplication
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
     app.setWindowIcon(icon("app"))
     app.setStyleSheet(style_sheet())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -35,6 +35,7 @@ from ..case import browse
 from ..case.host_profile import HostProfile
 from ..formatting import utc_iso
 from ..text_safety import visible_html as esc
+from .case_window import named
 from .network import RecordsModel, Table
 
 ARTEFACTS = Table("artifacts", "Artefacts", (("ts", "Time (UTC)", 215), ("type", "Type", 150),
@@ -69,29 +70,29 @@ class ArtefactsView(QObject):
         self.conn: sqlite3.Connection | None = None
         self.model: ArtefactsModel | None = None
         self.counts: list[tuple[str, int]] = []
-        self.widget = QWidget(objectName="artefactsTab")
+        self.widget = named(QWidget(), "artefactsTab")
         layout = QVBoxLayout(self.widget)
-        top = QWidget(objectName="artefactsFilters")
+        top = named(QWidget(), "artefactsFilters")
         bar = QHBoxLayout(top)
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(QLabel("Type"))
-        self.type_box = QComboBox(objectName="artefactsType")
+        self.type_box = named(QComboBox(), "artefactsType")
         self.type_box.setMinimumWidth(260)
         self.type_box.currentIndexChanged.connect(self._narrow)
         bar.addWidget(self.type_box)
-        self.text_edit = QLineEdit(objectName="artefactsText")
+        self.text_edit = named(QLineEdit(), "artefactsText")
         self.text_edit.setPlaceholderText("Filter summary or source file…")
         self.text_edit.setClearButtonEnabled(True)
         self._typing = QTimer(self, singleShot=True, interval=300)
         self._typing.timeout.connect(self._narrow)
         self.text_edit.textChanged.connect(lambda _: self._typing.start())
         bar.addWidget(self.text_edit, 1)
-        self.count_label = QLabel(objectName="artefactsCount")
+        self.count_label = named(QLabel(), "artefactsCount")
         bar.addWidget(self.count_label)
         layout.addWidget(top)
 
-        splitter = QSplitter(objectName="artefactsSplitter")
-        self.view = QTableView(objectName="artefactsView")
+        splitter = named(QSplitter(), "artefactsSplitter")
+        self.view = named(QTableView(), "artefactsView")
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setAlternatingRowColors(True)
@@ -101,17 +102,17 @@ class ArtefactsView(QObject):
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
         splitter.addWidget(self.view)
-        side = QWidget(objectName="artefactDetails")
+        side = named(QWidget(), "artefactDetails")
         box = QVBoxLayout(side)
         box.setContentsMargins(0, 0, 0, 0)
-        self.details = QTextBrowser(objectName="artefactFields")
+        self.details = named(QTextBrowser(), "artefactFields")
         box.addWidget(self.details, 1)
         buttons = QWidget()
         row = QHBoxLayout(buttons)
         row.setContentsMargins(0, 0, 0, 0)
-        self.file_button = QPushButton("Show source file", objectName="artefactShowFile")
+        self.file_button = named(QPushButton("Show source file"), "artefactShowFile")
         self.file_button.clicked.connect(self._show_file)
-        self.time_button = QPushButton("Show in timeline", objectName="artefactShowTime")
+        self.time_button = named(QPushButton("Show in timeline"), "artefactShowTime")
         self.time_button.clicked.connect(self._show_time)
         row.addWidget(self.file_button)
         row.addWidget(self.time_button)
@@ -161,7 +162,7 @@ class ArtefactsView(QObject):
             if "." in kind:
                 family = kind.split(".", 1)[0]
                 families[family] = families.get(family, 0) + count
-        entries = [(None, f"All types ({sum(n for _, n in self.counts):,})")]
+        entries: list[tuple[str | None, str]] = [(None, f"All types ({sum(n for _, n in self.counts):,})")]
         for family, count in sorted(families.items()):
             entries.append((family, f"{family} — all ({count:,})"))
             entries += [(kind, f"    {kind} ({n:,})") for kind, n in self.counts if kind.startswith(family + ".")]
@@ -229,7 +230,7 @@ class SystemView(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.widget = QTextBrowser(objectName="systemTab")
+        self.widget = named(QTextBrowser(), "systemTab")
         self.widget.setOpenLinks(False)
         self.shown: list[HostProfile] | None = None
         self.show_profiles([])
@@ -280,7 +281,7 @@ def _first(values: dict[str, Any], *keys: str) -> str:
     return ""
 
 
-def _table(header: list[str], rows: list[tuple[str, ...]] | list[tuple[str, str]]) -> str:
+def _table(header: list[str], rows: Sequence[tuple[str, ...]]) -> str:
     head = "".join(f"<th align='left'>{esc(title)}</th>" for title in header)
     body = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table cellspacing='0' cellpadding='4' border='1'><tr>{head}</tr>{body}</table>"

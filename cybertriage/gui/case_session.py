@@ -207,9 +207,9 @@ class CaseSession(QObject):
 
     def recent_cases(self) -> list[str]:
         value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
+        if isinstance(value, str):  # one recent case comes back from the settings file as a string
             value = [value]
-        return [str(v) for v in value or []]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def _add_recent(self, folder: Path) -> None:
         recent = [str(folder)] + [p for p in self.recent_cases() if p != str(folder)]

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QBoxLayout, QMainWindow, QTabWidget, QWidget
 
 W = TypeVar("W", bound=QObject)
 
@@ -45,6 +45,9 @@ class CaseWindow(Protocol):
     def is_scanning(self) -> bool:
         """Whether evidence is being processed."""
 
+    def is_reporting(self) -> bool:
+        """Whether a report is being written."""
+
 
 def child(parent: QObject, kind: type[W], name: str) -> W:
     """The widget of the form named `name`; a form without it is a bug, said at once."""
@@ -52,6 +55,21 @@ def child(parent: QObject, kind: type[W], name: str) -> W:
     if found is None:
         raise RuntimeError(f"the form has no {kind.__name__} named {name}")
     return found
+
+
+def box_layout(widget: QWidget | None) -> QBoxLayout:
+    """The row or column a form lays this widget's children out in; one without it is a bug, said at once."""
+    layout = widget.layout() if widget is not None else None
+    if not isinstance(layout, QBoxLayout):
+        raise RuntimeError(f"{widget!r} has no row or column layout")
+    return layout
+
+
+def named(widget: W, name: str) -> W:
+    """The widget, given the objectName the style sheet, the saved layout and the tests find it by (PySide6's
+    stubs do not list the `objectName=` keyword its constructors take)."""
+    widget.setObjectName(name)
+    return widget
 
 
 def restyle(widget: QWidget) -> None:

@@ -51,6 +51,7 @@ from ..case import browse
 from ..case.objects import ObjectReader
 from ..formatting import human_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
+from .case_window import box_layout, named
 
 PAGE = 16 * 1024  # bytes read at a time
 CACHED_PAGES = 256  # 4 MiB of pages kept, whatever the size of the file
@@ -157,11 +158,12 @@ class PagedContent(QObject):
         end = min(self.size, offset + length)
         if offset >= end:
             return b""
-        pages = [self.page(i) for i in range(offset // PAGE, (end - 1) // PAGE + 1)]
-        if any(p is None for p in pages):
+        pages = [self.page(i) for i in range(offset // PAGE, (end - 1) // PAGE + 1)]  # each one missing is asked for
+        read = [page for page in pages if page is not None]
+        if len(read) < len(pages):
             return None
         first = (offset // PAGE) * PAGE
-        return b"".join(pages)[offset - first : end - first]  # type: ignore[arg-type]
+        return b"".join(read)[offset - first : end - first]
 
     def stop(self) -> None:
         """No more reads: the view moved to another object."""
@@ -224,7 +226,7 @@ class HexView(QAbstractScrollArea):
         self.content: PagedContent | None = None
         self.matches: list[Match] = []
         self.current: Match | None = None
-        self.cursor: int | None = None
+        self.cursor_offset: int | None = None  # the byte the cursor is on (QWidget.cursor() is the mouse pointer)
         self._rows = 0
         self._step = 1  # rows per scroll bar step
         self.verticalScrollBar().valueChanged.connect(self.viewport().update)
@@ -236,7 +238,7 @@ class HexView(QAbstractScrollArea):
         self.content = content
         self.matches = matches
         self.current = None
-        self.cursor = None
+        self.cursor_offset = None
         self._rows = math.ceil(content.size / ROW) if content else 0
         self._step = max(1, math.ceil(self._rows / MAX_SCROLL))
         if content is not None:
@@ -256,7 +258,7 @@ class HexView(QAbstractScrollArea):
         if self.content is None:
             return
         offset = max(0, min(offset, max(0, self.content.size - 1)))
-        self.cursor, self.current = offset, match
+        self.cursor_offset, self.current = offset, match
         row = offset // ROW
         first = self.top_offset() // ROW
         if not first <= row < first + self.visible_rows() - 1:
@@ -362,8 +364,8 @@ class HexView(QAbstractScrollArea):
             value = 2 if match == self.current else 1
             for offset in range(max(top, match.start), min(end, match.end)):
                 marks[offset - top] = max(marks[offset - top], value)
-        if self.cursor is not None and top <= self.cursor < end and self.current is None:
-            marks[self.cursor - top] = 3
+        if self.cursor_offset is not None and top <= self.cursor_offset < end and self.current is None:
+            marks[self.cursor_offset - top] = 3
         return marks
 
     # -- mouse and keys ----------------------------------------------------------------------------
@@ -411,14 +413,14 @@ class TextView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.edit = QPlainTextEdit(objectName="textView", readOnly=True)
+        self.edit = named(QPlainTextEdit(readOnly=True), "textView")
         self.edit.setFont(_mono_font())
         layout.addWidget(self.edit)
         bar = QHBoxLayout()
-        self.previous_button = QPushButton("◀ Previous", objectName="textPreviousButton")
-        self.next_button = QPushButton("Next ▶", objectName="textNextButton")
-        self.range_label = QLabel(objectName="textRangeLabel")
-        self.encoding = QComboBox(objectName="textEncoding")
+        self.previous_button = named(QPushButton("◀ Previous"), "textPreviousButton")
+        self.next_button = named(QPushButton("Next ▶"), "textNextButton")
+        self.range_label = named(QLabel(), "textRangeLabel")
+        self.encoding = named(QComboBox(), "textEncoding")
         for label, codec in ENCODINGS:
             self.encoding.addItem(label, codec)
         bar.addWidget(self.previous_button)
@@ -538,14 +540,14 @@ class ContentViewer(QObject):
         self.previous_action.triggered.connect(lambda: self.step_match(-1))
         self.labels: list[QLabel] = []
         for tab, view in ((hex_tab, self.hex), (text_tab, self.text)):
-            layout = tab.layout()
+            layout = box_layout(tab)
             bar = QHBoxLayout()
             bar.setContentsMargins(4, 2, 4, 0)
             for action in (self.go_action, self.previous_action, self.next_action):
                 button = QToolButton()
                 button.setDefaultAction(action)
                 bar.addWidget(button)
-            label = QLabel(objectName="contentPositionLabel")
+            label = named(QLabel(), "contentPositionLabel")
             label.setTextFormat(Qt.TextFormat.RichText)
             bar.addWidget(label, 1)
             self.labels.append(label)

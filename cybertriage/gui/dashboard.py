@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QTableView
 
 from ..case import browse
 from ..severity import SEVERITIES_WORST_FIRST
-from .case_window import CaseWindow, child
+from .case_window import CaseWindow, child, named
 from .formatting import SEVERITY_COLORS
 from .models import Column, RowsModel
 
@@ -33,7 +33,7 @@ class Dashboard(QObject):
         self.severity_cards: dict[str, QLabel] = {}
         cards = child(main.window, QHBoxLayout, "severityCards")
         for severity in SEVERITIES_WORST_FIRST:
-            card = QLabel(objectName="severityCard")
+            card = named(QLabel(), "severityCard")
             card.setProperty("severity", severity)
             card.setTextFormat(Qt.TextFormat.RichText)
             card.setAlignment(Qt.AlignmentFlag.AlignCenter)

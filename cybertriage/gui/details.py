@@ -54,7 +54,9 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
              _rows([("Analyzer", esc(finding["analyzer"])), ("Rule", esc(finding["rule"])),
                     ("Object", _mono(finding["object"])), ("Evidence", esc(finding["evidence"])),
                     ("Recorded", esc(finding.get("created_at")))])]
-    meta = detail.get("meta") if isinstance(detail.get("meta"), dict) else {}
+    meta = detail.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     if meta.get("description"):
         parts.append(f"<p>{esc(meta['description'])}</p>")
     strings = detail.get("strings")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLabel, QLineEdit, QPushButton, QWidget
 
 from ..case import CASE_DB
-from .forms import load_form
+from .case_window import child
+from .forms import load_dialog
 
 FIELDS = ("caseName", "caseNumber", "examiner", "agency", "folder")
 KEYS = {"caseName": "name", "caseNumber": "number", "examiner": "examiner", "agency": "agency", "folder": "folder"}
@@ -18,20 +19,20 @@ class CaseDialog:
 
     def __init__(self, parent: QWidget | None, title: str, values: dict[str, str] | None = None,
                  folder_fixed: bool = False) -> None:
-        self.dialog: QDialog = load_form("new_case_dialog.ui", parent)  # type: ignore[assignment]
+        self.dialog = load_dialog("new_case_dialog.ui", parent)
         self.dialog.setWindowTitle(title)
         self.folder_fixed = folder_fixed
-        self.edits = {name: self.dialog.findChild(QLineEdit, name) for name in FIELDS}
+        self.edits = {name: child(self.dialog, QLineEdit, name) for name in FIELDS}
         for name, edit in self.edits.items():
             edit.setText((values or {}).get(KEYS[name], ""))
-        self.error = self.dialog.findChild(QLabel, "errorLabel")
+        self.error = child(self.dialog, QLabel, "errorLabel")
         self.error.setObjectName("errorLabel")
-        browse = self.dialog.findChild(QPushButton, "browseButton")
+        browse = child(self.dialog, QPushButton, "browseButton")
         browse.clicked.connect(self._browse)
         if folder_fixed:
             self.edits["folder"].setReadOnly(True)
             browse.setEnabled(False)
-        buttons = self.dialog.findChild(QDialogButtonBox, "buttons")
+        buttons = child(self.dialog, QDialogButtonBox, "buttons")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.dialog.reject)
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLabel, QTabl
 
 from ..case import browse
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
-from .case_window import CaseWindow, child
+from .case_window import CaseWindow, box_layout, child, named
 from .content import ContentViewer
 from .details import file_html
 from .forms import icon
@@ -44,13 +44,13 @@ class FilesView(QObject):
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(False)
 
-        self.show_known_good = QCheckBox("Show known-good", objectName="filesShowKnownGood")
+        self.show_known_good = named(QCheckBox("Show known-good"), "filesShowKnownGood")
         self.show_known_good.setToolTip("List files found in a known-good hash set (e.g. the NSRL), hidden by default")
         self.show_known_good.toggled.connect(self._known_good_toggled)
         # A widget of its own, not a bare layout handed to another: PySide keeps wrappers of the layout items
         # it walks when a layout is added, and those outlive the items (seen as stale objects in later windows).
-        pane = self.view.parentWidget().layout()
-        self.heading = QWidget(objectName="filesHeading")
+        pane = box_layout(self.view.parentWidget())
+        self.heading = named(QWidget(), "filesHeading")
         row = QHBoxLayout(self.heading)
         row.setContentsMargins(0, 0, 0, 0)
         pane.removeWidget(self.folder_label)
@@ -137,8 +137,8 @@ class FilesView(QObject):
     def _show_file_row(self, row: dict[str, Any]) -> None:
         self.info.setHtml(file_html(row))
         conn = self.main.conn
-        listed = conn is not None and row.get("id") is not None and not row.get("implied")
-        self.content_viewer.show_file(browse.file_row(conn, row["id"]) if listed else None)
+        listed = row.get("id") is not None and not row.get("implied")
+        self.content_viewer.show_file(browse.file_row(conn, row["id"]) if conn is not None and listed else None)
 
     def _file_activated(self, index: QModelIndex) -> None:
         row = self.model.row(index.row()) if self.model else None
@@ -189,14 +189,14 @@ class FilesView(QObject):
         model = self.tree_model
         assert model is not None
         index = next((model.index(row, 0) for row in range(model.rowCount())
-                      if model.node(model.index(row, 0)).evidence_id == evidence_id), QModelIndex())
+                      if model.row_node(model.index(row, 0)).evidence_id == evidence_id), QModelIndex())
         if not index.isValid():
             return index
-        if model.node(index).offset is None:
+        if model.row_node(index).offset is None:
             model.fetchMore(index)
             for row in range(model.rowCount(index)):
                 candidate = model.index(row, 0, index)
-                if model.node(candidate).offset == offset:
+                if model.row_node(candidate).offset == offset:
                     index = candidate
                     break
         self.tree.expand(index)

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QFile, QIODevice
 from PySide6.QtGui import QIcon
 from PySide6.QtUiTools import QUiLoader
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from ..assets import asset_dir
 
@@ -26,6 +26,14 @@ def load_form(name: str, parent: QWidget | None = None) -> QWidget:
     if widget is None:
         raise RuntimeError(f"form {path} did not load")
     return widget
+
+
+def load_dialog(name: str, parent: QWidget | None = None) -> QDialog:
+    """A form whose top widget is a dialog."""
+    dialog = load_form(name, parent)
+    if not isinstance(dialog, QDialog):
+        raise RuntimeError(f"form {name} is not a dialog")
+    return dialog
 
 
 def style_sheet() -> str:

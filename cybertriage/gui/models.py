@@ -322,6 +322,13 @@ class FolderTreeModel(QAbstractItemModel):
     def node(self, index: Index) -> Node | None:
         return index.internalPointer() if index.isValid() else None
 
+    def row_node(self, index: Index) -> Node:
+        """The node of one of the tree's own rows; an index that is not one is a bug, said at once."""
+        node = self.node(index)
+        if node is None:
+            raise LookupError("not a row of the folder tree")
+        return node
+
     def _children_of(self, parent: Index) -> list[Node] | None:
         node = self.node(parent)
         return self.roots if node is None else node.children
@@ -332,7 +339,7 @@ class FolderTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, 0, children[row])
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # QObject.parent() too
         node = self.node(index)
         if node is None or node.parent is None:
             return QModelIndex()
@@ -421,7 +428,7 @@ class FolderTreeModel(QAbstractItemModel):
                 break
         for row in range(self.rowCount(parent)):
             index = self.index(row, 0, parent)
-            if self.node(index).path == path:
+            if self.row_node(index).path == path:
                 return index
         return QModelIndex()
 

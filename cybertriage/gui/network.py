@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ..case import audit, browse, open_case
 from ..text_safety import visible
+from .case_window import box_layout, named
 from .models import ALIGN_RIGHT, Index
 from .workers import FunctionWorker
 
@@ -206,15 +207,15 @@ class NetworkViews(QObject):
         self.case_dir: Path | None = None
         self.models: dict[str, RecordsModel] = {}
         self.stale: set[str] = set()  # tables with rows their model has not read yet
-        self.tabs = QTabWidget(objectName="networkTabs")
+        self.tabs = named(QTabWidget(), "networkTabs")
         self.tabs.setDocumentMode(True)
-        layout = tab.layout()
+        layout = box_layout(tab)
         layout.removeWidget(flows_view)
         layout.addWidget(self.tabs)
         self.views: dict[str, QTableView] = {}
         self._audit_worker: FunctionWorker | None = None
         for table in TABLES:
-            view = flows_view if table.name == "flows" else QTableView(objectName=f"{table.name}View")
+            view = flows_view if table.name == "flows" else named(QTableView(), f"{table.name}View")
             view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             view.setAlternatingRowColors(True)
             view.setWordWrap(False)
@@ -225,10 +226,10 @@ class NetworkViews(QObject):
             view.horizontalHeader().setStretchLastSection(True)
             self.views[table.name] = view
             if table.masked:
-                page = QWidget(objectName=f"{table.name}Page")
+                page = named(QWidget(), f"{table.name}Page")
                 box = QVBoxLayout(page)
                 box.setContentsMargins(0, 4, 0, 0)
-                self.reveal_box = QCheckBox("Show credentials", objectName="showCredentials")
+                self.reveal_box = named(QCheckBox("Show credentials"), "showCredentials")
                 self.reveal_box.setToolTip("Passwords are masked; showing them is recorded in the case's audit log")
                 self.reveal_box.toggled.connect(self._reveal_toggled)
                 box.addWidget(self.reveal_box)

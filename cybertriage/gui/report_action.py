@@ -12,7 +12,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from ..errors import CybertriageError
-from .case_window import CaseWindow
+from .case_window import CaseWindow, named
 from .workers import FunctionWorker
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,11 @@ class ReportAction(QObject):
         self.dialog: Any = None  # the open ReportDialog, if any
         self.error_box: QMessageBox | None = None
         self.last_report: Path | None = None
-        self.busy = QProgressBar(objectName="reportBusy", maximumWidth=90, maximumHeight=14, textVisible=False)
+        self.busy = named(QProgressBar(textVisible=False), "reportBusy")
+        self.busy.setMaximumSize(90, 14)
         self.busy.setRange(0, 0)
-        self.label = QLabel(objectName="reportLabel")
-        self.folder_button = QPushButton("Open folder", objectName="reportFolderButton")
+        self.label = named(QLabel(), "reportLabel")
+        self.folder_button = named(QPushButton("Open folder"), "reportFolderButton")
         self.folder_button.setToolTip("Show the report's folder in the file manager")
         self.folder_button.clicked.connect(self.open_report_folder)
         for position, widget in enumerate((self.busy, self.label, self.folder_button)):

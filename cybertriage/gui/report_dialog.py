@@ -20,7 +20,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QGridLayout,
@@ -35,14 +34,11 @@ from PySide6.QtWidgets import (
 from ..case.store import record_reading
 from ..errors import DestinationRefused, UsageError
 from ..report import SECTIONS, ReportDetails
+from ..report.document import SECTION_TITLES
 from ..report.writing import write_reports
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
-from .forms import load_form
-
-try:
-    from ..report.html import SECTION_TITLES
-except ImportError:  # the titles are a nicety: the section names do as well
-    SECTION_TITLES = {}
+from .case_window import child, named
+from .forms import load_dialog
 
 logger = logging.getLogger(__name__)
 SECTION_COLUMNS = 3
@@ -105,52 +101,52 @@ class ReportDialog:
     def __init__(self, parent: QWidget | None, case_dir: Path, info: dict[str, str] | None = None) -> None:
         info = info or {}
         self.case_dir = case_dir
-        self.dialog: QDialog = load_form("report_dialog.ui", parent)  # type: ignore[assignment]
+        self.dialog = load_dialog("report_dialog.ui", parent)
         d = self.dialog
         name = info.get("case_name") or info.get("name") or case_dir.name
-        d.findChild(QLabel, "caseLabel").setText(
+        child(d, QLabel, "caseLabel").setText(
             f"<span style='font-size:13pt; font-weight:600'>{esc(name)}</span>"
             f"<br><span style='color:#555'>{esc(str(case_dir))}</span>")
-        self.case_number = d.findChild(QLineEdit, "caseNumber")
-        self.examiner = d.findChild(QLineEdit, "examiner")
-        self.agency = d.findChild(QLineEdit, "agency")
-        self.notes = d.findChild(QPlainTextEdit, "notes")
+        self.case_number = child(d, QLineEdit, "caseNumber")
+        self.examiner = child(d, QLineEdit, "examiner")
+        self.agency = child(d, QLineEdit, "agency")
+        self.notes = child(d, QPlainTextEdit, "notes")
         self.case_number.setText(info.get("case_number") or info.get("number") or "")
         self.examiner.setText(info.get("examiner") or "")
         self.agency.setText(info.get("agency") or "")
 
-        grid = d.findChild(QGroupBox, "sectionsBox").layout()
+        grid = child(d, QGroupBox, "sectionsBox").layout()
         assert isinstance(grid, QGridLayout)
         self.sections: dict[str, QCheckBox] = {}
         rows = -(-len(SECTIONS) // SECTION_COLUMNS)
         previous: QWidget = self.notes
         for number, section in enumerate(SECTIONS):
-            box = QCheckBox(section_title(section), objectName=f"section_{section}")
+            box = named(QCheckBox(section_title(section)), f"section_{section}")
             box.setChecked(True)
             grid.addWidget(box, number % rows, number // rows)  # read down the columns, in report order
             QWidget.setTabOrder(previous, box)
             previous = box
             self.sections[section] = box
-        QWidget.setTabOrder(previous, d.findChild(QLineEdit, "output"))
+        QWidget.setTabOrder(previous, child(d, QLineEdit, "output"))
 
-        self.output = d.findChild(QLineEdit, "output")
-        self.output_hint = d.findChild(QLabel, "outputHint")
+        self.output = child(d, QLineEdit, "output")
+        self.output_hint = child(d, QLabel, "outputHint")
         self.output_hint.setStyleSheet("color: #555")
-        self.also_html = d.findChild(QCheckBox, "alsoHtml")
-        self.show_credentials = d.findChild(QCheckBox, "showCredentials")
+        self.also_html = child(d, QCheckBox, "alsoHtml")
+        self.show_credentials = child(d, QCheckBox, "showCredentials")
         self.show_credentials.setChecked(False)
         self.show_credentials.setToolTip(CREDENTIALS_WARNING)
-        self.credentials_warning = d.findChild(QLabel, "credentialsWarning")
+        self.credentials_warning = child(d, QLabel, "credentialsWarning")
         self.credentials_warning.setStyleSheet("color: #b3261e")
         self.credentials_warning.setVisible(False)
         self.show_credentials.toggled.connect(self.credentials_warning.setVisible)
-        self.error = d.findChild(QLabel, "errorLabel")
+        self.error = child(d, QLabel, "errorLabel")
         self.output.setText(str(case_dir / "report.pdf"))
         self.output.textChanged.connect(self._show_output_hint)
         self.also_html.toggled.connect(self._show_output_hint)
         self._show_output_hint()
-        d.findChild(QPushButton, "browseButton").clicked.connect(self._browse)
-        self.buttons = d.findChild(QDialogButtonBox, "buttons")
+        child(d, QPushButton, "browseButton").clicked.connect(self._browse)
+        self.buttons = child(d, QDialogButtonBox, "buttons")
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("&Write report")
         self.buttons.accepted.connect(self._accept)

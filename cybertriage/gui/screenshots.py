@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 from .case_session import write_case_info
+from .case_window import child
 from .forms import icon, style_sheet
 from .main_window import MainWindow
 
@@ -42,7 +43,7 @@ def save(widget: QWidget, path: Path) -> None:
 
 
 def tab(window: MainWindow, name: str) -> None:
-    window.tabs.setCurrentWidget(window.window.findChild(QWidget, name))
+    window.tabs.setCurrentWidget(child(window.window, QWidget, name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     QCoreApplication.setOrganizationName("cybertriage-screenshots")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    running = QApplication.instance()  # typed as the core application; in a window test it is the QApplication
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
     app.setWindowIcon(icon("app"))
     app.setStyleSheet(style_sheet())
     with tempfile.TemporaryDirectory(prefix="cybertriage-screenshots-") as temporary:
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if not window.info.get("name"):
             write_case_info(args.case, DETAILS)
             window.session.load_info()
-        settle(app, 800, lambda: window.findings.model.rowCount() > 0)
+        settle(app, 800, lambda: window.findings.model is not None and window.findings.model.rowCount() > 0)
         shots(app, window, args.out)
         window.window.close()
         window.dispose()
@@ -87,7 +89,7 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
     tag(app, window, out / "tag-dialog.png", "ransomware", "Ransom note on the desktop; ask the owner when it first appeared.")
     settle(app)
     save(main, out / "findings.png")
-    first = window.findings.model.finding(0)
+    first = window.findings.model.finding(0) if window.findings.model is not None else None
 
     if first is not None and first["object_kind"] == "file":
         window.show_file(first["object_id"])
@@ -105,7 +107,9 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
     for name, file in (("flows", "network.png"), ("http", "network-http.png"), ("dns", "network-dns.png"),
                        ("credentials", "network-credentials.png")):
         view = window.network.views[name]
-        window.network.tabs.setCurrentWidget(view if name != "credentials" else view.parentWidget())
+        page = view if name != "credentials" else view.parentWidget()  # the credentials table sits in a page
+        if page is not None:
+            window.network.tabs.setCurrentWidget(page)
         settle(app)
         save(main, out / file)
 

@@ -8,7 +8,7 @@ a table whose columns changed since starts from its defaults.
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QSplitter
+from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
 
 
 class WindowState:
@@ -36,9 +36,9 @@ class WindowState:
             if splitter.objectName():
                 self.settings.setValue(f"splitters/{splitter.objectName()}", splitter.sizes())
 
-    def restore_columns(self, view: QAbstractItemView) -> None:
+    def restore_columns(self, view: QTableView) -> None:
         """The widths this table's columns had when last saved, if it still has as many columns."""
-        header = view.horizontalHeader()  # type: ignore[attr-defined]
+        header = view.horizontalHeader()
         widths = self._ints(f"columns/{view.objectName()}")
         if not widths or len(widths) != header.count():
             return
@@ -47,9 +47,9 @@ class WindowState:
             if width > 0 and not (column == last and header.stretchLastSection()):
                 header.resizeSection(column, width)
 
-    def save_columns(self, *views: QAbstractItemView) -> None:
+    def save_columns(self, *views: QTableView) -> None:
         for view in views:
-            header = view.horizontalHeader()  # type: ignore[attr-defined]
+            header = view.horizontalHeader()
             if view.model() is not None and header.count():
                 self.settings.setValue(f"columns/{view.objectName()}", [header.sectionSize(c) for c in range(header.count())])
 

@@ -18,7 +18,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
@@ -28,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from ..case import browse, open_case
 from ..case.store import add_tag
-from .case_window import CaseWindow
+from .case_window import CaseWindow, box_layout, child, named
 from .files_view import FilesView
 from .findings_view import FindingsView
-from .forms import icon, load_form
+from .forms import icon, load_dialog
 from .workers import FunctionWorker
 
 
@@ -39,16 +38,16 @@ class TagDialog:
     """One tag (an existing one or a new one) and an optional note for one finding or file."""
 
     def __init__(self, parent: QWidget | None, target: str, tags: list[str]) -> None:
-        self.dialog: QDialog = load_form("tag_dialog.ui", parent)  # type: ignore[assignment]
-        self.dialog.findChild(QLabel, "targetLabel").setText(target)
-        self.tag: QComboBox = self.dialog.findChild(QComboBox, "tagCombo")
+        self.dialog = load_dialog("tag_dialog.ui", parent)
+        child(self.dialog, QLabel, "targetLabel").setText(target)
+        self.tag: QComboBox = child(self.dialog, QComboBox, "tagCombo")
         self.tag.addItems(tags)
         self.tag.setCurrentIndex(-1)
         self.tag.setEditText("")
-        self.note: QPlainTextEdit = self.dialog.findChild(QPlainTextEdit, "noteEdit")
-        self.error: QLabel = self.dialog.findChild(QLabel, "errorLabel")
+        self.note: QPlainTextEdit = child(self.dialog, QPlainTextEdit, "noteEdit")
+        self.error: QLabel = child(self.dialog, QLabel, "errorLabel")
         self.error.setObjectName("errorLabel")
-        buttons = self.dialog.findChild(QDialogButtonBox, "buttons")
+        buttons = child(self.dialog, QDialogButtonBox, "buttons")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.dialog.reject)
         self.tag.setFocus()
@@ -93,15 +92,15 @@ class Tagging(QObject):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         files.view.addAction(main.actions["ExportFiles"])
 
-        self.findings_tagged = QCheckBox("Tagged only", objectName="findingsTagged")
+        self.findings_tagged = named(QCheckBox("Tagged only"), "findingsTagged")
         self.findings_tagged.setToolTip("Only findings that carry a tag")
-        filters: QHBoxLayout = main.window.findChild(QHBoxLayout, "findingsFilters")
+        filters: QHBoxLayout = child(main.window, QHBoxLayout, "findingsFilters")
         filters.insertWidget(filters.indexOf(findings.count_label), self.findings_tagged)
         self.findings_tagged.toggled.connect(lambda _: findings.apply_filter())
 
-        self.files_tagged = QCheckBox("Tagged files only", objectName="filesTagged")
+        self.files_tagged = named(QCheckBox("Tagged files only"), "filesTagged")
         self.files_tagged.setToolTip("Every tagged file of the case, whichever folder it is in")
-        files.heading.layout().insertWidget(1, self.files_tagged)  # after the folder's name
+        box_layout(files.heading).insertWidget(1, self.files_tagged)  # after the folder's name
         self.files_tagged.toggled.connect(self._files_tagged_toggled)
 
     def filter_tagged(self) -> bool:

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 from ..case import browse
 from ..formatting import utc_iso
 from ..text_safety import visible
+from .case_window import named
 from .models import Index
 from .workers import FunctionWorker
 
@@ -250,7 +251,8 @@ class Histogram(QWidget):
     AXIS = 18
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, objectName="timelineHistogram")
+        super().__init__(parent)
+        self.setObjectName("timelineHistogram")
         self.bars: list[tuple[str, int]] = []
         self.end: str | None = None
         self.setMouseTracking(True)
@@ -341,10 +343,10 @@ class TimelineView(QObject):
         self._kinds_worker: FunctionWorker | None = None
         self.kind_boxes: dict[str, QCheckBox] = {}
 
-        self.widget = QWidget(objectName="timelineTab")
+        self.widget = named(QWidget(), "timelineTab")
         layout = QVBoxLayout(self.widget)
         # rows are widgets of their own, never bare layouts added to layouts (see Tagging in tags.py)
-        top = QWidget(objectName="timelineFilters")
+        top = named(QWidget(), "timelineFilters")
         bar = QHBoxLayout(top)
         bar.setContentsMargins(0, 0, 0, 0)
         self.start_edit = self._time_edit("timelineStart")
@@ -353,31 +355,31 @@ class TimelineView(QObject):
         bar.addWidget(self.start_edit)
         bar.addWidget(QLabel("to"))
         bar.addWidget(self.end_edit)
-        self.apply_button = QPushButton("Show", objectName="timelineApply")
+        self.apply_button = named(QPushButton("Show"), "timelineApply")
         self.apply_button.clicked.connect(self._apply_edits)
-        self.back_button = QPushButton("Back", objectName="timelineBack")
+        self.back_button = named(QPushButton("Back"), "timelineBack")
         self.back_button.setToolTip("The range shown before this one")
         self.back_button.clicked.connect(self.back)
-        self.whole_button = QPushButton("Whole case", objectName="timelineWhole")
+        self.whole_button = named(QPushButton("Whole case"), "timelineWhole")
         self.whole_button.clicked.connect(lambda: self.set_query(TimelineQuery(None, None, self.query.kinds)))
         for button in (self.apply_button, self.back_button, self.whole_button):
             bar.addWidget(button)
         bar.addStretch(1)
         layout.addWidget(top)
-        kinds = QWidget(objectName="timelineKinds")  # a row of its own: eight kinds would make the window too wide
+        kinds = named(QWidget(), "timelineKinds")  # a row of its own: eight kinds would make the window too wide
         self.kinds_row = QHBoxLayout(kinds)
         self.kinds_row.setContentsMargins(0, 0, 0, 0)
         self.kinds_row.addWidget(QLabel("Show"))
-        self.count_label = QLabel(objectName="timelineCount")
+        self.count_label = named(QLabel(), "timelineCount")
         self.kinds_row.addStretch(1)
         self.kinds_row.addWidget(self.count_label)
         layout.addWidget(kinds)
 
-        splitter = QSplitter(Qt.Orientation.Vertical, objectName="timelineSplitter")
+        splitter = named(QSplitter(Qt.Orientation.Vertical), "timelineSplitter")
         self.histogram = Histogram()
         self.histogram.bar_clicked.connect(lambda start, end: self.set_query(TimelineQuery(start, end, self.query.kinds)))
         self.model = TimelineModel(self)
-        self.view = QTableView(objectName="timelineView")
+        self.view = named(QTableView(), "timelineView")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAlternatingRowColors(True)
@@ -397,7 +399,7 @@ class TimelineView(QObject):
         self._enable(False)
 
     def _time_edit(self, name: str) -> QDateTimeEdit:
-        edit = QDateTimeEdit(objectName=name)
+        edit = named(QDateTimeEdit(), name)
         edit.setTimeZone(QTimeZone.utc())
         edit.setDisplayFormat(QT_FORMAT)
         edit.setCalendarPopup(True)
@@ -451,7 +453,7 @@ class TimelineView(QObject):
             return
         for kind in kinds:
             if kind not in self.kind_boxes:
-                box = QCheckBox(kind, objectName=f"timelineKind_{kind}")
+                box = named(QCheckBox(kind), f"timelineKind_{kind}")
                 box.setChecked(self.query.kinds is None or kind in self.query.kinds)
                 box.toggled.connect(self._kinds_changed)
                 self.kind_boxes[kind] = box

@@ -67,7 +67,7 @@ def test_hex_rows_are_the_bytes_icat_reads(qtbot, main_window, demo_case):
     hex_view = viewer.hex
     row_y = 2 * hex_view._line_height() + 3
     qtbot.mouseClick(hex_view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(hex_view._byte_x(5) + 2, row_y))
-    assert hex_view.cursor == 2 * 16 + 5  # a click on a byte puts the cursor on it
+    assert hex_view.cursor_offset == 2 * 16 + 5  # a click on a byte puts the cursor on it
 
 
 def test_matches_are_the_yara_cli_matches_and_highlighted(qtbot, main_window, demo_case, tmp_path):
@@ -100,7 +100,7 @@ def test_f3_walks_the_matches_in_both_views(qtbot, main_window, demo_case):
         qtbot.keyClick(viewer.hex, Qt.Key.Key_F3)
         match = viewer.hex.current
         starts.append(match.start)
-        assert viewer.text.current == match and viewer.hex.cursor == match.start
+        assert viewer.text.current == match and viewer.hex.cursor_offset == match.start
         qtbot.waitUntil(lambda: bool(viewer.text.edit.extraSelections()), timeout=10_000)
         selections = viewer.text.edit.extraSelections()
         on_top = selections[-1].cursor.selectedText()
@@ -118,13 +118,13 @@ def test_ctrl_g_goes_to_the_offset_typed(qtbot, main_window, demo_case, monkeypa
     monkeypatch.setattr("cybertriage.gui.content.QInputDialog.getText", lambda *a, **k: ("0x1f0", True))
     viewer.hex.setFocus()
     qtbot.keyClick(viewer.hex, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    assert viewer.hex.cursor == 0x1F0
+    assert viewer.hex.cursor_offset == 0x1F0
     qtbot.waitUntil(lambda: viewer.text.range_label.text().startswith("bytes 0x0–"), timeout=10_000)
     monkeypatch.setattr("cybertriage.gui.content.QInputDialog.getText", lambda *a, **k: (str(len(data) - 3), True))
     main_window.files.detail_tabs.setCurrentIndex(2)  # the Text tab
     viewer.text.edit.setFocus()
     qtbot.keyClick(viewer.text.edit, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    assert viewer.hex.cursor == len(data) - 3
+    assert viewer.hex.cursor_offset == len(data) - 3
     assert viewer.hex.row_text(len(data) - 3) == hex_row(data, (len(data) - 3) // 16 * 16)
 
 
