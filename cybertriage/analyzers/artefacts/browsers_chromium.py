@@ -15,6 +15,7 @@ from typing import Any
 from ..results import Artefact
 from .base import Deadline
 from .browsers_common import (
+    EMPTY,
     BrowserDatabase,
     BrowserFile,
     Origin,
@@ -67,16 +68,15 @@ def transition(value: Any) -> tuple[str | None, list[str]]:
 
 def visits(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
     """Every visit with its page's URL and title (a visit whose page row is gone keeps its time)."""
-    sql = (f"SELECT {db.pick('v', 'visits', 'id', 'visit_time', 'from_visit', 'transition', 'visit_duration')}, "
-           f"{db.pick('u', 'urls', 'url', 'title', 'visit_count', 'typed_count')} "
-           "FROM visits v LEFT JOIN urls u ON u.id = v.url ORDER BY v.id")
-    for row in db.rows(sql):
+    columns = db.pick("v", "visits", "id", "url", "visit_time", "from_visit", "transition", "visit_duration")
+    for row in db.rows(f"SELECT {columns} FROM visits v ORDER BY v.id"):
+        page = db.by_id("urls", row["url"], "url", "title", "visit_count", "typed_count") or EMPTY
         core, qualifiers = transition(row["transition"])
-        url, title, visited = text(row["url"]), text(row["title"]), webkit_time(row["visit_time"])
+        url, title, visited = text(page["url"]), text(page["title"]), webkit_time(row["visit_time"])
         duration = integer(row["visit_duration"])
         values = where.values(visit_id=integer(row["id"]), visited=visited, url=url, title=title,
                               transition=core, transition_qualifiers=qualifiers, from_visit=integer(row["from_visit"]),
-                              visit_count=integer(row["visit_count"]), typed_count=integer(row["typed_count"]))
+                              visit_count=integer(page["visit_count"]), typed_count=integer(page["typed_count"]))
         if duration:
             values["duration_seconds"] = duration / 1_000_000
         yield Artefact("browser.visit", visited, line("Visited", url, f"({title})" if title else None), values)
@@ -135,12 +135,11 @@ def _download_line(url: str | None, target: str | None, received: int | None, to
 
 def searches(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
     """The terms typed into a search engine, with the results page they led to (its last visit is the time)."""
-    sql = (f"SELECT {db.pick('k', 'keyword_search_terms', 'keyword_id', 'url_id', 'term')}, "
-           f"{db.pick('u', 'urls', 'url', 'title', 'last_visit_time')} "
-           "FROM keyword_search_terms k LEFT JOIN urls u ON u.id = k.url_id ORDER BY k.rowid")
-    for row in db.rows(sql):
-        term, url, last = text(row["term"]), text(row["url"]), webkit_time(row["last_visit_time"])
-        values = where.values(term=term, url=url, title=text(row["title"]), last_visited=last,
+    columns = db.pick("k", "keyword_search_terms", "keyword_id", "url_id", "term")
+    for row in db.rows(f"SELECT {columns} FROM keyword_search_terms k ORDER BY k.rowid"):
+        page = db.by_id("urls", row["url_id"], "url", "title", "last_visit_time") or EMPTY
+        term, url, last = text(row["term"]), text(page["url"]), webkit_time(page["last_visit_time"])
+        values = where.values(term=term, url=url, title=text(page["title"]), last_visited=last,
                               keyword_id=integer(row["keyword_id"]))
         yield Artefact("browser.search", last, line("Searched for", f'"{term}"', f"({url})" if url else None), values)
 

@@ -22,6 +22,8 @@ from .base import Deadline, OutOfTime, utc
 SQLITE_HEADER = b"SQLite format 3\x00"
 WEBKIT_EPOCH = dt.datetime(1601, 1, 1)  # Chromium's clock: microseconds since 1601, as Windows FILETIMEs count
 UNIX_EPOCH = dt.datetime(1970, 1, 1)  # Firefox's PRTime: microseconds since 1970
+LOOKUPS_KEPT = 20_000  # rows looked up by id kept for the records that refer to them again (a page's visits)
+_NOT_LOOKED_UP = object()
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the time limit inside one query
 
 # Where the path tells the product of the Chromium family: a folder name (lower case) of its user data.
@@ -33,6 +35,16 @@ CHROMIUM_PRODUCTS = (
     ("/vivaldi/", "vivaldi"),
     ("/chromium/", "chromium"),
 )
+
+
+class _NoRow:
+    """A looked-up row that is not there (or could not be read): every column empty."""
+
+    def __getitem__(self, column: str) -> None:
+        return None
+
+
+EMPTY = _NoRow()
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,9 @@ class BrowserDatabase:
         # being read: SQLite skips such entries when the schema is writable, which a read-only connection never is.
         self.connection.execute("PRAGMA writable_schema = ON")
         self.tables: dict[str, set[str]] = {}
+        self.unreadable: dict[str, int] = {}  # rows looked up by id that damage kept from being read, by table
+        self._lookups: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._found: dict[tuple[str, tuple[str, ...], int], sqlite3.Row | None] = {}  # pages visited again and again
         for name in self._table_names():
             quoted = name.replace('"', '""')
             self.tables[name] = {row[1] for row in self.connection.execute(f'PRAGMA table_info("{quoted}")')}
@@ -122,6 +137,31 @@ class BrowserDatabase:
         except sqlite3.OperationalError:
             self.deadline.check()  # an interrupted query is the time limit, said as such
             raise
+
+    def by_id(self, table: str, key: Any, *columns: str) -> sqlite3.Row | None:
+        """The row of `table` whose id is `key` (a visit's page), looked up on its own: when its page of the
+        database is damaged, the record that refers to it is kept without it (and the loss counted in
+        `unreadable`) rather than the whole table's reading stopped. None when there is no such row."""
+        number = integer(key)
+        if table not in self.tables or number is None:
+            return None
+        found = self._found.get((table, columns, number), _NOT_LOOKED_UP)
+        if found is not _NOT_LOOKED_UP:
+            return found
+        sql = self._lookups.get((table, columns))
+        if sql is None:
+            sql = self._lookups[(table, columns)] = f'SELECT {self.pick("t", table, *columns)} FROM "{table}" t ' \
+                                                     "WHERE t.id = ?"
+        try:
+            row = self.connection.execute(sql, (number,)).fetchone()
+        except sqlite3.DatabaseError:
+            self.deadline.check()
+            self.unreadable[table] = self.unreadable.get(table, 0) + 1
+            return None
+        if len(self._found) >= LOOKUPS_KEPT:
+            self._found.clear()
+        self._found[(table, columns, number)] = row
+        return row
 
     def close(self) -> None:
         self.connection.close()
@@ -243,6 +283,10 @@ def database_of(kind: str, parts: tuple[Part, ...]) -> Callable[[Path, Origin, D
                     deadline.check()
                     problems.append(f"{kind} {part.what} unreadable: {type(error).__name__}: {error}; "
                                     f"{count} {part.what} read before")
+                for table, lost in database.unreadable.items():
+                    problems.append(f"{kind} {part.what}: {lost} of them refer to rows of {table} that damage "
+                                    "kept from being read; they are kept without them")
+                database.unreadable.clear()
         finally:
             database.close()
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..results import Artefact
 from .browsers_common import (
+    EMPTY,
     BrowserDatabase,
     BrowserFile,
     Origin,
@@ -58,14 +59,13 @@ def file_path(uri: str | None) -> str | None:
 
 def visits(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
     """Every visit with its page's URL and title and how the user got there."""
-    sql = (f"SELECT {db.pick('v', 'moz_historyvisits', 'id', 'visit_date', 'visit_type', 'from_visit')}, "
-           f"{db.pick('p', 'moz_places', 'url', 'title', 'visit_count', 'typed')} "
-           "FROM moz_historyvisits v LEFT JOIN moz_places p ON p.id = v.place_id ORDER BY v.id")
-    for row in db.rows(sql):
-        url, title, visited = text(row["url"]), text(row["title"]), prtime(row["visit_date"])
+    columns = db.pick("v", "moz_historyvisits", "id", "place_id", "visit_date", "visit_type", "from_visit")
+    for row in db.rows(f"SELECT {columns} FROM moz_historyvisits v ORDER BY v.id"):
+        page = db.by_id("moz_places", row["place_id"], "url", "title", "visit_count", "typed") or EMPTY
+        url, title, visited = text(page["url"]), text(page["title"]), prtime(row["visit_date"])
         values = where.values(visit_id=integer(row["id"]), visited=visited, url=url, title=title,
                               transition=named(VISIT_TYPES, row["visit_type"]), from_visit=integer(row["from_visit"]),
-                              visit_count=integer(row["visit_count"]), typed=integer(row["typed"]))
+                              visit_count=integer(page["visit_count"]), typed=integer(page["typed"]))
         yield Artefact("browser.visit", visited, line("Visited", url, f"({title})" if title else None), values)
 
 
@@ -77,11 +77,10 @@ def bookmarks(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
         number = integer(row["id"])
         if number is not None:
             folders[number] = (integer(row["parent"]), text(row["title"]) or "")
-    sql = (f"SELECT {db.pick('b', 'moz_bookmarks', 'id', 'parent', 'title', 'dateAdded', 'lastModified')}, "
-           f"{db.pick('p', 'moz_places', 'url')} FROM moz_bookmarks b LEFT JOIN moz_places p ON p.id = b.fk "
-           f"WHERE b.type = {BOOKMARK} ORDER BY b.id")
-    for row in db.rows(sql):
-        name, url, added = text(row["title"]), text(row["url"]), prtime(row["dateAdded"])
+    columns = db.pick("b", "moz_bookmarks", "id", "fk", "parent", "title", "dateAdded", "lastModified")
+    for row in db.rows(f"SELECT {columns} FROM moz_bookmarks b WHERE b.type = {BOOKMARK} ORDER BY b.id"):
+        page = db.by_id("moz_places", row["fk"], "url") or EMPTY
+        name, url, added = text(row["title"]), text(page["url"]), prtime(row["dateAdded"])
         folder = _folder_path(folders, integer(row["parent"]))
         values = where.values(name=name, url=url, folder=folder, added=added,
                               modified=prtime(row["lastModified"]), bookmark_id=integer(row["id"]))

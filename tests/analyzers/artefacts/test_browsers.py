@@ -524,3 +524,25 @@ def test_a_view_in_place_of_a_table_is_not_run(tmp_path: Path) -> None:
     records, problems = parse(fake, f"{CHROME}/History")
     assert records == []
     assert "not a Chromium history database" in problems[0][1]
+
+
+def test_a_corrupt_page_of_urls_keeps_every_visit(tmp_path: Path) -> None:
+    """A page of the urls table overwritten: every visit is still read with its time; those whose page row was on
+    it lose only their URL, and how many is said."""
+    (row,) = shell(DATA / "History", "SELECT min(pageno) + 3 AS p, (SELECT page_size FROM pragma_page_size) AS size "
+                                     "FROM dbstat WHERE name = 'urls' AND pagetype = 'leaf'")
+    data = bytearray((DATA / "History").read_bytes())
+    start = (row["p"] - 1) * row["size"]
+    data[start:start + row["size"]] = b"\xa5" * row["size"]
+    damaged = tmp_path / "History"
+    damaged.write_bytes(bytes(data))
+    records, problems = parse(damaged, f"{CHROME}/History")
+    visits = of_type(records, "browser.visit")
+    expected = shell(DATA / "History", f"""SELECT datetime(v.visit_time{WEBKIT}) AS t, v.visit_time % 1000000 AS f,
+                                           u.url FROM visits v LEFT JOIN urls u ON u.id = v.url ORDER BY v.id""")
+    assert [v.ts for v in visits] == [iso(e["t"], e["f"]) for e in expected]
+    lost = [v for v in visits if v.values["url"] is None]
+    assert 0 < len(lost) < len(visits)
+    assert all(v.values["url"] == e["url"] for v, e in zip(visits, expected, strict=True) if v.values["url"])
+    assert ("browsers", f"Chromium history visits: {len(lost)} of them refer to rows of urls that damage kept from "
+                        "being read; they are kept without them") in problems
