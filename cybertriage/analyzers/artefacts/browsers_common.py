@@ -84,21 +84,33 @@ class BrowserDatabase:
 
     def __init__(self, path: Path, deadline: Deadline) -> None:
         self.deadline = deadline
-        self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        self.connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
-        self.connection.row_factory = sqlite3.Row
-        self.connection.set_progress_handler(self._out_of_time, PROGRESS_STEPS)
-        self.connection.execute("PRAGMA trusted_schema = OFF")
-        # A damaged schema entry (an index whose pages were cut off) must not stop the tables that are whole from
-        # being read: SQLite skips such entries when the schema is writable, which a read-only connection never is.
-        self.connection.execute("PRAGMA writable_schema = ON")
         self.tables: dict[str, set[str]] = {}
         self.unreadable: dict[str, int] = {}  # rows looked up by id that damage kept from being read, by table
         self._lookups: dict[tuple[str, tuple[str, ...]], str] = {}
         self._found: dict[tuple[str, tuple[str, ...], int], sqlite3.Row | None] = {}  # pages visited again and again
-        for name in self._table_names():
-            quoted = name.replace('"', '""')
-            self.tables[name] = {row[1] for row in self.connection.execute(f'PRAGMA table_info("{quoted}")')}
+        self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            self._open()
+        except Exception:
+            self.connection.close()
+            raise
+
+    def _open(self) -> None:
+        self.connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+        self.connection.row_factory = sqlite3.Row
+        self.connection.set_progress_handler(self._out_of_time, PROGRESS_STEPS)
+        try:
+            self.connection.execute("PRAGMA trusted_schema = OFF")
+            # A damaged schema entry (an index whose pages were cut off) must not stop the tables that are whole
+            # from being read: SQLite skips such entries when the schema is writable, which a read-only connection
+            # never is.
+            self.connection.execute("PRAGMA writable_schema = ON")
+            for name in self._table_names():
+                quoted = name.replace('"', '""')
+                self.tables[name] = {row[1] for row in self.connection.execute(f'PRAGMA table_info("{quoted}")')}
+        except sqlite3.OperationalError:
+            self.deadline.check()  # interrupted by the time limit, said as such
+            raise
 
     def _table_names(self) -> list[str]:
         """The tables of the schema SQLite loaded (PRAGMA table_list reads it from memory, so a damaged page of

@@ -546,3 +546,23 @@ def test_a_corrupt_page_of_urls_keeps_every_visit(tmp_path: Path) -> None:
     assert all(v.values["url"] == e["url"] for v, e in zip(visits, expected, strict=True) if v.values["url"])
     assert ("browsers", f"Chromium history visits: {len(lost)} of them refer to rows of urls that damage kept from "
                         "being read; they are kept without them") in problems
+
+
+@pytest.mark.parametrize("content", [b"SQLite format 3\x00", b"SQLite format 3\x00" + bytes(range(256)) * 64],
+                         ids=["header only", "header then noise"])
+def test_a_sqlite_header_over_noise_is_a_problem(tmp_path: Path, content: bytes) -> None:
+    noise = tmp_path / "Cookies"
+    noise.write_bytes(content)
+    records, problems = parse(noise, f"{CHROME}/Cookies")
+    assert records == []
+    assert problems and all(stage == "browsers" for stage, _ in problems)
+    assert problems[-1][1].endswith("0 records read before")
+
+
+def test_a_damaged_bookmarks_file_is_a_problem(tmp_path: Path) -> None:
+    bookmarks = tmp_path / "Bookmarks"
+    bookmarks.write_text('{"checksum": "0", "roots": {"bookmark_bar": {"children": [{"type": "url", "na')
+    records, problems = parse(bookmarks, f"{CHROME}/Bookmarks")
+    assert records == []
+    ((stage, problem),) = problems
+    assert stage == "browsers" and problem.startswith("unreadable browsers: JSONDecodeError")
