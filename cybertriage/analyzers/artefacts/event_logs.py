@@ -26,6 +26,7 @@ from .base import ArtefactParser, Deadline, OutOfTime, utc
 from .sigma import SigmaRules, SigmaRun
 
 EVTX_SIGNATURE = b"ElfFile\x00"
+EVTX_HEADER_BLOCK, EVTX_CHUNK = 4096, 65536
 EVT_SIGNATURE = b"LfLe"
 EVT_HEADER_SIZE = b"\x30\x00\x00\x00"
 LEVELS = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
@@ -102,6 +103,8 @@ class EventLogs(ArtefactParser):
         damage = Damage()
         sigma = None if legacy else SigmaRun(self.sigma.compiled())
         self._tell_rule_problems(item)
+        if not legacy:
+            _check_evtx_size(item.head, path.stat().st_size, damage)
         events = _evt_events(path, item.obj.name, damage) if legacy else _evtx_events(path, damage)
         try:
             for event in events:
@@ -119,7 +122,7 @@ class EventLogs(ArtefactParser):
             raise
         finally:
             if damage.count:
-                item.skipped.append((self.NAME, f"{damage.count} damaged chunks or records not read: "
+                item.skipped.append((self.NAME, f"damaged log: {damage.count} chunks, records or parts not read: "
                                                 + "; ".join(damage.reasons)))
         if sigma is not None:
             yield from sigma.findings()
@@ -145,12 +148,42 @@ def _evtx_events(path: Path, damage: Damage) -> Iterator[Event]:
         except StopIteration:
             return
         except RuntimeError as error:  # the Rust reader's error for a bad chunk or record; it resumes after it
-            damage.add(str(error))
+            if not _empty_chunk(path, str(error)):
+                damage.add(str(error))
+            continue
+        if record is None:
             continue
         try:
-            yield _evtx_event(record)
+            event = _evtx_event(record)
         except (ValueError, TypeError, AttributeError) as error:  # JSON that is not an event's shape
             damage.add(f"record {record.get('event_record_id')}: {type(error).__name__}: {error}")
+            continue
+        yield event
+
+
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
+
+
+def _empty_chunk(path: Path, error: str) -> bool:
+    """Whether the chunk an error names was never written (zeros: space the log grew into), which is no damage."""
+    found = _CHUNK_NUMBER.search(error)
+    if found is None:
+        return False
+    with open(path, "rb") as log:
+        log.seek(EVTX_HEADER_BLOCK + int(found.group(1)) * EVTX_CHUNK)
+        start = log.read(512)
+    return bool(start) and not start.strip(b"\x00")
+
+
+def _check_evtx_size(head: bytes, size: int, damage: Damage) -> None:
+    """A log cut short (a partial last chunk, fewer chunks than its header lists): the reader passes over the
+    missing part without a word, so it is said here."""
+    whole, partial = divmod(max(size - EVTX_HEADER_BLOCK, 0), EVTX_CHUNK)
+    listed = int.from_bytes(head[42:44], "little") if len(head) >= 44 else 0
+    if partial:
+        damage.add(f"the log ends {partial} bytes into chunk {whole + 1}, whose records are not read")
+    if listed > whole + (1 if partial else 0):
+        damage.add(f"the header lists {listed} chunks, the file holds {whole} whole ones")
 
 
 def _evtx_event(record: dict[str, Any]) -> Event:
@@ -172,9 +205,12 @@ def _evtx_event(record: dict[str, Any]) -> Event:
                 _flatten(element, data)
             else:
                 data[name] = _plain(element)
+    # Event Viewer's record id and time (the XML's); the record header's where the XML has none.
+    record_id = _number(_plain(system.get("EventRecordID")))
+    created = _attributes(system.get("TimeCreated")).get("SystemTime")
     return Event(
-        record_id=_number(record.get("event_record_id")),
-        ts=_record_time(record.get("timestamp")),
+        record_id=record_id if record_id is not None else _number(record.get("event_record_id")),
+        ts=_record_time(created) or _record_time(record.get("timestamp")),
         event_id=_number(event_id),
         channel=_text(system.get("Channel")),
         provider=_text(provider),
@@ -265,7 +301,7 @@ _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6})\d*)?")
 
 
 def _record_time(text: Any) -> str | None:
-    """The record's written time (its header's FILETIME, as evtxexport shows it), to the microsecond."""
+    """An EVTX time (the XML's SystemTime, or the record header's), to the microsecond, as ISO 8601 UTC."""
     found = _TIME.match(str(text or ""))
     if found is None:
         return None
@@ -328,11 +364,11 @@ def _account(user: Any, domain: Any) -> str:
 
 
 def _given(value: Any) -> str:
-    """A field's value, or '' where Windows writes '-' or nothing."""
+    """A field's value as written, or '' where Windows writes '-' or nothing."""
     if value is None:
         return ""
-    text = str(value).strip()
-    return "" if text in ("-", "") else text
+    text = str(value)
+    return "" if text.strip() in ("-", "") else text
 
 
 def _logon(event: Event) -> Named:
@@ -358,6 +394,7 @@ def _logon(event: Event) -> Named:
 
 def _process(event: Event) -> Named:
     data = event.data
+    fields: dict[str, Any]
     if event.event_id == 4688:
         # The new process's account (Target, Windows 10 and later) where given, else the creator's (Subject).
         side = "Target" if _given(data.get("TargetUserName")) else "Subject"

@@ -20,7 +20,6 @@ from typing import Any
 
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from ...assets import asset_dir
@@ -175,13 +174,13 @@ def compile_rules(files: list[Path]) -> CompiledRules:
     for path in files:
         try:
             collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"), collect_errors=True)
-        except (OSError, UnicodeDecodeError, SigmaError, ValueError) as error:
+        except Exception as error:  # unreadable, not YAML, not Sigma: said, and the other files still read
             compiled.problems.append(f"Sigma rule file {path.name} not read: {error}")
             continue
-        for error in collection.errors:
-            compiled.problems.append(f"Sigma rule in {path.name} not read: {error}")
+        for problem in collection.errors:
+            compiled.problems.append(f"Sigma rule in {path.name} not read: {problem}")
         for rule in collection.rules:
-            if isinstance(rule, SigmaRule):
+            if isinstance(rule, SigmaRule) and not rule.errors:  # a rule with errors was said above
                 _compile_rule(rule, path, backends, compiled)
     return compiled
 
@@ -198,8 +197,8 @@ def _compile_rule(rule: SigmaRule, path: Path, backends: dict[Scope, sqliteBacke
     try:
         queries = tuple(backend.convert_rule(rule))
         fields = tuple(backend.required_fields(rule))
-    except (SigmaError, NotImplementedError, ValueError, TypeError, KeyError) as error:
-        into.problems.append(f"Sigma rule {name} does not convert for SQLite: {error}")
+    except Exception as error:  # pySigma raises more than SigmaError on a malformed rule; the others still run
+        into.problems.append(f"Sigma rule {name} does not convert for SQLite: {type(error).__name__}: {error}")
         return
     level = rule.level.name.lower() if rule.level is not None else None
     into.rules.append(CompiledRule(str(rule.id or rule.title), str(rule.title), level,
@@ -274,7 +273,7 @@ class SigmaRun:
             return
         row = {key: _cell(value) for key, value in data.items() if key}
         if channel == "Security" and event_id == 4688:
-            row.update({alias: row.get(name) for name, alias in PROCESS_CREATION_4688.items()})
+            row.update({alias: _cell(data.get(name)) for name, alias in PROCESS_CREATION_4688.items()})
             user = "\\".join(part for part in (row.get("SubjectDomainName"), row.get("SubjectUserName")) if part)
             row["User"] = user or None
         row.update({"EventID": event_id, "Channel": channel, "Provider_Name": provider, "Computer": computer,
@@ -329,8 +328,8 @@ class SigmaRun:
             kept = [(self._columns[name.lower()], value) for name, value in zip(names, row.values())
                     if name.lower() in self._columns]
             self._dropped_fields += len(names) - len(kept)
-            columns = dict(kept)  # one value per column, the last (the record's own fields come last)
-            groups.setdefault(tuple(columns), []).append(tuple(columns.values()))
+            by_column = dict(kept)  # one value per column, the last (the record's own fields come last)
+            groups.setdefault(tuple(by_column), []).append(tuple(by_column.values()))
         for columns, rows in groups.items():
             marks = ", ".join("?" * len(columns))
             db.executemany(f"INSERT INTO logs ({', '.join(map(_column, columns))}) VALUES ({marks})", rows)
