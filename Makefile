@@ -42,10 +42,11 @@ system-packages:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); fi; \
 	fi
 
-# The layer contracts (pyproject.toml [tool.importlinter]) and ruff, in seconds, before the tests.
+# The layer contracts (pyproject.toml [tool.importlinter]), ruff and mypy ([tool.mypy]) before the tests.
 lint: $(BIN)/cybertriage
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check --no-cache cybertriage tests bench
+	$(BIN)/mypy cybertriage
 
 test: lint $(BIN)/cybertriage system-packages
 	$(BIN)/python -m pytest -q
