@@ -16,7 +16,7 @@ import pytest
 
 from cybertriage.analyzers.artefacts.base import Deadline, OutOfTime
 from cybertriage.analyzers.artefacts.browsers import BrowserHistory
-from cybertriage.analyzers.artefacts.browsers_common import BrowserDatabase
+from cybertriage.analyzers.artefacts.browsers_common import BrowserDatabase, Origin, origin
 from cybertriage.analyzers.base import Item, Settings
 from cybertriage.evidence.base import BytesContent, EvidenceObject
 from tests.conftest import run_cli
@@ -183,6 +183,25 @@ def test_chromium_bookmarks_with_their_folders(tmp_path: Path) -> None:
     assert [(r.values["name"], r.values["url"], r.values["folder"], r.ts) for r in records] == [
         ("Plaso", "https://github.com/log2timeline/plaso", "Bookmarks bar", iso(row["t"], row["f"])),
         ("sqlite", "https://sqlite.org/cli.html", "Bookmarks bar/Tools", None)]
+
+
+@pytest.mark.parametrize(("path", "browser", "profile"), [
+    ("/C/Users/a/AppData/Local/Google/Chrome/User Data/Profile 2/History", "chrome",
+     "/C/Users/a/AppData/Local/Google/Chrome/User Data/Profile 2"),
+    ("Users/a/AppData/Local/Microsoft/Edge/User Data/Default/Network/Cookies", "edge",
+     "Users/a/AppData/Local/Microsoft/Edge/User Data/Default"),
+    ("Users/a/AppData/Local/BraveSoftware/Brave-Browser/User Data/Default/Web Data", "brave",
+     "Users/a/AppData/Local/BraveSoftware/Brave-Browser/User Data/Default"),
+    ("Users/a/AppData/Roaming/Opera Software/Opera Stable/History", "opera",
+     "Users/a/AppData/Roaming/Opera Software/Opera Stable"),
+    ("home/a/.config/google-chrome/Default/History", "chrome", "home/a/.config/google-chrome/Default"),
+    ("Users/a/Library/Application Support/Google/Chrome/Default/Bookmarks", "chrome",
+     "Users/a/Library/Application Support/Google/Chrome/Default"),
+    ("evidence/loose/History", "chromium", "evidence/loose"),
+], ids=["chrome", "edge", "brave", "opera", "chrome-linux", "chrome-macos", "unknown"])
+def test_the_path_tells_the_browser_and_profile(path: str, browser: str, profile: str) -> None:
+    """The user-data folders each browser's documentation gives for its profiles."""
+    assert origin(path, "chromium") == Origin("chromium", browser, profile)
 
 
 # -- Firefox -------------------------------------------------------------------------------------------------
