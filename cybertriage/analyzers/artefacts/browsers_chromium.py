@@ -130,7 +130,8 @@ def _old_downloads(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
 def _download_line(url: str | None, target: str | None, received: int | None, total: int | None,
                    state: str | None) -> str:
     size = f"{received} of {total} bytes" if received != total else f"{total} bytes"
-    return line("Downloaded", url, "to", target or "(no path)", f"({size}, {state})" if state else f"({size})")
+    details = ", ".join(part for part in (size if total is not None else "", state or "") if part)
+    return line("Downloaded", url, "to", target or "(no path)", f"({details})" if details else None)
 
 
 def searches(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
