@@ -36,6 +36,7 @@ KNOWN_FOLDERS = {
     "{374DE290-123F-4565-9164-39C4925E467B}": "%UserProfile%\\Downloads",
     "{62AB5D82-FDC1-4DC3-A9DD-070D1D495D97}": "C:\\ProgramData",
 }
+_WINDOWS7_MAGIC = 0xBADC0FEE
 _GUID_PREFIX = re.compile(r"^\{[0-9A-Fa-f-]{36}\}")
 
 
@@ -74,23 +75,59 @@ def _resolve(name: str) -> str:
 
 
 def shimcache(hive: Hive) -> Iterator[Record]:
-    """The current control set's AppCompatCache, in its order (position 0 = most recent), each executable's path
-    and last-modified time. regipy's ShimCacheParser (after Mandiant's) reads the XP to Windows 10 formats."""
+    """The current control set's AppCompatCache, in its order (position 0 = most recent): each executable's path
+    and last-modified time. Windows 7 and Windows 10/11 entries are read here (libyal's documented layouts): regipy's
+    ShimCacheParser (after Mandiant's) skips Windows 10 entries without a time (packaged apps), shifting every
+    position after them, and turns FILETIMEs into times through a float (a microsecond off at times); it reads the
+    rarer XP, 2003/Vista and 8.x formats."""
     control_set = hive.control_set()
     if control_set is None:
         return
     session = f"{control_set}\\Control\\Session Manager"
     data = values(hive.key(f"{session}\\AppCompatCache")).get("AppCompatCache") \
         or values(hive.key(f"{session}\\AppCompatibility")).get("AppCompatCache")
-    if not isinstance(data, bytes):
+    if not isinstance(data, bytes) or len(data) < 0x38:
         return
-    for position, entry in enumerate(get_shimcache_entries(data) or ()):
+    header, = struct.unpack_from("<I", data, 0)
+    entries: Iterator[tuple[str | None, str | None, bool | None]]
+    if header in (0x30, 0x34) and data[header:header + 4] == b"10ts":
+        entries = _windows10_entries(data, header)
+    elif header == _WINDOWS7_MAGIC and len(data) >= 136:
+        entries = _windows7_entries(data)
+    else:
+        entries = ((entry.get("path"), utc(entry.get("last_mod_date")),
+                    {"True": True, "False": False}.get(str(entry.get("exec_flag"))))
+                   for entry in get_shimcache_entries(data) or ())
+    for position, (path, modified, executed) in enumerate(entries):
         hive.deadline.check()
-        modified = utc(entry.get("last_mod_date"))
-        row = {"path": entry.get("path"), "last_modified": modified, "position": position,
-               "executed": {"True": True, "False": False}.get(str(entry.get("exec_flag")))}
+        row = {"path": path, "last_modified": modified, "position": position, "executed": executed}
         row = {field: value for field, value in row.items() if value is not None}
-        yield Artefact("registry.shimcache", modified, f"ShimCache #{position}: {row.get('path')}", row)
+        yield Artefact("registry.shimcache", modified, f"ShimCache #{position}: {path}", row)
+
+
+def _windows7_entries(data: bytes) -> Iterator[tuple[str | None, str | None, bool | None]]:
+    """A 128-byte header holding the entry count at 4, then 32-byte (32-bit Windows) or 48-byte (64-bit) entries:
+    path length, maximum length, path offset, FILETIME, insertion flags (2: the program ran), shim flags, data."""
+    count, = struct.unpack_from("<I", data, 4)
+    length, maximum, after = struct.unpack_from("<HHI", data, 128)
+    wide = maximum - length == 2 and after == 0  # 64-bit: the path offset is 8 bytes, aligned after 4 of padding
+    size, time_at = (48, 16) if wide else (32, 8)
+    for index in range(min(count, (len(data) - 128) // size)):
+        entry = 128 + index * size
+        length, = struct.unpack_from("<H", data, entry)
+        offset = struct.unpack_from("<Q" if wide else "<I", data, entry + (8 if wide else 4))[0]
+        flags, = struct.unpack_from("<I", data, entry + time_at + 8)
+        path = data[offset:offset + length].decode("utf-16-le", "replace")
+        yield path, filetime_at(data, entry + time_at), bool(flags & 2)
+
+
+def _windows10_entries(data: bytes, offset: int) -> Iterator[tuple[str | None, str | None, bool | None]]:
+    """'10ts', checksum, entry size; then path size, UTF-16 path, FILETIME, data size, data."""
+    while offset + 14 <= len(data) and data[offset:offset + 4] == b"10ts":
+        size, path_size = struct.unpack_from("<IH", data, offset + 8)
+        path = data[offset + 14:offset + 14 + path_size].decode("utf-16-le", "replace")
+        yield path, filetime_at(data, offset + 14 + path_size), None
+        offset += 12 + size
 
 
 def amcache(hive: Hive) -> Iterator[Record]:
@@ -139,4 +176,4 @@ def bam(hive: Hive) -> Iterator[Record]:
                     last_run = filetime_at(raw, 0)
                     yield Artefact("registry.bam", last_run, f"{service.upper()}: {path} last ran {last_run} "
                                    f"(user {user.name})", {"sid": user.name, "path": path, "last_run": last_run,
-                                                            "source": service.upper()})
+                                                            "source": service.upper(), "key": f"{settings}\\{user.name}"})
