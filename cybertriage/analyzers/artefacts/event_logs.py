@@ -1,6 +1,7 @@
 """Windows event logs, EVTX (Vista and later) and legacy EVT (XP, 2003): every record one artefact row, the events
 an examiner asks about first (logons, RDP sessions, processes, services, cleared logs, new users, new tasks) with a
-named summary, a cleared log as a finding, and the Sigma rules run over each log's events.
+named summary, a cleared log as a finding, and the Sigma rules run over each EVTX log's events (legacy EVT records
+name no fields for rules to read).
 
 EVTX is read by `evtx` (Rust, fast), EVT by libevt (`pyevt`). A damaged chunk or record is skipped and counted, the
 rest of the log is still read, and the count is a recorded problem of the file."""
@@ -105,7 +106,7 @@ class EventLogs(ArtefactParser):
         self._tell_rule_problems(item)
         if not legacy:
             _check_evtx_size(item.head, path.stat().st_size, damage)
-        events = _evt_events(path, item.obj.name, damage) if legacy else _evtx_events(path, damage)
+        events = _evt_events(path, item.obj.name, damage) if legacy else evtx_events(path, damage)
         try:
             for event in events:
                 deadline.check()
@@ -117,16 +118,19 @@ class EventLogs(ArtefactParser):
                     sigma.add(event.record_id, event.ts, event.event_id, event.channel, event.provider,
                               event.computer, event.level, event.data)
         except OutOfTime:
-            if sigma is not None:  # the rules still run over what was read in time
+            if sigma is not None:  # the rules still run over what was read in time (a bounded table)
                 yield from sigma.findings()
+                item.skipped.extend(("sigma", problem) for problem in sigma.problems)
             raise
         finally:
             if damage.count:
                 item.skipped.append((self.NAME, f"damaged log: {damage.count} chunks, records or parts not read: "
                                                 + "; ".join(damage.reasons)))
         if sigma is not None:
-            yield from sigma.findings()
-            item.skipped.extend(("sigma", problem) for problem in sigma.problems)
+            try:
+                yield from sigma.findings(deadline.check)
+            finally:
+                item.skipped.extend(("sigma", problem) for problem in sigma.problems)
 
     def _tell_rule_problems(self, item: Item) -> None:
         """Rules that do not convert are said once, on the first event log of the run, not on every one."""
@@ -139,7 +143,7 @@ class EventLogs(ArtefactParser):
 
 # --- reading -----------------------------------------------------------------------------------------------------
 
-def _evtx_events(path: Path, damage: Damage) -> Iterator[Event]:
+def evtx_events(path: Path, damage: Damage) -> Iterator[Event]:
     """The records of an EVTX log; a damaged chunk or record is counted and passed over (the reader goes on)."""
     records = evtx.PyEvtxParser(str(path)).records_json()
     while True:

@@ -13,7 +13,7 @@ import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,10 @@ class CompiledRules:
 
     def scopes(self) -> set[Scope]:
         return {rule.scope for rule in self.rules}
+
+    def fields(self) -> list[str]:
+        """Every event field some rule reads, once each (as SQLite names columns: without case)."""
+        return list({name.lower(): name for rule in self.rules for name in rule.fields}.values())
 
 
 def bundled_rules() -> Path | None:
@@ -261,6 +265,7 @@ class SigmaRun:
         self._channels = {channel for channel, number in self._wanted if number is None}
         self._db: sqlite3.Connection | None = None
         self._columns: dict[str, str] = {}  # lower-case name -> the column's name
+        self._layouts: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         self._pending: list[dict[str, Any]] = []
         self._loaded = 0
         self._dropped_fields = 0
@@ -282,18 +287,22 @@ class SigmaRun:
         if len(self._pending) >= BATCH:
             self._flush()
 
-    def findings(self) -> Iterator[Finding]:
-        """Each rule that matched as a finding; the table is dropped afterwards."""
-        self._flush()
-        if self._db is None:
-            return
+    def findings(self, check: Callable[[], None] | None = None) -> Iterator[Finding]:
+        """Each rule that matched as a finding (`check`, the parser's time limit, called between rules); the table
+        is dropped afterwards. A failure of the table itself is a problem said, not raised."""
         try:
-            yield from self._run_rules(self._db)
+            self._flush()
+            if self._db is None:
+                return
+            yield from self._run_rules(self._db, check)
+        except sqlite3.Error as error:
+            self.problems.append(f"Sigma pass stopped: {type(error).__name__}: {error}")
         finally:
-            self._db.close()
-            self._db = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
         if self._dropped_fields:
-            self.problems.append(f"{self._dropped_fields} event fields past the first {MAX_COLUMNS} field names "
+            self.problems.append(f"{self._dropped_fields} event field names past the first {MAX_COLUMNS} "
                                  "not given to the Sigma rules")
 
     def _connection(self) -> sqlite3.Connection:
@@ -304,8 +313,13 @@ class SigmaRun:
             self._db.execute("PRAGMA synchronous = OFF")
             self._db.execute("PRAGMA cache_size = -131072")
             self._db.create_function("REGEXP", 2, _regexp, deterministic=True)
-            self._db.execute(f"CREATE TABLE logs ({_column(RECORD)} INTEGER, {_column(TIME)} TEXT)")
+            # The fields the rules read are columns from the start (one statement, not one ALTER TABLE each).
             self._columns = {RECORD.lower(): RECORD, TIME.lower(): TIME}
+            for name in ("EventID", "Channel", "Provider_Name", "Computer", "Level", *self.rules.fields()):
+                self._columns.setdefault(name.lower(), name)
+            typed = [f"{_column(RECORD)} INTEGER", f"{_column(TIME)} TEXT"]
+            typed += [f"{_column(name)} TEXT COLLATE NOCASE" for name in list(self._columns.values())[2:]]
+            self._db.execute(f"CREATE TABLE logs ({', '.join(typed)})")
         return self._db
 
     def _add_columns(self, db: sqlite3.Connection, names: Iterable[str]) -> None:
@@ -323,27 +337,40 @@ class SigmaRun:
         db = self._connection()
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row in self._pending:
-            names = tuple(name.replace("\x00", "") for name in row)
-            self._add_columns(db, names)
-            kept = [(self._columns[name.lower()], value) for name, value in zip(names, row.values())
-                    if name.lower() in self._columns]
-            self._dropped_fields += len(names) - len(kept)
-            by_column = dict(kept)  # one value per column, the last (the record's own fields come last)
-            groups.setdefault(tuple(by_column), []).append(tuple(by_column.values()))
+            columns, picked = self._layout(db, tuple(row))
+            values = list(row.values())
+            groups.setdefault(columns, []).append(tuple(values[index] for index in picked))
         for columns, rows in groups.items():
             marks = ", ".join("?" * len(columns))
             db.executemany(f"INSERT INTO logs ({', '.join(map(_column, columns))}) VALUES ({marks})", rows)
         self._loaded += len(self._pending)
         self._pending = []
 
-    def _run_rules(self, db: sqlite3.Connection) -> Iterator[Finding]:
-        self._add_columns(db, {name for rule in self.rules.rules for name in rule.fields} | {"EventID", "Channel"})
+    def _layout(self, db: sqlite3.Connection, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The columns an event with these field names fills, and which of its values go in them (the last of
+        names equal but for case: the record's own fields come last); worked out once per set of names."""
+        layout = self._layouts.get(names)
+        if layout is None:
+            self._add_columns(db, (name.replace("\x00", "") for name in names))
+            chosen: dict[str, int] = {}
+            for index, name in enumerate(names):
+                column = self._columns.get(name.replace("\x00", "").lower())
+                if column is None:
+                    self._dropped_fields += 1
+                else:
+                    chosen[column] = index
+            layout = self._layouts[names] = (tuple(chosen), tuple(chosen.values()))
+        return layout
+
+    def _run_rules(self, db: sqlite3.Connection, check: Callable[[], None] | None) -> Iterator[Finding]:
         db.execute("CREATE INDEX logs_source ON logs (Channel, EventID)")
         held = {scope for scope in self.rules.scopes()
                 if db.execute(f"SELECT 1 FROM logs WHERE {scope.where()} LIMIT 1").fetchone()}
         for scope in held:
             db.execute(f"CREATE TEMP VIEW {scope.view()} AS SELECT * FROM logs WHERE {scope.where()}")
         for rule in self.rules.rules:
+            if check is not None:
+                check()
             if rule.scope in held:
                 finding = self._run_rule(db, rule)
                 if finding is not None:

@@ -300,3 +300,11 @@ def test_scan_export_holds_every_record(tmp_path: Path) -> None:
     findings = export(case, "findings")
     assert any(finding["rule"] == "log_cleared" and finding["severity"] == "high" for finding in findings)
     assert any(finding["analyzer"] == "sigma" for finding in findings)
+
+
+def test_time_limit_keeps_what_was_read() -> None:
+    analyzer = EventLogs(Settings())
+    analyzer.time_limit = 0.0
+    rows, _, item = parsed(analyzer, "plaso-System.evtx")
+    assert len(rows) < len(evtxexport_events(DATA / "plaso-System.evtx"))
+    assert any(stage == "event_logs" and reason.startswith("timed out") for stage, reason in item.skipped)
