@@ -27,7 +27,7 @@ from .analyzers import Settings, rule_files, ruleset_sha256
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
-from .case.host_profile import HostProfile, host_profiles
+from .case.host_profile import HostProfile, device_name, host_profiles
 from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
@@ -289,12 +289,12 @@ def _print_profile(profile: HostProfile, indent: str) -> None:
         print(f"{indent}  {visible(str(user.get('name') or '-'))} {visible(str(user.get('sid') or ''))}"
               + (f" ({visible(facts)})" if facts else ""))
     if profile.devices:
-        print(f"{indent}{len(profile.devices)} storage device record(s):")
+        print(f"{indent}{len(profile.devices)} storage device(s):")
         for device in profile.devices[:DEVICES_SHOWN]:
-            what = " ".join(str(device[key]) for key in ("vendor", "product", "friendly_name", "serial")
-                            if device.get(key))
-            when = device.get("last_connected") or device.get("first_connected") or device.get("ts") or ""
-            print(f"{indent}  {visible(what or '-')} {visible(str(when))}".rstrip())
+            facts = ", ".join(f"{label} {device[key]}" for key, label in (
+                ("serial", "serial"), ("drive_letter", "drive"), ("volume_name", "volume"),
+                ("first_connected", "first connected"), ("last_connected", "last connected")) if device.get(key))
+            print(f"{indent}  {visible(device_name(device))}" + (f" ({visible(facts)})" if facts else ""))
 
 
 def _clip(text: str, width: int) -> str:

@@ -59,6 +59,7 @@ def host_profiles(db: sqlite_utils.Database | sqlite3.Connection) -> list[HostPr
     rows = db.execute(
         """SELECT a.evidence_id, e.path, a.type, a."values", a.ts FROM artifacts a JOIN evidence e ON e.id = a.evidence_id
            WHERE a.type IN ('registry.system', 'registry.user', 'registry.usb') ORDER BY a.evidence_id, a.id""")
+    device_records: dict[int, list[dict[str, Any]]] = {}
     for evidence_id, evidence, kind, values_json, ts in rows:
         profile = profiles.setdefault(evidence_id, HostProfile(evidence_id, evidence))
         values = json.loads(values_json) if values_json else {}
@@ -69,11 +70,38 @@ def host_profiles(db: sqlite_utils.Database | sqlite3.Connection) -> list[HostPr
         elif kind == "registry.user":
             _merge_user(profile.users, values)
         else:
-            profile.devices.append({"ts": ts, **values})
-    for profile in profiles.values():
+            device_records.setdefault(evidence_id, []).append({"ts": ts, **values})
+    for evidence_id, profile in profiles.items():
         profile.fields = _ordered(profile.fields)
+        profile.devices = storage_devices(device_records.get(evidence_id, []))
     return list(profiles.values())
 
+
+def storage_devices(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The storage devices the registry remembers, one per serial number: USBSTOR's vendor, product and times,
+    with the USB key's vendor and product ids, the drive letter MountedDevices gave it and the volume name Windows
+    Portable Devices knew it by. Hubs, keyboards and other USB devices that hold no files are left out; a portable
+    device known only to Windows Portable Devices stays."""
+    devices: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("source") == "USBSTOR":
+            devices.setdefault(str(record.get("serial") or record.get("device")), dict(record))
+    for record in records:
+        source, serial = record.get("source"), str(record.get("serial") or "")
+        device = devices.get(serial)
+        if source == "USB" and device is not None:
+            device.setdefault("vid", record.get("vid"))
+            device.setdefault("pid", record.get("pid"))
+        elif source == "Windows Portable Devices":
+            if device is not None:
+                device.setdefault("volume_name", record.get("friendly_name"))
+            else:
+                devices[serial or str(record.get("device"))] = {**record, "volume_name": record.get("friendly_name")}
+        elif source == "MountedDevices" and record.get("drive_letter"):
+            for key, found in devices.items():
+                if key and key in str(record.get("device") or "") and "USBSTOR" in str(record.get("device")).upper():
+                    found.setdefault("drive_letter", record["drive_letter"])
+    return list(devices.values())
 
 def _merge_user(users: list[dict[str, Any]], values: dict[str, Any]) -> None:
     """SAM and ProfileList both describe an account: one entry per SID (or name when no SID is known)."""
@@ -92,9 +120,34 @@ def _ordered(fields: dict[str, Any]) -> dict[str, Any]:
     return {**known, **{key: value for key, value in fields.items() if key not in known}}
 
 
+def device_name(device: dict[str, Any]) -> str:
+    """What an examiner calls a device: its friendly name, else vendor and product, else its registry id."""
+    if device.get("friendly_name"):
+        return str(device["friendly_name"])
+    named = " ".join(str(device[key]) for key in ("vendor", "product") if device.get(key))
+    return named or str(device.get("device") or "-")
+
+
+def _time_zone(value: dict[str, Any]) -> str:
+    """'Eastern Standard Time (UTC-05:00; UTC-04:00 when last running)' from the registry's names and biases
+    (minutes west of UTC, as TimeZoneInformation stores them)."""
+    def offset(minutes: Any) -> str:
+        east = -int(minutes)
+        return f"UTC{'+' if east >= 0 else '-'}{abs(east) // 60:02d}:{abs(east) % 60:02d}"
+
+    name = value.get("name") or value.get("standard_name") or "time zone"
+    parts = [offset(value["bias_minutes"])] if isinstance(value.get("bias_minutes"), int) else []
+    active = value.get("active_bias_minutes")
+    if isinstance(active, int) and active != value.get("bias_minutes"):
+        parts.append(f"{offset(active)} when last running")
+    return f"{name} ({'; '.join(parts)})" if parts else str(name)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict) and ("bias_minutes" in value or "standard_name" in value):
+        return _time_zone(value)
     if isinstance(value, dict):
         return ", ".join(f"{key} {_text(item)}" for key, item in value.items() if item not in (None, ""))
     if isinstance(value, list):

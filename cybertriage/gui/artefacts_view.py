@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..case import browse
-from ..case.host_profile import HostProfile
+from ..case.host_profile import HostProfile, device_name
 from ..formatting import utc_iso
 from ..text_safety import visible_html as esc
 from .case_window import named
@@ -268,7 +268,7 @@ def profile_html(profile: HostProfile) -> str:
     if profile.devices:
         parts.append(f"<h3>Storage devices ({len(profile.devices)})</h3>")
         parts.append(_table(["Device", "Serial", "First connected", "Last connected", "Drive", "Volume"],
-                            [(" ".join(str(d[k]) for k in ("vendor", "product", "friendly_name") if d.get(k)),
+                            [(device_name(d),
                               _first(d, "serial"), _first(d, "first_connected"), _first(d, "last_connected", "ts"),
                               _first(d, "drive_letter"), _first(d, "volume_name")) for d in profile.devices]))
     return "".join(parts)

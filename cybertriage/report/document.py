@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..case.host_profile import device_name
 from ..formatting import exact_size
 from ..severity import SEVERITIES_WORST_FIRST
 from .artefacts import ROWS_PER_GROUP
@@ -406,11 +407,11 @@ def _system(data: ReportData) -> list[Block]:
                             [30, 62, 34, 34, 20]))
         if profile.devices:
             blocks.append(Heading(f"Storage devices ({len(profile.devices)})", minor=True))
-            blocks.append(Table(["Device", "Serial number", "First connected", "Last connected"],
-                                [[" ".join(str(d[k]) for k in ("vendor", "product", "friendly_name") if d.get(k)),
-                                  Mono(_first(d, "serial")), Mono(_first(d, "first_connected")),
+            blocks.append(Table(["Device", "Serial number", "Drive", "Volume", "First connected", "Last connected"],
+                                [[device_name(d), Mono(_first(d, "serial")), _first(d, "drive_letter"),
+                                  _first(d, "volume_name"), Mono(_first(d, "first_connected")),
                                   Mono(_first(d, "last_connected", "ts"))] for d in profile.devices],
-                                [60, 50, 35, 35]))
+                                [44, 42, 13, 21, 30, 30]))
     return blocks
 
 
