@@ -66,8 +66,10 @@ def usb(hive: Hive) -> Iterator[Record]:
             continue
         for instance in hive.subkeys(device):
             found = values(instance)
+            description = text(found.get("DeviceDesc"))  # '@usb.inf,%usb.devicedesc%;USB Composite Device'
+            shown = text(found.get("FriendlyName")) or (description.rsplit(";", 1)[-1] if description else None)
             row = {"source": "USB", "vid": match["vid"].upper(), "pid": match["pid"].upper(), "serial": instance.name,
-                   "description": text(found.get("DeviceDesc")), "friendly_name": text(found.get("FriendlyName")),
+                   "description": description, "friendly_name": shown,
                    "key_time": key_time(instance), **_connection_times(hive, instance)}
             row = {name: value for name, value in row.items() if value not in (None, "")}
             ts = row.get("last_connected") or row["key_time"]

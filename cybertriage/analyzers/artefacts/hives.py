@@ -18,13 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from regipy.registry import RegistryHive
-
 from ..base import Finding, Item
 from ..results import Artefact
 from .base import ArtefactParser, Deadline, OutOfTime
 from .hive_autostart import ifeo, run_keys, services, winlogon
-from .hive_common import Hive, Record
+from .hive_common import Hive, Record, open_hive
 from .hive_devices import mounted_devices, portable_devices, usb, usbstor
 from .hive_execution import amcache, bam, shimcache, userassist
 from .hive_mru import officemru, recentdocs, runmru, typedpaths, typedurls
@@ -65,7 +63,7 @@ class RegistryHives(ArtefactParser):
         assert path is not None
         for problem in _header_problems(item.head, item.obj.size):
             item.skipped.append((self.NAME, problem))
-        hive = Hive(RegistryHive(str(path)), "", deadline)
+        hive = Hive(open_hive(str(path)), "", deadline)
         hive.kind = hive_kind(hive, item.obj.name)
         failed: dict[str, list[str]] = {}  # one damage often stops several pieces: said once, with their names
         try:

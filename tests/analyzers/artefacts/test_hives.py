@@ -159,6 +159,21 @@ def test_usbstor_devices_equal_reglookup():
     assert [(v["vendor"], v["product"], v["serial"]) for v in win7] == [("HP", "v100w", "AA951D0000007252")]
 
 
+def test_usb_devices_equal_reglookup():
+    prefix = "/ControlSet001/Enum/USB"
+    keys = reglookup("SYSTEM_WIN_10_1709", prefix)
+    expected = set()
+    for path, key in keys.items():
+        parts = path[len(prefix) + 1:].split("/")
+        if len(parts) == 2 and parts[0].upper().startswith("VID_") and "&PID_" in parts[0].upper():
+            vid, pid = parts[0].upper()[4:8], parts[0].upper()[13:17]
+            expected.add((vid, pid, parts[1], key.text("FriendlyName") or key.text("DeviceDesc").split(";")[-1]))
+    got = {(r.values["vid"], r.values["pid"], r.values["serial"], r.values["friendly_name"])
+           for r in rows_of("SYSTEM_WIN_10_1709", "registry.usb") if r.values["source"] == "USB"}
+    assert got == expected
+    assert ("0781", "5530", "200608767007B7C08A6A", "USB Mass Storage Device") in got  # the SanDisk Cruzer
+
+
 def test_mounted_devices_and_portable_devices_equal_reglookup():
     key = reglookup("SYSTEM_WIN_10_1709", "/MountedDevices")["/MountedDevices"]
     letters = {name[-2:]: raw for name, (kind, raw) in key.values.items() if name.startswith("\\DosDevices\\")}
