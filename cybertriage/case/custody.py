@@ -39,6 +39,9 @@ SIDECAR = "custody.log"
 # canonical form, so a schema upgrade alone does not change the digest.
 CONTENT_TABLES = ("evidence", "partitions", "files", "findings", "flows", "dns", "http", "tls", "smtp", "ftp",
                   "credentials", "hosts", "artifacts")
+# Tables a later schema added: while empty they are left out, as an absent table is, so that the upgrade alone (which
+# makes them) does not change the digest of a case sealed before it.
+LATER_TABLES = frozenset({"artifacts"})
 AUDIT_TRIGGERS = {"audit_log_no_update": "UPDATE", "audit_log_no_delete": "DELETE"}
 # How long a command waits for another writer (a scan's batches, the application) before it gives up.
 WRITE_WAIT_SECONDS = 120.0
@@ -323,6 +326,8 @@ def content_digest(db: sqlite_utils.Database) -> ContentDigest:
     total, tables = hashlib.sha256(), {}
     for table in CONTENT_TABLES:
         if table not in existing:
+            continue
+        if table in LATER_TABLES and db.execute(f"SELECT 1 FROM [{table}] LIMIT 1").fetchone() is None:
             continue
         digest = hashlib.sha256()
         cursor = db.execute(f"SELECT * FROM [{table}] ORDER BY rowid")

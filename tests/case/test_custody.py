@@ -248,3 +248,16 @@ def test_an_old_case_is_linked_when_upgraded(case: Path) -> None:
     heads = (case / "custody.log").read_text().splitlines()
     assert heads[0].split()[0] == str(before) and heads[-1].split()[:2] == [str(rows[-1]["id"]), rows[-1]["hash"]]
     assert run_cli("verify", "--case", case).code == 0
+
+
+def test_a_report_sealed_before_the_artifacts_table_still_verifies_after_the_upgrade(case: Path, tmp_path: Path) -> None:
+    """Schema 14 adds the (empty) artifacts table: the upgrade alone must not make an earlier report's digest fail."""
+    sqlite(case, "DROP TABLE artifacts", "PRAGMA user_version = 13")
+    pdf = tmp_path / "report.pdf"
+    assert run_cli("report", "--case", case, "--pdf", pdf).code == 0  # sealed on schema 13 (read-only: no upgrade)
+    assert sqlite(case, "PRAGMA user_version").strip() == "13"
+    assert run_cli("tag", "--case", case, "--file", "1", "--tag", "upgraded").code == 0  # a write upgrades the case
+    assert sqlite(case, "PRAGMA user_version").strip() == str(max(MIGRATIONS))
+    assert sqlite(case, "SELECT count(*) FROM artifacts").strip() == "0"
+    result = run_cli("verify", "--case", case, "--report", pdf)
+    assert result.code == 0, result.stdout + result.stderr
