@@ -22,6 +22,7 @@ from .base import Deadline, filetime, utc
 from .persistence import severity, suspicious_command
 
 Record = Artefact | Finding
+MAX_VALUES = 65536  # more values than any key Windows writes holds
 _INLINE = 0x80000000  # a value's size with this bit set: its data (up to 4 bytes) is kept in the value record
 
 
@@ -90,6 +91,8 @@ def values(key: NKRecord | None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if key is None or not key.values_count:
         return found
+    if key.values_count > MAX_VALUES:  # a damaged or crafted count: reading it would take hours
+        raise ValueError(f"key {key.name!r} claims {key.values_count} values")
     for value in key.iter_values(as_json=False, trim_values=False):
         found[value.name] = value.value
     return found

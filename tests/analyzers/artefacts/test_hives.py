@@ -314,3 +314,14 @@ def test_scan_and_export_registry_artifacts(tmp_path):
     findings = run_cli("export", "--case", case, "--what", "findings", "--format", "jsonl")
     rules = [json.loads(line) for line in findings.stdout.splitlines()]
     assert sum(1 for f in rules if f.get("rule") == "persistence-suspicious") == 5
+
+
+def test_a_key_claiming_millions_of_values_stops_only_what_needs_it():
+    data = bytearray(hive("SYSTEM").read_bytes())
+    nk = data.find(b"nk", data.find(b"TimeZoneInformation") - 76)
+    assert data[nk + 76:nk + 76 + 19] == b"TimeZoneInformation"
+    struct.pack_into("<I", data, nk + 0x24, 0x7FFFFFFF)  # the key's value count
+    rows, findings, item = run("SYSTEM", bytes(data))
+    assert [row for row in parsed("SYSTEM")[0] if row.type != "registry.system"] == rows
+    [problem] = [reason for stage, reason in item.skipped if stage == "registry"]
+    assert "system_profile unreadable past a damaged key (ValueError: key 'TimeZoneInformation' claims" in problem
