@@ -4,6 +4,7 @@ values, which the tests decode themselves (FILETIMEs, DWORDs, UTF-16 text, ROT13
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import lzma
@@ -29,6 +30,7 @@ HIVES = ["SYSTEM", "SYSTEM_WIN_10_1709", "SAM", "NTUSER-WIN7.DAT", "NTUSER.DAT",
 def hive_folder() -> Path:
     """The hives under their own names in one temporary folder (removed when the test process ends)."""
     folder = Path(tempfile.mkdtemp(prefix="cybertriage-hives-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for name in HIVES:
         packed = DATA / f"{name}.xz"
         if packed.exists():
