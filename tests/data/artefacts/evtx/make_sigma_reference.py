@@ -16,20 +16,20 @@ HERE = Path(__file__).resolve().parent
 RULES = HERE.parents[3] / "rules" / "sigma"
 # rule file -> the events its logsource names (the test's own reading of the Sigma logsource taxonomy)
 CHECKED = {
-    "builtin/security/win_security_audit_log_cleared.yml": "Channel = 'Security'",
-    "builtin/security/win_security_user_logoff.yml": "Channel = 'Security'",
-    "builtin/security/account_management/win_security_rdp_localhost_login.yml": "Channel = 'Security'",
-    "builtin/security/win_security_susp_failed_logon_reasons.yml": "Channel = 'Security'",
-    "builtin/security/win_security_user_creation.yml": "Channel = 'Security'",
-    "builtin/security/account_management/win_security_member_added_security_enabled_global_group.yml": "Channel = 'Security'",
-    "builtin/security/win_security_susp_scheduled_task_creation.yml": "Channel = 'Security'",
-    "builtin/system/microsoft_windows_eventlog/win_system_susp_eventlog_cleared.yml": "Channel = 'System'",
-    "builtin/system/service_control_manager/win_system_service_terminated_error_generic.yml": "Channel = 'System'",
-    "builtin/system/service_control_manager/win_system_susp_service_installation_folder.yml": "Channel = 'System'",
-    "builtin/system/service_control_manager/win_system_service_install_susp.yml": "Channel = 'System'",
-    "process_creation/proc_creation_win_reg_add_run_key.yml":
+    "win_security_audit_log_cleared.yml": "Channel = 'Security'",
+    "win_security_user_logoff.yml": "Channel = 'Security'",
+    "win_security_rdp_localhost_login.yml": "Channel = 'Security'",
+    "win_security_susp_failed_logon_reasons.yml": "Channel = 'Security'",
+    "win_security_user_creation.yml": "Channel = 'Security'",
+    "win_security_member_added_security_enabled_global_group.yml": "Channel = 'Security'",
+    "win_security_susp_scheduled_task_creation.yml": "Channel = 'Security'",
+    "win_system_susp_eventlog_cleared.yml": "Channel = 'System'",
+    "win_system_service_terminated_error_generic.yml": "Channel = 'System'",
+    "win_system_susp_service_installation_folder.yml": "Channel = 'System'",
+    "win_system_service_install_susp.yml": "Channel = 'System'",
+    "proc_creation_win_reg_add_run_key.yml":
         "Channel = 'Microsoft-Windows-Sysmon/Operational' AND EventID = 1",
-    "process_creation/proc_creation_win_powershell_base64_encoded_cmd.yml":
+    "proc_creation_win_powershell_base64_encoded_cmd.yml":
         "Channel = 'Microsoft-Windows-Sysmon/Operational' AND EventID = 1",
 }
 
