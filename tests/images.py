@@ -438,14 +438,20 @@ def _ntfs_edit_in_child(fs_image: Path, ops: Sequence[str]) -> None:
     _run(sys.executable, Path(__file__).resolve(), "--ntfs-edit", fs_image, *ops)
 
 
-def build_gpt_ntfs(dest: Path) -> Path:
-    """GPT disk with one NTFS partition (``GPT_NTFS_LAYOUT``), nested folders and an ADS.
+def build_gpt_ntfs(
+    dest: Path, content: FsContent | None = None, *, name: str = "gpt_ntfs.raw",
+    layout: tuple[int, int] = GPT_NTFS_LAYOUT, disk_sectors: int = GPT_SECTORS, label: str = "WINDOWS",
+) -> Path:  # fmt: skip
+    """GPT disk with one NTFS partition (``layout``: start sector, sectors), nested folders and ADSs.
 
-    Contents are ``gpt_ntfs_content()``: files copied with ntfscp, the stream
-    with ``ntfscp -N``, folders created and one file deleted via libntfs-3g.
+    Contents are ``content`` (by default ``gpt_ntfs_content()``): files copied with ntfscp, the streams
+    with ``ntfscp -N``, folders created and deleted files removed via libntfs-3g. The partition is named
+    "Windows" in the GPT and its volume ``label``; the disk is ``disk_sectors`` long and written as
+    ``dest/name``. mkntfs' own times are zeroed (-T); ntfscp and libntfs-3g stamp files with the time of
+    the build, so a caller wanting the same bytes twice runs under a fixed clock (faketime).
     """
-    disk = _sparse_file(Path(dest) / "gpt_ntfs.raw", GPT_SECTORS * SECTOR)
-    start, sectors = GPT_NTFS_LAYOUT
+    disk = _sparse_file(Path(dest) / name, disk_sectors * SECTOR)
+    start, sectors = layout
     # sfdisk rather than sgdisk: same table, but sgdisk spends a second
     # asking the kernel to re-read a "disk" that is only a file.
     table = "\n".join([
@@ -458,13 +464,13 @@ def build_gpt_ntfs(dest: Path) -> Path:
         "",
     ])  # fmt: skip
     _run("sfdisk", "--no-reread", "--no-tell-kernel", "-q", disk, stdin=table.encode())
-    content = gpt_ntfs_content()
+    content = gpt_ntfs_content() if content is None else content
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         work = Path(tmp)
         fs = _sparse_file(work / "ntfs.img", sectors * SECTOR)
         # -T zeroes mkntfs' own timestamps; -p/-H/-S only describe the geometry.
         _run(
-            "mkntfs", "-q", "-F", "-Q", "-T", "-L", "WINDOWS", "-s", "512", "-c", "4096",
+            "mkntfs", "-q", "-F", "-Q", "-T", "-L", label, "-s", "512", "-c", "4096",
             "-p", str(start), "-H", "255", "-S", "63", fs,
         )  # fmt: skip
         _ntfs_edit_in_child(fs, [f"mkdir:/{d}" for d in sorted(content.directories)])
