@@ -19,7 +19,8 @@ _USER_WRITABLE = [
      "the user's AppData"),
     (re.compile(r"%userprofile%|\\users\\[^\\]+\\(desktop|downloads|documents|music|pictures|videos)\\"
                 r"|\\documents and settings\\[^\\]+\\(desktop|my documents)\\", re.I), "the user's own folders"),
-    (re.compile(r"%programdata%|\\programdata\\|\\all users\\application data\\", re.I), "ProgramData"),
+    (re.compile(r"(%programdata%|\\programdata|\\all users\\application data)\\"
+                r"(?!microsoft\\windows defender( advanced threat protection)?\\)", re.I), "ProgramData"),
     (re.compile(r"\\users\\public\\|%public%", re.I), "the Public profile"),
     (re.compile(r"\\\$recycle\.bin\\|\\recycler\\", re.I), "the Recycle Bin"),
 ]
@@ -31,6 +32,10 @@ _CRADLE = re.compile(r"downloadstring|downloadfile|invoke-webrequest|\biwr\b|inv
 _HIDDEN = re.compile(r"-(w|win|window|windowstyle)\s+hidden|-nop\b|-noprofile\b.*-(w|windowstyle)\s+h", re.I)
 
 # Windows binaries that run other code (LOLBAS project, lolbas-project.github.io), with the use that matters here.
+# Those in _ORDINARY_LOLBINS start ordinary autostart entries too (rundll32 shell32.dll,…, msiexec /V for the
+# Windows Installer service): they count only beside another sign (a URL, a writable folder, script).
+_ORDINARY_LOLBINS = frozenset({"rundll32.exe", "msiexec.exe", "wscript.exe", "cscript.exe", "wmic.exe"})
+_SCRIPT = re.compile(r"javascript:|vbscript:|\.(sct|hta|js|jse|vbs|vbe)\b", re.I)
 _LOLBINS = {
     "mshta.exe": "runs HTML applications and script",
     "rundll32.exe": "runs an exported function of any DLL",
@@ -66,11 +71,12 @@ def suspicious_command(command: str | None) -> list[str]:
         reasons.append("downloads or evaluates code (a PowerShell download cradle)")
     if _HIDDEN.search(command):
         reasons.append("runs PowerShell hidden or without its profile")
-    for program in sorted({match.lower() + ".exe" for match in _PROGRAM.findall(command)}):
-        if program in _LOLBINS:
-            reasons.append(f"uses {program}, a Windows binary that {_LOLBINS[program]}")
     if _URL.search(command):
         reasons.append("names a URL")
+    other_signs = bool(reasons) or bool(_SCRIPT.search(command))
+    for program in sorted({match.lower() + ".exe" for match in _PROGRAM.findall(command)}):
+        if program in _LOLBINS and (program not in _ORDINARY_LOLBINS or other_signs):
+            reasons.append(f"uses {program}, a Windows binary that {_LOLBINS[program]}")
     return reasons
 
 
