@@ -13,6 +13,7 @@ others still read."""
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from .hive_devices import mounted_devices, portable_devices, usb, usbstor
 from .hive_execution import amcache, bam, shimcache, userassist
 from .hive_mru import officemru, recentdocs, runmru, typedpaths, typedurls
 from .hive_system import profile_list, sam_users, software_profile, system_profile
+
+# regipy logs a warning for every value it can only show as hex (a fact of the data, kept as hex in the values): on a
+# real SOFTWARE hive that is thousands of lines on the examiner's terminal, said nowhere useful.
+logging.getLogger("regipy").setLevel(logging.ERROR)
 
 Piece = Callable[[Hive], Iterator[Record]]
 
