@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .analyzers.base import Finding
 from .analyzers.filetype import EXECUTABLE_MIMES, extension_of
+from .evidence.base import ObjectRef
 
 SEVERITY_POINTS = {"critical": 60, "high": 40, "medium": 20, "low": 8, "info": 0}
 LOCATION_POINTS = 10
@@ -43,20 +44,21 @@ class Score:
             self.reasons.append(reason)
 
 
-def score_object(path: str, deleted: bool, mime: str | None, findings: list[Finding],
-                 worst_member: tuple[str, int] | None = None, origin: str | None = None) -> Score:
-    """Score one object from its analyzers' findings, its location and its state."""
+def score_object(where: ObjectRef, deleted: bool, mime: str | None, findings: list[Finding],
+                 worst_member: tuple[ObjectRef, int] | None = None, origin: str | None = None) -> Score:
+    """Score one object from its analyzers' findings, its location (that of the evidence's object holding it,
+    for an archive member) and its state."""
     score = Score()
     for finding in sorted(findings, key=lambda f: -SEVERITY_POINTS[f.severity]):
         said = f"Matches YARA rule {finding.rule}" if finding.analyzer == "yara" else finding.title
         score.add(SEVERITY_POINTS[finding.severity], f"{said} ({finding.severity})")
     if worst_member and worst_member[1] > 0:
         member, member_score = worst_member
-        score.add(round(member_score * CONTAINED_SHARE), f"Holds {member.rsplit('!', 1)[-1]}, scored {member_score}")
-    runnable = _runnable(path, mime)
+        score.add(round(member_score * CONTAINED_SHARE), f"Holds {member.path}, scored {member_score}")
+    runnable = _runnable(where.path, mime)
     if score.value or runnable:
         for pattern, reason in SUSPICIOUS_LOCATIONS:
-            if pattern.search(path.split("!", 1)[0]):
+            if pattern.search(where.outermost().path):
                 score.add(LOCATION_POINTS, reason)
                 break
     if origin and (score.value or runnable):

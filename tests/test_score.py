@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from cybertriage.analyzers.base import Finding
+from cybertriage.evidence.base import ObjectRef
 from cybertriage.score import score_object
 from tests.conftest import export, run_cli
 
@@ -42,9 +43,11 @@ def test_scores_and_reasons_end_to_end(corpus_dir: Path, tmp_path: Path) -> None
 
 def test_score_is_capped_and_deleted_adds_only_to_the_suspicious() -> None:
     many = [Finding("yara", f"r{i}", "critical", f"rule {i}") for i in range(5)]
-    assert score_object("/x.bin", False, None, many).value == 100
-    assert score_object("/old.txt", True, "text/plain", []).value == 0
-    deleted = score_object("/old.exe", True, "application/x-dosexec", [Finding("pe", "packed", "medium", "Packed")])
+    assert score_object(ObjectRef("/x.bin"), False, None, many).value == 100
+    assert score_object(ObjectRef("/old.txt"), True, "text/plain", []).value == 0
+    deleted = score_object(ObjectRef("/old.exe"), True, "application/x-dosexec",
+                           [Finding("pe", "packed", "medium", "Packed")])
     assert "Deleted from the filesystem" in deleted.reasons
-    archive = score_object("/a.zip", False, "application/zip", [], worst_member=("/a.zip!run.ps1", 50))
+    archive = score_object(ObjectRef("/a.zip"), False, "application/zip", [],
+                           worst_member=(ObjectRef("run.ps1", ObjectRef("/a.zip")), 50))
     assert archive.value == 40 and archive.reasons == ["Holds run.ps1, scored 50"]

@@ -64,7 +64,7 @@ UNINFORMATIVE = {"application/octet-stream", "inode/x-empty", "application/x-emp
 
 def extension_of(name: str) -> str:
     """Lower-case extension of the last name component ('' when there is none)."""
-    base = name.rsplit("!", 1)[-1].rsplit("/", 1)[-1].split(":", 1)[0]
+    base = name.rsplit("/", 1)[-1].split(":", 1)[0]
     stem, dot, ext = base.rpartition(".")
     return ext.lower() if dot and stem else ""
 

@@ -546,7 +546,7 @@ def _names(names: list[str], shown: int = 3) -> str:
 
 def _stem(name: str) -> str:
     """A file name without folders, stream, case or extension ('HelloWorld.EXE' → 'helloworld')."""
-    base = name.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].split(":", 1)[0].lower()
     base = base.removesuffix(".mui")
     stem, dot, _ = base.rpartition(".")
     return stem if dot and stem else base

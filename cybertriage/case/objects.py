@@ -1,10 +1,11 @@
 """Reading any object of a case back from its evidence: for the content viewer and for exporting files.
 
-A file on a disk image is reopened through Sleuth Kit by its partition and inode,
-a loose file by its path inside the evidence folder, an archive member through its
-archive, and an object carried over the network from the case's own object store
-(`objects/<sha256[:2]>/<sha256>`), where the scan put its bytes: a capture holds
-them only as packets. Evidence is opened read-only, as in a scan.
+An object is reopened by its ref (evidence/base.py's ObjectRef), rebuilt from the files table: the evidence
+source opens what it lists (a disk's file by its partition and inode, a loose file by its path inside the
+evidence folder), a container what it holds (an archive member through its archive, itself an object of the
+case), and an object carried over the network comes from the case's own object store
+(`objects/<sha256[:2]>/<sha256>`), where the scan put its bytes: a capture holds them only as packets.
+Evidence is opened read-only, as in a scan.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from ..analyzers.archive import member_content
-from ..analyzers.base import Settings
 from ..errors import EvidenceError, UsageError
 from ..evidence import EvidenceSource, open_evidence
-from ..evidence.base import Content
-from ..evidence.disk import DiskImage
-from ..evidence.folder import FolderEvidence
+from ..evidence.base import Content, ObjectRef
+from ..evidence.containers import ContainerLimits, open_container
 from .store import read_case
 
 OBJECTS_DIR = "objects"
@@ -109,9 +107,9 @@ class ObjectReader:
     that paging through a file costs one read per page. Safe to share between threads (reads are
     serialised: Sleuth Kit and libewf handles are not meant for concurrent use)."""
 
-    def __init__(self, case_dir: Path, settings: Settings | None = None) -> None:
+    def __init__(self, case_dir: Path, limits: ContainerLimits | None = None) -> None:
         self.case_dir = case_dir
-        self.settings = settings or Settings()
+        self.limits = limits or ContainerLimits()
         self._conn = read_case(case_dir, check_same_thread=False).conn  # also a case on read-only files
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -162,15 +160,22 @@ class ObjectReader:
                 self._objects.popitem(last=False)  # closed when nothing refers to it (an archive member's archive)
             return content
 
+    def ref(self, file_id: int) -> ObjectRef:
+        """The object's ref, rebuilt from its row and those of the objects it lies in."""
+        row = self.row(file_id)
+        if row["parent_id"] is None:
+            return ObjectRef(row["path"], partition_offset=row["partition_offset"], inode=row["inode"])
+        parent = self.ref(row["parent_id"])
+        return ObjectRef(row["path"].removeprefix(parent.display() + "!"), parent=parent)
+
     def _open(self, row: dict[str, Any]) -> Content:
         what = row["path"]
         if row["kind"] not in ("file", "virtual"):
             raise EvidenceError(f"{what} is a {row['kind']}: it has no content of its own")
-        if row["parent_id"] is not None:
-            parent = self.row(row["parent_id"])
-            member = row["path"][len(parent["path"]) + 1 :]
+        ref = self.ref(row["id"])
+        if ref.parent is not None:  # in a container, itself an object of the case
             try:
-                return member_content(self.content(parent["id"]), member, self.settings)
+                return open_container(self.content(row["parent_id"]), ref.parent, self.limits).open(ref)
             except OSError as error:
                 raise EvidenceError(f"{what}: {error}") from None
         if row["evidence_kind"] == "capture":
@@ -180,14 +185,7 @@ class ObjectReader:
             if not stored.is_file():
                 raise EvidenceError(f"{what}: its bytes are not in the case's object store ({stored})")
             return _StoredContent(stored)
-        source = self._source(row["evidence_id"], row["evidence"])
-        if isinstance(source, DiskImage):
-            if row["inode"] is None:
-                raise EvidenceError(f"{what}: no inode recorded")
-            return source.open_content(row["partition_offset"], row["inode"])
-        if isinstance(source, FolderEvidence):
-            return source.open_content(row["path"], row["inode"])
-        raise EvidenceError(f"{what}: {source.KIND} evidence holds no files to read back")
+        return self._source(row["evidence_id"], row["evidence"]).open(ref)
 
     def _source(self, evidence_id: int, path: str) -> EvidenceSource:
         source = self._evidence.get(evidence_id)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from ..errors import EvidenceError
+
 CHUNK_SIZE = 1024 * 1024
 
 
@@ -43,6 +45,27 @@ class BytesContent(Content):
         return self._data[offset : offset + length]
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """What a source needs to open one object again, as a dfvfs path spec: an object the evidence lists is named
+    by its path there (a disk's file also by its partition's offset and its inode), an object found inside another
+    (an archive member) by its name in that container, whose own ref is its `parent`."""
+
+    path: str
+    parent: ObjectRef | None = None
+    partition_offset: int = 0
+    inode: str | None = None
+
+    def display(self) -> str:
+        """The chain as the examiner reads it, outermost first (`/docs/outer.zip!dir/inner.zip!sub/deep.txt`):
+        what the files table and the exports show."""
+        return self.path if self.parent is None else f"{self.parent.display()}!{self.path}"
+
+    def outermost(self) -> ObjectRef:
+        """The object of the evidence itself that holds this one (itself when the evidence lists it)."""
+        return self if self.parent is None else self.parent.outermost()
+
+
 @dataclass(slots=True)
 class EvidenceObject:
     """One file, directory or data stream found in evidence, as the examiner would name it."""
@@ -66,6 +89,14 @@ class EvidenceObject:
     id: int | None = None
     unreadable: str | None = None  # why the content cannot be read, when known up front
     sha256: str | None = None  # of the content, when known up front (a carried body): the same bytes are examined once
+    inside: ObjectRef | None = None  # its ref when it lies inside another object (an archive member); `path` shows it
+
+    @property
+    def ref(self) -> ObjectRef:
+        """Where it is, for its source (or its container) to open it again."""
+        if self.inside is not None:
+            return self.inside
+        return ObjectRef(self.path, partition_offset=self.partition_offset, inode=self.inode)
 
 
 @dataclass
@@ -141,6 +172,13 @@ class EvidenceSource(abc.ABC):
     @abc.abstractmethod
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
         """Yield every object; record damage in the ledger and keep going."""
+
+    def open(self, ref: ObjectRef) -> Content:
+        """The content of one object it listed, by its ref, opened read-only again: for the content viewer and
+        for exporting files. An object inside another is opened by its container (evidence/containers.py).
+        Evidence that holds no files of its own (a capture: the case's object store keeps what it carried)
+        keeps this refusal."""
+        raise EvidenceError(f"{ref.display()}: {self.KIND} evidence holds no files to read back")
 
     def content_unreadable(self, path: str) -> None:
         """The content of the top-level object at `path` failed to read part-way (a failing medium). A folder

@@ -21,7 +21,7 @@ import pyewf
 import pytsk3
 
 from ..errors import Cancelled, EvidenceError
-from .base import Content, EvidenceObject, EvidenceSource, Partition, iso_utc
+from .base import Content, EvidenceObject, EvidenceSource, ObjectRef, Partition, iso_utc
 from .ewf_chunks import EWF_SIGNATURE
 from .watchdog import ChildFailed, Stalled, watched
 
@@ -472,9 +472,12 @@ class DiskImage(EvidenceSource):
         if not found_filesystem:
             raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
 
-    def open_content(self, partition_offset: int, inode: str) -> Content:
+    def open(self, ref: ObjectRef) -> Content:
         """One data stream, by the partition offset and inode a scan recorded (NTFS: addr-type-id),
         read as Sleuth Kit's icat reads it: for the content viewer and for exporting files."""
+        if ref.inode is None:
+            raise EvidenceError(f"{ref.display()}: no inode recorded")
+        partition_offset, inode = ref.partition_offset, ref.inode
         if not self._volumes_read:
             self._volumes()  # a truncated image gets its padded handle here, as in a scan
             self._volumes_read = True

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import EvidenceError
-from .base import CHUNK_SIZE, Content, EvidenceObject, EvidenceSource, Ledger, iso_utc
+from .base import CHUNK_SIZE, Content, EvidenceObject, EvidenceSource, Ledger, ObjectRef, iso_utc
 from .integrity import open_without_atime
 
 # Reading must not change the evidence's access times where the OS lets us say so (open_without_atime).
@@ -178,10 +178,11 @@ class FolderEvidence(EvidenceSource):
         )
 
 
-    def open_content(self, path: str, inode: str | None) -> Content:
+    def open(self, ref: ObjectRef) -> Content:
         """A loose file by the path a scan recorded, opened one folder at a time without following a
         symbolic link anywhere, so nothing outside the evidence folder is reached. A name that was not
         valid UTF-8 (recorded with U+FFFD in its place) is found again by its inode."""
+        path, inode = ref.path, ref.inode
         parts = [p for p in path.split("/") if p]
         if not parts or any(p in (".", "..") for p in parts):
             raise EvidenceError(f"not a path inside the evidence folder: {path!r}")
@@ -224,8 +225,9 @@ class LooseFileEvidence(FolderEvidence):
         yield from self._listed(str(self.path.parent), str(self.path))
         self._account_unreadable()
 
-    def open_content(self, path: str, inode: str | None) -> Content:
+    def open(self, ref: ObjectRef) -> Content:
         """The file itself, by the path a scan recorded for it."""
+        path = ref.path
         if path != _relative(str(self.path.parent), str(self.path)):
             raise EvidenceError(f"{path} is not the file this evidence is ({self.path.name})")
         try:

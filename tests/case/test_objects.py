@@ -141,6 +141,22 @@ def test_zip_members_read_as_unzip_reads_them(folder_case: tuple[Path, Path], tm
                 assert reader.read(row["id"], offset, length) == data[offset : offset + length], (path, offset)
 
 
+def test_a_member_s_ref_is_its_chain_of_containers(folder_case: tuple[Path, Path]) -> None:
+    """The chain the reader rebuilds from the files table names the outer zip by its inode on disk, each member by
+    its name in its container as `zipinfo -1` lists it, and displays as the path the case shows."""
+    case, evidence = folder_case
+    path = "/outer.zip!inner.zip!inner/secret.txt"
+    row = rows(case, "SELECT id FROM files WHERE path = ?", path)[0]
+    with ObjectReader(case) as reader:
+        ref = reader.ref(row["id"])
+    assert ref.display() == path
+    assert ref.parent is not None and ref.parent.parent is not None and ref.parent.parent.parent is None
+    outer = ref.parent.parent
+    assert (outer.path, outer.inode) == ("/outer.zip", str((evidence / "outer.zip").stat().st_ino))
+    listed = subprocess.run(["zipinfo", "-1", evidence / "outer.zip"], capture_output=True, check=True, text=True)
+    assert ref.parent.path in listed.stdout.splitlines() and ref.path == "inner/secret.txt"
+
+
 def test_a_folder_swapped_for_a_link_is_not_followed(folder_case: tuple[Path, Path], tmp_path: Path) -> None:
     """Read-back opens one folder at a time and refuses links: nothing outside the evidence is read."""
     case, evidence = folder_case

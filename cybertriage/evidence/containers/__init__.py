@@ -1,0 +1,22 @@
+"""Containers: evidence nested in an object, behind the interface of containers/base.py. A format is one module
+here and one line in CONTAINERS."""
+
+from __future__ import annotations
+
+from ..base import Content, ObjectRef
+from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member, TooManyMembers
+from .zip import ZipContainer
+
+__all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member",
+           "TooManyMembers", "ZipContainer", "open_container"]
+
+CONTAINERS: tuple[type[Container], ...] = (ZipContainer,)
+
+
+def open_container(content: Content, ref: ObjectRef, limits: ContainerLimits) -> Container:
+    """The container whose format the content is (`ref` is the content's own), its listing read; ContainerError
+    when it is of no format read here or cannot be read."""
+    for kind in CONTAINERS:
+        if kind.probe(content):
+            return kind(content, ref, limits)
+    raise ContainerError("not an archive of a format read here")
