@@ -16,17 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from . import columns
+from .columns import tags_of
 from .host_profile import HostProfile, host_profiles
 from .store import CASE_DB
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
                 "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe, "
                 "origin, flow_id")
-
-
-def tags_of(kind: str, ref: str) -> str:
-    """SQL for the tags on an object, comma-separated (NULL if none): `ref` is the column holding its id."""
-    return f"(SELECT group_concat(tag, ', ') FROM tags t WHERE t.object_kind = '{kind}' AND t.object_id = {ref})"
 
 
 def notes_of(kind: str, ref: str) -> str:
@@ -158,8 +155,8 @@ class FindingFilter:
         return " AND ".join(clauses), params
 
 
-FINDING_SORTS = {"severity": "g.severity_rank", "score": "f.score", "analyzer": "g.analyzer", "rule": "g.rule",
-                 "title": "g.title", "object": "g.object", "evidence": "g.evidence_id", "tags": tags_of("finding", "g.id")}
+# what the findings list is ordered by when a column's header is clicked
+FINDING_SORTS = {column.name: column.sort or f"g.{column.name}" for column in columns.FINDINGS.shown}
 
 
 @dataclass(frozen=True)
@@ -360,12 +357,18 @@ def _implied_folder(conn: sqlite3.Connection, evidence_id: int, partition_offset
     return row is not None and row[0] == partition_offset
 
 
-NETWORK_TABLES = ("hosts", "flows", "dns", "http", "tls", "smtp", "ftp", "credentials")
+def _of_evidence(evidence_id: int | None) -> tuple[str, list[int]]:
+    """A WHERE clause keeping one evidence item's rows (None: every row)."""
+    return ("WHERE evidence_id = ?", [evidence_id]) if evidence_id is not None else ("", [])
 
 
-def network_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Rows in each network table the case has (none before schema 3)."""
-    return {table: conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+NETWORK_TABLES = tuple(table.name for table in columns.NETWORK)
+
+
+def network_counts(conn: sqlite3.Connection, evidence_id: int | None = None) -> dict[str, int]:
+    """Rows in each network table the case has (none before schema 3), of one evidence item or of the case."""
+    where, parameters = _of_evidence(evidence_id)
+    return {table: conn.execute(f"SELECT count(*) FROM [{table}] {where}", parameters).fetchone()[0]
             for table in NETWORK_TABLES if has_table(conn, table)}
 
 
@@ -422,11 +425,13 @@ def records_by_id(conn: sqlite3.Connection, table: str, columns: list[str], ids:
         f"SELECT {names} FROM [{table}] WHERE id IN ({','.join('?' * len(ids))})", ids)}
 
 
-def artifact_types(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-    """The artefact types of the case with their counts, by type."""
+def artifact_types(conn: sqlite3.Connection, evidence_id: int | None = None) -> list[tuple[str, int]]:
+    """The artefact types with their counts (of one evidence item, or of the case), by type."""
     if not has_table(conn, "artifacts"):
         return []
-    return [(row[0], row[1]) for row in conn.execute("SELECT type, count(*) FROM artifacts GROUP BY type ORDER BY type")]
+    where, parameters = _of_evidence(evidence_id)
+    return [(row[0], row[1]) for row in conn.execute(
+        f"SELECT type, count(*) FROM artifacts {where} GROUP BY type ORDER BY type", parameters)]
 
 
 def artifact_ids(conn: sqlite3.Connection, kind: str | None, text: str, column: str, descending: bool) -> list[int]:

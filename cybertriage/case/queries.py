@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlite_utils
 
 from ..severity import SEVERITIES_WORST_FIRST
+from . import browse
+from .columns import ARTIFACTS, FILES, FINDINGS, NETWORK, TAGS, Kind
 
-FILE_FIELDS = ["id", "evidence", "partition_offset", "path", "name", "kind", "inode", "deleted", "size",
-               "md5", "sha1", "sha256", "mime", "description", "ext_mismatch",
-               "mtime", "atime", "ctime", "crtime", "parent_id", "note", "score", "reasons", "pe", "origin", "flow_id",
-               "known", "known_set"]
-FINDING_FIELDS = ["id", "evidence", "severity", "analyzer", "rule", "title", "object", "object_kind", "object_id",
-                  "score", "detail", "created_at"]
+FILE_FIELDS = FILES.export_names
+FINDING_FIELDS = FINDINGS.export_names
+TAG_FIELDS = TAGS.export_names
+ARTIFACT_FIELDS = ARTIFACTS.export_names
+NETWORK_TABLES = {table.name: table for table in NETWORK}
+# network records, with the field names DESIGN.md fixes first and every other column after them
+NETWORK_FIELDS = {name: table.export_names for name, table in NETWORK_TABLES.items()}
 
 
 @contextlib.contextmanager
@@ -33,11 +35,7 @@ def files(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
         """SELECT f.*, e.path AS evidence FROM files f JOIN evidence e ON e.id = f.evidence_id
            ORDER BY f.evidence_id, f.partition_offset, f.path, f.id""")
     for row in rows:
-        row["deleted"] = bool(row["deleted"])
-        row["ext_mismatch"] = bool(row["ext_mismatch"])
-        row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
-        row["pe"] = json.loads(row["pe"]) if row["pe"] else None
-        yield {name: row[name] for name in FILE_FIELDS}
+        yield FILES.export_row(row)
 
 
 def findings(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
@@ -48,41 +46,7 @@ def findings(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
            LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
            ORDER BY g.severity_rank DESC, f.score DESC, g.id""")
     for row in rows:
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
-        yield {name: row[name] for name in FINDING_FIELDS}
-
-
-# Network records, with the field names DESIGN.md fixes first and every other column after them.
-NETWORK_FIELDS = {
-    "flows": ["evidence", "flow_id", "src", "sport", "dst", "dport", "proto", "first_seen", "last_seen", "packets",
-              "bytes", "app", "duration", "orig_packets", "resp_packets", "orig_bytes", "resp_bytes", "orig_payload",
-              "resp_payload", "state", "history", "missing_bytes", "gaps", "ended", "vlan", "ip_version"],
-    "dns": ["evidence", "ts", "src", "dst", "query", "qtype", "answers", "rcode", "sport", "dport", "proto",
-            "trans_id", "qclass", "ttls", "rtt", "authority", "additional", "flow_id"],
-    "http": ["evidence", "ts", "src", "dst", "method", "host", "uri", "user_agent", "status", "content_type",
-             "body_sha256", "sport", "dport", "version", "referrer", "reason", "body_size", "request_content_type",
-             "request_body_size", "request_body_sha256", "info_code", "content_encoding", "body_complete",
-             "trans_depth", "flow_id"],
-    "tls": ["evidence", "ts", "src", "dst", "sni", "version", "ja3", "ja3s", "sport", "dport", "client_version",
-            "offered_versions", "cipher_suites", "cipher", "alpn", "ja3_string", "ja3s_string", "cert_subject",
-            "cert_issuer", "cert_not_before", "cert_not_after", "cert_serial", "cert_san_dns", "cert_chain_sha256",
-            "cert_chain_subjects", "established", "flow_id"],
-    "smtp": ["evidence", "ts", "src", "dst", "mail_from", "rcpt_to", "subject", "header_from", "header_to", "cc",
-             "reply_to", "date", "message_id", "in_reply_to", "user_agent", "helo", "starttls", "attachments",
-             "message_size", "message_complete", "sport", "dport", "trans_depth", "flow_id"],
-    "ftp": ["evidence", "ts", "src", "dst", "user", "command", "arg", "reply_code", "reply_msg", "url",
-            "data_passive", "data_orig_h", "data_resp_h", "data_resp_p", "data_flow_id", "file_size", "file_sha256",
-            "file_complete", "sport", "dport", "flow_id"],
-    "credentials": ["evidence", "ts", "src", "dst", "protocol", "username", "password", "where", "accepted",
-                    "sport", "dport", "flow_id"],
-    "hosts": ["evidence", "address", "macs", "names", "open_ports", "bytes_out", "bytes_in", "packets_out",
-              "packets_in", "flows", "first_seen", "last_seen", "dns_names", "http_hosts", "tls_names", "ip_version"],
-}
-JSON_COLUMNS = {"answers", "ttls", "authority", "additional", "offered_versions", "cipher_suites", "alpn", "cert_san_dns",
-                "cert_chain_subjects", "rcpt_to", "header_to", "cc", "attachments", "macs", "names", "dns_names",
-                "http_hosts", "tls_names", "open_ports"}
-BOOLEAN_COLUMNS = {"body_complete", "established", "starttls", "message_complete", "data_passive", "file_complete",
-                   "accepted"}
+        yield FINDINGS.export_row(row)
 
 
 def network(db: sqlite_utils.Database, table: str) -> Iterator[dict[str, Any]]:
@@ -91,15 +55,9 @@ def network(db: sqlite_utils.Database, table: str) -> Iterator[dict[str, Any]]:
         return
     rows = db.query(f"SELECT t.*, e.path AS evidence FROM [{table}] t JOIN evidence e ON e.id = t.evidence_id "
                     "ORDER BY t.evidence_id, t.id")
+    described = NETWORK_TABLES[table]
     for row in rows:
-        for column in JSON_COLUMNS & row.keys():
-            row[column] = json.loads(row[column]) if row[column] else []
-        for column in BOOLEAN_COLUMNS & row.keys():
-            row[column] = None if row[column] is None else bool(row[column])
-        yield {name: row.get(name) for name in NETWORK_FIELDS[table]}
-
-
-TAG_FIELDS = ["id", "tag", "note", "examiner", "created_at", "object_kind", "object_id", "evidence", "object", "title"]
+        yield described.export_row(row)
 
 
 def tags(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
@@ -113,10 +71,7 @@ def tags(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
            LEFT JOIN evidence e ON e.id = coalesce(f.evidence_id, g.evidence_id)
            ORDER BY t.id""")
     for row in rows:
-        yield {name: row[name] for name in TAG_FIELDS}
-
-
-ARTIFACT_FIELDS = ["id", "evidence", "type", "ts", "source", "summary", "values", "file_id"]
+        yield TAGS.export_row(row)
 
 
 def artifacts(db: sqlite_utils.Database, types: Iterable[str] = (), limit: int = -1,
@@ -134,8 +89,7 @@ def artifacts(db: sqlite_utils.Database, types: Iterable[str] = (), limit: int =
                         ORDER BY {'a.ts IS NULL, a.ts DESC, a.id' if newest_first else 'a.evidence_id, a.id'}
                         LIMIT ?""", [*parameters, limit])
     for row in rows:
-        row["values"] = json.loads(row["values"]) if row["values"] else {}
-        yield {name: row[name] for name in ARTIFACT_FIELDS}
+        yield ARTIFACTS.export_row(row)
 
 
 def artifacts_of_category(db: sqlite_utils.Database, categories: Iterable[str], limit: int) -> list[dict[str, Any]]:
@@ -147,16 +101,13 @@ def artifacts_of_category(db: sqlite_utils.Database, categories: Iterable[str], 
                         WHERE a.type IN ('evtx.event', 'evt.event')
                         AND json_extract(a."values", '$.category') IN ({', '.join('?' * len(wanted))})
                         ORDER BY a.ts IS NULL, a.ts DESC, a.id LIMIT ?""", [*wanted, limit])
-    return [{**row, "values": json.loads(row["values"]) if row["values"] else {}} for row in rows]
+    return [{**row, "values": Kind.JSON_OBJECT.exported(row["values"])} for row in rows]
 
 
 def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -> dict[str, int]:
     """How many artefacts of each type, most first (of one evidence item, or of the case)."""
-    if "artifacts" not in db.table_names():
-        return {}
-    where, parameters = ("WHERE evidence_id = ?", [evidence_id]) if evidence_id is not None else ("", [])
-    return dict(db.execute(f"SELECT type, count(*) AS n FROM artifacts {where} GROUP BY type ORDER BY n DESC, type",
-                           parameters).fetchall())
+    counts = browse.artifact_types(db.conn, evidence_id)
+    return dict(sorted(counts, key=lambda pair: (-pair[1], pair[0])))
 
 
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
@@ -178,9 +129,7 @@ def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             """SELECT stage, attempted, processed, skipped, reasons FROM ledger WHERE evidence_id = ?
                AND run_id = (SELECT max(run_id) FROM ledger WHERE evidence_id = ?)""", [item["id"], item["id"]]))
         item["problems"] = db.execute("SELECT count(*) FROM problems WHERE evidence_id = ?", [item["id"]]).fetchone()[0]
-        item["network"] = {table: db.execute(f"SELECT count(*) FROM [{table}] WHERE evidence_id = ?",
-                                             [item["id"]]).fetchone()[0]
-                           for table in NETWORK_FIELDS if table in db.table_names()}
+        item["network"] = browse.network_counts(db.conn, item["id"])
     return items
 
 
@@ -237,7 +186,7 @@ def findings_worst_first(db: sqlite_utils.Database, limit: int | None = None,
            WHERE 1 {not_known_good(db, hide_known_good)}
            ORDER BY g.severity_rank DESC, {by_score}g.id LIMIT ?""", [-1 if limit is None else limit])
     for row in rows:
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        row["detail"] = Kind.JSON_OBJECT.exported(row["detail"])
         yield row
 
 
@@ -387,7 +336,7 @@ def correlation_findings(db: sqlite_utils.Database, limit: int) -> list[dict[str
     rows = list(db.query("""SELECT id, severity, rule, title, detail FROM findings WHERE analyzer = 'correlation'
                             ORDER BY severity_rank DESC, id LIMIT ?""", [limit]))
     for row in rows:
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        row["detail"] = Kind.JSON_OBJECT.exported(row["detail"])
     return rows
 
 
