@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .columns import TIMELINE
+
 Database = sqlite_utils.Database | sqlite3.Connection  # what the core and the application read cases with
 
 KINDS = ("file", "flow", "dns", "http", "tls", "smtp", "ftp", "artifact", "finding")
@@ -305,7 +307,7 @@ def time_range(db: Database, kinds: list[str] | tuple[str, ...] | None = None,
 
 # -- export -------------------------------------------------------------------------------
 
-FIELDS = ["ts", "kind", "action", "evidence_id", "object_kind", "object_id", "description"]
+FIELDS = TIMELINE.export_names
 
 
 def rows(db: Database) -> Iterator[dict[str, Any]]:

@@ -14,9 +14,7 @@ from .case_window import CaseWindow, box_layout, child, named
 from .content import ContentViewer
 from .details import file_html
 from .forms import icon
-from .models import FolderFilesModel, FolderTreeModel
-
-COLUMN_WIDTHS = (250, 75, 200, 110, 55, 165, 140, 250)
+from .models import FILE_COLUMNS, FolderFilesModel, FolderTreeModel
 
 
 class FilesView(QObject):
@@ -71,8 +69,9 @@ class FilesView(QObject):
         self.model = FolderFilesModel(conn, icons, self)
         self.model.hide_known_good = not self.show_known_good.isChecked()
         self.view.setModel(self.model)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            self.view.horizontalHeader().resizeSection(column, width)
+        for number, column in enumerate(FILE_COLUMNS):
+            if column.width:
+                self.view.horizontalHeader().resizeSection(number, column.width)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(self._file_selected)
         self.view.doubleClicked.connect(self._file_activated)

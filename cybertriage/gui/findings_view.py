@@ -14,14 +14,13 @@ from ..case.browse import FindingFilter
 from ..correlate import chain
 from .case_window import CaseWindow, child
 from .details import finding_html
-from .models import FindingsModel
+from .models import FINDING_COLUMNS, FindingsModel
 
 SEVERITY_CHOICES = [
     ("All severities", 0, 4), ("Critical", 4, 4), ("High and above", 3, 4), ("High", 3, 3),
     ("Medium and above", 2, 4), ("Medium", 2, 2), ("Low", 1, 1), ("Info", 0, 0),
 ]
 SEARCH_PAUSE_MS = 250  # the search runs once the examiner stops typing for this long
-COLUMN_WIDTHS = (95, 55, 75, 190, 380, 300)
 
 
 class FindingsView(QObject):
@@ -57,8 +56,9 @@ class FindingsView(QObject):
         header = self.view.horizontalHeader()
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)  # the model's own order: worst first
         self.view.setSortingEnabled(True)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            header.resizeSection(column, width)
+        for number, column in enumerate(FINDING_COLUMNS):
+            if column.width:
+                header.resizeSection(number, column.width)
         header.setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(self._selected)
         self.view.doubleClicked.connect(self._activated)

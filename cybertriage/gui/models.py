@@ -18,8 +18,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
-from ..case import browse
+from ..case import browse, columns
 from ..case.browse import FindingFilter  # noqa: F401  (re-exported for the views and tests)
+from ..case.columns import Kind
 from ..formatting import human_size
 from ..text_safety import visible
 from .formatting import SEVERITY_COLORS
@@ -112,16 +113,7 @@ class RowsModel(QAbstractTableModel):
 
 # -- findings: the ids in order, the rows a page at a time ----------------------------------------
 
-FINDING_COLUMNS = [
-    ("severity", "Severity"),
-    ("score", "Score"),
-    ("analyzer", "Analyzer"),
-    ("rule", "Rule"),
-    ("title", "Title"),
-    ("object", "Object"),
-    ("evidence", "Evidence"),
-    ("tags", "Tags"),
-]
+FINDING_COLUMNS = columns.FINDINGS.shown
 
 
 class FindingsModel(QAbstractTableModel):
@@ -183,7 +175,7 @@ class FindingsModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(FINDING_COLUMNS):
             return
-        query = browse.FindingQuery(self.query.filter, FINDING_COLUMNS[column][0], order == Qt.SortOrder.DescendingOrder)
+        query = browse.FindingQuery(self.query.filter, FINDING_COLUMNS[column].name, order == Qt.SortOrder.DescendingOrder)
         if query != self.query:  # the view asks again when sorting is switched on: nothing to do then
             self._reset(query)
 
@@ -235,7 +227,7 @@ class FindingsModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FINDING_COLUMNS):
-            return FINDING_COLUMNS[section][1]
+            return FINDING_COLUMNS[section].title
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -246,16 +238,13 @@ class FindingsModel(QAbstractTableModel):
         row = self.finding(index.row())
         if row is None:
             return None
-        key = FINDING_COLUMNS[index.column()][0]
+        column = FINDING_COLUMNS[index.column()]
+        key = column.name
         if role == Qt.ItemDataRole.DisplayRole:
             value = row[key]
-            if key == "evidence":
-                return visible(Path(value).name)
-            if key == "score":
-                return "" if value is None else str(value)
-            if key == "tags":
-                return "" if value is None else visible(value)
-            return visible(value) if isinstance(value, str) else value
+            if column.kind is Kind.EVIDENCE and value is not None:  # the evidence's path: its file name is shown
+                value = Path(value).name
+            return column.kind.shown(value)
         if role == Qt.ItemDataRole.ToolTipRole and key in ("title", "object", "evidence", "rule"):
             return visible(row[key])
         if role == Qt.ItemDataRole.ToolTipRole and key == "tags" and row["tag_notes"]:
@@ -270,7 +259,7 @@ class FindingsModel(QAbstractTableModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and key == "score":
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.kind.right_aligned:
             return ALIGN_RIGHT
         return None
 
@@ -433,7 +422,7 @@ class FolderTreeModel(QAbstractItemModel):
         return QModelIndex()
 
 
-FILE_TABLE_COLUMNS = ["Name", "Size", "Type", "Ext. mismatch", "Score", "Modified", "Tags", "MD5", "SHA-256"]
+FILE_COLUMNS = columns.FILES.shown
 
 
 class FolderFilesModel(QAbstractTableModel):
@@ -469,7 +458,7 @@ class FolderFilesModel(QAbstractTableModel):
         for number, row in enumerate(self.rows):
             if row.get("id") == file_id:
                 row["tags"], row["tag_notes"] = tags, notes
-                self.dataChanged.emit(self.index(number, 0), self.index(number, len(FILE_TABLE_COLUMNS) - 1))
+                self.dataChanged.emit(self.index(number, 0), self.index(number, len(FILE_COLUMNS) - 1))
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return not parent.isValid() and not self.exhausted
@@ -494,11 +483,11 @@ class FolderFilesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(FILE_TABLE_COLUMNS)
+        return 0 if parent.isValid() else len(FILE_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FILE_TABLE_COLUMNS):
-            return FILE_TABLE_COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FILE_COLUMNS):
+            return FILE_COLUMNS[section].title
         return None
 
     def row(self, number: int) -> dict[str, Any] | None:
@@ -507,10 +496,11 @@ class FolderFilesModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self.rows):
             return None
-        row, column = self.rows[index.row()], index.column()
+        row, column = self.rows[index.row()], FILE_COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0 or not row.get("implied"):  # a folder only implied by its members has a name, no more
-                return FILE_TABLE_TEXT[column](row)
+            if column.name == "name" or not row.get("implied"):  # a folder only implied by its members has a name
+                special = FILE_TEXT.get(column.name)
+                return special(row) if special else column.kind.shown(row.get(column.name))
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return _file_tooltip(row, column)
@@ -522,54 +512,49 @@ class FolderFilesModel(QAbstractTableModel):
             font = QFont()
             font.setStrikeOut(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 4):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.kind.right_aligned:
             return ALIGN_RIGHT
         if role == Qt.ItemDataRole.UserRole:
             return row.get("id")
         return None
 
-    def _file_decoration(self, row: dict[str, Any], column: int) -> QIcon | None:
-        if column == 0:
+    def _file_decoration(self, row: dict[str, Any], column: columns.Column) -> QIcon | None:
+        if column.name == "name":
             return self.icons.get("folder" if row["kind"] == "directory" else "file")
-        if column == 6 and row.get("tags"):
+        if column.name == "tags" and row.get("tags"):
             return tag_icon()
         return None
 
 
-# what each column of the files table shows, in FILE_TABLE_COLUMNS' order
-FILE_TABLE_TEXT: tuple[Callable[[dict[str, Any]], Any], ...] = (
-    lambda row: visible(row["shown"]),
-    lambda row: human_size(row["size"]) if row["kind"] != "directory" else None,
-    lambda row: row["mime"] or (row["kind"] if row["kind"] != "file" else None),
-    lambda row: "yes" if row["ext_mismatch"] else None,
-    lambda row: str(row["score"]) if row["score"] else None,
-    lambda row: row["mtime"],
-    lambda row: visible(row.get("tags")),
-    lambda row: row["md5"],
-    lambda row: row["sha256"],
-)
+# what a column of the files table shows when not its value as its kind shows it
+FILE_TEXT: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "name": lambda row: visible(row["shown"]),  # the path below the folder listed
+    "size": lambda row: human_size(row["size"]) if row["kind"] != "directory" else None,
+    "mime": lambda row: row["mime"] or (row["kind"] if row["kind"] != "file" else None),
+    "score": lambda row: str(row["score"]) if row["score"] else None,  # a file that scored nothing shows nothing
+}
 
 
-def _file_tooltip(row: dict[str, Any], column: int) -> str | None:
+def _file_tooltip(row: dict[str, Any], column: columns.Column) -> str | None:
     """The name's tooltip: the full path, whether deleted, and why it scored; the tags' tooltip: their notes."""
-    if column == 0:
+    if column.name == "name":
         tip = visible(row["path"])
         if row.get("deleted"):
             tip += "\n(deleted)"
         if row.get("reasons"):
             tip += "\n" + "\n".join(visible(r) for r in json.loads(row["reasons"]))
         return tip
-    if column == 6 and row.get("tag_notes"):
+    if column.name == "tags" and row.get("tag_notes"):
         return "\n".join(visible(line) for line in row["tag_notes"].split("\n"))
     return None
 
 
-def _file_foreground(row: dict[str, Any], column: int) -> QBrush | None:
+def _file_foreground(row: dict[str, Any], column: columns.Column) -> QBrush | None:
     """Deleted files in red; a mismatched extension and a high score in their severity's colour."""
     if row.get("deleted"):
         return QBrush(DELETED_COLOR)
-    if column == 3 and row.get("ext_mismatch"):
+    if column.name == "ext_mismatch" and row.get("ext_mismatch"):
         return QBrush(QColor(SEVERITY_COLORS["high"]))
-    if column == 4 and (row.get("score") or 0) >= 50:
+    if column.name == "score" and (row.get("score") or 0) >= 50:
         return QBrush(QColor(SEVERITY_COLORS["critical"]))
     return None

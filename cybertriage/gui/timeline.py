@@ -47,7 +47,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import browse
+from ..case import browse, columns
+from ..case.columns import Kind
 from ..formatting import utc_iso
 from ..text_safety import visible
 from .case_window import named
@@ -55,8 +56,7 @@ from .models import Index
 from .workers import FunctionWorker
 
 BUCKETS = 60
-COLUMNS = (("ts", "Time (UTC)", 215), ("kind", "Kind", 70), ("action", "Action", 90), ("evidence", "Evidence", 130),
-           ("description", "Description", 600))
+COLUMNS = columns.TIMELINE.shown
 KIND_COLORS = {"file": "#1f6fb2", "flow": "#2e7d32", "dns": "#8e44ad", "http": "#e8590c", "tls": "#00838f",
                "smtp": "#c2185b", "ftp": "#6d4c41", "artifact": "#5e35b1", "finding": "#b3261e"}
 QT_FORMAT = "yyyy-MM-dd HH:mm:ss"
@@ -219,7 +219,7 @@ class TimelineModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section][1]
+            return COLUMNS[section].title
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -229,10 +229,11 @@ class TimelineModel(QAbstractTableModel):
         event = self.event_at(index.row())
         if event is None:
             return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
-        key = COLUMNS[index.column()][0]
+        column = COLUMNS[index.column()]
+        key = column.name
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor(KIND_COLORS[event.kind]) if key == "kind" and event.kind in KIND_COLORS else None
-        if key == "evidence":
+        if column.kind is Kind.EVIDENCE:
             return visible(self.evidence.get(event.evidence_id, str(event.evidence_id)))
         if role == Qt.ItemDataRole.ToolTipRole and key != "description":
             return None
@@ -389,8 +390,8 @@ class TimelineView(QObject):
         header = self.view.horizontalHeader()
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, (_, _, width) in enumerate(COLUMNS):
-            header.resizeSection(column, width)
+        for number, column in enumerate(COLUMNS):
+            header.resizeSection(number, column.width)
         header.setStretchLastSection(True)
         splitter.addWidget(self.histogram)
         splitter.addWidget(self.view)

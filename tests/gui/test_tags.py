@@ -11,12 +11,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from cybertriage.gui.models import FILE_TABLE_COLUMNS, FINDING_COLUMNS
+from cybertriage.gui.models import FILE_COLUMNS, FINDING_COLUMNS
 from tests.gui.conftest import count
 from tests.gui.test_window import open_case
 
-TAGS_COLUMN = [key for key, _ in FINDING_COLUMNS].index("tags")
-FILE_TAGS_COLUMN = FILE_TABLE_COLUMNS.index("Tags")
+TAGS_COLUMN = [column.name for column in FINDING_COLUMNS].index("tags")
+FILE_TAGS_COLUMN = [column.name for column in FILE_COLUMNS].index("tags")
 NOTE = "Ransom note on the desktop; ask the victim when it appeared."
 
 
