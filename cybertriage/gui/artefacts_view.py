@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QTimer
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTextBrowser,
     QVBoxLayout,
@@ -38,9 +40,15 @@ from ..text_safety import visible_html as esc
 from .case_window import named
 from .network import RecordsModel, Table
 
-ARTEFACTS = Table("artifacts", "Artefacts", (("ts", "Time (UTC)", 215), ("type", "Type", 150),
-                                              ("summary", "Summary", 520), ("source", "Source file", 320),
-                                              ("evidence_id", "Evidence", 130)))
+ARTEFACTS = Table("artifacts", "Artefacts", (("ts", "Time (UTC)", 190), ("type", "Type", 140),
+                                              ("summary", "Summary", 480), ("source", "Source file", 230),
+                                              ("evidence_id", "Evidence", 135)))
+SUMMARY, SOURCE = 2, 3  # the summary takes the width the others leave; a path keeps its start and its file name
+NO_ARTEFACTS = ("<p style='font-size:13pt'>No artefacts in this case.</p><p>Registry hives, event logs, prefetch "
+                "files, shortcuts and jump lists, Recycle Bin records, scheduled tasks and browser histories are read "
+                "as the evidence is examined, on disk images and in folders, and appear here.</p>")
+CHOOSE = "<p>Select an artefact to see every field its parser read.</p>"
+MAX_LIST_SHOWN = 50  # items of a list field shown before "… and N more" (prefetch lists hundreds of loaded files)
 AROUND = timedelta(minutes=30)  # the timeline range "Show in timeline" opens around an artefact's time
 
 
@@ -100,7 +108,8 @@ class ArtefactsView(QObject):
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setDefaultSectionSize(24)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.horizontalHeader().setStretchLastSection(False)
+        self.view.setItemDelegateForColumn(SOURCE, MiddleElided(self.view))
         splitter.addWidget(self.view)
         side = named(QWidget(), "artefactDetails")
         box = QVBoxLayout(side)
@@ -118,7 +127,8 @@ class ArtefactsView(QObject):
         row.addWidget(self.time_button)
         box.addWidget(buttons)
         splitter.addWidget(side)
-        splitter.setSizes([900, 380])
+        splitter.setStretchFactor(0, 1)  # a wider window widens the table, not the fields
+        splitter.setSizes([1040, 360])
         layout.addWidget(splitter, 1)
         self._selected: sqlite3.Row | None = None
         self._show_selected()
@@ -132,6 +142,7 @@ class ArtefactsView(QObject):
         self.type_box.blockSignals(True)
         self.type_box.clear()
         self.type_box.blockSignals(False)
+        self.type_box.setEnabled(False)
         self.count_label.clear()
         self._show_selected()
 
@@ -142,11 +153,14 @@ class ArtefactsView(QObject):
         if counts != self.counts:
             self.counts = counts
             self._fill_types()
+            self._show_selected()
         if self.model is None and counts:
             self.model = ArtefactsModel(self.conn, self)
             self.view.setModel(self.model)
+            header = self.view.horizontalHeader()
             for column, (_, _, width) in enumerate(ARTEFACTS.columns):
-                self.view.horizontalHeader().resizeSection(column, width)
+                header.resizeSection(column, width)
+            header.setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
             self.view.setSortingEnabled(True)
             self.view.selectionModel().currentRowChanged.connect(lambda current, _: self._row_chosen(current))
             self._narrow()
@@ -174,6 +188,7 @@ class ArtefactsView(QObject):
         found = self.type_box.findData(chosen)
         self.type_box.setCurrentIndex(max(found, 0))
         self.type_box.blockSignals(False)
+        self.type_box.setEnabled(bool(self.counts))
 
     def _narrow(self, *_: Any) -> None:
         if self.model is None:
@@ -195,14 +210,14 @@ class ArtefactsView(QObject):
         self.file_button.setEnabled(row is not None)
         self.time_button.setEnabled(row is not None and bool(row["ts"]))
         if row is None or self.conn is None:
-            self.details.setHtml("<p>Select an artefact to see every field its parser read.</p>")
+            self.details.setHtml(NO_ARTEFACTS if self.conn is not None and not self.counts else CHOOSE)
             return
         full = browse.records_by_id(self.conn, "artifacts", ["id", "file_id", "values"], [row["id"]]).get(row["id"])
         values = json.loads(full["values"]) if full is not None and full["values"] else {}
         lines = [f"<h3>{esc(row['type'])}</h3><p>{esc(row['summary'] or '')}</p>",
                  f"<p><b>Time (UTC)</b> {esc(row['ts'] or '—')}<br><b>Source</b> {esc(row['source'] or '')}</p>",
                  "<table cellspacing='0' cellpadding='3'>"]
-        lines += [f"<tr><td valign='top'><b>{esc(key)}</b></td><td>{esc(_field_text(value))}</td></tr>"
+        lines += [f"<tr><td valign='top'><b>{esc(key)}</b></td><td>{_field_html(value)}</td></tr>"
                   for key, value in values.items()]
         self.details.setHtml("".join(lines) + "</table>")
 
@@ -219,9 +234,31 @@ class ArtefactsView(QObject):
             self.show_time(utc_iso(moment - AROUND), utc_iso(moment + AROUND))
 
 
-def _field_text(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, indent=1)
+class MiddleElided(QStyledItemDelegate):
+    """A path too long for its column keeps its start and its file name ('/Users/alice/…/Default/History')."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
+def _field_html(value: Any) -> str:
+    """A parsed field as HTML: a list one item a line, an object one "name: value" a line, evidence text escaped."""
+    if isinstance(value, list):
+        shown = [_item_text(item) for item in value[:MAX_LIST_SHOWN]]
+        more = [f"… and {len(value) - MAX_LIST_SHOWN:,} more"] if len(value) > MAX_LIST_SHOWN else []
+        return "<br>".join(esc(text) for text in [*shown, *more])
+    if isinstance(value, dict):
+        return "<br>".join(f"<i>{esc(key)}</i> {esc(_item_text(item))}" for key, item in value.items())
+    return esc("" if value is None else str(value))
+
+
+def _item_text(value: Any) -> str:
+    """One item of a list or object on one line: nested objects as "name: value; …", others as text."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_item_text(item)}" for key, item in value.items() if item not in (None, "", []))
+    if isinstance(value, list):
+        return ", ".join(_item_text(item) for item in value)
     return "" if value is None else str(value)
 
 

@@ -86,7 +86,9 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
 
     tab(window, "findingsTab")
     window.findings.view.selectRow(0)
-    tag(app, window, out / "tag-dialog.png", "ransomware", "Ransom note on the desktop; ask the owner when it first appeared.")
+    # the first finding of the demo case: the Windows computer's OneDrive.exe, a download cradle its prefetch says ran
+    tag(app, window, out / "tag-dialog.png", "executed", "A PowerShell download cradle under OneDrive's name that ran "
+        "twice (prefetch); ask who uses the 'test' profile.")
     settle(app)
     save(main, out / "findings.png")
     first = window.findings.model.finding(0) if window.findings.model is not None else None
@@ -119,11 +121,34 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
         settle(app, 1200)
         save(main, out / "timeline.png")
 
+    tab(window, "systemTab")
+    settle(app)
+    save(main, out / "system.png")
+
+    artefacts(app, window, out / "artefacts.png")
+
     report = window.report.ask()
     if report is not None:
         settle(app)
         save(report.dialog, out / "report-dialog.png")
         report.dialog.reject()
+
+
+def artefacts(app: QApplication, window: MainWindow, shot: Path) -> None:
+    """The Artefacts tab narrowed to the browser's records, the download selected: visit → download → file."""
+    tab(window, "artefactsTab")
+    view = window.artefacts
+    family = view.type_box.findData("browser")
+    if family >= 0:
+        view.type_box.setCurrentIndex(family)
+    settle(app)
+    model = view.model
+    if model is not None:
+        rows = [row for row in range(model.rowCount()) if (record := model.record(row)) is not None
+                and record["type"] == "browser.download"]
+        view.view.selectRow(rows[0] if rows else 0)
+    settle(app)
+    save(window.window, shot)
 
 
 def tag(app: QApplication, window: MainWindow, shot: Path | None, text: str, note: str | None) -> None:

@@ -1,6 +1,7 @@
 """The demo's Windows computer in the application (offscreen): the System tab names the computer as the SYSTEM hive
 does (reglookup on the hive icat reads from the image), the Artefacts tab lists the case's rows and narrows them to a
-type, with as many rows of each type as the sqlite3 CLI counts in the case."""
+type, with as many rows of each type as the sqlite3 CLI counts in the case; a selected artefact's fields read as
+text (the download's as the sqlite3 CLI reads them); a case without Windows artefacts says so in both tabs."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.conftest import WindowsDemo
-from tests.demo.test_demo_windows import SYSTEM, reglookup, sqlite3, subkeys
+from tests.conftest import run_cli
+from tests.demo.conftest import CAPTURE, WindowsDemo
+from tests.demo.test_demo_windows import HISTORY, SYSTEM, reglookup, sqlite3, subkeys
 
 pytestmark = [pytest.mark.qt_log_level_fail("WARNING"),
               pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
@@ -64,3 +66,31 @@ def test_artefacts_tab_filters_by_type(qtbot, window, windows_demo: WindowsDemo)
     view.view.selectRow(0)
     qtbot.waitUntil(lambda: view.file_button.isEnabled(), timeout=5_000)
     assert view.model.record(0)["type"].startswith("registry.")
+
+
+def test_an_artefact_s_fields_read_as_text(qtbot, window, windows_demo: WindowsDemo, tmp_path: Path) -> None:
+    """The download's fields beside the table: its URL chain one URL a line, no JSON punctuation or escapes."""
+    history = windows_demo.extract(HISTORY, tmp_path / "History")
+    [(url, target)] = sqlite3(history, "SELECT c.url, d.target_path FROM downloads d JOIN downloads_url_chains c "
+                                       "ON c.id = d.id")
+    opened(qtbot, window, windows_demo)
+    view = window.artefacts
+    view.type_box.setCurrentIndex(view.type_box.findData("browser.download"))
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=5_000)
+    view.view.selectRow(0)
+    qtbot.waitUntil(lambda: view.file_button.isEnabled(), timeout=5_000)
+    lines = view.details.toPlainText().splitlines()
+    assert lines[lines.index("url_chain") + 1] == url  # Qt's plain text puts each table cell on a line
+    assert any(target in line for line in lines)
+    assert not any("\\u000a" in line or '["' in line for line in lines)
+
+
+def test_a_case_without_windows_says_so(qtbot, window, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    result = run_cli("scan", CAPTURE, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    with qtbot.waitSignal(window.refreshed, timeout=20_000):
+        assert window.open_case(case)
+    assert "No Windows registry in this case" in window.system.widget.toPlainText()
+    assert "No artefacts in this case" in window.artefacts.details.toPlainText()
+    assert not window.artefacts.type_box.isEnabled()
