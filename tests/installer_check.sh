@@ -12,6 +12,7 @@ cp -a "$dist" "$work/cybertriage"
 app=$work/cybertriage
 demo=$app/_internal/resources/demo/demo-disk.img
 capture=$app/_internal/resources/demo/demo-capture.pcap
+windows=$app/_internal/resources/demo/demo-windows.img
 
 bare() { (cd "$work" && env -i PATH=/usr/bin:/bin HOME="$HOME" "$@"); }
 fail() { echo "installer-check: FAIL: $*" >&2; exit 1; }
@@ -23,7 +24,7 @@ grep -Eq '^bundled rules sha256 [0-9a-f]{64}$' "$work/version.txt" || fail "--ve
 
 step "cybertriage scan (demo evidence)"
 status=0
-bare "$app/cybertriage" scan "$demo" "$capture" --case "$work/case" || status=$?
+bare "$app/cybertriage" scan "$demo" "$windows" "$capture" --case "$work/case" || status=$?
 [ "$status" -eq 0 ] || fail "scan of the demo evidence exited $status (the demo is fully readable: 0 expected)"
 # What resources/demo/README.md says is on the demo disk, found by YARA (libyara + bundled rules),
 # libmagic (bundled library and database) and pefile; and the zip's download in the capture, analysed in
@@ -35,6 +36,14 @@ for expected in '"rule": "EICAR_Test_File".*"object": "/Downloads/eicar.com"' \
                 '"rule": "arrived-over-network".*"object": "/Downloads/invoice_update.zip"'; do
     grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
 done
+# The Windows computer's artefacts, each read by its bundled library (regipy, the evtx crate, libscca, LnkParse3,
+# olefile, sqlite3), and Sigma rules run by pySigma from the bundle's rules/sigma/.
+bare "$app/cybertriage" export --case "$work/case" --what artifacts > "$work/artifacts.jsonl"
+for kind in registry.system registry.run evtx.event prefetch lnk browser.download recycle task; do
+    grep -q "\"type\": \"$kind\"" "$work/artifacts.jsonl" || fail "no $kind artefact from the demo Windows image"
+done
+grep -q '"analyzer": "sigma"' "$work/findings.jsonl" || fail "no Sigma rule matched the demo Windows image's event logs"
+bare "$app/cybertriage" info --case "$work/case" | grep -q "Computer name:" || fail "info prints no host profile"
 
 # As on a workstation without libmagic1 and without this checkout: where a private mount namespace is
 # allowed (root), the system's libmagic and magic databases and the checkout (with its venv) are hidden.
