@@ -211,3 +211,13 @@ def test_the_report_has_the_system_and_the_artefacts(windows_demo: WindowsDemo, 
     assert name in text[system:] and "Alice Example" in text[system:]
     assert re.search(r"^\s*Artefacts\s*$", text[system:], re.MULTILINE)
     assert ONEDRIVE.rsplit("/", 1)[1] in text and "a.ps1" in text
+
+
+def test_without_the_capture_the_download_links_only_the_disk(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    result = run_cli("scan", WINDOWS, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    [link] = [row for row in export(case, "findings") if row["rule"] == "download-on-disk"]
+    assert link["object"] == DOWNLOADED and link["detail"]["http"] == []
+    assert [item["kind"] for item in link["detail"]["links"]] == ["artifact", "file"]
+    assert [row["object"] for row in export(case, "findings") if row["rule"] == "ran-flagged"] == [ONEDRIVE]
