@@ -8,7 +8,6 @@ rest of the log is still read, and the count is a recorded problem of the file."
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import threading
@@ -102,7 +101,7 @@ class EventLogs(ArtefactParser):
         legacy = not item.head.startswith(EVTX_SIGNATURE)
         kind = "evt.event" if legacy else "evtx.event"
         damage = Damage()
-        sigma = None if legacy else SigmaRun(self.sigma.compiled())
+        sigma = None if legacy else SigmaRun(self.sigma)
         self._tell_rule_problems(item)
         if not legacy:
             _check_evtx_size(item.head, path.stat().st_size, damage)
@@ -117,20 +116,19 @@ class EventLogs(ArtefactParser):
                 if sigma is not None:
                     sigma.add(event.record_id, event.ts, event.event_id, event.channel, event.provider,
                               event.computer, event.level, event.data)
+            if sigma is not None:
+                yield from sigma.findings(deadline.check)
         except OutOfTime:
             if sigma is not None:  # the rules still run over what was read in time (a bounded table)
                 yield from sigma.findings()
-                item.skipped.extend(("sigma", problem) for problem in sigma.problems)
             raise
         finally:
+            if sigma is not None:
+                sigma.close()  # the table given back even when reading stopped early
+                item.skipped.extend(("sigma", problem) for problem in sigma.problems)
             if damage.count:
                 item.skipped.append((self.NAME, f"damaged log: {damage.count} chunks, records or parts not read: "
                                                 + "; ".join(damage.reasons)))
-        if sigma is not None:
-            try:
-                yield from sigma.findings(deadline.check)
-            finally:
-                item.skipped.extend(("sigma", problem) for problem in sigma.problems)
 
     def _tell_rule_problems(self, item: Item) -> None:
         """Rules that do not convert are said once, on the first event log of the run, not on every one."""
@@ -301,17 +299,21 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6})\d*)?")
+_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?")
 
 
 def _record_time(text: Any) -> str | None:
-    """An EVTX time (the XML's SystemTime, or the record header's), to the microsecond, as ISO 8601 UTC."""
+    """An EVTX time (the XML's SystemTime, or the record header's), to the microsecond, as ISO 8601 UTC: the text
+    cut, not parsed and printed again (a million records a minute), once its fields are checked to be a time."""
     found = _TIME.match(str(text or ""))
     if found is None:
         return None
-    moment = dt.datetime.fromisoformat(found.group(1))
-    micro = int((found.group(2) or "0").ljust(6, "0"))
-    return utc(moment.replace(microsecond=micro))
+    year, month, day, hour, minute, second, fraction = found.groups()
+    if year <= "1601" or not ("01" <= month <= "12" and "01" <= day <= "31" and hour < "24" and minute < "60"
+                              and second < "61"):
+        return None
+    fraction = (fraction or "").rstrip("0")
+    return f"{year}-{month}-{day}T{hour}:{minute}:{second}" + (f".{fraction}" if fraction else "") + "Z"
 
 
 # --- rows ----------------------------------------------------------------------------------------------------------
@@ -335,10 +337,17 @@ def _artefact(kind: str, event: Event, named: Named | None) -> Artefact:
 def _plain_summary(event: Event) -> str:
     where = event.channel or event.provider or "event"
     level = f" {LEVELS[event.level]}" if event.level in LEVELS else ""
-    fields = ", ".join(f"{key}={_shown(value)}" for key, value in list(event.data.items())[:4]
+    fields = ", ".join(f"{key}={_brief(value)}" for key, value in list(event.data.items())[:4]
                        if value not in (None, "", "-"))
     line = f"{where} event {event.event_id}{level} from {event.provider or '?'} on {event.computer or '?'}"
     return _shown(line + (f": {fields}" if fields else ""), 400)
+
+
+def _brief(value: Any) -> str:
+    """A field's value cut short for a line that is made safe to show as a whole (`_shown`)."""
+    if isinstance(value, list):
+        value = ", ".join(str(item) for item in value if item is not None)
+    return str(value)[:MAX_SHOWN]
 
 
 def _shown(value: Any, limit: int = MAX_SHOWN) -> str:

@@ -164,12 +164,33 @@ class SigmaRules:
         self.paths = ([folder] if folder is not None else []) + list(examiner_paths)
         self._compiled: CompiledRules | None = None
         self._lock = threading.Lock()
+        self._tables = threading.local()  # each worker thread's EventTable
 
     def compiled(self) -> CompiledRules:
         with self._lock:
             if self._compiled is None:
                 self._compiled = compile_rules(rule_files(self.paths))
             return self._compiled
+
+    def take_table(self) -> EventTable:
+        """This thread's table for one log's pass, or a table of its own if the thread's is in use."""
+        table: EventTable | None = getattr(self._tables, "table", None)
+        if table is None:
+            table = self._tables.table = EventTable(self.compiled())
+        if table.busy:
+            table = EventTable(self.compiled())
+        table.busy = True
+        return table
+
+    def give_back(self, table: EventTable) -> None:
+        if table is getattr(self._tables, "table", None):
+            try:
+                table.empty()
+                table.busy = False
+                return
+            except sqlite3.Error:  # a table that cannot be emptied is not used again
+                self._tables.table = None
+        table.db.close()
 
 
 def compile_rules(files: list[Path]) -> CompiledRules:
@@ -254,21 +275,82 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+class EventTable:
+    """The SQLite table a log's events are loaded into for the rules, kept by a worker thread from one log to the
+    next (emptied between them), so that each rule's SQL is prepared once per thread, not once per log: most logs
+    are small, and preparing 350 rules costs more than running them."""
+
+    def __init__(self, rules: CompiledRules) -> None:
+        # A private on-disk temporary database: a large log spills to disk instead of filling memory.
+        self.db = sqlite3.connect("", check_same_thread=True, cached_statements=4096)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("PRAGMA cache_size = -131072")
+        self.db.create_function("REGEXP", 2, _regexp, deterministic=True)
+        # The fields the rules read are columns from the start (one statement, not one ALTER TABLE each).
+        self.columns = {RECORD.lower(): RECORD, TIME.lower(): TIME}  # lower-case name -> the column's name
+        for name in ("EventID", "Channel", "Provider_Name", "Computer", "Level", *rules.fields()):
+            self.columns.setdefault(name.lower(), name)
+        typed = [f"{_column(RECORD)} INTEGER", f"{_column(TIME)} TEXT"]
+        typed += [f"{_column(name)} TEXT COLLATE NOCASE" for name in list(self.columns.values())[2:]]
+        self.db.execute(f"CREATE TABLE logs ({', '.join(typed)})")
+        self.db.execute("CREATE INDEX logs_source ON logs (Channel, EventID)")
+        for scope in rules.scopes():
+            self.db.execute(f"CREATE TEMP VIEW {scope.view()} AS SELECT * FROM logs WHERE {scope.where()}")
+        self.layouts: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        self.dropped_fields = 0  # field names past MAX_COLUMNS, over the table's life
+        self.busy = False
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            columns, picked = self._layout(tuple(row))
+            values = list(row.values())
+            groups.setdefault(columns, []).append(tuple(values[index] for index in picked))
+        for columns, grouped in groups.items():
+            marks = ", ".join("?" * len(columns))
+            self.db.executemany(f"INSERT INTO logs ({', '.join(map(_column, columns))}) VALUES ({marks})", grouped)
+
+    def empty(self) -> None:
+        self.db.execute("DELETE FROM logs")
+
+    def _layout(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The columns an event with these field names fills, and which of its values go in them (the last of
+        names equal but for case: the record's own fields come last); worked out once per set of names."""
+        layout = self.layouts.get(names)
+        if layout is None:
+            chosen: dict[str, int] = {}
+            for index, name in enumerate(names):
+                column = self._column_for(name.replace("\x00", ""))
+                if column is None:
+                    self.dropped_fields += 1
+                else:
+                    chosen[column] = index
+            layout = self.layouts[names] = (tuple(chosen), tuple(chosen.values()))
+        return layout
+
+    def _column_for(self, name: str) -> str | None:
+        column = self.columns.get(name.lower())
+        if column is None and len(self.columns) < MAX_COLUMNS:
+            self.db.execute(f"ALTER TABLE logs ADD COLUMN {_column(name)} TEXT COLLATE NOCASE")
+            column = self.columns[name.lower()] = name
+        return column
+
+
 class SigmaRun:
     """One event log's pass: its events loaded as they are read, then every rule whose logsource it holds run."""
 
-    def __init__(self, rules: CompiledRules) -> None:
-        self.rules = rules
+    def __init__(self, rules: SigmaRules) -> None:
+        self.source = rules
+        self.rules = rules.compiled()
         self.problems: list[str] = []
-        self._wanted = {(channel, number) for scope in rules.scopes() for channel, ids in scope.sources
+        self._wanted = {(channel, number) for scope in self.rules.scopes() for channel, ids in scope.sources
                         for number in (ids or (None,))}
         self._channels = {channel for channel, number in self._wanted if number is None}
-        self._db: sqlite3.Connection | None = None
-        self._columns: dict[str, str] = {}  # lower-case name -> the column's name
-        self._layouts: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        self._table: EventTable | None = None
         self._pending: list[dict[str, Any]] = []
         self._loaded = 0
-        self._dropped_fields = 0
+        self._dropped_before = 0
 
     def add(self, record_id: int | None, ts: str | None, event_id: int | None, channel: str | None,
             provider: str | None, computer: str | None, level: int | None, data: dict[str, Any]) -> None:
@@ -289,85 +371,44 @@ class SigmaRun:
 
     def findings(self, check: Callable[[], None] | None = None) -> Iterator[Finding]:
         """Each rule that matched as a finding (`check`, the parser's time limit, called between rules); the table
-        is dropped afterwards. A failure of the table itself is a problem said, not raised."""
+        is emptied afterwards. A failure of the table itself is a problem said, not raised."""
         try:
             self._flush()
-            if self._db is None:
+            if self._table is None:
                 return
-            yield from self._run_rules(self._db, check)
+            yield from self._run_rules(self._table.db, check)
         except sqlite3.Error as error:
             self.problems.append(f"Sigma pass stopped: {type(error).__name__}: {error}")
         finally:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-        if self._dropped_fields:
-            self.problems.append(f"{self._dropped_fields} event field names past the first {MAX_COLUMNS} "
-                                 "not given to the Sigma rules")
+            self._release()
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            # A private on-disk temporary database: a large log spills to disk instead of filling memory.
-            self._db = sqlite3.connect("", check_same_thread=True)
-            self._db.execute("PRAGMA journal_mode = OFF")
-            self._db.execute("PRAGMA synchronous = OFF")
-            self._db.execute("PRAGMA cache_size = -131072")
-            self._db.create_function("REGEXP", 2, _regexp, deterministic=True)
-            # The fields the rules read are columns from the start (one statement, not one ALTER TABLE each).
-            self._columns = {RECORD.lower(): RECORD, TIME.lower(): TIME}
-            for name in ("EventID", "Channel", "Provider_Name", "Computer", "Level", *self.rules.fields()):
-                self._columns.setdefault(name.lower(), name)
-            typed = [f"{_column(RECORD)} INTEGER", f"{_column(TIME)} TEXT"]
-            typed += [f"{_column(name)} TEXT COLLATE NOCASE" for name in list(self._columns.values())[2:]]
-            self._db.execute(f"CREATE TABLE logs ({', '.join(typed)})")
-        return self._db
-
-    def _add_columns(self, db: sqlite3.Connection, names: Iterable[str]) -> None:
-        for name in names:
-            if name.lower() in self._columns:
-                continue
-            if len(self._columns) >= MAX_COLUMNS:
-                continue
-            db.execute(f"ALTER TABLE logs ADD COLUMN {_column(name)} TEXT COLLATE NOCASE")
-            self._columns[name.lower()] = name
+    def close(self) -> None:
+        """Give the table back, emptied, if the pass stopped before its findings (the log's reading failed)."""
+        self._pending = []
+        self._release()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        db = self._connection()
-        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for row in self._pending:
-            columns, picked = self._layout(db, tuple(row))
-            values = list(row.values())
-            groups.setdefault(columns, []).append(tuple(values[index] for index in picked))
-        for columns, rows in groups.items():
-            marks = ", ".join("?" * len(columns))
-            db.executemany(f"INSERT INTO logs ({', '.join(map(_column, columns))}) VALUES ({marks})", rows)
+        if self._table is None:
+            self._table = self.source.take_table()
+            self._dropped_before = self._table.dropped_fields
+        self._table.insert(self._pending)
         self._loaded += len(self._pending)
         self._pending = []
 
-    def _layout(self, db: sqlite3.Connection, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-        """The columns an event with these field names fills, and which of its values go in them (the last of
-        names equal but for case: the record's own fields come last); worked out once per set of names."""
-        layout = self._layouts.get(names)
-        if layout is None:
-            self._add_columns(db, (name.replace("\x00", "") for name in names))
-            chosen: dict[str, int] = {}
-            for index, name in enumerate(names):
-                column = self._columns.get(name.replace("\x00", "").lower())
-                if column is None:
-                    self._dropped_fields += 1
-                else:
-                    chosen[column] = index
-            layout = self._layouts[names] = (tuple(chosen), tuple(chosen.values()))
-        return layout
+    def _release(self) -> None:
+        table, self._table = self._table, None
+        if table is None:
+            return
+        if table.dropped_fields > self._dropped_before:
+            self.problems.append(f"{table.dropped_fields - self._dropped_before} event field names past the first "
+                                 f"{MAX_COLUMNS} not given to the Sigma rules")
+        self.source.give_back(table)
 
     def _run_rules(self, db: sqlite3.Connection, check: Callable[[], None] | None) -> Iterator[Finding]:
-        db.execute("CREATE INDEX logs_source ON logs (Channel, EventID)")
         held = {scope for scope in self.rules.scopes()
-                if db.execute(f"SELECT 1 FROM logs WHERE {scope.where()} LIMIT 1").fetchone()}
-        for scope in held:
-            db.execute(f"CREATE TEMP VIEW {scope.view()} AS SELECT * FROM logs WHERE {scope.where()}")
+                if db.execute(f"SELECT 1 FROM {scope.view()} LIMIT 1").fetchone()}
         for rule in self.rules.rules:
             if check is not None:
                 check()

@@ -183,3 +183,21 @@ def test_rules_are_converted_once_for_all_threads() -> None:
     for thread in threads:
         thread.join()
     assert len(seen) == 4 and all(compiled is seen[0] for compiled in seen)
+
+
+def test_a_log_left_half_read_leaves_nothing_for_the_next(analyzer: EventLogs) -> None:
+    """The thread's table is emptied whether a log's pass ends or stops early."""
+    alone, _ = sigma_findings(EventLogs(Settings()), "evtx-rs-new-user-security.evtx")
+    stopped = analyzer.analyze(item_of("System.evtx", (DATA / "plaso-System.evtx").read_bytes()))
+    for _ in range(3000):  # past the first batch put in the table
+        next(stopped)
+    stopped.close()
+    table = analyzer.sigma.take_table()
+    assert table is analyzer.sigma._tables.table  # the thread's own table was given back: free again, and empty
+    assert table.db.execute("SELECT count(*) FROM logs").fetchone() == (0,)
+    analyzer.sigma.give_back(table)
+    after, _ = sigma_findings(analyzer, "evtx-rs-new-user-security.evtx")
+    again, _ = sigma_findings(analyzer, "evtx-rs-new-user-security.evtx")
+    details = {rule: finding.detail for rule, finding in alone.items()}
+    assert details and {rule: f.detail for rule, f in after.items()} == details
+    assert {rule: f.detail for rule, f in again.items()} == details
