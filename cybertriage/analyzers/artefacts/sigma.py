@@ -23,6 +23,7 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from ...assets import asset_dir
+from ...errors import UsageError
 from ..base import Finding
 
 ANALYZER = "sigma"
@@ -160,6 +161,9 @@ class SigmaRules:
     analyzer's worker threads share them."""
 
     def __init__(self, examiner_paths: Sequence[Path], bundled: bool = True) -> None:
+        missing = [str(path) for path in examiner_paths if not path.exists()]
+        if missing:  # said before the scan starts, as for YARA rules
+            raise UsageError(f"Sigma rules not found: {', '.join(missing)}")
         folder = bundled_rules() if bundled else None
         self.paths = ([folder] if folder is not None else []) + list(examiner_paths)
         self._compiled: CompiledRules | None = None

@@ -16,6 +16,7 @@ from cybertriage.analyzers.artefacts.event_logs import EventLogs
 from cybertriage.analyzers.artefacts.sigma import SigmaRules, bundled_rules
 from cybertriage.analyzers.base import Finding, Settings
 from tests.analyzers.artefacts.test_event_logs import DATA, evtxexport_events, item_of
+from tests.conftest import run_cli
 
 REFERENCE = json.loads((DATA / "sigma_reference.json").read_text())
 EVTX_FILES = sorted(path.name for path in DATA.glob("*.evtx"))
@@ -201,3 +202,11 @@ def test_a_log_left_half_read_leaves_nothing_for_the_next(analyzer: EventLogs) -
     details = {rule: finding.detail for rule, finding in alone.items()}
     assert details and {rule: f.detail for rule, f in after.items()} == details
     assert {rule: f.detail for rule, f in again.items()} == details
+
+
+def test_missing_examiner_rules_stop_the_scan_before_it_starts(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "notes.txt").write_text("nothing\n")
+    result = run_cli("scan", evidence, "--case", tmp_path / "case", "--sigma", tmp_path / "no-such-rules")
+    assert result.code != 0 and "Sigma rules not found" in result.stderr
