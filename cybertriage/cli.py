@@ -458,7 +458,7 @@ INTEL_DB_HELP = (f"intel database (default: ${intel.ENV_VARIABLE} if set, else "
 def _intel_db_option(parser: argparse.ArgumentParser, after_action: bool = False) -> None:
     """--intel-db, accepted before the action (`hashset --intel-db P import`) and after it (`hashset import
     --intel-db P`); after it, an absent option leaves the value given before it alone."""
-    extra = {"default": argparse.SUPPRESS} if after_action else {}
+    extra: dict[str, Any] = {"default": argparse.SUPPRESS} if after_action else {}
     parser.add_argument("--intel-db", type=Path, metavar="PATH", help=INTEL_DB_HELP, **extra)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -112,7 +113,7 @@ def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -
 
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
            "artifacts": (ARTIFACT_FIELDS, artifacts),
-           **{table: (fields, lambda db, table=table: network(db, table)) for table, fields in NETWORK_FIELDS.items()}}
+           **{table: (fields, functools.partial(network, table=table)) for table, fields in NETWORK_FIELDS.items()}}
 
 
 def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -28,13 +28,20 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EvidenceError
 from .base import BytesContent, EvidenceObject, EvidenceSource
 from .watchdog import ChildFailed, watched
 
-try:  # the ordinary records framed in C, when the install compiled _pcap_records.pyx
+if TYPE_CHECKING:
+    from . import _pcap_records
+
+# The ordinary records framed in C, when the install compiled _pcap_records.pyx; None: the Python loop frames all.
+# Declared first so that mypy takes the fallback's None.
+PcapRecords: type[_pcap_records.PcapRecords] | None
+PcapngPackets: type[_pcap_records.PcapngPackets] | None
+try:
     from ._pcap_records import PcapngPackets, PcapRecords
 except ImportError:
     PcapngPackets = PcapRecords = None

@@ -22,8 +22,8 @@ class ScoringPass(Pass):
         """Each file's recorded score with its raises added in the order the passes found them (points are
         capped at 100, so the order decides which reasons count), written once per file."""
         by_file: dict[int, list[ScoreRaise]] = {}
-        for found in context.take_raises():
-            by_file.setdefault(found.file_id, []).append(found)
+        for one_raise in context.take_raises():
+            by_file.setdefault(one_raise.file_id, []).append(one_raise)
         raised = 0
         for file_id, found in by_file.items():
             recorded = lookups.file_score(db, file_id)

@@ -215,11 +215,14 @@ def read_once(item: Item, analyzers: list[Analyzer], keep_limit: int,
     keeping the whole content for YARA when it is small enough; None if all of it was read,
     else why not."""
     obj = item.obj
+    if obj.content is None:  # the callers read only objects with content; said rather than failing on None
+        return "no content to read"
+    content = obj.content
     consumers = [c for analyzer in analyzers if (c := analyzer.stream(item)) is not None]
     keep = obj.size <= keep_limit
     kept: list[bytes] = []
     try:
-        for chunk in obj.content.chunks():
+        for chunk in content.chunks():
             if not item.head:
                 item.head = chunk
             else:

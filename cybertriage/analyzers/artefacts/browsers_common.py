@@ -23,7 +23,6 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 WEBKIT_EPOCH = dt.datetime(1601, 1, 1)  # Chromium's clock: microseconds since 1601, as Windows FILETIMEs count
 UNIX_EPOCH = dt.datetime(1970, 1, 1)  # Firefox's PRTime: microseconds since 1970
 LOOKUPS_KEPT = 20_000  # rows looked up by id kept for the records that refer to them again (a page's visits)
-_NOT_LOOKED_UP = object()
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the time limit inside one query
 
 # Where the path tells the product of the Chromium family: a folder name (lower case) of its user data.
@@ -157,9 +156,8 @@ class BrowserDatabase:
         number = integer(key)
         if table not in self.tables or number is None:
             return None
-        found = self._found.get((table, columns, number), _NOT_LOOKED_UP)
-        if found is not _NOT_LOOKED_UP:
-            return found
+        if (table, columns, number) in self._found:
+            return self._found[(table, columns, number)]
         sql = self._lookups.get((table, columns))
         if sql is None:
             sql = self._lookups[(table, columns)] = f'SELECT {self.pick("t", table, *columns)} FROM "{table}" t ' \

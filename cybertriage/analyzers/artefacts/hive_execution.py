@@ -153,11 +153,11 @@ def _amcache_row(key: Any, path: str, file_id: Any, size: Any, publisher: Any, p
                  modified: str | None = None) -> Artefact:
     sha1 = (text(file_id) or "").lower()
     sha1 = sha1[4:] if len(sha1) == 44 and sha1.startswith("0000") else sha1
+    first_run = key_time(key)
     row = {"path": path, "sha1": sha1 or None, "size": number(size), "publisher": text(publisher),
-           "product": text(product), "name": text(name), "first_run": key_time(key), "last_modified": modified}
+           "product": text(product), "name": text(name), "first_run": first_run, "last_modified": modified}
     row = {field: value for field, value in row.items() if value not in (None, "")}
-    return Artefact("registry.amcache", row.get("first_run"), f"Amcache: {path}" + (f" sha1 {sha1}" if sha1 else ""),
-                    row)
+    return Artefact("registry.amcache", first_run, f"Amcache: {path}" + (f" sha1 {sha1}" if sha1 else ""), row)
 
 
 def bam(hive: Hive) -> Iterator[Record]:

@@ -115,8 +115,8 @@ def _office_items(hive: Hive, key: NKRecord, where: str) -> Iterator[Record]:
 
 def _row(kind: str, key: NKRecord | None, where: str, name: str, value: str | None, position: int | None,
          ts: str | None = None) -> Artefact:
-    row = {"name": name, "value": value, "position": position, "key": where, "key_time": key_time(key),
-           "time": ts}
+    written = key_time(key)
+    row = {"name": name, "value": value, "position": position, "key": where, "key_time": written, "time": ts}
     row = {field: item for field, item in row.items() if item is not None}
-    moment = ts or (row["key_time"] if position == 0 else None)
+    moment = ts or (written if position == 0 else None)
     return Artefact(kind, moment, f"{where} #{position if position is not None else '?'}: {value}", row)

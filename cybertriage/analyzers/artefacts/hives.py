@@ -80,9 +80,9 @@ class RegistryHives(ArtefactParser):
                 except Exception as error:  # damaged keys: this piece stops here, the others still read
                     failed.setdefault(f"{type(error).__name__}: {error}", []).append(piece.__name__)
         finally:
-            for error, pieces in failed.items():
+            for damage, pieces in failed.items():
                 item.skipped.append((self.NAME, f"{hive.kind} hive: {', '.join(pieces)} unreadable past a damaged "
-                                                f"key ({error}); what was read before is kept"))
+                                                f"key ({damage}); what was read before is kept"))
 
 
 def _header_problems(head: bytes, size: int) -> list[str]:
