@@ -166,9 +166,10 @@ TAGS = Table("tags", "Tags", (
 ))
 
 ARTIFACTS = Table("artifacts", "Artefacts", (
-    ID, EVIDENCE_PATH, Column("type", "Type", width=150), Column("ts", "Time (UTC)", TIME, 215),
-    Column("source", "Source file", width=320), Column("summary", "Summary", width=520),
-    Column("values", kind=JSON_OBJECT), Column("file_id", kind=INTEGER), EVIDENCE_ID,
+    ID, EVIDENCE_PATH, Column("type", "Type", width=140), Column("ts", "Time (UTC)", TIME, 190),
+    Column("source", "Source file", width=230), Column("summary", "Summary", width=480),
+    Column("values", kind=JSON_OBJECT), Column("file_id", kind=INTEGER),
+    Column("evidence_id", "Evidence", Kind.EVIDENCE, 135, exported=False),
 ), ("ts", "type", "summary", "source", "evidence_id"))
 
 TIMELINE = Table("timeline", "Timeline", (
@@ -216,7 +217,8 @@ TLS = Table("tls", "TLS", (
     Column("ja3s_string"), Column("cert_subject", "Certificate subject", width=260),
     Column("cert_issuer", "Issuer", width=260), Column("cert_not_before", kind=TIME),
     Column("cert_not_after", kind=TIME), Column("cert_serial"), Column("cert_san_dns", kind=JSON_LIST),
-    Column("cert_chain_sha256"), Column("cert_chain_subjects", kind=JSON_LIST), Column("established", kind=YES_NO),
+    Column("cert_chain_sha256"),  # a JSON list stored, exported as its text (as every export so far has it)
+    Column("cert_chain_subjects", kind=JSON_LIST), Column("established", kind=YES_NO),
     FLOW_ID, EVIDENCE_ID,
 ), ("ts", *ENDS, "sni", "version", "cipher", "ja3", "ja3s", "cert_subject", "cert_issuer", *RECORD_TAIL))
 

@@ -33,17 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import browse
+from ..case import browse, columns
 from ..case.host_profile import HostProfile, device_name
 from ..formatting import utc_iso
 from ..text_safety import visible_html as esc
 from .case_window import named
-from .network import RecordsModel, Table
+from .network import RecordsModel
 
-ARTEFACTS = Table("artifacts", "Artefacts", (("ts", "Time (UTC)", 190), ("type", "Type", 140),
-                                              ("summary", "Summary", 480), ("source", "Source file", 230),
-                                              ("evidence_id", "Evidence", 135)))
-SUMMARY, SOURCE = 2, 3  # the summary takes the width the others leave; a path keeps its start and its file name
+ARTEFACTS = columns.ARTIFACTS
+# the summary takes the width the others leave; a path keeps its start and its file name
+SUMMARY, SOURCE = ARTEFACTS.shown_names.index("summary"), ARTEFACTS.shown_names.index("source")
 NO_ARTEFACTS = ("<p style='font-size:13pt'>No artefacts in this case.</p><p>Registry hives, event logs, prefetch "
                 "files, shortcuts and jump lists, Recycle Bin records, scheduled tasks and browser histories are read "
                 "as the evidence is examined, on disk images and in folders, and appear here.</p>")
@@ -158,8 +157,8 @@ class ArtefactsView(QObject):
             self.model = ArtefactsModel(self.conn, self)
             self.view.setModel(self.model)
             header = self.view.horizontalHeader()
-            for column, (_, _, width) in enumerate(ARTEFACTS.columns):
-                header.resizeSection(column, width)
+            for number, column in enumerate(ARTEFACTS.shown):
+                header.resizeSection(number, column.width)
             header.setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
             self.view.setSortingEnabled(True)
             self.view.selectionModel().currentRowChanged.connect(lambda current, _: self._row_chosen(current))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,57 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import audit, browse, open_case
-from ..text_safety import visible
+from ..case import audit, browse, columns, open_case
+from ..case.columns import Kind, Table
 from .case_window import box_layout, named
 from .models import ALIGN_RIGHT, Index
 from .workers import FunctionWorker
 
 MASK = "••••••••"
-YES_NO = frozenset({"accepted", "starttls", "message_complete", "body_complete", "file_complete", "established"})
-
-
-@dataclass(frozen=True)
-class Table:
-    """One network table as the Network tab shows it: its columns (name, title, width) in order."""
-
-    name: str
-    title: str
-    columns: tuple[tuple[str, str, int], ...]
-    masked: frozenset[str] = frozenset()
-
-
-_TAIL = (("flow_id", "Flow", 50), ("evidence_id", "Evidence", 130))
-_ENDS = (("src", "Source", 135), ("sport", "Port", 50), ("dst", "Destination", 135), ("dport", "Port", 50))
-TABLES = (
-    Table("flows", "Flows", (("evidence_id", "Evidence", 130), ("flow_id", "Flow", 50), ("first_seen", "First seen", 215),
-                             ("last_seen", "Last seen", 215), ("proto", "Proto", 50), *_ENDS, ("app", "App", 55),
-                             ("packets", "Packets", 65), ("bytes", "Bytes", 75), ("state", "State", 60))),
-    Table("hosts", "Hosts", (("evidence_id", "Evidence", 130), ("address", "Address", 150), ("names", "Names", 260),
-                             ("macs", "MAC addresses", 150), ("open_ports", "Open ports", 130), ("flows", "Flows", 55),
-                             ("bytes_out", "Bytes out", 85), ("bytes_in", "Bytes in", 85), ("first_seen", "First seen", 215),
-                             ("last_seen", "Last seen", 215))),
-    Table("dns", "DNS", (("ts", "Time", 215), *_ENDS, ("query", "Query", 220), ("qtype", "Type", 55),
-                         ("rcode", "Result", 75), ("answers", "Answers", 260), *_TAIL)),
-    Table("http", "HTTP", (("ts", "Time", 215), *_ENDS, ("method", "Method", 65), ("host", "Host", 170),
-                           ("uri", "URI", 260), ("status", "Status", 55), ("content_type", "Content type", 140),
-                           ("body_size", "Body", 70), ("user_agent", "User agent", 220), ("body_sha256", "Body SHA-256", 200),
-                           *_TAIL)),
-    Table("tls", "TLS", (("ts", "Time", 215), *_ENDS, ("sni", "Server name", 200), ("version", "Version", 75),
-                         ("cipher", "Cipher", 230), ("ja3", "JA3", 240), ("ja3s", "JA3S", 240),
-                         ("cert_subject", "Certificate subject", 260), ("cert_issuer", "Issuer", 260),
-                         *_TAIL)),
-    Table("smtp", "SMTP", (("ts", "Time", 215), *_ENDS, ("mail_from", "Mail from", 190), ("rcpt_to", "Recipients", 220),
-                           ("subject", "Subject", 260), ("attachments", "Attachments", 200), ("message_size", "Size", 70),
-                           ("helo", "HELO", 130), *_TAIL)),
-    Table("ftp", "FTP", (("ts", "Time", 215), *_ENDS, ("user", "User", 90), ("command", "Command", 75),
-                         ("arg", "Argument", 200), ("reply_code", "Reply", 50), ("reply_msg", "Reply text", 230),
-                         ("file_size", "File size", 75), ("file_sha256", "File SHA-256", 200), *_TAIL)),
-    Table("credentials", "Credentials", (("ts", "Time", 215), *_ENDS, ("protocol", "Protocol", 75),
-                                         ("username", "User name", 150), ("password", "Password", 150),
-                                         ("where", "Where", 200), ("accepted", "Accepted", 80), *_TAIL),
-          masked=frozenset({"password"})),
-)
+# the Network tab's sub-tabs, in order
+TABLES = (columns.FLOWS, columns.HOSTS, columns.DNS, columns.HTTP, columns.TLS, columns.SMTP, columns.FTP,
+          columns.CREDENTIALS)
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 
 
@@ -93,7 +51,8 @@ class RecordsModel(QAbstractTableModel):
     def __init__(self, conn: sqlite3.Connection, table: Table, parent: Any = None) -> None:
         super().__init__(parent)
         self.conn, self.table = conn, table
-        self.names = [name for name, _, _ in table.columns]
+        self.columns = table.shown
+        self.names = [column.name for column in self.columns]
         self.order: tuple[str, bool] = ("id", False)
         self.revealed = False
         self._ids: list[int] = []
@@ -151,7 +110,7 @@ class RecordsModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.names):
-            return self.table.columns[section][1]
+            return self.columns[section].title
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -163,26 +122,16 @@ class RecordsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.UserRole:
             return row["id"]
-        name = self.names[index.column()]
-        value = row[name]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return ALIGN_RIGHT if isinstance(value, (int, float)) and name not in YES_NO | {"evidence_id"} else None
-        if value is None:
-            return ""
-        if name in self.table.masked and not self.revealed:
+        column = self.columns[index.column()]
+        value = row[column.name]
+        if role == Qt.ItemDataRole.TextAlignmentRole:  # numbers on the right, whatever the column
+            numeric = isinstance(value, (int, float)) and column.kind not in (Kind.YES_NO, Kind.EVIDENCE)
+            return ALIGN_RIGHT if numeric else None
+        if value is not None and column.name in self.table.masked and not self.revealed:
             return MASK
-        if name in YES_NO:
-            return "yes" if value else "no"
-        if name == "evidence_id":
-            return _shown(self.evidence.get(value, str(value)))
-        return _shown(str(value))
-
-
-def _shown(text: str) -> str:
-    """Lists are stored as JSON text; show them as a comma-separated list, control characters escaped."""
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1].replace('", "', ", ").replace('"', "")
-    return visible(text)
+        if value is not None and column.kind is Kind.EVIDENCE:
+            value = self.evidence.get(value, str(value))
+        return column.kind.shown(value)
 
 
 def record_in_audit_log(case_dir: Path, action: str, detail: dict[str, Any], *, cancel: Any = None) -> None:
@@ -279,8 +228,9 @@ class NetworkViews(QObject):
                 view = self.views[table.name]
                 view.setModel(model)
                 header = view.horizontalHeader()
-                for column, (_, _, width) in enumerate(table.columns):
-                    header.resizeSection(column, width)
+                for number, column in enumerate(table.shown):
+                    if column.width:
+                        header.resizeSection(number, column.width)
                 header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # capture order until a header is clicked
                 view.setSortingEnabled(True)
                 if after_models is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,40 @@ def test_new_rows_are_read_for_the_table_on_screen_and_the_others_when_shown(qtb
     assert network.models["dns"].rowCount() == dns - 1 and network.stale == {"dns", "http"}
     network.tabs.setCurrentIndex([t.name for t in TABLES].index("dns"))
     assert network.models["dns"].rowCount() == dns and network.stale == {"http"}
+
+
+def _sqlite(case: Path, query: str) -> list[tuple[str, ...]]:
+    """Rows as the sqlite3 command-line shell prints them (tab-separated), not through the package."""
+    out = subprocess.run(["sqlite3", "-readonly", "-separator", "\t", str(case / "case.db"), query],
+                         check=True, capture_output=True, text=True).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines()]
+
+
+@pytest.mark.parametrize(("table", "column"), [("hosts", "names"), ("hosts", "open_ports"), ("dns", "answers"),
+                                               ("smtp", "rcpt_to")])
+def test_a_list_column_shows_its_items_joined(capture_case, table, column):
+    conn = browse.connect(capture_case)
+    model = RecordsModel(conn, TABLES_BY_NAME[table])
+    number = model.names.index(column)
+    expected = dict(_sqlite(capture_case, f"SELECT t.id, coalesce(group_concat(j.value, ', '), '') FROM [{table}] t "
+                                          f"LEFT JOIN json_each(t.[{column}]) j GROUP BY t.id"))
+    shown = {str(model.data(model.index(row, 0), Qt.ItemDataRole.UserRole)): model.data(model.index(row, number))
+             for row in range(model.rowCount())}
+    assert shown == expected
+    assert any(shown.values())
+
+
+def test_yes_no_and_evidence_columns_are_words(capture_case):
+    conn = browse.connect(capture_case)
+    model = RecordsModel(conn, TABLES_BY_NAME["credentials"])
+    accepted, evidence = model.names.index("accepted"), model.names.index("evidence_id")
+    stored = _sqlite(capture_case, "SELECT CASE c.accepted WHEN 1 THEN 'yes' WHEN 0 THEN 'no' ELSE '' END, e.path "
+                                   "FROM credentials c JOIN evidence e ON e.id = c.evidence_id ORDER BY c.id")
+    assert stored
+    for row, (word, path) in enumerate(stored):
+        assert model.data(model.index(row, accepted)) == word
+        assert model.data(model.index(row, accepted), Qt.ItemDataRole.TextAlignmentRole) is None
+        assert model.data(model.index(row, evidence)) == Path(path).name
+    assert [model.headerData(n, Qt.Orientation.Horizontal) for n in range(model.columnCount())] == [
+        "Time", "Source", "Port", "Destination", "Port", "Protocol", "User name", "Password", "Where", "Accepted",
+        "Flow", "Evidence"]
