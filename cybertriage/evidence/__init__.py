@@ -7,12 +7,12 @@ from pathlib import Path
 import pytsk3
 
 from ..errors import EvidenceError
-from .base import EvidenceObject, EvidenceSource, Ledger, Partition
+from .base import EvidenceObject, EvidenceSource, Ledger, ObjectRef, Partition
 from .capture import CaptureEvidence, ProtocolAnalysis, is_capture
 from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles, split_raw_segments
 from .folder import FolderEvidence, LooseFileEvidence
 
-__all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "Partition", "open_evidence", "detect_kind"]
+__all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "ObjectRef", "Partition", "open_evidence", "detect_kind"]
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 # Names an examiner gives disk images: such a file holding no partition table or filesystem is a wrong or

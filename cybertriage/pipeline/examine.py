@@ -18,8 +18,7 @@ from ..analyzers import Analyzer, Finding, Item
 from ..analyzers.filetype import EXECUTABLE_MIMES, extension_of
 from ..analyzers.results import Artefact, ContentType, Hashes, Result, empty_file_columns
 from ..case.store import crash_point
-from ..evidence import EvidenceObject
-from ..evidence.base import ObjectRef
+from ..evidence import EvidenceObject, ObjectRef
 from ..score import Score, score_object
 from .carried import CarriedObjects
 from .options import ScanRun
