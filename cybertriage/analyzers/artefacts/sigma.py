@@ -270,10 +270,12 @@ def _regexp(expression: str, value: Any) -> bool:
 
 def _cell(value: Any) -> Any:
     """An event field as the rules compare it: text or a number; lists one per line, nested objects as text."""
-    if value is None or isinstance(value, (str, int, float)):
-        return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
+        return str(value)  # past SQLite's integers (a damaged or hostile record)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, list):
         return "\n".join(str(_cell(item)) for item in value if item is not None)
     return str(value)
@@ -355,11 +357,12 @@ class SigmaRun:
         self._pending: list[dict[str, Any]] = []
         self._loaded = 0
         self._dropped_before = 0
+        self._failed = False  # the table refused an event: no rule runs on a part of the log
 
     def add(self, record_id: int | None, ts: str | None, event_id: int | None, channel: str | None,
             provider: str | None, computer: str | None, level: int | None, data: dict[str, Any]) -> None:
         """One event; kept only if a rule's logsource covers its channel and event id."""
-        if not self.rules.rules or channel is None or (
+        if not self.rules.rules or self._failed or channel is None or (
                 channel not in self._channels and (channel, event_id) not in self._wanted):
             return
         row = {key: _cell(value) for key, value in data.items() if key}
@@ -367,8 +370,8 @@ class SigmaRun:
             row.update({alias: _cell(data.get(name)) for name, alias in PROCESS_CREATION_4688.items()})
             user = "\\".join(part for part in (row.get("SubjectDomainName"), row.get("SubjectUserName")) if part)
             row["User"] = user or None
-        row.update({"EventID": event_id, "Channel": channel, "Provider_Name": provider, "Computer": computer,
-                    "Level": level, RECORD: record_id, TIME: ts})
+        row.update({"EventID": _cell(event_id), "Channel": channel, "Provider_Name": provider, "Computer": computer,
+                    "Level": _cell(level), RECORD: _cell(record_id), TIME: ts})
         self._pending.append(row)
         if len(self._pending) >= BATCH:
             self._flush()
@@ -378,7 +381,7 @@ class SigmaRun:
         is emptied afterwards. A failure of the table itself is a problem said, not raised."""
         try:
             self._flush()
-            if self._table is None:
+            if self._table is None or self._failed:
                 return
             yield from self._run_rules(self._table.db, check)
         except sqlite3.Error as error:
@@ -392,12 +395,16 @@ class SigmaRun:
         self._release()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending or self._failed:
             return
         if self._table is None:
             self._table = self.source.take_table()
             self._dropped_before = self._table.dropped_fields
-        self._table.insert(self._pending)
+        try:
+            self._table.insert(self._pending)
+        except (sqlite3.Error, OverflowError, ValueError) as error:  # the log is still read; only its rules stop
+            self._failed = True
+            self.problems.append(f"Sigma pass stopped after {self._loaded} events: {type(error).__name__}: {error}")
         self._loaded += len(self._pending)
         self._pending = []
 
@@ -432,9 +439,16 @@ class SigmaRun:
             return None
         if not matched:
             return None
-        first = sorted(matched.items(), key=lambda pair: (pair[0] is None, pair[0] or 0))[:SHOWN_EVENTS]
+        first = sorted(matched.items(), key=_record_order)[:SHOWN_EVENTS]
         severity = SEVERITY.get(rule.level or "", "medium")
         return Finding(ANALYZER, rule.rule_id, severity, f"Sigma: {rule.title}",
                        {"rule_id": rule.rule_id, "level": rule.level, "tags": list(rule.tags),
                         "author": rule.author, "count": len(matched), "rule_file": rule.source,
                         "events": [{"record_id": record_id, "time": ts} for record_id, ts in first]})
+
+
+def _record_order(pair: tuple[Any, Any]) -> tuple[bool, float, str]:
+    """Record ids in number order; a damaged record's id kept as text (or none) after them, never a TypeError."""
+    record_id = pair[0]
+    number = isinstance(record_id, (int, float)) and not isinstance(record_id, bool)
+    return (not number, record_id if number else 0, str(record_id))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cybertriage.analyzers.artefacts.event_logs import EventLogs
-from cybertriage.analyzers.artefacts.sigma import SigmaRules, bundled_rules
+from cybertriage.analyzers.artefacts.sigma import SigmaRules, SigmaRun, bundled_rules
 from cybertriage.analyzers.base import Finding, Settings
 from tests.analyzers.artefacts.test_event_logs import DATA, evtxexport_events, item_of
 from tests.conftest import run_cli
@@ -210,3 +210,14 @@ def test_missing_examiner_rules_stop_the_scan_before_it_starts(tmp_path: Path) -
     (evidence / "notes.txt").write_text("nothing\n")
     result = run_cli("scan", evidence, "--case", tmp_path / "case", "--sigma", tmp_path / "no-such-rules")
     assert result.code != 0 and "Sigma rules not found" in result.stderr
+
+
+def test_numbers_past_sqlite_integers_are_kept_as_text(tmp_path: Path) -> None:
+    """A damaged record's huge numbers (found by mutating the test logs) neither stop the log nor its rules."""
+    (tmp_path / "task_4698.yml").write_text(EXAMINER_RULES["task_4698.yml"])
+    run = SigmaRun(SigmaRules((tmp_path,), bundled=False))
+    run.add(1 << 64, "2024-01-01T00:00:00Z", 4698, "Security", "Microsoft-Windows-Security-Auditing", "pc", 0,
+            {"SubjectLogonId": 1 << 70, "TaskName": "\\x", "Flag": True})
+    run.add(7, "2024-01-01T00:00:01Z", 4698, "Security", "Microsoft-Windows-Security-Auditing", "pc", 0, {})
+    (finding,) = run.findings()
+    assert finding.detail["count"] == 2 and not run.problems
