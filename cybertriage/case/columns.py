@@ -126,7 +126,8 @@ class Table:
                 for column in self.exported}
 
 
-TEXT, INTEGER, SIZE, TIME, YES_NO, FLAG = Kind.TEXT, Kind.INTEGER, Kind.SIZE, Kind.TIME, Kind.YES_NO, Kind.FLAG
+# short names for the descriptions below
+INTEGER, SIZE, TIME, YES_NO, FLAG = Kind.INTEGER, Kind.SIZE, Kind.TIME, Kind.YES_NO, Kind.FLAG
 JSON_LIST, JSON_OBJECT = Kind.JSON_LIST, Kind.JSON_OBJECT
 
 ID = Column("id", kind=INTEGER)
