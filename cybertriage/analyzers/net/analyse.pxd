@@ -15,7 +15,7 @@ cdef class _Conn:
     cdef public long long id, o_pkts, r_pkts, o_bytes, r_bytes, o_payload, r_payload, detect_size
     cdef public int proto, version, o_port, r_port, udp_tries
     cdef public str proto_name, src, dst, history, ended
-    cdef public object key, first_ns, last_ns, app, handler, vlan, detect, o_mac, r_mac, macs
+    cdef public object key, first_ns, last_ns, app, handler, datagram_handler, vlan, detect, o_mac, r_mac, macs
     cdef public double last_ts
     cdef public Endpoint o, r
     cdef public bint deciding, closing

@@ -21,7 +21,7 @@ from pathlib import Path
 from ...evidence.capture import CaptureReader
 from . import ftp as ftp_mod
 from . import tls as tls_mod
-from .app import AppHandler, Opening
+from .app import AppHandler, Connection, DatagramHandler, Opening
 from .decode import Decoder
 from .findings import CaptureFindings
 from .handlers import UDP_TRIES, recognise, udp_protocols_on
@@ -83,7 +83,7 @@ class _Conn:
 
     __slots__ = ("id", "key", "proto", "proto_name", "version", "src", "dst", "o_port", "r_port", "first_ns",
                  "last_ns", "last_ts", "o_pkts", "r_pkts", "o_bytes", "r_bytes", "o_payload", "r_payload", "history",
-                 "app", "handler", "o", "r", "vlan", "detect", "detect_size", "deciding", "closing", "ended",
+                 "app", "handler", "datagram_handler", "o", "r", "vlan", "detect", "detect_size", "deciding", "closing", "ended",
                  "udp_tries", "o_mac", "r_mac", "macs")
 
     def __init__(self, cid: int, key: tuple, proto: int, version: int, src: bytes, dst: bytes, sport: int,
@@ -102,8 +102,9 @@ class _Conn:
         self.o_pkts = self.r_pkts = self.o_bytes = self.r_bytes = self.o_payload = self.r_payload = 0
         self.history = ""
         self.app: str | None = None
-        self.handler = None
-        self.o: Endpoint | None = None
+        self.handler: AppHandler | None = None  # a TCP flow's parser, once its protocol is told
+        self.datagram_handler: DatagramHandler | None = None  # a UDP flow's
+        self.o: Endpoint | None = None  # a TCP flow's two directions (originator's, responder's), made with it
         self.r: Endpoint | None = None
         self.vlan = vlan
         self.detect: list[tuple[bool, bytes, int]] | None = None
@@ -118,6 +119,13 @@ class _Conn:
 
     def closed_cleanly(self) -> bool:
         return bool(self.o and self.r and self.o.state == CLOSED and self.r.state == CLOSED)
+
+    def tcp_ends(self) -> tuple[Endpoint, Endpoint]:
+        """A TCP flow's two directions (originator's, responder's); asking another flow's is a bug."""
+        o, r = self.o, self.r
+        if o is None or r is None:
+            raise ValueError(f"{self.describe()}: not a TCP flow being tracked")
+        return o, r
 
     def describe(self) -> str:
         return f"flow {self.id} {self.proto_name} {self.src}:{self.o_port} → {self.dst}:{self.r_port}"
@@ -166,15 +174,17 @@ class CaptureAnalysis:
             self.hosts.observe(record)
             self.findings.observe(record)
 
-    def expect_ftp_data(self, channel: ftp_mod.Channel) -> None:
+    def expect_ftp_data(self, channel: object) -> None:
         """An FTP control connection announced a data connection to (resp_h, resp_p)."""
+        if not isinstance(channel, ftp_mod.Channel):  # only the FTP parser announces one: anything else is a bug
+            raise TypeError(f"not an FTP data channel: {channel!r}")
         expected = self._ftp_expected
         expected.pop((channel.resp_h, channel.resp_p), None)
         if len(expected) >= MAX_FTP_EXPECTED:
             del expected[next(iter(expected))]  # the oldest announcement
         expected[(channel.resp_h, channel.resp_p)] = channel
 
-    def warn(self, conn: _Conn, message: str) -> None:
+    def warn(self, conn: Connection, message: str) -> None:
         warnings = self.summary.warnings
         if len(warnings) < self.settings.max_warnings:
             warnings.append(f"{conn.describe()}: {message}")
@@ -215,7 +225,8 @@ class CaptureAnalysis:
                 out.clear()
         self._decoder.finish()
         try:
-            for record in (*self.hosts.records(), *self.findings.records()):
+            summaries: list[NetRecord] = [*self.hosts.records(), *self.findings.records()]
+            for record in summaries:
                 self.emit(record)
         except Exception:  # the summary of a capture must not lose the records already yielded
             logger.exception("hosts summary or findings failed on %s", self.reader.path)
@@ -240,7 +251,7 @@ class CaptureAnalysis:
         summary.fragments_incomplete = self._decoder.fragments_incomplete
         if self._decoder.fragment_packets_lost:
             not_decoded["IP fragment of an incomplete datagram"] = self._decoder.fragment_packets_lost
-        if self._first_ns is not None:
+        if self._first_ns is not None and self._last_ns is not None:  # both set by the first packet
             summary.first_seen = iso_us(self._first_ns)
             summary.last_seen = iso_us(self._last_ns)
         yield summary
@@ -282,9 +293,10 @@ class CaptureAnalysis:
         res = self._decode(linktype, data, ts)
         if res.__class__ is not tuple:
             if res is not None:
-                not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index]
+                # res is the reason text here: mypy does not narrow on __class__ (isinstance would cost every packet)
+                not_decoded[res] = not_decoded.get(res, 0) + 1  # type: ignore[index, arg-type]  # the reason text
             return  # else a fragment, held for its datagram (counted with it)
-        version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res  # type: ignore[misc]
+        version, src, dst, proto, buf, l4, end, ip_len, truncated, vlan, npk, l4_len = res
         if truncated:
             self._cut += 1
         if proto == 6:
@@ -325,11 +337,14 @@ class CaptureAnalysis:
             if is_orig:
                 conn.o_pkts += npk
                 conn.o_bytes += ip_len
-                self._tcp(conn, conn.o, conn.r, True, flags, seq, ack, payload, claimed, ts_ns)
+                # A TCP flow's ends are made with it (above): a check here would cost every packet.
+                self._tcp(conn, conn.o, conn.r,  # type: ignore[arg-type]  # its ends, as above
+                          True, flags, seq, ack, payload, claimed, ts_ns)
             else:
                 conn.r_pkts += npk
                 conn.r_bytes += ip_len
-                self._tcp(conn, conn.r, conn.o, False, flags, seq, ack, payload, claimed, ts_ns)
+                self._tcp(conn, conn.r, conn.o,  # type: ignore[arg-type]  # its ends, as above
+                          False, flags, seq, ack, payload, claimed, ts_ns)
         elif proto == 17 or proto == 136:
             if end - l4 < 8:
                 not_decoded["truncated UDP header"] = not_decoded.get("truncated UDP header", 0) + 1
@@ -365,13 +380,13 @@ class CaptureAnalysis:
                 conn.r_payload += len(payload)
                 if payload and "d" not in conn.history:
                     conn.history += "d"
-            if payload and (conn.handler is not None or conn.deciding):
+            if payload and (conn.datagram_handler is not None or conn.deciding):
                 csum = (buf[l4 + 6] << 8) | buf[l4 + 7]
                 if (csum or version == 6) and not truncated and pend == l4 + ulen \
                         and not _udp_checksum_ok(version, src, dst, proto, buf[l4:pend]):
                     self._bad_checksum(conn, is_orig)
-                if conn.handler is not None:
-                    conn.handler.datagram(is_orig, payload, ts_ns)
+                if conn.datagram_handler is not None:
+                    conn.datagram_handler.datagram(is_orig, payload, ts_ns)
                 else:
                     self._detect_udp(conn, is_orig, payload, ts_ns)
         else:
@@ -430,11 +445,12 @@ class CaptureAnalysis:
         """Once a TCP flow's bytes go somewhere: each direction tells the flow of the holes in what it delivers,
         and of retransmissions that carry other bytes than the first copy. Not before: a flow without payload
         (a port scan's, a flood's) costs no callbacks."""
-        if conn.o.on_gap is None:
-            conn.o.on_gap = lambda size: self._gap(conn, True, size)
-            conn.r.on_gap = lambda size: self._gap(conn, False, size)
-            conn.o.on_conflict = lambda *ranges: self._conflict(conn, True, *ranges)
-            conn.r.on_conflict = lambda *ranges: self._conflict(conn, False, *ranges)
+        o, r = conn.tcp_ends()
+        if o.on_gap is None:
+            o.on_gap = lambda size: self._gap(conn, True, size)
+            r.on_gap = lambda size: self._gap(conn, False, size)
+            o.on_conflict = lambda *ranges: self._conflict(conn, True, *ranges)
+            r.on_conflict = lambda *ranges: self._conflict(conn, False, *ranges)
 
     # The compiled per-packet path as _packet is, for TCP segments: complexity above 20 on purpose (C901 excepted).
     def _tcp(self, conn: _Conn, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int,  # noqa: C901
@@ -549,7 +565,8 @@ class CaptureAnalysis:
                   again_end: int) -> None:
         """A retransmission carrying other bytes than the first copy (kept, as Zeek and the receiving stack keep
         it): a problem naming both byte ranges, and T/t in the history (Zeek's letter for retransmitted payload)."""
-        self._hist(conn, conn.o if is_orig else conn.r, is_orig, 0x20, "T")
+        o, r = conn.tcp_ends()
+        self._hist(conn, o if is_orig else r, is_orig, 0x20, "T")
         side = "originator" if is_orig else "responder"
         self.warn(conn, f"TCP rexmit_inconsistency from the {side}: stream bytes {again_start}-{again_end - 1} "
                         f"retransmitted with other content than the first copy of bytes {first_start}-{first_end - 1}; "
@@ -570,12 +587,13 @@ class CaptureAnalysis:
         """First payload of a TCP flow: route both directions' in-order bytes to the detector."""
         self._hear_gaps(conn)
         conn.detect = []
-        for side, end in ((True, conn.o), (False, conn.r)):
+        o, r = conn.tcp_ends()
+        for side, end in ((True, o), (False, r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:
                 self._detect_tcp(conn, side, data, ts)
-            end.sink = sink  # type: ignore[union-attr]
-            if end is not ep and end.isn >= 0:  # type: ignore[union-attr]
-                end.next = max(end.next, end.hi)  # type: ignore[union-attr]
+            end.sink = sink
+            if end is not ep and end.isn >= 0:
+                end.next = max(end.next, end.hi)
         if ep.next < rel and ep.isn >= 0 and not ep.hist & 0x01:
             ep.next = rel  # picked up mid-stream: start where the capture starts
         ep.segment(rel, payload, ts_ns)
@@ -606,6 +624,8 @@ class CaptureAnalysis:
             return
         self._attach(conn, protocol.parser(conn, self))
         for side, chunk, ts in detect:
+            if conn.handler is None:  # set by _attach; STARTTLS replaces it, nothing takes it away meanwhile
+                return
             conn.handler.stream(side, chunk, ts)  # the handler may have become TLS after STARTTLS
             if conn.handler.done:
                 self._stop_streams(conn)
@@ -617,19 +637,22 @@ class CaptureAnalysis:
         self.summary.tcp_streams += 2
         self._route(conn, handler)
 
-    def start_tls(self, conn: _Conn, upgrade: str) -> None:
+    def start_tls(self, conn: Connection, upgrade: str) -> None:
         """The server accepted `upgrade` (SMTP or IMAP STARTTLS, POP3 STLS, FTP AUTH TLS): from the next byte on
         each side the connection is TLS, and its handshake is read as on a TLS port. The clear-text parser has
         given what it had; the flow's application stays the one it started as."""
+        if not isinstance(conn, _Conn):  # parsers are handed this analysis' own flows: anything else is a bug
+            raise TypeError(f"{conn.describe()}: not a flow of this capture analysis")
         self._route(conn, tls_mod.TlsHandler(conn, self, upgrade))
 
     @staticmethod
     def _route(conn: _Conn, handler: AppHandler) -> None:
         conn.handler = handler
-        for side, end in ((True, conn.o), (False, conn.r)):
+        o, r = conn.tcp_ends()
+        for side, end in ((True, o), (False, r)):
             def sink(data: bytes, ts: int, side: bool = side) -> None:
                 handler.stream(side, data, ts)
-            end.sink = sink  # type: ignore[union-attr]
+            end.sink = sink
 
     def _ftp_data(self, conn: _Conn) -> None:
         """A new TCP connection: an FTP data connection if a control connection announced it."""
@@ -658,8 +681,8 @@ class CaptureAnalysis:
             if why is None:
                 conn.app = protocol.name
                 conn.deciding = False
-                conn.handler = protocol.parser(conn, self)
-                conn.handler.datagram(is_orig, payload, ts_ns)
+                conn.datagram_handler = protocol.parser(conn, self)
+                conn.datagram_handler.datagram(is_orig, payload, ts_ns)
                 return
             refusals.append((protocol.title, why))
         for title, why in refusals:
@@ -703,17 +726,19 @@ class CaptureAnalysis:
         self._conns.pop(conn.key, None)
         conn.ended = reason
         gaps = missing = 0
-        if conn.o is not None:
-            for end in (conn.o, conn.r):
-                if end.sink is not None and end.pending:  # type: ignore[union-attr]
-                    end.flush(conn.last_ns)  # type: ignore[union-attr]
-                gaps += end.gaps  # type: ignore[union-attr]
-                missing += end.gap_bytes  # type: ignore[union-attr]
-            conn.o_payload = conn.o.hi
-            conn.r_payload = conn.r.hi  # type: ignore[union-attr]
-        if conn.handler is not None:
+        o, r = conn.o, conn.r
+        if o is not None and r is not None:
+            for end in (o, r):
+                if end.sink is not None and end.pending:
+                    end.flush(conn.last_ns)
+                gaps += end.gaps
+                missing += end.gap_bytes
+            conn.o_payload = o.hi
+            conn.r_payload = r.hi
+        parser = conn.handler if conn.handler is not None else conn.datagram_handler
+        if parser is not None:
             try:
-                conn.handler.close(conn.last_ns)
+                parser.close(conn.last_ns)
             except Exception:  # one flow's parser must not stop the capture
                 logger.exception("parser failed on %s", conn.describe())
                 self.warn(conn, "parser failed at the end of the flow")
@@ -731,7 +756,7 @@ class CaptureAnalysis:
         self.emit(flow)
         # Its parser and its two directions refer back to the flow: let go of them, so that all of it is freed
         # now, not later by the cycle collector, which would have walked it again each time meanwhile.
-        conn.handler = None
+        conn.handler = conn.datagram_handler = None
         conn.o = conn.r = None
 
 
@@ -757,18 +782,19 @@ def _udp_checksum_ok(version: int, src: bytes, dst: bytes, proto: int, segment: 
 
 def _closed_for_good(conn: _Conn) -> bool:
     """Reset, or each side's FIN acknowledged: no packet of this connection is still to come."""
-    o, r = conn.o, conn.r
-    return o.state == RESET or r.state == RESET or (o.fin_acked and r.fin_acked)  # type: ignore[union-attr]
+    o, r = conn.tcp_ends()
+    return o.state == RESET or r.state == RESET or (o.fin_acked and r.fin_acked)
 
 
 def _conn_state(conn: _Conn) -> str:
     """Zeek's conn_state, from the endpoint states."""
     if conn.proto == 6:
-        os_, rs = conn.o.state, conn.r.state  # type: ignore[union-attr]
+        o, r = conn.tcp_ends()
+        os_, rs = o.state, r.state
         o_inactive = os_ in (INACTIVE, PARTIAL)
         r_inactive = rs in (INACTIVE, PARTIAL)
         if rs == RESET:
-            if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and conn.o.hi == 0 and conn.r.hi == 0):  # type: ignore[union-attr]
+            if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and o.hi == 0 and r.hi == 0):
                 return "REJ"
             return "RSTRH" if o_inactive else "RSTR"
         if os_ == RESET:

@@ -34,16 +34,20 @@ class Connection(Protocol):
 
 
 class Limits(Protocol):
-    """The limits a parser keeps to (analyse.NetSettings)."""
+    """The limits a parser keeps to (analyse.NetSettings), which it reads and never sets."""
 
-    max_object_size: int
-    max_body_size: int
+    @property
+    def max_object_size(self) -> int: ...
+
+    @property
+    def max_body_size(self) -> int: ...
 
 
 class Analysis(Protocol):
     """The capture analysis as its parsers see it (analyse.CaptureAnalysis): where records and problems go."""
 
-    settings: Limits
+    @property
+    def settings(self) -> Limits: ...
 
     def emit(self, record: NetRecord) -> None: ...
 
@@ -51,7 +55,7 @@ class Analysis(Protocol):
 
     def start_tls(self, conn: Connection, upgrade: str) -> None: ...
 
-    def expect_ftp_data(self, channel: object) -> None: ...
+    def expect_ftp_data(self, channel: object) -> None: ...  # an ftp.Channel (ftp imports this module)
 
 
 class AppHandler(Protocol):

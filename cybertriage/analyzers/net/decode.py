@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-try:  # the common case decoded in C, when the install compiled _decode.pyx
+if TYPE_CHECKING:
+    from . import _decode
+
+# The common case decoded in C, when the install compiled _decode.pyx; None: the Python decoder does it all.
+# Declared first so that mypy takes the fallback's None.
+EthernetIP: type[_decode.EthernetIP] | None
+try:
     from ._decode import EthernetIP
 except ImportError:
     EthernetIP = None

@@ -119,7 +119,13 @@ def _rdata(rtype: int, buf: bytes, off: int, rdlen: int) -> str | None:
 
 
 class Message:
+    """One parsed DNS message: its header's fields (set by `parse`) and its sections."""
+
     __slots__ = ("id", "qr", "opcode", "rcode", "questions", "answers", "ttls", "authority", "additional", "problems")
+    id: int  # the transaction id that pairs a response with its query
+    qr: int  # 1 in a response
+    opcode: int
+    rcode: int
 
     def __init__(self) -> None:
         self.questions: list[tuple[str, int, int]] = []

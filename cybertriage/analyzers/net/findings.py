@@ -141,11 +141,10 @@ class CaptureFindings:
         self.names_kept = 0
 
     def observe(self, record: object) -> None:
-        kind = getattr(record, "KIND", None)
-        if kind == "flow":
-            self._flow(record)  # type: ignore[arg-type]
-        elif kind == "dns":
-            self._dns(record)  # type: ignore[arg-type]
+        if isinstance(record, Flow):
+            self._flow(record)
+        elif isinstance(record, DnsRecord):
+            self._dns(record)
 
     def _flow(self, flow: Flow) -> None:
         app = flow.app

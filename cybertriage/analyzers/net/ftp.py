@@ -248,9 +248,9 @@ class FtpHandler:
             self.cwd = rec.arg if rec.arg.startswith("/") else f"{self.cwd.rstrip('/')}/{rec.arg}"
         elif command == "CDUP" and 200 <= code < 300:
             self.cwd = self.cwd.rsplit("/", 1)[0] or "/"
-        if rec.data_resp_h is not None and rec.data_resp_p is not None and command in ("PASV", "EPSV", "PORT", "EPRT"):
-            channel_new = Channel(self, bool(rec.data_passive), rec.data_orig_h, rec.data_resp_h,  # type: ignore[arg-type]
-                                  rec.data_resp_p)
+        if rec.data_orig_h is not None and rec.data_resp_h is not None and rec.data_resp_p is not None \
+                and command in ("PASV", "EPSV", "PORT", "EPRT"):  # the three are set together
+            channel_new = Channel(self, bool(rec.data_passive), rec.data_orig_h, rec.data_resp_h, rec.data_resp_p)
             self.channel = channel_new
             self.ctx.expect_ftp_data(channel_new)
         self._finished(rec, channel)
@@ -282,13 +282,13 @@ class FtpHandler:
             body.finish()
             rec.data_flow_id = channel.flow_id
             rec.file_size = body.size
-            rec.file_sha256 = body.hash.hexdigest() if body.size else None
+            rec.file_sha256 = digest = body.hash.hexdigest() if body.size else None
             complete = body.complete and not body.truncated and channel.clean and channel.state == "closed"
             rec.file_complete = complete
-            if body.size and rec.command in FILES:
+            if digest is not None and rec.command in FILES:  # a digest: some bytes were carried
                 name = safe_name(rec.arg or "", "ftp-data")
                 obj = ExtractedObject(name, rec, "response" if rec.command == "RETR" else "request", body.size,
-                                      rec.file_sha256, bytes(body.data),  # type: ignore[arg-type]
+                                      digest, bytes(body.data),
                                       truncated=body.truncated or not complete, flow_id=rec.flow_id)
             channel.body = None
             channel.state = "emitted"

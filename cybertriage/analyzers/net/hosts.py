@@ -109,13 +109,12 @@ class HostTable:
 
     def observe(self, record: object) -> None:
         """Names from a DNS, HTTP or TLS record; other records are not about names."""
-        kind = getattr(record, "KIND", None)
-        if kind == "dns":
-            self._dns(record)  # type: ignore[arg-type]
-        elif kind == "http":
-            self._http(record)  # type: ignore[arg-type]
-        elif kind == "tls":
-            self._tls(record)  # type: ignore[arg-type]
+        if isinstance(record, DnsRecord):
+            self._dns(record)
+        elif isinstance(record, HttpRecord):
+            self._http(record)
+        elif isinstance(record, TlsRecord):
+            self._tls(record)
 
     def _http(self, record: HttpRecord) -> None:
         name = _host_name(record.host)

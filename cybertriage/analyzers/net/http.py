@@ -220,7 +220,8 @@ class _Side:
             state = self.state
             if state == BODY or state == CHUNK_DATA:  # where most bytes go: kept inline
                 take = min(self.remaining, n - pos)
-                self.body.feed(data[pos:pos + take] if pos or take < n else data)  # type: ignore[union-attr]
+                chunk = data[pos:pos + take] if pos or take < n else data
+                self.body.feed(chunk)  # type: ignore[union-attr]  # a body state has its body (_start_body)
                 pos += take
                 self.remaining -= take
                 if not self.remaining:
@@ -229,7 +230,7 @@ class _Side:
                     else:
                         self.state = CHUNK_END
             elif state == UNTIL_CLOSE:
-                self.body.feed(data[pos:] if pos else data)  # type: ignore[union-attr]
+                self.body.feed(data[pos:] if pos else data)  # type: ignore[union-attr]  # a body state has its body
                 pos = n
             elif state == HEAD:
                 pos, more = self._message_head(data, pos, ts_ns)
@@ -355,9 +356,9 @@ class _Side:
             length = headers.get("content-length")
             if "chunked" in encoding:
                 self._start_body(tx, headers, CHUNK_SIZE)
-            elif length is not None and _length(length):
+            elif length is not None and (size := _length(length)):
                 self._start_body(tx, headers, BODY)
-                self.remaining = _length(length)  # type: ignore[assignment]
+                self.remaining = size
             else:
                 self.h.request_done()
             if method == "CONNECT":
@@ -378,21 +379,21 @@ class _Side:
             return True
         tx = self.h.response(status, reason, version, headers, ts_ns)
         self.tx = tx
-        method = tx.rec.method
-        if status == 101 or (method == "CONNECT" and status is not None and 200 <= status < 300):
+        asked = tx.rec.method  # the request's method, which decides whether this response has a body
+        if status == 101 or (asked == "CONNECT" and status is not None and 200 <= status < 300):
             self.h.response_done()
             self.h.tunnel()
             return False
         encoding = headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length")
-        if method == "HEAD" or status in (204, 304):
+        if asked == "HEAD" or status in (204, 304):
             self.h.response_done()
         elif "chunked" in encoding:
             self._start_body(tx, headers, CHUNK_SIZE)
-        elif length is not None and _length(length) is not None:
-            if _length(length):
+        elif length is not None and (size := _length(length)) is not None:
+            if size:
                 self._start_body(tx, headers, BODY)
-                self.remaining = _length(length)  # type: ignore[assignment]
+                self.remaining = size
             else:
                 self.h.response_done()
         else:
@@ -434,8 +435,8 @@ class _Side:
 
     def gap(self, size: int) -> None:
         if self.state in (BODY, CHUNK_DATA) and size <= self.remaining:
-            self.body.lost()  # type: ignore[union-attr]
-            self.body.wire += size  # type: ignore[union-attr]
+            self.body.lost()  # type: ignore[union-attr]  # a body state has its body (_start_body)
+            self.body.wire += size  # type: ignore[union-attr]  # as above
             self.remaining -= size
             if not self.remaining:
                 if self.state == BODY:
@@ -443,7 +444,7 @@ class _Side:
                 else:
                     self.state = CHUNK_END
         elif self.state == UNTIL_CLOSE:
-            self.body.lost()  # type: ignore[union-attr]
+            self.body.lost()  # type: ignore[union-attr]  # as above
         elif self.state == HEAD and not self.buf:
             pass  # lost between messages: the next one may still start cleanly
         elif self.state not in (DEAD, TUNNEL):
@@ -452,10 +453,10 @@ class _Side:
     def close(self, clean: bool) -> None:
         if self.state == UNTIL_CLOSE:
             if not clean:
-                self.body.complete = False  # type: ignore[union-attr]
+                self.body.complete = False  # type: ignore[union-attr]  # a body state has its body
             self._done(0)
         elif self.state in (BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS):
-            self.body.complete = False  # type: ignore[union-attr]
+            self.body.complete = False  # type: ignore[union-attr]  # as above
             self._done(0)
 
 
@@ -533,7 +534,7 @@ class HttpHandler:
         while self.txs:
             self._emit(self.txs.popleft())
         for side in self.sides:
-            side.h = None  # each side refers back to this handler: without this, only the cycle collector frees them
+            del side.h  # each side refers back to this handler: without this, only the cycle collector frees them
 
     # parser callbacks
     def next_is_http09(self) -> bool:
@@ -662,9 +663,9 @@ class HttpHandler:
             else:
                 rec.body_size, rec.body_sha256 = body.size, digest
                 rec.body_complete = body.complete and not body.truncated
-            if body.size:
+            if digest is not None:  # a digest: the body has bytes
                 name = object_name(rec.uri, headers.get("content-disposition"))
-                objects.append(ExtractedObject(name, rec, direction, body.size, digest, bytes(body.data),  # type: ignore[arg-type]
+                objects.append(ExtractedObject(name, rec, direction, body.size, digest, bytes(body.data),
                                                truncated=body.truncated or not body.complete, content_type=ctype,
                                                flow_id=rec.flow_id))
         if tx.resp_body is None and not tx.resp_done and rec.status is None:

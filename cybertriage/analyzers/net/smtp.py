@@ -141,13 +141,11 @@ class SmtpHandler:
         if verb in ("EHLO", "HELO"):
             self.helo = arg or None
         elif verb == "MAIL":
-            self._new_rec(ts_ns)
-            self.rec.mail_from = _address(arg)  # type: ignore[union-attr]
+            self._new_rec(ts_ns).mail_from = _address(arg)
         elif verb == "RCPT":
-            if self.rec is None:
-                self._new_rec(ts_ns)
-            if len(self.rec.rcpt_to) < 1000:  # type: ignore[union-attr]
-                self.rec.rcpt_to.append(_address(arg))  # type: ignore[union-attr]
+            rec = self._new_rec(ts_ns) if self.rec is None else self.rec
+            if len(rec.rcpt_to) < 1000:
+                rec.rcpt_to.append(_address(arg))
         elif verb == "DATA":
             if self.rec is None:
                 self._new_rec(ts_ns)
@@ -218,11 +216,13 @@ class SmtpHandler:
             self.ctx.emit(cred)
         self.pending_creds = []
 
-    def _new_rec(self, ts_ns: int) -> None:
+    def _new_rec(self, ts_ns: int) -> SmtpRecord:
+        """The next message's record, now the current one."""
         conn = self.conn
         self.depth += 1
-        self.rec = SmtpRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, self.helo, None,
-                              trans_depth=self.depth, flow_id=conn.id)
+        self.rec = rec = SmtpRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, self.helo, None,
+                                    trans_depth=self.depth, flow_id=conn.id)
+        return rec
 
     def _data_line(self, line: bytes, ts_ns: int, partial: bool = False) -> None:
         if not partial and line.rstrip(b"\r\n") == b".":
@@ -279,7 +279,7 @@ class SmtpHandler:
             rec.user_agent = header("user-agent") or header("x-mailer")
         except Exception:
             self.ctx.warn(self.conn, "SMTP message headers could not be decoded")
-        objects = []
+        objects: list[ExtractedObject] = []
         count = 0
         for part in msg.walk():
             count += 1
@@ -292,7 +292,7 @@ class SmtpHandler:
                 payload = part.get_payload(decode=True)
             except Exception:
                 payload = None
-            if not payload:
+            if not isinstance(payload, bytes) or not payload:  # a leaf part's decoded payload is bytes (or None)
                 continue
             filename = part.get_filename()
             disposition = (part.get("content-disposition") or "").split(";", 1)[0].strip().lower()
@@ -343,11 +343,8 @@ class SmtpHandler:
             self._starttls(ts_ns)
 
     def _starttls(self, ts_ns: int) -> None:
-        rec = self.rec
-        if rec is None:
-            self._new_rec(ts_ns)
-            rec = self.rec
-        rec.starttls = True  # type: ignore[union-attr]
+        rec = self._new_rec(ts_ns) if self.rec is None else self.rec
+        rec.starttls = True
         self.rec = None
         self._flush_creds()
         self.ctx.emit(rec)

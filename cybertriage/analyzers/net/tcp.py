@@ -81,7 +81,7 @@ class Endpoint:
                 data = data[cut:]
             self.next = nxt + len(data)
             self._keep(nxt, data)
-            self.sink(data, ts_ns)  # type: ignore[misc]
+            self.sink(data, ts_ns)  # type: ignore[misc]  # called only while there is a sink (analyse._tcp)
             if self.pending:
                 self._drain(ts_ns)
             return
@@ -125,12 +125,14 @@ class Endpoint:
 
     def _compare(self, rel: int, data: bytes, cut: int) -> None:
         """The first `cut` bytes of a segment at `rel` were delivered before: tell a difference from the first copy."""
-        kept = self.kept
+        kept, on_conflict = self.kept, self.on_conflict
+        if kept is None or on_conflict is None:  # asked only with kept bytes, which are kept only for on_conflict
+            return
         start = self.kept_from
         low = max(rel, start)
-        high = min(rel + min(cut, len(data)), start + len(kept))  # type: ignore[arg-type]
-        if low < high and kept[low - start:high - start] != data[low - rel:high - rel]:  # type: ignore[index]
-            self.on_conflict(low, high, rel, rel + len(data))  # type: ignore[misc]
+        high = min(rel + min(cut, len(data)), start + len(kept))
+        if low < high and kept[low - start:high - start] != data[low - rel:high - rel]:
+            on_conflict(low, high, rel, rel + len(data))
 
     def skip_to(self, rel: int, ts_ns: int) -> None:
         """Declare the bytes up to `rel` lost, then deliver whatever waits beyond them."""
@@ -139,7 +141,7 @@ class Endpoint:
             self.gaps += 1
             self.gap_bytes += missing
             self.next = rel
-            self.on_gap(missing)  # type: ignore[misc]
+            self.on_gap(missing)  # type: ignore[misc]  # set with the sink (analyse._hear_gaps), before any gap
         if self.pending:
             self._drain(ts_ns)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from typing import overload
 
 from dpkt import ssl_ciphersuites
 
@@ -36,7 +37,16 @@ _certificates: dict[bytes, Certificate] = {}
 GREASE = frozenset(byte * 0x0101 for byte in range(0x0A, 0x100, 0x10))
 
 
+@overload
+def version_name(value: int) -> str: ...
+
+
+@overload
+def version_name(value: None) -> None: ...
+
+
 def version_name(value: int | None) -> str | None:
+    """A protocol version as Wireshark names it (TLSv1.2, a TLS 1.3 draft, or the number); None for none."""
     if value is None:
         return None
     if 0x7F00 < value <= 0x7FFF:
@@ -48,7 +58,7 @@ def looks_like_tls(head: bytes) -> bool:
     """A handshake record of SSL 3/TLS, or an SSL 2-framed ClientHello."""
     if len(head) >= 6 and head[0] == 0x16 and head[1] == 3 and head[2] <= 4 and head[5] in (1, 2):
         return True
-    return len(head) >= 5 and head[0] & 0x80 and head[2] == 1 and head[3] in (0, 2, 3) and head[4] <= 4
+    return len(head) >= 5 and (head[0] & 0x80) != 0 and head[2] == 1 and head[3] in (0, 2, 3) and head[4] <= 4
 
 
 def cipher_name(code: int) -> str:
@@ -244,7 +254,7 @@ class TlsHandler:
             elif etype == 11:
                 formats = list(_whole(data, 1, "point formats"))
             elif etype == 43:
-                offered = [version_name(v) for v in _u16s(_whole(data, 1, "supported versions"),  # type: ignore[misc]
+                offered = [version_name(v) for v in _u16s(_whole(data, 1, "supported versions"),
                                                            "supported versions") if v not in GREASE]
             elif etype == 16:
                 protocols = _whole(data, 2, "ALPN list")
