@@ -25,7 +25,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSettings, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QMainWindow, QMenu, QMessageBox, QTableView, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QTableView, QTabWidget, QWidget
 
 from .. import __version__
 from ..analyzers import Settings
@@ -37,7 +37,7 @@ from ..pipeline import ScanOptions
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from .artefacts_view import ArtefactsView, SystemView
 from .case_session import CaseSession
-from .case_window import child
+from .case_window import child, named
 from .dashboard import Dashboard
 from .evidence_view import EvidenceScan
 from .export_files import FileExport
@@ -87,7 +87,10 @@ class MainWindow(QObject):
     def __init__(self, settings: QSettings | None = None, scan_options: ScanOptions | None = None) -> None:
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
-        self.window: QMainWindow = load_form("main_window.ui")  # type: ignore[assignment]
+        form = load_form("main_window.ui")
+        if not isinstance(form, QMainWindow):
+            raise RuntimeError("form main_window.ui is not a main window")
+        self.window = form
         self.window.setWindowIcon(icon("app"))
         self.window.installEventFilter(self)
         self.disposed = False
@@ -140,7 +143,7 @@ class MainWindow(QObject):
             view.setWordWrap(False)
             view.horizontalHeader().setHighlightSections(False)
         for splitter, sizes in SPLITTER_SIZES.items():
-            self.window.findChild(QWidget, splitter).setSizes(sizes)
+            child(self.window, QSplitter, splitter).setSizes(sizes)
 
     def _connect(self) -> None:
         a, session = self.actions, self.session
@@ -170,13 +173,13 @@ class MainWindow(QObject):
         """Edit and View menus: tag, find and refresh, with the shortcuts Qt users expect."""
         bar = self.window.menuBar()
         before = child(self.window, QMenu, "menuHelp").menuAction()
-        edit = QMenu("&Edit", bar, objectName="menuEdit")
+        edit = named(QMenu("&Edit", bar), "menuEdit")
         edit.addAction(self.tagging.action)
         find = edit.addAction("&Find…")
         find.setObjectName("actionFind")
         find.setShortcut(QKeySequence("Ctrl+F"))
         find.triggered.connect(self.findings.focus_search)
-        view = QMenu("&View", bar, objectName="menuView")
+        view = named(QMenu("&View", bar), "menuView")
         refresh = view.addAction("&Refresh")
         refresh.setObjectName("actionRefresh")
         refresh.setShortcut(QKeySequence("F5"))
@@ -233,7 +236,7 @@ class MainWindow(QObject):
         (logger.warning if error else logger.info)("%s", text)
         self.window.statusBar().showMessage(text, 0 if error else 10_000)
 
-    def tables(self) -> list[QAbstractItemView]:
+    def tables(self) -> list[QTableView]:
         """Every table whose column widths are remembered."""
         return [self.findings.view, self.files.view, self.evidence.view, self.evidence.dashboard_view,
                 self.dashboard.top_view, self.timeline.view, self.artefacts.view, *self.network.views.values()]
@@ -282,11 +285,11 @@ class MainWindow(QObject):
         if watched is self.window:
             kind = event.type()
             if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-                return self._drag_enter(event)  # type: ignore[arg-type]
+                return self._drag_enter(event)  # type: ignore[arg-type]  # its type says its class
             if kind == QEvent.Type.Drop:
-                return self._drop(event)  # type: ignore[arg-type]
+                return self._drop(event)  # type: ignore[arg-type]  # as above
             if kind == QEvent.Type.Close:
-                self._closing(event)  # type: ignore[arg-type]
+                self._closing(event)  # type: ignore[arg-type]  # as above
                 return False
         return super().eventFilter(watched, event)
 

@@ -304,7 +304,7 @@ def _comparison(object_type: str, path: list[Any], operator: str, literal: str) 
 class Ioc:
     """One IOC of one list (several entries of a list with the same value are one IOC)."""
 
-    list: str
+    list_name: str
     list_sha256: str | None
     kind: str
     value: str
@@ -405,7 +405,7 @@ class Hit:
     ioc: Ioc
     evidence_id: int
     source: str  # file | dns | http | tls | flow | string in file
-    field: str  # md5 | query | answer | host | url | sni | src | dst | domain | ipv4 | …
+    field_name: str  # md5 | query | answer | host | url | sni | src | dst | domain | ipv4 | …
     matched: str
     object_kind: str = "evidence"  # file for hashes and strings in files
     object_id: int | None = None
@@ -419,8 +419,8 @@ class Hit:
     @property
     def key(self) -> str:
         """What makes this hit the same one when the pass runs again."""
-        return "|".join(map(str, (self.ioc.list, self.ioc.kind, self.ioc.value, self.evidence_id, self.source,
-                                  self.field, self.matched, self.object_kind, self.object_id)))
+        return "|".join(map(str, (self.ioc.list_name, self.ioc.kind, self.ioc.value, self.evidence_id, self.source,
+                                  self.field_name, self.matched, self.object_kind, self.object_id)))
 
 
 SOURCE_WORDS = {("file", "md5"): "file MD5", ("file", "sha1"): "file SHA-1", ("file", "sha256"): "file SHA-256",
@@ -448,6 +448,8 @@ def _file_hashes(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit
         return
     for file_id, evidence_id, path, md5, sha1, sha256, *_ in lookups.hashed_files(db):
         for kind, value in zip(("md5", "sha1", "sha256"), (md5, sha1, sha256)):
+            if not value:  # this hash not computed
+                continue
             for ioc in matcher.hash(kind, value):
                 yield Hit(ioc, evidence_id, "file", kind, value, "file", file_id, path)
 
@@ -494,6 +496,8 @@ def _http(db: sqlite_utils.Database, matcher: IocMatcher) -> Iterator[Hit]:
         return
     for evidence_id, host, uri, count, first, last in lookups.http_requests(db):
         url = normal_url(f"http://{host}{uri if (uri or '').startswith('/') else '/' + (uri or '')}")
+        if url is None:  # not a URL that normalises: no IOC can name it
+            continue
         for ioc in matcher.url(url):
             yield Hit(ioc, evidence_id, "http", "url", url, object=f"HTTP URL {url}", count=count,
                       first_seen=first, last_seen=last)
@@ -543,22 +547,22 @@ HIT_SOURCES: tuple[Callable[[sqlite_utils.Database, IocMatcher], Iterator[Hit]],
 def hit_finding(hit: Hit, now: str) -> dict[str, Any]:
     """The finding that records a hit: a row of the findings table, its detail keyed by the hit's key."""
     ioc = hit.ioc
-    where = SOURCE_WORDS.get((hit.source, hit.field), f"{hit.source} {hit.field}")
+    where = SOURCE_WORDS.get((hit.source, hit.field_name), f"{hit.source} {hit.field_name}")
     if hit.source == "string in file":
-        where = f"{hit.field} written inside the file"
-    title = f"IOC {ioc.kind} {ioc.value} ({ioc.list}): {where} {hit.matched}"
+        where = f"{hit.field_name} written inside the file"
+    title = f"IOC {ioc.kind} {ioc.value} ({ioc.list_name}): {where} {hit.matched}"
     if hit.count > 1 and hit.source != "file":
         title += f" (seen {hit.count} times)"
-    detail = {"ioc": {"list": ioc.list, "list_sha256": ioc.list_sha256, "kind": ioc.kind, "value": ioc.value,
+    detail = {"ioc": {"list": ioc.list_name, "list_sha256": ioc.list_sha256, "kind": ioc.kind, "value": ioc.value,
                       "description": "; ".join(ioc.descriptions) or None, "references": ioc.references[:MAX_PEERS]},
               "description": "; ".join(ioc.descriptions) or None,
-              "matched": {"source": hit.source, "field": hit.field, "value": hit.matched, "count": hit.count,
+              "matched": {"source": hit.source, "field": hit.field_name, "value": hit.matched, "count": hit.count,
                           "first_seen": hit.first_seen, "last_seen": hit.last_seen, "peers": hit.peers,
                           "offset": hit.offset},
               "match_key": hit.key}
     return {"evidence_id": hit.evidence_id, "object_kind": hit.object_kind,
             "object_id": hit.object_id if hit.object_kind == "file" else hit.evidence_id,
-            "object": hit.object or hit.matched, "analyzer": ANALYZER, "rule": ioc.list, "severity": ioc.severity,
+            "object": hit.object or hit.matched, "analyzer": ANALYZER, "rule": ioc.list_name, "severity": ioc.severity,
             "severity_rank": SEVERITY_RANK[ioc.severity], "title": title,
             "detail": json.dumps(detail, ensure_ascii=False), "created_at": now}
 

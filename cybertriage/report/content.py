@@ -386,7 +386,8 @@ def _attach_files(db: sqlite_utils.Database, findings: list[dict[str, Any]]) -> 
         finding["file"] = row
         detail = finding["detail"] if isinstance(finding["detail"], dict) else {"detail": finding["detail"]}
         finding["detail"] = detail
-        strings = detail.get("strings") if isinstance(detail.get("strings"), list) else []
+        listed = detail.get("strings")
+        strings = listed if isinstance(listed, list) else []
         finding["strings"] = [s for s in strings if isinstance(s, dict)][:MAX_STRINGS_SHOWN]
         finding["strings_total"] = len(strings)
         finding["reasons"] = _reasons(detail, row)
@@ -663,11 +664,13 @@ def _timeline(db: sqlite_utils.Database, details: ReportDetails) -> list[Timelin
             ("finding", a["id"]) for a in cluster_anchors}
         end_exclusive = utc_iso(end + dt.timedelta(microseconds=1))
         total = case_timeline.count(db, utc_iso(start), end_exclusive, hide_known_good=not details.show_known_good)
-        events = [{"ts": e.ts, "kind": e.kind, "what": _what(e), "text": e.description, "evidence_id": e.evidence_id,
-                   "anchor": (e.object_kind, e.object_id) in anchor_objects, "moment": _parse_time(e.ts)}
-                  for e in case_timeline.events(db, utc_iso(start), end_exclusive, limit=TIMELINE_FETCH,
-                                                      hide_known_good=not details.show_known_good)]
-        evidence_ids = sorted({e["evidence_id"] for e in events})
+        fetched = case_timeline.events(db, utc_iso(start), end_exclusive, limit=TIMELINE_FETCH,
+                                       hide_known_good=not details.show_known_good)
+        events: list[dict[str, Any]] = [
+            {"ts": e.ts, "kind": e.kind, "what": _what(e), "text": e.description, "evidence_id": e.evidence_id,
+             "anchor": (e.object_kind, e.object_id) in anchor_objects, "moment": _parse_time(e.ts)}
+            for e in fetched]
+        evidence_ids = sorted({e.evidence_id for e in fetched})
         clusters.append(TimelineCluster(evidence_ids, utc_iso(start), utc_iso(end), cluster_anchors, events, total))
     share = max(20, details.timeline_limit // max(1, len(clusters)))
     budget = details.timeline_limit

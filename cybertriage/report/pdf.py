@@ -238,7 +238,7 @@ class _NumberedCanvas(pdfcanvas.Canvas):
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
         self._pages.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # reportlab's own fresh page (private: typeshed leaves it out)
 
     def save(self) -> None:
         total = len(self._pages)
@@ -246,7 +246,7 @@ class _NumberedCanvas(pdfcanvas.Canvas):
             self.__dict__.update(state)
             self.setFont(FONT, 7.5)
             self.setFillColor(colors.HexColor("#555555"))
-            self.drawRightString(PAGE[0] - MARGIN, 10 * mm, f"Page {self._pageNumber} of {total}")
+            self.drawRightString(PAGE[0] - MARGIN, 10 * mm, f"Page {self.getPageNumber()} of {total}")
             super().showPage()
         super().save()
 
@@ -260,7 +260,7 @@ class _Document(SimpleDocTemplate):
         self.header, self.footer = header, footer
         self._bookmarks = 0
 
-    def build(self, story: list[Flowable], **kw: Any) -> None:  # type: ignore[override]
+    def build(self, story: list[Flowable], **kw: Any) -> None:  # type: ignore[override]  # its own page furniture
         super().build(story, onFirstPage=self._furniture, onLaterPages=self._furniture, **kw)
 
     def _furniture(self, canvas: pdfcanvas.Canvas, doc: Any) -> None:
@@ -323,9 +323,9 @@ def _block(block: Block) -> list[Flowable]:
     if isinstance(block, SeverityCounts):
         return [_severity_counts(block.counts)]
     if isinstance(block, NetworkList):
-        table = block.table
-        return [CondPageBreak(35 * mm), Paragraph(escape(table.title), H2), Paragraph(escape(table.note), SMALL),
-                Spacer(1, 1.5 * mm), _network_table(table)]
+        network = block.table
+        return [CondPageBreak(35 * mm), Paragraph(escape(network.title), H2), Paragraph(escape(network.note), SMALL),
+                Spacer(1, 1.5 * mm), _network_table(network)]
     raise TypeError(f"no PDF for {type(block).__name__}")
 
 
@@ -397,7 +397,8 @@ def _bar_chart(counts: dict[str, int]) -> Drawing:
     drawing = Drawing(WIDTH - 70 * mm, 48 * mm)
     chart = VerticalBarChart()
     chart.x, chart.y = 28, 18
-    chart.width, chart.height = drawing.width - 40, drawing.height - 28
+    # reportlab takes any number; typeshed's stub says int (from the defaults)
+    chart.width, chart.height = drawing.width - 40, drawing.height - 28  # type: ignore[assignment]
     chart.data = [[counts[s] for s in SEVERITIES_WORST_FIRST]]
     chart.categoryAxis.categoryNames = [s.capitalize() for s in SEVERITIES_WORST_FIRST]
     chart.categoryAxis.labels.fontName = FONT
