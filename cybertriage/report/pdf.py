@@ -397,8 +397,8 @@ def _bar_chart(counts: dict[str, int]) -> Drawing:
     drawing = Drawing(WIDTH - 70 * mm, 48 * mm)
     chart = VerticalBarChart()
     chart.x, chart.y = 28, 18
-    # reportlab takes any number; typeshed's stub says int (from the defaults)
-    chart.width, chart.height = drawing.width - 40, drawing.height - 28  # type: ignore[assignment]
+    chart.width = drawing.width - 40  # type: ignore[assignment]  # reportlab takes floats; typeshed's stub says int
+    chart.height = drawing.height - 28  # type: ignore[assignment]  # as above
     chart.data = [[counts[s] for s in SEVERITIES_WORST_FIRST]]
     chart.categoryAxis.categoryNames = [s.capitalize() for s in SEVERITIES_WORST_FIRST]
     chart.categoryAxis.labels.fontName = FONT
