@@ -153,6 +153,18 @@ def test_rdp_logon_type_10(analyzer: EventLogs) -> None:
     assert [row.values["source_address"] for row in rdp] == [event["data"]["IpAddress"] for event in reference]
 
 
+def test_rdp_user_authenticated_1149(analyzer: EventLogs) -> None:
+    name = "evtx-rs-TerminalServices-RemoteConnectionManager.evtx"
+    rows, reference = rows_of(analyzer, name, 1149), reference_named(name, 1149)
+    assert len(rows) == len(reference) == 5
+    for row, event in zip(rows, reference):
+        assert row.values["category"] == "rdp"
+        assert (row.values["user"], row.values["domain"], row.values["source_address"]) == \
+            (event["data"]["Param1"] or "", event["data"]["Param2"] or "", event["data"]["Param3"] or "")
+        assert row.summary.startswith("RDP user authenticated ")
+        assert not event["data"]["Param3"] or row.summary.endswith(f"from {event['data']['Param3']}")
+
+
 def test_log_cleared_1102_is_a_high_finding(analyzer: EventLogs) -> None:
     name = "attack-NTLM2SelfRelay-security_4624_4688_1102.evtx"
     (event,) = reference_named(name, 1102)
