@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cybertriage.analyzers.artefacts.event_logs import EventLogs
+from cybertriage.analyzers.artefacts.event_logs import Event, EventLogs, describe
 from cybertriage.analyzers.base import Finding, Item, Settings
 from cybertriage.analyzers.results import Artefact
 from cybertriage.evidence.base import BytesContent, EvidenceObject
@@ -320,3 +320,23 @@ def test_time_limit_keeps_what_was_read() -> None:
     rows, _, item = parsed(analyzer, "plaso-System.evtx")
     assert len(rows) < len(evtxexport_events(DATA / "plaso-System.evtx"))
     assert any(stage == "event_logs" and reason.startswith("timed out") for stage, reason in item.skipped)
+
+
+def test_rdp_sessions_and_4697_without_a_public_sample() -> None:
+    """No public log with a licence holds these; their field names are Microsoft's (LocalSessionManager's
+    EventXML User/SessionID/Address, 4697's ServiceName/ServiceFileName), checked here on events built by hand."""
+    session = Event(5, "2024-01-01T00:00:00Z", 21, "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+                    "Microsoft-Windows-TerminalServices-LocalSessionManager", "pc", 4, None,
+                    {"User": "CORP\\bob", "SessionID": "3", "Address": "10.0.0.5"})
+    named = describe(session)
+    assert named is not None and named.category == "rdp"
+    assert (named.fields["user"], named.fields["domain"], named.fields["source_address"]) == ("bob", "CORP", "10.0.0.5")
+    assert named.summary == "RDP session logon of CORP\\bob from 10.0.0.5 (session 3)"
+    service = Event(6, None, 4697, "Security", "Microsoft-Windows-Security-Auditing", "pc", 0, None,
+                    {"ServiceName": "evil", "ServiceFileName": "C:\\Users\\bob\\AppData\\x.exe", "ServiceStartType": "2",
+                     "SubjectUserName": "bob", "SubjectDomainName": "CORP"})
+    named = describe(service)
+    assert named is not None and named.category == "service_installed"
+    assert named.fields["image_path"] == "C:\\Users\\bob\\AppData\\x.exe"
+    other_provider = Event(7, None, 21, "Application", "SomeApp", "pc", 4, None, {"User": "x"})
+    assert describe(other_provider) is None
