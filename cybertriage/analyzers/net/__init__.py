@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .analyse import CaptureAnalysis, NetSettings, analyse_capture
+    from .analyse import CaptureAnalysis, analyse_capture
     from .records import (
         CaptureSummary,
         CredentialRecord,
@@ -39,9 +39,10 @@ if TYPE_CHECKING:
         TlsRecord,
         iso_us,
     )
+    from .settings import NetSettings
 
 # Each name this package offers, and the module that defines it.
-_HOMES = {"CaptureAnalysis": ".analyse", "NetSettings": ".analyse", "analyse_capture": ".analyse",
+_HOMES = {"CaptureAnalysis": ".analyse", "NetSettings": ".settings", "analyse_capture": ".analyse",
           **dict.fromkeys(("CaptureSummary", "CredentialRecord", "DnsRecord", "ExtractedObject", "Flow", "FtpRecord",
                            "HttpRecord", "NetRecord", "SmtpRecord", "TlsRecord", "iso_us"), ".records")}
 __all__ = ["CaptureAnalysis", "CaptureSummary", "CredentialRecord", "DnsRecord", "ExtractedObject", "Flow", "FtpRecord",

@@ -15,18 +15,19 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from ...evidence.capture import CaptureReader
 from . import ftp as ftp_mod
 from . import tls as tls_mod
 from .app import AppHandler, Connection, DatagramHandler, Opening
+from .conn_state import closed_for_good, conn_state
 from .decode import Decoder
 from .findings import CaptureFindings
 from .handlers import UDP_TRIES, recognise, udp_protocols_on
 from .hosts import MAX_MACS, HostTable
 from .records import CaptureSummary, Flow, NetRecord, iso_us
+from .settings import NetSettings
 from .tcp import CLOSED, ESTABLISHED, INACTIVE, PARTIAL, RESET, SYN_ACK_SENT, SYN_SENT, Endpoint
 
 logger = logging.getLogger(__name__)
@@ -45,24 +46,6 @@ SERVER_PORTS = frozenset(range(1, 1024)) | frozenset((1080, 1433, 1521, 1723, 18
 PROGRESS_PACKETS = 4096
 OBSERVED = frozenset(("flow", "dns", "http", "tls"))  # the records the hosts summary and the findings read
 MAX_FTP_EXPECTED = 4096  # FTP data connections announced and not yet seen
-
-
-@dataclass(frozen=True)
-class NetSettings:
-    """Limits of one capture analysis; the defaults suit a triage workstation."""
-
-    max_object_size: int = 16 * 1024 * 1024  # bytes of one extracted body kept in the record
-    max_body_size: int = 256 * 1024 * 1024  # bytes of one body decoded and hashed (decompression bombs stop here)
-    tcp_timeout: float = 300.0  # idle seconds (capture time) before an open TCP flow ends
-    tcp_close_timeout: float = 5.0  # after FIN both ways (each acknowledged) or RST, to catch the last packets
-    # After FIN both ways when a FIN was never acknowledged: its sender sends it again (and may end with a RST)
-    # while the other side waits in TIME_WAIT, 60 s on Linux. Until then the connection has not truly ended.
-    tcp_unacked_close_timeout: float = 60.0
-    udp_timeout: float = 60.0
-    other_timeout: float = 60.0
-    max_flows: int = 500_000  # open flows at once; past this, the longest idle ones end ("evicted")
-    max_warnings: int = 1000
-    detect_bytes: int = 1024  # bytes of a TCP flow examined to tell its application protocol
 
 
 _addr_cache: dict[bytes, str] = {}
@@ -709,7 +692,7 @@ class CaptureAnalysis:
             idle = now - conn.last_ts
             if conn.proto == 6:
                 if conn.closing and idle > settings.tcp_close_timeout and (
-                        idle > settings.tcp_unacked_close_timeout or _closed_for_good(conn)) or idle > settings.tcp_timeout:
+                        idle > settings.tcp_unacked_close_timeout or closed_for_good(conn)) or idle > settings.tcp_timeout:
                     ended.append(conn)
             elif idle > (settings.udp_timeout if conn.proto == 17 else settings.other_timeout):
                 ended.append(conn)
@@ -750,7 +733,7 @@ class CaptureAnalysis:
             conn.id, conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, iso_us(conn.first_ns),
             iso_us(conn.last_ns), round((conn.last_ns - conn.first_ns) / 1e9, 6), conn.o_pkts, conn.r_pkts,
             conn.o_bytes, conn.r_bytes, conn.o_payload, conn.r_payload, conn.o_pkts + conn.r_pkts,
-            conn.o_bytes + conn.r_bytes, conn.app, _conn_state(conn), conn.history, missing, gaps, reason,
+            conn.o_bytes + conn.r_bytes, conn.app, conn_state(conn), conn.history, missing, gaps, reason,
             conn.vlan, conn.version)
         self.hosts.flow(flow, *((conn.macs[1], conn.macs[0]) if conn.macs else ((), ())))
         self.emit(flow)
@@ -778,48 +761,6 @@ def _udp_checksum_ok(version: int, src: bytes, dst: bytes, proto: int, segment: 
     if len(segment) % 2:
         segment += b"\0"
     return int.from_bytes(pseudo + segment, "big") % 0xFFFF == 0
-
-
-def _closed_for_good(conn: _Conn) -> bool:
-    """Reset, or each side's FIN acknowledged: no packet of this connection is still to come."""
-    o, r = conn.tcp_ends()
-    return o.state == RESET or r.state == RESET or (o.fin_acked and r.fin_acked)
-
-
-def _conn_state(conn: _Conn) -> str:
-    """Zeek's conn_state, from the endpoint states."""
-    if conn.proto == 6:
-        o, r = conn.tcp_ends()
-        os_, rs = o.state, r.state
-        o_inactive = os_ in (INACTIVE, PARTIAL)
-        r_inactive = rs in (INACTIVE, PARTIAL)
-        if rs == RESET:
-            if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and o.hi == 0 and r.hi == 0):
-                return "REJ"
-            return "RSTRH" if o_inactive else "RSTR"
-        if os_ == RESET:
-            if r_inactive:
-                history = conn.history.lstrip("^")
-                if history.startswith("S") and not any(c in history.split("R")[0] for c in "HAFGIQ"):
-                    return "RSTOS0"
-                return "RSTOSH"
-            return "RSTO"
-        if rs == CLOSED and os_ == CLOSED:
-            return "SF"
-        if os_ == CLOSED:
-            return "SH" if r_inactive else "S2"
-        if rs == CLOSED:
-            return "SHR" if o_inactive else "S3"
-        if os_ == SYN_SENT and rs == INACTIVE:
-            return "S0"
-        if os_ == ESTABLISHED and rs == ESTABLISHED:
-            return "S1"
-        return "OTH"
-    if conn.proto == 17 or conn.proto == 136:
-        if conn.o_pkts:
-            return "SF" if conn.r_pkts else "S0"
-        return "SHR" if conn.r_pkts else "OTH"
-    return "OTH"
 
 
 def analyse_capture(path: Path, cancel: threading.Event | None = None, progress: Callable[[int], None] | None = None,

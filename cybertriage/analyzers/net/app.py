@@ -34,7 +34,7 @@ class Connection(Protocol):
 
 
 class Limits(Protocol):
-    """The limits a parser keeps to (analyse.NetSettings), which it reads and never sets."""
+    """The limits a parser keeps to (settings.NetSettings), which it reads and never sets."""
 
     @property
     def max_object_size(self) -> int: ...
