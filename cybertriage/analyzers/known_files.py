@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..intel.hashsets import ANALYZER, HashSetLookup
+from ..case.intel_store import HashSetLookup
 from .base import Analyzer, Finding, Item, Settings
 from .results import Hashes, KnownFile
+
+ANALYZER = "hashset"  # a scan's findings and the hash-set pass's (intel/hashsets.py) are one kind
 
 
 class KnownFiles(Analyzer):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,3 +283,55 @@ def ioc_kind_counts(connection: sqlite3.Connection, list_id: int) -> dict[str, i
     """How many IOCs of each kind a list holds."""
     return dict(connection.execute("SELECT kind, count(*) FROM iocs WHERE list_id = ? GROUP BY kind ORDER BY kind",
                                    [list_id]).fetchall())
+
+
+@dataclass(frozen=True)
+class KnownMatch:
+    """A file found in a hash set: the set, what the set calls it, and the hash that matched."""
+
+    set: HashSet
+    name: str | None
+    kind: str
+    value: str
+
+    @property
+    def title(self) -> str:
+        """The title of a known-bad match's finding, the same from a scan and from `hashset match`."""
+        return f"Known-bad file: {self.name or self.set.name} (hash set {self.set.name})"
+
+    def detail(self) -> dict[str, str | None]:
+        return {"hash_set": self.set.name, "name": self.name, "hash": self.kind, "value": self.value,
+                "set_source_sha256": self.set.source_sha256, "set_format": self.set.format}
+
+
+class HashSetLookup:
+    """Looks hashes up in the chosen sets, through one read-only connection per thread that asks."""
+
+    def __init__(self, intel_path: Path, sets: Iterable[HashSet]) -> None:
+        self.intel_path = intel_path
+        self.sets = tuple(sets)
+        self._local = threading.local()  # a connection per worker thread, closed when the thread's locals go
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = open_read_only(self.intel_path)
+            if connection is None:
+                raise UsageError(f"intel database {self.intel_path} disappeared during the scan")
+            self._local.connection = connection
+        return connection
+
+    def find(self, md5: str | None, sha1: str | None, sha256: str | None) -> list[KnownMatch]:
+        """Every set holding one of these hashes (known-bad sets first), with the set's name for the file."""
+        connection = self._connection()
+        hashes = {"md5": md5, "sha1": sha1, "sha256": sha256}
+        terms = [(kind, value) for kind, value in hashes.items() if value]
+        if not terms:
+            return []
+        found = []
+        for hash_set in sorted(self.sets, key=lambda s: (s.known != "bad", s.name)):
+            row = find_in_hash_set(connection, hash_set, terms)
+            if row is not None:
+                kind, value = next((k, v) for k, v in zip(HASH_KINDS, row[:3]) if v and v == hashes[k])
+                found.append(KnownMatch(hash_set, row[3], kind, value))
+        return found

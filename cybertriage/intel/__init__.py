@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..case.intel_store import ENV_VARIABLE, HashSet, Intel, IocList, default_path, load_intel, resolve_path
-from .hashsets import HashSetLookup, ImportReport, KnownMatch, import_hash_set
+from ..case.intel_store import ENV_VARIABLE, HashSet, HashSetLookup, Intel, IocList, KnownMatch, default_path, load_intel, resolve_path
+from .hashsets import ImportReport, import_hash_set
 from .ioc import import_iocs
 
 __all__ = ["ENV_VARIABLE", "HashSet", "HashSetLookup", "ImportReport", "Intel", "IocList", "KnownMatch",

@@ -8,7 +8,8 @@ import json
 import sqlite_utils
 
 from ..case import lookups, writes
-from ..intel.hashsets import ANALYZER, HashSetLookup
+from ..case.intel_store import HashSetLookup
+from ..intel.hashsets import ANALYZER
 from ..severity import SEVERITY_RANK
 from .base import Pass, PassContext, PassResult, ScoreRaise
 
