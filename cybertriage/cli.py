@@ -82,12 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="write a table of the case as JSON lines or CSV",
         description="Export files, findings, Windows and user-activity artefacts (artifacts: registry, event logs, "
-                    "prefetch, shortcuts, browsers), the network records of packet captures (flows, dns, http, tls) or "
+                    "prefetch, shortcuts, browsers), the network records of packet captures (flows, dns, http, tls), the "
+                    "pictures with a GPS position (gps; also as a KML or GeoJSON map) or "
                     "the case timeline, one JSON object per line (jsonl) or CSV with a header; the timeline's file "
                     "times also as a Sleuth Kit body file (--format body) for mactime.")
     export.add_argument("--case", required=True, type=Path, metavar="DIR")
     export.add_argument("--what", required=True, choices=sorted([*queries.EXPORTS, "timeline"]))
-    export.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "body"])
+    export.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "body", "kml", "geojson"],
+                        help="kml and geojson: with --what gps, the pictures with a GPS position as a map")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of standard output")
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.add_argument("--show-credentials", action="store_true",
@@ -309,6 +311,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.format == "body" and args.what != "timeline":
         raise UsageError("--format body is the Sleuth Kit body file of the file times: use it with --what timeline")
+    if args.format in ("kml", "geojson") and args.what != "gps":
+        raise UsageError(f"--format {args.format} is a map of the pictures with a GPS position: use it with --what gps")
     db = read_case(args.case)
     destination = safe_destination(args.output, Protected.of_case(args.case), force=args.force) if args.output else None
     if args.types and args.what != "artifacts":
@@ -341,6 +345,10 @@ def _write_export(db: Any, output_format: str, fields: list[str], rows: Any, out
     if output_format == "body":
         for line in timeline.body_lines(db):
             out.write(line + "\n")
+    elif output_format in ("kml", "geojson"):
+        from .case.maps import write_geojson, write_kml
+
+        (write_kml if output_format == "kml" else write_geojson)(rows(db), out)
     elif output_format == "jsonl":
         for row in rows(db):
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

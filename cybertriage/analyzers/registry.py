@@ -20,12 +20,14 @@ from .hashing import Hashing
 from .indicators import Indicators
 from .known_files import KnownFiles
 from .pe import PeAnalysis
+from .pictures import Pictures
 from .yara_scan import YaraScan
 
 ANALYZERS: dict[str, type[Analyzer]] = {
     Hashing.NAME: Hashing,
     KnownFiles.NAME: KnownFiles,
     FileType.NAME: FileType,
+    Pictures.NAME: Pictures,
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
     ZipArchive.NAME: ZipArchive,

@@ -149,6 +149,7 @@ FILES = Table("files", "Files", (
     Column("parent_id", kind=INTEGER), Column("note"), Column("score", "Score", INTEGER, 55),
     Column("reasons", kind=JSON_LIST), Column("pe", kind=Kind.JSON_OBJECT_OR_NONE), Column("origin"),
     Column("flow_id", kind=INTEGER), Column("known"), Column("known_set"),
+    Column("exif", kind=Kind.JSON_OBJECT_OR_NONE),  # a picture's camera, time and GPS position (pictures analyzer)
     Column("tags", "Tags", width=140, exported=False),
 ), ("name", "size", "mime", "ext_mismatch", "score", "mtime", "tags", "md5", "sha256"))
 

@@ -111,8 +111,27 @@ def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -
     return dict(sorted(counts, key=lambda pair: (-pair[1], pair[0])))
 
 
+GPS_FIELDS = ["id", "path", "evidence", "taken", "taken_local", "latitude", "longitude", "altitude", "make", "model",
+              "serial"]
+
+
+def gps(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Every picture whose EXIF places it (latitude and longitude), in evidence then path order, with its time and
+    camera: the rows of `export --what gps` (CSV, KML, GeoJSON) and of the report's table of places."""
+    if "exif" not in db["files"].columns_dict:
+        return
+    rows = db.query(
+        """SELECT f.id, f.path, e.path AS evidence, f.exif FROM files f JOIN evidence e ON e.id = f.evidence_id
+           WHERE json_extract(f.exif, '$.latitude') IS NOT NULL AND json_extract(f.exif, '$.longitude') IS NOT NULL
+           ORDER BY f.evidence_id, f.path, f.id""")
+    for row in rows:
+        exif = Kind.JSON_OBJECT.exported(row["exif"])
+        yield {"id": row["id"], "path": row["path"], "evidence": row["evidence"], "taken": exif.get("taken"),
+               "taken_local": bool(exif.get("taken_local")), **{name: exif.get(name) for name in GPS_FIELDS[5:]}}
+
+
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
-           "artifacts": (ARTIFACT_FIELDS, artifacts),
+           "artifacts": (ARTIFACT_FIELDS, artifacts), "gps": (GPS_FIELDS, gps),
            **{table: (fields, functools.partial(network, table=table)) for table, fields in NETWORK_FIELDS.items()}}
 
 

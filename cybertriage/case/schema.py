@@ -242,6 +242,13 @@ def _version_14(db: sqlite_utils.Database) -> None:
     create_indexes(db)
 
 
+def _version_15(db: sqlite_utils.Database) -> None:
+    """Pictures' EXIF (camera, serial, original time, GPS position) on their files rows, as a JSON object: the
+    gallery's filters, the GPS export and the report's table of places read it."""
+    if "exif" not in db["files"].columns_dict:
+        db.table("files").add_column("exif", str)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -263,6 +270,7 @@ MIGRATIONS = {
     12: _version_12,
     13: _version_13,
     14: _version_14,
+    15: _version_15,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
