@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
                                description="Evidence list with integrity hashes and verification, counts, "
                                            "the completeness ledger, and the run history.")
     info.add_argument("--case", required=True, type=Path, metavar="DIR")
+    search = commands.add_parser("search", help="search the text of every file, paths, artefacts and network text",
+                                 description="An FTS5 query over the case's content index (words, \"a phrase\", "
+                                             "OR, NOT, prefix*): each matching object with a snippet, best first.")
+    search.add_argument("--case", required=True, type=Path, metavar="DIR")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--json", action="store_true", help="the hits as a JSON array")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default: %(default)s)")
     _add_intel_commands(commands)
     _verify_parser(commands)
     return parser
@@ -160,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         code = {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
-                "info": _info, "hashset": _hashset, "ioc": _ioc, "verify": _verify}[args.command](args)
+                "info": _info, "search": _search, "hashset": _hashset, "ioc": _ioc, "verify": _verify}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, inside the handler below, not at exit
         return code
     except UsageError as error:
@@ -406,6 +413,23 @@ def _masked(rows: Any) -> Any:
             yield row
 
     return mask
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .case.search import search
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    db = read_case(args.case)
+    hits = search(db.conn, args.query, args.limit)
+    if args.json:
+        print(json.dumps([hit.as_dict() for hit in hits], ensure_ascii=False))
+        return EXIT_OK
+    for hit in hits:
+        print(f"{hit.kind}\t{visible(hit.evidence or '-')}\t{visible(hit.path)}")
+        print(f"    {visible(' '.join(hit.snippet.split()))}")
+    print(f"{len(hits)} hit{'s' if len(hits) != 1 else ''}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:

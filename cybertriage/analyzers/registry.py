@@ -21,6 +21,7 @@ from .indicators import Indicators
 from .known_files import KnownFiles
 from .pe import PeAnalysis
 from .pictures import Pictures
+from .text import TextExtraction
 from .yara_scan import YaraScan
 
 ANALYZERS: dict[str, type[Analyzer]] = {
@@ -39,6 +40,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     BrowserHistory.NAME: BrowserHistory,
     EventLogs.NAME: EventLogs,
     RegistryHives.NAME: RegistryHives,
+    TextExtraction.NAME: TextExtraction,
     Indicators.NAME: Indicators,
 }
 

@@ -12,6 +12,7 @@ one statement. A column no result filled before needs its schema version (case/s
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -127,3 +128,22 @@ class Artefact:
     ts: str | None
     summary: str
     values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExtractedText(Result):
+    """The text of the content as an examiner reads it (a document's paragraphs, a PDF's pages, a binary's strings),
+    and how it was got (`pdf`, `document`, `text`, `strings`...): searched by keywords, indexed for `search`."""
+
+    text: str = ""
+    how: str = ""
+
+    def content_rows(self, sha256: str) -> dict[str, list[dict[str, Any]]]:
+        if not self.text:
+            return {}
+        # `body` is the text for the content index; the writer keeps it there and the compressed text in `texts`
+        return {"texts": [{"sha256": sha256, "how": self.how, "chars": len(self.text),
+                           "text": zlib.compress(self.text.encode("utf-8"), 6), "body": self.text}]}
+
+    def held(self) -> int:
+        return len(self.text) // 1024  # a record per KiB of text, against the bound on results kept for reuse

@@ -249,6 +249,14 @@ def _version_15(db: sqlite_utils.Database) -> None:
         db.table("files").add_column("exif", str)
 
 
+def _version_16(db: sqlite_utils.Database) -> None:
+    """The text extracted from each content (compressed, once per sha256) and the content index over it, file paths,
+    artefacts and network text (case/search.py), kept up to date by triggers as the writer inserts rows."""
+    from .search import create_index
+
+    create_index(db)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -271,6 +279,7 @@ MIGRATIONS = {
     13: _version_13,
     14: _version_14,
     15: _version_15,
+    16: _version_16,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

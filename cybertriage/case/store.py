@@ -26,6 +26,7 @@ from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .custody import append_entry, write_transaction
 from .schema import SCHEMA_VERSION, migrate
+from .search import insert_texts
 from .writes import inserted_id
 
 CASE_DB = "case.db"
@@ -213,6 +214,9 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
     """Insert rows in order, as sqlite-utils' insert_all does, but with one prepared statement per run of
     rows with the same columns (executemany): the case writer spends its time in SQLite, not in Python.
     Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists)."""
+    if table == "texts":  # once per sha256, and into the content index (case/search.py)
+        insert_texts(db.conn, rows)
+        return
     start = 0
     while start < len(rows):
         columns = tuple(rows[start])

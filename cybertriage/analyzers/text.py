@@ -1,0 +1,393 @@
+"""The text of every file, as an examiner would read it: what a keyword search and the case's content index see.
+
+YARA and the indicator search see raw bytes, so a name inside a DOCX (deflated XML), a PDF (compressed page
+streams) or UTF-16 text is invisible to them. This analyzer turns each document format into its text with the
+format's own structure (paragraphs of OOXML and ODF, pages of a PDF, the bodies of a mail) and falls back to the
+strings of a binary (ASCII and UTF-16LE, six characters or more). Each extraction is bounded: by the in-memory
+limit on the content, by a cap on the text kept, by zip limits against decompression bombs, and by a time limit
+that stops an extractor caught in a loop (a profile hook raises inside its Python code), recorded in the ledger.
+The text is stored once per content sha256 (ExtractedText.content_rows) and indexed by the case writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import io
+import re
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from html.parser import HTMLParser
+from types import FrameType
+from typing import Any
+from xml.etree import ElementTree
+
+import charset_normalizer
+import olefile
+
+from .base import Analyzer, Finding, Item
+from .results import ContentType, ExtractedText
+
+TIME_LIMIT = 30.0  # seconds of extraction per object; a document that takes longer is recorded, not waited for
+MAX_CHARS = 4_000_000  # characters of text kept per content (a few MB compressed in the case)
+MAX_STRINGS_INPUT = 32 * 1024 * 1024  # bytes of a binary searched for strings
+MIN_STRING = 6
+# Zip limits against decompression bombs in OOXML and ODF: one XML part, all parts, and the ratio of a part.
+MAX_PART = 64 * 1024 * 1024
+MAX_PARTS_TOTAL = 256 * 1024 * 1024
+MAX_RATIO = 200
+SAMPLE = 64 * 1024  # bytes charset-normalizer looks at to name a legacy code page
+
+# Content that holds no text worth extracting: pictures, sound, video, and compressed streams (their members are
+# examined as objects of their own by the archive analyzer).
+NO_TEXT_PREFIXES = ("image/", "audio/", "video/", "font/")
+NO_TEXT_MIMES = frozenset({
+    "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz", "application/x-7z-compressed",
+    "application/x-rar", "application/vnd.rar", "application/x-lzma", "application/zstd", "application/x-lz4",
+    "application/x-lzip", "application/java-archive", "application/x-iso9660-image",
+})
+TEXT_MIMES = frozenset({"application/json", "application/xml", "application/javascript", "application/x-sh",
+                        "application/x-ndjson", "application/csv", "message/news"})
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+
+_ASCII = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_STRING)
+_WIDE = re.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % MIN_STRING)
+
+
+class OutOfTime(Exception):
+    """An extractor ran past its time limit."""
+
+
+class TooLarge(Exception):
+    """A document part is larger than the zip limits allow (a decompression bomb, or just too big)."""
+
+
+@contextlib.contextmanager
+def time_limited(seconds: float) -> Iterator[None]:
+    """Stop the Python code run in the block once `seconds` have passed: a profile hook on this thread raises
+    OutOfTime at the next function call, so a parser in a loop (a PDF whose objects refer to each other) ends."""
+    ends = time.monotonic() + seconds
+
+    def watch(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call" and time.monotonic() > ends:
+            raise OutOfTime
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
+class TextExtraction(Analyzer):
+    """Extracts each file's text (documents by their format, binaries by their strings) for search and keywords."""
+
+    NAME = "text"
+    time_limit = TIME_LIMIT
+
+    def analyze(self, item: Item) -> Iterable[Finding]:
+        obj = item.obj
+        if obj.kind not in ("file", "virtual") or not item.content_read or not item.head:
+            return ()
+        content_type = item.result(ContentType)
+        mime = (content_type.mime if content_type else None) or ""
+        if mime.startswith(NO_TEXT_PREFIXES) or mime in NO_TEXT_MIMES:
+            return ()
+        if item.data is None:
+            item.skipped.append((self.NAME, "larger than the in-memory limit"))
+            return ()
+        extract, how = choose_extractor(item.data, mime, obj.name)
+        try:
+            with time_limited(self.time_limit):
+                text = extract(item.data)
+        except OutOfTime:
+            item.skipped.append((self.NAME, f"timed out after {self.time_limit:g} s extracting {how} text"))
+            text = strings(item.data) if how != "strings" else ""
+            how = "strings"
+        except TooLarge as error:
+            item.skipped.append((self.NAME, f"{how}: {error}"))
+            text, how = strings(item.data), "strings"
+        except Exception as error:  # a damaged document: its strings are still worth searching
+            item.skipped.append((self.NAME, f"unreadable {how}: {type(error).__name__}: {error}"))
+            text, how = strings(item.data), "strings"
+        if len(text) > MAX_CHARS:
+            item.skipped.append((self.NAME, f"text cut at {MAX_CHARS:,} characters"))
+            text = text[:MAX_CHARS]
+        if text.strip():
+            item.add(ExtractedText(text, how))
+        return ()
+
+
+def choose_extractor(data: bytes, mime: str, name: str) -> tuple[Callable[[bytes], str], str]:
+    """The extractor for this content, by its first bytes first and its type (libmagic) second, and its name."""
+    head = data[:1024]
+    lower = name.lower()
+    if head.startswith(b"%PDF") or b"%PDF-" in head:
+        return pdf_text, "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return zip_document_text, "document"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return ole_text, "ole"
+    if head.startswith(b"{\\rtf"):
+        return rtf_text, "rtf"
+    if mime == "message/rfc822" or lower.endswith((".eml", ".msg.txt")):
+        return mail_text, "mail"
+    if mime in ("text/html", "application/xhtml+xml") or lower.endswith((".html", ".htm", ".xhtml")):
+        return html_text, "html"
+    if mime.startswith("text/") or mime in TEXT_MIMES or head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return decode_text, "text"
+    return strings, "strings"
+
+
+def decode_text(data: bytes) -> str:
+    """Plain text in whatever encoding it is: UTF-8, UTF-16 with or without a byte-order mark, or a legacy code
+    page (named by charset-normalizer from a sample)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    wide = _utf16_without_mark(data[:SAMPLE])
+    if wide:
+        return data.decode(wide, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data[:SAMPLE]).best()
+    return data.decode(best.encoding if best else "cp1252", errors="replace")
+
+
+def _utf16_without_mark(sample: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for text whose every other byte is zero (ASCII written as UTF-16), else None."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def strings(data: bytes) -> str:
+    """The printable runs of a binary, ASCII and UTF-16LE, six characters or more, in the order they lie."""
+    window = data[:MAX_STRINGS_INPUT]
+    found = [(m.start(), m.group().decode("ascii")) for m in _ASCII.finditer(window)]
+    if b"\x00" in window:
+        found.extend((m.start(), m.group().decode("utf-16-le")) for m in _WIDE.finditer(window))
+        found.sort()
+    return "\n".join(text for _, text in found)
+
+
+class _HtmlText(HTMLParser):
+    """The text a browser would show: data outside script and style, a line break after each block."""
+
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "title", "table", "td"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self.hidden += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def html_text(data: bytes | str) -> str:
+    parser = _HtmlText()
+    parser.feed(data if isinstance(data, str) else decode_text(data))
+    parser.close()
+    return re.sub(r"\n\s*\n+", "\n", "".join(parser.parts)).strip()
+
+
+def pdf_text(data: bytes) -> str:
+    """A PDF's text as pdfminer.six lays it out, page by page (pages end with a form feed, as pdftotext's do)."""
+    from pdfminer.high_level import extract_text  # imported here: pdfminer is large and most objects are no PDF
+
+    return extract_text(io.BytesIO(data))
+
+
+def rtf_text(data: bytes) -> str:
+    from striprtf.striprtf import rtf_to_text
+
+    return rtf_to_text(data.decode("latin-1"), errors="ignore")
+
+
+def mail_text(data: bytes) -> str:
+    """A mail's headers that name people and the subject, then its text and HTML bodies (attachments are not text)."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    lines = [f"{name}: {message[name]}" for name in ("From", "To", "Cc", "Date", "Subject") if message[name]]
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind not in ("text/plain", "text/html"):
+            continue
+        try:
+            body = part.get_content()
+        except (LookupError, ValueError):  # an unknown charset: its bytes as best they decode
+            payload = part.get_payload(decode=True)
+            body = decode_text(payload if isinstance(payload, bytes) else b"")
+        lines.append(html_text(body) if kind == "text/html" else str(body))
+    return "\n".join(lines)
+
+
+def ole_text(data: bytes) -> str:
+    """Legacy Office (doc, xls, ppt) and other OLE compound files: the strings of every stream, read one by one
+    (a Word document's text lies in its WordDocument stream as cp1252 or UTF-16LE runs)."""
+    parts = []
+    with olefile.OleFileIO(data) as ole:
+        for entry in ole.listdir(streams=True, storages=False):
+            if ole.get_size(entry) > MAX_PART:
+                continue
+            found = strings(ole.openstream(entry).read())
+            if found:
+                parts.append(found)
+    return "\n".join(parts)
+
+
+def zip_document_text(data: bytes) -> str:
+    """OOXML (docx, xlsx, pptx) and ODF (odt, ods, odp) by their XML parts; any other zip is left to the archive
+    analyzer (its members are objects of their own) and gives no text here."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        budget = _Budget(archive)
+        if "word/document.xml" in names:
+            parts = ["word/document.xml", *sorted(n for n in names if re.fullmatch(
+                r"word/(header|footer)\d*\.xml|word/(footnotes|endnotes|comments)\.xml", n))]
+            return "\n".join(_paragraphs(budget.read(part), W + "p", _word_text) for part in parts)
+        if "xl/workbook.xml" in names:
+            return _workbook_text(archive, names, budget)
+        if "ppt/presentation.xml" in names:
+            slides = sorted((n for n in names if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)), key=_number)
+            return "\n".join(_paragraphs(budget.read(slide), A + "p", _drawing_text) for slide in slides)
+        if "content.xml" in names and "mimetype" in names:
+            return _paragraphs(budget.read("content.xml"), (ODF_TEXT + "p", ODF_TEXT + "h"), _odf_text)
+    return ""
+
+
+class _Budget:
+    """Reads zip members within the limits: each part, all parts together, and each part's compression ratio."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.left = MAX_PARTS_TOTAL
+
+    def read(self, name: str) -> bytes:
+        info = self.archive.getinfo(name)
+        if info.file_size > MAX_PART or (info.compress_size and info.file_size / info.compress_size > MAX_RATIO):
+            raise TooLarge(f"{name} is {info.file_size:,} bytes from {info.compress_size:,} (zip limits)")
+        with self.archive.open(info) as part:
+            data = part.read(min(MAX_PART, self.left) + 1)  # never more than the limit, whatever the header says
+        if len(data) > min(MAX_PART, self.left):
+            raise TooLarge(f"{name} inflates past the zip limits")
+        self.left -= len(data)
+        return data
+
+
+def _number(name: str) -> int:
+    digits = re.findall(r"\d+", name)
+    return int(digits[-1]) if digits else 0
+
+
+def _paragraphs(xml: bytes, tag: str | tuple[str, ...], text_of: Callable[[ElementTree.Element], str]) -> str:
+    """The text of each paragraph element of an XML part, one per line, read as a stream."""
+    tags = (tag,) if isinstance(tag, str) else tag
+    lines = []
+    depth = 0
+    for event, element in ElementTree.iterparse(io.BytesIO(xml), events=("start", "end")):
+        if element.tag not in tags:
+            continue
+        if event == "start":
+            depth += 1
+            continue
+        depth -= 1
+        if depth == 0:  # the outermost paragraph: nested ones (a text box in a paragraph) are read with it
+            lines.append(text_of(element))
+            element.clear()
+    return "\n".join(lines)
+
+
+def _word_text(paragraph: ElementTree.Element) -> str:
+    parts = []
+    for element in paragraph.iter():
+        if element.tag == W + "t" and element.text:
+            parts.append(element.text)
+        elif element.tag == W + "tab":
+            parts.append("\t")
+        elif element.tag in (W + "br", W + "cr"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+def _drawing_text(paragraph: ElementTree.Element) -> str:
+    return "".join(e.text or "" if e.tag == A + "t" else "\n" if e.tag == A + "br" else "" for e in paragraph.iter())
+
+
+def _odf_text(element: ElementTree.Element) -> str:
+    """An ODF paragraph's text: spans read in order, text:s as its count of spaces, tabs and line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == ODF_TEXT + "s":
+            parts.append(" " * int(child.get(ODF_TEXT + "c", "1")))
+        elif child.tag == ODF_TEXT + "tab":
+            parts.append("\t")
+        elif child.tag == ODF_TEXT + "line-break":
+            parts.append("\n")
+        else:
+            parts.append(_odf_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _workbook_text(archive: zipfile.ZipFile, names: set[str], budget: _Budget) -> str:
+    """A workbook's cells, sheet by sheet: a row per line, its cells separated by tabs, shared strings resolved."""
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in names:
+        for _, element in ElementTree.iterparse(io.BytesIO(budget.read("xl/sharedStrings.xml"))):
+            if element.tag == S + "si":
+                shared.append("".join(t.text or "" for t in element.iter(S + "t")))
+                element.clear()
+    sheets = sorted((n for n in names if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)), key=_number)
+    lines = []
+    for sheet in sheets:
+        for _, row in ElementTree.iterparse(io.BytesIO(budget.read(sheet))):
+            if row.tag != S + "row":
+                continue
+            lines.append("\t".join(filter(None, (_cell_text(cell, shared) for cell in row.iter(S + "c")))))
+            row.clear()
+    return "\n".join(lines)
+
+
+def _cell_text(cell: ElementTree.Element, shared: list[str]) -> str:
+    kind = cell.get("t")
+    if kind == "inlineStr":
+        return "".join(t.text or "" for t in cell.iter(S + "t"))
+    value = cell.find(S + "v")
+    if value is None or value.text is None:
+        return ""
+    if kind == "s":
+        index = int(value.text)
+        return shared[index] if 0 <= index < len(shared) else ""
+    return value.text

@@ -1,0 +1,138 @@
+"""The case's content index: the text of every file, file paths, artefact records and network text, in one SQLite
+FTS5 table (`content_fts`), written as the scan's rows arrive and searched by `cybertriage search` and the
+application's Search tab.
+
+Each indexed row says what it is by its rowid: the kind of source in the high bits (SOURCES) and the id of the
+row it indexes (a `texts` row, a file, an artefact, an HTTP request, a DNS query, a mail) in the low ones, so a hit
+leads back to its objects without a lookup table, and a row removed (an interrupted evidence item forgotten) takes
+its index entry with it (triggers). Extracted text is kept once per content sha256, compressed, in `texts`; the
+index holds it too, as FTS5 needs the text it shows snippets of.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import UsageError
+
+SHIFT = 40  # a source's id lies in the low 40 bits of its rowid in content_fts
+SOURCES = {"text": 1, "file": 2, "artefact": 3, "http": 4, "dns": 5, "mail": 6}
+KIND_OF = {code: kind for kind, code in SOURCES.items()}
+MAX_OBJECTS_PER_TEXT = 50  # objects listed for one content that matches (the same file copied about)
+
+# What each table puts in the index, as SQL over the inserted row (NEW); `table` → (source, expression).
+INDEXED = {
+    "files": ("file", "NEW.path"),
+    "artifacts": ("artefact", "coalesce(NEW.summary, '') || ' ' || coalesce(NEW.[values], '')"),
+    "http": ("http", "coalesce(NEW.host, '') || ' ' || coalesce(NEW.uri, '') || ' ' || coalesce(NEW.referrer, '')"),
+    "dns": ("dns", "coalesce(NEW.query, '')"),
+    "smtp": ("mail", "coalesce(NEW.subject, '') || ' ' || coalesce(NEW.mail_from, '') || ' ' || "
+                     "coalesce(NEW.rcpt_to, '') || ' ' || coalesce(NEW.header_from, '') || ' ' || "
+                     "coalesce(NEW.header_to, '') || ' ' || coalesce(NEW.attachments, '')"),
+}
+
+
+def create_index(db: Any) -> None:
+    """Schema 16: `texts`, `content_fts`, the triggers that index each table's rows as the writer inserts them, and
+    the rows a case already holds (its files, artefacts and network records; file text needs a new scan)."""
+    db.execute("""CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, how TEXT, chars INTEGER, text BLOB)""")
+    db.execute("""CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(body,
+                  tokenize = 'unicode61 remove_diacritics 2')""")
+    tables = set(db.table_names())
+    for table, (source, expression) in INDEXED.items():
+        if table not in tables:
+            continue
+        base = SOURCES[source] << SHIFT
+        db.execute(f"""CREATE TRIGGER IF NOT EXISTS [{table}_content_ai] AFTER INSERT ON [{table}] BEGIN
+                       INSERT INTO content_fts (rowid, body) VALUES ({base} + NEW.id, {expression}); END""")
+        db.execute(f"""CREATE TRIGGER IF NOT EXISTS [{table}_content_ad] AFTER DELETE ON [{table}] BEGIN
+                       DELETE FROM content_fts WHERE rowid = {base} + OLD.id; END""")
+        db.execute(f"INSERT INTO content_fts (rowid, body) SELECT {base} + id, {expression.replace('NEW.', '')} "
+                   f"FROM [{table}]")
+
+
+def insert_texts(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """The writer's insert of extracted text: once per sha256, compressed in `texts`, and its body in the index."""
+    base = SOURCES["text"] << SHIFT
+    for row in rows:
+        cursor = conn.execute("INSERT OR IGNORE INTO texts (sha256, how, chars, text) VALUES (?, ?, ?, ?)",
+                              (row["sha256"], row["how"], row["chars"], row["text"]))
+        if cursor.rowcount > 0 and cursor.lastrowid is not None:
+            conn.execute("INSERT INTO content_fts (rowid, body) VALUES (?, ?)", (base + cursor.lastrowid, row["body"]))
+
+
+def content_text(conn: sqlite3.Connection, sha256: str) -> tuple[str, str] | None:
+    """The text extracted from a content, and how it was extracted; None if none was."""
+    row = conn.execute("SELECT text, how FROM texts WHERE sha256 = ?", [sha256]).fetchone()
+    if row is None:
+        return None
+    return zlib.decompress(row[0]).decode("utf-8"), row[1]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One object the query matched: where it is, what matched (its text, its path, an artefact, a network
+    record) and a snippet of the matching text with the terms marked."""
+
+    kind: str
+    path: str
+    evidence: str | None
+    snippet: str
+    file_id: int | None = None
+    sha256: str | None = None
+    rank: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def search(conn: sqlite3.Connection, query: str, limit: int = 50, marks: tuple[str, str] = ("[", "]"),
+           tokens: int = 16) -> list[SearchHit]:
+    """The objects matching an FTS5 query (words, "phrases", OR, NOT, prefix*), best first. A query FTS5 cannot
+    parse (an address, a path with dots) is searched as the phrase of its words."""
+    if not query.strip():
+        raise UsageError("an empty search: give one or more words")
+    sql = (f"SELECT rowid, snippet(content_fts, 0, ?, ?, '…', {int(tokens)}), bm25(content_fts) FROM content_fts "
+           f"WHERE content_fts MATCH ? ORDER BY bm25(content_fts) LIMIT ?")
+    try:
+        rows = conn.execute(sql, [*marks, query, limit]).fetchall()
+    except sqlite3.OperationalError as error:
+        if "fts5" not in str(error) and "syntax" not in str(error):
+            raise
+        rows = conn.execute(sql, [*marks, '"' + query.replace('"', '""') + '"', limit]).fetchall()
+    hits: list[SearchHit] = []
+    for rowid, snippet, rank in rows:
+        hits.extend(_resolve(conn, KIND_OF.get(rowid >> SHIFT, "?"), rowid & ((1 << SHIFT) - 1), snippet, rank))
+        if len(hits) >= limit:
+            break
+    return hits[:limit]
+
+
+def _resolve(conn: sqlite3.Connection, kind: str, key: int, snippet: str, rank: float) -> list[SearchHit]:
+    """The objects behind one index row."""
+    if kind == "text":
+        rows = conn.execute(
+            "SELECT f.id, f.path, e.path, f.sha256 FROM texts t JOIN files f ON f.sha256 = t.sha256 "
+            "LEFT JOIN evidence e ON e.id = f.evidence_id WHERE t.rowid = ? ORDER BY f.id LIMIT ?",
+            [key, MAX_OBJECTS_PER_TEXT]).fetchall()
+        return [SearchHit("text", path, evidence, snippet, file_id, sha256, rank)
+                for file_id, path, evidence, sha256 in rows]
+    if kind == "file":
+        row = conn.execute("SELECT f.id, f.path, e.path, f.sha256 FROM files f LEFT JOIN evidence e "
+                           "ON e.id = f.evidence_id WHERE f.id = ?", [key]).fetchone()
+        return [SearchHit("name", row[1], row[2], snippet, row[0], row[3], rank)] if row else []
+    if kind == "artefact":
+        row = conn.execute("SELECT a.type, a.source, e.path, a.file_id FROM artifacts a LEFT JOIN evidence e "
+                           "ON e.id = a.evidence_id WHERE a.id = ?", [key]).fetchone()
+        return [SearchHit(f"artefact {row[0]}", row[1], row[2], snippet, row[3], None, rank)] if row else []
+    table, where = {"http": ("http", "'http ' || coalesce(host, dst) || coalesce(uri, '')"),
+                    "dns": ("dns", "'dns ' || coalesce(query, '')"),
+                    "mail": ("smtp", "'mail ' || coalesce(subject, '')")}.get(kind, (None, None))
+    if table is None:
+        return []
+    row = conn.execute(f"SELECT {where}, e.path FROM [{table}] r LEFT JOIN evidence e ON e.id = r.evidence_id "
+                       f"WHERE r.id = ?", [key]).fetchone()
+    return [SearchHit(kind, row[0], row[1], snippet, None, None, rank)] if row else []
