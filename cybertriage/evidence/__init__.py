@@ -11,21 +11,23 @@ from .base import EvidenceObject, EvidenceSource, Ledger, ObjectRef, Partition
 from .capture import CaptureEvidence, ProtocolAnalysis, is_capture
 from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles, split_raw_segments
 from .folder import FolderEvidence, LooseFileEvidence
+from .vdisk import format_of_file
 
 __all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "ObjectRef", "Partition", "open_evidence", "detect_kind"]
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 # Names an examiner gives disk images: such a file holding no partition table or filesystem is a wrong or
 # damaged image (a failure to report), not a loose file.
-DISK_SUFFIXES = (".dd", ".raw", ".img", ".ima", ".iso", ".e01", ".ex01", ".dmg", ".vhd", ".vmdk")
+DISK_SUFFIXES = (".dd", ".raw", ".img", ".ima", ".iso", ".e01", ".ex01", ".dmg", ".vhd", ".vhdx", ".vmdk", ".qcow2",
+                 ".qcow")
 # A partition table is looked for as if the file were this long, so that a truncated acquisition, whose table
 # describes more than the file holds, is still told apart from a loose file (as DiskImage reads it).
 _PRESENTED_SIZE = 1 << 44
 
 
 def detect_kind(path: Path) -> str:
-    """'folder', 'ewf', 'capture', 'raw' (a disk image) or 'file' (any other regular file), from what the
-    evidence holds."""
+    """'folder', 'ewf', 'virtual disk' (VMDK, VHD, VHDX, QCOW2), 'capture', 'raw' (a disk image) or 'file' (any
+    other regular file), from what the evidence holds."""
     if not path.exists() and not path.is_symlink():
         raise EvidenceError("no such file or folder")
     if path.is_dir():
@@ -44,6 +46,8 @@ def detect_kind(path: Path) -> str:
         return "file"
     if head.startswith(EWF_SIGNATURE):
         return "ewf"
+    if format_of_file(path) is not None:
+        return "virtual disk"
     if is_capture(head):
         return "capture"
     if named_as_image or _holds_volumes_or_filesystem(path):

@@ -1,4 +1,5 @@
-"""Disk images (raw, split raw, EWF) read through Sleuth Kit (pytsk3) and libewf (pyewf).
+"""Disk images (raw, split raw, EWF, virtual disks) read through Sleuth Kit (pytsk3), libewf (pyewf) and the
+virtual disk libraries (vdisk.py).
 
 The image handle is a pytsk3.Img_Info subclass in the way dfvfs bridges pyewf to
 pytsk3: Sleuth Kit asks for byte ranges and we serve them from the segment
@@ -23,6 +24,7 @@ import pytsk3
 from ..errors import Cancelled, EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, ObjectRef, Partition, iso_utc
 from .ewf_chunks import EWF_SIGNATURE
+from .vdisk import VirtualDisk, format_of_file
 from .watchdog import ChildFailed, Stalled, watched
 
 SPLIT_RAW_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<number>\d{3})$")
@@ -165,7 +167,7 @@ class _ImageHandle(pytsk3.Img_Info):
     image so that its partition table still opens; reads past the real end then count (per
     thread) so that content from there is reported unreadable rather than hashed as zeros."""
 
-    def __init__(self, media: _SegmentedFiles | _EwfMedia, presented_size: int | None = None) -> None:
+    def __init__(self, media: _SegmentedFiles | _EwfMedia | VirtualDisk, presented_size: int | None = None) -> None:
         self.media = media
         self.real_size = media.size
         self.presented_size = presented_size or media.size  # Sleuth Kit reads it once, at construction
@@ -252,7 +254,7 @@ class _ReopenedContent(TskContent):
 
 
 class DiskImage(EvidenceSource):
-    """A raw, split raw or EWF disk image: volumes, then filesystems, then every file."""
+    """A raw, split raw, EWF or virtual disk image: volumes, then filesystems, then every file."""
 
     KIND = "disk"
 
@@ -268,9 +270,13 @@ class DiskImage(EvidenceSource):
             except OSError:  # an EWF file renamed away from .E01: it can only be one segment
                 self._segments = [path]
             try:
-                media: _SegmentedFiles | _EwfMedia = _EwfMedia(self._segments)
+                media: _SegmentedFiles | _EwfMedia | VirtualDisk = _EwfMedia(self._segments)
             except OSError as error:
                 raise EvidenceError(f"cannot open EWF image: {_first_line(error)}") from None
+        elif (virtual := format_of_file(path)) is not None:
+            media = VirtualDisk(path, virtual)
+            self.format = virtual
+            self._segments = media.files
         else:
             split = split_raw_segments(path)
             self.format = "split raw" if split else "raw"
@@ -343,10 +349,10 @@ class DiskImage(EvidenceSource):
         """
         try:
             volumes = pytsk3.Volume_Info(self.image)
-        except OSError:  # Sleuth Kit refuses a table that points past the end of the image: read it anyway
+        except _TSK_ERRORS:  # a read failed, or Sleuth Kit refuses a table pointing past the image's end: read it anyway
             try:
                 volumes = pytsk3.Volume_Info(_ImageHandle(self.media, presented_size=1 << 44))
-            except OSError:
+            except _TSK_ERRORS:
                 volumes = None
         if volumes is None:
             return [Partition(0, self.size, "whole image (no partition table)")]

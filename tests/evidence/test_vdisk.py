@@ -1,0 +1,182 @@
+"""Virtual disks (VMDK sparse and split, VHD dynamic and fixed, VHDX, QCOW2 and a differencing QCOW2) list the
+same files, with the same bytes, as the raw disk they hold. The virtual disks are made by `qemu-img convert` from
+a raw fixture; the expected answer is Sleuth Kit's fls and icat over `qemu-img convert` back to raw, never the code
+under test."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import images
+from tests.conftest import CliResult, export, run_cli, sha256_of
+
+# (name, qemu-img format, options): every kind the issue names
+KINDS = [
+    ("sparse.vmdk", "vmdk", ["-o", "subformat=monolithicSparse"]),
+    ("split.vmdk", "vmdk", ["-o", "subformat=twoGbMaxExtentSparse"]),
+    ("dynamic.vhd", "vpc", ["-o", "subformat=dynamic"]),
+    ("fixed.vhd", "vpc", ["-o", "subformat=fixed"]),
+    ("disk.vhdx", "vhdx", []),
+    ("disk.qcow2", "qcow2", []),
+]
+CHANGED = "/Data/blob.bin"  # the file the differencing image's child rewrites
+CHANGED_TEXT = b"rewritten in the child image of a differencing chain\n"
+
+
+@dataclass
+class VirtualDisks:
+    folder: Path
+    raw: Path
+    child: Path  # child.qcow2, its parent disk.qcow2 beside it
+    case: Path
+    result: CliResult
+
+
+def _qemu(*args: str | Path) -> None:
+    subprocess.run(["qemu-img", *map(str, args)], check=True, capture_output=True)
+
+
+def _child_of(parent: Path, raw: Path, folder: Path) -> Path:
+    """A differencing QCOW2 over `parent` whose guest has CHANGED rewritten: the changed raw disk is converted and
+    rebased on the parent, so that the child holds only the clusters that differ."""
+    changed = folder / "changed.raw"
+    subprocess.run(["cp", "--sparse=always", raw, changed], check=True)
+    text = folder / "text.txt"
+    text.write_bytes(CHANGED_TEXT)
+    fat32 = images.MBR_LAYOUT["fat32"][0] * images.SECTOR
+    subprocess.run(["mcopy", "-o", "-i", f"{changed}@@{fat32}", text, f"::{CHANGED}"], check=True,
+                   capture_output=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"})
+    child = folder / "child.qcow2"
+    _qemu("convert", "-O", "qcow2", changed, child)
+    _qemu("rebase", "-f", "qcow2", "-b", parent.name, "-F", "qcow2", child)
+    changed.unlink()
+    return child
+
+
+@pytest.fixture(scope="session")
+def vdisks(tmp_path_factory: pytest.TempPathFactory) -> VirtualDisks:
+    folder = tmp_path_factory.mktemp("vdisk")
+    raw = images.build_mbr_fat32_ext4(tmp_path_factory.mktemp("vdisk-raw"))
+    for name, fmt, options in KINDS:
+        _qemu("convert", "-O", fmt, *options, raw, folder / name)
+    child = _child_of(folder / "disk.qcow2", raw, folder)
+    case = tmp_path_factory.mktemp("vdisk-case")
+    evidence = [folder / name for name, _, _ in KINDS] + [child]
+    result = run_cli("scan", *evidence, "--case", case, "--quiet", timeout=600)
+    return VirtualDisks(folder, raw, child, case, result)
+
+
+def _expected(disk: Path, work: Path) -> tuple[set[tuple[int, str, bool]], dict[tuple[int, str], str]]:
+    """fls's listing and icat's sha256 of every allocated file, over `qemu-img convert` of the disk back to raw."""
+    back = work / f"{disk.name}.raw"
+    _qemu("convert", "-O", "raw", disk, back)
+    listing, hashes = set(), {}
+    for offset in images.filesystem_offsets(back):
+        for record in images.fls_records(back, offset):
+            listing.add((offset, record.path, record.deleted))
+            if not record.deleted and record.meta_type == "r" and not record.virtual:
+                hashes[(offset, record.path)] = images.icat_sha256(back, offset, record.inode)
+    back.unlink()
+    return listing, hashes
+
+
+def _rows(case: Path, disk: Path) -> list[dict]:
+    return [r for r in export(case, "files") if r["evidence"] == str(disk.resolve()) and "!" not in r["path"]]
+
+
+def _evidence(case: Path, disk: Path) -> dict:
+    db = sqlite3.connect(case / "case.db")
+    db.row_factory = sqlite3.Row
+    return dict(db.execute("SELECT * FROM evidence WHERE path = ?", [str(disk.resolve())]).fetchone())
+
+
+def test_scan_succeeds(vdisks: VirtualDisks) -> None:
+    assert vdisks.result.code == 0, vdisks.result.stderr
+    assert "Traceback" not in vdisks.result.stderr
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in KINDS] + ["child.qcow2"])
+def test_listing_and_hashes_equal_fls_and_icat_of_the_raw_disk(vdisks: VirtualDisks, name: str, tmp_path: Path) -> None:
+    disk = vdisks.folder / name
+    listing, hashes = _expected(disk, tmp_path)
+    rows = _rows(vdisks.case, disk)
+    assert {(r["partition_offset"], r["path"], r["deleted"]) for r in rows} == listing
+    ours = {(r["partition_offset"], r["path"]): r["sha256"] for r in rows if (r["partition_offset"], r["path"]) in hashes}
+    assert ours == hashes
+    assert len(hashes) >= 5
+
+
+def test_every_kind_gives_the_raw_images_files(vdisks: VirtualDisks, tmp_path: Path) -> None:
+    """Same paths, inodes, sizes and sha256 as the raw image the virtual disks were made from."""
+    case = tmp_path / "raw-case"
+    assert run_cli("scan", vdisks.raw, "--case", case, "--quiet").code == 0
+
+    def facts(rows: list[dict]) -> set[tuple]:
+        return {(r["partition_offset"], r["path"], r["inode"], r["deleted"], r["size"], r["sha256"]) for r in rows}
+
+    raw = facts(_rows(case, vdisks.raw))
+    for name, _, _ in KINDS:
+        assert facts(_rows(vdisks.case, vdisks.folder / name)) == raw, name
+
+
+def test_differencing_child_reads_its_parent_and_its_own_change(vdisks: VirtualDisks) -> None:
+    child = {r["path"]: r for r in _rows(vdisks.case, vdisks.child)}
+    parent = {r["path"]: r for r in _rows(vdisks.case, vdisks.folder / "disk.qcow2")}
+    assert child[CHANGED]["sha256"] == subprocess.run(
+        ["sha256sum"], input=CHANGED_TEXT, capture_output=True, check=True).stdout.split()[0].decode()
+    assert parent[CHANGED]["sha256"] != child[CHANGED]["sha256"]
+    unchanged = [p for p in parent if p != CHANGED and parent[p]["sha256"]]
+    assert unchanged and all(child[p]["sha256"] == parent[p]["sha256"] for p in unchanged)
+
+
+@pytest.mark.parametrize(("name", "files"), [
+    ("split.vmdk", ["split.vmdk", "split-s001.vmdk"]),
+    ("disk.qcow2", ["disk.qcow2"]),
+    ("child.qcow2", ["child.qcow2", "disk.qcow2"]),
+])
+def test_container_files_hashed_and_verified(vdisks: VirtualDisks, name: str, files: list[str]) -> None:
+    """Every extent and parent is evidence: hashed as `cat FILES | sha256sum`, and re-checked by verify."""
+    paths = [vdisks.folder / f for f in files]
+    row = _evidence(vdisks.case, vdisks.folder / name)
+    assert row["sha256"] == sha256_of(*paths)
+    assert [Path(p).name for p in json.loads(row["segments"])] == files
+    verify = run_cli("verify", "--case", vdisks.case)
+    assert verify.code == 0, verify.stdout
+    assert sum(line.startswith("OK") for line in verify.stdout.splitlines()) >= len(KINDS) + 1
+
+
+def _damaged(folder: Path, source: Path) -> dict[str, Path]:
+    """One of each bad input the issue names, from good virtual disks."""
+    bad = folder / "bad"
+    bad.mkdir()
+    (bad / "lost-extent.vmdk").write_bytes((source / "split.vmdk").read_bytes())  # its extent is not copied
+    vhd = (source / "dynamic.vhd").read_bytes()
+    (bad / "bad-footer.vhd").write_bytes(vhd[:-512] + b"\0" * 512)
+    qcow = (source / "disk.qcow2").read_bytes()
+    (bad / "truncated.qcow2").write_bytes(qcow[: len(qcow) // 5])
+    (bad / "orphan.qcow2").write_bytes((source / "child.qcow2").read_bytes())  # its parent is not beside it
+    return {p.stem: p for p in bad.iterdir()}
+
+
+@pytest.mark.parametrize(("stem", "said"), [
+    ("lost-extent", "names extent 'split-s001.vmdk', which is missing"),
+    ("bad-footer", "footer"),
+    ("truncated", "QCOW2"),
+    ("orphan", "its parent 'disk.qcow2' is missing"),
+])
+def test_bad_virtual_disk_is_one_clear_line(vdisks: VirtualDisks, tmp_path: Path, stem: str, said: str) -> None:
+    bad = _damaged(tmp_path, vdisks.folder)[stem]
+    case = tmp_path / "case"
+    result = run_cli("scan", bad, "--case", case, "--quiet", timeout=120)
+    assert "Traceback" not in result.stderr
+    assert result.code != 0
+    row = _evidence(case, bad)
+    assert row["status"] == "failed"
+    assert said in row["error"] and "\n" not in row["error"]
+    assert said in result.stderr
