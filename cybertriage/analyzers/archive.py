@@ -1,13 +1,23 @@
-"""Zip archives: every member is analysed as `archive.zip!member/path` (its ref's display), within limits that
-turn a zip bomb into a finding rather than a full disk or an endless scan. Reading the archive is the evidence
-layer's (evidence/containers); what it means for the examiner is said here."""
+"""Archives: every member is analysed as `archive.zip!member/path` (its ref's display), within limits that turn
+a zip bomb into a finding rather than a full disk or an endless scan. Zips (and jar, apk…) are listed from their
+central directory first; tar, 7z, rar, cab, cpio, ISO images and single compressed files (gzip, bzip2, xz, zstd)
+are read in one pass, their limits checked as the bytes come out. Reading the archive is the evidence layer's
+(evidence/containers); what it means for the examiner is said here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 from ..evidence.base import EvidenceObject
-from ..evidence.containers import Container, ContainerError, ContainerLimits, TooManyMembers, ZipContainer
+from ..evidence.containers import (
+    Container,
+    ContainerError,
+    ContainerLimits,
+    StreamedArchive,
+    TooManyMembers,
+    ZipContainer,
+)
+from ..evidence.containers.streamed import signature
 from .base import Analyzer, Finding, Item, Settings
 from .results import ContentType
 
@@ -22,7 +32,7 @@ def container_limits(settings: Settings) -> ContainerLimits:
                            in_memory_limit=settings.keep_limit)
 
 
-class ZipArchive(Analyzer):
+class ArchiveMembers(Analyzer):
     NAME = "archive"
 
     def __init__(self, settings: Settings) -> None:
@@ -32,13 +42,17 @@ class ZipArchive(Analyzer):
     def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject]:
         obj = item.obj
         content_type = item.result(ContentType)
-        if content_type is None or content_type.mime not in ZIP_MIMES or not item.content_read or obj.content is None:
+        if content_type is None or not item.content_read or obj.content is None:
+            return
+        zipped = content_type.mime in ZIP_MIMES
+        if not zipped and signature(item.head) is None:
             return
         if obj.depth >= self.settings.archive_depth:
             item.skipped.append(("archive", "archive nested too deep"))
             return
         try:
-            archive = ZipContainer(obj.content, obj.ref, self.limits, data=item.data)
+            archive: Container = (ZipContainer(obj.content, obj.ref, self.limits, data=item.data) if zipped
+                                  else StreamedArchive(obj.content, obj.ref, self.limits))
         except TooManyMembers as error:
             yield Finding(self.NAME, "too-many-members", "medium",
                           f"Archive declares {error.declared} members; too many to list, not opened",
@@ -49,7 +63,10 @@ class ZipArchive(Analyzer):
             item.skipped.append(("archive", str(error)))
             return
         with archive:
-            yield from self._members(item, archive)
+            if isinstance(archive, StreamedArchive):
+                yield from self._streamed(item, archive)
+            else:
+                yield from self._members(item, archive)
 
     def _members(self, item: Item, archive: Container) -> Iterator[Finding | EvidenceObject]:
         limits = self.limits
@@ -70,3 +87,24 @@ class ZipArchive(Analyzer):
                               f"Possible zip bomb: {member.name} expands {member.ratio:.0f} to 1",
                               {"member": member.name, "size": member.size, "compressed": member.packed})
             yield archive.object(member, item.obj)
+
+    def _streamed(self, item: Item, archive: StreamedArchive) -> Iterator[Finding | EvidenceObject]:
+        """The members as the pass reads them; where it stopped early, why (a finding for a bomb or a flood)."""
+        yield from archive.objects(item.obj)
+        stop = archive.stopped
+        if stop is None:
+            return
+        limits = self.limits
+        if stop.limit == "ratio":
+            yield Finding(self.NAME, "zip-bomb", "high",
+                          f"Possible zip bomb: the {archive.kind} inflates {stop.ratio:.0f} to 1 (at {stop.member})",
+                          {"member": stop.member, "size": stop.inflated, "compressed": stop.packed})
+        elif stop.limit == "total":
+            yield Finding(self.NAME, "zip-bomb", "high",
+                          f"Possible zip bomb: the {archive.kind}'s members expand past {limits.total_limit} bytes",
+                          {"declared_total": stop.inflated, "limit": limits.total_limit})
+        elif stop.limit == "members":
+            yield Finding(self.NAME, "too-many-members", "medium",
+                          f"Archive holds more than {limits.max_members} members; only the first "
+                          f"{limits.max_members} examined", {"members": archive.listed})
+        item.skipped.append(("archive", stop.reason))

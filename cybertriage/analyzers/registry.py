@@ -6,7 +6,7 @@ the results earlier ones found (the archive analyzer needs the file type).
 
 from __future__ import annotations
 
-from .archive import ZipArchive
+from .archive import ArchiveMembers
 from .artefacts.browsers import BrowserHistory
 from .artefacts.event_logs import EventLogs
 from .artefacts.hives import RegistryHives
@@ -31,7 +31,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     Pictures.NAME: Pictures,
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
-    ZipArchive.NAME: ZipArchive,
+    ArchiveMembers.NAME: ArchiveMembers,
     Prefetch.NAME: Prefetch,
     Shortcut.NAME: Shortcut,
     JumpList.NAME: JumpList,

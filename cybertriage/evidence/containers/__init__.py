@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from ..base import Content, ObjectRef
 from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member, TooManyMembers
+from .streamed import Stop, StreamedArchive
 from .zip import ZipContainer
 
-__all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member",
-           "TooManyMembers", "ZipContainer", "open_container"]
+__all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member", "Stop",
+           "StreamedArchive", "TooManyMembers", "ZipContainer", "open_container"]
 
-CONTAINERS: tuple[type[Container], ...] = (ZipContainer,)
+CONTAINERS: tuple[type[Container], ...] = (ZipContainer, StreamedArchive)
 
 
 def open_container(content: Content, ref: ObjectRef, limits: ContainerLimits) -> Container:

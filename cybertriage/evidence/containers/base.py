@@ -37,6 +37,7 @@ class ContainerLimits:
     ratio_limit: int = 200  # highest compression ratio of a member past BOMB_MEMBER_MIN
     max_members: int = 10_000  # members listed; those past it are not examined
     in_memory_limit: int = 64 * 1024 * 1024  # a container inside another this small is inflated once, into memory
+    time_limit: float = 600.0  # seconds one pass over a streamed archive may take
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,20 @@ class Container(abc.ABC):
 
     def object(self, member: Member, holder: EvidenceObject) -> EvidenceObject:
         """The member as an object of the evidence, inside `holder` (the object whose content this is)."""
-        name = member.name.rstrip("/") if member.directory else member.name
-        ref = ObjectRef(name, parent=self.ref)
-        found = EvidenceObject(path=ref.display(), name=name.rsplit("/", 1)[-1], size=0 if member.directory else member.size,
-                               kind="directory" if member.directory else "file",
-                               partition_offset=holder.partition_offset, deleted=holder.deleted, inside=ref)
+        found = self._found(member, holder)
         if not member.directory:
             found.unreadable = self.refusal(member)
             if found.unreadable is None:
                 found.content = self._open_member(member)
         return found
+
+    def _found(self, member: Member, holder: EvidenceObject) -> EvidenceObject:
+        """The member as an object, its content not opened yet."""
+        name = member.name.rstrip("/") if member.directory else member.name
+        ref = ObjectRef(name, parent=self.ref)
+        return EvidenceObject(path=ref.display(), name=name.rsplit("/", 1)[-1], size=0 if member.directory else member.size,
+                              kind="directory" if member.directory else "file",
+                              partition_offset=holder.partition_offset, deleted=holder.deleted, inside=ref)
 
     def objects(self, holder: EvidenceObject) -> Iterator[EvidenceObject]:
         """Every listed member as an object, in the container's order."""

@@ -1,0 +1,304 @@
+"""Archives read in one pass by libarchive: tar (plain, or compressed by gzip, bzip2, xz, zstd…), 7z, rar, cab, cpio,
+ISO 9660 images, and a single file compressed by gzip, bzip2, xz or zstd (one member, named as the file without its
+suffix).
+
+Most of these are streams: a tar.gz cannot be read at random, and a member of a solid 7z is only reached by
+inflating those before it. A scan therefore reads the members in order, once, each handed out as it comes (kept
+in memory when small, in a private temporary file otherwise), and checks the limits as the bytes come out rather
+than from a listing read first; reading one member back reads the stream again, up to it."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import posixpath
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import libarchive
+from libarchive import ffi
+from libarchive.read import ArchiveRead
+
+from ..base import CHUNK_SIZE, BytesContent, Content, EvidenceObject, ObjectRef
+from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member
+
+# Where each format's signature lies, and what the examiner calls it.
+SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (257, b"ustar", "tar"), (0, b"\x1f\x8b", "gzip"), (0, b"BZh", "bzip2"), (0, b"\xfd7zXZ\x00", "xz"),
+    (0, b"\x28\xb5\x2f\xfd", "zstd"), (0, b"7z\xbc\xaf\x27\x1c", "7z"), (0, b"Rar!\x1a\x07", "rar"),
+    (0, b"MSCF\x00\x00\x00\x00", "cab"), (0, b"070701", "cpio"), (0, b"070702", "cpio"), (0, b"070707", "cpio"),
+    (0x8001, b"CD001", "iso"),
+)
+SIGNATURE_SPAN = 0x8001 + 5  # the head that holds every signature
+COMPRESSORS = {"gzip": (".gz", ".tgz"), "bzip2": (".bz2", ".tbz2", ".tbz"), "xz": (".xz", ".txz"),
+               "zstd": (".zst", ".tzst")}
+# A single compressed file's member is named as gunzip, bunzip2, unxz and unzstd name what they write.
+OWN_NAME_SUFFIXES = {".tgz": ".tar", ".tbz2": ".tar", ".tbz": ".tar", ".txz": ".tar", ".tzst": ".tar"}
+_FORMATS = ("tar", "cpio", "7zip", "rar", "rar5", "cab", "iso9660", "raw")
+_FILTERS = ("gzip", "bzip2", "xz", "lzma", "zstd", "lzip", "lz4", "compress")
+BLOCK = 1024 * 1024  # read from the content, and inflated, a block at a time
+
+ffi.ffi("entry_is_encrypted", [ffi.c_archive_entry_p], ctypes.c_int)
+
+
+def signature(head: bytes) -> str | None:
+    """The archive format whose signature the first bytes bear (SIGNATURE_SPAN of them reach every one)."""
+    return next((kind for offset, magic, kind in SIGNATURES if head[offset : offset + len(magic)] == magic), None)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a pass ended before the archive's last member: a limit (members, total, ratio, time) or damage."""
+
+    limit: str
+    reason: str
+    member: str = ""  # the member being read when it stopped
+    inflated: int = 0  # bytes inflated by then
+    packed: int = 0  # archive bytes read by then
+
+    @property
+    def ratio(self) -> float:
+        return self.inflated / max(1, self.packed)
+
+
+class _Stopped(Exception):
+    def __init__(self, stop: Stop) -> None:
+        super().__init__(stop.reason)
+        self.stop = stop
+
+
+class _Feed:
+    """The content handed to libarchive a block at a time, counting what it takes: the packed bytes behind what
+    comes out. libarchive calls these from C: an error is kept and told as the end of the data."""
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+        self.position = 0
+        self.taken = 0
+        self.error: str | None = None
+        self._buffer = ctypes.create_string_buffer(BLOCK)
+        self._address = ctypes.addressof(self._buffer)
+
+    def read(self, _archive: int, _context: int, where: Any) -> int:
+        try:
+            data = self.content.read_at(self.position, min(BLOCK, self.content.size - self.position))
+        except OSError as error:
+            self.error = str(error)
+            return -1
+        ctypes.memmove(self._buffer, data, len(data))
+        ctypes.cast(where, ctypes.POINTER(ctypes.c_void_p))[0] = self._address
+        self.position += len(data)
+        self.taken += len(data)
+        return len(data)
+
+    def seek(self, _archive: int, _context: int, offset: int, whence: int) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.content.size}[whence]
+        self.position = min(max(0, base + offset), self.content.size)
+        return self.position
+
+
+@contextlib.contextmanager
+def _reading(feed: _Feed) -> Iterator[ArchiveRead]:
+    """libarchive reading the feed, with the formats and filters read here and no others (none that would run an
+    outside program)."""
+    pointer = ffi.read_new()
+    callbacks = (ffi.OPEN_CALLBACK(lambda *_: 0), ffi.READ_CALLBACK(feed.read), ffi.CLOSE_CALLBACK(lambda *_: 0),
+                 ffi.SEEK_CALLBACK(feed.seek))
+    try:
+        for name in _FILTERS:
+            ffi.get_read_filter_function(name)(pointer)
+        for name in _FORMATS:
+            ffi.get_read_format_function(name)(pointer)
+        ffi.read_set_seek_callback(pointer, callbacks[3])
+        ffi.read_open(pointer, None, callbacks[0], callbacks[1], callbacks[2])
+        yield ArchiveRead(pointer, header_codec="utf-8")
+    finally:
+        ffi.read_free(pointer)
+
+
+class _FileContent(Content):
+    """A member too large to hold in memory, in a private temporary file (unlinked when made) until released."""
+
+    def __init__(self, spool: IO[bytes], size: int) -> None:
+        self._spool = spool
+        self.size = size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return os.pread(self._spool.fileno(), length, offset)
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+class StreamedArchive(Container):
+    """An archive libarchive reads: opening reads its first header (ContainerError if there is none, and when
+    the headers themselves are encrypted); `objects` then reads every member in one pass, filling `members` and,
+    when the pass ends early, `stopped`."""
+
+    FORMAT = "archive"
+
+    def __init__(self, content: Content, ref: ObjectRef, limits: ContainerLimits) -> None:
+        super().__init__(content, ref, limits)
+        self.stopped: Stop | None = None
+        head = content.read_at(0, min(content.size, SIGNATURE_SPAN))
+        kind = signature(head)
+        if kind is None:
+            raise ContainerError("not an archive of a format read here")
+        self.kind = kind  # as the examiner names it: "tar", "gzip", "7z"…
+        self.single = False  # a single compressed file rather than an archive of members
+        feed = _Feed(content)
+        try:
+            with _reading(feed) as archive:
+                entry = next(iter(archive), None)
+                if entry is not None and ffi.format_name(archive._pointer) == b"raw":
+                    self.single = bool(archive.filter_names)
+                    if not self.single:
+                        raise ContainerError(f"not a {kind} archive")
+        except libarchive.ArchiveError as error:
+            raise ContainerError(_unreadable(kind, error, feed)) from None
+
+    @classmethod
+    def probe(cls, content: Content) -> bool:
+        try:
+            return signature(content.read_at(0, min(content.size, SIGNATURE_SPAN))) is not None
+        except OSError:
+            return False
+
+    def objects(self, holder: EvidenceObject) -> Iterator[EvidenceObject]:
+        """Every member as an object, as the pass reaches it; damage, a limit or the time stops the pass."""
+        self.members, self.listed, self.stopped = [], 0, None
+        feed = _Feed(self.content)
+        try:
+            with _reading(feed) as archive:
+                yield from self._pass(archive, feed, holder)
+        except _Stopped as stopped:
+            self.stopped = stopped.stop
+        except (libarchive.ArchiveError, OSError) as error:
+            self.stopped = Stop("damaged", _unreadable(self.kind, error, feed))
+
+    def _pass(self, archive: ArchiveRead, feed: _Feed, holder: EvidenceObject) -> Iterator[EvidenceObject]:
+        limits = self.limits
+        ends = time.monotonic() + limits.time_limit
+        inflated = 0
+        for index, entry in enumerate(archive):
+            if index >= limits.max_members:
+                raise _Stopped(Stop("members", f"more than {limits.max_members} members; the rest not examined"))
+            if time.monotonic() > ends:
+                raise _Stopped(Stop("time", "timed out", entry.pathname or ""))
+            name = self._name(entry)
+            if name.strip("/") in ("", "."):  # the archive's own root (an ISO's, `tar -C dir .`'s)
+                continue
+            before = feed.taken
+            member = Member(index, name, entry.size or 0, 0, directory=entry.isdir,
+                            encrypted=ffi.entry_is_encrypted(entry._entry_p) > 0)
+            if member.size and inflated + member.size > limits.total_limit:
+                raise _Stopped(Stop("total", "archive expands past the total size limit", name, inflated + member.size,
+                                    feed.taken))
+            found = self._found(member, holder)
+            if entry.issym or entry.islnk:
+                found.kind, found.size = "link", 0
+            elif not member.directory:
+                found.unreadable = self.refusal(member)
+                if found.unreadable is None:
+                    found.content = self._take(entry, name, feed, inflated)
+                    inflated += found.content.size
+                    found.size = found.content.size
+                    member = Member(index, name, found.size, feed.taken - before)
+            self.members.append(member)
+            self.listed += 1
+            yield found
+
+    def refusal(self, member: Member) -> str | None:
+        """Why the member is not read, from its header (its ratio is only known as it is read: `_take`)."""
+        if member.encrypted:
+            return "encrypted: not examined"
+        if member.size > self.limits.member_limit:
+            return "member larger than the extraction limit"
+        return None
+
+    def _name(self, entry: Any) -> str:
+        if not self.single:
+            return entry.pathname or f"(member {len(self.members) + 1})"
+        own = posixpath.basename(self.ref.path.replace("\\", "/"))
+        stem, suffix = posixpath.splitext(own)
+        if suffix.lower() in OWN_NAME_SUFFIXES:
+            return stem + OWN_NAME_SUFFIXES[suffix.lower()]
+        if stem and suffix.lower() in COMPRESSORS.get(self.kind, ()):
+            return stem
+        return entry.pathname or "data"
+
+    def _take(self, entry: Any, name: str, feed: _Feed, inflated: int) -> Content:
+        """The member's bytes as they come out of the stream, within the member, total and ratio limits."""
+        limits = self.limits
+        held = bytearray()
+        spool: IO[bytes] | None = None
+        size = 0
+        try:
+            for block in entry.get_blocks(CHUNK_SIZE):
+                size += len(block)
+                inflated += len(block)
+                if inflated > limits.total_limit:
+                    raise _Stopped(Stop("total", "archive expands past the total size limit", name, inflated,
+                                        feed.taken))
+                if inflated > BOMB_MEMBER_MIN and inflated / max(1, feed.taken) > limits.ratio_limit:
+                    raise _Stopped(Stop("ratio", "compression ratio past the zip-bomb limit", name, inflated,
+                                        feed.taken))
+                if size > limits.member_limit:
+                    raise _Stopped(Stop("member", "member larger than the extraction limit", name, inflated, feed.taken))
+                if spool is None and size > limits.in_memory_limit:
+                    spool = tempfile.TemporaryFile(prefix="cybertriage-member-")
+                    spool.write(held)
+                    held = bytearray()
+                if spool is not None:
+                    spool.write(block)
+                else:
+                    held += block
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        if spool is None:
+            return BytesContent(bytes(held))
+        spool.flush()
+        return _FileContent(spool, size)
+
+    def _open_member(self, member: Member) -> Content:
+        return self.open(ObjectRef(member.name, parent=self.ref))
+
+    def open(self, ref: ObjectRef) -> Content:
+        """The member named by the ref, read again from the start of the stream up to it (the first so named)."""
+        feed = _Feed(self.content)
+        try:
+            with _reading(feed) as archive:
+                for index, entry in enumerate(archive):
+                    if index >= self.limits.max_members:
+                        break
+                    if self._name(entry) != ref.path or entry.isdir or entry.issym or entry.islnk:
+                        continue
+                    member = Member(index, ref.path, entry.size or 0, 0,
+                                    encrypted=ffi.entry_is_encrypted(entry._entry_p) > 0)
+                    refusal = self.refusal(member)
+                    if refusal is not None:
+                        raise ContainerError(refusal)
+                    return self._take(entry, ref.path, feed, 0)
+        except _Stopped as stopped:
+            raise ContainerError(stopped.stop.reason) from None
+        except libarchive.ArchiveError as error:
+            raise ContainerError(_unreadable(self.kind, error, feed)) from None
+        raise ContainerError(f"no member {ref.path!r} in the {self.kind}")
+
+
+def _unreadable(kind: str, error: Exception, feed: _Feed) -> str:
+    """What the examiner is told of an archive libarchive could not read (to its end)."""
+    message = feed.error or getattr(error, "msg", None) or str(error)
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    if "encrypt" in message.lower() or "passphrase" in message.lower():
+        return "encrypted: not examined"
+    if kind == "rar":
+        return f"rar not read: libarchive cannot read it ({message}) and no other rar reader is used"
+    return f"damaged {kind}: {message}"
