@@ -19,6 +19,7 @@ from .filetype import FileType
 from .hashing import Hashing
 from .indicators import Indicators
 from .known_files import KnownFiles
+from .mail import MailMessages
 from .pe import PeAnalysis
 from .pictures import Pictures
 from .text import TextExtraction
@@ -32,6 +33,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
     ArchiveMembers.NAME: ArchiveMembers,
+    MailMessages.NAME: MailMessages,
     Prefetch.NAME: Prefetch,
     Shortcut.NAME: Shortcut,
     JumpList.NAME: JumpList,

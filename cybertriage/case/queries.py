@@ -105,6 +105,24 @@ def artifacts_of_category(db: sqlite_utils.Database, categories: Iterable[str], 
     return [{**row, "values": Kind.JSON_OBJECT.exported(row["values"])} for row in rows]
 
 
+EMAIL_FIELDS = ["id", "evidence", "ts", "from", "to", "cc", "subject", "message_id", "received", "attachments",
+                "source"]
+
+
+def emails(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Every e-mail message read (the `email.message` artefacts of EML, MBOX, PST/OST and MSG), in the order read:
+    its headers, Received chain and attachments (name and size), and the message's place (`source`)."""
+    if "artifacts" not in db.table_names():
+        return
+    rows = db.query("""SELECT a.id, e.path AS evidence, a.ts, a.source, a."values" FROM artifacts a
+                       JOIN evidence e ON e.id = a.evidence_id WHERE a.type = 'email.message'
+                       ORDER BY a.evidence_id, a.id""")
+    for row in rows:
+        values = Kind.JSON_OBJECT.exported(row["values"]) or {}
+        yield {"id": row["id"], "evidence": row["evidence"], "ts": row["ts"],
+               **{name: values.get(name) for name in EMAIL_FIELDS[3:-1]}, "source": row["source"]}
+
+
 def artifact_counts(db: sqlite_utils.Database, evidence_id: int | None = None) -> dict[str, int]:
     """How many artefacts of each type, most first (of one evidence item, or of the case)."""
     counts = browse.artifact_types(db.conn, evidence_id)
@@ -131,7 +149,7 @@ def gps(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
 
 
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
-           "artifacts": (ARTIFACT_FIELDS, artifacts), "gps": (GPS_FIELDS, gps),
+           "artifacts": (ARTIFACT_FIELDS, artifacts), "emails": (EMAIL_FIELDS, emails), "gps": (GPS_FIELDS, gps),
            **{table: (fields, functools.partial(network, table=table)) for table, fields in NETWORK_FIELDS.items()}}
 
 

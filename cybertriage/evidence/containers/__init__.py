@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from ..base import Content, ObjectRef
 from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member, TooManyMembers
+from .mail import EmlContainer
+from .mail_mbox import MboxContainer
+from .msg import MsgContainer
+from .pst import PstContainer
 from .streamed import Stop, StreamedArchive
 from .zip import ZipContainer
 
 __all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member", "Stop",
            "StreamedArchive", "TooManyMembers", "ZipContainer", "open_container"]
 
-CONTAINERS: tuple[type[Container], ...] = (ZipContainer, StreamedArchive)
+CONTAINERS: tuple[type[Container], ...] = (ZipContainer, StreamedArchive,
+                                           EmlContainer, MboxContainer, PstContainer, MsgContainer)
 
 
 def open_container(content: Content, ref: ObjectRef, limits: ContainerLimits) -> Container:

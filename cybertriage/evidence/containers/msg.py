@@ -1,0 +1,180 @@
+"""Outlook messages saved as files (`.msg`, MS-OXMSG: an OLE compound file of MAPI properties), read with olefile.
+The message's bodies (`body.txt`, `body.html`, `body.rtf` compressed as Outlook keeps it) and its attachments are
+members; an attached message (an embedded `.msg` storage) is named but not opened, which `problems` says.
+
+`MsgMessage` reads the properties the e-mail record needs (addresses, subject, times, ids, transport headers),
+from string streams and the fixed-size property stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+from dataclasses import dataclass, field
+
+import olefile
+
+from ..base import BytesContent, Content, ObjectRef
+from .base import Container, ContainerError, ContainerLimits, Member
+from .mail import safe_name, unique_name
+from .zip import ContentFile
+
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MSG_READ_LIMIT = 256 * 1024 * 1024  # an OLE file is parsed in memory: a message past this is not opened
+_PROPERTY = struct.Struct("<HHIQ")  # property type, id, flags, value (MS-OXMSG 2.4.2)
+_FILETIME_EPOCH = dt.datetime(1601, 1, 1)
+_PT_SYSTIME = 0x0040
+_ATTACH_PREFIX, _RECIPIENT_PREFIX = "__attach_version1.0_#", "__recip_version1.0_#"
+
+
+@dataclass
+class MsgMessage:
+    """The properties of one message that say who wrote to whom, when and about what."""
+
+    subject: str = ""
+    sender_name: str = ""
+    sender_address: str = ""
+    display_to: str = ""
+    display_cc: str = ""
+    message_id: str = ""
+    in_reply_to: str = ""
+    transport_headers: str = ""
+    sent: dt.datetime | None = None  # client submit time, else delivery time, UTC
+    recipients: list[tuple[int, str, str]] = field(default_factory=list)  # (1 to, 2 cc, 3 bcc; name; address)
+
+
+def is_msg(ole: olefile.OleFileIO) -> bool:
+    """An OLE file is a message when it has the property stream and a message class or subject."""
+    return ole.exists("__properties_version1.0") and any(
+        ole.exists(f"__substg1.0_{tag}") for tag in ("001A001F", "001A001E", "0037001F", "0037001E"))
+
+
+def open_ole(data: bytes) -> olefile.OleFileIO:
+    try:
+        return olefile.OleFileIO(data)
+    except (OSError, ValueError, IndexError, struct.error, RecursionError) as error:
+        raise ContainerError(f"unreadable OLE file: {type(error).__name__}: {error}") from None
+
+
+def read_message(ole: olefile.OleFileIO) -> MsgMessage:
+    """The message's record properties; a property missing or damaged is left empty."""
+    message = MsgMessage(
+        subject=_string(ole, "", 0x0037), sender_name=_string(ole, "", 0x0C1A),
+        sender_address=_string(ole, "", 0x5D01) or _string(ole, "", 0x0C1F), display_to=_string(ole, "", 0x0E04),
+        display_cc=_string(ole, "", 0x0E03), message_id=_string(ole, "", 0x1035), in_reply_to=_string(ole, "", 0x1042),
+        transport_headers=_string(ole, "", 0x007D))
+    times = _fixed_properties(ole, "", 32)
+    for tag in (0x0039, 0x0E06):  # PidTagClientSubmitTime, PidTagMessageDeliveryTime
+        if (value := times.get(tag)) and (moment := _filetime(value)):
+            message.sent = moment
+            break
+    for storage in _storages(ole, _RECIPIENT_PREFIX):
+        kind = _fixed_properties(ole, storage, 8).get(0x0C15, 0)  # PidTagRecipientType
+        address = _string(ole, storage, 0x39FE) or _string(ole, storage, 0x3003)
+        message.recipients.append((kind & 0xFF, _string(ole, storage, 0x3001), address))
+    return message
+
+
+def _string(ole: olefile.OleFileIO, storage: str, prop: int) -> str:
+    """A string property: UTF-16 (type 001F) or the message's 8-bit code page (001E, read as cp1252)."""
+    for kind, encoding in (("001F", "utf-16-le"), ("001E", "cp1252")):
+        name = f"{storage}__substg1.0_{prop:04X}{kind}"
+        if ole.exists(name):
+            try:
+                return ole.openstream(name).read().decode(encoding, "replace").rstrip("\x00")
+            except OSError:
+                return ""
+    return ""
+
+
+def _fixed_properties(ole: olefile.OleFileIO, storage: str, header: int) -> dict[int, int]:
+    """Property id → 8-byte value of the fixed-size entries of a property stream (header: 32 bytes for the message,
+    8 for a recipient or attachment)."""
+    name = f"{storage}__properties_version1.0"
+    if not ole.exists(name):
+        return {}
+    try:
+        data = ole.openstream(name).read()
+    except OSError:
+        return {}
+    values: dict[int, int] = {}
+    for offset in range(header, len(data) - _PROPERTY.size + 1, _PROPERTY.size):
+        kind, prop, _, value = _PROPERTY.unpack_from(data, offset)
+        values[prop] = value if kind in (_PT_SYSTIME, 0x0003, 0x0014, 0x000B) else 0
+    return values
+
+
+def _filetime(value: int) -> dt.datetime | None:
+    try:
+        moment = _FILETIME_EPOCH + dt.timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.year > 1601 else None
+
+
+def _storages(ole: olefile.OleFileIO, prefix: str) -> list[str]:
+    """The top-level storages of one kind (recipients, attachments), each as `name/`, in their numbered order."""
+    names = {entry[0] for entry in ole.listdir(streams=False, storages=True) if entry and entry[0].startswith(prefix)}
+    return [f"{name}/" for name in sorted(names)]
+
+
+class MsgContainer(Container):
+    """A saved Outlook message's bodies and attachments."""
+
+    FORMAT = "msg"
+
+    def __init__(self, content: Content, ref: ObjectRef, limits: ContainerLimits) -> None:
+        super().__init__(content, ref, limits)
+        if content.size > min(MSG_READ_LIMIT, limits.member_limit):
+            raise ContainerError(f"message of {content.size} bytes, larger than the extraction limit")
+        self.problems: list[str] = []
+        with open_ole(b"".join(content.chunks())) as ole:
+            if not is_msg(ole):
+                raise ContainerError("an OLE file, not an Outlook message")
+            self.message = read_message(ole)
+            parts = self._parts(ole)
+        self.listed = len(parts)
+        self._data = [data for _, data in parts[: limits.max_members]]
+        self.members = [Member(index, name, len(data), len(data))
+                        for index, (name, data) in enumerate(parts[: limits.max_members])]
+
+    @classmethod
+    def probe(cls, content: Content) -> bool:
+        if content.read_at(0, 8) != OLE_SIGNATURE or content.size > MSG_READ_LIMIT:
+            return False
+        try:
+            with olefile.OleFileIO(io.BufferedReader(ContentFile(content))) as ole:
+                return is_msg(ole)
+        except (OSError, ValueError, IndexError, struct.error, RecursionError):
+            return False
+
+    def _parts(self, ole: olefile.OleFileIO) -> list[tuple[str, bytes]]:
+        parts: list[tuple[str, bytes]] = []
+        taken: set[str] = set()
+        self.attachments: list[tuple[str, int]] = []  # (name, size) of each attachment with data
+        for name, stream in (("body.txt", "__substg1.0_1000001F"), ("body.txt", "__substg1.0_1000001E"),
+                             ("body.html", "__substg1.0_10130102"), ("body.rtf", "__substg1.0_10090102")):
+            if name not in taken and ole.exists(stream):
+                parts.append((unique_name(name, taken), self._read(ole, stream)))
+        for number, storage in enumerate(_storages(ole, _ATTACH_PREFIX), start=1):
+            filename = (_string(ole, storage, 0x3707) or _string(ole, storage, 0x3704)
+                        or _string(ole, storage, 0x3001) or f"attachment-{number}")
+            name = unique_name(safe_name(filename, f"attachment-{number}"), taken)
+            if ole.exists(f"{storage}__substg1.0_37010102"):
+                parts.append((name, self._read(ole, f"{storage}__substg1.0_37010102")))
+                self.attachments.append((name, len(parts[-1][1])))
+            elif ole.exists(f"{storage}__substg1.0_3701000D"):
+                self.problems.append(f"attached message {name!r} not opened (an embedded message storage)")
+            else:
+                self.problems.append(f"attachment {name!r} holds no data (attached by reference?)")
+        return parts
+
+    def _read(self, ole: olefile.OleFileIO, stream: str) -> bytes:
+        try:
+            return ole.openstream(stream).read()
+        except OSError as error:
+            self.problems.append(f"{stream} cannot be read: {error}")
+            return b""
+
+    def _open_member(self, member: Member) -> Content:
+        return BytesContent(self._data[member.index])

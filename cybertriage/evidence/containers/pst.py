@@ -1,0 +1,189 @@
+"""Outlook stores (PST and OST), read by libpff (libpff-python). The store's folders are kept as directories
+(`mail.pst!Top of Personal Folders/Inbox`), each message is a member named by its number in its folder and its
+subject (`…/Inbox/00012 Invoice due.eml`).
+
+A store holds no message in its Internet form, so each message's content is made as one: the transport headers
+Outlook kept of a message that came by Internet mail (its Received chain, addresses, date and ids as sent),
+otherwise headers made from the message's properties, then its text and HTML bodies and its attachments as MIME
+parts, byte for byte as the store holds them. The message is then opened as an e-mail (mail.py) and its parts are
+its children, so an attachment's hash is the attached file's.
+
+A damaged store (a broken B-tree, a message whose data is gone) gives what libpff can still reach; what it could not
+is said in `problems`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.encoders
+import email.message
+import email.policy
+import email.utils
+import io
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from typing import Any
+
+import pypff
+
+from ..base import BytesContent, Content, EvidenceObject, ObjectRef
+from .base import Container, ContainerError, ContainerLimits, Member
+from .mail import parse_message, safe_name, unique_name
+from .zip import ContentFile
+
+PST_SIGNATURE = b"!BDN"  # the store's header; its client signature (SM: PST, SO: OST) follows at byte 8
+FOLDER_DEPTH_LIMIT = 64  # folders nested deeper are a damaged store's loop, not an examiner's filing
+SUBJECT_CHARACTERS = 80
+# Headers the message's own MIME structure replaces: the transport headers describe the parts as they were sent.
+_MIME_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+class PstContainer(Container):
+    """The folders and messages of an Outlook PST or OST store."""
+
+    FORMAT = "pst"
+
+    def __init__(self, content: Content, ref: ObjectRef, limits: ContainerLimits) -> None:
+        super().__init__(content, ref, limits)
+        self.problems: list[str] = []
+        self._store = pypff.file()
+        try:
+            self._store.open_file_object(io.BufferedReader(ContentFile(content)))
+            root = self._store.get_root_folder()
+        except (OSError, ValueError) as error:
+            raise ContainerError(f"unreadable Outlook store: {error}") from None
+        self._messages: list[Any] = []  # the libpff message of each member; None for a folder
+        self._listing: list[tuple[str, int, bool]] = []
+        self._walk(root, "", 0)
+        self.listed = len(self._listing)
+        self.members = [Member(index, name, size, size, directory=folder)
+                        for index, (name, size, folder) in enumerate(self._listing[: limits.max_members])]
+
+    @classmethod
+    def probe(cls, content: Content) -> bool:
+        head = content.read_at(0, 10)
+        return head[:4] == PST_SIGNATURE and head[8:10] in (b"SM", b"SO")
+
+    def _walk(self, folder: Any, path: str, depth: int) -> None:
+        if depth > FOLDER_DEPTH_LIMIT:
+            self.problems.append(f"{path}: folders nested past {FOLDER_DEPTH_LIMIT} levels (a damaged store?)")
+            return
+        self._list_messages(folder, path)
+        try:
+            count = folder.number_of_sub_folders
+        except OSError as error:
+            self.problems.append(f"{path or '/'}: its sub-folders cannot be read: {error}")
+            return
+        taken: set[str] = set()
+        for number in range(count):
+            try:
+                sub = folder.get_sub_folder(number)
+                name = unique_name(safe_name(sub.name or "", f"folder {number + 1}"), taken)
+            except OSError as error:
+                self.problems.append(f"{path or '/'}: sub-folder {number + 1} cannot be read: {error}")
+                continue
+            sub_path = f"{path}/{name}" if path else name
+            self._listing.append((sub_path, 0, True))
+            self._messages.append(None)
+            self._walk(sub, sub_path, depth + 1)
+
+    def _list_messages(self, folder: Any, path: str) -> None:
+        try:
+            count = folder.number_of_sub_messages
+        except OSError as error:
+            self.problems.append(f"{path or '/'}: its messages cannot be read: {error}")
+            return
+        for number in range(count):
+            try:
+                message = folder.get_sub_message(number)
+                subject = getattr(message, "subject", None) or ""
+                size = sum(a.size or 0 for a in getattr(message, "attachments", ()))
+            except OSError as error:
+                self.problems.append(f"{path or '/'}: message {number + 1} cannot be read: {error}")
+                continue
+            title = " ".join(subject.split())[:SUBJECT_CHARACTERS]
+            name = safe_name(f"{number + 1:05d} {title}".strip() + ".eml", f"{number + 1:05d}.eml")
+            self._listing.append((f"{path}/{name}" if path else name, size, False))
+            self._messages.append(message)
+
+    def object(self, member: Member, holder: EvidenceObject) -> EvidenceObject:
+        """The member as an object; a message's size is that of the Internet form made of it."""
+        found = super().object(member, holder)
+        if found.content is not None:
+            found.size = found.content.size
+        return found
+
+    def _open_member(self, member: Member) -> Content:
+        message = self._messages[member.index]
+        try:
+            return BytesContent(internet_form(message, self.problems))
+        except OSError as error:
+            raise ContainerError(f"message unreadable: {error}") from None
+
+    def close(self) -> None:
+        try:
+            self._store.close()
+        except OSError:
+            pass
+
+
+def internet_form(message: Any, problems: list[str]) -> bytes:
+    """The message as an Internet message: its transport headers (or headers made from its properties), its
+    bodies and attachments as parts, each part's bytes as the store holds them."""
+    mime = MIMEMultipart("mixed")
+    for name, value in _headers(message):
+        mime[name] = value
+    for subtype, body in (("plain", _body(message, "plain_text_body")), ("html", _body(message, "html_body"))):
+        if body:
+            mime.attach(_part("text", subtype, body, None))
+    rtf = _body(message, "rtf_body")
+    if rtf and not mime.get_payload():
+        mime.attach(_part("text", "rtf", rtf, "body.rtf"))
+    for number, attachment in enumerate(getattr(message, "attachments", ()), start=1):
+        name = getattr(attachment, "long_filename", None) or f"attachment-{number}"
+        try:
+            data = attachment.read_buffer(attachment.size or 0) if attachment.size else b""
+        except OSError as error:
+            problems.append(f"attachment {name!r} of {getattr(message, 'subject', '')!r} cannot be read: {error}")
+            continue
+        mime.attach(_part("application", "octet-stream", data, name))
+    try:
+        return mime.as_bytes(policy=email.policy.compat32)
+    except (ValueError, UnicodeError, LookupError):
+        return mime.as_string().encode("utf-8", "surrogateescape")
+
+
+def _headers(message: Any) -> list[tuple[str, Any]]:
+    transport = getattr(message, "transport_headers", None)
+    if transport:
+        parsed = parse_message(transport.strip().encode("utf-8", "surrogateescape") + b"\n\n")
+        kept = [(name, value) for name, value in parsed.items() if name.lower() not in _MIME_HEADERS]
+        if kept:
+            return kept
+    # A From header always, so that the message made here is recognised as one and opened in its turn.
+    made: list[tuple[str, Any]] = [("From", Header(getattr(message, "sender_name", None) or "", "utf-8"))]
+    if subject := getattr(message, "subject", None):
+        made.append(("Subject", Header(subject, "utf-8")))
+    sent = getattr(message, "client_submit_time", None) or getattr(message, "delivery_time", None)
+    if isinstance(sent, dt.datetime):
+        made.append(("Date", email.utils.format_datetime(sent.replace(tzinfo=dt.timezone.utc))))
+    return made
+
+
+def _body(message: Any, name: str) -> bytes:
+    try:
+        body = getattr(message, name, None)
+    except OSError:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return body or b""
+
+
+def _part(maintype: str, subtype: str, data: bytes, filename: str | None) -> email.message.Message:
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(data)
+    email.encoders.encode_base64(part)
+    if filename is not None:
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
+    return part
