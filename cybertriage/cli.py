@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                            "are hashed and recorded in the ledger as not scanned)")
     scan.add_argument("--sigma", action="append", type=Path, default=[], metavar="PATH",
                       help="extra Sigma rule file or folder for event logs, added to the bundled rules (repeatable)")
+    scan.add_argument("--carve", action=argparse.BooleanOptionalAction, default=ScanOptions.carve,
+                      help="carve deleted files from each volume's unallocated space with PhotoRec (apt testdisk) "
+                           "once its files are examined; they appear under $Carved/ (default: %(default)s)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     _add_scan_intel_options(scan)
 
@@ -194,7 +197,7 @@ def _scan(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.yara_max_size < 1 or args.yara_timeout < 1:
         raise UsageError("--jobs, --yara-max-size and --yara-timeout must be at least 1")
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
-    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify,
+    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=args.carve,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
                                             keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args),
                                             sigma_paths=tuple(args.sigma)))

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import EvidenceError, UsageError
 from ..evidence import EvidenceSource, open_evidence
 from ..evidence.base import Content, ObjectRef
+from ..evidence.carving import is_carved
 from ..evidence.containers import ContainerLimits, open_container
 from .store import read_case
 
@@ -178,7 +179,7 @@ class ObjectReader:
                 return open_container(self.content(row["parent_id"]), ref.parent, self.limits).open(ref)
             except OSError as error:
                 raise EvidenceError(f"{what}: {error}") from None
-        if row["evidence_kind"] == "capture":
+        if row["evidence_kind"] == "capture" or is_carved(row["path"]):  # bytes kept in the case's object store
             if not row["sha256"]:
                 raise EvidenceError(f"{what}: its bytes were not kept ({row['note'] or 'no content'})")
             stored = object_path(self.case_dir, row["sha256"])

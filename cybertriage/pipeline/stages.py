@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..evidence import EvidenceSource, open_evidence
 from ..evidence.disk import DiskImage
 from ..formatting import utc_now
 from .carried import CarriedObjects
+from .carving import CarvedSource
 from .examine import Examiner
 from .integrity import ContainerHashing, record_container_hash, verify_image
 from .options import ScanRun
@@ -110,9 +111,12 @@ class EvidenceRun:
     def _analyse(self, evidence: EvidenceRecord) -> Iterator[Progress]:
         """The objects examined by the worker threads, the carried ones stored, and the item accounted for."""
         carried = CarriedObjects(self.run.case_dir)
-        pool = WorkerPool(self.run, evidence, Examiner(self.run, evidence, carried))
+        examiner = Examiner(self.run, evidence, carried)
+        pool = WorkerPool(self.run, evidence, examiner)
         try:
             yield from pool.analyse()
+            if pool.write_error is None and isinstance(evidence.source, DiskImage) and self.run.options.carve:
+                yield from self._carve(evidence, examiner)
         finally:
             carried.wait(evidence.source)
         if pool.write_error is not None:
@@ -125,6 +129,21 @@ class EvidenceRun:
             raise pool.listing_error
         if pool.listing_error is not None:
             evidence.source.problems.append(str(pool.listing_error))
+
+    def _carve(self, evidence: EvidenceRecord, examiner: Examiner) -> Iterator[Progress]:
+        """The carving stage: each volume's unallocated space carved once its files are examined, the carved files
+        examined by a pool of their own, and each one's image ranges written as its artefact."""
+        assert isinstance(evidence.source, DiskImage)  # the caller's check
+        carved = CarvedSource(evidence.source, self.run.case_dir, self.run.options.listing_stall_seconds)
+        pool = WorkerPool(self.run, replace(evidence, source=carved), examiner)
+        yield from pool.analyse()
+        if pool.write_error is not None:
+            raise pool.write_error
+        rows = carved.artefact_rows(self.evidence_id)
+        if rows:
+            self.run.writer.add_rows("artifacts", rows)
+        if pool.listing_error is not None:
+            evidence.source.problems.append(f"carving: {pool.listing_error}")
 
     def _account(self, evidence: EvidenceRecord) -> None:
         """Write the partitions, the completeness ledger and the problems met."""

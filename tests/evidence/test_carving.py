@@ -1,0 +1,206 @@
+"""Carving (issue 19 item 5): files deleted from a FAT volume whose directory entries the test then zeroes (so no
+filesystem listing finds them) come back under `$Carved/`, as PhotoRec itself carves them from the volume's free
+space (`photorec /cmd … freespace`, run by the test on the volume alone: names and sha256sum of its output), each
+with the image ranges its bytes lie at (read back from the image here), examined like any file and extractable
+with a verified sha256. Without PhotoRec, or with one that hangs, the ledger says so."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import sqlite3
+import stat
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import pytsk3
+
+from cybertriage.evidence import carving
+from tests.conftest import REPO, run_cli
+
+PIL = pytest.importorskip("PIL.Image")
+pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in ("photorec", "blkls", "mcopy", "mkfs.fat", "sfdisk")),
+                                reason="photorec (testdisk), sleuthkit, mtools, dosfstools and fdisk are needed")
+
+START_SECTOR = 2048
+FS_SECTORS = 65536  # 32 MiB of FAT16
+ENV = {**os.environ, "LC_ALL": "C.UTF-8", "MTOOLS_SKIP_CHECK": "1"}
+
+
+def _picture(seed: int, fmt: str) -> bytes:
+    """A photograph-like picture of noise (nothing compresses it away), saved as JPEG or PNG."""
+    rng = random.Random(seed)
+    image = PIL.new("RGB", (240, 160))
+    image.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(240 * 160)])
+    out = io.BytesIO()
+    image.save(out, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+FILES = {"kept.jpg": _picture(1, "JPEG"), "gone1.jpg": _picture(2, "JPEG"), "gone2.png": _picture(3, "PNG"),
+         "kept.png": _picture(4, "PNG")}
+DELETED = ("gone1.jpg", "gone2.png")
+
+
+def _zero_deleted_entries(fs_image: Path) -> None:
+    """Overwrite every deleted entry (first byte 0xE5, long-name parts included) of the FAT16 root directory with
+    zeros: the names are gone, only the data is left in unallocated clusters."""
+    with open(fs_image, "r+b") as disk:
+        boot = disk.read(512)
+        (sector,) = struct.unpack_from("<H", boot, 11)
+        reserved, fats, root_entries = struct.unpack_from("<HBH", boot, 14)
+        (fat_sectors,) = struct.unpack_from("<H", boot, 22)
+        root = (reserved + fats * fat_sectors) * sector
+        disk.seek(root)
+        entries = bytearray(disk.read(root_entries * 32))
+        for at in range(0, len(entries), 32):
+            if entries[at] == 0xE5:
+                entries[at:at + 32] = bytes(32)
+        disk.seek(root)
+        disk.write(entries)
+
+
+@pytest.fixture(scope="module")
+def carving_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(disk image with an MBR and one FAT16 partition at START_SECTOR, the partition's filesystem alone)."""
+    work = tmp_path_factory.mktemp("carving")
+    fs_image = work / "volume.fat"
+    with open(fs_image, "wb") as out:
+        out.truncate(FS_SECTORS * 512)
+    subprocess.run(["mkfs.fat", "-F", "16", "-s", "4", "--invariant", "-i", "12345678", str(fs_image)], check=True,
+                   capture_output=True, env=ENV)
+    for name, data in FILES.items():
+        (work / name).write_bytes(data)
+        subprocess.run(["mcopy", "-i", str(fs_image), str(work / name), f"::/{name}"], check=True, env=ENV)
+    for name in DELETED:
+        subprocess.run(["mdel", "-i", str(fs_image), f"::/{name}"], check=True, env=ENV)
+    _zero_deleted_entries(fs_image)
+    disk = work / "disk.img"
+    with open(disk, "wb") as out:
+        out.truncate((START_SECTOR + FS_SECTORS) * 512)
+    subprocess.run(["sfdisk", "-q", str(disk)], input=f"start={START_SECTOR}, size={FS_SECTORS}, type=6\n", text=True,
+                   check=True, capture_output=True)
+    subprocess.run(["dd", f"if={fs_image}", f"of={disk}", "bs=1M", f"seek={START_SECTOR * 512}", "oflag=seek_bytes",
+                    "conv=notrunc", "status=none"], check=True)
+    return disk, fs_image
+
+
+def _photorec_reference(fs_image: Path, work: Path) -> dict[str, str]:
+    """What PhotoRec carves from the volume's free space by itself: {name: sha256sum of the file}."""
+    out = work / "reference"
+    out.mkdir()
+    subprocess.run(["photorec", "/log", "/d", str(out / "recup"), "/cmd", str(fs_image),
+                    "partition_none,options,paranoid,fileopt,everything,enable,freespace,search"],
+                   cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**ENV, "TERM": "dumb"})
+    carved = [p for p in out.glob("recup.*/*") if p.name != "report.xml"]
+    sums = subprocess.run(["sha256sum", *map(str, carved)], check=True, capture_output=True, text=True).stdout
+    return {Path(line.split("  ", 1)[1]).name: line.split()[0] for line in sums.splitlines()}
+
+
+def _shifted(name: str) -> str:
+    """PhotoRec names a file by the sector it starts at in what it read: the volume alone here, the whole image in
+    the scan."""
+    return f"f{int(name[1:8]) + START_SECTOR:07d}{name[8:]}"
+
+
+def test_carved_files_are_photorecs_with_their_image_ranges(carving_image: tuple[Path, Path], tmp_path: Path) -> None:
+    disk, fs_image = carving_image
+    listed = subprocess.run(["fls", "-r", "-o", str(START_SECTOR), str(disk)], check=True, capture_output=True,
+                            text=True).stdout
+    assert "gone" not in listed.lower()  # no name is left for a listing to find
+    reference = _photorec_reference(fs_image, tmp_path)
+    deleted = {hashlib.sha256(FILES[name]).hexdigest() for name in DELETED}
+    assert deleted <= set(reference.values())  # the test's premise: PhotoRec finds the deleted files
+
+    case = tmp_path / "case"
+    result = run_cli("scan", disk, "--case", case, "--carve", "--quiet", "--no-yara")
+    assert result.code == 0, result.stderr
+    db = sqlite3.connect(case / "case.db")
+    db.row_factory = sqlite3.Row
+    carved = {row["path"]: dict(row) for row in db.execute("SELECT * FROM files WHERE path LIKE '$Carved/%'")}
+    assert {path: row["sha256"] for path, row in carved.items()} == {
+        f"$Carved/{_shifted(name)}": sha256 for name, sha256 in reference.items()}
+    for row in carved.values():
+        assert row["deleted"] == 1 and row["partition_offset"] == START_SECTOR * 512
+    mimes = {row["sha256"]: row["mime"] for row in carved.values()}
+    assert {mimes[hashlib.sha256(FILES[name]).hexdigest()] for name in DELETED} == {"image/jpeg", "image/png"}
+
+    image = disk.read_bytes()
+    artefacts = {row["source"]: json.loads(row["values"]) for row in
+                 db.execute("SELECT source, \"values\" FROM artifacts WHERE type = 'carving.file'")}
+    assert set(artefacts) == set(carved)
+    for path, values in artefacts.items():
+        data = b"".join(image[offset:offset + length] for offset, length in values["ranges"])
+        assert hashlib.sha256(data).hexdigest() == carved[path]["sha256"]
+        assert values["ranges"][0][0] // 512 == int(path.split("/f")[1][:7])  # named by its first sector
+    ledger = {row["stage"]: row for row in db.execute("SELECT * FROM ledger")}
+    assert (ledger["carving"]["attempted"], ledger["carving"]["processed"], ledger["carving"]["skipped"]) == (1, 1, 0)
+
+    gone = next(row for row in carved.values() if row["sha256"] == hashlib.sha256(FILES["gone1.jpg"]).hexdigest())
+    out = tmp_path / "extracted"
+    extracted = run_cli("extract", "--case", case, "--file", str(gone["id"]), "-o", out)
+    assert extracted.code == 0, extracted.stderr
+    written = subprocess.run(["sha256sum", str(out / gone["name"])], check=True, capture_output=True, text=True)
+    assert written.stdout.split()[0] == gone["sha256"]
+
+
+def test_no_carving_by_request(carving_image: tuple[Path, Path], tmp_path: Path) -> None:
+    result = run_cli("scan", carving_image[0], "--case", tmp_path / "case", "--no-carve", "--quiet", "--no-yara")
+    assert result.code == 0, result.stderr
+    db = sqlite3.connect(tmp_path / "case" / "case.db")
+    assert db.execute("SELECT count(*) FROM files WHERE path LIKE '$Carved/%'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM ledger WHERE stage = 'carving'").fetchone() == (0,)
+
+
+def _tools_without_photorec(folder: Path, photorec: str | None) -> dict[str, str]:
+    """PATH holding the tools a scan uses (blkls among them) but PhotoRec, or `photorec` as the given script."""
+    folder.mkdir()
+    for tool in ("blkls", "fls", "file"):
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    if photorec is not None:
+        script = folder / "photorec"
+        script.write_text(photorec)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": str(folder), "PYTHONPATH": str(REPO)}
+
+
+def _scan(disk: Path, case: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cybertriage", "scan", str(disk), "--case", str(case), "--carve",
+                           "--quiet", "--no-yara"], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+
+
+def test_photorec_missing_is_a_ledger_line(carving_image: tuple[Path, Path], tmp_path: Path) -> None:
+    done = _scan(carving_image[0], tmp_path / "case", _tools_without_photorec(tmp_path / "bin", None))
+    assert done.returncode == 0, done.stderr
+    db = sqlite3.connect(tmp_path / "case" / "case.db")
+    skipped, reasons = db.execute("SELECT skipped, reasons FROM ledger WHERE stage = 'carving'").fetchone()
+    assert skipped == 1 and any("photorec not installed" in reason for reason in json.loads(reasons))
+
+
+def test_a_hanging_carver_is_stopped(carving_image: tuple[Path, Path], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PhotoRec that reads and writes nothing is stopped by the stall guard; the scan ends, partial."""
+    _tools_without_photorec(tmp_path / "bin", "#!/bin/sh\nexec /bin/sleep 600\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(carving, "POLL_SECONDS", 0.05)
+    work = tmp_path / "work"
+    work.mkdir()
+    size = carving.block_size(pytsk3.Img_Info(str(carving_image[0])), START_SECTOR * 512)
+    assert size is not None
+    volume = carving.Volume(START_SECTOR * 512, size)
+    stopped = None
+    try:
+        list(carving.carve_volume([carving_image[0]], volume, work, 1.0, threading.Event()))
+    except carving.CarvingStopped as error:
+        stopped = str(error)
+    assert stopped is not None and "no progress for 1 s" in stopped
