@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from . import __version__, intel
 from .analyzers import Settings, rule_files, ruleset_sha256
+from .analyzers.keyword_lists import builtin_lists, read_keyword_file
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
@@ -79,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--carve", action=argparse.BooleanOptionalAction, default=ScanOptions.carve,
                       help="carve deleted files from each volume's unallocated space with PhotoRec (apt testdisk) "
                            "once its files are examined; they appear under $Carved/ (default: %(default)s)")
+    scan.add_argument("--keywords", action="append", type=Path, default=[], metavar="FILE",
+                      help="keyword list, UTF-8, one term a line: a literal (any case, UTF-16 text too), re:REGEX "
+                           "(Python syntax, time-limited), or ~TERM (any accents, a typing error allowed); named by "
+                           "the file's name (repeatable)")
+    scan.add_argument("--builtin-keywords", default="all", metavar="LISTS",
+                      help="built-in keyword lists, checksums checked: all (default), none, or some of card-numbers, "
+                           "ibans, phone-numbers, e-mail-addresses, bitcoin-addresses, ethereum-addresses, "
+                           "separated by commas")
     scan.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     _add_scan_intel_options(scan)
 
@@ -200,7 +209,10 @@ def _scan(args: argparse.Namespace) -> int:
     options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=args.carve,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
                                             keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args),
-                                            sigma_paths=tuple(args.sigma)))
+                                            sigma_paths=tuple(args.sigma), keyword_files=tuple(args.keywords),
+                                            builtin_keywords=builtin_lists(args.builtin_keywords)))
+    for path in args.keywords:
+        read_keyword_file(path)  # a usage error, naming the line, before the scan starts
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 

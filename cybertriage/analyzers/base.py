@@ -83,6 +83,8 @@ class Settings:
     rule_paths: tuple[Path, ...] | None = None  # None: YARA is off
     intel: Intel | None = None  # the workstation's hash sets and IOC lists in use; None: none
     sigma_paths: tuple[Path, ...] = ()  # the examiner's Sigma rules, run with the bundled ones over event logs
+    keyword_files: tuple[Path, ...] = ()  # the examiner's keyword lists (analyzers/keyword_lists.py)
+    builtin_keywords: tuple[str, ...] = ()  # built-in keyword lists by name (card numbers, IBANs…); the CLI's: all
 
 
 class Analyzer(abc.ABC):

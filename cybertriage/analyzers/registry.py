@@ -18,6 +18,7 @@ from .base import Analyzer, Settings
 from .filetype import FileType
 from .hashing import Hashing
 from .indicators import Indicators
+from .keywords import Keywords
 from .known_files import KnownFiles
 from .mail import MailMessages
 from .pe import PeAnalysis
@@ -43,6 +44,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     EventLogs.NAME: EventLogs,
     RegistryHives.NAME: RegistryHives,
     TextExtraction.NAME: TextExtraction,
+    Keywords.NAME: Keywords,
     Indicators.NAME: Indicators,
 }
 

@@ -35,6 +35,10 @@ class Result:
         """Rows about the content itself, by table: stored once per sha256, whichever object holds it."""
         return {}
 
+    def object_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """Rows about this object, by table (keyword hits): the examiner adds its file_id and evidence_id."""
+        return {}
+
     def held(self) -> int:
         """How many records it holds, counted against the bound on results kept for reuse."""
         return 0

@@ -174,6 +174,12 @@ ARTIFACTS = Table("artifacts", "Artefacts", (
     Column("evidence_id", "Evidence", Kind.EVIDENCE, 135, exported=False),
 ), ("ts", "type", "summary", "source", "evidence_id"))
 
+KEYWORD_HITS = Table("keyword_hits", "Keyword hits", (
+    ID, EVIDENCE_PATH, Column("list", "List", width=140), Column("term", "Term", width=200),
+    Column("path", "Path", width=300), Column("offset", "Offset", INTEGER, 70), Column("snippet", "Snippet", width=480),
+    Column("file_id", kind=INTEGER), Column("evidence_id", "Evidence", Kind.EVIDENCE, 135, exported=False),
+), ("list", "term", "path", "offset", "snippet", "evidence_id"))
+
 TIMELINE = Table("timeline", "Timeline", (
     Column("ts", "Time (UTC)", TIME, 215), Column("kind", "Kind", width=70), Column("action", "Action", width=90),
     Column("evidence_id", "Evidence", Kind.EVIDENCE, 130), Column("object_kind"), Column("object_id", kind=INTEGER),

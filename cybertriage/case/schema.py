@@ -249,6 +249,16 @@ def _version_15(db: sqlite_utils.Database) -> None:
         db.table("files").add_column("exif", str)
 
 
+def _version_17(db: sqlite_utils.Database) -> None:
+    """Keyword hits (analyzers/keywords.py): one row per place a term of a keyword list matched an object's text,
+    tied to the object; `term` is a built-in list's value found (the card number, the address)."""
+    db.table("keyword_hits").create({"id": int, "evidence_id": int, "file_id": int, "list": str, "term": str,
+                                     "offset": int, "snippet": str},
+                                    pk="id", foreign_keys=[("evidence_id", "evidence", "id")], if_not_exists=True)
+    db.table("keyword_hits").create_index(["list", "term"], if_not_exists=True)
+    db.table("keyword_hits").create_index(["file_id"], if_not_exists=True)
+
+
 def _version_16(db: sqlite_utils.Database) -> None:
     """The text extracted from each content (compressed, once per sha256) and the content index over it, file paths,
     artefacts and network text (case/search.py), kept up to date by triggers as the writer inserts rows."""
@@ -280,6 +290,7 @@ MIGRATIONS = {
     14: _version_14,
     15: _version_15,
     16: _version_16,
+    17: _version_17,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -79,6 +79,10 @@ class Examiner:
         score = score_object(obj.ref, obj.deleted, _mime(result.results), findings, result.worst_member, obj.origin)
         batch["files"].append(self._file_row(obj, result, score))
         batch["findings"].extend(self.evidence.finding_rows(obj, findings))
+        for found in result.results.values():
+            for table, rows in found.object_rows().items():
+                batch.setdefault(table, []).extend({**row, "file_id": obj.id, "evidence_id": self.evidence.evidence_id}
+                                                   for row in rows)
         if sha256:
             self._queue_content_rows(sha256, result.results, batch)
         with self.evidence.tally.lock:

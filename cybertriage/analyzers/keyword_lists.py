@@ -1,0 +1,268 @@
+"""Keyword lists: the examiner's files of terms, and the built-in lists of numbers and addresses with checksums.
+
+An examiner's file holds one term a line: a literal (matched case-insensitively), `re:` and a Python regular
+expression (the `regex` module, case-insensitive unless it says `(?-i)`, run with a time limit; a pattern that
+backtracks catastrophically on a short probe is refused when the file is read), or `~` and a term matched whatever
+its accents and case, with one typing error allowed in a word of five letters or more (two from nine). Blank lines
+and lines starting with `#` are skipped.
+
+The built-in lists find candidates with a pattern, then keep only those whose checksum holds: card numbers (Luhn,
+a known network's prefix), IBANs (ISO 13616 mod 97, the country's length and format, python-stdnum), Bitcoin
+addresses (base58check by python-stdnum; bech32 and bech32m by BIP 173/350's reference algorithm), Ethereum
+addresses (EIP-55's mixed-case checksum when the address is in mixed case), e-mail addresses (a domain under an
+ICANN top-level domain) and phone numbers in international form (`+`, 8 to 15 digits).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+from Crypto.Hash import keccak
+from stdnum import bitcoin, iban, luhn
+
+from ..errors import UsageError
+from .indicators import domain
+
+REGEX_TIMEOUT = 2.0  # seconds one examiner's pattern may run over one object's text
+PROBE_TIMEOUT = 0.25  # seconds a pattern may take over a 40-character probe before it is refused as catastrophic
+
+
+@dataclass(frozen=True)
+class Term:
+    """One line of a keyword list, ready to match: `pattern` runs over `folded` text when `folded` is set
+    (accents and case removed, same length as the text), else over the text itself."""
+
+    text: str  # as the examiner wrote it (or the built-in list's description)
+    kind: str  # "literal", "regex", "fuzzy" or "builtin"
+    pattern: regex.Pattern[str]
+    folded: bool = False
+    check: Callable[[str], str | None] | None = None  # a built-in's checksum: the value normalised, or None
+
+
+@dataclass(frozen=True)
+class KeywordList:
+    """A named list of terms; a hit's list and, for built-in lists, its term is the value found."""
+
+    name: str
+    terms: tuple[Term, ...]
+    builtin: bool = False
+
+
+def fold(text: str) -> str:
+    """The text without accents and in lower case, character for character (offsets stay the text's)."""
+    table: dict[int, str] = {}
+    for char in set(text):
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)).lower()
+        folded = base if len(base) == 1 else (char.lower() if len(char.lower()) == 1 else char)
+        if folded != char:
+            table[ord(char)] = folded
+    return text.translate(table) if table else text
+
+
+def lower(text: str) -> str:
+    """The text in lower case, character for character (the few letters that lower to two keep their case)."""
+    table = {ord(char): char.lower() for char in set(text) if not char.islower() and len(char.lower()) == 1
+             and char.lower() != char}
+    return text.translate(table) if table else text
+
+
+def _refuse_catastrophic(pattern: regex.Pattern[str], where: str) -> None:
+    """Refuse a pattern that takes long on a short probe: nested repetition (`(a+)+$`) is exponential."""
+    letters = {char for char in pattern.pattern if char.isalnum()} | {"a", "1", " "}
+    for char in sorted(letters)[:24]:
+        for probe in (char * 40 + "\x00", char * 40):
+            try:
+                pattern.search(probe, timeout=PROBE_TIMEOUT)
+            except TimeoutError:
+                raise UsageError(f"{where}: the regular expression backtracks catastrophically (over "
+                                 f"{PROBE_TIMEOUT} s on a {len(probe)}-character text); write it without "
+                                 "nested repetition such as (a+)+") from None
+
+
+def parse_term(line: str, where: str) -> Term:
+    """One line of a keyword file as a term; UsageError naming `where` if it cannot be one."""
+    if line.startswith("re:"):
+        source = line[3:]
+        if not source:
+            raise UsageError(f"{where}: 're:' without a regular expression")
+        try:
+            pattern = regex.compile(source, regex.IGNORECASE)
+        except (regex.error, OverflowError, RecursionError) as error:
+            raise UsageError(f"{where}: not a regular expression ({error}): {source}") from None
+        if pattern.search("") is not None and pattern.fullmatch("") is not None:
+            raise UsageError(f"{where}: the regular expression matches empty text: {source}")
+        _refuse_catastrophic(pattern, where)
+        return Term(line, "regex", pattern)
+    if line.startswith("~"):
+        word = fold(line[1:].strip())
+        if not word:
+            raise UsageError(f"{where}: '~' without a term")
+        errors = 0 if len(word) < 5 else 1 if len(word) < 9 else 2
+        body = regex.escape(word)
+        fuzzy = f"(?:{body}){{e<={errors}}}" if errors else body
+        return Term(line, "fuzzy", regex.compile(rf"(?e)(?<!\w){fuzzy}(?!\w)"), folded=True)
+    return Term(line, "literal", regex.compile(regex.escape(lower(line))), folded=False)
+
+
+def read_keyword_file(path: Path) -> KeywordList:
+    """An examiner's keyword file, named by its file name without extension; UsageError with the line if it is not
+    UTF-8 text or a line is not a term."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read keyword file {path}: {error.strerror or error}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    terms: list[Term] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as error:
+            raise UsageError(f"keyword file {path}, line {number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                             f"column {error.start + 1}); save the file as UTF-8") from None
+        if not line or line.startswith("#") or line in seen:
+            continue
+        seen.add(line)
+        terms.append(parse_term(line, f"keyword file {path}, line {number}"))
+    if not terms:
+        raise UsageError(f"keyword file {path} holds no term")
+    return KeywordList(path.stem, tuple(terms))
+
+
+# -- checksums ---------------------------------------------------------------------------------------------------
+
+# Issuer prefixes of the card networks (ISO/IEC 7812 ranges the networks publish): Visa, Mastercard, American
+# Express, Discover, JCB, Diners Club, UnionPay, Maestro; a Luhn-valid number outside them is a coincidence.
+_CARD_PREFIXES = regex.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8])|"
+                               r"3(?:0[0-5]|09|[68])|62|5[06-8]|6[37]")
+
+
+def card_number(found: str) -> str | None:
+    """A payment card number: 13 to 19 digits, a network's prefix, the Luhn check digit right."""
+    digits = found.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2 or not _CARD_PREFIXES.match(digits):
+        return None
+    return digits if luhn.is_valid(digits) else None
+
+
+def iban_number(found: str) -> str | None:
+    """An IBAN: the longest start of the text that is one (a spaced IBAN may run into the next word)."""
+    compact = found.replace(" ", "").upper()
+    if not compact[2:4].isdigit():  # ISO 13616's check digits are digits; stdnum would read a letter as 10 to 35
+        return None
+    for end in range(len(compact), 14, -1):
+        if iban.is_valid(compact[:end], check_country=False):  # a bank registry's check would miss a new bank
+            return compact[:end]
+    return None
+
+
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32M = 0x2BC830A3
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    """BIP 173's checksum over the human-readable part and data, as its reference code computes it."""
+    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    check = 1
+    for value in values:
+        top = check >> 25
+        check = (check & 0x1FFFFFF) << 5 ^ value
+        for bit in range(5):
+            check ^= generator[bit] if (top >> bit) & 1 else 0
+    return check
+
+
+def _segwit(address: str) -> bool:
+    """A bech32 (witness version 0, BIP 173) or bech32m (version 1 to 16, BIP 350) mainnet address."""
+    if address.lower() != address and address.upper() != address:
+        return False
+    address = address.lower()
+    hrp, _, data = address.rpartition("1")
+    if hrp != "bc" or len(data) < 7 or any(char not in _BECH32_CHARSET for char in data):
+        return False
+    values = [_BECH32_CHARSET.index(char) for char in data]
+    expanded = [ord(char) >> 5 for char in hrp] + [0] + [ord(char) & 31 for char in hrp]
+    constant = _bech32_polymod(expanded + values)
+    version, program = values[0], values[1:-6]
+    if version > 16 or constant != (1 if version == 0 else _BECH32M):
+        return False
+    bits = len(program) * 5
+    size = bits // 8
+    if bits % 8 >= 5 or not 2 <= size <= 40 or (version == 0 and size not in (20, 32)):
+        return False
+    return True
+
+
+def bitcoin_address(found: str) -> str | None:
+    """A Bitcoin mainnet address whose checksum holds: base58check (P2PKH, P2SH) or bech32/bech32m."""
+    if found[:3].lower() == "bc1":
+        return found.lower() if _segwit(found) else None
+    return found if bitcoin.is_valid(found) else None
+
+
+def eip55(address: str) -> str:
+    """The address with EIP-55's checksum casing: a hex letter upper-cased where Keccak-256 of the lower-case
+    address has a nibble of 8 or more."""
+    plain = address[2:].lower()
+    digest = keccak.new(digest_bits=256, data=plain.encode("ascii")).hexdigest()
+    return "0x" + "".join(char.upper() if int(nibble, 16) >= 8 else char for char, nibble in zip(plain, digest))
+
+
+def ethereum_address(found: str) -> str | None:
+    """An Ethereum address: 0x and 40 hex digits; in mixed case its EIP-55 checksum must hold."""
+    body = found[2:]
+    if body.lower() != body and body.upper() != body and eip55(found) != "0x" + body:
+        return None
+    return "0x" + body.lower()
+
+
+def email_address(found: str) -> str | None:
+    """An e-mail address whose domain is a name under an ICANN top-level domain."""
+    local, _, name = found.rpartition("@")
+    host = domain(name)
+    return f"{local}@{host}" if local and host else None
+
+
+def phone_number(found: str) -> str | None:
+    """A phone number in international form: + and 8 to 15 digits (E.164), written with spaces, dots, dashes or a
+    bracketed area code."""
+    digits = "".join(char for char in found if char.isdigit())
+    return "+" + digits if 8 <= len(digits) <= 15 and len(set(digits)) > 2 else None
+
+
+def _builtin(name: str, description: str, pattern: str, check: Callable[[str], str | None]) -> KeywordList:
+    return KeywordList(name, (Term(description, "builtin", regex.compile(pattern), check=check),), builtin=True)
+
+
+BUILTIN_LISTS: dict[str, KeywordList] = {kind.name: kind for kind in (
+    _builtin("card-numbers", "payment card number (Luhn)", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", card_number),
+    _builtin("ibans", "IBAN (mod 97)", r"(?<![A-Za-z0-9])[A-Z]{2}\d\d(?: ?[A-Z0-9]){11,30}(?![a-z0-9])", iban_number),
+    _builtin("phone-numbers", "phone number (international form)",
+             r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}(?![\d])", phone_number),
+    _builtin("e-mail-addresses", "e-mail address",
+             r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?![\w-]|\.\w)",
+             email_address),
+    _builtin("bitcoin-addresses", "Bitcoin address (base58check, bech32)",
+             r"(?<![\w])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71})(?!\w)",
+             bitcoin_address),
+    _builtin("ethereum-addresses", "Ethereum address (EIP-55)", r"(?<!\w)0x[0-9a-fA-F]{40}(?!\w)", ethereum_address),
+)}
+
+
+def builtin_lists(names: str) -> tuple[str, ...]:
+    """The built-in lists chosen by `--builtin-keywords`: all, none, or names separated by commas."""
+    if names == "all":
+        return tuple(BUILTIN_LISTS)
+    if names == "none":
+        return ()
+    chosen = tuple(name.strip() for name in names.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in BUILTIN_LISTS]
+    if unknown:
+        raise UsageError(f"no built-in keyword list {', '.join(unknown)}: choose from all, none, "
+                         f"{', '.join(BUILTIN_LISTS)}")
+    return chosen

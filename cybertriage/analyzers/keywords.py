@@ -1,0 +1,198 @@
+"""Keyword hits: the examiner's keyword lists and the built-in lists matched over each object's text.
+
+The text is what the text analyzer extracted (documents, PDFs, UTF-16 text, strings of binaries); an object it
+extracted nothing from is searched in its raw content as kept in memory, decoded as UTF-16 when it starts with a
+UTF-16 byte-order mark or has a NUL in every other byte, else as UTF-8 (bytes that are not become U+FFFD, one each),
+so that an ASCII or UTF-8 term is still found in a file of no known format. Offsets are in characters of that
+text. Each list with hits on an object is one finding (the examiner's lists medium, the built-in ones info: an
+e-mail address in a file is no reason to look at it first); every hit is a row of `keyword_hits`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Analyzer, Finding, Item, Settings
+from .keyword_lists import BUILTIN_LISTS, REGEX_TIMEOUT, KeywordList, Term, fold, lower, read_keyword_file
+from .results import ExtractedText, Result
+
+SNIPPETS = 3  # snippets kept per term in a finding
+ROWS_PER_TERM = 100  # hits stored per term and object; the count goes on to COUNT_LIMIT
+COUNT_LIMIT = 10_000
+CONTEXT = 40  # characters either side of a hit in its snippet
+TIME_LIMIT = 30.0  # seconds of matching for one object, all lists together
+RAW_LIMIT = 64 * 1024 * 1024  # bytes of raw content decoded and searched when there is no extracted text
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    """One place in an object's text where a term matched."""
+
+    list_name: str
+    term: str
+    offset: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class KeywordHits(Result):
+    """The keyword hits in one object's text, stored as rows of `keyword_hits` tied to the object."""
+
+    hits: tuple[KeywordHit, ...] = ()
+
+    def object_rows(self) -> dict[str, list[dict[str, Any]]]:
+        return {"keyword_hits": [{"list": hit.list_name, "term": hit.term, "offset": hit.offset,
+                                  "snippet": hit.snippet} for hit in self.hits]}
+
+    def held(self) -> int:
+        return len(self.hits)
+
+
+@dataclass
+class TermHits:
+    """A term's hits in one text: how many, and where (the first ROWS_PER_TERM)."""
+
+    count: int = 0
+    places: list[tuple[int, int]] = field(default_factory=list)  # (start, end)
+
+
+@dataclass
+class Matching:
+    """What matching one text found, by (list, term), and what it could not finish."""
+
+    found: dict[tuple[str, str], TermHits] = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)  # why a term was not searched to the end
+
+
+def snippet(text: str, start: int, end: int) -> str:
+    """The hit with CONTEXT characters either side, on one line."""
+    before = text[max(0, start - CONTEXT):start]
+    after = text[end:end + CONTEXT]
+    return " ".join(f"{before}[{text[start:end]}]{after}".split())
+
+
+def _add(matching: Matching, key: tuple[str, str], start: int, end: int) -> bool:
+    """Count one hit; False when the term has reached COUNT_LIMIT."""
+    hits = matching.found.setdefault(key, TermHits())
+    hits.count += 1
+    if len(hits.places) < ROWS_PER_TERM:
+        hits.places.append((start, end))
+    return hits.count < COUNT_LIMIT
+
+
+def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: dict[str, str], ends: float) -> None:
+    """One term over the text (its lower-case or folded copy, offsets the same), within the time left."""
+    haystack = texts["folded" if term.folded else "lower" if term.kind == "literal" else "text"]
+    timeout = max(0.01, min(REGEX_TIMEOUT, ends - time.monotonic()))
+    try:
+        for match in term.pattern.finditer(haystack, timeout=timeout, concurrent=True):
+            start, end = match.span()
+            if term.check is not None:
+                value = term.check(texts["text"][start:end])
+                if value is None:
+                    continue
+                compact = texts["text"][start:end].replace(" ", "")
+                if len(value) < len(compact) and compact.upper().startswith(value.upper()):  # an IBAN ran on
+                    end = start + _spaced_length(texts["text"], start, len(value))
+                key = (keywords.name, value)
+            else:
+                key = (keywords.name, term.text)
+            if start == end or not _add(matching, key, start, end):
+                break
+    except TimeoutError:
+        matching.unfinished.append(f"{keywords.name}: {term.text} timed out")
+
+
+def _spaced_length(text: str, start: int, characters: int) -> int:
+    """How long, in the text, the first `characters` non-space characters from `start` are."""
+    seen = 0
+    for index in range(start, len(text)):
+        if text[index] != " ":
+            seen += 1
+            if seen == characters:
+                return index - start + 1
+    return len(text) - start
+
+
+def match_text(lists: Iterable[KeywordList], text: str, time_limit: float = TIME_LIMIT) -> Matching:
+    """Every list's terms over the text: hits by (list, term), a built-in list's term being the value found."""
+    matching = Matching()
+    texts = {"text": text, "lower": lower(text), "folded": fold(text)}
+    ends = time.monotonic() + time_limit
+    for keywords in lists:
+        for term in keywords.terms:
+            if time.monotonic() > ends:
+                matching.unfinished.append(f"{keywords.name}: {term.text} not searched (time limit)")
+                continue
+            _match_term(matching, keywords, term, texts, ends)
+    return matching
+
+
+def raw_text(data: bytes) -> tuple[str, str]:
+    """Raw content as text, and how it was decoded: UTF-16 by its byte-order mark or its NULs, else UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace"), "raw UTF-16"
+    sample = data[:4096]
+    if len(sample) >= 8 and sample[1::2].count(0) >= len(sample) // 2 * 0.9:
+        return data.decode("utf-16-le", "replace"), "raw UTF-16LE"
+    if len(sample) >= 8 and sample[0::2].count(0) >= len(sample) // 2 * 0.9:
+        return data.decode("utf-16-be", "replace"), "raw UTF-16BE"
+    return data.decode("utf-8", "replace"), "raw UTF-8"
+
+
+class Keywords(Analyzer):
+    """Matches the examiner's keyword lists and the built-in ones over each object's text."""
+
+    NAME = "keyword"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        chosen = [BUILTIN_LISTS[name] for name in settings.builtin_keywords]
+        self.lists = tuple(read_keyword_file(path) for path in settings.keyword_files) + tuple(chosen)
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return bool(settings.keyword_files or settings.builtin_keywords)
+
+    def analyze(self, item: Item) -> Iterable[Finding]:
+        text, how = self._text(item)
+        if not text:
+            return
+        matching = match_text(self.lists, text)
+        for reason in matching.unfinished:
+            item.skipped.append((self.NAME, reason))
+        if not matching.found:
+            return
+        hits = [KeywordHit(list_name, term, start, snippet(text, start, end))
+                for (list_name, term), found in matching.found.items() for start, end in found.places]
+        item.add(KeywordHits(tuple(hits)))
+        yield from self._findings(matching, text, how)
+
+    def _text(self, item: Item) -> tuple[str, str]:
+        """The object's extracted text, or its raw content decoded when nothing was extracted."""
+        extracted = item.result(ExtractedText)
+        if extracted is not None and extracted.text:
+            return extracted.text, extracted.how
+        if item.data is not None and 0 < len(item.data) <= RAW_LIMIT:
+            return raw_text(item.data)
+        return "", ""
+
+    def _findings(self, matching: Matching, text: str, how: str) -> Iterable[Finding]:
+        by_list: dict[str, list[tuple[str, TermHits]]] = {}
+        for (list_name, term), found in matching.found.items():
+            by_list.setdefault(list_name, []).append((term, found))
+        for keywords in self.lists:
+            terms = by_list.get(keywords.name)
+            if not terms:
+                continue
+            shown = ", ".join(term for term, _ in terms[:5]) + (f" and {len(terms) - 5} more" if len(terms) > 5 else "")
+            count = sum(found.count for _, found in terms)
+            detail = {"list": keywords.name, "text": how, "terms": [term for term, _ in terms], "hits": {
+                term: {"count": found.count, "snippets": [{"offset": start, "snippet": snippet(text, start, end)}
+                                                          for start, end in found.places[:SNIPPETS]]}
+                for term, found in terms}}
+            yield Finding(self.NAME, keywords.name, "info" if keywords.builtin else "medium",
+                          f"Keyword hits ({keywords.name}, {count}): {shown}", detail)
