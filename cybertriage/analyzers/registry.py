@@ -21,6 +21,7 @@ from .indicators import Indicators
 from .keywords import Keywords
 from .known_files import KnownFiles
 from .mail import MailMessages
+from .nested_disk import NestedVirtualDisk
 from .pe import PeAnalysis
 from .pictures import Pictures
 from .text import TextExtraction
@@ -34,6 +35,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     PeAnalysis.NAME: PeAnalysis,
     YaraScan.NAME: YaraScan,
     ArchiveMembers.NAME: ArchiveMembers,
+    NestedVirtualDisk.NAME: NestedVirtualDisk,
     MailMessages.NAME: MailMessages,
     Prefetch.NAME: Prefetch,
     Shortcut.NAME: Shortcut,

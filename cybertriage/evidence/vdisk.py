@@ -70,7 +70,7 @@ class VirtualDisk:
             self.read(0, min(self.size, FIRST_READ))  # a truncated or damaged image says so now, in one line
         except OSError as error:
             self.close()
-            raise EvidenceError(f"cannot open {FORMAT_NAMES[fmt]} image: {_first_line(error)}") from None
+            raise EvidenceError(f"cannot open {FORMAT_NAMES[fmt]} image: {library_error(error)}") from None
         except EvidenceError:
             self.close()
             raise
@@ -177,7 +177,11 @@ def open_in_content(fileobj: io.RawIOBase | io.BufferedIOBase, fmt: str) -> Any:
     where this reader does not look (OSError, with the reason)."""
     if fmt == VMDK:
         handle = pyvmdk.handle()
-        handle.open_file_object(fileobj)
+        try:
+            handle.open_file_object(fileobj)
+        except OSError as error:
+            raise OSError(f"an extent of a split VMDK without its descriptor, or a damaged VMDK "
+                          f"({library_error(error)})") from None
         if int(handle.disk_type) not in (int(pyvmdk.disk_types.MONOLITHIC_SPARSE),
                                          int(pyvmdk.disk_types.STREAM_OPTIMIZED)):
             handle.close()
@@ -198,7 +202,7 @@ def open_in_content(fileobj: io.RawIOBase | io.BufferedIOBase, fmt: str) -> Any:
     return handle
 
 
-def _first_line(error: BaseException) -> str:
+def library_error(error: BaseException) -> str:
     """The cause of a libyal error: its message is a backtrace of calls ("pyqcow_file_open: unable to open file.
     libqcow_file_header_read…: unable to read file header data at offset: 0."), the first library call naming the
     cause best; the function names are for libyal's developers."""

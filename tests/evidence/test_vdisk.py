@@ -180,3 +180,55 @@ def test_bad_virtual_disk_is_one_clear_line(vdisks: VirtualDisks, tmp_path: Path
     assert row["status"] == "failed"
     assert said in row["error"] and "\n" not in row["error"]
     assert said in result.stderr
+
+
+@dataclass
+class NestedScan:
+    folder: Path  # the folder evidence: vms/disk.qcow2, vms/sparse.vmdk and a split VMDK's two files
+    case: Path
+    result: CliResult
+    files: list[dict]
+
+
+@pytest.fixture(scope="session")
+def nested(vdisks: VirtualDisks, tmp_path_factory: pytest.TempPathFactory) -> NestedScan:
+    folder = tmp_path_factory.mktemp("nested")
+    (folder / "vms").mkdir()
+    for name in ("disk.qcow2", "sparse.vmdk", "split.vmdk", "split-s001.vmdk"):
+        (folder / "vms" / name).write_bytes((vdisks.folder / name).read_bytes())
+    case = tmp_path_factory.mktemp("nested-case")
+    result = run_cli("scan", folder, "--case", case, "--quiet")
+    return NestedScan(folder, case, result, export(case, "files"))
+
+
+@pytest.mark.parametrize("name", ["disk.qcow2", "sparse.vmdk"])
+def test_virtual_disk_in_a_folder_is_opened_as_nested_evidence(nested: NestedScan, name: str, tmp_path: Path) -> None:
+    """Its files are children named `vms/disk.qcow2!@OFFSET/path` (the disk holds three filesystems), with the
+    bytes icat reads from the disk converted back to raw."""
+    assert nested.result.code == 0, nested.result.stderr
+    listing, hashes = _expected(nested.folder / "vms" / name, tmp_path)
+    prefix = f"/vms/{name}!@"
+    ours = {}
+    for row in nested.files:
+        if row["path"].startswith(prefix):
+            offset, _, path = row["path"][len(prefix):].partition("/")
+            ours[(int(offset), "/" + path)] = row
+    assert {(offset, path, row["deleted"]) for (offset, path), row in ours.items()} == listing
+    assert {key: ours[key]["sha256"] for key in hashes} == hashes
+
+
+def test_nested_virtual_disk_file_extracts_with_its_sha256(nested: NestedScan, tmp_path: Path) -> None:
+    row = next(r for r in nested.files if r["path"].endswith("!@1048576" + CHANGED) and "disk.qcow2" in r["path"])
+    result = run_cli("extract", "--case", nested.case, "--file", row["id"], "-o", tmp_path / "out")
+    assert result.code == 0, result.stdout + result.stderr
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != "export-manifest.csv"]
+    assert [sha256_of(p) for p in written] == [row["sha256"]]
+
+
+def test_split_vmdk_in_a_folder_is_a_ledger_line(nested: NestedScan) -> None:
+    """Its extent lies beside it in the folder, where a nested reader does not look: said, not silent."""
+    db = sqlite3.connect(nested.case / "case.db")
+    problems = [message for obj, message in db.execute("SELECT object, message FROM problems WHERE stage = ?",
+                                                       ["virtual disk"]) if obj.endswith("/vms/split.vmdk")]
+    assert problems and "extents are separate files" in problems[0]
+    assert not [r for r in nested.files if r["path"].startswith("/vms/split.vmdk!")]

@@ -10,12 +10,13 @@ from .mail_mbox import MboxContainer
 from .msg import MsgContainer
 from .pst import PstContainer
 from .streamed import Stop, StreamedArchive
+from .vdisk import VirtualDiskContainer
 from .zip import ZipContainer
 
 __all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member", "Stop",
            "StreamedArchive", "TooManyMembers", "ZipContainer", "open_container"]
 
-CONTAINERS: tuple[type[Container], ...] = (ZipContainer, StreamedArchive,
+CONTAINERS: tuple[type[Container], ...] = (VirtualDiskContainer, ZipContainer, StreamedArchive,
                                            EmlContainer, MboxContainer, PstContainer, MsgContainer)
 
 
