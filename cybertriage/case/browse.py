@@ -23,7 +23,7 @@ from .store import CASE_DB
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
                 "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe, "
-                "origin, flow_id")
+                "origin, flow_id, exif")
 
 
 def notes_of(kind: str, ref: str) -> str:
@@ -450,3 +450,85 @@ def artifact_ids(conn: sqlite3.Connection, kind: str | None, text: str, column: 
     sql = (f"SELECT id FROM artifacts {'WHERE ' + ' AND '.join(where) if where else ''} "
            f"ORDER BY [{column}] {direction}, id {direction}")
     return [row[0] for row in conn.execute(sql, parameters)]
+
+
+# -- pictures: the gallery and the GPS list --------------------------------------------------------------------
+
+PICTURE_MIMES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/x-ms-bmp", "image/webp", "image/heic",
+                 "image/heif", "image/tiff")
+
+
+@dataclass(frozen=True)
+class PictureFilter:
+    """Which pictures the gallery shows: under a folder (a path prefix), taken between two dates (ISO text, either
+    end open; a picture with no original time is left out once a date is asked) and by one camera ("make model")."""
+
+    folder: str = ""
+    since: str = ""
+    until: str = ""
+    camera: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses = [f"mime IN ({', '.join('?' * len(PICTURE_MIMES))})"]
+        parameters: list[Any] = list(PICTURE_MIMES)
+        if self.folder:
+            folder = self.folder.rstrip("/") + "/"
+            clauses.append("substr(path, 1, ?) = ?")
+            parameters += [len(folder), folder]
+        taken = "json_extract(exif, '$.taken')"
+        if self.since:
+            clauses.append(f"{taken} >= ?")
+            parameters.append(self.since)
+        if self.until:
+            clauses.append(f"substr({taken}, 1, ?) <= ?")
+            parameters += [len(self.until), self.until]
+        if self.camera:
+            clauses.append(f"{CAMERA} = ?")
+            parameters.append(self.camera)
+        return " AND ".join(clauses), parameters
+
+
+CAMERA = "trim(coalesce(json_extract(exif, '$.make'), '') || ' ' || coalesce(json_extract(exif, '$.model'), ''))"
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture as the gallery lists it."""
+
+    id: int
+    name: str
+    path: str
+    size: int
+    mime: str
+    taken: str | None
+    camera: str
+
+
+def picture_ids(conn: sqlite3.Connection, chosen: PictureFilter) -> list[int]:
+    """The ids of the pictures chosen, in evidence and path order: the gallery's rows, read a page at a time."""
+    where, parameters = chosen.where()
+    return [row[0] for row in conn.execute(f"SELECT id FROM files WHERE {where} ORDER BY evidence_id, path, id",
+                                           parameters)]
+
+
+def pictures_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Picture]:
+    """These pictures (at most SQLite's parameter limit), by id."""
+    return {row[0]: Picture(*row) for row in conn.execute(
+        f"""SELECT id, name, path, size, mime, json_extract(exif, '$.taken'), {CAMERA} FROM files
+            WHERE id IN ({','.join('?' * len(ids))})""", ids)}
+
+
+def picture_cameras(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """Each camera ("make model") the pictures name, with how many pictures it took, most first."""
+    return [(row[0], row[1]) for row in conn.execute(
+        f"SELECT {CAMERA} AS camera, count(*) FROM files WHERE exif IS NOT NULL AND {CAMERA} != '' "
+        "GROUP BY camera ORDER BY count(*) DESC, camera")]
+
+
+def gps_pictures(conn: sqlite3.Connection, limit: int = -1) -> list[dict[str, Any]]:
+    """Every picture whose EXIF places it, in evidence then path order: id, path, evidence and its EXIF (decoded)."""
+    rows = conn.execute(
+        """SELECT f.id, f.path, e.path AS evidence, f.exif FROM files f JOIN evidence e ON e.id = f.evidence_id
+           WHERE json_extract(f.exif, '$.latitude') IS NOT NULL AND json_extract(f.exif, '$.longitude') IS NOT NULL
+           ORDER BY f.evidence_id, f.path, f.id LIMIT ?""", [limit])
+    return [{"id": row[0], "path": row[1], "evidence": row[2], "exif": json.loads(row[3])} for row in rows]

@@ -138,12 +138,8 @@ def gps(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
     camera: the rows of `export --what gps` (CSV, KML, GeoJSON) and of the report's table of places."""
     if "exif" not in db["files"].columns_dict:
         return
-    rows = db.query(
-        """SELECT f.id, f.path, e.path AS evidence, f.exif FROM files f JOIN evidence e ON e.id = f.evidence_id
-           WHERE json_extract(f.exif, '$.latitude') IS NOT NULL AND json_extract(f.exif, '$.longitude') IS NOT NULL
-           ORDER BY f.evidence_id, f.path, f.id""")
-    for row in rows:
-        exif = Kind.JSON_OBJECT.exported(row["exif"])
+    for row in browse.gps_pictures(db.conn):
+        exif = row["exif"]
         yield {"id": row["id"], "path": row["path"], "evidence": row["evidence"], "taken": exif.get("taken"),
                "taken_local": bool(exif.get("taken_local")), **{name: exif.get(name) for name in GPS_FIELDS[5:]}}
 

@@ -24,7 +24,8 @@ from .workers import ScanWorker
 logger = logging.getLogger(__name__)
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
                  "cancelled": "#6b7785", "queued": "#1f6fb2", "processing": "#1f6fb2"}
-IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.pcap *.pcapng *.cap);;"
+IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.vmdk *.vhd *.vhdx "
+                "*.qcow2 *.qcow *.pcap *.pcapng *.cap);;"
                 "All files (*)")
 PROGRESS_FIELDS = ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")
 RUNNING_ONLY = ("Stage", "Counts", "Bytes", "Rate", "Eta")  # shown while a scan runs, not in its summary
