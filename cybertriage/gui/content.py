@@ -1,10 +1,11 @@
-"""The content viewer: hex and text views of any object's bytes, read on demand in pages.
+"""The content viewer: hex and text views of any object's bytes, read on demand in pages, and a picture whole.
 
 Bytes come from the core's `ObjectReader` (evidence reopened read-only) on a
 reading thread, one page at a time, into a small cache: the views only ask for the
 rows they show, so a 4 GB file opens as fast as a 4 KB one and memory does not
 grow with its size. YARA matches are highlighted; Ctrl+G goes to an offset (hex
-or decimal), F3 / Shift+F3 go to the next / previous match.
+or decimal), F3 / Shift+F3 go to the next / previous match. The Media tab beside them shows a picture,
+decoded on a thread of its own within the same bounds as the gallery's thumbnails (a decompression bomb is refused).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QFont,
+    QImage,
     QKeySequence,
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPixmap,
     QResizeEvent,
     QTextCharFormat,
     QTextCursor,
@@ -41,12 +44,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QTabWidget,
     QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from ..analyzers.pictures import PictureRefused, thumbnail
 from ..case import browse
 from ..case.objects import ObjectReader
 from ..formatting import human_size
@@ -64,6 +70,8 @@ CURRENT_MATCH = QColor("#ff9f43")
 CURSOR = QColor("#cfe0f3")
 _PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\t\n\r\x0b\x0c")
 ENCODINGS = [("UTF-8", "utf-8"), ("UTF-16LE", "utf-16-le"), ("Windows-1252", "cp1252")]
+MEDIA_SIZE = 2048  # the longer side a picture is decoded to for the Media tab
+MEDIA_MAX_BYTES = 64 * 1024 * 1024  # a larger picture is not read into memory to be shown
 
 
 @dataclass(frozen=True)
@@ -509,6 +517,82 @@ def _as_text(data: bytes, codec: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else "·" for c in text)
 
 
+class MediaView(QWidget):
+    """The Media tab: the object's picture, decoded on a thread of its own and scaled to fit; anything else says
+    why it shows nothing."""
+
+    _decoded = Signal(int, object, str)  # request number, PNG bytes or None, why not; from the decoding thread
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.picture = named(QLabel(), "mediaPicture")
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setWordWrap(True)
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setWidget(self.picture)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(area)
+        self.image: QImage | None = None
+        self._request = 0
+        self._decoded.connect(self._show)
+
+    def show_picture(self, reader: ObjectReader | None, row: dict[str, Any] | None) -> None:
+        """Decode and show this files-table row's picture; a row that is not one clears the tab."""
+        self._request += 1
+        self.image = None
+        self.picture.setPixmap(QPixmap())
+        if reader is None or row is None or row.get("kind") not in ("file", "virtual"):
+            self.picture.setText("")
+            return
+        if not str(row.get("mime") or "").startswith("image/"):
+            self.picture.setText("Not a picture.")
+            return
+        if (row.get("size") or 0) > MEDIA_MAX_BYTES:
+            self.picture.setText(f"A picture of {human_size(row['size'])}: larger than the viewer reads "
+                                 f"({human_size(MEDIA_MAX_BYTES)}). Extract it to view it.")
+            return
+        self.picture.setText("Decoding…")
+        request, file_id, size = self._request, row["id"], row.get("size") or 0
+        threading.Thread(target=self._decode, args=(reader, request, file_id, size), name="media", daemon=True).start()
+
+    def _decode(self, reader: ObjectReader, request: int, file_id: int, size: int) -> None:
+        try:
+            self._decoded.emit(request, thumbnail(reader.read(file_id, 0, size), MEDIA_SIZE), "")
+        except PictureRefused as refused:
+            self._decoded.emit(request, None, str(refused))
+        except Exception as error:  # an unreadable object: said in the tab
+            self._decoded.emit(request, None, str(error) or type(error).__name__)
+
+    def _show(self, request: int, png: bytes | None, why: str) -> None:
+        if request != self._request:
+            return  # the viewer moved on to another object
+        if png is None:
+            self.picture.setText(f"Not shown: {why}")
+            return
+        self.image = QImage.fromData(png)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.image is not None and not self.image.isNull():
+            size = self.picture.size().boundedTo(self.image.size())
+            self.picture.setPixmap(QPixmap.fromImage(self.image).scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+
+def _tab_widget_of(widget: QWidget) -> QTabWidget | None:
+    """The tab widget a tab page lies in (its page sits in the tab widget's stack)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QTabWidget):
+        parent = parent.parentWidget()
+    return parent
+
+
 class ContentViewer(QObject):
     """Fills the Hex and Text tabs: both views follow the same object, the same matches and the same
     offset; the bar above them goes to an offset or to the next match and says where the cursor is."""
@@ -554,6 +638,10 @@ class ContentViewer(QObject):
             layout.addLayout(bar)
             layout.addWidget(view)
         self.hex.cursor_moved.connect(lambda offset: self._say_where(offset))
+        self.media = named(MediaView(), "mediaTab")
+        self.tabs = _tab_widget_of(hex_tab)
+        if self.tabs is not None:
+            self.tabs.insertTab(self.tabs.indexOf(text_tab) + 1, self.media, "Media")
         self._say("")
 
     # -- the case and the object -------------------------------------------------------------------
@@ -580,6 +668,7 @@ class ContentViewer(QObject):
         if not row.get("size"):
             self._say(f"{esc(row.get('path'))} is empty.")
             return
+        self.media.show_picture(self.reader, row)
         self.content = PagedContent(self.reader, row["id"], row["size"], self)
         self.content.failed.connect(lambda message: self._say(f"<span style='color:#b3261e'>{esc(message)}</span>"))
         self.matches = yara_matches(self.conn, row["id"])
@@ -594,7 +683,13 @@ class ContentViewer(QObject):
         self.content, self.row, self.matches, self.match_index = None, None, [], -1
         self.hex.set_content(None, [])
         self.text.set_content(None, [])
+        self.media.show_picture(None, None)
         self._say("")
+
+    def show_media(self) -> None:
+        """Bring the Media tab forward (a picture opened from the gallery)."""
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self.media)
 
     # -- moving about ------------------------------------------------------------------------------
 

@@ -105,10 +105,36 @@ def file_html(file: dict[str, Any]) -> str:
     reasons = _reasons(file)
     if reasons:
         parts.append("<b>Why it scores</b>" + reasons)
+    exif = exif_html(file.get("exif"))
+    if exif:
+        parts.append(exif)
     if file.get("pe"):
         pe = json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]
         parts.append("<h4>PE</h4>" + _PRE + esc(json.dumps(pe, indent=2, ensure_ascii=False)) + "</pre>")
     return "".join(parts)
+
+
+def exif_html(exif: Any) -> str:
+    """A picture's EXIF: camera, serial, original time (said to be local when the camera recorded no offset),
+    GPS position and size; '' for a file without."""
+    if isinstance(exif, str):
+        exif = json.loads(exif)
+    if not isinstance(exif, dict) or not exif:
+        return ""
+    taken = exif.get("taken")
+    if taken and exif.get("taken_local"):
+        taken = f"{taken} (camera's local time: no offset from UTC recorded)"
+    position = ""
+    if exif.get("latitude") is not None and exif.get("longitude") is not None:
+        position = f"{exif['latitude']:.7f}, {exif['longitude']:.7f}"
+        if exif.get("altitude") is not None:
+            position += f" · {exif['altitude']:g} m"
+    size = f"{exif['width']} × {exif['height']} pixels" if exif.get("width") and exif.get("height") else ""
+    return "<h4>EXIF</h4>" + _rows([
+        ("Camera make", esc(exif.get("make"))), ("Camera model", esc(exif.get("model"))),
+        ("Serial number", _mono(exif.get("serial"))), ("Taken", esc(taken)),
+        ("As written", _mono(exif.get("taken_written"))), ("GPS position", esc(position)),
+        ("GPS time", esc(exif.get("gps_time"))), ("Size", esc(size))])
 
 
 def _offset_hex(offset: Any) -> str:

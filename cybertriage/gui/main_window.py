@@ -44,6 +44,7 @@ from .export_files import FileExport
 from .files_view import FilesView
 from .findings_view import FindingsView
 from .forms import icon, load_form
+from .gallery_view import GalleryView
 from .network import NetworkViews
 from .report_action import ReportAction
 from .snapshots import CaseSnapshots
@@ -113,6 +114,8 @@ class MainWindow(QObject):
         self.tabs.addTab(self.system.widget, "System")
         self.artefacts = ArtefactsView(self.show_file, self.show_in_timeline)
         self.tabs.addTab(self.artefacts.widget, "Artefacts")
+        self.gallery = GalleryView(self.show_picture, self.say)
+        self.tabs.addTab(self.gallery.widget, "Gallery")
         self.snapshots = CaseSnapshots(self, self.findings, self._apply_snapshot, parent=self)
         self.tagging = Tagging(self, self.findings, self.files, parent=self)
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
@@ -219,6 +222,11 @@ class MainWindow(QObject):
         """Switch to the Files tab with this file's folder open and the file selected."""
         self.files.show_file(file_id)
 
+    def show_picture(self, file_id: int) -> None:
+        """Show this picture in the Media tab of the Files tab's content viewer."""
+        self.files.show_file(file_id)
+        self.files.content_viewer.show_media()
+
     def show_tab(self, name: str) -> None:
         self.tabs.setCurrentWidget(child(self.window, QWidget, name))
 
@@ -248,6 +256,7 @@ class MainWindow(QObject):
         self.network.open(self.conn, self.case_dir)
         self.timeline.open(self.case_dir)
         self.artefacts.open(self.conn)
+        self.gallery.open(self.conn, self.case_dir)
         self.findings.open()
         self.files.open()
         for view in (self.findings.view, self.files.view):
@@ -260,6 +269,7 @@ class MainWindow(QObject):
         self.files.show_snapshot(len(snap.evidence), reload_tree)
         self.network.show_counts(snap.network, self.state.restore_columns)
         self.artefacts.show_counts(snap.artifacts)
+        self.gallery.mark_stale()
         self.system.show_profiles(snap.profiles)
 
     def _close_views(self) -> None:
@@ -269,6 +279,7 @@ class MainWindow(QObject):
         self.network.open(None, None)
         self.timeline.open(None)
         self.artefacts.open(None)
+        self.gallery.open(None, None)
         self.system.show_profiles([])
         self.tagging.case_changed()
         self.evidence.case_closed()
@@ -278,6 +289,8 @@ class MainWindow(QObject):
     def _tab_changed(self, number: int) -> None:
         if not self.disposed and self.tabs.widget(number) is self.timeline.widget:
             self.timeline.tab_shown()
+        if not self.disposed and self.tabs.widget(number) is self.gallery.widget:
+            self.gallery.tab_shown()
 
     # -- window events -----------------------------------------------------------------------------------
 
@@ -333,6 +346,7 @@ class MainWindow(QObject):
             view.setModel(None)
         self.network.open(None, None)
         self.artefacts.open(None)
+        self.gallery.open(None, None)
         self.timeline.open(None)  # results still queued from its readers then find no case and are dropped
         if self.conn is not None:
             self.conn.close()
