@@ -49,6 +49,13 @@ def is_msg(ole: olefile.OleFileIO) -> bool:
         ole.exists(f"__substg1.0_{tag}") for tag in ("001A001F", "001A001E", "0037001F", "0037001E"))
 
 
+def _names_streams(content: Content) -> bool:
+    """An OLE file whose directory cannot be followed (a truncated message) but whose first sectors name a message's
+    property streams: a damaged message, to be said as one rather than passed over."""
+    head = content.read_at(0, min(content.size, 64 * 1024))
+    return any(name.encode("utf-16-le") in head for name in ("__properties_version1.0", "__substg1.0_"))
+
+
 def open_ole(data: bytes) -> olefile.OleFileIO:
     try:
         return olefile.OleFileIO(data)
@@ -130,7 +137,7 @@ class MsgContainer(Container):
         self.problems: list[str] = []
         with open_ole(b"".join(content.chunks())) as ole:
             if not is_msg(ole):
-                raise ContainerError("an OLE file, not an Outlook message")
+                raise ContainerError("damaged Outlook message: its property streams cannot be reached")
             self.message = read_message(ole)
             parts = self._parts(ole)
         self.listed = len(parts)
@@ -144,9 +151,11 @@ class MsgContainer(Container):
             return False
         try:
             with olefile.OleFileIO(io.BufferedReader(ContentFile(content))) as ole:
-                return is_msg(ole)
+                if is_msg(ole):
+                    return True
         except (OSError, ValueError, IndexError, struct.error, RecursionError):
-            return False
+            pass
+        return _names_streams(content)
 
     def _parts(self, ole: olefile.OleFileIO) -> list[tuple[str, bytes]]:
         parts: list[tuple[str, bytes]] = []
@@ -171,10 +180,14 @@ class MsgContainer(Container):
 
     def _read(self, ole: olefile.OleFileIO, stream: str) -> bytes:
         try:
-            return ole.openstream(stream).read()
+            data = ole.openstream(stream).read()
+            declared = ole.get_size(stream)
         except OSError as error:
             self.problems.append(f"{stream} cannot be read: {error}")
             return b""
+        if len(data) < declared:
+            self.problems.append(f"{stream} cut short: {len(data)} of its {declared} bytes (a truncated message?)")
+        return data
 
     def _open_member(self, member: Member) -> Content:
         return BytesContent(self._data[member.index])

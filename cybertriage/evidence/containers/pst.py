@@ -36,6 +36,8 @@ FOLDER_DEPTH_LIMIT = 64  # folders nested deeper are a damaged store's loop, not
 SUBJECT_CHARACTERS = 80
 # Headers the message's own MIME structure replaces: the transport headers describe the parts as they were sent.
 _MIME_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+# libpff says a damaged structure with an IOError, and with a MemoryError when it cannot build the item it names.
+_PFF_ERRORS = (OSError, ValueError, MemoryError)
 
 
 class PstContainer(Container):
@@ -50,8 +52,8 @@ class PstContainer(Container):
         try:
             self._store.open_file_object(io.BufferedReader(ContentFile(content)))
             root = self._store.get_root_folder()
-        except (OSError, ValueError) as error:
-            raise ContainerError(f"unreadable Outlook store: {error}") from None
+        except _PFF_ERRORS as error:
+            raise ContainerError(f"unreadable Outlook store: {_said(error)}") from None
         self._messages: list[Any] = []  # the libpff message of each member; None for a folder
         self._listing: list[tuple[str, int, bool]] = []
         self._walk(root, "", 0)
@@ -71,16 +73,16 @@ class PstContainer(Container):
         self._list_messages(folder, path)
         try:
             count = folder.number_of_sub_folders
-        except OSError as error:
-            self.problems.append(f"{path or '/'}: its sub-folders cannot be read: {error}")
+        except _PFF_ERRORS as error:
+            self.problems.append(f"{path or '/'}: its sub-folders cannot be read: {_said(error)}")
             return
         taken: set[str] = set()
         for number in range(count):
             try:
                 sub = folder.get_sub_folder(number)
                 name = unique_name(safe_name(sub.name or "", f"folder {number + 1}"), taken)
-            except OSError as error:
-                self.problems.append(f"{path or '/'}: sub-folder {number + 1} cannot be read: {error}")
+            except _PFF_ERRORS as error:
+                self.problems.append(f"{path or '/'}: sub-folder {number + 1} cannot be read: {_said(error)}")
                 continue
             sub_path = f"{path}/{name}" if path else name
             self._listing.append((sub_path, 0, True))
@@ -90,16 +92,16 @@ class PstContainer(Container):
     def _list_messages(self, folder: Any, path: str) -> None:
         try:
             count = folder.number_of_sub_messages
-        except OSError as error:
-            self.problems.append(f"{path or '/'}: its messages cannot be read: {error}")
+        except _PFF_ERRORS as error:
+            self.problems.append(f"{path or '/'}: its messages cannot be read: {_said(error)}")
             return
         for number in range(count):
             try:
                 message = folder.get_sub_message(number)
                 subject = getattr(message, "subject", None) or ""
                 size = sum(a.size or 0 for a in getattr(message, "attachments", ()))
-            except OSError as error:
-                self.problems.append(f"{path or '/'}: message {number + 1} cannot be read: {error}")
+            except _PFF_ERRORS as error:
+                self.problems.append(f"{path or '/'}: message {number + 1} cannot be read: {_said(error)}")
                 continue
             title = " ".join(subject.split())[:SUBJECT_CHARACTERS]
             name = safe_name(f"{number + 1:05d} {title}".strip() + ".eml", f"{number + 1:05d}.eml")
@@ -117,13 +119,13 @@ class PstContainer(Container):
         message = self._messages[member.index]
         try:
             return BytesContent(internet_form(message, self.problems))
-        except OSError as error:
-            raise ContainerError(f"message unreadable: {error}") from None
+        except _PFF_ERRORS as error:
+            raise ContainerError(f"message unreadable: {_said(error)}") from None
 
     def close(self) -> None:
         try:
             self._store.close()
-        except OSError:
+        except _PFF_ERRORS:
             pass
 
 
@@ -143,8 +145,8 @@ def internet_form(message: Any, problems: list[str]) -> bytes:
         name = getattr(attachment, "long_filename", None) or f"attachment-{number}"
         try:
             data = attachment.read_buffer(attachment.size or 0) if attachment.size else b""
-        except OSError as error:
-            problems.append(f"attachment {name!r} of {getattr(message, 'subject', '')!r} cannot be read: {error}")
+        except _PFF_ERRORS as error:
+            problems.append(f"attachment {name!r} of {getattr(message, 'subject', '')!r} cannot be read: {_said(error)}")
             continue
         mime.attach(_part("application", "octet-stream", data, name))
     try:
@@ -173,7 +175,7 @@ def _headers(message: Any) -> list[tuple[str, Any]]:
 def _body(message: Any, name: str) -> bytes:
     try:
         body = getattr(message, name, None)
-    except OSError:
+    except _PFF_ERRORS:
         return b""
     if isinstance(body, str):
         return body.encode("utf-8")
@@ -187,3 +189,8 @@ def _part(maintype: str, subtype: str, data: bytes, filename: str | None) -> ema
     if filename is not None:
         part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
     return part
+
+
+def _said(error: BaseException) -> str:
+    """libpff's error as its first clause: the rest is the chain of its internal calls."""
+    return str(error).split(". ")[0].rstrip(".")

@@ -1,0 +1,266 @@
+"""E-mail stores as containers: EML and MBOX made here (attachments against `ripmime` and `munpack`), a public PST
+(folders and items against `pffexport`), a public MSG (against the property dump published beside it and the OLE
+streams `7z` extracts), damaged ones of each kind, the `email.message` records and `export --what emails`, and an
+attachment in a mailbox on disk linked to the same attachment an SMTP session in a capture carried (tshark's
+export of the message, then ripmime)."""
+
+from __future__ import annotations
+
+import email.mime.application
+import email.mime.multipart
+import email.mime.text
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.analyzers.net import pcapgen
+from tests.conftest import export, run_cli
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "artefacts" / "mail"
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+PAYLOAD = hashlib.sha256(b"seed").digest() * 300  # a binary attachment, base64 across many lines
+RECEIVED = ["from mx.example.org (mx.example.org [192.0.2.1]) by mail.example.com; Tue, 01 Dec 2026 09:00:01 +0000",
+            "from laptop.example.org by mx.example.org; Tue, 01 Dec 2026 09:00:00 +0000"]
+PAGE_DAMAGED = 0x1E000  # a page of dist-list.pst holding the table of its top folder's sub-folders
+
+
+def _invoice() -> bytes:
+    """The test's message, as a mail client would write it: text, an EICAR attachment and a binary one."""
+    message = email.mime.multipart.MIMEMultipart()
+    message["From"] = "Alice <alice@example.org>"
+    message["To"] = "bob@example.com"
+    message["Cc"] = "=?utf-8?q?Caf=C3=A9?= <cafe@example.com>"
+    message["Subject"] = "=?utf-8?q?Invoice_f=C3=BCr_December?="
+    message["Date"] = "Tue, 01 Dec 2026 10:00:00 +0100"
+    message["Message-ID"] = "<invoice-1@example.org>"
+    message["In-Reply-To"] = "<question-7@example.com>"
+    for line in RECEIVED:
+        message["Received"] = line
+    message.attach(email.mime.text.MIMEText("Please find the invoice attached.\n"))
+    for name, data in (("eicar.com", EICAR), ("report.bin", PAYLOAD)):
+        part = email.mime.application.MIMEApplication(data)
+        part.add_header("Content-Disposition", "attachment", filename=name)
+        message.attach(part)
+    return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+@dataclass
+class MailCase:
+    case: Path
+    evidence: Path
+    scan: object
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def mail_case(tmp_path_factory: pytest.TempPathFactory) -> MailCase:
+    work = tmp_path_factory.mktemp("mail")
+    evidence = work / "mail"
+    evidence.mkdir()
+    invoice = _invoice()
+    (evidence / "invoice.eml").write_bytes(invoice)
+    (evidence / "truncated.eml").write_bytes(invoice[: len(invoice) * 2 // 3])
+    (evidence / "box.mbox").write_bytes(
+        b"From alice@example.org Tue Dec  1 10:00:00 2026\n" + invoice.replace(b"\r\n", b"\n") + b"\n"
+        + b"From a broken separator\nFrom: carol@example.net\nSubject: second\n\nhello\n"
+        + b"From here on, a body line nobody escaped\nstill the body\n")
+    shutil.copy(DATA / "dist-list.pst", evidence / "dist-list.pst")
+    damaged = bytearray((DATA / "dist-list.pst").read_bytes())
+    damaged[PAGE_DAMAGED:PAGE_DAMAGED + 512] = b"\xa5" * 512
+    (evidence / "damaged.pst").write_bytes(bytes(damaged))
+    shutil.copy(DATA / "qwerty_1-orig.msg", evidence / "qwerty.msg")
+    msg = (DATA / "qwerty_1-orig.msg").read_bytes()
+    (evidence / "truncated.msg").write_bytes(msg[: len(msg) // 3])
+    case = work / "case"
+    result = run_cli("scan", evidence, "--case", case, "--quiet")
+    assert result.code in (0, 1), result.stderr  # 1: examined in part (the damaged files), said in the ledger
+    assert "Traceback" not in result.stderr
+    return MailCase(case, evidence, result)
+
+
+def _files(case: Path) -> dict[str, dict]:
+    return {row["path"]: row for row in export(case, "files")}
+
+
+def _ripmime(message: Path, out: Path) -> dict[str, str]:
+    """name → sha256 of the attachments ripmime writes (its text bodies are named textfileN)."""
+    out.mkdir()
+    subprocess.run(["ripmime", "-i", str(message), "-d", str(out), "--no-nameless"], check=True, capture_output=True)
+    return {p.name: _sha256(p.read_bytes()) for p in out.iterdir() if not p.name.startswith("textfile")}
+
+
+def test_eml_attachments_are_ripmime_s(mail_case: MailCase, tmp_path: Path) -> None:
+    expected = _ripmime(mail_case.evidence / "invoice.eml", tmp_path / "rip")
+    assert set(expected) == {"eicar.com", "report.bin"}
+    files = _files(mail_case.case)
+    children = {path.rsplit("!", 1)[1]: row["sha256"] for path, row in files.items()
+                if path.startswith("/invoice.eml!")}
+    assert {name: children[name] for name in expected} == expected
+    assert "body.txt" in children
+
+
+def test_mbox_messages_and_attachments_are_munpack_s(mail_case: MailCase, tmp_path: Path) -> None:
+    box = (mail_case.evidence / "box.mbox").read_bytes()
+    from_lines = [line for line in box.split(b"\n") if line.startswith(b"From ")]  # as grep -c '^From ' counts
+    files = _files(mail_case.case)
+    messages = sorted(p for p in files if p.startswith("/box.mbox!") and p.count("!") == 1)
+    assert len(messages) == len(from_lines) == 3
+    assert messages[0] == "/box.mbox!00001 Invoice für December.eml" and messages[1] == "/box.mbox!00002 second.eml"
+    out = tmp_path / "munpack"
+    out.mkdir()
+    subprocess.run(["munpack", "-q", "-C", str(out), str(mail_case.evidence / "invoice.eml")], check=True,
+                   capture_output=True)
+    unpacked = {p.name: _sha256(p.read_bytes()) for p in out.iterdir() if p.name in ("eicar.com", "report.bin")}
+    assert len(unpacked) == 2
+    for name, digest in unpacked.items():
+        assert files[f"{messages[0]}!{name}"]["sha256"] == digest
+
+
+def test_malformed_from_lines_are_ledger_lines(mail_case: MailCase) -> None:
+    info = run_cli("info", "--case", mail_case.case).stdout
+    assert "malformed From line at byte" in info and "a broken separator" in info
+    assert "has no headers after its From line" in info
+
+
+def test_eicar_attachment_is_found_and_extracted_with_its_sha256(mail_case: MailCase, tmp_path: Path) -> None:
+    findings = [f for f in export(mail_case.case, "findings") if "EICAR" in (f["title"] or "")]
+    where = {f["object"] for f in findings}
+    assert {"/invoice.eml!eicar.com", "/box.mbox!00001 Invoice für December.eml!eicar.com"} <= where
+    files = _files(mail_case.case)
+    wanted = files["/box.mbox!00001 Invoice für December.eml!eicar.com"]
+    result = run_cli("extract", "--case", mail_case.case, "--file", str(wanted["id"]), "-o", tmp_path / "out")
+    assert result.code == 0, result.stderr
+    (extracted,) = [p for p in (tmp_path / "out").iterdir() if p.name != "export-manifest.csv"]
+    digest = subprocess.run(["sha256sum", str(extracted)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert digest == wanted["sha256"] == _sha256(EICAR)
+
+
+def test_emails_export_holds_the_headers_as_written(mail_case: MailCase) -> None:
+    rows = {row["source"]: row for row in export(mail_case.case, "emails")}
+    row = rows["/invoice.eml"]
+    assert (row["from"], row["to"], row["cc"]) == ("Alice <alice@example.org>", "bob@example.com",
+                                                   "Café <cafe@example.com>")
+    assert row["subject"] == "Invoice für December" and row["ts"] == "2026-12-01T09:00:00Z"
+    assert (row["message_id"], row["received"]) == ("<invoice-1@example.org>", RECEIVED)
+    assert row["attachments"] == [{"name": "eicar.com", "size": len(EICAR)}, {"name": "report.bin", "size": len(PAYLOAD)}]
+    assert rows["/box.mbox!00001 Invoice für December.eml"]["message_id"] == "<invoice-1@example.org>"
+    assert rows["/box.mbox!00002 second.eml"]["from"] == "carol@example.net"
+    csv_export = run_cli("export", "--case", mail_case.case, "--what", "emails", "--format", "csv").stdout
+    assert csv_export.splitlines()[0] == "id,evidence,ts,from,to,cc,subject,message_id,received,attachments,source"
+    timeline = run_cli("export", "--case", mail_case.case, "--what", "timeline", "--format", "jsonl").stdout
+    assert "Invoice für December" in timeline
+
+
+def test_truncated_eml_keeps_what_was_sent_and_says_so(mail_case: MailCase) -> None:
+    files = _files(mail_case.case)
+    assert files["/truncated.eml!eicar.com"]["sha256"] == _sha256(EICAR)  # the part before the cut
+    info = run_cli("info", "--case", mail_case.case).stdout
+    assert "damaged message" in info and "/truncated.eml" in info
+
+
+def _pffexport(store: Path, out: Path) -> dict[str, int]:
+    """folder → items in it, from pffexport's item folders (named Appointment00001, Contact00002 …)."""
+    subprocess.run(["pffexport", "-q", "-t", str(out / "x"), str(store)], check=True, capture_output=True)
+    root = out / "x.export"
+    found: dict[str, int] = {}
+    for item in root.rglob("*"):
+        if item.is_dir() and item.name[-5:].isdigit() and item.parent.name != "Attachments" \
+                and "Attachments" not in item.relative_to(root).parts:
+            folder = str(item.parent.relative_to(root))
+            found[folder] = found.get(folder, 0) + 1
+    return found
+
+
+def test_pst_folders_and_items_are_pffexport_s(mail_case: MailCase, tmp_path: Path) -> None:
+    expected = _pffexport(mail_case.evidence / "dist-list.pst", tmp_path)
+    assert expected == {"Top of Personal Folders/Calendar": 1, "Top of Personal Folders/Contacts": 2}
+    files = _files(mail_case.case)
+    inside = [p.split("!", 1)[1] for p in files if p.startswith("/dist-list.pst!") and p.count("!") == 1]
+    items: dict[str, int] = {}
+    for path in inside:
+        if path.endswith(".eml") and path.startswith("Top of Personal Folders/"):
+            folder = path.rsplit("/", 1)[0]
+            items[folder] = items.get(folder, 0) + 1
+    assert items == expected
+    folders = {p for p in inside if files[f"/dist-list.pst!{p}"]["kind"] == "directory"}
+    pff_folders = {str(p.relative_to(tmp_path / "x.export")) for p in (tmp_path / "x.export").glob("Top of Personal Folders/*")}
+    assert pff_folders <= folders
+    subject = next(line for line in (tmp_path / "x.export" / "Top of Personal Folders" / "Calendar" /
+                                     "Appointment00001" / "Appointment.txt").read_text().splitlines()
+                   if line.startswith("Subject:"))
+    assert "/dist-list.pst!Top of Personal Folders/Calendar/00001 " + subject.split(":", 1)[1].strip() + ".eml" in files
+
+
+def test_damaged_pst_gives_what_can_be_read_and_says_the_rest(mail_case: MailCase) -> None:
+    files = _files(mail_case.case)
+    whole = {p.split("!", 1)[1] for p in files if p.startswith("/dist-list.pst!") and p.count("!") == 1}
+    damaged = {p.split("!", 1)[1] for p in files if p.startswith("/damaged.pst!") and p.count("!") == 1}
+    assert damaged and damaged < whole  # partial
+    info = run_cli("info", "--case", mail_case.case).stdout
+    assert "Top of Personal Folders: its sub-folders cannot be read" in info
+
+
+def test_msg_values_are_the_published_ones(mail_case: MailCase, tmp_path: Path) -> None:
+    published = {}
+    for line in (DATA / "qwerty_1-orig.txt").read_text(encoding="latin-1").splitlines():
+        name, _, rest = line.partition("\t")
+        published[name] = rest.split("\t", 1)[-1]
+    rows = {row["source"]: row for row in export(mail_case.case, "emails")}
+    row = rows["/qwerty.msg"]
+    assert (row["subject"], row["to"], row["message_id"]) == (
+        published["PR_SUBJECT"], published["PR_DISPLAY_TO"], published["PR_INTERNET_MESSAGE_ID"])
+    subprocess.run(["7z", "x", "-y", f"-o{tmp_path}", str(mail_case.evidence / "qwerty.msg"), "__substg1.0_1000001E"],
+                   check=True, capture_output=True)
+    body = (tmp_path / "__substg1.0_1000001E").read_bytes()
+    assert _files(mail_case.case)["/qwerty.msg!body.txt"]["sha256"] == _sha256(body)
+
+
+def test_truncated_msg_is_a_ledger_line(mail_case: MailCase) -> None:
+    info = run_cli("info", "--case", mail_case.case).stdout
+    assert any("/truncated.msg" in line and "damaged Outlook message" in line for line in info.splitlines())
+
+
+# ------------------------------------------------------------------ the attachment carried by SMTP
+
+
+def _smtp_capture(path: Path, message: bytes) -> Path:
+    session = pcapgen.TcpSession("10.0.0.1", "10.0.0.2", 40001, 25, t0=1_764_579_600.0)
+    session.handshake()
+    for from_client, data in [(False, b"220 mail.example.com ESMTP\r\n"), (True, b"EHLO laptop.example.org\r\n"),
+                              (False, b"250 mail.example.com\r\n"), (True, b"MAIL FROM:<alice@example.org>\r\n"),
+                              (False, b"250 OK\r\n"), (True, b"RCPT TO:<bob@example.com>\r\n"), (False, b"250 OK\r\n"),
+                              (True, b"DATA\r\n"), (False, b"354 go ahead\r\n"), (True, message + b"\r\n.\r\n"),
+                              (False, b"250 queued\r\n"), (True, b"QUIT\r\n"), (False, b"221 bye\r\n")]:
+        session.frames.extend(session.segments(from_client, data, 1200))
+    session.close()
+    return pcapgen.write_pcap(path, session.frames)
+
+
+def test_attachment_in_a_mailbox_on_disk_is_linked_to_the_smtp_capture(tmp_path: Path) -> None:
+    invoice = _invoice()
+    capture = _smtp_capture(tmp_path / "smtp.pcap", invoice)
+    exported = tmp_path / "imf"
+    subprocess.run(["tshark", "-r", str(capture), "-q", "--export-objects", f"imf,{exported}"], check=True,
+                   capture_output=True)
+    (message,) = list(exported.iterdir())
+    carried = _ripmime(message, tmp_path / "rip")
+    disk = tmp_path / "home"
+    disk.mkdir()
+    (disk / "Inbox.mbox").write_bytes(b"From alice@example.org Tue Dec  1 10:00:00 2026\n" + invoice + b"\n")
+    case = tmp_path / "case"
+    result = run_cli("scan", disk, capture, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    links = [f for f in export(case, "findings") if f["analyzer"] == "correlation"]
+    linked = {f["object"] for f in links if "e-mail attachment report.bin" in f["title"]}
+    assert linked == {"/Inbox.mbox!00001 Invoice für December.eml!report.bin"}
+    files = _files(case)
+    assert files["/Inbox.mbox!00001 Invoice für December.eml!report.bin"]["sha256"] == carried["report.bin"]
+    assert os.path.getsize(capture) > len(invoice)
