@@ -97,7 +97,8 @@ class ArchiveMembers(Analyzer):
         limits = self.limits
         if stop.limit == "ratio":
             yield Finding(self.NAME, "zip-bomb", "high",
-                          f"Possible zip bomb: the {archive.kind} inflates {stop.ratio:.0f} to 1 (at {stop.member})",
+                          f"Possible zip bomb: the {archive.kind} inflates more than {limits.ratio_limit} to 1 "
+                          f"({stop.inflated} bytes out of {stop.packed}, at {stop.member})",
                           {"member": stop.member, "size": stop.inflated, "compressed": stop.packed})
         elif stop.limit == "total":
             yield Finding(self.NAME, "zip-bomb", "high",

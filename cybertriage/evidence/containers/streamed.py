@@ -144,6 +144,7 @@ class StreamedArchive(Container):
     def __init__(self, content: Content, ref: ObjectRef, limits: ContainerLimits) -> None:
         super().__init__(content, ref, limits)
         self.stopped: Stop | None = None
+        self.reading = ""  # the member the pass is at
         head = content.read_at(0, min(content.size, SIGNATURE_SPAN))
         kind = signature(head)
         if kind is None:
@@ -158,6 +159,9 @@ class StreamedArchive(Container):
                     self.single = bool(archive.filter_names)
                     if not self.single:
                         raise ContainerError(f"not a {kind} archive")
+                elif entry is not None and kind in COMPRESSORS:  # a compressed tar or cpio: "tar.gz"
+                    packed = "tar" if b"tar" in ffi.format_name(archive._pointer).lower() else "cpio"
+                    self.kind = f"{packed}{COMPRESSORS[kind][0]}"
         except libarchive.ArchiveError as error:
             raise ContainerError(_unreadable(kind, error, feed)) from None
 
@@ -170,7 +174,7 @@ class StreamedArchive(Container):
 
     def objects(self, holder: EvidenceObject) -> Iterator[EvidenceObject]:
         """Every member as an object, as the pass reaches it; damage, a limit or the time stops the pass."""
-        self.members, self.listed, self.stopped = [], 0, None
+        self.members, self.listed, self.stopped, self.reading = [], 0, None, ""
         feed = _Feed(self.content)
         try:
             with _reading(feed) as archive:
@@ -178,7 +182,8 @@ class StreamedArchive(Container):
         except _Stopped as stopped:
             self.stopped = stopped.stop
         except (libarchive.ArchiveError, OSError) as error:
-            self.stopped = Stop("damaged", _unreadable(self.kind, error, feed))
+            reached = f" (at {self.reading})" if self.reading else ""
+            self.stopped = Stop("damaged", _unreadable(self.kind, error, feed) + reached, self.reading)
 
     def _pass(self, archive: ArchiveRead, feed: _Feed, holder: EvidenceObject) -> Iterator[EvidenceObject]:
         limits = self.limits
@@ -189,7 +194,7 @@ class StreamedArchive(Container):
                 raise _Stopped(Stop("members", f"more than {limits.max_members} members; the rest not examined"))
             if time.monotonic() > ends:
                 raise _Stopped(Stop("time", "timed out", entry.pathname or ""))
-            name = self._name(entry)
+            name = self.reading = self._name(entry)
             if name.strip("/") in ("", "."):  # the archive's own root (an ISO's, `tar -C dir .`'s)
                 continue
             before = feed.taken
@@ -204,10 +209,13 @@ class StreamedArchive(Container):
             elif not member.directory:
                 found.unreadable = self.refusal(member)
                 if found.unreadable is None:
-                    found.content = self._take(entry, name, feed, inflated)
-                    inflated += found.content.size
-                    found.size = found.content.size
-                    member = Member(index, name, found.size, feed.taken - before)
+                    content = self._take(entry, name, feed, inflated)
+                    inflated += content.size
+                    member = Member(index, name, content.size, feed.taken - before)
+                    if entry.size is not None and content.size != entry.size:  # a volume of a set, or cut short
+                        found.unreadable = f"incomplete member: {content.size} of its {entry.size} bytes in the {self.kind}"
+                    else:
+                        found.content, found.size = content, content.size
             self.members.append(member)
             self.listed += 1
             yield found
@@ -284,7 +292,10 @@ class StreamedArchive(Container):
                     refusal = self.refusal(member)
                     if refusal is not None:
                         raise ContainerError(refusal)
-                    return self._take(entry, ref.path, feed, 0)
+                    content = self._take(entry, ref.path, feed, 0)
+                    if entry.size is not None and content.size != entry.size:
+                        raise ContainerError(f"incomplete member: {content.size} of its {entry.size} bytes")
+                    return content
         except _Stopped as stopped:
             raise ContainerError(stopped.stop.reason) from None
         except libarchive.ArchiveError as error:
@@ -294,7 +305,7 @@ class StreamedArchive(Container):
 
 def _unreadable(kind: str, error: Exception, feed: _Feed) -> str:
     """What the examiner is told of an archive libarchive could not read (to its end)."""
-    message = feed.error or getattr(error, "msg", None) or str(error)
+    message = feed.error or getattr(error, "msg", None) or "its headers are unreadable or it ends early"
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
     if "encrypt" in message.lower() or "passphrase" in message.lower():
