@@ -16,10 +16,10 @@ from typing import Any
 
 from ..evidence.base import EvidenceObject
 from ..evidence.containers import Container, ContainerError
-from ..evidence.containers.mail import EmlContainer, header_text, parse_message
-from ..evidence.containers.mail_mbox import MboxContainer
-from ..evidence.containers.msg import MsgContainer, MsgMessage
-from ..evidence.containers.pst import PstContainer
+from ..evidence.containers.mail import HEAD_BYTES, EmlContainer, header_text, looks_like_headers, parse_message
+from ..evidence.containers.mail_mbox import SEPARATOR, MboxContainer
+from ..evidence.containers.msg import OLE_SIGNATURE, MsgContainer, MsgMessage
+from ..evidence.containers.pst import PST_SIGNATURE, PstContainer
 from .archive import container_limits
 from .artefacts.base import utc
 from .base import Analyzer, Finding, Item, Settings
@@ -39,6 +39,8 @@ class MailMessages(Analyzer):
     def analyze(self, item: Item) -> Iterable[Finding | EvidenceObject | Artefact]:
         obj = item.obj
         if obj.kind not in ("file", "virtual") or obj.content is None or not item.content_read or not item.head:
+            return
+        if not _may_be_mail(item.head):
             return
         kind = next((k for k in MAIL_CONTAINERS if k.probe(obj.content)), None)
         if kind is None:
@@ -70,6 +72,11 @@ class MailMessages(Analyzer):
                 yield store.object(member, item.obj)
             except (ContainerError, OSError) as error:
                 item.skipped.append((STAGE, f"{store.FORMAT}: {member.name}: {error}"))
+
+
+def _may_be_mail(head: bytes) -> bool:
+    """From the first bytes every analyzer has already: whether one of the formats' probes is worth asking."""
+    return head.startswith((OLE_SIGNATURE, PST_SIGNATURE, SEPARATOR)) or looks_like_headers(head[:HEAD_BYTES])
 
 
 def message_record(store: Container) -> Artefact | None:
