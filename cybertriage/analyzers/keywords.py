@@ -34,6 +34,7 @@ class KeywordHit:
     list_name: str
     term: str
     offset: int
+    length: int
     snippet: str
 
 
@@ -44,7 +45,7 @@ class KeywordHits(Result):
     hits: tuple[KeywordHit, ...] = ()
 
     def object_rows(self) -> dict[str, list[dict[str, Any]]]:
-        return {"keyword_hits": [{"list": hit.list_name, "term": hit.term, "offset": hit.offset,
+        return {"keyword_hits": [{"list": hit.list_name, "term": hit.term, "offset": hit.offset, "length": hit.length,
                                   "snippet": hit.snippet} for hit in self.hits]}
 
     def held(self) -> int:
@@ -166,7 +167,7 @@ class Keywords(Analyzer):
             item.skipped.append((self.NAME, reason))
         if not matching.found:
             return
-        hits = [KeywordHit(list_name, term, start, snippet(text, start, end))
+        hits = [KeywordHit(list_name, term, start, end - start, snippet(text, start, end))
                 for (list_name, term), found in matching.found.items() for start, end in found.places]
         item.add(KeywordHits(tuple(hits)))
         yield from self._findings(matching, text, how)

@@ -532,3 +532,39 @@ def gps_pictures(conn: sqlite3.Connection, limit: int = -1) -> list[dict[str, An
            WHERE json_extract(f.exif, '$.latitude') IS NOT NULL AND json_extract(f.exif, '$.longitude') IS NOT NULL
            ORDER BY f.evidence_id, f.path, f.id LIMIT ?""", [limit])
     return [{"id": row[0], "path": row[1], "evidence": row[2], "exif": json.loads(row[3])} for row in rows]
+
+
+# -- keyword hits: the Keyword Hits tab and the report ---------------------------------------------------------
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """Rows as dicts whatever the connection's row factory (the application's or sqlite-utils')."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def keyword_terms(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Each keyword list's terms with their counts of hits and of objects, lists and terms in name order."""
+    if not has_table(conn, "keyword_hits"):
+        return []
+    return _dicts(conn.execute("""SELECT list, term, count(*) AS hits, count(DISTINCT file_id) AS objects
+                                  FROM keyword_hits GROUP BY list, term ORDER BY list, term"""))
+
+
+def keyword_objects(conn: sqlite3.Connection, list_name: str, term: str, limit: int = -1) -> list[dict[str, Any]]:
+    """The objects a term hit, in path order: each with its count of hits, its first offset and snippet."""
+    return _dicts(conn.execute(
+        """SELECT k.file_id, f.path, f.sha256, e.path AS evidence, count(*) AS hits, min(k.offset) AS offset,
+                  (SELECT s.length FROM keyword_hits s WHERE s.file_id = k.file_id AND s.list = k.list
+                   AND s.term = k.term ORDER BY s.offset LIMIT 1) AS length,
+                  (SELECT s.snippet FROM keyword_hits s WHERE s.file_id = k.file_id AND s.list = k.list
+                   AND s.term = k.term ORDER BY s.offset LIMIT 1) AS snippet
+           FROM keyword_hits k JOIN files f ON f.id = k.file_id JOIN evidence e ON e.id = k.evidence_id
+           WHERE k.list = ? AND k.term = ? GROUP BY k.file_id ORDER BY f.path, k.file_id LIMIT ?""",
+        [list_name, term, limit]))
+
+
+def keyword_places(conn: sqlite3.Connection, file_id: int, list_name: str, term: str) -> list[dict[str, Any]]:
+    """Where one term hit one object: offsets (in its text) and snippets, in text order."""
+    return _dicts(conn.execute("""SELECT offset, length, snippet FROM keyword_hits WHERE file_id = ? AND list = ? AND term = ?
+                                  ORDER BY offset""", [file_id, list_name, term]))

@@ -176,7 +176,8 @@ ARTIFACTS = Table("artifacts", "Artefacts", (
 
 KEYWORD_HITS = Table("keyword_hits", "Keyword hits", (
     ID, EVIDENCE_PATH, Column("list", "List", width=140), Column("term", "Term", width=200),
-    Column("path", "Path", width=300), Column("offset", "Offset", INTEGER, 70), Column("snippet", "Snippet", width=480),
+    Column("path", "Path", width=300), Column("offset", "Offset", INTEGER, 70), Column("length", kind=INTEGER),
+    Column("snippet", "Snippet", width=480),
     Column("file_id", kind=INTEGER), Column("evidence_id", "Evidence", Kind.EVIDENCE, 135, exported=False),
 ), ("list", "term", "path", "offset", "snippet", "evidence_id"))
 

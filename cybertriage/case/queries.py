@@ -153,30 +153,6 @@ def keyword_hits(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
         yield KEYWORD_HITS.export_row(row)
 
 
-def keyword_terms(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Each list's terms with their counts of hits and objects, lists and terms in name order."""
-    if "keyword_hits" not in db.table_names():
-        return []
-    return list(db.query("""SELECT list, term, count(*) AS hits, count(DISTINCT file_id) AS objects FROM keyword_hits
-                            GROUP BY list, term ORDER BY list, term"""))
-
-
-def keyword_objects(db: sqlite_utils.Database, list_name: str, term: str, limit: int = -1) -> list[dict[str, Any]]:
-    """The objects a term hit, with the count and the first offset and snippet, in path order."""
-    return list(db.query("""SELECT k.file_id, f.path, e.path AS evidence, count(*) AS hits, min(k.offset) AS offset,
-                                   (SELECT snippet FROM keyword_hits s WHERE s.file_id = k.file_id AND s.list = k.list
-                                    AND s.term = k.term ORDER BY s.offset LIMIT 1) AS snippet
-                            FROM keyword_hits k JOIN files f ON f.id = k.file_id JOIN evidence e ON e.id = k.evidence_id
-                            WHERE k.list = ? AND k.term = ? GROUP BY k.file_id ORDER BY f.path, k.file_id LIMIT ?""",
-                         [list_name, term, limit]))
-
-
-def keyword_places(db: sqlite_utils.Database, file_id: int, list_name: str, term: str) -> list[dict[str, Any]]:
-    """Where one term hit one object: offsets and snippets, in text order."""
-    return list(db.query("""SELECT offset, snippet FROM keyword_hits WHERE file_id = ? AND list = ? AND term = ?
-                            ORDER BY offset""", [file_id, list_name, term]))
-
-
 EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings), "tags": (TAG_FIELDS, tags),
            "artifacts": (ARTIFACT_FIELDS, artifacts), "emails": (EMAIL_FIELDS, emails),
            "keyword-hits": (KEYWORD_HITS.export_names, keyword_hits), "gps": (GPS_FIELDS, gps),

@@ -250,10 +250,11 @@ def _version_15(db: sqlite_utils.Database) -> None:
 
 
 def _version_17(db: sqlite_utils.Database) -> None:
-    """Keyword hits (analyzers/keywords.py): one row per place a term of a keyword list matched an object's text,
-    tied to the object; `term` is a built-in list's value found (the card number, the address)."""
+    """Keyword hits (analyzers/keywords.py): one row per place a term of a keyword list matched an object's text
+    (offset and length in characters of that text), tied to the object; `term` is a built-in list's value found
+    (the card number, the address)."""
     db.table("keyword_hits").create({"id": int, "evidence_id": int, "file_id": int, "list": str, "term": str,
-                                     "offset": int, "snippet": str},
+                                     "offset": int, "length": int, "snippet": str},
                                     pk="id", foreign_keys=[("evidence_id", "evidence", "id")], if_not_exists=True)
     db.table("keyword_hits").create_index(["list", "term"], if_not_exists=True)
     db.table("keyword_hits").create_index(["file_id"], if_not_exists=True)

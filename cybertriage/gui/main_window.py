@@ -45,6 +45,7 @@ from .files_view import FilesView
 from .findings_view import FindingsView
 from .forms import icon, load_form
 from .gallery_view import GalleryView
+from .keywords_view import KeywordsView
 from .network import NetworkViews
 from .report_action import ReportAction
 from .snapshots import CaseSnapshots
@@ -116,6 +117,8 @@ class MainWindow(QObject):
         self.tabs.addTab(self.artefacts.widget, "Artefacts")
         self.gallery = GalleryView(self.show_picture, self.say)
         self.tabs.addTab(self.gallery.widget, "Gallery")
+        self.keywords = KeywordsView(self.show_file)
+        self.tabs.addTab(self.keywords.widget, "Keyword Hits")
         self.snapshots = CaseSnapshots(self, self.findings, self._apply_snapshot, parent=self)
         self.tagging = Tagging(self, self.findings, self.files, parent=self)
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
@@ -257,6 +260,7 @@ class MainWindow(QObject):
         self.timeline.open(self.case_dir)
         self.artefacts.open(self.conn)
         self.gallery.open(self.conn, self.case_dir)
+        self.keywords.open(self.conn)
         self.findings.open()
         self.files.open()
         for view in (self.findings.view, self.files.view):
@@ -270,6 +274,7 @@ class MainWindow(QObject):
         self.network.show_counts(snap.network, self.state.restore_columns)
         self.artefacts.show_counts(snap.artifacts)
         self.gallery.mark_stale()
+        self.keywords.mark_stale()
         self.system.show_profiles(snap.profiles)
 
     def _close_views(self) -> None:
@@ -280,6 +285,7 @@ class MainWindow(QObject):
         self.timeline.open(None)
         self.artefacts.open(None)
         self.gallery.open(None, None)
+        self.keywords.open(None)
         self.system.show_profiles([])
         self.tagging.case_changed()
         self.evidence.case_closed()
@@ -291,6 +297,8 @@ class MainWindow(QObject):
             self.timeline.tab_shown()
         if not self.disposed and self.tabs.widget(number) is self.gallery.widget:
             self.gallery.tab_shown()
+        if not self.disposed and self.tabs.widget(number) is self.keywords.widget:
+            self.keywords.tab_shown()
 
     # -- window events -----------------------------------------------------------------------------------
 
@@ -347,6 +355,7 @@ class MainWindow(QObject):
         self.network.open(None, None)
         self.artefacts.open(None)
         self.gallery.open(None, None)
+        self.keywords.open(None)
         self.timeline.open(None)  # results still queued from its readers then find no case and are dropped
         if self.conn is not None:
             self.conn.close()

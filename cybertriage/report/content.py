@@ -39,9 +39,10 @@ from ..formatting import utc_iso, utc_now
 from ..severity import SEVERITY_RANK
 from ..text_safety import spreadsheet_safe, visible
 from .artefacts import ArtefactOverview, collect_artefacts, collect_profiles
+from .keywords import KeywordOverview, collect_keywords
 
-SECTIONS = ("evidence", "methodology", "summary", "findings", "system", "artefacts", "network", "pe", "timeline",
-            "tags", "audit", "integrity")
+SECTIONS = ("evidence", "methodology", "summary", "findings", "system", "artefacts", "keywords", "network", "pe",
+            "timeline", "tags", "audit", "integrity")
 NETWORK_TABLES = ("flows", "hosts", "dns", "http", "tls", "credentials")
 # Columns of a credentials table shown, in order, where the table has them.
 CREDENTIAL_COLUMNS = ("ts", "src", "dst", "protocol", "proto", "service", "where", "host", "username", "user",
@@ -208,6 +209,7 @@ class ReportData:
     correlations: list[Correlation] = field(default_factory=list)  # shown with the findings
     profiles: list[HostProfile] = field(default_factory=list)  # the Windows computers their registries describe
     artefacts: ArtefactOverview = field(default_factory=ArtefactOverview)
+    keywords: KeywordOverview = field(default_factory=KeywordOverview)
 
     @property
     def findings_shown(self) -> int:
@@ -295,7 +297,8 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
                 known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
                 correlations=_correlations(db) if details.includes("findings") else [],
                 profiles=collect_profiles(db) if details.includes("system") else [],
-                artefacts=collect_artefacts(db) if details.includes("artefacts") else ArtefactOverview())
+                artefacts=collect_artefacts(db) if details.includes("artefacts") else ArtefactOverview(),
+                keywords=collect_keywords(db) if details.includes("keywords") else KeywordOverview())
             if appendix is not None and data.truncated:
                 rows = _write_appendix(db, appendix, force)
                 data.appendix = Appendix(appendix, file_sha256(appendix), rows)

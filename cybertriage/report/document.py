@@ -17,9 +17,11 @@ from ..formatting import exact_size
 from ..severity import SEVERITIES_WORST_FIRST
 from .artefacts import ROWS_PER_GROUP
 from .content import NetworkSummary, NetworkTable, ReportData, compact_json
+from .keywords import OBJECTS_PER_TERM, TERMS_PER_LIST
 
 SECTION_TITLES = {"evidence": "Evidence", "methodology": "Methodology", "summary": "Summary of findings",
                   "findings": "Findings", "system": "System and users", "artefacts": "Artefacts",
+                  "keywords": "Keyword hits",
                   "network": "Network", "pe": "Windows executables (PE)",
                   "timeline": "Timeline excerpt", "tags": "Examiner tags and notes", "audit": "Audit log (chain of custody)",
                   "integrity": "Integrity"}
@@ -232,8 +234,8 @@ def network_sentence(summary: NetworkSummary) -> str:
 def build_document(data: ReportData) -> Document:
     """The report of `data`: the cover, then each section the examiner asked for, in SECTIONS order."""
     builders = {"evidence": _evidence, "methodology": _methodology, "summary": _summary, "findings": _findings,
-                "system": _system, "artefacts": _artefacts, "network": _network, "pe": _pe, "timeline": _timeline,
-                "tags": _tags, "audit": _audit, "integrity": _integrity}
+                "system": _system, "artefacts": _artefacts, "keywords": _keywords, "network": _network, "pe": _pe,
+                "timeline": _timeline, "tags": _tags, "audit": _audit, "integrity": _integrity}
     present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts)}
     sections = [Section(name, SECTION_TITLES[name], build(data)) for name, build in builders.items()
                 if data.details.includes(name) and present.get(name, True)]
@@ -430,6 +432,29 @@ def _artefacts(data: ReportData) -> list[Block]:
         blocks.append(Table(["Time (UTC)", "Type", "What", "Source"],
                             [[Mono(row["ts"] or ""), row["type"], row["summary"] or "", Mono(row["source"] or "")]
                              for row in shown.rows], [33, 31, 76, 40]))
+    return blocks
+
+
+def _keywords(data: ReportData) -> list[Block]:
+    overview = data.keywords
+    if not overview.lists:
+        return [Paragraph("No keyword hits: no keyword list was searched (scan --keywords FILE; the built-in lists "
+                          "are on unless --builtin-keywords none) or none of their terms is in the objects' text.")]
+    blocks: list[Block] = [
+        Paragraph(f"{overview.hits:,} keyword hits in the text of the objects (the text extracted from documents, "
+                  "PDFs, mail and binaries, or the raw content where none was). For each list, its terms with the most "
+                  f"hits first (at most {TERMS_PER_LIST}) and the first {OBJECTS_PER_TERM} objects each term hit; "
+                  "`cybertriage export --what keyword-hits` writes every hit with its offset and snippet."),
+        Table(["List", "Terms", "Hits"], [[shown.name, shown.terms_total, shown.hits] for shown in overview.lists],
+              [80, 30, 30])]
+    for shown in overview.lists:
+        blocks.append(Heading(f"{shown.name}: {shown.terms_total:,} terms, {shown.hits:,} hits"))
+        rows: list[list[Cell]] = []
+        for term in shown.terms:
+            for number, first in enumerate(term.first):
+                rows.append([term.term if number == 0 else "", f"{term.hits:,} in {term.objects:,}" if number == 0
+                             else "", Mono(first["path"]), first["snippet"] or ""])
+        blocks.append(Table(["Term", "Hits in objects", "Object", "First hit"], rows, [34, 22, 50, 74]))
     return blocks
 
 
