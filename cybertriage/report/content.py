@@ -40,8 +40,9 @@ from ..severity import SEVERITY_RANK
 from ..text_safety import spreadsheet_safe, visible
 from .artefacts import ArtefactOverview, collect_artefacts, collect_profiles
 from .keywords import KeywordOverview, collect_keywords
+from .pictures import PictureOverview, collect_pictures
 
-SECTIONS = ("evidence", "methodology", "summary", "findings", "system", "artefacts", "keywords", "network", "pe",
+SECTIONS = ("evidence", "methodology", "summary", "findings", "system", "artefacts", "keywords", "network", "pe", "pictures",
             "timeline", "tags", "audit", "integrity")
 NETWORK_TABLES = ("flows", "hosts", "dns", "http", "tls", "credentials")
 # Columns of a credentials table shown, in order, where the table has them.
@@ -209,6 +210,7 @@ class ReportData:
     correlations: list[Correlation] = field(default_factory=list)  # shown with the findings
     profiles: list[HostProfile] = field(default_factory=list)  # the Windows computers their registries describe
     artefacts: ArtefactOverview = field(default_factory=ArtefactOverview)
+    pictures: PictureOverview = field(default_factory=PictureOverview)
     keywords: KeywordOverview = field(default_factory=KeywordOverview)
 
     @property
@@ -297,6 +299,7 @@ def collect(case_dir: Path, details: ReportDetails | None = None, appendix: Path
                 known_good_findings_hidden=sum(queries.severity_counts(db).values()) - sum(counts.values()),
                 correlations=_correlations(db) if details.includes("findings") else [],
                 profiles=collect_profiles(db) if details.includes("system") else [],
+                pictures=collect_pictures(db, case_dir) if details.includes("pictures") else PictureOverview(),
                 artefacts=collect_artefacts(db) if details.includes("artefacts") else ArtefactOverview(),
                 keywords=collect_keywords(db) if details.includes("keywords") else KeywordOverview())
             if appendix is not None and data.truncated:

@@ -20,7 +20,7 @@ from .content import NetworkSummary, NetworkTable, ReportData, compact_json
 from .keywords import OBJECTS_PER_TERM, TERMS_PER_LIST
 
 SECTION_TITLES = {"evidence": "Evidence", "methodology": "Methodology", "summary": "Summary of findings",
-                  "findings": "Findings", "system": "System and users", "artefacts": "Artefacts",
+                  "findings": "Findings", "system": "System and users", "artefacts": "Artefacts", "pictures": "Pictures",
                   "keywords": "Keyword hits",
                   "network": "Network", "pe": "Windows executables (PE)",
                   "timeline": "Timeline excerpt", "tags": "Examiner tags and notes", "audit": "Audit log (chain of custody)",
@@ -118,7 +118,14 @@ class NetworkList:
     table: NetworkTable
 
 
-Block = Heading | Paragraph | Table | KeyValue | FindingCard | FindingIndex | SeverityCounts | NetworkList
+@dataclass
+class Thumbnails:
+    """Pictures shown small, each with its caption (path, tags) or why it could not be shown."""
+
+    items: list[tuple[str, bytes | None, str]]  # caption, PNG, why not
+
+
+Block = Heading | Paragraph | Table | KeyValue | FindingCard | FindingIndex | SeverityCounts | NetworkList | Thumbnails
 
 
 @dataclass
@@ -235,8 +242,10 @@ def build_document(data: ReportData) -> Document:
     """The report of `data`: the cover, then each section the examiner asked for, in SECTIONS order."""
     builders = {"evidence": _evidence, "methodology": _methodology, "summary": _summary, "findings": _findings,
                 "system": _system, "artefacts": _artefacts, "keywords": _keywords, "network": _network, "pe": _pe,
+                "pictures": _pictures,
                 "timeline": _timeline, "tags": _tags, "audit": _audit, "integrity": _integrity}
-    present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts)}
+    present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts),
+               "pictures": bool(data.pictures.places or data.pictures.tagged)}
     sections = [Section(name, SECTION_TITLES[name], build(data)) for name, build in builders.items()
                 if data.details.includes(name) and present.get(name, True)]
     return Document(data.details.case_name or "", _cover(data, sections), sections)
@@ -456,6 +465,41 @@ def _keywords(data: ReportData) -> list[Block]:
                              else "", Mono(first["path"]), first["snippet"] or ""])
         blocks.append(Table(["Term", "Hits in objects", "Object", "First hit"], rows, [34, 22, 50, 74]))
     return blocks
+
+
+def _pictures(data: ReportData) -> list[Block]:
+    overview = data.pictures
+    blocks: list[Block] = []
+    if overview.places:
+        blocks += [
+            Paragraph(f"{overview.places_total:,} pictures record where they were taken (EXIF GPS). Times are UTC "
+                      "where the camera recorded its offset from UTC, else the camera's local time as written, marked "
+                      "(local). `cybertriage export --what gps --format kml` writes every position for Google Earth, "
+                      "--format geojson for QGIS."),
+            Table(["Picture", "Taken", "Latitude", "Longitude", "Altitude (m)", "Camera"],
+                  [[Mono(row["path"]), Mono(_taken(row["exif"])), Mono(f"{row['exif']['latitude']:.6f}"),
+                    Mono(f"{row['exif']['longitude']:.6f}"), _altitude(row["exif"]),
+                    " ".join(filter(None, (row["exif"].get("make"), row["exif"].get("model"))))]
+                   for row in overview.places], [52, 30, 20, 20, 14, 30])]
+        if overview.places_total > len(overview.places):
+            blocks.append(Paragraph(f"The first {len(overview.places):,} of {overview.places_total:,} are listed.",
+                                    "note"))
+    else:
+        blocks.append(Paragraph("No picture in this case records a GPS position."))
+    if overview.tagged:
+        blocks += [Heading(f"Tagged pictures ({overview.tagged_total:,})"),
+                   Paragraph("Thumbnails of the pictures the examiner tagged, and only of those.", "note"),
+                   Thumbnails([(f"{item.path}\n{item.tags}", item.png, item.why) for item in overview.tagged])]
+    return blocks
+
+
+def _taken(exif: dict[str, Any]) -> str:
+    taken = exif.get("taken") or ""
+    return f"{taken} (local)" if taken and exif.get("taken_local") else taken
+
+
+def _altitude(exif: dict[str, Any]) -> str:
+    return "" if exif.get("altitude") is None else f"{exif['altitude']:g}"
 
 
 def _first(values: dict[str, Any], *keys: str) -> str:

@@ -31,6 +31,7 @@ from .document import (
     Paragraph,
     SeverityCounts,
     Table,
+    Thumbnails,
     build_document,
 )
 
@@ -158,7 +159,21 @@ def _block(block: Block) -> str:
         return _severity_counts(block.counts)
     if isinstance(block, NetworkList):
         return _network_list(block)
+    if isinstance(block, Thumbnails):
+        return _thumbnails(block)
     raise TypeError(f"no HTML for {type(block).__name__}")
+
+
+def _thumbnails(block: Thumbnails) -> str:
+    """Each picture as a PNG inside the page (a data: URI, which the page's policy allows), its caption below."""
+    cells = []
+    for caption, png, why in block.items:
+        picture = (f'<img alt="" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png
+                   else f'<p class="note">No thumbnail: {_t(why)}</p>')
+        lines = "<br>".join(_t(line) for line in caption.split("\n") if line)
+        cells.append(f'<figure style="display:inline-block;vertical-align:top;width:220px;margin:6px">{picture}'
+                     f'<figcaption class="note mono">{lines}</figcaption></figure>')
+    return "<div>" + "".join(cells) + "</div>"
 
 
 def _cell(value: Cell) -> str:

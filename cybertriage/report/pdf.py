@@ -31,6 +31,7 @@ from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
+    Image,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -56,6 +57,7 @@ from .document import (
     Mono,
     NetworkList,
     SeverityCounts,
+    Thumbnails,
     build_document,
 )
 from .document import Paragraph as TextParagraph
@@ -326,7 +328,34 @@ def _block(block: Block) -> list[Flowable]:
         network = block.table
         return [CondPageBreak(35 * mm), Paragraph(escape(network.title), H2), Paragraph(escape(network.note), SMALL),
                 Spacer(1, 1.5 * mm), _network_table(network)]
+    if isinstance(block, Thumbnails):
+        return [_thumbnails(block)]
     raise TypeError(f"no PDF for {type(block).__name__}")
+
+
+THUMBNAILS_PER_ROW = 4
+
+
+def _thumbnails(block: Thumbnails) -> Table:
+    """The pictures in rows of four, each at most 40 mm on its longer side over its caption."""
+    side = 40 * mm
+    cells: list[list[Flowable]] = []
+    for caption, png, why in block.items:
+        cell: list[Flowable] = []
+        if png:
+            picture = Image(io.BytesIO(png))
+            scale = side / max(picture.imageWidth, picture.imageHeight)
+            picture.drawWidth, picture.drawHeight = picture.imageWidth * scale, picture.imageHeight * scale
+            cell.append(picture)
+        else:
+            cell.append(Paragraph(f"No thumbnail: {_t(why)}", SMALL))
+        cell.append(Paragraph("<br/>".join(_t(line) for line in caption.split("\n") if line), MONO_CELL))
+        cells.append(cell)
+    rows = [cells[n : n + THUMBNAILS_PER_ROW] for n in range(0, len(cells), THUMBNAILS_PER_ROW)]
+    rows[-1] += [[]] * (THUMBNAILS_PER_ROW - len(rows[-1]))
+    table = Table(rows, colWidths=[WIDTH / THUMBNAILS_PER_ROW] * THUMBNAILS_PER_ROW)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return table
 
 
 def _cell(value: Cell, width: float, bold: bool = False) -> Any:
