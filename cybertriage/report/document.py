@@ -244,8 +244,7 @@ def build_document(data: ReportData) -> Document:
                 "system": _system, "artefacts": _artefacts, "keywords": _keywords, "network": _network, "pe": _pe,
                 "pictures": _pictures,
                 "timeline": _timeline, "tags": _tags, "audit": _audit, "integrity": _integrity}
-    present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts),
-               "pictures": bool(data.pictures.places or data.pictures.tagged)}
+    present = {"pe": bool(data.pe), "system": bool(data.profiles), "artefacts": bool(data.artefacts.counts)}
     sections = [Section(name, SECTION_TITLES[name], build(data)) for name, build in builders.items()
                 if data.details.includes(name) and present.get(name, True)]
     return Document(data.details.case_name or "", _cover(data, sections), sections)
