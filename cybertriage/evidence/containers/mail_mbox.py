@@ -17,6 +17,7 @@ from .mail import header_text, looks_like_headers, parse_message, safe_name
 SEPARATOR = b"From "
 HEADER_READ = 16 * 1024  # of each message, what the listing reads for its subject
 SUBJECT_CHARACTERS = 80
+LINE_HEAD = 256  # of each line, what is kept to tell a From line and show it
 # `From sender weekday month day hh:mm[:ss] [zone] year`, as mbox writers put it (RFC 4155): the date's shape only.
 _FROM_LINE = re.compile(rb"^From \S+ +.*\d{1,2}:\d{2}(:\d{2})?.*\d{4}\s*$")
 
@@ -55,23 +56,25 @@ class MboxContainer(Container):
         return looks_like_headers(head.split(b"\n", 1)[1])
 
     def _message_starts(self) -> list[tuple[int, int]]:
-        """(where its From line starts, where its headers start) of every message, in one pass over the file."""
+        """(where its From line starts, where its headers start) of every message, in one pass over the file. Of a
+        line running past a chunk only its first bytes are kept: a file with no line ends is not held in memory."""
         starts: list[tuple[int, int]] = []
-        offset, carry = 0, b""
+        offset = 0
+        line_start, line_head = 0, b""  # the line that runs on into the next chunk: where it starts, its first bytes
         for chunk in self.content.chunks():
-            data = carry + chunk
-            base = offset - len(carry)
-            lines = data.split(b"\n")
-            carry = lines.pop()  # the last line may go on in the next chunk
-            position = base
-            for line in lines:
-                if line.startswith(SEPARATOR):
-                    self._separator(line, position, len(starts) + 1)
-                    starts.append((position, position + len(line) + 1))
-                position += len(line) + 1
+            position = 0
+            while (end := chunk.find(b"\n", position)) >= 0:
+                head = (line_head + chunk[position : min(end, position + LINE_HEAD)])[:LINE_HEAD]
+                if head.startswith(SEPARATOR):
+                    self._separator(head, line_start, len(starts) + 1)
+                    starts.append((line_start, offset + end + 1))
+                position = end + 1
+                line_start, line_head = offset + position, b""
+            if len(line_head) < LINE_HEAD:
+                line_head = (line_head + chunk[position : position + LINE_HEAD])[:LINE_HEAD]
             offset += len(chunk)
-        if carry.startswith(SEPARATOR):
-            starts.append((offset - len(carry), offset))
+        if line_head.startswith(SEPARATOR):
+            starts.append((line_start, offset))
         if not starts or starts[0][0] != 0:
             self.problems.append("mailbox does not open with a From line: what comes before the first is not read")
         return starts

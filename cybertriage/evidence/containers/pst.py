@@ -56,8 +56,9 @@ class PstContainer(Container):
             raise ContainerError(f"unreadable Outlook store: {_said(error)}") from None
         self._messages: list[Any] = []  # the libpff message of each member; None for a folder
         self._listing: list[tuple[str, int, bool]] = []
+        self._beyond = 0  # messages in folders reached after the member limit
         self._walk(root, "", 0)
-        self.listed = len(self._listing)
+        self.listed = len(self._listing) + self._beyond
         self.members = [Member(index, name, size, size, directory=folder)
                         for index, (name, size, folder) in enumerate(self._listing[: limits.max_members])]
 
@@ -94,6 +95,9 @@ class PstContainer(Container):
             count = folder.number_of_sub_messages
         except _PFF_ERRORS as error:
             self.problems.append(f"{path or '/'}: its messages cannot be read: {_said(error)}")
+            return
+        if len(self._listing) >= self.limits.max_members:  # past the limit, counted without being read
+            self._beyond += count
             return
         for number in range(count):
             try:
