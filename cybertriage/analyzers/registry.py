@@ -15,6 +15,7 @@ from .artefacts.recycle_bin import RecycleBin
 from .artefacts.shortcuts import JumpList, Shortcut
 from .artefacts.tasks import ScheduledTask
 from .base import Analyzer, Settings
+from .embedded import EmbeddedObjects
 from .filetype import FileType
 from .hashing import Hashing
 from .indicators import Indicators
@@ -37,6 +38,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     ArchiveMembers.NAME: ArchiveMembers,
     NestedVirtualDisk.NAME: NestedVirtualDisk,
     MailMessages.NAME: MailMessages,
+    EmbeddedObjects.NAME: EmbeddedObjects,
     Prefetch.NAME: Prefetch,
     Shortcut.NAME: Shortcut,
     JumpList.NAME: JumpList,

@@ -8,6 +8,8 @@ from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, M
 from .mail import EmlContainer
 from .mail_mbox import MboxContainer
 from .msg import MsgContainer
+from .ole import OleContainer
+from .pe_resources import PeResources
 from .pst import PstContainer
 from .streamed import Stop, StreamedArchive
 from .vdisk import VirtualDiskContainer
@@ -16,8 +18,10 @@ from .zip import ZipContainer
 __all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "ContainerLimits", "Member", "Stop",
            "StreamedArchive", "TooManyMembers", "ZipContainer", "open_container"]
 
-CONTAINERS: tuple[type[Container], ...] = (VirtualDiskContainer, ZipContainer, StreamedArchive,
-                                           EmlContainer, MboxContainer, PstContainer, MsgContainer)
+# Formats told by a signature at their start come before the zip, which is found by its end record (an OLE
+# document or an executable can hold one); an MSG is an OLE file that the generic OLE reading must not take.
+CONTAINERS: tuple[type[Container], ...] = (VirtualDiskContainer, MsgContainer, OleContainer, PeResources, ZipContainer,
+                                           StreamedArchive, EmlContainer, MboxContainer, PstContainer)
 
 
 def open_container(content: Content, ref: ObjectRef, limits: ContainerLimits) -> Container:
