@@ -41,6 +41,7 @@ class Term:
     pattern: regex.Pattern[str]
     folded: bool = False
     check: Callable[[str], str | None] | None = None  # a built-in's checksum: the value normalised, or None
+    pieces: tuple[str, ...] = ()  # a fuzzy term's parts, one of which any match holds exactly (searched first)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ def parse_term(line: str, where: str) -> Term:
         errors = 0 if len(word) < 5 else 1 if len(word) < 9 else 2
         body = regex.escape(word)
         fuzzy = f"(?:{body}){{e<={errors}}}" if errors else body
-        return Term(line, "fuzzy", regex.compile(rf"(?e)(?<!\w){fuzzy}(?!\w)"), folded=True)
+        # With at most `errors` edits, one of errors + 1 parts of the word is left whole: where none is, none matches.
+        size = -(-len(word) // (errors + 1))
+        pieces = tuple(word[start:start + size] for start in range(0, len(word), size))
+        return Term(line, "fuzzy", regex.compile(rf"(?e)(?<!\w){fuzzy}(?!\w)"), folded=True, pieces=pieces)
     return Term(line, "literal", regex.compile(regex.escape(lower(line))), folded=False)
 
 

@@ -1,9 +1,10 @@
 """Keyword hits: the examiner's keyword lists and the built-in lists matched over each object's text.
 
 The text is what the text analyzer extracted (documents, PDFs, UTF-16 text, strings of binaries); an object it
-extracted nothing from is searched in its raw content as kept in memory, decoded as UTF-16 when it starts with a
-UTF-16 byte-order mark or has a NUL in every other byte, else as UTF-8 (bytes that are not become U+FFFD, one each),
-so that an ASCII or UTF-8 term is still found in a file of no known format. Offsets are in characters of that
+extracted nothing from, if it is text or of no known type and at most 16 MiB, is searched in its raw content,
+decoded as UTF-16 when it starts with a UTF-16 byte-order mark or has a NUL in every other byte, else as UTF-8
+(bytes that are not become U+FFFD, one each), so that an ASCII or UTF-8 term is still found in a file of no known
+format. Pictures, sound, video and compressed streams with no extracted text are not searched. Offsets are in characters of that
 text. Each list with hits on an object is one finding (the examiner's lists medium, the built-in ones info: an
 e-mail address in a file is no reason to look at it first); every hit is a row of `keyword_hits`.
 """
@@ -11,20 +12,25 @@ e-mail address in a file is no reason to look at it first); every hit is a row o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from .base import Analyzer, Finding, Item, Settings
 from .keyword_lists import BUILTIN_LISTS, REGEX_TIMEOUT, KeywordList, Term, fold, lower, read_keyword_file
-from .results import ExtractedText, Result
+from .results import ContentType, ExtractedText, Result
 
 SNIPPETS = 3  # snippets kept per term in a finding
 ROWS_PER_TERM = 100  # hits stored per term and object; the count goes on to COUNT_LIMIT
 COUNT_LIMIT = 10_000
 CONTEXT = 40  # characters either side of a hit in its snippet
 TIME_LIMIT = 30.0  # seconds of matching for one object, all lists together
-RAW_LIMIT = 64 * 1024 * 1024  # bytes of raw content decoded and searched when there is no extracted text
+RAW_LIMIT = 16 * 1024 * 1024  # bytes of raw content decoded and searched when there is no extracted text
+# Raw content searched when nothing was extracted: text, and content of no known type. Pictures, sound, video and
+# compressed streams are not: their bytes decoded as text are noise (their members are objects of their own).
+RAW_MIMES = frozenset({"", "application/octet-stream", "application/json", "application/xml", "application/csv"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: di
     haystack = texts["folded" if term.folded else "lower" if term.kind == "literal" else "text"]
     timeout = max(0.01, min(REGEX_TIMEOUT, ends - time.monotonic()))
     try:
-        for match in term.pattern.finditer(haystack, timeout=timeout, concurrent=True):
+        for match in _matches(term, haystack, timeout):
             start, end = match.span()
             if term.check is not None:
                 value = term.check(texts["text"][start:end])
@@ -107,6 +113,49 @@ def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: di
         matching.unfinished.append(f"{keywords.name}: {term.text} timed out")
 
 
+def _matches(term: Term, haystack: str, timeout: float) -> Iterator[regex.Match[str]]:
+    """The term's matches in order; a fuzzy term's only around the places that hold one of its parts whole (fuzzy
+    matching tries every position, five times slower than finding the parts). TimeoutError past `timeout`."""
+    if not term.pieces:
+        yield from term.pattern.finditer(haystack, timeout=timeout, concurrent=True)
+        return
+    reach = len(term.text) + len(term.pieces)  # a match is at most the word and its errors long
+    windows: list[tuple[int, int]] = []
+    for piece in term.pieces:
+        at = haystack.find(piece)
+        while at >= 0:
+            windows.append((max(0, at - reach), min(len(haystack), at + len(piece) + reach)))
+            at = haystack.find(piece, at + 1)
+    ends = time.monotonic() + timeout
+    last = 0
+    for start, end in _merged(windows, haystack):
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        for match in term.pattern.finditer(haystack, max(start, last), end, timeout=left, concurrent=True):
+            last = match.end()
+            yield match
+
+
+def _merged(windows: list[tuple[int, int]], haystack: str) -> Iterator[tuple[int, int]]:
+    """Windows sorted and joined where they touch, each widened to the ends of the words at its edges (a window's end
+    read as the text's end would let a match stop inside a word)."""
+    current: tuple[int, int] | None = None
+    for start, end in sorted(windows):
+        while start > 0 and (haystack[start - 1].isalnum() or haystack[start - 1] == "_"):
+            start -= 1
+        while end < len(haystack) and (haystack[end].isalnum() or haystack[end] == "_"):
+            end += 1
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            yield current
+        current = (start, end)
+    if current is not None:
+        yield current
+
+
 def _spaced_length(text: str, start: int, characters: int) -> int:
     """How long, in the text, the first `characters` non-space characters from `start` are."""
     seen = 0
@@ -121,7 +170,10 @@ def _spaced_length(text: str, start: int, characters: int) -> int:
 def match_text(lists: Iterable[KeywordList], text: str, time_limit: float = TIME_LIMIT) -> Matching:
     """Every list's terms over the text: hits by (list, term), a built-in list's term being the value found."""
     matching = Matching()
-    texts = {"text": text, "lower": lower(text), "folded": fold(text)}
+    lists = list(lists)
+    kinds = {term.kind for keywords in lists for term in keywords.terms}
+    texts = {"text": text, "lower": lower(text) if "literal" in kinds else "",  # each copy made only when a term needs it
+             "folded": fold(text) if "fuzzy" in kinds else ""}
     ends = time.monotonic() + time_limit
     for keywords in lists:
         for term in keywords.terms:
@@ -177,7 +229,9 @@ class Keywords(Analyzer):
         extracted = item.result(ExtractedText)
         if extracted is not None and extracted.text:
             return extracted.text, extracted.how
-        if item.data is not None and 0 < len(item.data) <= RAW_LIMIT:
+        content_type = item.result(ContentType)
+        mime = (content_type.mime if content_type else None) or ""
+        if item.data is not None and 0 < len(item.data) <= RAW_LIMIT and (mime in RAW_MIMES or mime.startswith("text/")):
             return raw_text(item.data)
         return "", ""
 

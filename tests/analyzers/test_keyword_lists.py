@@ -9,13 +9,14 @@ EIP-55's examples. A near miss changes one character: every checksum here must c
 
 from __future__ import annotations
 
+import random
 import string
 from pathlib import Path
 
 import pytest
 
 from cybertriage.analyzers import keyword_lists as kl
-from cybertriage.analyzers.keywords import match_text, raw_text
+from cybertriage.analyzers.keywords import _matches, match_text, raw_text
 from cybertriage.errors import UsageError
 
 CARDS = ["4111111111111111", "4012888888881881", "5555555555554444", "5105105105105100", "378282246310005",
@@ -163,3 +164,15 @@ def test_builtin_list_choice() -> None:
     assert kl.builtin_lists("ibans, card-numbers") == ("ibans", "card-numbers")
     with pytest.raises(UsageError, match="no built-in keyword list cards"):
         kl.builtin_lists("cards")
+
+
+def test_fuzzy_search_around_its_parts_finds_what_a_whole_search_finds() -> None:
+    """The fuzzy search looks only around places holding a part of the word whole; the regex module's search of the
+    whole text is the reference."""
+    chooser = random.Random(7)
+    words = ["".join(chooser.choice("aeiostrnl_") for _ in range(chooser.randint(2, 9))) for _ in range(2000)]
+    words += ["transfer", "trnsfer", "transfers", "tranzfer", "ztransfer", "transfer_x", "zoe"]
+    text = " ".join(chooser.choice(words) for _ in range(100_000))
+    for line in ("~transfer", "~zoe", "~transfers", "~rationale", "~trans fer"):
+        term = kl.parse_term(line, "test")
+        assert [m.span() for m in _matches(term, text, 60)] == [m.span() for m in term.pattern.finditer(text)], line
