@@ -336,7 +336,7 @@ ANALYZER_NOTES = {
     "pe": "headers, sections, imports, resources and signature of Windows executables",
     "yara": "YARA rules (the rule set's SHA-256 is recorded per run)",
     "hashset": "hashes looked up in the workstation's hash sets: known good (e.g. NSRL) or known bad",
-    "archive": "zip members, each examined as a file in turn",
+    "archive": "archive members (zip, tar, 7z, rar, cab, ISO, gzip…), each examined as a file in turn",
 }
 
 
