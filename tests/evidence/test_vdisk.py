@@ -59,6 +59,21 @@ def _child_of(parent: Path, raw: Path, folder: Path) -> Path:
     return child
 
 
+def _vmdk_child_of(parent: Path, raw: Path, folder: Path) -> Path:
+    """A differencing VMDK over `parent` (qemu-img create -b) with CHANGED's first sector overwritten in the
+    child by qemu-io; where that sector lies, istat says."""
+    fat32_sectors = images.MBR_LAYOUT["fat32"][0]
+    inode = next(r.inode for r in images.fls_records(raw, fat32_sectors * images.SECTOR) if r.path == CHANGED)
+    istat = subprocess.run(["istat", "-o", str(fat32_sectors), str(raw), inode], capture_output=True, text=True,
+                           check=True).stdout
+    first = int(istat.split("Sectors:")[1].split()[0])
+    child = folder / "vchild.vmdk"
+    _qemu("create", "-f", "vmdk", "-b", parent.name, "-F", "vmdk", child)
+    subprocess.run(["qemu-io", "-f", "vmdk", "-c", f"write -P 0x41 {(fat32_sectors + first) * images.SECTOR} 512",
+                    str(child)], check=True, capture_output=True)
+    return child
+
+
 @pytest.fixture(scope="session")
 def vdisks(tmp_path_factory: pytest.TempPathFactory) -> VirtualDisks:
     folder = tmp_path_factory.mktemp("vdisk")
@@ -66,8 +81,9 @@ def vdisks(tmp_path_factory: pytest.TempPathFactory) -> VirtualDisks:
     for name, fmt, options in KINDS:
         _qemu("convert", "-O", fmt, *options, raw, folder / name)
     child = _child_of(folder / "disk.qcow2", raw, folder)
+    _vmdk_child_of(folder / "sparse.vmdk", raw, folder)
     case = tmp_path_factory.mktemp("vdisk-case")
-    evidence = [folder / name for name, _, _ in KINDS] + [child]
+    evidence = [folder / name for name, _, _ in KINDS] + [child, folder / "vchild.vmdk"]
     result = run_cli("scan", *evidence, "--case", case, "--quiet", timeout=600)
     return VirtualDisks(folder, raw, child, case, result)
 
@@ -101,7 +117,7 @@ def test_scan_succeeds(vdisks: VirtualDisks) -> None:
     assert "Traceback" not in vdisks.result.stderr
 
 
-@pytest.mark.parametrize("name", [name for name, _, _ in KINDS] + ["child.qcow2"])
+@pytest.mark.parametrize("name", [name for name, _, _ in KINDS] + ["child.qcow2", "vchild.vmdk"])
 def test_listing_and_hashes_equal_fls_and_icat_of_the_raw_disk(vdisks: VirtualDisks, name: str, tmp_path: Path) -> None:
     disk = vdisks.folder / name
     listing, hashes = _expected(disk, tmp_path)
@@ -135,8 +151,16 @@ def test_differencing_child_reads_its_parent_and_its_own_change(vdisks: VirtualD
     assert unchanged and all(child[p]["sha256"] == parent[p]["sha256"] for p in unchanged)
 
 
+def test_differencing_vmdk_reads_its_parent_and_its_own_change(vdisks: VirtualDisks) -> None:
+    child = {r["path"]: r for r in _rows(vdisks.case, vdisks.folder / "vchild.vmdk")}
+    parent = {r["path"]: r for r in _rows(vdisks.case, vdisks.folder / "sparse.vmdk")}
+    assert child.keys() == parent.keys()
+    assert [p for p in parent if parent[p]["sha256"] != child[p]["sha256"]] == [CHANGED]
+
+
 @pytest.mark.parametrize(("name", "files"), [
     ("split.vmdk", ["split.vmdk", "split-s001.vmdk"]),
+    ("vchild.vmdk", ["vchild.vmdk", "sparse.vmdk"]),
     ("disk.qcow2", ["disk.qcow2"]),
     ("child.qcow2", ["child.qcow2", "disk.qcow2"]),
 ])
@@ -232,3 +256,25 @@ def test_split_vmdk_in_a_folder_is_a_ledger_line(nested: NestedScan) -> None:
                                                        ["virtual disk"]) if obj.endswith("/vms/split.vmdk")]
     assert problems and "extents are separate files" in problems[0]
     assert not [r for r in nested.files if r["path"].startswith("/vms/split.vmdk!")]
+
+
+def test_virtual_disk_in_a_disk_image_is_opened_as_nested_evidence(vdisks: VirtualDisks, tmp_path: Path) -> None:
+    """A QCOW2 stored in the FAT32 partition of a raw disk: its files under `/vm.qcow2!@OFFSET/`, each with the
+    bytes icat reads from the QCOW2 converted back to raw."""
+    host = tmp_path / "host.raw"
+    subprocess.run(["cp", "--sparse=always", vdisks.raw, host], check=True)
+    fat32 = images.MBR_LAYOUT["fat32"][0] * images.SECTOR
+    subprocess.run(["mcopy", "-i", f"{host}@@{fat32}", vdisks.folder / "disk.qcow2", "::/vm.qcow2"], check=True,
+                   capture_output=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"})
+    case = tmp_path / "case"
+    result = run_cli("scan", host, "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    listing, hashes = _expected(vdisks.folder / "disk.qcow2", tmp_path)
+    prefix = "/vm.qcow2!@"
+    ours = {}
+    for row in export(case, "files"):
+        if row["path"].startswith(prefix):
+            offset, _, path = row["path"][len(prefix):].partition("/")
+            ours[(int(offset), "/" + path)] = row
+    assert {(offset, path, row["deleted"]) for (offset, path), row in ours.items()} == listing
+    assert {key: ours[key]["sha256"] for key in hashes} == hashes
