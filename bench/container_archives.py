@@ -32,7 +32,7 @@ def _packed(work: Path, args: argparse.Namespace) -> tuple[Path, dict[str, Path]
     settings = f"{args.archive_gb} {args.archive_small_files} {args.seed}"
     archives = {"tar.gz": work / "archives-tree.tar.gz", "7z": work / "archives-tree.7z"}
     if not stamp.exists() or stamp.read_text() != settings or not all(p.exists() for p in archives.values()):
-        manifest = disk_triage.generate_tree(tree, args.archive_small_files, int(args.archive_gb * GIB), 3, args.seed)
+        manifest = disk_triage.generate_tree(tree, args.archive_small_files, int(args.archive_gb * GIB), 5, args.seed)
         disk_triage.log(f"tree: {manifest['small_files']} small files, {len(manifest['large'])} large, "
                         f"{disk_triage.human(manifest['small_bytes'] + manifest['large_bytes'])}")
         for archive in archives.values():

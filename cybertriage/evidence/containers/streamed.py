@@ -60,10 +60,6 @@ class Stop:
     inflated: int = 0  # bytes inflated by then
     packed: int = 0  # archive bytes read by then
 
-    @property
-    def ratio(self) -> float:
-        return self.inflated / max(1, self.packed)
-
 
 class _Stopped(Exception):
     def __init__(self, stop: Stop) -> None:
@@ -145,6 +141,7 @@ class StreamedArchive(Container):
         super().__init__(content, ref, limits)
         self.stopped: Stop | None = None
         self.reading = ""  # the member the pass is at
+        self._ends = time.monotonic() + limits.time_limit  # when the pass (or a read back) runs out of time
         head = content.read_at(0, min(content.size, SIGNATURE_SPAN))
         kind = signature(head)
         if kind is None:
@@ -187,12 +184,12 @@ class StreamedArchive(Container):
 
     def _pass(self, archive: ArchiveRead, feed: _Feed, holder: EvidenceObject) -> Iterator[EvidenceObject]:
         limits = self.limits
-        ends = time.monotonic() + limits.time_limit
+        self._ends = time.monotonic() + limits.time_limit
         inflated = 0
         for index, entry in enumerate(archive):
             if index >= limits.max_members:
                 raise _Stopped(Stop("members", f"more than {limits.max_members} members; the rest not examined"))
-            if time.monotonic() > ends:
+            if time.monotonic() > self._ends:
                 raise _Stopped(Stop("time", "timed out", entry.pathname or ""))
             name = self.reading = self._name(entry)
             if name.strip("/") in ("", "."):  # the archive's own root (an ISO's, `tar -C dir .`'s)
@@ -257,6 +254,8 @@ class StreamedArchive(Container):
                                         feed.taken))
                 if size > limits.member_limit:
                     raise _Stopped(Stop("member", "member larger than the extraction limit", name, inflated, feed.taken))
+                if time.monotonic() > self._ends:
+                    raise _Stopped(Stop("time", "timed out", name, inflated, feed.taken))
                 if spool is None and size > limits.in_memory_limit:
                     spool = tempfile.TemporaryFile(prefix="cybertriage-member-")
                     spool.write(held)
@@ -280,6 +279,7 @@ class StreamedArchive(Container):
     def open(self, ref: ObjectRef) -> Content:
         """The member named by the ref, read again from the start of the stream up to it (the first so named)."""
         feed = _Feed(self.content)
+        self._ends = time.monotonic() + self.limits.time_limit
         try:
             with _reading(feed) as archive:
                 for index, entry in enumerate(archive):
