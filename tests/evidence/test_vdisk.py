@@ -20,6 +20,8 @@ from tests.conftest import CliResult, export, run_cli, sha256_of
 KINDS = [
     ("sparse.vmdk", "vmdk", ["-o", "subformat=monolithicSparse"]),
     ("split.vmdk", "vmdk", ["-o", "subformat=twoGbMaxExtentSparse"]),
+    ("flat.vmdk", "vmdk", ["-o", "subformat=monolithicFlat"]),
+    ("stream.vmdk", "vmdk", ["-o", "subformat=streamOptimized"]),
     ("dynamic.vhd", "vpc", ["-o", "subformat=dynamic"]),
     ("fixed.vhd", "vpc", ["-o", "subformat=fixed"]),
     ("disk.vhdx", "vhdx", []),
@@ -160,6 +162,7 @@ def test_differencing_vmdk_reads_its_parent_and_its_own_change(vdisks: VirtualDi
 
 @pytest.mark.parametrize(("name", "files"), [
     ("split.vmdk", ["split.vmdk", "split-s001.vmdk"]),
+    ("flat.vmdk", ["flat.vmdk", "flat-flat.vmdk"]),
     ("vchild.vmdk", ["vchild.vmdk", "sparse.vmdk"]),
     ("disk.qcow2", ["disk.qcow2"]),
     ("child.qcow2", ["child.qcow2", "disk.qcow2"]),
