@@ -477,6 +477,7 @@ def _info(args: argparse.Namespace) -> int:
             why = "; ".join(f"{n} {r}" for r, n in reasons.items())
             print(f"  ledger {stage['stage']:8} attempted {stage['attempted']}, processed {stage['processed']}, "
                   f"skipped {stage['skipped']}" + (f" ({visible(why)})" if why else ""))
+        _print_not_opened(item["ledger"])
         if item["problems"]:
             print(f"  {item['problems']} problems recorded:")
             for problem in queries.problems(db, item["id"], PROBLEMS_SHOWN):
@@ -500,6 +501,16 @@ def _info(args: argparse.Namespace) -> int:
 
 INTEL_DB_HELP = (f"intel database (default: ${intel.ENV_VARIABLE} if set, else "
                  "$XDG_DATA_HOME/cybertriage/intel.db, i.e. ~/.local/share/cybertriage/intel.db)")
+
+
+def _print_not_opened(ledger: list[dict[str, Any]]) -> None:
+    """The objects that could hold others but were not opened, apart from the rest of the ledger (issue 19)."""
+    from .evidence.containers.ledger import not_opened  # the container readers load only when a case has a ledger
+
+    unopened = not_opened(ledger)
+    if unopened:
+        print(f"  not opened, though they could hold other objects: {sum(unopened.values())} ("
+              + "; ".join(f"{n} {visible(reason)}" for reason, n in unopened.items()) + ")")
 
 
 def _intel_db_option(parser: argparse.ArgumentParser, after_action: bool = False) -> None:

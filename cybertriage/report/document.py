@@ -323,6 +323,7 @@ def _methodology(data: ReportData) -> list[Block]:
                 [1.6, 1.3, 1.3, 1.3, 5]))
         else:
             blocks.append(Paragraph("No ledger recorded (the evidence was not analysed)."))
+        blocks += _not_opened(item["ledger"])
         if item["problem_list"]:
             blocks.append(Table(["Stage", "Object", "Problem"], [[p["stage"], Mono(p["object"]), p["message"]]
                                                                  for p in item["problem_list"]], [1.2, 4, 4]))
@@ -451,7 +452,8 @@ def _keywords(data: ReportData) -> list[Block]:
     blocks: list[Block] = [
         Paragraph(f"{overview.hits:,} keyword hits in the text of the objects (the text extracted from documents, "
                   "PDFs, mail and binaries, or the raw content where none was). For each list, its terms with the most "
-                  f"hits first (at most {TERMS_PER_LIST}) and the first {OBJECTS_PER_TERM} objects each term hit; "
+                  f"hits first (at most {TERMS_PER_LIST}), its hits in how many objects, and the first {OBJECTS_PER_TERM} "
+                  "objects it hit; "
                   "`cybertriage export --what keyword-hits` writes every hit with its offset and snippet."),
         Table(["List", "Terms", "Hits"], [[shown.name, shown.terms_total, shown.hits] for shown in overview.lists],
               [80, 30, 30])]
@@ -462,7 +464,7 @@ def _keywords(data: ReportData) -> list[Block]:
             for number, first in enumerate(term.first):
                 rows.append([term.term if number == 0 else "", f"{term.hits:,} in {term.objects:,}" if number == 0
                              else "", Mono(first["path"]), first["snippet"] or ""])
-        blocks.append(Table(["Term", "Hits in objects", "Object", "First hit"], rows, [34, 22, 50, 74]))
+        blocks.append(Table(["Term", "Hits", "Object", "First hit"], rows, [34, 18, 50, 78]))
     return blocks
 
 
@@ -580,3 +582,15 @@ def _integrity(data: ReportData) -> list[Block]:
             Table(["Case at the time of this report", "Value"], [[name, Mono(value)] for name, value in seal_rows(data)],
                   [4.5, 9], sortable=False),
             Table(["File", "SHA-256"], files, [3, 5.2], sortable=False)]
+
+
+def _not_opened(ledger: list[dict[str, Any]]) -> list[Block]:
+    """The objects that could hold others (archives, mail stores, documents, virtual disks, unallocated space) but
+    were not opened, counted with their reasons (issue 19): their content is not in the findings."""
+    from ..evidence.containers.ledger import not_opened
+
+    unopened = not_opened(ledger)
+    if not unopened:
+        return []
+    return [Paragraph(f"{sum(unopened.values()):,} object(s) that could hold others were not opened, so what they "
+                      "hold is not examined: " + "; ".join(f"{n:,} {reason}" for reason, n in unopened.items()) + ".")]

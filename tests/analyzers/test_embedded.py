@@ -41,7 +41,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> tuple
     evidence = tmp_path_factory.mktemp("embedded") / "evidence"
     evidence.mkdir()
     for name in ("oleform-PR314.docm", "embedded-simple-2007.doc", "embedded-simple-2007.docm",
-                 "embedded-simple-2007.xls"):
+                 "embedded-simple-2007.xls", "encrypted.docx"):
         shutil.copy(DATA / name, evidence / name)
     (evidence / "dropper.exe").write_bytes(_dropper(corpus_dir))
     case = evidence.parent / "case"
@@ -96,3 +96,27 @@ def test_executable_in_resources_is_peres(scanned: tuple[Path, dict[str, dict]],
     children = [row for path, row in rows.items() if path.startswith("/dropper.exe!")]
     assert len(children) == 1 and {children[0]["sha256"]} == extracted
     assert children[0]["path"].startswith("/dropper.exe!RT_") and children[0]["pe"]  # the PE analyzer read it too
+
+
+def test_an_encrypted_document_is_counted_not_opened(scanned: tuple[Path, dict[str, dict]]) -> None:
+    """`7z l` lists the OLE streams of encrypted.docx: an EncryptedPackage, which is all the document there is.
+    The ledger counts it, and `info` and the report show it among the objects not opened."""
+    case, rows = scanned
+    streams = subprocess.run(["7z", "l", str(DATA / "encrypted.docx")], check=True, capture_output=True, text=True)
+    assert "EncryptedPackage" in streams.stdout
+    assert not [path for path in rows if path.startswith("/encrypted.docx!")]
+    with sqlite3.connect(case / "case.db") as db:
+        (reasons,) = db.execute("SELECT reasons FROM ledger WHERE stage = 'embedded'").fetchone()
+        (problem,) = db.execute("SELECT object FROM problems WHERE message = 'encrypted document: not examined'")\
+            .fetchone()
+    assert json.loads(reasons) == {"encrypted document: not examined": 1} and problem == "/encrypted.docx"
+    info = run_cli("info", "--case", case)
+    assert info.code == 0, info.stderr
+    assert ("not opened, though they could hold other objects: 1 (1 embedded: encrypted document: not examined)"
+            in info.stdout)
+    report = case.parent / "report.html"
+    made = run_cli("report", "--case", case, "--pdf", case.parent / "report.pdf", "--html", report)
+    assert made.code == 0, made.stderr
+    text = report.read_text(encoding="utf-8")
+    assert "1 object(s) that could hold others were not opened" in text
+    assert "1 embedded: encrypted document: not examined" in text

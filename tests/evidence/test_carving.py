@@ -185,6 +185,9 @@ def test_photorec_missing_is_a_ledger_line(carving_image: tuple[Path, Path], tmp
     db = sqlite3.connect(tmp_path / "case" / "case.db")
     skipped, reasons = db.execute("SELECT skipped, reasons FROM ledger WHERE stage = 'carving'").fetchone()
     assert skipped == 1 and any("photorec not installed" in reason for reason in json.loads(reasons))
+    info = run_cli("info", "--case", tmp_path / "case")
+    assert info.code == 0 and "not opened, though they could hold other objects: 1 (1 carving: not carved: photorec " \
+        "not installed" in info.stdout, info.stdout
 
 
 def test_a_hanging_carver_is_stopped(carving_image: tuple[Path, Path], tmp_path: Path,
