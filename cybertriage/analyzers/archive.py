@@ -23,6 +23,11 @@ from .results import ContentType
 
 ZIP_MIMES = {"application/zip", "application/x-zip-compressed", "application/java-archive",
              "application/vnd.android.package-archive"}
+# Containers libmagic names that are not opened here: the ledger says so rather than nothing.
+UNOPENED_MIMES = {"application/x-archive", "application/vnd.debian.binary-package", "application/x-rpm",
+                  "application/x-arj", "application/x-lzh-compressed", "application/x-lha", "application/x-xar",
+                  "application/x-lzip", "application/x-lz4", "application/x-lzma", "application/x-compress",
+                  "application/x-ace-compressed", "application/x-stuffit", "application/x-alz-compressed"}
 
 
 def container_limits(settings: Settings) -> ContainerLimits:
@@ -46,6 +51,8 @@ class ArchiveMembers(Analyzer):
             return
         zipped = content_type.mime in ZIP_MIMES
         if not zipped and signature(item.head) is None:
+            if content_type.mime in UNOPENED_MIMES:
+                item.skipped.append(("archive", f"{content_type.mime}: an archive format not opened"))
             return
         if obj.depth >= self.settings.archive_depth:
             item.skipped.append(("archive", "archive nested too deep"))

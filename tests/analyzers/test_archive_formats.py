@@ -1,7 +1,7 @@
 """The issue's opening example, on the command line: the EICAR test file inside a .tar.gz, a .gz, a .7z and a
 tar.xz inside a tar is found by YARA and extracted with a verified sha256 (`sha256sum` of the file packed); an
-encrypted 7z, a 7z bomb and a truncated tar.gz are each told in the findings or in the ledger `info` prints.
-The archives are made by GNU tar, gzip, xz and 7z (p7zip)."""
+encrypted 7z, a 7z bomb, a truncated tar.gz and an `ar` archive (not opened) are each told in the findings or in
+the ledger `info` prints. The archives are made by GNU tar, gzip, xz, 7z (p7zip) and ar (binutils)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, CliRe
     _run("7z", "a", "-bso0", "-sizeros.bin", evidence / "bomb.7z", cwd=packing, stdin=bytes(100 * 1024 * 1024))
     whole = (evidence / "pack.tar.gz").read_bytes()
     (evidence / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
+    _run("ar", "rc", evidence / "library.a", "eicar.com", cwd=packing)  # binutils' ar: a format not opened
     case = work / "case"
     result = run_cli("scan", evidence, "--case", case, "--quiet", "--no-intel")
     return case, packing, result
@@ -87,3 +88,4 @@ def test_what_was_not_examined_is_said(scanned: tuple[Path, Path, CliResult]) ->
     assert "encrypted: not examined" in ledger
     assert "compression ratio past the zip-bomb limit" in ledger
     assert "damaged tar.gz: truncated gzip input (at " in ledger
+    assert "application/x-archive: an archive format not opened" in ledger
