@@ -333,6 +333,8 @@ class GalleryView(QObject):
             return
         self.loader.forget()
         old = self.model
+        current = self.view.currentIndex().data(Qt.ItemDataRole.UserRole) if old is not None else None
+        scrolled = self.view.verticalScrollBar().value()
         self.model = GalleryModel(self.conn, self.loader, self.chosen(), self)
         self.view.setModel(self.model)
         if old is not None:
@@ -342,6 +344,12 @@ class GalleryView(QObject):
         self.count.setText(f"{self.model.total:,} picture{'s' if self.model.total != 1 else ''}")
         self.details.setHtml("<p>Select a picture to see its details and EXIF; open it (Enter or double-click) "
                              "to view it in the Files tab's Media viewer.</p>")
+        if old is not None and old.chosen == self.model.chosen:  # the case grew (a scan): stay where the examiner was
+            self.view.doItemsLayout()  # the scroll range of the new rows, before the position is restored
+            self.view.verticalScrollBar().setValue(scrolled)
+            row = self.model.row_of.get(current) if isinstance(current, int) else None
+            if row is not None:
+                self.view.setCurrentIndex(self.model.index(row))
 
     def _fill_cameras(self) -> None:
         assert self.conn is not None
