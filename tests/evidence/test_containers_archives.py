@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -252,3 +253,17 @@ def test_limits_on_members_total_size_and_time(tree: Path) -> None:
     archive, found = _walk(archive_path, ContainerLimits(member_limit=1000))
     assert {obj.ref.path for obj in found if obj.unreadable == "member larger than the extraction limit"} == \
         {"docs/note.txt", "docs/deep/data.bin"}
+
+
+def test_without_libarchive_an_archive_is_said_not_opened(tree: Path) -> None:
+    """libarchive-c loads the library named by LIBARCHIVE: one that cannot be loaded stands for a machine without it."""
+    archive_path = tree / "pack.tar.gz"
+    if not archive_path.exists():
+        _pack(tree, "tar.gz")
+    script = ("import sys; from cybertriage.evidence.base import BytesContent, ObjectRef\n"
+              "from cybertriage.evidence.containers import ContainerError, ContainerLimits, open_container\n"
+              "try:\n    open_container(BytesContent(open(sys.argv[1], 'rb').read()), ObjectRef('p'), ContainerLimits())\n"
+              "except ContainerError as error:\n    print(error)\n")
+    said = subprocess.run([sys.executable, "-c", script, archive_path], capture_output=True, text=True, check=True,
+                          env={**os.environ, "LIBARCHIVE": str(tree / "no-such-libarchive.so")}).stdout
+    assert said.startswith("gzip not opened: libarchive cannot be loaded ("), said  # told by its signature alone

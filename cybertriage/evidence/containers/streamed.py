@@ -19,10 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import libarchive
-from libarchive import ffi
-from libarchive.read import ArchiveRead
-
 from ..base import CHUNK_SIZE, BytesContent, Content, EvidenceObject, ObjectRef
 from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member
 
@@ -42,7 +38,15 @@ _FORMATS = ("tar", "cpio", "7zip", "rar", "rar5", "cab", "iso9660", "raw")
 _FILTERS = ("gzip", "bzip2", "xz", "lzma", "zstd", "lzip", "lz4", "compress")
 BLOCK = 1024 * 1024  # read from the content, and inflated, a block at a time
 
-ffi.ffi("entry_is_encrypted", [ffi.c_archive_entry_p], ctypes.c_int)
+try:  # libarchive-c loads the shared library as it is imported: a machine (or a frozen build) may lack it
+    import libarchive
+    from libarchive import ffi
+    from libarchive.read import ArchiveRead
+
+    ffi.ffi("entry_is_encrypted", [ffi.c_archive_entry_p], ctypes.c_int)
+    MISSING: str | None = None
+except (ImportError, OSError, AttributeError) as error:
+    MISSING = f"not opened: libarchive cannot be loaded ({error})"
 
 
 def signature(head: bytes) -> str | None:
@@ -146,6 +150,8 @@ class StreamedArchive(Container):
         kind = signature(head)
         if kind is None:
             raise ContainerError("not an archive of a format read here")
+        if MISSING is not None:
+            raise ContainerError(f"{kind} {MISSING}")
         self.kind = kind  # as the examiner names it: "tar", "gzip", "7z"…
         self.single = False  # a single compressed file rather than an archive of members
         feed = _Feed(content)
