@@ -35,9 +35,6 @@ except ImportError as missing:  # pragma: no cover - pillow-heif is a dependency
 EXIF_MIMES = frozenset({"image/jpeg", "image/tiff", "image/png", "image/webp", "image/heic", "image/heif",
                         "image/x-canon-cr2", "image/x-nikon-nef", "image/x-sony-arw", "image/x-adobe-dng"})
 HEIF_MIMES = frozenset({"image/heic", "image/heif"})
-# What the gallery shows as thumbnails (Pillow decodes them; HEIC with pillow-heif).
-THUMBNAIL_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/bmp", "image/x-ms-bmp", "image/webp",
-                             *HEIF_MIMES})
 THUMBNAIL_SIZE = 256
 # A thumbnail decodes the picture once: beyond this many pixels (a 80-megapixel frame) it is refused rather than
 # decoded, which bounds its memory and time. Pillow itself refuses above twice its MAX_IMAGE_PIXELS when opening.
