@@ -4,11 +4,22 @@ background with its progress panel and Cancel, and the evidence tables of the Ev
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QFrame, QHeaderView, QLabel, QProgressBar, QPushButton, QTableView
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+)
 
 from ..errors import CybertriageError
 from ..formatting import human_size
@@ -27,6 +38,10 @@ STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "
 IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.E01 *.e01 *.Ex01 *.vmdk *.vhd *.vhdx "
                 "*.qcow2 *.qcow *.pcap *.pcapng *.cap);;"
                 "All files (*)")
+# Carving costs a disk image ~1.2x its scan at most (bench/README.md, "carve"): on by default here, as on the
+# command line, and the examiner can leave it out before adding evidence.
+CARVE_TIP = ("Once a disk image's files are examined, carve deleted files from each volume's unallocated space with "
+             "PhotoRec (testdisk); they appear under $Carved/. Without PhotoRec the ledger says so.")
 PROGRESS_FIELDS = ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")
 RUNNING_ONLY = ("Stage", "Counts", "Bytes", "Rate", "Eta")  # shown while a scan runs, not in its summary
 
@@ -100,6 +115,11 @@ class EvidenceScan(QObject):
         self.cancel_button.clicked.connect(self._cancel_or_dismiss)
         child(window, QPushButton, "addImageButton").clicked.connect(self.add_image_dialog)
         child(window, QPushButton, "addFolderButton").clicked.connect(self.add_folder_dialog)
+        self.carve_check = QCheckBox("Carve unallocated space")
+        self.carve_check.setObjectName("carveCheck")
+        self.carve_check.setToolTip(CARVE_TIP)
+        self.carve_check.setChecked(scan_options.carve)
+        child(window, QHBoxLayout, "evidenceButtons").addWidget(self.carve_check)
 
     def is_scanning(self) -> bool:
         return self.worker is not None
@@ -148,7 +168,7 @@ class EvidenceScan(QObject):
         if self.worker is not None or not self.queued or case_dir is None:
             return
         self.running, self.queued = self.queued, []
-        worker = ScanWorker(case_dir, self.running, self.scan_options)
+        worker = ScanWorker(case_dir, self.running, replace(self.scan_options, carve=self.carve_check.isChecked()))
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._finished)
         worker.signals.errored.connect(self._errored)
