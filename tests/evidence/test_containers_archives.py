@@ -267,3 +267,19 @@ def test_without_libarchive_an_archive_is_said_not_opened(tree: Path) -> None:
     said = subprocess.run([sys.executable, "-c", script, archive_path], capture_output=True, text=True, check=True,
                           env={**os.environ, "LIBARCHIVE": str(tree / "no-such-libarchive.so")}).stdout
     assert said.startswith("gzip not opened: libarchive cannot be loaded ("), said  # told by its signature alone
+
+
+def test_a_tar_ending_with_a_zip_is_read_back_as_the_tar(tree: Path) -> None:
+    """zipfile finds a zip's end record in the last 64 KiB: a tar whose last member is a zip has one too."""
+    work = tree / "tar-zip"
+    work.mkdir()
+    (work / "first.txt").write_bytes(b"the tar's own member\n")
+    _run("zip", "-q", "-X", work / "last.zip", work / "first.txt")
+    archive_path = tree / "ends-with-zip.tar"
+    _run("tar", "-cf", archive_path, "first.txt", "last.zip", cwd=work)
+    holder = EvidenceObject(path="/ends-with-zip.tar", name="ends-with-zip.tar", size=archive_path.stat().st_size)
+    archive = open_container(BytesContent(archive_path.read_bytes()), holder.ref, ContainerLimits())
+    assert isinstance(archive, StreamedArchive)
+    found = {obj.ref.path: obj for obj in archive.objects(holder)}
+    assert set(found) == _tar_names(archive_path)
+    assert _read(archive.open(found["first.txt"].ref)) == b"the tar's own member\n"

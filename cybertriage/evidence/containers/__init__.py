@@ -20,8 +20,8 @@ __all__ = ["BOMB_MEMBER_MIN", "CONTAINERS", "Container", "ContainerError", "Cont
 
 # Formats told by a signature at their start come before the zip, which is found by its end record (an OLE
 # document or an executable can hold one); an MSG is an OLE file that the generic OLE reading must not take.
-CONTAINERS: tuple[type[Container], ...] = (VirtualDiskContainer, MsgContainer, OleContainer, PeResources, ZipContainer,
-                                           StreamedArchive, EmlContainer, MboxContainer, PstContainer)
+CONTAINERS: tuple[type[Container], ...] = (VirtualDiskContainer, MsgContainer, OleContainer, PeResources, StreamedArchive,
+                                           ZipContainer, EmlContainer, MboxContainer, PstContainer)
 
 
 def open_container(content: Content, ref: ObjectRef, limits: ContainerLimits) -> Container:
