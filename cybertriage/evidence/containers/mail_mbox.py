@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..base import Content, ObjectRef
+from ..base import CHUNK_SIZE, Content, ObjectRef
 from .base import Container, ContainerLimits, Member
 from .mail import header_text, looks_like_headers, parse_message, safe_name
 
@@ -56,28 +56,37 @@ class MboxContainer(Container):
         return looks_like_headers(head.split(b"\n", 1)[1])
 
     def _message_starts(self) -> list[tuple[int, int]]:
-        """(where its From line starts, where its headers start) of every message, in one pass over the file. Of a
-        line running past a chunk only its first bytes are kept: a file with no line ends is not held in memory."""
+        """(where its From line starts, where its headers start) of every message, in one pass over the file that
+        looks for a line end followed by `From ` (the bytes between are not split into lines)."""
         starts: list[tuple[int, int]] = []
-        offset = 0
-        line_start, line_head = 0, b""  # the line that runs on into the next chunk: where it starts, its first bytes
+        marker = b"\n" + SEPARATOR
+        tail, offset = b"\n", 0  # the file's start counts as a line's
         for chunk in self.content.chunks():
-            position = 0
-            while (end := chunk.find(b"\n", position)) >= 0:
-                head = (line_head + chunk[position : min(end, position + LINE_HEAD)])[:LINE_HEAD]
-                if head.startswith(SEPARATOR):
-                    self._separator(head, line_start, len(starts) + 1)
-                    starts.append((line_start, offset + end + 1))
-                position = end + 1
-                line_start, line_head = offset + position, b""
-            if len(line_head) < LINE_HEAD:
-                line_head = (line_head + chunk[position : position + LINE_HEAD])[:LINE_HEAD]
+            data, base = tail + chunk, offset - len(tail)
+            found = data.find(marker)
+            while found >= 0:
+                line_start = base + found + 1
+                starts.append((line_start, self._line_end(line_start, len(starts) + 1)))
+                found = data.find(marker, found + 1)
+            tail = data[-(len(marker) - 1):]
             offset += len(chunk)
-        if line_head.startswith(SEPARATOR):
-            starts.append((line_start, offset))
         if not starts or starts[0][0] != 0:
             self.problems.append("mailbox does not open with a From line: what comes before the first is not read")
         return starts
+
+    def _line_end(self, line_start: int, number: int) -> int:
+        """Where the line after a From line starts (the file's end if none does); the From line is checked."""
+        head = self.content.read_at(line_start, min(LINE_HEAD, self.content.size - line_start))
+        self._separator(head.split(b"\n", 1)[0], line_start, number)
+        position = line_start
+        while True:
+            end = head.find(b"\n")
+            if end >= 0:
+                return position + end + 1
+            position += len(head)
+            if position >= self.content.size or not head:
+                return self.content.size
+            head = self.content.read_at(position, min(CHUNK_SIZE, self.content.size - position))
 
     def _separator(self, line: bytes, position: int, number: int) -> None:
         if not _FROM_LINE.match(line.rstrip(b"\r")):
