@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QMainWindow, QMenu, QMe
 
 from .. import __version__
 from ..analyzers import Settings
+from ..analyzers.keyword_lists import BUILTIN_LISTS
 from ..assets import asset_dir
 from ..case import browse
 from ..errors import CybertriageError
@@ -64,8 +65,8 @@ TABLES = ("evidenceView", "dashboardEvidenceView", "topObjectsView", "findingsVi
 
 
 def default_scan_options() -> ScanOptions:
-    """YARA with the bundled rules, the workstation's hash sets and IOC lists, every core busy: what
-    `cybertriage scan` does by default."""
+    """YARA with the bundled rules, the workstation's hash sets and IOC lists, the built-in keyword lists, every core
+    busy: what `cybertriage scan` does by default."""
     try:
         rules: tuple[Path, ...] | None = (asset_dir("rules"),)
     except FileNotFoundError:
@@ -75,7 +76,7 @@ def default_scan_options() -> ScanOptions:
     except CybertriageError as error:  # an unusable intel database: scan without it, and say so
         logger.warning("hash sets and IOC lists not used: %s", error)
         known = None
-    return ScanOptions(settings=Settings(rule_paths=rules, intel=known))
+    return ScanOptions(settings=Settings(rule_paths=rules, intel=known, builtin_keywords=tuple(BUILTIN_LISTS)))
 
 
 class MainWindow(QObject):
