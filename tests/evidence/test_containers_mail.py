@@ -264,3 +264,38 @@ def test_attachment_in_a_mailbox_on_disk_is_linked_to_the_smtp_capture(tmp_path:
     files = _files(case)
     assert files["/Inbox.mbox!00001 Invoice für December.eml!report.bin"]["sha256"] == carried["report.bin"]
     assert os.path.getsize(capture) > len(invoice)
+
+
+# ------------------------------------------------------------------ hostile input, without a scan
+
+
+def test_hostile_attachment_names_stay_one_name() -> None:
+    from cybertriage.evidence.base import BytesContent, ObjectRef
+    from cybertriage.evidence.containers import ContainerLimits
+    from cybertriage.evidence.containers.mail import EmlContainer
+
+    message = (b"From: a@example.org\r\nMessage-ID: <h@example.org>\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+               + b"".join(b"--B\r\nContent-Disposition: attachment; filename=\"" + name + b"\"\r\n\r\nx\r\n"
+                          for name in (b"../../etc/passwd", b"..\\\\evil.exe", b"same.txt", b"same.txt", b"\x07bell"))
+               + b"--B--\r\n")
+    with EmlContainer(BytesContent(message), ObjectRef("/m.eml"), ContainerLimits()) as container:
+        names = [member.name for member in container.members]
+    assert len(names) == len(set(names)) == 5
+    assert all("/" not in name and "\\" not in name and name.isprintable() for name in names)
+    assert "same.txt" in names and "same (2).txt" in names
+
+
+def test_a_flood_of_messages_is_cut_at_the_member_limit_and_said() -> None:
+    from cybertriage.analyzers.base import Item, Settings
+    from cybertriage.analyzers.mail import MailMessages
+    from cybertriage.evidence.base import BytesContent, EvidenceObject
+
+    box = b"".join(b"From a@example.org Tue Dec  1 10:00:00 2026\nFrom: a@example.org\nMessage-ID: <%d@x>\n\nhi\n" % n
+                   for n in range(50))
+    obj = EvidenceObject(path="/flood.mbox", name="flood.mbox", size=len(box), content=BytesContent(box))
+    item = Item(obj, head=box[:4096], data=box, content_read=True)
+    found = list(MailMessages(Settings(archive_max_members=10)).analyze(item))
+    children = [o for o in found if isinstance(o, EvidenceObject)]
+    assert len(children) == 10
+    assert [f.rule for f in found if not isinstance(f, EvidenceObject)] == ["too-many-members"]
+    assert any("40 items past the member limit" in reason for _, reason in item.skipped)
