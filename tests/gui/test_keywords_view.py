@@ -12,12 +12,12 @@ from PySide6.QtWidgets import QTreeWidgetItem
 from cybertriage.case import browse
 from cybertriage.gui.keywords_view import ROLE, KeywordsView
 from tests.conftest import run_cli
+from tests.gui.test_window import open_case
 
 TEXT = "Ledger handed over at the docks.\nThe LEDGER copy stays; no other ledger.\n"
 
 
-@pytest.fixture
-def keyword_view(qtbot, tmp_path: Path):
+def _scan(tmp_path: Path) -> Path:
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "note.txt").write_bytes(TEXT.encode("utf-16"))
@@ -26,6 +26,12 @@ def keyword_view(qtbot, tmp_path: Path):
     result = run_cli("scan", evidence, "--case", tmp_path / "case", "--keywords", terms, "--no-yara", "--quiet",
                      "--builtin-keywords", "none")
     assert result.code == 0, result.stderr
+    return tmp_path / "case"
+
+
+@pytest.fixture
+def keyword_view(qtbot, tmp_path: Path):
+    _scan(tmp_path)
     opened: list[int] = []
     view = KeywordsView(opened.append)
     qtbot.addWidget(view.widget)
@@ -70,3 +76,13 @@ def test_tree_groups_hits_and_a_place_is_highlighted_in_the_text(qtbot, keyword_
     view.file_button.click()
     assert len(opened) == 1 and opened[0] == places[1].data(0, ROLE)[3]
     assert "3 hits" not in view.count_label.text() and "4 hits" in view.count_label.text()
+
+
+def test_the_window_has_the_tab_and_reads_the_case_when_it_is_shown(qtbot, main_window, tmp_path: Path) -> None:
+    case = _scan(tmp_path)
+    open_case(qtbot, main_window, case)
+    view = main_window.keywords
+    assert view.tree.topLevelItemCount() == 0  # read when the tab is shown, not before
+    main_window.tabs.setCurrentWidget(view.widget)
+    assert main_window.tabs.tabText(main_window.tabs.currentIndex()) == "Keyword Hits"
+    assert view.tree.topLevelItemCount() == 1 and "4 hits" in view.count_label.text()
