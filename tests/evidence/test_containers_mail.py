@@ -299,3 +299,14 @@ def test_a_flood_of_messages_is_cut_at_the_member_limit_and_said() -> None:
     assert len(children) == 10
     assert [f.rule for f in found if not isinstance(f, EvidenceObject)] == ["too-many-members"]
     assert any("40 items past the member limit" in reason for _, reason in item.skipped)
+
+
+def test_a_pst_message_and_its_attachment_are_read_back_as_scanned(mail_case: MailCase, tmp_path: Path) -> None:
+    files = _files(mail_case.case)
+    message = "/dist-list.pst!Top of Personal Folders/Calendar/00001 Test appointment.eml"
+    wanted = [files[message], files[f"{message}!attachment-1"]]
+    args = [arg for row in wanted for arg in ("--file", str(row["id"]))]
+    result = run_cli("extract", "--case", mail_case.case, *args, "-o", tmp_path / "out")
+    assert result.code == 0, result.stderr  # extract reads each again through the chain and checks its sha256
+    digests = {_sha256(p.read_bytes()) for p in (tmp_path / "out").iterdir() if p.name != "export-manifest.csv"}
+    assert digests == {row["sha256"] for row in wanted}
