@@ -157,8 +157,9 @@ def internet_form(message: Any, problems: list[str]) -> bytes:
         mime.attach(_part("application", "octet-stream", data, name))
     # The same bytes each time the message is made (read back, extracted and verified): a boundary drawn from its
     # parts, not at random.
-    for part in mime.get_payload():
-        digest.update(str(part.get_payload()).encode("ascii", "replace"))
+    for part in mime.walk():
+        if part is not mime:
+            digest.update(str(part.get_payload()).encode("ascii", "replace"))
     mime.set_boundary(f"=_{digest.hexdigest()[:40]}")
     try:
         return mime.as_bytes(policy=email.policy.compat32)
