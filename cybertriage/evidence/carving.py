@@ -34,14 +34,20 @@ BLKLS = "blkls"
 CARVED_PREFIX = "$Carved/"  # carved objects' paths: never a filesystem's, whose paths start with '/'
 POLL_SECONDS = 0.2
 SECTOR = 512
+FREE_MARGIN = 1024 * 1024 * 1024  # left free on the case folder's disk beside the copy of the unallocated space
 # PhotoRec's options: the whole work file as one unknown volume, every file type it knows, paranoid checks
 # (a file whose structure does not hold is dropped rather than kept broken).
 PHOTOREC_COMMAND = "partition_none,options,paranoid,fileopt,everything,enable,search"
+_FREE_BLOCK = re.compile(rb"^(\d+)\|f\r?$", re.MULTILINE)
 _CARVED_NAME = re.compile(r"^f(?P<sector>\d+)(?P<rest>.*)$")
 
 
 class CarvingStopped(Exception):
     """A carving tool made no progress for the stall time, or failed; what it carved before is kept."""
+
+
+class NoRoom(CarvingStopped):
+    """The unallocated space, copied for PhotoRec into the case folder while it carves, would not fit there."""
 
 
 def carver_missing() -> str | None:
@@ -118,21 +124,24 @@ class UnallocatedMap:
         return ranges
 
 
-def unallocated_map(listing: Iterator[str], volume: Volume) -> UnallocatedMap:
-    """Read `blkls -l` (a header, then `address|f` per unallocated block) into runs of consecutive blocks."""
+def unallocated_map(listing: bytes, volume: Volume) -> UnallocatedMap:
+    """Read `blkls -l` (a header, then `address|f` per unallocated block, in order) into runs of consecutive
+    blocks. A volume has millions of blocks: the addresses are found by one regular expression over the whole text,
+    and a run is made only where they stop being consecutive."""
     runs: list[UnallocatedRun] = []
+    block = volume.block_size
+    first = previous = -2
     output = 0
-    for line in listing:
-        address, _, flag = line.strip().partition("|")
-        if flag != "f" or not address.isdigit():
-            continue
-        image = volume.offset + int(address) * volume.block_size
-        last = runs[-1] if runs else None
-        if last is not None and last.image_offset + last.length == image:
-            runs[-1] = UnallocatedRun(last.output_offset, last.image_offset, last.length + volume.block_size)
-        else:
-            runs.append(UnallocatedRun(output, image, volume.block_size))
-        output += volume.block_size
+    for found in _FREE_BLOCK.finditer(listing):
+        address = int(found[1])
+        if address != previous + 1:
+            if first >= 0:
+                runs.append(UnallocatedRun(output, volume.offset + first * block, (previous - first + 1) * block))
+                output += (previous - first + 1) * block
+            first = address
+        previous = address
+    if first >= 0:
+        runs.append(UnallocatedRun(output, volume.offset + first * block, (previous - first + 1) * block))
     return UnallocatedMap(runs)
 
 
@@ -220,10 +229,13 @@ def carve_volume(image_files: list[Path], volume: Volume, work: Path, stall_seco
     unallocated = work / "unallocated.raw"
     with open(listing, "wb") as out:
         _Watched([BLKLS, "-l", "-o", sector_offset, *images], work, out, stall_seconds, cancelled).run()
-    with open(listing, encoding="utf-8", errors="replace") as lines:
-        blocks = unallocated_map(lines, volume)
+    blocks = unallocated_map(listing.read_bytes(), volume)
     if blocks.size == 0:
         return
+    room = shutil.disk_usage(work).free - FREE_MARGIN
+    if blocks.size > room:
+        raise NoRoom(f"unallocated space of {blocks.size} bytes, more than the case folder's disk has free "
+                     f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
     with open(unallocated, "wb") as out:
         _Watched([BLKLS, "-o", sector_offset, *images], work, out, stall_seconds, cancelled).run()
     if unallocated.stat().st_size != blocks.size:

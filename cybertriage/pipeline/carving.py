@@ -23,6 +23,7 @@ from ..evidence.carving import (
     CarvedFile,
     CarvingStopped,
     FileContent,
+    NoRoom,
     Volume,
     block_size,
     carve_volume,
@@ -83,6 +84,8 @@ class CarvedSource(EvidenceSource):
             try:
                 yield from self._carve(Volume(partition.offset, size), work, cancelled)
                 self.ledger.processed(STAGE)
+            except NoRoom as error:
+                self.ledger.skipped(STAGE, "not carved: no room for its unallocated space", where, str(error))
             except CarvingStopped as error:
                 self.ledger.skipped(STAGE, "carving stopped", where, str(error))
                 self.problems.append(f"carving stopped: {error} ({where}); what was carved before is kept")

@@ -19,7 +19,9 @@ class ScanOptions:
     verify_images: bool = True
     settings: Settings = field(default_factory=Settings)  # analyzer limits and the YARA rule paths
     listing_stall_seconds: float = LISTING_STALL_SECONDS  # a disk listing making no progress this long is stopped
-    carve: bool = False  # carve each volume's unallocated space (PhotoRec) once its files are examined
+    # Carve each volume's unallocated space (PhotoRec) once its files are examined. Off unless asked (--carve): it
+    # costs seconds a volume, but needs room for a copy of the volume's unallocated space in the case folder.
+    carve: bool = False
 
 
 @dataclass

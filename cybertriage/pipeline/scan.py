@@ -75,7 +75,7 @@ class Scan:
         return {"jobs": self.options.jobs, "analyzers": {a.NAME: a.VERSION for a in self.analyzers},
                 "yara": self.settings.rule_paths is not None,
                 "rules": [str(p) for p in self.settings.rule_paths or ()],
-                "verify_images": self.options.verify_images,
+                "verify_images": self.options.verify_images, "carve": self.options.carve,
                 **(self.settings.intel.record() if self.settings.intel else {})}
 
     def _start(self, db: Any) -> int:

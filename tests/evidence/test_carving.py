@@ -207,3 +207,15 @@ def test_a_hanging_carver_is_stopped(carving_image: tuple[Path, Path], tmp_path:
     except carving.CarvingStopped as error:
         stopped = str(error)
     assert stopped is not None and "no progress for 1 s" in stopped
+
+
+def test_no_room_for_the_unallocated_space(carving_image: tuple[Path, Path], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy of the unallocated space must fit in the case folder's disk, with a margin: else nothing is run."""
+    monkeypatch.setattr(carving, "FREE_MARGIN", shutil.disk_usage(tmp_path).free)
+    size = carving.block_size(pytsk3.Img_Info(str(carving_image[0])), START_SECTOR * 512)
+    assert size is not None
+    with pytest.raises(carving.NoRoom):
+        list(carving.carve_volume([carving_image[0]], carving.Volume(START_SECTOR * 512, size), tmp_path, 60.0,
+                                  threading.Event()))
+    assert not (tmp_path / "unallocated.raw").exists()

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Benchmark section "carve" (issue 19): carving a 1 GiB volume, cybertriage against PhotoRec alone.
+
+Not a test. It builds (or reuses) WORK/carve-1g.img: an MBR partition table and one FAT32 volume of 1 GiB,
+filled with pictures (JPEG and PNG of noise, which nothing compresses) and random binary files, half of which are
+then deleted, so that about half of the volume is unallocated and holds carvable files. Then, with the image in
+the page cache for both:
+
+  reference    photorec /cmd IMAGE 1,…,freespace,search      (PhotoRec alone, its own free-space reading)
+  stage        the scan's carving stage alone (pipeline/carving.py: blkls, PhotoRec, each carved file hashed and
+               kept in the case), on the volume the scan found
+  scans        cybertriage scan IMAGE --carve, and --no-carve (the rest of a scan: listing, hashing, YARA…)
+
+and prints the wall times, the files each found and the stage's ratio to PhotoRec alone. bench/containers.py runs
+it as `--only carve`; it also runs alone: .venv/bin/python bench/container_carving.py [--size-mib N] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START_SECTOR = 2048
+ENV = {**os.environ, "LC_ALL": "C.UTF-8", "MTOOLS_SKIP_CHECK": "1", "TERM": "dumb"}
+PHOTOREC_OPTIONS = "options,paranoid,fileopt,everything,enable,freespace,search"
+
+
+def _picture(rng: random.Random, fmt: str) -> bytes:
+    from PIL import Image
+
+    width, height = rng.randrange(200, 500), rng.randrange(200, 400)
+    image = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
+    out = io.BytesIO()
+    image.save(out, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def build_image(path: Path, size_mib: int, seed: int = 1) -> Path:
+    """A disk with one FAT32 volume, about 90 % filled, then half of its files deleted."""
+    if path.exists():
+        return path
+    rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(dir=path.parent))
+    try:
+        volume = work / "volume.fat"
+        with open(volume, "wb") as out:
+            out.truncate(size_mib * 1024 * 1024)
+        subprocess.run(["mkfs.fat", "-F", "32", "-s", "8", str(volume)], check=True, capture_output=True, env=ENV)
+        files = work / "files"
+        files.mkdir()
+        total, index = 0, 0
+        while total < size_mib * 1024 * 1024 * 0.9:
+            kind = index % 3
+            data = _picture(rng, "JPEG") if kind == 0 else _picture(rng, "PNG") if kind == 1 else \
+                rng.randbytes(rng.randrange(64 * 1024, 4 * 1024 * 1024))
+            name = files / f"file{index:05d}.{('jpg', 'png', 'bin')[kind]}"
+            name.write_bytes(data)
+            total += len(data)
+            index += 1
+        names = sorted(files.iterdir())
+        subprocess.run(["mcopy", "-i", str(volume), *map(str, names), "::/"], check=True, env=ENV)
+        doomed = [f"::/{p.name}" for i, p in enumerate(names) if i % 2 == 0]
+        for start in range(0, len(doomed), 200):
+            subprocess.run(["mdel", "-i", str(volume), *doomed[start:start + 200]], check=True, env=ENV)
+        disk = work / "disk.img"
+        with open(disk, "wb") as out:
+            out.truncate((START_SECTOR * 512) + volume.stat().st_size)
+        subprocess.run(["sfdisk", "-q", str(disk)], input=f"start={START_SECTOR}, type=c\n", text=True, check=True,
+                       capture_output=True)
+        subprocess.run(["dd", f"if={volume}", f"of={disk}", "bs=4M", f"seek={START_SECTOR * 512}", "oflag=seek_bytes",
+                        "conv=notrunc,sparse", "status=none"], check=True)
+        disk.rename(path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return path
+
+
+def _warm(path: Path) -> None:
+    with open(path, "rb") as image:
+        while image.read(16 * 1024 * 1024):
+            pass
+
+
+def _timed(command: list[str], cwd: Path) -> float:
+    started = time.monotonic()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    return time.monotonic() - started
+
+
+def photorec_alone(image: Path, work: Path) -> tuple[float, int]:
+    """PhotoRec's own run over the volume's free space: (seconds, files carved)."""
+    out = work / "photorec"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    seconds = _timed(["photorec", "/log", "/d", str(out / "recup"), "/cmd", str(image), f"1,{PHOTOREC_OPTIONS}"], out)
+    carved = sum(1 for p in out.glob("recup.*/*") if p.name != "report.xml")
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds, carved
+
+
+def cybertriage_scan(image: Path, work: Path, carve: bool) -> tuple[float, int]:
+    """A scan of the image (--carve or --no-carve): (seconds, objects under $Carved/)."""
+    case = work / f"case-{'carve' if carve else 'no-carve'}"
+    shutil.rmtree(case, ignore_errors=True)
+    seconds = _timed([sys.executable, "-m", "cybertriage", "scan", str(image), "--case", str(case), "--quiet",
+                      "--carve" if carve else "--no-carve"], REPO)
+    import sqlite3
+
+    with sqlite3.connect(case / "case.db") as db:
+        carved = db.execute("SELECT count(*) FROM files WHERE path LIKE '$Carved/%'").fetchone()[0]
+    shutil.rmtree(case, ignore_errors=True)
+    return seconds, carved
+
+
+def carving_stage(image: Path, work: Path) -> tuple[float, int]:
+    """The scan's carving stage over the image's volumes, as a scan runs it once the files are listed:
+    (seconds, files carved)."""
+    import threading
+
+    sys.path.insert(0, str(REPO))
+    from cybertriage.evidence.carving import block_size
+    from cybertriage.evidence.disk import DiskImage
+    from cybertriage.pipeline.carving import CarvedSource
+
+    disk = DiskImage(image)
+    disk.partitions = disk._volumes()  # what the listing finds first; the carving stage needs no more of it
+    for partition in disk.partitions:
+        partition.filesystem = "found" if block_size(disk.image, partition.offset) else None
+    case = Path(tempfile.mkdtemp(dir=work))
+    try:
+        started = time.monotonic()
+        carved = list(CarvedSource(disk, case, 60.0).objects(threading.Event()))
+        return time.monotonic() - started, len(carved)
+    finally:
+        shutil.rmtree(case, ignore_errors=True)
+        disk.close()
+
+
+def carve(work: Path, size_mib: int = 1024) -> dict[str, float | int]:
+    """The carve section: PhotoRec alone against the scan's carving stage on a SIZE_MIB volume."""
+    work.mkdir(parents=True, exist_ok=True)
+    image = build_image(work / f"carve-{size_mib}m.img", size_mib)
+    _warm(image)
+    reference, reference_files = photorec_alone(image, work)
+    _warm(image)
+    stage, stage_files = carving_stage(image, work)
+    _warm(image)
+    without, _ = cybertriage_scan(image, work, carve=False)
+    _warm(image)
+    with_carving, carved = cybertriage_scan(image, work, carve=True)
+    result: dict[str, float | int] = {
+        "volume_mib": size_mib, "photorec_seconds": round(reference, 2), "photorec_files": reference_files,
+        "carving_stage_seconds": round(stage, 2), "carving_stage_files": stage_files,
+        "ratio_stage_to_photorec": round(stage / reference, 2) if reference else 0.0,
+        "scan_no_carve_seconds": round(without, 2), "scan_carve_seconds": round(with_carving, 2),
+        "carved_objects": carved}
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def section(args: argparse.Namespace) -> dict[str, float | int]:
+    """bench/containers.py's "carve" section, on its work folder."""
+    return carve(args.work, getattr(args, "carve_size_mib", 1024))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / "work")
+    args = parser.parse_args()
+    carve(args.work, args.size_mib)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
