@@ -120,3 +120,26 @@ def test_an_encrypted_document_is_counted_not_opened(scanned: tuple[Path, dict[s
     text = report.read_text(encoding="utf-8")
     assert "1 object(s) that could hold others were not opened" in text
     assert "1 embedded: encrypted document: not examined" in text
+
+
+def test_damaged_documents_are_ledger_lines_not_tracebacks() -> None:
+    """A document cut short, a VBA source whose copy tokens point nowhere, and a VBA bomb: the container says why."""
+    from cybertriage.evidence.base import BytesContent, ObjectRef
+    from cybertriage.evidence.containers import ContainerError, ContainerLimits
+    from cybertriage.evidence.containers.ole import OleContainer, VbaError, decompress_vba
+
+    data = (DATA / "embedded-simple-2007.doc").read_bytes()
+    for cut in (600, len(data) // 2, len(data) - 100):
+        try:
+            container = OleContainer(BytesContent(data[:cut]), ObjectRef("cut.doc"), ContainerLimits())
+        except ContainerError:
+            continue
+        assert all(member.size >= 0 for member in container.members)
+    with pytest.raises(VbaError):
+        decompress_vba(b"\x01\x02\xb0\x01\xff\xff")  # a copy token before anything was written
+    # One chunk (MS-OVBA 2.4.1.1): header 0xB003 (compressed, 6 bytes), flags 0b10, the literal 'a', then a copy token
+    # of offset 1 and length 4095 (0x0FFC + 3): 4096 bytes of 'a'. A hundred of them is a bomb for a 40 KiB limit.
+    chunk = b"\x03\xb0\x02a" + (4092).to_bytes(2, "little")
+    assert decompress_vba(b"\x01" + chunk) == b"a" * 4096
+    with pytest.raises(VbaError):
+        decompress_vba(b"\x01" + chunk * 100, 40960)

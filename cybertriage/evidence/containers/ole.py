@@ -29,8 +29,9 @@ class VbaError(ValueError):
     """A VBA project's compressed stream or dir stream that does not follow MS-OVBA."""
 
 
-def decompress_vba(data: bytes) -> bytes:
-    """MS-OVBA 2.4.1's decompression of a CompressedContainer (a module's source, the dir stream)."""
+def decompress_vba(data: bytes, limit: int = 64 * 1024 * 1024) -> bytes:
+    """MS-OVBA 2.4.1's decompression of a CompressedContainer (a module's source, the dir stream), at most `limit`
+    bytes of it: a chunk of 3 bytes can stand for 4096, so a hostile stream inflates more than a thousandfold."""
     if not data or data[0] != 1:
         raise VbaError("no compressed container signature")
     out = bytearray()
@@ -43,6 +44,8 @@ def decompress_vba(data: bytes) -> bytes:
             out += data[position:position + VBA_CHUNK]
             position += VBA_CHUNK
             continue
+        if len(out) > limit:
+            raise VbaError(f"decompresses past {limit} bytes")
         start = len(out)
         while position < end:
             flags = data[position]
@@ -215,7 +218,7 @@ class OleContainer(Container):
                 if data is None:
                     continue
                 try:
-                    source = decompress_vba(data[module.offset:])
+                    source = decompress_vba(data[module.offset:], self.limits.member_limit)
                 except VbaError as error:
                     self.problems.append(f"{'/'.join(stream)}: module source unreadable: {error}")
                     continue
