@@ -219,3 +219,15 @@ def test_no_room_for_the_unallocated_space(carving_image: tuple[Path, Path], tmp
         list(carving.carve_volume([carving_image[0]], carving.Volume(START_SECTOR * 512, size), tmp_path, 60.0,
                                   threading.Event()))
     assert not (tmp_path / "unallocated.raw").exists()
+
+
+def test_blkls_offsets_to_image_ranges() -> None:
+    """A carved file that runs across a gap of allocated blocks comes from two stretches of the image. blkls -l's
+    form (Sleuth Kit's blkls(1)): a header, then `address|f` for each unallocated block, in order."""
+    listing = b"class|host|image|first_time|unit\nblkls|vm||0|Sector\naddr|alloc\n10|f\n11|f\n20|f\n21|f\n22|f\n"
+    blocks = carving.unallocated_map(listing, carving.Volume(offset=1_048_576, block_size=512))
+    assert blocks.size == 5 * 512
+    # bytes 700..1699 of blkls's output: 324 bytes of block 11, then 676 bytes from block 20 on
+    assert blocks.image_ranges(700, 1000) == [(1_048_576 + 11 * 512 + 188, 324), (1_048_576 + 20 * 512, 676)]
+    assert blocks.image_ranges(0, 1024) == [(1_048_576 + 10 * 512, 1024)]  # two blocks in a row: one range
+    assert blocks.image_ranges(2500, 500) == [(1_048_576 + 22 * 512 + 452, 60)]  # cut at the end of the space
