@@ -175,13 +175,48 @@ def _headers(message: Any) -> list[tuple[str, Any]]:
         if kept:
             return kept
     # A From header always, so that the message made here is recognised as one and opened in its turn.
-    made: list[tuple[str, Any]] = [("From", Header(getattr(message, "sender_name", None) or "", "utf-8"))]
+    properties = _string_properties(message)
+    sender = getattr(message, "sender_name", None) or properties.get(0x0C1A, "")
+    address = properties.get(0x5D01) or properties.get(0x0C1F, "")
+    if "@" in address and address != sender:
+        sender = f"{sender} <{address}>" if sender else address
+    made: list[tuple[str, Any]] = [("From", _header(sender))]
+    for name, tag in (("To", 0x0E04), ("Cc", 0x0E03)):  # PidTagDisplayTo, PidTagDisplayCc
+        if properties.get(tag):
+            made.append((name, _header(properties[tag])))
     if subject := getattr(message, "subject", None):
-        made.append(("Subject", Header(subject, "utf-8")))
+        made.append(("Subject", _header(subject)))
     sent = getattr(message, "client_submit_time", None) or getattr(message, "delivery_time", None)
     if isinstance(sent, dt.datetime):
         made.append(("Date", email.utils.format_datetime(sent.replace(tzinfo=dt.timezone.utc))))
+    for name, tag in (("Message-ID", 0x1035), ("In-Reply-To", 0x1042)):  # PidTagInternetMessageId, PidTagInReplyToId
+        if properties.get(tag):
+            made.append((name, properties[tag]))
     return made
+
+
+def _header(text: str) -> str | Header:
+    """A header value on one line (a property holding a line end makes no header of its own), as it is when
+    ASCII, else in RFC 2047 encoded words."""
+    text = " ".join(text.split())
+    return text if text.isascii() else Header(text, "utf-8")
+
+
+# The string properties headers are made of when a message kept no transport headers (one sent from the store).
+_HEADER_PROPERTIES = frozenset({0x0C1A, 0x0C1F, 0x5D01, 0x0E04, 0x0E03, 0x1035, 0x1042})
+
+
+def _string_properties(message: Any) -> dict[int, str]:
+    """Property tag → text of the message's string properties that headers are made of (unreadable ones left out)."""
+    found: dict[int, str] = {}
+    try:
+        entries = message.get_record_set(0).entries if message.number_of_record_sets else ()
+        for entry in entries:
+            if entry.entry_type in _HEADER_PROPERTIES and entry.value_type in (0x001E, 0x001F):
+                found[entry.entry_type] = " ".join((entry.get_data_as_string() or "").split())
+    except _PFF_ERRORS:
+        pass
+    return found
 
 
 def _body(message: Any, name: str) -> bytes:
