@@ -310,3 +310,29 @@ def test_a_pst_message_and_its_attachment_are_read_back_as_scanned(mail_case: Ma
     assert result.code == 0, result.stderr  # extract reads each again through the chain and checks its sha256
     digests = {_sha256(p.read_bytes()) for p in (tmp_path / "out").iterdir() if p.name != "export-manifest.csv"}
     assert digests == {row["sha256"] for row in wanted}
+
+
+def test_a_store_message_without_transport_headers_gets_them_from_its_properties() -> None:
+    """A message sent from the store keeps no transport headers: the Internet form is made from the properties
+    put in here (a stand-in for libpff's message), and a line end in one makes no header of its own."""
+    from types import SimpleNamespace
+
+    from cybertriage.analyzers.mail import internet_values
+    from cybertriage.evidence.containers.mail import parse_message
+    from cybertriage.evidence.containers.pst import internet_form
+
+    def entry(tag: int, text: str) -> SimpleNamespace:
+        return SimpleNamespace(entry_type=tag, value_type=0x1F, get_data_as_string=lambda: text)
+
+    properties = [entry(0x5D01, "mallory@example.org"), entry(0x0E04, "Bob; Carol"), entry(0x0E03, "Dave"),
+                  entry(0x1035, "<sent-1@example.org>"), entry(0x1042, "<earlier@example.org>")]
+    message = SimpleNamespace(
+        transport_headers=None, sender_name="Mallory\r\nBcc: hidden@example.org", subject="Quarterly figures",
+        client_submit_time=None, delivery_time=None, plain_text_body=b"see attached", html_body=None, rtf_body=None,
+        attachments=[SimpleNamespace(long_filename="figures.xlsx", size=3, read_buffer=lambda size: b"abc")],
+        number_of_record_sets=1, get_record_set=lambda number: SimpleNamespace(entries=properties))
+    values = internet_values(parse_message(internet_form(message, [])))
+    assert values["from"] == "Mallory Bcc: hidden@example.org <mallory@example.org>"
+    assert (values["to"], values["cc"], values["subject"]) == ("Bob; Carol", "Dave", "Quarterly figures")
+    assert (values["message_id"], values["in_reply_to"]) == ("<sent-1@example.org>", "<earlier@example.org>")
+    assert "bcc" not in {name.lower() for name in parse_message(internet_form(message, [])).keys()}
