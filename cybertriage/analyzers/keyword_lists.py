@@ -28,6 +28,7 @@ from ..errors import UsageError
 from .indicators import domain
 
 REGEX_TIMEOUT = 2.0  # seconds one examiner's pattern may run over one object's text
+Checked = tuple[str, int]  # a built-in list's value found, normalised, and how many characters of the text it used
 PROBE_TIMEOUT = 0.25  # seconds a pattern may take over a 40-character probe before it is refused as catastrophic
 
 
@@ -40,7 +41,7 @@ class Term:
     kind: str  # "literal", "regex", "fuzzy" or "builtin"
     pattern: regex.Pattern[str]
     folded: bool = False
-    check: Callable[[str], str | None] | None = None  # a built-in's checksum: the value normalised, or None
+    check: Callable[[str], Checked | None] | None = None  # a built-in's checksum: the value and its length, or None
     pieces: tuple[str, ...] = ()  # a fuzzy term's parts, one of which any match holds exactly (searched first)
 
 
@@ -144,24 +145,33 @@ def read_keyword_file(path: Path) -> KeywordList:
 # Express, Discover, JCB, Diners Club, UnionPay, Maestro; a Luhn-valid number outside them is a coincidence.
 _CARD_PREFIXES = regex.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8])|"
                                r"3(?:0[0-5]|09|[68])|62|5[06-8]|6[37]")
+_GROUP_ENDS = regex.compile(r"\d(?=[ ().-]|$)")
 
 
-def card_number(found: str) -> str | None:
+def _group_prefixes(found: str) -> list[str]:
+    """The text cut after each of its groups of digits, longest first: a number written in groups may run into the
+    next one ("+44 20 7946 0958 4111 1111 …")."""
+    return [found[:match.end()] for match in reversed(list(_GROUP_ENDS.finditer(found)))]
+
+
+def card_number(found: str) -> Checked | None:
     """A payment card number: 13 to 19 digits, a network's prefix, the Luhn check digit right."""
-    digits = found.replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2 or not _CARD_PREFIXES.match(digits):
-        return None
-    return digits if luhn.is_valid(digits) else None
+    for prefix in _group_prefixes(found):
+        digits = prefix.replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _CARD_PREFIXES.match(digits) and luhn.is_valid(digits):
+            return digits, len(prefix)
+    return None
 
 
-def iban_number(found: str) -> str | None:
+def iban_number(found: str) -> Checked | None:
     """An IBAN: the longest start of the text that is one (a spaced IBAN may run into the next word)."""
     compact = found.replace(" ", "").upper()
     if not compact[2:4].isdigit():  # ISO 13616's check digits are digits; stdnum would read a letter as 10 to 35
         return None
     for end in range(len(compact), 14, -1):
         if iban.is_valid(compact[:end], check_country=False):  # a bank registry's check would miss a new bank
-            return compact[:end]
+            used = [index for index, char in enumerate(found) if char != " "][end - 1] + 1
+            return compact[:end], used
     return None
 
 
@@ -202,11 +212,11 @@ def _segwit(address: str) -> bool:
     return True
 
 
-def bitcoin_address(found: str) -> str | None:
+def bitcoin_address(found: str) -> Checked | None:
     """A Bitcoin mainnet address whose checksum holds: base58check (P2PKH, P2SH) or bech32/bech32m."""
     if found[:3].lower() == "bc1":
-        return found.lower() if _segwit(found) else None
-    return found if bitcoin.is_valid(found) else None
+        return (found.lower(), len(found)) if _segwit(found) else None
+    return (found, len(found)) if bitcoin.is_valid(found) else None
 
 
 def eip55(address: str) -> str:
@@ -217,29 +227,32 @@ def eip55(address: str) -> str:
     return "0x" + "".join(char.upper() if int(nibble, 16) >= 8 else char for char, nibble in zip(plain, digest))
 
 
-def ethereum_address(found: str) -> str | None:
+def ethereum_address(found: str) -> Checked | None:
     """An Ethereum address: 0x and 40 hex digits; in mixed case its EIP-55 checksum must hold."""
     body = found[2:]
     if body.lower() != body and body.upper() != body and eip55(found) != "0x" + body:
         return None
-    return "0x" + body.lower()
+    return "0x" + body.lower(), len(found)
 
 
-def email_address(found: str) -> str | None:
+def email_address(found: str) -> Checked | None:
     """An e-mail address whose domain is a name under an ICANN top-level domain."""
     local, _, name = found.rpartition("@")
     host = domain(name)
-    return f"{local}@{host}" if local and host else None
+    return (f"{local}@{host}", len(found)) if local and host else None
 
 
-def phone_number(found: str) -> str | None:
+def phone_number(found: str) -> Checked | None:
     """A phone number in international form: + and 8 to 15 digits (E.164), written with spaces, dots, dashes or a
-    bracketed area code."""
-    digits = "".join(char for char in found if char.isdigit())
-    return "+" + digits if 8 <= len(digits) <= 15 and len(set(digits)) > 2 else None
+    bracketed area code; the longest run of its groups that is one."""
+    for prefix in _group_prefixes(found):
+        digits = "".join(char for char in prefix if char.isdigit())
+        if 8 <= len(digits) <= 15 and len(set(digits)) > 2:
+            return "+" + digits, len(prefix)
+    return None
 
 
-def _builtin(name: str, description: str, pattern: str, check: Callable[[str], str | None]) -> KeywordList:
+def _builtin(name: str, description: str, pattern: str, check: Callable[[str], Checked | None]) -> KeywordList:
     return KeywordList(name, (Term(description, "builtin", regex.compile(pattern), check=check),), builtin=True)
 
 

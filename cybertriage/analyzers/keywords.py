@@ -95,22 +95,29 @@ def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: di
     haystack = texts["folded" if term.folded else "lower" if term.kind == "literal" else "text"]
     timeout = max(0.01, min(REGEX_TIMEOUT, ends - time.monotonic()))
     try:
-        for match in _matches(term, haystack, timeout):
-            start, end = match.span()
-            if term.check is not None:
-                value = term.check(texts["text"][start:end])
-                if value is None:
-                    continue
-                compact = texts["text"][start:end].replace(" ", "")
-                if len(value) < len(compact) and compact.upper().startswith(value.upper()):  # an IBAN ran on
-                    end = start + _spaced_length(texts["text"], start, len(value))
-                key = (keywords.name, value)
-            else:
-                key = (keywords.name, term.text)
-            if start == end or not _add(matching, key, start, end):
+        found = _checked(term, haystack, timeout) if term.check is not None else (
+            (match.start(), match.end(), term.text) for match in _matches(term, haystack, timeout))
+        for start, end, value in found:
+            if start == end or not _add(matching, (keywords.name, value), start, end):
                 break
     except TimeoutError:
         matching.unfinished.append(f"{keywords.name}: {term.text} timed out")
+
+
+def _checked(term: Term, text: str, timeout: float) -> Iterator[tuple[int, int, str]]:
+    """A built-in term's values whose checksum holds: (start, end, value). The search goes on right after the part a
+    value used, so that a candidate that ran into the next number (an IBAN, then a card) leaves it to be found."""
+    assert term.check is not None
+    ends = time.monotonic() + timeout
+    at = 0
+    while (match := term.pattern.search(text, at, timeout=max(0.001, ends - time.monotonic()))) is not None:
+        checked = term.check(match.group())
+        if checked is None:
+            at = match.start() + 1
+            continue
+        value, used = checked
+        yield match.start(), match.start() + used, value
+        at = match.start() + max(used, 1)
 
 
 def _matches(term: Term, haystack: str, timeout: float) -> Iterator[regex.Match[str]]:
@@ -154,17 +161,6 @@ def _merged(windows: list[tuple[int, int]], haystack: str) -> Iterator[tuple[int
         current = (start, end)
     if current is not None:
         yield current
-
-
-def _spaced_length(text: str, start: int, characters: int) -> int:
-    """How long, in the text, the first `characters` non-space characters from `start` are."""
-    seen = 0
-    for index in range(start, len(text)):
-        if text[index] != " ":
-            seen += 1
-            if seen == characters:
-                return index - start + 1
-    return len(text) - start
 
 
 def match_text(lists: Iterable[KeywordList], text: str, time_limit: float = TIME_LIMIT) -> Matching:

@@ -49,23 +49,27 @@ def _one_changed_in_kind(value: str, start: int) -> list[str]:
 
 @pytest.mark.parametrize("number", CARDS)
 def test_card_numbers_and_their_near_misses(number: str) -> None:
-    assert kl.card_number(number) == number
-    assert kl.card_number(" ".join(number[i:i + 4] for i in range(0, len(number), 4))) == number
+    assert kl.card_number(number) == (number, len(number))
+    spaced = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    assert kl.card_number(spaced) == (number, len(spaced))
+    assert kl.card_number(spaced + " 12345") == (number, len(spaced))  # ran into the next number
     misses = _one_changed(number, string.digits)
     assert misses and not [miss for miss in misses if kl.card_number(miss)]
 
 
 @pytest.mark.parametrize("number", IBANS)
 def test_ibans_and_their_near_misses(number: str) -> None:
-    assert kl.iban_number(number) == number
-    assert kl.iban_number(" ".join(number[i:i + 4] for i in range(0, len(number), 4))) == number
+    assert kl.iban_number(number) == (number, len(number))
+    spaced = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    assert kl.iban_number(spaced) == (number, len(spaced))
+    assert kl.iban_number(spaced + " GB29 NWBK") == (number, len(spaced))
     misses = _one_changed_in_kind(number, start=2)
-    assert not [miss for miss in misses if kl.iban_number(miss) == miss]
+    assert not [miss for miss in misses if kl.iban_number(miss) == (miss, len(miss))]
 
 
 @pytest.mark.parametrize("address", BITCOIN)
 def test_bitcoin_addresses_and_their_near_misses(address: str) -> None:
-    assert kl.bitcoin_address(address) in (address, address.lower())
+    assert kl.bitcoin_address(address) in ((address, len(address)), (address.lower(), len(address)))
     alphabet = "qpzry9x8gf2tvdw0s3jn54khce6mua7l" if address.lower().startswith("bc1") else \
         "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
     sample = address.lower() if address.lower().startswith("bc1") else address
@@ -81,18 +85,22 @@ def test_bip350_invalid_addresses(address: str) -> None:
 @pytest.mark.parametrize("address", ETHEREUM)
 def test_ethereum_checksums_and_their_near_misses(address: str) -> None:
     assert kl.eip55(address.lower()) == address
-    assert kl.ethereum_address(address) == address.lower()
-    assert kl.ethereum_address(address.lower()) == address.lower()  # all one case: no checksum to hold
+    assert kl.ethereum_address(address) == (address.lower(), 42)
+    assert kl.ethereum_address(address.lower()) == (address.lower(), 42)  # all one case: no checksum to hold
     flipped = [address[:i] + address[i].swapcase() + address[i + 1:] for i in range(2, 42) if address[i].isalpha()]
     assert flipped and not [miss for miss in flipped if kl.ethereum_address(miss)]
 
 
 def test_built_in_lists_over_text() -> None:
     text = ("Pay 4111 1111 1111 1111 not 4111 1111 1111 1112; IBAN GB29 NWBK 6016 1331 9268 19 GB29 NWBK 6016 1331 "
-            "9268 18; mail jo.doe@example.org; call +44 20 7946 0958; 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN1 is no address")
+            "9268 18; mail jo.doe@example.org; call +44 20 7946 0958; 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN1 is no address"
+            "; one against the next: +44 20 7946 0958 4111 1111 1111 1111 12345 DE89 3704 0044 0532 0130 00 "
+            "GB29 NWBK 6016 1331 9268 19")
     found = match_text(kl.BUILTIN_LISTS.values(), text).found
-    assert set(found) == {("card-numbers", "4111111111111111"), ("ibans", "GB29NWBK60161331926819"),
-                          ("e-mail-addresses", "jo.doe@example.org"), ("phone-numbers", "+442079460958")}
+    assert {key: hits.count for key, hits in found.items()} == {
+        ("card-numbers", "4111111111111111"): 2, ("ibans", "GB29NWBK60161331926819"): 2,
+        ("ibans", "DE89370400440532013000"): 1, ("e-mail-addresses", "jo.doe@example.org"): 1,
+        ("phone-numbers", "+442079460958"): 2}
     start, end = found[("ibans", "GB29NWBK60161331926819")].places[0]
     assert text[start:end] == "GB29 NWBK 6016 1331 9268 19"
 
