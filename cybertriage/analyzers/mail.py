@@ -107,23 +107,13 @@ def internet_values(message: email.message.Message) -> dict[str, Any]:
 
 def msg_values(message: MsgMessage) -> dict[str, Any]:
     """The record's fields from an Outlook message's properties; the Received chain from its transport headers."""
-    sender = message.sender_name
-    if message.sender_address and message.sender_address != sender:
-        sender = f"{sender} <{message.sender_address}>" if sender else message.sender_address
-    to = message.display_to or "; ".join(_named(r) for r in message.recipients if r[0] == 1)
-    cc = message.display_cc or "; ".join(_named(r) for r in message.recipients if r[0] == 2)
     headers = parse_message(message.transport_headers.encode("utf-8", "surrogateescape") + b"\n\n") \
         if message.transport_headers else None
     received = [" ".join(header_text(v).split()) for v in headers.get_all("Received") or ()] if headers else []
-    return {"from": sender, "to": to, "cc": cc, "subject": message.subject,
+    return {"from": message.sender(), "to": message.to(), "cc": message.cc(), "subject": message.subject,
             "date": email.utils.format_datetime(message.sent) if message.sent else "",
             "ts": utc(message.sent), "message_id": message.message_id, "in_reply_to": message.in_reply_to,
             "received": received}
-
-
-def _named(recipient: tuple[int, str, str]) -> str:
-    _, name, address = recipient
-    return f"{name} <{address}>" if name and address and name != address else name or address
 
 
 def _utc_date(value: object) -> str | None:

@@ -77,6 +77,7 @@ def mail_case(tmp_path_factory: pytest.TempPathFactory) -> MailCase:
     damaged[PAGE_DAMAGED:PAGE_DAMAGED + 512] = b"\xa5" * 512
     (evidence / "damaged.pst").write_bytes(bytes(damaged))
     shutil.copy(DATA / "qwerty_1-orig.msg", evidence / "qwerty.msg")
+    shutil.copy(DATA / "plain_jpeg_attached.msg", evidence / "jpeg.msg")
     msg = (DATA / "qwerty_1-orig.msg").read_bytes()
     (evidence / "truncated.msg").write_bytes(msg[: len(msg) // 3])
     case = work / "case"
@@ -221,6 +222,27 @@ def test_msg_values_are_the_published_ones(mail_case: MailCase, tmp_path: Path) 
                    check=True, capture_output=True)
     body = (tmp_path / "__substg1.0_1000001E").read_bytes()
     assert _files(mail_case.case)["/qwerty.msg!body.txt"]["sha256"] == _sha256(body)
+
+
+def test_msg_headers_and_attachment_are_msgconvert_s(mail_case: MailCase, tmp_path: Path) -> None:
+    """msgconvert's conversion of the message, published beside it: its headers, and its attachment as munpack
+    takes it out."""
+    published = DATA / "plain_jpeg_attached.eml"
+    headers = {}
+    for line in published.read_text(encoding="latin-1").split("\n\n", 1)[0].splitlines():
+        name, _, value = line.partition(": ")
+        if name in ("From", "To", "Subject", "Message-ID"):
+            headers[name] = value.strip()
+    row = {r["source"]: r for r in export(mail_case.case, "emails")}["/jpeg.msg"]
+    assert (row["from"], row["to"], row["subject"]) == (headers["From"], headers["To"], headers["Subject"])
+    assert row["ts"] == "2007-09-24T13:28:03Z"  # the published Date, Mon, 24 Sep 2007 15:28:03 +0200, in UTC
+    assert len(row["received"]) == 5 and row["received"][-1].startswith("from matijs by apricot.matijs.net")
+    out = tmp_path / "munpack"
+    out.mkdir()
+    subprocess.run(["munpack", "-q", "-C", str(out), str(published)], check=True, capture_output=True)
+    jpeg = (out / "test.jpg").read_bytes()
+    assert row["attachments"] == [{"name": "test.jpg", "size": len(jpeg)}]
+    assert _files(mail_case.case)["/jpeg.msg!test.jpg"]["sha256"] == _sha256(jpeg)
 
 
 def test_truncated_msg_is_a_ledger_line(mail_case: MailCase) -> None:

@@ -8,14 +8,19 @@ the damage (a part without its closing boundary, bad base64) is kept in `problem
 
 from __future__ import annotations
 
+import email.encoders
 import email.errors
 import email.header
 import email.message
 import email.parser
 import email.policy
+import hashlib
 import mimetypes
 import re
 from dataclasses import dataclass
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from typing import Any
 
 from ..base import BytesContent, Content, ObjectRef
 from .base import Container, ContainerError, ContainerLimits, Member
@@ -163,6 +168,56 @@ def defects_of(message: email.message.Message) -> list[str]:
         if isinstance(payload, list):
             stack.extend(p for p in payload if isinstance(p, email.message.Message))
     return said
+
+
+# Headers a made message's own MIME structure replaces: kept transport headers describe the parts as they were sent.
+MIME_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+def one_line(text: str) -> str | email.header.Header:
+    """A header value made from a property, on one line (a line end in it makes no header of its own), as it is
+    when ASCII, else in RFC 2047 encoded words."""
+    text = " ".join(text.split())
+    return text if text.isascii() else email.header.Header(text, "utf-8")
+
+
+def transport_headers(text: str) -> list[tuple[str, str]]:
+    """The headers a store kept of a message as it came (its Received chain, addresses, ids), less those that
+    described its MIME parts."""
+    parsed = parse_message(text.strip().encode("utf-8", "surrogateescape") + b"\n\n")
+    return [(name, value) for name, value in parsed.items() if name.lower() not in MIME_HEADERS]
+
+
+def internet_message(headers: list[tuple[str, Any]], bodies: list[tuple[str, bytes]],
+                     attachments: list[tuple[str, bytes]]) -> bytes:
+    """A message made in its Internet form from a store's (PST) or a saved message's (MSG) parts: the headers,
+    the text bodies (subtype, bytes), then the attachments (name, bytes), each part's bytes kept as they are. The
+    same bytes each time it is made (read back, extracted and verified): its boundary is drawn from its parts."""
+    mime = MIMEMultipart("mixed")
+    for name, value in headers:
+        mime[name] = value
+    for subtype, body in bodies:
+        mime.attach(_part("text", subtype, body, None))
+    for filename, data in attachments:
+        mime.attach(_part("application", "octet-stream", data, filename))
+    digest = hashlib.sha256()
+    for part in mime.walk():
+        if part is not mime:
+            digest.update(str(part.get_payload()).encode("ascii", "replace"))
+    mime.set_boundary(f"=_{digest.hexdigest()[:40]}")
+    try:
+        return mime.as_bytes(policy=email.policy.compat32)
+    except (ValueError, UnicodeError, LookupError):
+        return mime.as_string().encode("utf-8", "surrogateescape")
+
+
+def _part(maintype: str, subtype: str, data: bytes, filename: str | None) -> email.message.Message:
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(data)
+    email.encoders.encode_base64(part)
+    if filename is not None:
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
+    return part
 
 
 class EmlContainer(Container):

@@ -14,29 +14,20 @@ is said in `problems`."""
 from __future__ import annotations
 
 import datetime as dt
-import email.encoders
-import email.message
-import email.policy
 import email.utils
-import hashlib
 import io
-from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
 from typing import Any
 
 import pypff
 
 from ..base import BytesContent, Content, EvidenceObject, ObjectRef
 from .base import Container, ContainerError, ContainerLimits, Member
-from .mail import parse_message, safe_name, unique_name
+from .mail import internet_message, one_line, safe_name, transport_headers, unique_name
 from .zip import ContentFile
 
 PST_SIGNATURE = b"!BDN"  # the store's header; its client signature (SM: PST, SO: OST) follows at byte 8
 FOLDER_DEPTH_LIMIT = 64  # folders nested deeper are a damaged store's loop, not an examiner's filing
 SUBJECT_CHARACTERS = 80
-# Headers the message's own MIME structure replaces: the transport headers describe the parts as they were sent.
-_MIME_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 # libpff says a damaged structure with an IOError, and with a MemoryError when it cannot build the item it names.
 _PFF_ERRORS = (OSError, ValueError, MemoryError)
 
@@ -137,55 +128,37 @@ class PstContainer(Container):
 def internet_form(message: Any, problems: list[str]) -> bytes:
     """The message as an Internet message: its transport headers (or headers made from its properties), its
     bodies and attachments as parts, each part's bytes as the store holds them."""
-    mime = MIMEMultipart("mixed")
-    for name, value in _headers(message):
-        mime[name] = value
-    digest = hashlib.sha256()
-    for subtype, body in (("plain", _body(message, "plain_text_body")), ("html", _body(message, "html_body"))):
-        if body:
-            mime.attach(_part("text", subtype, body, None))
+    bodies = [(subtype, body) for subtype, body in (("plain", _body(message, "plain_text_body")),
+                                                    ("html", _body(message, "html_body"))) if body]
+    attachments: list[tuple[str, bytes]] = []
     rtf = _body(message, "rtf_body")
-    if rtf and not mime.get_payload():
-        mime.attach(_part("text", "rtf", rtf, "body.rtf"))
+    if rtf and not bodies:
+        attachments.append(("body.rtf", rtf))
     for number, attachment in enumerate(getattr(message, "attachments", ()), start=1):
         name = getattr(attachment, "long_filename", None) or f"attachment-{number}"
         try:
-            data = attachment.read_buffer(attachment.size or 0) if attachment.size else b""
+            attachments.append((name, attachment.read_buffer(attachment.size or 0) if attachment.size else b""))
         except _PFF_ERRORS as error:
             problems.append(f"attachment {name!r} of {getattr(message, 'subject', '')!r} cannot be read: {_said(error)}")
-            continue
-        mime.attach(_part("application", "octet-stream", data, name))
-    # The same bytes each time the message is made (read back, extracted and verified): a boundary drawn from its
-    # parts, not at random.
-    for part in mime.walk():
-        if part is not mime:
-            digest.update(str(part.get_payload()).encode("ascii", "replace"))
-    mime.set_boundary(f"=_{digest.hexdigest()[:40]}")
-    try:
-        return mime.as_bytes(policy=email.policy.compat32)
-    except (ValueError, UnicodeError, LookupError):
-        return mime.as_string().encode("utf-8", "surrogateescape")
+    return internet_message(_headers(message), bodies, attachments)
 
 
 def _headers(message: Any) -> list[tuple[str, Any]]:
     transport = getattr(message, "transport_headers", None)
-    if transport:
-        parsed = parse_message(transport.strip().encode("utf-8", "surrogateescape") + b"\n\n")
-        kept = [(name, value) for name, value in parsed.items() if name.lower() not in _MIME_HEADERS]
-        if kept:
-            return kept
+    if transport and (kept := transport_headers(transport)):
+        return kept
     # A From header always, so that the message made here is recognised as one and opened in its turn.
     properties = _string_properties(message)
     sender = getattr(message, "sender_name", None) or properties.get(0x0C1A, "")
     address = properties.get(0x5D01) or properties.get(0x0C1F, "")
     if "@" in address and address != sender:
         sender = f"{sender} <{address}>" if sender else address
-    made: list[tuple[str, Any]] = [("From", _header(sender))]
+    made: list[tuple[str, Any]] = [("From", one_line(sender))]
     for name, tag in (("To", 0x0E04), ("Cc", 0x0E03)):  # PidTagDisplayTo, PidTagDisplayCc
         if properties.get(tag):
-            made.append((name, _header(properties[tag])))
+            made.append((name, one_line(properties[tag])))
     if subject := getattr(message, "subject", None):
-        made.append(("Subject", _header(subject)))
+        made.append(("Subject", one_line(subject)))
     sent = getattr(message, "client_submit_time", None) or getattr(message, "delivery_time", None)
     if isinstance(sent, dt.datetime):
         made.append(("Date", email.utils.format_datetime(sent.replace(tzinfo=dt.timezone.utc))))
@@ -193,13 +166,6 @@ def _headers(message: Any) -> list[tuple[str, Any]]:
         if properties.get(tag):
             made.append((name, properties[tag]))
     return made
-
-
-def _header(text: str) -> str | Header:
-    """A header value on one line (a property holding a line end makes no header of its own), as it is when
-    ASCII, else in RFC 2047 encoded words."""
-    text = " ".join(text.split())
-    return text if text.isascii() else Header(text, "utf-8")
 
 
 # The string properties headers are made of when a message kept no transport headers (one sent from the store).
@@ -227,15 +193,6 @@ def _body(message: Any, name: str) -> bytes:
     if isinstance(body, str):
         return body.encode("utf-8")
     return body or b""
-
-
-def _part(maintype: str, subtype: str, data: bytes, filename: str | None) -> email.message.Message:
-    part = MIMEBase(maintype, subtype)
-    part.set_payload(data)
-    email.encoders.encode_base64(part)
-    if filename is not None:
-        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
-    return part
 
 
 def _said(error: BaseException) -> str:
