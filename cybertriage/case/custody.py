@@ -38,10 +38,10 @@ SIDECAR = "custody.log"
 # The tables a report describes. A column added by a later schema is NULL in old rows and left out of the
 # canonical form, so a schema upgrade alone does not change the digest.
 CONTENT_TABLES = ("evidence", "partitions", "files", "findings", "flows", "dns", "http", "tls", "smtp", "ftp",
-                  "credentials", "hosts", "artifacts")
+                  "credentials", "hosts", "artifacts", "keyword_hits")
 # Tables a later schema added: while empty they are left out, as an absent table is, so that the upgrade alone (which
 # makes them) does not change the digest of a case sealed before it.
-LATER_TABLES = frozenset({"artifacts"})
+LATER_TABLES = frozenset({"artifacts", "keyword_hits"})
 AUDIT_TRIGGERS = {"audit_log_no_update": "UPDATE", "audit_log_no_delete": "DELETE"}
 # How long a command waits for another writer (a scan's batches, the application) before it gives up.
 WRITE_WAIT_SECONDS = 120.0
