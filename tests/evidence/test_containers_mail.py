@@ -358,3 +358,62 @@ def test_a_store_message_without_transport_headers_gets_them_from_its_properties
     assert (values["to"], values["cc"], values["subject"]) == ("Bob; Carol", "Dave", "Quarterly figures")
     assert (values["message_id"], values["in_reply_to"]) == ("<sent-1@example.org>", "<earlier@example.org>")
     assert "bcc" not in {name.lower() for name in parse_message(internet_form(message, [])).keys()}
+
+
+class _FakeOle:
+    """Streams by path, as olefile names them: enough of OleFileIO for a message's reading (no OLE writer is at
+    hand to make a message holding another)."""
+
+    def __init__(self, streams: dict[str, bytes]) -> None:
+        self.streams = streams
+
+    def exists(self, name: str) -> bool:
+        return name.rstrip("/") in self.streams or any(s.startswith(name.rstrip("/") + "/") for s in self.streams)
+
+    def openstream(self, name: str):
+        import io
+
+        return io.BytesIO(self.streams[name])
+
+    def get_size(self, name: str) -> int:
+        return len(self.streams[name])
+
+    def listdir(self, streams: bool = True, storages: bool = False) -> list[list[str]]:
+        found = {tuple(path.split("/")[:depth]) for path in self.streams for depth in range(1, path.count("/") + 1)}
+        return [list(entry) for entry in sorted(found)]
+
+
+def test_a_message_attached_to_a_saved_message_is_opened_as_one() -> None:
+    from cybertriage.analyzers.mail import internet_values
+    from cybertriage.evidence.base import BytesContent, ObjectRef
+    from cybertriage.evidence.containers import ContainerLimits
+    from cybertriage.evidence.containers.mail import EmlContainer
+    from cybertriage.evidence.containers.msg import MsgContainer
+
+    def text(value: str) -> bytes:
+        return value.encode("utf-16-le")
+
+    inner = "__attach_version1.0_#00000000/__substg1.0_3701000D/"
+    zipped = b"PK\x03\x04 the forwarded message's own attachment"
+    ole = _FakeOle({
+        "__substg1.0_1000001F": text("see below"),
+        "__attach_version1.0_#00000000/__substg1.0_3001001F": text("Original question"),
+        inner + "__substg1.0_0037001F": text("Original question"),
+        inner + "__substg1.0_0C1A001F": text("Carol"), inner + "__substg1.0_5D01001F": text("carol@example.net"),
+        inner + "__substg1.0_0E04001F": text("Bob"), inner + "__substg1.0_1035001F": text("<q-1@example.net>"),
+        inner + "__substg1.0_1000001F": text("What is the figure?"),
+        inner + "__attach_version1.0_#00000000/__substg1.0_3707001F": text("figures.zip"),
+        inner + "__attach_version1.0_#00000000/__substg1.0_37010102": zipped,
+    })
+    container = MsgContainer.__new__(MsgContainer)
+    container.problems = []
+    bodies, attachments = container._parts(ole)  # type: ignore[arg-type]
+    assert bodies == [("body.txt", text("see below"))] and container.problems == []
+    ((name, data),) = attachments
+    assert name == "Original question.eml"
+    with EmlContainer(BytesContent(data), ObjectRef(name), ContainerLimits()) as attached:
+        values = internet_values(attached.message)
+        assert {m.name: p.data for m, p in zip(attached.members, attached.parts)} == {
+            "body.txt": text("What is the figure?"), "figures.zip": zipped}
+    assert (values["from"], values["to"], values["subject"], values["message_id"]) == (
+        "Carol <carol@example.net>", "Bob", "Original question", "<q-1@example.net>")
