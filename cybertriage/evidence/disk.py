@@ -164,8 +164,9 @@ class _EwfMedia:
 
 class _ImageHandle(pytsk3.Img_Info):
     """Serves Sleuth Kit's reads from the media. It can pretend to be longer than a truncated
-    image so that its partition table still opens; reads past the real end then count (per
-    thread) so that content from there is reported unreadable rather than hashed as zeros."""
+    image so that its partition table still opens; reads past the real end (or of a truncated
+    virtual disk's missing clusters) then count (per thread) so that content from there is
+    reported unreadable rather than hashed as zeros."""
 
     def __init__(self, media: _SegmentedFiles | _EwfMedia | VirtualDisk, presented_size: int | None = None) -> None:
         self.media = media
@@ -179,7 +180,14 @@ class _ImageHandle(pytsk3.Img_Info):
 
     def read(self, offset: int, size: int) -> bytes:
         if offset + size <= self.real_size:
-            return self.media.read(offset, size)
+            try:
+                return self.media.read(offset, size)
+            except OSError:
+                if not isinstance(self.media, VirtualDisk):
+                    raise  # a bad sector of a split or EWF image: Sleuth Kit's read fails
+                # a truncated virtual disk's missing clusters count as the missing end of a truncated raw image
+                self._past_end.count = self.past_end_reads() + 1
+                return b"\0" * size
         self._past_end.count = self.past_end_reads() + 1
         if offset >= self.real_size:
             return b"\0" * min(size, max(0, self.presented_size - offset))
@@ -475,8 +483,11 @@ class DiskImage(EvidenceSource):
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
             self.ledger.processed("volumes")
             yield from self._listing(fs, partition.offset, cancelled)
+        unreadable = self.media.unreadable if isinstance(self.media, VirtualDisk) else None
         if not found_filesystem:
-            raise EvidenceError("no partition or filesystem that Sleuth Kit recognises")
+            raise EvidenceError(unreadable or "no partition or filesystem that Sleuth Kit recognises")
+        if unreadable:
+            self.problems.append(unreadable)
 
     def open(self, ref: ObjectRef) -> Content:
         """One data stream, by the partition offset and inode a scan recorded (NTFS: addr-type-id),

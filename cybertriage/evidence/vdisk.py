@@ -64,6 +64,7 @@ class VirtualDisk:
         self.files: list[Path] = []
         self._handles: list[Any] = []  # the chain, child first; all stay open while the child is read
         self._lock = threading.Lock()
+        self.unreadable: str | None = None  # the first read that failed, said once
         try:
             self._handle = self._open_chain(path, fmt)
             self.size = int(self._handle.get_media_size())
@@ -102,7 +103,13 @@ class VirtualDisk:
 
     def read(self, offset: int, size: int) -> bytes:
         with self._lock:
-            data: bytes = self._handle.read_buffer_at_offset(size, offset)
+            try:
+                data: bytes = self._handle.read_buffer_at_offset(size, offset)
+            except OSError as error:
+                if self.unreadable is None:
+                    self.unreadable = (f"{FORMAT_NAMES[self.format]} image truncated or damaged: its disk cannot be "
+                                       f"read at byte {offset} ({library_error(error)})")
+                raise
             return data
 
     def close(self) -> None:

@@ -186,27 +186,34 @@ def _damaged(folder: Path, source: Path) -> dict[str, Path]:
     vhd = (source / "dynamic.vhd").read_bytes()
     (bad / "bad-footer.vhd").write_bytes(vhd[:-512] + b"\0" * 512)
     qcow = (source / "disk.qcow2").read_bytes()
-    (bad / "truncated.qcow2").write_bytes(qcow[: len(qcow) // 5])
+    (bad / "truncated.qcow2").write_bytes(qcow[: len(qcow) * 9 // 10])  # cut in the logical partition's clusters
     (bad / "orphan.qcow2").write_bytes((source / "child.qcow2").read_bytes())  # its parent is not beside it
     return {p.stem: p for p in bad.iterdir()}
 
 
-@pytest.mark.parametrize(("stem", "said"), [
-    ("lost-extent", "names extent 'split-s001.vmdk', which is missing"),
-    ("bad-footer", "footer"),
-    ("truncated", "QCOW2"),
-    ("orphan", "its parent 'disk.qcow2' is missing"),
+@pytest.mark.parametrize(("stem", "status", "said"), [
+    ("lost-extent", "failed", "names extent 'split-s001.vmdk', which is missing"),
+    ("bad-footer", "failed", "footer"),
+    ("orphan", "failed", "its parent 'disk.qcow2' is missing"),
+    ("truncated", "partial", "QCOW2 image truncated or damaged"),  # the partitions before the cut are listed
 ])
-def test_bad_virtual_disk_is_one_clear_line(vdisks: VirtualDisks, tmp_path: Path, stem: str, said: str) -> None:
+def test_bad_virtual_disk_is_one_clear_line(vdisks: VirtualDisks, tmp_path: Path, stem: str, status: str,
+                                            said: str) -> None:
     bad = _damaged(tmp_path, vdisks.folder)[stem]
     case = tmp_path / "case"
     result = run_cli("scan", bad, "--case", case, "--quiet", timeout=120)
     assert "Traceback" not in result.stderr
-    assert result.code != 0
+    assert result.code == 1
     row = _evidence(case, bad)
-    assert row["status"] == "failed"
+    assert row["status"] == status
     assert said in row["error"] and "\n" not in row["error"]
     assert said in result.stderr
+    listed = _rows(case, bad)
+    if status == "partial":
+        fat32 = images.MBR_LAYOUT["fat32"][0] * images.SECTOR
+        assert {r["path"] for r in listed if r["partition_offset"] == fat32} >= {CHANGED, "/Data"}
+    else:
+        assert not listed
 
 
 @dataclass
