@@ -25,6 +25,8 @@ from .results import ContentType, ExtractedText, Result
 SNIPPETS = 3  # snippets kept per term in a finding
 ROWS_PER_TERM = 100  # hits stored per term and object; the count goes on to COUNT_LIMIT
 COUNT_LIMIT = 10_000
+VALUES_PER_LIST = 1000  # different values of one built-in list kept per object (a customer file holds a million)
+TERMS_IN_FINDING = 100  # terms a finding details, most hits first; the keyword_hits rows have them all
 CONTEXT = 40  # characters either side of a hit in its snippet
 TIME_LIMIT = 30.0  # seconds of matching for one object, all lists together
 RAW_LIMIT = 16 * 1024 * 1024  # bytes of raw content decoded and searched when there is no extracted text
@@ -72,6 +74,7 @@ class Matching:
 
     found: dict[tuple[str, str], TermHits] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)  # why a term was not searched to the end
+    values: dict[str, int] = field(default_factory=dict)  # different terms (values) found, by list
 
 
 def snippet(text: str, start: int, end: int) -> str:
@@ -82,8 +85,14 @@ def snippet(text: str, start: int, end: int) -> str:
 
 
 def _add(matching: Matching, key: tuple[str, str], start: int, end: int) -> bool:
-    """Count one hit; False when the term has reached COUNT_LIMIT."""
-    hits = matching.found.setdefault(key, TermHits())
+    """Count one hit; False when the term has reached COUNT_LIMIT, or its list VALUES_PER_LIST different values."""
+    hits = matching.found.get(key)
+    if hits is None:
+        values = matching.values[key[0]] = matching.values.get(key[0], 0) + 1
+        if values > VALUES_PER_LIST:
+            matching.unfinished.append(f"{key[0]}: more than {VALUES_PER_LIST} different values, the first kept")
+            return False
+        hits = matching.found[key] = TermHits()
     hits.count += 1
     if len(hits.places) < ROWS_PER_TERM:
         hits.places.append((start, end))
@@ -98,7 +107,9 @@ def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: di
         found = _checked(term, haystack, timeout) if term.check is not None else (
             (match.start(), match.end(), term.text) for match in _matches(term, haystack, timeout))
         for start, end, value in found:
-            if start == end or not _add(matching, (keywords.name, value), start, end):
+            if start == end:  # a pattern's empty match at a word's edge finds nothing
+                continue
+            if not _add(matching, (keywords.name, value), start, end):
                 break
     except TimeoutError:
         matching.unfinished.append(f"{keywords.name}: {term.text} timed out")
@@ -241,9 +252,11 @@ class Keywords(Analyzer):
                 continue
             shown = ", ".join(term for term, _ in terms[:5]) + (f" and {len(terms) - 5} more" if len(terms) > 5 else "")
             count = sum(found.count for _, found in terms)
-            detail = {"list": keywords.name, "text": how, "terms": [term for term, _ in terms], "hits": {
-                term: {"count": found.count, "snippets": [{"offset": start, "snippet": snippet(text, start, end)}
-                                                          for start, end in found.places[:SNIPPETS]]}
-                for term, found in terms}}
+            detailed = sorted(terms, key=lambda pair: -pair[1].count)[:TERMS_IN_FINDING]
+            detail = {"list": keywords.name, "text": how, "terms": [term for term, _ in terms[:TERMS_IN_FINDING]],
+                      "terms_total": len(terms), "hits": {
+                          term: {"count": found.count, "snippets": [{"offset": start, "snippet": snippet(text, start, end)}
+                                                                    for start, end in found.places[:SNIPPETS]]}
+                          for term, found in detailed}}
             yield Finding(self.NAME, keywords.name, "info" if keywords.builtin else "medium",
                           f"Keyword hits ({keywords.name}, {count}): {shown}", detail)

@@ -14,6 +14,7 @@ import string
 from pathlib import Path
 
 import pytest
+from stdnum import luhn
 
 from cybertriage.analyzers import keyword_lists as kl
 from cybertriage.analyzers.keywords import _matches, match_text, raw_text
@@ -184,3 +185,16 @@ def test_fuzzy_search_around_its_parts_finds_what_a_whole_search_finds() -> None
     for line in ("~transfer", "~zoe", "~transfers", "~rationale", "~trans fer"):
         term = kl.parse_term(line, "test")
         assert [m.span() for m in _matches(term, text, 60)] == [m.span() for m in term.pattern.finditer(text)], line
+
+
+def test_a_file_of_many_values_keeps_the_first_thousand_and_says_so() -> None:
+    numbers = [f"4{index:014d}" for index in range(1500)]
+    text = " ".join(number + luhn.calc_check_digit(number) for number in numbers)
+    matching = match_text([kl.BUILTIN_LISTS["card-numbers"]], text)
+    assert len(matching.found) == 1000
+    assert matching.unfinished == ["card-numbers: more than 1000 different values, the first kept"]
+
+
+def test_a_pattern_of_empty_matches_finds_nothing_and_stops_nothing() -> None:
+    keywords = kl.KeywordList("case", (kl.Term(r"re:\b", "regex", kl.regex.compile(r"\b")), kl.parse_term("docks", "t")))
+    assert set(match_text([keywords], "at the docks").found) == {("case", "docks")}
