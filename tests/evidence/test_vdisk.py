@@ -288,3 +288,19 @@ def test_virtual_disk_in_a_disk_image_is_opened_as_nested_evidence(vdisks: Virtu
             ours[(int(offset), "/" + path)] = row
     assert {(offset, path, row["deleted"]) for (offset, path), row in ours.items()} == listing
     assert {key: ours[key]["sha256"] for key in hashes} == hashes
+
+
+def test_verify_finds_a_changed_extent(vdisks: VirtualDisks, tmp_path: Path) -> None:
+    """The extent is evidence as much as the descriptor: one byte changed in it and verify says MISMATCH."""
+    for name in ("split.vmdk", "split-s001.vmdk"):
+        (tmp_path / name).write_bytes((vdisks.folder / name).read_bytes())
+    case = tmp_path / "case"
+    assert run_cli("scan", tmp_path / "split.vmdk", "--case", case, "--quiet").code == 0
+    assert run_cli("verify", "--case", case).code == 0
+    extent = tmp_path / "split-s001.vmdk"
+    data = bytearray(extent.read_bytes())
+    data[-1] ^= 0xFF
+    extent.write_bytes(bytes(data))
+    verify = run_cli("verify", "--case", case)
+    assert verify.code == 1
+    assert verify.stdout.startswith("MISMATCH"), verify.stdout
