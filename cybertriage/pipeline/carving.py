@@ -33,6 +33,7 @@ from ..evidence.disk import DiskImage
 
 STAGE = "carving"
 ARTEFACT_TYPE = "carving.file"
+BLKLS_FORMATS = ("raw", "split raw", "ewf")  # the image kinds blkls reads as the scan does (not virtual disks)
 
 
 @dataclass
@@ -68,6 +69,8 @@ class CarvedSource(EvidenceSource):
         """Every carved file of every volume with a filesystem, volume by volume."""
         volumes = [p for p in self.disk.partitions if p.filesystem is not None]
         missing = carver_missing()
+        if missing is None and self.disk.format not in BLKLS_FORMATS:
+            missing = f"Sleuth Kit's blkls does not read {self.disk.format} images"
         if missing is not None:
             self.ledger.skipped_count(STAGE, f"not carved: {missing}", len(volumes))
             return

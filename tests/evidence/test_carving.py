@@ -231,3 +231,19 @@ def test_blkls_offsets_to_image_ranges() -> None:
     assert blocks.image_ranges(700, 1000) == [(1_048_576 + 11 * 512 + 188, 324), (1_048_576 + 20 * 512, 676)]
     assert blocks.image_ranges(0, 1024) == [(1_048_576 + 10 * 512, 1024)]  # two blocks in a row: one range
     assert blocks.image_ranges(2500, 500) == [(1_048_576 + 22 * 512 + 452, 60)]  # cut at the end of the space
+
+
+def test_an_e01_image_is_carved_as_its_raw_image(carving_image: tuple[Path, Path], tmp_path: Path) -> None:
+    """blkls reads EWF through libewf: the E01 that ewfacquire makes of the raw image gives the same carved files."""
+    if shutil.which("ewfacquire") is None:
+        pytest.skip("ewfacquire (ewf-tools) is needed")
+    from tests.images import make_e01
+
+    e01 = make_e01(carving_image[0], tmp_path)
+    cases = {}
+    for name, image in (("raw", carving_image[0]), ("e01", e01)):
+        result = run_cli("scan", image, "--case", tmp_path / name, "--carve", "--quiet", "--no-yara")
+        assert result.code == 0, result.stderr
+        with sqlite3.connect(tmp_path / name / "case.db") as db:
+            cases[name] = set(db.execute("SELECT path, sha256 FROM files WHERE path LIKE '$Carved/%'"))
+    assert cases["e01"] == cases["raw"] and len(cases["raw"]) >= len(DELETED)
