@@ -6,6 +6,7 @@ from `tar -tf`, `7z l -slt` and `lsar` (unar), expected bytes from `sha256sum` o
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import subprocess
@@ -19,6 +20,7 @@ from cybertriage.evidence.base import BytesContent, Content, EvidenceObject
 from cybertriage.evidence.containers import ContainerError, ContainerLimits, StreamedArchive, open_container
 
 DATA = Path(__file__).parent.parent / "data" / "artefacts" / "archives"
+MTIME = 1_600_000_000  # 2020-09-13T12:26:40Z: the members' times, an hour apart
 MEMBERS = {  # path in the tree → bytes
     "docs/note.txt": b"meeting at noon\n" * 300,
     "docs/deep/data.bin": os.urandom(300_000),
@@ -60,9 +62,10 @@ def _extracted(command: Callable[[Path], object], work: Path, name: str) -> dict
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("archives")
-    for name, data in MEMBERS.items():
+    for index, (name, data) in enumerate(MEMBERS.items()):
         (work / "tree" / name).parent.mkdir(parents=True, exist_ok=True)
         (work / "tree" / name).write_bytes(data)
+        os.utime(work / "tree" / name, (MTIME + index * 3600, MTIME + index * 3600))
     return work
 
 
@@ -110,6 +113,10 @@ def test_members_and_their_bytes_are_the_packers_own(tree: Path, kind: str) -> N
     for obj in files.values():  # read back by ref, as `extract` and the viewer do
         assert hashlib.sha256(_read(archive.open(obj.ref))).hexdigest() == hashes[obj.ref.path]
     assert {obj.path.removeprefix(prefix) for obj in found if obj.kind == "directory"} == names - set(hashes)
+    if kind != "cab":  # a cabinet keeps local time, in two-second steps
+        stamps = {name: dt.datetime.fromtimestamp(MTIME + i * 3600, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                  for i, name in enumerate(MEMBERS)}
+        assert {name: obj.mtime for name, obj in files.items()} == {name: stamps[name] for name in files}
 
 
 @pytest.mark.parametrize(("compressor", "suffix"), [("gzip", ".gz"), ("bzip2", ".bz2"), ("xz", ".xz"), ("zstd", ".zst")])

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..base import CHUNK_SIZE, BytesContent, Content, EvidenceObject, ObjectRef
+from ..base import CHUNK_SIZE, BytesContent, Content, EvidenceObject, ObjectRef, iso_utc
 from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member
 
 # Where each format's signature lies, and what the examiner calls it.
@@ -145,6 +145,7 @@ class StreamedArchive(Container):
         super().__init__(content, ref, limits)
         self.stopped: Stop | None = None
         self.reading = ""  # the member the pass is at
+        self._buffer = ctypes.create_string_buffer(CHUNK_SIZE)
         self._ends = time.monotonic() + limits.time_limit  # when the pass (or a read back) runs out of time
         head = content.read_at(0, min(content.size, SIGNATURE_SPAN))
         kind = signature(head)
@@ -207,6 +208,7 @@ class StreamedArchive(Container):
                 raise _Stopped(Stop("total", "archive expands past the total size limit", name, inflated + member.size,
                                     feed.taken))
             found = self._found(member, holder)
+            found.mtime, found.atime, found.ctime, found.crtime = (_stamp(entry, which) for which in _TIMES)
             if entry.issym or entry.islnk:
                 found.kind, found.size = "link", 0
             elif not member.directory:
@@ -249,7 +251,7 @@ class StreamedArchive(Container):
         spool: IO[bytes] | None = None
         size = 0
         try:
-            for block in entry.get_blocks(CHUNK_SIZE):
+            for block in self._blocks(entry):
                 size += len(block)
                 inflated += len(block)
                 if inflated > limits.total_limit:
@@ -279,6 +281,12 @@ class StreamedArchive(Container):
         spool.flush()
         return _FileContent(spool, size)
 
+    def _blocks(self, entry: Any) -> Iterator[bytes]:
+        """The entry's bytes as libarchive inflates them (libarchive-c's get_blocks copies its whole buffer each time:
+        a megabyte for every small member)."""
+        while (count := ffi.read_data(entry._archive_p, self._buffer, CHUNK_SIZE)) > 0:
+            yield ctypes.string_at(self._buffer, count)
+
     def _open_member(self, member: Member) -> Content:
         return self.open(ObjectRef(member.name, parent=self.ref))
 
@@ -307,6 +315,16 @@ class StreamedArchive(Container):
         except libarchive.ArchiveError as error:
             raise ContainerError(_unreadable(self.kind, error, feed)) from None
         raise ContainerError(f"no member {ref.path!r} in the {self.kind}")
+
+
+_TIMES = ("mtime", "atime", "ctime", "birthtime")  # as libarchive names them; the object's crtime is the last
+
+
+def _stamp(entry: Any, which: str) -> str | None:
+    """One of the member's times, as the archive records it (tar: mtime, and atime/ctime in pax headers)."""
+    if not getattr(ffi, f"entry_{which}_is_set")(entry._entry_p):
+        return None
+    return iso_utc(getattr(ffi, f"entry_{which}")(entry._entry_p), getattr(ffi, f"entry_{which}_nsec")(entry._entry_p))
 
 
 def _unreadable(kind: str, error: Exception, feed: _Feed) -> str:
