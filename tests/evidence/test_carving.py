@@ -46,8 +46,9 @@ def _picture(seed: int, fmt: str) -> bytes:
 
 
 FILES = {"kept.jpg": _picture(1, "JPEG"), "gone1.jpg": _picture(2, "JPEG"), "gone2.png": _picture(3, "PNG"),
+         "gone3.exe": (REPO / "tests" / "data" / "corpus" / "pe" / "HelloWorld.exe").read_bytes(),
          "kept.png": _picture(4, "PNG")}
-DELETED = ("gone1.jpg", "gone2.png")
+DELETED = ("gone1.jpg", "gone2.png", "gone3.exe")
 
 
 def _zero_deleted_entries(fs_image: Path) -> None:
@@ -130,8 +131,11 @@ def test_carved_files_are_photorecs_with_their_image_ranges(carving_image: tuple
         f"$Carved/{_shifted(name)}": sha256 for name, sha256 in reference.items()}
     for row in carved.values():
         assert row["deleted"] == 1 and row["partition_offset"] == START_SECTOR * 512
-    mimes = {row["sha256"]: row["mime"] for row in carved.values()}
-    assert {mimes[hashlib.sha256(FILES[name]).hexdigest()] for name in DELETED} == {"image/jpeg", "image/png"}
+    by_content = {row["sha256"]: row for row in carved.values()}
+    found = {name: by_content[hashlib.sha256(FILES[name]).hexdigest()] for name in DELETED}
+    assert [found[name]["mime"] for name in DELETED] == ["image/jpeg", "image/png",
+                                                          "application/vnd.microsoft.portable-executable"]
+    assert json.loads(found["gone3.exe"]["pe"])["complete"]  # the PE analyzer read the carved executable
 
     image = disk.read_bytes()
     artefacts = {row["source"]: json.loads(row["values"]) for row in
