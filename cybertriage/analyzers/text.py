@@ -76,7 +76,7 @@ def time_limited(seconds: float) -> Iterator[None]:
     ends = time.monotonic() + seconds
 
     def watch(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call" and time.monotonic() > ends:
+        if event in ("call", "c_call") and time.monotonic() > ends:
             raise OutOfTime
 
     previous = sys.getprofile()
@@ -142,7 +142,8 @@ def choose_extractor(data: bytes, mime: str, name: str) -> tuple[Callable[[bytes
         return mail_text, "mail"
     if mime in ("text/html", "application/xhtml+xml") or lower.endswith((".html", ".htm", ".xhtml")):
         return html_text, "html"
-    if mime.startswith("text/") or mime in TEXT_MIMES or head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+    if (mime.startswith("text/") or mime in TEXT_MIMES or head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))
+            or _utf16_without_mark(head)):
         return decode_text, "text"
     return strings, "strings"
 
