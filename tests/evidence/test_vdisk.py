@@ -304,3 +304,20 @@ def test_verify_finds_a_changed_extent(vdisks: VirtualDisks, tmp_path: Path) -> 
     verify = run_cli("verify", "--case", case)
     assert verify.code == 1
     assert verify.stdout.startswith("MISMATCH"), verify.stdout
+
+
+def test_nested_listing_stops_at_its_time_limit_and_says_so(vdisks: VirtualDisks, monkeypatch) -> None:
+    """The nested listing runs in the scan's process: past its time it stops, keeps what it listed, and says so."""
+    from cybertriage.evidence.base import BytesContent, ObjectRef
+    from cybertriage.evidence.containers import ContainerLimits, open_container
+    from cybertriage.evidence.containers import vdisk as nested_vdisk
+
+    content = BytesContent((vdisks.folder / "disk.qcow2").read_bytes())
+    ref = ObjectRef("/vms/disk.qcow2")
+    with open_container(content, ref, ContainerLimits()) as whole:
+        everything = whole.listed
+    monkeypatch.setattr(nested_vdisk, "LISTING_SECONDS", 0.0)
+    with open_container(content, ref, ContainerLimits()) as cut:
+        assert isinstance(cut, nested_vdisk.VirtualDiskContainer)
+        assert 0 < cut.listed < everything
+        assert any("listing stopped" in note for note in cut.notes)
