@@ -483,11 +483,11 @@ class DiskImage(EvidenceSource):
             partition.filesystem = FILESYSTEM_NAMES.get(int(fs.info.ftype), f"type {int(fs.info.ftype)}")
             self.ledger.processed("volumes")
             yield from self._listing(fs, partition.offset, cancelled)
-        unreadable = self.media.unreadable if isinstance(self.media, VirtualDisk) else None
+        media_damage = self.media.unreadable if isinstance(self.media, VirtualDisk) else None
         if not found_filesystem:
-            raise EvidenceError(unreadable or "no partition or filesystem that Sleuth Kit recognises")
-        if unreadable:
-            self.problems.append(unreadable)
+            raise EvidenceError(media_damage or "no partition or filesystem that Sleuth Kit recognises")
+        if media_damage:
+            self.problems.append(media_damage)
 
     def open(self, ref: ObjectRef) -> Content:
         """One data stream, by the partition offset and inode a scan recorded (NTFS: addr-type-id),
