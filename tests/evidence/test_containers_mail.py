@@ -12,6 +12,7 @@ import email.mime.text
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ PAYLOAD = hashlib.sha256(b"seed").digest() * 300  # a binary attachment, base64 
 RECEIVED = ["from mx.example.org (mx.example.org [192.0.2.1]) by mail.example.com; Tue, 01 Dec 2026 09:00:01 +0000",
             "from laptop.example.org by mx.example.org; Tue, 01 Dec 2026 09:00:00 +0000"]
 PAGE_DAMAGED = 0x1E000  # a page of dist-list.pst holding the table of its top folder's sub-folders
+NBT_PAGE = 0x14C00  # a page of its node B-tree below the root (the page trailer's type, 0x81, says so)
 
 
 def _invoice() -> bytes:
@@ -76,6 +78,11 @@ def mail_case(tmp_path_factory: pytest.TempPathFactory) -> MailCase:
     damaged = bytearray((DATA / "dist-list.pst").read_bytes())
     damaged[PAGE_DAMAGED:PAGE_DAMAGED + 512] = b"\xa5" * 512
     (evidence / "damaged.pst").write_bytes(bytes(damaged))
+    store = (DATA / "dist-list.pst").read_bytes()
+    nbt_root = struct.unpack_from("<Q", store, 0xE0)[0]  # the header's BREF of the node B-tree root (MS-PST 2.2.2.5)
+    for name, page in (("btree.pst", NBT_PAGE), ("no-root.pst", nbt_root)):
+        assert store[page + 496:page + 498] == b"\x81\x81"  # the page trailer's type: a node B-tree page
+        (evidence / name).write_bytes(store[:page] + bytes(496) + store[page + 496:])  # its entries zeroed
     shutil.copy(DATA / "qwerty_1-orig.msg", evidence / "qwerty.msg")
     shutil.copy(DATA / "plain_jpeg_attached.msg", evidence / "jpeg.msg")
     msg = (DATA / "qwerty_1-orig.msg").read_bytes()
@@ -207,6 +214,17 @@ def test_damaged_pst_gives_what_can_be_read_and_says_the_rest(mail_case: MailCas
     assert damaged and damaged < whole  # partial
     info = run_cli("info", "--case", mail_case.case).stdout
     assert "Top of Personal Folders: its sub-folders cannot be read" in info
+
+
+def test_a_broken_node_b_tree_gives_what_it_still_reaches(mail_case: MailCase) -> None:
+    files = _files(mail_case.case)
+    whole = {p.split("!", 1)[1] for p in files if p.startswith("/dist-list.pst!") and p.count("!") == 1}
+    broken = {p.split("!", 1)[1] for p in files if p.startswith("/btree.pst!") and p.count("!") == 1}
+    assert "Freebusy Data/00001.eml" in broken and broken < whole
+    assert not any(p.startswith("/no-root.pst!") for p in files)
+    info = run_cli("info", "--case", mail_case.case).stdout
+    assert "btree.pst: pst: /: sub-folder 2 cannot be read" in info
+    assert any("/no-root.pst" in line and "root folder is not in its node B-tree" in line for line in info.splitlines())
 
 
 def test_msg_values_are_the_published_ones(mail_case: MailCase, tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ class PstContainer(Container):
             root = self._store.get_root_folder()
         except _PFF_ERRORS as error:
             raise ContainerError(f"unreadable Outlook store: {_said(error)}") from None
+        if root is None:
+            raise ContainerError("unreadable Outlook store: its root folder is not in its node B-tree")
         self._messages: list[Any] = []  # the libpff message of each member; None for a folder
         self._listing: list[tuple[str, int, bool]] = []
         self._beyond = 0  # messages in folders reached after the member limit
@@ -74,7 +76,7 @@ class PstContainer(Container):
             try:
                 sub = folder.get_sub_folder(number)
                 name = unique_name(safe_name(sub.name or "", f"folder {number + 1}"), taken)
-            except _PFF_ERRORS as error:
+            except (*_PFF_ERRORS, AttributeError) as error:  # AttributeError: libpff gave no folder (None)
                 self.problems.append(f"{path or '/'}: sub-folder {number + 1} cannot be read: {_said(error)}")
                 continue
             sub_path = f"{path}/{name}" if path else name
@@ -94,6 +96,8 @@ class PstContainer(Container):
         for number in range(count):
             try:
                 message = folder.get_sub_message(number)
+                if message is None:
+                    raise OSError("libpff gave no item")
                 subject = getattr(message, "subject", None) or ""
                 size = sum(a.size or 0 for a in getattr(message, "attachments", ()))
             except _PFF_ERRORS as error:
@@ -159,30 +163,49 @@ def _headers(message: Any) -> list[tuple[str, Any]]:
             made.append((name, one_line(properties[tag])))
     if subject := getattr(message, "subject", None):
         made.append(("Subject", one_line(subject)))
-    sent = getattr(message, "client_submit_time", None) or getattr(message, "delivery_time", None)
-    if isinstance(sent, dt.datetime):
-        made.append(("Date", email.utils.format_datetime(sent.replace(tzinfo=dt.timezone.utc))))
+    if sent := _sent(properties):
+        made.append(("Date", email.utils.format_datetime(sent)))
     for name, tag in (("Message-ID", 0x1035), ("In-Reply-To", 0x1042)):  # PidTagInternetMessageId, PidTagInReplyToId
         if properties.get(tag):
             made.append((name, properties[tag]))
     return made
 
 
-# The string properties headers are made of when a message kept no transport headers (one sent from the store).
+# The properties headers are made of when a message kept no transport headers (one sent from the store): strings,
+# and the client submit and delivery times (FILETIMEs, read from their bytes here: libpff's own time accessors have
+# been seen to crash the process on a damaged item).
 _HEADER_PROPERTIES = frozenset({0x0C1A, 0x0C1F, 0x5D01, 0x0E04, 0x0E03, 0x1035, 0x1042})
+_TIME_PROPERTIES = (0x0039, 0x0E06)  # PidTagClientSubmitTime, PidTagMessageDeliveryTime
+_FILETIME_EPOCH = dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _string_properties(message: Any) -> dict[int, str]:
-    """Property tag → text of the message's string properties that headers are made of (unreadable ones left out)."""
-    found: dict[int, str] = {}
+def _string_properties(message: Any) -> dict[int, Any]:
+    """Property tag → text of the message's string properties that headers are made of, and → FILETIME (an int)
+    of its times (unreadable ones left out)."""
+    found: dict[int, Any] = {}
     try:
         entries = message.get_record_set(0).entries if message.number_of_record_sets else ()
         for entry in entries:
             if entry.entry_type in _HEADER_PROPERTIES and entry.value_type in (0x001E, 0x001F):
                 found[entry.entry_type] = " ".join((entry.get_data_as_string() or "").split())
+            elif entry.entry_type in _TIME_PROPERTIES and entry.value_type == 0x0040 and len(entry.data or b"") == 8:
+                found[entry.entry_type] = int.from_bytes(entry.data, "little")
     except _PFF_ERRORS:
         pass
     return found
+
+
+def _sent(properties: dict[int, Any]) -> dt.datetime | None:
+    """When the message was sent (else delivered), UTC; None when neither is there or readable."""
+    for tag in _TIME_PROPERTIES:
+        if ticks := properties.get(tag):
+            try:
+                moment = _FILETIME_EPOCH + dt.timedelta(microseconds=ticks // 10)
+            except OverflowError:
+                continue
+            if moment.year > 1601:
+                return moment.replace(microsecond=0)
+    return None
 
 
 def _body(message: Any, name: str) -> bytes:
