@@ -1,5 +1,4 @@
-"""Disk images (raw, split raw, EWF, virtual disks) read through Sleuth Kit (pytsk3), libewf (pyewf) and the
-virtual disk libraries (vdisk.py).
+"""Disk images (raw, split raw, EWF, virtual disks) read through Sleuth Kit (pytsk3), libewf (pyewf) and vdisk.py.
 
 The image handle is a pytsk3.Img_Info subclass in the way dfvfs bridges pyewf to
 pytsk3: Sleuth Kit asks for byte ranges and we serve them from the segment
@@ -163,10 +162,9 @@ class _EwfMedia:
 
 
 class _ImageHandle(pytsk3.Img_Info):
-    """Serves Sleuth Kit's reads from the media. It can pretend to be longer than a truncated
-    image so that its partition table still opens; reads past the real end (or of a truncated
-    virtual disk's missing clusters) then count (per thread) so that content from there is
-    reported unreadable rather than hashed as zeros."""
+    """Serves Sleuth Kit's reads from the media. It can pretend to be longer than a truncated image so that its
+    partition table still opens; reads past the real end (and a truncated virtual disk's missing clusters) then
+    count (per thread) so that content from there is reported unreadable rather than hashed as zeros."""
 
     def __init__(self, media: _SegmentedFiles | _EwfMedia | VirtualDisk, presented_size: int | None = None) -> None:
         self.media = media
@@ -180,14 +178,7 @@ class _ImageHandle(pytsk3.Img_Info):
 
     def read(self, offset: int, size: int) -> bytes:
         if offset + size <= self.real_size:
-            try:
-                return self.media.read(offset, size)
-            except OSError:
-                if not isinstance(self.media, VirtualDisk):
-                    raise  # a bad sector of a split or EWF image: Sleuth Kit's read fails
-                # a truncated virtual disk's missing clusters count as the missing end of a truncated raw image
-                self._past_end.count = self.past_end_reads() + 1
-                return b"\0" * size
+            return self.media.read(offset, size)
         self._past_end.count = self.past_end_reads() + 1
         if offset >= self.real_size:
             return b"\0" * min(size, max(0, self.presented_size - offset))
@@ -195,7 +186,8 @@ class _ImageHandle(pytsk3.Img_Info):
         return data + b"\0" * (size - len(data))
 
     def past_end_reads(self) -> int:
-        return getattr(self._past_end, "count", 0)
+        missing = self.media.failed_reads() if isinstance(self.media, VirtualDisk) else 0
+        return getattr(self._past_end, "count", 0) + missing
 
 
 class TskContent(Content):
@@ -283,8 +275,7 @@ class DiskImage(EvidenceSource):
                 raise EvidenceError(f"cannot open EWF image: {_first_line(error)}") from None
         elif (virtual := format_of_file(path)) is not None:
             media = VirtualDisk(path, virtual)
-            self.format = virtual
-            self._segments = media.files
+            self.format, self._segments = virtual, media.files
         else:
             split = split_raw_segments(path)
             self.format = "split raw" if split else "raw"

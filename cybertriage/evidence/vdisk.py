@@ -65,10 +65,13 @@ class VirtualDisk:
         self._handles: list[Any] = []  # the chain, child first; all stay open while the child is read
         self._lock = threading.Lock()
         self.unreadable: str | None = None  # the first read that failed, said once
+        self._failed = threading.local()
         try:
             self._handle = self._open_chain(path, fmt)
             self.size = int(self._handle.get_media_size())
             self.read(0, min(self.size, FIRST_READ))  # a truncated or damaged image says so now, in one line
+            if self.unreadable:
+                raise EvidenceError(self.unreadable)
         except OSError as error:
             self.close()
             raise EvidenceError(f"cannot open {FORMAT_NAMES[fmt]} image: {library_error(error)}") from None
@@ -102,15 +105,23 @@ class VirtualDisk:
         return chain[0][1]
 
     def read(self, offset: int, size: int) -> bytes:
+        """The disk's bytes. A range the library cannot read (a truncated image's missing clusters) is zeros,
+        counted per thread as the disk code counts reads past a truncated raw image's end: content there is
+        reported unreadable, never hashed as zeros, and the partitions before it are still found."""
         with self._lock:
             try:
                 data: bytes = self._handle.read_buffer_at_offset(size, offset)
+                return data
             except OSError as error:
                 if self.unreadable is None:
                     self.unreadable = (f"{FORMAT_NAMES[self.format]} image truncated or damaged: its disk cannot be "
                                        f"read at byte {offset} ({library_error(error)})")
-                raise
-            return data
+        self._failed.count = self.failed_reads() + 1
+        return b"\0" * size
+
+    def failed_reads(self) -> int:
+        """How many reads of this thread found bytes the image no longer holds."""
+        return int(getattr(self._failed, "count", 0))
 
     def close(self) -> None:
         for handle in self._handles:
