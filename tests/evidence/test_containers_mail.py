@@ -435,3 +435,19 @@ def test_a_message_attached_to_a_saved_message_is_opened_as_one() -> None:
             "body.txt": text("What is the figure?"), "figures.zip": zipped}
     assert (values["from"], values["to"], values["subject"], values["message_id"]) == (
         "Carol <carol@example.net>", "Bob", "Original question", "<q-1@example.net>")
+
+
+def test_parts_nested_thousands_deep_keep_the_headers_and_say_so() -> None:
+    from cybertriage.analyzers.mail import message_record
+    from cybertriage.evidence.base import BytesContent, ObjectRef
+    from cybertriage.evidence.containers import ContainerLimits
+    from cybertriage.evidence.containers.mail import EmlContainer
+
+    nested = b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (n, n + 1) for n in range(3000))
+    message = (b"From: a@example.org\r\nSubject: deep\r\nMessage-ID: <deep@example.org>\r\n"
+               b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n" + nested)
+    with EmlContainer(BytesContent(message), ObjectRef("/deep.eml"), ContainerLimits()) as container:
+        record = message_record(container)
+        assert container.members == [] and container.problems == [
+            "MIME parts nested too deep to read: only the headers were read"]
+    assert record is not None and (record.values["subject"], record.values["message_id"]) == ("deep", "<deep@example.org>")

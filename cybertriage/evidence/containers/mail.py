@@ -229,9 +229,15 @@ class EmlContainer(Container):
         super().__init__(content, ref, limits)
         if content.size > limits.member_limit:
             raise ContainerError(f"message of {content.size} bytes, larger than the extraction limit")
-        message = self.message = parse_message(b"".join(content.chunks()))
-        self.problems: list[str] = [f"damaged message: {defect}" for defect in defects_of(message)]
-        parts = self.parts = message_parts(message)
+        data = b"".join(content.chunks())
+        try:
+            message = self.message = parse_message(data)
+            self.problems: list[str] = [f"damaged message: {defect}" for defect in defects_of(message)]
+            parts = self.parts = message_parts(message)
+        except RecursionError:  # parts nested thousands deep: Python's parser recurses once per level
+            self.message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data, headersonly=True)
+            self.problems = ["MIME parts nested too deep to read: only the headers were read"]
+            parts = self.parts = []
         self.listed = len(parts)
         self._data = [part.data for part in parts[: limits.max_members]]
         self.members = [Member(index, part.name, len(part.data), len(part.data))
