@@ -4,7 +4,8 @@ Bytes come from the core's `ObjectReader` (evidence reopened read-only) on a
 reading thread, one page at a time, into a small cache: the views only ask for the
 rows they show, so a 4 GB file opens as fast as a 4 KB one and memory does not
 grow with its size. YARA matches are highlighted; Ctrl+G goes to an offset (hex
-or decimal), F3 / Shift+F3 go to the next / previous match. The Media tab beside them shows a picture,
+or decimal), F3 / Shift+F3 go to the next / previous match; the Text view also shows a document's extracted text
+and the terms a search found. The Media tab beside them shows a picture,
 decoded on a thread of its own within the same bounds as the gallery's thumbnails (a decompression bomb is refused).
 """
 
@@ -38,6 +39,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QInputDialog,
@@ -55,9 +57,11 @@ from PySide6.QtWidgets import (
 from ..analyzers.pictures import PictureRefused, thumbnail
 from ..case import browse
 from ..case.objects import ObjectReader
+from ..case.search import content_text
 from ..formatting import human_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from .case_window import box_layout, named
+from .search_view import go_to_first_term, term_selections
 
 PAGE = 16 * 1024  # bytes read at a time
 CACHED_PAGES = 256  # 4 MiB of pages kept, whatever the size of the file
@@ -418,6 +422,8 @@ class TextView(QWidget):
         self.start = 0
         self._target: int | None = None
         self._shown: tuple[int, str] | None = None
+        self.extracted: tuple[str, str] | None = None  # (text, how) the case keeps for this content
+        self.terms: list[str] = []  # searched terms to highlight
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -434,16 +440,23 @@ class TextView(QWidget):
         bar.addWidget(self.previous_button)
         bar.addWidget(self.next_button)
         bar.addWidget(self.range_label, 1)
+        self.extracted_box = named(QCheckBox("Extracted text"), "textExtracted")
+        bar.addWidget(self.extracted_box)
         bar.addWidget(QLabel("Encoding"))
         bar.addWidget(self.encoding)
         layout.addLayout(bar)
+        self.extracted_box.toggled.connect(lambda _: self._render(force=True))
         self.previous_button.clicked.connect(lambda: self.show_offset(self.start - TEXT_PAGE))
         self.next_button.clicked.connect(lambda: self.show_offset(self.start + TEXT_PAGE))
         self.encoding.currentIndexChanged.connect(lambda _: self._render(force=True))
 
-    def set_content(self, content: PagedContent | None, matches: list[Match]) -> None:
+    def set_content(self, content: PagedContent | None, matches: list[Match],
+                    extracted: tuple[str, str] | None = None) -> None:
         self.content, self.matches, self.current = content, matches, None
         self.start, self._target, self._shown = 0, None, None
+        self.extracted, self.terms = extracted, []
+        self.extracted_box.setChecked(False)
+        self.extracted_box.setEnabled(extracted is not None)
         self.edit.clear()
         if content is not None:
             content.page_ready.connect(self._render)
@@ -456,8 +469,30 @@ class TextView(QWidget):
         self.start, self._target, self.current = offset - offset % TEXT_PAGE, offset, match
         self._render(force=True)
 
+    def highlight(self, terms: list[str]) -> None:
+        """Mark every place of these terms (any case) and go to the first: in the extracted text when the case
+        keeps one (a term inside a DOCX is not in its raw bytes), else in the bytes shown."""
+        self.terms = [term for term in terms if term.strip()]
+        if self.extracted is not None and not self.extracted_box.isChecked():
+            self.extracted_box.setChecked(True)  # renders
+        else:
+            self._render(force=True)
+        go_to_first_term(self.edit)
+
+    def _render_extracted(self, text: str, how: str, force: bool) -> None:
+        self.range_label.setText(f"extracted text ({how}), {len(text):,} characters")
+        self.previous_button.setEnabled(False)
+        self.next_button.setEnabled(False)
+        if force or self._shown != (-1, how):
+            self._shown = (-1, how)
+            self.edit.setPlainText(text)
+            self.edit.setExtraSelections(term_selections(self.edit, self.terms))
+
     def _render(self, force: bool = False) -> None:
         content = self.content
+        if self.extracted is not None and self.extracted_box.isChecked():
+            self._render_extracted(*self.extracted, force)
+            return
         if content is None:
             self.range_label.clear()
             self.previous_button.setEnabled(False)
@@ -503,7 +538,7 @@ class TextView(QWidget):
             cursor.setPosition(positions[min(len(data), high)], QTextCursor.MoveMode.KeepAnchor)
             selection.cursor = cursor
             selections.append(selection)
-        self.edit.setExtraSelections(selections)
+        self.edit.setExtraSelections(selections + term_selections(self.edit, self.terms))
         if self._target is not None:
             cursor = QTextCursor(self.edit.document())
             cursor.setPosition(positions.get(self._target - self.start, 0))
@@ -608,6 +643,7 @@ class ContentViewer(QObject):
         self.match_index = -1
         self.hex = HexView()
         self.text = TextView()
+        self.text_tab = text_tab
         self.go_action = QAction("Go to offset…", self, shortcut=QKeySequence("Ctrl+G"),
                                  shortcutContext=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.next_action = QAction("Next match", self, shortcut=QKeySequence("F3"),
@@ -673,8 +709,15 @@ class ContentViewer(QObject):
         self.content.failed.connect(lambda message: self._say(f"<span style='color:#b3261e'>{esc(message)}</span>"))
         self.matches = yara_matches(self.conn, row["id"])
         self.hex.set_content(self.content, self.matches)
-        self.text.set_content(self.content, self.matches)
+        kept = content_text(self.conn, row["sha256"]) if row.get("sha256") else None
+        self.text.set_content(self.content, self.matches, kept)
         self._say_where(None)
+
+    def show_terms(self, terms: list[str]) -> None:
+        """The Text tab forward, with these terms highlighted (a search's hit opened)."""
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self.text_tab)
+        self.text.highlight(terms)
 
     def clear(self) -> None:
         if self.content is not None:

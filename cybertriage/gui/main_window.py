@@ -49,6 +49,7 @@ from .gallery_view import GalleryView
 from .keywords_view import KeywordsView
 from .network import NetworkViews
 from .report_action import ReportAction
+from .search_view import SearchView
 from .snapshots import CaseSnapshots
 from .state import WindowState
 from .tags import Tagging
@@ -120,6 +121,8 @@ class MainWindow(QObject):
         self.tabs.addTab(self.gallery.widget, "Gallery")
         self.keywords = KeywordsView(self.show_file)
         self.tabs.addTab(self.keywords.widget, "Keyword Hits")
+        self.search = SearchView(self.show_found, self.say)
+        self.tabs.addTab(self.search.widget, "Search")
         self.snapshots = CaseSnapshots(self, self.findings, self._apply_snapshot, parent=self)
         self.tagging = Tagging(self, self.findings, self.files, parent=self)
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
@@ -231,6 +234,13 @@ class MainWindow(QObject):
         self.files.show_file(file_id)
         self.files.content_viewer.show_media()
 
+    def show_found(self, file_id: int, terms: list[str]) -> None:
+        """A search hit: the file in the Files tab, its Text view showing the terms highlighted."""
+        self.files.show_file(file_id)
+        viewer = self.files.content_viewer
+        if viewer.row is not None and viewer.row.get("id") == file_id:
+            viewer.show_terms(terms)
+
     def show_tab(self, name: str) -> None:
         self.tabs.setCurrentWidget(child(self.window, QWidget, name))
 
@@ -262,6 +272,7 @@ class MainWindow(QObject):
         self.artefacts.open(self.conn)
         self.gallery.open(self.conn, self.case_dir)
         self.keywords.open(self.conn)
+        self.search.open(self.conn)
         self.findings.open()
         self.files.open()
         for view in (self.findings.view, self.files.view):
@@ -287,6 +298,7 @@ class MainWindow(QObject):
         self.artefacts.open(None)
         self.gallery.open(None, None)
         self.keywords.open(None)
+        self.search.open(None)
         self.system.show_profiles([])
         self.tagging.case_changed()
         self.evidence.case_closed()
@@ -357,6 +369,7 @@ class MainWindow(QObject):
         self.artefacts.open(None)
         self.gallery.open(None, None)
         self.keywords.open(None)
+        self.search.open(None)
         self.timeline.open(None)  # results still queued from its readers then find no case and are dropped
         if self.conn is not None:
             self.conn.close()
