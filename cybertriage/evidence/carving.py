@@ -249,6 +249,8 @@ def carve_volume(image_files: list[Path], volume: Volume, work: Path, stall_seco
                  work, subprocess.DEVNULL, stall_seconds, cancelled, watched_folder=carved).run()
     except CarvingStopped as error:
         stopped = error
+    finally:
+        unallocated.unlink(missing_ok=True)  # the copy goes before the carved files are handed out: less room needed
     for folder in sorted(carved.glob("recup.*"), key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0):
         yield from _reported(folder, blocks, volume)
     if stopped is not None:
