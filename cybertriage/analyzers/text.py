@@ -12,17 +12,15 @@ The text is stored once per content sha256 (ExtractedText.content_rows) and inde
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import email
 import email.policy
 import io
 import re
-import sys
-import time
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
-from types import FrameType
-from typing import Any
 from xml.etree import ElementTree
 
 import charset_normalizer
@@ -61,8 +59,8 @@ _ASCII = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_STRING)
 _WIDE = re.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % MIN_STRING)
 
 
-class OutOfTime(Exception):
-    """An extractor ran past its time limit."""
+class OutOfTime(BaseException):
+    """An extractor ran past its time limit (a BaseException: a library's `except Exception` does not swallow it)."""
 
 
 class TooLarge(Exception):
@@ -71,20 +69,35 @@ class TooLarge(Exception):
 
 @contextlib.contextmanager
 def time_limited(seconds: float) -> Iterator[None]:
-    """Stop the Python code run in the block once `seconds` have passed: a profile hook on this thread raises
-    OutOfTime at the next function call, so a parser in a loop (a PDF whose objects refer to each other) ends."""
-    ends = time.monotonic() + seconds
+    """Stop the Python code run in the block once `seconds` have passed: a timer raises OutOfTime in this thread
+    (CPython's PyThreadState_SetAsyncExc, between two bytecodes), so a parser in a loop (a PDF whose objects refer
+    to each other) ends, and nothing slows the extraction while it runs in time. A single call into C that never
+    returns is not interrupted: the extractors' C parts (zlib, expat) work on input bounded in size."""
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    state = {"armed": True, "fired": False}
 
-    def watch(frame: FrameType, event: str, arg: Any) -> None:
-        if event in ("call", "c_call") and time.monotonic() > ends:
-            raise OutOfTime
+    def expire() -> None:
+        with lock:
+            if state["armed"]:
+                state["fired"] = True
+                _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object(OutOfTime))
 
-    previous = sys.getprofile()
-    sys.setprofile(watch)
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
     try:
         yield
     finally:
-        sys.setprofile(previous)
+        with lock:
+            state["armed"] = False
+            if state["fired"]:  # raised, or pending: never let it land outside the block
+                _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object())
+        timer.cancel()
+
+
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
 class TextExtraction(Analyzer):
