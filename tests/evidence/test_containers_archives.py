@@ -1,7 +1,7 @@
 """Archives beyond zip (tar, its compressed kinds, single compressed files, 7z, cab, ISO, rar), read in one pass by
-libarchive. The archives are made here by GNU tar, gzip, bzip2, xz, zstd, 7z (p7zip), gcab and genisoimage; the
+libarchive. The archives are made here by GNU tar, gzip, bzip2, xz, zstd, 7z (p7zip), gcab, genisoimage and cpio; the
 rar samples are libarchive's own test files (tests/data/artefacts/archives/SOURCE.md). Expected listings come
-from `tar -tf`, `7z l -slt` and `lsar` (unar), expected bytes from `sha256sum` over what `tar -x`, `7z x`,
+from `tar -tf`, `7z l -slt`, `cpio -t` and `lsar` (unar), expected bytes from `sha256sum` over what `tar -x`, `7z x`,
 `gzip -dc`… and `unar` extract: none of them is libarchive."""
 
 from __future__ import annotations
@@ -79,6 +79,12 @@ def _pack(work: Path, kind: str) -> tuple[Path, set[str], dict[str, str]]:
         _run("tar", "-c", *flag, "-f", archive, "docs", "tools", "empty.txt", cwd=tree)
         return archive, _tar_names(archive), _extracted(lambda out: _run("tar", "-x", *flag, "-f", archive, "-C", out),
                                                         work, kind)
+    if kind == "cpio":  # GNU cpio's newc format, its own listing (-t) and extraction (-i)
+        listing = _run("find", "docs", "tools", "empty.txt", cwd=tree)
+        archive.write_bytes(_run("cpio", "-o", "--quiet", "-H", "newc", cwd=tree, stdin=listing))
+        names = set(_run("cpio", "-it", "--quiet", stdin=archive.read_bytes()).decode().splitlines())
+        return archive, names, _extracted(lambda out: _run("cpio", "-idm", "--quiet", cwd=out, stdin=archive.read_bytes()),
+                                          work, kind)
     if kind == "7z":
         _run("7z", "a", "-bso0", archive, "docs", "tools", "empty.txt", cwd=tree)
     elif kind == "cab":  # gcab keeps the paths it is given, no folders of their own
@@ -99,7 +105,7 @@ def _walk(path: Path, limits: ContainerLimits | None = None) -> tuple[StreamedAr
     return archive, list(archive.objects(holder))
 
 
-@pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.bz2", "tar.xz", "tar.zst", "7z", "cab", "iso"])
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.bz2", "tar.xz", "tar.zst", "7z", "cab", "iso", "cpio"])
 def test_members_and_their_bytes_are_the_packers_own(tree: Path, kind: str) -> None:
     archive_path, names, hashes = _pack(tree, kind)
     archive, found = _walk(archive_path)
