@@ -44,7 +44,13 @@ def asset_dir(name: str) -> Path:
 
 def use_bundled_magic_database() -> None:
     """Frozen: make libmagic read the database bundled with it (MAGIC), not one the workstation may lack or
-    have in another, incompatible version. Without a bundle this does nothing."""
+    have in another, incompatible version, and libarchive-c load the libarchive bundled with it. Without a bundle
+    this does nothing."""
     bundle = bundle_dir()
     if bundle is not None and (bundle / BUNDLED_MAGIC_DATABASE).is_file():
         os.environ["MAGIC"] = str(bundle / BUNDLED_MAGIC_DATABASE)
+    # libarchive-c finds its library through LIBARCHIVE or the system's library search, which a workstation
+    # without libarchive fails: the bundle carries it at its top (build_installer.spec).
+    libarchive = next(iter(sorted(bundle.glob("libarchive.so*"))), None) if bundle is not None else None
+    if libarchive is not None and "LIBARCHIVE" not in os.environ:
+        os.environ["LIBARCHIVE"] = str(libarchive)
