@@ -13,6 +13,7 @@ app=$work/cybertriage
 demo=$app/_internal/resources/demo/demo-disk.img
 capture=$app/_internal/resources/demo/demo-capture.pcap
 windows=$app/_internal/resources/demo/demo-windows.img
+vm=$app/_internal/resources/demo/demo-vm.qcow2
 
 bare() { (cd "$work" && env -i PATH=/usr/bin:/bin HOME="$HOME" "$@"); }
 fail() { echo "installer-check: FAIL: $*" >&2; exit 1; }
@@ -24,7 +25,7 @@ grep -Eq '^bundled rules sha256 [0-9a-f]{64}$' "$work/version.txt" || fail "--ve
 
 step "cybertriage scan (demo evidence)"
 status=0
-bare "$app/cybertriage" scan "$demo" "$windows" "$capture" --case "$work/case" || status=$?
+bare "$app/cybertriage" scan "$demo" "$windows" "$vm" "$capture" --case "$work/case" || status=$?
 [ "$status" -eq 0 ] || fail "scan of the demo evidence exited $status (the demo is fully readable: 0 expected)"
 # What resources/demo/README.md says is on the demo disk, found by YARA (libyara + bundled rules),
 # libmagic (bundled library and database) and pefile; and the zip's download in the capture, analysed in
@@ -34,6 +35,12 @@ for expected in '"rule": "EICAR_Test_File".*"object": "/Downloads/eicar.com"' \
                 '"analyzer": "filetype", "rule": "executable-disguised".*"object": "/Pictures/holiday.jpg"' \
                 '"analyzer": "pe".*"object": "/Pictures/holiday.jpg"' \
                 '"rule": "arrived-over-network".*"object": "/Downloads/invoice_update.zip"'; do
+    grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
+done
+# The suspect's VM: libqcow opens the QCOW2 disk, libarchive the tar.gz inside it, the mail reader the e-mail and
+# its zip attachment; YARA flags the PowerShell cradle in the backup and in the attachment.
+for expected in '"evidence": "[^"]*demo-vm\.qcow2".*"rule": "PowerShell_Download_Cradle".*"object": "/backup/documents\.tar\.gz!documents/tools/update\.ps1"' \
+                '"evidence": "[^"]*demo-vm\.qcow2".*"rule": "PowerShell_Download_Cradle".*"object": "/mail/invoice\.eml!invoice_update\.zip!update\.ps1"'; do
     grep -Eq "$expected" "$work/findings.jsonl" || fail "no finding matching $expected"
 done
 # The Windows computer's artefacts, each read by its bundled library (regipy, the evtx crate, libscca, LnkParse3,
