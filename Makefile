@@ -28,7 +28,8 @@ $(BIN)/cybertriage: pyproject.toml $(COMPILED_SOURCES)
 
 run: $(BIN)/cybertriage
 	rm -rf $(DEMO_CASE)
-	$(BIN)/cybertriage scan resources/demo/demo-disk.img resources/demo/demo-windows.img resources/demo/demo-capture.pcap \
+	$(BIN)/cybertriage scan resources/demo/demo-disk.img resources/demo/demo-windows.img resources/demo/demo-vm.qcow2 \
+	  resources/demo/demo-capture.pcap \
 	  --case $(DEMO_CASE); \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	$(BIN)/cybertriage report --case $(DEMO_CASE) --pdf $(DEMO_CASE)/report.pdf --html $(DEMO_CASE)/report.html \
