@@ -147,7 +147,7 @@ class ExtractedText(Result):
             return {}
         # `body` is the text for the content index; the writer keeps it there and the compressed text in `texts`
         return {"texts": [{"sha256": sha256, "how": self.how, "chars": len(self.text),
-                           "text": zlib.compress(self.text.encode("utf-8"), 6), "body": self.text}]}
+                           "text": zlib.compress(self.text.encode("utf-8"), 1), "body": self.text}]}
 
     def held(self) -> int:
         return len(self.text) // 1024  # a record per KiB of text, against the bound on results kept for reuse
