@@ -95,3 +95,24 @@ def test_forgetting_an_evidence_item_removes_its_names_but_keeps_content_text(sc
     assert db.execute("SELECT count(*) FROM texts").fetchone()[0] == 3  # content facts stay, as indicators do
     assert search(db.conn, "Nightjar") == []  # no object holds that text any more
     db.close()
+
+
+def test_an_older_case_gets_its_paths_indexed_when_upgraded(scanned: tuple[Path, Path], tmp_path: Path) -> None:
+    _, case = scanned
+    copy = tmp_path / "old"
+    copy.mkdir()
+    source, target = sqlite3.connect(case / "case.db"), sqlite3.connect(copy / "case.db")
+    source.backup(target)
+    source.close()
+    for name in ("files", "artifacts", "http", "dns", "smtp"):
+        for suffix in ("ai", "ad"):
+            target.execute(f"DROP TRIGGER IF EXISTS [{name}_content_{suffix}]")
+    target.execute("DROP TABLE content_fts")
+    target.execute("DROP TABLE texts")
+    target.execute("PRAGMA user_version = 15")
+    target.commit()
+    target.close()
+    db = open_case(copy)
+    assert [hit.kind for hit in search(db.conn, "plan.docx")] == ["name"]
+    assert search(db.conn, "Nightjar") == []  # the text of files needs a new scan
+    db.close()

@@ -38,17 +38,18 @@ INDEXED = {
 def create_index(db: Any) -> None:
     """Schema 16: `texts`, `content_fts`, the triggers that index each table's rows as the writer inserts them, and
     the rows a case already holds (its files, artefacts and network records; file text needs a new scan)."""
-    db.execute("""CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, how TEXT, chars INTEGER, text BLOB)""")
-    db.execute("""CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(body,
-                  tokenize = 'unicode61 remove_diacritics 2')""")
     tables = set(db.table_names())
+    if "content_fts" in tables:  # a case taken back to an older version by hand keeps its index, and its rows
+        return
+    db.execute("""CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, how TEXT, chars INTEGER, text BLOB)""")
+    db.execute("""CREATE VIRTUAL TABLE content_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')""")
     for table, (source, expression) in INDEXED.items():
         if table not in tables:
             continue
         base = SOURCES[source] << SHIFT
-        db.execute(f"""CREATE TRIGGER IF NOT EXISTS [{table}_content_ai] AFTER INSERT ON [{table}] BEGIN
+        db.execute(f"""CREATE TRIGGER [{table}_content_ai] AFTER INSERT ON [{table}] BEGIN
                        INSERT INTO content_fts (rowid, body) VALUES ({base} + NEW.id, {expression}); END""")
-        db.execute(f"""CREATE TRIGGER IF NOT EXISTS [{table}_content_ad] AFTER DELETE ON [{table}] BEGIN
+        db.execute(f"""CREATE TRIGGER [{table}_content_ad] AFTER DELETE ON [{table}] BEGIN
                        DELETE FROM content_fts WHERE rowid = {base} + OLD.id; END""")
         db.execute(f"INSERT INTO content_fts (rowid, body) SELECT {base} + id, {expression.replace('NEW.', '')} "
                    f"FROM [{table}]")
