@@ -145,8 +145,8 @@ def choose_extractor(data: bytes, mime: str, name: str) -> tuple[Callable[[bytes
     lower = name.lower()
     if head.startswith(b"%PDF") or b"%PDF-" in head:
         return pdf_text, "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return zip_document_text, "document"
+    if head.startswith(b"PK\x03\x04"):  # a document only when it says so: a zip's members are objects of their own
+        return (zip_document_text, "document") if _office_zip(head, mime) else (_no_text, "archive")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return ole_text, "ole"
     if head.startswith(b"{\\rtf"):
@@ -159,6 +159,21 @@ def choose_extractor(data: bytes, mime: str, name: str) -> tuple[Callable[[bytes
             or _utf16_without_mark(head)):
         return decode_text, "text"
     return strings, "strings"
+
+
+def _office_zip(head: bytes, mime: str) -> bool:
+    """Whether a zip is an OOXML or ODF document: by its type (libmagic), or by the first member's name, which
+    OOXML and ODF writers put first. Any other zip is not opened here (a million-member one would cost memory)."""
+    if mime.startswith(("application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument.",
+                        "application/vnd.ms-excel.", "application/vnd.ms-word.", "application/vnd.ms-powerpoint.")):
+        return True
+    length = int.from_bytes(head[26:28], "little")
+    return head[30:30 + length] in (b"[Content_Types].xml", b"mimetype", b"_rels/.rels", b"docProps/app.xml",
+                                    b"docProps/core.xml", b"word/document.xml")
+
+
+def _no_text(data: bytes) -> str:
+    return ""
 
 
 def decode_text(data: bytes) -> str:

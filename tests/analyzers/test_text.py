@@ -209,6 +209,11 @@ def test_pictures_and_archives_give_no_text() -> None:
     gzip_data = subprocess.run(["gzip", "-c"], input=b"Nightjar " * 1000, capture_output=True, check=True).stdout
     found, item = extracted(gzip_data, "notes.gz")
     assert found is None and item.skipped == []
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # members: objects of their own
+        archive.writestr("notes.txt", "Nightjar " * 1000)
+    found, item = extracted(buffer.getvalue(), "notes.zip")
+    assert found is None and item.skipped == []
 
 
 def test_decompression_bomb_in_a_docx_is_refused(tmp_path: Path) -> None:
