@@ -100,7 +100,10 @@ def scan(evidence: Path, case: Path, with_text: bool) -> float:
         shutil.rmtree(case)
     command = [sys.executable, "-m", "cybertriage"] if with_text else [sys.executable, "-c", WITHOUT_TEXT]
     started = time.perf_counter()
-    done = subprocess.run([*command, "scan", str(evidence), "--case", str(case), "--quiet", "--no-yara"],
+    # Keyword lists off on both sides: without extracted text the keyword analyzer would search raw content instead,
+    # and the two scans would do different keyword work.
+    done = subprocess.run([*command, "scan", str(evidence), "--case", str(case), "--quiet", "--no-yara",
+                           "--builtin-keywords", "none"],
                           cwd=REPO, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
