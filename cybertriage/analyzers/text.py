@@ -19,6 +19,7 @@ import io
 import re
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
 from xml.etree import ElementTree
@@ -38,6 +39,7 @@ MAX_PART = 64 * 1024 * 1024
 MAX_PARTS_TOTAL = 256 * 1024 * 1024
 MAX_RATIO = 200
 SAMPLE = 64 * 1024  # bytes charset-normalizer looks at to name a legacy code page
+ENTROPY_SAMPLE = 4096  # bytes of each sample a binary's randomness is judged on
 LINEAR = frozenset({"strings", "text", "archive"})  # extractors whose time is bounded by the size of their input
 
 # Content that holds no text worth extracting: pictures, sound, video, and compressed streams (their members are
@@ -210,13 +212,25 @@ def _utf16_without_mark(sample: bytes) -> str | None:
 
 
 def strings(data: bytes) -> str:
-    """The printable runs of a binary, ASCII and UTF-16LE, six characters or more, in the order they lie."""
+    """The printable runs of a binary, ASCII and UTF-16LE, six characters or more, in the order they lie; none for
+    content whose samples do not compress (encrypted, compressed or random bytes hold only chance runs)."""
+    if _random_looking(data):
+        return ""
     window = data[:MAX_STRINGS_INPUT]
     found = [(m.start(), m.group().decode("ascii")) for m in _ASCII.finditer(window)]
     if b"\x00" in window:
         found.extend((m.start(), m.group().decode("utf-16-le")) for m in _WIDE.finditer(window))
         found.sort()
     return "\n".join(text for _, text in found)
+
+
+def _random_looking(data: bytes) -> bool:
+    """Whether samples from the start, the middle and the end all fail to compress by 5 % (zlib's fastest level)."""
+    for start in (0, len(data) // 2, max(0, len(data) - ENTROPY_SAMPLE)):
+        sample = data[start:start + ENTROPY_SAMPLE]
+        if len(sample) < 256 or len(zlib.compress(sample, 1)) < 0.95 * len(sample):
+            return False
+    return True
 
 
 class _HtmlText(HTMLParser):

@@ -6,6 +6,7 @@ the strings of a binary with `strings` (binutils); the legacy Word document is p
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import time
 import zipfile
@@ -46,6 +47,12 @@ def grep_count(path: Path, term: str) -> int:
     """What `grep -c` finds of a term in the raw file (0 when the term is only there compressed)."""
     done = subprocess.run(["grep", "-c", "-a", term, str(path)], capture_output=True, text=True)
     return int(done.stdout.strip() or 0)
+
+
+def strings_of_binutils(data: bytes, folder: Path) -> list[str]:
+    path = folder / "sample.bin"
+    path.write_bytes(data)
+    return subprocess.run(["strings", "-a", "-n", "6", str(path)], capture_output=True, text=True).stdout.splitlines()
 
 
 def write_docx(path: Path) -> None:
@@ -205,10 +212,14 @@ def test_legacy_word_document() -> None:
     assert "This is a document!!" in found.text.splitlines()
 
 
-def test_pictures_and_archives_give_no_text() -> None:
+def test_pictures_archives_and_random_bytes_give_no_text(tmp_path: Path) -> None:
     gzip_data = subprocess.run(["gzip", "-c"], input=b"Nightjar " * 1000, capture_output=True, check=True).stdout
     found, item = extracted(gzip_data, "notes.gz")
     assert found is None and item.skipped == []
+    noise = random.Random(5).randbytes(256 * 1024)  # random bytes: strings would be chance runs only
+    assert strings_of_binutils(noise, tmp_path)  # there are some …
+    found, item = extracted(noise, "noise.bin")
+    assert found is None and item.skipped == []  # … and none is kept
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # members: objects of their own
         archive.writestr("notes.txt", "Nightjar " * 1000)
