@@ -122,6 +122,8 @@ class EvidenceScan(QObject):
         self.carve_check.setToolTip(CARVE_TIP)
         self.carve_check.setChecked(APPLICATION_CARVES)
         child(window, QHBoxLayout, "evidenceButtons").addWidget(self.carve_check)
+        # the row holds the buttons, the drop hint and the box: the hint wraps rather than widen the whole window
+        child(window, QLabel, "dropHintLabel").setWordWrap(True)
 
     def is_scanning(self) -> bool:
         return self.worker is not None

@@ -4,6 +4,7 @@ of the case. `cybertriage export --what gps --format kml` writes every position 
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,15 @@ class PictureOverview:
 
 def collect_pictures(db: sqlite_utils.Database, case_dir: Path) -> PictureOverview:
     places = browse.gps_pictures(db.conn)
-    conn = browse.connect(case_dir)  # the tagged files as the application lists them (rows by name)
+    # The tagged files as the application lists them (rows by name), on the report's own connection: a case
+    # archived read-only opens no other.
+    conn, factory = db.conn, db.conn.row_factory
+    conn.row_factory = sqlite3.Row
     try:
         tagged = [row for row in browse.tagged_files(conn) if row.get("mime") in browse.PICTURE_MIMES]
         evidence = {row["id"]: row["path"] for row in browse.evidence_list(conn)}
     finally:
-        conn.close()
+        conn.row_factory = factory
     shown = []
     if tagged:
         reader = ObjectReader(case_dir)
