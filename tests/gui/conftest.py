@@ -80,6 +80,22 @@ def main_window(qtbot, settings):
     window.dispose()
 
 
+SCAN_TIMEOUT_MS = 120_000
+
+
+def scan_in_window(qtbot, window, case: Path, evidence: list[Path], name: str) -> list:
+    """Make a case in the application, add evidence and wait for its scan to end; the outcomes it reported."""
+    window.create_case(case, {"name": name})
+    window.add_evidence(evidence)
+    worker = window.evidence.worker
+    assert worker is not None
+    outcomes: list = []
+    window.scan_done.connect(outcomes.append)
+    with qtbot.waitSignals([worker.signals.finished, window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
+        pass
+    return outcomes[0]
+
+
 def count(case: Path, query: str, *params: object) -> int:
     with sqlite3.connect(case / "case.db") as conn:
         return conn.execute(query, params).fetchone()[0]

@@ -8,10 +8,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from tests.gui.conftest import count
+from tests.gui.conftest import count, scan_in_window
 from tests.images import EICAR
-
-SCAN_TIMEOUT_MS = 120_000
 
 
 def test_archives_scanned_in_the_application_show_their_members(qtbot, main_window, tmp_path: Path) -> None:
@@ -23,11 +21,7 @@ def test_archives_scanned_in_the_application_show_their_members(qtbot, main_wind
     subprocess.run(["7z", "a", "-bso0", str(evidence / "outer.7z"), "inner.tar.gz"], cwd=packing, check=True)
     subprocess.run(["tar", "-czf", str(evidence / "pack.tar.gz"), "eicar.com"], cwd=packing, check=True)
     case = tmp_path / "case"
-    main_window.create_case(case, {"name": "archives"})
-    main_window.add_evidence([evidence])
-    worker = main_window.evidence.worker
-    with qtbot.waitSignals([worker.signals.finished, main_window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
-        pass
+    scan_in_window(qtbot, main_window, case, [evidence], "archives")
     qtbot.waitUntil(lambda: main_window.findings.model is not None and main_window.findings.model.rowCount() >= 2,
                     timeout=10_000)
     with sqlite3.connect(case / "case.db") as db:

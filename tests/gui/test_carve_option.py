@@ -8,9 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.gui.conftest import DEMO_IMAGE
-
-SCAN_TIMEOUT_MS = 120_000
+from tests.gui.conftest import DEMO_IMAGE, scan_in_window
 
 
 @pytest.mark.parametrize("carve", [True, False])
@@ -21,12 +19,7 @@ def test_the_carving_checkbox_decides_the_scan(qtbot, main_window, tmp_path, car
     assert box is not None and box.isChecked()  # on by default in the application
     box.setChecked(carve)
     case = tmp_path / "case"
-    main_window.create_case(case, {"name": "carving"})
-    main_window.add_evidence([DEMO_IMAGE])
-    worker = main_window.evidence.worker
-    assert worker is not None
-    with qtbot.waitSignals([worker.signals.finished, main_window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
-        pass
+    scan_in_window(qtbot, main_window, case, [DEMO_IMAGE], "carving")
     with sqlite3.connect(case / "case.db") as db:
         carved = db.execute("SELECT attempted FROM ledger WHERE stage = 'carving'").fetchall()
         volumes = db.execute("SELECT count(*) FROM partitions WHERE filesystem IS NOT NULL").fetchone()[0]

@@ -9,8 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.evidence.test_containers_mail import DATA, EICAR, _invoice
-
-SCAN_TIMEOUT_MS = 120_000
+from tests.gui.conftest import scan_in_window
 
 
 def test_mail_added_in_the_application_shows_its_messages(qtbot, main_window, tmp_path: Path) -> None:
@@ -19,14 +18,8 @@ def test_mail_added_in_the_application_shows_its_messages(qtbot, main_window, tm
     (evidence / "Inbox.mbox").write_bytes(b"From alice@example.org Tue Dec  1 10:00:00 2026\n" + _invoice() + b"\n")
     shutil.copy(DATA / "qwerty_1-orig.msg", evidence / "qwerty.msg")
     case = tmp_path / "case"
-    main_window.create_case(case, {"name": "mail"})
-    main_window.add_evidence([evidence])
-    worker = main_window.evidence.worker
-    outcomes: list = []
-    main_window.scan_done.connect(outcomes.append)
-    with qtbot.waitSignals([worker.signals.finished, main_window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
-        pass
-    assert [o.status for o in outcomes[0]] == ["done"]
+    outcomes = scan_in_window(qtbot, main_window, case, [evidence], "mail")
+    assert [o.status for o in outcomes] == ["done"]
     view = main_window.artefacts
     qtbot.waitUntil(lambda: view.model is not None, timeout=10_000)
     kinds = [view.type_box.itemData(i) for i in range(view.type_box.count())]

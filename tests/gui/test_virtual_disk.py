@@ -8,9 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.gui.conftest import DEMO_IMAGE
-
-SCAN_TIMEOUT_MS = 120_000
+from tests.gui.conftest import DEMO_IMAGE, scan_in_window
 
 
 def _files(case: Path) -> set[tuple]:
@@ -24,14 +22,8 @@ def test_qcow2_added_in_the_application_lists_the_raw_disks_files(qtbot, main_wi
     raw_case = tmp_path / "raw-case"
     assert run_cli("scan", DEMO_IMAGE, "--case", raw_case, "--quiet").code in (0, 1)
     case = tmp_path / "case"
-    main_window.create_case(case, {"name": "virtual disk"})
-    main_window.add_evidence([qcow])
-    worker = main_window.evidence.worker
-    outcomes: list = []
-    main_window.scan_done.connect(outcomes.append)
-    with qtbot.waitSignals([worker.signals.finished, main_window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
-        pass
-    assert [o.status for o in outcomes[0]] == ["done"]
+    outcomes = scan_in_window(qtbot, main_window, case, [qcow], "virtual disk")
+    assert [o.status for o in outcomes] == ["done"]
     with sqlite3.connect(case / "case.db") as db:
         assert db.execute("SELECT format FROM evidence").fetchone()[0] == "qcow2"
     ours = _files(case)
