@@ -4,7 +4,6 @@ expectations (tests/parsers/winprefetch.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from cybertriage.analyzers.artefacts.prefetch import Prefetch
 from cybertriage.analyzers.base import Item, Settings
 from cybertriage.evidence.base import BytesContent, EvidenceObject
+from tests.analyzers.artefacts.libyal import libyal_time
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "artefacts" / "prefetch"
 READ_BY_SCCAINFO = sorted(path.name for path in DATA.glob("*.pf") if not path.name.startswith("AM_DELTA"))
@@ -30,15 +30,6 @@ def parsed(name: str, data: bytes | None = None) -> tuple[list, Item]:
     return list(Prefetch(Settings()).analyze(item)), item
 
 
-def sccainfo_time(text: str) -> str | None:
-    """sccainfo's 'Mar 10, 2013 10:11:49.281250000 UTC' as ISO 8601 UTC, to the microsecond."""
-    if text.startswith("Not set"):
-        return None
-    match = re.fullmatch(r"(\w+ \d+, \d+ \d+:\d+:\d+)\.(\d{6})\d* UTC", text)
-    assert match, text
-    moment = dt.datetime.strptime(match[1], "%b %d, %Y %H:%M:%S").replace(microsecond=int(match[2]))
-    iso = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return iso + (f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else "") + "Z"
 
 
 def sccainfo(path: Path) -> dict:
@@ -56,13 +47,13 @@ def sccainfo(path: Path) -> dict:
         elif key == "Run count":
             info["run_count"] = int(value)
         elif key.startswith("Last run time"):
-            info["runs"].append(sccainfo_time(value))
+            info["runs"].append(libyal_time(value))
         elif key.startswith("Filename:"):
             info["files"].append(value)
         elif key == "Device path":
             info["volumes"].append({"device_path": value})
         elif key == "Creation time":
-            info["volumes"][-1]["creation_time"] = sccainfo_time(value)
+            info["volumes"][-1]["creation_time"] = libyal_time(value)
         elif key == "Serial number":
             info["volumes"][-1]["serial_number"] = value
     return info

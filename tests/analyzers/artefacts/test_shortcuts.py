@@ -5,7 +5,6 @@ expectations (tests/parsers/olecf_plugins/automatic_destinations.py, tests/parse
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from cybertriage.analyzers.artefacts.shortcuts import LNK_HEADER, JumpList, Shortcut
 from cybertriage.analyzers.base import Item, Settings
 from cybertriage.evidence.base import BytesContent, EvidenceObject
+from tests.analyzers.artefacts.libyal import libyal_time
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "artefacts" / "lnk"
 AUTOMATIC = ["1b4dd67f29cb1962.automaticDestinations-ms", "9d1f905ce5044aee.automaticDestinations-ms"]
@@ -33,22 +33,13 @@ def analysed(parser: type, name: str, data: bytes | None = None) -> tuple[list, 
     return list(parser(Settings()).analyze(item)), item
 
 
-def lnkinfo_time(text: str) -> str | None:
-    """lnkinfo's 'Jul 13, 2009 23:29:02.849131000 UTC' as ISO 8601 UTC, to the microsecond."""
-    if text.startswith("Not set"):
-        return None
-    match = re.fullmatch(r"(\w+ \d+, \d+ \d+:\d+:\d+)\.(\d{6})\d* UTC", text)
-    assert match, text
-    moment = dt.datetime.strptime(match[1], "%b %d, %Y %H:%M:%S").replace(microsecond=int(match[2]))
-    iso = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return iso + (f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else "") + "Z"
 
 
 # lnkinfo's label -> (our value's name, conversion)
 LNKINFO_FIELDS = {
-    "Creation time": ("target_created", lnkinfo_time),
-    "Modification time": ("target_modified", lnkinfo_time),
-    "Access time": ("target_accessed", lnkinfo_time),
+    "Creation time": ("target_created", libyal_time),
+    "Modification time": ("target_modified", libyal_time),
+    "Access time": ("target_accessed", libyal_time),
     "File size": ("target_size", lambda text: int(text.split()[0])),
     "File attribute flags": ("target_attributes", lambda text: int(text, 16)),
     "Drive type": ("drive_type", lambda text: int(re.search(r"\((\d+)\)", text)[1])),
