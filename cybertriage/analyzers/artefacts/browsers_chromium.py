@@ -23,10 +23,10 @@ from .browsers_common import (
     Problems,
     UnreadableBrowserFile,
     database_of,
+    form_field,
     integer,
     is_sqlite,
     line,
-    masked,
     text,
     unix_time,
     webkit_time,
@@ -170,12 +170,8 @@ def autofill(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
     """What was typed into forms, by field name: how often and when, the value masked to its length."""
     columns = db.pick("a", "autofill", "name", "value", "count", "date_created", "date_last_used")
     for row in db.rows(f"SELECT {columns} FROM autofill a ORDER BY a.rowid"):
-        field, value = text(row["name"]), masked(row["value"])
-        count, last = integer(row["count"]), unix_time(row["date_last_used"])
-        values = where.values(field=field, value=value, count=count, first_used=unix_time(row["date_created"]),
-                              last_used=last)
-        yield Artefact("browser.autofill", last, line("Form field", f'"{field}"', "filled", value,
-                                                      f"{count} times" if count is not None else None), values)
+        yield form_field(where, text(row["name"]), row["value"], integer(row["count"]),
+                         unix_time(row["date_created"]), unix_time(row["date_last_used"]))
 
 
 def bookmarks(path: Path, where: Origin, deadline: Deadline, problems: Problems) -> Iterator[Artefact]:

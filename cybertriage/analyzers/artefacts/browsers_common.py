@@ -238,6 +238,15 @@ def line(*parts: str | None) -> str:
     return visible(" ".join(part for part in parts if part))
 
 
+def form_field(where: Origin, field: str | None, value: Any, count: int | None, first_used: str | None,
+               last_used: str | None) -> Artefact:
+    """What was typed into a form field (Chromium's autofill, Firefox's form history), the value masked."""
+    shown = masked(value)
+    values = where.values(field=field, value=shown, count=count, first_used=first_used, last_used=last_used)
+    return Artefact("browser.autofill", last_used, line("Form field", f'"{field}"', "filled", shown,
+                                                        f"{count} times" if count is not None else None), values)
+
+
 Problems = list[str]  # what stopped one part of a file, said to the examiner; the file's other parts are still read
 Reader = Callable[[BrowserDatabase, Origin], Iterator[Artefact]]
 

@@ -20,10 +20,10 @@ from .browsers_common import (
     Origin,
     Part,
     database_of,
+    form_field,
     integer,
     is_sqlite,
     line,
-    masked,
     prtime,
     text,
     unix_time,
@@ -178,12 +178,8 @@ def form_history(db: BrowserDatabase, where: Origin) -> Iterator[Artefact]:
     """What was typed into forms, by field name: how often and when, the value masked to its length."""
     columns = db.pick("f", "moz_formhistory", "fieldname", "value", "timesUsed", "firstUsed", "lastUsed")
     for row in db.rows(f"SELECT {columns} FROM moz_formhistory f ORDER BY f.rowid"):
-        field, value = text(row["fieldname"]), masked(row["value"])
-        count, last = integer(row["timesUsed"]), prtime(row["lastUsed"])
-        values = where.values(field=field, value=value, count=count, first_used=prtime(row["firstUsed"]),
-                              last_used=last)
-        yield Artefact("browser.autofill", last, line("Form field", f'"{field}"', "filled", value,
-                                                      f"{count} times" if count is not None else None), values)
+        yield form_field(where, text(row["fieldname"]), row["value"], integer(row["timesUsed"]),
+                         prtime(row["firstUsed"]), prtime(row["lastUsed"]))
 
 
 FIREFOX_FILES = (
