@@ -214,6 +214,7 @@ HTTP = Table("http", "HTTP", (
     Column("reason"), Column("body_size", "Body", INTEGER, 70), Column("request_content_type"),
     Column("request_body_size", kind=INTEGER), Column("request_body_sha256"), Column("info_code", kind=INTEGER),
     Column("content_encoding"), Column("body_complete", kind=YES_NO), Column("trans_depth", kind=INTEGER), FLOW_ID,
+    Column("request_headers", kind=JSON_LIST), Column("response_headers", kind=JSON_LIST),  # [name, value] each
     EVIDENCE_ID,
 ), ("ts", *ENDS, "method", "host", "uri", "status", "content_type", "body_size", "user_agent", "body_sha256",
           *RECORD_TAIL))
@@ -228,7 +229,8 @@ TLS = Table("tls", "TLS", (
     Column("cert_not_after", kind=TIME), Column("cert_serial"), Column("cert_san_dns", kind=JSON_LIST),
     Column("cert_chain_sha256"),  # a JSON list stored, exported as its text (as every export so far has it)
     Column("cert_chain_subjects", kind=JSON_LIST), Column("established", kind=YES_NO),
-    FLOW_ID, EVIDENCE_ID,
+    FLOW_ID, Column("cert_chain_issuers", kind=JSON_LIST), Column("cert_chain_not_before", kind=JSON_LIST),
+    Column("cert_chain_not_after", kind=JSON_LIST), EVIDENCE_ID,
 ), ("ts", *ENDS, "sni", "version", "cipher", "ja3", "ja3s", "cert_subject", "cert_issuer", *RECORD_TAIL))
 
 SMTP = Table("smtp", "SMTP", (

@@ -268,6 +268,16 @@ def _version_16(db: sqlite_utils.Database) -> None:
     create_index(db)
 
 
+def _version_18(db: sqlite_utils.Database) -> None:
+    """What the application's network details show: each HTTP message's header lines as written (JSON lists of
+    [name, value]) and each TLS certificate's issuer and validity, beside the subjects and fingerprints kept before."""
+    for table, names in {"http": ("request_headers", "response_headers"),
+                         "tls": ("cert_chain_issuers", "cert_chain_not_before", "cert_chain_not_after")}.items():
+        for name in names:
+            if name not in db[table].columns_dict:
+                db.table(table).add_column(name, str)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -292,6 +302,7 @@ MIGRATIONS = {
     15: _version_15,
     16: _version_16,
     17: _version_17,
+    18: _version_18,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

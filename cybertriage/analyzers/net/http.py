@@ -163,6 +163,21 @@ def _headers(lines: list[str]) -> dict[str, str]:
     return headers
 
 
+def _as_written(lines: list[str]) -> list[list[str]]:
+    """The header lines as [name, value] pairs, names spelled and ordered as sent (what an examiner reads)."""
+    written: list[list[str]] = []
+    for line in lines:
+        if not line:
+            continue
+        if line[0] in " \t" and written:  # obsolete line folding
+            written[-1][1] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            written.append([name.strip(), value.strip()])
+    return written
+
+
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([^']*)'[^']*'([^;]+)", re.I)
 _FILENAME = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))', re.I)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -351,6 +366,7 @@ class _Side:
             uri = " ".join(parts[1:-1]) if len(parts) >= 3 else parts[1]
             method = parts[0]
             tx = self.h.request(method, uri, version, headers, ts_ns)
+            tx.rec.request_headers = _as_written(lines[1:])
             self.tx = tx
             encoding = headers.get("transfer-encoding", "").lower()
             length = headers.get("content-length")
@@ -378,6 +394,7 @@ class _Side:
             self.h.informational(status, reason)
             return True
         tx = self.h.response(status, reason, version, headers, ts_ns)
+        tx.rec.response_headers = _as_written(lines[1:])
         self.tx = tx
         asked = tx.rec.method  # the request's method, which decides whether this response has a body
         if status == 101 or (asked == "CONNECT" and status is not None and 200 <= status < 300):

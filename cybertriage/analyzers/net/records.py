@@ -169,6 +169,8 @@ class HttpRecord(_Record):
     body_complete: bool = True  # False: cut by a gap, the end of capture, a size cap or a decoding error
     trans_depth: int = 1  # position of this request in its connection
     flow_id: int = 0
+    request_headers: list[list[str]] = field(default_factory=list)  # [name, value] as written, in order
+    response_headers: list[list[str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -203,6 +205,9 @@ class TlsRecord(_Record):
     cert_chain_subjects: list[str] = field(default_factory=list)
     established: bool = False  # both sides switched to encrypted records
     flow_id: int = 0
+    cert_chain_issuers: list[str] = field(default_factory=list)  # each certificate's, as cert_chain_subjects
+    cert_chain_not_before: list[str] = field(default_factory=list)  # "" when a certificate's cannot be read
+    cert_chain_not_after: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

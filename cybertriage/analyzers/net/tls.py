@@ -332,6 +332,9 @@ class TlsHandler:
         rec.cert_serial, rec.cert_san_dns = leaf.serial, list(leaf.san_dns)
         rec.cert_chain_sha256 = [c.sha256 for c in chain]
         rec.cert_chain_subjects = [c.subject or "" for c in chain]
+        rec.cert_chain_issuers = [c.issuer or "" for c in chain]
+        rec.cert_chain_not_before = [c.not_before or "" for c in chain]
+        rec.cert_chain_not_after = [c.not_after or "" for c in chain]
 
     def _sslv2_hello(self, body: bytes, ts_ns: int) -> None:
         """An SSL 2-framed ClientHello (RFC 6101 E.2): kept for its version, once its lengths add up."""
