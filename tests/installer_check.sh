@@ -81,6 +81,12 @@ if command -v pdftotext >/dev/null 2>&1; then
     pdftotext "$work/report.pdf" - | grep -q "EICAR_Test_File" || fail "report.pdf does not list the EICAR finding"
 fi
 
+step "cybertriage search (the report's PDF scanned as evidence: PDFium reads its compressed text)"
+mkdir "$work/documents" && cp "$work/report.pdf" "$work/documents/"
+bare "$app/cybertriage" scan "$work/documents" --case "$work/documents-case" --quiet || fail "scan of the report exited $?"
+bare "$app/cybertriage" search --case "$work/documents-case" EICAR_Test_File > "$work/search.txt"
+grep -q "report.pdf" "$work/search.txt" || fail "the search does not find the report's text"
+
 step "cybertriage-gui --self-test (offscreen)"
 bare QT_QPA_PLATFORM=offscreen "$app/cybertriage-gui" --self-test "$work/case" || fail "cybertriage-gui --self-test exited $?"
 step "OK: $(du -sh "$app" | cut -f1) in $app"
