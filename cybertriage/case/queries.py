@@ -159,9 +159,10 @@ EXPORTS = {"files": (FILE_FIELDS, files), "findings": (FINDING_FIELDS, findings)
            **{table: (fields, functools.partial(network, table=table)) for table, fields in NETWORK_FIELDS.items()}}
 
 
-def evidence_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Each evidence item with its counts of files, deleted files and findings per severity."""
-    items = list(db.query("SELECT * FROM evidence ORDER BY id"))
+def evidence_summary(db: sqlite_utils.Database, evidence_id: int | None = None) -> list[dict[str, Any]]:
+    """Each evidence item (or the one numbered `evidence_id`) with its counts of files, deleted files and findings
+    per severity."""
+    items = list(db.query("SELECT * FROM evidence WHERE ? IS NULL OR id = ? ORDER BY id", [evidence_id, evidence_id]))
     for item in items:
         counts = db.execute(
             "SELECT count(*), coalesce(sum(deleted), 0) FROM files WHERE evidence_id = ?", [item["id"]]).fetchone()

@@ -41,9 +41,11 @@ class Verdict:
         return self.status == OK
 
 
-def verify_case(db: sqlite_utils.Database, cancel: threading.Event | None = None) -> list[Verdict]:
-    """One verdict per evidence item, in the order they were added."""
-    return [_verify(db, row, cancel) for row in db.query("SELECT * FROM evidence ORDER BY id")]
+def verify_case(db: sqlite_utils.Database, cancel: threading.Event | None = None,
+                evidence_id: int | None = None) -> list[Verdict]:
+    """One verdict per evidence item (or for the one numbered `evidence_id`), in the order they were added."""
+    return [_verify(db, row, cancel) for row in db.query("SELECT * FROM evidence WHERE ? IS NULL OR id = ? ORDER BY id",
+                                                         [evidence_id, evidence_id])]
 
 
 def _verify(db: sqlite_utils.Database, row: dict[str, Any], cancel: threading.Event | None) -> Verdict:
