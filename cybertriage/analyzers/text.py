@@ -21,7 +21,6 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from html.parser import HTMLParser
 from xml.etree import ElementTree
 
 import charset_normalizer
@@ -233,38 +232,29 @@ def _random_looking(data: bytes) -> bool:
     return True
 
 
-class _HtmlText(HTMLParser):
-    """The text a browser would show: data outside script and style, a line break after each block."""
-
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "title", "table", "td"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self.hidden += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
+# Elements a browser shows as blocks of their own: a line break before and after their text.
+HTML_BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "title", "table", "td")
 
 
 def html_text(data: bytes | str) -> str:
-    parser = _HtmlText()
-    parser.feed(data if isinstance(data, str) else decode_text(data))
-    parser.close()
-    return re.sub(r"\n\s*\n+", "\n", "".join(parser.parts)).strip()
+    """The text a browser would show: no script, style or comments, a line break around each block. libxml2's
+    HTML parser (lxml) reads the page in C; only the block elements are visited in Python."""
+    from lxml import etree, html  # imported here: most objects are no web page
+
+    text = data if isinstance(data, str) else decode_text(data)
+    parser = html.HTMLParser(encoding="utf-8", huge_tree=True)
+    try:  # as UTF-8 bytes: libxml2 takes no str that declares an encoding of its own (XHTML's <?xml ...?>)
+        root = html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser)
+    except etree.ParserError:  # nothing but white space or comments
+        return ""
+    fatal = [error.message for error in parser.error_log if error.level_name == "FATAL"]
+    if fatal:  # elements nested past libxml2's limit: the rest of the page would be lost, so its strings are taken
+        raise ValueError(fatal[0])
+    etree.strip_elements(root, "script", "style", etree.Comment, with_tail=False)
+    for block in root.iter(*HTML_BLOCKS):
+        block.text = "\n" + (block.text or "")
+        block.tail = "\n" + (block.tail or "")
+    return re.sub(r"\n\s*\n+", "\n", etree.tostring(root, method="text", encoding=str)).strip()
 
 
 def pdf_text(data: bytes) -> str:

@@ -271,3 +271,11 @@ def test_an_extractor_that_hangs_is_stopped_and_recorded(monkeypatch: pytest.Mon
     assert ("text", "timed out after 1 s extracting pdf text") in item.skipped
     with pytest.raises(OutOfTime), time_limited(0.2):
         forever(b"")
+
+
+def test_html_nested_past_the_parsers_limit_falls_back_to_strings() -> None:
+    page = b"<html><body>" + b"<div>" * 3000 + b"hidden ledger entry" + b"</div>" * 3000 + b"</body></html>"
+    found, item = extracted(page, "deep.html")
+    assert found is not None and found.how == "strings"
+    assert "hidden ledger entry" in found.text
+    assert any(stage == "text" and reason.startswith("unreadable html") for stage, reason in item.skipped)
