@@ -124,13 +124,13 @@ def alternate(evidence: Path, work: Path, name: str, repeat: int) -> dict[str, l
 def index_figures(case: Path) -> dict[str, float]:
     db = sqlite3.connect(case / "case.db")
     try:
-        texts, chars, stored = db.execute("SELECT count(*), sum(chars), sum(length(text)) FROM texts").fetchone()
+        texts, chars = db.execute("SELECT count(*), sum(chars) FROM texts").fetchone()
         page = db.execute("PRAGMA page_size").fetchone()[0]
         try:
             fts = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'content_fts%'").fetchone()[0]
         except sqlite3.OperationalError:  # SQLite built without dbstat: the shadow tables' rows instead
             fts = db.execute("SELECT sum(length(block)) FROM content_fts_data").fetchone()[0]
-        return {"texts": texts, "text_chars": chars or 0, "texts_compressed_bytes": stored or 0,
+        return {"texts": texts, "text_chars": chars or 0,
                 "index_bytes": fts or 0, "page_size": page, "case_db_bytes": (case / "case.db").stat().st_size}
     finally:
         db.close()

@@ -12,7 +12,6 @@ one statement. A column no result filled before needs its schema version (case/s
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -145,9 +144,8 @@ class ExtractedText(Result):
     def content_rows(self, sha256: str) -> dict[str, list[dict[str, Any]]]:
         if not self.text:
             return {}
-        # `body` is the text for the content index; the writer keeps it there and the compressed text in `texts`
-        return {"texts": [{"sha256": sha256, "how": self.how, "chars": len(self.text),
-                           "text": zlib.compress(self.text.encode("utf-8"), 1), "body": self.text}]}
+        # `body` is the text for the content index, where the writer keeps it (case/search.py)
+        return {"texts": [{"sha256": sha256, "how": self.how, "chars": len(self.text), "body": self.text}]}
 
     def held(self) -> int:
         return len(self.text) // 1024  # a record per KiB of text, against the bound on results kept for reuse

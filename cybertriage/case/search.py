@@ -5,14 +5,14 @@ application's Search tab.
 Each indexed row says what it is by its rowid: the kind of source in the high bits (SOURCES) and the id of the
 row it indexes (a `texts` row, a file, an artefact, an HTTP request, a DNS query, a mail) in the low ones, so a hit
 leads back to its objects without a lookup table, and a row removed (an interrupted evidence item forgotten) takes
-its index entry with it (triggers). Extracted text is kept once per content sha256, compressed, in `texts`; the
-index holds it too, as FTS5 needs the text it shows snippets of.
+its index entry with it (triggers). Extracted text is kept once per content sha256: `texts` says how it was got
+and its length, and the index holds the text itself (FTS5 keeps what it shows snippets of), so it is stored once.
+Cases written before that also kept a compressed copy in `texts.text`; it is no longer read.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,21 +56,20 @@ def create_index(db: Any) -> None:
 
 
 def insert_texts(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
-    """The writer's insert of extracted text: once per sha256, compressed in `texts`, and its body in the index."""
+    """The writer's insert of extracted text: once per sha256, its row in `texts` and its body in the index."""
     base = SOURCES["text"] << SHIFT
     for row in rows:
-        cursor = conn.execute("INSERT OR IGNORE INTO texts (sha256, how, chars, text) VALUES (?, ?, ?, ?)",
-                              (row["sha256"], row["how"], row["chars"], row["text"]))
+        cursor = conn.execute("INSERT OR IGNORE INTO texts (sha256, how, chars) VALUES (?, ?, ?)",
+                              (row["sha256"], row["how"], row["chars"]))
         if cursor.rowcount > 0 and cursor.lastrowid is not None:
             conn.execute("INSERT INTO content_fts (rowid, body) VALUES (?, ?)", (base + cursor.lastrowid, row["body"]))
 
 
 def content_text(conn: sqlite3.Connection, sha256: str) -> tuple[str, str] | None:
     """The text extracted from a content, and how it was extracted; None if none was."""
-    row = conn.execute("SELECT text, how FROM texts WHERE sha256 = ?", [sha256]).fetchone()
-    if row is None:
-        return None
-    return zlib.decompress(row[0]).decode("utf-8"), row[1]
+    row = conn.execute("SELECT f.body, t.how FROM texts t JOIN content_fts f ON f.rowid = ? + t.rowid "
+                       "WHERE t.sha256 = ?", [SOURCES["text"] << SHIFT, sha256]).fetchone()
+    return (row[0], row[1]) if row is not None else None
 
 
 @dataclass(frozen=True)
