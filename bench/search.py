@@ -95,15 +95,15 @@ def write_documents(folder: Path, count: int, kib: int, seed: int) -> dict[str, 
     return kinds
 
 
-def scan(evidence: Path, case: Path, with_text: bool) -> float:
+def scan(evidence: Path, case: Path, with_text: bool, yara: bool) -> float:
     if case.exists():
         shutil.rmtree(case)
     command = [sys.executable, "-m", "cybertriage"] if with_text else [sys.executable, "-c", WITHOUT_TEXT]
     started = time.perf_counter()
     # Keyword lists off on both sides: without extracted text the keyword analyzer would search raw content instead,
     # and the two scans would do different keyword work.
-    done = subprocess.run([*command, "scan", str(evidence), "--case", str(case), "--quiet", "--no-yara",
-                           "--builtin-keywords", "none"],
+    done = subprocess.run([*command, "scan", str(evidence), "--case", str(case), "--quiet", "--jobs", "2",
+                           "--builtin-keywords", "none", *([] if yara else ["--no-yara"])],
                           cwd=REPO, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
@@ -111,11 +111,11 @@ def scan(evidence: Path, case: Path, with_text: bool) -> float:
     return elapsed
 
 
-def alternate(evidence: Path, work: Path, name: str, repeat: int) -> dict[str, list[float]]:
+def alternate(evidence: Path, work: Path, name: str, repeat: int, yara: bool) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(repeat):
         for side in ("without", "with"):
-            seconds = scan(evidence, work / f"{name}-case-{side}", side == "with")
+            seconds = scan(evidence, work / f"{name}-case-{side}", side == "with", yara)
             times[side].append(seconds)
             print(f"  {name} scan {side} text: {seconds:.2f} s", flush=True)
     return times
@@ -169,16 +169,8 @@ def queries(case: Path, work: Path) -> dict[str, object]:
             "grep_p95_ms": 1000 * sorted(grep_times)[int(0.95 * (len(grep_times) - 1))]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=3000)
-    parser.add_argument("--doc-kib", type=int, default=16, help="text per document, KiB (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--disk", type=Path, help="bench/disk_triage.py's image: the slowdown of its scan")
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+def documents(args: argparse.Namespace) -> dict[str, object]:
+    """The document folder scanned with and without text, its index and the queries."""
     evidence = args.work / f"search-docs-{args.docs}x{args.doc_kib}k-seed{args.seed}"
     if not evidence.exists():
         print(f"writing {args.docs} documents to {evidence} …", flush=True)
@@ -189,7 +181,7 @@ def main() -> int:
         partial.rename(evidence)
     size = sum(p.stat().st_size for p in evidence.rglob("*") if p.is_file())
     result: dict[str, object] = {"docs": args.docs, "bytes": size}
-    times = alternate(evidence, args.work, "search", args.repeat)
+    times = alternate(evidence, args.work, "search", args.repeat, yara=False)
     with_s, without_s = min(times["with"]), min(times["without"])
     result.update({"scan_with_text_s": with_s, "scan_without_text_s": without_s,
                    "overall_mb_s": size / MB / with_s, "overall_docs_s": args.docs / with_s,
@@ -198,8 +190,25 @@ def main() -> int:
                    "indexing_docs_s": args.docs / max(1e-9, with_s - without_s)})
     result["index"] = index_figures(args.work / "search-case-with")
     result["queries"] = queries(args.work / "search-case-with", args.work)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=3000, help="documents to write and index; 0 for --disk alone")
+    parser.add_argument("--doc-kib", type=int, default=16, help="text per document, KiB (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--disk", type=Path, help="bench/disk_triage.py's image: the slowdown of its scan")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, object] = {}
+    if args.docs:
+        result.update(documents(args))
     if args.disk:
-        disk = alternate(args.disk, args.work, "disk", args.repeat)
+        # The disk benchmark's own scan (YARA on, as disk_triage.py runs it), with and without the text analyzer
+        disk = alternate(args.disk, args.work, "disk", args.repeat, yara=True)
         result["disk"] = {"with_s": min(disk["with"]), "without_s": min(disk["without"]),
                           "slowdown_pct": 100 * (min(disk["with"]) / min(disk["without"]) - 1), "runs": disk}
     (args.work / "search-result.json").write_text(json.dumps(result, indent=2))
