@@ -278,6 +278,14 @@ def _version_18(db: sqlite_utils.Database) -> None:
                 db.table(table).add_column(name, str)
 
 
+def _version_19(db: sqlite_utils.Database) -> None:
+    """The Files tab sorts a folder and filters the whole case on indexes: a file's folder with its size, its name's
+    last suffix (a `*.ps1` glob), its size, and the deleted files (case/files_query.py)."""
+    from .files_query import create_indexes
+
+    create_indexes(db)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -303,6 +311,7 @@ MIGRATIONS = {
     16: _version_16,
     17: _version_17,
     18: _version_18,
+    19: _version_19,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
