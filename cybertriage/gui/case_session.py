@@ -17,6 +17,7 @@ from ..text_safety import visible_html as esc  # evidence text for Qt rich text:
 from .case_window import CaseWindow, child
 from .dialogs import CaseDialog
 from .forms import icon
+from .state import Folders
 from .workers import FunctionWorker
 
 RECENT_KEY = "recentCases"
@@ -52,6 +53,7 @@ class CaseSession(QObject):
         self.main, self.settings = main, settings
         self.open_views, self.close_views = open_views, close_views
         self.upgrade_worker: FunctionWorker | None = None  # bringing an older case's database up to date
+        self.folders = Folders(settings)
         window = main.window
         self.stack = child(window, QStackedWidget, "stack")
         self.recent_list = child(window, QListWidget, "recentList")
@@ -69,7 +71,7 @@ class CaseSession(QObject):
     # dialogs ----------------------------------------------------------------------------------------
 
     def new_case_dialog(self) -> None:
-        dialog = CaseDialog(self.main.window, title="New case")
+        dialog = CaseDialog(self.main.window, title="New case", cases=self.folders.cases())
         if dialog.exec():
             values = dialog.values()
             self.create(Path(values.pop("folder")), values)
@@ -88,7 +90,7 @@ class CaseSession(QObject):
 
     def open_case_dialog(self) -> None:
         case_dir = self.main.case_dir
-        start = str(case_dir.parent) if case_dir else str(Path.home())
+        start = str(case_dir.parent) if case_dir else str(self.folders.case_start())
         folder = QFileDialog.getExistingDirectory(self.main.window, "Open case folder", start)
         if folder:
             self.open(Path(folder))
@@ -134,6 +136,7 @@ class CaseSession(QObject):
         self.open_views()
         self.load_info()
         self._add_recent(main.case_dir)
+        self.folders.remember_case(main.case_dir)
         main.refresh_views()
         main.tabs.setCurrentIndex(0)
         main.say(f"Opened case {main.case_dir}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QBoxLayout, QMainWindow, QTabWidget, QWidget
 
@@ -29,6 +29,7 @@ class CaseWindow(Protocol):
     case_dir: Path | None
     conn: sqlite3.Connection | None  # the window's own read-only connection to the open case
     info: dict[str, str]  # the case's details (name, number, examiner, agency)
+    settings: QSettings  # the application's remembered state (window layout, folders, recent cases)
 
     def refresh_views(self, reload_tree: bool = False, then: Callable[[], None] | None = None) -> None:
         """Read the case again into every view."""

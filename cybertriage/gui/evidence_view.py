@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -18,19 +18,25 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..errors import CybertriageError
 from ..formatting import human_size
 from ..pipeline import Outcome, Progress, ScanOptions
+from ..pipeline.progress import count_folder
 from ..severity import SEVERITIES_WORST_FIRST
-from .case_window import CaseWindow, child, restyle
+from .case_window import CaseWindow, box_layout, child, named, restyle
+from .evidence_status import EvidenceStatus
 from .formatting import SEVERITY_COLORS
 from .forms import icon
 from .models import Column, RowsModel
 from .progress import ProgressTracker
-from .workers import ScanWorker
+from .state import Folders
+from .workers import FunctionWorker, ScanWorker
 
 logger = logging.getLogger(__name__)
 STATUS_COLORS = {"done": "#2e7d32", "partial": "#e8590c", "failed": "#b3261e", "interrupted": "#b3261e",
@@ -46,6 +52,9 @@ CARVE_TIP = ("Once a disk image's files are examined, carve deleted files from e
              "PhotoRec (testdisk); they appear under $Carved/. Without PhotoRec the ledger says so.")
 PROGRESS_FIELDS = ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")
 RUNNING_ONLY = ("Stage", "Counts", "Bytes", "Rate", "Eta")  # shown while a scan runs, not in its summary
+CALL_TO_ACTION = ("<div style='font-size:14pt; font-weight:600'>This case holds no evidence yet</div>"
+                  "<div style='color:#555'>Add disk images (raw, E01, split, VMDK, VHD, QCOW2), packet captures or "
+                  "folders of loose files — or drop them onto this window.</div>")
 
 
 def _status_color(row: dict[str, Any]) -> str | None:
@@ -94,6 +103,8 @@ class EvidenceScan(QObject):
         self.running: list[Path] = []
         self.worker: ScanWorker | None = None
         self.failed: dict[str, str] = {}  # evidence that never reached the case, and why
+        self.unstarted: list[Path] = []  # queued when the examiner cancelled: never started, kept for Process again
+        self.counters: list[FunctionWorker] = []  # folders being counted for the progress panel's total
         self.live: Progress | None = None
         self.tracker = ProgressTracker()
         self.case_rows: list[dict[str, Any]] = []  # the evidence table as the last snapshot read it
@@ -124,27 +135,72 @@ class EvidenceScan(QObject):
         child(window, QHBoxLayout, "evidenceButtons").addWidget(self.carve_check)
         # the row holds the buttons, the drop hint and the box: the hint wraps rather than widen the whole window
         child(window, QLabel, "dropHintLabel").setWordWrap(True)
+        self.folders = Folders(main.settings)
+        self.status = EvidenceStatus(lambda: self.main.case_dir, self.process_again, main.say, parent=self)
+        self.status.verify_ended.connect(self._start_next)
+        self.splitter = named(QSplitter(Qt.Orientation.Vertical), "evidenceSplitter")
+        layout = box_layout(child(window, QWidget, "evidenceTab"))
+        layout.insertWidget(layout.indexOf(self.view), self.splitter, 1)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.status.widget)
+        self.splitter.setSizes([180, 340])
+        self.view.selectionModel().currentRowChanged.connect(self._row_chosen)
+        self.calls = [self._call_to_action("evidenceTab", "addEvidenceCall"),
+                      self._call_to_action("dashboardTab", "dashboardAddEvidenceCall")]
+
+    def _call_to_action(self, tab: str, name: str) -> QFrame:
+        """A case without evidence says so, with big Add buttons, where the examiner looks first."""
+        frame = named(QFrame(), name)
+        frame.setFrameShape(QFrame.Shape.StyledPanel)
+        frame.setStyleSheet("QPushButton { font-size: 12pt; padding: 10px 22px; }")
+        column = QVBoxLayout(frame)
+        text = QLabel(CALL_TO_ACTION)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        column.addWidget(text)
+        row = QHBoxLayout()
+        row.addStretch()
+        for label, slot, icon_name in (("Add disk image or capture…", self.add_image_dialog, "add-image"),
+                                       ("Add folder…", self.add_folder_dialog, "add-folder")):
+            button = named(QPushButton(icon(icon_name), label), f"{name}{icon_name.title().replace('-', '')}Button")
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        row.addStretch()
+        column.addLayout(row)
+        box_layout(child(self.main.window, QWidget, tab)).insertWidget(1, frame)
+        frame.hide()
+        return frame
 
     def is_scanning(self) -> bool:
         return self.worker is not None
 
     def case_closed(self) -> None:
-        self.queued, self.failed, self.case_rows = [], {}, []
-        self.model.set_rows([])
-        self.dashboard_model.set_rows([])
+        self.queued, self.failed, self.case_rows, self.unstarted = [], {}, [], []
+        self.status.stop_verifying()
+        self.show_rows()
+        self.status.clear()
         self.progress_panel.hide()
 
     # adding evidence ---------------------------------------------------------------------------------
 
     def add_image_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.main.window, "Add disk images or captures", str(Path.home()),
-                                                IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.main.window, "Add disk images or captures",
+                                                str(self.folders.evidence()), IMAGE_FILTER)
+        if files:
+            self.folders.remember_evidence(Path(files[0]))
         self.add([Path(f) for f in files])
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.main.window, "Add a folder of loose files", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self.main.window, "Add a folder of loose files",
+                                                  str(self.folders.evidence()))
         if folder:
+            self.folders.remember_evidence(Path(folder))
             self.add([Path(folder)])
+
+    def process_again(self, path: Path) -> None:
+        """A cancelled, interrupted or failed item examined again from the start (the scan replaces what is left)."""
+        self.add([path])
 
     def add(self, paths: list[Path]) -> None:
         """Queue evidence for processing; it starts at once unless a scan is running."""
@@ -159,6 +215,7 @@ class EvidenceScan(QObject):
             return
         for path in paths:
             self.failed.pop(str(path), None)
+            self.unstarted = [p for p in self.unstarted if p != path]
             if path not in self.queued and path not in self.running:
                 self.queued.append(path)
         self.main.show_tab("evidenceTab")
@@ -169,7 +226,7 @@ class EvidenceScan(QObject):
 
     def _start_next(self) -> None:
         case_dir = self.main.case_dir
-        if self.worker is not None or not self.queued or case_dir is None:
+        if self.worker is not None or not self.queued or case_dir is None or self.status.is_verifying():
             return
         self.running, self.queued = self.queued, []
         worker = ScanWorker(case_dir, self.running, replace(self.scan_options, carve=self.carve_check.isChecked()))
@@ -178,6 +235,9 @@ class EvidenceScan(QObject):
         worker.signals.errored.connect(self._errored)
         self.worker = worker
         self.tracker = ProgressTracker()
+        for path in self.running:
+            if path.is_dir():
+                self._count(path)
         self.live = None
         self.progress_panel.show()
         self._progress_running(True)
@@ -188,9 +248,27 @@ class EvidenceScan(QObject):
         self.main.actions["CaseProperties"].setEnabled(False)
         worker.start()
 
+    def _count(self, folder: Path) -> None:
+        """Count a folder's objects beside its scan: the listing is only a queue's length ahead of the analysis,
+        so the count is what gives the panel a total and an ETA (bench: 142,282 entries of /usr in 0.5–0.7 s warm)."""
+        tracker, key = self.tracker, str(folder)
+        tracker.counting.add(key)
+        worker = FunctionWorker(count_folder, folder)
+
+        def counted(count: int | None) -> None:
+            if worker in self.counters:
+                self.counters.remove(worker)
+            tracker.expect(key, count)
+
+        worker.signals.finished.connect(counted)
+        worker.signals.errored.connect(lambda _: counted(None))
+        self.counters.append(worker)
+        worker.start()
+
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.quit()
+            self.unstarted += [p for p in self.queued if p not in self.unstarted]
             self.queued = []
             self.cancel_button.setEnabled(False)
             self._set_progress_text(Message="Cancelling: stopping after the objects in hand…")
@@ -218,13 +296,17 @@ class EvidenceScan(QObject):
     def _finished(self, outcomes: list[Outcome]) -> None:
         if self.main.disposed:  # a late report from a worker, after the window went
             return
+        cancelled = self.worker is not None and self.worker.cancel.is_set()
         self._ended()
+        self.unstarted += [Path(o.path) for o in outcomes if o.evidence_id is None and o.status == "cancelled"]
         summary = [_outcome_text(o) for o in outcomes]
         failed = any(o.status in ("failed", "partial") for o in outcomes)
-        self._set_progress_text(Evidence="Processing finished", Stage="", Counts="", Bytes="", Rate="", Eta="",
+        heading = _heading(outcomes, cancelled)
+        self._set_progress_text(Evidence=heading, Stage="", Counts="", Bytes="", Rate="", Eta="",
                                 Message="; ".join(summary))
         self._mark_message(failed)
-        self.main.say("Processing finished: " + "; ".join(summary), error=failed)
+        self.main.say(f"{heading}: " + "; ".join(summary), error=failed)
+        self.status.reread()
         self.main.refresh_views(reload_tree=True, then=lambda: self.done.emit(outcomes))
         self._start_next()
 
@@ -250,6 +332,8 @@ class EvidenceScan(QObject):
     def _ended(self) -> None:
         self.worker = None
         self.running = []
+        for counter in self.counters:
+            counter.quit()
         self.live = None
         self._progress_running(False)
         self.main.actions["CancelScan"].setEnabled(False)
@@ -291,8 +375,28 @@ class EvidenceScan(QObject):
 
     def show_rows(self) -> None:
         rows = self._rows([dict(row) for row in self.case_rows])
+        current = self.view.currentIndex()
+        chosen = self.model.rows[current.row()]["key"] if current.isValid() and current.row() < len(self.model.rows) else None
         self.model.set_rows(rows)
         self.dashboard_model.set_rows(rows)
+        for frame in self.calls:
+            frame.setVisible(not rows and self.main.case_dir is not None)
+        held = [*self.running, *self.queued]
+        self.status.scan_state(self.worker is not None, {str(p.resolve()) if p.exists() else str(p) for p in held})
+        keys = [row["key"] for row in rows]
+        at = keys.index(chosen) if chosen in keys else 0 if rows else None
+        if at is None:
+            self.status.show_row(None)
+        elif self.view.currentIndex().row() != at:
+            self.view.selectionModel().setCurrentIndex(
+                self.model.index(at, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        else:
+            self.status.show_row(rows[at])
+
+    def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        rows = self.model.rows
+        self.status.show_row(rows[current.row()] if current.isValid() and current.row() < len(rows) else None)
 
     def _rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The case's evidence with what the examiner sees: live stage, queued items, failures before the case."""
@@ -303,7 +407,8 @@ class EvidenceScan(QObject):
             known.add(row["path"])
             row["shown_status"] = self._shown_status(row, live_key)
         for path, status in ([(p, "queued") for p in self.running + self.queued]
-                             + [(Path(p), f"failed: {m}") for p, m in self.failed.items()]):
+                             + [(Path(p), f"failed: {m}") for p, m in self.failed.items()]
+                             + [(p, "cancelled: not started") for p in self.unstarted]):
             key = str(path.resolve()) if path.exists() else str(path)
             if key in known:
                 continue
@@ -327,6 +432,17 @@ class EvidenceScan(QObject):
         if row.get("error"):
             status += f": {row['error']}"
         return status
+
+
+def _heading(outcomes: list[Outcome], cancelled: bool) -> str:
+    """The progress panel's heading once a scan ends: never "finished" for evidence the examiner stopped."""
+    stopped = [o for o in outcomes if o.status == "cancelled"]
+    if stopped:
+        kept = sum(o.files for o in stopped)
+        return f"Cancelled: {kept:,} object{'s' * (kept != 1)} kept; Process again to finish"
+    if cancelled:
+        return "Cancelled after every evidence item was examined"
+    return "Processing finished"
 
 
 def _outcome_text(outcome: Outcome) -> str:

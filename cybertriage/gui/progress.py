@@ -29,8 +29,19 @@ class ProgressTracker:
         self.clock = clock
         self.stage: tuple[str, str] | None = None
         self.samples: deque[tuple[float, int, int]] = deque()
+        # A folder's objects counted ahead of its listing (pipeline.count_folder), by the path the scan was given:
+        # the listing runs only a queue's length ahead of the analysis, so without it no total is known until the end.
+        self.expected: dict[str, int] = {}
+        self.counting: set[str] = set()  # folders being counted
+
+    def expect(self, evidence: str, count: int | None) -> None:
+        """The folder `evidence` holds `count` objects (None: the count was stopped)."""
+        self.counting.discard(evidence)
+        if count is not None:
+            self.expected[evidence] = count
 
     def update(self, p: Progress) -> Shown:
+        """What the panel says about this report of the scan, given the ones before it."""
         now = self.clock()
         if self.stage != (p.evidence, p.stage):
             self.stage = (p.evidence, p.stage)
@@ -51,14 +62,16 @@ class ProgressTracker:
                 eta = f"about {duration((p.bytes_total - p.bytes_done) / byte_rate)} left"
             counts = ""
         else:
-            more = "" if p.listing_done else "+"
-            counts = f"{p.objects_done:,} of {p.objects_found:,}{more} objects"
-            if p.listing_done and p.objects_found:
-                percent = min(100, int(100 * p.objects_done / p.objects_found))
+            counted = p.evidence in self.expected and not p.listing_done
+            objects = max(p.objects_found, self.expected[p.evidence]) if counted else p.objects_found
+            known = p.listing_done or counted
+            counts = f"{p.objects_done:,} of {objects:,}{'' if known else '+'} objects"
+            if known and objects:
+                percent = min(100, int(100 * p.objects_done / objects))
                 if object_rate:
-                    eta = f"about {duration((p.objects_found - p.objects_done) / object_rate)} left"
+                    eta = f"about {duration(max(0, objects - p.objects_done) / object_rate)} left"
             elif p.stage == "analysing":
-                eta = "still listing files"
+                eta = "counting the folder's objects" if p.evidence in self.counting else "still listing files"
         done = human_size(p.bytes_done)
         total = f" of {human_size(p.bytes_total)}" if p.bytes_total else " read"
         rate = f"{human_size(byte_rate)}/s" if byte_rate else ""

@@ -1,4 +1,5 @@
-"""What the window looked like last time: geometry, toolbars, splitter positions and column widths (QSettings).
+"""What the window looked like last time (geometry, toolbars, splitter positions and column widths) and the folders
+its file dialogs start in (QSettings).
 
 Column widths are kept per table (by the view's objectName) and restored once
 the table has its model and its default widths, so a remembered width wins and
@@ -6,6 +7,8 @@ a table whose columns changed since starts from its defaults.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView
@@ -63,3 +66,44 @@ class WindowState:
             return [int(v) for v in value]
         except (TypeError, ValueError):
             return []
+
+
+class Folders:
+    """Where the file dialogs start: the folder new cases go into, the last case and evidence folders chosen.
+
+    A remembered folder that is gone (a USB disk unplugged) is skipped for the next one that still exists."""
+
+    CASES, LAST_CASE, EVIDENCE = "folders/cases", "folders/lastCase", "folders/evidence"
+    DEFAULT_CASES = "cybertriage-cases"  # under the home folder, until the examiner makes a case elsewhere
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    def cases(self) -> Path:
+        """The folder a new case's folder is proposed in (it need not exist yet: making the case makes it)."""
+        value = self.settings.value(self.CASES)
+        return Path(str(value)) if value else Path.home() / self.DEFAULT_CASES
+
+    def case_start(self) -> Path:
+        """Where Open case starts: beside the last case opened, else among the cases."""
+        return self._existing(self.LAST_CASE, self.cases())
+
+    def evidence(self) -> Path:
+        """Where Add evidence starts: the folder of the evidence added last."""
+        return self._existing(self.EVIDENCE, Path.home())
+
+    def remember_case(self, folder: Path) -> None:
+        """A case made or opened in `folder`: new cases are proposed beside it, Open case starts there."""
+        self.settings.setValue(self.CASES, str(folder.parent))
+        self.settings.setValue(self.LAST_CASE, str(folder.parent))
+
+    def remember_evidence(self, path: Path) -> None:
+        """Evidence added from `path` (a file or a folder): the next Add starts beside it."""
+        self.settings.setValue(self.EVIDENCE, str(path.parent))
+
+    def _existing(self, key: str, fallback: Path) -> Path:
+        value = self.settings.value(key)
+        for folder in ([Path(str(value))] if value else []) + [fallback, Path.home()]:
+            if folder.is_dir():
+                return folder
+        return Path.home()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..evidence.integrity import open_without_atime
 
 PROGRESS_SECONDS = 0.2  # how often a long stage says where it is
 
@@ -30,3 +35,31 @@ class Outcome:
     message: str | None = None
     files: int = 0
     findings: dict[str, int] = field(default_factory=dict)
+
+
+def count_folder(root: Path, cancel: threading.Event | None = None) -> int | None:
+    """How many objects a folder's listing will yield (its sub-folders, files and links, as the folder source walks
+    it: links not followed, directories opened without touching their access times), counted by names alone, before
+    or while the scan lists it; members of archives found inside come on top. None when stopped; a folder that
+    cannot be read counts what could be."""
+    found = 0
+    stack = [os.fspath(root)]
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)  # the evidence folder itself may be a link, as the scan allows
+    while stack:
+        if cancel is not None and cancel.is_set():
+            return None
+        directory = stack.pop()
+        try:
+            fd = open_without_atime(directory, flags)
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        found += 1
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(os.path.join(directory, entry.name))
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        flags |= getattr(os, "O_NOFOLLOW", 0)  # below it, a link is an object, never a way out
+    return found
