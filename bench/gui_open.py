@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO / "bench" / "work"
-GENERATOR_VERSION = 1  # bump when the generated rows change, so old cases are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated rows change, so old cases are rebuilt
 VOLUME = 1048576  # the volume's byte offset, as on an MBR disk
 
 EXTENSIONS = {  # extension: (mime, log10 of a typical size)
@@ -46,6 +46,8 @@ EXTENSIONS = {  # extension: (mime, log10 of a typical size)
     "zip": ("application/zip", 6.0), "mp4": ("video/mp4", 7.3), "html": ("text/html", 4.2), "js": ("text/javascript", 4.4),
     "json": ("application/json", 3.6), "lnk": ("application/octet-stream", 3.1), "db": ("application/x-sqlite3", 5.9),
 }
+SCRIPTS = {"ps1": ("text/plain", 3.4)}  # PowerShell scripts, one file in 500: what `*.ps1` finds across the case
+BIG_FOLDER, BIG_FILES = "/Windows/WinSxS", 100_000  # a folder as crowded as a real component store
 WORDS = ("report", "invoice", "backup", "setup", "update", "photo", "scan", "notes", "draft", "final", "config",
          "system", "service", "helper", "client", "server", "data", "cache", "temp", "archive", "project", "budget",
          "holiday", "contract", "driver", "network", "security", "policy", "manual", "readme")
@@ -57,6 +59,7 @@ RULES = (("yara", "Ransom_Note_Generic", "critical"), ("yara", "PowerShell_Downl
          ("hashes", "known-bad-sha256", "critical"), ("signature", "executable-disguised", "high"),
          ("signature", "extension-mismatch", "medium"), ("pe", "packed-upx", "medium"), ("pe", "unsigned-driver", "low"),
          ("pe", "recent-compile-time", "info"), ("indicators", "url-in-document", "low"), ("archive", "encrypted-member", "info"))
+TYPES = {**EXTENSIONS, **SCRIPTS}
 RANKS = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
@@ -99,22 +102,26 @@ def generate(case: Path, files: int, findings: int, seed: int) -> None:
             folders.append(f"{parent}/{name}")
         folders = sorted(set(folders))
         exts = list(EXTENSIONS)
+        big = 0
         base_time = 1_640_995_200  # 2022-01-01
         for number in range(1, files + 1):
             if number <= len(folders):
                 path, kind, size, ext = folders[number - 1], "directory", None, None
             else:
-                ext = rng.choice(exts)
+                ext = "ps1" if rng.random() < 0.002 else rng.choice(exts)
                 stem = f"{rng.choice(WORDS)}{rng.choice(['', '_', '-'])}{rng.randrange(100_000)}"
-                path, kind = f"{rng.choice(folders)}/{stem}.{ext}", "file"
-                size = int(10 ** rng.gauss(EXTENSIONS[ext][1], 0.6))
+                # every ninth file in the crowded folder until it holds BIG_FILES, spread over the ids as a scan spreads them
+                crowded = (number - len(folders)) % 9 == 0 and big < BIG_FILES
+                big += crowded
+                path, kind = f"{BIG_FOLDER if crowded else rng.choice(folders)}/{stem}.{ext}", "file"
+                size = int(10 ** rng.gauss(TYPES[ext][1], 0.6))
             digest = rng.randbytes(32)
             mtime = base_time + rng.randrange(130_000_000)
             score = rng.choice((0,) * 40 + (10, 25, 40, 60, 85)) if kind == "file" else 0
             rows.append((number, 1, None, VOLUME, path, path.rsplit("/", 1)[1], ext, str(number + 40), kind,
                          int(rng.random() < 0.02), size,
                          digest[:16].hex() if size else None, digest[:20].hex() if size else None, digest.hex() if size else None,
-                         EXTENSIONS[ext][0] if ext else None, None, int(score >= 60 and rng.random() < 0.3),
+                         TYPES[ext][0] if ext else None, None, int(score >= 60 and rng.random() < 0.3),
                          iso(mtime), iso(mtime + rng.randrange(10_000_000)), iso(mtime + 60), iso(mtime - rng.randrange(1_000_000)),
                          score, json.dumps([f"scored {score} by the bench generator"]) if score else None))
             if len(rows) == 50_000:
