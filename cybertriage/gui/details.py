@@ -1,7 +1,9 @@
-"""Rich-text (HTML) descriptions of one finding or one file for the details panes (no Qt here).
+"""Rich-text (HTML) descriptions of one finding, one file or one evidence item for the details panes (no Qt here).
 
 Everything that came from evidence is escaped: file names, matched strings and
-rule metadata are untrusted text.
+rule metadata are untrusted text. Nothing is shown as JSON: a finding's detail, a
+PE's headers, sections, imports and version information are labelled rows and
+tables, and a value's line breaks are shown as line breaks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ..text_safety import visible_html as esc  # evidence text for Qt rich text:
 from .formatting import SEVERITY_COLORS
 
 _TABLE = '<table cellspacing="0" cellpadding="3">'
-_PRE = '<pre style="white-space: pre-wrap">'
+_GRID = '<table cellspacing="0" cellpadding="3" border="1" style="border-collapse: collapse; border-color: #cccccc">'
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> str:
@@ -24,6 +26,66 @@ def _rows(pairs: list[tuple[str, Any]]) -> str:
 
 def _mono(value: Any) -> str:
     return f"<code>{esc(value)}</code>" if value else ""
+
+
+def text(value: Any) -> str:
+    """Evidence text for rich text, its line breaks kept as breaks (every other control character made visible)."""
+    if value is None:
+        return ""
+    lines = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ").split("\n")
+    return "<br>".join(esc(line) for line in lines)
+
+
+# stored names whose plain spelling would read wrong
+LABELS = {"ts": "Time (UTC)", "sha256": "SHA-256", "sha1": "SHA-1", "md5": "MD5", "url": "URL", "uri": "URI",
+          "id": "Record", "http_id": "HTTP record", "capture_evidence_id": "Capture evidence item", "dns": "DNS lookup",
+          "qtype": "Query type", "rcode": "Result", "ip": "IP address", "ja3": "JA3", "ja3s": "JA3S", "pdb": "PDB path",
+          "tls": "TLS callbacks", "rva": "RVA", "dll_name": "DLL name"}
+
+
+def label(key: str) -> str:
+    """A stored field's name as a label: "virtual_address" → "Virtual address"."""
+    if key in LABELS:
+        return LABELS[key]
+    words = key.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def value_html(value: Any) -> str:
+    """Any decoded value as rich text: a mapping as labelled rows, a list of mappings as a table with a column
+    per key, other lists one item a line, yes/no for booleans."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return fields_html(value)
+    if isinstance(value, list):
+        if value and all(isinstance(item, dict) for item in value):
+            keys = list(_first_keys(value))
+            return grid(keys, [[value_html(item.get(key)) for key in keys] for item in value])
+        return "<br>".join(value_html(item) for item in value)
+    if isinstance(value, float):
+        return esc(f"{value:g}")
+    return text(value)
+
+
+def _first_keys(items: list[dict[str, Any]]) -> dict[str, None]:
+    keys: dict[str, None] = {}
+    for item in items:
+        keys.update(dict.fromkeys(item))
+    return keys
+
+
+def fields_html(values: dict[str, Any]) -> str:
+    """A mapping as labelled rows (empty values left out)."""
+    return _rows([(label(str(key)), value_html(value)) for key, value in values.items()
+                  if value not in (None, "", [], {})])
+
+
+def grid(titles: list[str], rows: list[list[str]]) -> str:
+    """A table with a header row; the cells are rich text already escaped."""
+    head = "".join(f"<th align='left'>{esc(label(title))}</th>" for title in titles)
+    body = "".join("<tr>" + "".join(f"<td valign='top'>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"{_GRID}<tr>{head}</tr>{body}</table>"
 
 
 def _severity_badge(severity: str) -> str:
@@ -37,7 +99,7 @@ def _reasons(file: dict[str, Any]) -> str:
         reasons = json.loads(reasons)
     if not reasons:
         return ""
-    return "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
+    return "<ul>" + "".join(f"<li>{text(r)}</li>" for r in reasons) + "</ul>"
 
 
 def _hashes(file: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -58,7 +120,7 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
     if not isinstance(meta, dict):
         meta = {}
     if meta.get("description"):
-        parts.append(f"<p>{esc(meta['description'])}</p>")
+        parts.append(f"<p>{text(meta['description'])}</p>")
     strings = detail.get("strings")
     if isinstance(strings, list) and strings:
         parts.append(f"<h4>Matched strings ({len(strings)})</h4>")
@@ -69,8 +131,8 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
         parts.append(f"{_TABLE}<tr><th align='left'>String</th><th>Offset</th><th>Hex</th>"
                      f"<th align='left'>Data</th></tr>{cells}</table>")
     if chain:
-        cells = "".join(f"<tr><td><b>{esc(what)}</b></td><td>{_mono(when)}</td><td>{esc(text)}</td></tr>"
-                        for what, when, text in chain)
+        cells = "".join(f"<tr><td><b>{esc(what)}</b></td><td>{_mono(when)}</td><td>{text(about)}</td></tr>"
+                        for what, when, about in chain)
         parts.append(f"<h4>Linked evidence ({len(chain)})</h4>{_TABLE}{cells}</table>")
     if file is not None:
         parts.append("<h4>Object</h4>")
@@ -80,9 +142,14 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
         reasons = _reasons(file)
         if reasons:
             parts.append("<b>Why it scores</b>" + reasons)
-    rest = {k: v for k, v in detail.items() if k != "strings"}
+    rest = {k: v for k, v in detail.items() if k not in ("strings", "meta")}
+    if chain:  # the links are listed above, each with what it is
+        rest.pop("links", None)
     if rest:
-        parts.append("<h4>Detail</h4>" + _PRE + esc(json.dumps(rest, indent=2, ensure_ascii=False)) + "</pre>")
+        parts.append("<h4>Detail</h4>" + fields_html(rest))
+    other_meta = {k: v for k, v in meta.items() if k != "description"}
+    if other_meta:
+        parts.append("<h4>Rule metadata</h4>" + fields_html(other_meta))
     return "".join(parts)
 
 
@@ -109,9 +176,81 @@ def file_html(file: dict[str, Any]) -> str:
     if exif:
         parts.append(exif)
     if file.get("pe"):
-        pe = json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]
-        parts.append("<h4>PE</h4>" + _PRE + esc(json.dumps(pe, indent=2, ensure_ascii=False)) + "</pre>")
+        parts.append(pe_html(json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]))
     return "".join(parts)
+
+
+# the PE summary's headers, in the order an examiner reads them (analyzers/pe.py names them)
+PE_HEADERS = (("format", "Format"), ("kind", "Kind"), ("machine_name", "Machine"), ("subsystem", "Subsystem"),
+              ("compiled", "Compiled (UTC)"), ("timestamp", "Time stamp"), ("image_base", "Image base"),
+              ("imphash", "Import hash"), ("rich_hash", "Rich header hash"), ("dotnet", ".NET"),
+              ("complete", "Read in full"))
+PE_SECTION_COLUMNS = ("name", "virtual_address", "virtual_size", "raw_offset", "raw_size", "characteristics", "flags",
+                      "entropy")
+PE_SHOWN = {key for key, _ in PE_HEADERS} | {"entry_point", "sections", "imports", "version_info", "machine",
+                                             "authenticode", "data_directories", "section_count", "imports_count",
+                                             "imports_listed_in_full", "sections_truncated"}
+
+
+def pe_html(pe: dict[str, Any]) -> str:
+    """A PE's headers as labelled rows, then its sections, imports, version information, signature, data
+    directories and the rest of what the PE analyser read, each as a table."""
+    entry = pe.get("entry_point") or {}
+    where = f"{entry.get('rva')}" + (f" in {entry['section']}" if entry.get("section") else "") if entry else ""
+    headers = [(title, value_html(pe.get(key))) for key, title in PE_HEADERS if pe.get(key) not in (None, "")]
+    headers.insert(3, ("Entry point", esc(where)))
+    parts = ["<h4>PE headers</h4>", _rows(headers)]
+    sections = pe.get("sections") or []
+    if sections:
+        more = " (more not listed)" if pe.get("sections_truncated") else ""
+        parts.append(f"<h4>Sections ({len(sections)}{more})</h4>")
+        parts.append(grid(list(PE_SECTION_COLUMNS), [[_section_cell(section, key) for key in PE_SECTION_COLUMNS]
+                                                     for section in sections]))
+    imports = pe.get("imports") or {}
+    if imports:
+        more = "" if pe.get("imports_listed_in_full", True) else ", more not listed"
+        parts.append(f"<h4>Imports ({pe.get('imports_count', sum(len(f) for f in imports.values()))} functions"
+                     f"{more})</h4>")
+        parts.append(grid(["library", "functions"], [[esc(dll), esc(", ".join(map(str, functions)))]
+                                                     for dll, functions in imports.items()]))
+    if pe.get("version_info"):
+        parts.append("<h4>Version information</h4>" + _rows([(str(k), text(v)) for k, v in pe["version_info"].items()]))
+    if pe.get("authenticode"):
+        parts.append("<h4>Signature</h4>" + fields_html(pe["authenticode"]))
+    directories = pe.get("data_directories") or {}
+    if directories:
+        parts.append("<h4>Data directories</h4>")
+        parts.append(grid(["directory", "address", "size"], [[esc(name), _mono(d.get("address")), esc(d.get("size"))]
+                                                             for name, d in directories.items()]))
+    rest = {key: value for key, value in pe.items() if key not in PE_SHOWN}
+    if any(value not in (None, "", [], {}) for value in rest.values()):
+        parts.append("<h4>More</h4>" + fields_html(rest))
+    return "".join(parts)
+
+
+def _section_cell(section: dict[str, Any], key: str) -> str:
+    value = section.get(key)
+    if key == "flags" and isinstance(value, list):
+        return esc(" ".join(map(str, value)))
+    if key in ("virtual_address", "characteristics"):
+        return _mono(value)
+    return value_html(value)
+
+
+def evidence_html(item: dict[str, Any]) -> str:
+    """One evidence item as labelled rows: where it is, its segments, hashes (an E01's stored ones beside those
+    computed) and what verification said."""
+    segments = item.get("segments")
+    if isinstance(segments, str) and segments.startswith("["):
+        segments = json.loads(segments)
+    return f"<h3>{esc(item.get('path'))}</h3>" + _rows([
+        ("Kind", esc(item.get("kind"))), ("Format", esc(item.get("format"))),
+        ("Size", esc(exact_size(item.get("size")))), ("Segments", value_html(segments)),
+        ("SHA-256", _mono(item.get("sha256"))), ("Stored MD5", _mono(item.get("stored_md5"))),
+        ("Computed MD5", _mono(item.get("computed_md5"))), ("Stored SHA-1", _mono(item.get("stored_sha1"))),
+        ("Computed SHA-1", _mono(item.get("computed_sha1"))), ("Verified", esc(item.get("verified"))),
+        ("Status", esc(item.get("status"))), ("Error", text(item.get("error"))),
+        ("Added", esc(item.get("added_at"))), ("Processed", esc(item.get("processed_at")))])
 
 
 def exif_html(exif: Any) -> str:
