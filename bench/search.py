@@ -22,6 +22,8 @@ Usage (from the repository root):  .venv/bin/python bench/search.py [--docs N] [
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import random
 import shutil
@@ -138,17 +140,10 @@ def index_figures(case: Path) -> dict[str, float]:
 
 def queries(case: Path, work: Path) -> dict[str, object]:
     """20 queries through the search the CLI and the application run, and the same terms by grep over the text."""
-    from cybertriage.case.search import content_text, search
+    from cybertriage.case.search import content_text
 
+    figures = query_latency(case)
     connection = sqlite3.connect(f"{(case / 'case.db').resolve().as_uri()}?mode=ro", uri=True)
-    terms = [*PLANTED, *COMMON, "nightjar OR okonkwo", '"invoice meeting"', "quix*", "transfer NOT account",
-             "zanzibar lindqvist", "kowal*"]
-    latencies, counts = [], {}
-    for term in terms:
-        started = time.perf_counter()
-        hits = search(connection, term, limit=100)
-        latencies.append(time.perf_counter() - started)
-        counts[term] = len(hits)
     texts = work / "search-texts"
     if texts.exists():
         shutil.rmtree(texts)
@@ -163,10 +158,80 @@ def queries(case: Path, work: Path) -> dict[str, object]:
         started = time.perf_counter()
         subprocess.run(["grep", "-r", "-c", "-i", "-F", term, str(texts)], capture_output=True)
         grep_times.append(time.perf_counter() - started)
-    return {"queries": len(terms), "median_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))],
-            "hits_per_query": counts, "grep_terms": len(grep_times), "grep_median_ms": 1000 * statistics.median(grep_times),
+    return {**figures, "grep_terms": len(grep_times), "grep_median_ms": 1000 * statistics.median(grep_times),
             "grep_p95_ms": 1000 * sorted(grep_times)[int(0.95 * (len(grep_times) - 1))]}
+
+
+def query_latency(case: Path) -> dict[str, object]:
+    """20 queries (planted rare words, common words, OR, a phrase, prefixes, NOT) through the search the CLI and the
+    application run, on a read-only connection: median and 95th percentile, each query's hits and time."""
+    from cybertriage.case.search import search
+
+    connection = sqlite3.connect(f"{(case / 'case.db').resolve().as_uri()}?mode=ro", uri=True)
+    terms = [*PLANTED, *COMMON, "nightjar OR okonkwo", '"invoice meeting"', "quix*", "transfer NOT account",
+             "zanzibar lindqvist", "kowal*"]
+    latencies, each = [], {}
+    for term in terms:
+        started = time.perf_counter()
+        hits = search(connection, term, limit=100)
+        latencies.append(time.perf_counter() - started)
+        each[term] = {"hits": len(hits), "ms": round(1000 * latencies[-1], 1)}
+    connection.close()
+    return {"queries": len(terms), "median_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))], "each": each}
+
+
+def build_index(case: Path, count: int, words_per_doc: int, seed: int) -> None:
+    """A case whose content index holds `count` documents' text, written through the case's own schema and the
+    writer's insert (case.search.insert_texts), each text with a file row, as a scan leaves them. Words follow
+    Zipf's law over the benchmark's vocabulary (a few very common, most rare); the planted terms are in about one
+    document in 2,000 each."""
+    from cybertriage.case import open_case
+    from cybertriage.case.search import insert_texts
+
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    weights = list(itertools.accumulate(1 / rank for rank in range(1, len(words) + 1)))
+    partial = case.with_name(case.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    db = open_case(partial, create=True)
+    conn = db.conn
+    conn.execute("INSERT INTO evidence (id, path, status) VALUES (1, 'synthetic', 'done')")
+    started = time.perf_counter()
+    for first in range(0, count, 10_000):
+        files, texts = [], []
+        for number in range(first, min(count, first + 10_000)):
+            text_words = rng.choices(words, cum_weights=weights, k=words_per_doc)
+            if rng.random() < 0.005:
+                text_words[rng.randrange(words_per_doc)] = rng.choice(PLANTED)
+            body = " ".join(text_words)
+            sha256 = hashlib.sha256(body.encode()).hexdigest()
+            path = f"/Users/user{number % 50}/Documents/d{number // 1000:04d}/doc{number:07d}.txt"
+            files.append((number + 1, path, path.rsplit("/", 1)[1], len(body), sha256))
+            texts.append({"sha256": sha256, "how": "text", "chars": len(body), "body": body})
+        conn.executemany("INSERT INTO files (id, evidence_id, path, name, kind, size, sha256) "
+                         "VALUES (?, 1, ?, ?, 'file', ?, ?)", files)
+        insert_texts(conn, texts)
+        conn.commit()
+        if first % 100_000 == 0:
+            print(f"  {first + len(files):,} documents, {time.perf_counter() - started:.0f} s", flush=True)
+    conn.execute("INSERT INTO content_fts (content_fts) VALUES ('optimize')")
+    conn.commit()
+    db.close()
+    partial.rename(case)
+
+
+def million(args: argparse.Namespace) -> dict[str, object]:
+    """Query latency over an index of a million documents (built once, in bench/work)."""
+    case = args.work / f"search-index-{args.million}x{args.million_words}w-seed{args.seed}"
+    if not case.exists():
+        print(f"building an index of {args.million:,} documents in {case} …", flush=True)
+        started = time.perf_counter()
+        build_index(case, args.million, args.million_words, args.seed)
+        print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    figures = index_figures(case)
+    figures["queries"] = query_latency(case)
+    return figures
 
 
 def documents(args: argparse.Namespace) -> dict[str, object]:
@@ -201,11 +266,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--disk", type=Path, help="bench/disk_triage.py's image: the slowdown of its scan")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--million", type=int, default=0, metavar="N",
+                        help="also time the queries over an index of N documents (1000000 for the issue's target)")
+    parser.add_argument("--million-words", type=int, default=150, help="words per document of that index")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {}
     if args.docs:
         result.update(documents(args))
+    if args.million:
+        result["million"] = million(args)
     if args.disk:
         # The disk benchmark's own scan (YARA on, as disk_triage.py runs it), with and without the text analyzer
         disk = alternate(args.disk, args.work, "disk", args.repeat, yara=True)
