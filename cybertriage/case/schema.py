@@ -286,6 +286,16 @@ def _version_19(db: sqlite_utils.Database) -> None:
     create_indexes(db)
 
 
+def _version_20(db: sqlite_utils.Database) -> None:
+    """Timeline events counted per hour, kind and evidence item, and findings' times indexed
+    (case/timeline_counts.py): the timeline of a million-file case opens without counting millions of events.
+    An older case's events are counted now."""
+    from .timeline_counts import count_new_events, create_tables
+
+    create_tables(db)
+    count_new_events(db)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -312,6 +322,7 @@ MIGRATIONS = {
     17: _version_17,
     18: _version_18,
     19: _version_19,
+    20: _version_20,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

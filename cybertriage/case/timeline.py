@@ -1,57 +1,52 @@
 """One ordered stream of what happened, across every evidence item in a case: file MACB times,
 network events (flows, DNS, HTTP, TLS, SMTP, FTP), artefacts (events, runs, visits) and findings, in UTC.
 
-Times are stored as ISO 8601 text with as many fractional digits as the source gave, so
-"…05.5Z" sorts before "…05Z" as text. Every source column is ordered by a fixed-width key
-(seconds, then nine fractional digits) that schema 9 indexes as an expression; each kind of
-event is read in key order from its index, and the streams are merged here. So a page of the
-timeline, a count or a histogram costs index range scans, not a sort of the whole case.
+Each kind of event is read in time order from its time index (timeline_sources.py) and the streams
+are merged here. How many events a range holds, its histogram and where a deep page starts are read
+from the events counted per hour (timeline_counts.py), with index counts only for the part of an
+hour at either end of a range: a million-file case has millions of events, and counting them on the
+indexes took seconds.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import heapq
 import itertools
-import re
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from . import timeline_counts as counted
+from . import timeline_sources
 from .columns import TIMELINE
+from .timeline_sources import (
+    FINDING_TIME,
+    FINDINGS_FROM,
+    HIGHEST,
+    KINDS,
+    LOWEST,
+    SOURCES,
+    Database,
+    Source,
+    drop_indexes,
+    iso,
+    key_sql,
+    sort_key,
+    tables,
+)
 
-Database = sqlite_utils.Database | sqlite3.Connection  # what the core and the application read cases with
+__all__ = ["FIELDS", "KINDS", "TimelineEvent", "body_lines", "count", "create_indexes", "drop_indexes", "events",
+           "histogram", "histogram_over", "iter_events", "key_sql", "kinds_present", "nice_edges", "rows", "sort_key",
+           "time_range"]
 
-KINDS = ("file", "flow", "dns", "http", "tls", "smtp", "ftp", "artifact", "finding")
-LOWEST, HIGHEST = "0000-00-00T00:00:00.000000000", "9999-99-99T99:99:99.999999999"
-_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,9}))?Z")
-
-
-def key_sql(column: str) -> str:
-    """The SQL expression of a time column's sort key; schema 9's indexes are on exactly this text."""
-    return (f"(substr({column}, 1, 19) || '.' || CASE WHEN substr({column}, 20, 1) = '.' "
-            f"THEN substr(substr({column}, 21, length({column}) - 21) || '000000000', 1, 9) ELSE '000000000' END)")
-
-
-def sort_key(ts: str) -> str:
-    """The sort key of an ISO 8601 time, as key_sql computes it; other offsets are turned into UTC."""
-    match = _CANONICAL.fullmatch(ts)
-    if match:
-        return f"{ts[:19]}.{(match.group(1) or '').ljust(9, '0')}"
-    moment = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    moment = moment.astimezone(dt.timezone.utc)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}000"
-
-
-def _iso(key: str) -> str:
-    """The ISO 8601 UTC text of a sort key, without trailing fractional zeros."""
-    fraction = key[20:].rstrip("0")
-    return f"{key[:19]}{'.' + fraction if fraction else ''}Z"
+HOUR_REST = ":00:00.000000000"  # what follows 'YYYY-MM-DDTHH' in the sort key of the hour's first moment
+SEEK = 2_000  # a page further in than this starts from the hour it falls in, not from the range's start
+_FINDINGS_JOIN = f"FROM [{counted.FINDING_TIMES}] t JOIN findings g ON g.id = t.id " \
+                 "LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id"
+Kinds = Sequence[str] | None
+Evidence = Sequence[int] | None
 
 
 @dataclass
@@ -66,115 +61,44 @@ class TimelineEvent:
     description: str
 
 
-@dataclass(frozen=True)
-class _Source:
-    """One stream of events: rows of one table ordered by one time column."""
-
-    kind: str
-    table: str
-    column: str
-    action: str  # SQL expression
-    description: str  # SQL expression
-    extra: str = ""  # SQL condition (files: a time equal to an earlier letter's is that event, not another)
-
-    @property
-    def key(self) -> str:
-        return key_sql(self.column)
-
-
-def _same(column: str, letter: str, other: str) -> str:
-    return f"CASE WHEN {other} = {column} THEN '{letter}' ELSE '' END"
-
-
-def _file_source(letter: str, column: str, earlier: list[str]) -> _Source:
-    later = [("a", "atime"), ("c", "ctime"), ("b", "crtime")][["m", "a", "c", "b"].index(letter):]
-    action = " || ".join(["'" + letter + "'"] + [_same(column, lt, col) for lt, col in later if col != column])
-    extra = " AND ".join(f"{column} IS NOT {col}" for col in earlier)
-    return _Source("file", "files", column, action,
-                   "path || CASE WHEN deleted THEN ' (deleted)' ELSE '' END", extra)
-
-
-def _text(column: str) -> str:
-    return f"ifnull({column}, '')"
-
-
-_SOURCES = [
-    _file_source("m", "mtime", []),
-    _file_source("a", "atime", ["mtime"]),
-    _file_source("c", "ctime", ["mtime", "atime"]),
-    _file_source("b", "crtime", ["mtime", "atime", "ctime"]),
-    _Source("flow", "flows", "first_seen", "'start'",
-            f"upper({_text('proto')}) || ' ' || {_text('src')} || ':' || ifnull(sport, '') || ' → ' || {_text('dst')}"
-            f" || ':' || ifnull(dport, '') || CASE WHEN app IS NOT NULL THEN ' (' || app || ')' ELSE '' END"),
-    _Source("dns", "dns", "ts", "'query'",
-            f"{_text('query')} || ' ' || {_text('qtype')} || CASE WHEN answers IS NOT NULL AND answers != '[]' "
-            f"THEN ' → ' || answers ELSE '' END"),
-    _Source("http", "http", "ts", "'request'",
-            f"{_text('method')} || ' http://' || {_text('host')} || {_text('uri')}"
-            f" || CASE WHEN status IS NOT NULL THEN ' → ' || status ELSE '' END"),
-    _Source("tls", "tls", "ts", "'hello'",
-            "'TLS ' || coalesce(sni, dst, '') || CASE WHEN version IS NOT NULL THEN ' (' || version || ')' ELSE '' END"),
-    _Source("smtp", "smtp", "ts", "'mail'",
-            f"{_text('mail_from')} || ' → ' || {_text('rcpt_to')} || CASE WHEN subject IS NOT NULL "
-            f"THEN ': ' || subject ELSE '' END"),
-    _Source("ftp", "ftp", "ts", "'command'",
-            f"{_text('command')} || ' ' || {_text('arg')} || ' (' || {_text('user')} || '@' || {_text('dst')} || ')'"),
-    _Source("artifact", "artifacts", "ts", "type", _text("summary")),
-]
-# Findings have no time of their own but when they were recorded; on the timeline they stand at the
-# time of what they are about: the network event a finding names (detail.ts), else the file's
-# creation (its arrival on that disk), else its last modification. Findings are few (thousands):
-# they are sorted here, not indexed.
-_FINDING_TIME = ("coalesce(json_extract(g.detail, '$.ts'), f.crtime, f.mtime, f.ctime)")
-
-
 def create_indexes(db: Database) -> None:
-    """Index every time column on its sort key (a file time equal to an earlier MACB letter's is that
-    letter's event, so its index leaves those rows out). Schema 9 makes them; a scan drops them while it
-    inserts rows and makes them again at its end, because kept up row by row they cost the case writer
-    more than sorting them once (200,000 files: 37 s without, 88 s with; 1M files: 11 s to build)."""
-    present = _tables(db)
-    for source in _SOURCES:
-        if source.table in present:
-            db.execute(f"CREATE INDEX IF NOT EXISTS [{source.table}_{source.column}_key] ON [{source.table}] "
-                       f"({source.key})" + (f" WHERE {source.extra}" if source.extra else ""))
-
-
-def drop_indexes(db: Database) -> None:
-    """Drop the time indexes while a scan inserts rows (see create_indexes); queries stay right, only slower."""
-    for source in _SOURCES:
-        db.execute(f"DROP INDEX IF EXISTS [{source.table}_{source.column}_key]")
-
-
-def _tables(db: Database) -> set[str]:
-    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    """Index every time column (timeline_sources.create_indexes) and count the events not counted yet: a
+    scan calls this at its end, stopped or not, so the counts cover what it wrote."""
+    timeline_sources.create_indexes(db)
+    counted.count_new_events(db)
 
 
 @dataclass(frozen=True)
 class _Scope:
-    """What one question reads: each source with its whole SQL condition, and whether findings are in."""
+    """What one question reads: each source with its whole SQL condition, whether findings are in, and
+    whether the hourly counts answer for it (not when known-good files are left out)."""
 
-    sources: list[tuple[_Source, str]]
+    sources: list[tuple[Source, str]]
     findings: str | None  # the findings' extra condition, None when findings are not asked for
+    kinds: list[str]
+    evidence: list[int] | None
+    counted: bool
 
 
-def _scope(db: Database, kinds: Any, hide_known_good: bool) -> _Scope:
-    """The sources of these kinds that the case has; without files in known-good hash sets (and
-    findings on them) if asked and the case marks them (files.known)."""
-    present = _tables(db)
-    wanted = set(KINDS if kinds is None else kinds)
+def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None) -> _Scope:
+    """The sources of these kinds that the case has, for these evidence items (None: all); without files
+    in known-good hash sets (and findings on them) if asked and the case marks them (files.known)."""
+    present = tables(db)
+    wanted = [kind for kind in KINDS if kinds is None or kind in kinds]
     known = hide_known_good and "known" in {row[1] for row in db.execute("PRAGMA table_info(files)")}
+    chosen = None if evidence is None else [int(number) for number in evidence]
+    among = "" if chosen is None else f" AND evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
     sources = []
-    for source in _SOURCES:
+    for source in SOURCES:
         if source.kind in wanted and source.table in present:
             terms = [source.extra] if source.extra else []
             if known and source.table == "files":
                 terms.append("coalesce(known, '') != 'good'")
-            sources.append((source, "".join(f" AND {term}" for term in terms)))
+            sources.append((source, "".join(f" AND {term}" for term in terms) + among))
     findings = None
-    if "finding" in wanted:
-        findings = " AND coalesce(f.known, '') != 'good'" if known else ""
-    return _Scope(sources, findings)
+    if "finding" in wanted and "findings" in present:
+        findings = (" AND coalesce(f.known, '') != 'good'" if known else "") + among.replace("evidence_id", "g.evidence_id")
+    return _Scope(sources, findings, wanted, chosen, not known)
 
 
 def _bounds(start: str | None, end: str | None) -> tuple[str, str]:
@@ -185,7 +109,10 @@ def _rank(kind: str) -> int:
     return KINDS.index(kind)
 
 
-def _stream(db: Database, source: _Source, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
+# -- reading events in order --------------------------------------------------------------------------
+
+
+def _stream(db: Database, source: Source, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
     """(key, kind rank, id, source index, row) in key order, straight from the source's index."""
     rank = _rank(source.kind)
     cursor = db.execute(
@@ -196,21 +123,22 @@ def _stream(db: Database, source: _Source, extra: str, low: str, high: str, inde
         yield row[0], rank, row[1], index, source.kind, row
 
 
-_FINDINGS_FROM = "FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id"
-
-
 def _findings(db: Database, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
+    """Findings in key order: those counted from finding_times' index, those not counted yet sorted here."""
     rank = _rank("finding")
-    key = key_sql(_FINDING_TIME)
-    cursor = db.execute(
-        f"""SELECT {key} AS k, g.id, {_FINDING_TIME}, g.severity, g.evidence_id, g.title {_FINDINGS_FROM}
-            WHERE k >= ? AND k < ?{extra} ORDER BY k, g.id""", [low, high])
-    for row in cursor:
+    columns = f"g.id, {FINDING_TIME}, g.severity, g.evidence_id, g.title"
+    parts = []
+    if counted.present(db):
+        parts.append(db.execute(f"SELECT t.key, {columns} {_FINDINGS_JOIN} WHERE t.key >= ? AND t.key < ?{extra} "
+                                "ORDER BY t.key, t.id", [low, high]))
+    key = key_sql(FINDING_TIME)
+    parts.append(db.execute(f"SELECT {key} AS k, {columns} {FINDINGS_FROM} WHERE g.id > ? AND k >= ? AND k < ?{extra} "
+                            "ORDER BY k, g.id", [counted.pending_mark(db, "findings"), low, high]))
+    for row in heapq.merge(*parts, key=lambda row: (row[0], row[1])):
         yield row[0], rank, row[1], index, "finding", row
 
 
-def _merged(db: Database, start: str | None, end: str | None, scope: _Scope) -> Iterator[tuple]:
-    low, high = _bounds(start, end)
+def _merged(db: Database, low: str, high: str, scope: _Scope) -> Iterator[tuple]:
     streams = [_stream(db, source, extra, low, high, i) for i, (source, extra) in enumerate(scope.sources)]
     if scope.findings is not None:
         streams.append(_findings(db, scope.findings, low, high, len(streams)))
@@ -222,87 +150,259 @@ def _event(entry: tuple) -> TimelineEvent:
     return TimelineEvent(ts, kind, action, evidence_id, kind, object_id, description)
 
 
-def events(db: Database, start: str | None = None, end: str | None = None,
-           kinds: list[str] | tuple[str, ...] | None = None, limit: int | None = None,
-           offset: int = 0, hide_known_good: bool = False) -> list[TimelineEvent]:
-    """Events with start <= time < end (ISO 8601; None for open), of these kinds (None: all), in time
-    order — ties by kind (files first), then object id — skipping `offset` and returning at most `limit`."""
-    stop = None if limit is None else offset + limit
-    merged = _merged(db, start, end, _scope(db, kinds, hide_known_good))
-    return [_event(entry) for entry in itertools.islice(merged, offset, stop)]
-
-
-def iter_events(db: Database, start: str | None = None, end: str | None = None,
-                kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> Iterator[TimelineEvent]:
-    """The same events, one at a time, for an export of the whole timeline."""
-    return (_event(entry) for entry in _merged(db, start, end, _scope(db, kinds, hide_known_good)))
-
-
-def count(db: Database, start: str | None = None, end: str | None = None,
-          kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> int:
-    """How many events events() would return without a limit."""
+def events(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
+           limit: int | None = None, offset: int = 0, hide_known_good: bool = False,
+           evidence: Evidence = None) -> list[TimelineEvent]:
+    """Events with start <= time < end (ISO 8601; None for open), of these kinds and evidence items (None:
+    all), in time order — ties by kind (files first), then object id — skipping `offset` and returning at
+    most `limit`. A deep offset costs the hourly counts and a few index counts, not a walk to it."""
+    scope = _scope(db, kinds, hide_known_good, evidence)
     low, high = _bounds(start, end)
-    return _counts(db, _scope(db, kinds, hide_known_good), [low, high])[0]
+    if offset > SEEK:
+        low, offset = _seek(db, scope, low, high, offset)
+    stop = None if limit is None else offset + limit
+    return [_event(entry) for entry in itertools.islice(_merged(db, low, high, scope), offset, stop)]
+
+
+def iter_events(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
+                hide_known_good: bool = False, evidence: Evidence = None) -> Iterator[TimelineEvent]:
+    """The same events, one at a time, for an export of the whole timeline."""
+    low, high = _bounds(start, end)
+    return (_event(entry) for entry in _merged(db, low, high, _scope(db, kinds, hide_known_good, evidence)))
+
+
+# -- counting -------------------------------------------------------------------------------------------
+
+
+def _on_hour(key: str) -> bool:
+    return key[13:] == HOUR_REST
+
+
+def _next_hour(key: str) -> str:
+    """The hour after the one `key` falls in ('YYYY-MM-DDTHH')."""
+    try:
+        moment = dt.datetime.strptime(key[:13], "%Y-%m-%dT%H") + dt.timedelta(hours=1)
+    except (ValueError, OverflowError):  # past the last hour a datetime holds
+        return HIGHEST[:13]
+    return f"{moment:%Y-%m-%dT%H}"
+
+
+def _split(low: str, high: str) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """[low, high) as the whole hours in it ([first, last) of 'YYYY-MM-DDTHH', counted per hour) and the
+    stretches of an hour before and after them (counted on the indexes)."""
+    first = low[:13] if _on_hour(low) else _next_hour(low)
+    last = high[:13]
+    if first >= last:
+        return [(low, high)] if low < high else [], None
+    pieces = [] if _on_hour(low) else [(low, first + HOUR_REST)]
+    if not _on_hour(high):
+        pieces.append((last + HOUR_REST, high))
+    return pieces, (first, last)
+
+
+def _index_count(db: Database, scope: _Scope, low: str, high: str) -> int:
+    """Events in [low, high) counted on the time indexes: for stretches within an hour."""
+    total = 0
+    for source, extra in scope.sources:
+        total += db.execute(f"SELECT count(*) FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}",
+                            [low, high]).fetchone()[0]
+    if scope.findings is not None:
+        if counted.present(db):
+            total += db.execute(f"SELECT count(*) {_FINDINGS_JOIN} WHERE t.key >= ? AND t.key < ?{scope.findings}",
+                                [low, high]).fetchone()[0]
+        key = key_sql(FINDING_TIME)
+        total += db.execute(f"SELECT count(*) {FINDINGS_FROM} WHERE g.id > ? AND {key} >= ? AND {key} < ?{scope.findings}",
+                            [counted.pending_mark(db, "findings"), low, high]).fetchone()[0]
+    return total
+
+
+def _hours(db: Database, scope: _Scope, first: str, last: str) -> list[tuple[str, int]]:
+    """Events per hour from hour `first` to before `last`, in hour order: those counted, and those of
+    rows not counted yet (the rows above each table's mark: none once the scan has ended)."""
+    totals = dict(counted.hours(db, first, last, scope.kinds, scope.evidence))
+    marks: dict[str, int] = {}
+    for source, extra in scope.sources:
+        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
+        rows = db.execute(f"""SELECT substr({source.key}, 1, 13) AS hour, count(*) FROM [{source.table}] NOT INDEXED
+                              WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra} AND hour >= ? AND hour < ?
+                              GROUP BY hour""", [mark, LOWEST, HIGHEST, first, last])
+        for hour, number in rows:
+            totals[hour] = totals.get(hour, 0) + number
+    if scope.findings is not None:
+        key = key_sql(FINDING_TIME)
+        rows = db.execute(f"""SELECT substr({key}, 1, 13) AS hour, count(*) {FINDINGS_FROM}
+                              WHERE g.id > ? AND {key} >= ? AND {key} < ?{scope.findings} AND hour >= ? AND hour < ?
+                              GROUP BY hour""", [counted.pending_mark(db, "findings"), LOWEST, HIGHEST, first, last])
+        for hour, number in rows:
+            totals[hour] = totals.get(hour, 0) + number
+    return sorted(totals.items())
 
 
 def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
-    """Events in each [edges[i], edges[i+1]) range, counted on the indexes."""
-    totals = [0] * (len(edges) - 1)
-    for source, extra in scope.sources:
-        sql = f"SELECT count(*) FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}"
-        for i in range(len(totals)):
-            totals[i] += db.execute(sql, [edges[i], edges[i + 1]]).fetchone()[0]
-    if scope.findings is not None:
-        key = key_sql(_FINDING_TIME)
-        keys = [row[0] for row in db.execute(
-            f"SELECT {key} AS k {_FINDINGS_FROM} WHERE k >= ? AND k < ?{scope.findings}", [edges[0], edges[-1]])]
-        for k in keys:
-            totals[_bucket_of(edges, k)] += 1
+    """Events in each [edges[i], edges[i+1]) range: whole hours from the hourly counts (one read for all
+    ranges), the stretches of an hour at their ends on the indexes."""
+    splits = [_split(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    if not scope.counted:
+        return [_index_count(db, scope, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    spans = [span for _, span in splits if span]
+    hours = _hours(db, scope, min(s[0] for s in spans), max(s[1] for s in spans)) if spans else []
+    names = [hour for hour, _ in hours]
+    running = [0, *itertools.accumulate(number for _, number in hours)]
+    totals = []
+    for pieces, span in splits:
+        total = sum(_index_count(db, scope, low, high) for low, high in pieces)
+        if span:
+            total += running[bisect.bisect_left(names, span[1])] - running[bisect.bisect_left(names, span[0])]
+        totals.append(total)
     return totals
 
 
-def _bucket_of(edges: list[str], key: str) -> int:
-    low, high = 0, len(edges) - 2
-    while low < high:
-        middle = (low + high + 1) // 2
-        if edges[middle] <= key:
-            low = middle
+def _seek(db: Database, scope: _Scope, low: str, high: str, offset: int) -> tuple[str, int]:
+    """A later start for the page at `offset` of [low, high), and the offset from it: the hour the page
+    falls in (by the hourly counts), then halves of it (by index counts) down to a second."""
+    pieces, span = _split(low, high)
+    if not scope.counted or span is None:
+        return _narrow(db, scope, low, high, offset)
+    head = 0 if _on_hour(low) else _index_count(db, scope, low, span[0] + HOUR_REST)
+    if offset < head:
+        return _narrow(db, scope, low, span[0] + HOUR_REST, offset)
+    offset -= head
+    for hour, number in _hours(db, scope, *span):
+        if offset < number:
+            return _narrow(db, scope, hour + HOUR_REST, min(high, _next_hour(hour) + HOUR_REST), offset)
+        offset -= number
+    return span[1] + HOUR_REST, offset
+
+
+def _narrow(db: Database, scope: _Scope, low: str, high: str, offset: int) -> tuple[str, int]:
+    """Halve [low, high) while the page at `offset` is deep in it and it spans more than a second."""
+    while offset > SEEK:
+        try:
+            first, last = (dt.datetime.strptime(key[:19], "%Y-%m-%dT%H:%M:%S") for key in (low, high))
+        except ValueError:
+            break
+        if (last - first).total_seconds() < 2:
+            break
+        middle = first + (last - first) // 2
+        middle_key = f"{middle:%Y-%m-%dT%H:%M:%S}.000000000"
+        before = _index_count(db, scope, low, middle_key)
+        if offset >= before:
+            low, offset = middle_key, offset - before
         else:
-            high = middle - 1
-    return low
+            high = middle_key
+    return low, offset
 
 
-def histogram(db: Database, start: str, end: str, buckets: int,
-              kinds: list[str] | tuple[str, ...] | None = None, hide_known_good: bool = False) -> list[tuple[str, int]]:
+def count(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
+          hide_known_good: bool = False, evidence: Evidence = None) -> int:
+    """How many events events() would return without a limit."""
+    low, high = _bounds(start, end)
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence), [low, high])[0]
+
+
+def histogram(db: Database, start: str, end: str, buckets: int, kinds: Kinds = None,
+              hide_known_good: bool = False, evidence: Evidence = None) -> list[tuple[str, int]]:
     """Event counts in `buckets` equal slices of [start, end): (slice start, count) for each slice."""
     if buckets < 1:
         raise ValueError("a histogram needs at least one bucket")
-    first = dt.datetime.fromisoformat(_iso(sort_key(start)).replace("Z", "+00:00"))
-    last = dt.datetime.fromisoformat(_iso(sort_key(end)).replace("Z", "+00:00"))
+    first = dt.datetime.fromisoformat(iso(sort_key(start)).replace("Z", "+00:00"))
+    last = dt.datetime.fromisoformat(iso(sort_key(end)).replace("Z", "+00:00"))
     width = (last - first) / buckets
     moments = [first + width * i for i in range(buckets)] + [last]
     edges = [f"{m:%Y-%m-%dT%H:%M:%S}.{m.microsecond:06d}000" for m in moments]
     edges[0], edges[-1] = sort_key(start), sort_key(end)
-    counts = _counts(db, _scope(db, kinds, hide_known_good), edges)
-    return [(_iso(edges[i]), n) for i, n in enumerate(counts)]
+    counts = _counts(db, _scope(db, kinds, hide_known_good, evidence), edges)
+    return [(iso(edges[i]), n) for i, n in enumerate(counts)]
 
 
-def time_range(db: Database, kinds: list[str] | tuple[str, ...] | None = None,
-               hide_known_good: bool = False) -> tuple[str, str] | None:
+def histogram_over(db: Database, edges: Sequence[str], kinds: Kinds = None, hide_known_good: bool = False,
+                   evidence: Evidence = None) -> list[int]:
+    """Event counts in each [edges[i], edges[i+1]) (ISO 8601 UTC, ascending), as nice_edges gives them."""
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence), [sort_key(edge) for edge in edges])
+
+
+# Bar widths a histogram is made of, in seconds: every bar starts at a whole multiple of its width since the
+# epoch (a day's bars at midnight UTC), so that a bar one hour wide or more is counted from the hourly counts
+# alone, and a click on a bar gives a range a person would type.
+STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400,
+         7 * 86400, 14 * 86400, 30 * 86400, 60 * 86400, 91 * 86400, 182 * 86400, 365 * 86400, 730 * 86400,
+         1825 * 86400, 3650 * 86400)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def nice_edges(start: str, end: str, about: int = 60) -> list[str]:
+    """Bar edges for [start, end) (ISO 8601 UTC): the range's own ends, and between them the multiples of
+    the smallest STEPS width that makes at most `about` bars."""
+    first, last = (_moment(ts) for ts in (start, end))
+    seconds = (last - first).total_seconds()
+    step = next((width for width in STEPS if seconds / width <= about), STEPS[-1])
+    edges = [start]
+    moment = EPOCH + dt.timedelta(seconds=((first - EPOCH).total_seconds() // step + 1) * step)
+    while moment < last:
+        edges.append(f"{moment:%Y-%m-%dT%H:%M:%S}Z")
+        moment += dt.timedelta(seconds=step)
+    return [*edges, end] if last > first else [start, end]
+
+
+def _moment(ts: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(iso(sort_key(ts)).replace("Z", "+00:00"))
+
+
+def kinds_present(db: Database, evidence: Evidence = None) -> list[str]:
+    """The kinds of event the case has at least one of (for these evidence items), in KINDS order."""
+    scope = _scope(db, None, False, evidence)
+    found = counted.kinds_present(db, scope.evidence) if counted.present(db) else set()
+    marks: dict[str, int] = {}
+    for source, extra in scope.sources:
+        if source.kind in found:
+            continue
+        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
+        if db.execute(f"SELECT 1 FROM [{source.table}] NOT INDEXED WHERE id > ? AND {source.key} >= ? "
+                      f"AND {source.key} < ?{extra} LIMIT 1", [mark, LOWEST, HIGHEST]).fetchone():
+            found.add(source.kind)
+    if scope.findings is not None and "finding" not in found and _findings_range(db, scope.findings, False):
+        found.add("finding")
+    return [kind for kind in KINDS if kind in found]
+
+
+def time_range(db: Database, kinds: Kinds = None, hide_known_good: bool = False,
+               evidence: Evidence = None) -> tuple[str, str] | None:
     """The times of the earliest and the latest event, or None when there is none."""
-    scope = _scope(db, kinds, hide_known_good)
+    scope = _scope(db, kinds, hide_known_good, evidence)
+    spans = counted.hour_span(db, scope.kinds, scope.evidence) if scope.counted else {}
+    marks: dict[str, int] = {}
     keys: list[str] = []
     for source, extra in scope.sources:
-        for direction in ("", " DESC"):
-            row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
-                                 {extra} ORDER BY {source.key}{direction} LIMIT 1""", [LOWEST, HIGHEST]).fetchone()
-            if row:
-                keys.append(row[0])
+        low, high = LOWEST, HIGHEST
+        if scope.evidence is not None and source.kind in spans:  # probe the index where the counts say they are
+            low, high = spans[source.kind][0] + HOUR_REST, spans[source.kind][1] + "~"
+        if scope.evidence is None or source.kind in spans or not scope.counted:
+            for direction in ("", " DESC"):
+                row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
+                                     {extra} ORDER BY {source.key}{direction} LIMIT 1""", [low, high]).fetchone()
+                keys += [row[0]] if row else []
+        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
+        row = db.execute(f"""SELECT min({source.key}), max({source.key}) FROM [{source.table}] NOT INDEXED
+                             WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra}""",
+                         [mark, LOWEST, HIGHEST]).fetchone()
+        keys += [key for key in row if key]
     if scope.findings is not None:
-        key = key_sql(_FINDING_TIME)
-        row = db.execute(f"SELECT min({key}), max({key}) {_FINDINGS_FROM} WHERE 1{scope.findings}").fetchone()
-        keys += [k for k in row if k]
-    return (_iso(min(keys)), _iso(max(keys))) if keys else None
+        keys += _findings_range(db, scope.findings, True)
+    return (iso(min(keys)), iso(max(keys))) if keys else None
+
+
+def _findings_range(db: Database, extra: str, both: bool) -> list[str]:
+    """The first and last findings' keys (only the first when not `both`): from finding_times' index,
+    and from the findings not counted yet."""
+    keys = []
+    if counted.present(db):
+        for direction in ("", " DESC") if both else ("",):
+            row = db.execute(f"SELECT t.key {_FINDINGS_JOIN} WHERE 1{extra} ORDER BY t.key{direction} LIMIT 1").fetchone()
+            keys += [row[0]] if row else []
+    key = key_sql(FINDING_TIME)
+    row = db.execute(f"SELECT min({key}), max({key}) {FINDINGS_FROM} WHERE g.id > ? AND {key} >= ? AND {key} < ?{extra}",
+                     [counted.pending_mark(db, "findings"), LOWEST, HIGHEST]).fetchone()
+    return keys + [key for key in row if key]
 
 
 # -- export -------------------------------------------------------------------------------
