@@ -381,6 +381,7 @@ class EvidenceScan(QObject):
         self.dashboard_model.set_rows(rows)
         for frame in self.calls:
             frame.setVisible(not rows and self.main.case_dir is not None)
+        self.status.widget.setVisible(bool(rows))
         held = [*self.running, *self.queued]
         self.status.scan_state(self.worker is not None, {str(p.resolve()) if p.exists() else str(p) for p in held})
         keys = [row["key"] for row in rows]

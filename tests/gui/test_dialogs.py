@@ -30,3 +30,16 @@ def test_properties_keep_the_folder(qtbot, tmp_path):
     qtbot.addWidget(dialog.dialog)
     assert dialog.edits["folder"].isReadOnly()
     assert dialog.problem() is None
+
+
+def test_a_new_case_is_proposed_a_folder_named_after_it_until_one_is_chosen(qtbot, tmp_path):
+    cases = tmp_path / "cases"
+    dialog = CaseDialog(None, "New case", cases=cases)
+    qtbot.addWidget(dialog.dialog)
+    qtbot.keyClicks(dialog.edits["caseName"], "Op Falcon 2026/03")
+    assert dialog.edits["folder"].text() == str(cases / "Op Falcon 2026-03")
+    assert dialog.problem() is None  # the cases folder need not exist: making the case makes it
+    dialog.edits["folder"].clear()
+    qtbot.keyClicks(dialog.edits["folder"], str(tmp_path / "mine"))
+    qtbot.keyClicks(dialog.edits["caseName"], " 2")
+    assert dialog.edits["folder"].text() == str(tmp_path / "mine")  # the examiner's own choice stays

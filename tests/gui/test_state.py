@@ -56,3 +56,23 @@ def test_shortcuts(qtbot, main_window, demo_case):
     assert QApplication.focusWidget() is main_window.findings.search
     with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
         qtbot.keyClick(main_window.window, Qt.Key.Key_F5)
+
+
+def test_folders_remembered_and_a_gone_one_skipped(settings, tmp_path):
+    from pathlib import Path
+
+    from cybertriage.gui.state import Folders
+
+    folders = Folders(settings)
+    assert folders.cases() == Path.home() / "cybertriage-cases"
+    assert folders.evidence() == Path.home()
+    (tmp_path / "cases" / "op-falcon").mkdir(parents=True)
+    (tmp_path / "seized").mkdir()
+    folders.remember_case(tmp_path / "cases" / "op-falcon")
+    folders.remember_evidence(tmp_path / "seized" / "laptop.E01")
+    settings.sync()
+    again = Folders(type(settings)(settings.fileName(), settings.format()))
+    assert (again.cases(), again.case_start(), again.evidence()) == (tmp_path / "cases", tmp_path / "cases",
+                                                                      tmp_path / "seized")
+    (tmp_path / "seized").rmdir()  # the USB disk is gone
+    assert again.evidence() == Path.home()
