@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -32,7 +32,7 @@ from ..errors import Cancelled, CybertriageError
 from ..evidence.containers.ledger import not_opened
 from ..formatting import human_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
-from .case_window import named
+from .case_window import CaseWindow, named
 from .models import Column, RowsModel
 from .workers import FunctionWorker
 
@@ -128,10 +128,9 @@ class EvidenceStatus(QObject):
 
     verify_ended = Signal()  # a verification ended (the scan queue may start again)
 
-    def __init__(self, case_dir: Callable[[], Path | None], process_again: Callable[[Path], None],
-                 say: Callable[..., None], parent: QObject | None = None) -> None:
+    def __init__(self, main: CaseWindow, process_again: Callable[[Path], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.case_dir, self.process_again, self.say = case_dir, process_again, say
+        self.main, self.process_again = main, process_again
         self.row: dict[str, Any] | None = None  # the evidence table's row shown
         self.shown_key: tuple[Any, ...] | None = None  # what the status read was for: item, status, error
         self.reader: FunctionWorker | None = None
@@ -194,7 +193,14 @@ class EvidenceStatus(QObject):
         layout.addWidget(self.tabs, 1)
         self.verify_button.clicked.connect(self._verify_clicked)
         self.again_button.clicked.connect(self._again_clicked)
+        main.window.installEventFilter(self)
         self.show_row(None)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Closing the window stops a verification: the window waits for the thread pool before it goes."""
+        if watched is self.main.window and event.type() == QEvent.Type.Close:
+            self.stop_verifying()
+        return super().eventFilter(watched, event)
 
     @staticmethod
     def _table(name: str, model: RowsModel, widths: tuple[int, ...]) -> QTableView:
@@ -227,7 +233,7 @@ class EvidenceStatus(QObject):
             self._show_verdict()
             return
         self.title.setText(f"<b>{esc(Path(row['path']).name)}</b> — {esc(row['shown_status'])}")
-        key = (self.case_dir(), row["id"], row.get("status"), row.get("error"), row.get("verified"))
+        key = (self.main.case_dir, row["id"], row.get("status"), row.get("error"), row.get("verified"))
         if key != self.shown_key:
             self.shown_key = key
             self._read(row["id"])
@@ -249,7 +255,7 @@ class EvidenceStatus(QObject):
         self.show_row(None)
 
     def _read(self, evidence_id: int) -> None:
-        case_dir = self.case_dir()
+        case_dir = self.main.case_dir
         if case_dir is None:
             return
         if self.reader is not None:
@@ -261,8 +267,8 @@ class EvidenceStatus(QObject):
         worker.start()
 
     def _read_done(self, worker: FunctionWorker, evidence_id: int, status: ItemStatus | None) -> None:
-        if worker is not self.reader:
-            return  # an older read, overtaken by a newer selection
+        if worker is not self.reader or self.main.disposed:
+            return  # an older read, overtaken by a newer selection, or a read that outlived the window
         self.reader = None
         if self.row is None or self.row.get("id") != evidence_id:
             return
@@ -270,13 +276,16 @@ class EvidenceStatus(QObject):
         self._show_verdict(status.last_verified if status else None)
 
     def _read_failed(self, worker: FunctionWorker, error: Exception) -> None:
-        if worker is self.reader:
+        if worker is self.reader and not self.main.disposed:
             self.reader = None
             self.facts.setText(f"<span style='color:{ERROR_COLOR}'>The status cannot be read: {esc(str(error))}</span>")
 
     def _show_tables(self, status: ItemStatus | None) -> None:
         item = status.summary if status else None
-        self.facts.setText(_facts_html(item) if item else self.facts.text() if self.row else "")
+        if item is not None:
+            self.facts.setText(_facts_html(item))
+        elif self.row is None:
+            self.facts.clear()
         ledger = item["ledger"] if item else []
         self.ledger_model.set_rows(ledger)
         self.not_opened_label.setText(
@@ -326,7 +335,7 @@ class EvidenceStatus(QObject):
             self.process_again(Path(self.row["path"]))
 
     def _verify_clicked(self) -> None:
-        case_dir = self.case_dir()
+        case_dir = self.main.case_dir
         if self.row is None or self.row.get("id") is None or case_dir is None or self.verifier is not None:
             return
         evidence_id, name = self.row["id"], Path(self.row["path"]).name
@@ -336,7 +345,7 @@ class EvidenceStatus(QObject):
         self.verifier, self.verifying_id = worker, evidence_id
         self._update_actions()
         self._show_verdict()
-        self.say(f"Verifying {name}: reading it again…")
+        self.main.say(f"Verifying {name}: reading it again…")
         worker.start()
 
     def stop_verifying(self) -> None:
@@ -348,15 +357,17 @@ class EvidenceStatus(QObject):
 
     def _verified(self, evidence_id: int, name: str, verdict: Verdict | None, error: Exception | None) -> None:
         self.verifier, self.verifying_id = None, None
+        if self.main.disposed:  # the window went while the evidence was read
+            return
         if verdict is not None:
             self.verdicts[evidence_id] = verdict
-            self.say(f"{name}: {verdict.status} — {verdict.detail}", error=not verdict.ok)
+            self.main.say(f"{name}: {verdict.status} — {verdict.detail}", error=not verdict.ok)
         elif isinstance(error, CaseInUse):
-            self.say(f"{name} not verified: a scan of this case is running; verify when it has finished", error=True)
+            self.main.say(f"{name} not verified: a scan of this case is running; verify when it has finished", error=True)
         elif isinstance(error, Cancelled):
-            self.say(f"Verification of {name} stopped: nothing recorded")
+            self.main.say(f"Verification of {name} stopped: nothing recorded")
         else:
-            self.say(f"{name} not verified: {error}", error=True)
+            self.main.say(f"{name} not verified: {error}", error=True)
         self._update_actions()
         self._show_verdict()
         self.verify_ended.emit()

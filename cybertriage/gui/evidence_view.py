@@ -136,7 +136,7 @@ class EvidenceScan(QObject):
         # the row holds the buttons, the drop hint and the box: the hint wraps rather than widen the whole window
         child(window, QLabel, "dropHintLabel").setWordWrap(True)
         self.folders = Folders(main.settings)
-        self.status = EvidenceStatus(lambda: self.main.case_dir, self.process_again, main.say, parent=self)
+        self.status = EvidenceStatus(main, self.process_again, parent=self)
         self.status.verify_ended.connect(self._start_next)
         self.splitter = named(QSplitter(Qt.Orientation.Vertical), "evidenceSplitter")
         layout = box_layout(child(window, QWidget, "evidenceTab"))
