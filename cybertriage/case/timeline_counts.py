@@ -91,7 +91,7 @@ def _count_source(db: Any, source: Any, mark: int) -> int:
 
 
 def _add(db: Any, kind: str, rows: list[tuple[str, int, int]]) -> None:
-    db.executemany(f"""INSERT INTO [{COUNTS}] (hour, kind, evidence_id, events) VALUES (?, '{kind}', ?, ?)
+    getattr(db, "conn", db).executemany(f"""INSERT INTO [{COUNTS}] (hour, kind, evidence_id, events) VALUES (?, '{kind}', ?, ?)
                        ON CONFLICT (hour, kind, evidence_id) DO UPDATE SET events = events + excluded.events""", rows)
 
 
