@@ -108,10 +108,7 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
     tab(window, "networkTab")
     for name, file in (("flows", "network.png"), ("http", "network-http.png"), ("dns", "network-dns.png"),
                        ("credentials", "network-credentials.png")):
-        view = window.network.views[name]
-        page = view if name != "credentials" else view.parentWidget()  # the credentials table sits in a page
-        if page is not None:
-            window.network.tabs.setCurrentWidget(page)
+        window.network.show_table(name)
         settle(app)
         save(main, out / file)
 

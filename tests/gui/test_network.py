@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QTest
 
 from cybertriage.case import browse
 from cybertriage.case.objects import read_object
+from cybertriage.gui.conversation import ConversationDialog
 from cybertriage.gui.models import FolderFilesModel, FolderTreeModel
 from cybertriage.gui.network import MASK, TABLES, TABLES_BY_NAME, RecordsModel
+from cybertriage.gui.network_details import ObjectDialog
 from tests.conftest import run_cli
 from tests.gui.conftest import count
 from tests.gui.test_window import open_case
@@ -53,8 +57,14 @@ def test_sorting_a_network_table_is_the_sql_order(capture_case):
     assert shown == expected
 
 
+def open_capture_case(qtbot, window, case: Path) -> None:
+    """Open the case and wait for the network tables' rows, read on the pool."""
+    open_case(qtbot, window, case)
+    qtbot.waitUntil(lambda: bool(window.network.models) and not window.network._readers, timeout=10_000)
+
+
 def test_network_tabs_show_the_captures(qtbot, main_window, capture_case):
-    open_case(qtbot, main_window, capture_case)
+    open_capture_case(qtbot, main_window, capture_case)
     flows = count(capture_case, "SELECT count(*) FROM flows")
     assert main_window.network.label.text().startswith(f"{flows:,} flows")
     network = main_window.network
@@ -65,7 +75,7 @@ def test_network_tabs_show_the_captures(qtbot, main_window, capture_case):
 
 
 def test_credentials_are_masked_until_shown_and_showing_them_is_audited(qtbot, main_window, capture_case):
-    open_case(qtbot, main_window, capture_case)
+    open_capture_case(qtbot, main_window, capture_case)
     model = main_window.network.models["credentials"]
     column = model.names.index("password")
     passwords = [r[0] for r in sqlite3.connect(capture_case / "case.db").execute(
@@ -106,7 +116,7 @@ def test_carried_http_bodies_are_files_of_the_capture(qtmodeltester, capture_cas
 
 
 def test_new_rows_are_read_for_the_table_on_screen_and_the_others_when_shown(qtbot, main_window, capture_case):
-    open_case(qtbot, main_window, capture_case)
+    open_capture_case(qtbot, main_window, capture_case)
     network = main_window.network
     dns = count(capture_case, "SELECT count(*) FROM dns")
     counts = {t.name: count(capture_case, f"SELECT count(*) FROM [{t.name}]") for t in TABLES}
@@ -116,7 +126,8 @@ def test_new_rows_are_read_for_the_table_on_screen_and_the_others_when_shown(qtb
     network.show_counts(counts)
     assert network.models["dns"].rowCount() == dns - 1 and network.stale == {"dns", "http"}
     network.tabs.setCurrentIndex([t.name for t in TABLES].index("dns"))
-    assert network.models["dns"].rowCount() == dns and network.stale == {"http"}
+    assert network.stale == {"http"}
+    qtbot.waitUntil(lambda: network.models["dns"].rowCount() == dns, timeout=10_000)  # read on the pool
 
 
 def _sqlite(case: Path, query: str) -> list[tuple[str, ...]]:
@@ -154,3 +165,171 @@ def test_yes_no_and_evidence_columns_are_words(capture_case):
     assert [model.headerData(n, Qt.Orientation.Horizontal) for n in range(model.columnCount())] == [
         "Time", "Source", "Port", "Destination", "Port", "Protocol", "User name", "Password", "Where", "Accepted",
         "Flow", "Evidence"]
+
+
+# -- filters, details and conversations, as an examiner uses them ----------------------------------------------
+
+
+def tshark(capture: Path, *args: str) -> list[str]:
+    out = subprocess.run(["tshark", "-n", "-r", str(capture), *args], check=True, capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def show_tab(network, name: str) -> None:
+    network.tabs.setCurrentIndex([t.name for t in TABLES].index(name))
+
+
+def type_filter(qtbot, network, name: str, text: str) -> None:
+    """Type a filter as the examiner does, press Enter, and wait for the rows read on the pool."""
+    line = network.filters[name]
+    line.clear()
+    QTest.keyClicks(line, text)
+    QTest.keyClick(line, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: name not in network._readers and network.models[name].filter_text == text.strip(),
+                    timeout=10_000)
+
+
+def click_row(qtbot, network, name: str, row: int) -> None:
+    view = network.views[name]
+    rect = view.visualRect(view.model().index(row, 0))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def captures(corpus_dir: Path) -> list[Path]:
+    return [corpus_dir / "pcap" / f"{name}.pcap" for name in CAPTURES]
+
+
+def test_typing_a_filter_narrows_each_tab_to_what_tshark_finds(qtbot, main_window, capture_case, corpus_dir):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "http")
+    type_filter(qtbot, network, "http", "host:upload.wikimedia.org")
+    expected = sum(len(tshark(c, "-Y", 'http.request && http.host == "upload.wikimedia.org"', "-T", "fields",
+                              "-e", "frame.number")) for c in captures(corpus_dir))
+    model = network.models["http"]
+    assert expected > 1 and model.rowCount() == expected
+    host = model.names.index("host")
+    assert {model.data(model.index(row, host)) for row in range(model.rowCount())} == {"upload.wikimedia.org"}
+    total = count(capture_case, "SELECT count(*) FROM http")
+    assert network.counts["http"].text() == f"{expected:,} of {total:,}"
+    show_tab(network, "flows")
+    type_filter(qtbot, network, "flows", ":443")
+    streams = sum(len(set(tshark(c, "-Y", "tcp.port == 443", "-T", "fields", "-e", "tcp.stream")))
+                  for c in captures(corpus_dir))
+    assert streams > 0 and network.models["flows"].rowCount() == streams
+    type_filter(qtbot, network, "flows", "")
+    assert network.models["flows"].rowCount() == count(capture_case, "SELECT count(*) FROM flows")
+    type_filter(qtbot, network, "flows", "port:https")
+    assert "a port is a number" in network.counts["flows"].text()
+
+
+def test_the_http_details_show_the_headers_tshark_reads_and_open_the_body(qtbot, main_window, capture_case,
+                                                                        corpus_dir):
+    from tests.gui.test_details import tables
+
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "http")
+    type_filter(qtbot, network, "http", "host:bro.org")
+    click_row(qtbot, network, "http", 0)
+    pane = network.details["http"]
+    capture = corpus_dir / "pcap" / "http_get.pcap"
+    for field, shown_tables in (("http.request.line", 0), ("http.response.line", 1)):
+        layers = json.loads(subprocess.run(["tshark", "-r", str(capture), "-Y", field.rsplit(".", 1)[0].replace(
+            ".line", ""), "-T", "json", "-e", field], check=True, capture_output=True, text=True).stdout)
+        lines = [line.rstrip("\r\n") for line in layers[0]["_source"]["layers"][field]]
+        headers = tables(pane.browser)[shown_tables]
+        assert [f"{name}: {value}" for name, value in headers] == lines
+    assert pane.body_button.isEnabled()
+    body = count(capture_case, "SELECT id FROM files WHERE sha256 = (SELECT body_sha256 FROM http WHERE host = 'bro.org')")
+    QTest.mouseClick(pane.body_button, Qt.MouseButton.LeftButton)
+    dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
+    assert dialog is not None and dialog.viewer.row["id"] == body
+    exported = subprocess.run(["tshark", "-r", str(capture), "-q", "--export-objects", f"http,{capture_case.parent}/objects"],
+                              check=True, capture_output=True)
+    assert exported.returncode == 0
+    sha = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (capture_case.parent / "objects").iterdir()}
+    assert dialog.viewer.row["sha256"] in sha  # the same bytes tshark exports from the capture
+    dialog.close()
+
+
+def test_the_tls_details_show_the_certificate_chain_openssl_reads(qtbot, main_window, capture_case, corpus_dir):
+    from tests.case.test_network_views import _openssl, _openssl_time
+    from tests.gui.test_details import tables
+
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "tls")
+    capture = corpus_dir / "pcap" / "tls_tls1.2.pcap"
+    chain = [_openssl(der) for der in tshark(capture, "-Y", "tls.handshake.certificate", "-T", "fields",
+                                             "-e", "tls.handshake.certificate")[0].split(",")]
+    leaf = chain[0]["subject"].split(",")[0].removeprefix("CN=")
+    type_filter(qtbot, network, "tls", leaf)
+    assert network.models["tls"].rowCount() >= 1
+    click_row(qtbot, network, "tls", 0)
+    shown = next(t for t in tables(network.details["tls"].browser) if t[0][:2] == ["#", "Subject"])
+    assert [row[1] for row in shown[1:]] == [c["subject"] for c in chain]
+    assert [row[2] for row in shown[1:]] == [c["issuer"] for c in chain]
+    assert [row[3] for row in shown[1:]] == [_openssl_time(c["notBefore"]) for c in chain]
+    assert [row[4] for row in shown[1:]] == [_openssl_time(c["notAfter"]) for c in chain]
+    assert [row[5] for row in shown[1:]] == [c["sha256 Fingerprint"].replace(":", "").lower() for c in chain]
+
+
+def test_follow_conversation_shows_the_flows_records_and_files(qtbot, main_window, capture_case):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "smtp")
+    click_row(qtbot, network, "smtp", 0)
+    pane = network.details["smtp"]
+    assert pane.follow_button.isEnabled()
+    QTest.mouseClick(pane.follow_button, Qt.MouseButton.LeftButton)
+    dialog = main_window.window.findChild(ConversationDialog, "conversationDialog")
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.talk is not None, timeout=10_000)
+    evidence_id, flow_id = pane.flow()
+    where = f"evidence_id = {evidence_id} AND flow_id = {flow_id}"
+    files = _sqlite(capture_case, f"SELECT path FROM files WHERE {where} ORDER BY path, id")
+    assert files and [dialog.files.item(r, 0).text() for r in range(dialog.files.rowCount())] == [f[0] for f in files]
+    subjects = _sqlite(capture_case, f"SELECT subject FROM smtp WHERE {where}")
+    text = dialog.browser.toPlainText()
+    assert all(subject[0] in text for subject in subjects) and "Mail (SMTP)" in text
+    lookups = _sqlite(capture_case, f"""SELECT query FROM dns d WHERE evidence_id = {evidence_id} AND EXISTS (SELECT 1
+                      FROM json_each(d.answers) a WHERE a.value = (SELECT dst FROM flows WHERE {where}))""")
+    assert lookups and all(query[0] in text for query in lookups)
+    dialog.files.selectRow(0)
+    QTest.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    viewer = main_window.window.findChild(ObjectDialog, "objectDialog")
+    assert viewer is not None and viewer.viewer.row["path"] == files[0][0]
+    viewer.close()
+    dialog.close()
+
+
+def test_credentials_details_stay_masked_until_shown(qtbot, main_window, capture_case):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "credentials")
+    click_row(qtbot, network, "credentials", 0)
+    from tests.gui.test_details import tables
+
+    def shown() -> str:
+        return {row[0]: row[1] for table in tables(network.details["credentials"].browser) for row in table}["Password"]
+
+    password = _sqlite(capture_case, "SELECT password FROM credentials ORDER BY id LIMIT 1")[0][0]
+    assert password and shown() == MASK
+    with qtbot.waitSignal(network.revealed_changed, timeout=10_000):
+        network.reveal_box.setChecked(True)
+    assert shown() == password
+    network.reveal_box.setChecked(False)
+    assert shown() == MASK
+
+
+def test_screenshot_of_the_http_tab_with_a_filter_and_details(qtbot, main_window, capture_case, tmp_path):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    main_window.show_tab("networkTab")
+    show_tab(network, "http")
+    type_filter(qtbot, network, "http", "wikipedia")
+    click_row(qtbot, network, "http", 0)
+    picture = main_window.window.grab()
+    assert not picture.isNull() and picture.save(str(tmp_path / "network.png"))
+    picture.save("/tmp/h4_network_http.png")
