@@ -11,20 +11,23 @@ import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
 from ..case import browse, columns
 from ..case.browse import FindingFilter  # noqa: F401  (re-exported for the views and tests)
 from ..case.columns import Kind
+from ..case.files_query import FileAnswer, FileQuery, read_files, read_rows
 from ..formatting import human_size
 from ..text_safety import visible
 from .formatting import SEVERITY_COLORS
 from .forms import icon
+from .workers import FunctionWorker
 
 Index = QModelIndex | QPersistentModelIndex
 ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -422,25 +425,47 @@ class FolderTreeModel(QAbstractItemModel):
         return QModelIndex()
 
 
-FILE_COLUMNS = columns.FILES.shown
+# the application's columns first (shown unless the examiner hides them), then those the examiner can add
+FILE_COLUMNS = (*columns.FILES.shown, *(
+    replace(columns.FILES.column(name), title=title, width=width) for name, title, width in (
+        ("path", "Path", 320), ("sha1", "SHA-1", 250), ("crtime", "Created", 165), ("atime", "Accessed", 165),
+        ("ctime", "Changed", 165), ("deleted", "Deleted", 65), ("kind", "Kind", 75), ("inode", "Inode", 80),
+        ("description", "Description", 250), ("known", "Known", 60))), columns.EVIDENCE_ID)
+DEFAULT_FILE_COLUMNS = tuple(column.name for column in columns.FILES.shown)
 
 
 class FolderFilesModel(QAbstractTableModel):
-    """What one folder directly holds, fetched a page at a time in path order."""
+    """The files table: a folder's direct contents in path order (fetched a page at a time), or the answer to a
+    `FileQuery` (a sorted folder, or files filtered across the case), read on the thread pool.
+
+    For a query the model holds the ordered ids (from `read_files`) and the rows of the pages fetched so far;
+    each page is read on the pool when the view scrolls to the end of what is listed.
+    """
 
     FETCH = 256
+    answered = Signal()  # a query's first rows, or its whole order, are in
 
-    def __init__(self, conn: sqlite3.Connection, icons: dict[str, QIcon] | None = None, parent: Any = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, icons: dict[str, QIcon] | None = None, parent: Any = None,
+                 case_dir: Path | None = None) -> None:
         super().__init__(parent)
         self.conn = conn
+        self.case_dir = case_dir  # where a worker opens its own connection (a query needs it)
         self.icons = icons or {}
         self.folder: tuple[int, int, str] | None = None
         self.rows: list[dict[str, Any]] = []
         self.cursor: browse.Cursor | None = None
         self.exhausted = True
         self.hide_known_good = True  # files in a known-good hash set (NSRL) are noise until asked for
+        self.query: FileQuery | None = None
+        self.ids: list[int] = []  # a query's files in order: its first page until `complete`
+        self.complete = True
+        self._worker: FunctionWorker | None = None  # reading the query's order
+        self._page_worker: FunctionWorker | None = None  # reading the next page's rows
+        self._evidence: dict[int, str] = {}
+        self.error: Exception | None = None  # why the last query gave no answer (a bad filter, a locked case)
 
     def show_folder(self, evidence_id: int | None, offset: int | None = None, path: str = "/") -> None:
+        self._stop()
         self.beginResetModel()
         self.folder = None if evidence_id is None or offset is None else (evidence_id, offset, path)
         self.rows, self.cursor, self.exhausted = [], None, self.folder is None
@@ -448,10 +473,66 @@ class FolderFilesModel(QAbstractTableModel):
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
         """A fixed list instead of a folder (the case's tagged files), each shown by its full path."""
+        self._stop()
         self.beginResetModel()
         self.folder, self.cursor, self.exhausted = None, None, True
         self.rows = [{**row, "shown": row["path"]} for row in rows]
         self.endResetModel()
+
+    def show_query(self, query: FileQuery) -> None:
+        """List what `query` selects; its rows come from the pool (`answered` once the first page is in)."""
+        if self.case_dir is None:
+            raise RuntimeError("a files query needs the case folder")
+        self._stop()
+        self.beginResetModel()
+        self.query, self.ids, self.complete, self.error = query, [], False, None
+        self.folder = (query.evidence_id, query.partition_offset or 0, query.folder) \
+            if query.evidence_id is not None and query.folder is not None and not query.filter.active else None
+        self.rows, self.cursor, self.exhausted = [], None, True
+        self.endResetModel()
+        self._evidence = browse.evidence_names(self.conn)
+        worker = FunctionWorker(read_files, self.case_dir, query)
+        worker.function = partial(read_files, first=worker.signals.progress.emit, page=self.FETCH)
+        worker.signals.progress.connect(lambda answer: self._answered(worker, answer))
+        worker.signals.finished.connect(lambda answer: self._answered(worker, answer))
+        worker.signals.errored.connect(lambda error: self._failed(worker, error))
+        self._worker = worker
+        worker.start()
+
+    def _stop(self) -> None:
+        """Leave the query shown: its readers are told to stop, and what they still send is dropped."""
+        for worker in (self._worker, self._page_worker):
+            if worker is not None:
+                worker.quit()
+        self._worker = self._page_worker = None
+        self.query, self.ids, self.complete = None, [], True
+
+    def _answered(self, worker: FunctionWorker, answer: FileAnswer) -> None:
+        if worker is not self._worker:
+            return
+        if answer.complete:
+            self._worker = None
+            self.complete = True
+        self.ids = answer.ids
+        if answer.rows and not self.rows:
+            self._append([answer.rows[i] for i in answer.ids if i in answer.rows])
+        self.answered.emit()
+
+    def _failed(self, worker: FunctionWorker, error: Exception) -> None:
+        if worker is self._worker:
+            self._worker = None
+            self.complete = True
+            self.error = error
+            self.answered.emit()
+
+    def _append(self, rows: list[dict[str, Any]]) -> None:
+        prefix = None if self.folder is None else self.folder[2].rstrip("/")
+        for row in rows:  # a folder's files by their path below it (archive.zip!member), others by their full path
+            row["shown"] = row["path"] if prefix is None else row["path"][len(prefix) + 1 :]
+        if rows:
+            self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(rows) - 1)
+            self.rows.extend(rows)
+            self.endInsertRows()
 
     def set_tags(self, file_id: int, tags: str | None, notes: str | None) -> None:
         """Show a file's tags as they now are, where it is listed."""
@@ -461,10 +542,19 @@ class FolderFilesModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(number, 0), self.index(number, len(FILE_COLUMNS) - 1))
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
-        return not parent.isValid() and not self.exhausted
+        if parent.isValid():
+            return False
+        if self.query is not None:
+            return len(self.rows) < len(self.ids)
+        return not self.exhausted
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:
-        if not self.canFetchMore(parent) or self.folder is None:
+        if not self.canFetchMore(parent):
+            return
+        if self.query is not None:
+            self._fetch_page()
+            return
+        if self.folder is None:
             return
         evidence_id, offset, path = self.folder
         rows, self.cursor = browse.folder_children(self.conn, evidence_id, offset, path, start=self.cursor, limit=self.FETCH,
@@ -479,6 +569,31 @@ class FolderFilesModel(QAbstractTableModel):
         self.rows.extend(rows)
         self.endInsertRows()
 
+    def _fetch_page(self) -> None:
+        """The next page of a query's rows, read on the pool (one page at a time)."""
+        if self._page_worker is not None or self.case_dir is None:
+            return
+        wanted = self.ids[len(self.rows) : len(self.rows) + self.FETCH]
+        worker = FunctionWorker(read_rows, self.case_dir, wanted)
+        worker.signals.finished.connect(lambda rows: self._page_read(worker, wanted, rows))
+        worker.signals.errored.connect(lambda error: self._page_failed(worker, error))
+        self._page_worker = worker
+        worker.start()
+
+    def _page_failed(self, worker: FunctionWorker, error: Exception) -> None:
+        if worker is self._page_worker:
+            self._page_worker = None
+            self.error = error
+            self.answered.emit()
+
+    def _page_read(self, worker: FunctionWorker, wanted: list[int], rows: dict[int, dict[str, Any]]) -> None:
+        if worker is not self._page_worker:
+            return
+        self._page_worker = None
+        self._append([rows[i] for i in wanted if i in rows])  # a file gone meanwhile (evidence processed again) is left out
+        if len(self.rows) < len(self.ids) and not rows:
+            self.ids = self.ids[: len(self.rows)]
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
@@ -486,8 +601,12 @@ class FolderFilesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(FILE_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FILE_COLUMNS):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(FILE_COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return FILE_COLUMNS[section].title
+        if role == Qt.ItemDataRole.InitialSortOrderRole:  # a first click sorts up, whatever the style
+            return Qt.SortOrder.AscendingOrder
         return None
 
     def row(self, number: int) -> dict[str, Any] | None:
@@ -499,6 +618,8 @@ class FolderFilesModel(QAbstractTableModel):
         row, column = self.rows[index.row()], FILE_COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             if column.name == "name" or not row.get("implied"):  # a folder only implied by its members has a name
+                if column.name == "evidence_id":
+                    return visible(self._evidence.get(row["evidence_id"], str(row["evidence_id"])))
                 special = FILE_TEXT.get(column.name)
                 return special(row) if special else column.kind.shown(row.get(column.name))
             return None
