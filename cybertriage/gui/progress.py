@@ -65,7 +65,8 @@ class ProgressTracker:
             counted = p.evidence in self.expected and not p.listing_done
             objects = max(p.objects_found, self.expected[p.evidence]) if counted else p.objects_found
             known = p.listing_done or counted
-            counts = f"{p.objects_done:,} of {objects:,}{'' if known else '+'} objects"
+            # a stage over the whole case (indexing times, the passes) has no objects to count
+            counts = f"{p.objects_done:,} of {objects:,}{'' if known else '+'} objects" if p.evidence else ""
             if known and objects:
                 percent = min(100, int(100 * p.objects_done / objects))
                 if object_rate:

@@ -216,3 +216,21 @@ def test_a_counted_folder_shows_a_total_and_an_eta(tmp_path):
     other = ProgressTracker(clock=lambda: clock[0])
     shown = other.update(Progress(folder, "analysing", objects_found=500, objects_done=300))
     assert (shown.counts, shown.eta, shown.percent) == ("300 of 500+ objects", "still listing files", None)
+
+
+def test_a_folder_scan_shows_its_total_while_it_lists(qtbot, main_window, tmp_path):
+    folder = tmp_path / "export"
+    for d in range(30):
+        (folder / f"chat{d:02d}").mkdir(parents=True)
+        for i in range(100):
+            (folder / f"chat{d:02d}" / f"message{i:03d}.txt").write_text(f"message {d} {i}\n" * 20)
+    found = subprocess.run(["find", str(folder), "-mindepth", "1"], check=True, capture_output=True, text=True).stdout
+    total = len(found.splitlines())
+    main_window.create_case(tmp_path / "case", {"name": "folder"})
+    counts: list[str] = []
+    main_window.evidence.ticked.connect(lambda: counts.append(main_window.evidence.progress_labels["Counts"].text()))
+    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS):
+        main_window.add_evidence([folder])
+    assert counts and all(text.endswith((f" of {total:,} objects", "+ objects")) for text in counts if text), counts
+    assert any(text.endswith(f" of {total:,} objects") and not text.startswith(f"{total:,}") for text in counts), counts
+    assert count(tmp_path / "case", "SELECT count(*) FROM files") == total
