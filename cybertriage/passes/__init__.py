@@ -24,8 +24,9 @@ from .correlation import CorrelationPass
 from .hash_sets import HashSetPass
 from .iocs import IocPass
 from .scoring import ScoringPass
+from .timeline_counts import TimelineCountsPass
 
-FINDING_PASSES: tuple[Pass, ...] = (HashSetPass(), IocPass(), CorrelationPass(), ArtefactLinkPass())
+FINDING_PASSES: tuple[Pass, ...] = (HashSetPass(), IocPass(), CorrelationPass(), ArtefactLinkPass(), TimelineCountsPass())
 SCORING = ScoringPass()
 PASSES: tuple[Pass, ...] = (*FINDING_PASSES, SCORING)  # the declared order
 

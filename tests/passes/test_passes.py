@@ -82,10 +82,12 @@ def _sqlite(case: Path, query: str) -> str:
     return subprocess.run(["sqlite3", str(case / "case.db"), query], capture_output=True, text=True, check=True).stdout
 
 
-def _state(case: Path) -> tuple[str, str]:
-    """Findings per analyzer, and every file's mark and score, as the sqlite3 CLI reads them."""
+def _state(case: Path) -> tuple[str, str, str]:
+    """Findings per analyzer, every file's mark and score, and the timeline's events counted per kind, as the
+    sqlite3 CLI reads them."""
     return (_sqlite(case, "SELECT analyzer, count(*) FROM findings GROUP BY analyzer ORDER BY analyzer"),
-            _sqlite(case, "SELECT id, known, known_set, score, reasons FROM files ORDER BY id"))
+            _sqlite(case, "SELECT id, known, known_set, score, reasons FROM files ORDER BY id"),
+            _sqlite(case, "SELECT kind, sum(events) FROM timeline_counts GROUP BY kind ORDER BY kind"))
 
 
 def _findings(case: Path, analyzer: str) -> int:
@@ -113,7 +115,7 @@ def _run(db: sqlite_utils.Database, context: PassContext, step: Pass) -> None:
 
 
 def test_declared_order() -> None:
-    assert [step.NAME for step in PASSES] == ["hashsets", "ioc", "correlation", "artefact-links", "scoring"]
+    assert [step.NAME for step in PASSES] == ["hashsets", "ioc", "correlation", "artefact-links", "timeline-counts", "scoring"]
     assert PASSES[-1] is SCORING
 
 
@@ -122,7 +124,7 @@ def test_a_scan_runs_every_pass_in_order_and_scores_once(intel: Intel, tmp_path:
     calls = _spy(monkeypatch)
     assert cli.main(["scan", str(DISK), str(CAPTURE), "--case", str(tmp_path / "case"), "--quiet",
                      "--intel-db", str(intel.db)]) == 0
-    assert calls == ["hashsets", "ioc", "correlation", "artefact-links", "scoring"]
+    assert calls == ["hashsets", "ioc", "correlation", "artefact-links", "timeline-counts", "scoring"]
     case = tmp_path / "case"
     assert _sqlite(case, f"SELECT known, known_set FROM files WHERE md5 = '{intel.bad_md5}'").split() == ["bad|bad"]
     ioc_files = _sqlite(case, "SELECT f.sha256 FROM findings g JOIN files f ON f.id = g.object_id "
@@ -134,7 +136,7 @@ def test_a_scan_runs_every_pass_in_order_and_scores_once(intel: Intel, tmp_path:
     again = _spy(monkeypatch)
     before = _state(case)
     assert cli.main(["scan", str(DISK), str(CAPTURE), "--case", str(case), "--quiet", "--intel-db", str(intel.db)]) == 0
-    assert again == ["hashsets", "ioc", "correlation", "artefact-links", "scoring"]
+    assert again == ["hashsets", "ioc", "correlation", "artefact-links", "timeline-counts", "scoring"]
     assert _state(case) == before  # the same evidence again: nothing new from any pass
 
 
