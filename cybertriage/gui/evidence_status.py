@@ -322,8 +322,9 @@ class EvidenceStatus(QObject):
     def _update_actions(self) -> None:
         row = self.row
         in_case = row is not None and row.get("id") is not None
-        self.verify_button.setEnabled(in_case and not self.busy and self.verifier is None)
-        self.verify_button.setText("Verifying…" if self.verifier is not None else "Verify hashes")
+        verifying = self.verifier is not None
+        self.verify_button.setEnabled(verifying or (in_case and not self.busy))
+        self.verify_button.setText("Stop verifying" if verifying else "Verify hashes")
         status = row["shown_status"] if row else ""
         self.again_button.setEnabled(row is not None and status.startswith(AGAIN_STATUSES)
                                      and row["path"] not in self.queued and self.verifier is None)
@@ -335,8 +336,12 @@ class EvidenceStatus(QObject):
             self.process_again(Path(self.row["path"]))
 
     def _verify_clicked(self) -> None:
+        """Verify the selected item; while a verification runs (a large image takes minutes), stop it."""
         case_dir = self.main.case_dir
-        if self.row is None or self.row.get("id") is None or case_dir is None or self.verifier is not None:
+        if self.verifier is not None:
+            self.stop_verifying()
+            return
+        if self.row is None or self.row.get("id") is None or case_dir is None:
             return
         evidence_id, name = self.row["id"], Path(self.row["path"]).name
         worker = FunctionWorker(verify_item, case_dir, evidence_id)

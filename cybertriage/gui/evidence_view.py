@@ -145,6 +145,7 @@ class EvidenceScan(QObject):
         self.splitter.addWidget(self.status.widget)
         self.splitter.setSizes([180, 340])
         self.view.selectionModel().currentRowChanged.connect(self._row_chosen)
+        self.dashboard_view.doubleClicked.connect(self._dashboard_row_activated)
         self.calls = [self._call_to_action("evidenceTab", "addEvidenceCall"),
                       self._call_to_action("dashboardTab", "dashboardAddEvidenceCall")]
 
@@ -394,6 +395,11 @@ class EvidenceScan(QObject):
                 | QItemSelectionModel.SelectionFlag.Rows)
         else:
             self.status.show_row(rows[at])
+
+    def _dashboard_row_activated(self, index: QModelIndex) -> None:
+        """An evidence row of the dashboard opens the Evidence tab on it: its status, ledger and problems."""
+        self.main.show_tab("evidenceTab")
+        self.view.selectRow(index.row())
 
     def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
         rows = self.model.rows

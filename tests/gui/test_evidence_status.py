@@ -234,3 +234,23 @@ def test_a_folder_scan_shows_its_total_while_it_lists(qtbot, main_window, tmp_pa
     assert counts and all(text.endswith((f" of {total:,} objects", "+ objects")) for text in counts if text), counts
     assert any(text.endswith(f" of {total:,} objects") and not text.startswith(f"{total:,}") for text in counts), counts
     assert count(tmp_path / "case", "SELECT count(*) FROM files") == total
+
+
+def test_a_dashboard_evidence_row_opens_its_status(qtbot, main_window, demo_case):
+    with qtbot.waitSignal(main_window.refreshed, timeout=10_000):
+        main_window.open_case(demo_case)
+    names = [Path(row["path"]).name for row in main_window.evidence.dashboard_model.rows]
+    view = main_window.evidence.dashboard_view
+    last = len(names) - 1
+    at = view.visualRect(view.model().index(last, 0)).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)  # a double click begins with a click
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert main_window.tabs.currentWidget().objectName() == "evidenceTab"
+    status = main_window.evidence.status
+    qtbot.waitUntil(lambda: status.reader is None and status.row is not None and status.ledger_model.rowCount() > 0,
+                    timeout=10_000)
+    assert Path(status.row["path"]).name == names[last]
+    with sqlite3.connect(demo_case / "case.db") as conn:
+        stages = {row[0] for row in conn.execute(
+            "SELECT stage FROM ledger WHERE evidence_id = (SELECT id FROM evidence WHERE path = ?)", [status.row["path"]])}
+    assert {row[0] for row in table(status.ledger_model)} == stages
