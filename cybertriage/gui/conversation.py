@@ -28,7 +28,8 @@ from ..formatting import human_size
 from ..text_safety import visible
 from ..text_safety import visible_html as esc
 from .case_window import named
-from .details import grid, text
+from .details import grid
+from .network_details import cell
 from .workers import FunctionWorker
 
 # what each record table shows of its rows in a conversation: (column, title)
@@ -50,15 +51,11 @@ TITLES = {"dns": "DNS on this flow", "http": "HTTP", "tls": "TLS", "smtp": "Mail
 FILE_COLUMNS = (("path", "Path"), ("size", "Size"), ("mime", "Type"), ("sha256", "SHA-256"))
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-        return esc(value[1:-1].replace('", "', ", ").replace('"', ""))
-    return text(value)
-
-
 def _records(name: str, rows: list[dict[str, Any]]) -> str:
     columns = SUMMARY[name]
-    return grid([title for _, title in columns], [[_cell(row.get(key)) for key, _ in columns] for row in rows])
+    table = nv.TABLES[name]
+    return grid([title for _, title in columns],
+                [[cell(table.column(key).kind, row.get(key)) for key, _ in columns] for row in rows])
 
 
 def conversation_html(talk: nv.Conversation) -> str:
@@ -79,7 +76,6 @@ def conversation_html(talk: nv.Conversation) -> str:
         rows = talk.records.get(name)
         if rows:
             parts.append(f"<h4>{TITLES[name]} ({len(rows)})</h4>" + _records(name, rows))
-    parts.append(f"<h4>Files carried ({len(talk.files)})</h4>")
     return "".join(parts)
 
 
@@ -137,7 +133,7 @@ class ConversationDialog(QDialog):
                 item.setData(Qt.ItemDataRole.UserRole, row["id"])
                 self.files.setItem(number, column, item)
         self.open_button.setEnabled(bool(talk.files))
-        self.status.setText(f"{len(talk.files)} files carried")
+        self.status.setText(f"Files this flow carried: {len(talk.files)}")
 
     def _open(self, number: int) -> None:
         if self.talk is not None and 0 <= number < len(self.talk.files):

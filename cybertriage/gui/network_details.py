@@ -49,11 +49,15 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _cell(column_kind: Kind, value: Any) -> str:
+def cell(column_kind: Kind, value: Any) -> str:
+    """A stored value as its column's kind shows it: a list one item a line (numbers on one line), yes/no."""
     if column_kind is Kind.JSON_LIST:
-        return "<br>".join(text(item) for item in _list(value))
+        items = _list(value)
+        if all(isinstance(item, (int, float)) for item in items):
+            return esc(", ".join(map(str, items)))
+        return "<br>".join(text(item) for item in items)
     if column_kind is Kind.YES_NO:
-        return "yes" if value else "no"
+        return "" if value is None else "yes" if value else "no"
     if column_kind is Kind.SIZE:
         return esc(exact_size(value))
     return text(value)
@@ -73,7 +77,7 @@ def fields_of(table: Table, row: dict[str, Any], revealed: bool = False) -> str:
         if name in skip or name not in row or row[name] in (None, "", "[]"):
             continue
         column = table.column(name)
-        value = MASK if name in table.masked and not revealed else _cell(column.kind, row[name])
+        value = MASK if name in table.masked and not revealed else cell(column.kind, row[name])
         cells.append(f"<tr><td valign='top'><b>{esc(_title(column))}</b></td><td>{value}</td></tr>")
     evidence = f"<tr><td><b>Evidence</b></td><td>{esc(row.get('evidence'))}</td></tr>" if row.get("evidence") else ""
     return f'<table cellspacing="0" cellpadding="3">{evidence}{"".join(cells)}</table>'
@@ -128,9 +132,9 @@ def record_html(table: Table, row: dict[str, Any], objects: list[dict[str, Any]]
         parts.append("<h4>Record</h4>")
     else:
         parts.append(f"<h3>{esc(table.title)} record</h3>")
+    if table.name == "tls":  # the chain first: what the examiner opens a handshake for
+        parts += [chain_html(row), "<h4>Handshake</h4>"]
     parts.append(fields_of(table, row, revealed))
-    if table.name == "tls":
-        parts.append(chain_html(row))
     return "".join(parts)
 
 
