@@ -18,6 +18,7 @@ import email.policy
 import io
 import re
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +39,7 @@ MAX_PART = 64 * 1024 * 1024
 MAX_PARTS_TOTAL = 256 * 1024 * 1024
 MAX_RATIO = 200
 SAMPLE = 64 * 1024  # bytes charset-normalizer looks at to name a legacy code page
-ENTROPY_SAMPLE = 4096  # bytes of each sample a binary's randomness is judged on
+ENTROPY_SAMPLE = 1024  # bytes of each sample a binary's randomness is judged on (1 KiB: text compresses well at that size)
 LINEAR = frozenset({"strings", "text", "archive"})  # extractors whose time is bounded by the size of their input
 
 # Content that holds no text worth extracting: pictures, sound, video, and compressed streams (their members are
@@ -70,33 +71,58 @@ class TooLarge(Exception):
     """A document part is larger than the zip limits allow (a decompression bomb, or just too big)."""
 
 
+class _Watchdog:
+    """One thread that watches every time-limited block of every worker: arming a limit is a dictionary entry, not
+    a thread started per document (a Timer thread cost ~70 µs of CPU and ~0.4 ms of the worker's time each)."""
+
+    def __init__(self) -> None:
+        self.wakeup = threading.Condition()
+        self.deadlines: dict[int, float] = {}  # thread id → when its block runs out of time
+        self.fired: set[int] = set()
+        self.thread: threading.Thread | None = None
+
+    def arm(self, seconds: float) -> None:
+        with self.wakeup:
+            self.deadlines[threading.get_ident()] = time.monotonic() + seconds
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._watch, name="text-watchdog", daemon=True)
+                self.thread.start()
+            self.wakeup.notify()
+
+    def disarm(self) -> None:
+        thread = threading.get_ident()
+        with self.wakeup:
+            self.deadlines.pop(thread, None)
+            if thread in self.fired:  # raised, or pending: never let it land outside the block
+                self.fired.discard(thread)
+                _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object())
+
+    def _watch(self) -> None:
+        with self.wakeup:
+            while True:
+                now = time.monotonic()
+                for thread, deadline in list(self.deadlines.items()):
+                    if deadline <= now:
+                        del self.deadlines[thread]
+                        self.fired.add(thread)
+                        _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object(OutOfTime))
+                self.wakeup.wait(min(self.deadlines.values(), default=now + 60) - now)
+
+
+_WATCHDOG = _Watchdog()
+
+
 @contextlib.contextmanager
 def time_limited(seconds: float) -> Iterator[None]:
-    """Stop the Python code run in the block once `seconds` have passed: a timer raises OutOfTime in this thread
-    (CPython's PyThreadState_SetAsyncExc, between two bytecodes), so a parser in a loop (a PDF whose objects refer
-    to each other) ends, and nothing slows the extraction while it runs in time. A single call into C that never
-    returns is not interrupted: the extractors' C parts (zlib, expat) work on input bounded in size."""
-    thread = threading.get_ident()
-    lock = threading.Lock()
-    state = {"armed": True, "fired": False}
-
-    def expire() -> None:
-        with lock:
-            if state["armed"]:
-                state["fired"] = True
-                _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object(OutOfTime))
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
+    """Stop the Python code run in the block once `seconds` have passed: the watchdog raises OutOfTime in this
+    thread (CPython's PyThreadState_SetAsyncExc, between two bytecodes), so a parser in a loop (a PDF whose objects
+    refer to each other) ends, and nothing slows the extraction while it runs in time. A single call into C that
+    never returns is not interrupted: the extractors' C parts (zlib, libxml2, PDFium) work on input bounded in size."""
+    _WATCHDOG.arm(seconds)
     try:
         yield
     finally:
-        with lock:
-            state["armed"] = False
-            if state["fired"]:  # raised, or pending: never let it land outside the block
-                _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object())
-        timer.cancel()
+        _WATCHDOG.disarm()
 
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
