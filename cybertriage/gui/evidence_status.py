@@ -384,15 +384,22 @@ def _verdict_html(status: str, detail: str, when: str) -> str:
 
 
 def _facts_html(item: dict[str, Any]) -> str:
-    """The evidence row's facts as a labelled table, as `info` prints them."""
+    """The evidence row's facts as a labelled table, as `info` prints them: long values on a line of their own,
+    short ones two to a line, so that the ledger keeps its room on a small screen."""
     stored = ", ".join(f"{name.upper()} {item[f'stored_{name}']}" for name in ("md5", "sha1") if item[f"stored_{name}"])
     size = f"{human_size(item['size'])} ({item['size']:,} bytes)" if item["size"] is not None else "-"
     status = item["status"] + (f" — {item['error']}" if item["error"] else "")
     network = ", ".join(f"{count:,} {table}" for table, count in item["network"].items() if count)
-    facts = [("Path", item["path"]), ("Kind / format", " / ".join(x for x in (item["kind"], item["format"]) if x) or "-"),
-             ("Size", size), ("SHA-256", item["sha256"] or "-"), *([("Stored hashes", stored)] if stored else []),
-             ("Verification when added", item["verified"] or "not done"), ("Status", status),
-             ("Objects", f"{item['files']:,} ({item['deleted']:,} deleted)"), *([("Network", network)] if network else [])]
-    cells = "".join(f"<tr><td style='color:#555; padding-right:10px'>{esc(label)}</td><td>{esc(str(value))}</td></tr>"
-                    for label, value in facts)
-    return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
+    lines: list[list[tuple[str, str]]] = [
+        [("Path", item["path"])],
+        [("Kind / format", " / ".join(x for x in (item["kind"], item["format"]) if x) or "-"), ("Size", size)],
+        [("SHA-256", item["sha256"] or "-")], *([[("Stored hashes", stored)]] if stored else []),
+        [("Status", status)],
+        [("Objects", f"{item['files']:,} ({item['deleted']:,} deleted)"),
+         ("Verified when added", item["verified"] or "not done")],
+        *([[("Network", network)]] if network else [])]
+    label = "<td style='color:#555; padding-right:8px'>{}</td>"
+    rows = "".join("<tr>" + "".join(label.format(esc(name)) + f"<td{' colspan=3' if len(line) == 1 else ''} "
+                                    f"style='padding-right:18px'>{esc(value)}</td>" for name, value in line) + "</tr>"
+                   for line in lines)
+    return f"<table cellspacing='0' cellpadding='1'>{rows}</table>"
