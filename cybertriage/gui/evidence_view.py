@@ -251,7 +251,8 @@ class EvidenceScan(QObject):
 
     def _count(self, folder: Path) -> None:
         """Count a folder's objects beside its scan: the listing is only a queue's length ahead of the analysis,
-        so the count is what gives the panel a total and an ETA (bench: 142,282 entries of /usr in 0.5–0.7 s warm)."""
+        so the count is what gives the panel a total and an ETA. It costs little beside the scan: 100,100 files in 100
+        folders in 0.1 s, the 142,282 entries of /usr in 0.5–0.7 s (warm caches, this 2-core machine)."""
         tracker, key = self.tracker, str(folder)
         tracker.counting.add(key)
         worker = FunctionWorker(count_folder, folder)
