@@ -1,16 +1,17 @@
-"""The Timeline tab: file MACB times and network events on one time axis, with a histogram over it.
+"""The Timeline tab: file MACB times, network events, artefacts and findings on one time axis, with a
+histogram over it (timeline_chart.py).
 
-Every question goes to the core's `cybertriage.case.timeline` module (counts,
-pages of events, the histogram) on the thread pool, each on a connection of its
-own: a million-file case has millions of events, and neither counting nor a
-deep page may hold the window up. The table pages rows in as the view asks for
-them; clicking a bar of the histogram narrows the range to that bar.
+Every question goes to the core's `cybertriage.case.timeline` module (the histogram and its count, pages
+of events) on the thread pool, each on a connection of its own; the core answers from the events counted
+per hour, so neither the first open nor a deep page of a million-file case holds the window up. The table
+pages rows in as the view asks for them; clicking a bar narrows the range to that bar, the wheel zooms,
+and a double-click on a row opens what the event is about.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,27 +23,23 @@ from PySide6.QtCore import (
     QDateTime,
     QModelIndex,
     QObject,
-    QPoint,
-    QRect,
-    QSize,
     Qt,
     QTime,
     QTimeZone,
     Signal,
 )
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDateTimeEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTableView,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +50,7 @@ from ..formatting import utc_iso
 from ..text_safety import visible
 from .case_window import named
 from .models import Index
+from .timeline_chart import Histogram, short
 from .workers import FunctionWorker
 
 BUCKETS = 60
@@ -71,11 +69,17 @@ def _timeline() -> Any:
 
 @dataclass(frozen=True)
 class TimelineQuery:
-    """A range [start, end) in ISO 8601 UTC (None: open) and the kinds of event shown (None: all)."""
+    """A range [start, end) in ISO 8601 UTC (None: open), the kinds of event and the evidence items shown
+    (None: all)."""
 
     start: str | None = None
     end: str | None = None
     kinds: tuple[str, ...] | None = None
+    evidence: tuple[int, ...] | None = None
+
+    def but(self, **changes: Any) -> TimelineQuery:
+        """The same query with these fields changed."""
+        return replace(self, **changes)
 
 
 @dataclass
@@ -105,34 +109,36 @@ def after(ts: str) -> str:
 
 
 def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, *, cancel: Any = None) -> Overview:
-    """The number of events in the query, the range they span, and a histogram of it."""
+    """The range the query spans (an open end: the first or last event's time), a histogram of it in
+    about `buckets` bars on whole steps of time, and the number of events: the bars' total."""
     tl = _timeline()
-    kinds = list(query.kinds) if query.kinds is not None else None
 
     def read(db: sqlite_utils.Database) -> Overview:
-        count = tl.count(db, query.start, query.end, kinds)
         first, last = query.start, query.end
         if first is None or last is None:
-            whole = tl.time_range(db, kinds)
+            whole = tl.time_range(db, query.kinds, evidence=query.evidence)
             if whole:
                 first, last = first or whole[0], last or after(whole[1])
-        bars = tl.histogram(db, first, last, buckets, kinds) if count and first and last else []
-        evidence = browse.evidence_names(db.conn)
-        return Overview(query, count, first, last, list(bars), evidence)
+        bars: list[tuple[str, int]] = []
+        if first and last:
+            edges = tl.nice_edges(first, last, buckets)
+            bars = list(zip(edges, tl.histogram_over(db, edges, query.kinds, evidence=query.evidence)))
+        count = sum(number for _, number in bars)
+        return Overview(query, count, first, last, bars if count else [], browse.evidence_names(db.conn))
 
     return _with_connection(case_dir, read)
 
 
 def read_page(case_dir: Path, query: TimelineQuery, offset: int, limit: int, *, cancel: Any = None) -> list[Any]:
     tl = _timeline()
-    kinds = list(query.kinds) if query.kinds is not None else None
-    return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, kinds, limit, offset)))
+    return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, query.kinds, limit, offset,
+                                                                 evidence=query.evidence)))
 
 
-def read_kinds(case_dir: Path, *, cancel: Any = None) -> list[str]:
-    """The kinds of event the case has at least one of (a range is two index probes; a count is a scan)."""
+def read_kinds(case_dir: Path, *, cancel: Any = None) -> tuple[list[str], dict[int, str]]:
+    """The kinds of event the case has at least one of (from the hourly counts), and its evidence items' names."""
     tl = _timeline()
-    return _with_connection(case_dir, lambda db: [kind for kind in tl.KINDS if tl.time_range(db, [kind])])
+    return _with_connection(case_dir, lambda db: (tl.kinds_present(db), browse.evidence_names(db.conn)))
 
 
 def parse_ts(text: str | None) -> datetime | None:
@@ -240,102 +246,19 @@ class TimelineModel(QAbstractTableModel):
         return visible(str(getattr(event, key) or ""))
 
 
-# -- the histogram -------------------------------------------------------------------------------
-
-
-class Histogram(QWidget):
-    """Events per time bucket as bars; a click on a bar asks for that bucket's range."""
-
-    bar_clicked = Signal(str, str)  # the bucket's start and end, ISO 8601 UTC
-
-    MARGIN = 8
-    AXIS = 18
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("timelineHistogram")
-        self.bars: list[tuple[str, int]] = []
-        self.end: str | None = None
-        self.setMouseTracking(True)
-        self.setMinimumHeight(120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("Events over time: click a bar to show only its time range")
-
-    def sizeHint(self) -> QSize:
-        return QSize(800, 150)
-
-    def set_bars(self, bars: list[tuple[str, int]], end: str | None) -> None:
-        self.bars, self.end = bars, end
-        self.update()
-
-    def bucket(self, number: int) -> tuple[str, str]:
-        start = self.bars[number][0]
-        end = self.bars[number + 1][0] if number + 1 < len(self.bars) else (self.end or start)
-        return start, end
-
-    def _rect(self, number: int) -> QRect:
-        area = self.rect().adjusted(self.MARGIN, self.MARGIN, -self.MARGIN, -self.MARGIN - self.AXIS)
-        width = area.width() / max(len(self.bars), 1)
-        top = max((count for _, count in self.bars), default=0)
-        height = 0 if not top else max(1, round(area.height() * self.bars[number][1] / top)) if self.bars[number][1] else 0
-        left = area.left() + round(number * width)
-        return QRect(left, area.bottom() - height + 1, max(1, round((number + 1) * width) - round(number * width) - 1), height)
-
-    def bar_at(self, point: QPoint) -> int | None:
-        for number in range(len(self.bars)):
-            rect = self._rect(number)
-            if rect.left() <= point.x() <= rect.right() + 1 and point.y() < self.height() - self.MARGIN - self.AXIS:
-                return number
-        return None
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
-        text = self.palette().color(QPalette.ColorRole.Text)
-        if not self.bars:
-            painter.setPen(text)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No events in this range")
-            return
-        for number in range(len(self.bars)):
-            painter.fillRect(self._rect(number), QColor("#1f6fb2"))
-        painter.setPen(text)
-        top = max(count for _, count in self.bars)
-        painter.drawText(QRect(self.MARGIN, 2, 300, 16), Qt.AlignmentFlag.AlignLeft, f"{top:,} per bar at most")
-        axis = QRect(self.MARGIN, self.height() - self.AXIS - 2, self.width() - 2 * self.MARGIN, self.AXIS)
-        painter.drawText(axis, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, _short(self.bars[0][0]))
-        painter.drawText(axis, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _short(self.end or self.bars[-1][0]))
-        painter.end()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        number = self.bar_at(event.position().toPoint())
-        if number is None:
-            QToolTip.hideText()
-            return
-        start, end = self.bucket(number)
-        QToolTip.showText(event.globalPosition().toPoint(),
-                          f"{self.bars[number][1]:,} events\n{_short(start)} – {_short(end)}\nClick to show only these", self)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        number = self.bar_at(event.position().toPoint())
-        if number is not None and event.button() == Qt.MouseButton.LeftButton:
-            self.bar_clicked.emit(*self.bucket(number))
-
-
-def _short(ts: str) -> str:
-    return ts.replace("T", " ").removesuffix("Z")[:19]
-
-
 # -- the tab ---------------------------------------------------------------------------------------
 
 
 class TimelineView(QObject):
-    """The Timeline tab of the main window: range and kind filters, histogram, table."""
+    """The Timeline tab of the main window: range, kind and evidence filters, histogram, table."""
 
     shown = Signal(object)  # the Overview now on screen
+    record_opened = Signal(str, int)  # a row was double-clicked: what its event is about (object kind, id)
 
-    def __init__(self, say: Any) -> None:
+    def __init__(self, say: Any, show_file: Any = None) -> None:
         super().__init__()
         self.say = say
+        self.show_file = show_file  # opens a file's record in the Files tab
         self.stale = False
         self.case_dir: Path | None = None
         self.query = TimelineQuery()
@@ -362,9 +285,15 @@ class TimelineView(QObject):
         self.back_button.setToolTip("The range shown before this one")
         self.back_button.clicked.connect(self.back)
         self.whole_button = named(QPushButton("Whole case"), "timelineWhole")
-        self.whole_button.clicked.connect(lambda: self.set_query(TimelineQuery(None, None, self.query.kinds)))
+        self.whole_button.clicked.connect(lambda: self.set_query(self.query.but(start=None, end=None)))
         for button in (self.apply_button, self.back_button, self.whole_button):
             bar.addWidget(button)
+        self.evidence_box = named(QComboBox(), "timelineEvidence")
+        self.evidence_box.setToolTip("The evidence item whose events are shown")
+        self.evidence_box.setMinimumContentsLength(18)
+        self.evidence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.evidence_box.activated.connect(self._evidence_changed)
+        bar.addWidget(self.evidence_box)
         bar.addStretch(1)
         layout.addWidget(top)
         kinds = named(QWidget(), "timelineKinds")  # a row of its own: eight kinds would make the window too wide
@@ -378,7 +307,8 @@ class TimelineView(QObject):
 
         splitter = named(QSplitter(Qt.Orientation.Vertical), "timelineSplitter")
         self.histogram = Histogram()
-        self.histogram.bar_clicked.connect(lambda start, end: self.set_query(TimelineQuery(start, end, self.query.kinds)))
+        self.histogram.bar_clicked.connect(lambda start, end: self.set_query(self.query.but(start=start, end=end)))
+        self.histogram.zoom_requested.connect(lambda start, end: self.set_query(self.query.but(start=start, end=end)))
         self.model = TimelineModel(self)
         self.view = named(QTableView(), "timelineView")
         self.view.setModel(self.model)
@@ -387,6 +317,8 @@ class TimelineView(QObject):
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setDefaultSectionSize(24)
+        self.view.setToolTip("Double-click an event to open what it is about")
+        self.view.doubleClicked.connect(lambda index: self.open_event(index.row()))
         header = self.view.horizontalHeader()
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -408,7 +340,8 @@ class TimelineView(QObject):
         return edit
 
     def _enable(self, enabled: bool) -> None:
-        for widget in (self.start_edit, self.end_edit, self.apply_button, self.whole_button, *self.kind_boxes.values()):
+        for widget in (self.start_edit, self.end_edit, self.apply_button, self.whole_button, self.evidence_box,
+                       *self.kind_boxes.values()):
             widget.setEnabled(enabled)
         self.back_button.setEnabled(enabled and bool(self.history))
 
@@ -421,6 +354,7 @@ class TimelineView(QObject):
         for box in self.kind_boxes.values():
             box.deleteLater()
         self.kind_boxes = {}
+        self.evidence_box.clear()
         self.model.show(None, self.query, 0, {})
         self.histogram.set_bars([], None)
         self.count_label.clear()
@@ -443,15 +377,21 @@ class TimelineView(QObject):
         self.stale = False
         worker = FunctionWorker(read_kinds, self.case_dir)
         case = self.case_dir
-        worker.signals.finished.connect(lambda kinds: self._kinds_read(case, kinds))
+        worker.signals.finished.connect(lambda found: self._kinds_read(case, *found))
         worker.signals.errored.connect(lambda error: self.say(f"Timeline kinds not read: {error}", error=True))
         self._kinds_worker = worker
         worker.start()
         self._read(self.query)
 
-    def _kinds_read(self, case: Path, kinds: list[str]) -> None:
+    def _kinds_read(self, case: Path, kinds: list[str], evidence: dict[int, str]) -> None:
         if case != self.case_dir:
             return
+        self.evidence_box.clear()
+        self.evidence_box.addItem("All evidence items", None)
+        for number, name in sorted(evidence.items()):
+            self.evidence_box.addItem(visible(name), number)
+        chosen = self.query.evidence
+        self.evidence_box.setCurrentIndex(max(0, self.evidence_box.findData(chosen[0])) if chosen else 0)
         for kind in kinds:
             if kind not in self.kind_boxes:
                 box = named(QCheckBox(kind), f"timelineKind_{kind}")
@@ -462,11 +402,25 @@ class TimelineView(QObject):
 
     def _kinds_changed(self) -> None:
         chosen = tuple(kind for kind, box in self.kind_boxes.items() if box.isChecked())
-        self.set_query(TimelineQuery(self.query.start, self.query.end, None if len(chosen) == len(self.kind_boxes) else chosen))
+        self.set_query(self.query.but(kinds=None if len(chosen) == len(self.kind_boxes) else chosen))
+
+    def _evidence_changed(self) -> None:
+        number = self.evidence_box.currentData()
+        self.set_query(self.query.but(evidence=None if number is None else (int(number),)))
+
+    def open_event(self, row: int) -> None:
+        """Open what the event on this row is about: a file in the Files tab; every kind is announced by
+        record_opened for the views that open it."""
+        event = self.model.event_at(row)
+        if event is None:
+            return
+        self.record_opened.emit(event.object_kind, event.object_id)
+        if event.object_kind == "file" and self.show_file is not None:
+            self.show_file(event.object_id)
 
     def _apply_edits(self) -> None:
         start, end = (edit.dateTime().toUTC().toString("yyyy-MM-ddTHH:mm:ssZ") for edit in (self.start_edit, self.end_edit))
-        self.set_query(TimelineQuery(start, end, self.query.kinds))
+        self.set_query(self.query.but(start=start, end=end))
 
     def set_query(self, query: TimelineQuery) -> None:
         """Show the events of `query` (the range and kinds it names); Back returns to the one before."""
@@ -504,7 +458,7 @@ class TimelineView(QObject):
             if moment is not None:
                 edit.setDateTime(QDateTime(QDate(moment.year, moment.month, moment.day),
                                            QTime(moment.hour, moment.minute, moment.second), QTimeZone.utc()))
-        span = f" from {_short(overview.first)} to {_short(overview.last)}" if overview.first and overview.last else ""
+        span = f" from {short(overview.first)} to {short(overview.last)}" if overview.first and overview.last else ""
         self.count_label.setText(f"{overview.count:,} events{span}")
         self._enable(True)
         self.shown.emit(overview)
