@@ -89,6 +89,7 @@ class FilesView(QObject):
         header.sortIndicatorChanged.connect(self._sort_changed)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._column_menu)
+        self.columns_menu = named(QMenu(self.view), "filesColumnsMenu")
         self.tagged_box: QCheckBox | None = None  # the tagging's "Tagged files only", found once the window has it
 
     def open(self) -> None:
@@ -285,7 +286,8 @@ class FilesView(QObject):
     def _column_menu(self, position: QPoint) -> QMenu:
         """The header's context menu: every column with a check mark, shown or not; the last one shown stays."""
         header = self.view.horizontalHeader()
-        menu = named(QMenu(self.view), "filesColumnsMenu")
+        menu = self.columns_menu
+        menu.clear()
         shown = [c.name for n, c in enumerate(FILE_COLUMNS) if not header.isSectionHidden(n)]
         for number, column in enumerate(FILE_COLUMNS):
             action = QAction(column.title, menu)
