@@ -62,10 +62,9 @@ def _port(table: Table, value: str) -> tuple[str, list[Any]]:
 
 
 def _names(table: Table, value: str) -> tuple[str, list[Any]]:
-    if table.name == "flows":  # a flow holds addresses only: the hosts those names were seen for
-        hosts = ("(SELECT address FROM hosts h WHERE h.evidence_id = flows.evidence_id AND "
-                 "instr(lower(h.names), ?) > 0)")
-        return f"(src IN {hosts} OR dst IN {hosts})", [value.lower(), value.lower()]
+    if table.name == "flows":  # a flow holds addresses only: the hosts those names were seen for, read once
+        hosts = "(SELECT evidence_id, address FROM hosts WHERE instr(lower(names), ?) > 0)"
+        return f"((evidence_id, src) IN {hosts} OR (evidence_id, dst) IN {hosts})", [value.lower(), value.lower()]
     return _contains(NAME_COLUMNS.get(table.name, ()), value)
 
 
