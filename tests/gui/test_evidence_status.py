@@ -254,3 +254,26 @@ def test_a_dashboard_evidence_row_opens_its_status(qtbot, main_window, demo_case
         stages = {row[0] for row in conn.execute(
             "SELECT stage FROM ledger WHERE evidence_id = (SELECT id FROM evidence WHERE path = ?)", [status.row["path"]])}
     assert {row[0] for row in table(status.ledger_model)} == stages
+
+
+def test_evidence_a_cancel_left_unstarted_stays_listed_to_process_again(qtbot, main_window, tmp_path, many_files_image):
+    main_window.create_case(tmp_path / "case", {"name": "unstarted"})
+    main_window.evidence.carve_check.setChecked(False)
+    analysing = threading.Event()
+
+    def cancel_once_analysing(progress) -> None:
+        if progress.stage == "analysing" and progress.objects_done and not analysing.is_set():
+            analysing.set()
+            main_window.cancel_scan()
+
+    main_window.add_evidence([many_files_image, DEMO_IMAGE])
+    main_window.evidence.worker.signals.progress.connect(cancel_once_analysing)
+    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS):
+        pass
+    rows = {Path(row["path"]).name: row["shown_status"] for row in main_window.evidence.model.rows}
+    assert rows == {"many.img": "cancelled: cancelled by the examiner", DEMO_IMAGE.name: "cancelled: not started"}
+    assert count(tmp_path / "case", "SELECT count(*) FROM evidence") == 1  # the second never reached the case
+    main_window.evidence.view.selectRow(1)
+    status = main_window.evidence.status
+    assert Path(status.row["path"]).name == DEMO_IMAGE.name and status.again_button.isEnabled()
+    assert not status.verify_button.isEnabled()  # nothing of it in the case to verify
