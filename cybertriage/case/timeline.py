@@ -20,7 +20,10 @@ from typing import Any
 
 from . import timeline_counts as counted
 from . import timeline_sources
+from .browse import fts_query
 from .columns import TIMELINE
+from .search import INDEXED, SHIFT
+from .search import SOURCES as INDEX_SOURCES
 from .timeline_sources import (
     FINDING_TIME,
     FINDINGS_FROM,
@@ -78,27 +81,58 @@ class _Scope:
     kinds: list[str]
     evidence: list[int] | None
     counted: bool
+    text: bool  # only rows whose text matches words: read by the text indexes' row ids, not in time order
 
 
-def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None) -> _Scope:
+def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None, text: str | None = None) -> _Scope:
     """The sources of these kinds that the case has, for these evidence items (None: all); without files
-    in known-good hash sets (and findings on them) if asked and the case marks them (files.known)."""
+    in known-good hash sets (and findings on them) if asked and the case marks them (files.known); with
+    `text`, only the events whose own text (path, artefact, request, query, mail, finding title) has
+    every word of it, as a prefix of a word: events of kinds without a text index (flows, TLS, FTP) drop out."""
     present = tables(db)
     wanted = [kind for kind in KINDS if kinds is None or kind in kinds]
     known = hide_known_good and "known" in {row[1] for row in db.execute("PRAGMA table_info(files)")}
     chosen = None if evidence is None else [int(number) for number in evidence]
     among = "" if chosen is None else f" AND evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
+    words = fts_query(text) if text else None
     sources = []
     for source in SOURCES:
         if source.kind in wanted and source.table in present:
             terms = [source.extra] if source.extra else []
             if known and source.table == "files":
                 terms.append("coalesce(known, '') != 'good'")
-            sources.append((source, "".join(f" AND {term}" for term in terms) + among))
+            if words is not None:
+                terms.append(_matching(source.table, words, present))
+            if "" not in terms:
+                sources.append((source, "".join(f" AND {term}" for term in terms) + among))
     findings = None
     if "finding" in wanted and "findings" in present:
         findings = (" AND coalesce(f.known, '') != 'good'" if known else "") + among.replace("evidence_id", "g.evidence_id")
-    return _Scope(sources, findings, wanted, chosen, not known)
+        if words is not None:
+            findings += f" AND g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH {_literal(words)})"
+    return _Scope(sources, findings, wanted, chosen, not known and words is None, words is not None)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _matching(table: str, words: str, present: set[str]) -> str:
+    """The SQL condition that a row of `table` has the words in the case's text indexes ('' when its rows
+    are not indexed)."""
+    if table == "files" and "files_fts" in present:
+        return f"id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH {_literal(words)})"
+    if table not in INDEXED or "content_fts" not in present:
+        return ""
+    base = INDEX_SOURCES[INDEXED[table][0]] << SHIFT
+    return (f"id IN (SELECT rowid - {base} FROM content_fts WHERE content_fts MATCH {_literal(words)} "
+            f"AND rowid >= {base} AND rowid < {base + (1 << SHIFT)})")
+
+
+def _from(source: Source, scope: _Scope) -> str:
+    """A source's table, NOT INDEXED when only rows matching words are read: those few are looked up by
+    their ids, never found by walking the time index over the range."""
+    return f"[{source.table}]" + (" NOT INDEXED" if scope.text else "")
 
 
 def _bounds(start: str | None, end: str | None) -> tuple[str, str]:
@@ -112,12 +146,12 @@ def _rank(kind: str) -> int:
 # -- reading events in order --------------------------------------------------------------------------
 
 
-def _stream(db: Database, source: Source, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
+def _stream(db: Database, source: Source, table: str, extra: str, low: str, high: str, index: int) -> Iterator[tuple]:
     """(key, kind rank, id, source index, row) in key order, straight from the source's index."""
     rank = _rank(source.kind)
     cursor = db.execute(
         f"""SELECT {source.key}, id, {source.column}, {source.action}, evidence_id, {source.description}
-            FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}
+            FROM {table} WHERE {source.key} >= ? AND {source.key} < ?{extra}
             ORDER BY {source.key}, id""", [low, high])
     for row in cursor:
         yield row[0], rank, row[1], index, source.kind, row
@@ -139,7 +173,8 @@ def _findings(db: Database, extra: str, low: str, high: str, index: int) -> Iter
 
 
 def _merged(db: Database, low: str, high: str, scope: _Scope) -> Iterator[tuple]:
-    streams = [_stream(db, source, extra, low, high, i) for i, (source, extra) in enumerate(scope.sources)]
+    streams = [_stream(db, source, _from(source, scope), extra, low, high, i)
+               for i, (source, extra) in enumerate(scope.sources)]
     if scope.findings is not None:
         streams.append(_findings(db, scope.findings, low, high, len(streams)))
     return heapq.merge(*streams, key=lambda entry: entry[:4])
@@ -152,11 +187,12 @@ def _event(entry: tuple) -> TimelineEvent:
 
 def events(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
            limit: int | None = None, offset: int = 0, hide_known_good: bool = False,
-           evidence: Evidence = None) -> list[TimelineEvent]:
+           evidence: Evidence = None, text: str | None = None) -> list[TimelineEvent]:
     """Events with start <= time < end (ISO 8601; None for open), of these kinds and evidence items (None:
-    all), in time order — ties by kind (files first), then object id — skipping `offset` and returning at
-    most `limit`. A deep offset costs the hourly counts and a few index counts, not a walk to it."""
-    scope = _scope(db, kinds, hide_known_good, evidence)
+    all), with these words (see _scope), in time order — ties by kind (files first), then object id —
+    skipping `offset` and returning at most `limit`. A deep offset costs the hourly counts and a few index
+    counts, not a walk to it."""
+    scope = _scope(db, kinds, hide_known_good, evidence, text)
     low, high = _bounds(start, end)
     if offset > SEEK:
         low, offset = _seek(db, scope, low, high, offset)
@@ -204,7 +240,7 @@ def _index_count(db: Database, scope: _Scope, low: str, high: str) -> int:
     """Events in [low, high) counted on the time indexes: for stretches within an hour."""
     total = 0
     for source, extra in scope.sources:
-        total += db.execute(f"SELECT count(*) FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?{extra}",
+        total += db.execute(f"SELECT count(*) FROM {_from(source, scope)} WHERE {source.key} >= ? AND {source.key} < ?{extra}",
                             [low, high]).fetchone()[0]
     if scope.findings is not None:
         if counted.present(db):
@@ -242,6 +278,8 @@ def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
     """Events in each [edges[i], edges[i+1]) range: whole hours from the hourly counts (one read for all
     ranges), the stretches of an hour at their ends on the indexes."""
     splits = [_split(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    if scope.text:
+        return _keyed_counts(db, scope, edges)
     if not scope.counted:
         return [_index_count(db, scope, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
     spans = [span for _, span in splits if span]
@@ -254,6 +292,15 @@ def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
         if span:
             total += running[bisect.bisect_left(names, span[1])] - running[bisect.bisect_left(names, span[0])]
         totals.append(total)
+    return totals
+
+
+def _keyed_counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
+    """Events in each range, for the few events matching words: their keys read once, put in their ranges."""
+    totals = [0] * (len(edges) - 1)
+    low, high = edges[0], edges[-1]
+    for entry in _merged(db, low, high, scope):
+        totals[bisect.bisect_right(edges, entry[0]) - 1] += 1
     return totals
 
 
@@ -294,10 +341,10 @@ def _narrow(db: Database, scope: _Scope, low: str, high: str, offset: int) -> tu
 
 
 def count(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
-          hide_known_good: bool = False, evidence: Evidence = None) -> int:
+          hide_known_good: bool = False, evidence: Evidence = None, text: str | None = None) -> int:
     """How many events events() would return without a limit."""
     low, high = _bounds(start, end)
-    return _counts(db, _scope(db, kinds, hide_known_good, evidence), [low, high])[0]
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence, text), [low, high])[0]
 
 
 def histogram(db: Database, start: str, end: str, buckets: int, kinds: Kinds = None,
@@ -316,9 +363,9 @@ def histogram(db: Database, start: str, end: str, buckets: int, kinds: Kinds = N
 
 
 def histogram_over(db: Database, edges: Sequence[str], kinds: Kinds = None, hide_known_good: bool = False,
-                   evidence: Evidence = None) -> list[int]:
+                   evidence: Evidence = None, text: str | None = None) -> list[int]:
     """Event counts in each [edges[i], edges[i+1]) (ISO 8601 UTC, ascending), as nice_edges gives them."""
-    return _counts(db, _scope(db, kinds, hide_known_good, evidence), [sort_key(edge) for edge in edges])
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence, text), [sort_key(edge) for edge in edges])
 
 
 # Bar widths a histogram is made of, in seconds: every bar starts at a whole multiple of its width since the
@@ -366,29 +413,38 @@ def kinds_present(db: Database, evidence: Evidence = None) -> list[str]:
 
 
 def time_range(db: Database, kinds: Kinds = None, hide_known_good: bool = False,
-               evidence: Evidence = None) -> tuple[str, str] | None:
-    """The times of the earliest and the latest event, or None when there is none."""
-    scope = _scope(db, kinds, hide_known_good, evidence)
+               evidence: Evidence = None, text: str | None = None) -> tuple[str, str] | None:
+    """The times of the earliest and the latest event, or None when there is none: the first and last
+    entries of each time index (for one evidence item, looked for where the hourly counts say its events
+    are), and of the rows not counted yet; with words, the first and last of the rows that have them."""
+    scope = _scope(db, kinds, hide_known_good, evidence, text)
     spans = counted.hour_span(db, scope.kinds, scope.evidence) if scope.counted else {}
     marks: dict[str, int] = {}
     keys: list[str] = []
     for source, extra in scope.sources:
+        if scope.text:
+            keys += _first_last(db, source, extra, -1)
+            continue
         low, high = LOWEST, HIGHEST
-        if scope.evidence is not None and source.kind in spans:  # probe the index where the counts say they are
+        if scope.evidence is not None and source.kind in spans:
             low, high = spans[source.kind][0] + HOUR_REST, spans[source.kind][1] + "~"
         if scope.evidence is None or source.kind in spans or not scope.counted:
             for direction in ("", " DESC"):
                 row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
                                      {extra} ORDER BY {source.key}{direction} LIMIT 1""", [low, high]).fetchone()
                 keys += [row[0]] if row else []
-        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
-        row = db.execute(f"""SELECT min({source.key}), max({source.key}) FROM [{source.table}] NOT INDEXED
-                             WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra}""",
-                         [mark, LOWEST, HIGHEST]).fetchone()
-        keys += [key for key in row if key]
+        keys += _first_last(db, source, extra, marks.setdefault(source.table, counted.pending_mark(db, source.table)))
     if scope.findings is not None:
         keys += _findings_range(db, scope.findings, True)
     return (iso(min(keys)), iso(max(keys))) if keys else None
+
+
+def _first_last(db: Database, source: Source, extra: str, mark: int) -> list[str]:
+    """The first and last keys of a source's rows above `mark`, found by their ids."""
+    row = db.execute(f"""SELECT min({source.key}), max({source.key}) FROM [{source.table}] NOT INDEXED
+                         WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra}""",
+                     [mark, LOWEST, HIGHEST]).fetchone()
+    return [key for key in row if key]
 
 
 def _findings_range(db: Database, extra: str, both: bool) -> list[str]:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QTableView,
@@ -70,12 +71,13 @@ def _timeline() -> Any:
 @dataclass(frozen=True)
 class TimelineQuery:
     """A range [start, end) in ISO 8601 UTC (None: open), the kinds of event and the evidence items shown
-    (None: all)."""
+    (None: all), and words every event shown has in its description (None: any)."""
 
     start: str | None = None
     end: str | None = None
     kinds: tuple[str, ...] | None = None
     evidence: tuple[int, ...] | None = None
+    text: str | None = None
 
     def but(self, **changes: Any) -> TimelineQuery:
         """The same query with these fields changed."""
@@ -116,13 +118,13 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
     def read(db: sqlite_utils.Database) -> Overview:
         first, last = query.start, query.end
         if first is None or last is None:
-            whole = tl.time_range(db, query.kinds, evidence=query.evidence)
+            whole = tl.time_range(db, query.kinds, evidence=query.evidence, text=query.text)
             if whole:
                 first, last = first or whole[0], last or after(whole[1])
         bars: list[tuple[str, int]] = []
         if first and last:
             edges = tl.nice_edges(first, last, buckets)
-            bars = list(zip(edges, tl.histogram_over(db, edges, query.kinds, evidence=query.evidence)))
+            bars = list(zip(edges, tl.histogram_over(db, edges, query.kinds, evidence=query.evidence, text=query.text)))
         count = sum(number for _, number in bars)
         return Overview(query, count, first, last, bars if count else [], browse.evidence_names(db.conn))
 
@@ -132,7 +134,7 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
 def read_page(case_dir: Path, query: TimelineQuery, offset: int, limit: int, *, cancel: Any = None) -> list[Any]:
     tl = _timeline()
     return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, query.kinds, limit, offset,
-                                                                 evidence=query.evidence)))
+                                                                 evidence=query.evidence, text=query.text)))
 
 
 def read_kinds(case_dir: Path, *, cancel: Any = None) -> tuple[list[str], dict[int, str]]:
@@ -294,7 +296,13 @@ class TimelineView(QObject):
         self.evidence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.evidence_box.activated.connect(self._evidence_changed)
         bar.addWidget(self.evidence_box)
-        bar.addStretch(1)
+        self.text_edit = named(QLineEdit(), "timelineText")
+        self.text_edit.setPlaceholderText("Words in the description")
+        self.text_edit.setToolTip("Only events whose path, artefact, request, query, mail or finding title has every "
+                                  "word (as the start of a word); flows, TLS and FTP events have no text index. Enter to apply")
+        self.text_edit.setClearButtonEnabled(True)
+        self.text_edit.returnPressed.connect(self._text_changed)
+        bar.addWidget(self.text_edit, 1)
         layout.addWidget(top)
         kinds = named(QWidget(), "timelineKinds")  # a row of its own: eight kinds would make the window too wide
         self.kinds_row = QHBoxLayout(kinds)
@@ -341,7 +349,7 @@ class TimelineView(QObject):
 
     def _enable(self, enabled: bool) -> None:
         for widget in (self.start_edit, self.end_edit, self.apply_button, self.whole_button, self.evidence_box,
-                       *self.kind_boxes.values()):
+                       self.text_edit, *self.kind_boxes.values()):
             widget.setEnabled(enabled)
         self.back_button.setEnabled(enabled and bool(self.history))
 
@@ -355,6 +363,7 @@ class TimelineView(QObject):
             box.deleteLater()
         self.kind_boxes = {}
         self.evidence_box.clear()
+        self.text_edit.clear()
         self.model.show(None, self.query, 0, {})
         self.histogram.set_bars([], None)
         self.count_label.clear()
@@ -408,6 +417,9 @@ class TimelineView(QObject):
         number = self.evidence_box.currentData()
         self.set_query(self.query.but(evidence=None if number is None else (int(number),)))
 
+    def _text_changed(self) -> None:
+        self.set_query(self.query.but(text=self.text_edit.text().strip() or None))
+
     def open_event(self, row: int) -> None:
         """Open what the event on this row is about: a file in the Files tab; every kind is announced by
         record_opened for the views that open it."""
@@ -460,8 +472,18 @@ class TimelineView(QObject):
                                            QTime(moment.hour, moment.minute, moment.second), QTimeZone.utc()))
         span = f" from {short(overview.first)} to {short(overview.last)}" if overview.first and overview.last else ""
         self.count_label.setText(f"{overview.count:,} events{span}")
+        self._show_filters(overview.query)
         self._enable(True)
         self.shown.emit(overview)
+
+    def _show_filters(self, query: TimelineQuery) -> None:
+        """The filters as the query shown has them (Back returns to an earlier one)."""
+        for kind, box in self.kind_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(query.kinds is None or kind in query.kinds)
+            box.blockSignals(False)
+        self.evidence_box.setCurrentIndex(max(0, self.evidence_box.findData(query.evidence[0])) if query.evidence else 0)
+        self.text_edit.setText(query.text or "")
 
     def _failed(self, error: Exception) -> None:
         self._worker = None
