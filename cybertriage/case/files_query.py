@@ -255,6 +255,8 @@ class FileAnswer:
 def _cancellable(conn: sqlite3.Connection, cancel: threading.Event | None) -> Iterator[None]:
     """Interrupt the statement running when `cancel` is set (the examiner asked for something else)."""
     if cancel is not None:
+        if cancel.is_set():
+            raise Cancelled("file listing replaced by another")
         conn.set_progress_handler(lambda: int(cancel.is_set()), 20_000)
     try:
         yield
@@ -277,6 +279,8 @@ def read_files(case_dir: Path, query: FileQuery, *, first: Callable[[FileAnswer]
                 first(FileAnswer(query, head, files_by_id(conn, head), complete=len(head) < page))
                 if len(head) < page:
                     return FileAnswer(query, head, complete=True)
+            if cancel is not None and cancel.is_set():  # replaced before the whole order was asked for
+                raise Cancelled("file listing replaced by another")
             return FileAnswer(query, file_ids(conn, query), complete=True)
     finally:
         conn.close()
