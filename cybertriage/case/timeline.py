@@ -20,7 +20,6 @@ from typing import Any
 
 from . import timeline_counts as counted
 from . import timeline_sources
-from .browse import fts_query
 from .columns import TIMELINE
 from .search import INDEXED, SHIFT
 from .search import SOURCES as INDEX_SOURCES
@@ -84,17 +83,18 @@ class _Scope:
     text: bool  # only rows whose text matches words: read by the text indexes' row ids, not in time order
 
 
-def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None, text: str | None = None) -> _Scope:
+def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None, match: str | None = None) -> _Scope:
     """The sources of these kinds that the case has, for these evidence items (None: all); without files
     in known-good hash sets (and findings on them) if asked and the case marks them (files.known); with
-    `text`, only the events whose own text (path, artefact, request, query, mail, finding title) has
-    every word of it, as a prefix of a word: events of kinds without a text index (flows, TLS, FTP) drop out."""
+    `match` (an FTS5 query: browse.fts_query makes one of the words an examiner typed), only the events
+    whose own text (path, artefact, request, query, mail, finding title) matches it: events of kinds
+    without a text index (flows, TLS, FTP) drop out."""
     present = tables(db)
     wanted = [kind for kind in KINDS if kinds is None or kind in kinds]
     known = hide_known_good and "known" in {row[1] for row in db.execute("PRAGMA table_info(files)")}
     chosen = None if evidence is None else [int(number) for number in evidence]
     among = "" if chosen is None else f" AND evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
-    words = fts_query(text) if text else None
+    words = match or None
     sources = []
     for source in SOURCES:
         if source.kind in wanted and source.table in present:
@@ -187,12 +187,12 @@ def _event(entry: tuple) -> TimelineEvent:
 
 def events(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
            limit: int | None = None, offset: int = 0, hide_known_good: bool = False,
-           evidence: Evidence = None, text: str | None = None) -> list[TimelineEvent]:
+           evidence: Evidence = None, match: str | None = None) -> list[TimelineEvent]:
     """Events with start <= time < end (ISO 8601; None for open), of these kinds and evidence items (None:
-    all), with these words (see _scope), in time order — ties by kind (files first), then object id —
+    all), matching `match` (see _scope), in time order — ties by kind (files first), then object id —
     skipping `offset` and returning at most `limit`. A deep offset costs the hourly counts and a few index
     counts, not a walk to it."""
-    scope = _scope(db, kinds, hide_known_good, evidence, text)
+    scope = _scope(db, kinds, hide_known_good, evidence, match)
     low, high = _bounds(start, end)
     if offset > SEEK:
         low, offset = _seek(db, scope, low, high, offset)
@@ -341,10 +341,10 @@ def _narrow(db: Database, scope: _Scope, low: str, high: str, offset: int) -> tu
 
 
 def count(db: Database, start: str | None = None, end: str | None = None, kinds: Kinds = None,
-          hide_known_good: bool = False, evidence: Evidence = None, text: str | None = None) -> int:
+          hide_known_good: bool = False, evidence: Evidence = None, match: str | None = None) -> int:
     """How many events events() would return without a limit."""
     low, high = _bounds(start, end)
-    return _counts(db, _scope(db, kinds, hide_known_good, evidence, text), [low, high])[0]
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence, match), [low, high])[0]
 
 
 def histogram(db: Database, start: str, end: str, buckets: int, kinds: Kinds = None,
@@ -363,9 +363,9 @@ def histogram(db: Database, start: str, end: str, buckets: int, kinds: Kinds = N
 
 
 def histogram_over(db: Database, edges: Sequence[str], kinds: Kinds = None, hide_known_good: bool = False,
-                   evidence: Evidence = None, text: str | None = None) -> list[int]:
+                   evidence: Evidence = None, match: str | None = None) -> list[int]:
     """Event counts in each [edges[i], edges[i+1]) (ISO 8601 UTC, ascending), as nice_edges gives them."""
-    return _counts(db, _scope(db, kinds, hide_known_good, evidence, text), [sort_key(edge) for edge in edges])
+    return _counts(db, _scope(db, kinds, hide_known_good, evidence, match), [sort_key(edge) for edge in edges])
 
 
 # Bar widths a histogram is made of, in seconds: every bar starts at a whole multiple of its width since the
@@ -413,11 +413,11 @@ def kinds_present(db: Database, evidence: Evidence = None) -> list[str]:
 
 
 def time_range(db: Database, kinds: Kinds = None, hide_known_good: bool = False,
-               evidence: Evidence = None, text: str | None = None) -> tuple[str, str] | None:
+               evidence: Evidence = None, match: str | None = None) -> tuple[str, str] | None:
     """The times of the earliest and the latest event, or None when there is none: the first and last
     entries of each time index (for one evidence item, looked for where the hourly counts say its events
-    are), and of the rows not counted yet; with words, the first and last of the rows that have them."""
-    scope = _scope(db, kinds, hide_known_good, evidence, text)
+    are), and of the rows not counted yet; with `match`, the first and last of the rows matching it."""
+    scope = _scope(db, kinds, hide_known_good, evidence, match)
     spans = counted.hour_span(db, scope.kinds, scope.evidence) if scope.counted else {}
     marks: dict[str, int] = {}
     keys: list[str] = []

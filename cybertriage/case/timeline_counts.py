@@ -149,7 +149,7 @@ def hour_span(db: Any, kinds: list[str], evidence: list[int] | None) -> dict[str
 
 
 def _filter(kinds: list[str] | None, evidence: list[int] | None) -> tuple[str, list[Any]]:
-    terms, params = "", []
+    terms, params = "", list[Any]()
     if kinds is not None:
         terms += f" AND kind IN ({', '.join('?' * len(kinds))})"
         params += list(kinds)

@@ -115,16 +115,18 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
     about `buckets` bars on whole steps of time, and the number of events: the bars' total."""
     tl = _timeline()
 
+    match = browse.fts_query(query.text or "")
+
     def read(db: sqlite_utils.Database) -> Overview:
         first, last = query.start, query.end
         if first is None or last is None:
-            whole = tl.time_range(db, query.kinds, evidence=query.evidence, text=query.text)
+            whole = tl.time_range(db, query.kinds, evidence=query.evidence, match=match)
             if whole:
                 first, last = first or whole[0], last or after(whole[1])
         bars: list[tuple[str, int]] = []
         if first and last:
             edges = tl.nice_edges(first, last, buckets)
-            bars = list(zip(edges, tl.histogram_over(db, edges, query.kinds, evidence=query.evidence, text=query.text)))
+            bars = list(zip(edges, tl.histogram_over(db, edges, query.kinds, evidence=query.evidence, match=match)))
         count = sum(number for _, number in bars)
         return Overview(query, count, first, last, bars if count else [], browse.evidence_names(db.conn))
 
@@ -133,8 +135,9 @@ def read_overview(case_dir: Path, query: TimelineQuery, buckets: int = BUCKETS, 
 
 def read_page(case_dir: Path, query: TimelineQuery, offset: int, limit: int, *, cancel: Any = None) -> list[Any]:
     tl = _timeline()
+    match = browse.fts_query(query.text or "")
     return _with_connection(case_dir, lambda db: list(tl.events(db, query.start, query.end, query.kinds, limit, offset,
-                                                                 evidence=query.evidence, text=query.text)))
+                                                                 evidence=query.evidence, match=match)))
 
 
 def read_kinds(case_dir: Path, *, cancel: Any = None) -> tuple[list[str], dict[int, str]]:
