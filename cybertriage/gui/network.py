@@ -214,6 +214,7 @@ class NetworkViews(QObject):
             view.horizontalHeader().setHighlightSections(False)
             view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
             view.horizontalHeader().setStretchLastSection(True)
+            view.doubleClicked.connect(lambda _, name=table.name: self._double_clicked(name))
             self.views[table.name] = view
             self.tabs.addTab(self._page(table, view), table.title)
         # a method of this QObject (a child of the tab, destroyed before the tabs): Qt disconnects it then
@@ -369,6 +370,14 @@ class NetworkViews(QObject):
         record_id = view.model().data(rows[0], Qt.ItemDataRole.UserRole) if rows else None
         revealed = name == "credentials" and self.reveal_box.isChecked() and self._audit_worker is None
         self.details[name].show_record(self.conn, record_id, revealed)
+
+    def _double_clicked(self, name: str) -> None:
+        """A row opened: an HTTP exchange's body when it carried one, else the flow's conversation."""
+        details = self.details[name]
+        if name == "http" and details.body_button.isEnabled():
+            details.body_button.click()
+        elif details.follow_button.isEnabled():
+            details.follow_button.click()
 
     def show_table(self, name: str) -> None:
         """Bring one table's sub-tab to the front."""

@@ -195,6 +195,13 @@ def click_row(qtbot, network, name: str, row: int) -> None:
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
+def double_click(view, row: int) -> None:
+    """A double-click as Qt delivers it: a click, then the double-click event on the same place."""
+    where = view.visualRect(view.model().index(row, 1)).center()
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+
+
 def captures(corpus_dir: Path) -> list[Path]:
     return [corpus_dir / "pcap" / f"{name}.pcap" for name in CAPTURES]
 
@@ -251,6 +258,10 @@ def test_the_http_details_show_the_headers_tshark_reads_and_open_the_body(qtbot,
     sha = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (capture_case.parent / "objects").iterdir()}
     assert dialog.viewer.row["sha256"] in sha  # the same bytes tshark exports from the capture
     dialog.close()
+    double_click(network.views["http"], 0)
+    opened = [d for d in main_window.window.findChildren(ObjectDialog) if d.isVisible()]
+    assert len(opened) == 1 and opened[0].viewer.row["id"] == body  # a double-click opens the body too
+    opened[0].close()
 
 
 def test_the_tls_details_show_the_certificate_chain_openssl_reads(qtbot, main_window, capture_case, corpus_dir):
@@ -282,7 +293,7 @@ def test_follow_conversation_shows_the_flows_records_and_files(qtbot, main_windo
     click_row(qtbot, network, "smtp", 0)
     pane = network.details["smtp"]
     assert pane.follow_button.isEnabled()
-    QTest.mouseClick(pane.follow_button, Qt.MouseButton.LeftButton)
+    double_click(network.views["smtp"], 0)
     dialog = main_window.window.findChild(ConversationDialog, "conversationDialog")
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.talk is not None, timeout=10_000)
