@@ -38,6 +38,7 @@ from ..case.host_profile import HostProfile, device_name
 from ..formatting import utc_iso
 from ..text_safety import visible_html as esc
 from .case_window import named
+from .details import text as rich_text
 from .network import RecordsModel
 
 ARTEFACTS = columns.ARTIFACTS
@@ -246,10 +247,10 @@ def _field_html(value: Any) -> str:
     if isinstance(value, list):
         shown = [_item_text(item) for item in value[:MAX_LIST_SHOWN]]
         more = [f"… and {len(value) - MAX_LIST_SHOWN:,} more"] if len(value) > MAX_LIST_SHOWN else []
-        return "<br>".join(esc(text) for text in [*shown, *more])
+        return "<br>".join(rich_text(line) for line in [*shown, *more])
     if isinstance(value, dict):
-        return "<br>".join(f"<i>{esc(key)}</i> {esc(_item_text(item))}" for key, item in value.items())
-    return esc("" if value is None else str(value))
+        return "<br>".join(f"<i>{esc(key)}</i> {rich_text(_item_text(item))}" for key, item in value.items())
+    return rich_text(value)  # a multi-line value (an event's message) keeps its line breaks
 
 
 def _item_text(value: Any) -> str:

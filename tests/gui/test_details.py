@@ -161,3 +161,12 @@ def test_no_view_dumps_json_on_screen():
     gui = Path(details.__file__).parent
     offenders = [path.name for path in gui.glob("*.py") if "json.dumps" in path.read_text()]
     assert offenders == []
+
+
+def test_an_artefacts_multi_line_field_keeps_its_line_breaks():
+    from cybertriage.gui.artefacts_view import _field_html
+
+    browser = shown(_field_html({"message": "An account was logged on.\r\n\r\nSubject:\tS-1-5-18"}))
+    plain = browser.toPlainText().replace("\u2028", "\n")
+    assert "An account was logged on.\n\nSubject:" in plain and "\\u000" not in plain
+    assert "\\u000a" not in shown(_field_html("line one\nline two")).toPlainText()
