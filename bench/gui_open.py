@@ -15,7 +15,15 @@ transaction with executemany. Then, in a fresh process each time (offscreen Qt),
 
 and prints the median of --repeat runs. The case goes in bench/work/ (git ignores it).
 
-Usage (from the repository root):  .venv/bin/python bench/gui_open.py [--files N] [--findings N] [--repeat N]
+Then, in the same process, as an examiner would: three header clicks on the findings table and a word in its search
+box, the 100,000-file folder sorted by size and `*.ps1` typed in the Files tab's name filter, the Timeline tab opened
+and its tallest bar clicked; a 50 ms timer on the GUI thread records the longest it was kept waiting meanwhile.
+With --json OUT.json the figures are written for automation (seconds; median of the runs, the worst gap and the
+highest peak RSS): open_first_rows_s, open_complete_s, findings_sort_s, findings_search_s, files_sort_s,
+files_filter_s, timeline_open_s, timeline_range_s, max_gui_gap_ms, peak_rss_mb.
+
+Usage (from the repository root):
+  .venv/bin/python bench/gui_open.py [--files N] [--findings N] [--repeat N] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -195,10 +203,17 @@ def child(case: Path, settings_path: Path) -> None:
         poll.stop()
         poll.timeout.disconnect(check)
         if not condition():
-            raise SystemExit("timed out")
+            raise SystemExit(f"timed out waiting at line {condition.__code__.co_firstlineno} of {__file__}")
+
+    # the longest the GUI thread left a 50 ms timer waiting, from the case's opening to the end
+    ticks: list[float] = []
+    beat = QTimer(interval=50)
+    beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
     refreshed: list[tuple[float, float]] = []
     window.refreshed.connect(lambda: refreshed.append((time.time(), time.process_time())))
+    beat.start()
+    ticks.append(time.perf_counter())
     opened, opened_cpu = time.time(), time.process_time()
     window.open_case(case)
     window.tabs.setCurrentWidget(window.findings.view.parentWidget().parentWidget())
@@ -207,7 +222,7 @@ def child(case: Path, settings_path: Path) -> None:
     findings, findings_cpu = time.time(), time.process_time()
     first_rows = window.findings.model.rowCount()
 
-    window.tabs.setCurrentWidget(window.files.view.parentWidget().parentWidget().parentWidget().parentWidget())
+    window.show_tab("filesTab")
     tree = window.files.tree_model
     volume = tree.index(0, 0, tree.index(0, 0))
     window.files.tree.setCurrentIndex(volume)
@@ -217,12 +232,117 @@ def child(case: Path, settings_path: Path) -> None:
     files_rows = window.files.model.rowCount()
     wait_for(lambda: bool(refreshed))
     whole, whole_cpu = refreshed[0]
-    print(json.dumps({"window": shown - start, "findings": findings - opened, "files": files - opened,
-                      "snapshot": whole - opened, "findings_cpu": findings_cpu - opened_cpu, "files_cpu": files_cpu - opened_cpu,
-                      "snapshot_cpu": whole_cpu - opened_cpu, "first_rows": first_rows,
-                      "findings_rows": window.findings.model.rowCount(), "files_rows": files_rows,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    figures = {"window": shown - start, "findings": findings - opened, "files": files - opened,
+               "snapshot": whole - opened, "findings_cpu": findings_cpu - opened_cpu, "files_cpu": files_cpu - opened_cpu,
+               "snapshot_cpu": whole_cpu - opened_cpu, "first_rows": first_rows,
+               "findings_rows": window.findings.model.rowCount(), "files_rows": files_rows}
+    figures.update(_findings_figures(window, wait_for, refreshed))
+    figures.update(_files_figures(window, wait_for))
+    figures.update(_timeline_figures(window, wait_for))
+    beat.stop()
+    figures["max_gui_gap_ms"] = max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) * 1000
+    figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
     window.dispose()
+
+
+def _click_header(view, section: int) -> None:
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    header = view.horizontalHeader()
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(section) + header.sectionSize(section) // 2, 5))
+
+
+def _findings_figures(window, wait_for, refreshed: list) -> dict:
+    """Three header clicks on the findings table, then words typed in its search box: each until the rows show."""
+    from PySide6.QtTest import QTest
+
+    from cybertriage.gui.models import FINDING_COLUMNS
+
+    window.tabs.setCurrentWidget(window.findings.view.parentWidget().parentWidget())
+    names = [column.name for column in FINDING_COLUMNS]
+    sorts = {}
+    for name in ("score", "rule", "title"):
+        seen = len(refreshed)
+        started = time.perf_counter()
+        _click_header(window.findings.view, names.index(name))
+        wait_for(lambda: window.findings.model.query.sort == name and len(refreshed) > seen)  # noqa: B023
+        window.findings.view.viewport().repaint()
+        sorts[name] = time.perf_counter() - started
+    seen = len(refreshed)
+    search = window.findings.search
+    search.setFocus()
+    QTest.keyClicks(search, "mimikatz")
+    started = time.perf_counter()  # from the last key, the pause before the search runs included
+    wait_for(lambda: window.findings.model.query.filter.text == "mimikatz" and len(refreshed) > seen)
+    window.findings.view.viewport().repaint()
+    return {"findings_sort_s": max(sorts.values()), "findings_sorts": sorts,
+            "findings_search_s": time.perf_counter() - started, "findings_found": window.findings.model.rowCount()}
+
+
+def _files_figures(window, wait_for) -> dict:
+    """The crowded folder sorted by size (a header click), then `*.ps1` typed in the name filter: each until the
+    first rows are painted (and, for the filter, its count of matches shown)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from cybertriage.gui.models import FILE_COLUMNS
+
+    files = window.files
+    window.show_tab("filesTab")
+    folder = files._tree_index_for(1, VOLUME, BIG_FOLDER)
+    files.tree.setCurrentIndex(folder)
+    wait_for(lambda: files.model.rowCount() > 0)
+    started = time.perf_counter()
+    _click_header(files.view, [column.name for column in FILE_COLUMNS].index("size"))
+    wait_for(lambda: files.model.query is not None and files.model.query.sort == "size" and files.model.rowCount() > 0)
+    files.view.viewport().repaint()
+    sort = time.perf_counter() - started
+    wait_for(lambda: files.model.complete)
+    folder_files = len(files.model.ids)
+    files.filter_bar.name.setFocus()
+    QTest.keyClicks(files.filter_bar.name, "*.ps1")
+    started = time.perf_counter()
+    QTest.keyClick(files.filter_bar.name, Qt.Key.Key_Return)
+    wait_for(lambda: files.model.query is not None and files.model.query.filter.name == "*.ps1" and files.model.complete
+             and files.model.rowCount() > 0)
+    files.view.viewport().repaint()
+    return {"files_sort_s": sort, "files_sorted": folder_files, "files_filter_s": time.perf_counter() - started,
+            "files_matched": len(files.model.ids), "files_label": files.folder_label.text()}
+
+
+def _timeline_figures(window, wait_for) -> dict:
+    """The Timeline tab opened (histogram and first rows), then a click on its tallest bar, as the widget is."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    timeline = window.timeline
+    started = time.perf_counter()
+    window.tabs.setCurrentWidget(timeline.widget)
+
+    def first_row_shown() -> bool:
+        model = timeline.view.model()
+        return model.rowCount() > 0 and model.data(model.index(0, 0)) not in (None, "…")
+
+    wait_for(lambda: bool(timeline.histogram.bars) and first_row_shown(), timeout=180)
+    timeline.view.viewport().repaint()
+    opened = time.perf_counter() - started
+    histogram = timeline.histogram
+    tallest = max(range(len(histogram.bars)), key=lambda number: histogram.bars[number][1])
+    # the middle of the tallest bar, found by the widget's own hit test a few pixels at a time (a pixel at a time
+    # asks it ~1,400 times, each over every bar: seconds of the GUI thread, counted as the application's gap)
+    y = histogram.height() // 2
+    columns = [x for x in range(0, histogram.width(), 3) if histogram.bar_at(QPoint(x, y)) == tallest]
+    point = QPoint(columns[len(columns) // 2], y)
+    before = timeline.query
+    started = time.perf_counter()
+    QTest.mouseClick(histogram, Qt.MouseButton.LeftButton, pos=point)
+    wait_for(lambda: timeline.query != before and timeline.view.model().query == timeline.query and first_row_shown(),
+             timeout=180)
+    timeline.view.viewport().repaint()
+    return {"timeline_open_s": opened, "timeline_range_s": time.perf_counter() - started}
 
 
 def measure(case: Path, work: Path) -> dict:
@@ -230,7 +350,7 @@ def measure(case: Path, work: Path) -> dict:
     settings.unlink(missing_ok=True)
     env = {**os.environ, "GUI_OPEN_STARTED": repr(time.time()), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run([sys.executable, __file__, "--child", str(case), str(settings)], env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise SystemExit(f"measurement failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -244,6 +364,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--rebuild", action="store_true", help="generate the case again even if it exists")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures (seconds) to this file")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -264,8 +385,14 @@ def main() -> None:
               f"files {run['files']:.2f} s ({run['files_cpu']:.2f} s CPU), "
               f"snapshot {run['snapshot']:.2f} s ({run['snapshot_cpu']:.2f} s CPU), peak RSS {run['rss_mb']:.0f} MB; "
               f"load average before: {load:.1f} on {os.cpu_count()} CPUs")
+        print(f"       findings sort {run['findings_sort_s']:.2f} s, search {run['findings_search_s']:.2f} s; "
+              f"files sort {run['files_sort_s']:.2f} s, *.ps1 {run['files_filter_s']:.2f} s; timeline open "
+              f"{run['timeline_open_s']:.2f} s, bar {run['timeline_range_s']:.2f} s; GUI gap {run['max_gui_gap_ms']:.0f} ms")
     median = {key: statistics.median(run[key] for run in runs)
-              for key in ("window", "findings", "files", "snapshot", "findings_cpu", "files_cpu", "snapshot_cpu", "rss_mb")}
+              for key in ("window", "findings", "files", "snapshot", "findings_cpu", "files_cpu", "snapshot_cpu", "rss_mb",
+                          "findings_sort_s", "findings_search_s", "files_sort_s", "files_filter_s", "timeline_open_s",
+                          "timeline_range_s")}
+    worst_gap = max(run["max_gui_gap_ms"] for run in runs)
     print(f"\ncase: {args.files:,} files, {args.findings:,} findings ({(case / 'case.db').stat().st_size / 1e9:.2f} GB); "
           f"median of {len(runs)} runs, offscreen Qt; CPU is the process's, all threads:")
     print(f"  start → window shown            {median['window'] * 1000:7.0f} ms")
@@ -275,7 +402,22 @@ def main() -> None:
           f"  ({runs[0]['files_rows']:,} rows of the root folder)")
     print(f"  open case → whole snapshot      {median['snapshot'] * 1000:7.0f} ms wall, {median['snapshot_cpu'] * 1000:5.0f} ms CPU"
           f"  ({runs[0]['findings_rows']:,} findings listed, dashboard counts)")
+    print(f"  findings sorted (worst of 3)    {median['findings_sort_s'] * 1000:7.0f} ms  {runs[0]['findings_sorts']}")
+    print(f"  findings searched               {median['findings_search_s'] * 1000:7.0f} ms  ({runs[0]['findings_found']:,} found)")
+    print(f"  files: folder sorted by size    {median['files_sort_s'] * 1000:7.0f} ms  ({runs[0]['files_sorted']:,} files)")
+    print(f"  files: *.ps1 over the case      {median['files_filter_s'] * 1000:7.0f} ms  ({runs[0]['files_matched']:,} matches)")
+    print(f"  timeline opened                 {median['timeline_open_s'] * 1000:7.0f} ms")
+    print(f"  timeline bar clicked            {median['timeline_range_s'] * 1000:7.0f} ms")
+    print(f"  longest GUI gap (worst run)     {worst_gap:7.0f} ms")
     print(f"  peak RSS                        {median['rss_mb']:7.0f} MB")
+    if args.json:
+        figures = {"open_first_rows_s": median["findings"], "open_complete_s": median["snapshot"],
+                   "findings_sort_s": median["findings_sort_s"], "findings_search_s": median["findings_search_s"],
+                   "files_sort_s": median["files_sort_s"], "files_filter_s": median["files_filter_s"],
+                   "timeline_open_s": median["timeline_open_s"], "timeline_range_s": median["timeline_range_s"],
+                   "max_gui_gap_ms": worst_gap, "peak_rss_mb": max(run["rss_mb"] for run in runs)}
+        args.json.write_text(json.dumps({key: round(value, 3) for key, value in figures.items()}, indent=2) + "\n")
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":
