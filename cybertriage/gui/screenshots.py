@@ -106,9 +106,11 @@ def shots(app: QApplication, window: MainWindow, out: Path) -> None:
         save(main, out / "content.png")
 
     tab(window, "networkTab")
-    for name, file in (("flows", "network.png"), ("http", "network-http.png"), ("dns", "network-dns.png"),
-                       ("credentials", "network-credentials.png")):
+    for name, file in (("flows", "network.png"), ("http", "network-http.png"), ("tls", "network-tls.png"),
+                       ("dns", "network-dns.png"), ("credentials", "network-credentials.png")):
         window.network.show_table(name)
+        if name in ("http", "tls"):  # the details pane: an exchange's headers, a server's certificate chain
+            window.network.views[name].selectRow(0)
         settle(app)
         save(main, out / file)
 
