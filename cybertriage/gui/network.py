@@ -37,7 +37,7 @@ from ..case.columns import Kind, Table
 from .case_window import box_layout, named
 from .conversation import ConversationDialog
 from .models import ALIGN_RIGHT, Index
-from .network_details import MASK, ObjectDialog, RecordDetails
+from .network_details import CARRIES, MASK, ObjectDialog, RecordDetails
 from .workers import FunctionWorker
 
 FILTER_HINT = "Filter: 10.0.0.5   :443   host:example.com   uri:/login   or any text"
@@ -372,9 +372,9 @@ class NetworkViews(QObject):
         self.details[name].show_record(self.conn, record_id, revealed)
 
     def _double_clicked(self, name: str) -> None:
-        """A row opened: an HTTP exchange's body when it carried one, else the flow's conversation."""
+        """A row opened: what an HTTP exchange or an FTP command carried, if anything, else the flow's conversation."""
         details = self.details[name]
-        if name == "http" and details.body_button.isEnabled():
+        if name in CARRIES and details.body_button.isEnabled():
             details.body_button.click()
         elif details.follow_button.isEnabled():
             details.follow_button.click()

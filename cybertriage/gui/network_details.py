@@ -40,6 +40,12 @@ SECTIONED = {"http": {"request_headers", "response_headers"},
              "tls": {"cert_chain_sha256", "cert_chain_subjects", "cert_chain_issuers", "cert_chain_not_before",
                      "cert_chain_not_after"}}
 HIDDEN = {"id", "evidence_id", "evidence"}
+# the tables whose records carried content, and the SHA-256 columns that name it: (direction, column)
+CARRIES = {"http": (("response", "body_sha256"), ("request", "request_body_sha256")),
+           "ftp": (("transfer", "file_sha256"),)}
+OPEN_TITLES = {"http": ("Open body", "The response body (else the request body) this exchange carried, in the "
+                                     "content viewer"),
+               "ftp": ("Open file", "The file this command transferred, in the content viewer")}
 
 
 def _list(value: Any) -> list[Any]:
@@ -122,16 +128,13 @@ def chain_html(row: dict[str, Any]) -> str:
 
 def record_html(table: Table, row: dict[str, Any], objects: list[dict[str, Any]], revealed: bool = False) -> str:
     """The details of one record of a network table."""
-    parts = []
+    parts = [http_html(row) if table.name == "http" else f"<h3>{esc(table.title)} record</h3>"]
+    if objects:
+        parts.append("<h4>Carried objects</h4>" + grid(["direction", "path", "size", "type", "SHA-256"], [
+            [esc(o["direction"]), esc(o["path"]), esc(exact_size(o["size"])), esc(o["mime"]),
+             f"<code>{esc(o['sha256'])}</code>"] for o in objects]))
     if table.name == "http":
-        parts.append(http_html(row))
-        if objects:
-            parts.append("<h4>Carried objects</h4>" + grid(["direction", "path", "size", "type", "SHA-256"], [
-                [esc(o["direction"]), esc(o["path"]), esc(exact_size(o["size"])), esc(o["mime"]),
-                 f"<code>{esc(o['sha256'])}</code>"] for o in objects]))
         parts.append("<h4>Record</h4>")
-    else:
-        parts.append(f"<h3>{esc(table.title)} record</h3>")
     if table.name == "tls":  # the chain first: what the examiner opens a handshake for
         parts += [chain_html(row), "<h4>Handshake</h4>"]
     parts.append(fields_of(table, row, revealed))
@@ -152,15 +155,15 @@ class RecordDetails(QWidget):
         self.browser.setOpenLinks(False)
         self.follow_button = named(QPushButton("Follow conversation"), f"{table.name}FollowConversation")
         self.follow_button.setToolTip("This flow's DNS lookups, HTTP, TLS, mail, FTP and files together")
-        self.body_button = named(QPushButton("Open body"), f"{table.name}OpenBody")
-        self.body_button.setToolTip("The response body (else the request body) this exchange carried, in the "
-                                    "content viewer")
+        title, tip = OPEN_TITLES.get(table.name, ("Open body", ""))
+        self.body_button = named(QPushButton(title), f"{table.name}OpenBody")
+        self.body_button.setToolTip(tip)
         self.follow_button.clicked.connect(self._follow)
         self.body_button.clicked.connect(self._open_body)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.follow_button)
-        if table.name == "http":
+        if table.name in CARRIES:
             bar.addWidget(self.body_button)
         else:
             self.body_button.hide()
@@ -175,14 +178,12 @@ class RecordDetails(QWidget):
         """Show one record of the table (None: nothing selected)."""
         self.row = nv.record(conn, self.table.name, record_id) if conn is not None and record_id is not None else None
         self.objects = []
-        if self.row is None:
+        if self.row is None or conn is None:
             self.browser.setHtml("<p style='color:#666'>Select a row to see its details.</p>")
         else:
-            if self.table.name == "http" and conn is not None:
-                for direction, digest in (("response", self.row.get("body_sha256")),
-                                          ("request", self.row.get("request_body_sha256"))):
-                    for found in nv.carried_objects(conn, self.row["evidence_id"], self.row["flow_id"], digest):
-                        self.objects.append({**found, "direction": direction})
+            for direction, column in CARRIES.get(self.table.name, ()):
+                for found in nv.carried_objects(conn, self.row["evidence_id"], self.row["flow_id"], self.row[column]):
+                    self.objects.append({**found, "direction": direction})
             self.browser.setHtml(record_html(self.table, self.row, self.objects, revealed))
         self.follow_button.setEnabled(self.row is not None and self.flow() is not None)
         self.body_button.setEnabled(bool(self.objects))

@@ -344,3 +344,22 @@ def test_screenshot_of_the_http_tab_with_a_filter_and_details(qtbot, main_window
     picture = main_window.window.grab()
     assert not picture.isNull() and picture.save(str(tmp_path / "network.png"))
     picture.save("/tmp/h4_network_http.png")
+
+
+def test_an_ftp_retrieval_opens_the_file_it_carried(qtbot, main_window, capture_case, corpus_dir):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "ftp")
+    type_filter(qtbot, network, "ftp", "RETR")
+    retrievals = tshark(corpus_dir / "pcap" / "ftp_ipv4.pcap", "-Y", 'ftp.request.command == "RETR"', "-T", "fields",
+                        "-e", "ftp.request.arg")
+    model = network.models["ftp"]
+    assert retrievals and model.rowCount() == len(retrievals)
+    click_row(qtbot, network, "ftp", 0)
+    pane = network.details["ftp"]
+    assert pane.body_button.text() == "Open file" and pane.body_button.isEnabled()
+    digest = _sqlite(capture_case, f"SELECT file_sha256 FROM ftp WHERE id = {pane.row['id']}")[0][0]
+    QTest.mouseClick(pane.body_button, Qt.MouseButton.LeftButton)
+    dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
+    assert dialog is not None and dialog.viewer.row["sha256"] == digest
+    dialog.close()
