@@ -141,8 +141,7 @@ class FilesView(QObject):
         self._evidence_count = evidence_count
         self.tree_model.reload()
         self._expand_evidence()
-        self.model.show_folder(None)
-        self.folder_label.setText("Choose a folder on the left.")
+        self.list_files()  # no folder chosen any more: the filter's matches are read again, or nothing is listed
 
     def _expand_evidence(self) -> None:
         """Evidence items open on their volumes (a cheap query each); folders stay closed until asked."""

@@ -84,13 +84,14 @@ def listed(files, key: str = "path") -> list:
     return [row[key] for row in files.model.rows]
 
 
-def test_a_click_on_size_sorts_the_folder_and_a_second_click_reverses_it(qtbot, files, case):
+def test_a_click_on_size_sorts_the_folder_and_a_second_click_reverses_it(qtbot, qtmodeltester, files, case):
     choose_folder(qtbot, files, "/Documents")
     in_folder = "partition_offset = 1048576 AND path GLOB '/Documents/*' AND path NOT GLOB '/Documents/*/*'"
     click_header(qtbot, files, "size")
     assert files.view.horizontalHeader().sortIndicatorSection() == NAMES.index("size")
     expected = [int(size) for size in sqlite(case, f"SELECT size FROM files WHERE {in_folder} ORDER BY size")]
     assert listed(files, "size") == expected and len(expected) == 6
+    qtmodeltester.check(files.model)
     assert sorted(listed(files)) == sorted(sqlite(case, f"SELECT path FROM files WHERE {in_folder}"))
     shown = [files.model.data(files.model.index(row, NAMES.index("name"))) for row in range(files.model.rowCount())]
     assert shown[0] == sqlite(case, f"SELECT name FROM files WHERE {in_folder} ORDER BY size LIMIT 1")[0]
