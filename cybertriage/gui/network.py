@@ -244,7 +244,7 @@ class NetworkViews(QObject):
         bar.addWidget(line, 1)
         bar.addWidget(count)
         box.addLayout(bar)
-        details = RecordDetails(table, self.open_object, self.follow)
+        details = RecordDetails(table, self.open_object, self.follow, self.show_flows)
         split = named(QSplitter(Qt.Orientation.Vertical), f"{table.name}Split")
         split.addWidget(view)
         split.addWidget(details)
@@ -382,6 +382,12 @@ class NetworkViews(QObject):
     def show_table(self, name: str) -> None:
         """Bring one table's sub-tab to the front."""
         self.tabs.setCurrentIndex([table.name for table in TABLES].index(name))
+
+    def show_flows(self, address: str) -> None:
+        """The Flows tab filtered on one address (a host's flows)."""
+        self.show_table("flows")
+        self.filters["flows"].setText(address)
+        self._apply_filter()
 
     def open_object(self, file_id: int) -> None:
         """A carried object: in the Files tab when the window offers it, else in a content viewer of its own."""

@@ -145,16 +145,19 @@ class RecordDetails(QWidget):
     """The details pane: the record's text, and Follow conversation / Open body buttons."""
 
     def __init__(self, table: Table, open_object: Callable[[int], None],
-                 follow: Callable[[int, int], None]) -> None:
+                 follow: Callable[[int, int], None], show_flows: Callable[[str], None]) -> None:
         super().__init__()
         self.table = table
-        self.open_object, self.follow = open_object, follow
+        self.open_object, self.follow, self.show_flows = open_object, follow, show_flows
         self.row: dict[str, Any] | None = None
         self.objects: list[dict[str, Any]] = []
         self.browser = named(QTextBrowser(), f"{table.name}Details")
         self.browser.setOpenLinks(False)
         self.follow_button = named(QPushButton("Follow conversation"), f"{table.name}FollowConversation")
         self.follow_button.setToolTip("This flow's DNS lookups, HTTP, TLS, mail, FTP and files together")
+        if table.name == "hosts":  # a host has many flows: the Flows tab lists them
+            self.follow_button.setText("Show its flows")
+            self.follow_button.setToolTip("The Flows tab, filtered on this address")
         title, tip = OPEN_TITLES.get(table.name, ("Open body", ""))
         self.body_button = named(QPushButton(title), f"{table.name}OpenBody")
         self.body_button.setToolTip(tip)
@@ -185,7 +188,7 @@ class RecordDetails(QWidget):
                 for found in nv.carried_objects(conn, self.row["evidence_id"], self.row["flow_id"], self.row[column]):
                     self.objects.append({**found, "direction": direction})
             self.browser.setHtml(record_html(self.table, self.row, self.objects, revealed))
-        self.follow_button.setEnabled(self.row is not None and self.flow() is not None)
+        self.follow_button.setEnabled(self.row is not None and (self.flow() is not None or self.table.name == "hosts"))
         self.body_button.setEnabled(bool(self.objects))
 
     def flow(self) -> tuple[int, int] | None:
@@ -198,6 +201,8 @@ class RecordDetails(QWidget):
         key = self.flow()
         if key is not None:
             self.follow(*key)
+        elif self.row is not None and self.table.name == "hosts":
+            self.show_flows(self.row["address"])
 
     def _open_body(self) -> None:
         if self.objects:

@@ -363,3 +363,19 @@ def test_an_ftp_retrieval_opens_the_file_it_carried(qtbot, main_window, capture_
     dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
     assert dialog is not None and dialog.viewer.row["sha256"] == digest
     dialog.close()
+
+
+def test_a_hosts_flows_are_a_click_away(qtbot, main_window, capture_case, corpus_dir):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "hosts")
+    type_filter(qtbot, network, "hosts", "192.150.187.43")
+    assert network.models["hosts"].rowCount() == 1
+    double_click(network.views["hosts"], 0)
+    assert network.tabs.currentIndex() == [t.name for t in TABLES].index("flows")
+    qtbot.waitUntil(lambda: "flows" not in network._readers and bool(network.models["flows"].filter_text),
+                    timeout=10_000)
+    streams = set(tshark(corpus_dir / "pcap" / "http_get.pcap", "-Y", "ip.addr == 192.150.187.43", "-T", "fields",
+                         "-e", "tcp.stream"))
+    assert streams and network.models["flows"].rowCount() == len(streams)
+    assert network.filters["flows"].text() == "192.150.187.43"
