@@ -379,3 +379,18 @@ def test_a_hosts_flows_are_a_click_away(qtbot, main_window, capture_case, corpus
                          "-e", "tcp.stream"))
     assert streams and network.models["flows"].rowCount() == len(streams)
     assert network.filters["flows"].text() == "192.150.187.43"
+
+
+def test_a_case_scanned_before_schema_18_shows_what_it_kept(capture_case):
+    """Headers and issuers were not kept before schema 18: the pane says so and shows the subjects and fingerprints."""
+    from cybertriage.gui.network_details import chain_html, http_html
+    from tests.gui.test_details import shown, tables
+
+    [(subjects, fingerprints)] = _sqlite(capture_case, "SELECT cert_chain_subjects, cert_chain_sha256 FROM tls "
+                                                       "WHERE cert_chain_sha256 != '[]' ORDER BY id LIMIT 1")
+    old = {"cert_chain_subjects": subjects, "cert_chain_sha256": fingerprints}
+    [chain] = [t for t in tables(shown(chain_html(old))) if t[0][:2] == ["#", "Subject"]]
+    assert [row[1] for row in chain[1:]] == json.loads(subjects)
+    assert [row[5] for row in chain[1:]] == json.loads(fingerprints)
+    assert all(row[2] == row[3] == row[4] == "" for row in chain[1:])
+    assert "none recorded" in shown(http_html({"method": "GET", "uri": "/", "status": 200})).toPlainText()
