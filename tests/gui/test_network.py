@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtTest import QTest
 
 from cybertriage.case import browse
@@ -394,3 +394,22 @@ def test_a_case_scanned_before_schema_18_shows_what_it_kept(capture_case):
     assert [row[5] for row in chain[1:]] == json.loads(fingerprints)
     assert all(row[2] == row[3] == row[4] == "" for row in chain[1:])
     assert "none recorded" in shown(http_html({"method": "GET", "uri": "/", "status": 200})).toPlainText()
+
+
+def test_a_filtered_tab_sorts_by_a_clicked_header(qtbot, main_window, capture_case):
+    open_capture_case(qtbot, main_window, capture_case)
+    network = main_window.network
+    show_tab(network, "http")
+    type_filter(qtbot, network, "http", "208.80.152.3")
+    model, view = network.models["http"], network.views["http"]
+    column = model.names.index("uri")
+    header = view.horizontalHeader()
+    where = QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) // 2, header.height() // 2)
+    expected = [row[0] for row in _sqlite(capture_case, "SELECT uri FROM http WHERE src = '208.80.152.3' OR "
+                                                        "dst = '208.80.152.3' ORDER BY uri, id")]
+    assert len(expected) > 1
+    for order in (expected, expected[::-1]):  # a first click sorts ascending, a second descending
+        QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=where)
+        qtbot.waitUntil(lambda: "http" not in network._readers, timeout=10_000)
+        qtbot.waitUntil(lambda order=order: [model.data(model.index(r, column)) for r in range(model.rowCount())]
+                        == order, timeout=10_000)
