@@ -513,9 +513,9 @@ class FolderFilesModel(QAbstractTableModel):
         if answer.complete:
             self._worker = None
             self.complete = True
-        self.ids = answer.ids
-        if answer.rows and not self.rows:
+        if answer.rows and not self.rows:  # appended before the order is taken: the view must not fetch them again
             self._append([answer.rows[i] for i in answer.ids if i in answer.rows])
+        self.ids = answer.ids
         self.answered.emit()
 
     def _failed(self, worker: FunctionWorker, error: Exception) -> None:
@@ -573,9 +573,10 @@ class FolderFilesModel(QAbstractTableModel):
         """The next page of a query's rows, read on the pool (one page at a time)."""
         if self._page_worker is not None or self.case_dir is None:
             return
-        wanted = self.ids[len(self.rows) : len(self.rows) + self.FETCH]
+        start = len(self.rows)
+        wanted = self.ids[start : start + self.FETCH]
         worker = FunctionWorker(read_rows, self.case_dir, wanted)
-        worker.signals.finished.connect(lambda rows: self._page_read(worker, wanted, rows))
+        worker.signals.finished.connect(lambda rows: self._page_read(worker, start, wanted, rows))
         worker.signals.errored.connect(lambda error: self._page_failed(worker, error))
         self._page_worker = worker
         worker.start()
@@ -586,10 +587,12 @@ class FolderFilesModel(QAbstractTableModel):
             self.error = error
             self.answered.emit()
 
-    def _page_read(self, worker: FunctionWorker, wanted: list[int], rows: dict[int, dict[str, Any]]) -> None:
+    def _page_read(self, worker: FunctionWorker, start: int, wanted: list[int], rows: dict[int, dict[str, Any]]) -> None:
         if worker is not self._page_worker:
             return
         self._page_worker = None
+        if start != len(self.rows):  # rows came another way meanwhile: the view asks again for what it lacks
+            return
         self._append([rows[i] for i in wanted if i in rows])  # a file gone meanwhile (evidence processed again) is left out
         if len(self.rows) < len(self.ids) and not rows:
             self.ids = self.ids[: len(self.rows)]
