@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import Cancelled, UsageError
 from . import columns
 from .columns import tags_of
+from .files_query import FileQuery, cancellable, file_ids
 from .host_profile import HostProfile, host_profiles
 from .store import CASE_DB
 
@@ -450,6 +452,59 @@ def artifact_ids(conn: sqlite3.Connection, kind: str | None, text: str, column: 
     sql = (f"SELECT id FROM artifacts {'WHERE ' + ' AND '.join(where) if where else ''} "
            f"ORDER BY [{column}] {direction}, id {direction}")
     return [row[0] for row in conn.execute(sql, parameters)]
+
+
+# -- the Files tab: a sorted folder or the files a filter finds (case/files_query.py), a page at a time --------
+
+
+def files_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The rows of these files as the table shows them (with their tags), by id."""
+    out: dict[int, dict[str, Any]] = {}
+    for at in range(0, len(ids), 500):
+        chunk = ids[at : at + 500]
+        for row in conn.execute(
+                f"SELECT {FILE_COLUMNS}, {tags_of('file', 'files.id')} AS tags, {notes_of('file', 'files.id')} AS tag_notes "
+                f"FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            out[row["id"]] = dict(row)
+    return out
+
+
+@dataclass
+class FileAnswer:
+    """A query's first page of rows, then (complete) every id it selects in order."""
+
+    query: FileQuery
+    ids: list[int]
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    complete: bool = False
+
+
+
+def read_files(case_dir: Path, query: FileQuery, *, first: Callable[[FileAnswer], None] | None = None,
+               page: int = 200, cancel: threading.Event | None = None) -> FileAnswer:
+    """For a worker thread: the first `page` rows handed to `first`, then every id of the query in order."""
+    conn = connect(case_dir)
+    try:
+        with cancellable(conn, cancel):
+            if first is not None:
+                head = file_ids(conn, query, page)
+                first(FileAnswer(query, head, files_by_id(conn, head), complete=len(head) < page))
+                if len(head) < page:
+                    return FileAnswer(query, head, complete=True)
+            if cancel is not None and cancel.is_set():  # replaced before the whole order was asked for
+                raise Cancelled("file listing replaced by another")
+            return FileAnswer(query, file_ids(conn, query), complete=True)
+    finally:
+        conn.close()
+
+
+def read_rows(case_dir: Path, ids: list[int], *, cancel: threading.Event | None = None) -> dict[int, dict[str, Any]]:
+    """For a worker thread: the rows of these files, by id."""
+    conn = connect(case_dir)
+    try:
+        return files_by_id(conn, ids)
+    finally:
+        conn.close()
 
 
 # -- pictures: the gallery and the GPS list --------------------------------------------------------------------

@@ -3,8 +3,8 @@
 The files table keeps no parent link for filesystem entries, so a file's folder is an expression over its path,
 and schema 19 indexes it together with the size: a folder of 100,000 files comes sorted by size from the index.
 A name glob ending in a plain extension (`*.ps1`) reads the index on the name's last suffix; sizes, deleted files
-and sha256 prefixes have indexes of their own. The GUI reads the ordered ids of a question once (off its thread)
-and its rows a page at a time. Nothing here imports Qt.
+and sha256 prefixes have indexes of their own. The application reads the ordered ids of a question once, off its
+thread, and its rows a page at a time (case/browse.py: read_files, read_rows). Nothing here imports Qt.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from ..errors import Cancelled, UsageError
-from .browse import FILE_COLUMNS, connect, notes_of
 from .columns import tags_of
 
 # The folder holding a path, with its trailing '/': "/Windows/System32/" for "/Windows/System32/cmd.exe", "/" for
@@ -229,30 +227,8 @@ def file_ids(conn: sqlite3.Connection, query: FileQuery, limit: int = -1) -> lis
                                            [*params, limit])]
 
 
-def files_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The rows of these files as the table shows them (with their tags), by id."""
-    out: dict[int, dict[str, Any]] = {}
-    for at in range(0, len(ids), 500):
-        chunk = ids[at : at + 500]
-        for row in conn.execute(
-                f"SELECT {FILE_COLUMNS}, {tags_of('file', 'files.id')} AS tags, {notes_of('file', 'files.id')} AS tag_notes "
-                f"FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            out[row["id"]] = dict(row)
-    return out
-
-
-@dataclass
-class FileAnswer:
-    """A query's first page of rows, then (complete) every id it selects in order."""
-
-    query: FileQuery
-    ids: list[int]
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
-    complete: bool = False
-
-
 @contextmanager
-def _cancellable(conn: sqlite3.Connection, cancel: threading.Event | None) -> Iterator[None]:
+def cancellable(conn: sqlite3.Connection, cancel: threading.Event | None) -> Iterator[None]:
     """Interrupt the statement running when `cancel` is set (the examiner asked for something else)."""
     if cancel is not None:
         if cancel.is_set():
@@ -266,30 +242,3 @@ def _cancellable(conn: sqlite3.Connection, cancel: threading.Event | None) -> It
         raise error
     finally:
         conn.set_progress_handler(None, 0)
-
-
-def read_files(case_dir: Path, query: FileQuery, *, first: Callable[[FileAnswer], None] | None = None,
-               page: int = 200, cancel: threading.Event | None = None) -> FileAnswer:
-    """For a worker thread: the first `page` rows handed to `first`, then every id of the query in order."""
-    conn = connect(case_dir)
-    try:
-        with _cancellable(conn, cancel):
-            if first is not None:
-                head = file_ids(conn, query, page)
-                first(FileAnswer(query, head, files_by_id(conn, head), complete=len(head) < page))
-                if len(head) < page:
-                    return FileAnswer(query, head, complete=True)
-            if cancel is not None and cancel.is_set():  # replaced before the whole order was asked for
-                raise Cancelled("file listing replaced by another")
-            return FileAnswer(query, file_ids(conn, query), complete=True)
-    finally:
-        conn.close()
-
-
-def read_rows(case_dir: Path, ids: list[int], *, cancel: threading.Event | None = None) -> dict[int, dict[str, Any]]:
-    """For a worker thread: the rows of these files, by id."""
-    conn = connect(case_dir)
-    try:
-        return files_by_id(conn, ids)
-    finally:
-        conn.close()

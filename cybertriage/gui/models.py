@@ -20,9 +20,14 @@ from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
 from ..case import browse, columns
-from ..case.browse import FindingFilter  # noqa: F401  (re-exported for the views and tests)
+from ..case.browse import (
+    FileAnswer,
+    FindingFilter,  # noqa: F401  (re-exported for the views and tests)
+    read_files,
+    read_rows,
+)
 from ..case.columns import Kind
-from ..case.files_query import FileAnswer, FileQuery, read_files, read_rows
+from ..case.files_query import FileQuery
 from ..formatting import human_size
 from ..text_safety import visible
 from .formatting import SEVERITY_COLORS

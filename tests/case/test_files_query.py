@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 
 from cybertriage.case import browse, open_case
+from cybertriage.case.browse import files_by_id, read_files
 from cybertriage.case.files_query import (
     FileFilter,
     FileQuery,
-    _cancellable,
+    cancellable,
     file_ids,
-    files_by_id,
     glob_suffix,
     hash_columns,
     parse_size,
     parse_time,
-    read_files,
 )
 from cybertriage.errors import Cancelled, UsageError
 
@@ -195,7 +194,7 @@ def test_a_long_statement_is_interrupted_when_cancelled(case):
     timer = threading.Timer(0.2, cancel.set)
     timer.start()
     try:
-        with pytest.raises(Cancelled), _cancellable(conn, cancel):  # a statement that would run for minutes
+        with pytest.raises(Cancelled), cancellable(conn, cancel):  # a statement that would run for minutes
             conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n").fetchone()
     finally:
         timer.cancel()
