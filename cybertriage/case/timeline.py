@@ -93,7 +93,8 @@ def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence
     wanted = [kind for kind in KINDS if kinds is None or kind in kinds]
     known = hide_known_good and "known" in {row[1] for row in db.execute("PRAGMA table_info(files)")}
     chosen = None if evidence is None else [int(number) for number in evidence]
-    among = "" if chosen is None else f" AND evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
+    # unary +: the time index drives every read, never an evidence_id index that would take all of an item's rows
+    among = "" if chosen is None else f" AND +evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
     words = match or None
     sources = []
     for source in SOURCES:
@@ -107,7 +108,7 @@ def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence
                 sources.append((source, "".join(f" AND {term}" for term in terms) + among))
     findings = None
     if "finding" in wanted and "findings" in present:
-        findings = (" AND coalesce(f.known, '') != 'good'" if known else "") + among.replace("evidence_id", "g.evidence_id")
+        findings = (" AND coalesce(f.known, '') != 'good'" if known else "") + among.replace("+evidence_id", "+g.evidence_id")
         if words is not None:
             findings += f" AND g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH {_literal(words)})"
     return _Scope(sources, findings, wanted, chosen, not known and words is None, words is not None)
@@ -173,11 +174,39 @@ def _findings(db: Database, extra: str, low: str, high: str, index: int) -> Iter
 
 
 def _merged(db: Database, low: str, high: str, scope: _Scope) -> Iterator[tuple]:
-    streams = [_stream(db, source, _from(source, scope), extra, low, high, i)
-               for i, (source, extra) in enumerate(scope.sources)]
-    if scope.findings is not None:
-        streams.append(_findings(db, scope.findings, low, high, len(streams)))
+    spans = _spans(db, scope)
+    streams = []
+    for i, (source, extra) in enumerate(scope.sources):
+        first, last = _within(spans, source.kind, low, high)
+        if first < last:
+            streams.append(_stream(db, source, _from(source, scope), extra, first, last, i))
+    first, last = _within(spans, "finding", low, high)
+    if scope.findings is not None and first < last:
+        streams.append(_findings(db, scope.findings, first, last, len(scope.sources)))
     return heapq.merge(*streams, key=lambda entry: entry[:4])
+
+
+def _spans(db: Database, scope: _Scope) -> dict[str, tuple[str, str]] | None:
+    """Per kind, the keys from the first hour to the end of the last that hold events of the chosen evidence
+    items, by the hourly counts: where reading them need look (a time index holds every item's events, and
+    walking it for an item with none there would walk it all). None when no item is chosen, or when rows
+    are not all counted yet."""
+    if scope.evidence is None or scope.text or not counted.present(db):
+        return None
+    tables = {source.table for source, _ in scope.sources} | ({"findings"} if scope.findings is not None else set())
+    if any(counted.pending_mark(db, table) < counted.highest(db, table) for table in tables):
+        return None
+    return {kind: (first + HOUR_REST, _next_hour(last) + HOUR_REST)
+            for kind, (first, last) in counted.hour_span(db, scope.kinds, scope.evidence).items()}
+
+
+def _within(spans: dict[str, tuple[str, str]] | None, kind: str, low: str, high: str) -> tuple[str, str]:
+    """[low, high) cut to where the kind's events of the chosen evidence items lie (empty: none there)."""
+    if spans is None:
+        return low, high
+    if kind not in spans:
+        return high, high
+    return max(low, spans[kind][0]), min(high, spans[kind][1])
 
 
 def _event(entry: tuple) -> TimelineEvent:
@@ -418,23 +447,23 @@ def time_range(db: Database, kinds: Kinds = None, hide_known_good: bool = False,
     entries of each time index (for one evidence item, looked for where the hourly counts say its events
     are), and of the rows not counted yet; with `match`, the first and last of the rows matching it."""
     scope = _scope(db, kinds, hide_known_good, evidence, match)
-    spans = counted.hour_span(db, scope.kinds, scope.evidence) if scope.counted else {}
+    spans = _spans(db, scope)
     marks: dict[str, int] = {}
     keys: list[str] = []
     for source, extra in scope.sources:
         if scope.text:
             keys += _first_last(db, source, extra, -1)
             continue
-        low, high = LOWEST, HIGHEST
-        if scope.evidence is not None and source.kind in spans:
-            low, high = spans[source.kind][0] + HOUR_REST, spans[source.kind][1] + "~"
-        if scope.evidence is None or source.kind in spans or not scope.counted:
-            for direction in ("", " DESC"):
-                row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
-                                     {extra} ORDER BY {source.key}{direction} LIMIT 1""", [low, high]).fetchone()
-                keys += [row[0]] if row else []
-        keys += _first_last(db, source, extra, marks.setdefault(source.table, counted.pending_mark(db, source.table)))
-    if scope.findings is not None:
+        low, high = _within(spans, source.kind, LOWEST, HIGHEST)
+        if low >= high:
+            continue
+        for direction in ("", " DESC"):
+            row = db.execute(f"""SELECT {source.key} FROM [{source.table}] WHERE {source.key} >= ? AND {source.key} < ?
+                                 {extra} ORDER BY {source.key}{direction} LIMIT 1""", [low, high]).fetchone()
+            keys += [row[0]] if row else []
+        if spans is None:  # rows may not all be counted: those above the marks too
+            keys += _first_last(db, source, extra, marks.setdefault(source.table, counted.pending_mark(db, source.table)))
+    if scope.findings is not None and (spans is None or "finding" in spans):
         keys += _findings_range(db, scope.findings, True)
     return (iso(min(keys)), iso(max(keys))) if keys else None
 

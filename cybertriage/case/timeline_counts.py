@@ -20,6 +20,7 @@ readers add those still pending to what they read (see `pending_mark`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 from typing import Any
@@ -53,7 +54,8 @@ def pending_mark(db: Any, table: str) -> int:
     return row[0] or 0
 
 
-def _highest(db: Any, table: str) -> int:
+def highest(db: Any, table: str) -> int:
+    """The highest row id of `table` (0 when empty)."""
     return db.execute(f"SELECT max(id) FROM [{table}]").fetchone()[0] or 0
 
 
@@ -64,18 +66,19 @@ def count_new_events(db: Any) -> int:
         return 0
     tables = timeline_sources.tables(db)
     added = 0
-    by_table = itertools.groupby(timeline_sources.SOURCES, key=lambda source: source.table)
-    for table, sources in by_table:
-        if table not in tables:
-            continue
-        mark = pending_mark(db, table)
-        if _highest(db, table) <= mark:
-            continue
-        for source in sources:
-            added += _count_source(db, source, mark)
-        _mark(db, table, mark)
-    if "findings" in tables:
-        added += _count_findings(db)
+    # one transaction (a savepoint of the caller's): a table's counts never stand without its mark
+    with db.atomic() if hasattr(db, "atomic") else contextlib.nullcontext():
+        for table, sources in itertools.groupby(timeline_sources.SOURCES, key=lambda source: source.table):
+            if table not in tables:
+                continue
+            mark = pending_mark(db, table)
+            if highest(db, table) <= mark:
+                continue
+            for source in sources:
+                added += _count_source(db, source, mark)
+            _mark(db, table, mark)
+        if "findings" in tables:
+            added += _count_findings(db)
     return added
 
 
@@ -104,7 +107,7 @@ def _mark(db: Any, table: str, mark: int) -> None:
 
 def _count_findings(db: Any) -> int:
     mark = pending_mark(db, "findings")
-    if _highest(db, "findings") <= mark:
+    if highest(db, "findings") <= mark:
         return 0
     key = timeline_sources.key_sql(timeline_sources.FINDING_TIME)
     db.execute(f"""INSERT OR REPLACE INTO [{FINDING_TIMES}] (id, evidence_id, key)
