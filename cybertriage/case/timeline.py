@@ -283,44 +283,51 @@ def _index_count(db: Database, scope: _Scope, low: str, high: str) -> int:
 
 def _hours(db: Database, scope: _Scope, first: str, last: str) -> list[tuple[str, int]]:
     """Events per hour from hour `first` to before `last`, in hour order: those counted, and those of
-    rows not counted yet (the rows above each table's mark: none once the scan has ended)."""
+    rows not counted yet."""
     totals = dict(counted.hours(db, first, last, scope.kinds, scope.evidence))
-    marks: dict[str, int] = {}
-    for source, extra in scope.sources:
-        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
-        rows = db.execute(f"""SELECT substr({source.key}, 1, 13) AS hour, count(*) FROM [{source.table}] NOT INDEXED
-                              WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra} AND hour >= ? AND hour < ?
-                              GROUP BY hour""", [mark, LOWEST, HIGHEST, first, last])
-        for hour, number in rows:
-            totals[hour] = totals.get(hour, 0) + number
-    if scope.findings is not None:
-        key = key_sql(FINDING_TIME)
-        rows = db.execute(f"""SELECT substr({key}, 1, 13) AS hour, count(*) {FINDINGS_FROM}
-                              WHERE g.id > ? AND {key} >= ? AND {key} < ?{scope.findings} AND hour >= ? AND hour < ?
-                              GROUP BY hour""", [counted.pending_mark(db, "findings"), LOWEST, HIGHEST, first, last])
-        for hour, number in rows:
-            totals[hour] = totals.get(hour, 0) + number
+    for hour, number in _pending_hours(db, scope, first, last):
+        totals[hour] = totals.get(hour, 0) + number
     return sorted(totals.items())
 
 
+def _pending_hours(db: Database, scope: _Scope, first: str, last: str) -> list[tuple[str, int]]:
+    """Events per hour of the rows not counted yet (those above each table's mark: none once a scan has
+    ended), in no order."""
+    marks: dict[str, int] = {}
+    found: list[tuple[str, int]] = []
+    for source, extra in scope.sources:
+        mark = marks.setdefault(source.table, counted.pending_mark(db, source.table))
+        found += db.execute(f"""SELECT substr({source.key}, 1, 13) AS hour, count(*) FROM [{source.table}] NOT INDEXED
+                                WHERE id > ? AND {source.key} >= ? AND {source.key} < ?{extra} AND hour >= ? AND hour < ?
+                                GROUP BY hour""", [mark, LOWEST, HIGHEST, first, last]).fetchall()
+    if scope.findings is not None:
+        key = key_sql(FINDING_TIME)
+        found += db.execute(f"""SELECT substr({key}, 1, 13) AS hour, count(*) {FINDINGS_FROM}
+                                WHERE g.id > ? AND {key} >= ? AND {key} < ?{scope.findings} AND hour >= ? AND hour < ?
+                                GROUP BY hour""", [counted.pending_mark(db, "findings"), LOWEST, HIGHEST, first, last]).fetchall()
+    return found
+
+
 def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
-    """Events in each [edges[i], edges[i+1]) range: whole hours from the hourly counts (one read for all
-    ranges), the stretches of an hour at their ends on the indexes."""
-    splits = [_split(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    """Events in each [edges[i], edges[i+1]) range: whole hours summed by SQLite from the hourly counts (a
+    few rows come back, not one per hour: thousands of short-lived rows in a worker thread bring the
+    garbage collector, which holds up the window), the stretches of an hour at their ends on the indexes."""
     if scope.text:
         return _keyed_counts(db, scope, edges)
     if not scope.counted:
         return [_index_count(db, scope, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    splits = [_split(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    totals = counted.sums(db, [span for _, span in splits], scope.kinds, scope.evidence)
     spans = [span for _, span in splits if span]
-    hours = _hours(db, scope, min(s[0] for s in spans), max(s[1] for s in spans)) if spans else []
-    names = [hour for hour, _ in hours]
-    running = [0, *itertools.accumulate(number for _, number in hours)]
-    totals = []
-    for pieces, span in splits:
-        total = sum(_index_count(db, scope, low, high) for low, high in pieces)
-        if span:
-            total += running[bisect.bisect_left(names, span[1])] - running[bisect.bisect_left(names, span[0])]
-        totals.append(total)
+    if spans:
+        pending = sorted(_pending_hours(db, scope, spans[0][0], spans[-1][1]))
+        names = [hour for hour, _ in pending]
+        running = [0, *itertools.accumulate(number for _, number in pending)]
+        for i, (_, span) in enumerate(splits):
+            if span:
+                totals[i] += running[bisect.bisect_left(names, span[1])] - running[bisect.bisect_left(names, span[0])]
+    for i, (pieces, _) in enumerate(splits):
+        totals[i] += sum(_index_count(db, scope, low, high) for low, high in pieces)
     return totals
 
 

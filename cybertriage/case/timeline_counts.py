@@ -134,6 +134,25 @@ def hours(db: Any, first: str, last: str, kinds: list[str], evidence: list[int] 
     return [(hour, events) for hour, events in rows if events]
 
 
+def sums(db: Any, spans: list[tuple[str, str] | None], kinds: list[str], evidence: list[int] | None) -> list[int]:
+    """For each span of hours [first, last) (None: none), the counted events of these kinds and evidence items
+    in it, summed by SQLite: one row back per span."""
+    totals = [0] * len(spans)
+    chosen = [(i, span) for i, span in enumerate(spans) if span]
+    if not kinds or not chosen or not present(db):
+        return totals
+    terms, params = _filter(kinds, evidence, "c.")
+    values = ", ".join("(?, ?, ?)" for _ in chosen)
+    rows = db.execute(f"""WITH spans (i, first, last) AS (VALUES {values})
+                          SELECT spans.i, sum(c.events) FROM spans JOIN [{COUNTS}] c ON c.hour >= spans.first
+                          AND c.hour < spans.last{terms}
+                          GROUP BY spans.i""",
+                      [value for i, (first, last) in chosen for value in (i, first, last)] + params)
+    for i, events in rows:
+        totals[i] = events or 0
+    return totals
+
+
 def kinds_present(db: Any, evidence: list[int] | None = None) -> set[str]:
     """The kinds of event the counts hold (for these evidence items)."""
     if not present(db):
@@ -151,12 +170,13 @@ def hour_span(db: Any, kinds: list[str], evidence: list[int] | None) -> dict[str
         f"SELECT kind, min(hour), max(hour) FROM [{COUNTS}] WHERE events > 0{terms} GROUP BY kind", params)}
 
 
-def _filter(kinds: list[str] | None, evidence: list[int] | None) -> tuple[str, list[Any]]:
+def _filter(kinds: list[str] | None, evidence: list[int] | None, table: str = "") -> tuple[str, list[Any]]:
+    """SQL terms (and their parameters) keeping these kinds and evidence items (None: all) of `table` ("c.")."""
     terms, params = "", list[Any]()
     if kinds is not None:
-        terms += f" AND kind IN ({', '.join('?' * len(kinds))})"
+        terms += f" AND {table}kind IN ({', '.join('?' * len(kinds))})"
         params += list(kinds)
     if evidence is not None:
-        terms += f" AND evidence_id IN ({', '.join('?' * len(evidence)) or 'NULL'})"
+        terms += f" AND {table}evidence_id IN ({', '.join('?' * len(evidence)) or 'NULL'})"
         params += list(evidence)
     return terms, params
