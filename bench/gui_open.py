@@ -275,23 +275,30 @@ def _findings_figures(window, wait_for, refreshed: list) -> dict:
 
     window.tabs.setCurrentWidget(window.findings.view.parentWidget().parentWidget())
     names = [column.name for column in FINDING_COLUMNS]
-    sorts = {}
+    model = window.findings.model
+    sorts, settled = {}, {}
     for name in ("score", "rule", "title"):
         seen = len(refreshed)
         started = time.perf_counter()
         _click_header(window.findings.view, names.index(name))
-        wait_for(lambda: window.findings.model.query.sort == name and len(refreshed) > seen)  # noqa: B023
+        # the first rows in the new order, painted; then the whole order (the snapshot) before the next click
+        wait_for(lambda: model.query.sort == name and model.shown_query == model.query and model.rowCount() > 0)  # noqa: B023
         window.findings.view.viewport().repaint()
         sorts[name] = time.perf_counter() - started
+        wait_for(lambda: len(refreshed) > seen)  # noqa: B023
+        settled[name] = time.perf_counter() - started
     seen = len(refreshed)
     search = window.findings.search
     search.setFocus()
     QTest.keyClicks(search, "mimikatz")
     started = time.perf_counter()  # from the last key, the pause before the search runs included
-    wait_for(lambda: window.findings.model.query.filter.text == "mimikatz" and len(refreshed) > seen)
+    wait_for(lambda: model.query.filter.text == "mimikatz" and model.shown_query == model.query and model.rowCount() > 0)
     window.findings.view.viewport().repaint()
-    return {"findings_sort_s": max(sorts.values()), "findings_sorts": sorts,
-            "findings_search_s": time.perf_counter() - started, "findings_found": window.findings.model.rowCount()}
+    searched = time.perf_counter() - started
+    wait_for(lambda: len(refreshed) > seen)
+    return {"findings_sort_s": max(sorts.values()), "findings_sorts": sorts, "findings_sorts_whole": settled,
+            "findings_search_s": searched, "findings_search_whole_s": time.perf_counter() - started,
+            "findings_found": model.rowCount()}
 
 
 def _files_figures(window, wait_for) -> dict:
@@ -416,8 +423,10 @@ def main() -> None:
           f"  ({runs[0]['files_rows']:,} rows of the root folder)")
     print(f"  open case → whole snapshot      {median['snapshot'] * 1000:7.0f} ms wall, {median['snapshot_cpu'] * 1000:5.0f} ms CPU"
           f"  ({runs[0]['findings_rows']:,} findings listed, dashboard counts)")
-    print(f"  findings sorted (worst of 3)    {median['findings_sort_s'] * 1000:7.0f} ms  {runs[0]['findings_sorts']}")
-    print(f"  findings searched               {median['findings_search_s'] * 1000:7.0f} ms  ({runs[0]['findings_found']:,} found)")
+    print(f"  findings sorted (worst of 3)    {median['findings_sort_s'] * 1000:7.0f} ms  first rows {runs[0]['findings_sorts']}"
+          f", whole order {runs[0]['findings_sorts_whole']}")
+    print(f"  findings searched               {median['findings_search_s'] * 1000:7.0f} ms  ({runs[0]['findings_found']:,} found; "
+          f"whole snapshot {runs[0]['findings_search_whole_s']:.2f} s)")
     print(f"  files: folder sorted by size    {median['files_sort_s'] * 1000:7.0f} ms  ({runs[0]['files_sorted']:,} files)")
     print(f"  files: *.ps1 over the case      {median['files_filter_s'] * 1000:7.0f} ms  ({runs[0]['files_matched']:,} matches)")
     print(f"  timeline opened                 {median['timeline_open_s'] * 1000:7.0f} ms")

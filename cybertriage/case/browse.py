@@ -200,7 +200,9 @@ def first_findings(conn: sqlite3.Connection, query: FindingQuery, limit: int) ->
     page is full: the score of every finding's file is looked up only for the severities shown.
     """
     ids: list[int] = []
-    if query.sort != "severity":
+    if query.sort == "score" and query.descending:
+        ids = _top_scored_findings(conn, query, limit)
+    elif query.sort != "severity":
         ids = finding_ids(conn, query, limit)
     else:
         low, high = query.filter.min_rank, query.filter.max_rank
@@ -213,6 +215,34 @@ def first_findings(conn: sqlite3.Connection, query: FindingQuery, limit: int) ->
     matching = conn.execute(f"SELECT count(*) FROM findings g WHERE {where}", params).fetchone()[0]
     total = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
     return FirstFindings(query, ids, matching, total)
+
+
+def _top_scored_findings(conn: sqlite3.Connection, query: FindingQuery, limit: int) -> list[int]:
+    """The head of the findings in descending score order, read from the files' score index down: a finding with
+    no file has no score and comes after them all, so when files give `limit` findings they are the head (0.13 s
+    instead of 1 s on 100,000 findings over 1,000,000 files, where joining every finding to its file is the cost)."""
+    where, params = query.filter.where()
+    ids = [row[0] for row in conn.execute(
+        f"SELECT g.id FROM files f CROSS JOIN findings g ON g.object_kind = 'file' AND g.object_id = f.id WHERE {where} "
+        "ORDER BY f.score DESC, g.severity_rank DESC, g.id LIMIT ?", [*params, limit])]
+    return ids if len(ids) == limit else finding_ids(conn, query, limit)
+
+
+def first_findings_of_case(case_dir: Path, query: FindingQuery, limit: int, *,
+                           cancel: threading.Event | None = None) -> FirstFindings:
+    """`first_findings` on a connection of the calling thread's own (for a pool worker)."""
+    conn = connect(case_dir)
+    try:
+        with cancellable(conn, cancel):
+            return first_findings(conn, query, limit)
+    finally:
+        conn.close()
+
+
+def case_folder(conn: sqlite3.Connection) -> Path | None:
+    """The folder of the case this connection reads (None for a database not in a file)."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]).parent if row and row[2] else None
 
 
 def findings_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -146,6 +146,8 @@ class FindingsModel(QAbstractTableModel):
         self.query = browse.FindingQuery()
         self._ids: list[int] = browse.finding_ids(conn, self.query) if load else []
         self._pages: OrderedDict[int, dict[int, dict[str, Any]]] = OrderedDict()
+        self.shown_query: browse.FindingQuery | None = self.query if load else None  # the question the rows answer
+        self._head_worker: FunctionWorker | None = None
 
     def _page(self, number: int) -> dict[int, dict[str, Any]]:
         page = self._pages.get(number)
@@ -169,13 +171,60 @@ class FindingsModel(QAbstractTableModel):
     def _reset(self, query: browse.FindingQuery) -> None:
         if self.loader is not None:
             self.query = query
+            self._read_head(query)
             self.loader()
             return
         ids = browse.finding_ids(self.conn, query)
         self.beginResetModel()
-        self.query, self._ids = query, ids
+        self.query, self._ids, self.shown_query = query, ids, query
         self._pages.clear()
         self.endResetModel()
+
+    def _read_head(self, query: browse.FindingQuery) -> None:
+        """The first page of a new sort or filter, read on the pool beside the loader's whole order: shown at once
+        if it comes first (the whole order then follows it, its head already in place)."""
+        folder = browse.case_folder(self.conn)
+        if self._head_worker is not None:
+            self._head_worker.quit()
+            self._head_worker = None
+        if folder is None:
+            return
+        worker = FunctionWorker(browse.first_findings_of_case, folder, query, self.PAGE)
+        worker.signals.finished.connect(lambda head: self._head_read(worker, head))
+        worker.signals.errored.connect(lambda error: self._head_read(worker, None))
+        self._head_worker = worker
+        worker.start()
+
+    def _head_read(self, worker: FunctionWorker, head: browse.FirstFindings | None) -> None:
+        if worker is not self._head_worker:
+            return
+        self._head_worker = None
+        if head is None or head.query != self.query or self.shown_query == head.query:
+            return  # another question since, or its whole order came first
+        shown = self.shown_query
+        if shown is not None and shown.filter == head.query.filter and head.matching == len(self._ids):
+            # another order of the same findings: the head first, the others after it until the whole order comes,
+            # moved as a layout change so that the selection stays on its finding
+            first = set(head.ids)
+            self._move_to([*head.ids, *(i for i in self._ids if i not in first)])
+            self.shown_query = head.query
+            return
+        self.beginResetModel()
+        self._ids, self.shown_query = head.ids, head.query
+        self._pages.clear()
+        self.endResetModel()
+
+    def _move_to(self, ids: list[int]) -> None:
+        """The same findings in another order, the persistent indexes (the selection) following their findings."""
+        self.layoutAboutToBeChanged.emit()
+        old_ids = self._ids
+        self._ids = ids
+        self._pages.clear()
+        where = {finding_id: row for row, finding_id in enumerate(ids)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent, [self.index(where[old_ids[p.row()]], p.column()) for p in persistent])
+        self.layoutChanged.emit()
 
     def set_filter(self, findings_filter: browse.FindingFilter) -> None:
         self._reset(browse.FindingQuery(findings_filter, self.query.sort, self.query.descending))
@@ -201,6 +250,7 @@ class FindingsModel(QAbstractTableModel):
         """Take a fresh id list for `query` (ignored if the view has moved on to another query)."""
         if query != self.query:
             return
+        self.shown_query = query
         if ids == self._ids:
             return
         known = set(self._ids)
@@ -215,15 +265,7 @@ class FindingsModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), len(self._ids), len(self._ids) + len(added) - 1)
             self._ids = self._ids + added
             self.endInsertRows()
-        self.layoutAboutToBeChanged.emit()
-        old_ids = self._ids
-        self._ids = ids
-        self._pages.clear()
-        where = {finding_id: row for row, finding_id in enumerate(ids)}
-        persistent = self.persistentIndexList()
-        self.changePersistentIndexList(
-            persistent, [self.index(where[old_ids[p.row()]], p.column()) for p in persistent])
-        self.layoutChanged.emit()
+        self._move_to(ids)
 
     # the model interface ------------------------------------------------------------------------
 
@@ -234,8 +276,12 @@ class FindingsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(FINDING_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(FINDING_COLUMNS):
-            return FINDING_COLUMNS[section].title
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(FINDING_COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return FINDING_COLUMNS[section].title
+            if role == Qt.ItemDataRole.InitialSortOrderRole:  # severity and score: the worst first, at the first click
+                descending = FINDING_COLUMNS[section].name in ("severity", "score")
+                return Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -211,3 +211,30 @@ def test_an_older_case_gets_the_indexes_when_opened(case):
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert db.execute("PRAGMA user_version").fetchone()[0] >= 19
     assert {"files_folder_size", "files_suffix", "files_size", "files_deleted"} <= names
+
+
+def test_the_head_of_the_findings_by_score_is_read_from_the_files_score_index(case):
+    """The findings' descending score head (read from the files' score index down) is the head of their whole order,
+    ties and findings without a file included; the sorts the findings table offers are the same either way."""
+    db = open_case(case)
+    with db.conn:
+        for file_id, score in ((3, 90), (4, 90), (5, 10), (6, 0), (7, 60)):
+            db.execute("UPDATE files SET score = ? WHERE id = ?", [score, file_id])
+        findings = [("file", 3, "high", 3), ("file", 4, "low", 1), ("file", 4, "critical", 4), ("file", 5, "high", 3),
+                    ("file", 6, "info", 0), ("flow", 1, "high", 3), ("file", 7, "medium", 2), ("file", 3, "medium", 2)]
+        for number, (kind, object_id, severity, rank) in enumerate(findings, 1):
+            db.execute("INSERT INTO findings (id, evidence_id, object_kind, object_id, analyzer, rule, severity, "
+                       "severity_rank, title) VALUES (?, 1, ?, ?, 'yara', 'r', ?, ?, ?)",
+                       [number, kind, object_id, severity, rank, f"finding {number}"])
+    db.close()
+    conn = browse.connect(case)
+    try:
+        query = browse.FindingQuery(sort="score", descending=True)
+        whole = browse.finding_ids(conn, query)
+        assert whole == [3, 1, 8, 2, 7, 4, 5, 6]  # score 90 (severity, then id), 60, 10, 0, then the flow's
+        for limit in (1, 3, 7, 8, 20):
+            assert browse.first_findings(conn, query, limit).ids == whole[:limit]
+        head = browse.first_findings_of_case(case, query, 3)
+        assert head.ids == whole[:3] and head.matching == 8
+    finally:
+        conn.close()
