@@ -431,7 +431,7 @@ def _masked(rows: Any) -> Any:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .case.search import search
+    from .case.search import count_matches, describe_hits, search
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -443,7 +443,7 @@ def _search(args: argparse.Namespace) -> int:
     for hit in hits:
         print(f"{hit.kind}\t{visible(hit.evidence or '-')}\t{visible(hit.path)}")
         print(f"    {visible(' '.join(hit.snippet.split()))}")
-    print(f"{len(hits)} hit{'s' if len(hits) != 1 else ''}", file=sys.stderr)
+    print(describe_hits(len(hits), count_matches(db.conn, args.query)), file=sys.stderr)
     return EXIT_OK
 
 

@@ -13,7 +13,8 @@ import docx
 import pytest
 from reportlab.pdfgen import canvas
 
-from cybertriage.case.search import content_text, search
+from cybertriage.case import search as search_module
+from cybertriage.case.search import content_text, count_matches, describe_hits, search
 from cybertriage.case.store import open_case
 from cybertriage.case.writes import forget_evidence
 from tests.conftest import run_cli
@@ -116,3 +117,25 @@ def test_an_older_case_gets_its_paths_indexed_when_upgraded(scanned: tuple[Path,
     assert [hit.kind for hit in search(db.conn, "plan.docx")] == ["name"]
     assert search(db.conn, "Nightjar") == []  # the text of files needs a new scan
     db.close()
+
+
+def test_a_broad_search_ranks_the_first_matches_of_each_kind_and_says_so(scanned: tuple[Path, Path],
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _, case = scanned
+    query = "Nightjar OR Okonkwo"
+    counted = subprocess.run(["sqlite3", str(case / "case.db"),
+                              f"SELECT count(*) FROM content_fts WHERE content_fts MATCH '{query}'"],
+                             capture_output=True, text=True, check=True).stdout
+    connection = sqlite3.connect(case / "case.db")
+    assert count_matches(connection, query) == int(counted) == 2
+    assert "broad" not in describe_hits(2, 2)
+    monkeypatch.setattr(search_module, "RANKED", 1)
+    hits = search(connection, query)
+    first = subprocess.run(["sqlite3", str(case / "case.db"),
+                            f"SELECT rowid FROM content_fts WHERE content_fts MATCH '{query}' ORDER BY rowid LIMIT 1"],
+                           capture_output=True, text=True, check=True).stdout
+    indexed_first = connection.execute("SELECT sha256 FROM texts WHERE rowid = ?",
+                                       [int(first) & ((1 << search_module.SHIFT) - 1)]).fetchone()[0]
+    assert [hit.sha256 for hit in hits] == [indexed_first]
+    assert "a broad search" in describe_hits(len(hits), 2)
+    connection.close()

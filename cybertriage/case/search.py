@@ -22,6 +22,7 @@ SHIFT = 40  # a source's id lies in the low 40 bits of its rowid in content_fts
 SOURCES = {"text": 1, "file": 2, "artefact": 3, "http": 4, "dns": 5, "mail": 6}
 KIND_OF = {code: kind for kind, code in SOURCES.items()}
 MAX_OBJECTS_PER_TEXT = 50  # objects listed for one content that matches (the same file copied about)
+RANKED = 10_000  # matches of one kind of source ordered by relevance; past that, the first ones indexed
 
 # What each table puts in the index, as SQL over the inserted row (NEW); `table` → (source, expression).
 INDEXED = {
@@ -92,23 +93,67 @@ class SearchHit:
 def search(conn: sqlite3.Connection, query: str, limit: int = 50, marks: tuple[str, str] = ("[", "]"),
            tokens: int = 16) -> list[SearchHit]:
     """The objects matching an FTS5 query (words, "phrases", OR, NOT, prefix*), best first. A query FTS5 cannot
-    parse (an address, a path with dots) is searched as the phrase of its words."""
+    parse (an address, a path with dots) is searched as the phrase of its words.
+
+    Ranking (bm25) costs time for every row it orders, and a common word matches most of a large case: so each kind
+    of source (text, names, artefacts, HTTP, DNS, mail) ranks at most its first RANKED matches, in the order they
+    were indexed. Below that, as for any rare term, the ranking is over every match; `count_matches` says how many
+    there are, so the caller can tell the examiner when a search is too broad to have been ranked whole."""
     if not query.strip():
         raise UsageError("an empty search: give one or more words")
-    sql = (f"SELECT rowid, snippet(content_fts, 0, ?, ?, '…', {int(tokens)}), bm25(content_fts) FROM content_fts "
-           f"WHERE content_fts MATCH ? ORDER BY bm25(content_fts) LIMIT ?")
     try:
-        rows = conn.execute(sql, [*marks, query, limit]).fetchall()
+        ranked = _ranked(conn, query, limit)
     except sqlite3.OperationalError as error:
         if "fts5" not in str(error) and "syntax" not in str(error):
             raise
-        rows = conn.execute(sql, [*marks, '"' + query.replace('"', '""') + '"', limit]).fetchall()
+        query = _as_phrase(query)
+        ranked = _ranked(conn, query, limit)
     hits: list[SearchHit] = []
-    for rowid, snippet, rank in rows:
-        hits.extend(_resolve(conn, KIND_OF.get(rowid >> SHIFT, "?"), rowid & ((1 << SHIFT) - 1), snippet, rank))
+    for rank, rowid in ranked:
+        snippet = conn.execute(f"SELECT snippet(content_fts, 0, ?, ?, '…', {int(tokens)}) FROM content_fts "
+                               f"WHERE content_fts MATCH ? AND rowid = ?", [*marks, query, rowid]).fetchone()
+        hits.extend(_resolve(conn, KIND_OF.get(rowid >> SHIFT, "?"), rowid & ((1 << SHIFT) - 1),
+                             snippet[0] if snippet else "", rank))
         if len(hits) >= limit:
             break
     return hits[:limit]
+
+
+def count_matches(conn: sqlite3.Connection, query: str) -> int:
+    """How many index rows the query matches (texts, names, records): a count, cheap even for a common word."""
+    try:
+        return conn.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH ?", [query]).fetchone()[0]
+    except sqlite3.OperationalError as error:
+        if "fts5" not in str(error) and "syntax" not in str(error):
+            raise
+        return conn.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH ?",
+                            [_as_phrase(query)]).fetchone()[0]
+
+
+def describe_hits(shown: int, matches: int) -> str:
+    """What a search found, said the same way by the command line and the application."""
+    text = f"{shown:,} hit{'s' if shown != 1 else ''} shown; {matches:,} index row{'s' if matches != 1 else ''} match"
+    if matches > RANKED:
+        text += (f" (a broad search: each kind of source was ranked within its first {RANKED:,} matches; add words "
+                 "to rank all of them)")
+    return text
+
+
+def _as_phrase(query: str) -> str:
+    return '"' + query.replace('"', '""') + '"'
+
+
+def _ranked(conn: sqlite3.Connection, query: str, limit: int) -> list[tuple[float, int]]:
+    """(bm25, rowid) of the best `limit` matches, each kind of source ranked over at most its first RANKED."""
+    ranked: list[tuple[float, int]] = []
+    for code in sorted(KIND_OF):
+        low, high = code << SHIFT, (code + 1) << SHIFT
+        last = conn.execute("SELECT rowid FROM content_fts WHERE content_fts MATCH ? AND rowid >= ? AND rowid < ? "
+                            "LIMIT 1 OFFSET ?", [query, low, high, RANKED - 1]).fetchone()
+        ranked += conn.execute("SELECT bm25(content_fts), rowid FROM content_fts WHERE content_fts MATCH ? "
+                               "AND rowid >= ? AND rowid <= ? ORDER BY bm25(content_fts) LIMIT ?",
+                               [query, low, last[0] if last else high - 1, limit]).fetchall()
+    return sorted(ranked)[:limit]
 
 
 def _resolve(conn: sqlite3.Connection, kind: str, key: int, snippet: str, rank: float) -> list[SearchHit]:

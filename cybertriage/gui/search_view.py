@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case.search import search
+from ..case.search import count_matches, describe_hits, search
 from ..errors import UsageError
 from ..text_safety import visible
 from .case_window import named
@@ -122,7 +122,7 @@ class SearchView(QObject):
         self.button.setEnabled(conn is not None)
 
     def run(self) -> None:
-        """Run the query in the box and list its hits (an FTS5 query answers in milliseconds: on this thread)."""
+        """Run the query in the box and list its hits (tens of milliseconds over a million documents: on this thread)."""
         self.results.clear()
         if self.conn is None:
             return
@@ -137,9 +137,8 @@ class SearchView(QObject):
             item = QTreeWidgetItem(self.results, [hit.kind, visible(hit.path), visible(hit.evidence or ""), snippet])
             item.setToolTip(3, snippet)
             item.setData(0, ROLE, (hit.file_id, terms))
-        more = " (the best shown)" if len(hits) == HITS_SHOWN else ""
-        self.count_label.setText(f"{len(hits):,} hit{'s' if len(hits) != 1 else ''}{more}; open one to see it in the "
-                                 "Files tab with the terms highlighted")
+        self.count_label.setText(f"{describe_hits(len(hits), count_matches(self.conn, self.query.text()))}. Open a "
+                                 "hit to see it in the Files tab with the terms highlighted.")
 
     def _open(self, item: QTreeWidgetItem | None) -> None:
         data = item.data(0, ROLE) if item is not None else None
