@@ -172,7 +172,6 @@ class FindingsModel(QAbstractTableModel):
         if self.loader is not None:
             self.query = query
             self._read_head(query)
-            self.loader()
             return
         ids = browse.finding_ids(self.conn, query)
         self.beginResetModel()
@@ -181,13 +180,15 @@ class FindingsModel(QAbstractTableModel):
         self.endResetModel()
 
     def _read_head(self, query: browse.FindingQuery) -> None:
-        """The first page of a new sort or filter, read on the pool beside the loader's whole order: shown at once
-        if it comes first (the whole order then follows it, its head already in place)."""
+        """The first page of a new sort or filter, read on the pool and shown at once; then the loader reads the
+        whole order (after the head, not beside it: on two cores the first page would wait for a share of one)."""
         folder = browse.case_folder(self.conn)
         if self._head_worker is not None:
             self._head_worker.quit()
             self._head_worker = None
         if folder is None:
+            if self.loader is not None:
+                self.loader()
             return
         worker = FunctionWorker(browse.first_findings_of_case, folder, query, self.PAGE)
         worker.signals.finished.connect(lambda head: self._head_read(worker, head))
@@ -197,10 +198,12 @@ class FindingsModel(QAbstractTableModel):
 
     def _head_read(self, worker: FunctionWorker, head: browse.FirstFindings | None) -> None:
         if worker is not self._head_worker:
-            return
+            return  # another question since: its own head asks for its whole order
         self._head_worker = None
+        if self.loader is not None:
+            self.loader()
         if head is None or head.query != self.query or self.shown_query == head.query:
-            return  # another question since, or its whole order came first
+            return  # not read (the case is busy: the whole order will tell), or its whole order came first
         shown = self.shown_query
         if shown is not None and shown.filter == head.query.filter and head.matching == len(self._ids):
             # another order of the same findings: the head first, the others after it until the whole order comes,
