@@ -11,6 +11,7 @@ The text is stored once per content sha256 (ExtractedText.content_rows) and inde
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import email
@@ -27,8 +28,8 @@ from xml.etree import ElementTree
 import charset_normalizer
 import olefile
 
-from .base import Analyzer, Finding, Item
-from .results import ContentType, ExtractedText
+from .base import Analyzer, Finding, Item, Settings
+from .results import ContentType, ExtractedText, Hashes
 
 TIME_LIMIT = 30.0  # seconds of extraction per object; a document that takes longer is recorded, not waited for
 MAX_CHARS = 4_000_000  # characters of text kept per content (a few MB compressed in the case)
@@ -40,6 +41,7 @@ MAX_PARTS_TOTAL = 256 * 1024 * 1024
 MAX_RATIO = 200
 SAMPLE = 64 * 1024  # bytes charset-normalizer looks at to name a legacy code page
 ENTROPY_SAMPLE = 1024  # bytes of each sample a binary's randomness is judged on (1 KiB: text compresses well at that size)
+RECENT_CHARS = 16_000_000  # characters of recent texts kept for contents seen again (about 16-64 MB)
 LINEAR = frozenset({"strings", "text", "archive"})  # extractors whose time is bounded by the size of their input
 
 # Content that holds no text worth extracting: pictures, sound, video, and compressed streams (their members are
@@ -135,6 +137,10 @@ class TextExtraction(Analyzer):
     NAME = "text"
     time_limit = TIME_LIMIT
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.recent = _RecentTexts(RECENT_CHARS)
+
     def analyze(self, item: Item) -> Iterable[Finding]:
         obj = item.obj
         if obj.kind not in ("file", "virtual") or not item.content_read or not item.head:
@@ -147,26 +153,71 @@ class TextExtraction(Analyzer):
             item.skipped.append((self.NAME, "larger than the in-memory limit"))
             return ()
         extract, how = choose_extractor(item.data, mime, obj.name)
+        hashes = item.result(Hashes)
+        key = (hashes.sha256, how) if hashes is not None and hashes.sha256 else None
+        found = self.recent.get(key)
+        if found is None:
+            skipped = len(item.skipped)
+            found = self._extract(item, extract, how)
+            if len(item.skipped) == skipped:  # read in full and in time: the same bytes give the same text
+                self.recent.put(key, found)
+        if found[0].strip():
+            item.add(ExtractedText(*found))
+        return ()
+
+    def _extract(self, item: Item, extract: Callable[[bytes], str], how: str) -> tuple[str, str]:
+        """The text and how it was got: by the format's extractor, or the strings of a document it could not read."""
+        data = item.data or b""
         try:
-            # Strings and plain text take one linear pass over bounded input: no timer thread for them.
+            # Strings and plain text take one linear pass over bounded input: no time limit for them.
             with time_limited(self.time_limit) if how not in LINEAR else contextlib.nullcontext():
-                text = extract(item.data)
+                text = extract(data)
         except OutOfTime:
             item.skipped.append((self.NAME, f"timed out after {self.time_limit:g} s extracting {how} text"))
-            text = strings(item.data) if how != "strings" else ""
+            text = strings(data) if how != "strings" else ""
             how = "strings"
         except TooLarge as error:
             item.skipped.append((self.NAME, f"{how}: {error}"))
-            text, how = strings(item.data), "strings"
+            text, how = strings(data), "strings"
         except Exception as error:  # a damaged document: its strings are still worth searching
             item.skipped.append((self.NAME, f"unreadable {how}: {type(error).__name__}: {error}"))
-            text, how = strings(item.data), "strings"
+            text, how = strings(data), "strings"
         if len(text) > MAX_CHARS:
             item.skipped.append((self.NAME, f"text cut at {MAX_CHARS:,} characters"))
             text = text[:MAX_CHARS]
-        if text.strip():
-            item.add(ExtractedText(text, how))
-        return ()
+        return text, how
+
+
+class _RecentTexts:
+    """The texts last extracted, by (sha256, extractor), up to a number of characters: a content seen again under
+    another name (copies, a system's duplicated libraries) is not parsed again. Shared by the worker threads."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self.texts: collections.OrderedDict[tuple[str, str], tuple[str, str]] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str] | None) -> tuple[str, str] | None:
+        if key is None:
+            return None
+        with self.lock:
+            found = self.texts.get(key)
+            if found is not None:
+                self.texts.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str] | None, found: tuple[str, str]) -> None:
+        if key is None or len(found[0]) > self.max_chars // 16:
+            return
+        with self.lock:
+            if key in self.texts:
+                return
+            self.texts[key] = found
+            self.chars += len(found[0])
+            while self.chars > self.max_chars:
+                _, (text, _) = self.texts.popitem(last=False)
+                self.chars -= len(text)
 
 
 def choose_extractor(data: bytes, mime: str, name: str) -> tuple[Callable[[bytes], str], str]:

@@ -22,7 +22,7 @@ from reportlab.pdfgen import canvas
 
 from cybertriage.analyzers import text as text_module
 from cybertriage.analyzers.base import Item, Settings
-from cybertriage.analyzers.results import ContentType, ExtractedText
+from cybertriage.analyzers.results import ContentType, ExtractedText, Hashes
 from cybertriage.analyzers.text import OutOfTime, TextExtraction, time_limited
 from cybertriage.evidence.base import BytesContent, EvidenceObject
 
@@ -279,3 +279,26 @@ def test_html_nested_past_the_parsers_limit_falls_back_to_strings() -> None:
     assert found is not None and found.how == "strings"
     assert "hidden ledger entry" in found.text
     assert any(stage == "text" and reason.startswith("unreadable html") for stage, reason in item.skipped)
+
+
+def test_the_same_content_under_another_name_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = b"<html><body><p>Courier Lindqvist</p><p>drop at the harbour</p></body></html>"
+    sha256 = subprocess.run(["sha256sum"], input=page, capture_output=True, check=True).stdout.split()[0].decode()
+    parsed: list[int] = []
+    real = text_module.html_text
+    monkeypatch.setattr(text_module, "html_text", lambda data: parsed.append(1) or real(data))
+    analyzer = TextExtraction(Settings())
+    texts = []
+    for name in ("order.html", "copy of order.html", "other.html"):
+        data = page if name != "other.html" else page.replace(b"harbour", b"station")
+        item = Item(EvidenceObject(path=f"/{name}", name=name, size=len(data), content=BytesContent(data)),
+                    head=data, data=data, content_read=True)
+        item.add(ContentType("text/html"))
+        item.add(Hashes(sha256=sha256 if data == page else "0" * 64))
+        list(analyzer.analyze(item))
+        found = item.result(ExtractedText)
+        assert found is not None
+        texts.append(found.text)
+    assert texts[0] == texts[1] == "Courier Lindqvist\ndrop at the harbour"
+    assert texts[2].endswith("station")
+    assert len(parsed) == 2  # the copy's text came from the first
