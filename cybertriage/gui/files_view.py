@@ -141,7 +141,7 @@ class FilesView(QObject):
         self._evidence_count = evidence_count
         self.tree_model.reload()
         self._expand_evidence()
-        self.list_files()  # no folder chosen any more: the filter's matches are read again, or nothing is listed
+        self.list_files(again=True)  # no folder chosen any more: the filter's matches are read again, or nothing is listed
 
     def _expand_evidence(self) -> None:
         """Evidence items open on their volumes (a cheap query each); folders stay closed until asked."""
@@ -162,9 +162,9 @@ class FilesView(QObject):
         self.folder_chosen.emit()
         self.list_files()
 
-    def list_files(self) -> None:
+    def list_files(self, again: bool = False) -> None:
         """Show what the tree, the filter bar and the sort ask: the folder in path order, the folder sorted, or the
-        files matching the filter."""
+        files matching the filter (`again`: read even if the table shows that answer, the case having changed)."""
         if self.model is None or self.tree_model is None:
             return
         tagged = self.tagged_box is not None and self.tagged_box.isChecked()
@@ -177,7 +177,7 @@ class FilesView(QObject):
         if chosen == FileFilter(tagged=True) and self.sort is None:
             self._list_tagged()
         elif chosen.active:
-            self._list_query(self._scoped(chosen, node, sort, descending))
+            self._list_query(self._scoped(chosen, node, sort, descending), again)
         elif node is None or node.offset is None or node.greyed:
             self.model.show_folder(None)
             self.folder_label.setText("Choose a folder on the left." if node is None else "Choose a volume."
@@ -201,8 +201,10 @@ class FilesView(QObject):
             return replace(query, evidence_id=node.evidence_id, partition_offset=node.offset, folder=node.path, below=True)
         return replace(query, evidence_id=node.evidence_id)
 
-    def _list_query(self, query: FileQuery) -> None:
+    def _list_query(self, query: FileQuery, again: bool = False) -> None:
         assert self.model is not None
+        if query == self.model.query and self.model.error is None and not again:
+            return  # the same question (another folder chosen while the whole case is searched): its answer stays
         self.model.show_query(query)
         if query.filter.active:
             self.folder_label.setText("Searching…")
@@ -293,10 +295,9 @@ class FilesView(QObject):
             action.setCheckable(True)
             action.setChecked(column.name in shown)
             action.setEnabled(shown != [column.name])
-            action.setData(number)
             action.toggled.connect(lambda checked, n=number: self._column_toggled(n, checked))
             menu.addAction(action)
-        if position is not None and self.view.isVisible():
+        if self.view.isVisible():
             menu.popup(header.mapToGlobal(position))
         return menu
 
