@@ -33,6 +33,7 @@ from .case_window import CaseWindow, box_layout, child, named, restyle
 from .evidence_status import EvidenceStatus
 from .formatting import SEVERITY_COLORS
 from .forms import icon
+from .keyword_choice import KeywordChoice
 from .models import Column, RowsModel
 from .progress import ProgressTracker
 from .state import Folders
@@ -133,6 +134,8 @@ class EvidenceScan(QObject):
         self.carve_check.setToolTip(CARVE_TIP)
         self.carve_check.setChecked(APPLICATION_CARVES)
         child(window, QHBoxLayout, "evidenceButtons").addWidget(self.carve_check)
+        self.keyword_lists = KeywordChoice(main.settings, window)
+        child(window, QHBoxLayout, "evidenceButtons").addWidget(self.keyword_lists.button)
         # the row holds the buttons, the drop hint and the box: the hint wraps rather than widen the whole window
         child(window, QLabel, "dropHintLabel").setWordWrap(True)
         self.folders = Folders(main.settings)
@@ -230,7 +233,8 @@ class EvidenceScan(QObject):
         if self.worker is not None or not self.queued or case_dir is None or self.status.is_verifying():
             return
         self.running, self.queued = self.queued, []
-        worker = ScanWorker(case_dir, self.running, replace(self.scan_options, carve=self.carve_check.isChecked()))
+        options = self.keyword_lists.apply(replace(self.scan_options, carve=self.carve_check.isChecked()))
+        worker = ScanWorker(case_dir, self.running, options)
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._finished)
         worker.signals.errored.connect(self._errored)
