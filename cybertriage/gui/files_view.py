@@ -219,6 +219,8 @@ class FilesView(QObject):
     def _answered(self) -> None:
         """A query's rows came: with a filter, say how many files match and where."""
         model = self.model
+        if self.filter_bar.problem:
+            return  # the field the filter bar cannot read stays named until it is fixed
         if model is None or model.query is None:
             if model is not None and model.error is not None:
                 self.folder_label.setText(f"<span style='color:#b3261e'>{esc(str(model.error))}</span>")
