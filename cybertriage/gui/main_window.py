@@ -111,6 +111,7 @@ class MainWindow(QObject):
         self.files = FilesView(self, parent=self)
         self.network = NetworkViews(child(self.window, QWidget, "networkTab"), child(self.window, QLabel, "networkLabel"),
                                     child(self.window, QTableView, "flowsView"), self.say)
+        self.network.show_file = self.show_file  # "Open body" and "Open file" show the object in the Files tab
         self.timeline = TimelineView(self.say, self.show_file)
         self.tabs.addTab(self.timeline.widget, "Timeline")
         self.system = SystemView()

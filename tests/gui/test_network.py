@@ -250,18 +250,29 @@ def test_the_http_details_show_the_headers_tshark_reads_and_open_the_body(qtbot,
     assert pane.body_button.isEnabled()
     body = count(capture_case, "SELECT id FROM files WHERE sha256 = (SELECT body_sha256 FROM http WHERE host = 'bro.org')")
     QTest.mouseClick(pane.body_button, Qt.MouseButton.LeftButton)
-    dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
-    assert dialog is not None and dialog.viewer.row["id"] == body
+    assert shown_in_files(qtbot, main_window) == body  # the body is a file of the case, selected in the Files tab
     exported = subprocess.run(["tshark", "-r", str(capture), "-q", "--export-objects", f"http,{capture_case.parent}/objects"],
                               check=True, capture_output=True)
     assert exported.returncode == 0
     sha = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (capture_case.parent / "objects").iterdir()}
-    assert dialog.viewer.row["sha256"] in sha  # the same bytes tshark exports from the capture
-    dialog.close()
+    assert count(capture_case, f"SELECT sha256 FROM files WHERE id = {body}") in sha  # the bytes tshark exports
+    show_tab(network, "http")
+    main_window.show_tab("networkTab")
     double_click(network.views["http"], 0)
-    opened = [d for d in main_window.window.findChildren(ObjectDialog) if d.isVisible()]
-    assert len(opened) == 1 and opened[0].viewer.row["id"] == body  # a double-click opens the body too
-    opened[0].close()
+    assert shown_in_files(qtbot, main_window) == body  # a double-click opens the body too
+    network.show_file = None  # without the window's Files tab (a network view on its own): a viewer of its own
+    QTest.mouseClick(pane.body_button, Qt.MouseButton.LeftButton)
+    dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
+    assert dialog is not None and dialog.viewer.row["id"] == body
+    dialog.close()
+
+
+def shown_in_files(qtbot, main_window) -> int:
+    """The id of the file selected in the Files tab, once the tab is shown."""
+    files = main_window.files
+    qtbot.waitUntil(lambda: main_window.tabs.currentWidget().objectName() == "filesTab"
+                    and files.view.currentIndex().isValid(), timeout=10_000)
+    return files.model.rows[files.view.currentIndex().row()]["id"]
 
 
 def test_the_tls_details_show_the_certificate_chain_openssl_reads(qtbot, main_window, capture_case, corpus_dir):
@@ -360,9 +371,7 @@ def test_an_ftp_retrieval_opens_the_file_it_carried(qtbot, main_window, capture_
     assert pane.body_button.text() == "Open file" and pane.body_button.isEnabled()
     digest = _sqlite(capture_case, f"SELECT file_sha256 FROM ftp WHERE id = {pane.row['id']}")[0][0]
     QTest.mouseClick(pane.body_button, Qt.MouseButton.LeftButton)
-    dialog = main_window.window.findChild(ObjectDialog, "objectDialog")
-    assert dialog is not None and dialog.viewer.row["sha256"] == digest
-    dialog.close()
+    assert count(capture_case, f"SELECT sha256 FROM files WHERE id = {shown_in_files(qtbot, main_window)}") == digest
 
 
 def test_a_hosts_flows_are_a_click_away(qtbot, main_window, capture_case, corpus_dir):
