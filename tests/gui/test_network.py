@@ -320,9 +320,8 @@ def test_follow_conversation_shows_the_flows_records_and_files(qtbot, main_windo
     assert lookups and all(query[0] in text for query in lookups)
     dialog.files.selectRow(0)
     QTest.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
-    viewer = main_window.window.findChild(ObjectDialog, "objectDialog")
-    assert viewer is not None and viewer.viewer.row["path"] == files[0][0]
-    viewer.close()
+    shown = shown_in_files(qtbot, main_window)
+    assert count(capture_case, f"SELECT path FROM files WHERE id = {shown}") == files[0][0]
     dialog.close()
 
 
