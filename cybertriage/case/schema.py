@@ -296,6 +296,14 @@ def _version_20(db: sqlite_utils.Database) -> None:
     count_new_events(db)
 
 
+def _version_21(db: sqlite_utils.Database) -> None:
+    """The results tree (case/results_tree.py) counts files by MIME type, findings by analyzer and rule, and tags
+    by name on indexes."""
+    db.execute("CREATE INDEX IF NOT EXISTS [files_mime] ON files (mime)")
+    db.execute("CREATE INDEX IF NOT EXISTS [findings_analyzer_rule] ON findings (analyzer, rule)")
+    db.execute("CREATE INDEX IF NOT EXISTS [tags_tag] ON tags (tag, object_kind)")
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -323,6 +331,7 @@ MIGRATIONS = {
     18: _version_18,
     19: _version_19,
     20: _version_20,
+    21: _version_21,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
