@@ -166,6 +166,10 @@ class FindingsModel(QAbstractTableModel):
             return None
         return self._page(row // self.PAGE).get(self._ids[row])
 
+    def row_of(self, finding_id: int) -> int:
+        """The row listing this finding, -1 when the filter leaves it out (a link opens it selected)."""
+        return self._ids.index(finding_id) if finding_id in self._ids else -1
+
     # changing what is shown ---------------------------------------------------------------------
 
     def _reset(self, query: browse.FindingQuery) -> None:

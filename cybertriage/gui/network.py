@@ -133,6 +133,10 @@ class RecordsModel(QAbstractTableModel):
             self._pages.move_to_end(number)
         return page.get(self._ids[row])
 
+    def row_of(self, record_id: int) -> int:
+        """The row listing this record, -1 when the filter leaves it out (a link opens it selected)."""
+        return self._ids.index(record_id) if record_id in self._ids else -1
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)
 
