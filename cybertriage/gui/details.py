@@ -28,6 +28,20 @@ def _mono(value: Any) -> str:
     return f"<code>{esc(value)}</code>" if value else ""
 
 
+LINK_SCHEME = "cybertriage"  # the details panes' links: cybertriage://KIND/ID, opened by gui/links.py
+
+
+def href(kind: str, ident: Any) -> str:
+    """The address of a link to a record (file, finding, http …) or to where a file leads (carrier, flow-of,
+    lookup-before: the record that carried it, that record's flow, the DNS lookup of its server before it)."""
+    return f"{LINK_SCHEME}://{kind}/{int(ident)}"
+
+
+def link(address: str, html: str) -> str:
+    """Rich text made a link (none when the address or the text is empty)."""
+    return f'<a href="{address}">{html}</a>' if address and html else html
+
+
 def text(value: Any) -> str:
     """Evidence text for rich text, its line breaks kept as breaks (every other control character made visible)."""
     if value is None:
@@ -107,14 +121,15 @@ def _hashes(file: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
-                 chain: list[tuple[str, str, str]] | None = None) -> str:
+                 chain: list[tuple[str, str, str]] | None = None, targets: list[str] | None = None) -> str:
     """The finding, what matched where, the chain of evidence it links (a correlation's DNS lookup →
-    download → file on disk → its findings, as correlate.chain reads it), and the object it is about
-    with its hashes and score."""
+    download → file on disk → its findings, as correlate.chain reads it; each step a link to `targets`' address
+    of the same place), and the object it is about (a link to a file) with its hashes and score."""
     detail = json.loads(finding["detail"]) if isinstance(finding.get("detail"), str) and finding["detail"] else {}
     parts = [f"<h3>{_severity_badge(finding['severity'])} {esc(finding['title'])}</h3>",
              _rows([("Analyzer", esc(finding["analyzer"])), ("Rule", esc(finding["rule"])),
-                    ("Object", _mono(finding["object"])), ("Evidence", esc(finding["evidence"])),
+                    ("Object", link(href("file", finding["object_id"]) if finding.get("object_kind") == "file" else "",
+                                    _mono(finding["object"]))), ("Evidence", esc(finding["evidence"])),
                     ("Recorded", esc(finding.get("created_at")))])]
     meta = detail.get("meta")
     if not isinstance(meta, dict):
@@ -131,8 +146,9 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
         parts.append(f"{_TABLE}<tr><th align='left'>String</th><th>Offset</th><th>Hex</th>"
                      f"<th align='left'>Data</th></tr>{cells}</table>")
     if chain:
-        cells = "".join(f"<tr><td><b>{esc(what)}</b></td><td>{_mono(when)}</td><td>{text(about)}</td></tr>"
-                        for what, when, about in chain)
+        addresses = targets or [""] * len(chain)
+        cells = "".join(f"<tr><td><b>{link(address, esc(what))}</b></td><td>{_mono(when)}</td><td>{text(about)}</td></tr>"
+                        for (what, when, about), address in zip(chain, addresses, strict=False))
         parts.append(f"<h4>Linked evidence ({len(chain)})</h4>{_TABLE}{cells}</table>")
     if file is not None:
         parts.append("<h4>Object</h4>")
@@ -166,7 +182,7 @@ def file_html(file: dict[str, Any]) -> str:
                     *_hashes(file),
                     ("Modified", esc(file.get("mtime"))), ("Accessed", esc(file.get("atime"))),
                     ("Changed", esc(file.get("ctime"))), ("Created", esc(file.get("crtime"))),
-                    ("Origin", esc(file.get("origin"))), ("Flow", esc(file.get("flow_id"))),
+                    *_origin(file),
                     ("Inode", esc(file.get("inode"))), ("Volume offset", esc(file.get("partition_offset"))),
                     ("Note", esc(file.get("note"))), ("Score", esc(file.get("score") or ""))])]
     reasons = _reasons(file)
@@ -178,6 +194,17 @@ def file_html(file: dict[str, Any]) -> str:
     if file.get("pe"):
         parts.append(pe_html(json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]))
     return "".join(parts)
+
+
+def _origin(file: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A carried file's origin and flow, links to the record that carried it and to its flow, and a link to the
+    DNS lookup that named the server before it."""
+    carried = file.get("flow_id") is not None and file.get("id") is not None
+    if not carried:
+        return [("Origin", esc(file.get("origin")))]
+    return [("Origin", link(href("carrier", file["id"]), esc(file.get("origin")))),
+            ("Flow", link(href("flow-of", file["id"]), esc(file["flow_id"]))),
+            ("DNS lookup", link(href("lookup-before", file["id"]), "the lookup of its server before it"))]
 
 
 # the PE summary's headers, in the order an examiner reads them (analyzers/pe.py names them)

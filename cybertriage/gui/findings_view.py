@@ -13,7 +13,7 @@ from ..case import browse
 from ..case.browse import FindingFilter
 from ..correlate import chain
 from .case_window import CaseWindow, child
-from .details import finding_html
+from .details import finding_html, href
 from .models import FINDING_COLUMNS, FindingsModel
 
 SEVERITY_CHOICES = [
@@ -138,7 +138,9 @@ class FindingsView(QObject):
             return
         file = browse.file_row(conn, finding["object_id"]) if finding["object_kind"] == "file" else None
         links = json.loads(finding["detail"] or "{}").get("links") if finding["analyzer"] == "correlation" else None
-        self.details.setHtml(finding_html(finding, file, chain(conn, links) if links else None))
+        steps = [(step, href(link["kind"], link["id"])) for link in links or [] for step in chain(conn, [link])]
+        self.details.setHtml(finding_html(finding, file, [step for step, _ in steps] or None,
+                                          [address for _, address in steps]))  # each step a link to its record
 
     def _activated(self, index: QModelIndex) -> None:
         """Double-click: the finding's file in the Files tab, with its bytes."""

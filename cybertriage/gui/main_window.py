@@ -46,14 +46,16 @@ from .files_view import FilesView
 from .findings_view import FindingsView
 from .forms import icon, load_form
 from .gallery_view import GalleryView
+from .history import Place
 from .keywords_view import KeywordsView
+from .links import Links
 from .network import NetworkViews
 from .report_action import ReportAction
 from .search_view import SearchView
 from .snapshots import CaseSnapshots
 from .state import WindowState
 from .tags import Tagging
-from .timeline import TimelineQuery, TimelineView
+from .timeline import TimelineView
 
 logger = logging.getLogger(__name__)
 ACTIONS = ("NewCase", "OpenCase", "CaseProperties", "ExportReport", "CloseCase", "Quit", "AddImage", "AddFolder",
@@ -129,6 +131,7 @@ class MainWindow(QObject):
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
         self._connect()
         self._add_menus()
+        self.links = Links(self, parent=self)  # links between records, Back and Forward, "Show in timeline"
         self.state = WindowState(self.settings, self.window)
         self.state.restore_window()
         for view in (self.evidence.view, self.evidence.dashboard_view, self.dashboard.top_view, self.timeline.view):
@@ -227,17 +230,17 @@ class MainWindow(QObject):
         return self.report.is_writing()
 
     def show_file(self, file_id: int) -> None:
-        """Switch to the Files tab with this file's folder open and the file selected."""
-        self.files.show_file(file_id)
+        """Switch to the Files tab with this file's folder open and the file selected (a place Back returns from)."""
+        self.links.go(Place("file", file_id))
 
     def show_picture(self, file_id: int) -> None:
         """Show this picture in the Media tab of the Files tab's content viewer."""
-        self.files.show_file(file_id)
+        self.show_file(file_id)
         self.files.content_viewer.show_media()
 
     def show_found(self, file_id: int, terms: list[str]) -> None:
         """A search hit: the file in the Files tab, its Text view showing the terms highlighted."""
-        self.files.show_file(file_id)
+        self.show_file(file_id)
         viewer = self.files.content_viewer
         if viewer.row is not None and viewer.row.get("id") == file_id:
             viewer.show_terms(terms)
@@ -247,8 +250,7 @@ class MainWindow(QObject):
 
     def show_in_timeline(self, start: str, end: str) -> None:
         """Switch to the Timeline tab showing every kind of event from `start` to `end` (ISO 8601 UTC)."""
-        self.tabs.setCurrentWidget(self.timeline.widget)
-        self.timeline.set_query(TimelineQuery(start, end, None))
+        self.links.show_in_timeline(start, end)
 
     def refresh_views(self, reload_tree: bool = False, then: Callable[[], None] | None = None) -> None:
         """Read the case again on the thread pool and update the views; `then` runs once they show it."""
@@ -305,6 +307,7 @@ class MainWindow(QObject):
         self.evidence.case_closed()
         self.dashboard.clear()
         self.report.case_closed()
+        self.links.clear()
 
     def _tab_changed(self, number: int) -> None:
         if not self.disposed and self.tabs.widget(number) is self.timeline.widget:
@@ -359,6 +362,7 @@ class MainWindow(QObject):
         self.disposed = True
         self.window.removeEventFilter(self)
         self.tabs.currentChanged.disconnect(self._tab_changed)  # the tabs go one by one as the window is taken down
+        self.links.dispose()
         if self.evidence.worker is not None:
             self.evidence.worker.quit()
         self.files.content_viewer.clear()
