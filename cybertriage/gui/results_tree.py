@@ -121,10 +121,9 @@ class ResultsTree(QObject):
         self.dock.setWidget(pane)
         pane.setMinimumWidth(MINIMUM_WIDTH)  # not its widest line: the window must stay narrow enough for 800 px
         main.window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        # where and how wide the examiner left it last time, else its first width once the window has room for it
-        self._sized = main.window.restoreDockWidget(self.dock)
-        if not self._sized:
-            main.window.installEventFilter(self)
+        self.dock.show()  # added to a window already shown, it would stay hidden
+        self._sized = False  # given its first width once the window has room for it
+        main.window.installEventFilter(self)
         self.toggle = self.dock.toggleViewAction()
         self.toggle.setText("Results &tree")
         self.toggle.setObjectName("actionResultsTree")
@@ -197,8 +196,8 @@ class ResultsTree(QObject):
         if not self._sized and watched is window and event.type() == QEvent.Type.Resize and window.isVisible():
             central = window.centralWidget()
             room = window.width() - (central.minimumSizeHint().width() if central is not None else 0)
-            width = min(WIDTH, window.width() // 5, room)
-            if width > self.dock.width():
+            width = min(WIDTH, window.width() // 5)
+            if room >= width > self.dock.width():
                 self._sized = True
                 window.removeEventFilter(self)
                 window.resizeDocks([self.dock], [width], Qt.Orientation.Horizontal)
@@ -227,7 +226,7 @@ class ResultsTree(QObject):
         key = f"place/{place.evidence_id}/{place.offset}/{place.path}"
         kind = {"evidence": "disk", "volume": "partition"}.get(place.kind, "folder")
         item = _node(visible(place.label), place.count, key, Target("place", place=place), icon=icon(kind))
-        item.setToolTip(visible(place.tooltip))
+        item.setToolTip(f"{visible(place.tooltip)} ({place.count:,})")
         if place.greyed:
             item.setForeground(QBrush(QColor("#888888")))
         if place.deleted:
@@ -497,6 +496,7 @@ class ResultsTree(QObject):
 def _node(label: str, count: int, key: str, target: Target | None = None, icon: Any = None) -> QStandardItem:
     """A node showing its count after its label."""
     item = QStandardItem(f"{label} ({count:,})")
+    item.setToolTip(item.text())  # the whole line when the pane is narrow
     item.setData(key, KEY)
     if target is not None:
         item.setData(target, TARGET)

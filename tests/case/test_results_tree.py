@@ -62,7 +62,7 @@ def test_a_folder_counts_what_it_directly_holds(scanned: ScannedCase, conn: sqli
                   if not c.greyed and c.count)
     assert volume[1] is not None
     held = Counter((row["path"].rsplit("/", 1)[0] or "/") for row in rows
-                   if (row["evidence_id"], row["partition_offset"]) == volume and "!" not in row["path"])
+                   if (row["evidence_id"], row["partition_offset"]) == volume)
     folders = sorted(row["path"] for row in rows if (row["evidence_id"], row["partition_offset"]) == volume
                      and row["kind"] == "directory" and row["path"].count("/") == 1)
     places, more = rt.subfolders(conn, volume[0], volume[1], "/")
