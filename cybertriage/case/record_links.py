@@ -15,6 +15,7 @@ from .timeline_sources import FINDING_TIME, FINDINGS_FROM, key_sql, sort_key
 
 # a carried object's path starts with the table of the record that carried it: /http/<server>/…, /ftp/…, /smtp/…
 CARRIER_TABLES = ("http", "ftp", "smtp")
+MAX_NESTING = 32  # archives in archives: a member this deep is not followed up to the object carried
 # the SHA-256 columns naming what a record carried (SMTP attachments are named by the mail, not by a hash)
 CARRIED_SHA256 = {"http": ("body_sha256", "request_body_sha256"), "ftp": ("file_sha256",), "smtp": ()}
 # each kind of record the application links to: its table and the time it stands at on the timeline
@@ -40,8 +41,8 @@ def carrier_of(conn: sqlite3.Connection, file_id: int) -> Carrier | None:
     """The HTTP exchange, FTP command or mail that carried this file (None for a file a capture did not carry):
     the record of its table on the file's flow at the file's time (the transfer's), its body's SHA-256 deciding
     between records of the same moment."""
-    file = conn.execute("SELECT evidence_id, flow_id, path, mtime, sha256 FROM files WHERE id = ?", [file_id]).fetchone()
-    if file is None or file[1] is None or not file[2]:
+    file = _carried_file(conn, file_id)
+    if file is None:
         return None
     evidence_id, flow_id, path, moment, sha256 = file
     table = path.lstrip("/").split("/", 1)[0]
@@ -56,6 +57,20 @@ def carrier_of(conn: sqlite3.Connection, file_id: int) -> Carrier | None:
         return None
     flow = conn.execute("SELECT id FROM flows WHERE evidence_id = ? AND flow_id = ?", [evidence_id, flow_id]).fetchone()
     return Carrier(table, row[0], evidence_id, row[1], row[2], flow[0] if flow else None)
+
+
+def _carried_file(conn: sqlite3.Connection, file_id: int) -> tuple[int, int, str, str, str] | None:
+    """The file's evidence, flow, path, time and SHA-256, or its container's (an archive member has no flow of its
+    own: the archive a capture carried has), None for a file no capture carried."""
+    for _ in range(MAX_NESTING):
+        row = conn.execute("SELECT evidence_id, flow_id, path, mtime, sha256, parent_id FROM files WHERE id = ?",
+                           [file_id]).fetchone()
+        if row is None or (row[1] is None and row[5] is None):
+            return None
+        if row[1] is not None:
+            return row[0], row[1], row[2] or "", row[3], row[4]
+        file_id = row[5]
+    return None
 
 
 def lookup_before(conn: sqlite3.Connection, evidence_id: int, address: str | None, ts: str | None) -> int | None:

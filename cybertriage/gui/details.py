@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..case.record_links import CARRIER_TABLES
 from ..formatting import exact_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from .formatting import SEVERITY_COLORS
@@ -198,12 +199,13 @@ def file_html(file: dict[str, Any]) -> str:
 
 def _origin(file: dict[str, Any]) -> list[tuple[str, Any]]:
     """A carried file's origin and flow, links to the record that carried it and to its flow, and a link to the
-    DNS lookup that named the server before it."""
-    carried = file.get("flow_id") is not None and file.get("id") is not None
-    if not carried:
+    DNS lookup that named the server before it; an archive member a capture carried links to its archive's."""
+    carried_in = str(file.get("path") or "").lstrip("/").split("/", 1)[0] in CARRIER_TABLES
+    if file.get("id") is None or not (file.get("flow_id") is not None or (file.get("parent_id") and carried_in)):
         return [("Origin", esc(file.get("origin")))]
-    return [("Origin", link(href("carrier", file["id"]), esc(file.get("origin")))),
-            ("Flow", link(href("flow-of", file["id"]), esc(file["flow_id"]))),
+    origin = esc(file.get("origin")) if file.get("flow_id") is not None else "the record that carried its archive"
+    flow = esc(file.get("flow_id")) if file.get("flow_id") is not None else "its archive's"
+    return [("Origin", link(href("carrier", file["id"]), origin)), ("Flow", link(href("flow-of", file["id"]), flow)),
             ("DNS lookup", link(href("lookup-before", file["id"]), "the lookup of its server before it"))]
 
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QTextBrowser,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -111,6 +112,10 @@ class Links(QObject):
         first = toolbar.actions()[0] if toolbar.actions() else None
         toolbar.insertActions(first, [self.back_action, self.forward_action])  # type: ignore[arg-type]  # None: at the end
         toolbar.insertSeparator(first)  # type: ignore[arg-type]  # as above
+        for action in (self.back_action, self.forward_action):  # arrows alone, as a web browser shows them
+            button = toolbar.widgetForAction(action)
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         view_menu = main.window.findChild(QMenu, "menuView")
         if view_menu is not None:
             view_menu.addSeparator()

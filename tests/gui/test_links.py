@@ -277,3 +277,15 @@ def test_the_mouse_side_buttons_and_the_toolbar_walk_the_history(qtbot, window, 
     assert selected_file(window) == first
     key(qtbot, window, Qt.Key.Key_Right)
     assert window.tabs.currentWidget() is window.timeline.widget
+
+
+def test_an_archive_members_origin_is_its_archives(qtbot, window, windows_demo):  # noqa: F811
+    case = windows_demo.case
+    [[member, archive]] = sql(case, "SELECT m.id, m.parent_id FROM files m JOIN files a ON a.id = m.parent_id "
+                                    "WHERE a.flow_id IS NOT NULL AND m.flow_id IS NULL ORDER BY m.id LIMIT 1")
+    http = one(case, f"SELECT h.id FROM http h JOIN files f ON f.evidence_id = h.evidence_id AND f.flow_id = h.flow_id "
+                     f"AND f.sha256 = h.body_sha256 WHERE f.id = {archive}")
+    window.show_file(int(member))
+    assert selected_file(window) == int(member)
+    click_link(qtbot, file_info(window), f"cybertriage://carrier/{member}")
+    assert selected_record(window) == ("http", http)
