@@ -182,9 +182,7 @@ def file_views(conn: sqlite3.Connection, around: str | None = None, cancel: thre
     with cancellable(conn, cancel):
         for mime, count in conn.execute("SELECT mime, count(*) FROM files GROUP BY mime"):
             views.mimes.setdefault(mime_group(mime), {})[mime] = count
-        counted = conn.execute(f"SELECT {SUFFIX} AS suffix, count(*) AS n FROM files GROUP BY suffix "
-                               "ORDER BY n DESC, suffix LIMIT ?", [TOP_EXTENSIONS + 2])
-        views.extensions = [(row[0], row[1]) for row in counted if row[0]][:TOP_EXTENSIONS]  # no name, or a final dot
+        views.extensions = top_extensions(conn)
         views.deleted = conn.execute("SELECT count(*) FROM files WHERE deleted = 1").fetchone()[0]
         views.sizes = [size_count(conn, low, high) for _, low, high in SIZE_RANGES]
         latest = conn.execute(f"SELECT max({_MTIME_KEY}) FROM files").fetchone()[0]
@@ -193,6 +191,17 @@ def file_views(conn: sqlite3.Connection, around: str | None = None, cancel: thre
         if views.around:
             views.modified = [modified_count(conn, *modified_window(views.around, days)) for days in DAY_WINDOWS]
     return views
+
+
+def top_extensions(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The commonest extensions with their files, as the Files tab's extension filter selects them. The suffix
+    index holds the whole name of a name without a dot ("hosts"): a suffix no name with a dot ends in is left out
+    (a look at its first rows), so is the empty one of a name ending in a dot."""
+    counted = conn.execute(f"SELECT {SUFFIX} AS suffix, count(*) AS n FROM files GROUP BY suffix "
+                           "ORDER BY n DESC, suffix LIMIT ?", [2 * TOP_EXTENSIONS]).fetchall()
+    dotted = f"SELECT 1 FROM files WHERE {SUFFIX} = ? AND instr(name, '.') > 0 LIMIT 1"
+    return [(row[0], row[1]) for row in counted
+            if row[0] and conn.execute(dotted, [row[0]]).fetchone()][:TOP_EXTENSIONS]
 
 
 def size_count(conn: sqlite3.Connection, low: int | None, high: int | None) -> int:
