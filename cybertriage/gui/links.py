@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+import shiboken6
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
@@ -78,21 +79,28 @@ class Selection(QObject):
     done = Signal()
 
     def __init__(self, model: QAbstractItemModel, row_of: Callable[[], int], view: QTableView) -> None:
-        super().__init__(model)
+        super().__init__(model)  # goes with its model (another case)
         self.row_of, self.view = row_of, view
+        self.cancelled = False
         for signal in (model.modelReset, model.layoutChanged, model.rowsInserted):
             signal.connect(self.attempt)
 
+    def cancel(self) -> None:
+        """Another place was opened: this record is no longer wanted."""
+        self.cancelled = True
+        if shiboken6.isValid(self):
+            self.deleteLater()
+
     def attempt(self, *_: Any) -> bool:
         row = self.row_of()
-        if row < 0:
+        if row < 0 or self.cancelled:
             return False
         model = self.view.model()
         self.view.setCurrentIndex(model.index(row, 0))
         self.view.selectRow(row)
         self.view.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
         self.done.emit()
-        self.deleteLater()
+        self.cancel()
         return True
 
 
@@ -151,7 +159,7 @@ class Links(QObject):
 
     def clear(self) -> None:
         """Another case, or none: its own places only."""
-        self.pending = None
+        self._cancel_pending()
         self._tab = self.main.tabs.currentWidget()
         self.history.clear()
 
@@ -252,32 +260,43 @@ class Links(QObject):
     def _select(self, model: QAbstractItemModel, view: QTableView, row_of: Callable[[], int],
                 clear_filters: Callable[[], None]) -> None:
         """Select the row now if it is listed, else once the filters are cleared and the model lists it."""
-        if self.pending is not None:
-            self.pending.deleteLater()
+        self._cancel_pending()
         selection = Selection(model, row_of, view)
         if selection.attempt():
-            self.pending = None
             return
         self.pending = selection
-        selection.done.connect(lambda: setattr(self, "pending", None))
+        selection.done.connect(lambda: self._selected(selection))
         clear_filters()
 
+    def _selected(self, selection: Selection) -> None:
+        if self.pending is selection:
+            self.pending = None
+
+    def _cancel_pending(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+
     def _clear_finding_filters(self) -> None:
+        """Every severity and analyzer, no search, tagged or not: one new question to the case."""
         findings = self.main.findings
         tagged = self.main.window.findChild(QCheckBox, "findingsTagged")
-        if tagged is not None:
-            tagged.setChecked(False)
+        widgets = [findings.severity_filter, findings.analyzer_filter, findings.search, *([tagged] if tagged else [])]
+        for widget in widgets:
+            widget.blockSignals(True)
         findings.severity_filter.setCurrentIndex(0)
         findings.analyzer_filter.setCurrentIndex(0)
         findings.search.clear()
+        if tagged is not None:
+            tagged.setChecked(False)
+        for widget in widgets:
+            widget.blockSignals(False)
         findings.apply_filter()
 
     def _clear_artefact_filters(self) -> None:
-        artefacts = self.main.artefacts
-        artefacts.text_edit.clear()
-        artefacts.type_box.setCurrentIndex(0)
-        if artefacts.model is not None:
-            artefacts.model.narrow(None, "")
+        """Every type (the table narrows at once) and no text (once the field's typing pause is over)."""
+        self.main.artefacts.type_box.setCurrentIndex(0)
+        self.main.artefacts.text_edit.clear()
 
     # where the examiner is ---------------------------------------------------------------------------
 

@@ -173,24 +173,42 @@ def test_a_correlations_steps_open_their_records_and_back_returns_to_the_finding
         assert selected_finding(window) == finding
 
 
-def test_a_findings_object_and_a_linked_finding_open(qtbot, window, windows_demo):  # noqa: F811
+def test_a_findings_object_and_a_linked_finding_open_the_filters_hiding_it_cleared(qtbot, window, windows_demo):  # noqa: F811
     case = windows_demo.case
-    finding, linked = sql(case, "SELECT g.id, json_extract(l.value, '$.id') FROM findings g, "
-                                "json_each(json_extract(g.detail, '$.links')) l WHERE g.rule = 'contacted-indicator' "
-                                "AND json_extract(l.value, '$.kind') = 'finding' ORDER BY g.id, l.key LIMIT 1")[0]
+    finding, severity, linked = sql(
+        case, "SELECT g.id, g.severity, json_extract(l.value, '$.id') FROM findings g, "
+              "json_each(json_extract(g.detail, '$.links')) l JOIN findings o ON o.id = json_extract(l.value, '$.id') "
+              "WHERE g.rule = 'contacted-indicator' AND json_extract(l.value, '$.kind') = 'finding' "
+              "AND o.severity != g.severity ORDER BY g.id, l.key LIMIT 1")[0]
     finding, linked = int(finding), int(linked)
     subject = one(case, f"SELECT object_id FROM findings WHERE id = {finding}")
-    window.findings.severity_filter.setCurrentIndex(window.findings.severity_filter.findText("Low"))
-    qtbot.waitUntil(lambda: window.findings.model.row_of(finding) < 0, timeout=5_000)
-    window.findings.severity_filter.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: window.findings.model.row_of(finding) >= 0, timeout=5_000)
+    severities = window.findings.severity_filter
+    severities.setCurrentIndex(severities.findText(severity.capitalize()))  # the linked finding is not listed
+    qtbot.waitUntil(lambda: window.findings.model.row_of(linked) < 0 <= window.findings.model.row_of(finding),
+                    timeout=5_000)
     click_link(qtbot, show_finding(qtbot, window, finding), f"cybertriage://file/{subject}")
     assert selected_file(window) == subject
     key(qtbot, window, Qt.Key.Key_Left)
     click_link(qtbot, window.findings.details, f"cybertriage://finding/{linked}")
-    assert selected_finding(window) == linked
+    qtbot.waitUntil(lambda: selected_finding(window) == linked, timeout=5_000)
+    assert severities.currentIndex() == 0
     key(qtbot, window, Qt.Key.Key_Left)
     assert selected_finding(window) == finding
+
+
+def test_an_artefact_link_clears_the_artefacts_filter(qtbot, window, windows_demo):  # noqa: F811
+    case = windows_demo.case
+    [[finding, artefact]] = sql(case, "SELECT g.id, json_extract(l.value, '$.id') FROM findings g, "
+                                      "json_each(json_extract(g.detail, '$.links')) l "
+                                      "WHERE json_extract(l.value, '$.kind') = 'artifact' ORDER BY g.id LIMIT 1")
+    artefacts = window.artefacts
+    window.tabs.setCurrentWidget(artefacts.widget)
+    QTest.keyClicks(artefacts.text_edit, "no artefact says this")
+    qtbot.waitUntil(lambda: artefacts.model.rowCount() == 0, timeout=5_000)
+    click_link(qtbot, show_finding(qtbot, window, int(finding)), f"cybertriage://artifact/{artefact}")
+    qtbot.waitUntil(lambda: artefacts.view.currentIndex().isValid()
+                    and artefacts.model.record(artefacts.view.currentIndex().row())["id"] == int(artefact), timeout=5_000)
+    assert artefacts.text_edit.text() == ""
 
 
 def around(ts: str) -> tuple[str, str]:
