@@ -189,7 +189,7 @@ def file_views(conn: sqlite3.Connection, around: str | None = None, cancel: thre
         views.latest = latest[:10] if latest else None
         views.around = around or views.latest
         if views.around:
-            views.modified = [modified_count(conn, *modified_window(views.around, days)) for days in DAY_WINDOWS]
+            views.modified = modified_counts(conn, views.around)
     return views
 
 
@@ -221,6 +221,21 @@ def modified_count(conn: sqlite3.Connection, first: str, last: str) -> int:
     end = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
     return conn.execute(f"SELECT count(*) FROM files WHERE {_MTIME_KEY} >= ? AND {_MTIME_KEY} < ?",
                         [first, end]).fetchone()[0]
+
+
+def modified_counts(conn: sqlite3.Connection, around: str) -> list[int]:
+    """The files modified in each of DAY_WINDOWS's windows ending on `around`."""
+    return [modified_count(conn, *modified_window(around, days)) for days in DAY_WINDOWS]
+
+
+def modified_of_case(case_dir: Any, around: str, cancel: threading.Event | None = None) -> list[int]:
+    """`modified_counts` on a connection of the calling thread's own (another date chosen)."""
+    conn = browse.connect(case_dir)
+    try:
+        with cancellable(conn, cancel):
+            return modified_counts(conn, around)
+    finally:
+        conn.close()
 
 
 # -- results and tags --------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class ResultsTree(QObject):
         self.loaded_case: Any = None  # the case folder the tree shows
         self._worker: FunctionWorker | None = None
         self._folder_workers: set[FunctionWorker] = set()
+        self._modified_worker: FunctionWorker | None = None
         self.model = QStandardItemModel(self)
         self.view = named(QTreeView(), "resultsTree")
         self.view.setModel(self.model)
@@ -106,7 +107,7 @@ class ResultsTree(QObject):
         self.around.setCalendarPopup(True)
         self.around.setDisplayFormat("yyyy-MM-dd")
         self.around.setToolTip("The last day of the “Modified” views (UTC); at first the case's latest modification")
-        self.around.dateChanged.connect(lambda _: self.reload(keep_date=True))
+        self.around.dateChanged.connect(lambda _: self._recount_modified())
         self.status = named(QLabel(), "resultsTreeStatus")
         pane = QWidget()
         layout = QVBoxLayout(pane)
@@ -167,9 +168,11 @@ class ResultsTree(QObject):
             self._clear()
 
     def _failed(self, worker: FunctionWorker, error: Exception) -> None:
-        if worker is self._worker:
-            self._worker = None
-            self.status.setText(f"Not counted: {error}")
+        if self.main.disposed or worker not in (self._worker, self._modified_worker):
+            return
+        self._worker = None if worker is self._worker else self._worker
+        self._modified_worker = None if worker is self._modified_worker else self._modified_worker
+        self.status.setText(f"Not counted: {error}")
 
     def _counted(self, worker: FunctionWorker, case_dir: Any, result: counts.TreeCounts) -> None:
         if worker is not self._worker or self.main.disposed or self.main.case_dir != case_dir:
@@ -262,14 +265,9 @@ class ResultsTree(QObject):
         for (label, low, high), count in zip(counts.SIZE_RANGES, views.sizes, strict=False):
             fields = (("min_size", "" if low is None else str(low)), ("max_size", "" if high is None else str(high)))
             sizes.appendRow(_node(label, count, f"views/sizes/{label}", Target("bar", fields=fields)))
-        modified = QStandardItem(f"Modified up to {views.around}" if views.around else "Modified (no times)")
+        modified = QStandardItem()
         modified.setData("views/modified", KEY)
-        for days, count in zip(counts.DAY_WINDOWS, views.modified, strict=False):
-            first, last = counts.modified_window(views.around or "", days)
-            fields = (("modified_from", first), ("modified_to", last))
-            node = _node(f"last {days} days", count, f"views/modified/{days}", Target("bar", fields=fields))
-            node.setToolTip(f"Modified from {first} to {last} (UTC, whole days)")
-            modified.appendRow(node)
+        _fill_modified(modified, views.around, views.modified)
         deleted = _node("Deleted files", views.deleted, "views/deleted", Target("bar", fields=(("deleted", "1"),)))
         for item in (types, extensions, deleted, sizes, modified):
             branch.appendRow(item)
@@ -317,6 +315,29 @@ class ResultsTree(QObject):
             branch.appendRow(item)
         return branch
 
+    def _recount_modified(self) -> None:
+        """Another date chosen: the "Modified" windows counted again on the pool, the rest of the tree left as it is."""
+        if self._modified_worker is not None:
+            self._modified_worker.quit()
+        if self.loaded_case is None:
+            return
+        around, case_dir = self.around.date().toString("yyyy-MM-dd"), self.loaded_case
+        worker = FunctionWorker(counts.modified_of_case, case_dir, around)
+        worker.signals.finished.connect(lambda found: self._modified_counted(worker, case_dir, around, found))
+        worker.signals.errored.connect(lambda error: self._failed(worker, error))
+        self._modified_worker = worker
+        worker.start()
+
+    def _modified_counted(self, worker: FunctionWorker, case_dir: Any, around: str, found: list[int]) -> None:
+        if self.main.disposed or worker is not self._modified_worker or case_dir != self.loaded_case:
+            return
+        self._modified_worker = None
+        hits = self.model.match(self.model.index(0, 0), KEY, "views/modified", 1,
+                                Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
+        item = self.model.itemFromIndex(hits[0]) if hits else None
+        if item is not None:
+            _fill_modified(item, around, found)
+
     # folders read when opened -----------------------------------------------------------------------
 
     def _expanded(self, index: QModelIndex) -> None:
@@ -338,6 +359,8 @@ class ResultsTree(QObject):
     def _folders_read(self, worker: FunctionWorker, case_dir: Any, where: QPersistentModelIndex,
                       answer: tuple[list[Place], int] | None, error: Exception | None = None) -> None:
         self._folder_workers.discard(worker)
+        if self.main.disposed:
+            return
         item = self.model.itemFromIndex(self.model.index(where.row(), 0, where.parent())) if where.isValid() else None
         if item is None or case_dir != self.loaded_case or not _is_lazy(item, reading=True):
             return  # the tree was read again meanwhile
@@ -503,6 +526,18 @@ def _node(label: str, count: int, key: str, target: Target | None = None, icon: 
     if icon is not None:
         item.setIcon(icon)
     return item
+
+
+def _fill_modified(item: QStandardItem, around: str | None, found: list[int]) -> None:
+    """The "Modified" branch: a node for each window of days ending on `around`, with its files."""
+    item.removeRows(0, item.rowCount())
+    item.setText(f"Modified up to {around}" if around else "Modified (no times)")
+    for days, count in zip(counts.DAY_WINDOWS, found, strict=False):
+        first, last = counts.modified_window(around or "", days)
+        node = _node(f"last {days} days", count, f"views/modified/{days}",
+                     Target("bar", fields=(("modified_from", first), ("modified_to", last))))
+        node.setToolTip(f"Modified from {first} to {last} (UTC, whole days): {count:,} files")
+        item.appendRow(node)
 
 
 def _is_lazy(item: QStandardItem, reading: bool = False) -> bool:

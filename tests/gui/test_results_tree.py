@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QDate, QModelIndex, Qt
 
 from cybertriage.gui.results_tree import KEY, MINIMUM_WIDTH, install
 from tests.gui.test_files_table import wait_for_matches
@@ -183,3 +184,36 @@ def test_the_tree_is_narrow_hidden_from_the_view_menu_and_looked_at(qtbot, tree,
         qtbot.wait(50)
         assert window.grab().save(str(SCREENSHOTS / f"results-tree-{width}x{height}.png"))
     assert tree.dock.width() >= MINIMUM_WIDTH
+
+
+def test_a_click_on_a_keyword_term_chooses_it_in_the_keyword_hits_tab(qtbot, tree, case, main_window):
+    name, term, hits = sqlite(case, "SELECT list, term, count(*) FROM keyword_hits GROUP BY 1, 2 LIMIT 1")[0]
+    click(qtbot, tree, node(tree, f"results/keywords/{name}/{term}"))
+    keywords = main_window.keywords
+    assert main_window.tabs.currentWidget() is keywords.widget
+    chosen = keywords.tree.currentItem()
+    assert chosen is not None and (chosen.text(0), chosen.text(1)) == (term, hits)
+    assert chosen.parent().text(0) == name
+
+
+def test_another_date_counts_the_modified_windows_again_and_a_window_lists_its_files(qtbot, tree, case, main_window):
+    def modified(first: str, last: str) -> list[int]:
+        return sorted(int(row[0]) for row in sqlite(
+            case, f"SELECT id FROM files WHERE substr(mtime, 1, 10) BETWEEN '{first}' AND '{last}'"))
+
+    latest = sqlite(case, "SELECT max(substr(mtime, 1, 10)) FROM files")[0][0]
+    before = count_of(tree, "views/modified/7")
+    assert before == len(modified(str(date.fromisoformat(latest) - timedelta(days=6)), latest))
+    earlier = sqlite(case, f"SELECT min(substr(mtime, 1, 10)) FROM files WHERE substr(mtime, 1, 10) < "
+                           f"'{date.fromisoformat(latest) - timedelta(days=6)}'")[0][0]
+    assert earlier, "the demo image has files modified on more than one week"
+    tree.around.setDate(QDate.fromString(earlier, "yyyy-MM-dd"))
+    first = str(date.fromisoformat(earlier) - timedelta(days=6))
+    expected = modified(first, earlier)
+    qtbot.waitUntil(lambda: tree._modified_worker is None, timeout=10_000)
+    assert count_of(tree, "views/modified/7") == len(expected) > 0
+    click(qtbot, tree, node(tree, "views/modified/7"))
+    files = main_window.files
+    assert (files.filter_bar.modified_from.text(), files.filter_bar.modified_to.text()) == (first, earlier)
+    wait_for_matches(qtbot, files)
+    assert sorted(row["id"] for row in files.model.rows) == expected
