@@ -196,6 +196,9 @@ class ResultsTree(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The first time the window is wide enough, the tree takes its width (a fifth of the window at most)."""
         window = self.main.window
+        if not self._sized and self.dock.width() > MINIMUM_WIDTH + 40:  # the saved layout (or the examiner) sized it
+            self._sized = True
+            window.removeEventFilter(self)
         if not self._sized and watched is window and event.type() == QEvent.Type.Resize and window.isVisible():
             central = window.centralWidget()
             room = window.width() - (central.minimumSizeHint().width() if central is not None else 0)
