@@ -51,7 +51,7 @@ lint: $(BIN)/cybertriage
 	$(BIN)/mypy cybertriage
 
 test: lint $(BIN)/cybertriage system-packages
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(BIN)/cybertriage system-packages
 	$(BIN)/python bench/disk_triage.py
