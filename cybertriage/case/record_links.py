@@ -101,3 +101,31 @@ def time_of(conn: sqlite3.Connection, kind: str, record_id: int) -> str | None:
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
+
+
+@dataclass
+class AboutFile:
+    """What the case says about one file, for its details pane: its findings, worst first, and the artefacts read
+    from it, in time order (the first `limit` of each, with how many there are)."""
+
+    findings: list[tuple[int, str, str]]  # id, severity, title
+    finding_count: int
+    artefacts: list[tuple[int, str, str | None, str | None]]  # id, type, time, summary
+    artefact_count: int
+
+
+def about_file(conn: sqlite3.Connection, file_id: int, limit: int = 50) -> AboutFile:
+    """The findings about a file and the artefacts read from it (on the findings' object index and the artefacts'
+    file index)."""
+    findings = [(row[0], row[1], row[2]) for row in conn.execute(
+        "SELECT id, severity, title FROM findings WHERE object_kind = 'file' AND object_id = ? "
+        "ORDER BY severity_rank DESC, id LIMIT ?", [file_id, limit])]
+    finding_count = conn.execute("SELECT count(*) FROM findings WHERE object_kind = 'file' AND object_id = ?",
+                                 [file_id]).fetchone()[0]
+    artefacts: list[tuple[int, str, str | None, str | None]] = []
+    artefact_count = 0
+    if _has_table(conn, "artifacts"):
+        artefacts = [(row[0], row[1], row[2], row[3]) for row in conn.execute(
+            "SELECT id, type, ts, summary FROM artifacts WHERE file_id = ? ORDER BY ts, id LIMIT ?", [file_id, limit])]
+        artefact_count = conn.execute("SELECT count(*) FROM artifacts WHERE file_id = ?", [file_id]).fetchone()[0]
+    return AboutFile(findings, finding_count, artefacts, artefact_count)

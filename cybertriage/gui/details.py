@@ -9,9 +9,10 @@ tables, and a value's line breaks are shown as line breaks.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
-from ..case.record_links import CARRIER_TABLES
+from ..case.record_links import CARRIER_TABLES, AboutFile, about_file
 from ..formatting import exact_size
 from ..text_safety import visible_html as esc  # evidence text for Qt rich text: made visible, then escaped
 from .formatting import SEVERITY_COLORS
@@ -170,8 +171,9 @@ def finding_html(finding: dict[str, Any], file: dict[str, Any] | None,
     return "".join(parts)
 
 
-def file_html(file: dict[str, Any]) -> str:
-    """Everything the case holds about one file."""
+def file_html(file: dict[str, Any], conn: sqlite3.Connection | None = None) -> str:
+    """Everything the case holds about one file; with the case's connection, the findings about it and the
+    artefacts read from it too, each a link to its record."""
     if file.get("implied"):
         return f"<h3>{esc(file['path'])}</h3><p>A folder inside an archive (it has no entry of its own).</p>"
     name = esc(file["path"])
@@ -194,7 +196,29 @@ def file_html(file: dict[str, Any]) -> str:
         parts.append(exif)
     if file.get("pe"):
         parts.append(pe_html(json.loads(file["pe"]) if isinstance(file["pe"], str) else file["pe"]))
+    if conn is not None and file.get("id") is not None:
+        parts.append(_about_html(about_file(conn, file["id"])))
     return "".join(parts)
+
+
+def _about_html(about: AboutFile) -> str:
+    """The file's findings and the artefacts read from it, as links ("and N more" past the first ones)."""
+    parts = []
+    if about.findings:
+        rows = [[link(href("finding", ident), _severity_badge(severity)), link(href("finding", ident), esc(title))]
+                for ident, severity, title in about.findings]
+        parts.append(f"<h4>Findings about it ({about.finding_count:,})</h4>{grid(['severity', 'title'], rows)}"
+                     + _more(about.finding_count, len(rows)))
+    if about.artefacts:
+        rows = [[link(href("artifact", ident), esc(kind)), _mono(ts), text(summary)]
+                for ident, kind, ts, summary in about.artefacts]
+        parts.append(f"<h4>Artefacts read from it ({about.artefact_count:,})</h4>{grid(['type', 'ts', 'summary'], rows)}"
+                     + _more(about.artefact_count, len(rows)))
+    return "".join(parts)
+
+
+def _more(count: int, shown: int) -> str:
+    return f"<p>… and {count - shown:,} more</p>" if count > shown else ""
 
 
 def _origin(file: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -316,7 +316,7 @@ class FilesView(QObject):
             self._show_file_row(row)
 
     def _show_file_row(self, row: dict[str, Any]) -> None:
-        self.info.setHtml(file_html(row))
+        self.info.setHtml(file_html(row, self.main.conn))  # with its findings and artefacts, as links
         conn = self.main.conn
         listed = row.get("id") is not None and not row.get("implied")
         self.content_viewer.show_file(browse.file_row(conn, row["id"]) if conn is not None and listed else None)

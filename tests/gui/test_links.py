@@ -307,3 +307,18 @@ def test_an_archive_members_origin_is_its_archives(qtbot, window, windows_demo):
     assert selected_file(window) == int(member)
     click_link(qtbot, file_info(window), f"cybertriage://carrier/{member}")
     assert selected_record(window) == ("http", http)
+
+
+def test_a_files_findings_and_artefacts_are_links(qtbot, window, windows_demo):  # noqa: F811
+    case = windows_demo.case
+    [[file, finding]] = sql(case, "SELECT g.object_id, g.id FROM findings g JOIN artifacts a ON a.file_id = g.object_id "
+                                  "WHERE g.object_kind = 'file' ORDER BY g.severity_rank DESC, g.id LIMIT 1")
+    artefact = one(case, f"SELECT id FROM artifacts WHERE file_id = {file} ORDER BY ts, id LIMIT 1")
+    window.show_file(int(file))
+    click_link(qtbot, file_info(window), f"cybertriage://finding/{finding}")
+    assert selected_finding(window) == int(finding)
+    key(qtbot, window, Qt.Key.Key_Left)
+    assert selected_file(window) == int(file)
+    click_link(qtbot, file_info(window), f"cybertriage://artifact/{artefact}")
+    assert window.tabs.currentWidget() is window.artefacts.widget
+    assert window.artefacts.model.record(window.artefacts.view.currentIndex().row())["id"] == artefact
