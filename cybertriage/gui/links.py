@@ -113,13 +113,15 @@ class Links(QObject):
         self.history = History(self, self.here, parent=self)
         self.pending: Selection | None = None
         self._tab: QWidget | None = main.tabs.currentWidget()
-        self.back_action = self._action("Back", "Alt+Left", QStyle.StandardPixmap.SP_ArrowBack, self.history.back)
+        self.back_action = self._action("Back", "Alt+Left", QStyle.StandardPixmap.SP_ArrowBack, self.history.back,
+                                        "Back to the place opened before this one (Alt+Left, or the mouse's back button)")
         self.forward_action = self._action("Forward", "Alt+Right", QStyle.StandardPixmap.SP_ArrowForward,
-                                           self.history.forward)
+                                           self.history.forward, "Forward to the place left by Back (Alt+Right, or the "
+                                                                 "mouse's forward button)")
         toolbar = child(main.window, QToolBar, "mainToolBar")
-        first = toolbar.actions()[0] if toolbar.actions() else None
-        toolbar.insertActions(first, [self.back_action, self.forward_action])  # type: ignore[arg-type]  # None: at the end
-        toolbar.insertSeparator(first)  # type: ignore[arg-type]  # as above
+        first = toolbar.actions()[0]  # the form's New case
+        toolbar.insertActions(first, [self.back_action, self.forward_action])
+        toolbar.insertSeparator(first)
         for action in (self.back_action, self.forward_action):  # arrows alone, as a web browser shows them
             button = toolbar.widgetForAction(action)
             if isinstance(button, QToolButton):
@@ -143,12 +145,12 @@ class Links(QObject):
         self.native = main.window.windowHandle()
         self.native.installEventFilter(self)
 
-    def _action(self, name: str, keys: str, pixmap: QStyle.StandardPixmap, slot: Callable[[], None]) -> QAction:
+    def _action(self, name: str, keys: str, pixmap: QStyle.StandardPixmap, slot: Callable[[], None],
+                tip: str) -> QAction:
         action = QAction(self.main.window.style().standardIcon(pixmap), name, self.main.window)
         action.setObjectName(f"action{name}")
         action.setShortcut(QKeySequence(keys))
-        action.setToolTip(f"{name} to the place opened {'before' if name == 'Back' else 'after'} this one ({keys}, or "
-                          "the mouse's side button)")
+        action.setToolTip(tip)
         action.triggered.connect(slot)
         self.main.actions[name] = action
         return action
