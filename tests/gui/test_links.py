@@ -322,3 +322,52 @@ def test_a_files_findings_and_artefacts_are_links(qtbot, window, windows_demo): 
     click_link(qtbot, file_info(window), f"cybertriage://artifact/{artefact}")
     assert window.tabs.currentWidget() is window.artefacts.widget
     assert window.artefacts.model.record(window.artefacts.view.currentIndex().row())["id"] == artefact
+
+
+class Recorder:
+    """An opener that notes what the history asked it to show, and is then where it went."""
+
+    def __init__(self) -> None:
+        self.shown: list[object] = []
+        self.where = None
+
+    def show_tab(self, name: str) -> None:
+        self.shown.append(("tab", name))
+
+    def show_timeline(self, query) -> None:
+        self.shown.append(("timeline", query))
+
+    def show_record(self, kind: str, ident: int) -> None:
+        self.shown.append((kind, ident))
+
+
+def test_the_history_notes_where_the_examiner_left_and_forgets_the_forward_places():
+    from cybertriage.gui.history import MAX_PLACES, History, Place
+
+    opener = Recorder()
+    here = {"place": Place("tab", tab="dashboardTab")}
+    history = History(opener, lambda: here["place"])
+    assert not history.can_go_back() and not history.can_go_forward()
+    history.go(Place("file", 7))
+    assert opener.shown == [("file", 7)] and history.can_go_back()
+    here["place"] = Place("file", 8)  # another file chosen in the same table before going on
+    history.go(Place("http", 3))
+    here["place"] = Place("http", 3)
+    history.back()
+    assert opener.shown[-1] == ("file", 8)  # where the examiner left, not where the link first went
+    here["place"] = Place("file", 8)
+    history.back()
+    assert opener.shown[-1] == ("tab", "dashboardTab") and not history.can_go_back()
+    here["place"] = Place("tab", tab="dashboardTab")
+    history.forward()
+    assert opener.shown[-1] == ("file", 8)
+    here["place"] = Place("file", 8)
+    history.go(Place("dns", 1))  # a new way from here: the forward places are dropped
+    assert not history.can_go_forward() and [p.kind for p in history.places] == ["tab", "file", "dns"]
+    history.walking = True  # a place opened by the history is not visited again
+    history.visit(Place("flow", 2))
+    history.walking = False
+    assert len(history.places) == 3
+    for number in range(MAX_PLACES + 10):
+        history.visit(Place("file", number))
+    assert len(history.places) == MAX_PLACES and history.places[-1] == Place("file", MAX_PLACES + 9)
