@@ -260,11 +260,28 @@ def results(conn: sqlite3.Connection, cancel: threading.Event | None = None) -> 
             for name, term, count in conn.execute(
                     "SELECT list, term, count(*) FROM keyword_hits GROUP BY list, term ORDER BY list, term"):
                 out.keywords.setdefault(name, {})[term] = count
-        if browse.has_table(conn, "tags"):
-            for tag, kind, count in conn.execute(
-                    "SELECT tag, object_kind, count(*) FROM tags GROUP BY tag, object_kind ORDER BY tag, object_kind"):
-                out.tags.setdefault(tag, {})[kind] = count
+        out.tags = tag_counts(conn)
     return out
+
+
+def tag_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Each tag's objects by kind (file, finding), tags in name order."""
+    counted: dict[str, dict[str, int]] = {}
+    if browse.has_table(conn, "tags"):
+        for tag, kind, count in conn.execute(
+                "SELECT tag, object_kind, count(*) FROM tags GROUP BY tag, object_kind ORDER BY tag, object_kind"):
+            counted.setdefault(tag, {})[kind] = count
+    return counted
+
+
+def tags_of_case(case_dir: Any, cancel: threading.Event | None = None) -> dict[str, dict[str, int]]:
+    """`tag_counts` on a connection of the calling thread's own (a tag was written)."""
+    conn = browse.connect(case_dir)
+    try:
+        with cancellable(conn, cancel):
+            return tag_counts(conn)
+    finally:
+        conn.close()
 
 
 @dataclass

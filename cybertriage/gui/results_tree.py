@@ -90,7 +90,7 @@ class ResultsTree(QObject):
         self.loaded_case: Any = None  # the case folder the tree shows
         self._worker: FunctionWorker | None = None
         self._folder_workers: set[FunctionWorker] = set()
-        self._modified_worker: FunctionWorker | None = None
+        self._part_workers: dict[str, FunctionWorker] = {}  # one part of the tree read again, by its name
         self.model = QStandardItemModel(self)
         self.view = named(QTreeView(), "resultsTree")
         self.view.setModel(self.model)
@@ -134,6 +134,7 @@ class ResultsTree(QObject):
         main.case_opened.connect(lambda _: self.reload())
         main.scan_done.connect(lambda _: self.reload())
         main.actions["CloseCase"].triggered.connect(self._maybe_closed)
+        main.tagging.tagged.connect(lambda kind, object_id: self._recount_tags())
         refresh = main.actions.get("Refresh")
         if refresh is not None:
             refresh.triggered.connect(lambda: self.reload(keep_date=True))
@@ -168,11 +169,9 @@ class ResultsTree(QObject):
             self._clear()
 
     def _failed(self, worker: FunctionWorker, error: Exception) -> None:
-        if self.main.disposed or worker not in (self._worker, self._modified_worker):
-            return
-        self._worker = None if worker is self._worker else self._worker
-        self._modified_worker = None if worker is self._modified_worker else self._modified_worker
-        self.status.setText(f"Not counted: {error}")
+        if worker is self._worker and not self.main.disposed:
+            self._worker = None
+            self.status.setText(f"Not counted: {error}")
 
     def _counted(self, worker: FunctionWorker, case_dir: Any, result: counts.TreeCounts) -> None:
         if worker is not self._worker or self.main.disposed or self.main.case_dir != case_dir:
@@ -318,28 +317,58 @@ class ResultsTree(QObject):
             branch.appendRow(item)
         return branch
 
-    def _recount_modified(self) -> None:
-        """Another date chosen: the "Modified" windows counted again on the pool, the rest of the tree left as it is."""
-        if self._modified_worker is not None:
-            self._modified_worker.quit()
-        if self.loaded_case is None:
+    # one branch counted again, the rest of the tree left as it is (open folders stay open) ----------------
+
+    def _recount(self, part: str, function: Callable[..., Any], args: tuple[Any, ...],
+                 apply: Callable[[Any], None]) -> None:
+        """Read one part of the tree again on the pool (`function(case_dir, *args)`) and `apply` it."""
+        old = self._part_workers.pop(part, None)
+        if old is not None:
+            old.quit()
+        case_dir = self.loaded_case
+        if case_dir is None:
             return
-        around, case_dir = self.around.date().toString("yyyy-MM-dd"), self.loaded_case
-        worker = FunctionWorker(counts.modified_of_case, case_dir, around)
-        worker.signals.finished.connect(lambda found: self._modified_counted(worker, case_dir, around, found))
-        worker.signals.errored.connect(lambda error: self._failed(worker, error))
-        self._modified_worker = worker
+        worker = FunctionWorker(function, case_dir, *args)
+        worker.signals.finished.connect(lambda found: self._part_read(part, worker, case_dir, apply, found))
+        worker.signals.errored.connect(lambda error: self._part_read(part, worker, case_dir, None, error))
+        self._part_workers[part] = worker
         worker.start()
 
-    def _modified_counted(self, worker: FunctionWorker, case_dir: Any, around: str, found: list[int]) -> None:
-        if self.main.disposed or worker is not self._modified_worker or case_dir != self.loaded_case:
-            return
-        self._modified_worker = None
+    def _part_read(self, part: str, worker: FunctionWorker, case_dir: Any, apply: Callable[[Any], None] | None,
+                   found: Any) -> None:
+        if self.main.disposed or self._part_workers.get(part) is not worker or case_dir != self.loaded_case:
+            return  # asked again since, or another case
+        del self._part_workers[part]
+        if apply is None:
+            self.status.setText(f"Not counted: {found}")
+        else:
+            apply(found)
+
+    def _recount_modified(self) -> None:
+        """Another date chosen: the "Modified" windows counted again."""
+        around = self.around.date().toString("yyyy-MM-dd")
+        self._recount("modified", counts.modified_of_case, (around,), lambda found: self._show_modified(around, found))
+
+    def _show_modified(self, around: str, found: list[int]) -> None:
         hits = self.model.match(self.model.index(0, 0), KEY, "views/modified", 1,
                                 Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
         item = self.model.itemFromIndex(hits[0]) if hits else None
         if item is not None:
             _fill_modified(item, around, found)
+
+    def _recount_tags(self) -> None:
+        """A tag was written: the Tags branch counted again."""
+        self._recount("tags", counts.tags_of_case, (), self._show_tags)
+
+    def _show_tags(self, tags: dict[str, dict[str, int]]) -> None:
+        root = self.model.invisibleRootItem()
+        row = next((r for r in range(root.rowCount()) if root.child(r).data(KEY) == "tags"), None)
+        if row is None:
+            return
+        expanded = set(self._expanded_keys())
+        root.removeRow(row)
+        root.insertRow(row, [self._tags(tags)])
+        self._restore(expanded)
 
     # folders read when opened -----------------------------------------------------------------------
 

@@ -152,11 +152,10 @@ def test_a_click_on_a_folder_opens_it_in_the_files_tab(qtbot, tree, case, main_w
     assert sorted(row["path"] for row in files.model.rows) == sorted(held)
 
 
-def test_a_tag_is_counted_and_lists_the_tagged_files(qtbot, tree, case, main_window):
+def test_a_tag_written_is_counted_and_lists_the_tagged_files(qtbot, tree, case, main_window):
     file_id = int(sqlite(case, "SELECT id FROM files WHERE name = 'eicar.com'")[0][0])
     with qtbot.waitSignal(main_window.tagging.tagged, timeout=10_000):
         main_window.tagging.write(case, "file", file_id, "malware sample", None)
-    main_window.actions["Refresh"].trigger()
     qtbot.waitUntil(lambda: tree.model.match(tree.model.index(0, 0), KEY, "tags/malware sample", 1,
                                              Qt.MatchFlag.MatchRecursive) != [], timeout=10_000)
     assert count_of(tree, "tags") == one(case, "SELECT count(*) FROM tags") == 1
@@ -210,7 +209,7 @@ def test_another_date_counts_the_modified_windows_again_and_a_window_lists_its_f
     tree.around.setDate(QDate.fromString(earlier, "yyyy-MM-dd"))
     first = str(date.fromisoformat(earlier) - timedelta(days=6))
     expected = modified(first, earlier)
-    qtbot.waitUntil(lambda: tree._modified_worker is None, timeout=10_000)
+    qtbot.waitUntil(lambda: "modified" not in tree._part_workers, timeout=10_000)
     assert count_of(tree, "views/modified/7") == len(expected) > 0
     click(qtbot, tree, node(tree, "views/modified/7"))
     files = main_window.files
