@@ -51,6 +51,7 @@ from .keywords_view import KeywordsView
 from .links import Links
 from .network import NetworkViews
 from .report_action import ReportAction
+from .results_tree import install as install_results_tree
 from .search_view import SearchView
 from .snapshots import CaseSnapshots
 from .state import WindowState
@@ -131,6 +132,7 @@ class MainWindow(QObject):
         self.file_export = FileExport(self, self.findings, self.files, parent=self)
         self._connect()
         self._add_menus()
+        self.results_tree = install_results_tree(self)  # the tree of evidence, views and results beside the tabs
         self.links = Links(self, parent=self)  # links between records, Back and Forward, "Show in timeline"
         self.state = WindowState(self.settings, self.window)
         self.state.restore_window()

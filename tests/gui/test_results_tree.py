@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QDate, QModelIndex, Qt
 
-from cybertriage.gui.results_tree import KEY, MINIMUM_WIDTH, install
+from cybertriage.gui.results_tree import KEY, MINIMUM_WIDTH
 from tests.gui.test_files_table import wait_for_matches
 from tests.gui.test_window import open_case
 
@@ -36,7 +36,7 @@ def case(demo_case: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tree(qtbot, main_window, case):
-    results = install(main_window)
+    results = main_window.results_tree  # the window installs its tree
     open_case(qtbot, main_window, case)
     wait_counted(qtbot, results)
     return results
