@@ -133,10 +133,17 @@ class EvidenceScan(QObject):
         self.carve_check.setObjectName("carveCheck")
         self.carve_check.setToolTip(CARVE_TIP)
         self.carve_check.setChecked(APPLICATION_CARVES)
-        child(window, QHBoxLayout, "evidenceButtons").addWidget(self.carve_check)
         self.keyword_lists = KeywordChoice(main.settings, window)
-        child(window, QHBoxLayout, "evidenceButtons").addWidget(self.keyword_lists.button)
-        # the row holds the buttons, the drop hint and the box: the hint wraps rather than widen the whole window
+        # what the next scans do, on a row of its own under the buttons and the drop hint (which wraps), so the
+        # Evidence tab fits a narrow window beside the results tree
+        options = QHBoxLayout()
+        options.setObjectName("evidenceOptions")
+        options.addWidget(QLabel("Processing:"))
+        options.addWidget(self.carve_check)
+        options.addWidget(self.keyword_lists.button)
+        options.addStretch(1)
+        evidence_layout = child(window, QVBoxLayout, "evidenceLayout")
+        evidence_layout.insertLayout(evidence_layout.indexOf(child(window, QHBoxLayout, "evidenceButtons")) + 1, options)
         child(window, QLabel, "dropHintLabel").setWordWrap(True)
         self.folders = Folders(main.settings)
         self.status = EvidenceStatus(main, self.process_again, parent=self)
