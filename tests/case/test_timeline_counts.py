@@ -16,15 +16,19 @@ import pytest
 
 from cybertriage.case import open_case, writes
 from cybertriage.case import timeline as tl
+from cybertriage.case.schema import SCHEMA_VERSION
 from cybertriage.case.timeline_counts import count_new_events
+from tests import images
+from tests.conftest import run_cli
 
 START = dt.datetime(2024, 3, 1, 6, tzinfo=dt.timezone.utc)
 RANK = {kind: number for number, kind in enumerate(tl.KINDS)}
 WORDS = ("invoice", "holiday", "report", "backup")
 
 # The CLI's own statement of which rows are events and which hour each falls in: every distinct time of a
-# file once (MACB letters at the same time are one event), a DNS query and an HTTP request at their ts, a
-# finding at the time its detail names, else its file's creation, modification or change time.
+# file once (MACB letters at the same time are one event), a flow at its first packet, a DNS query, an HTTP
+# request, a TLS hello, a mail, an FTP command and an artefact at their ts, a finding at the time its detail
+# names, else its file's creation, modification or change time.
 CLI_GROUP_BY = """
 SELECT hour, kind, evidence_id, count(*) FROM (
   SELECT substr(mtime, 1, 13) AS hour, 'file' AS kind, evidence_id FROM files WHERE mtime IS NOT NULL
@@ -33,8 +37,13 @@ SELECT hour, kind, evidence_id, count(*) FROM (
             WHERE ctime IS NOT NULL AND ctime IS NOT mtime AND ctime IS NOT atime
   UNION ALL SELECT substr(crtime, 1, 13), 'file', evidence_id FROM files
             WHERE crtime IS NOT NULL AND crtime IS NOT mtime AND crtime IS NOT atime AND crtime IS NOT ctime
+  UNION ALL SELECT substr(first_seen, 1, 13), 'flow', evidence_id FROM flows WHERE first_seen IS NOT NULL
   UNION ALL SELECT substr(ts, 1, 13), 'dns', evidence_id FROM dns WHERE ts IS NOT NULL
   UNION ALL SELECT substr(ts, 1, 13), 'http', evidence_id FROM http WHERE ts IS NOT NULL
+  UNION ALL SELECT substr(ts, 1, 13), 'tls', evidence_id FROM tls WHERE ts IS NOT NULL
+  UNION ALL SELECT substr(ts, 1, 13), 'smtp', evidence_id FROM smtp WHERE ts IS NOT NULL
+  UNION ALL SELECT substr(ts, 1, 13), 'ftp', evidence_id FROM ftp WHERE ts IS NOT NULL
+  UNION ALL SELECT substr(ts, 1, 13), 'artifact', evidence_id FROM artifacts WHERE ts IS NOT NULL
   UNION ALL SELECT substr(coalesce(json_extract(g.detail, '$.ts'), f.crtime, f.mtime, f.ctime), 1, 13), 'finding',
                    g.evidence_id
             FROM findings g LEFT JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
@@ -147,11 +156,23 @@ def test_counts_equal_the_cli_group_by(counted_case: Path) -> None:
     assert cli(counted_case, "SELECT count(*) FROM finding_times") == cli(counted_case, "SELECT count(*) FROM findings")
 
 
+def test_a_scans_counts_equal_the_cli_group_by(tmp_path: Path) -> None:
+    """A scan of a disk and two captures counts its rows at its end, and the passes' findings after it."""
+    case = tmp_path / "case"
+    result = run_cli("scan", images.REPO / "resources" / "demo" / "demo-disk.img", images.CORPUS / "pcap" / "http_get.pcap",
+                     images.CORPUS / "pcap" / "smtp.pcap", "--case", case, "--quiet")
+    assert result.code == 0, result.stderr
+    stored = cli(case, STORED)
+    assert stored == cli(case, CLI_GROUP_BY)
+    assert {line.split("|")[1] for line in stored.splitlines()} >= {"file", "flow", "dns", "http", "tls", "smtp", "finding"}
+    assert "timeline events counted" in cli(case, "SELECT action FROM audit_log")  # the pass ran too
+
+
 def test_an_older_case_is_counted_when_opened(counted_case: Path, tmp_path: Path) -> None:
     case = _copy(counted_case, tmp_path)
     cli(case, "DROP TABLE timeline_counts; DROP TABLE finding_times; DROP TABLE timeline_marks; PRAGMA user_version = 19")
     open_case(case).close()
-    assert cli(case, "PRAGMA user_version").strip() == "20"
+    assert cli(case, "PRAGMA user_version").strip() == str(SCHEMA_VERSION)
     assert cli(case, STORED) == cli(case, CLI_GROUP_BY)
 
 
