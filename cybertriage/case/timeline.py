@@ -15,7 +15,7 @@ import datetime as dt
 import heapq
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import timeline_counts as counted
@@ -81,6 +81,8 @@ class _Scope:
     evidence: list[int] | None
     counted: bool
     text: bool  # only rows whose text matches words: read by the text indexes' row ids, not in time order
+    own: dict[Source, str] = field(default_factory=dict)  # each source's own part of its condition
+    common: dict[str, str] = field(default_factory=dict)  # each table's part: the words, the evidence items
 
 
 def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence = None, match: str | None = None) -> _Scope:
@@ -96,22 +98,23 @@ def _scope(db: Database, kinds: Kinds, hide_known_good: bool, evidence: Evidence
     # unary +: the time index drives every read, never an evidence_id index that would take all of an item's rows
     among = "" if chosen is None else f" AND +evidence_id IN ({', '.join(map(str, chosen)) or 'NULL'})"
     words = match or None
-    sources = []
+    sources, own, common = [], {}, {}
     for source in SOURCES:
         if source.kind in wanted and source.table in present:
             terms = [source.extra] if source.extra else []
             if known and source.table == "files":
                 terms.append("coalesce(known, '') != 'good'")
-            if words is not None:
-                terms.append(_matching(source.table, words, present))
-            if "" not in terms:
-                sources.append((source, "".join(f" AND {term}" for term in terms) + among))
+            matching = _matching(source.table, words, present) if words is not None else None
+            if matching != "":
+                own[source] = "".join(f" AND {term}" for term in terms)
+                common[source.table] = (f" AND {matching}" if matching else "") + among
+                sources.append((source, own[source] + common[source.table]))
     findings = None
     if "finding" in wanted and "findings" in present:
         findings = (" AND coalesce(f.known, '') != 'good'" if known else "") + among.replace("+evidence_id", "+g.evidence_id")
         if words is not None:
             findings += f" AND g.id IN (SELECT rowid FROM findings_fts WHERE findings_fts MATCH {_literal(words)})"
-    return _Scope(sources, findings, wanted, chosen, not known and words is None, words is not None)
+    return _Scope(sources, findings, wanted, chosen, not known and words is None, words is not None, own, common)
 
 
 def _literal(text: str) -> str:
@@ -175,15 +178,40 @@ def _findings(db: Database, extra: str, low: str, high: str, index: int) -> Iter
 
 def _merged(db: Database, low: str, high: str, scope: _Scope) -> Iterator[tuple]:
     spans = _spans(db, scope)
-    streams = []
-    for i, (source, extra) in enumerate(scope.sources):
+    streams: list[Iterator[tuple]] = []
+    if scope.text:
+        streams += [_matched_stream(db, scope, list(group), low, high)
+                    for _, group in itertools.groupby(enumerate(scope.sources), key=lambda entry: entry[1][0].table)]
+    for i, (source, extra) in enumerate([] if scope.text else scope.sources):
         first, last = _within(spans, source.kind, low, high)
         if first < last:
-            streams.append(_stream(db, source, _from(source, scope), extra, first, last, i))
+            streams.append(_stream(db, source, f"[{source.table}]", extra, first, last, i))
     first, last = _within(spans, "finding", low, high)
     if scope.findings is not None and first < last:
         streams.append(_findings(db, scope.findings, first, last, len(scope.sources)))
     return heapq.merge(*streams, key=lambda entry: entry[:4])
+
+
+def _matched_sql(scope: _Scope, group: list[tuple[int, tuple[Source, str]]], columns: str) -> str:
+    """One statement over a table's rows that match words, for all its sources: the rows are looked up once
+    (a materialized CTE), not once per time column; `columns` is what each source's part selects ({key},
+    {id}...: formatted per source), and each part keeps its keys in [?, ?)."""
+    table = group[0][1][0].table
+    parts = [f"SELECT {columns.format(key=source.key, index=i, source=source)} FROM matched "
+             f"WHERE {source.key} >= ? AND {source.key} < ?{scope.own[source]}" for i, (source, _) in group]
+    return (f"WITH matched AS MATERIALIZED (SELECT * FROM [{table}] NOT INDEXED WHERE 1{scope.common[table]}) "
+            + " UNION ALL ".join(parts))
+
+
+def _matched_stream(db: Database, scope: _Scope, group: list[tuple[int, tuple[Source, str]]], low: str,
+                    high: str) -> Iterator[tuple]:
+    """The events of one table's rows that match words, in key order (one table's sources share a kind)."""
+    rank = _rank(group[0][1][0].kind)
+    columns = ("{key}, id, {source.column}, {source.action}, evidence_id, {source.description}, {index}, "
+               "'{source.kind}'")
+    cursor = db.execute(_matched_sql(scope, group, columns) + " ORDER BY 1, 2", [low, high] * len(group))
+    for row in cursor:
+        yield row[0], rank, row[1], row[6], row[7], row[:6]
 
 
 def _spans(db: Database, scope: _Scope) -> dict[str, tuple[str, str]] | None:
@@ -332,11 +360,16 @@ def _counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
 
 
 def _keyed_counts(db: Database, scope: _Scope, edges: list[str]) -> list[int]:
-    """Events in each range, for the few events matching words: their keys read once, put in their ranges."""
+    """Events in each range, for the events matching words: their keys read once, put in their ranges."""
     totals = [0] * (len(edges) - 1)
     low, high = edges[0], edges[-1]
-    for entry in _merged(db, low, high, scope):
-        totals[bisect.bisect_right(edges, entry[0]) - 1] += 1
+    for _, entries in itertools.groupby(enumerate(scope.sources), key=lambda entry: entry[1][0].table):
+        group = list(entries)
+        for (key,) in db.execute(_matched_sql(scope, group, "{key}"), [low, high] * len(group)):  # one row alive at a time
+            totals[bisect.bisect_right(edges, key) - 1] += 1
+    if scope.findings is not None:
+        for entry in _findings(db, scope.findings, low, high, 0):
+            totals[bisect.bisect_right(edges, entry[0]) - 1] += 1
     return totals
 
 
@@ -457,10 +490,13 @@ def time_range(db: Database, kinds: Kinds = None, hide_known_good: bool = False,
     spans = _spans(db, scope)
     marks: dict[str, int] = {}
     keys: list[str] = []
-    for source, extra in scope.sources:
-        if scope.text:
-            keys += _first_last(db, source, extra, -1)
-            continue
+    if scope.text:
+        for _, entries in itertools.groupby(enumerate(scope.sources), key=lambda entry: entry[1][0].table):
+            group = list(entries)
+            row = db.execute(f"SELECT min(k), max(k) FROM ({_matched_sql(scope, group, '{key} AS k')})",
+                             [LOWEST, HIGHEST] * len(group)).fetchone()
+            keys += [key for key in row if key]
+    for source, extra in [] if scope.text else scope.sources:
         low, high = _within(spans, source.kind, LOWEST, HIGHEST)
         if low >= high:
             continue
