@@ -334,7 +334,7 @@ def _files_figures(window, wait_for) -> dict:
 
 def _timeline_figures(window, wait_for) -> dict:
     """The Timeline tab opened (histogram and first rows), then a click on its tallest bar, as the widget is."""
-    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
     timeline = window.timeline
@@ -350,11 +350,9 @@ def _timeline_figures(window, wait_for) -> dict:
     opened = time.perf_counter() - started
     histogram = timeline.histogram
     tallest = max(range(len(histogram.bars)), key=lambda number: histogram.bars[number][1])
-    # the middle of the tallest bar, found by the widget's own hit test a few pixels at a time (a pixel at a time
-    # asks it ~1,400 times, each over every bar: seconds of the GUI thread, counted as the application's gap)
-    y = histogram.height() // 2
-    columns = [x for x in range(0, histogram.width(), 3) if histogram.bar_at(QPoint(x, y)) == tallest]
-    point = QPoint(columns[len(columns) // 2], y)
+    # the middle of the tallest bar, where the widget draws it (and its own hit test agrees)
+    point = histogram.bar_rect(tallest).center()
+    assert histogram.bar_at(point) == tallest
     before = timeline.query
     started = time.perf_counter()
     QTest.mouseClick(histogram, Qt.MouseButton.LeftButton, pos=point)

@@ -174,7 +174,7 @@ def gui_child(case: Path, out: Path, words: str) -> None:
     overview = shown[-1]
     figures["events"] = overview.count
     fullest = max(range(len(overview.bars)), key=lambda n: overview.bars[n][1])
-    centre = view.histogram._rect(fullest).center()
+    centre = view.histogram.bar_rect(fullest).center()
     figures["timeline_range_s"] = step("bar click", lambda: QTest.mouseClick(view.histogram, Qt.MouseButton.LeftButton,
                                                                 pos=QPoint(centre.x(), centre.y())))
     figures["bar_events"] = shown[-1].count

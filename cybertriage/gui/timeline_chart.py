@@ -7,6 +7,7 @@ screen, and asks for the new range when the wheel stops.
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
@@ -66,6 +67,7 @@ class Histogram(QWidget):
         self.end: str | None = None
         self.span: tuple[float, float] | None = None  # the time range drawn, seconds since the epoch
         self._starts: list[float] = []  # the bars' starts and the last one's end, seconds since the epoch
+        self._top = 0
         self._wheel = QTimer(self)
         self._wheel.setSingleShot(True)
         self._wheel.setInterval(self.WHEEL_PAUSE)
@@ -83,6 +85,7 @@ class Histogram(QWidget):
         self.bars, self.end = bars, end
         self.span = (seconds(bars[0][0]), seconds(end)) if bars and end else None
         self._starts = [seconds(start) for start, _ in bars] + ([seconds(end)] if bars and end else [])
+        self._top = max((count for _, count in bars), default=0)  # the tallest bar's count: the full height
         self.update()
 
     def bucket(self, number: int) -> tuple[str, str]:
@@ -104,21 +107,27 @@ class Histogram(QWidget):
         area, (first, last) = self._area(), self.span
         return first + (x - area.left()) / max(area.width(), 1) * (last - first)
 
-    def _rect(self, number: int) -> QRect:
-        area = self._area()
-        left, right = round(self._x(self._starts[number])), round(self._x(self._starts[number + 1]))
-        top = max((count for _, count in self.bars), default=0)
+    def bar_rect(self, number: int) -> QRect:
+        """Where bar `number` is drawn."""
+        area, (left, right) = self._area(), self._columns(number)
         count = self.bars[number][1]
-        height = max(1, round(area.height() * count / top)) if top and count else 0
+        height = max(1, round(area.height() * count / self._top)) if self._top and count else 0
         return QRect(left, area.bottom() - height + 1, max(1, right - left - 1), height)
 
+    def _columns(self, number: int) -> tuple[int, int]:
+        """The pixel columns bar `number` spans: from its start to the next bar's start."""
+        return round(self._x(self._starts[number])), round(self._x(self._starts[number + 1]))
+
     def bar_at(self, point: QPoint) -> int | None:
+        """The bar under a point (the mouse), found by the time at its column: one search, not a pass over every bar."""
         if self.span is None or point.y() >= self.height() - self.MARGIN - self.AXIS:
             return None
-        for number in range(len(self.bars)):
-            rect = self._rect(number)
-            if rect.left() <= point.x() <= rect.right() + 1:
-                return number
+        number = bisect.bisect_right(self._starts, self._time(point.x())) - 1
+        for near in (number - 1, number, number + 1):  # a column rounds to the bar beside the one its time is in
+            if 0 <= near < len(self.bars):
+                left, right = self._columns(near)
+                if left <= point.x() <= left + max(1, right - left - 1):
+                    return near
         return None
 
     def ticks(self) -> tuple[float, list[float]]:
@@ -147,10 +156,10 @@ class Histogram(QWidget):
         area = self._area()
         painter.setClipRect(area.adjusted(0, 0, 1, 1))
         for number in range(len(self.bars)):
-            painter.fillRect(self._rect(number), QColor("#1f6fb2"))
+            painter.fillRect(self.bar_rect(number), QColor("#1f6fb2"))
         painter.setClipping(False)
-        top = max(count for _, count in self.bars)
-        painter.drawText(QRect(self.MARGIN, 2, 400, 16), Qt.AlignmentFlag.AlignLeft, f"{top:,} per bar at most · UTC")
+        painter.drawText(QRect(self.MARGIN, 2, 400, 16), Qt.AlignmentFlag.AlignLeft,
+                         f"{self._top:,} per bar at most · UTC")
         painter.drawLine(area.left(), area.bottom() + 1, area.right(), area.bottom() + 1)
         step, ticks = self.ticks()
         for value in ticks:

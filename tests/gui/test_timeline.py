@@ -84,7 +84,10 @@ def test_clicking_a_bar_narrows_the_range_to_it(qtbot, main_window, mixed_case):
     view = main_window.timeline
     histogram = view.histogram
     fullest = max(range(len(overview.bars)), key=lambda n: overview.bars[n][1])
-    centre = histogram._rect(fullest).center()
+    centre = histogram.bar_rect(fullest).center()
+    for number in range(len(histogram.bars)):  # the hit test finds each bar at every column it is drawn over
+        drawn = histogram.bar_rect(number)
+        assert all(histogram.bar_at(QPoint(x, drawn.center().y())) == number for x in range(drawn.left(), drawn.right()))
     with qtbot.waitSignal(view.shown, timeout=10_000) as shown:
         qtbot.mouseClick(histogram, Qt.MouseButton.LeftButton, pos=QPoint(centre.x(), centre.y()))
     narrowed = shown.args[0]
@@ -178,7 +181,7 @@ def test_a_bar_click_lists_the_events_the_cli_finds_in_it(qtbot, main_window, mi
     every = cli_events(mixed_case)
     assert overview.count == len(every) == sum(n for _, n in overview.bars)
     fullest = max(range(len(overview.bars)), key=lambda n: overview.bars[n][1])
-    centre = view.histogram._rect(fullest).center()
+    centre = view.histogram.bar_rect(fullest).center()
     with qtbot.waitSignal(view.shown, timeout=10_000) as shown:
         qtbot.mouseClick(view.histogram, Qt.MouseButton.LeftButton, pos=QPoint(centre.x(), centre.y()))
     start, end = histogram_bucket(overview, fullest)
