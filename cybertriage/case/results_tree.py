@@ -81,15 +81,32 @@ class MimeFilter(FileFilter):
 
 @dataclass(frozen=True)
 class RuleFilter(browse.FindingFilter):
-    """One rule's findings (the findings filter names an analyzer, not a rule)."""
+    """One rule's findings, or the findings with one tag (the findings filter names an analyzer, not a rule, and
+    its "tagged only" takes every tag)."""
 
     rule: str | None = None
+    tag: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         where, params = super().where()
-        if self.rule is None:
-            return where, params
-        return f"{where} AND g.rule = ?", [*params, self.rule]
+        if self.rule is not None:
+            where, params = f"{where} AND g.rule = ?", [*params, self.rule]
+        if self.tag is not None:
+            where = f"{where} AND g.id IN (SELECT object_id FROM tags WHERE object_kind = 'finding' AND tag = ?)"
+            params = [*params, self.tag]
+        return where, params
+
+
+@dataclass(frozen=True)
+class TagFilter(FileFilter):
+    """The files with one tag (the Files tab's "tagged only" takes every tag)."""
+
+    tag: str = ""
+
+    def clauses(self) -> tuple[list[str], list[Any]]:
+        clauses, params = super().clauses()
+        clauses.append("id IN (SELECT object_id FROM tags WHERE object_kind = 'file' AND tag = ?)")
+        return clauses, [*params, self.tag]
 
 
 # -- evidence → volumes → folders --------------------------------------------------------------------------------

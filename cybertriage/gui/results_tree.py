@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ..case import results_tree as counts
 from ..case.files_query import FileQuery
-from ..case.results_tree import MimeFilter, Place, RuleFilter
+from ..case.results_tree import MimeFilter, Place, RuleFilter, TagFilter
 from ..text_safety import visible
 from .case_window import CaseWindow, named
 from .files_filter import WHOLE_CASE
@@ -73,6 +73,7 @@ class Target:
     rule: str | None = None
     keyword_list: str | None = None
     term: str | None = None
+    tag: str | None = None
     object_kind: str | None = None  # file | finding
 
 
@@ -311,9 +312,10 @@ class ResultsTree(QObject):
         branch = _node("Tags", sum(sum(kinds.values()) for kinds in tags.values()), "tags")
         for tag, kinds in tags.items():
             first = "file" if "file" in kinds else next(iter(kinds))
-            item = _node(visible(tag), sum(kinds.values()), f"tags/{tag}", Target("tagged", object_kind=first))
+            item = _node(visible(tag), sum(kinds.values()), f"tags/{tag}", Target("tagged", object_kind=first, tag=tag))
             for kind, count in kinds.items():
-                item.appendRow(_node(f"{kind}s", count, f"tags/{tag}/{kind}", Target("tagged", object_kind=kind)))
+                item.appendRow(_node(f"{kind}s", count, f"tags/{tag}/{kind}",
+                                     Target("tagged", object_kind=kind, tag=tag)))
             branch.appendRow(item)
         return branch
 
@@ -491,7 +493,7 @@ class ResultsTree(QObject):
 
     def _show_findings(self, target: Target) -> None:
         """The Findings tab with every severity, no search, the node's analyzer and (for a rule) only its findings;
-        for a tag, every tagged finding."""
+        for a tag, the findings with that tag."""
         view = self.main.findings
         if view.model is None:
             return
@@ -500,7 +502,7 @@ class ResultsTree(QObject):
             widget.blockSignals(True)
         view.severity_filter.setCurrentIndex(0)
         view.search.clear()
-        self.main.tagging.findings_tagged.setChecked(target.kind == "tagged")
+        self.main.tagging.findings_tagged.setChecked(False)
         found = view.analyzer_filter.findData(target.analyzer)
         if found < 0 and target.analyzer is not None:  # not in the last snapshot's list yet
             view.analyzer_filter.addItem(target.analyzer, target.analyzer)
@@ -509,10 +511,10 @@ class ResultsTree(QObject):
         for widget in boxes:
             widget.blockSignals(False)
         self.main.show_tab("findingsTab")
-        if target.rule is None:
+        if target.rule is None and target.tag is None:
             view.apply_filter()
             return
-        view.model.set_filter(RuleFilter(analyzer=target.analyzer, rule=target.rule))
+        view.model.set_filter(RuleFilter(analyzer=target.analyzer, rule=target.rule, tag=target.tag))
         view.details.clear()
         view.show_count()
 
@@ -536,16 +538,17 @@ class ResultsTree(QObject):
                     return
 
     def _show_tagged(self, target: Target) -> None:
-        """Every tagged file in the Files tab, or every tagged finding in the Findings tab."""
+        """The files with the node's tag in the Files tab, or its findings in the Findings tab."""
         if target.object_kind == "finding":
-            self._show_findings(target)  # every analyzer, "Tagged only" ticked
+            self._show_findings(target)
             return
         files = self._files_unfiltered()
-        box = self.main.tagging.files_tagged
-        box.blockSignals(True)
-        box.setChecked(True)
-        box.blockSignals(False)
-        files.list_files()
+        if files.model is None or target.tag is None:
+            return
+        sort, descending = files.sort or ("path", False)
+        files.model.show_query(FileQuery(TagFilter(tag=target.tag), sort=sort, descending=descending,
+                                         hide_known_good=files.model.hide_known_good))
+        files.folder_label.setText("Searching…")
 
 
 def _node(label: str, count: int, key: str, target: Target | None = None, icon: Any = None) -> QStandardItem:

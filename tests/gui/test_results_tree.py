@@ -152,17 +152,28 @@ def test_a_click_on_a_folder_opens_it_in_the_files_tab(qtbot, tree, case, main_w
     assert sorted(row["path"] for row in files.model.rows) == sorted(held)
 
 
-def test_a_tag_written_is_counted_and_lists_the_tagged_files(qtbot, tree, case, main_window):
+def test_a_tag_written_is_counted_and_lists_the_objects_with_that_tag(qtbot, tree, case, main_window):
     file_id = int(sqlite(case, "SELECT id FROM files WHERE name = 'eicar.com'")[0][0])
-    with qtbot.waitSignal(main_window.tagging.tagged, timeout=10_000):
-        main_window.tagging.write(case, "file", file_id, "malware sample", None)
-    qtbot.waitUntil(lambda: tree.model.match(tree.model.index(0, 0), KEY, "tags/malware sample", 1,
+    other = int(sqlite(case, "SELECT id FROM files WHERE name = 'holiday.jpg'")[0][0])
+    finding_id = int(sqlite(case, "SELECT id FROM findings ORDER BY id LIMIT 1")[0][0])
+    for kind, object_id, tag in (("file", file_id, "malware sample"), ("file", other, "exhibit 2"),
+                                 ("finding", finding_id, "malware sample")):
+        with qtbot.waitSignal(main_window.tagging.tagged, timeout=10_000):
+            main_window.tagging.write(case, kind, object_id, tag, None)
+    qtbot.waitUntil(lambda: tree.model.match(tree.model.index(0, 0), KEY, "tags/exhibit 2", 1,
                                              Qt.MatchFlag.MatchRecursive) != [], timeout=10_000)
-    assert count_of(tree, "tags") == one(case, "SELECT count(*) FROM tags") == 1
+    qtbot.waitUntil(lambda: count_of(tree, "tags") == 3, timeout=10_000)
+    assert count_of(tree, "tags") == one(case, "SELECT count(*) FROM tags") == 3
     click(qtbot, tree, node(tree, "tags/malware sample/file"))
     files = main_window.files
-    assert main_window.tagging.files_tagged.isChecked()
-    assert [row["id"] for row in files.model.rows] == [file_id]
+    wanted = [int(row[0]) for row in sqlite(case, "SELECT object_id FROM tags WHERE tag = 'malware sample' "
+                                                  "AND object_kind = 'file'")]
+    qtbot.waitUntil(lambda: [row["id"] for row in files.model.rows] == wanted, timeout=10_000)
+    assert wanted == [file_id]  # not the file tagged "exhibit 2"
+    click(qtbot, tree, node(tree, "tags/malware sample/finding"))
+    findings = main_window.findings.model
+    qtbot.waitUntil(lambda: findings.rowCount() == 1, timeout=10_000)
+    assert findings.finding(0)["id"] == finding_id
 
 
 def test_the_tree_is_narrow_hidden_from_the_view_menu_and_looked_at(qtbot, tree, main_window):
