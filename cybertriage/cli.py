@@ -20,23 +20,23 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, intel
-from .analyzers import Settings, rule_files, ruleset_sha256
-from .analyzers.keyword_lists import builtin_lists, read_keyword_file
+from . import __version__
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
 from .case.host_profile import HostProfile, device_name, host_profiles
+from .case.intel_store import ENV_VARIABLE
 from .case.store import read_case, record_reading
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
-from .intel.ioc import kind_counts
-from .passes import PassContext, chosen_passes, run_passes
-from .pipeline import Progress, Scan, ScanOptions
 from .severity import SEVERITIES, SEVERITIES_WORST_FIRST
 from .text_safety import spreadsheet_safe, visible
+
+if TYPE_CHECKING:  # the scanning machinery, the intel package and the passes load only for the commands using them
+    from . import intel
+    from .pipeline import Progress, Scan
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CASE, EXIT_CANCELLED = 0, 1, 2, 3, 130
 PROBLEMS_SHOWN = 10
@@ -77,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
                            "are hashed and recorded in the ledger as not scanned)")
     scan.add_argument("--sigma", action="append", type=Path, default=[], metavar="PATH",
                       help="extra Sigma rule file or folder for event logs, added to the bundled rules (repeatable)")
-    scan.add_argument("--carve", action=argparse.BooleanOptionalAction, default=ScanOptions.carve,
+    scan.add_argument("--carve", action=argparse.BooleanOptionalAction, default=None,
                       help="carve deleted files from each volume's unallocated space with PhotoRec (apt testdisk) "
-                           "once its files are examined; they appear under $Carved/ (default: %(default)s)")
+                           "once its files are examined; they appear under $Carved/ (default: off: the copy of the unallocated "
+                           "space needs room in the case folder)")
     scan.add_argument("--keywords", action="append", type=Path, default=[], metavar="FILE",
                       help="keyword list, UTF-8, one term a line: a literal (any case, UTF-16 text too), re:REGEX "
                            "(Python syntax, time-limited), or ~TERM (any accents, a typing error allowed); named by "
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.version:
             print(f"cybertriage {__version__}")
+            from .analyzers import rule_files, ruleset_sha256
+
             print(f"bundled rules sha256 {ruleset_sha256(rule_files([asset_dir('rules')]))}")
             return EXIT_OK
         if args.command is None:
@@ -203,10 +206,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from .analyzers import Settings
+    from .analyzers.keyword_lists import builtin_lists, read_keyword_file
+    from .pipeline import Scan, ScanOptions
+
     if args.jobs < 1 or args.yara_max_size < 1 or args.yara_timeout < 1:
         raise UsageError("--jobs, --yara-max-size and --yara-timeout must be at least 1")
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
-    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=args.carve,
+    carve = ScanOptions.carve if args.carve is None else args.carve
+    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=carve,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
                                             keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args),
                                             sigma_paths=tuple(args.sigma), keyword_files=tuple(args.keywords),
@@ -499,7 +507,7 @@ def _info(args: argparse.Namespace) -> int:
 
 # -- hash sets and IOCs (the workstation's intel database) ----------------------------------
 
-INTEL_DB_HELP = (f"intel database (default: ${intel.ENV_VARIABLE} if set, else "
+INTEL_DB_HELP = (f"intel database (default: ${ENV_VARIABLE} if set, else "
                  "$XDG_DATA_HOME/cybertriage/intel.db, i.e. ~/.local/share/cybertriage/intel.db)")
 
 
@@ -530,6 +538,8 @@ def _add_scan_intel_options(scan: argparse.ArgumentParser) -> None:
 
 def _scan_intel(args: argparse.Namespace) -> intel.Intel | None:
     """The hash sets and IOC lists the scan uses, from --intel-db/--hashset/--no-intel."""
+    from . import intel
+
     if args.no_intel:
         if args.hashset:
             raise UsageError("--hashset and --no-intel contradict each other")
@@ -615,6 +625,8 @@ def _print_import(report: intel.ImportReport, what: str) -> None:
 
 
 def _hashset(args: argparse.Namespace) -> int:
+    from . import intel
+
     path = intel.resolve_path(args.intel_db)
     if args.action == "import":
         def progress(rows: int) -> None:
@@ -646,6 +658,8 @@ def _hashset(args: argparse.Namespace) -> int:
 
 def _hashset_match(args: argparse.Namespace, path: Path) -> int:
     """The hash sets over a case already scanned, as `ioc match` runs the IOC lists again."""
+    from . import intel
+
     found = intel.load_intel(path, args.hashset or None)
     if not found or not found.hash_sets:
         raise UsageError(f"no hash sets in {path} (import one with `cybertriage hashset import`)")
@@ -653,6 +667,9 @@ def _hashset_match(args: argparse.Namespace, path: Path) -> int:
 
 
 def _ioc(args: argparse.Namespace) -> int:
+    from . import intel
+    from .intel.ioc import kind_counts
+
     path = intel.resolve_path(args.intel_db)
     if args.action == "import":
         _print_import(intel.import_iocs(path, args.file, args.name, args.severity), "IOC list")
@@ -675,6 +692,8 @@ def _ioc(args: argparse.Namespace) -> int:
 
 def _match(case: Path, found: intel.Intel, name: str) -> int:
     """One post-scan pass over a case already scanned, then scoring, as a scan runs them; exit 1 if it failed."""
+    from .passes import PassContext, chosen_passes, run_passes
+
     db = open_case(case)
     context = PassContext(found, utc_now())
     with write_transaction(db):  # waits for a running scan's writes instead of failing on a locked case
