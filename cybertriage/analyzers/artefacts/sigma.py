@@ -16,11 +16,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sigma.backends.sqlite import sqliteBackend
-from sigma.collection import SigmaCollection
-from sigma.rule import SigmaRule
+if TYPE_CHECKING:  # pySigma loads when rules are first compiled (an event log is read), not with every scan
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.rule import SigmaRule
+
 
 from ...assets import asset_dir
 from ...errors import UsageError
@@ -198,6 +199,9 @@ class SigmaRules:
 
 
 def compile_rules(files: list[Path]) -> CompiledRules:
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
+
     compiled = CompiledRules()
     backends: dict[Scope, sqliteBackend] = {}
     for path in files:
@@ -222,6 +226,8 @@ def _compile_rule(rule: SigmaRule, path: Path, backends: dict[Scope, sqliteBacke
         into.problems.append(f"Sigma rule {name} not run: its logsource (product {logsource.product}, category "
                              f"{logsource.category}, service {logsource.service}) is not one read from event logs")
         return
+    from sigma.backends.sqlite import sqliteBackend
+
     backend = backends.setdefault(scope, sqliteBackend(table=scope.view()))
     try:
         queries = tuple(backend.convert_rule(rule))
