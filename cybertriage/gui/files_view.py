@@ -350,7 +350,7 @@ class FilesView(QObject):
             parent = browse.file_row(conn, row["parent_id"])
             path = parent["path"] if parent else path
         self.main.show_tab("filesTab")
-        index = self._tree_index_for(row["evidence_id"], row["partition_offset"], path.rsplit("/", 1)[0] or "/")
+        index = self.tree_index_for(row["evidence_id"], row["partition_offset"], path.rsplit("/", 1)[0] or "/")
         if not index.isValid():
             return
         if not in_folder and any(self._select_if_listed(file_id, number) for number in range(len(self.model.rows))):
@@ -386,13 +386,32 @@ class FilesView(QObject):
         self.view.scrollTo(self.model.index(number, 0))
         return True
 
-    def _tree_index_for(self, evidence_id: int, offset: int, folder: str) -> QModelIndex:
+    def tree_index_for(self, evidence_id: int, offset: int | None, folder: str | None) -> QModelIndex:
+        """The folder tree's node of an evidence item, one of its volumes (`offset`), or a folder of that volume,
+        each level opened on the way; as far as the tree goes when a level is not there."""
         model = self.tree_model
         assert model is not None
         index = next((model.index(row, 0) for row in range(model.rowCount())
                       if model.row_node(model.index(row, 0)).evidence_id == evidence_id), QModelIndex())
         if not index.isValid():
             return index
+        if offset is not None and model.row_node(index).offset is None:
+            model.fetchMore(index)
+            for row in range(model.rowCount(index)):
+                candidate = model.index(row, 0, index)
+                if model.row_node(candidate).offset == offset:
+                    index = candidate
+                    break
+        self.tree.expand(index)
+        walked = ""
+        for part in [p for p in (folder or "").split("/") if p]:
+            walked += "/" + part
+            found = model.find_child(index, walked)
+            if not found.isValid():
+                break
+            self.tree.expand(index)
+            index = found
+        return index
         if model.row_node(index).offset is None:
             model.fetchMore(index)
             for row in range(model.rowCount(index)):

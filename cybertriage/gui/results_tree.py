@@ -465,24 +465,9 @@ class ResultsTree(QObject):
         place = target.place
         assert place is not None
         files = self._files_unfiltered()
-        model = files.tree_model
-        if model is None:
+        if files.tree_model is None:
             return
-        index = next((model.index(row, 0) for row in range(model.rowCount())
-                      if model.row_node(model.index(row, 0)).evidence_id == place.evidence_id), QModelIndex())
-        if index.isValid() and place.offset is not None and model.row_node(index).offset is None:
-            model.fetchMore(index)
-            files.tree.expand(index)
-            index = next((model.index(row, 0, index) for row in range(model.rowCount(index))
-                          if model.row_node(model.index(row, 0, index)).offset == place.offset), index)
-        walked = ""
-        for part in [part for part in place.path.split("/") if part] if place.kind == "folder" else []:
-            walked += "/" + part
-            found = model.find_child(index, walked)
-            if not found.isValid():
-                break
-            files.tree.expand(index)
-            index = found
+        index = files.tree_index_for(place.evidence_id, place.offset, place.path if place.kind == "folder" else None)
         if not index.isValid():
             return
         if files.tree.currentIndex() == index:

@@ -45,7 +45,7 @@ def files(qtbot, main_window, case):
 
 
 def choose_folder(qtbot, files, folder: str) -> None:
-    index = files._tree_index_for(1, FAT16, folder)
+    index = files.tree_index_for(1, FAT16, folder)
     assert files.tree_model.row_node(index).path == folder
     files.tree.setCurrentIndex(index)
     if files.model.query is None:  # the folder in path order: the first page, as the view asks for it when painted
