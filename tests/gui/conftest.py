@@ -38,6 +38,14 @@ def demo_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return case
 
 
+@pytest.fixture
+def case(demo_case: Path, tmp_path: Path) -> Path:
+    """A copy of the demo case for a test that writes to it (tags, reports, the audit log, a schema upgrade)."""
+    copy = tmp_path / "case"
+    shutil.copytree(demo_case, copy)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def many_files_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ext4 image of 2,400 small random files made with mkfs.ext4 -d: takes the scan a few seconds."""

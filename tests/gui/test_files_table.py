@@ -31,13 +31,6 @@ def sqlite(case: Path, sql: str) -> list[str]:
 
 
 @pytest.fixture
-def case(demo_case: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "case"
-    shutil.copytree(demo_case, copy)
-    return copy
-
-
-@pytest.fixture
 def files(qtbot, main_window, case):
     open_case(qtbot, main_window, case)
     main_window.show_tab("filesTab")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
 import subprocess
 import threading
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cybertriage.gui import report_action, report_dialog
@@ -19,14 +17,6 @@ from cybertriage.report import SECTIONS
 from tests.gui.conftest import DEMO_IMAGE
 
 REPORT_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture
-def case(demo_case, tmp_path) -> Path:
-    """A copy of the demo case: writing a report adds to its audit log."""
-    copy = tmp_path / "case"
-    shutil.copytree(demo_case, copy)
-    return copy
 
 
 def open_case(qtbot, window, case: Path) -> None:

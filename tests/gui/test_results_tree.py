@@ -28,13 +28,6 @@ def sqlite(case: Path, sql: str) -> list[list[str]]:
 
 
 @pytest.fixture
-def case(demo_case: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "case"
-    shutil.copytree(demo_case, copy)
-    return copy
-
-
-@pytest.fixture
 def tree(qtbot, main_window, case):
     results = main_window.results_tree  # the window installs its tree
     open_case(qtbot, main_window, case)

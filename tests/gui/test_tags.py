@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
@@ -18,14 +15,6 @@ from tests.gui.test_window import open_case
 TAGS_COLUMN = [column.name for column in FINDING_COLUMNS].index("tags")
 FILE_TAGS_COLUMN = [column.name for column in FILE_COLUMNS].index("tags")
 NOTE = "Ransom note on the desktop; ask the victim when it appeared."
-
-
-@pytest.fixture
-def case(demo_case: Path, tmp_path: Path) -> Path:
-    """A copy of the demo case: tagging writes to it."""
-    copy = tmp_path / "case"
-    shutil.copytree(demo_case, copy)
-    return copy
 
 
 def tag(qtbot, window, text: str, note: str | None = None):
