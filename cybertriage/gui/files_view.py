@@ -412,20 +412,3 @@ class FilesView(QObject):
             self.tree.expand(index)
             index = found
         return index
-        if model.row_node(index).offset is None:
-            model.fetchMore(index)
-            for row in range(model.rowCount(index)):
-                candidate = model.index(row, 0, index)
-                if model.row_node(candidate).offset == offset:
-                    index = candidate
-                    break
-        self.tree.expand(index)
-        walked = ""
-        for part in [p for p in folder.split("/") if p]:
-            walked += "/" + part
-            found = model.find_child(index, walked)
-            if not found.isValid():
-                break
-            self.tree.expand(index)
-            index = found
-        return index
