@@ -10,6 +10,7 @@ import random  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -102,6 +103,23 @@ def scan_in_window(qtbot, window, case: Path, evidence: list[Path], name: str) -
     with qtbot.waitSignals([worker.signals.finished, window.scan_done], order="strict", timeout=SCAN_TIMEOUT_MS):
         pass
     return outcomes[0]
+
+
+def scan_cancelled_midway(qtbot, window, evidence: list[Path]) -> tuple[list, bool]:
+    """Add evidence to the open case and press Cancel once the first objects are analysed; the outcomes the scan
+    reported and whether Cancel was pressed while analysing (not after the scan had already ended)."""
+    analysing = threading.Event()
+
+    def cancel_once_analysing(progress) -> None:
+        if progress.stage == "analysing" and progress.objects_done and not analysing.is_set():
+            analysing.set()
+            window.cancel_scan()
+
+    window.add_evidence(evidence)
+    window.evidence.worker.signals.progress.connect(cancel_once_analysing)
+    with qtbot.waitSignal(window.scan_done, timeout=SCAN_TIMEOUT_MS) as done:
+        pass
+    return done.args[0], analysing.is_set()
 
 
 def count(case: Path, query: str, *params: object) -> int:

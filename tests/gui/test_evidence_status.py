@@ -17,7 +17,7 @@ from cybertriage.gui.progress import ProgressTracker
 from cybertriage.pipeline import Progress
 from cybertriage.pipeline.progress import count_folder
 from tests import images
-from tests.gui.conftest import DEMO_IMAGE, SCAN_TIMEOUT_MS, count
+from tests.gui.conftest import DEMO_IMAGE, SCAN_TIMEOUT_MS, count, scan_cancelled_midway
 
 
 def sha256sum(path: Path) -> str:
@@ -125,17 +125,7 @@ def test_process_again_after_a_cancel_finishes_the_item(qtbot, main_window, tmp_
     case = tmp_path / "case"
     main_window.create_case(case, {"name": "again"})
     main_window.evidence.carve_check.setChecked(False)
-    analysing = threading.Event()
-
-    def cancel_once_analysing(progress) -> None:
-        if progress.stage == "analysing" and progress.objects_done and not analysing.is_set():
-            analysing.set()
-            main_window.cancel_scan()
-
-    main_window.add_evidence([many_files_image])
-    main_window.evidence.worker.signals.progress.connect(cancel_once_analysing)
-    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS):
-        pass
+    scan_cancelled_midway(qtbot, main_window, [many_files_image])
     kept = count(case, "SELECT count(*) FROM files")
     assert 0 < kept < 2400
     heading = main_window.evidence.progress_labels["Evidence"].text()
@@ -259,17 +249,7 @@ def test_a_dashboard_evidence_row_opens_its_status(qtbot, main_window, demo_case
 def test_evidence_a_cancel_left_unstarted_stays_listed_to_process_again(qtbot, main_window, tmp_path, many_files_image):
     main_window.create_case(tmp_path / "case", {"name": "unstarted"})
     main_window.evidence.carve_check.setChecked(False)
-    analysing = threading.Event()
-
-    def cancel_once_analysing(progress) -> None:
-        if progress.stage == "analysing" and progress.objects_done and not analysing.is_set():
-            analysing.set()
-            main_window.cancel_scan()
-
-    main_window.add_evidence([many_files_image, DEMO_IMAGE])
-    main_window.evidence.worker.signals.progress.connect(cancel_once_analysing)
-    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS):
-        pass
+    scan_cancelled_midway(qtbot, main_window, [many_files_image, DEMO_IMAGE])
     rows = {Path(row["path"]).name: row["shown_status"] for row in main_window.evidence.model.rows}
     assert rows == {"many.img": "cancelled: cancelled by the examiner", DEMO_IMAGE.name: "cancelled: not started"}
     assert count(tmp_path / "case", "SELECT count(*) FROM evidence") == 1  # the second never reached the case

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -19,7 +18,7 @@ from cybertriage.case.objects import read_object
 from cybertriage.gui.models import FindingsModel
 from tests import images
 from tests.conftest import REPO
-from tests.gui.conftest import DEMO_IMAGE, count
+from tests.gui.conftest import DEMO_IMAGE, count, scan_cancelled_midway
 
 SCAN_TIMEOUT_MS = 60_000
 
@@ -147,19 +146,9 @@ def test_scan_from_the_gui_into_a_fresh_case(qtbot, main_window, tmp_path):
 def test_cancel_a_scan_midway(qtbot, main_window, tmp_path, many_files_image):
     case = tmp_path / "case"
     main_window.create_case(case, {"name": "cancel me"})
-    analysing = threading.Event()
-
-    def cancel_once_analysing(progress) -> None:
-        if progress.stage == "analysing" and progress.objects_done and not analysing.is_set():
-            analysing.set()
-            main_window.cancel_scan()
-
-    main_window.add_evidence([many_files_image])
-    main_window.evidence.worker.signals.progress.connect(cancel_once_analysing)
-    with qtbot.waitSignal(main_window.scan_done, timeout=SCAN_TIMEOUT_MS) as done:
-        pass
-    assert analysing.is_set()
-    assert [o.status for o in done.args[0]] == ["cancelled"]
+    outcomes, analysing = scan_cancelled_midway(qtbot, main_window, [many_files_image])
+    assert analysing
+    assert [o.status for o in outcomes] == ["cancelled"]
     assert count(case, "SELECT status FROM runs") == "cancelled"
     assert count(case, "SELECT status FROM evidence") == "cancelled"
     done_objects = count(case, "SELECT count(*) FROM files")
