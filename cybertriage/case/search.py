@@ -101,13 +101,8 @@ def search(conn: sqlite3.Connection, query: str, limit: int = 50, marks: tuple[s
     there are, so the caller can tell the examiner when a search is too broad to have been ranked whole."""
     if not query.strip():
         raise UsageError("an empty search: give one or more words")
-    try:
-        ranked = _ranked(conn, query, limit)
-    except sqlite3.OperationalError as error:
-        if "fts5" not in str(error) and "syntax" not in str(error):
-            raise
-        query = _as_phrase(query)
-        ranked = _ranked(conn, query, limit)
+    query = _fts_query(conn, query)
+    ranked = _ranked(conn, query, limit)
     hits: list[SearchHit] = []
     for rank, rowid in ranked:
         snippet = conn.execute(f"SELECT snippet(content_fts, 0, ?, ?, '…', {int(tokens)}) FROM content_fts "
@@ -121,13 +116,8 @@ def search(conn: sqlite3.Connection, query: str, limit: int = 50, marks: tuple[s
 
 def count_matches(conn: sqlite3.Connection, query: str) -> int:
     """How many index rows the query matches (texts, names, records): a count, cheap even for a common word."""
-    try:
-        return conn.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH ?", [query]).fetchone()[0]
-    except sqlite3.OperationalError as error:
-        if "fts5" not in str(error) and "syntax" not in str(error):
-            raise
-        return conn.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH ?",
-                            [_as_phrase(query)]).fetchone()[0]
+    return conn.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH ?",
+                        [_fts_query(conn, query)]).fetchone()[0]
 
 
 def describe_hits(shown: int, matches: int) -> str:
@@ -139,8 +129,15 @@ def describe_hits(shown: int, matches: int) -> str:
     return text
 
 
-def _as_phrase(query: str) -> str:
-    return '"' + query.replace('"', '""') + '"'
+def _fts_query(conn: sqlite3.Connection, query: str) -> str:
+    """The query as FTS5 takes it: as given if FTS5 parses it, else the phrase of its words (an address, a path)."""
+    try:
+        conn.execute("SELECT 1 FROM content_fts WHERE content_fts MATCH ? LIMIT 1", [query]).fetchone()
+    except sqlite3.OperationalError as error:
+        if "fts5" not in str(error) and "syntax" not in str(error):
+            raise
+        return '"' + query.replace('"', '""') + '"'
+    return query
 
 
 def _ranked(conn: sqlite3.Connection, query: str, limit: int) -> list[tuple[float, int]]:
