@@ -1,17 +1,24 @@
 """Carving: files found in a volume's unallocated space by PhotoRec (testdisk), the carver Autopsy uses.
 
-Sleuth Kit's `blkls` writes the volume's unallocated blocks, in order, to a private work file (PhotoRec cannot
-read EWF or a split image itself; blkls reads every image kind the scan does), and `blkls -l` lists which
-blocks those are, so that every carved byte is traced back to where it lies in the image. PhotoRec carves the
-work file and says in its DFXML report (report.xml) which bytes of it each file came from. Both tools run as
-watched processes: one that makes no progress (reads nothing, writes nothing) for the stall time, as a disk
-listing that hangs, is stopped, and what was carved before is kept.
+Where PhotoRec can read the volume's free space itself (a single raw image; FAT, exFAT, NTFS or ext2/3/4, those
+whose allocation it reads; a volume it can be pointed at: a bare filesystem, an MBR or GPT partition), it carves
+the image in place (`freespace`), and its DFXML report (report.xml) says at which image bytes each file lies. Its
+report also says which volume it read: a volume other than the one asked for is not carved that way.
+
+Elsewhere (EWF and split images, which PhotoRec here cannot read, and other filesystems) Sleuth Kit's `blkls`
+writes the volume's unallocated blocks, in order, to a private work file, and `blkls -l` lists which blocks those
+are, so that every carved byte is traced back to where it lies in the image; PhotoRec carves the work file.
+
+PhotoRec flushes its report after each file it completes: the files are handed out as the report grows, while it
+carves on. Every tool runs as a watched process: one that makes no progress (reads nothing, writes nothing) for
+the stall time, as a disk listing that hangs, is stopped, and what was carved before is kept.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -20,7 +27,7 @@ import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +42,18 @@ CARVED_PREFIX = "$Carved/"  # carved objects' paths: never a filesystem's, whose
 POLL_SECONDS = 0.2
 SECTOR = 512
 FREE_MARGIN = 1024 * 1024 * 1024  # left free on the case folder's disk beside the copy of the unallocated space
-# PhotoRec's options: the whole work file as one unknown volume, every file type it knows, paranoid checks
-# (a file whose structure does not hold is dropped rather than kept broken).
-PHOTOREC_COMMAND = "partition_none,options,paranoid,fileopt,everything,enable,search"
+# PhotoRec's options: every file type it knows, paranoid checks (a file whose structure does not hold is dropped
+# rather than kept broken). Over blkls's copy, the whole work file is one unknown volume; in the image, the chosen
+# volume's free space only.
+PHOTOREC_OPTIONS = "options,paranoid,fileopt,everything,enable"
+PHOTOREC_COMMAND = f"partition_none,{PHOTOREC_OPTIONS},search"
+# The filesystems whose allocation PhotoRec reads (photorec.c, remove_used_space), and the library it needs for them.
+PHOTOREC_FREE_SPACE = {"FAT12": None, "FAT16": None, "FAT32": None, "exFAT": None, "NTFS": "ntfs lib",
+                       "ext2": "ext2fs lib", "ext3": "ext2fs lib", "ext4": "ext2fs lib"}
 _FREE_BLOCK = re.compile(rb"^(\d+)\|f\r?$", re.MULTILINE)
 _CARVED_NAME = re.compile(r"^f(?P<sector>\d+)(?P<rest>.*)$")
+_REPORTED_VOLUME = re.compile(rb"<volume>\s*<byte_runs>\s*<byte_run offset='0' img_offset='(\d+)'")
+_FILE_OBJECT = re.compile(rb"<fileobject>.*?</fileobject>", re.DOTALL)
 
 
 class CarvingStopped(Exception):
@@ -48,6 +62,11 @@ class CarvingStopped(Exception):
 
 class NoRoom(CarvingStopped):
     """The unallocated space, copied for PhotoRec into the case folder while it carves, would not fit there."""
+
+
+class _OtherVolume(Exception):
+    """PhotoRec, carving the image in place, read another volume than the one asked for (or none): nothing it carved
+    is handed out, and the volume is carved from blkls's copy instead."""
 
 
 def carver_missing() -> str | None:
@@ -86,10 +105,12 @@ class CarvedFile:
 
 @dataclass(frozen=True)
 class Volume:
-    """A volume to carve: where it lies in the image and the filesystem's block size."""
+    """A volume to carve: where it lies in the image, the filesystem's block size, and how PhotoRec names it when
+    it can carve the volume's free space in the image itself (`partition_i386,2`), else None."""
 
     offset: int
     block_size: int
+    photorec_partition: str | None = None
 
 
 class UnallocatedMap:
@@ -145,32 +166,86 @@ def unallocated_map(listing: bytes, volume: Volume) -> UnallocatedMap:
     return UnallocatedMap(runs)
 
 
-class _Watched:
-    """One tool's process, stopped when it makes no progress (its reads and the work folder's growth) for
-    `stall_seconds`, or when the scan is cancelled."""
+@functools.cache
+def _photorec_libraries() -> str:
+    """PhotoRec's `/version` text, which names the filesystem libraries it was built with ('ntfs lib: none')."""
+    try:
+        return subprocess.run([PHOTOREC, "/version"], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "TERM": "dumb"}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
-    def __init__(self, command: Sequence[str], cwd: Path, stdout: int | object, stall_seconds: float,
-                 cancelled: threading.Event, watched_folder: Path | None = None) -> None:
+
+def photorec_partition(image: pytsk3.Img_Info, offset: int, filesystem: str | None) -> str | None:
+    """How PhotoRec names the volume at `offset` when it can carve that volume's free space in the image itself:
+    a bare filesystem (`partition_none`), or an MBR or GPT partition by its number as PhotoRec counts them
+    (primary MBR entries by slot, 1 to 4, logical ones from 5 in chain order; GPT entries by slot from 1). None
+    when it cannot: a filesystem whose allocation PhotoRec does not read, or another kind of partition table."""
+    if filesystem not in PHOTOREC_FREE_SPACE:
+        return None
+    library = PHOTOREC_FREE_SPACE[filesystem]
+    if library is not None and re.search(rf"{library}: (?!none)", _photorec_libraries()) is None:
+        return None
+    if offset == 0:
+        return "partition_none"
+    try:
+        volumes = pytsk3.Volume_Info(image)
+    except (OSError, RuntimeError):
+        return None
+    kind, block, logical = int(volumes.info.vstype), volumes.info.block_size, 0
+    for part in volumes:
+        if not int(part.flags) & pytsk3.TSK_VS_PART_FLAG_ALLOC:
+            continue
+        logical += kind == int(pytsk3.TSK_VS_TYPE_DOS) and part.table_num > 0
+        if part.start * block != offset:
+            continue
+        if kind == int(pytsk3.TSK_VS_TYPE_GPT):
+            return f"partition_gpt,{part.slot_num + 1}"
+        if kind == int(pytsk3.TSK_VS_TYPE_DOS):
+            return f"partition_i386,{part.slot_num + 1 if part.table_num == 0 else 4 + logical}"
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class _Watching:
+    """How a tool is watched: the time it may make no progress, and the scan's cancellation."""
+
+    stall_seconds: float
+    cancelled: threading.Event
+
+
+class _Watched:
+    """One tool's process, stopped when it makes no progress (its reads and the work folder's growth) for the
+    stall time, or when the scan is cancelled."""
+
+    def __init__(self, command: Sequence[str], cwd: Path, stdout: int | object, watching: _Watching,
+                 watched_folder: Path | None = None) -> None:
         self.command = list(command)
         self.cwd = cwd
         self.stdout = stdout
-        self.stall_seconds = stall_seconds
-        self.cancelled = cancelled
+        self.stall_seconds = watching.stall_seconds
+        self.cancelled = watching.cancelled
         self.folder = watched_folder
 
     def run(self) -> None:
+        for _ in self.ticks():
+            pass
+
+    def ticks(self) -> Generator[None, None, None]:
+        """Run the tool, yielding every POLL_SECONDS while it runs (the caller reads what it wrote so far)."""
         process = subprocess.Popen(self.command, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=self.stdout,  # type: ignore[arg-type]  # a file object or DEVNULL
                                    stderr=subprocess.DEVNULL, start_new_session=True,
                                    env={**os.environ, "TERM": "dumb"})
         try:
-            self._wait(process)
+            yield from self._wait(process)
         finally:
             if process.poll() is None:
                 _kill(process)
         if process.returncode != 0:
             raise CarvingStopped(f"{self.command[0]} failed (exit code {process.returncode})")
 
-    def _wait(self, process: subprocess.Popen) -> None:
+    def _wait(self, process: subprocess.Popen) -> Generator[None, None, None]:
         last_change, last_seen = time.monotonic(), None
         while process.poll() is None:
             try:
@@ -185,6 +260,7 @@ class _Watched:
                 last_change, last_seen = time.monotonic(), seen
             elif time.monotonic() - last_change >= self.stall_seconds:
                 raise CarvingStopped(f"{self.command[0]} made no progress for {self.stall_seconds:g} s")
+            yield
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -218,17 +294,31 @@ def _folder_bytes(folder: Path | None) -> int | None:
 
 def carve_volume(image_files: list[Path], volume: Volume, work: Path, stall_seconds: float,
                  cancelled: threading.Event) -> Iterator[CarvedFile]:
-    """The files PhotoRec carves from one volume's unallocated space, each traced back to the image.
+    """The files PhotoRec carves from one volume's unallocated space, each traced back to the image, handed out
+    as PhotoRec reports them.
 
     `work` is an empty private folder the caller removes afterwards; CarvingStopped when a tool stalls or fails
     (the files carved before a stall are yielded first), Cancelled when the scan is."""
     work = work.resolve()  # the tools run in it: every path given to them is absolute
-    sector_offset = str(volume.offset // SECTOR)
     images = [str(path.resolve()) for path in image_files]
+    watching = _Watching(stall_seconds, cancelled)
+    if volume.photorec_partition is not None and len(images) == 1:
+        command = f"{volume.photorec_partition},{PHOTOREC_OPTIONS},freespace,search"
+        try:
+            yield from _photorec(images[0], command, work, volume, watching, in_place=True)
+            return
+        except _OtherVolume:
+            shutil.rmtree(work / "carved", ignore_errors=True)
+    yield from _carve_copy(images, volume, work, watching)
+
+
+def _carve_copy(images: list[str], volume: Volume, work: Path, watching: _Watching) -> Iterator[CarvedFile]:
+    """The volume's unallocated blocks copied by blkls into the work folder, and carved there."""
+    sector_offset = str(volume.offset // SECTOR)
     listing = work / "unallocated.list"
     unallocated = work / "unallocated.raw"
     with open(listing, "wb") as out:
-        _Watched([BLKLS, "-l", "-o", sector_offset, *images], work, out, stall_seconds, cancelled).run()
+        _Watched([BLKLS, "-l", "-o", sector_offset, *images], work, out, watching).run()
     blocks = unallocated_map(listing.read_bytes(), volume)
     if blocks.size == 0:
         return
@@ -237,59 +327,103 @@ def carve_volume(image_files: list[Path], volume: Volume, work: Path, stall_seco
         raise NoRoom(f"unallocated space of {blocks.size} bytes, more than the case folder's disk has free "
                      f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
     with open(unallocated, "wb") as out:
-        _Watched([BLKLS, "-o", sector_offset, *images], work, out, stall_seconds, cancelled).run()
+        _Watched([BLKLS, "-o", sector_offset, *images], work, out, watching).run()
     if unallocated.stat().st_size != blocks.size:
         raise CarvingStopped(f"blkls wrote {unallocated.stat().st_size} bytes of unallocated space, "
                              f"its block list {blocks.size}")
+    try:
+        yield from _photorec(str(unallocated), PHOTOREC_COMMAND, work, volume, watching, in_place=False,
+                             to_image=blocks.image_ranges, ended=lambda: unallocated.unlink(missing_ok=True))
+    finally:
+        unallocated.unlink(missing_ok=True)
+
+
+def _photorec(source: str, command: str, work: Path, volume: Volume, watching: _Watching, in_place: bool,
+              to_image: Callable[[int, int], list[tuple[int, int]]] = lambda offset, length: [(offset, length)],
+              ended: Callable[[], None] = lambda: None) -> Iterator[CarvedFile]:
+    """PhotoRec over `source`, each file it completes handed out as its report names it. In place, the report must
+    say that PhotoRec read the volume asked for (else _OtherVolume, before any file is handed out)."""
     carved = work / "carved"
     carved.mkdir()
+    report = _Report(carved, volume.offset if in_place else None)
+    watched = _Watched([PHOTOREC, "/log", "/d", str(carved / "recup"), "/cmd", source, command], work,
+                       subprocess.DEVNULL, watching, watched_folder=carved)
     stopped: CarvingStopped | None = None
     try:
-        _Watched([PHOTOREC, "/log", "/d", str(carved / "recup"), "/cmd", str(unallocated), PHOTOREC_COMMAND],
-                 work, subprocess.DEVNULL, stall_seconds, cancelled, watched_folder=carved).run()
+        with contextlib.closing(watched.ticks()) as ticks:  # closed: PhotoRec stopped, also on _OtherVolume
+            for _ in ticks:
+                yield from _files(report, to_image, volume)
     except CarvingStopped as error:
         stopped = error
-    finally:
-        unallocated.unlink(missing_ok=True)  # the copy goes before the carved files are handed out: less room needed
-    for folder in sorted(carved.glob("recup.*"), key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0):
-        yield from _reported(folder, blocks, volume)
+    ended()
+    yield from _files(report, to_image, volume)
     if stopped is not None:
         raise stopped
+    if in_place and not report.checked:
+        raise _OtherVolume("PhotoRec wrote no report")
 
 
-def _reported(folder: Path, blocks: UnallocatedMap, volume: Volume) -> Iterator[CarvedFile]:
-    """The files of one of PhotoRec's output folders, as its report.xml describes them. A report cut short (a
-    stopped PhotoRec) gives the files it completed; a file it names but did not finish writing is left out."""
-    report = folder / "report.xml"
-    if not report.is_file():
-        return
-    try:
-        root = ElementTree.parse(report).getroot()
-    except ElementTree.ParseError:
-        root = _partial_report(report)
-    for element in root.iter():
-        if _local(element.tag) != "fileobject":
-            continue
-        carved = _carved_file(element, folder, blocks, volume)
+def _files(report: _Report, to_image: Callable[[int, int], list[tuple[int, int]]],
+           volume: Volume) -> Iterator[CarvedFile]:
+    for element in report.completed():
+        carved = _carved_file(element, report, to_image, volume)
         if carved is not None:
             yield carved
 
 
-def _partial_report(report: Path) -> ElementTree.Element:
-    """The fileobjects of a report whose writing stopped part-way, up to the last complete one."""
-    text = report.read_text(encoding="utf-8", errors="replace")
-    objects = re.findall(r"<fileobject>.*?</fileobject>", text, flags=re.DOTALL)
-    try:
-        return ElementTree.fromstring(f"<dfxml>{''.join(objects)}</dfxml>")
-    except ElementTree.ParseError:
-        return ElementTree.Element("dfxml")
+class _Report:
+    """PhotoRec's DFXML report, read as it grows: it is written in its first output folder (recup.1), flushed
+    after each file PhotoRec completes (a file is closed and named before its entry is written), and names the
+    files of later folders by their whole path. A report cut short (a stopped PhotoRec) gives the files it
+    completed."""
+
+    def __init__(self, carved: Path, volume_offset: int | None) -> None:
+        self.carved = carved.resolve()
+        self.first = self.carved / "recup.1"
+        self.volume_offset = volume_offset
+        self.checked = False  # the report's source (the volume PhotoRec read) is read, and the one asked for
+        self._read = 0
+        self._pending = b""
+
+    def completed(self) -> Iterator[ElementTree.Element]:
+        """The file entries written since the last call."""
+        try:
+            with open(self.first / "report.xml", "rb") as handle:
+                handle.seek(self._read)
+                data = handle.read()
+        except OSError:
+            return
+        self._read += len(data)
+        self._pending += data
+        if not self.checked:
+            source_end = self._pending.find(b"</source>")
+            if source_end < 0:
+                return
+            self._check(self._pending[:source_end])
+        last = 0
+        elements = []
+        for found in _FILE_OBJECT.finditer(self._pending):
+            with contextlib.suppress(ElementTree.ParseError):
+                elements.append(ElementTree.fromstring(found[0]))
+            last = found.end()
+        self._pending = self._pending[last:]
+        yield from elements
+
+    def _check(self, source: bytes) -> None:
+        if self.volume_offset is not None:
+            found = _REPORTED_VOLUME.search(source)
+            if found is None or int(found[1]) != self.volume_offset or b"<block_size>" not in source:
+                raise _OtherVolume(f"PhotoRec read the volume at byte {found[1].decode() if found else '?'}, "
+                                   f"not {self.volume_offset}, or not its filesystem")
+        self.checked = True
+
+    def file(self, name: str) -> Path | None:
+        """The file an entry names, when it lies in PhotoRec's output folders."""
+        path = (self.first / name).resolve()
+        return path if path.is_relative_to(self.carved) else None
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _carved_file(element: ElementTree.Element, folder: Path, blocks: UnallocatedMap,
+def _carved_file(element: ElementTree.Element, report: _Report, to_image: Callable[[int, int], list[tuple[int, int]]],
                  volume: Volume) -> CarvedFile | None:
     fields = {_local(child.tag): child for child in element}
     name = (fields["filename"].text or "") if "filename" in fields else ""
@@ -297,8 +431,8 @@ def _carved_file(element: ElementTree.Element, folder: Path, blocks: Unallocated
         size = int(fields["filesize"].text or "") if "filesize" in fields else -1
     except ValueError:
         return None
-    file = folder / Path(name).name
-    if size < 0 or not file.is_file() or file.stat().st_size != size:
+    file = report.file(name) if name else None
+    if size < 0 or file is None or not file.is_file() or file.stat().st_size != size:
         return None
     ranges: list[tuple[int, int]] = []
     remaining = size
@@ -308,13 +442,21 @@ def _carved_file(element: ElementTree.Element, folder: Path, blocks: Unallocated
         except ValueError:
             return None
         taken = min(length, remaining)  # PhotoRec's runs are whole blocks: the last one ends past the file
-        ranges += blocks.image_ranges(offset, taken)
+        for start, count in to_image(offset, taken):
+            if ranges and ranges[-1][0] + ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], ranges[-1][1] + count)
+            else:
+                ranges.append((start, count))
         remaining -= taken
     if remaining > 0 or not ranges:
         return None
     match = _CARVED_NAME.match(file.name)
     suffix = match["rest"] if match else f"_{file.name}"
     return CarvedFile(f"f{ranges[0][0] // SECTOR:07d}{suffix}", file, size, tuple(ranges), volume.offset)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 class FileContent(Content):

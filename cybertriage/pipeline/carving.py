@@ -28,6 +28,7 @@ from ..evidence.carving import (
     block_size,
     carve_volume,
     carver_missing,
+    photorec_partition,
 )
 from ..evidence.disk import DiskImage
 
@@ -83,9 +84,11 @@ class CarvedSource(EvidenceSource):
             if size is None:
                 self.ledger.skipped(STAGE, "filesystem not reopened", where)
                 continue
+            in_place = (photorec_partition(self.disk.image, partition.offset, partition.filesystem)
+                        if self.disk.format == "raw" else None)
             work = Path(tempfile.mkdtemp(prefix=".carving-", dir=self.case_dir))
             try:
-                yield from self._carve(Volume(partition.offset, size), work, cancelled)
+                yield from self._carve(Volume(partition.offset, size, in_place), work, cancelled)
                 self.ledger.processed(STAGE)
             except NoRoom as error:
                 self.ledger.skipped(STAGE, "not carved: no room for its unallocated space", where, str(error))
