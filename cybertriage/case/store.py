@@ -212,8 +212,7 @@ _CONTENT_TABLES = frozenset({"indicators"})  # facts of a sha256, unique: the sa
 
 def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert rows in order, as sqlite-utils' insert_all does, but with one prepared statement per run of
-    rows with the same columns (executemany): the case writer spends its time in SQLite, not in Python.
-    Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists)."""
+    rows with the same columns (_insert_values): the case writer spends its time in SQLite, not in Python."""
     if table == "texts":  # once per sha256, and into the content index (case/search.py)
         insert_texts(db.conn, rows)
         return
@@ -223,19 +222,27 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
         end = start + 1
         while end < len(rows) and tuple(rows[end]) == columns:  # the same columns in the same order as the values
             end += 1
-        values = [tuple(row.values()) for row in rows[start:end]]
-        if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
-            values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
-        sql = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
-               f"({', '.join(f'[{c}]' for c in columns)}) "
-               f"VALUES ({', '.join('?' * len(columns))})")
-        try:
-            db.conn.executemany(sql, values)
-        except sqlite3.OperationalError as error:
-            if "no such table" not in str(error) and "has no column" not in str(error):
-                raise
-            db.table(table).insert_all(rows[start:end])  # sqlite-utils makes the table or column, as it always did
+        _insert_values(db, table, columns, [tuple(row.values()) for row in rows[start:end]])
         start = end
+
+
+def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], values: list[tuple]) -> None:
+    """Insert rows given as tuples in the order of `columns`, with one prepared statement (executemany).
+    Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists)."""
+    if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
+        values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
+    sql = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
+           f"({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' * len(columns))})")
+    try:
+        db.conn.executemany(sql, values)
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error) and "has no column" not in str(error):
+            raise
+        db.table(table).insert_all(dict(zip(columns, value)) for value in values)  # sqlite-utils makes the table or column
+
+
+# Rows waiting for the writer: per table as dicts, per (table, columns) as tuples of values (add_values).
+_Pending = dict[str | tuple[str, tuple[str, ...]], list[Any]]
 
 
 class CaseWriter:
@@ -264,6 +271,12 @@ class CaseWriter:
         """Queue rows for insertion; they are committed within FLUSH_SECONDS."""
         self._raise_if_failed()
         self._queue.put(("rows", table, rows))
+
+    def add_values(self, table: str, columns: tuple[str, ...], values: list[tuple]) -> None:
+        """Queue rows given as tuples of values in the order of `columns`: rows made elsewhere in that form (a
+        capture's records) skip a dict each. Committed within FLUSH_SECONDS, as add_rows' are."""
+        self._raise_if_failed()
+        self._queue.put(("values", (table, columns), values))
 
     def call(self, work: Callable[[sqlite_utils.Database], T]) -> T:
         """Run `work` on the writer's connection after everything queued before it; wait for it."""
@@ -307,7 +320,7 @@ class CaseWriter:
             os.close(lock)
 
     def _serve(self, db: sqlite_utils.Database) -> None:
-        pending: dict[str, list[dict[str, Any]]] = {}
+        pending: _Pending = {}
         count = 0
         while True:
             try:
@@ -315,7 +328,7 @@ class CaseWriter:
             except queue.Empty:
                 count = self._flush(db, pending)
                 continue
-            if op == "rows":
+            if op == "rows" or op == "values":
                 pending.setdefault(a, []).extend(b)
                 count += len(b)
                 if count >= self.BATCH_ROWS:
@@ -334,19 +347,22 @@ class CaseWriter:
             except Exception as error:  # handed back to the caller of call()
                 b.put((False, error))
 
-    def _flush(self, db: sqlite_utils.Database, pending: dict[str, list[dict[str, Any]]]) -> int:
+    def _flush(self, db: sqlite_utils.Database, pending: _Pending) -> int:
         if not pending or self._error is not None:
             pending.clear()
             return 0
         try:
             with write_transaction(db):  # the whole batch or nothing
-                for table in ("files", "findings", "problems"):  # parents before what refers to them
-                    rows = pending.pop(table, None)
+                for parent in ("files", "findings", "problems"):  # parents before what refers to them
+                    rows = pending.pop(parent, None)
                     if rows:
-                        _insert_rows(db, table, rows)
+                        _insert_rows(db, parent, rows)
                         crash_point("writer-batch")  # inside the transaction: half a batch written
-                for table, rows in pending.items():
-                    _insert_rows(db, table, rows)
+                for key, rows in pending.items():
+                    if isinstance(key, tuple):  # (table, columns): rows as tuples of values
+                        _insert_values(db, *key, rows)
+                    else:
+                        _insert_rows(db, key, rows)
         except Exception as error:  # a failed write must stop the scan, not hang it
             self._error = error
         pending.clear()

@@ -14,7 +14,17 @@ NETWORK_TABLES = {"flow": "flows", "dns": "dns", "http": "http", "tls": "tls", "
 
 def queue_network_record(record: Any, evidence: EvidenceRecord, batch: dict[str, list[dict[str, Any]]]) -> str | None:
     """One network record as a row of its table, queued in the batch; lists become JSON. A finding about the
-    capture (NetFinding) becomes a row of the findings. The record's table, None for a finding."""
+    capture (NetFinding) becomes a row of the findings. The record's table, None for a finding.
+
+    Records the analysis sent as rows already (RecordRows) go to the case writer as they are, with the
+    evidence item's id added: None."""
+    if record.KIND == "rows":
+        names = tuple("flow_id" if name == "id" else name for name in record.names) if record.kind == "flow" \
+            else record.names
+        evidence_id = (evidence.evidence_id,)
+        evidence.writer.add_values(NETWORK_TABLES[record.kind], (*names, "evidence_id"),
+                                   [values + evidence_id for values in record.values])
+        return None
     if record.KIND == "net_finding":
         finding = Finding("network", record.rule, record.severity, record.title, record.detail)
         batch.setdefault("findings", []).extend(evidence.finding_rows(None, [finding], object_text=record.object))

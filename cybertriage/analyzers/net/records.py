@@ -42,13 +42,20 @@ class _Record:
 
     def row(self) -> dict[str, Any]:
         """Fields as a row of the record's case table, lists as JSON text (as sqlite-utils stores them)."""
+        return dict(zip(_Layout.of(self.__class__).names, self.row_values()))
+
+    def row_values(self) -> tuple:
+        """The row's values, in the order of the record's fields."""
         layout = _Layout.of(self.__class__)
-        row = dict(zip(layout.names, layout.values(self)))
-        for name in layout.lists:
-            value = row[name]
+        values = layout.values(self)
+        if not layout.lists:
+            return values
+        listed = list(values)
+        for index in layout.list_indexes:
+            value = listed[index]
             if value.__class__ is list:
-                row[name] = _json_text(value) if value else "[]"
-        return row
+                listed[index] = _json_text(value) if value else "[]"
+        return tuple(listed)
 
     def __reduce__(self) -> tuple[type, tuple]:
         """Pickled as the class and its field values: records go from the analysis process to the scan's in
@@ -64,6 +71,7 @@ class _Layout:
     names: tuple[str, ...]
     values: Callable[[Any], tuple]  # a record → its field values, in `names` order (every record has several)
     lists: tuple[str, ...]  # the fields that hold lists
+    list_indexes: tuple[int, ...]  # and where they are in `names`
 
     @staticmethod
     def of(cls: type) -> _Layout:
@@ -72,7 +80,8 @@ class _Layout:
             fields = dataclasses.fields(cls)
             names = tuple(f.name for f in fields)
             lists = tuple(f.name for f in fields if f.default_factory is list)
-            layout = _LAYOUTS[cls] = _Layout(names, operator.attrgetter(*names), lists)
+            layout = _LAYOUTS[cls] = _Layout(names, operator.attrgetter(*names), lists,
+                                             tuple(names.index(name) for name in lists))
         return layout
 
 
@@ -330,6 +339,27 @@ class HostRecord(_Record):
     bytes_in: int = 0
     first_seen: str | None = None
     last_seen: str | None = None
+
+
+# The records that are nothing but a row of their table in the case: the analysis sends them as RecordRows.
+ROW_KINDS = frozenset(("flow", "dns", "http", "tls", "smtp", "ftp", "host"))
+
+
+@dataclass(slots=True)
+class RecordRows:
+    """Records of one kind as rows of their table: the field names once, then each record's values (lists as
+    JSON text). The analysis sends these across the process boundary instead of the records, so the scan's
+    process neither builds the records again nor turns each into a row: a port scan's flows cost a tuple each."""
+
+    KIND: ClassVar[str] = "rows"
+    kind: str  # the records' KIND
+    names: tuple[str, ...]
+    values: list[tuple] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, record: _Record) -> RecordRows:
+        """An empty batch for records of this one's class."""
+        return cls(record.KIND, _Layout.of(record.__class__).names)
 
 
 @dataclass(slots=True)
