@@ -5,12 +5,14 @@ one's bytes lie in the image is a `carving.file` artefact on it (values: ranges,
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from ..case.objects import keep_carried
 from ..errors import Cancelled
 from ..evidence import EvidenceObject, EvidenceSource
+from ..evidence.base import BytesContent, Content
 from ..evidence.carving import (
     CARVED_PREFIX,
     CarvedFile,
@@ -35,6 +38,8 @@ from ..evidence.disk import DiskImage
 STAGE = "carving"
 ARTEFACT_TYPE = "carving.file"
 BLKLS_FORMATS = ("raw", "split raw", "ewf")  # the image kinds blkls reads as the scan does (not virtual disks)
+KEEPERS = 4  # carved files being kept in the case at once
+IN_MEMORY = 16 * 1024 * 1024  # a carved file this small is read once, to be hashed and kept; a larger one twice
 
 
 @dataclass
@@ -101,22 +106,45 @@ class CarvedSource(EvidenceSource):
                 shutil.rmtree(work, ignore_errors=True)
 
     def _carve(self, volume: Volume, work: Path, cancelled: threading.Event) -> Iterator[EvidenceObject]:
-        for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
+        """The volume's carved files, in PhotoRec's order, each kept in the case by one of a few threads: keeping a
+        file waits for the disk (each is synced), and the next ones are kept meanwhile."""
+        pending: collections.deque[tuple[CarvedFile, Future[EvidenceObject | None]]] = collections.deque()
+        keepers = ThreadPoolExecutor(KEEPERS, thread_name_prefix="carving-keep")
+        try:
+            for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
+                pending.append((carved, keepers.submit(self._keep, carved)))
+                while len(pending) > KEEPERS or (pending and pending[0][1].done()):
+                    yield from self._kept(*pending.popleft())
+            while pending:
+                yield from self._kept(*pending.popleft())
+        finally:
+            keepers.shutdown(cancel_futures=True)
+
+    def _kept(self, carved: CarvedFile, keeping: Future[EvidenceObject | None]) -> Iterator[EvidenceObject]:
+        obj = keeping.result()
+        if obj is not None:
+            self.carved.append(Carved(obj, carved))
+            yield obj
+
+    def _keep(self, carved: CarvedFile) -> EvidenceObject | None:
+        """The carved file kept in the case's object store (read once when small enough to hold), as an object; its
+        copy in the work folder is removed, so that the folder does not hold every carved file at once."""
+        try:
+            content: Content = (BytesContent(carved.file.read_bytes()) if carved.size <= IN_MEMORY
+                                else FileContent(carved.file))
             digest = hashlib.sha256()
-            content = FileContent(carved.file)
             for chunk in content.chunks():
                 digest.update(chunk)
             sha256 = digest.hexdigest()
-            try:
-                kept = keep_carried(self.case_dir, sha256, content)
-            except OSError as error:
-                self.ledger.skipped(STAGE, "carved file not stored", CARVED_PREFIX + carved.name, str(error))
-                continue
-            obj = EvidenceObject(path=CARVED_PREFIX + carved.name, name=carved.name, size=carved.size,
-                                 partition_offset=carved.partition_offset, deleted=True,
-                                 content=FileContent(kept), sha256=sha256)
-            self.carved.append(Carved(obj, carved))
-            yield obj
+            kept = keep_carried(self.case_dir, sha256, content)
+        except OSError as error:
+            self.ledger.skipped(STAGE, "carved file not stored", CARVED_PREFIX + carved.name, str(error))
+            return None
+        finally:
+            carved.file.unlink(missing_ok=True)
+        return EvidenceObject(path=CARVED_PREFIX + carved.name, name=carved.name, size=carved.size,
+                              partition_offset=carved.partition_offset, deleted=True, content=FileContent(kept),
+                              sha256=sha256)
 
     def artefact_rows(self, evidence_id: int) -> list[dict[str, Any]]:
         """Each carved object's `carving.file` artefact: the image ranges its bytes were carved from."""
