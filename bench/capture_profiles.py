@@ -135,10 +135,10 @@ def dns_query(ident: int, name: str, qtype: int = dpkt.dns.DNS_A) -> dpkt.dns.DN
 
 
 def dns_answer(query: dpkt.dns.DNS, answers: list[dpkt.dns.DNS.RR], rcode: int = dpkt.dns.DNS_RCODE_NOERR,
-               authority: list[dpkt.dns.DNS.RR] | None = None) -> bytes:
-    answer = dpkt.dns.DNS(id=query.id, qd=query.qd, an=answers, ns=authority or [], rcode=rcode,
-                          op=dpkt.dns.DNS_RD | dpkt.dns.DNS_RA)
-    answer.qr = dpkt.dns.DNS_R
+               authority: list[dpkt.dns.DNS.RR] | None = None, flags: int = dpkt.dns.DNS_RA) -> bytes:
+    """The answer to a query: from a recursive resolver (RA) by default, or from the name server of its zone (AA)."""
+    answer = dpkt.dns.DNS(id=query.id, qd=query.qd, an=answers, ns=authority or [], op=query.op | flags)
+    answer.qr, answer.rcode = dpkt.dns.DNS_R, rcode  # after op, which holds both
     return bytes(answer)
 
 
@@ -367,9 +367,9 @@ def dns_flood(rng: random.Random) -> Iterator[Conversation]:
         if wildcard:
             record = (rr_aaaa(name, bytes.fromhex("20010db8") + rng.randbytes(12)) if qtype == dpkt.dns.DNS_AAAA
                       else rr_a(name, _ip("192.0.2.80")))
-            answer = dns_answer(query, [record])
+            answer = dns_answer(query, [record], flags=dpkt.dns.DNS_AA)
         else:
-            answer = dns_answer(query, [], dpkt.dns.DNS_RCODE_NXDOMAIN, [rr_soa(zone)])
+            answer = dns_answer(query, [], dpkt.dns.DNS_RCODE_NXDOMAIN, [rr_soa(zone)], flags=dpkt.dns.DNS_AA)
         yield ("answered" if wildcard else "nxdomain"), [
             (now, udp_frame(resolver, server, port, 53, bytes(query), rng.randint(40, 60), rng.getrandbits(16))),
             (now + rng.randint(30, 400), udp_frame(server, resolver, 53, port, answer, 64, rng.getrandbits(16)))]

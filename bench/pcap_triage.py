@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""Benchmark: cybertriage against tshark on the same packet capture (issue 4).
+"""Benchmark: cybertriage against tshark on the same packet capture (issues 4 and 22).
 
-Not a test. It builds (or reuses, or takes with --capture) a capture of at least --packets
-packets (default 500,000) with a DNS/HTTP/TLS mix, then, with the capture in the page cache for
-both, times the two tools below. Two mixes (--mix):
+Not a test. With the capture in the page cache for both, it times the two tools below on one capture, or on
+each capture profile of issue 22 in turn (--profile):
+
+  web       web browsing by real clients and servers in a network namespace (bench/web_capture.py), about
+            1,000,000 packets (1 GB): DNS lookups, then HTTPS and HTTP downloads of objects of web-like sizes,
+            so that most packets carry transfers, as on a real network;
+  small     500,000 packets of short DNS, HTTP and TLS conversations (about 6 packets each, every HTTP body
+            of its own);
+  synscan   a SYN port scan, 1,000,000 packets;
+  dnsflood  a DNS flood of random subdomains, 500,000 queries and their answers;
+  corpus    every capture of the test corpus that tshark reads, concatenated;
+  all       each of them, then one table.
+
+bench/capture_profiles.py generates the seeded ones. Without --profile it builds (or reuses, or takes with
+--capture) a capture of at least --packets packets (default 500,000) of one of two older mixes (--mix):
 
   corpus  time-shifted copies of seven small corpus traces: nearly every packet is a handshake,
           a DNS message or a short HTTP exchange (the worst case for the analysis);
-  web     web browsing made by real clients and servers in a network namespace
-          (bench/web_capture.py): DNS lookups, then HTTPS and HTTP downloads of objects of
-          web-like sizes, so that most packets carry transfers, as on a real network.
+  web     the web browsing above, of --packets packets.
 
 The commands:
 
@@ -21,7 +31,8 @@ and prints packets/s for each (wall time, time.perf_counter), their ratio, cyber
 per CPU-second (per core) and the peak RSS of each tool: the larger of ru_maxrss from os.wait4 and the
 RSS of the process and its children summed, sampled every 0.1 s (cybertriage analyses the packets in a
 child process). With --repeat N (default 2) the tools run N times, alternating, and the best is
-reported. The figures also go to WORK/pcap_triage-result.json (-web-result.json for --mix web).
+reported. The figures also go to WORK/pcap_triage-result.json (-web-result.json for --mix web,
+-PROFILE-result.json for a profile) and, with --json OUT.json, to OUT.json.
 
 Usage (from the repository root):  .venv/bin/python bench/pcap_triage.py [--help]
 """
@@ -43,6 +54,7 @@ import threading
 import time
 from pathlib import Path
 
+import capture_profiles
 from disk_triage import REPO, _cpu_model, _machine_busy, compile_bytecode, cybertriage_binary, log, tool_version, wait_quiet
 
 DEFAULT_WORK = REPO / "bench" / "work"
@@ -55,6 +67,9 @@ WEB_BUILD_VERSION = 1  # the same, for the web capture (bench/web_capture.py)
 T0_US = 1_700_000_000 * 1_000_000  # the first set starts here (2023-11-14T22:13:20Z)
 TSHARK_FIELDS = ["dns.qry.name", "http.host", "http.request.uri", "tls.handshake.extensions_server_name"]
 TARGET_RATIO, TARGET_PER_CORE, TARGET_RSS_MB = 5.0, 150_000, 500
+PROFILES = ("web", "small", "synscan", "dnsflood", "corpus")
+PROFILE_WEB_PACKETS = 1_000_000  # about 1 GB of web browsing
+TARGET_PROFILE_PER_CPU_S = 100_000  # issue 22: every profile, packets per CPU-second
 
 
 def git_commit() -> str:
@@ -254,6 +269,44 @@ def build_capture(work: Path, target: int, rebuild: bool) -> tuple[Path, dict]:
     return capture, manifest
 
 
+def checked(capture: Path, manifest: dict) -> dict:
+    """The manifest with what capinfos and tshark's expert summary say about the capture (worked out once)."""
+    if "tshark_expert" not in manifest:
+        log(f"  checking {capture.name} with capinfos and tshark -q -z expert ...")
+        manifest = {**manifest, "capinfos": capture_profiles.capinfos(capture),
+                    "tshark_expert": capture_profiles.expert_summary(capture)}
+        capture.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
+    info, expert = manifest["capinfos"], manifest["tshark_expert"]
+    log(f"  capinfos: {info.get('File type')}, {info.get('File encapsulation')}, {info.get('Number of packets')} "
+        f"packets, {info.get('Capture duration')}, strict time order {info.get('Strict time order')}; tshark expert: "
+        f"{expert['malformed']} malformed, {len(expert['errors'])} kinds of error, {len(expert['warnings'])} of warning")
+    for line in expert["errors"]:
+        log(f"    error: {line}")
+    return manifest
+
+
+def build_profile(work: Path, profile: str, rebuild: bool) -> tuple[Path, dict]:
+    """Make (or reuse) the capture of one profile of issue 22 (bench/capture_profiles.py), checked."""
+    if profile == "web":
+        capture, manifest = build_web_capture(work, PROFILE_WEB_PACKETS, rebuild)
+        return capture, checked(capture, manifest)
+    capture = work / capture_profiles.capture_name(profile, capture_profiles.PACKETS.get(profile, 0), seed=1)
+    if (built := built_before(capture, rebuild)) is not None:
+        return capture, checked(capture, built)
+    log(f"Generating the {profile} capture ...")
+    start = time.perf_counter()
+    partial = capture.with_name(capture.name + ".part")
+    manifest = capture_profiles.generate(profile, partial, seed=1)
+    partial.rename(capture)
+    manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
+                "mix": profile, "build_s": time.perf_counter() - start, **manifest}
+    capture.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
+    log(f"  built in {manifest['build_s']:.1f} s: {manifest['packets']:,} packets, {manifest['bytes'] / 1e6:.0f} MB")
+    for name, reason in manifest.get("skipped", {}).items():
+        log(f"  left out {name}: {reason}")
+    return capture, checked(capture, manifest)
+
+
 # -- the runs --------------------------------------------------------------------------------
 
 
@@ -302,16 +355,94 @@ def one_round(capture: Path, packets: int, work: Path, args, n: int) -> dict:
     return result
 
 
-def main() -> int:
+def summarise(rounds: list[dict], packets: int, size: int, per_cpu_target: int) -> dict:
+    """The best round of each tool, their ratio, and the figures issue 22 asks for by name."""
+    ts = min((r["tshark"] for r in rounds), key=lambda m: m["wall_s"])
+    ct = min((r["cybertriage"] for r in rounds), key=lambda m: m["wall_s"])
+    ct_peak = max(r["cybertriage"]["peak_rss_mb"] for r in rounds)
+    ratio = ct["packets_s"] / ts["packets_s"]
+    return {
+        "packets": packets, "bytes": size,
+        "tshark_s": ts["wall_s"], "tshark_packets_s": ts["packets_s"], "tshark_peak_rss_mb": ts["peak_rss_mb"],
+        "cybertriage_s": ct["wall_s"], "cybertriage_packets_s": ct["packets_s"],
+        "cybertriage_packets_per_cpu_s": ct["packets_per_cpu_s"], "cybertriage_cpu_s": ct["cpu_s"],
+        "cybertriage_peak_rss_mb": ct_peak, "ratio": ratio,
+        "pkts_per_cpu_s": ct["packets_per_cpu_s"], "peak_rss_mb": ct_peak,
+        "other_load": {tool: [r[tool]["other_load"] for r in rounds] for tool in ("tshark", "cybertriage")},
+        "targets": {"ratio": TARGET_RATIO, "packets_per_core_s": per_cpu_target, "peak_rss_mb_on_1gb": TARGET_RSS_MB},
+        "cybertriage_case_rows": rounds[-1]["cybertriage"].get("case_rows"),
+    }
+
+
+def print_summary(summary: dict, repeat: int) -> None:
+    packets, size = summary["packets"], summary["bytes"]
+    log("")
+    log(f"Results ({f'best of {repeat}' if repeat > 1 else '1 run'}; {packets:,} packets, {size / 1e6:.0f} MB)")
+    per_cpu_target = summary["targets"]["packets_per_core_s"]
+    rows = [
+        ("tshark -T fields (DNS name, HTTP host/URI, TLS SNI)",
+         f"{summary['tshark_s']:.2f} s  {summary['tshark_packets_s']:,.0f} packets/s  "
+         f"peak RSS {summary['tshark_peak_rss_mb']:.0f} MB"),
+        ("cybertriage scan", f"{summary['cybertriage_s']:.2f} s  {summary['cybertriage_packets_s']:,.0f} packets/s  "
+                             f"(cpu {summary['cybertriage_cpu_s']:.2f} s)"),
+        (f"ratio tshark wall / cybertriage wall (target ≥ {TARGET_RATIO:.0f})", f"{summary['ratio']:.2f}"),
+        (f"cybertriage per CPU-second (target ≥ {per_cpu_target:,})",
+         f"{summary['pkts_per_cpu_s']:,.0f} packets per CPU-second; {summary['cybertriage_packets_s']:,.0f} packets/s "
+         f"of wall time"),
+        (f"cybertriage peak RSS (target ≤ {TARGET_RSS_MB} MB on a 1 GB capture)",
+         f"{summary['peak_rss_mb']:.0f} MB on this {size / 1e6:.0f} MB capture"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        log(f"  {name:<{width}}  {value}")
+    log(f"  cybertriage case rows (last round): {summary['cybertriage_case_rows']}")
+
+
+def markdown_table(summaries: dict[str, dict]) -> str:
+    """One row per profile, with the share of the machine's CPU that other processes took during each run."""
+    lines = ["| profile | packets | MB | tshark | cybertriage | **ratio** (≥ 5) | **packets per CPU-second** (≥ 100,000) "
+             "| peak RSS | other CPU (tshark / cybertriage runs) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        load = " / ".join(", ".join(f"{x:.0%}" for x in s["other_load"][tool]) for tool in ("tshark", "cybertriage"))
+        lines.append(f"| {name} | {s['packets']:,} | {s['bytes'] / 1e6:,.0f} | {s['tshark_s']:.2f} s | "
+                     f"{s['cybertriage_s']:.2f} s | **{s['ratio']:.2f}** | **{s['pkts_per_cpu_s']:,.0f}** | "
+                     f"{s['peak_rss_mb']:.0f} MB | {load} |")
+    return "\n".join(lines)
+
+
+def run_capture(capture: Path, manifest: dict, work: Path, args: argparse.Namespace, per_cpu_target: int) -> dict:
+    """Time both tools on one capture; the summary of the rounds."""
+    packets, size = manifest["packets"], manifest["bytes"]
+    log(f"Capture {capture.name}: {packets:,} packets, {size / 1e6:.0f} MB ({size / 2 ** 30:.2f} GiB)")
+    log("Page cache: before every timed run the capture is read once with `cat FILE > /dev/null` (untimed).")
+    log("")
+    rounds = [one_round(capture, packets, work, args, i + 1) for i in range(args.repeat)]
+    summary = summarise(rounds, packets, size, per_cpu_target)
+    print_summary(summary, args.repeat)
+    return {"capture": manifest, "summary": summary, "rounds": rounds}
+
+
+def explain() -> None:
+    log("")
+    log("What the figures are: wall times (time.perf_counter) of whole processes, start-up included; peak RSS")
+    log("is the process and its children summed (sampled every 0.1 s) or ru_maxrss, whichever is larger;")
+    log("'per CPU-second' = packets / (user + sys) of the process and its children.")
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (default bench/work/)")
+    parser.add_argument("--profile", choices=(*PROFILES, "all"),
+                        help="time one capture profile of issue 22 (see above), or all of them")
+    parser.add_argument("--json", type=Path, metavar="OUT.json",
+                        help="also write the figures (ratio, pkts_per_cpu_s, peak_rss_mb, ...) here")
     parser.add_argument("--capture", type=Path, help="use this capture instead of building one")
     parser.add_argument("--mix", choices=("corpus", "web"), default="corpus",
-                        help="the capture to build: copies of corpus traces, or web browsing made in a network "
-                             "namespace (needs root, ip, ethtool, tcpdump, curl, openssl); default corpus")
+                        help="without --profile, the capture to build: copies of corpus traces, or web browsing made "
+                             "in a network namespace (needs root, ip, ethtool, tcpdump, curl, openssl); default corpus")
     parser.add_argument("--packets", type=int, default=500_000,
-                        help="build a capture of at least this many packets (default 500000)")
+                        help="without --profile, build a capture of at least this many packets (default 500000)")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of both tools; the best is reported (default 2)")
     parser.add_argument("--wait-quiet", type=float, default=60, metavar="SECONDS",
                         help="before each timed run, wait up to this long for other processes to go quiet "
@@ -321,6 +452,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.profile and args.capture:
+        parser.error("--profile and --capture exclude each other")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     for tool in ("tshark", "editcap", "mergecap", "capinfos"):
@@ -330,8 +468,35 @@ def main() -> int:
     log(f"pcap_triage benchmark — {dt.datetime.now().isoformat(timespec='seconds')}, {os.cpu_count()} cores "
         f"({_cpu_model()}), {platform.python_implementation()} {platform.python_version()}, "
         f"cybertriage at {commit[:10]}, {tool_version(['tshark', '--version'])}")
-
     compile_bytecode()
+    header = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "cpu": _cpu_model()},
+        "versions": {"tshark": tool_version(["tshark", "--version"]),
+                     "cybertriage": tool_version([cybertriage_binary(), "--version"]), "commit": commit},
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "commands": {"tshark": f"tshark -r FILE -T fields {' '.join('-e ' + f for f in TSHARK_FIELDS)} > /dev/null",
+                     "cybertriage": "cybertriage scan FILE --case NEW --quiet"},
+        "page_cache": "capture read once with cat before every timed run",
+    }
+    if args.profile:
+        summaries = {}
+        for profile in PROFILES if args.profile == "all" else (args.profile,):
+            log(f"\n== profile {profile}")
+            capture, manifest = build_profile(work, profile, args.rebuild)
+            result = {**header, "profile": profile, **run_capture(capture, manifest, work, args, TARGET_PROFILE_PER_CPU_S)}
+            (work / f"pcap_triage-{profile}-result.json").write_text(json.dumps(result, indent=2))
+            summaries[profile] = {"profile": profile, "capture": capture.name, **result["summary"]}
+        if args.json:
+            one = len(summaries) == 1
+            figures = next(iter(summaries.values())) if one else {"profiles": summaries}
+            args.json.write_text(json.dumps({"date": header["date"], "commit": commit, **figures}, indent=2))
+            log(f"\nFigures written to {args.json}")
+        explain()
+        log(f"\n{markdown_table(summaries)}")
+        return 0
+
     if args.capture:
         capture = args.capture.resolve()
         manifest = {"capture": str(capture), "bytes": capture.stat().st_size, "packets": count_packets(capture),
@@ -340,64 +505,12 @@ def main() -> int:
         capture, manifest = build_web_capture(work, args.packets, args.rebuild)
     else:
         capture, manifest = build_capture(work, args.packets, args.rebuild)
-    packets, size = manifest["packets"], manifest["bytes"]
-    log(f"Capture {capture.name}: {packets:,} packets, {size / 1e6:.0f} MB ({size / 2 ** 30:.2f} GiB)")
-    log("Page cache: before every timed run the capture is read once with `cat FILE > /dev/null` (untimed).")
-    log("")
-
-    rounds = [one_round(capture, packets, work, args, i + 1) for i in range(args.repeat)]
-    ts = min((r["tshark"] for r in rounds), key=lambda m: m["wall_s"])
-    ct = min((r["cybertriage"] for r in rounds), key=lambda m: m["wall_s"])
-    ratio = ct["packets_s"] / ts["packets_s"]
-    ct_peak = max(r["cybertriage"]["peak_rss_mb"] for r in rounds)
-    of = f"best of {args.repeat}" if args.repeat > 1 else "1 run"
-    log("")
-    log(f"Results ({of}; {packets:,} packets, {size / 1e6:.0f} MB)")
-    rows = [
-        ("tshark -T fields (DNS name, HTTP host/URI, TLS SNI)",
-         f"{ts['wall_s']:.2f} s  {ts['packets_s']:,.0f} packets/s  peak RSS {ts['peak_rss_mb']:.0f} MB"),
-        ("cybertriage scan", f"{ct['wall_s']:.2f} s  {ct['packets_s']:,.0f} packets/s  "
-                             f"(cpu {ct['cpu_s']:.2f} s: {ct['packets_per_cpu_s']:,.0f} packets per CPU-second)"),
-        (f"ratio cybertriage / tshark packets/s (target ≥ {TARGET_RATIO:.0f})", f"{ratio:.2f}"),
-        (f"cybertriage per core (target ≥ {TARGET_PER_CORE:,})",
-         f"{ct['packets_per_cpu_s']:,.0f} packets per CPU-second; {ct['packets_s']:,.0f} packets/s of wall time"),
-        (f"cybertriage peak RSS (target ≤ {TARGET_RSS_MB} MB on a 1 GB capture)",
-         f"{ct_peak:.0f} MB on this {size / 1e6:.0f} MB capture"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        log(f"  {name:<{width}}  {value}")
-    log(f"  cybertriage case rows (last round): {rounds[-1]['cybertriage'].get('case_rows')}")
-    log("")
-    log("What the figures are: wall times (time.perf_counter) of whole processes, start-up included; peak RSS")
-    log("is the process and its children summed (sampled every 0.1 s) or ru_maxrss, whichever is larger;")
-    log("'per CPU-second' = packets / (user + sys) of the process and its children.")
-
-    result = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "cpu": _cpu_model()},
-        "versions": {"tshark": tool_version(["tshark", "--version"]),
-                     "cybertriage": tool_version([cybertriage_binary(), "--version"]), "commit": commit},
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "capture": manifest,
-        "commands": {"tshark": f"tshark -r FILE -T fields {' '.join('-e ' + f for f in TSHARK_FIELDS)} > /dev/null",
-                     "cybertriage": "cybertriage scan FILE --case NEW --quiet"},
-        "page_cache": "capture read once with cat before every timed run",
-        "summary": {
-            "packets": packets, "bytes": size,
-            "tshark_s": ts["wall_s"], "tshark_packets_s": ts["packets_s"], "tshark_peak_rss_mb": ts["peak_rss_mb"],
-            "cybertriage_s": ct["wall_s"], "cybertriage_packets_s": ct["packets_s"],
-            "cybertriage_packets_per_cpu_s": ct["packets_per_cpu_s"], "cybertriage_cpu_s": ct["cpu_s"],
-            "cybertriage_peak_rss_mb": ct_peak, "ratio": ratio,
-            "targets": {"ratio": TARGET_RATIO, "packets_per_core_s": TARGET_PER_CORE,
-                        "peak_rss_mb_on_1gb": TARGET_RSS_MB},
-            "cybertriage_case_rows": rounds[-1]["cybertriage"].get("case_rows"),
-        },
-        "rounds": rounds,
-    }
+    result = {**header, **run_capture(capture, manifest, work, args, TARGET_PER_CORE)}
+    explain()
     out = work / ("pcap_triage-web-result.json" if args.mix == "web" and not args.capture else "pcap_triage-result.json")
     out.write_text(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({"date": header["date"], "commit": commit, **result["summary"]}, indent=2))
     log(f"\nFigures written to {out}")
     return 0
 
