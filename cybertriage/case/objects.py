@@ -37,39 +37,92 @@ def object_path(case_dir: Path, sha256: str) -> Path:
 
 
 def keep_carried(case_dir: Path, sha256: str, content: Content) -> Path:
-    """Store a carried object's bytes in the case, once, read-only; safe from several threads at once.
+    """Store a carried object's bytes in the case, once, read-only, synced to disk before it takes its name;
+    safe from several threads at once. Many objects at a time: ObjectBatch."""
+    batch = ObjectBatch(case_dir)
+    batch.add(sha256, content)
+    failed = batch.name_all()
+    if failed:
+        raise OSError(failed[sha256])
+    return object_path(case_dir, sha256)
 
-    The bytes are hashed again as they are written: what is stored is what the case says it is. The
-    store and its subfolders must be the case's own folders: a symbolic link planted at `objects/` (or
-    below) is refused (OSError), never written through, and the temporary file has an unpredictable
-    name created with O_EXCL."""
-    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-        raise ValueError(f"not a sha256: {sha256!r}")
-    target = object_path(case_dir, sha256)
-    _own_folder(target.parent.parent)
-    _own_folder(target.parent)
-    if os.path.lexists(target):
-        return target
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{sha256}.", suffix=".part")
-    temporary = Path(name)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in content.chunks():
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
-            raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
-        os.chmod(temporary, 0o444)
-        os.replace(temporary, target)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        if not os.path.lexists(target):
+
+class ObjectBatch:
+    """Objects stored in the case in batches: each one's bytes go to a temporary file at once, and `name_all`
+    syncs all of them to disk together and only then gives each its name, so that a name always holds whole
+    bytes. One sync per batch instead of one per object: a capture of 24,000 small bodies spent 30 s of the
+    storing thread's time in fsync.
+
+    The bytes are hashed again as they are written: what is stored is what the case says it is. The store and
+    its subfolders must be the case's own folders: a symbolic link planted at `objects/` (or below) is refused
+    (OSError), never written through, and each temporary file has an unpredictable name created with O_EXCL."""
+
+    def __init__(self, case_dir: Path) -> None:
+        self.case_dir = case_dir
+        self.waiting: list[tuple[Path, Path]] = []  # (temporary file, its name in the store), written, not synced
+        self.folders: set[Path] = set()  # checked to be the case's own
+
+    def add(self, sha256: str, content: Content) -> None:
+        """Write the bytes to a temporary file beside their place in the store (nothing when they are there)."""
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        target = object_path(self.case_dir, sha256)
+        if target.parent not in self.folders:
+            _own_folder(target.parent.parent)
+            _own_folder(target.parent)
+            self.folders.add(target.parent)
+        if os.path.lexists(target):
+            return
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{sha256}.", suffix=".part")
+        temporary = Path(name)
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in content.chunks():
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise OSError(f"carried object's bytes hash to {digest.hexdigest()}, not {sha256}")
+        except BaseException:
+            temporary.unlink(missing_ok=True)
             raise
-        # another thread stored the same bytes first (Windows refuses to replace a read-only file)
-    return target
+        self.waiting.append((temporary, target))
+
+    def name_all(self) -> dict[str, str]:
+        """Sync the waiting files to disk, then give each its name, read-only. The sha256 of each object that
+        could not be stored, with why."""
+        waiting, self.waiting = self.waiting, []
+        failed: dict[str, str] = {}
+        try:
+            _sync([temporary for temporary, _ in waiting])
+        except OSError as error:
+            failed = {target.name: str(error) for _, target in waiting}
+            waiting = []
+        for temporary, target in waiting:
+            try:
+                os.chmod(temporary, 0o444)
+                os.replace(temporary, target)
+            except OSError as error:
+                if not os.path.lexists(target):
+                    failed[target.name] = str(error)
+                # else another thread stored the same bytes first (Windows refuses to replace a read-only file)
+        for temporary, _ in waiting:
+            temporary.unlink(missing_ok=True)
+        return failed
+
+
+def _sync(files: list[Path]) -> None:
+    """Put these files' bytes on disk: with one sync of every filesystem where there is one (POSIX), which costs
+    about what a single fsync does, else file by file."""
+    if hasattr(os, "sync") and len(files) > 1:
+        os.sync()
+        return
+    for path in files:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows syncs only what may be written
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _own_folder(folder: Path) -> None:
