@@ -296,3 +296,28 @@ def test_a_tar_ending_with_a_zip_is_read_back_as_the_tar(tree: Path) -> None:
     found = {obj.ref.path: obj for obj in archive.objects(holder)}
     assert set(found) == _tar_names(archive_path)
     assert _read(archive.open(found["first.txt"].ref)) == b"the tar's own member\n"
+
+
+def test_members_read_ahead_stop_when_the_reader_does(tmp_path: Path) -> None:
+    """The members are inflated on a thread of their own, ahead of the one examined: a reader that stops after the
+    first member (an analyzer's failure, a cancelled scan) stops that thread too, and the archive is not marked as
+    stopped early. The member's bytes are what `tar -x` extracts."""
+    import threading
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(200):
+        (folder / f"m{index:03d}.bin").write_bytes(os.urandom(64 * 1024))
+    archive_path = tmp_path / "many.tar.gz"
+    _run("tar", "-czf", archive_path, "many", cwd=tmp_path)
+    extracted = _extracted(lambda out: _run("tar", "-xzf", archive_path, "-C", out), tmp_path, "many")
+    holder = EvidenceObject(path=f"/evidence/{archive_path.name}", name=archive_path.name, size=archive_path.stat().st_size)
+    archive = open_container(BytesContent(archive_path.read_bytes()), holder.ref, ContainerLimits())
+    assert isinstance(archive, StreamedArchive)
+    members = archive.objects(holder)
+    first = next(obj for obj in members if obj.content is not None)
+    assert hashlib.sha256(_read(first.content)).hexdigest() == extracted[first.ref.path]
+    assert any(thread.name == "archive-read-ahead" for thread in threading.enumerate())
+    members.close()
+    assert not any(thread.name == "archive-read-ahead" for thread in threading.enumerate())
+    assert archive.stopped is None and len(archive.members) < 200  # held back by the bound on members ahead

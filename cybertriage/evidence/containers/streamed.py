@@ -9,11 +9,13 @@ than from a listing read first; reading one member back reads the stream again, 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
 import posixpath
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +39,10 @@ OWN_NAME_SUFFIXES = {".tgz": ".tar", ".tbz2": ".tar", ".tbz": ".tar", ".txz": ".
 _FORMATS = ("tar", "cpio", "7zip", "rar", "rar5", "cab", "iso9660", "raw")
 _FILTERS = ("gzip", "bzip2", "xz", "lzma", "zstd", "lzip", "lz4", "compress")
 BLOCK = 1024 * 1024  # read from the content, and inflated, a block at a time
+# Members inflated ahead of the one being examined, on a thread of their own: at most this many, holding at most
+# this many bytes (a larger member is still read ahead alone).
+AHEAD_MEMBERS = 64
+AHEAD_BYTES = 32 * 1024 * 1024
 
 try:  # libarchive-c loads the shared library as it is imported: a machine (or a frozen build) may lack it
     import libarchive
@@ -69,6 +75,62 @@ class _Stopped(Exception):
     def __init__(self, stop: Stop) -> None:
         super().__init__(stop.reason)
         self.stop = stop
+
+
+class _Halted(Exception):
+    """The reader of the members stopped reading them (the scan was cancelled, or an analyzer failed)."""
+
+
+class _Ahead:
+    """Members handed from the thread that inflates them to the one that examines them, a few at a time: libarchive
+    inflates in C without Python's lock, so inflating the next members overlaps the examination of this one."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._queue: collections.deque[EvidenceObject] = collections.deque()
+        self._bytes = 0
+        self._ended = False
+        self._error: BaseException | None = None
+        self.halted = threading.Event()
+
+    def put(self, found: EvidenceObject) -> None:
+        """Hand one member on, once there is room (_Halted when the reader stopped reading)."""
+        size = found.content.size if found.content is not None else 0
+        with self._ready:
+            while self._queue and (len(self._queue) >= AHEAD_MEMBERS or self._bytes + size > AHEAD_BYTES):
+                if self.halted.is_set():
+                    break
+                self._ready.wait()
+            if self.halted.is_set():
+                raise _Halted()
+            self._queue.append(found)
+            self._bytes += size
+            self._ready.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """No more members; `error` (a bug in the reading) is raised to the reader after the last one."""
+        with self._ready:
+            self._ended, self._error = True, error
+            self._ready.notify_all()
+
+    def halt(self) -> None:
+        self.halted.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def members(self) -> Iterator[EvidenceObject]:
+        while True:
+            with self._ready:
+                while not self._queue and not self._ended:
+                    self._ready.wait()
+                if not self._queue:
+                    if self._error is not None:
+                        raise self._error
+                    return
+                found = self._queue.popleft()
+                self._bytes -= found.content.size if found.content is not None else 0
+                self._ready.notify_all()
+            yield found
 
 
 class _Feed:
@@ -177,19 +239,40 @@ class StreamedArchive(Container):
             return False
 
     def objects(self, holder: EvidenceObject) -> Iterator[EvidenceObject]:
-        """Every member as an object, as the pass reaches it; damage, a limit or the time stops the pass."""
+        """Every member as an object, as the pass reaches it; damage, a limit or the time stops the pass. The pass
+        runs on a thread of its own, a few members ahead of the one the caller examines; `stopped` is set when the
+        last member has been handed out."""
         self.members, self.listed, self.stopped, self.reading = [], 0, None, ""
+        ahead = _Ahead()
+        reader = threading.Thread(target=self._read_ahead, args=(holder, ahead), name="archive-read-ahead", daemon=True)
+        reader.start()
+        try:
+            yield from ahead.members()
+        finally:
+            ahead.halt()
+            reader.join()
+
+    def _read_ahead(self, holder: EvidenceObject, ahead: _Ahead) -> None:
         feed = _Feed(self.content)
+        error: BaseException | None = None
         try:
             with _reading(feed) as archive:
-                yield from self._pass(archive, feed, holder)
+                for found in self._pass(archive, feed, holder, ahead.halted):
+                    ahead.put(found)
+        except _Halted:
+            pass
         except _Stopped as stopped:
             self.stopped = stopped.stop
-        except (libarchive.ArchiveError, OSError) as error:
+        except (libarchive.ArchiveError, OSError) as damage:
             reached = f" (at {self.reading})" if self.reading else ""
-            self.stopped = Stop("damaged", _unreadable(self.kind, error, feed) + reached, self.reading)
+            self.stopped = Stop("damaged", _unreadable(self.kind, damage, feed) + reached, self.reading)
+        except BaseException as bug:  # raised again on the examining thread, which reports it
+            error = bug
+        finally:
+            ahead.end(error)
 
-    def _pass(self, archive: ArchiveRead, feed: _Feed, holder: EvidenceObject) -> Iterator[EvidenceObject]:
+    def _pass(self, archive: ArchiveRead, feed: _Feed, holder: EvidenceObject,
+              halted: threading.Event) -> Iterator[EvidenceObject]:
         limits = self.limits
         self._ends = time.monotonic() + limits.time_limit
         inflated = 0
@@ -214,7 +297,7 @@ class StreamedArchive(Container):
             elif not member.directory:
                 found.unreadable = self.refusal(member)
                 if found.unreadable is None:
-                    content = self._take(entry, name, feed, inflated)
+                    content = self._take(entry, name, feed, inflated, halted)
                     inflated += content.size
                     member = Member(index, name, content.size, feed.taken - before)
                     if entry.size is not None and content.size != entry.size:  # a volume of a set, or cut short
@@ -244,8 +327,9 @@ class StreamedArchive(Container):
             return stem
         return entry.pathname or "data"
 
-    def _take(self, entry: Any, name: str, feed: _Feed, inflated: int) -> Content:
-        """The member's bytes as they come out of the stream, within the member, total and ratio limits."""
+    def _take(self, entry: Any, name: str, feed: _Feed, inflated: int, halted: threading.Event | None = None) -> Content:
+        """The member's bytes as they come out of the stream, within the member, total and ratio limits; _Halted when
+        the members' reader stops reading them."""
         limits = self.limits
         held = bytearray()
         spool: IO[bytes] | None = None
@@ -264,6 +348,8 @@ class StreamedArchive(Container):
                     raise _Stopped(Stop("member", "member larger than the extraction limit", name, inflated, feed.taken))
                 if time.monotonic() > self._ends:
                     raise _Stopped(Stop("time", "timed out", name, inflated, feed.taken))
+                if halted is not None and halted.is_set():
+                    raise _Halted()
                 if spool is None and size > limits.in_memory_limit:
                     spool = tempfile.TemporaryFile(prefix="cybertriage-member-")
                     spool.write(held)
