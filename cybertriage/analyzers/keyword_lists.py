@@ -15,6 +15,8 @@ ICANN top-level domain) and phone numbers in international form (`+`, 8 to 15 di
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from .indicators import domain
 
 REGEX_TIMEOUT = 2.0  # seconds one examiner's pattern may run over one object's text
 Checked = tuple[str, int]  # a built-in list's value found, normalised, and how many characters of the text it used
+CHECKS_REMEMBERED = 16_384  # a built-in list's candidates whose check is remembered (a few MB)
 PROBE_TIMEOUT = 0.25  # seconds a pattern may take over a 40-character probe before it is refused as catastrophic
 
 
@@ -43,6 +46,7 @@ class Term:
     folded: bool = False
     check: Callable[[str], Checked | None] | None = None  # a built-in's checksum: the value and its length, or None
     pieces: tuple[str, ...] = ()  # a fuzzy term's parts, one of which any match holds exactly (searched first)
+    sieve: Callable[[Outline], bool] | None = None  # False only for a text where the pattern cannot match
 
 
 @dataclass(frozen=True)
@@ -252,22 +256,100 @@ def phone_number(found: str) -> Checked | None:
     return None
 
 
-def _builtin(name: str, description: str, pattern: str, check: Callable[[str], Checked | None]) -> KeywordList:
-    return KeywordList(name, (Term(description, "builtin", regex.compile(pattern), check=check),), builtin=True)
+# -- sieves -------------------------------------------------------------------------------------------------------
+
+_OTHER_DIGIT = regex.compile(r"(?![0-9])\d")  # the regex module's own \d, so that its Unicode tables decide
+
+
+class Outline:
+    """A text as one byte a character, made once and only when a built-in list's sieve needs it: ASCII characters as
+    they are, any other decimal digit as '0', any other character as '?'. Every built-in pattern matches ASCII
+    characters and decimal digits only, so what a pattern needs can be looked for in the outline with bytes
+    operations that run in C at memory speed, where the pattern's own search tries every position of the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._outline: bytes | None = None
+
+    def bytes(self) -> bytes:
+        if self._outline is None:
+            outline = self.text.encode("ascii", "replace")
+            if not self.text.isascii():
+                marked = bytearray(outline)
+                for digit in _OTHER_DIGIT.finditer(self.text, concurrent=False):
+                    marked[digit.start()] = ord("0")
+                outline = bytes(marked)
+            self._outline = outline
+        return self._outline
+
+
+def _run_sieve(classes: dict[bytes, bytes], dropped: bytes, *runs: bytes) -> Callable[[Outline], bool]:
+    """A sieve passing texts whose outline, each character of `classes`' keys written as its value, every other
+    as a space, and the `dropped` characters taken out, holds one of `runs`."""
+    table = bytearray(b" " * 256)
+    for characters, written in classes.items():
+        for character in characters:
+            table[character] = written[0]
+    translation = bytes(table)
+
+    def sieve(outline: Outline) -> bool:
+        written = outline.bytes().translate(translation, dropped)
+        return any(run in written for run in runs)
+
+    return sieve
+
+
+def _text_sieve(pattern: str) -> Callable[[Outline], bool]:
+    """A sieve passing texts where `pattern` (ASCII classes after a literal, which Python's re looks for first)
+    matches."""
+    compiled = re.compile(pattern)
+    return lambda outline: compiled.search(outline.text) is not None
+
+
+_DIGITS = b"0123456789"
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_BASE58 = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# What every match of a built-in pattern holds. A card number: 13 digits once its single spaces or dashes are out. An
+# IBAN: 15 capitals and digits once its single spaces are out. A phone number: + and a digit. An e-mail address: @, a
+# label, a dot and a label's character. A Bitcoin address: bc1, or 26 base58 characters in a row. An Ethereum
+# address: 0x and 40 hex digits.
+_CARD_SIEVE = _run_sieve({_DIGITS: b"0"}, b" -", b"0" * 13)
+_IBAN_SIEVE = _run_sieve({_UPPER + _DIGITS: b"A"}, b" ", b"A" * 15)
+_PHONE_SIEVE = _run_sieve({_DIGITS: b"0", b"+": b"+"}, b"", b"+0")
+_EMAIL_SIEVE = _text_sieve(r"@[A-Za-z0-9-]{1,63}\.[A-Za-z0-9-]")
+_BASE58_SIEVE = _run_sieve({_BASE58: b"a"}, b"", b"a" * 26)
+
+
+def _bitcoin_sieve(outline: Outline) -> bool:
+    return "bc1" in outline.text or "BC1" in outline.text or _BASE58_SIEVE(outline)
+
+
+_ETHEREUM_SIEVE = _text_sieve(r"0x[0-9a-fA-F]{40}")
+
+
+def _builtin(name: str, description: str, pattern: str, check: Callable[[str], Checked | None],
+             sieve: Callable[[Outline], bool]) -> KeywordList:
+    # The same value found again (an address all over a log) is checked once: the checks depend on nothing else.
+    cached = functools.lru_cache(maxsize=CHECKS_REMEMBERED)(check)
+    return KeywordList(name, (Term(description, "builtin", regex.compile(pattern), check=cached, sieve=sieve),),
+                       builtin=True)
 
 
 BUILTIN_LISTS: dict[str, KeywordList] = {kind.name: kind for kind in (
-    _builtin("card-numbers", "payment card number (Luhn)", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", card_number),
-    _builtin("ibans", "IBAN (mod 97)", r"(?<![A-Za-z0-9])[A-Z]{2}\d\d(?: ?[A-Z0-9]){11,30}(?![a-z0-9])", iban_number),
+    _builtin("card-numbers", "payment card number (Luhn)", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", card_number,
+             _CARD_SIEVE),
+    _builtin("ibans", "IBAN (mod 97)", r"(?<![A-Za-z0-9])[A-Z]{2}\d\d(?: ?[A-Z0-9]){11,30}(?![a-z0-9])", iban_number,
+             _IBAN_SIEVE),
     _builtin("phone-numbers", "phone number (international form)",
-             r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}(?![\d])", phone_number),
+             r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}(?![\d])", phone_number, _PHONE_SIEVE),
     _builtin("e-mail-addresses", "e-mail address",
              r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?![\w-]|\.\w)",
-             email_address),
+             email_address, _EMAIL_SIEVE),
     _builtin("bitcoin-addresses", "Bitcoin address (base58check, bech32)",
              r"(?<![\w])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71})(?!\w)",
-             bitcoin_address),
-    _builtin("ethereum-addresses", "Ethereum address (EIP-55)", r"(?<!\w)0x[0-9a-fA-F]{40}(?!\w)", ethereum_address),
+             bitcoin_address, _bitcoin_sieve),
+    _builtin("ethereum-addresses", "Ethereum address (EIP-55)", r"(?<!\w)0x[0-9a-fA-F]{40}(?!\w)", ethereum_address,
+             _ETHEREUM_SIEVE),
 )}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import regex
 
 from .base import Analyzer, Finding, Item, Settings
-from .keyword_lists import BUILTIN_LISTS, REGEX_TIMEOUT, KeywordList, Term, fold, lower, read_keyword_file
+from .keyword_lists import BUILTIN_LISTS, REGEX_TIMEOUT, KeywordList, Outline, Term, fold, lower, read_keyword_file
 from .results import ContentType, ExtractedText, Result
 
 SNIPPETS = 3  # snippets kept per term in a finding
@@ -99,9 +99,12 @@ def _add(matching: Matching, key: tuple[str, str], start: int, end: int) -> bool
     return hits.count < COUNT_LIMIT
 
 
-def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: dict[str, str], ends: float) -> None:
+def _match_term(matching: Matching, keywords: KeywordList, term: Term, texts: dict[str, str], outline: Outline,
+                ends: float) -> None:
     """One term over the text (its lower-case or folded copy, offsets the same), within the time left."""
     haystack = texts["folded" if term.folded else "lower" if term.kind == "literal" else "text"]
+    if term.sieve is not None and not term.sieve(outline):  # no match can be there: a pass in C, not a search
+        return
     timeout = max(0.01, min(REGEX_TIMEOUT, ends - time.monotonic()))
     try:
         found = _checked(term, haystack, timeout) if term.check is not None else (
@@ -121,14 +124,23 @@ def _checked(term: Term, text: str, timeout: float) -> Iterator[tuple[int, int, 
     assert term.check is not None
     ends = time.monotonic() + timeout
     at = 0
-    while (match := term.pattern.search(text, at, timeout=max(0.001, ends - time.monotonic()))) is not None:
-        checked = term.check(match.group())
-        if checked is None:
-            at = match.start() + 1
-            continue
-        value, used = checked
-        yield match.start(), match.start() + used, value
-        at = match.start() + max(used, 1)
+    while True:
+        # One finditer goes on from the end of a value that used all its match, as a new search from there would (the
+        # patterns match no empty text), without a call per value. concurrent=False: the search keeps the GIL. Left to
+        # its default on a str, the regex module lets it go and takes it back at every check of its time limit, and
+        # the threads' hand-offs cost more CPU (futex calls) than the search; between two values this thread runs Python.
+        for match in term.pattern.finditer(text, at, timeout=max(0.001, ends - time.monotonic()), concurrent=False):
+            checked = term.check(match.group())
+            if checked is None:
+                at = match.start() + 1
+                break
+            value, used = checked
+            yield match.start(), match.start() + used, value
+            if used != match.end() - match.start():
+                at = match.start() + max(used, 1)
+                break
+        else:
+            return
 
 
 def _matches(term: Term, haystack: str, timeout: float) -> Iterator[regex.Match[str]]:
@@ -181,13 +193,14 @@ def match_text(lists: Iterable[KeywordList], text: str, time_limit: float = TIME
     kinds = {term.kind for keywords in lists for term in keywords.terms}
     texts = {"text": text, "lower": lower(text) if "literal" in kinds else "",  # each copy made only when a term needs it
              "folded": fold(text) if "fuzzy" in kinds else ""}
+    outline = Outline(text)
     ends = time.monotonic() + time_limit
     for keywords in lists:
         for term in keywords.terms:
             if time.monotonic() > ends:
                 matching.unfinished.append(f"{keywords.name}: {term.text} not searched (time limit)")
                 continue
-            _match_term(matching, keywords, term, texts, ends)
+            _match_term(matching, keywords, term, texts, outline, ends)
     return matching
 
 

@@ -9,6 +9,7 @@ EIP-55's examples. A near miss changes one character: every checksum here must c
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
 from pathlib import Path
@@ -198,3 +199,45 @@ def test_a_file_of_many_values_keeps_the_first_thousand_and_says_so() -> None:
 def test_a_pattern_of_empty_matches_finds_nothing_and_stops_nothing() -> None:
     keywords = kl.KeywordList("case", (kl.Term(r"re:\b", "regex", kl.regex.compile(r"\b")), kl.parse_term("docks", "t")))
     assert set(match_text([keywords], "at the docks").found) == {("case", "docks")}
+
+
+def test_phone_number_in_other_digits_passes_its_sieve() -> None:
+    """The outline the sieves read writes a digit of another script (Arabic-Indic here) as a digit: a number the
+    pattern's own \\d finds is not sieved out."""
+    text = "call +" + "٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨" + " today"
+    found = match_text([kl.BUILTIN_LISTS["phone-numbers"]], text).found
+    assert {key: hits.count for key, hits in found.items()} == {("phone-numbers", "+" + "٤٤٢٠٧٩٤٦٠٩٥٨"): 1}
+
+
+def _unsieved(keywords: kl.KeywordList) -> kl.KeywordList:
+    return dataclasses.replace(keywords, terms=tuple(dataclasses.replace(t, sieve=None) for t in keywords.terms))
+
+
+def test_sieves_change_no_result() -> None:
+    """Each built-in list over texts made of the characters its patterns read, valid values planted among them, finds
+    what the same list finds by its pattern's search of the whole text, without the sieve."""
+    chooser = random.Random(11)
+    pieces = ["4", "1", "3", "0", "7", " ", "-", ".", "@", "+", "x", "bc1", "A", "Z", "k", "٣", "\ufffd", "é", "\n",
+              *CARDS, *IBANS, *BITCOIN, *ETHEREUM, "jo.doe@example.org", "+44 20 7946 0958", "GB29 NWBK 6016 1331",
+              "4111-1111-1111-1111", "5555 5555 5555 4444", "+" + "٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨"]
+    texts = ["".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 400))) for _ in range(400)]
+    texts += ["".join(chooser.choice("0123456789 -") for _ in range(300)) for _ in range(50)]
+    texts += [f"{chooser.choice(pieces[:19])}{value}{chooser.choice(pieces[:19])}" for value in pieces[19:]]  # one each
+    for keywords in kl.BUILTIN_LISTS.values():
+        plain = _unsieved(keywords)
+        found = 0
+        for text in texts:
+            sieved, whole = match_text([keywords], text), match_text([plain], text)
+            assert ({k: (h.count, h.places) for k, h in sieved.found.items()}
+                    == {k: (h.count, h.places) for k, h in whole.found.items()}), (keywords.name, text)
+            found += len(whole.found)
+        assert found, keywords.name  # the texts hold values of every list
+
+
+def test_sieves_pass_over_text_without_candidates() -> None:
+    text = "id,when,amount\n" + "".join(f"{i},2026-12-06 10:{i % 60:02d},{i * 37 % 1000}.50 EUR\n" for i in range(500))
+    sieves = {name: kind.terms[0].sieve for name, kind in kl.BUILTIN_LISTS.items()}
+    outline = kl.Outline(text)
+    assert [name for name, sieve in sieves.items() if sieve is None or sieve(outline)] == []
+    card = sieves["card-numbers"]
+    assert card is not None and card(kl.Outline("pay 4111-1111-1111-1111"))
