@@ -331,7 +331,7 @@ class StreamedArchive(Container):
         """The member's bytes as they come out of the stream, within the member, total and ratio limits; _Halted when
         the members' reader stops reading them."""
         limits = self.limits
-        held = bytearray()
+        held: list[bytes] = []  # joined once at the end: a member of one block is not copied again
         spool: IO[bytes] | None = None
         size = 0
         try:
@@ -352,18 +352,18 @@ class StreamedArchive(Container):
                     raise _Halted()
                 if spool is None and size > limits.in_memory_limit:
                     spool = tempfile.TemporaryFile(prefix="cybertriage-member-")
-                    spool.write(held)
-                    held = bytearray()
+                    spool.writelines(held)
+                    held = []
                 if spool is not None:
                     spool.write(block)
                 else:
-                    held += block
+                    held.append(block)
         except BaseException:
             if spool is not None:
                 spool.close()
             raise
         if spool is None:
-            return BytesContent(bytes(held))
+            return BytesContent(b"".join(held))
         spool.flush()
         return _FileContent(spool, size)
 
