@@ -83,7 +83,9 @@ class _Halted(Exception):
 
 class _Ahead:
     """Members handed from the thread that inflates them to the one that examines them, a few at a time: libarchive
-    inflates in C without Python's lock, so inflating the next members overlaps the examination of this one."""
+    inflates in C without Python's lock, so inflating the next members overlaps the examination of this one. Each
+    side wakes the other only when it waits: the examining side when a member comes, the inflating side once half
+    the room is free again (a wake-up per member costs the examining thread more than the member's handing over)."""
 
     def __init__(self) -> None:
         self._ready = threading.Condition()
@@ -91,21 +93,24 @@ class _Ahead:
         self._bytes = 0
         self._ended = False
         self._error: BaseException | None = None
+        self._reader_waits = self._inflater_waits = False
         self.halted = threading.Event()
 
     def put(self, found: EvidenceObject) -> None:
         """Hand one member on, once there is room (_Halted when the reader stopped reading)."""
         size = found.content.size if found.content is not None else 0
         with self._ready:
-            while self._queue and (len(self._queue) >= AHEAD_MEMBERS or self._bytes + size > AHEAD_BYTES):
-                if self.halted.is_set():
-                    break
+            while (self._queue and (len(self._queue) >= AHEAD_MEMBERS or self._bytes + size > AHEAD_BYTES)
+                   and not self.halted.is_set()):
+                self._inflater_waits = True
                 self._ready.wait()
+                self._inflater_waits = False
             if self.halted.is_set():
                 raise _Halted()
             self._queue.append(found)
             self._bytes += size
-            self._ready.notify_all()
+            if self._reader_waits:
+                self._ready.notify()
 
     def end(self, error: BaseException | None = None) -> None:
         """No more members; `error` (a bug in the reading) is raised to the reader after the last one."""
@@ -122,14 +127,17 @@ class _Ahead:
         while True:
             with self._ready:
                 while not self._queue and not self._ended:
+                    self._reader_waits = True
                     self._ready.wait()
+                    self._reader_waits = False
                 if not self._queue:
                     if self._error is not None:
                         raise self._error
                     return
                 found = self._queue.popleft()
                 self._bytes -= found.content.size if found.content is not None else 0
-                self._ready.notify_all()
+                if self._inflater_waits and len(self._queue) <= AHEAD_MEMBERS // 2 and self._bytes <= AHEAD_BYTES // 2:
+                    self._ready.notify()
             yield found
 
 
