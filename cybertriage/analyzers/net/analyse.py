@@ -14,7 +14,7 @@ import logging
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ...evidence.capture import CaptureReader
@@ -98,7 +98,7 @@ class _Conn:
         self.udp_tries = 0
         self.o_mac: bytes | None = None  # link-layer source of the last packet each way
         self.r_mac: bytes | None = None
-        self.macs: tuple[set[bytes], set[bytes]] | None = None  # (responder's, originator's), once one is seen
+        self.macs: tuple[set[bytes], set[bytes]] | None = None  # (responder's, originator's), once a side has two
 
     def closed_cleanly(self) -> bool:
         return bool(self.o and self.r and self.o.state == CLOSED and self.r.state == CLOSED)
@@ -516,18 +516,35 @@ class CaptureAnalysis:
 
     @staticmethod
     def _mac(conn: _Conn, is_orig: bool, mac: bytes | None) -> None:
-        """A link-layer source not seen last time on this side of the flow (for the hosts summary)."""
+        """A link-layer source not seen last time on this side of the flow (for the hosts summary). A side's first
+        one is kept in o_mac or r_mac alone; the sets of all of them are made only once a side shows a second,
+        which most flows never do (two sets would cost a port scan's open flow ~450 bytes each)."""
+        if mac is None:
+            return
+        known = conn.o_mac if is_orig else conn.r_mac
+        if conn.macs is None:
+            if known is None:
+                if is_orig:
+                    conn.o_mac = mac
+                else:
+                    conn.r_mac = mac
+                return
+            conn.macs = ({conn.r_mac} if conn.r_mac is not None else set(),
+                         {conn.o_mac} if conn.o_mac is not None else set())
         if is_orig:
             conn.o_mac = mac
         else:
             conn.r_mac = mac
-        if mac is None:
-            return
-        if conn.macs is None:
-            conn.macs = (set(), set())
         seen = conn.macs[is_orig]
         if len(seen) < MAX_MACS:
             seen.add(mac)
+
+    @staticmethod
+    def _flow_macs(conn: _Conn) -> tuple[Iterable[bytes], Iterable[bytes]]:
+        """The link-layer sources of the flow's originator and of its responder."""
+        if conn.macs is not None:
+            return conn.macs[1], conn.macs[0]
+        return (() if conn.o_mac is None else (conn.o_mac,)), (() if conn.r_mac is None else (conn.r_mac,))
 
     def _bad_checksum(self, conn: _Conn, is_orig: bool) -> None:
         """Parsed all the same (checksum offloading makes a capture host's own packets look bad),
@@ -701,8 +718,14 @@ class CaptureAnalysis:
         self._decoder.expire(now)
 
     def _evict(self) -> None:
+        """Too many flows are open at once (a port scan, a flood): those idle longest end now, recorded with what
+        was seen of them, until a tenth of the limit is free, and the ledger counts them. Memory stays bounded;
+        nothing is dropped."""
         conns = sorted(self._conns.values(), key=lambda c: c.last_ts)
-        for conn in conns[: len(conns) // 10 + 1]:
+        ending = conns[: len(conns) - self.settings.max_flows * 9 // 10]
+        self.summary.flows_evicted += len(ending)
+        self.summary.max_flows = self.settings.max_flows
+        for conn in ending:
             self._finish(conn, "evicted")
 
     def _finish(self, conn: _Conn, reason: str) -> None:
@@ -735,7 +758,7 @@ class CaptureAnalysis:
             conn.o_bytes, conn.r_bytes, conn.o_payload, conn.r_payload, conn.o_pkts + conn.r_pkts,
             conn.o_bytes + conn.r_bytes, conn.app, conn_state(conn), conn.history, missing, gaps, reason,
             conn.vlan, conn.version)
-        self.hosts.flow(flow, *((conn.macs[1], conn.macs[0]) if conn.macs else ((), ())))
+        self.hosts.flow(flow, *self._flow_macs(conn))
         self.emit(flow)
         # Its parser and its two directions refer back to the flow: let go of them, so that all of it is freed
         # now, not later by the cycle collector, which would have walked it again each time meanwhile.

@@ -201,34 +201,48 @@ def parse(buf: bytes, netbios: bool = False) -> Message:
 def why_not_dns(buf: bytes) -> str | None:
     """None when a UDP payload on a DNS port parses as DNS; else why it does not (for the problem recorded)."""
     try:
-        parse(buf)
+        msg = parse(buf)
     except (DnsError, struct.error, IndexError) as error:
         return str(error) or error.__class__.__name__
+    _told[:] = [buf, msg]
     return None
 
 
+# The payload why_not_dns took last and its message: the flow's DnsHandler is made next, for that very datagram,
+# and takes the message instead of parsing it again (a flood's flows each start with one: a third of the parsing).
+_told: list = [None, None]
+
+
 class DnsHandler:
-    """DNS transactions of one flow (UDP datagrams, or TCP with 2-byte length framing)."""
+    """DNS transactions of one flow (UDP datagrams, or TCP with 2-byte length framing). Slotted: a flood keeps
+    hundreds of thousands of DNS flows open at once."""
+
+    __slots__ = ("conn", "ctx", "netbios", "pending", "waiting", "arrivals", "bufs", "dead", "done")
 
     def __init__(self, conn: Connection, ctx: Analysis) -> None:
         self.conn = conn
         self.ctx = ctx
         self.netbios = 137 in (conn.o_port, conn.r_port)
         # Queries waiting for their answer, oldest first: (transaction id, arrival number) → (record, time),
-        # and, per transaction id, the arrival numbers of its queries (the same id may be waiting twice).
-        self.pending: dict[tuple[int, int], tuple[DnsRecord, int]] = {}
-        self.waiting: dict[int, deque[int]] = {}
+        # and, per transaction id, the arrival numbers of its queries (the same id may be waiting twice). Both
+        # are None while nothing waits: a dict keeps its room once emptied, and most flows ask one question.
+        self.pending: dict[tuple[int, int], tuple[DnsRecord, int]] | None = None
+        self.waiting: dict[int, deque[int]] | None = None
         self.arrivals = 0
-        self.bufs = [b"", b""]  # TCP: resp, orig
+        self.bufs: list[bytes] | None = None  # TCP: resp, orig (made with the first bytes of a stream)
         self.dead = [False, False]
         self.done = False
 
     def datagram(self, is_orig: bool, data: bytes, ts_ns: int) -> None:
-        try:
-            msg = parse(data, self.netbios)
-        except (DnsError, struct.error, IndexError) as error:
-            self.ctx.warn(self.conn, f"DNS message not decodable ({error}); not recorded")
-            return
+        told, msg = _told
+        if told is data and not self.netbios:
+            _told[:] = [None, None]
+        else:
+            try:
+                msg = parse(data, self.netbios)
+            except (DnsError, struct.error, IndexError) as error:
+                self.ctx.warn(self.conn, f"DNS message not decodable ({error}); not recorded")
+                return
         for problem in msg.problems:
             self.ctx.warn(self.conn, f"DNS message {msg.id}: {problem}")
         self._message(msg, ts_ns)
@@ -237,6 +251,8 @@ class DnsHandler:
         side = int(is_orig)
         if self.dead[side]:
             return
+        if self.bufs is None:
+            self.bufs = [b"", b""]
         buf = self.bufs[side] + data
         while len(buf) >= 2:
             size = (buf[0] << 8) | buf[1]
@@ -252,7 +268,8 @@ class DnsHandler:
     def gap(self, is_orig: bool, size: int) -> None:
         side = int(is_orig)
         self.dead[side] = True
-        self.bufs[side] = b""
+        if self.bufs is not None:
+            self.bufs[side] = b""
         self.ctx.warn(self.conn, f"DNS over TCP: {size} bytes missing; the rest of that direction was not parsed")
 
     def _message(self, msg: Message, ts_ns: int) -> None:
@@ -261,17 +278,21 @@ class DnsHandler:
         if not msg.qr:
             rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
                             query, _qtype(qtype), qclass if qclass >= 0 else None, flow_id=conn.id)
-            if len(self.pending) >= MAX_PENDING:
-                self._flush_oldest()
+            if self.pending is None or self.waiting is None:
+                self.pending, self.waiting = {}, {}
+            elif len(self.pending) >= MAX_PENDING:
+                self._flush_oldest(self.pending, self.waiting)
             self.arrivals += 1
             self.pending[(msg.id, self.arrivals)] = (rec, ts_ns)
             self.waiting.setdefault(msg.id, deque()).append(self.arrivals)
             return
-        arrivals = self.waiting.get(msg.id)
-        if arrivals:
+        arrivals = self.waiting.get(msg.id) if self.waiting is not None else None
+        if arrivals and self.pending is not None and self.waiting is not None:
             rec, sent = self.pending.pop((msg.id, arrivals.popleft()))
             if not arrivals:
                 del self.waiting[msg.id]
+            if not self.pending:
+                self.pending = self.waiting = None
             rec.rtt = round((ts_ns - sent) / 1e9, 6)
         else:
             rec = DnsRecord(iso_us(ts_ns), conn.src, conn.o_port, conn.dst, conn.r_port, conn.proto_name, msg.id,
@@ -283,26 +304,25 @@ class DnsHandler:
         rec.additional = msg.additional
         self.ctx.emit(rec)
 
-    def _flush_oldest(self) -> None:
+    def _flush_oldest(self, pending: dict[tuple[int, int], tuple[DnsRecord, int]], waiting: dict[int, deque[int]]) -> None:
         """Too many queries wait: the one that came first goes out unanswered (in constant time: a flood of
         unanswered queries, as DNS tunnelling makes, must not cost a search per query)."""
-        (ident, arrival), (rec, _) = next(iter(self.pending.items()))
-        del self.pending[(ident, arrival)]
-        self.waiting[ident].popleft()  # this arrival: the first of all is the first of its id
-        if not self.waiting[ident]:
-            del self.waiting[ident]
+        (ident, arrival), (rec, _) = next(iter(pending.items()))
+        del pending[(ident, arrival)]
+        waiting[ident].popleft()  # this arrival: the first of all is the first of its id
+        if not waiting[ident]:
+            del waiting[ident]
         self.ctx.emit(rec)
 
     def close(self, ts_ns: int) -> None:
-        for side, buf in enumerate(self.bufs):  # TCP: a message the connection ended in the middle of
+        for side, buf in enumerate(self.bufs or ()):  # TCP: a message the connection ended in the middle of
             if buf and not self.dead[side]:
                 announced = f"announced as {(buf[0] << 8) | buf[1]} bytes" if len(buf) >= 2 else "its length cut"
                 self.ctx.warn(self.conn, f"DNS over TCP: a message from the {'client' if side else 'server'} "
                                          f"{announced}, {max(len(buf) - 2, 0)} arrived; not recorded")
-        for rec, _ in sorted(self.pending.values(), key=lambda item: item[1]):
+        for rec, _ in sorted((self.pending or {}).values(), key=lambda item: item[1]):
             self.ctx.emit(rec)
-        self.pending.clear()
-        self.waiting.clear()
+        self.pending = self.waiting = None
 
 
 def _qtype(qtype: int) -> str | None:

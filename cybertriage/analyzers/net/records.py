@@ -399,6 +399,8 @@ class CaptureSummary(_Record):
     gap_bytes: int = 0
     fragments_incomplete: int = 0  # IP datagrams whose fragments never all arrived
     bad_checksums: int = 0  # UDP datagrams given to a parser whose checksum is wrong (parsed all the same)
+    flows_evicted: int = 0  # ended early, with what was seen of them, because too many flows were open at once
+    max_flows: int = 0  # the open-flow limit that ended them
     records: dict[str, int] = field(default_factory=dict)  # KIND → count yielded
     problems: list[str] = field(default_factory=list)  # damage to the file itself (truncated, corrupt blocks)
     warnings: list[str] = field(default_factory=list)  # per-flow trouble (parser stopped, caps hit), capped
@@ -416,6 +418,12 @@ class CaptureSummary(_Record):
         ledger.processed(stage, self.packets_decoded)
         for reason, count in self.not_decoded.items():
             ledger.skipped_count(stage, reason, count)
+        if self.flows:
+            ledger.attempted("flows", self.flows)
+            ledger.processed("flows", self.flows - self.flows_evicted)
+            if self.flows_evicted:
+                ledger.skipped_count("flows", f"ended early, recorded with what was seen of them (ended 'evicted'): "
+                                              f"more than {self.max_flows:,} flows were open at once", self.flows_evicted)
         if self.tcp_streams:
             ledger.attempted("tcp streams", self.tcp_streams)
             ledger.processed("tcp streams", self.tcp_streams - self.streams_with_gaps)
