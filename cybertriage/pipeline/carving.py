@@ -111,10 +111,15 @@ class CarvedSource(EvidenceSource):
         pending: collections.deque[tuple[CarvedFile, Future[EvidenceObject | None]]] = collections.deque()
         keepers = ThreadPoolExecutor(KEEPERS, thread_name_prefix="carving-keep")
         try:
-            for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
-                pending.append((carved, keepers.submit(self._keep, carved)))
-                while len(pending) > KEEPERS or (pending and pending[0][1].done()):
+            try:
+                for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
+                    pending.append((carved, keepers.submit(self._keep, carved)))
+                    while len(pending) > KEEPERS or (pending and pending[0][1].done()):
+                        yield from self._kept(*pending.popleft())
+            except CarvingStopped:  # what was carved before the stop is kept and handed out first
+                while pending:
                     yield from self._kept(*pending.popleft())
+                raise
             while pending:
                 yield from self._kept(*pending.popleft())
         finally:

@@ -185,3 +185,40 @@ def test_files_past_photorecs_first_folder(tmp_path: Path) -> None:
     for label, how in (("in-place", named), ("copy", None)):
         carved, _ = _carve(volume, carving.Volume(0, size, how), tmp_path / label)
         assert collections.Counter(sha256 for _, sha256, _ in carved) == expected, label
+
+
+def test_files_carved_before_a_stall_are_kept(mbr_disk: tuple[Path, dict[str, set[str]]], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PhotoRec that writes its files and report, then hangs: the stall guard stops it, and every file it carved
+    before (the first volume's deleted pictures among them) is kept in the case and handed out, with a ledger line
+    and a problem saying that carving stopped."""
+    from cybertriage.evidence.disk import DiskImage
+    from cybertriage.pipeline.carving import CarvedSource
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    hanging = tools / "photorec"
+    hanging.write_text(f"#!/bin/sh\n{shutil.which('photorec')} \"$@\"\nexec /bin/sleep 600\n")
+    hanging.chmod(0o755)
+    (tools / "blkls").symlink_to(shutil.which("blkls") or "blkls")
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    monkeypatch.setattr(carving, "POLL_SECONDS", 0.05)
+    disk, gone = mbr_disk
+    image = DiskImage(disk)
+    try:
+        for _ in image.objects(threading.Event()):  # the listing, which finds the volumes and their filesystems
+            pass
+        image.partitions = [p for p in image.partitions if p.offset == LAYOUT["fat16"][0] * 512]
+        case = tmp_path / "case"
+        case.mkdir()
+        source = CarvedSource(image, case, 2.0)
+        carved = list(source.objects(threading.Event()))
+    finally:
+        image.close()
+    kept = {obj.sha256 for obj in carved}
+    assert gone["fat16"] <= kept
+    for obj in carved:
+        assert obj.content is not None
+        assert hashlib.sha256(b"".join(obj.content.chunks())).hexdigest() == obj.sha256
+    assert any("carving stopped" in problem and "no progress for 2 s" in problem for problem in source.problems)
+    assert "carving stopped" in source.ledger.stages["carving"]["skipped"]
