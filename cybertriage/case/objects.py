@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import EvidenceError, UsageError
 from ..evidence import EvidenceSource, open_evidence
@@ -36,26 +37,16 @@ def object_path(case_dir: Path, sha256: str) -> Path:
     return case_dir / OBJECTS_DIR / sha256[:2] / sha256
 
 
-def keep_carried(case_dir: Path, sha256: str, content: Content) -> Path:
-    """Store a carried object's bytes in the case, once, read-only, synced to disk before it takes its name;
-    safe from several threads at once. Many objects at a time: ObjectBatch."""
-    batch = ObjectBatch(case_dir)
-    batch.add(sha256, content)
-    failed = batch.name_all()
-    if failed:
-        raise OSError(failed[sha256])
-    return object_path(case_dir, sha256)
-
-
 class ObjectBatch:
     """Objects stored in the case in batches: each one's bytes go to a temporary file at once, and `name_all`
     syncs all of them to disk together and only then gives each its name, so that a name always holds whole
     bytes. One sync per batch instead of one per object: a capture of 24,000 small bodies spent 30 s of the
     storing thread's time in fsync.
 
-    The bytes are hashed again as they are written: what is stored is what the case says it is. The store and
-    its subfolders must be the case's own folders: a symbolic link planted at `objects/` (or below) is refused
-    (OSError), never written through, and each temporary file has an unpredictable name created with O_EXCL."""
+    The bytes are hashed again as they are written (a file moved in by `add_file`: as it is given), so that what
+    is stored is what the case says it is. The store and its subfolders must be the case's own folders: a
+    symbolic link planted at `objects/` (or below) is refused (OSError), never written through, and each
+    temporary file has an unpredictable name created with O_EXCL."""
 
     def __init__(self, case_dir: Path) -> None:
         self.case_dir = case_dir
@@ -66,11 +57,7 @@ class ObjectBatch:
         """Write the bytes to a temporary file beside their place in the store (nothing when they are there)."""
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a sha256: {sha256!r}")
-        target = object_path(self.case_dir, sha256)
-        if target.parent not in self.folders:
-            _own_folder(target.parent.parent)
-            _own_folder(target.parent)
-            self.folders.add(target.parent)
+        target = self._target(sha256)
         if os.path.lexists(target):
             return
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{sha256}.", suffix=".part")
@@ -88,17 +75,47 @@ class ObjectBatch:
             raise
         self.waiting.append((temporary, target))
 
+    def add_file(self, path: Path) -> str:
+        """Move a file the case already holds (a carved file in the case's work folder) into the store, by renaming
+        it at `name_all` rather than copying its bytes; its sha256, hashed here. When the store holds those bytes
+        already, the file is removed now. The file must be a regular file, not a link, and must not change once
+        given (its folder is private); one on another filesystem than the store's is copied."""
+        with open(path, "rb", opener=_without_links) as handle:
+            found = os.fstat(handle.fileno())
+            if not stat.S_ISREG(found.st_mode):
+                raise OSError(f"{path} is not a regular file: not stored")
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+            target = self._target(sha256)
+            renamed = not os.path.lexists(target) and found.st_dev == os.stat(target.parent).st_dev
+            if not renamed:
+                self.add(sha256, _OpenFile(handle, found.st_size))  # nothing written when the bytes are there
+        if renamed:
+            self.waiting.append((path, target))
+        else:
+            path.unlink()
+        return sha256
+
+    def _target(self, sha256: str) -> Path:
+        """Where the store keeps these bytes, its two folders checked (once per batch) to be the case's own."""
+        target = object_path(self.case_dir, sha256)
+        if target.parent not in self.folders:
+            _own_folder(target.parent.parent)
+            _own_folder(target.parent)
+            self.folders.add(target.parent)
+        return target
+
     def name_all(self) -> dict[str, str]:
         """Sync the waiting files to disk, then give each its name, read-only. The sha256 of each object that
         could not be stored, with why."""
         waiting, self.waiting = self.waiting, []
         failed: dict[str, str] = {}
+        named = waiting
         try:
             _sync([temporary for temporary, _ in waiting])
         except OSError as error:
             failed = {target.name: str(error) for _, target in waiting}
-            waiting = []
-        for temporary, target in waiting:
+            named = []
+        for temporary, target in named:
             try:
                 os.chmod(temporary, 0o444)
                 os.replace(temporary, target)
@@ -125,6 +142,11 @@ def _sync(files: list[Path]) -> None:
             os.close(fd)
 
 
+def _without_links(path: str, flags: int) -> int:
+    """os.open refusing a symbolic link (where the system can tell)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
 def _own_folder(folder: Path) -> None:
     """Make `folder` if needed; OSError unless it is a real folder, not a link to one elsewhere."""
     try:
@@ -133,6 +155,17 @@ def _own_folder(folder: Path) -> None:
         pass
     if folder.is_symlink() or not folder.is_dir():
         raise OSError(f"{folder} is not the case's own folder (a symbolic link or a file): nothing is written there")
+
+
+class _OpenFile(Content):
+    """The bytes of a file already open, read in order (a file moved into the store from another filesystem)."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self._handle = handle
+        self.size = size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return os.pread(self._handle.fileno(), length, offset)
 
 
 class _StoredContent(Content):

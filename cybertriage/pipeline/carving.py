@@ -5,22 +5,19 @@ one's bytes lie in the image is a `carving.file` artefact on it (values: ranges,
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import json
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..case.objects import keep_carried
+from ..case.objects import ObjectBatch, object_path
 from ..errors import Cancelled
 from ..evidence import EvidenceObject, EvidenceSource
-from ..evidence.base import BytesContent, Content
 from ..evidence.carving import (
     CARVED_PREFIX,
     CarvedFile,
@@ -38,8 +35,8 @@ from ..evidence.disk import DiskImage
 STAGE = "carving"
 ARTEFACT_TYPE = "carving.file"
 BLKLS_FORMATS = ("raw", "split raw", "ewf")  # the image kinds blkls reads as the scan does (not virtual disks)
-KEEPERS = 4  # carved files being kept in the case at once
-IN_MEMORY = 16 * 1024 * 1024  # a carved file this small is read once, to be hashed and kept; a larger one twice
+NAME_EVERY = 256  # carved files moved into the object store, then synced together and named (ObjectBatch)
+NAME_SECONDS = 1.0  # or after this long, so that the workers soon have the first files to examine
 
 
 @dataclass
@@ -106,50 +103,42 @@ class CarvedSource(EvidenceSource):
                 shutil.rmtree(work, ignore_errors=True)
 
     def _carve(self, volume: Volume, work: Path, cancelled: threading.Event) -> Iterator[EvidenceObject]:
-        """The volume's carved files, in PhotoRec's order, each kept in the case by one of a few threads: keeping a
-        file waits for the disk (each is synced), and the next ones are kept meanwhile."""
-        pending: collections.deque[tuple[CarvedFile, Future[EvidenceObject | None]]] = collections.deque()
-        keepers = ThreadPoolExecutor(KEEPERS, thread_name_prefix="carving-keep")
+        """The volume's carved files, in PhotoRec's order. Each is hashed as PhotoRec reports it and moved into the
+        case's object store by renaming (the work folder lies in the case folder): synced to disk with the others
+        of its batch, once, then named and handed out (NAME_EVERY files or NAME_SECONDS, and at the end)."""
+        batch = ObjectBatch(self.case_dir)
+        waiting: list[tuple[CarvedFile, str]] = []
+        named_at = time.monotonic()
         try:
-            try:
-                for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
-                    pending.append((carved, keepers.submit(self._keep, carved)))
-                    while len(pending) > KEEPERS or (pending and pending[0][1].done()):
-                        yield from self._kept(*pending.popleft())
-            except CarvingStopped:  # what was carved before the stop is kept and handed out first
-                while pending:
-                    yield from self._kept(*pending.popleft())
-                raise
-            while pending:
-                yield from self._kept(*pending.popleft())
-        finally:
-            keepers.shutdown(cancel_futures=True)
+            for carved in carve_volume(self.disk.container_files, volume, work, self.stall_seconds, cancelled):
+                try:
+                    waiting.append((carved, batch.add_file(carved.file)))
+                except OSError as error:
+                    self._not_stored(carved, str(error))
+                    carved.file.unlink(missing_ok=True)
+                if len(waiting) >= NAME_EVERY or time.monotonic() - named_at >= NAME_SECONDS:
+                    yield from self._named(batch, waiting)
+                    waiting, named_at = [], time.monotonic()
+        except CarvingStopped:  # what was carved before the stop is kept and handed out first
+            yield from self._named(batch, waiting)
+            raise
+        yield from self._named(batch, waiting)
 
-    def _kept(self, carved: CarvedFile, keeping: Future[EvidenceObject | None]) -> Iterator[EvidenceObject]:
-        obj = keeping.result()
-        if obj is not None:
+    def _named(self, batch: ObjectBatch, waiting: list[tuple[CarvedFile, str]]) -> Iterator[EvidenceObject]:
+        """The batch's files synced and named in the store, each as an object (or a ledger line)."""
+        failed = batch.name_all()
+        for carved, sha256 in waiting:
+            if sha256 in failed:
+                self._not_stored(carved, failed[sha256])
+                continue
+            obj = EvidenceObject(path=CARVED_PREFIX + carved.name, name=carved.name, size=carved.size,
+                                 partition_offset=carved.partition_offset, deleted=True,
+                                 content=FileContent(object_path(self.case_dir, sha256)), sha256=sha256)
             self.carved.append(Carved(obj, carved))
             yield obj
 
-    def _keep(self, carved: CarvedFile) -> EvidenceObject | None:
-        """The carved file kept in the case's object store (read once when small enough to hold), as an object; its
-        copy in the work folder is removed, so that the folder does not hold every carved file at once."""
-        try:
-            content: Content = (BytesContent(carved.file.read_bytes()) if carved.size <= IN_MEMORY
-                                else FileContent(carved.file))
-            digest = hashlib.sha256()
-            for chunk in content.chunks():
-                digest.update(chunk)
-            sha256 = digest.hexdigest()
-            kept = keep_carried(self.case_dir, sha256, content)
-        except OSError as error:
-            self.ledger.skipped(STAGE, "carved file not stored", CARVED_PREFIX + carved.name, str(error))
-            return None
-        finally:
-            carved.file.unlink(missing_ok=True)
-        return EvidenceObject(path=CARVED_PREFIX + carved.name, name=carved.name, size=carved.size,
-                              partition_offset=carved.partition_offset, deleted=True, content=FileContent(kept),
-                              sha256=sha256)
+    def _not_stored(self, carved: CarvedFile, why: str) -> None:
+        self.ledger.skipped(STAGE, "carved file not stored", CARVED_PREFIX + carved.name, why)
 
     def artefact_rows(self, evidence_id: int) -> list[dict[str, Any]]:
         """Each carved object's `carving.file` artefact: the image ranges its bytes were carved from."""

@@ -13,12 +13,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from cybertriage.case.objects import ObjectReader, object_path, read_object
+from cybertriage.case.objects import ObjectBatch, ObjectReader, object_path, read_object
 from cybertriage.errors import EvidenceError, UsageError
 from tests import images
 from tests.conftest import ScannedCase, run_cli
@@ -230,3 +231,89 @@ def test_a_carried_object_that_cannot_be_stored_is_in_the_ledger(corpus_dir: Pat
     ledger = rows(case, "SELECT skipped, reasons FROM ledger WHERE stage = 'objects'")
     assert [(row["skipped"], json.loads(row["reasons"])) for row in ledger] == [(1, {"carried object not stored": 1})]
     assert len(rows(case, "SELECT id FROM files WHERE origin LIKE 'HTTP%'")) == 1  # its row is there all the same
+
+
+def _sha256sum(path: Path) -> str:
+    return subprocess.run(["sha256sum", path], capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def test_a_file_of_the_case_is_moved_into_the_store_by_its_name(tmp_path: Path) -> None:
+    """A carved file in the case's work folder: hashed once, named in the store only once synced, read-only, the
+    same file (renamed, not copied), and gone from the work folder."""
+    case = tmp_path / "case"
+    work = case / ".carving-x"
+    work.mkdir(parents=True)
+    carved = work / "f0001234.jpg"
+    carved.write_bytes(os.urandom(300_000))
+    expected, inode = _sha256sum(carved), carved.stat().st_ino
+    batch = ObjectBatch(case)
+    assert batch.add_file(carved) == expected
+    stored = object_path(case, expected)
+    assert not stored.exists()  # not named before it is synced
+    assert batch.name_all() == {}
+    assert not carved.exists()
+    assert stored.stat().st_ino == inode and _sha256sum(stored) == expected
+    assert stored.stat().st_mode & 0o777 == 0o444
+
+
+def test_a_file_whose_bytes_are_stored_already_is_removed(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    (case / "work").mkdir(parents=True)
+    first, second = case / "work" / "a.bin", case / "work" / "b.bin"
+    first.write_bytes(b"the same carved bytes twice\n")
+    second.write_bytes(b"the same carved bytes twice\n")
+    batch = ObjectBatch(case)
+    sha256 = batch.add_file(first)
+    assert batch.name_all() == {}
+    stored = object_path(case, sha256)
+    inode = stored.stat().st_ino
+    assert batch.add_file(second) == sha256 == _sha256sum(stored)
+    assert not second.exists() and batch.name_all() == {}
+    assert stored.stat().st_ino == inode
+
+
+def test_a_link_is_not_moved_into_the_store(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    (case / "work").mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not the case's\n")
+    link = case / "work" / "f0000001.txt"
+    link.symlink_to(outside)
+    with pytest.raises(OSError):
+        ObjectBatch(case).add_file(link)
+    assert outside.read_bytes() == b"not the case's\n" and not (case / "objects").exists()
+
+
+def test_a_store_folder_swapped_for_a_link_is_not_written_through(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    (case / "work").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (case / "objects").symlink_to(elsewhere)
+    carved = case / "work" / "f0000002.bin"
+    carved.write_bytes(b"carved\n")
+    with pytest.raises(OSError, match="not the case's own folder"):
+        ObjectBatch(case).add_file(carved)
+    assert list(elsewhere.iterdir()) == [] and carved.exists()
+
+
+def test_a_file_on_another_filesystem_is_copied_in(tmp_path: Path) -> None:
+    """A rename cannot cross filesystems: the file is copied (and synced) instead, then removed."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem beside the temporary folder")
+    work = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        carved = work / "f0000003.bin"
+        carved.write_bytes(os.urandom(70_000))
+        expected = _sha256sum(carved)
+        case = tmp_path / "case"
+        case.mkdir()
+        batch = ObjectBatch(case)
+        assert batch.add_file(carved) == expected
+        assert not carved.exists()
+        assert batch.name_all() == {}
+        stored = object_path(case, expected)
+        assert _sha256sum(stored) == expected and stored.stat().st_mode & 0o777 == 0o444
+    finally:
+        shutil.rmtree(work)
