@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (Compiled with the C types of dns.pxd when the install can; the annotations are for readers.)
 """DNS over UDP and TCP (also mDNS, LLMNR and NetBIOS name service, which share the format).
 
 Messages are parsed here rather than with `dpkt.dns.DNS`: dpkt 1.9.8 rejects a whole

@@ -17,6 +17,7 @@ from pathlib import Path
 import dpkt
 
 from cybertriage.analyzers.net import analyse as analyse_module
+from cybertriage.analyzers.net import dns as dns_module
 from cybertriage.analyzers.net import analyse_capture
 from cybertriage.analyzers.net import tcp as tcp_module
 from tests.analyzers.net.pcapgen import read_pcap
@@ -51,7 +52,7 @@ def _as_python(captures: list[Path], out: Path) -> list[list]:
 
 def test_the_analysis_is_compiled_and_current() -> None:
     """Built modules older than their source would run old code: `make` (or pip install -e .) builds them again."""
-    for module in (analyse_module, tcp_module):
+    for module in (analyse_module, tcp_module, dns_module):
         built = Path(module.__file__)
         assert built.suffix in importlib.machinery.EXTENSION_SUFFIXES or built.name.endswith(
             tuple(importlib.machinery.EXTENSION_SUFFIXES)), f"{module.__name__} not compiled (needs Cython and gcc)"
