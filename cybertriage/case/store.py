@@ -206,6 +206,8 @@ def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> Non
         append_entry(db, utc_now(), user, socket.gethostname(), action, json.dumps(detail, ensure_ascii=False))
 
 
+ROWS_PER_INSERT = 500  # rows inserted by one statement
+MAX_VARIABLES = 32766  # SQLite's limit on a statement's parameters (since 3.32)
 _PLAIN = frozenset((str, int, float, bytes, type(None), bool))
 _CONTENT_TABLES = frozenset({"indicators"})  # facts of a sha256, unique: the same content again adds nothing
 
@@ -227,14 +229,23 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
 
 
 def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], values: list[tuple]) -> None:
-    """Insert rows given as tuples in the order of `columns`, with one prepared statement (executemany).
-    Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists)."""
+    """Insert rows given as tuples in the order of `columns`, up to ROWS_PER_INSERT rows a statement.
+    Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists).
+
+    Several rows a statement rather than executemany's one: a statement whose row fires a trigger (the files'
+    paths into the FTS5 indexes) opens a statement savepoint, and FTS5 writes what it holds as a new segment at
+    every savepoint, so one row a statement made a segment per file, merged again and again (disk_triage's
+    10,000 files: the writer's CPU 7.4 s -> 6.2 s)."""
     if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
         values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
-    sql = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
-           f"({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' * len(columns))})")
+    head = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
+            f"({', '.join(f'[{c}]' for c in columns)}) VALUES ")
+    row = f"({', '.join('?' * len(columns))})"
+    size = max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // len(columns)))
     try:
-        db.conn.executemany(sql, values)
+        for start in range(0, len(values), size):
+            part = values[start:start + size]
+            db.conn.execute(head + ", ".join([row] * len(part)), list(itertools.chain.from_iterable(part)))
     except sqlite3.OperationalError as error:
         if "no such table" not in str(error) and "has no column" not in str(error):
             raise

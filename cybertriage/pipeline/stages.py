@@ -45,6 +45,7 @@ class EvidenceRun:
         """Add the item to the case (or take up an interrupted one again, or skip one already examined), then
         examine it."""
         writer = self.run.writer
+        writer.call(writes.settle_for_bulk_writes)
         previous = writer.call(lambda db: writes.evidence_status(db, self.key))
         if previous and previous[1] in ("done", "partial"):
             self.outcome = Outcome(str(self.path), "already processed", previous[0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,22 @@ def test_writer_batches_and_fts(tmp_path: Path) -> None:
     db = open_case(tmp_path)
     assert db["files"].count == 3001
     assert [r["path"] for r in db["files"].search("Überweisung")] == ["/Users/bob/Überweisung.pdf"]
+
+
+def test_rows_of_many_statements_keep_their_order_values_and_index(tmp_path: Path) -> None:
+    """A batch larger than one statement's rows (ROWS_PER_INSERT), with text, integers and nulls, reads back row for
+    row through Python's sqlite3, each file's path in the content index under its id."""
+    writer = CaseWriter(tmp_path)
+    evidence_id = writer.call(lambda db: db["evidence"].insert({"path": "/e", "status": "added"}).last_pk)
+    rows = [{"id": 10 + i, "evidence_id": evidence_id, "path": f"/docs/report {i}.txt", "name": f"report {i}.txt",
+             "size": i * 1000 if i % 3 else None, "deleted": i % 2, "md5": f"{i:032x}"} for i in range(1234)]
+    writer.add_rows("files", rows)
+    writer.close()
+    with sqlite3.connect(tmp_path / "case.db") as conn:
+        stored = conn.execute("SELECT id, evidence_id, path, name, size, deleted, md5 FROM files ORDER BY rowid").fetchall()
+        indexed = conn.execute("SELECT rowid, body FROM content_fts WHERE content_fts MATCH 'report' ORDER BY rowid").fetchall()
+    assert stored == [tuple(row.values()) for row in rows]
+    assert [(rowid & ((1 << 40) - 1), body) for rowid, body in indexed] == [(row["id"], row["path"]) for row in rows]
 
 
 def test_missing_case_is_a_usage_error(tmp_path: Path) -> None:
