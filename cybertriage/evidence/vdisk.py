@@ -4,13 +4,15 @@ A virtual disk is known by its content, not its name: a VMDK sparse extent start
 text starting "# Disk DescriptorFile", a VHDX starts "vhdxfile", a QCOW image "QFI\\xfb", and a VHD ends with a
 "conectix" footer (a dynamic VHD also starts with a copy of it). What the libraries give is the guest's disk, byte
 for byte; the disk image code reads it through Sleuth Kit exactly as it reads a raw image. The files that hold it
-(the descriptor and its extents, a differencing image and its parents) are what is hashed and verified.
+(the descriptor and its extents, a differencing image and its parents) are what is hashed and verified. A
+differencing VHD's block bitmaps are read here, not by libvhdi, which misreads them (_VhdDifferencing).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
@@ -30,6 +32,9 @@ VHD_FOOTER = b"conectix"
 MAX_CHAIN = 32
 _NO_PARENT_CID = 0xFFFFFFFF
 FIRST_READ = 64 * 1024  # the partition table and a bare filesystem's boot sector lie in it
+_SECTOR = 512
+_NO_BLOCK = 0xFFFFFFFF  # a VHD block the image does not hold
+_BITMAPS_KEPT = 1024  # sector bitmaps of a differencing VHD kept between reads (512 bytes each for 2 MiB blocks)
 
 
 def virtual_disk_format(head: bytes, tail: bytes) -> str | None:
@@ -100,8 +105,13 @@ class VirtualDisk:
                 raise EvidenceError(f"{FORMAT_NAMES[fmt]} differencing image {path.name}: its parent "
                                     f"{parent.name} is not an image of the same kind")
             path, fmt = parent, parent_format
-        for (_, child), (_, parent_handle) in zip(chain, chain[1:], strict=False):
-            child.set_parent(parent_handle)
+        for (child_path, child), (parent_path, parent_handle) in zip(chain, chain[1:], strict=False):
+            try:
+                child.set_parent(parent_handle)
+            except OSError as error:  # another image of the same name: the child's sectors lie over other bytes
+                raise EvidenceError(f"{FORMAT_NAMES[self.format]} differencing image {child_path.name}: its parent "
+                                    f"{parent_path.name} is not the image it was made from "
+                                    f"({library_error(error)})") from None
         return chain[0][1]
 
     def read(self, offset: int, size: int) -> bytes:
@@ -164,8 +174,110 @@ def _open_vhdi(path: Path, files: list[Path]) -> tuple[Any, str | None]:
     handle = pyvhdi.file()
     handle.open(str(path))
     files.append(path)
-    differencing = int(handle.disk_type) == int(pyvhdi.disk_types.DIFFERENTIAL)
-    return handle, (handle.parent_filename or "?") if differencing else None
+    if int(handle.disk_type) != int(pyvhdi.disk_types.DIFFERENTIAL):
+        return handle, None
+    parent = handle.parent_filename or "?"
+    if head != b"vhdxfile":
+        handle = _VhdDifferencing(path, handle)
+    return handle, parent
+
+
+class _VhdDifferencing:
+    """A differencing VHD's own sectors, read here; the rest from its parent. libvhdi reads its sector bitmaps wrongly
+    (libvhdi_block_descriptor_read_sector_bitmap_data shifts each bit out of its byte without masking the bits
+    before it: every sector after the first one set in a bitmap byte is taken as the child's, and read as zeros
+    where the child has none), so a block the child holds only in part is read from the bitmap by this class. The
+    library still opens the image, checks its footer and header, and gives its size, identifiers and parent's name.
+    Layout: Microsoft's VHD specification (dynamic disk header, block allocation table of big-endian sector numbers,
+    each block a sector bitmap, most significant bit first, then its data)."""
+
+    def __init__(self, path: Path, library: Any) -> None:
+        self.media_size = int(library.media_size)
+        self.identifier = library.identifier
+        self.parent_identifier = library.parent_identifier
+        library.close()
+        self._file = open(path, "rb")  # open while the chain is read (reads are serialised by VirtualDisk's lock)
+        self.parent: Any = None
+        self._bitmaps: dict[int, bytes] = {}
+        try:
+            footer = self._read_at(self._file.seek(0, io.SEEK_END) - 512, 512)
+            footer = footer if footer.startswith(VHD_FOOTER) else footer[1:] + b"\0"  # an old VHD's 511-byte footer
+            header = self._read_at(int.from_bytes(footer[16:24], "big"), 1024)
+            table, entries, self.block_size = struct.unpack_from(">QxxxxII", header, 16)
+            whole_sectors = self.block_size > 0 and self.block_size % _SECTOR == 0
+            needed = -(-self.media_size // self.block_size) if whole_sectors else -1
+            if not 0 <= needed <= entries:
+                raise OSError(f"dynamic disk header: {entries} blocks of {self.block_size} bytes cannot hold a disk "
+                              f"of {self.media_size} bytes")
+            self._bitmap_size = -(-(self.block_size // _SECTOR // 8) // _SECTOR) * _SECTOR
+            self._table = struct.unpack(f">{needed}I", self._read_at(table, 4 * needed))
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        self._file.seek(offset)
+        data = self._file.read(size)
+        if len(data) != size:
+            raise OSError(f"the image ends at byte {offset + len(data)}, before the {size} bytes at {offset}")
+        return data
+
+    def get_media_size(self) -> int:
+        return self.media_size
+
+    def set_parent(self, parent: Any) -> None:
+        if parent.identifier != self.parent_identifier:
+            raise OSError(f"its identifier is {parent.identifier}, not {self.parent_identifier}")
+        self.parent = parent
+
+    def read_buffer_at_offset(self, size: int, offset: int) -> bytes:
+        parts = []
+        size = max(0, min(size, self.media_size - offset))
+        while size > 0:
+            block, within = divmod(offset, self.block_size)
+            take = min(size, self.block_size - within)
+            parts += self._block_read(block, within, take)
+            offset += take
+            size -= take
+        return b"".join(parts)
+
+    def _block_read(self, block: int, within: int, size: int) -> list[bytes]:
+        """`size` bytes from `within` of one block: runs of sectors the child holds, from the child; the others, from
+        the parent."""
+        start = block * self.block_size
+        entry = self._table[block]
+        if entry == _NO_BLOCK:
+            return [self.parent.read_buffer_at_offset(size, start + within)]
+        bitmap = self._bitmap(block, entry)
+        parts, end = [], within + size
+        while within < end:
+            sector = within // _SECTOR
+            own = _bit(bitmap, sector)
+            run_end = (sector + 1) * _SECTOR
+            while run_end < end and _bit(bitmap, run_end // _SECTOR) == own:
+                run_end += _SECTOR
+            run_end = min(run_end, end)
+            if own:
+                parts.append(self._read_at(entry * _SECTOR + self._bitmap_size + within, run_end - within))
+            else:
+                parts.append(self.parent.read_buffer_at_offset(run_end - within, start + within))
+            within = run_end
+        return parts
+
+    def _bitmap(self, block: int, entry: int) -> bytes:
+        bitmap = self._bitmaps.get(block)
+        if bitmap is None:
+            if len(self._bitmaps) >= _BITMAPS_KEPT:
+                self._bitmaps.clear()
+            bitmap = self._bitmaps[block] = self._read_at(entry * _SECTOR, self._bitmap_size)
+        return bitmap
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _bit(bitmap: bytes, sector: int) -> bool:
+    return bool(bitmap[sector // 8] & (0x80 >> (sector % 8)))
 
 
 def _open_qcow(path: Path, files: list[Path]) -> tuple[Any, str | None]:
