@@ -22,6 +22,7 @@ SHIFT = 40  # a source's id lies in the low 40 bits of its rowid in content_fts
 SOURCES = {"text": 1, "file": 2, "artefact": 3, "http": 4, "dns": 5, "mail": 6}
 KIND_OF = {code: kind for kind, code in SOURCES.items()}
 MAX_OBJECTS_PER_TEXT = 50  # objects listed for one content that matches (the same file copied about)
+TEXTS_PER_INSERT = 500  # texts put in the index by one statement
 RANKED = 10_000  # matches of one kind of source ordered by relevance; past that, the first ones indexed
 
 # What each table puts in the index, as SQL over the inserted row (NEW); `table` → (source, expression).
@@ -57,13 +58,21 @@ def create_index(db: Any) -> None:
 
 
 def insert_texts(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
-    """The writer's insert of extracted text: once per sha256, its row in `texts` and its body in the index."""
+    """The writer's insert of extracted text: once per sha256, its row in `texts` and its body in the index.
+
+    The bodies go into the index TEXTS_PER_INSERT to a statement: FTS5 writes what it holds as a segment of its own
+    at every statement's savepoint, so a statement per text made a segment per text, each merged again later."""
     base = SOURCES["text"] << SHIFT
+    bodies: list[tuple[int, str]] = []
     for row in rows:
         cursor = conn.execute("INSERT OR IGNORE INTO texts (sha256, how, chars) VALUES (?, ?, ?)",
                               (row["sha256"], row["how"], row["chars"]))
         if cursor.rowcount > 0 and cursor.lastrowid is not None:
-            conn.execute("INSERT INTO content_fts (rowid, body) VALUES (?, ?)", (base + cursor.lastrowid, row["body"]))
+            bodies.append((base + cursor.lastrowid, row["body"]))
+    for start in range(0, len(bodies), TEXTS_PER_INSERT):
+        part = bodies[start:start + TEXTS_PER_INSERT]
+        conn.execute("INSERT INTO content_fts (rowid, body) VALUES " + ", ".join(["(?, ?)"] * len(part)),
+                     [value for pair in part for value in pair])
 
 
 def content_text(conn: sqlite3.Connection, sha256: str) -> tuple[str, str] | None:
