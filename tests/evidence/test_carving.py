@@ -251,3 +251,20 @@ def test_an_e01_image_is_carved_as_its_raw_image(carving_image: tuple[Path, Path
         with sqlite3.connect(tmp_path / name / "case.db") as db:
             cases[name] = set(db.execute("SELECT path, sha256 FROM files WHERE path LIKE '$Carved/%'"))
     assert cases["e01"] == cases["raw"] and len(cases["raw"]) >= len(DELETED)
+
+
+def test_carved_files_that_cannot_be_stored_are_counted(carving_image: tuple[Path, Path], tmp_path: Path) -> None:
+    """A file planted where the object store's folder goes: no carved file can be moved into the store. Each one
+    PhotoRec carves is a ledger line, none is listed, and none is left in the case folder."""
+    disk, fs_image = carving_image
+    reference = _photorec_reference(fs_image, tmp_path)
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "objects").write_bytes(b"")
+    result = run_cli("scan", disk, "--case", case, "--carve", "--quiet", "--no-yara")
+    assert "Traceback" not in result.stderr
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT count(*) FROM files WHERE path LIKE '$Carved/%'").fetchone() == (0,)
+    skipped, reasons = db.execute("SELECT skipped, reasons FROM ledger WHERE stage = 'carving'").fetchone()
+    assert json.loads(reasons) == {"carved file not stored": len(reference)} and skipped == len(reference)
+    assert not [p for p in case.iterdir() if p.name.startswith(".carving-")]
