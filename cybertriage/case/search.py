@@ -17,12 +17,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import UsageError
+from .writes import statement_parts
 
 SHIFT = 40  # a source's id lies in the low 40 bits of its rowid in content_fts
 SOURCES = {"text": 1, "file": 2, "artefact": 3, "http": 4, "dns": 5, "mail": 6}
 KIND_OF = {code: kind for kind, code in SOURCES.items()}
 MAX_OBJECTS_PER_TEXT = 50  # objects listed for one content that matches (the same file copied about)
-TEXTS_PER_INSERT = 500  # texts put in the index by one statement
+CHARS_PER_INSERT = 1_000_000  # characters of extracted text put in the index by one statement (FTS5's own flush size)
+TEXTS_PER_INSERT = 64  # texts one statement puts in the index, at most
 RANKED = 10_000  # matches of one kind of source ordered by relevance; past that, the first ones indexed
 
 # What each table puts in the index, as SQL over the inserted row (NEW); `table` → (source, expression).
@@ -60,19 +62,28 @@ def create_index(db: Any) -> None:
 def insert_texts(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
     """The writer's insert of extracted text: once per sha256, its row in `texts` and its body in the index.
 
-    The bodies go into the index TEXTS_PER_INSERT to a statement: FTS5 writes what it holds as a segment of its own
-    at every statement's savepoint, so a statement per text made a segment per text, each merged again later."""
+    The bodies go into the index several to a statement (FTS5 writes what it holds as a segment of its own at every
+    statement's savepoint, so a statement per text made a segment per text, each merged again later), in groups of
+    up to CHARS_PER_INSERT characters: each statement shape kept prepared holds the texts last bound to it."""
     base = SOURCES["text"] << SHIFT
-    bodies: list[tuple[int, str]] = []
+    part: list[tuple[int, str]] = []
+    chars = 0
     for row in rows:
         cursor = conn.execute("INSERT OR IGNORE INTO texts (sha256, how, chars) VALUES (?, ?, ?)",
                               (row["sha256"], row["how"], row["chars"]))
         if cursor.rowcount > 0 and cursor.lastrowid is not None:
-            bodies.append((base + cursor.lastrowid, row["body"]))
-    for start in range(0, len(bodies), TEXTS_PER_INSERT):
-        part = bodies[start:start + TEXTS_PER_INSERT]
-        conn.execute("INSERT INTO content_fts (rowid, body) VALUES " + ", ".join(["(?, ?)"] * len(part)),
-                     [value for pair in part for value in pair])
+            part.append((base + cursor.lastrowid, row["body"]))
+            chars += len(row["body"])
+            if chars >= CHARS_PER_INSERT:
+                _index_bodies(conn, part)
+                part, chars = [], 0
+    _index_bodies(conn, part)
+
+
+def _index_bodies(conn: sqlite3.Connection, bodies: list[tuple[int, str]]) -> None:
+    for start, count in statement_parts(len(bodies), TEXTS_PER_INSERT):
+        conn.execute("INSERT INTO content_fts (rowid, body) VALUES " + ", ".join(["(?, ?)"] * count),
+                     [value for pair in bodies[start:start + count] for value in pair])
 
 
 def content_text(conn: sqlite3.Connection, sha256: str) -> tuple[str, str] | None:

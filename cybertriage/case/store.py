@@ -27,7 +27,7 @@ from ..formatting import utc_now
 from .custody import append_entry, write_transaction
 from .schema import SCHEMA_VERSION, migrate
 from .search import insert_texts
-from .writes import inserted_id
+from .writes import inserted_id, statement_parts
 
 CASE_DB = "case.db"
 T = TypeVar("T")
@@ -241,11 +241,10 @@ def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ..
     head = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
             f"({', '.join(f'[{c}]' for c in columns)}) VALUES ")
     row = f"({', '.join('?' * len(columns))})"
-    size = max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // len(columns)))
     try:
-        for start in range(0, len(values), size):
-            part = values[start:start + size]
-            db.conn.execute(head + ", ".join([row] * len(part)), list(itertools.chain.from_iterable(part)))
+        for start, count in statement_parts(len(values), max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // len(columns)))):
+            part = values[start:start + count]
+            db.conn.execute(head + ", ".join([row] * count), list(itertools.chain.from_iterable(part)))
     except sqlite3.OperationalError as error:
         if "no such table" not in str(error) and "has no column" not in str(error):
             raise

@@ -8,6 +8,7 @@ a pass's `with db.conn`); the scan's stream of rows goes through `CaseWriter.add
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
@@ -29,6 +30,20 @@ def settle_for_bulk_writes(db: sqlite_utils.Database) -> None:
     database once per checkpoint, and each checkpoint waits for the disk)."""
     db.execute("PRAGMA cache_size = -32768")
     db.execute("PRAGMA wal_autocheckpoint = 8192")
+
+
+def statement_parts(total: int, most: int) -> Iterator[tuple[int, int]]:
+    """(start, rows) of each statement inserting `total` rows: `most` rows each, then the rest in powers of two,
+    so that a table's inserts use a few statement shapes. Python's sqlite3 keeps the statements it prepared, each
+    holding the values last bound to it: a shape for every size of rest would hold on to many batches' values."""
+    start = 0
+    while total - start >= most:
+        yield start, most
+        start += most
+    while start < total:
+        count = 1 << ((total - start).bit_length() - 1)
+        yield start, count
+        start += count
 
 
 def set_case_info(db: sqlite_utils.Database, info: dict[str, str]) -> None:

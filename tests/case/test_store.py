@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from cybertriage.case import CaseWriter, open_case
 from cybertriage.case.schema import SCHEMA_VERSION
+from cybertriage.case.writes import statement_parts
 from cybertriage.errors import UsageError
 
 
@@ -99,3 +101,12 @@ def test_indicators_of_a_version_10_case_become_rows_of_their_content(tmp_path: 
     assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [(r["sha256"], r["kind"], r["value"], r["offset"]) for r in migrated["indicators"].rows] == [
         ("aa", "url", "http://x.example/", 7)]
+
+
+@pytest.mark.parametrize("total", [0, 1, 499, 500, 501, 1234, 4000])
+def test_statement_parts_cover_the_rows_in_few_shapes(total: int) -> None:
+    parts = list(statement_parts(total, 500))
+    assert [start for start, _ in parts] == list(itertools.accumulate([0] + [count for _, count in parts[:-1]]))[:len(parts)]
+    assert sum(count for _, count in parts) == total
+    assert {count for _, count in parts} <= {500, 256, 128, 64, 32, 16, 8, 4, 2, 1}
+    assert len([count for _, count in parts if count != 500]) <= 9  # the rest: one statement per bit of it
