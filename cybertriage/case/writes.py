@@ -24,11 +24,11 @@ def inserted_id(table: Table) -> int:
 
 
 def settle_for_bulk_writes(db: sqlite_utils.Database) -> None:
-    """The writer's connection set for a scan's stream of rows: a 32 MiB page cache, so that the indexes' pages stay
+    """The writer's connection set for a scan's stream of rows: a 16 MiB page cache, so that the indexes' pages stay
     in memory through a batch instead of being written out and read back (SQLite's default is 2 MB), and the
     write-ahead log checkpointed every 32 MiB rather than 4 MiB (a page written again and again is copied into the
     database once per checkpoint, and each checkpoint waits for the disk)."""
-    db.execute("PRAGMA cache_size = -32768")
+    db.execute("PRAGMA cache_size = -16384")
     db.execute("PRAGMA wal_autocheckpoint = 8192")
 
 
