@@ -206,7 +206,7 @@ def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> Non
         append_entry(db, utc_now(), user, socket.gethostname(), action, json.dumps(detail, ensure_ascii=False))
 
 
-ROWS_PER_INSERT = 500  # rows inserted by one statement
+ROWS_PER_INSERT = 500  # rows inserted by one statement into a table whose inserts fire triggers
 MAX_VARIABLES = 32766  # SQLite's limit on a statement's parameters (since 3.32)
 _PLAIN = frozenset((str, int, float, bytes, type(None), bool))
 _CONTENT_TABLES = frozenset({"indicators"})  # facts of a sha256, unique: the same content again adds nothing
@@ -232,16 +232,22 @@ def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ..
     """Insert rows given as tuples in the order of `columns`, up to ROWS_PER_INSERT rows a statement.
     Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists).
 
-    Several rows a statement rather than executemany's one: a statement whose row fires a trigger (the files'
-    paths into the FTS5 indexes) opens a statement savepoint, and FTS5 writes what it holds as a new segment at
-    every savepoint, so one row a statement made a segment per file, merged again and again (disk_triage's
-    10,000 files: the writer's CPU 7.4 s -> 6.2 s)."""
+    Into a table whose inserts fire a trigger (the files' paths into the FTS5 indexes), several rows a statement
+    rather than executemany's one: such a statement opens a statement savepoint, and FTS5 writes what it holds as
+    a new segment at every savepoint, so one row a statement made a segment per file, merged again and again
+    (disk_triage's 10,000 files: the writer's CPU 7.4 s -> 6.2 s). Into any other table, one row a statement: a
+    statement of several rows keeps a journal of the pages it changes, which one row of a table without triggers
+    does not need, in a temporary file once it passes 64 KiB (250,000 keyword hits, 500 a statement: 1.3 GB)."""
     if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
         values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
     head = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
             f"({', '.join(f'[{c}]' for c in columns)}) VALUES ")
     row = f"({', '.join('?' * len(columns))})"
     try:
+        if not db.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?)",
+                          [table]).fetchone()[0]:
+            db.conn.executemany(head + row, values)
+            return
         for start, count in statement_parts(len(values), max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // len(columns)))):
             part = values[start:start + count]
             db.conn.execute(head + ", ".join([row] * count), list(itertools.chain.from_iterable(part)))
