@@ -34,6 +34,7 @@ POLL_SECONDS = 0.25  # how often cancellation is checked while waiting for the c
 FLUSH_SECONDS = 0.05
 BATCH = 512
 WAITING_BYTES = 32 * 1024 * 1024  # carried data the child may have waiting to be sent before its work waits too
+ROW_BYTES = 512  # what a record sent as a row is counted as, towards WAITING_BYTES
 PARENT_CHECK_SECONDS = 1.0
 PIPE_BYTES = 1024 * 1024  # what the child may send ahead of the caller (Linux allows this much without privileges)
 STOP_GRACE_SECONDS = 5.0  # after a cancel, how long a child may take to end cleanly and send its last messages
@@ -208,8 +209,8 @@ def _exit_with_parent(parent: int) -> None:
 class _Batches:
     """The child's outgoing messages, sent in batches by a thread of their own: when BATCH are waiting, and
     every FLUSH_SECONDS, so that messages wait no longer than that even while the child is stuck in C. The
-    work that sends them goes on while the caller is slow to read, until WAITING_BYTES of carried data (the
-    `data` of the messages that have some) wait to be sent."""
+    work that sends them goes on while the caller is slow to read, until WAITING_BYTES of carried data and
+    rows (see _weight) wait to be sent."""
 
     def __init__(self, sender: Connection) -> None:
         self._sender = sender
@@ -221,7 +222,7 @@ class _Batches:
         self._flusher.start()
 
     def send(self, message: Any) -> None:
-        size = len(getattr(message, "data", None) or b"")
+        size = _weight(message)
         with self._changed:
             while self._waiting_bytes + size > WAITING_BYTES and self._waiting:
                 self._changed.wait()
@@ -251,6 +252,18 @@ class _Batches:
                 self._changed.notify_all()
             if closed and not batch:
                 return
+
+
+def _weight(message: Any) -> int:
+    """About how many bytes a message holds while it waits: its carried `data`, or ROW_BYTES for each of the rows
+    in its `values` (a batch of records as rows), else nothing counted. Rows count too: when the caller examines
+    carried objects more slowly than the child reads a capture of short conversations, the records waiting to
+    be sent grew the child by 150 MB."""
+    data = getattr(message, "data", None)
+    if data:
+        return len(data)
+    values = getattr(message, "values", None)
+    return ROW_BYTES * len(values) if isinstance(values, list) else 0
 
 
 def _death(exitcode: int | None) -> str:
