@@ -12,6 +12,8 @@ so the same seed always gives the same bytes:
   synscan   a SYN port scan as nmap -sS does it: one scanner, 1,000 ports of many hosts. Half the hosts are
             down and never answer; the others answer RST/ACK for a closed port, or SYN/ACK for an open port,
             which the scanner then resets.
+  synflood  a SYN flood from spoofed sources: 1,000,000 SYNs, none answered, each a flow of its own, all open at
+            once (the memory bound of issue 22: 1,000,000 concurrent flows).
   dnsflood  a DNS "water torture" flood seen at a domain's name server: queries for random subdomains of a few
             domains from many resolvers and source ports, each with its answer; names under the domains without
             a wildcard record get NXDOMAIN.
@@ -345,6 +347,19 @@ def syn_scan(rng: random.Random) -> Iterator[Conversation]:
                 yield "closed", packets
 
 
+def syn_flood(rng: random.Random) -> Iterator[Conversation]:
+    """A SYN flood from spoofed sources at a web farm (issue 22's memory bound): every SYN opens a flow of its own
+    and none is answered, so all of them are open at once; 100,000 SYNs a second."""
+    servers = [_ip(f"10.30.0.{i}") for i in range(1, 17)]
+    now = T0_US
+    while True:
+        now += int(rng.expovariate(1 / 10)) + 1
+        source = struct.pack("!I", rng.getrandbits(32) | 0x01000000)
+        yield "syn", [(now, tcp_frame(source, rng.choice(servers), rng.randint(1024, 65535), rng.choice((80, 443)),
+                                      rng.getrandbits(32), 0, SYN, win=1024, ttl=rng.randint(37, 59),
+                                      ident=rng.getrandbits(16)))]
+
+
 FLOOD_DOMAINS = (("victim-bank.com", False), ("victim-shop.net", True), ("gov-portal.org", False),
                  ("news-site.io", True), ("mail-host.com", False))  # (domain, has a wildcard record)
 
@@ -376,8 +391,8 @@ def dns_flood(rng: random.Random) -> Iterator[Conversation]:
 
 
 GENERATORS: dict[str, Callable[[random.Random], Iterator[Conversation]]] = {
-    "small": small_mix, "synscan": syn_scan, "dnsflood": dns_flood}
-PACKETS = {"small": 500_000, "synscan": 1_000_000, "dnsflood": 1_000_000}
+    "small": small_mix, "synscan": syn_scan, "synflood": syn_flood, "dnsflood": dns_flood}
+PACKETS = {"small": 500_000, "synscan": 1_000_000, "synflood": 1_000_000, "dnsflood": 1_000_000}
 
 
 # -- writing and checking ------------------------------------------------------------------

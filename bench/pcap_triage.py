@@ -10,6 +10,7 @@ each capture profile of issue 22 in turn (--profile):
   small     500,000 packets of short DNS, HTTP and TLS conversations (about 6 packets each, every HTTP body
             of its own);
   synscan   a SYN port scan, 1,000,000 packets;
+  synflood  a SYN flood, 1,000,000 SYNs, none answered: a million flows open at once (the memory bound);
   dnsflood  a DNS flood of random subdomains, 500,000 queries and their answers;
   corpus    every capture of the test corpus that tshark reads, concatenated;
   all       each of them, then one table.
@@ -67,7 +68,7 @@ WEB_BUILD_VERSION = 1  # the same, for the web capture (bench/web_capture.py)
 T0_US = 1_700_000_000 * 1_000_000  # the first set starts here (2023-11-14T22:13:20Z)
 TSHARK_FIELDS = ["dns.qry.name", "http.host", "http.request.uri", "tls.handshake.extensions_server_name"]
 TARGET_RATIO, TARGET_PER_CORE, TARGET_RSS_MB = 5.0, 150_000, 500
-PROFILES = ("web", "small", "synscan", "dnsflood", "corpus")
+PROFILES = ("web", "small", "synscan", "synflood", "dnsflood", "corpus")
 PROFILE_WEB_PACKETS = 1_000_000  # about 1 GB of web browsing
 TARGET_PROFILE_PER_CPU_S = 100_000  # issue 22: every profile, packets per CPU-second
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from .records import DnsRecord, Flow, HostRecord, HttpRecord, TlsRecord
 
-MAX_HOSTS = 200_000  # about 500 bytes each (measured with tracemalloc): 100 MB at most
+MAX_HOSTS = 100_000  # about 500 bytes each (measured with tracemalloc): 50 MB at most (a flood from spoofed sources)
 MAX_NAMED = 100_000  # addresses named by DNS answers, kept until the end of the capture
 MAX_NAMES = 32  # per address and source
 MAX_PORTS = 256

@@ -18,6 +18,6 @@ class NetSettings:
     tcp_unacked_close_timeout: float = 60.0
     udp_timeout: float = 60.0
     other_timeout: float = 60.0
-    max_flows: int = 250_000  # open flows at once; past this, the longest idle ones end ("evicted")
+    max_flows: int = 200_000  # open flows at once (~1.1 KB each); past this, the longest idle ones end ("evicted")
     max_warnings: int = 1000
     detect_bytes: int = 1024  # bytes of a TCP flow examined to tell its application protocol
