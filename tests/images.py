@@ -712,6 +712,18 @@ def icat_sha256(image: Image, offset_bytes: int, inode: str) -> str:
     return digest.hexdigest()
 
 
+def listing_and_hashes(image: Image) -> tuple[set[tuple[int, str, bool]], dict[tuple[int, str], str]]:
+    """Over every filesystem of a raw image: fls's (offset, path, deleted) of every entry, and icat's sha256 of
+    every allocated regular file by (offset, path)."""
+    listing, hashes = set(), {}
+    for offset in filesystem_offsets(image):
+        for record in fls_records(image, offset):
+            listing.add((offset, record.path, record.deleted))
+            if not record.deleted and record.meta_type == "r" and not record.virtual:
+                hashes[(offset, record.path)] = icat_sha256(image, offset, record.inode)
+    return listing, hashes
+
+
 def sha256_file(*paths: Path) -> str:
     """SHA-256 of the concatenation of files (e.g. split segments)."""
     digest = hashlib.sha256()

@@ -94,12 +94,7 @@ def _expected(disk: Path, work: Path) -> tuple[set[tuple[int, str, bool]], dict[
     """fls's listing and icat's sha256 of every allocated file, over `qemu-img convert` of the disk back to raw."""
     back = work / f"{disk.name}.raw"
     _qemu("convert", "-O", "raw", disk, back)
-    listing, hashes = set(), {}
-    for offset in images.filesystem_offsets(back):
-        for record in images.fls_records(back, offset):
-            listing.add((offset, record.path, record.deleted))
-            if not record.deleted and record.meta_type == "r" and not record.virtual:
-                hashes[(offset, record.path)] = images.icat_sha256(back, offset, record.inode)
+    listing, hashes = images.listing_and_hashes(back)
     back.unlink()
     return listing, hashes
 

@@ -108,13 +108,7 @@ def _expected(chains: Chains, name: str, work: Path) -> tuple[set[tuple[int, str
     if Path(name).suffix[1:] in QEMU_READS:
         guest = work / f"{name}.raw"
         _qemu("convert", "-O", "raw", chains.folder / name, guest)
-    listing, hashes = set(), {}
-    for offset in images.filesystem_offsets(guest):
-        for record in images.fls_records(guest, offset):
-            listing.add((offset, record.path, record.deleted))
-            if not record.deleted and record.meta_type == "r" and not record.virtual:
-                hashes[(offset, record.path)] = images.icat_sha256(guest, offset, record.inode)
-    return listing, hashes
+    return images.listing_and_hashes(guest)
 
 
 def _rows(case: Path, image: Path) -> dict[tuple[int, str], dict]:
