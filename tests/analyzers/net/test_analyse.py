@@ -17,8 +17,8 @@ from pathlib import Path
 import dpkt
 
 from cybertriage.analyzers.net import analyse as analyse_module
-from cybertriage.analyzers.net import dns as dns_module
 from cybertriage.analyzers.net import analyse_capture
+from cybertriage.analyzers.net import dns as dns_module
 from cybertriage.analyzers.net import tcp as tcp_module
 from tests.analyzers.net.pcapgen import read_pcap
 
