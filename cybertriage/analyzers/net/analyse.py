@@ -521,23 +521,15 @@ class CaptureAnalysis:
         which most flows never do (two sets would cost a port scan's open flow ~450 bytes each)."""
         if mac is None:
             return
-        known = conn.o_mac if is_orig else conn.r_mac
-        if conn.macs is None:
-            if known is None:
-                if is_orig:
-                    conn.o_mac = mac
-                else:
-                    conn.r_mac = mac
-                return
+        if conn.macs is None and (conn.o_mac if is_orig else conn.r_mac) is not None:  # this side's second MAC
             conn.macs = ({conn.r_mac} if conn.r_mac is not None else set(),
                          {conn.o_mac} if conn.o_mac is not None else set())
         if is_orig:
             conn.o_mac = mac
         else:
             conn.r_mac = mac
-        seen = conn.macs[is_orig]
-        if len(seen) < MAX_MACS:
-            seen.add(mac)
+        if conn.macs is not None and len(conn.macs[is_orig]) < MAX_MACS:
+            conn.macs[is_orig].add(mac)
 
     @staticmethod
     def _flow_macs(conn: _Conn) -> tuple[Iterable[bytes], Iterable[bytes]]:
