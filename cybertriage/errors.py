@@ -23,3 +23,7 @@ class Cancelled(CybertriageError):
 
 class CaseError(CybertriageError):
     """The case database cannot be written (disk full, read-only folder, corrupt file)."""
+
+
+class LabError(CybertriageError):
+    """A throwaway lab server (PostgreSQL, Redis) cannot be started or stopped: a missing package, a refused port."""
