@@ -11,11 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cybertriage import lab
 from tests import images
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +29,22 @@ os.environ.setdefault("CYBERTRIAGE_INTEL_DB", "/nonexistent/cybertriage-tests/in
 def corpus_dir() -> Path:
     """The public captures, disk images, PE files and YARA rules in tests/data/corpus (see its MANIFEST.md)."""
     return images.CORPUS
+
+
+@pytest.fixture(scope="session")
+def lab_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.LocalPostgres]:
+    """A real PostgreSQL server (Debian's postgresql) of the session's own on a free port, stopped after."""
+    server = lab.start_postgres(tmp_path_factory.mktemp("lab-postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.LocalRedis]:
+    """A real Redis server (Debian's redis-server) of the session's own on a free port, stopped after."""
+    server = lab.start_redis(tmp_path_factory.mktemp("lab-redis"))
+    yield server
+    server.stop()
 
 
 @dataclass
