@@ -7,12 +7,12 @@ CORPUS := tests/data/corpus
 # captures added to a copy of the demo case so that the network and timeline views have rows
 SCREENSHOT_CAPTURES := $(addprefix $(CORPUS)/pcap/,http_get.pcap wikipedia.pcap ftp_ipv4.pcap smtp.pcap tls_tls1.2.pcap)
 SCREENSHOT_CASE := build/screenshot-case
-# Debian packages the tests use as independent references and to build test images.
+# Debian packages the tests use as independent references, to build test images, and as the lab tests' servers.
 TEST_PACKAGES := sleuthkit qemu-utils ewf-tools mtools dosfstools e2fsprogs ntfs-3g exfatprogs gdisk fdisk yara libmagic1 zip unzip file poppler-utils fonts-dejavu-core pev binutils \
   libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libgl1 xvfb tshark \
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
-  tcpdump dnsutils curl openssl strace libfuse2 publicsuffix reglookup libregf-utils libevtx-utils libevt-utils libscca-utils liblnk-utils sqlite3 faketime libimage-exiftool-perl libarchive13 libarchive-tools p7zip-full genisoimage gcab zstd xz-utils bzip2 testdisk unar cpio
-TEST_TOOLS := fls mmls qemu-img qemu-io mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace reglookup regfexport evtxexport evtexport sccainfo lnkinfo sqlite3 faketime exiftool bsdtar 7z zstd xz bzip2 genisoimage gcab photorec blkls lsar unar cpio
+  tcpdump dnsutils curl openssl strace libfuse2 publicsuffix reglookup libregf-utils libevtx-utils libevt-utils libscca-utils liblnk-utils sqlite3 faketime libimage-exiftool-perl libarchive13 libarchive-tools p7zip-full genisoimage gcab zstd xz-utils bzip2 testdisk unar cpio postgresql redis-server
+TEST_TOOLS := fls mmls qemu-img qemu-io mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace reglookup regfexport evtxexport evtexport sccainfo lnkinfo sqlite3 faketime exiftool bsdtar 7z zstd xz bzip2 genisoimage gcab photorec blkls lsar unar cpio redis-server redis-cli psql pg_isready
 
 .PHONY: run lint test system-packages bench fuzz screenshots clean installer installer-check
 
