@@ -161,9 +161,9 @@ def _new_folder(root: Path, name: str, account: pwd.struct_passwd | None) -> tup
         raise LabError(f"{folder} already exists: a lab server starts in a new folder")
     root.mkdir(parents=True, exist_ok=True)
     private = account is not None and not _reachable_by(account, root.resolve())
-    if private:
+    if account is not None and private:
         folder = Path(tempfile.mkdtemp(prefix=f"cybertriage-lab-{name}-"))
-        logger.info("%s cannot reach %s: %s's data goes to %s", POSTGRES_ACCOUNT, root, name, folder)
+        logger.info("the %s user cannot reach %s: the %s data goes to %s", account.pw_name, root, name, folder)
     else:
         folder.mkdir(mode=0o700)
     if account is not None:
@@ -230,7 +230,8 @@ class LocalPostgres:
                     self.log.unlink(missing_ok=True)
                     self.port = free_port()
                     continue
-                raise LabError(f"{error} — {_last_line(log)} (log: {self.log})") from None
+                where = "" if self.private_folder else f" (log: {self.log})"  # a private folder goes with the server
+                raise LabError(f"PostgreSQL did not start on {HOST}:{self.port}: {_last_line(log or str(error))}{where}") from None
 
     def _ready(self) -> bool:
         done = subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", HOST, "-p", str(self.port),
@@ -328,8 +329,11 @@ class LocalRedis:
     def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise LabError(f"redis-server on {HOST}:{self.port} exited: {_last_line(_read(self.log))} (log: {self.log})")
-        done = subprocess.run([str(self.cli), "-h", HOST, "-p", str(self.port), "ping"],
-                              capture_output=True, text=True, timeout=10)
+        try:  # a port somebody else listens on accepts the connection and never answers
+            done = subprocess.run([str(self.cli), "-h", HOST, "-p", str(self.port), "ping"],
+                                  capture_output=True, text=True, timeout=2)
+        except subprocess.TimeoutExpired:
+            return False
         return done.stdout.strip() == "PONG"
 
     def start(self) -> None:
