@@ -143,7 +143,7 @@ def _postgres_account() -> pwd.struct_passwd | None:
 
 
 def _reachable_by(account: pwd.struct_passwd, folder: Path) -> bool:
-    """Whether `account` may pass through `folder` (every folder above it included, ACLs too): its own check."""
+    """Whether `account` may pass through `folder` and every folder above it (ACLs too), asked as that account."""
     done = subprocess.run(["runuser", "-u", account.pw_name, "--", "test", "-x", str(folder)],
                           capture_output=True, timeout=10, cwd="/")
     return done.returncode == 0
@@ -160,12 +160,12 @@ def _new_folder(root: Path, name: str, account: pwd.struct_passwd | None) -> tup
     if folder.exists():
         raise LabError(f"{folder} already exists: a lab server starts in a new folder")
     root.mkdir(parents=True, exist_ok=True)
-    private = account is not None and not _reachable_by(account, root.resolve())
-    if account is not None and private:
-        folder = Path(tempfile.mkdtemp(prefix=f"cybertriage-lab-{name}-"))
+    if account is not None and not _reachable_by(account, root.resolve()):
+        folder, private = Path(tempfile.mkdtemp(prefix=f"cybertriage-lab-{name}-")), True
         logger.info("the %s user cannot reach %s: the %s data goes to %s", account.pw_name, root, name, folder)
     else:
         folder.mkdir(mode=0o700)
+        private = False
     if account is not None:
         os.chown(folder, account.pw_uid, account.pw_gid)
     return folder.resolve(), private
