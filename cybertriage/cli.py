@@ -28,7 +28,7 @@ from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
 from .case.host_profile import HostProfile, device_name, host_profiles
 from .case.intel_store import ENV_VARIABLE
-from .case.store import read_case, record_reading
+from .case.store import read_case, record_reading, use_store
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
 from .severity import SEVERITIES, SEVERITIES_WORST_FIRST
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("evidence", nargs="+", type=Path, metavar="EVIDENCE",
                       help="disk image (first segment for split/E01 sets), folder, or packet capture")
     scan.add_argument("--case", required=True, type=Path, metavar="DIR", help="case folder (created if needed)")
+    scan.add_argument("--store", metavar="URL",
+                      help="keep a new case's tables in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE; the password "
+                           "from PGPASSWORD or ~/.pgpass, never here) instead of DIR/case.db, so that several "
+                           "examiners open it at once; the case folder remembers the store, and holds the carried "
+                           "objects and custody.log")
     scan.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                       help="extra YARA rule file or folder, added to the bundled rules (repeatable)")
     scan.add_argument("--jobs", type=int, default=os.cpu_count() or 2, metavar="N",
@@ -221,6 +226,8 @@ def _scan(args: argparse.Namespace) -> int:
                                             builtin_keywords=builtin_lists(args.builtin_keywords)))
     for path in args.keywords:
         read_keyword_file(path)  # a usage error, naming the line, before the scan starts
+    if args.store:
+        use_store(args.case, args.store)
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel)
 

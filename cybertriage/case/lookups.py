@@ -121,14 +121,17 @@ _DISK_FILES = "WITH disk(id) AS (SELECT id FROM evidence WHERE kind != 'capture'
 def http_arrivals(db: sqlite_utils.Database, empty_sha256: str) -> Iterator[dict[str, Any]]:
     """Files on disks (not captures) whose content an HTTP response carried: one row per file and capture,
     with the first such request."""
-    return db.query(f"""{_DISK_FILES}
+    return db.query(f"""{_DISK_FILES},
+            first(file_id, capture_id, http_id, times) AS (
+                SELECT d.id, h.evidence_id, min(h.id), count(*)
+                FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.evidence_id IN disk AND d.size > 0
+                WHERE h.body_sha256 IS NOT NULL AND h.body_sha256 != ? GROUP BY d.id, h.evidence_id)
             SELECT d.id AS file_id, d.evidence_id AS file_evidence, d.path, d.mime, e.path AS disk,
-                   min(h.id) AS http_id, count(*) AS times, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport,
+                   f.http_id, f.times, h.evidence_id AS capture_id, h.ts, h.src, h.dst, h.dport,
                    h.method, h.host, h.uri, h.flow_id, h.body_sha256 AS sha256, c.path AS capture
-            FROM http h JOIN files d ON d.sha256 = h.body_sha256 AND d.evidence_id IN disk AND d.size > 0
+            FROM first f JOIN files d ON d.id = f.file_id JOIN http h ON h.id = f.http_id
             JOIN evidence e ON e.id = d.evidence_id JOIN evidence c ON c.id = h.evidence_id
-            WHERE h.body_sha256 IS NOT NULL AND h.body_sha256 != ?
-            GROUP BY d.id, h.evidence_id ORDER BY http_id, d.id""", [empty_sha256])
+            ORDER BY f.http_id, d.id""", [empty_sha256])
 
 
 def ftp_arrivals(db: sqlite_utils.Database, empty_sha256: str) -> Iterator[dict[str, Any]]:
@@ -299,15 +302,22 @@ def execution_artefacts(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
 
 def flagged_files(db: sqlite_utils.Database, analyzers_not: tuple[str, ...]) -> list[dict[str, Any]]:
     """Files with findings of at least medium severity from analyzers other than these (YARA, PE, hash sets,
-    IOCs): id, evidence_id, path, name, sha1, worst severity rank and the findings' ids."""
+    IOCs): id, evidence_id, path, name, sha1, worst severity rank, and the findings' ids and titles, the worst
+    first (then by title: a group's rows come in no set order, and the first title names the file's flag)."""
     rows = db.query(
         f"""SELECT f.id, f.evidence_id, f.path, f.name, f.sha1, max(g.severity_rank) AS rank,
-                   json_group_array(g.id) AS finding_ids, json_group_array(g.title) AS titles
+                   json_group_array(g.id) AS finding_ids, json_group_array(g.title) AS titles,
+                   json_group_array(g.severity_rank) AS ranks
             FROM findings g JOIN files f ON g.object_kind = 'file' AND f.id = g.object_id
             WHERE g.severity_rank >= 2 AND g.analyzer NOT IN ({', '.join('?' * len(analyzers_not))})
             GROUP BY f.id ORDER BY f.id""", list(analyzers_not))
-    return [{**row, "finding_ids": json.loads(row["finding_ids"]), "titles": json.loads(row["titles"])}
-            for row in rows]
+    flagged = []
+    for row in rows:
+        findings = sorted(zip(json.loads(row.pop("ranks")), json.loads(row["titles"]), json.loads(row["finding_ids"])),
+                          key=lambda finding: (-finding[0], finding[1], finding[2]))
+        flagged.append({**row, "finding_ids": [finding[2] for finding in findings],
+                        "titles": [finding[1] for finding in findings]})
+    return flagged
 
 
 def logon_artefacts(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:

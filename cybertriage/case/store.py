@@ -17,16 +17,17 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlite_utils
 from sqlite_utils.db import jsonify_if_needed
 
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
-from .custody import append_entry, write_transaction
+from .custody import append_entry, start_sidecar, write_transaction
 from .schema import SCHEMA_VERSION, migrate
 from .search import insert_texts
+from .stores import StoreAddress, store_of
 from .writes import inserted_id, statement_parts
 
 CASE_DB = "case.db"
@@ -58,6 +59,9 @@ def _cannot_write(error: sqlite3.Error) -> bool:
 
 def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
     """A connection to the case in `case_dir`, for one thread; `create` makes a new case if needed."""
+    address = store_of(case_dir)
+    if address is not None:
+        return _open_postgres(case_dir, address)
     path = case_dir / CASE_DB
     if not path.exists():
         if not create:
@@ -89,12 +93,55 @@ def open_case(case_dir: Path, create: bool = False) -> sqlite_utils.Database:
     return db
 
 
+def use_store(case_dir: Path, url: str) -> None:
+    """Keep the case in `case_dir` in the PostgreSQL store at `url` (scan --store): a new case is made there; a
+    case already there goes on; a case kept in SQLite, or in another store, is refused. A store that cannot be
+    reached or refuses the credentials is a UsageError before anything starts."""
+    address = store_of(case_dir)
+    if address is not None:
+        if address.url != url:
+            raise UsageError(f"the case in {case_dir} is kept in {address.url}, not {url}")
+        return
+    if (case_dir / CASE_DB).exists():
+        raise UsageError(f"the case in {case_dir} is kept in its {CASE_DB}; --store is for a new case")
+    from . import postgres  # the PostgreSQL client only for a case kept there
+
+    try:
+        postgres.create(url, case_dir)
+    except CaseError as error:
+        raise UsageError(str(error)) from None
+
+
+def _open_postgres(case_dir: Path, address: StoreAddress) -> sqlite_utils.Database:
+    """The case's schema in PostgreSQL (postgres.PostgresCase answers the calls the case package makes of
+    sqlite-utils), its first audit entry written when it is new."""
+    from . import postgres  # the PostgreSQL client only for a case kept there
+
+    db = postgres.connect(address, case_dir)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise UsageError(f"the case in {address.url} is schema {version}; this cybertriage reads {SCHEMA_VERSION}")
+    if not db.table("case_info").count:
+        start_sidecar(cast(sqlite_utils.Database, db))
+        with write_transaction(cast(sqlite_utils.Database, db)):
+            db.table("case_info").insert_all([{"key": "created_at", "value": utc_now()}])
+        audit(cast(sqlite_utils.Database, db), "case created",
+              {"folder": str(case_dir.resolve()), "store": address.url, "schema": address.schema})
+    return cast(sqlite_utils.Database, db)
+
+
 def read_case(case_dir: Path, *, check_same_thread: bool = True) -> sqlite_utils.Database:
     """The case in `case_dir`, opened for reading only (info, export, report, extract's reads).
 
     Nothing is created, migrated or changed, and a case on read-only files in a read-only folder can
     still be read, with what its write-ahead log holds. A case of an older schema is read through an upgraded copy in memory; an empty
     file or one that is not a cybertriage case is a UsageError."""
+    address = store_of(case_dir)
+    if address is not None:
+        db = _open_postgres(case_dir, address)
+        db.execute("PRAGMA query_only = ON")
+        return db
     path = case_dir / CASE_DB
     if not path.is_file():
         raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")
@@ -177,6 +224,15 @@ def record_reading(case_dir: Path, action: str, detail: dict[str, Any]) -> str |
 
     Returns None, or why the entry could not be added: a case on read-only files is still read, and
     reading never upgrades an older case's schema just to log itself."""
+    if store_of(case_dir) is not None:
+        db = open_case(case_dir)
+        try:
+            audit(db, action, detail)
+        except sqlite3.Error as error:
+            return str(error)
+        finally:
+            db.close()
+        return None
     path = case_dir / CASE_DB
     try:
         db = sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30))

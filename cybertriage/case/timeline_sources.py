@@ -70,7 +70,7 @@ def _same(column: str, letter: str, other: str) -> str:
 def _file_source(letter: str, column: str, earlier: list[str]) -> Source:
     later = [("a", "atime"), ("c", "ctime"), ("b", "crtime")][["m", "a", "c", "b"].index(letter):]
     action = " || ".join(["'" + letter + "'"] + [_same(column, lt, col) for lt, col in later if col != column])
-    extra = " AND ".join(f"{column} IS NOT {col}" for col in earlier)
+    extra = " AND ".join(f"{column} IS DISTINCT FROM {col}" for col in earlier)
     return Source("file", "files", column, action,
                   "path || CASE WHEN deleted THEN ' (deleted)' ELSE '' END", extra)
 
