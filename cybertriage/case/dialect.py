@@ -106,6 +106,8 @@ def _node(node: exp.Expression, keys: dict[str, tuple[str, ...]]) -> exp.Express
         return _coalesce(node)
     if isinstance(node, exp.Is) and not isinstance(node.expression, (exp.Null, exp.Boolean)):  # SQLite's `a IS ?`
         return exp.NullSafeEQ(this=node.this, expression=node.expression)
+    if isinstance(node, exp.Is) and isinstance(node.this, exp.Placeholder):  # `? IS NULL`: the value's type is moot
+        node.set("this", _typed(node.this))
     if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):  # SQLite's `x IN table`
         table = node.args["field"].name
         node.set("field", None)
