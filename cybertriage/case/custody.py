@@ -42,6 +42,7 @@ CONTENT_TABLES = ("evidence", "partitions", "files", "findings", "flows", "dns",
 # Tables a later schema added: while empty they are left out, as an absent table is, so that the upgrade alone (which
 # makes them) does not change the digest of a case sealed before it.
 LATER_TABLES = frozenset({"artifacts", "keyword_hits"})
+AUDIT_LOCK = 0x637573746F6479  # "custody": the PostgreSQL lock appenders to the audit log take in turn
 AUDIT_TRIGGERS = {"audit_log_no_update": "UPDATE", "audit_log_no_delete": "DELETE"}
 # How long a command waits for another writer (a scan's batches, the application) before it gives up.
 WRITE_WAIT_SECONDS = 120.0
@@ -76,6 +77,8 @@ def head(db: sqlite_utils.Database) -> ChainHead:
 
 def append_entry(db: sqlite_utils.Database, ts: str, user: str, host: str, action: str, detail: str) -> ChainHead:
     """Append one linked entry; call inside a write transaction, so that nobody appends in between."""
+    if getattr(db, "address", None) is not None:  # PostgreSQL: writers do not wait for each other as SQLite's do
+        db.execute("SELECT pg_advisory_xact_lock(?)", [AUDIT_LOCK])
     last = head(db)
     seq = last.seq + 1
     entry: dict[str, object] = {"id": seq, "ts": ts, "user": user, "host": host, "action": action, "detail": detail}
