@@ -304,6 +304,17 @@ def _version_21(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS [tags_tag] ON tags (tag, object_kind)")
 
 
+def _version_22(db: sqlite_utils.Database) -> None:
+    """Units of work of a scan spread over several workstations (case/units.py): which evidence item, which
+    worker took it, how often it was sent and taken, its heartbeat, and how it ended."""
+    db.table("units").create(
+        {"id": int, "run_id": int, "evidence_id": int, "path": str, "key": str, "status": str, "worker": str,
+         "sends": int, "claims": int, "beat": int, "objects_done": int, "bytes_done": int, "message": str,
+         "started": str, "finished": str},
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id"), ("run_id", "runs", "id")])
+    db.table("units").create_index(["run_id", "status"])
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -332,6 +343,7 @@ MIGRATIONS = {
     19: _version_19,
     20: _version_20,
     21: _version_21,
+    22: _version_22,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -328,8 +328,11 @@ class CaseWriter:
     # batches could wait, 306 MB now.
     WAITING_BATCHES = 64
 
-    def __init__(self, case_dir: Path) -> None:
+    def __init__(self, case_dir: Path, shared: bool = False) -> None:
+        """`shared`: a worker of a scan spread over several workstations, writing the case the scan's process
+        holds (it takes no hold of the case folder itself)."""
         self.case_dir = case_dir
+        self.shared = shared
         self._queue: queue.Queue = queue.Queue(maxsize=self.WAITING_BATCHES)
         self._thread = threading.Thread(target=self._run, name="case-writer", daemon=True)
         self._ready = threading.Event()
@@ -373,23 +376,26 @@ class CaseWriter:
 
     def _run(self) -> None:
         try:
-            lock = _lock_case(self.case_dir)  # before the case is made: two scans of a new case, one refused
+            # before the case is made: two scans of a new case, one refused
+            lock = None if self.shared else _lock_case(self.case_dir)
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
             self._ready.set()
             return
         try:
-            db = open_case(self.case_dir, create=True)
+            db = open_case(self.case_dir, create=not self.shared)
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
-            os.close(lock)
+            if lock is not None:
+                os.close(lock)
             self._ready.set()
             return
         self._ready.set()
         try:
             self._serve(db)
         finally:
-            os.close(lock)
+            if lock is not None:
+                os.close(lock)
 
     def _serve(self, db: sqlite_utils.Database) -> None:
         pending: _Pending = {}

@@ -74,6 +74,20 @@ def next_file_id(db: sqlite_utils.Database) -> int:
     return (db.execute("SELECT max(id) FROM files").fetchone()[0] or 0) + 1
 
 
+FILE_ID_BLOCK = 1 << 20  # file ids a worker takes at a time in a case several processes write at once
+
+
+def reserve_file_ids(db: sqlite_utils.Database) -> tuple[int, int | None]:
+    """File ids this process may give (first, how many; None: every id from first on). A case one scan writes
+    (SQLite) numbers on from its largest id. A case in PostgreSQL may be written by several workers at once, so
+    each takes blocks of its own from a sequence of the store (blocks of 2^20: below 2^40, as content_fts needs)."""
+    if getattr(db, "address", None) is None:
+        return next_file_id(db), None
+    db.execute("CREATE SEQUENCE IF NOT EXISTS ct_file_id_blocks")
+    block = int(db.execute("SELECT nextval('ct_file_id_blocks')").fetchone()[0])
+    return block * FILE_ID_BLOCK, FILE_ID_BLOCK
+
+
 def evidence_status(db: sqlite_utils.Database, path: str) -> tuple[int, str] | None:
     """(id, status) of the evidence the case knows by this path, or None for evidence new to the case."""
     row = db.execute("SELECT id, status FROM evidence WHERE path = ?", [path]).fetchone()
@@ -147,7 +161,8 @@ def forget_evidence(db: sqlite_utils.Database, evidence_id: int) -> None:
                 FROM [{table}] t WHERE t.id = tags.object_id)
                 WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ?)""",
             [kind, evidence_id])
-    tables = [t for t in db.table_names() if t != "evidence" and "evidence_id" in db[t].columns_dict]
+    kept = ("evidence", "units")  # a unit's record outlives each examination of it (case/units.py)
+    tables = [t for t in db.table_names() if t not in kept and "evidence_id" in db[t].columns_dict]
     for table in tables:
         db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ?", [evidence_id])
     db.table("evidence").update(evidence_id, {column: None for column in db["evidence"].columns_dict

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analyzers import Finding
-from ..case import CaseWriter
+from ..case import CaseWriter, writes
 from ..evidence import EvidenceObject, EvidenceSource
 from ..formatting import utc_now
 from ..severity import SEVERITY_RANK
@@ -31,6 +31,30 @@ class Tally:
     def read(self, size: int) -> None:
         with self.lock:
             self.bytes += size
+
+
+class FileIds:
+    """The file ids an evidence item's objects get, in order, from the blocks the case gives this process
+    (writes.reserve_file_ids): one block in a case one scan writes, blocks of their own per worker in a case
+    several write at once. Taken by every worker thread of the item, under a lock."""
+
+    def __init__(self, writer: CaseWriter) -> None:
+        self._writer = writer
+        self._lock = threading.Lock()
+        self._next, self._left = 0, 0
+        self._endless = False
+
+    def __iter__(self) -> FileIds:
+        return self
+
+    def __next__(self) -> int:
+        with self._lock:
+            if not self._endless and self._left == 0:
+                self._next, count = self._writer.call(writes.reserve_file_ids)
+                self._endless, self._left = count is None, count or 0
+            self._left -= 1
+            self._next += 1
+            return self._next - 1
 
 
 @dataclass

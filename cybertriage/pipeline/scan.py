@@ -30,8 +30,13 @@ class Scan:
     """One run over a list of evidence into one case."""
 
     def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, broker: str | None = None,
+                 worker_timeout: float | None = None) -> None:
+        """`broker`: spread the evidence items over the workers of this Celery broker (pipeline/distributed.py)
+        instead of examining them here; `worker_timeout`: how long a unit's worker may be silent."""
         self.case_dir = case_dir
+        self.broker = broker
+        self.worker_timeout = worker_timeout
         self.evidence = evidence
         self.options = options
         self.cancel = cancel or threading.Event()
@@ -54,7 +59,7 @@ class Scan:
             crash_point("scan-started")
             writer.call(timeline.drop_indexes)
             run = ScanRun(self.case_dir, self.options, self.analyzers, self.cancel, writer, run_id, self.outcomes)
-            yield from self._each_evidence(run)
+            yield from self._spread(run) if self.broker else self._each_evidence(run)
             yield Progress(evidence="", stage="indexing times", listing_done=True)
             writer.call(timeline.create_indexes)
             indexed = True
@@ -87,14 +92,24 @@ class Scan:
                                    "tool_version": __version__, "rules_sha256": self.rules_sha256, **options})
         return run_id
 
-    def _each_evidence(self, run: ScanRun) -> Iterator[Progress]:
+    def _items(self) -> Iterator[tuple[Path, str]]:
         """Every evidence item once, however often (or by whichever segment) it was named."""
         seen: set[str] = set()
         for path in self.evidence:
             key = _evidence_key(path)
-            if key in seen:
-                continue
-            seen.add(key)
+            if key not in seen:
+                seen.add(key)
+                yield path, key
+
+    def _spread(self, run: ScanRun) -> Iterator[Progress]:
+        """The evidence items as units for the broker's workers, watched until each has ended."""
+        from .distributed import WORKER_TIMEOUT, SpreadScan
+
+        spread = SpreadScan(run, self.broker or "", self.worker_timeout or WORKER_TIMEOUT)
+        yield from spread.send_and_watch(list(self._items()))
+
+    def _each_evidence(self, run: ScanRun) -> Iterator[Progress]:
+        for path, key in self._items():
             if self.cancel.is_set():
                 self.outcomes.append(Outcome(str(path), "cancelled", message="not started"))
                 continue

@@ -3,7 +3,6 @@ its hash started, its image verified, its objects analysed, its hash recorded, a
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -25,7 +24,7 @@ from .examine import Examiner
 from .integrity import ContainerHashing, record_container_hash, verify_image
 from .options import ScanRun
 from .progress import Outcome, Progress
-from .record import EvidenceRecord, Tally
+from .record import EvidenceRecord, FileIds, Tally
 from .workers import WorkerPool
 
 
@@ -39,7 +38,7 @@ class EvidenceRun:
         self.outcome = Outcome(str(path), "failed")
         self.tally = Tally()
         self.evidence_id = 0
-        self.ids = itertools.count(run.writer.call(writes.next_file_id))
+        self.ids = FileIds(run.writer)
 
     def stages(self) -> Iterator[Progress]:
         """Add the item to the case (or take up an interrupted one again, or skip one already examined), then

@@ -1,0 +1,125 @@
+"""Units of work of a scan spread over several workstations (scan --broker), as the case store records them.
+
+The store, not the broker, is the truth about each unit: the scan's process makes a unit `queued` and sends it; a
+worker takes it only while it is queued (`claim`), which makes a message delivered twice do nothing the second
+time; while it works it raises the unit's heartbeat; it ends the unit `done`, `partial`, `failed` or `cancelled`.
+A unit whose heartbeat stops (its worker killed, its machine gone) is queued again by the scan's process and sent
+anew, up to a number of times, then `quarantined`. Heartbeats are counters, not times, so that the machines'
+clocks need not agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..formatting import utc_now
+
+ENDED = ("done", "partial", "failed", "cancelled", "quarantined", "already processed")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit as the store has it now."""
+
+    id: int
+    evidence_id: int
+    path: str
+    key: str
+    status: str  # queued | running | done | partial | failed | cancelled | quarantined | already processed
+    worker: str | None
+    sends: int
+    claims: int
+    beat: int
+    objects_done: int
+    bytes_done: int
+    message: str | None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
+_COLUMNS = "id, evidence_id, path, key, status, worker, sends, claims, beat, objects_done, bytes_done, message"
+
+
+def add_unit(db: Any, run_id: int, evidence_id: int, path: str, key: str) -> int:
+    """A new unit of this run, queued, not yet sent."""
+    cursor = db.execute("INSERT INTO units (run_id, evidence_id, path, key, status, sends, claims, beat, objects_done, "
+                        "bytes_done) VALUES (?, ?, ?, ?, 'queued', 0, 0, 0, 0, 0)", [run_id, evidence_id, path, key])
+    return int(cursor.lastrowid)
+
+
+def sent(db: Any, unit_id: int) -> int:
+    """Count one more sending of a queued unit; how many times it has been sent."""
+    db.execute("UPDATE units SET sends = sends + 1 WHERE id = ?", [unit_id])
+    return int(db.execute("SELECT sends FROM units WHERE id = ?", [unit_id]).fetchone()[0])
+
+
+def claim(db: Any, unit_id: int, worker: str) -> bool:
+    """Take a queued unit for this worker; False when it is not queued (taken, ended, or a message seen twice)."""
+    cursor = db.execute("UPDATE units SET status = 'running', worker = ?, claims = claims + 1, beat = beat + 1, "
+                        "started = ?, message = NULL WHERE id = ? AND status = 'queued'", [worker, utc_now(), unit_id])
+    return cursor.rowcount == 1
+
+
+def beat(db: Any, unit_id: int, worker: str, objects_done: int, bytes_done: int) -> bool:
+    """Raise the heartbeat of a unit this worker holds; False when it no longer holds it (queued again elsewhere)."""
+    cursor = db.execute("UPDATE units SET beat = beat + 1, objects_done = ?, bytes_done = ? "
+                        "WHERE id = ? AND worker = ? AND status = 'running'", [objects_done, bytes_done, unit_id, worker])
+    return cursor.rowcount == 1
+
+
+def finish(db: Any, unit_id: int, worker: str, status: str, message: str | None) -> None:
+    """End a unit this worker holds."""
+    db.execute("UPDATE units SET status = ?, message = ?, finished = ? WHERE id = ? AND worker = ? AND status = 'running'",
+               [status, message, utc_now(), unit_id, worker])
+
+
+def refuse(db: Any, unit_id: int, message: str) -> None:
+    """A worker could not take a queued unit (another version, the evidence not visible): it says why, and the
+    unit stays queued for another worker."""
+    db.execute("UPDATE units SET message = ? WHERE id = ? AND status = 'queued'", [message, unit_id])
+
+
+def clear_refusal(db: Any, unit_id: int) -> None:
+    """The refusal was seen and the unit sent again."""
+    db.execute("UPDATE units SET message = NULL WHERE id = ? AND status = 'queued'", [unit_id])
+
+
+def requeue(db: Any, unit_id: int, last_beat: int, message: str) -> bool:
+    """Queue again a running unit whose heartbeat is still `last_beat` (its worker is gone); False if it moved."""
+    cursor = db.execute("UPDATE units SET status = 'queued', message = ? WHERE id = ? AND status = 'running' "
+                        "AND beat = ?", [message, unit_id, last_beat])
+    return cursor.rowcount == 1
+
+
+def quarantine(db: Any, unit_id: int, message: str) -> None:
+    """Give up a unit sent too often (it kills its workers, or no worker can take it)."""
+    db.execute("UPDATE units SET status = 'quarantined', message = ?, finished = ? WHERE id = ? AND status IN "
+               "('queued', 'running')", [message, utc_now(), unit_id])
+
+
+def run_units(db: Any, run_id: int) -> list[Unit]:
+    """The run's units, as the store has them now."""
+    rows = db.execute(f"SELECT {_COLUMNS} FROM units WHERE run_id = ? ORDER BY id", [run_id]).fetchall()
+    return [Unit(*row) for row in rows]
+
+
+def unit(db: Any, unit_id: int) -> Unit | None:
+    row = db.execute(f"SELECT {_COLUMNS} FROM units WHERE id = ?", [unit_id]).fetchone()
+    return Unit(*row) if row else None
+
+
+def evidence_tally(db: Any, evidence_id: int) -> tuple[int, dict[str, int]]:
+    """How many files an evidence item has in the case, and its findings by severity (a unit's outcome)."""
+    files = int(db.execute("SELECT count(*) FROM files WHERE evidence_id = ?", [evidence_id]).fetchone()[0])
+    findings = dict(db.execute("SELECT severity, count(*) FROM findings WHERE evidence_id = ? GROUP BY severity",
+                               [evidence_id]).fetchall())
+    return files, {severity: int(count) for severity, count in findings.items()}
+
+
+def cancel_run(db: Any, run_id: int) -> None:
+    """The examiner stopped the scan: its units not ended are cancelled (a worker sees it at its next heartbeat)."""
+    db.execute("UPDATE units SET status = 'cancelled', finished = ? WHERE run_id = ? AND status IN ('queued', 'running')",
+               [utc_now(), run_id])

@@ -1,0 +1,349 @@
+"""A scan spread over several workstations: Celery workers take its units from a Redis broker and examine them
+into the case's shared PostgreSQL store; the scan's process sends the units, watches them in the store, and does
+what only makes sense once, over the whole case, at the end (timeline indexes, correlation, IOCs, scores).
+
+A unit is one evidence item (a disk image, a folder, a capture file), read from a path every worker sees (a
+read-only share), its carried objects written to the case folder, on a share too. The store, not the broker, says
+what became of each unit (case/units.py): a message delivered twice, or a unit sent again after its worker went
+silent, is examined once. A unit is sent at most MAX_SENDS times; then it is quarantined and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..analyzers import Settings, build_analyzers
+from ..case import CaseWriter, audit, units, writes
+from ..case.store import open_case
+from ..errors import CaseError, CybertriageError, UsageError
+from ..formatting import utc_now
+from .options import ScanOptions, ScanRun
+from .progress import Outcome, Progress
+from .stages import EvidenceRun
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+logger = logging.getLogger(__name__)
+
+TASK = "cybertriage.examine_unit"
+MAX_SENDS = 4  # a unit sent this often (its workers die on it, or none can take it) is quarantined
+BEAT_SECONDS = 2.0  # how often a worker raises the heartbeat of the unit it examines
+WATCH_SECONDS = 0.5  # how often the scan's process looks at its units
+WORKER_TIMEOUT = 60.0  # a unit whose heartbeat has not moved this long has lost its worker: it is sent again
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the examiner asked of the scan, as every worker builds it again: paths are the shared ones."""
+
+    verify_images: bool = True
+    carve: bool = False
+    yara_timeout: int = 60
+    keep_limit: int = 64 * 1024 * 1024
+    rule_paths: tuple[str, ...] | None = None
+    sigma_paths: tuple[str, ...] = ()
+    keyword_files: tuple[str, ...] = ()
+    builtin_keywords: tuple[str, ...] = ()
+    intel_db: str | None = None
+    hash_sets: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, options: ScanOptions) -> Recipe:
+        settings = options.settings
+        intel = settings.intel
+        return cls(options.verify_images, options.carve, settings.yara_timeout, settings.keep_limit,
+                   None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
+                   tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
+                   settings.builtin_keywords, str(intel.path) if intel else None,
+                   tuple(s.name for s in intel.hash_sets) if intel else None)
+
+    @classmethod
+    def from_message(cls, values: dict[str, Any]) -> Recipe:
+        tuples: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in values.items()}
+        return cls(**tuples)
+
+    def options(self, jobs: int) -> ScanOptions:
+        from ..case.intel_store import load_intel
+
+        intel = load_intel(Path(self.intel_db), list(self.hash_sets or ())) if self.intel_db else None
+        settings = Settings(yara_timeout=self.yara_timeout, keep_limit=self.keep_limit, intel=intel,
+                            rule_paths=None if self.rule_paths is None else tuple(map(Path, self.rule_paths)),
+                            sigma_paths=tuple(map(Path, self.sigma_paths)),
+                            keyword_files=tuple(map(Path, self.keyword_files)),
+                            builtin_keywords=self.builtin_keywords)
+        return ScanOptions(jobs=jobs, verify_images=self.verify_images, carve=self.carve, settings=settings)
+
+
+def celery_app(broker: str) -> Celery:
+    """The Celery application both sides share: late acknowledgement (a unit's message is removed only once
+    it is examined), one unit at a time per worker slot, no result backend (the case store holds the results)."""
+    from celery import Celery
+
+    app = Celery("cybertriage", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1, task_ignore_result=True,
+        task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None, worker_hijack_root_logger=False, worker_send_task_events=False,
+        task_default_queue="cybertriage-units",
+    )
+    return app
+
+
+def check_broker(url: str) -> None:
+    """One clear line (UsageError) when the broker cannot be reached, before anything starts."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as error:  # kombu raises the transport's own errors (redis, socket, ...)
+        raise UsageError(f"cannot reach the broker {url}: {str(error).splitlines()[0] if str(error) else error}") \
+            from None
+
+
+# -- the worker's side ---------------------------------------------------------------------------------------
+
+
+def run_worker(broker: str, concurrency: int, jobs: int, name: str | None) -> None:
+    """`cybertriage worker`: a Celery worker that examines units until stopped; each unit with `jobs` threads."""
+    check_broker(broker)
+    app = celery_app(broker)
+
+    @app.task(name=TASK, bind=True)
+    def examine_unit(task: Any, message: dict[str, Any]) -> None:
+        examine(message, task.request.hostname or _default_name(), jobs)
+
+    app.worker_main(["worker", "--pool", "threads", "--concurrency", str(concurrency), "--hostname",
+                     name or _default_name(), "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+                     "--queues", "cybertriage-units"])
+
+
+def _default_name() -> str:
+    return f"cybertriage-{os.getpid()}@{socket.gethostname()}"
+
+
+def examine(message: dict[str, Any], worker: str, jobs: int) -> None:
+    """Examine one unit into the case store, once: a unit not queued (taken by another, ended, a message
+    delivered again) is left alone; a worker of another version, or one that cannot see the evidence, says so
+    and leaves the unit queued for another worker."""
+    case_dir = Path(message["case"])
+    try:
+        db = open_case(case_dir)
+    except CybertriageError as error:
+        logger.error("unit %s: cannot open the case %s: %s", message["unit"], case_dir, error)
+        raise
+    try:
+        if message["version"] != __version__:
+            units.refuse(db, message["unit"], f"{worker} runs cybertriage {__version__}, the scan "
+                                              f"{message['version']}: refused (the same version everywhere)")
+            return
+        path = Path(message["path"])
+        if not path.exists():
+            units.refuse(db, message["unit"], f"{worker} cannot see {path}")
+            return
+        if not units.claim(db, message["unit"], worker):
+            return
+        audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
+    finally:
+        db.close()
+    _examine_claimed(message, worker, jobs)
+
+
+def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
+    """The unit is this worker's: its evidence item examined as a local scan would, with a heartbeat."""
+    case_dir, unit_id = Path(message["case"]), message["unit"]
+    options = Recipe.from_message(message["recipe"]).options(jobs)
+    cancel = threading.Event()
+    writer = CaseWriter(case_dir, shared=True)
+    outcomes: list[Outcome] = []
+    latest: list[Progress] = []
+    heart = _Heartbeat(case_dir, unit_id, worker, cancel, latest)
+    heart.start()
+    try:
+        run = ScanRun(case_dir, options, build_analyzers(options.settings), cancel, writer, message["run"], outcomes)
+        for progress in EvidenceRun(run, Path(message["path"]), message["key"]).stages():
+            latest[:] = [progress]
+        outcome = outcomes[-1] if outcomes else Outcome(message["path"], "failed", message="not examined")
+        writer.add_rows("ledger", [{"evidence_id": message["evidence"], "run_id": message["run"], "stage": "unit",
+                                    "attempted": 1, "processed": int(outcome.status in ("done", "partial")),
+                                    "skipped": 0, "reasons": json.dumps({f"examined by {worker}": 1})}])
+    except Exception as error:  # the unit fails, and says why; the scan's process sees it ended
+        outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
+        logger.exception("unit %s failed", unit_id)
+    finally:
+        heart.stop.set()
+        heart.join()
+        try:
+            writer.close()
+        except CaseError as error:
+            outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
+    db = open_case(case_dir)
+    try:
+        units.finish(db, unit_id, worker, outcome.status, outcome.message)
+        audit(db, "unit examined", {"unit": unit_id, "evidence": message["key"], "worker": worker,
+                                    "status": outcome.status, "files": outcome.files})
+    finally:
+        db.close()
+
+
+class _Heartbeat(threading.Thread):
+    """Raises the unit's heartbeat with the progress so far; when the unit is no longer this worker's (the scan
+    was cancelled, or it gave the unit to another worker), the examination is cancelled."""
+
+    def __init__(self, case_dir: Path, unit_id: int, worker: str, cancel: threading.Event,
+                 latest: list[Progress]) -> None:
+        super().__init__(name=f"unit-{unit_id}-heartbeat", daemon=True)
+        self.case_dir, self.unit_id, self.worker, self.cancel, self.latest = case_dir, unit_id, worker, cancel, latest
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        db = open_case(self.case_dir)
+        try:
+            while not self.stop.wait(BEAT_SECONDS):
+                progress = self.latest[0] if self.latest else None
+                done = progress.objects_done if progress else 0
+                read = progress.bytes_done if progress else 0
+                try:
+                    if not units.beat(db, self.unit_id, self.worker, done, read):
+                        self.cancel.set()
+                        return
+                except Exception as error:  # the store restarting: the unit goes on, the beat is tried again
+                    logger.warning("unit %s: heartbeat not recorded: %s", self.unit_id, error)
+        finally:
+            db.close()
+
+
+# -- the scan's side ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Watch:
+    """What the scan's process saw of a running unit: its heartbeat and since when it has not moved."""
+
+    beat: int
+    since: float = field(default_factory=time.monotonic)
+
+
+class SpreadScan:
+    """The evidence items of one scan run, sent as units to the workers and watched until each has ended."""
+
+    def __init__(self, run: ScanRun, broker: str, worker_timeout: float = WORKER_TIMEOUT) -> None:
+        self.run = run
+        self.broker = broker
+        self.worker_timeout = worker_timeout
+        self.app = celery_app(broker)
+        self.recipe = dataclasses.asdict(Recipe.of(run.options))
+        self.watched: dict[int, _Watch] = {}
+
+    def send_and_watch(self, items: list[tuple[Path, str]]) -> Iterator[Progress]:
+        """Add each evidence item (or take up an interrupted one), send it as a unit, and watch the units."""
+        writer = self.run.writer
+        sent: dict[int, dict[str, Any]] = {}
+        for path, key in items:
+            previous = writer.call(functools.partial(writes.evidence_status, path=key))
+            if previous and previous[1] in ("done", "partial"):
+                self.run.outcomes.append(Outcome(str(path), "already processed", previous[0],
+                                                 f"already in the case (status {previous[1]}); skipped"))
+                continue
+            evidence_id = previous[0] if previous else writer.call(
+                functools.partial(writes.add_evidence, path=key, added_at=utc_now()))
+            unit_id = writer.call(functools.partial(units.add_unit, run_id=self.run.run_id, evidence_id=evidence_id,
+                                                    path=str(path.absolute()), key=key))
+            sent[unit_id] = {"unit": unit_id, "case": str(self.run.case_dir.absolute()), "run": self.run.run_id,
+                             "evidence": evidence_id, "path": str(path.absolute()), "key": key,
+                             "version": __version__, "recipe": self.recipe}
+            self._send(sent[unit_id])
+        yield from self._watch(sent)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        count = self.run.writer.call(lambda db: units.sent(db, message["unit"]))
+        if count > MAX_SENDS:
+            self.run.writer.call(lambda db: units.quarantine(
+                db, message["unit"], f"sent {MAX_SENDS} times without being examined; quarantined"))
+            return
+        self.app.send_task(TASK, args=[message], retry=True,
+                           retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
+                                         "interval_max": 5})
+
+    def _watch(self, sent: dict[int, dict[str, Any]]) -> Iterator[Progress]:
+        """Until every unit has ended: progress, units whose worker went silent sent again, refused ones too."""
+        writer = self.run.writer
+        while True:
+            now = writer.call(lambda db: units.run_units(db, self.run.run_id))
+            if self.run.cancel.is_set():
+                writer.call(lambda db: units.cancel_run(db, self.run.run_id))
+                now = writer.call(lambda db: units.run_units(db, self.run.run_id))
+            if all(unit.ended for unit in now):
+                break
+            for unit in now:
+                self._look_after(unit, sent)
+            yield _progress(now)
+            time.sleep(WATCH_SECONDS)
+        for unit in now:
+            files, findings = writer.call(functools.partial(units.evidence_tally, evidence_id=unit.evidence_id))
+            status = unit.status if unit.status != "quarantined" else "failed"
+            self.run.outcomes.append(Outcome(unit.path, status, unit.evidence_id,
+                                             _worker_said(unit), files, findings))
+        if any(unit.status == "quarantined" for unit in now):
+            writer.call(lambda db: audit(db, "units quarantined", {
+                "units": [{"unit": u.id, "evidence": u.key, "message": u.message} for u in now
+                          if u.status == "quarantined"]}))
+
+    def _look_after(self, unit: units.Unit, sent: dict[int, dict[str, Any]]) -> None:
+        """A running unit whose heartbeat stopped is queued again; a refused queued unit is sent again."""
+        if unit.id not in sent:
+            return
+        if unit.status == "running":
+            watch = self.watched.get(unit.id)
+            if watch is None or watch.beat != unit.beat:
+                self.watched[unit.id] = _Watch(unit.beat)
+            elif time.monotonic() - watch.since > self.worker_timeout:
+                message = f"{unit.worker} gave no sign of life for {self.worker_timeout:.0f} s; sent again"
+                if self.run.writer.call(lambda db: units.requeue(db, unit.id, unit.beat, message)):
+                    logger.warning("unit %s (%s): %s", unit.id, unit.path, message)
+                    del self.watched[unit.id]
+                    self._send(sent[unit.id])
+        elif unit.status == "queued" and unit.message:  # a worker refused it: another may take it
+            self.run.writer.call(lambda db: units.clear_refusal(db, unit.id))
+            logger.warning("unit %s (%s): %s", unit.id, unit.path, unit.message)
+            self._send(sent[unit.id])
+
+
+def _worker_said(unit: units.Unit) -> str | None:
+    return f"{unit.message} (unit {unit.id}, {unit.worker or 'no worker'})" if unit.message else None
+
+
+def _progress(now: list[units.Unit]) -> Progress:
+    """The units as the examiner sees them: done, in flight (with their workers), failed."""
+    done = sum(unit.ended and unit.status not in ("failed", "quarantined") for unit in now)
+    failed = sum(unit.status in ("failed", "quarantined") for unit in now)
+    flying = [unit for unit in now if unit.status == "running"]
+    workers = ", ".join(sorted({f"{unit.worker}: {Path(unit.path).name}" for unit in flying}))
+    return Progress(evidence=f"units {done}/{len(now)}",
+                    stage=f"{len(flying)} in flight, {failed} failed" + (f" ({workers})" if workers else ""),
+                    objects_found=sum(unit.objects_done for unit in now),
+                    objects_done=sum(unit.objects_done for unit in now),
+                    bytes_done=sum(unit.bytes_done for unit in now))
+
+
+def check_store(case_dir: Path) -> None:
+    """A scan spread over workers needs a case store they all write (PostgreSQL)."""
+    from ..case.stores import store_of
+
+    if store_of(case_dir) is None:
+        raise UsageError("--broker needs the case in a shared store: add --store postgresql://…")
+
