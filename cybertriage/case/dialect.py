@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import UsageError
+from .fts_query import to_tsquery
 
 # table -> its primary key columns; a table whose key is one integer column `id` has that as its rowid
 Tables = Mapping[str, tuple[str, ...]]
@@ -25,10 +26,14 @@ ROWID_TABLES = frozenset({"texts", "content_fts"})
 _QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
 _NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 _INDEX_HINT = re.compile(r"\s(?:NOT\s+INDEXED|INDEXED\s+BY\s+\w+)\b", re.IGNORECASE)  # SQLite's planner hints
+# FTS5's `table MATCH query`, which sqlglot does not read: said as a function call first (ct_match(table, query)).
+_MATCH = re.compile(r"([\w\[\]\"]+)\s+MATCH\s+(\?|'(?:[^']|'')*')", re.IGNORECASE)
+# The full-text tables and their text: in PostgreSQL each also has `ct_vector`, the text's tsvector (postgres.py).
+_TEXT_COLUMNS = {"content_fts": "body", "files_fts": "path", "findings_fts": "title"}
 
 
 class NotInPostgres(UsageError):
-    """A statement that has no PostgreSQL form in this store (SQLite's full-text MATCH, for now)."""
+    """A statement that has no PostgreSQL form in this store."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Statement:
     inserts_into: str | None = None  # the table an INSERT writes
     sets_rowid: bool = False  # the INSERT gives the row's integer key itself (the key's sequence must follow)
     returns_rowid: bool = False  # the INSERT returns the rows' keys (for the cursor's lastrowid)
+    full_text: tuple[str, ...] = ()  # parameters holding FTS5 queries (to_tsquery's text is given instead); when
+    # set, the statement's `?` are named ct_p0, ct_p1... (a query may be used twice: to match and to rank)
 
 
 def translate(sql: str, tables: Tables, returning: bool = True) -> Statement:
@@ -49,19 +56,25 @@ def translate(sql: str, tables: Tables, returning: bool = True) -> Statement:
 @functools.lru_cache(maxsize=4096)
 def _translate(sql: str, tables: tuple[tuple[str, tuple[str, ...]], ...], returning: bool) -> Statement:
     keys = dict(tables)
+    sql = _INDEX_HINT.sub("", sql)
+    matches = bool(_MATCH.search(sql))
+    if matches:
+        sql = _numbered(_MATCH.sub(r"ct_match(\1, \2)", sql))
     try:
-        statements = sqlglot.parse(_INDEX_HINT.sub("", sql), read="sqlite")
+        statements = sqlglot.parse(sql, read="sqlite")
     except sqlglot.errors.ParseError as error:
-        if re.search(r"\bMATCH\b", sql, re.IGNORECASE):
-            raise NotInPostgres("full-text search (MATCH) is not available in a PostgreSQL case store") from None
         raise UsageError(f"statement not understood for PostgreSQL: {error}") from None
     parsed = [statement for statement in statements if statement is not None]
     if len(parsed) != 1:
         raise UsageError(f"one statement at a time in PostgreSQL, not {len(parsed)}")
-    statement = _children_first(parsed[0], functools.partial(_node, keys=keys))
+    statement = parsed[0]
+    full_text: tuple[str, ...] = ()
+    if matches:
+        full_text = _full_text(statement)
+    statement = _children_first(statement, functools.partial(_node, keys=keys))
     statement = _children_first(statement, _truth)
     if not isinstance(statement, exp.Insert):
-        return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)))
+        return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), full_text=full_text)
     _conflict(statement, keys)
     table = _inserted_table(statement)
     rowid = "id" if keys.get(table) == ("id",) else "rowid"
@@ -70,7 +83,70 @@ def _translate(sql: str, tables: tuple[tuple[str, tuple[str, ...]], ...], return
     returns = returning and (rowid == "id" or table in ROWID_TABLES) and not statement.args.get("returning")
     if returns:
         statement.set("returning", exp.Returning(expressions=[exp.column(rowid)]))
-    return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), table, sets_rowid, returns)
+    return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), table, sets_rowid, returns,
+                     full_text)
+
+
+def _numbered(sql: str) -> str:
+    """SQLite's positional `?` (outside quotes) named :ct_p0, :ct_p1... in order, so that a parameter can be used
+    in more than one place of the PostgreSQL statement."""
+    parts = _QUOTED.split(sql)
+    number = 0
+    for index in range(0, len(parts), 2):
+        pieces = parts[index].split("?")
+        text = pieces[0]
+        for piece in pieces[1:]:
+            text += f":ct_p{number}{piece}"
+            number += 1
+        parts[index] = text
+    return "".join(parts)
+
+
+def _full_text(statement: exp.Expression) -> tuple[str, ...]:
+    """FTS5's MATCH, bm25() and snippet() in PostgreSQL's full-text terms, in place: `t MATCH q` is
+    `t.ct_vector @@ ct_fts_query(q)`, bm25(t) is -ts_rank (lower is better in both) and snippet(t, ...) is
+    ts_headline's (ct_fts_snippet). Returns the names of the parameters that hold FTS5 queries."""
+    queried: list[str] = []
+    for match in list(statement.find_all(exp.Anonymous)):
+        if match.name.lower() != "ct_match":
+            continue
+        target, query = match.expressions
+        name = target.name
+        if isinstance(query, exp.Placeholder):
+            queried.append(query.name)
+            tsquery: exp.Expression = exp.Anonymous(this="ct_fts_query", expressions=[query])
+        else:
+            tsquery = exp.Anonymous(this="ct_fts_query", expressions=[exp.Literal.string(to_tsquery(query.name))])
+        vector = exp.column("ct_vector", table=name)
+        select = match.find_ancestor(exp.Select)
+        for function in list(select.find_all(exp.Anonymous)) if select else []:
+            if function.find_ancestor(exp.Select) is select and function.expressions \
+                    and function.expressions[0].name == name:
+                _rank_or_snippet(function, name, vector, tsquery)
+        match.replace(exp.MatchAgainst(this=tsquery, expressions=[vector]))
+    return tuple(queried)
+
+
+def _rank_or_snippet(function: exp.Anonymous, name: str, vector: exp.Column, tsquery: exp.Expression) -> None:
+    """bm25(t) and snippet(t, column, start, end, ellipsis, tokens) of a table matched in the same SELECT."""
+    kind = function.name.lower()
+    if kind == "bm25":
+        rank = exp.Anonymous(this="ts_rank", expressions=[vector.copy(), tsquery.copy()])
+        function.replace(exp.Neg(this=rank))
+    elif kind == "snippet":
+        _, _, start, end, ellipsis, tokens = function.expressions
+        text = exp.column(_TEXT_COLUMNS.get(_table_named(function, name), "body"), table=name)
+        function.replace(exp.Anonymous(this="ct_fts_snippet", expressions=[
+            text, tsquery.copy(), _typed(start), _typed(end), _typed(ellipsis), tokens]))
+
+
+def _table_named(node: exp.Expression, name: str) -> str:
+    """The table a name in a SELECT stands for (itself, or the table it is an alias of)."""
+    select = node.find_ancestor(exp.Select)
+    for table in select.find_all(exp.Table) if select else []:
+        if table.alias_or_name == name:
+            return table.name
+    return name
 
 
 def _inserted_table(insert: exp.Insert) -> str:
@@ -112,6 +188,8 @@ def _node(node: exp.Expression, keys: dict[str, tuple[str, ...]]) -> exp.Express
         table = node.args["field"].name
         node.set("field", None)
         node.set("query", exp.select("*").from_(table).subquery())
+    if isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join)) and not node.alias:
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(f"ct_from_{node.index or 0}_{id(node) % 997}")))
     if isinstance(node, exp.Limit) and not isinstance(node.expression, exp.Literal):
         node.set("expression", exp.Anonymous(this="ct_limit", expressions=[node.expression]))  # -1: no limit
     if isinstance(node, exp.Column) and node.name.lower() == "rowid":
@@ -137,7 +215,7 @@ def _alias(node: exp.Column) -> exp.Expression:
 
 # Where SQLite takes any value as true or false (non-zero is true), and PostgreSQL wants a boolean.
 _LOGIC = (exp.And, exp.Or, exp.Not, exp.Xor)
-_BOOLEAN = (exp.Predicate, *_LOGIC, exp.Boolean, exp.Null)
+_BOOLEAN = (exp.Predicate, *_LOGIC, exp.Boolean, exp.Null, exp.Escape, exp.MatchAgainst)
 
 
 def _truth(node: exp.Expression) -> exp.Expression:
@@ -146,7 +224,7 @@ def _truth(node: exp.Expression) -> exp.Expression:
     if _is_condition(node):
         if not isinstance(node, (*_BOOLEAN, exp.Paren)):
             return exp.Anonymous(this="ct_truth", expressions=[node])
-    elif isinstance(node, (exp.Predicate, *_LOGIC)) and _in_value_place(node):
+    elif isinstance(node, (exp.Predicate, exp.Escape, *_LOGIC)) and _in_value_place(node):
         return exp.Cast(this=node, to=exp.DataType.build("int"))
     return node
 
@@ -158,6 +236,8 @@ def _is_condition(node: exp.Expression) -> bool:
         return False
     if isinstance(parent, exp.Paren):
         return _is_condition(parent)
+    if isinstance(parent, exp.Escape):  # `a LIKE b ESCAPE c`: the LIKE stands where the whole does
+        return False
     if isinstance(parent, (exp.Where, exp.Having)) or isinstance(parent, _LOGIC):
         return True
     if isinstance(parent, exp.Join):
@@ -170,6 +250,8 @@ def _in_value_place(node: exp.Expression) -> bool:
     parent = node.parent
     while isinstance(parent, exp.Paren):
         node, parent = parent, parent.parent
+    if isinstance(parent, exp.Escape):  # LIKE's ESCAPE belongs to the LIKE: the whole is the value, if any
+        return False
     if parent is None or isinstance(parent, (exp.Update, exp.OnConflict)):  # SET a = b is no comparison
         return False
     return not _is_condition(node) and not isinstance(parent, (exp.Filter, exp.Exists))
@@ -191,10 +273,31 @@ def _one_value_per_group(select: exp.Select) -> None:
         for column in list(place.find_all(exp.Column)):
             if column.sql() in grouped or (not column.table and column.name in aliases):
                 continue
-            if column.find_ancestor(exp.Select) is not select or _in_aggregate(column, select):
+            inner = column.find_ancestor(exp.Select) is not select
+            if (inner and not _outer_reference(column, select)) or _in_aggregate(column, select):
                 continue
             value = exp.Min(this=column.copy())
             column.replace(exp.alias_(value, column.name) if column is place else value)
+
+
+def _outer_reference(column: exp.Column, select: exp.Select) -> bool:
+    """Whether a column of a subquery names a table of the grouped `select` around it (a correlated subquery's
+    `k.list`): PostgreSQL takes an aggregate of it, min(k.list), as the outer group's value."""
+    if not column.table:
+        return False
+    inner = column.find_ancestor(exp.Select)
+    while inner is not None and inner is not select:
+        if column.table in _own_tables(inner):
+            return False
+        inner = inner.find_ancestor(exp.Select)
+    return inner is select and column.table in _own_tables(select)
+
+
+def _own_tables(select: exp.Select) -> set[str]:
+    """The names (aliases) of the tables a SELECT reads directly: its FROM and JOINs."""
+    sources = [select.args["from"].this] if select.args.get("from") else []
+    sources += [join.this for join in select.args.get("joins") or []]
+    return {source.alias_or_name for source in sources}
 
 
 def _in_aggregate(node: exp.Expression, select: exp.Select) -> bool:

@@ -31,6 +31,8 @@ from sqlite_utils.db import jsonify_if_needed
 
 from ..errors import CaseError, UsageError
 from .dialect import ROWID_TABLES, translate
+from .fts_query import to_tsquery
+from .postgres_text import full_text_statements
 from .stores import STORE_FILE, StoreAddress, refuse_password
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,15 @@ def _values(params: Any) -> Any:
     if isinstance(params, dict):
         return {key: jsonify_if_needed(value) for key, value in params.items()}
     return [jsonify_if_needed(value) for value in params]
+
+
+def _full_text_values(values: Any, queries: tuple[str, ...]) -> dict[str, Any]:
+    """A full-text statement's parameters by the names the dialect gave them (ct_p0...), its FTS5 queries as
+    to_tsquery's text (a query FTS5 would refuse raises sqlite3.OperationalError as FTS5 does)."""
+    named = dict(values) if isinstance(values, dict) else {f"ct_p{index}": value for index, value in enumerate(values)}
+    for name in queries:
+        named[name] = to_tsquery(str(named[name]))
+    return named
 
 
 def _sqlite_error(error: psycopg.Error) -> sqlite3.Error:
@@ -179,7 +190,10 @@ class Connection:
         statement = translate(sql, self.case.keys)
         if opens_transaction and word in _WRITES and not self.in_transaction:
             self._run("BEGIN", [])
-        cursor = self._run(statement.sql, _values(params))
+        values = _values(params)
+        if statement.full_text:
+            values = _full_text_values(values, statement.full_text)
+        cursor = self._run(statement.sql, values)
         lastrowid = None
         if statement.returns_rowid and cursor.description:
             keys = cursor.fetchall()
@@ -194,7 +208,8 @@ class Connection:
             self._run("BEGIN", [])
         cursor = self.pg.cursor()
         try:
-            cursor.executemany(statement.sql, [_values(row) for row in rows])
+            cursor.executemany(statement.sql, [_full_text_values(_values(row), statement.full_text)
+                                               if statement.full_text else _values(row) for row in rows])
         except psycopg.Error as error:
             logger.debug("failed in PostgreSQL: %s", statement.sql)
             raise _sqlite_error(error) from None
@@ -392,7 +407,7 @@ class PostgresCase:
             "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
             "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
             "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 "
-            "AND NOT a.attisdropped AND a.attname <> 'rowid' ORDER BY a.attnum", [table]).fetchall()
+            "AND NOT a.attisdropped AND a.attname NOT IN ('rowid', 'ct_vector') ORDER BY a.attnum", [table]).fetchall()
         return [(cid, name, _PG_TYPES.get(kind, kind.upper()), int(notnull), None if _is_sequence(default) else default,
                  pk) for cid, name, kind, notnull, default, pk in rows]
 
@@ -433,11 +448,12 @@ def create(url: str, case_dir: Path) -> StoreAddress:
     except psycopg.Error as error:
         raise CaseError(f"cannot reach the case store {url}: {str(error).strip().splitlines()[-1]}") from None
     try:
+        unaccent = _unaccent(connection)
         with connection.transaction():
             schema = pgsql.Identifier(address.schema)
             connection.execute(pgsql.SQL("CREATE SCHEMA {}").format(schema))
             connection.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(schema))
-            for statement in schema_statements():
+            for statement in schema_statements(address.schema, unaccent):
                 connection.execute(statement)
     finally:
         connection.close()
@@ -447,9 +463,19 @@ def create(url: str, case_dir: Path) -> StoreAddress:
     return address
 
 
-def schema_statements() -> list[str]:
-    """The statements that make the case's tables in PostgreSQL: SQLite's migrated schema, table by table,
-    SQLite's functions the case uses, and the audit log's append-only rules."""
+def _unaccent(connection: psycopg.Connection) -> str | None:
+    """The schema of the database's unaccent extension, made if the server has it and the user may (a trusted
+    extension: words are searched without their accents, as FTS5 does); None without it."""
+    with contextlib.suppress(psycopg.Error):
+        connection.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    found = connection.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                               "WHERE e.extname = 'unaccent'").fetchone()
+    return str(found[0]) if found else None
+
+
+def schema_statements(schema: str, unaccent: str | None) -> list[str]:
+    """The statements that make the case's tables in `schema`: SQLite's migrated schema, table by table, SQLite's
+    functions the case uses, the text indexes (postgres_text) and the audit log's append-only rules."""
     from .schema import SCHEMA_VERSION, migrate  # schema imports custody, which the store's users import first
 
     memory = sqlite_utils.Database(memory=True)
@@ -461,7 +487,7 @@ def schema_statements() -> list[str]:
         "AND name NOT LIKE '%\\_fts\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid")]
     for table in tables:
         statements.append(_create_table(memory, table))
-    statements.append('CREATE TABLE content_fts (rowid BIGINT PRIMARY KEY, body TEXT COLLATE "C")')
+    statements += full_text_statements(schema, unaccent)
     for name, table, sql in memory.execute(
             "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall():
         if table in tables:
@@ -514,7 +540,8 @@ CREATE FUNCTION ct_json_each(text) RETURNS TABLE (value text) LANGUAGE sql IMMUT
 $$;
 """
 
-# The chain of custody is append-only here too: a trigger refuses to change or remove an entry, as SQLite's do.
+# The chain of custody is append-only here too: a trigger refuses to change or remove an entry, as SQLite's do,
+# and one refuses TRUNCATE, which PostgreSQL runs without row triggers.
 _AUDIT_RULES = """
 CREATE FUNCTION ct_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -522,18 +549,22 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log FOR EACH ROW EXECUTE FUNCTION ct_audit_log_append_only();
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION ct_audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log EXECUTE FUNCTION ct_audit_log_append_only();
 """
 
-# What the case package asks SQLite's catalogue (which tables and triggers a case has), from PostgreSQL's.
+# What the case package asks SQLite's catalogue (which tables and triggers a case has), from PostgreSQL's. A
+# trigger's sql is its definition and its function's body (custody.check_triggers reads the statement it fires on
+# and the RAISE that refuses it there); a disabled trigger (ALTER TABLE ... DISABLE TRIGGER) is not listed.
 _SQLITE_MASTER = """
 CREATE VIEW sqlite_master AS
   SELECT 'table'::text AS type, c.relname::text AS name, c.relname::text AS tbl_name, NULL::text AS sql
-    FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-     AND c.relname NOT LIKE 'ct\\_%'
+    FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace
+     AND (c.relkind = 'r' OR c.relname IN ('files_fts', 'findings_fts')) AND c.relname NOT LIKE 'ct\\_%'
   UNION ALL
   SELECT 'index', i.relname, c.relname, NULL FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
     JOIN pg_class c ON c.oid = x.indrelid WHERE c.relnamespace = current_schema()::regnamespace
   UNION ALL
-  SELECT 'trigger', t.tgname, c.relname, NULL FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-    WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+  SELECT 'trigger', t.tgname, c.relname, pg_get_triggerdef(t.oid) || E'\n' || p.prosrc
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'D'
 """
