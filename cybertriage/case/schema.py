@@ -311,8 +311,8 @@ def _version_22(db: sqlite_utils.Database) -> None:
         {"id": int, "run_id": int, "evidence_id": int, "path": str, "key": str, "status": str, "worker": str,
          "sends": int, "claims": int, "beat": int, "objects_done": int, "bytes_done": int, "message": str,
          "started": str, "finished": str},
-        pk="id", foreign_keys=[("evidence_id", "evidence", "id"), ("run_id", "runs", "id")])
-    db.table("units").create_index(["run_id", "status"])
+        pk="id", foreign_keys=[("evidence_id", "evidence", "id"), ("run_id", "runs", "id")], if_not_exists=True)
+    db.table("units").create_index(["run_id", "status"], if_not_exists=True)
 
 
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
