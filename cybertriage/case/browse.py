@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import Cancelled, UsageError
 from . import columns
@@ -22,6 +22,7 @@ from .columns import tags_of
 from .files_query import FileQuery, cancellable, file_ids
 from .host_profile import HostProfile, host_profiles
 from .store import CASE_DB
+from .stores import store_of
 
 FILE_COLUMNS = ("id, evidence_id, parent_id, partition_offset, path, name, kind, inode, deleted, size, md5, sha1, "
                 "sha256, mime, description, ext_mismatch, mtime, atime, ctime, crtime, note, score, reasons, pe, "
@@ -35,7 +36,13 @@ def notes_of(kind: str, ref: str) -> str:
 
 
 def connect(case_dir: Path) -> sqlite3.Connection:
-    """A connection that cannot write (PRAGMA query_only), for the calling thread only."""
+    """A connection that cannot write (PRAGMA query_only), for the calling thread only: to the case's
+    PostgreSQL store when its folder names one (store.json), which answers as sqlite3 does."""
+    address = store_of(case_dir)
+    if address is not None:
+        from . import postgres  # the PostgreSQL client only for a case kept there
+
+        return cast(sqlite3.Connection, postgres.read_only(address, case_dir))
     path = case_dir / CASE_DB
     if not path.is_file():
         raise UsageError(f"no case in {case_dir} (expected {CASE_DB})")

@@ -44,6 +44,7 @@ class Statement:
     inserts_into: str | None = None  # the table an INSERT writes
     sets_rowid: bool = False  # the INSERT gives the row's integer key itself (the key's sequence must follow)
     returns_rowid: bool = False  # the INSERT returns the rows' keys (for the cursor's lastrowid)
+    typed_numbers: bool = False  # integer parameters go typed: a VALUES list (not an INSERT's) gives them no type
     full_text: tuple[str, ...] = ()  # parameters holding FTS5 queries (to_tsquery's text is given instead); when
     # set, the statement's `?` are named ct_p0, ct_p1... (a query may be used twice: to match and to rank)
 
@@ -57,9 +58,11 @@ def translate(sql: str, tables: Tables, returning: bool = True) -> Statement:
 def _translate(sql: str, tables: tuple[tuple[str, tuple[str, ...]], ...], returning: bool) -> Statement:
     keys = dict(tables)
     sql = _INDEX_HINT.sub("", sql)
-    matches = bool(_MATCH.search(sql))
+    matches = [found[2] for found in _MATCH.finditer(sql)]
     if matches:
-        sql = _numbered(_MATCH.sub(r"ct_match(\1, \2)", sql))
+        sql = _MATCH.sub(r"ct_match(\1, \2)", sql)
+    if "?" in matches:  # a parameter holding a query, used again by bm25() or snippet(): parameters are named
+        sql = _numbered(sql)
     try:
         statements = sqlglot.parse(sql, read="sqlite")
     except sqlglot.errors.ParseError as error:
@@ -74,7 +77,9 @@ def _translate(sql: str, tables: tuple[tuple[str, tuple[str, ...]], ...], return
     statement = _children_first(statement, functools.partial(_node, keys=keys))
     statement = _children_first(statement, _truth)
     if not isinstance(statement, exp.Insert):
-        return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), full_text=full_text)
+        typed = any(not isinstance(values.parent, exp.Insert) for values in statement.find_all(exp.Values))
+        return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), typed_numbers=typed,
+                         full_text=full_text)
     _conflict(statement, keys)
     table = _inserted_table(statement)
     rowid = "id" if keys.get(table) == ("id",) else "rowid"
@@ -84,7 +89,7 @@ def _translate(sql: str, tables: tuple[tuple[str, tuple[str, ...]], ...], return
     if returns:
         statement.set("returning", exp.Returning(expressions=[exp.column(rowid)]))
     return Statement(_placeholders(statement.sql(dialect="postgres", identify=True)), table, sets_rowid, returns,
-                     full_text)
+                     full_text=full_text)
 
 
 def _numbered(sql: str) -> str:

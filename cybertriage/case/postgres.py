@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import sqlite_utils
 from psycopg import sql as pgsql
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import TransactionStatus
+from psycopg.types.numeric import IntDumper
 from sqlite_utils.db import jsonify_if_needed
 
 from ..errors import CaseError, UsageError
@@ -175,12 +176,19 @@ class Connection:
         self.pg = connection
         self.case = case
         self.row_factory: Any = None
+        self.progress: Callable[[], int] | None = None
+
+    def set_progress_handler(self, handler: Callable[[], int] | None, _steps: int) -> None:
+        """sqlite3's progress handler, asked before each statement: a true answer interrupts it, as in SQLite."""
+        self.progress = handler
 
     @property
     def in_transaction(self) -> bool:
         return self.pg.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Any = None, *, opens_transaction: bool = True) -> Cursor:
+        if self.progress is not None and self.progress():
+            raise sqlite3.OperationalError("interrupted")
         pragma = _PRAGMA.match(sql)
         if pragma:
             return self.case.pragma(pragma.group(1).lower(), pragma.group(2), pragma.group(3))
@@ -193,7 +201,7 @@ class Connection:
         values = _values(params)
         if statement.full_text:
             values = _full_text_values(values, statement.full_text)
-        cursor = self._run(statement.sql, values)
+        cursor = self._run(statement.sql, values, statement.typed_numbers)
         lastrowid = None
         if statement.returns_rowid and cursor.description:
             keys = cursor.fetchall()
@@ -217,8 +225,10 @@ class Connection:
             self.case.follow_key(statement.inserts_into)
         return Cursor(cursor, self.row_factory)
 
-    def _run(self, sql: str, params: Any) -> psycopg.Cursor:
+    def _run(self, sql: str, params: Any, typed_numbers: bool = False) -> psycopg.Cursor:
         cursor = self.pg.cursor()
+        if typed_numbers:  # `WITH spans (i, ...) AS (VALUES (?, ...))`: i an integer, not the text it would be
+            cursor.adapters.register_dumper(int, IntDumper)
         try:
             cursor.execute(sql, params)
         except psycopg.Error as error:
@@ -436,6 +446,19 @@ def connect(address: StoreAddress, case_dir: Path) -> PostgresCase:
         raise UsageError(f"the case store {address.url} holds no case {address.schema}")
     connection.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(address.schema)))
     return PostgresCase(connection, address, case_dir)
+
+
+def read_only(address: StoreAddress, case_dir: Path) -> Connection:
+    """A connection that cannot write, rows by name as sqlite3.Row gives them (the application's readers)."""
+    case = connect(address, case_dir)
+    try:
+        case.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the case's schema is there
+    except sqlite3.Error as error:
+        case.close()
+        raise UsageError(f"the case store {address.url} cannot be read: {error}") from None
+    case.conn.execute("PRAGMA query_only = ON")
+    case.conn.row_factory = sqlite3.Row
+    return case.conn
 
 
 def create(url: str, case_dir: Path) -> StoreAddress:
