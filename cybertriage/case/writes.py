@@ -75,6 +75,7 @@ def next_file_id(db: sqlite_utils.Database) -> int:
 
 
 FILE_ID_BLOCK = 1 << 20  # file ids a worker takes at a time in a case several processes write at once
+FILE_ID_LOCK = 0x66696C65696473  # "fileids": the PostgreSQL lock under which the blocks' sequence is made
 
 
 def reserve_file_ids(db: sqlite_utils.Database) -> tuple[int, int | None]:
@@ -83,6 +84,7 @@ def reserve_file_ids(db: sqlite_utils.Database) -> tuple[int, int | None]:
     each takes blocks of its own from a sequence of the store (blocks of 2^20: below 2^40, as content_fts needs)."""
     if getattr(db, "address", None) is None:
         return next_file_id(db), None
+    db.execute("SELECT pg_advisory_xact_lock(?)", [FILE_ID_LOCK])  # two workers' first blocks: one makes the sequence
     db.execute("CREATE SEQUENCE IF NOT EXISTS ct_file_id_blocks")
     block = int(db.execute("SELECT nextval('ct_file_id_blocks')").fetchone()[0])
     return block * FILE_ID_BLOCK, FILE_ID_BLOCK

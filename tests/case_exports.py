@@ -1,0 +1,47 @@
+"""Every table a case exports, in a form two scans of the same evidence share whatever store and however many
+workers made them: without the ids the store gave (thread and worker order decide them) and the times of processing,
+rows sorted. A SQLite scan on one machine is the reference a shared-store or spread scan must match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_cli
+
+EXPORTS = ("artifacts", "credentials", "dns", "emails", "files", "findings", "flows", "ftp", "gps", "hosts", "http",
+           "keyword-hits", "smtp", "tags", "timeline", "tls")
+PROCESSING = {"created_at", "added_at", "processed_at", "started", "finished"}  # when, not what
+GIVEN_IDS = {"id", "links", "key"}  # numbers the store gave (links and correlation keys hold ids)
+# ids that come from the evidence (a flow's number in its capture, a DNS transaction, a Windows object's droid)
+EVIDENCE_IDS = {"evidence_id", "flow_id", "trans_id", "app_id", "birth_droid_file_id", "birth_droid_volume_id",
+                "destlist_birth_droid_file_id", "destlist_birth_droid_volume_id", "droid_file_id", "droid_volume_id",
+                "destlist_droid_file_id", "destlist_droid_volume_id"}
+
+
+def _without_given(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_given(item) for key, item in value.items()
+                if key not in PROCESSING | GIVEN_IDS
+                and not (key.endswith(("_id", "_ids")) and key not in EVIDENCE_IDS)}
+    if isinstance(value, list):
+        return [_without_given(item) for item in value]
+    return value
+
+
+def exports(case: Path) -> dict[str, list[str]]:
+    """Each export of the case (JSON lines), ids and processing times left out, rows sorted."""
+    tables = {}
+    for what in EXPORTS:
+        result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
+        assert result.code == 0, f"export --what {what}: {result.stderr}"
+        tables[what] = sorted(json.dumps(_without_given(json.loads(line)), sort_keys=True)
+                              for line in result.stdout.splitlines())
+    return tables
+
+
+def differences(expected: dict[str, list[str]], got: dict[str, list[str]]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per export, the rows only the reference has and the rows only the other has (empty when they agree)."""
+    return {what: (sorted(set(expected[what]) - set(got[what]))[:3], sorted(set(got[what]) - set(expected[what]))[:3])
+            for what in EXPORTS if expected[what] != got[what]}

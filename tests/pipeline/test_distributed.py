@@ -1,0 +1,177 @@
+"""A scan spread over Celery workers (scan --broker, cybertriage worker) into a PostgreSQL store: real Redis and
+PostgreSQL servers (cybertriage.lab, from the Debian packages), real worker processes. The truth is a local scan of
+the same evidence into SQLite: the spread scan must export exactly its rows (ids and processing times aside), also
+when a worker is killed mid-unit or Redis restarts mid-scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from cybertriage import __version__, lab
+from cybertriage.case import audit, units, writes
+from cybertriage.case.store import open_case, use_store
+from cybertriage.formatting import utc_now
+from cybertriage.pipeline import distributed
+from tests.case_exports import differences, exports
+from tests.conftest import REPO, run_cli
+
+DEMO = REPO / "resources" / "demo"
+EVIDENCE = [DEMO / "demo-disk.img", DEMO / "demo-windows.img", DEMO / "demo-vm.qcow2", DEMO / "demo-capture.pcap"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """The demo evidence scanned here, into SQLite, with no server: what every spread scan must give."""
+    case = tmp_path_factory.mktemp("local") / "case"
+    result = run_cli("scan", *EVIDENCE, "--case", case, "--quiet", timeout=600)
+    assert result.code == 0, result.stderr
+    return exports(case)
+
+
+@contextmanager
+def workers(broker: str, folder: Path, *names: str, crash_at: str | None = None) -> Iterator[list[subprocess.Popen]]:
+    """`cybertriage worker` processes, ready when they say so; the first crashes itself at `crash_at` if given
+    (CYBERTRIAGE_CRASH_AT: SIGKILL at that point of the code). Stopped (SIGTERM, then SIGKILL) at the end."""
+    processes, logs = [], []
+    for index, name in enumerate(names):
+        log = folder / f"{name}.log"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if crash_at and index == 0:
+            env["CYBERTRIAGE_CRASH_AT"] = crash_at
+        logs.append(log)
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "cybertriage", "worker", "--broker", broker, "--name", name, "--jobs", "1"],
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO, env=env))
+    try:
+        deadline = time.monotonic() + 60
+        while not all(b" ready." in log.read_bytes() for log in logs):
+            assert time.monotonic() < deadline, "workers not ready: " + " | ".join(log.read_text()[-500:] for log in logs)
+            assert all(p.poll() is None for p in processes), "a worker ended: " + logs[0].read_text()[-2000:]
+            time.sleep(0.2)
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def spread_scan(case: Path, store: str, broker: str) -> list[str]:
+    command = [sys.executable, "-m", "cybertriage", "scan", *map(str, EVIDENCE), "--case", str(case), "--store", store,
+               "--broker", broker, "--worker-timeout", "5", "--quiet"]
+    return command
+
+
+def audit_entries(case: Path, action: str) -> list[dict]:
+    db = open_case(case)
+    try:
+        rows = db.execute("SELECT detail FROM audit_log WHERE action = ? ORDER BY id", [action]).fetchall()
+    finally:
+        db.close()
+    return [json.loads(row[0]) for row in rows]
+
+
+def test_two_workers_give_the_exports_of_a_local_scan(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
+                                                       lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
+        done = subprocess.run(spread_scan(case, lab_postgres.url, lab_redis.url), capture_output=True, text=True,
+                              timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert differences(reference, exports(case)) == {}
+    examined = audit_entries(case, "unit examined")
+    assert sorted(entry["evidence"] for entry in examined) == sorted(str(path) for path in EVIDENCE)
+    assert {entry["worker"] for entry in examined} <= {"w1@test", "w2@test"}
+    assert all(entry["status"] == "done" for entry in examined)
+    info = run_cli("info", "--case", case)
+    assert info.code == 0, info.stderr
+    assert "examined by w" in info.stdout  # the completeness ledger names each unit's worker
+
+
+def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
+                                                lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    with workers(lab_redis.url, tmp_path, "doomed@test", "steady@test", crash_at="writer-batch") as (doomed, _):
+        done = subprocess.run(spread_scan(case, lab_postgres.url, lab_redis.url), capture_output=True, text=True,
+                              timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert doomed.wait(timeout=60) == -signal.SIGKILL  # it took a unit and died in the middle of writing it
+    assert done.returncode == 0, done.stderr
+    assert differences(reference, exports(case)) == {}
+    taken = audit_entries(case, "unit taken")
+    examined = audit_entries(case, "unit examined")
+    lost = {entry["unit"] for entry in taken if entry["worker"] == "doomed@test"}
+    assert lost and all(entry["worker"] == "steady@test" for entry in examined)
+    assert len(examined) == len(EVIDENCE)  # each unit written once
+
+
+def test_a_redis_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
+                                            lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
+        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 120
+        while not (case / "store.json").exists() or not audit_entries(case, "unit taken"):
+            assert time.monotonic() < deadline and scan.poll() is None, scan.communicate()[1]
+            time.sleep(0.1)
+        lab_redis.restart()
+        _, stderr = scan.communicate(timeout=600)
+    assert scan.returncode == 0, stderr
+    assert differences(reference, exports(case)) == {}
+    assert len(audit_entries(case, "unit examined")) == len(EVIDENCE)
+
+
+def test_a_worker_of_another_version_or_blind_to_the_evidence_leaves_the_unit_queued(
+        lab_postgres: lab.LocalPostgres, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    use_store(case, lab_postgres.url)
+    db = open_case(case)
+    try:
+        run_id = writes.start_run(db, {"started": utc_now(), "status": "running", "tool_version": __version__})
+        evidence_id = writes.add_evidence(db, str(EVIDENCE[3]), utc_now())
+        unit_id = units.add_unit(db, run_id, evidence_id, str(EVIDENCE[3]), str(EVIDENCE[3]))
+        audit(db, "test", {})
+    finally:
+        db.close()
+    message = {"unit": unit_id, "case": str(case), "run": run_id, "evidence": evidence_id, "path": str(EVIDENCE[3]),
+               "key": str(EVIDENCE[3]), "version": "0.0.1", "recipe": {}}
+    distributed.examine(message, "old@test", jobs=1)
+    db = open_case(case)
+    try:
+        older = units.unit(db, unit_id)
+        assert older is not None and older.status == "queued" and older.claims == 0
+        assert older.message == f"old@test runs cybertriage {__version__}, the scan 0.0.1: refused (the same version everywhere)"
+        distributed.examine({**message, "version": __version__, "path": str(tmp_path / "not-shared.pcap")},
+                            "blind@test", jobs=1)
+        blind = units.unit(db, unit_id)
+        assert blind is not None and blind.status == "queued"
+        assert blind.message == f"blind@test cannot see {tmp_path / 'not-shared.pcap'}"
+    finally:
+        db.close()
+
+
+def test_a_broker_that_cannot_be_reached_stops_the_scan_before_anything(lab_postgres: lab.LocalPostgres,
+                                                                         tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    result = run_cli("scan", EVIDENCE[3], "--case", case, "--store", lab_postgres.url,
+                     "--broker", "redis://127.0.0.1:1/0")
+    assert result.code == 2
+    assert result.stderr.startswith("cybertriage: error: cannot reach the broker redis://127.0.0.1:1/0")
+    assert len(result.stderr.strip().splitlines()) == 1 and not case.exists()
+    result = run_cli("scan", EVIDENCE[3], "--case", case, "--broker", "redis://127.0.0.1:1/0")
+    assert result.code == 2 and not case.exists()
