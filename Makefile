@@ -14,7 +14,7 @@ TEST_PACKAGES := sleuthkit qemu-utils ewf-tools mtools dosfstools e2fsprogs ntfs
   tcpdump dnsutils curl openssl strace libfuse2 publicsuffix reglookup libregf-utils libevtx-utils libevt-utils libscca-utils liblnk-utils sqlite3 faketime libimage-exiftool-perl libarchive13 libarchive-tools p7zip-full genisoimage gcab zstd xz-utils bzip2 testdisk unar cpio postgresql redis-server
 TEST_TOOLS := fls mmls qemu-img qemu-io mkfs.exfat icat tsk_recover ewfacquire ewfverify mcopy mkfs.vfat mkfs.ext4 mkntfs ntfscp sgdisk sfdisk yara zip unzip file pdftotext pdfinfo pdftoppm xvfb-run readpe objdump tshark editcap tcpdump dig curl openssl strace reglookup regfexport evtxexport evtexport sccainfo lnkinfo sqlite3 faketime exiftool bsdtar 7z zstd xz bzip2 genisoimage gcab photorec blkls lsar unar cpio redis-server redis-cli psql pg_isready
 
-.PHONY: run lint test system-packages bench fuzz screenshots clean installer installer-check
+.PHONY: run lab lint test system-packages bench fuzz screenshots clean installer installer-check
 
 # Installing compiles the Cython hot paths in place, so an edited .pyx, or a .py with a .pxd beside it, means
 # installing again (tests/analyzers/net/test_analyse.py fails on built modules older than their source).
@@ -35,6 +35,16 @@ run: $(BIN)/cybertriage
 	$(BIN)/cybertriage report --case $(DEMO_CASE) --pdf $(DEMO_CASE)/report.pdf --html $(DEMO_CASE)/report.html \
 	  --case-number DEMO-0001
 	@echo "Case written to $(DEMO_CASE)/ — try: $(BIN)/cybertriage info --case $(DEMO_CASE)"
+
+# A local lab: PostgreSQL and Redis from Debian's packages on free ports, their data in build/lab, two workers, and
+# the demo evidence scanned through them into $(LAB_CASE) (its tables in that PostgreSQL), with its report.
+LAB_CASE ?= demo-lab-case
+lab: $(BIN)/cybertriage
+	rm -rf build/lab $(LAB_CASE) && mkdir -p build/lab
+	$(BIN)/python -m cybertriage.lab --root build/lab --workers 2 --case $(LAB_CASE) \
+	  resources/demo/demo-disk.img resources/demo/demo-windows.img resources/demo/demo-vm.qcow2 \
+	  resources/demo/demo-capture.pcap; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
 
 system-packages:
 	@missing=""; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \

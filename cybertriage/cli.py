@@ -334,7 +334,9 @@ def _print_summary(scan: Scan, case_dir: Path) -> None:
     for profile in host_profiles(db):
         print(f"\nWindows computer in {visible(Path(profile.evidence).name)} (from its registry):")
         _print_profile(profile, "  ")
-    print(f"\nCase: {(case_dir / 'case.db').resolve()}")
+    address = store_of(case_dir)
+    where = f" (its tables in {address.url}, schema {address.schema})" if address else ""
+    print(f"\nCase: {(case_dir / 'case.db').resolve() if address is None else case_dir.resolve()}{where}")
 
 
 USERS_SHOWN, DEVICES_SHOWN = 20, 20

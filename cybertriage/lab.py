@@ -6,7 +6,9 @@ server's protocol: the case store and the workers bring their own clients; this 
 the packages' pg_isready and redis-cli) and stops.
 
 `python -m cybertriage.lab --root DIR` starts both, prints the shell lines that point cybertriage at them, and
-stops both on Ctrl-C or SIGTERM.
+stops both on Ctrl-C or SIGTERM. With `--workers N` it also starts N `cybertriage worker` processes, and with
+`--case DIR EVIDENCE…` it scans the evidence through them into a case kept in the PostgreSQL server, writes its
+report, and stops everything (`make lab`).
 """
 
 from __future__ import annotations
@@ -391,6 +393,72 @@ def start_redis(root: Path) -> LocalRedis:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+WORKER_START_SECONDS = 60  # a worker imports the whole pipeline and connects to the broker before it says so
+
+
+@dataclass
+class LocalWorkers:
+    """`cybertriage worker` processes on this machine, each with its log in `folder`; stopped by `stop()`."""
+
+    processes: list[subprocess.Popen]
+    logs: list[Path]
+
+    def ready(self) -> bool:
+        return all(b" ready." in log.read_bytes() for log in self.logs)
+
+    def stop(self) -> None:
+        """SIGTERM (Celery's warm shutdown: a unit in hand is finished), SIGKILL after 30 s."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_workers(broker: str, folder: Path, names: list[str], jobs: int | None = None,
+                  environments: list[dict[str, str]] | None = None) -> LocalWorkers:
+    """Start a worker per name, with the extra environment given for it, and wait until each is ready."""
+    processes, logs = [], []
+    for index, name in enumerate(names):
+        log = folder / f"worker-{name.partition('@')[0]}.log"
+        extra = environments[index] if environments and index < len(environments) else {}
+        command = [sys.executable, "-m", "cybertriage", "worker", "--broker", broker, "--name", name]
+        if jobs:
+            command += ["--jobs", str(jobs)]
+        with log.open("wb") as output:
+            processes.append(subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                              env={**os.environ, **extra}))
+        logs.append(log)
+    workers = LocalWorkers(processes, logs)
+    try:
+        _wait_until(lambda: workers.ready() or any(p.poll() is not None for p in processes), "the workers",
+                    WORKER_START_SECONDS)
+        ended = [log for process, log in zip(processes, logs) if process.poll() is not None]
+        if ended:
+            raise LabError(f"a worker stopped at its start: {_last_line(_read(ended[0]))} (log: {ended[0]})")
+    except BaseException:
+        workers.stop()
+        raise
+    return workers
+
+
+def _scan_through(case: Path, evidence: list[Path], store: str, broker: str) -> int:
+    """`cybertriage scan` of the evidence through the workers into the store, then `report`; the scan's exit code."""
+    cybertriage = [sys.executable, "-m", "cybertriage"]
+    scan = subprocess.run([*cybertriage, "scan", *map(str, evidence), "--case", str(case), "--store", store,
+                           "--broker", broker])
+    if scan.returncode > 1:
+        return scan.returncode
+    report = subprocess.run([*cybertriage, "report", "--case", str(case), "--pdf", str(case / "report.pdf"),
+                             "--html", str(case / "report.html"), "--case-number", "LAB-DEMO", "--force"])
+    print(f"Case {case} (its tables in {store}): report in {case / 'report.pdf'}")
+    return scan.returncode or report.returncode
+
+
 class _Stop(Exception):
     """SIGTERM or SIGHUP asked the lab to stop."""
 
@@ -406,7 +474,14 @@ def main(argv: list[str] | None = None) -> int:
         "at them, and stop both on Ctrl-C or SIGTERM."))
     parser.add_argument("--root", type=Path, required=True,
                         help="folder for the servers' data and logs (its postgres/ and redis/ must not exist yet)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="also start N cybertriage workers")
+    parser.add_argument("--jobs", type=int, metavar="N", help="analysis threads per worker (default: all cores)")
+    parser.add_argument("--case", type=Path, metavar="DIR",
+                        help="scan EVIDENCE through the workers into this new case, write its report, and stop")
+    parser.add_argument("evidence", nargs="*", type=Path, metavar="EVIDENCE")
     args = parser.parse_args(argv)
+    if bool(args.case) != bool(args.evidence) or (args.case and args.workers < 1):
+        parser.error("--case and EVIDENCE go together, with --workers 1 or more")
     logging.basicConfig(level=logging.INFO, format="cybertriage lab: %(message)s")
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
@@ -416,6 +491,12 @@ def main(argv: list[str] | None = None) -> int:
             servers.callback(postgres.stop)
             redis = start_redis(args.root)
             servers.callback(redis.stop)
+            if args.workers:
+                names = [f"lab{number}@{socket.gethostname()}" for number in range(1, args.workers + 1)]
+                workers = start_workers(redis.url, args.root, names, args.jobs)
+                servers.callback(workers.stop)
+            if args.case:
+                return _scan_through(args.case, args.evidence, postgres.url, redis.url)
             print(f"export CYBERTRIAGE_STORE={shlex.quote(postgres.url)}")
             print(f"export CYBERTRIAGE_BROKER={shlex.quote(redis.url)}", flush=True)
             while True:

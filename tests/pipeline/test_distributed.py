@@ -40,35 +40,15 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
 
 @contextmanager
 def workers(broker: str, folder: Path, *names: str, crash_at: str | None = None) -> Iterator[list[subprocess.Popen]]:
-    """`cybertriage worker` processes, ready when they say so; the first crashes itself at `crash_at` if given
-    (CYBERTRIAGE_CRASH_AT: SIGKILL at that point of the code). Stopped (SIGTERM, then SIGKILL) at the end."""
-    processes, logs = [], []
-    for index, name in enumerate(names):
-        log = folder / f"{name}.log"
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        if crash_at and index == 0:
-            env["CYBERTRIAGE_CRASH_AT"] = crash_at
-        logs.append(log)
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "cybertriage", "worker", "--broker", broker, "--name", name, "--jobs", "1"],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO, env=env))
+    """`cybertriage worker` processes (cybertriage.lab), the first crashing itself at `crash_at` if given
+    (CYBERTRIAGE_CRASH_AT: SIGKILL at that point of the code); stopped at the end."""
+    environments = [{"PYTHONPATH": str(REPO), **({"CYBERTRIAGE_CRASH_AT": crash_at} if crash_at and index == 0 else {})}
+                    for index in range(len(names))]
+    started = lab.start_workers(broker, folder, list(names), jobs=1, environments=environments)
     try:
-        deadline = time.monotonic() + 60
-        while not all(b" ready." in log.read_bytes() for log in logs):
-            assert time.monotonic() < deadline, "workers not ready: " + " | ".join(log.read_text()[-500:] for log in logs)
-            assert all(p.poll() is None for p in processes), "a worker ended: " + logs[0].read_text()[-2000:]
-            time.sleep(0.2)
-        yield processes
+        yield started.processes
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        started.stop()
 
 
 def spread_scan(case: Path, store: str, broker: str) -> list[str]:
