@@ -89,6 +89,11 @@ def _full_text_values(values: Any, queries: tuple[str, ...]) -> dict[str, Any]:
     return named
 
 
+def _reason(error: psycopg.Error) -> str:
+    """libpq's message on one line (it spreads the reason and its hint over several)."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 def _sqlite_error(error: psycopg.Error) -> sqlite3.Error:
     """A PostgreSQL error as the sqlite3 error the case package already handles (the same words where it reads them)."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -438,7 +443,7 @@ def connect(address: StoreAddress, case_dir: Path) -> PostgresCase:
         connection = psycopg.connect(address.url, autocommit=True, connect_timeout=10,
                                      application_name="cybertriage")
     except psycopg.Error as error:
-        raise CaseError(f"cannot reach the case store {address.url}: {str(error).strip().splitlines()[-1]}") from None
+        raise CaseError(f"cannot reach the case store {address.url}: {_reason(error)}") from None
     _adapt(connection)
     exists = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [address.schema]).fetchone()
     if not exists:
@@ -469,7 +474,7 @@ def create(url: str, case_dir: Path) -> StoreAddress:
     try:
         connection = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="cybertriage")
     except psycopg.Error as error:
-        raise CaseError(f"cannot reach the case store {url}: {str(error).strip().splitlines()[-1]}") from None
+        raise CaseError(f"cannot reach the case store {url}: {_reason(error)}") from None
     try:
         unaccent = _unaccent(connection)
         with connection.transaction():
