@@ -248,9 +248,9 @@ def _scan(args: argparse.Namespace) -> int:
     for path in args.keywords:
         read_keyword_file(path)  # a usage error, naming the line, before the scan starts
     if args.broker:
-        from .pipeline.distributed import check_broker
+        from .pipeline.distributed import broker_address, check_broker
 
-        check_broker(args.broker)
+        check_broker(broker_address(args.broker))
         if not args.store and store_of(args.case) is None:
             raise UsageError("--broker needs a case store every worker writes: add --store postgresql://…")
     if args.store:

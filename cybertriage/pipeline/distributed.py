@@ -103,6 +103,24 @@ def celery_app(broker: str) -> Celery:
     return app
 
 
+BROKER_PASSWORD = "CYBERTRIAGE_BROKER_PASSWORD"  # the broker's password comes from here, never from the command line
+
+
+def broker_address(url: str) -> str:
+    """The broker's URL as given on the command line, refused if it holds a password (every user of the machine
+    sees a command line), with the password of CYBERTRIAGE_BROKER_PASSWORD put in if that is set."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        raise UsageError(f"the broker's URL holds a password: give it in {BROKER_PASSWORD} instead")
+    password = os.environ.get(BROKER_PASSWORD)
+    if not password:
+        return url
+    user = quote(parts.username or "", safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{parts.netloc}"))
+
+
 def check_broker(url: str) -> None:
     """One clear line (UsageError) when the broker cannot be reached, before anything starts."""
     from kombu import Connection
@@ -120,6 +138,7 @@ def check_broker(url: str) -> None:
 
 def run_worker(broker: str, concurrency: int, jobs: int, name: str | None) -> None:
     """`cybertriage worker`: a Celery worker that examines units until stopped; each unit with `jobs` threads."""
+    broker = broker_address(broker)
     check_broker(broker)
     app = celery_app(broker)
 
@@ -245,7 +264,7 @@ class SpreadScan:
         self.run = run
         self.broker = broker
         self.worker_timeout = worker_timeout
-        self.app = celery_app(broker)
+        self.app = celery_app(broker_address(broker))
         self.recipe = dataclasses.asdict(Recipe.of(run.options))
         self.watched: dict[int, _Watch] = {}
 

@@ -155,3 +155,8 @@ def test_a_broker_that_cannot_be_reached_stops_the_scan_before_anything(lab_post
     assert len(result.stderr.strip().splitlines()) == 1 and not case.exists()
     result = run_cli("scan", EVIDENCE[3], "--case", case, "--broker", "redis://127.0.0.1:1/0")
     assert result.code == 2 and not case.exists()
+    result = run_cli("scan", EVIDENCE[3], "--case", case, "--store", lab_postgres.url,
+                     "--broker", "redis://:secret@127.0.0.1:1/0")
+    assert (result.code, result.stderr) == (2, "cybertriage: error: the broker's URL holds a password: give it in "
+                                               "CYBERTRIAGE_BROKER_PASSWORD instead\n")
+    assert not case.exists()
