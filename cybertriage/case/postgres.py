@@ -549,7 +549,8 @@ def _create_table(memory: sqlite_utils.Database, table: str) -> str:
     return f'CREATE TABLE "{table}" (\n  ' + ",\n  ".join(lines) + "\n)"
 
 
-# SQLite's functions that PostgreSQL lacks or names otherwise, with SQLite's results (case/dialect.py calls them).
+# SQLite's functions that PostgreSQL lacks or names otherwise, with SQLite's results (case/dialect.py calls them);
+# json_each of NULL gives no rows (STRICT), and json_extract gives text, also for a JSON number (SQLite: a number).
 _FUNCTIONS = r"""
 CREATE FUNCTION ct_truth(bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 <> 0';
 CREATE FUNCTION ct_truth(double precision) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 <> 0';
@@ -562,7 +563,7 @@ CREATE FUNCTION ct_json_extract(text, text) RETURNS text LANGUAGE sql IMMUTABLE 
   SELECT CASE WHEN $2 = '$' THEN $1
               ELSE jsonb_extract_path_text($1::jsonb, VARIADIC string_to_array(substr($2, 3), '.')) END
 $$;
-CREATE FUNCTION ct_json_each(text) RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION ct_json_each(text) RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE STRICT AS $$
   SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof($1::jsonb) = 'array' THEN $1::jsonb
                                         ELSE jsonb_build_array($1::jsonb) END)
 $$;
