@@ -50,10 +50,9 @@ def add_unit(db: Any, run_id: int, evidence_id: int, path: str, key: str) -> int
     return int(cursor.lastrowid)
 
 
-def sent(db: Any, unit_id: int) -> int:
-    """Count one more sending of a queued unit; how many times it has been sent."""
-    db.execute("UPDATE units SET sends = sends + 1 WHERE id = ?", [unit_id])
-    return int(db.execute("SELECT sends FROM units WHERE id = ?", [unit_id]).fetchone()[0])
+def sent(db: Any, unit_id: int, most: int) -> bool:
+    """Count one more sending of a unit, unless it was sent `most` times already (False: not to be sent again)."""
+    return db.execute("UPDATE units SET sends = sends + 1 WHERE id = ? AND sends < ?", [unit_id, most]).rowcount == 1
 
 
 def claim(db: Any, unit_id: int, worker: str) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..analyzers import Settings, build_analyzers
 from ..case import CaseWriter, audit, units, writes
-from ..case.store import open_case
+from ..case.store import crash_point, open_case
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .options import ScanOptions, ScanRun
@@ -177,6 +177,7 @@ def examine(message: dict[str, Any], worker: str, jobs: int) -> None:
         if not units.claim(db, message["unit"], worker):
             return
         audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
+        crash_point(f"unit-taken-{path.name}")  # a unit that kills its worker every time (tests)
     finally:
         db.close()
     _examine_claimed(message, worker, jobs)
@@ -289,10 +290,9 @@ class SpreadScan:
         yield from self._watch(sent)
 
     def _send(self, message: dict[str, Any]) -> None:
-        count = self.run.writer.call(lambda db: units.sent(db, message["unit"]))
-        if count > MAX_SENDS:
-            self.run.writer.call(lambda db: units.quarantine(
-                db, message["unit"], f"sent {MAX_SENDS} times without being examined; quarantined"))
+        if not self.run.writer.call(functools.partial(units.sent, unit_id=message["unit"], most=MAX_SENDS)):
+            self.run.writer.call(functools.partial(units.quarantine, unit_id=message["unit"],
+                                                   message=f"sent {MAX_SENDS} times, never examined to its end"))
             return
         self.app.send_task(TASK, args=[message], retry=True,
                            retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
@@ -317,10 +317,13 @@ class SpreadScan:
             status = unit.status if unit.status != "quarantined" else "failed"
             self.run.outcomes.append(Outcome(unit.path, status, unit.evidence_id,
                                              _worker_said(unit), files, findings))
-        if any(unit.status == "quarantined" for unit in now):
+        quarantined = [unit for unit in now if unit.status == "quarantined"]
+        if quarantined:
+            writer.add_rows("ledger", [{"evidence_id": u.evidence_id, "run_id": self.run.run_id, "stage": "unit",
+                                        "attempted": u.sends, "processed": 0, "skipped": 1,
+                                        "reasons": json.dumps({f"quarantined: {u.message}": 1})} for u in quarantined])
             writer.call(lambda db: audit(db, "units quarantined", {
-                "units": [{"unit": u.id, "evidence": u.key, "message": u.message} for u in now
-                          if u.status == "quarantined"]}))
+                "units": [{"unit": u.id, "evidence": u.key, "message": u.message} for u in quarantined]}))
 
     def _look_after(self, unit: units.Unit, sent: dict[int, dict[str, Any]]) -> None:
         """A running unit whose heartbeat stopped is queued again; a refused queued unit is sent again."""

@@ -160,3 +160,42 @@ def test_a_broker_that_cannot_be_reached_stops_the_scan_before_anything(lab_post
     assert (result.code, result.stderr) == (2, "cybertriage: error: the broker's URL holds a password: give it in "
                                                "CYBERTRIAGE_BROKER_PASSWORD instead\n")
     assert not case.exists()
+
+
+def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
+        reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+        tmp_path: Path) -> None:
+    """Each worker dies as soon as it takes the capture (a crash point named after it); dead workers are started
+    again, as a service manager would. The capture is sent MAX_SENDS times, then quarantined."""
+    case, poison = tmp_path / "case", EVIDENCE[3]
+    environment = {"PYTHONPATH": str(REPO), "CYBERTRIAGE_CRASH_AT": f"unit-taken-{poison.name}"}
+    started = [lab.start_workers(lab_redis.url, tmp_path, [f"w{n}@test"], jobs=1, environments=[environment])
+               for n in (1, 2)]
+    scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    restarts = 0
+    try:
+        while scan.poll() is None:
+            for index, workers_of in enumerate(started):
+                if workers_of.processes[0].poll() is not None:  # died on the poisoned unit: a new one in its place
+                    restarts += 1
+                    started[index] = lab.start_workers(lab_redis.url, tmp_path, [f"w{index + 1}-{restarts}@test"],
+                                                       jobs=1, environments=[environment])
+            time.sleep(0.2)
+        _, stderr = scan.communicate(timeout=60)
+    finally:
+        for workers_of in started:
+            workers_of.stop()
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 1, stderr  # incomplete: one evidence item was not examined
+    assert f"{poison}: failed: sent {distributed.MAX_SENDS} times, never examined to its end" in stderr
+    assert len(audit_entries(case, "unit taken")) >= distributed.MAX_SENDS and restarts >= distributed.MAX_SENDS - 1
+    [quarantined] = audit_entries(case, "units quarantined")[0]["units"]
+    assert quarantined["evidence"] == str(poison)
+    def listed(rows: list[str]) -> list[tuple]:  # what was found, not what the missing capture adds to its scores
+        return sorted((row["evidence"], row["path"], row["sha256"]) for row in map(json.loads, rows))
+
+    assert listed(exports(case)["files"]) == [row for row in listed(reference["files"]) if row[0] != str(poison)]
+    info = run_cli("info", "--case", case)
+    assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout
