@@ -167,9 +167,10 @@ def _ranked(conn: sqlite3.Connection, query: str, limit: int) -> list[tuple[floa
         low, high = code << SHIFT, (code + 1) << SHIFT
         last = conn.execute("SELECT rowid FROM content_fts WHERE content_fts MATCH ? AND rowid >= ? AND rowid < ? "
                             "LIMIT 1 OFFSET ?", [query, low, high, RANKED - 1]).fetchone()
-        ranked += conn.execute("SELECT bm25(content_fts), rowid FROM content_fts WHERE content_fts MATCH ? "
-                               "AND rowid >= ? AND rowid <= ? ORDER BY bm25(content_fts) LIMIT ?",
-                               [query, low, last[0] if last else high - 1, limit]).fetchall()
+        ranked += [(rank, rowid) for rank, rowid in conn.execute(  # tuples: rows by name (the application's) do not sort
+            "SELECT bm25(content_fts), rowid FROM content_fts WHERE content_fts MATCH ? "
+            "AND rowid >= ? AND rowid <= ? ORDER BY bm25(content_fts) LIMIT ?",
+            [query, low, last[0] if last else high - 1, limit])]
     return sorted(ranked)[:limit]
 
 

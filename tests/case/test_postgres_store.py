@@ -15,6 +15,7 @@ import pytest
 
 from cybertriage import lab
 from cybertriage.case import browse
+from cybertriage.case.search import search
 from cybertriage.case.stores import store_of
 from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
@@ -182,11 +183,13 @@ def test_the_application_reads_a_postgres_case(sqlite_case: Path, postgres_case:
             words = browse.FindingFilter(text="powershell").where()
             found = conn.execute(f"SELECT g.title FROM findings g WHERE {words[0]}", words[1]).fetchall()
             events = list(timeline.events(browse_db(conn), None, None, None, 10_000, 0, match=browse.fts_query("invoice")))
+            hits = search(conn, "invoice OR powershell", 500)  # the Search tab's, on its rows by name
             answers[name] = (sorted(row["title"] for row in found), browse.evidence_names(conn),
-                             sorted((event.ts, event.kind, event.action, event.description) for event in events))
+                             sorted((event.ts, event.kind, event.action, event.description) for event in events),
+                             sorted((hit.kind, hit.path, hit.evidence) for hit in hits))
         finally:
             conn.close()
-    assert answers["postgres"][0] and answers["postgres"][2]
+    assert answers["postgres"][0] and answers["postgres"][2] and len(answers["postgres"][3]) > 10
     assert answers["postgres"] == answers["sqlite"]
 
 
