@@ -32,10 +32,6 @@ _MATCH = re.compile(r"([\w\[\]\"]+)\s+MATCH\s+(\?|'(?:[^']|'')*')", re.IGNORECAS
 _TEXT_COLUMNS = {"content_fts": "body", "files_fts": "path", "findings_fts": "title"}
 
 
-class NotInPostgres(UsageError):
-    """A statement that has no PostgreSQL form in this store."""
-
-
 @dataclass(frozen=True)
 class Statement:
     """A statement in PostgreSQL's words, and what its runner needs to know to act as SQLite would."""
