@@ -2,8 +2,9 @@
 
 The case package speaks SQLite. Rather than write every query twice, a statement is parsed once with sqlglot and
 given PostgreSQL's words for what SQLite means: `?` placeholders, LIKE that ignores case, NULLs sorting first,
-`INSERT OR IGNORE`/`OR REPLACE`, SQLite's JSON and aggregate functions with SQLite's output, and `rowid` as the
-table's integer key. What the store needs to know about its tables (their keys) is given as a `Tables` map.
+`INSERT OR IGNORE`/`OR REPLACE`, SQLite's JSON and aggregate functions with SQLite's output, `rowid` as the
+table's integer key, and FTS5's MATCH, bm25() and snippet() as PostgreSQL's full-text search (case/postgres_text.py,
+case/fts_query.py). What the store needs to know about its tables (their keys) is given as a `Tables` map.
 """
 
 from __future__ import annotations
