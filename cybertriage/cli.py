@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__
+from . import __version__, lab
 from .assets import asset_dir
 from .case import add_tag, audit, open_case, queries, timeline
 from .case.custody import check_chain, write_transaction
 from .case.host_profile import HostProfile, device_name, host_profiles
 from .case.intel_store import ENV_VARIABLE
-from .case.store import read_case, record_reading, use_store
+from .case.store import read_case, record_reading
 from .case.stores import store_of
 from .errors import CaseError, CybertriageError, UsageError
 from .formatting import human_size, utc_now
@@ -64,18 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("evidence", nargs="+", type=Path, metavar="EVIDENCE",
                       help="disk image (first segment for split/E01 sets), folder, or packet capture")
     scan.add_argument("--case", required=True, type=Path, metavar="DIR", help="case folder (created if needed)")
-    scan.add_argument("--store", metavar="URL",
-                      help="keep a new case's tables in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE; the password "
-                           "from PGPASSWORD or ~/.pgpass, never here) instead of DIR/case.db, so that several "
-                           "examiners open it at once; the case folder remembers the store, and holds the carried "
-                           "objects and custody.log")
-    scan.add_argument("--broker", metavar="URL",
-                      help="spread the evidence items over the workers of this Celery broker (redis://HOST:6379/0; "
-                           "start them with `cybertriage worker`); needs --store, and evidence and case folder on a "
-                           "share every worker sees")
-    scan.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS",
-                      help="with --broker: a unit whose worker gives no sign of life this long is sent to another "
-                           "worker (default 60)")
+    lab.add_scan_options(scan)
     scan.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                       help="extra YARA rule file or folder, added to the bundled rules (repeatable)")
     scan.add_argument("--jobs", type=int, default=os.cpu_count() or 2, metavar="N",
@@ -178,18 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N hits (default: %(default)s)")
     _add_intel_commands(commands)
     _verify_parser(commands)
-    worker = commands.add_parser(
-        "worker", help="examine the units of scans spread over workstations (a Celery worker)",
-        description="Take units of work (evidence items) from the broker that `scan --broker` sends them to, and "
-                    "examine each into its case's shared PostgreSQL store, until stopped (Ctrl-C). The evidence and "
-                    "the case folder must be at the same paths as on the scanning workstation (a share), and the "
-                    "store's password, if any, in PGPASSWORD or ~/.pgpass.")
-    worker.add_argument("--broker", required=True, metavar="URL", help="the Celery broker, e.g. redis://HOST:6379/0")
-    worker.add_argument("--concurrency", type=int, default=1, metavar="N",
-                        help="units examined at once (default 1: each unit already keeps every core busy)")
-    worker.add_argument("--jobs", type=int, default=os.cpu_count() or 2, metavar="N",
-                        help="analysis threads per unit (default: number of cores)")
-    worker.add_argument("--name", metavar="NAME@HOST", help="the worker's name in the case (default: cybertriage-PID@HOST)")
+    lab.add_worker_command(commands)
     return parser
 
 
@@ -208,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         code = {"scan": _scan, "export": _export, "report": _report, "tag": _tag, "extract": _extract,
                 "info": _info, "search": _search, "hashset": _hashset, "ioc": _ioc, "verify": _verify,
-                "worker": _worker}[args.command](args)
+                "worker": lab.worker_command}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, inside the handler below, not at exit
         return code
     except UsageError as error:
@@ -247,14 +225,7 @@ def _scan(args: argparse.Namespace) -> int:
                                             builtin_keywords=builtin_lists(args.builtin_keywords)))
     for path in args.keywords:
         read_keyword_file(path)  # a usage error, naming the line, before the scan starts
-    if args.broker:
-        from .pipeline.distributed import broker_address, check_broker
-
-        check_broker(broker_address(args.broker))
-        if not args.store and store_of(args.case) is None:
-            raise UsageError("--broker needs a case store every worker writes: add --store postgresql://…")
-    if args.store:
-        use_store(args.case, args.store)
+    lab.prepare_scan(args)
     cancel = threading.Event()
     scan = Scan(args.case, args.evidence, options, cancel, broker=args.broker, worker_timeout=args.worker_timeout)
 
@@ -740,15 +711,6 @@ def _match(case: Path, found: intel.Intel, name: str) -> int:
         elif outcome.step.NAME == name:
             print(outcome.result.summary)
     return EXIT_OK if all(outcome.result for outcome in outcomes) else EXIT_INCOMPLETE
-def _worker(args: argparse.Namespace) -> int:
-    from .pipeline.distributed import run_worker
-
-    if args.concurrency < 1 or args.jobs < 1:
-        raise UsageError("--concurrency and --jobs must be at least 1")
-    run_worker(args.broker, args.concurrency, args.jobs, args.name)
-    return EXIT_OK
-
-
 # -- verify ------------------------------------------------------------------------------
 
 

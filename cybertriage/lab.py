@@ -1,4 +1,5 @@
-"""Throwaway PostgreSQL and Redis servers on this machine, for the lab-scale tests and `make lab`.
+"""Lab scale: the command line's words for a case several workstations share (scan --store/--broker, the
+`worker` command), and throwaway PostgreSQL and Redis servers on this machine, for the tests and `make lab`.
 
 Both are the Debian packages' own programs (postgresql, redis-server), started on free ports of 127.0.0.1 with
 their data and logs in a folder the caller names, and stopped by the caller. Nothing here speaks either
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from cybertriage.errors import LabError
+from cybertriage.errors import LabError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +251,13 @@ class LocalPostgres:
              f"createdb {DATABASE}", self.folder)
         logger.info("PostgreSQL %s on %s (data: %s)", self.bindir.parent.name, self.url, self.data)
 
+    def restart(self) -> None:
+        """Stop the server (every session ended) and start it again on the same port with the same data."""
+        _run(self._as_account(self.bindir / "pg_ctl", "-D", self.data, "-l", self.log, "-m", "fast", "-w",
+                              "-t", str(START_SECONDS), "-o", f"-p {self.port}", "restart"),
+             f"PostgreSQL on {HOST}:{self.port} restarted", self.folder, timeout=2 * START_SECONDS + 10)
+        _wait_until(self._ready, f"PostgreSQL on {HOST}:{self.port}")
+
     def stop(self) -> None:
         """Stop the server: sessions are ended (fast shutdown); a stopped or never started one is left as it is."""
         if (self.data / "postmaster.pid").exists():
@@ -391,6 +399,67 @@ def start_redis(root: Path) -> LocalRedis:
         server.stop()
         raise
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# -- the command line's words -----------------------------------------------------------------------------------
+
+
+def add_scan_options(scan: argparse.ArgumentParser) -> None:
+    scan.add_argument("--store", metavar="URL",
+                      help="keep a new case's tables in PostgreSQL (postgresql://USER@HOST:PORT/DATABASE; the password "
+                           "from PGPASSWORD or ~/.pgpass, never here) instead of DIR/case.db, so that several "
+                           "examiners open it at once; the case folder remembers the store, and holds the carried "
+                           "objects and custody.log")
+    scan.add_argument("--broker", metavar="URL",
+                      help="spread the evidence items over the workers of this Celery broker (redis://HOST:6379/0; "
+                           "start them with `cybertriage worker`); needs --store, and evidence and case folder on a "
+                           "share every worker sees")
+    scan.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS",
+                      help="with --broker: a unit whose worker gives no sign of life this long is sent to another "
+                           "worker (default 60)")
+
+
+def prepare_scan(args: argparse.Namespace) -> None:
+    """Before a scan with --store or --broker starts: the broker reachable, the case's store made or checked."""
+    from cybertriage.case.store import use_store
+    from cybertriage.case.stores import store_of
+
+    if args.broker:
+        from cybertriage.pipeline.distributed import broker_address, check_broker
+
+        check_broker(broker_address(args.broker))
+        if not args.store and store_of(args.case) is None:
+            raise UsageError("--broker needs a case store every worker writes: add --store postgresql://…")
+    if args.store:
+        use_store(args.case, args.store)
+
+
+def add_worker_command(commands: argparse._SubParsersAction) -> None:
+    worker = commands.add_parser(
+        "worker", help="examine the units of scans spread over workstations (a Celery worker)",
+        description="Take units of work (evidence items) from the broker that `scan --broker` sends them to, and "
+                    "examine each into its case's shared PostgreSQL store, until stopped (Ctrl-C). The evidence and "
+                    "the case folder must be at the same paths as on the scanning workstation (a share), and the "
+                    "store's password, if any, in PGPASSWORD or ~/.pgpass.")
+    worker.add_argument("--broker", required=True, metavar="URL", help="the Celery broker, e.g. redis://HOST:6379/0")
+    worker.add_argument("--concurrency", type=int, default=1, metavar="N",
+                        help="units examined at once (default 1: each unit already keeps every core busy)")
+    worker.add_argument("--jobs", type=int, default=os.cpu_count() or 2, metavar="N",
+                        help="analysis threads per unit (default: number of cores)")
+    worker.add_argument("--name", metavar="NAME@HOST", help="the worker's name in the case (default: cybertriage-PID@HOST)")
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    """`cybertriage worker`: examine units until stopped."""
+    from cybertriage.pipeline.distributed import run_worker
+
+    if args.concurrency < 1 or args.jobs < 1:
+        raise UsageError("--concurrency and --jobs must be at least 1")
+    run_worker(args.broker, args.concurrency, args.jobs, args.name)
+    return 0
+
+
+# -- throwaway servers and workers ------------------------------------------------------------------------------
 
 
 WORKER_START_SECONDS = 60  # a worker imports the whole pipeline and connects to the broker before it says so

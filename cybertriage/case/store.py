@@ -7,6 +7,7 @@ import fcntl
 import getpass
 import itertools
 import json
+import logging
 import os
 import queue
 import shutil
@@ -15,6 +16,7 @@ import socket
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -30,6 +32,7 @@ from .search import insert_texts
 from .stores import StoreAddress, store_of
 from .writes import inserted_id, statement_parts
 
+logger = logging.getLogger(__name__)
 CASE_DB = "case.db"
 T = TypeVar("T")
 # Test hook (tests/test_resume.py): CYBERTRIAGE_CRASH_AT=POINT[:N] kills the process with SIGKILL (or the
@@ -398,53 +401,90 @@ class CaseWriter:
                 os.close(lock)
 
     def _serve(self, db: sqlite_utils.Database) -> None:
+        self._db = db
         pending: _Pending = {}
         count = 0
         while True:
             try:
                 op, a, b = self._queue.get(timeout=self.FLUSH_SECONDS)
             except queue.Empty:
-                count = self._flush(db, pending)
+                count = self._flush(pending)
                 continue
             if op == "rows" or op == "values":
                 pending.setdefault(a, []).extend(b)
                 count += len(b)
                 if count >= self.BATCH_ROWS:
-                    count = self._flush(db, pending)
+                    count = self._flush(pending)
                 continue
-            count = self._flush(db, pending)
+            count = self._flush(pending)
             if op == "stop":
-                db.close()
+                self._db.close()
                 return
             try:
-                with write_transaction(db):  # one transaction, whatever `work` does (sqlite-utils nests savepoints)
-                    value = a(db)
-                b.put((True, value))
+                b.put((True, self._in_transaction(a)))  # one transaction, whatever `work` does
             except sqlite3.Error as error:  # disk full, read-only: one clear line for the caller
                 b.put((False, CaseError(f"writing the case database failed: {error}")))
             except Exception as error:  # handed back to the caller of call()
                 b.put((False, error))
 
-    def _flush(self, db: sqlite_utils.Database, pending: _Pending) -> int:
+    def _flush(self, pending: _Pending) -> int:
         if not pending or self._error is not None:
             pending.clear()
             return 0
+        parents = [(parent, pending.pop(parent)) for parent in ("files", "findings", "problems") if pending.get(parent)]
+        batch = parents + list(pending.items())  # parents before what refers to them
+        pending.clear()
         try:
-            with write_transaction(db):  # the whole batch or nothing
-                for parent in ("files", "findings", "problems"):  # parents before what refers to them
-                    rows = pending.pop(parent, None)
-                    if rows:
-                        _insert_rows(db, parent, rows)
-                        crash_point("writer-batch")  # inside the transaction: half a batch written
-                for key, rows in pending.items():
-                    if isinstance(key, tuple):  # (table, columns): rows as tuples of values
-                        _insert_values(db, *key, rows)
-                    else:
-                        _insert_rows(db, key, rows)
+            self._in_transaction(lambda db: _write_batch(db, batch))  # the whole batch or nothing
         except Exception as error:  # a failed write must stop the scan, not hang it
             self._error = error
-        pending.clear()
         return 0
+
+    def _in_transaction(self, work: Callable[[sqlite_utils.Database], T]) -> T:
+        """`work` in one write transaction. A case store on a server that went away (restarted) is waited for
+        and the transaction, rolled back by the server, is done again: the scan pauses rather than fails."""
+        while True:
+            try:
+                with write_transaction(self._db):
+                    return work(self._db)
+            except Exception as error:  # the server's client raises its own errors once the connection is gone
+                if not _store_lost(self._db):
+                    raise
+                self._db = _reopen(self.case_dir, self._db, error)
+
+
+STORE_WAIT_SECONDS = 600.0  # how long a case store on a server that went away is waited for
+
+
+def _store_lost(db: sqlite_utils.Database) -> bool:
+    """Whether the connection to a case kept on a server (PostgreSQL) is gone; SQLite's never goes."""
+    connection = getattr(db.conn, "pg", None)
+    return connection is not None and (connection.closed or connection.broken)
+
+
+def _reopen(case_dir: Path, db: sqlite_utils.Database, error: Exception) -> sqlite_utils.Database:
+    logger.warning("the case store went away (%s); waiting up to %.0f s for it", error, STORE_WAIT_SECONDS)
+    with contextlib.suppress(Exception):
+        db.close()
+    deadline = time.monotonic() + STORE_WAIT_SECONDS
+    while True:
+        try:
+            return open_case(case_dir)
+        except CybertriageError as failure:
+            if time.monotonic() > deadline:
+                raise CaseError(f"the case store did not come back: {failure}") from None
+            time.sleep(1.0)
+
+
+def _write_batch(db: sqlite_utils.Database, batch: list[tuple[str | tuple[str, tuple[str, ...]], list[Any]]]) -> None:
+    for key, rows in batch:
+        if isinstance(key, tuple):  # (table, columns): rows as tuples of values
+            table, columns = key
+            _insert_values(db, table, columns, rows)
+            continue
+        _insert_rows(db, key, rows)
+        if key in ("files", "findings", "problems"):
+            crash_point("writer-batch")  # inside the transaction: half a batch written
 
 
 def mark_run_failed(case_dir: Path, run_id: int, error: str) -> None:

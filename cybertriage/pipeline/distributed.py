@@ -10,6 +10,7 @@ silent, is examined once. A unit is sent at most MAX_SENDS times; then it is qua
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -231,19 +232,22 @@ class _Heartbeat(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        db = open_case(self.case_dir)
-        try:
-            while not self.stop.wait(BEAT_SECONDS):
-                progress = self.latest[0] if self.latest else None
-                done = progress.objects_done if progress else 0
-                read = progress.bytes_done if progress else 0
-                try:
-                    if not units.beat(db, self.unit_id, self.worker, done, read):
-                        self.cancel.set()
-                        return
-                except Exception as error:  # the store restarting: the unit goes on, the beat is tried again
-                    logger.warning("unit %s: heartbeat not recorded: %s", self.unit_id, error)
-        finally:
+        db = None
+        while not self.stop.wait(BEAT_SECONDS):
+            progress = self.latest[0] if self.latest else None
+            try:
+                db = db or open_case(self.case_dir)
+                if not units.beat(db, self.unit_id, self.worker, progress.objects_done if progress else 0,
+                                  progress.bytes_done if progress else 0):
+                    self.cancel.set()
+                    break
+            except Exception as error:  # the store restarting: the unit goes on; a new connection, the next beat
+                logger.warning("unit %s: heartbeat not recorded: %s", self.unit_id, error)
+                if db is not None:
+                    with contextlib.suppress(Exception):
+                        db.close()
+                db = None
+        if db is not None:
             db.close()
 
 
@@ -301,8 +305,12 @@ class SpreadScan:
     def _watch(self, sent: dict[int, dict[str, Any]]) -> Iterator[Progress]:
         """Until every unit has ended: progress, units whose worker went silent sent again, refused ones too."""
         writer = self.run.writer
+        looked = time.monotonic()
         while True:
             now = writer.call(lambda db: units.run_units(db, self.run.run_id))
+            if time.monotonic() - looked > 2 * BEAT_SECONDS + WATCH_SECONDS:  # the store was away: so were the beats
+                self.watched.clear()
+            looked = time.monotonic()
             if self.run.cancel.is_set():
                 writer.call(lambda db: units.cancel_run(db, self.run.run_id))
                 now = writer.call(lambda db: units.run_units(db, self.run.run_id))

@@ -109,8 +109,31 @@ def test_a_redis_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab
         while not (case / "store.json").exists() or not audit_entries(case, "unit taken"):
             assert time.monotonic() < deadline and scan.poll() is None, scan.communicate()[1]
             time.sleep(0.1)
-        lab_redis.restart()
-        _, stderr = scan.communicate(timeout=600)
+        try:
+            lab_redis.restart()
+            _, stderr = scan.communicate(timeout=300)
+        finally:
+            scan.kill()
+    assert scan.returncode == 0, stderr
+    assert differences(reference, exports(case)) == {}
+    assert len(audit_entries(case, "unit examined")) == len(EVIDENCE)
+
+
+def test_a_postgresql_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
+                                                 lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
+        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 120
+        while not (case / "store.json").exists() or not audit_entries(case, "unit taken"):
+            assert time.monotonic() < deadline and scan.poll() is None, scan.communicate()[1]
+            time.sleep(0.1)
+        try:
+            lab_postgres.restart()  # every session of the scan and of the workers ended
+            _, stderr = scan.communicate(timeout=300)
+        finally:
+            scan.kill()
     assert scan.returncode == 0, stderr
     assert differences(reference, exports(case)) == {}
     assert len(audit_entries(case, "unit examined")) == len(EVIDENCE)
