@@ -470,7 +470,7 @@ def _reopen(case_dir: Path, db: sqlite_utils.Database, error: Exception) -> sqli
     while True:
         try:
             return open_case(case_dir)
-        except CybertriageError as failure:
+        except CaseError as failure:  # the server not back yet (a case folder gone is no reason to wait)
             if time.monotonic() > deadline:
                 raise CaseError(f"the case store did not come back: {failure}") from None
             time.sleep(1.0)
