@@ -494,12 +494,38 @@ def create(url: str, case_dir: Path) -> StoreAddress:
             connection.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(schema))
             for statement in schema_statements(address.schema, unaccent):
                 connection.execute(statement)
+            connection.execute("CREATE SEQUENCE ct_file_id_blocks")  # writes.reserve_file_ids
+        _grant_examiners(connection, address.schema)
     finally:
         connection.close()
     case_dir.mkdir(parents=True, exist_ok=True)
     (case_dir / STORE_FILE).write_text(json.dumps({"url": url, "schema": address.schema}, indent=1) + "\n",
                                        encoding="utf-8")
     return address
+
+
+EXAMINERS = "cybertriage_examiners"  # the group role of the examiners' own logins
+
+
+def _grant_examiners(connection: psycopg.Connection, schema: str) -> None:
+    """The rights of the examiners' group role on the new case: read it, tag, add to it, and add to its audit log,
+    never change or remove an entry there. The append-only rule then holds in the rights, not only in the triggers
+    (which the case's owner, the role that scans, could drop). The role is made if this user may make roles;
+    otherwise the server's administrator makes it once (README), and a case made before it has only its triggers."""
+    if not connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [EXAMINERS]).fetchone():
+        try:
+            connection.execute(pgsql.SQL("CREATE ROLE {} NOLOGIN").format(pgsql.Identifier(EXAMINERS)))
+        except psycopg.Error as error:
+            logger.warning("no role %s (%s): the case's audit log is append-only by its triggers alone",
+                           EXAMINERS, _reason(error))
+            return
+    names = {"schema": pgsql.Identifier(schema), "role": pgsql.Identifier(EXAMINERS)}
+    with connection.transaction():
+        for grant in ("GRANT USAGE ON SCHEMA {schema} TO {role}",
+                      "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                      "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+                      "REVOKE UPDATE, DELETE, TRUNCATE ON {schema}.audit_log FROM {role}"):
+            connection.execute(pgsql.SQL(grant).format(**names))
 
 
 def _unaccent(connection: psycopg.Connection) -> str | None:
