@@ -278,6 +278,7 @@ class MainWindow(QObject):
         self.gallery.open(self.conn, self.case_dir)
         self.keywords.open(self.conn)
         self.search.open(self.conn)
+        self.tagging.case_opened()  # before the views read the case: a tag written after that is shown
         self.findings.open()
         self.files.open()
         for view in (self.findings.view, self.files.view):

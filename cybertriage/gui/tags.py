@@ -5,6 +5,7 @@ Ctrl+T); the dialog (ui/tag_dialog.ui) offers the tags already used in the
 case. The tag is written by the core's `add_tag` on the thread pool, since the
 scan's writer may hold the database for a moment; the tables then show it in
 their Tags column, and "Tagged only" narrows them to what has been tagged.
+Tags other examiners write into the same case (others_tags.py) show the same way.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from PySide6.QtWidgets import (
 
 from ..case import browse, open_case
 from ..case.store import add_tag
+from ..case.tag_news import TagAdded
 from .case_window import CaseWindow, box_layout, child, named
 from .files_view import FilesView
 from .findings_view import FindingsView
 from .forms import icon, load_dialog
+from .others_tags import OthersTags
 from .workers import FunctionWorker
 
 
@@ -102,6 +105,7 @@ class Tagging(QObject):
         self.files_tagged.setToolTip("Every tagged file of the case, whichever folder it is in")
         box_layout(files.heading).insertWidget(1, self.files_tagged)  # after the folder's name
         self.files_tagged.toggled.connect(self._files_tagged_toggled)
+        self.others = OthersTags(main, self.show_others, parent=self)
 
     def filter_tagged(self) -> bool:
         return self.findings_tagged.isChecked()
@@ -148,14 +152,16 @@ class Tagging(QObject):
     def write(self, case_dir: Path, kind: str, object_id: int, tag: str, note: str | None) -> None:
         examiner = self.main.info.get("examiner") or _user()
         worker = FunctionWorker(write_tag, case_dir, kind, object_id, tag, note, examiner)
-        worker.signals.finished.connect(lambda _: self._written(worker, case_dir, kind, object_id, tag))
+        worker.signals.finished.connect(lambda tag_id: self._written(worker, case_dir, kind, object_id, tag, tag_id))
         worker.signals.errored.connect(lambda error: self._failed(worker, error))
         self._worker = worker
         worker.start()
 
-    def _written(self, worker: FunctionWorker, case_dir: Path, kind: str, object_id: int, tag: str) -> None:
+    def _written(self, worker: FunctionWorker, case_dir: Path, kind: str, object_id: int, tag: str,
+                 tag_id: int) -> None:
         main = self.main
         self._worker = None
+        self.others.written(tag_id)
         if main.disposed or main.case_dir != case_dir or main.conn is None:
             return
         if kind == "finding" and self.findings.model is not None:
@@ -173,6 +179,29 @@ class Tagging(QObject):
             return
         self.main.say(f"Tag not written: {error}", error=True)
         self.failed.emit(str(error))
+
+    def show_others(self, added: list[TagAdded]) -> None:
+        """Tags another examiner wrote into the case: the Tags columns and the tagged filters show them, the
+        selection and the scroll position stay where the examiner left them."""
+        main = self.main
+        if main.conn is None:
+            return
+        kinds = {tag.object_kind for tag in added}
+        if "finding" in kinds and self.findings.model is not None:
+            self.findings.model.forget_rows()
+            if self.findings_tagged.isChecked():
+                main.refresh_views()
+        if "file" in kinds and self.files.model is not None:
+            if self.files_tagged.isChecked():
+                self._files_tagged_toggled(True)
+            for tag in added:
+                if tag.object_kind == "file":
+                    self.files.model.set_tags(tag.object_id, tag.tags, tag.notes)
+        last = added[-1]
+        more = f" (and {len(added) - 1} more)" if len(added) > 1 else ""
+        main.say(f"{last.by} tagged {last.object_kind} {last.object_id} as “{last.tag}”{more}.")
+        for tag in added:
+            self.tagged.emit(tag.object_kind, tag.object_id)
 
     # the files table's "Tagged files only" --------------------------------------------------------
 
@@ -192,6 +221,10 @@ class Tagging(QObject):
         self.files_tagged.blockSignals(True)
         self.files_tagged.setChecked(False)
         self.files_tagged.blockSignals(False)
+
+    def case_opened(self) -> None:
+        """A case was opened: others' tags are watched from where its audit log ends now."""
+        self.others.case_opened()
 
     def case_changed(self) -> None:
         """A case was opened or closed: the filters start off."""
