@@ -34,6 +34,7 @@ from .evidence_status import EvidenceStatus
 from .formatting import SEVERITY_COLORS
 from .forms import icon
 from .keyword_choice import KeywordChoice
+from .lab_workers import LabWorkers
 from .models import Column, RowsModel
 from .progress import ProgressTracker
 from .state import Folders
@@ -134,6 +135,7 @@ class EvidenceScan(QObject):
         self.carve_check.setToolTip(CARVE_TIP)
         self.carve_check.setChecked(APPLICATION_CARVES)
         self.keyword_lists = KeywordChoice(main.settings, window)
+        self.lab = LabWorkers(main.settings, window)
         # what the next scans do, on a row of its own under the buttons and the drop hint (which wraps), so the
         # Evidence tab fits a narrow window beside the results tree
         options = QHBoxLayout()
@@ -141,6 +143,8 @@ class EvidenceScan(QObject):
         options.addWidget(QLabel("Processing:"))
         options.addWidget(self.carve_check)
         options.addWidget(self.keyword_lists.button)
+        options.addWidget(self.lab.label)
+        options.addWidget(self.lab.edit, 1)
         options.addStretch(1)
         evidence_layout = child(window, QVBoxLayout, "evidenceLayout")
         evidence_layout.insertLayout(evidence_layout.indexOf(child(window, QHBoxLayout, "evidenceButtons")) + 1, options)
@@ -188,6 +192,7 @@ class EvidenceScan(QObject):
 
     def case_closed(self) -> None:
         self.queued, self.failed, self.case_rows, self.unstarted = [], {}, [], []
+        self.lab.case_shown(None)
         self.status.stop_verifying()
         self.show_rows()
         self.status.clear()
@@ -241,7 +246,7 @@ class EvidenceScan(QObject):
             return
         self.running, self.queued = self.queued, []
         options = self.keyword_lists.apply(replace(self.scan_options, carve=self.carve_check.isChecked()))
-        worker = ScanWorker(case_dir, self.running, options)
+        worker = ScanWorker(case_dir, self.running, options, self.lab.broker(case_dir))
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._finished)
         worker.signals.errored.connect(self._errored)
@@ -384,6 +389,7 @@ class EvidenceScan(QObject):
 
     def show_snapshot(self, evidence: list[dict[str, Any]]) -> None:
         self.case_rows = evidence
+        self.lab.case_shown(self.main.case_dir)
         self.show_rows()
 
     def show_rows(self) -> None:

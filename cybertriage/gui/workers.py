@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ..pipeline import Scan, ScanOptions
+from ..pipeline.distributed import broker_address, check_broker
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +60,21 @@ class _Worker(QRunnable):
 
 
 class ScanWorker(_Worker):
-    """Runs the core `Scan` over `evidence` into `case_dir`; finished carries the outcomes."""
+    """Runs the core `Scan` over `evidence` into `case_dir`; finished carries the outcomes. With `broker`, the
+    evidence goes to the lab's workers (`scan --broker`), once the broker is known to answer."""
 
-    def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions) -> None:
+    def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions, broker: str | None = None) -> None:
         super().__init__()
         self.case_dir = case_dir
         self.evidence = list(evidence)
         self.options = options
+        self.broker = broker
 
     def work(self) -> list:
-        scan = Scan(self.case_dir, self.evidence, self.options, self.cancel)  # compiles the YARA rules: here, not in the GUI
+        if self.broker:  # as the command line does: one line, and nothing started, when it cannot be reached
+            check_broker(broker_address(self.broker))
+        scan = Scan(self.case_dir, self.evidence, self.options, self.cancel,  # compiles the YARA rules: not in the GUI
+                    broker=self.broker)
         for progress in scan.run():
             # the pipeline updates some Progress objects in place: send a copy across threads
             self.signals.progress.emit(dataclasses.replace(progress))
