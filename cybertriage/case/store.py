@@ -227,19 +227,13 @@ def record_reading(case_dir: Path, action: str, detail: dict[str, Any]) -> str |
 
     Returns None, or why the entry could not be added: a case on read-only files is still read, and
     reading never upgrades an older case's schema just to log itself."""
-    if store_of(case_dir) is not None:
-        db = open_case(case_dir)
-        try:
-            audit(db, action, detail)
-        except sqlite3.Error as error:
-            return str(error)
-        finally:
-            db.close()
-        return None
-    path = case_dir / CASE_DB
     try:
-        db = sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30))
-    except sqlite3.Error as error:
+        if store_of(case_dir) is not None:
+            db = open_case(case_dir)
+        else:
+            path = case_dir / CASE_DB
+            db = sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30))
+    except (sqlite3.Error, CybertriageError) as error:
         return str(error)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -466,11 +460,17 @@ def _reopen(case_dir: Path, db: sqlite_utils.Database, error: Exception) -> sqli
     logger.warning("the case store went away (%s); waiting up to %.0f s for it", error, STORE_WAIT_SECONDS)
     with contextlib.suppress(Exception):
         db.close()
+    return open_case_waiting(case_dir)
+
+
+def open_case_waiting(case_dir: Path) -> sqlite_utils.Database:
+    """open_case, waiting up to STORE_WAIT_SECONDS for a case store on a server that is not back yet (restarting);
+    a case folder that is gone, or any other reason, is not waited for."""
     deadline = time.monotonic() + STORE_WAIT_SECONDS
     while True:
         try:
             return open_case(case_dir)
-        except CaseError as failure:  # the server not back yet (a case folder gone is no reason to wait)
+        except CaseError as failure:
             if time.monotonic() > deadline:
                 raise CaseError(f"the case store did not come back: {failure}") from None
             time.sleep(1.0)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..analyzers import Settings, build_analyzers
 from ..case import CaseWriter, audit, units, writes
-from ..case.store import crash_point, open_case
+from ..case.store import crash_point, open_case, open_case_waiting
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .options import ScanOptions, ScanRun
@@ -44,6 +44,7 @@ MAX_SENDS = 4  # a unit sent this often (its workers die on it, or none can take
 BEAT_SECONDS = 2.0  # how often a worker raises the heartbeat of the unit it examines
 WATCH_SECONDS = 0.5  # how often the scan's process looks at its units
 WORKER_TIMEOUT = 60.0  # a unit whose heartbeat has not moved this long has lost its worker: it is sent again
+VISIBILITY_SECONDS = 300  # an unacknowledged message goes back to the queue after this long (celery_app)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ def celery_app(broker: str) -> Celery:
         task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None, worker_hijack_root_logger=False, worker_send_task_events=False,
         task_default_queue="cybertriage-units",
+        # a message whose worker died before it took the unit goes back to the queue after this long (Redis keeps
+        # it aside until then); one delivered again while its unit runs elsewhere does nothing (units.claim)
+        broker_transport_options={"visibility_timeout": VISIBILITY_SECONDS},
     )
     return app
 
@@ -162,7 +166,7 @@ def examine(message: dict[str, Any], worker: str, jobs: int) -> None:
     and leaves the unit queued for another worker."""
     case_dir = Path(message["case"])
     try:
-        db = open_case(case_dir)
+        db = open_case_waiting(case_dir)  # a message taken while the store restarts is not lost
     except CybertriageError as error:
         logger.error("unit %s: cannot open the case %s: %s", message["unit"], case_dir, error)
         raise
@@ -212,7 +216,7 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
             writer.close()
         except CaseError as error:
             outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
-    db = open_case(case_dir)
+    db = open_case_waiting(case_dir)
     try:
         units.finish(db, unit_id, worker, outcome.status, outcome.message)
         audit(db, "unit examined", {"unit": unit_id, "evidence": message["key"], "worker": worker,

@@ -99,9 +99,14 @@ def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]],
     assert len(examined) == len(EVIDENCE)  # each unit written once
 
 
-def test_a_redis_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
-                                            lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["redis", "postgresql"])
+def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, list[str]],
+                                             lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+                                             tmp_path: Path) -> None:
+    """The broker or the case store restarted while units are examined (every session to it ended): the scan
+    and its workers wait for it and go on."""
     case = tmp_path / "case"
+    restart = {"redis": lab_redis.restart, "postgresql": lab_postgres.restart}[server]
     with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
         scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -110,27 +115,7 @@ def test_a_redis_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab
             assert time.monotonic() < deadline and scan.poll() is None, scan.communicate()[1]
             time.sleep(0.1)
         try:
-            lab_redis.restart()
-            _, stderr = scan.communicate(timeout=300)
-        finally:
-            scan.kill()
-    assert scan.returncode == 0, stderr
-    assert differences(reference, exports(case)) == {}
-    assert len(audit_entries(case, "unit examined")) == len(EVIDENCE)
-
-
-def test_a_postgresql_restart_mid_scan_pauses_it(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
-                                                 lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
-    case = tmp_path / "case"
-    with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
-        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-        deadline = time.monotonic() + 120
-        while not (case / "store.json").exists() or not audit_entries(case, "unit taken"):
-            assert time.monotonic() < deadline and scan.poll() is None, scan.communicate()[1]
-            time.sleep(0.1)
-        try:
-            lab_postgres.restart()  # every session of the scan and of the workers ended
+            restart()
             _, stderr = scan.communicate(timeout=300)
         finally:
             scan.kill()
