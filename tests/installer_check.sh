@@ -23,6 +23,15 @@ step "cybertriage --version"
 bare "$app/cybertriage" --version | tee "$work/version.txt"
 grep -Eq '^bundled rules sha256 [0-9a-f]{64}$' "$work/version.txt" || fail "--version does not give the rules' sha256"
 
+step "lab scale: the PostgreSQL client and the Celery/Redis client are in the bundle"
+status=0
+bare "$app/cybertriage" scan "$capture" --case "$work/no-case" --store postgresql://nobody@127.0.0.1:1/none \
+    2> "$work/store.txt" || status=$?
+[ "$status" -eq 2 ] && grep -q "cannot reach the case store" "$work/store.txt" || fail "scan --store: $(cat "$work/store.txt")"
+status=0
+bare "$app/cybertriage" worker --broker redis://127.0.0.1:1/0 2> "$work/broker.txt" || status=$?
+[ "$status" -eq 2 ] && grep -q "cannot reach the broker" "$work/broker.txt" || fail "worker: $(cat "$work/broker.txt")"
+
 step "cybertriage scan (demo evidence)"
 status=0
 bare "$app/cybertriage" scan "$demo" "$windows" "$vm" "$capture" --case "$work/case" || status=$?
