@@ -270,8 +270,11 @@ class _ProgressBar:
             self.stage, self.started = (p.evidence, p.stage), time.monotonic()
         elapsed = time.monotonic() - self.started
         rate = f", {human_size(p.bytes_done / elapsed)}/s" if elapsed > 1 else ""
-        name = Path(p.evidence).name[:28]
-        if p.bytes_total:
+        name = p.evidence if p.units else Path(p.evidence).name[:28]
+        if p.units is not None:  # a scan spread over workers: name is "units D/N", stage who has which
+            fraction = p.units[0] / p.units[1] if p.units[1] else 0.0
+            counts = f"{p.objects_done} objects, {human_size(p.bytes_done)} read"
+        elif p.bytes_total:
             fraction = p.bytes_done / p.bytes_total
             counts = f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)}"
         else:
@@ -281,6 +284,8 @@ class _ProgressBar:
         filled = int(fraction * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         line = f"\r{name} {p.stage} [{bar}] {fraction:4.0%} {counts}{rate}"
+        if p.units is not None:  # which worker has which unit is long: after the bar
+            line = f"\r{name} [{bar}] {fraction:4.0%} {p.stage}; {counts}"
         self.stream.write(line[:120].ljust(120))
         self.stream.flush()
 

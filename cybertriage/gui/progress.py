@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from ..formatting import duration, human_size
 from ..pipeline import Progress
 
 RATE_WINDOW = 5.0  # seconds of samples behind the rate
-UNITS = re.compile(r"units (\d+)/(\d+)")  # a scan spread over the lab's workers: units done of those sent
 
 
 @dataclass
@@ -80,9 +78,8 @@ class ProgressTracker:
         rate = f"{human_size(byte_rate)}/s" if byte_rate else ""
         if object_rate and not p.bytes_total:
             rate += f"{', ' if rate else ''}{object_rate:,.0f} objects/s"
-        units = UNITS.fullmatch(p.evidence)
-        if units:  # the workers' units: "units D/N" and "K in flight, F failed (worker: item, …)" as they are
-            finished, sent = int(units[1]), int(units[2])
+        if p.units is not None:  # the workers' units: "units D/N" and "K in flight, F failed (worker: item, …)"
+            finished, sent = p.units
             percent = min(100, int(100 * finished / sent)) if sent else None
             return Shown(p.evidence, p.stage, f"{p.objects_done:,} objects examined", done + total, rate, "", percent)
         return Shown(Path(p.evidence).name if p.evidence else "", p.stage, counts, done + total, rate, eta, percent)

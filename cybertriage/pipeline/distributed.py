@@ -371,7 +371,7 @@ def _progress(now: list[units.Unit]) -> Progress:
                     stage=f"{len(flying)} in flight, {failed} failed" + (f" ({workers})" if workers else ""),
                     objects_found=sum(unit.objects_done for unit in now),
                     objects_done=sum(unit.objects_done for unit in now),
-                    bytes_done=sum(unit.bytes_done for unit in now))
+                    bytes_done=sum(unit.bytes_done for unit in now), units=(done + failed, len(now)))
 
 
 def check_store(case_dir: Path) -> None:

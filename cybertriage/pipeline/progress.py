@@ -23,6 +23,7 @@ class Progress:
     bytes_done: int = 0
     bytes_total: int | None = None
     listing_done: bool = False
+    units: tuple[int, int] | None = None  # a scan spread over workers: units ended (failed ones too), units in all
 
 
 @dataclass
