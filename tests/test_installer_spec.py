@@ -204,3 +204,12 @@ def test_installed_wheel_finds_its_assets(wheel: Path, tmp_path: Path) -> None:
     expected = [venv / "share" / "cybertriage" / name for name in ASSET_FOLDERS]
     assert [Path(path) for path in found.stdout.split()] == expected
     assert (expected[0] / "eicar.yar").read_bytes() == (REPO / "rules" / "eicar.yar").read_bytes()
+
+
+def test_modules_loaded_by_name_are_bundled(spec_run: list[Recorded]) -> None:
+    """The worker's thread pool and Redis transport, and sqlglot's two dialects, are imported by name at run time."""
+    for analysis in _of(spec_run, "Analysis"):
+        hidden = set(analysis.kwargs["hiddenimports"])
+        assert {"celery.concurrency.thread", "kombu.transport.redis", "celery.app.amqp", "sqlglot.dialects.sqlite",
+                "sqlglot.dialects.postgres"} <= hidden
+        assert not any(".tests" in name for name in hidden)
