@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlglot
 from sqlglot import exp
@@ -46,9 +46,27 @@ class Statement:
     # set, the statement's `?` are named ct_p0, ct_p1... (a query may be used twice: to match and to rank)
 
 
+# An INSERT of many rows of parameters (the case writer's: up to 500 rows of 27 columns). Parsing it whole costs
+# sqlglot a second for every row count met; its first row is said in PostgreSQL and repeated instead.
+_ROW = r"\((?:\s*\?\s*,)*\s*\?\s*\)"
+_MANY_ROWS = re.compile(rf"(?P<one>\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+[^(]+\([^)]*\)\s*VALUES\s*{_ROW})"
+                        rf"(?P<more>(?:\s*,\s*{_ROW})+)\s*", re.IGNORECASE)
+_PG_ROW = re.compile(r"VALUES \((?:%s, )*%s\)")
+
+
 def translate(sql: str, tables: Tables, returning: bool = True) -> Statement:
     """`sql` (SQLite) as PostgreSQL. With `returning`, a single INSERT also returns the keys it gave its rows."""
-    return _translate(sql, tuple(sorted(tables.items())), returning)
+    key = tuple(sorted(tables.items()))
+    many = _MANY_ROWS.fullmatch(sql)
+    if many is None:
+        return _translate(sql, key, returning)
+    one = _translate(many["one"], key, returning)
+    row = _PG_ROW.search(one.sql)
+    if row is None:  # said otherwise than a VALUES list of parameters: the whole statement, parsed
+        return _translate(sql, key, returning)
+    rows = 1 + many["more"].count("(")
+    values = row[0].removeprefix("VALUES ")
+    return replace(one, sql=f"{one.sql[:row.start()]}VALUES {', '.join([values] * rows)}{one.sql[row.end():]}")
 
 
 @functools.lru_cache(maxsize=4096)
