@@ -67,6 +67,15 @@ def run_cli(*args: str | Path, timeout: int = 300, obey_permissions: bool = Fals
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+def case_psql(url: str, case: Path, statement: str) -> list[str]:
+    """Rows as psql (PostgreSQL's own client) prints them, in the schema of a case kept there (store.json names it)."""
+    schema = json.loads((case / "store.json").read_text())["schema"]
+    done = subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-Atc", f"SET search_path TO {schema}; {statement}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
 def export(case: Path, what: str) -> list[dict]:
     result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
     assert result.code == 0, result.stderr

@@ -4,8 +4,6 @@ Debian packages, a `cybertriage worker` process); an unreachable broker is one l
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +13,12 @@ from PySide6.QtCore import QSettings
 from cybertriage import lab
 from cybertriage.case.store import use_store
 from tests.conftest import REPO
+from tests.conftest import case_psql as psql
 from tests.gui.conftest import SCAN_TIMEOUT_MS
 from tests.gui.test_window import open_case, statuses
 
 DEMO_CAPTURE = REPO / "resources" / "demo" / "demo-capture.pcap"
 WORKER = "gui-lab@test"
-
-
-def psql(url: str, case: Path, statement: str) -> list[str]:
-    """Rows as psql prints them, in the case's own schema (store.json names it)."""
-    schema = json.loads((case / "store.json").read_text())["schema"]
-    done = subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-Atc", f"SET search_path TO {schema}; {statement}"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
 
 
 @pytest.fixture

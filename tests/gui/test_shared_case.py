@@ -4,10 +4,8 @@ seconds; on a case kept in a real PostgreSQL server (the lab_postgres fixture) a
 from __future__ import annotations
 
 import getpass
-import json
 import socket
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from PySide6.QtCore import QSettings
 
 from cybertriage import lab
 from tests.conftest import REPO, run_cli
+from tests.conftest import case_psql as psql
 from tests.gui.test_tags import TAGS_COLUMN, tag
 from tests.gui.test_window import open_case
 
@@ -43,15 +42,6 @@ def second_window(qtbot, tmp_path: Path):
     window.window.show()
     yield window
     window.dispose()
-
-
-def psql(url: str, case: Path, statement: str) -> list[str]:
-    """Rows as psql prints them, in the case's own schema (store.json names it)."""
-    schema = json.loads((case / "store.json").read_text())["schema"]
-    done = subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-Atc", f"SET search_path TO {schema}; {statement}"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
 
 
 def show_findings(window) -> None:
