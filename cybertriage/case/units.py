@@ -86,10 +86,10 @@ def clear_refusal(db: Any, unit_id: int) -> None:
     db.execute("UPDATE units SET message = NULL WHERE id = ? AND status = 'queued'", [unit_id])
 
 
-def requeue(db: Any, unit_id: int, last_beat: int, message: str) -> bool:
+def requeue(db: Any, unit_id: int, last_beat: int) -> bool:
     """Queue again a running unit whose heartbeat is still `last_beat` (its worker is gone); False if it moved."""
-    cursor = db.execute("UPDATE units SET status = 'queued', message = ? WHERE id = ? AND status = 'running' "
-                        "AND beat = ?", [message, unit_id, last_beat])
+    cursor = db.execute("UPDATE units SET status = 'queued', message = NULL WHERE id = ? AND status = 'running' "
+                        "AND beat = ?", [unit_id, last_beat])
     return cursor.rowcount == 1
 
 

@@ -276,6 +276,7 @@ class SpreadScan:
         self.app = celery_app(broker_address(broker))
         self.recipe = dataclasses.asdict(Recipe.of(run.options))
         self.watched: dict[int, _Watch] = {}
+        self.last_said: dict[int, str] = {}  # per unit, why it was last sent again (a silent worker, a refusal)
 
     def send_and_watch(self, items: list[tuple[Path, str]]) -> Iterator[Progress]:
         """Add each evidence item (or take up an interrupted one), send it as a unit, and watch the units."""
@@ -299,8 +300,9 @@ class SpreadScan:
 
     def _send(self, message: dict[str, Any]) -> None:
         if not self.run.writer.call(functools.partial(units.sent, unit_id=message["unit"], most=MAX_SENDS)):
-            self.run.writer.call(functools.partial(units.quarantine, unit_id=message["unit"],
-                                                   message=f"sent {MAX_SENDS} times, never examined to its end"))
+            last = self.last_said.get(message["unit"])
+            self.run.writer.call(functools.partial(units.quarantine, unit_id=message["unit"], message=(
+                f"sent {MAX_SENDS} times, never examined to its end" + (f" (last: {last})" if last else ""))))
             return
         self.app.send_task(TASK, args=[message], retry=True,
                            retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
@@ -346,14 +348,16 @@ class SpreadScan:
             if watch is None or watch.beat != unit.beat:
                 self.watched[unit.id] = _Watch(unit.beat)
             elif time.monotonic() - watch.since > self.worker_timeout:
-                message = f"{unit.worker} gave no sign of life for {self.worker_timeout:.0f} s; sent again"
-                if self.run.writer.call(lambda db: units.requeue(db, unit.id, unit.beat, message)):
-                    logger.warning("unit %s (%s): %s", unit.id, unit.path, message)
+                message = f"{unit.worker} gave no sign of life for {self.worker_timeout:.0f} s"
+                if self.run.writer.call(lambda db: units.requeue(db, unit.id, unit.beat)):
+                    logger.warning("unit %s (%s): %s; sent again", unit.id, unit.path, message)
                     del self.watched[unit.id]
+                    self.last_said[unit.id] = message
                     self._send(sent[unit.id])
         elif unit.status == "queued" and unit.message:  # a worker refused it: another may take it
             self.run.writer.call(lambda db: units.clear_refusal(db, unit.id))
-            logger.warning("unit %s (%s): %s", unit.id, unit.path, unit.message)
+            logger.warning("unit %s (%s): %s; sent again", unit.id, unit.path, unit.message)
+            self.last_said[unit.id] = unit.message
             self._send(sent[unit.id])
 
 
