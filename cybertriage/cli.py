@@ -469,7 +469,8 @@ def _search(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     db = read_case(args.case)  # never creates or changes anything, so a read-only case can be described
-    print(f"Case {args.case.resolve()}")
+    address = store_of(args.case)
+    print(f"Case {args.case.resolve()}" + (f" (its tables in {address.url}, schema {address.schema})" if address else ""))
     for item in queries.evidence_summary(db):
         print(f"\nEvidence {item['id']}: {visible(item['path'])}")
         print(f"  format {item['format'] or '-'}, size {item['size'] if item['size'] is not None else '-'} bytes, "

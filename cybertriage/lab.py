@@ -524,7 +524,8 @@ def _scan_through(case: Path, evidence: list[Path], store: str, broker: str) -> 
         return scan.returncode
     report = subprocess.run([*cybertriage, "report", "--case", str(case), "--pdf", str(case / "report.pdf"),
                              "--html", str(case / "report.html"), "--case-number", "LAB-DEMO", "--force"])
-    print(f"Case {case} (its tables in {store}): report in {case / 'report.pdf'}")
+    print(f"Case {case}: report in {case / 'report.pdf'}. Its tables were in this throwaway PostgreSQL, stopped "
+          f"now; for a lab that stays up: python -m cybertriage.lab --root DIR --workers 2")
     return scan.returncode or report.returncode
 
 

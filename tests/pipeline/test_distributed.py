@@ -81,6 +81,7 @@ def test_two_workers_give_the_exports_of_a_local_scan(reference: dict[str, list[
     info = run_cli("info", "--case", case)
     assert info.code == 0, info.stderr
     assert "examined by w" in info.stdout  # the completeness ledger names each unit's worker
+    assert info.stdout.startswith(f"Case {case.resolve()} (its tables in {lab_postgres.url}, schema case_")
 
 
 def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
