@@ -59,6 +59,9 @@ from disk_triage import (  # noqa: E402  # the disk benchmark's helpers: quiet m
 
 from cybertriage.lab import LocalPostgres, LocalRedis, start_postgres, start_redis, start_workers  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+from tests.case_exports import EXPORTS, rows  # noqa: E402  # what the tests compare, compared alike
+
 DEFAULT_WORK = REPO / "bench" / "work"
 DEFAULT_IMAGE = DEFAULT_WORK / "disk_triage-1.1g-10000f-5l-seed1-v1.img"
 DEFAULT_CAPTURE = DEFAULT_WORK / "pcap_triage-web-1000000p-seed1-v1.pcap"
@@ -122,27 +125,7 @@ def postmaster_pid(postgres: LocalPostgres) -> int:
     return int((postgres.data / "postmaster.pid").read_text().split()[0])
 
 
-# -- the exports, as tests/case_exports.py compares them ------------------------------------------------------
-# A copy of tests/case_exports.py's normaliser (the bench scripts do not import the tests): two scans of the same
-# evidence share these rows whatever store and however many workers made them.
-
-EXPORTS = ("artifacts", "credentials", "dns", "emails", "files", "findings", "flows", "ftp", "gps", "hosts", "http",
-           "keyword-hits", "smtp", "tags", "timeline", "tls")
-PROCESSING = {"created_at", "added_at", "processed_at", "started", "finished"}  # when, not what
-GIVEN_IDS = {"id", "links", "key"}  # numbers the store gave (links and correlation keys hold ids)
-EVIDENCE_IDS = {"evidence_id", "flow_id", "trans_id", "app_id", "birth_droid_file_id", "birth_droid_volume_id",
-                "destlist_birth_droid_file_id", "destlist_birth_droid_volume_id", "droid_file_id", "droid_volume_id",
-                "destlist_droid_file_id", "destlist_droid_volume_id"}
-
-
-def _without_given(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _without_given(item) for key, item in value.items()
-                if key not in PROCESSING | GIVEN_IDS
-                and not (key.endswith(("_id", "_ids")) and key not in EVIDENCE_IDS)}
-    if isinstance(value, list):
-        return [_without_given(item) for item in value]
-    return value
+# -- the exports, compared as tests/case_exports.py compares them ---------------------------------------------
 
 
 def exports(case: Path) -> dict[str, list[str]]:
@@ -153,8 +136,7 @@ def exports(case: Path) -> dict[str, list[str]]:
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"export --what {what} of {case} failed: {done.stderr.strip()}")
-        tables[what] = sorted(json.dumps(_without_given(json.loads(line)), sort_keys=True)
-                              for line in done.stdout.splitlines())
+        tables[what] = rows(done.stdout)
     return tables
 
 

@@ -1,14 +1,13 @@
 """Every table a case exports, in a form two scans of the same evidence share whatever store and however many
 workers made them: without the ids the store gave (thread and worker order decide them) and the times of processing,
-rows sorted. A SQLite scan on one machine is the reference a shared-store or spread scan must match."""
+rows sorted. A SQLite scan on one machine is the reference a shared-store or spread scan must match. bench/lab.py
+compares its cases with the same `rows`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
-
-from tests.conftest import run_cli
 
 EXPORTS = ("artifacts", "credentials", "dns", "emails", "files", "findings", "flows", "ftp", "gps", "hosts", "http",
            "keyword-hits", "smtp", "tags", "timeline", "tls")
@@ -30,14 +29,20 @@ def _without_given(value: Any) -> Any:
     return value
 
 
+def rows(jsonl: str) -> list[str]:
+    """An export's JSON lines, each without the ids the store gave and the times of processing, sorted."""
+    return sorted(json.dumps(_without_given(json.loads(line)), sort_keys=True) for line in jsonl.splitlines())
+
+
 def exports(case: Path) -> dict[str, list[str]]:
     """Each export of the case (JSON lines), ids and processing times left out, rows sorted."""
+    from tests.conftest import run_cli  # here, so that the benchmark takes `rows` without pytest's fixtures
+
     tables = {}
     for what in EXPORTS:
         result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
         assert result.code == 0, f"export --what {what}: {result.stderr}"
-        tables[what] = sorted(json.dumps(_without_given(json.loads(line)), sort_keys=True)
-                              for line in result.stdout.splitlines())
+        tables[what] = rows(result.stdout)
     return tables
 
 
