@@ -271,7 +271,6 @@ class SpreadScan:
 
     def __init__(self, run: ScanRun, broker: str, worker_timeout: float = WORKER_TIMEOUT) -> None:
         self.run = run
-        self.broker = broker
         self.worker_timeout = worker_timeout
         self.app = celery_app(broker_address(broker))
         self.recipe = dataclasses.asdict(Recipe.of(run.options))
@@ -376,12 +375,3 @@ def _progress(now: list[units.Unit]) -> Progress:
                     objects_found=sum(unit.objects_done for unit in now),
                     objects_done=sum(unit.objects_done for unit in now),
                     bytes_done=sum(unit.bytes_done for unit in now), units=(done + failed, len(now)))
-
-
-def check_store(case_dir: Path) -> None:
-    """A scan spread over workers needs a case store they all write (PostgreSQL)."""
-    from ..case.stores import store_of
-
-    if store_of(case_dir) is None:
-        raise UsageError("--broker needs the case in a shared store: add --store postgresql://…")
-
