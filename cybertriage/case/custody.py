@@ -30,6 +30,7 @@ from typing import Any
 import sqlite_utils
 
 from ..formatting import utc_now
+from .stores import in_postgres
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def head(db: sqlite_utils.Database) -> ChainHead:
 
 def append_entry(db: sqlite_utils.Database, ts: str, user: str, host: str, action: str, detail: str) -> ChainHead:
     """Append one linked entry; call inside a write transaction, so that nobody appends in between."""
-    if getattr(db, "address", None) is not None:  # PostgreSQL: writers do not wait for each other as SQLite's do
+    if in_postgres(db):  # writers there do not wait for each other as SQLite's do
         db.execute("SELECT pg_advisory_xact_lock(?)", [AUDIT_LOCK])
     last = head(db)
     seq = last.seq + 1

@@ -29,7 +29,7 @@ from ..formatting import utc_now
 from .custody import append_entry, start_sidecar, write_transaction
 from .schema import SCHEMA_VERSION, migrate
 from .search import insert_texts
-from .stores import StoreAddress, store_of
+from .stores import StoreAddress, in_postgres, store_of
 from .writes import inserted_id, statement_parts
 
 logger = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ..
     try:
         # PostgreSQL takes any table's rows by COPY, triggers or not (case/postgres.py); the statement shapes are
         # for SQLite's FTS5 segments
-        if getattr(db, "address", None) is not None or not db.execute(
+        if in_postgres(db) or not db.execute(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?)", [table]).fetchone()[0]:
             db.conn.executemany(head + row, values)
             return

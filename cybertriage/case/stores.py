@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 
@@ -31,6 +32,12 @@ def store_of(case_dir: Path) -> StoreAddress | None:
         return StoreAddress(str(record["url"]), str(record["schema"]))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{path} does not say which store holds the case: {error}") from None
+
+
+def in_postgres(db: Any) -> bool:
+    """Whether this open case is kept in PostgreSQL (postgres.PostgresCase, which knows its address), where several
+    processes write at once and each statement is a round trip; a case in SQLite has one writer at a time."""
+    return getattr(db, "address", None) is not None
 
 
 def refuse_password(url: str) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Table
 
+from .stores import in_postgres
+
 
 def inserted_id(table: Table) -> int:
     """The integer id of the row the table just inserted (sqlite-utils types `last_pk` as any key, or none)."""
@@ -82,7 +84,7 @@ def reserve_file_ids(db: sqlite_utils.Database) -> tuple[int, int | None]:
     """File ids this process may give (first, how many; None: every id from first on). A case one scan writes
     (SQLite) numbers on from its largest id. A case in PostgreSQL may be written by several workers at once, so
     each takes blocks of its own from a sequence of the store (blocks of 2^20: below 2^40, as content_fts needs)."""
-    if getattr(db, "address", None) is None:
+    if not in_postgres(db):
         return next_file_id(db), None
     db.execute("SELECT pg_advisory_xact_lock(?)", [FILE_ID_LOCK])  # two workers' first blocks: one makes the sequence
     db.execute("CREATE SEQUENCE IF NOT EXISTS ct_file_id_blocks")
