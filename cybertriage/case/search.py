@@ -23,7 +23,13 @@ SHIFT = 40  # a source's id lies in the low 40 bits of its rowid in content_fts
 SOURCES = {"text": 1, "file": 2, "artefact": 3, "http": 4, "dns": 5, "mail": 6}
 KIND_OF = {code: kind for kind, code in SOURCES.items()}
 MAX_OBJECTS_PER_TEXT = 50  # objects listed for one content that matches (the same file copied about)
-CHARS_PER_INSERT = 1_000_000  # characters of extracted text put in the index by one statement (FTS5's own flush size)
+CHARS_PER_INSERT = 4_000_000  # characters of extracted text put in the index by one statement (a segment each)
+# How FTS5 writes the index during a scan (bench/README.md, search.py): segments merged 16 at a time rather than 4
+# (each text is rewritten about half as often), never all at once in one statement before 64 wait at one level
+# (FTS5's "crisis" merge at 16 took 0.6 s at the end of a disk scan), and up to 16 MiB of tokens held before a
+# segment is written. The disk benchmark's index cost 3.4 CPU-s with FTS5's defaults, 2.2-2.5 with these; a query
+# reads a few more segments.
+INDEX_SETTINGS = {"automerge": 16, "crisismerge": 64, "hashsize": 16 * 1024 * 1024}
 TEXTS_PER_INSERT = 64  # texts one statement puts in the index, at most
 RANKED = 10_000  # matches of one kind of source ordered by relevance; past that, the first ones indexed
 
@@ -57,6 +63,18 @@ def create_index(db: Any) -> None:
                        DELETE FROM content_fts WHERE rowid = {base} + OLD.id; END""")
         db.execute(f"INSERT INTO content_fts (rowid, body) SELECT {base} + id, {expression.replace('NEW.', '')} "
                    f"FROM [{table}]")
+
+
+def tune_for_writing(conn: sqlite3.Connection) -> None:
+    """The index's write settings (INDEX_SETTINGS) kept in the case (FTS5 stores them in content_fts_config), for
+    cases made before them too; a case without an index, or one set already, is left alone."""
+    try:
+        kept = dict(conn.execute("SELECT k, v FROM content_fts_config").fetchall())
+    except sqlite3.OperationalError:  # no content index
+        return
+    for name, value in INDEX_SETTINGS.items():
+        if kept.get(name) != value:
+            conn.execute("INSERT INTO content_fts (content_fts, rank) VALUES (?, ?)", [name, value])
 
 
 def insert_texts(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .custody import append_entry, start_sidecar, write_transaction
 from .schema import SCHEMA_VERSION, migrate
-from .search import insert_texts
+from .search import insert_texts, tune_for_writing
 from .stores import StoreAddress, in_postgres, store_of
 from .writes import inserted_id, statement_parts
 
@@ -383,6 +383,9 @@ class CaseWriter:
             return
         try:
             db = open_case(self.case_dir, create=not self.shared)
+            if not in_postgres(db):
+                with write_transaction(db):
+                    tune_for_writing(db.conn)
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
             if lock is not None:

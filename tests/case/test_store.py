@@ -34,6 +34,24 @@ def test_writer_batches_and_fts(tmp_path: Path) -> None:
     assert [r["path"] for r in db["files"].search("Überweisung")] == ["/Users/bob/Überweisung.pdf"]
 
 
+def test_writer_sets_the_content_index_write_settings_on_older_cases_too(tmp_path: Path) -> None:
+    """A case made with FTS5's default merge settings (automerge 4) is written with INDEX_SETTINGS once a scan's
+    writer opens it; the texts it held are still found."""
+    from cybertriage.case.search import INDEX_SETTINGS, insert_texts
+
+    db = open_case(tmp_path, create=True)
+    with db.conn:
+        db.execute("INSERT INTO content_fts (content_fts, rank) VALUES ('automerge', 4)")
+        insert_texts(db.conn, [{"sha256": "a" * 64, "how": "text", "chars": 8, "body": "nightjar"}])
+    db.close()
+    writer = CaseWriter(tmp_path)
+    writer.close()
+    db = open_case(tmp_path)
+    kept = dict(db.execute("SELECT k, v FROM content_fts_config").fetchall())
+    assert {name: kept.get(name) for name in INDEX_SETTINGS} == INDEX_SETTINGS
+    assert db.execute("SELECT count(*) FROM content_fts WHERE content_fts MATCH 'nightjar'").fetchone()[0] == 1
+
+
 def test_rows_of_many_statements_keep_their_order_values_and_index(tmp_path: Path) -> None:
     """A batch larger than one statement's rows (ROWS_PER_INSERT), with text, integers and nulls, reads back row for
     row through Python's sqlite3, each file's path in the content index under its id."""
