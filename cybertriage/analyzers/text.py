@@ -330,18 +330,19 @@ HTML_BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 def html_text(data: bytes | str) -> str:
     """The text a browser would show: no script, style or comments, a line break around each block. libxml2's
     HTML parser (lxml) reads the page in C; only the block elements are visited in Python."""
-    from lxml import etree, html  # imported here: most objects are no web page
+    from lxml import etree  # imported here: most objects are no web page
 
     text = data if isinstance(data, str) else decode_text(data)
-    parser = html.HTMLParser(encoding="utf-8", huge_tree=True)
-    try:  # as UTF-8 bytes: libxml2 takes no str that declares an encoding of its own (XHTML's <?xml ...?>)
-        root = html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser)
-    except etree.ParserError:  # nothing but white space or comments
+    # lxml's plain elements, not lxml.html's classes (a quarter less time for the same text)
+    parser = etree.HTMLParser(encoding="utf-8", huge_tree=True, remove_comments=True)
+    # as UTF-8 bytes: libxml2 takes no str that declares an encoding of its own (XHTML's <?xml ...?>)
+    root = etree.fromstring(text.encode("utf-8", "surrogatepass"), parser)
+    if root is None:  # nothing but white space or comments
         return ""
     fatal = [error.message for error in parser.error_log if error.level_name == "FATAL"]
     if fatal:  # elements nested past libxml2's limit: the rest of the page would be lost, so its strings are taken
         raise ValueError(fatal[0])
-    etree.strip_elements(root, "script", "style", etree.Comment, with_tail=False)
+    etree.strip_elements(root, "script", "style", with_tail=False)
     for block in root.iter(*HTML_BLOCKS):
         block.text = "\n" + (block.text or "")
         block.tail = "\n" + (block.tail or "")
