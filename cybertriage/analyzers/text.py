@@ -40,6 +40,7 @@ MAX_PART = 64 * 1024 * 1024
 MAX_PARTS_TOTAL = 256 * 1024 * 1024
 MAX_RATIO = 200
 SAMPLE = 64 * 1024  # bytes charset-normalizer looks at to name a legacy code page
+WIDE_SAMPLE = 4096  # bytes that tell UTF-16 text without a byte-order mark (every other byte zero)
 ENTROPY_SAMPLE = 1024  # bytes of each sample a binary's randomness is judged on (1 KiB: text compresses well at that size)
 FEW_BYTE_VALUES = 160  # distinct values in a full sample below which it is not random-looking, without compressing it
 MOST_BYTE_VALUES = 245  # distinct values from which it is
@@ -266,7 +267,7 @@ def decode_text(data: bytes) -> str:
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
-    wide = _utf16_without_mark(data[:SAMPLE])
+    wide = _utf16_without_mark(data[:WIDE_SAMPLE])
     if wide:
         return data.decode(wide, errors="replace")
     try:
