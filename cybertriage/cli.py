@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="carve deleted files from each volume's unallocated space with PhotoRec (apt testdisk) "
                            "once its files are examined; they appear under $Carved/ (default: off: the copy of the unallocated "
                            "space needs room in the case folder)")
+    scan.add_argument("--carve-slack", action=argparse.BooleanOptionalAction, default=False,
+                      help="also carve each volume's file slack: the bytes between the end of every allocated file "
+                           "and the end of its last block, where older deleted content can remain; they appear under "
+                           "$Carved/slack/ (default: off: every file's block list is read again and the slack "
+                           "copied into the case folder; on the 1 GiB benchmark volume this costs about as much "
+                           "as carving its unallocated space)")
     scan.add_argument("--keywords", action="append", type=Path, default=[], metavar="FILE",
                       help="keyword list, UTF-8, one term a line: a literal (any case, UTF-16 text too), re:REGEX "
                            "(Python syntax, time-limited), or ~TERM (any accents, a typing error allowed); named by "
@@ -218,7 +224,7 @@ def _scan(args: argparse.Namespace) -> int:
         raise UsageError("--jobs, --yara-max-size and --yara-timeout must be at least 1")
     rule_paths = None if args.no_yara else (asset_dir("rules"), *args.rules)
     carve = ScanOptions.carve if args.carve is None else args.carve
-    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=carve,
+    options = ScanOptions(jobs=args.jobs, verify_images=not args.no_verify, carve=carve, carve_slack=args.carve_slack,
                           settings=Settings(yara_timeout=args.yara_timeout, rule_paths=rule_paths,
                                             keep_limit=args.yara_max_size * 1024 * 1024, intel=_scan_intel(args),
                                             sigma_paths=tuple(args.sigma), keyword_files=tuple(args.keywords),

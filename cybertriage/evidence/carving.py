@@ -9,6 +9,16 @@ Elsewhere (EWF and split images, which PhotoRec here cannot read, and other file
 writes the volume's unallocated blocks, in order, to a private work file, and `blkls -l` lists which blocks those
 are, so that every carved byte is traced back to where it lies in the image; PhotoRec carves the work file.
 
+File slack (an option): the bytes from the end of each allocated regular file's content to the end of its last
+block, and any whole blocks it holds past that end, as Sleuth Kit's `blkls -s` writes them: whole blocks, the
+file's own bytes zeroed, so that PhotoRec's header search stays block (sector) aligned. The stream is built here
+rather than by `blkls -s`, which does not say which blocks it wrote: a pytsk3 directory walk, in a watched child
+process as the disk listing is (Sleuth Kit can hang in C on a corrupt inode), sends each file's slack blocks from
+its data attributes' runs (resident NTFS data, sparse and filler runs, compressed and encrypted streams have
+none), and the blocks are read from the image into a private work file with the image offset of each, so that a
+carved file's ranges are true image ranges. A file PhotoRec carves across a file's zeroed bytes has no such
+ranges and is not handed out (counted). Reading every file's metadata costs about what listing it did.
+
 PhotoRec flushes its report after each file it completes: the files are handed out as the report grows, while it
 carves on. Every tool runs as a watched process: one that makes no progress (reads nothing, writes nothing) for
 the stall time, as a disk listing that hangs, is stopped, and what was carved before is kept.
@@ -35,10 +45,13 @@ import pytsk3
 
 from ..errors import Cancelled
 from .base import Content
+from .disk import DiskImage
+from .watchdog import ChildFailed, Stalled, watched
 
 PHOTOREC = "photorec"
 BLKLS = "blkls"
 CARVED_PREFIX = "$Carved/"  # carved objects' paths: never a filesystem's, whose paths start with '/'
+SLACK_FOLDER = "slack/"  # files carved from file slack: `$Carved/slack/f0002212.jpg`
 POLL_SECONDS = 0.2
 SECTOR = 512
 FREE_MARGIN = 1024 * 1024 * 1024  # left free on the case folder's disk beside the copy of the unallocated space
@@ -69,9 +82,10 @@ class _OtherVolume(Exception):
     is handed out, and the volume is carved from blkls's copy instead."""
 
 
-def carver_missing() -> str | None:
-    """Why carving cannot run here (a tool it needs is not installed), or None when it can."""
-    missing = [tool for tool in (PHOTOREC, BLKLS) if shutil.which(tool) is None]
+def carver_missing(tools: Sequence[str] = (PHOTOREC, BLKLS)) -> str | None:
+    """Why carving cannot run here (a tool it needs is not installed), or None when it can. Slack carving
+    needs PhotoRec only."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     if not missing:
         return None
     return f"{' and '.join(missing)} not installed (photorec: apt testdisk; blkls: apt sleuthkit)"
@@ -114,11 +128,14 @@ class Volume:
 
 
 class UnallocatedMap:
-    """blkls's output offsets turned into image offsets, from the block list `blkls -l` prints."""
+    """A work file's offsets (blkls's copy of the unallocated space, or the file slack stream) turned into image
+    offsets. The slack stream's zeroed bytes (files' own) are gaps in it: a span that meets one is counted in
+    `short`, and gets fewer image bytes than asked."""
 
     def __init__(self, runs: list[UnallocatedRun]) -> None:
         self.runs = runs
         self._starts = [run.output_offset for run in runs]
+        self.short = 0
 
     @property
     def size(self) -> int:
@@ -132,7 +149,7 @@ class UnallocatedMap:
             run = self.runs[index]
             within = offset - run.output_offset
             take = min(length, run.length - within)
-            if take <= 0:
+            if take <= 0 or within < 0:
                 break
             start = run.image_offset + within
             if ranges and ranges[-1][0] + ranges[-1][1] == start:
@@ -142,6 +159,7 @@ class UnallocatedMap:
             offset += take
             length -= take
             index += 1
+        self.short += length > 0
         return ranges
 
 
@@ -448,7 +466,7 @@ def _carved_file(element: ElementTree.Element, report: _Report, to_image: Callab
             else:
                 ranges.append((start, count))
         remaining -= taken
-    if remaining > 0 or not ranges:
+    if remaining > 0 or not ranges or sum(length for _, length in ranges) != size:  # a byte the map cannot place
         return None
     match = _CARVED_NAME.match(file.name)
     suffix = match["rest"] if match else f"_{file.name}"
@@ -478,3 +496,164 @@ def block_size(image: pytsk3.Img_Info, offset: int) -> int | None:
         return int(pytsk3.FS_Info(image, offset=offset).info.block_size)
     except (OSError, RuntimeError):
         return None
+
+
+# The data attributes whose blocks hold a file's content (Sleuth Kit's ext and UFS indirect-block and extent-tree
+# attributes hold metadata, not content; NTFS's other non-resident attributes are not file content either).
+_DATA_ATTRIBUTES = {int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT), int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA),
+                    int(pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA), int(pytsk3.TSK_FS_ATTR_TYPE_APFS_DATA)}
+_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
+_NOT_AS_STORED = int(pytsk3.TSK_FS_ATTR_COMP) | int(pytsk3.TSK_FS_ATTR_ENC)  # blocks that do not hold the bytes
+_NO_BLOCKS = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
+_ALLOCATED_META = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
+_UNALLOCATED_NAME = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+_REGULAR, _DIRECTORY = int(pytsk3.TSK_FS_META_TYPE_REG), int(pytsk3.TSK_FS_META_TYPE_DIR)
+SLACK_DEPTH = 512  # directories deeper than this (a loop a corrupt filesystem makes) are not entered
+SLACK_READ = 4 * 1024 * 1024  # image bytes read at once while the slack stream is written
+
+
+@dataclass(frozen=True)
+class SlackPiece:
+    """One file's slack blocks that lie together: where they start in the image, their length (whole blocks),
+    and how many bytes at their start are the file's own (zeroed in the stream)."""
+
+    image_offset: int
+    length: int
+    zeroed: int
+
+
+@dataclass
+class SlackStream:
+    """A volume's file slack written to a work file, its offsets mapped to the image (the zeroed bytes are
+    not), and the directories the walk could not read."""
+
+    path: Path
+    size: int
+    blocks: UnallocatedMap
+    unread: list[str]
+
+
+def file_slack(fs_file: pytsk3.File, partition_offset: int) -> Iterator[SlackPiece]:
+    """The slack blocks of one allocated file, from its data attributes' runs: the block holding the end of the
+    content (its part zeroed) and every block past it, as `blkls -s` writes them."""
+    block = int(fs_file.info.fs_info.block_size)
+    blocks = int(fs_file.info.fs_info.block_count)
+    for attribute in fs_file:
+        flags = int(attribute.info.flags)
+        if int(attribute.info.type) not in _DATA_ATTRIBUTES or not flags & _NONRESIDENT or flags & _NOT_AS_STORED:
+            continue
+        size = int(attribute.info.size)
+        ending = size // block  # the first block that is not wholly content
+        for run in attribute:
+            first, end = max(int(run.offset), ending), int(run.offset) + int(run.len)
+            if int(run.flags) & _NO_BLOCKS or first >= end:
+                continue
+            address = int(run.addr) + first - int(run.offset)
+            if address + end - first > blocks:  # a run past the filesystem's end (damage)
+                continue
+            yield SlackPiece(partition_offset + address * block, (end - first) * block, max(0, size - first * block))
+
+
+def _slack_of_files(send: Callable[[object], None], stop: threading.Event, path: str, offset: int) -> None:
+    """In a watched child process: walk the filesystem at `offset` and send each allocated regular file's slack
+    pieces (each file once, by its inode), and ("unread", directory, why) for a directory Sleuth Kit cannot read."""
+    disk = DiskImage(Path(path))
+    try:
+        fs = pytsk3.FS_Info(disk.image, offset=offset)
+        seen: set[int] = set()
+        folders = [(int(fs.info.root_inum), "/", 0)]
+        while folders and not stop.is_set():
+            address, where, depth = folders.pop()
+            try:
+                directory = fs.open_dir(inode=address)
+            except (OSError, RuntimeError) as error:
+                send(("unread", where, str(error).splitlines()[0] if str(error) else type(error).__name__))
+                continue
+            for entry in directory:
+                meta, name = entry.info.meta, entry.info.name
+                if meta is None or not int(meta.flags) & _ALLOCATED_META or int(name.flags) & _UNALLOCATED_NAME:
+                    continue
+                text = name.name.decode("utf-8", "replace")
+                if text in (".", "..") or int(meta.addr) in seen:
+                    continue
+                seen.add(int(meta.addr))
+                if int(meta.type) == _DIRECTORY and depth < SLACK_DEPTH:
+                    folders.append((int(meta.addr), f"{where}{text}/", depth + 1))
+                elif int(meta.type) == _REGULAR:
+                    with contextlib.suppress(OSError, RuntimeError):
+                        for piece in file_slack(entry, offset):
+                            send((piece.image_offset, piece.length, piece.zeroed))
+    finally:
+        disk.close()
+
+
+def slack_stream(image_path: Path, image: pytsk3.Img_Info, volume: Volume, work: Path, stall_seconds: float,
+                 cancelled: threading.Event) -> SlackStream:
+    """The volume's file slack written to `work`/slack.raw in image order, each piece read from `image`.
+
+    NoRoom when it would not fit on the case folder's disk (nothing is written), CarvingStopped when the walk
+    stalls or Sleuth Kit crashes, Cancelled when the scan is."""
+    pieces: list[SlackPiece] = []
+    unread: list[str] = []
+    try:
+        for message in watched(_slack_of_files, (str(image_path), volume.offset), stall_seconds, cancelled):
+            if message[0] == "unread":
+                unread.append(f"{message[1]}: {message[2]}")
+            else:
+                pieces.append(SlackPiece(*message))
+    except (Stalled, ChildFailed) as error:
+        raise CarvingStopped(f"the walk of the files for their slack stopped: {error}") from None
+    if cancelled.is_set():
+        raise Cancelled()
+    pieces.sort(key=lambda piece: piece.image_offset)
+    kept, end = [], -1
+    for piece in pieces:  # blocks two files claim (damage) are written once
+        if piece.image_offset >= end:
+            kept.append(piece)
+            end = piece.image_offset + piece.length
+    size = sum(piece.length for piece in kept)
+    room = shutil.disk_usage(work).free - FREE_MARGIN
+    if size > room:
+        raise NoRoom(f"file slack of {size} bytes, more than the case folder's disk has free "
+                     f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
+    stream = work / "slack.raw"
+    runs = _write_slack(image, kept, stream, cancelled)
+    return SlackStream(stream, stream.stat().st_size, UnallocatedMap(runs), unread)
+
+
+def _write_slack(image: pytsk3.Img_Info, pieces: list[SlackPiece], stream: Path,
+                 cancelled: threading.Event) -> list[UnallocatedRun]:
+    """Each piece's image bytes, its file's own zeroed, appended to `stream`; the map's runs (a piece the image
+    cannot give whole is left out)."""
+    runs: list[UnallocatedRun] = []
+    written = 0
+    with open(stream, "wb") as out:
+        for number, piece in enumerate(pieces):
+            if number % 1024 == 0 and cancelled.is_set():
+                raise Cancelled()
+            try:
+                data = b"".join(image.read(at, min(SLACK_READ, piece.image_offset + piece.length - at))
+                                for at in range(piece.image_offset, piece.image_offset + piece.length, SLACK_READ))
+            except (OSError, RuntimeError):
+                continue
+            if len(data) != piece.length:
+                continue
+            out.write(bytes(piece.zeroed) + data[piece.zeroed:])
+            if piece.zeroed < piece.length:
+                runs.append(UnallocatedRun(written + piece.zeroed, piece.image_offset + piece.zeroed,
+                                           piece.length - piece.zeroed))
+            written += piece.length
+    return runs
+
+
+def carve_slack(stream: SlackStream, volume: Volume, work: Path, stall_seconds: float,
+                cancelled: threading.Event) -> Iterator[CarvedFile]:
+    """The files PhotoRec carves from a volume's slack stream, each traced back to the image (stream.blocks.short
+    counts those that cross a file's zeroed bytes, not handed out); the stream is removed once PhotoRec is done."""
+    watching = _Watching(stall_seconds, cancelled)
+    try:
+        yield from _photorec(str(stream.path.resolve()), PHOTOREC_COMMAND, work.resolve(), volume, watching,
+                             in_place=False, to_image=stream.blocks.image_ranges,
+                             ended=lambda: stream.path.unlink(missing_ok=True))
+    finally:
+        stream.path.unlink(missing_ok=True)

@@ -52,6 +52,11 @@ IMAGE_FILTER = ("Disk images and captures (*.dd *.raw *.img *.bin *.001 *.000 *.
 APPLICATION_CARVES = True
 CARVE_TIP = ("Once a disk image's files are examined, carve deleted files from each volume's unallocated space with "
              "PhotoRec (testdisk); they appear under $Carved/. Without PhotoRec the ledger says so.")
+# Slack carving reads every file's block list again and copies the slack into the case folder: off by default,
+# independent of the unallocated space's box.
+SLACK_TIP = ("Also carve each volume's file slack (the bytes between the end of every allocated file and the end of its "
+             "last block, where older deleted content can remain) with PhotoRec; those files appear under "
+             "$Carved/slack/. It costs about as much again as the files' listing.")
 PROGRESS_FIELDS = ("Evidence", "Stage", "Counts", "Bytes", "Rate", "Eta", "Message")
 RUNNING_ONLY = ("Stage", "Counts", "Bytes", "Rate", "Eta")  # shown while a scan runs, not in its summary
 CALL_TO_ACTION = ("<div style='font-size:14pt; font-weight:600'>This case holds no evidence yet</div>"
@@ -134,6 +139,10 @@ class EvidenceScan(QObject):
         self.carve_check.setObjectName("carveCheck")
         self.carve_check.setToolTip(CARVE_TIP)
         self.carve_check.setChecked(APPLICATION_CARVES)
+        self.slack_check = QCheckBox("Carve file slack")
+        self.slack_check.setObjectName("carveSlackCheck")
+        self.slack_check.setToolTip(SLACK_TIP)
+        self.slack_check.setChecked(False)
         self.keyword_lists = KeywordChoice(main.settings, window)
         self.lab = LabWorkers(main.settings, window)
         # what the next scans do, on a row of its own under the buttons and the drop hint (which wraps), so the
@@ -142,6 +151,7 @@ class EvidenceScan(QObject):
         options.setObjectName("evidenceOptions")
         options.addWidget(QLabel("Processing:"))
         options.addWidget(self.carve_check)
+        options.addWidget(self.slack_check)
         options.addWidget(self.keyword_lists.button)
         options.addWidget(self.lab.label)
         options.addWidget(self.lab.edit, 1)
@@ -245,7 +255,8 @@ class EvidenceScan(QObject):
         if self.worker is not None or not self.queued or case_dir is None or self.status.is_verifying():
             return
         self.running, self.queued = self.queued, []
-        options = self.keyword_lists.apply(replace(self.scan_options, carve=self.carve_check.isChecked()))
+        options = self.keyword_lists.apply(replace(self.scan_options, carve=self.carve_check.isChecked(),
+                                                   carve_slack=self.slack_check.isChecked()))
         worker = ScanWorker(case_dir, self.running, options, self.lab.broker(case_dir))
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._finished)

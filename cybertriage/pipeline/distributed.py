@@ -53,6 +53,7 @@ class Recipe:
 
     verify_images: bool = True
     carve: bool = False
+    carve_slack: bool = False
     yara_timeout: int = 60
     keep_limit: int = 64 * 1024 * 1024
     rule_paths: tuple[str, ...] | None = None
@@ -66,7 +67,7 @@ class Recipe:
     def of(cls, options: ScanOptions) -> Recipe:
         settings = options.settings
         intel = settings.intel
-        return cls(options.verify_images, options.carve, settings.yara_timeout, settings.keep_limit,
+        return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,
                    None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
                    tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
                    settings.builtin_keywords, str(intel.path) if intel else None,
@@ -87,7 +88,8 @@ class Recipe:
                             sigma_paths=tuple(map(Path, self.sigma_paths)),
                             keyword_files=tuple(map(Path, self.keyword_files)),
                             builtin_keywords=self.builtin_keywords)
-        return ScanOptions(jobs=jobs, verify_images=self.verify_images, carve=self.carve, settings=settings)
+        return ScanOptions(jobs=jobs, verify_images=self.verify_images, carve=self.carve,
+                           carve_slack=self.carve_slack, settings=settings)
 
 
 def celery_app(broker: str) -> Celery:

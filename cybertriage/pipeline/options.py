@@ -22,6 +22,9 @@ class ScanOptions:
     # Carve each volume's unallocated space (PhotoRec) once its files are examined. Off unless asked (--carve): it
     # costs seconds a volume, but needs room for a copy of the volume's unallocated space in the case folder.
     carve: bool = False
+    # Carve each volume's file slack too (the ends of allocated files' last blocks), unallocated space carved or not.
+    # Off unless asked (--carve-slack): every file's metadata is read again and its slack copied to the case folder.
+    carve_slack: bool = False
 
 
 @dataclass

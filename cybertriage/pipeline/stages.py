@@ -115,7 +115,8 @@ class EvidenceRun:
         pool = WorkerPool(self.run, evidence, examiner)
         try:
             yield from pool.analyse()
-            if pool.write_error is None and isinstance(evidence.source, DiskImage) and self.run.options.carve:
+            options = self.run.options
+            if pool.write_error is None and isinstance(evidence.source, DiskImage) and (options.carve or options.carve_slack):
                 yield from self._carve(evidence, examiner)
         finally:
             carried.wait(evidence.source)
@@ -134,7 +135,9 @@ class EvidenceRun:
         """The carving stage: each volume's unallocated space carved once its files are examined, the carved files
         examined by a pool of their own, and each one's image ranges written as its artefact."""
         assert isinstance(evidence.source, DiskImage)  # the caller's check
-        carved = CarvedSource(evidence.source, self.run.case_dir, self.run.options.listing_stall_seconds)
+        options = self.run.options
+        carved = CarvedSource(evidence.source, self.run.case_dir, options.listing_stall_seconds, options.carve,
+                              options.carve_slack)
         pool = WorkerPool(self.run, replace(evidence, source=carved), examiner)
         yield from pool.analyse()
         if pool.write_error is not None:
