@@ -88,7 +88,8 @@ def carver_missing(tools: Sequence[str] = (PHOTOREC, BLKLS)) -> str | None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if not missing:
         return None
-    return f"{' and '.join(missing)} not installed (photorec: apt testdisk; blkls: apt sleuthkit)"
+    packages = {PHOTOREC: "apt testdisk", BLKLS: "apt sleuthkit"}
+    return f"{' and '.join(missing)} not installed ({'; '.join(f'{tool}: {packages[tool]}' for tool in missing)})"
 
 
 def is_carved(path: str) -> bool:
