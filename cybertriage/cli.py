@@ -84,11 +84,11 @@ def _parser() -> argparse.ArgumentParser:
                            "once its files are examined; they appear under $Carved/ (default: off: the copy of the unallocated "
                            "space needs room in the case folder)")
     scan.add_argument("--carve-slack", action=argparse.BooleanOptionalAction, default=False,
-                      help="also carve each volume's file slack: the bytes between the end of every allocated file "
-                           "and the end of its last block, where older deleted content can remain; they appear under "
-                           "$Carved/slack/ (default: off: every file's block list is read again and the slack "
-                           "copied into the case folder; on the 1 GiB benchmark volume this costs about as much "
-                           "as carving its unallocated space)")
+                      help="carve each volume's file slack with PhotoRec, with or without --carve: the bytes between "
+                           "the end of every allocated file and the end of its last block, where older deleted content "
+                           "can remain; they appear under $Carved/slack/ (default: off: every file's block list is read "
+                           "again and its slack copied into the case folder, 41 MB and about a second more for the "
+                           "10,000 files of the 1.1 GB disk benchmark)")
     scan.add_argument("--keywords", action="append", type=Path, default=[], metavar="FILE",
                       help="keyword list, UTF-8, one term a line: a literal (any case, UTF-16 text too), re:REGEX "
                            "(Python syntax, time-limited), or ~TERM (any accents, a typing error allowed); named by "

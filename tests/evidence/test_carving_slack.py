@@ -15,7 +15,6 @@ import random
 import re
 import shutil
 import sqlite3
-import stat
 import subprocess
 import sys
 import threading
