@@ -557,7 +557,9 @@ def file_slack(fs_file: pytsk3.File, partition_offset: int) -> Iterator[SlackPie
 
 def _slack_of_files(send: Callable[[object], None], stop: threading.Event, path: str, offset: int) -> None:
     """In a watched child process: walk the filesystem at `offset` and send each allocated regular file's slack
-    pieces (each file once, by its inode), and ("unread", directory, why) for a directory Sleuth Kit cannot read."""
+    pieces (each file once, by its inode), ("at", directory) as it enters one (the watchdog's sign of progress where
+    no file has slack, as in a folder of resident NTFS files), and ("unread", directory, why) for one Sleuth Kit
+    cannot read."""
     disk = DiskImage(Path(path))
     try:
         fs = pytsk3.FS_Info(disk.image, offset=offset)
@@ -565,6 +567,7 @@ def _slack_of_files(send: Callable[[object], None], stop: threading.Event, path:
         folders = [(int(fs.info.root_inum), "/", 0)]
         while folders and not stop.is_set():
             address, where, depth = folders.pop()
+            send(("at", where))
             try:
                 directory = fs.open_dir(inode=address)
             except (OSError, RuntimeError) as error:
@@ -600,7 +603,7 @@ def slack_stream(image_path: Path, image: pytsk3.Img_Info, volume: Volume, work:
         for message in watched(_slack_of_files, (str(image_path), volume.offset), stall_seconds, cancelled):
             if message[0] == "unread":
                 unread.append(f"{message[1]}: {message[2]}")
-            else:
+            elif message[0] != "at":
                 pieces.append(SlackPiece(*message))
     except (Stalled, ChildFailed) as error:
         raise CarvingStopped(f"the walk of the files for their slack stopped: {error}") from None
