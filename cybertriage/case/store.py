@@ -125,13 +125,16 @@ def _open_postgres(case_dir: Path, address: StoreAddress) -> sqlite_utils.Databa
     if version != SCHEMA_VERSION:
         db.close()
         raise UsageError(f"the case in {address.url} is schema {version}; this cybertriage reads {SCHEMA_VERSION}")
-    if not db.table("case_info").count:
-        start_sidecar(cast(sqlite_utils.Database, db))
-        with write_transaction(cast(sqlite_utils.Database, db)):
-            db.table("case_info").insert_all([{"key": "created_at", "value": utc_now()}])
-        audit(cast(sqlite_utils.Database, db), "case created",
-              {"folder": str(case_dir.resolve()), "store": address.url, "schema": address.schema})
-    return cast(sqlite_utils.Database, db)
+    case = cast(sqlite_utils.Database, db)
+    if not db.table("case_info").count:  # new: whoever opens it first (the scan, a worker) writes its first entry
+        with write_transaction(case):
+            created = db.execute("INSERT OR IGNORE INTO case_info (key, value) VALUES ('created_at', ?)",
+                                 [utc_now()]).rowcount > 0
+        if created:
+            start_sidecar(case)
+            audit(case, "case created", {"folder": str(case_dir.resolve()), "store": address.url,
+                                         "schema": address.schema})
+    return case
 
 
 def read_case(case_dir: Path, *, check_same_thread: bool = True) -> sqlite_utils.Database:
