@@ -237,6 +237,16 @@ def _place(fs_image: Path, disk: Path, start_sector: int) -> None:
     )  # fmt: skip
 
 
+def one_volume_disk(fs_image: Path, disk: Path, start_sector: int, mbr_type: str) -> Path:
+    """A disk image with an MBR whose one partition (sfdisk type `mbr_type`) holds `fs_image` from `start_sector`."""
+    sectors = fs_image.stat().st_size // SECTOR
+    _sparse_file(disk, (start_sector + sectors) * SECTOR)
+    table = f"start={start_sector}, size={sectors}, type={mbr_type}\n"
+    _run("sfdisk", "--no-reread", "--no-tell-kernel", "-q", disk, stdin=table.encode())
+    _place(fs_image, disk, start_sector)
+    return disk
+
+
 def _sparse_file(path: Path, size: int) -> Path:
     with path.open("wb") as f:
         f.truncate(size)

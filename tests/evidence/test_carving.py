@@ -25,6 +25,7 @@ import pytsk3
 
 from cybertriage.evidence import carving
 from tests.conftest import REPO, run_cli
+from tests.images import one_volume_disk
 
 PIL = pytest.importorskip("PIL.Image")
 pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in ("photorec", "blkls", "mcopy", "mkfs.fat", "sfdisk")),
@@ -84,14 +85,7 @@ def carving_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     for name in DELETED:
         subprocess.run(["mdel", "-i", str(fs_image), f"::/{name}"], check=True, env=ENV)
     _zero_deleted_entries(fs_image)
-    disk = work / "disk.img"
-    with open(disk, "wb") as out:
-        out.truncate((START_SECTOR + FS_SECTORS) * 512)
-    subprocess.run(["sfdisk", "-q", str(disk)], input=f"start={START_SECTOR}, size={FS_SECTORS}, type=6\n", text=True,
-                   check=True, capture_output=True)
-    subprocess.run(["dd", f"if={fs_image}", f"of={disk}", "bs=1M", f"seek={START_SECTOR * 512}", "oflag=seek_bytes",
-                    "conv=notrunc", "status=none"], check=True)
-    return disk, fs_image
+    return one_volume_disk(fs_image, work / "disk.img", START_SECTOR, "6"), fs_image
 
 
 def _photorec_reference(fs_image: Path, work: Path) -> dict[str, str]:

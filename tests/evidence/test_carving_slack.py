@@ -25,6 +25,7 @@ import pytsk3
 
 from cybertriage.evidence import carving
 from tests.conftest import REPO, run_cli
+from tests.images import one_volume_disk
 
 PIL = pytest.importorskip("PIL.Image")
 pytestmark = pytest.mark.skipif(
@@ -89,14 +90,7 @@ def slack_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert _sectors(fs_image, _inode(fs_image, "NOTE.TXT")) == old_sectors[:1]  # the premise: B took A's cluster
     assert "OLD.BIN" not in subprocess.run(["fls", "-r", str(fs_image)], check=True, capture_output=True,
                                            text=True).stdout  # and no listing names the deleted file
-    disk = work / "disk.img"
-    with open(disk, "wb") as out:
-        out.truncate((START_SECTOR + FS_SECTORS) * 512)
-    subprocess.run(["sfdisk", "-q", str(disk)], input=f"start={START_SECTOR}, size={FS_SECTORS}, type=1\n", text=True,
-                   check=True, capture_output=True)
-    subprocess.run(["dd", f"if={fs_image}", f"of={disk}", "bs=1M", f"seek={START_SECTOR * 512}", "oflag=seek_bytes",
-                    "conv=notrunc", "status=none"], check=True)
-    return disk, fs_image
+    return one_volume_disk(fs_image, work / "disk.img", START_SECTOR, "1"), fs_image
 
 
 def _blkls_slack(disk: Path, work: Path) -> Path:
