@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from cybertriage import lab
 from cybertriage.case import browse
 from cybertriage.case.search import search
+from cybertriage.case.store import open_case, use_store
 from cybertriage.case.stores import store_of
 from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
@@ -214,3 +216,31 @@ def test_bad_stores_are_one_line_and_exit_2(tmp_path: Path, sqlite_case: Path) -
                              "postgresql://nobody@127.0.0.1:1/x")
     assert kept_in_sqlite.code == 2 and "case.db" in kept_in_sqlite.stderr
     assert not (sqlite_case / "store.json").exists()
+
+
+def test_a_new_case_opened_by_several_at_once_is_created_once(tmp_path: Path, lab_postgres: lab.LocalPostgres) -> None:
+    """The scan and its workers may open a new case in the store at the same moment: each one opens it, and the
+    case is created once (one created_at, one "case created" entry), as psql reads the server."""
+    case = tmp_path / "case"
+    use_store(case, lab_postgres.url)
+    openers = 8
+    together = threading.Barrier(openers)
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        together.wait()
+        try:
+            open_case(case).close()
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    schema = json.loads((case / "store.json").read_text())["schema"]
+    created = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.case_info WHERE key = 'created_at'")
+    entries = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.audit_log WHERE action = 'case created'")
+    assert (created.stdout.strip(), entries.stdout.strip()) == ("1", "1"), (created.stderr, entries.stderr)
