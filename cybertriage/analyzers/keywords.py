@@ -11,6 +11,7 @@ e-mail address in a file is no reason to look at it first); every hit is a row o
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,7 +130,13 @@ def _checked(term: Term, text: str, timeout: float) -> Iterator[tuple[int, int, 
         # patterns match no empty text), without a call per value. concurrent=False: the search keeps the GIL. Left to
         # its default on a str, the regex module lets it go and takes it back at every check of its time limit, and
         # the threads' hand-offs cost more CPU (futex calls) than the search; between two values this thread runs Python.
-        for match in term.pattern.finditer(text, at, timeout=max(0.001, ends - time.monotonic()), concurrent=False):
+        # A pattern compiled by re (keyword_lists: e-mail addresses) has no time limit of its own: it is checked here,
+        # between two values (its pattern is linear, so one search between two values is short).
+        matches = (term.pattern.finditer(text, at) if isinstance(term.pattern, re.Pattern) else
+                   term.pattern.finditer(text, at, timeout=max(0.001, ends - time.monotonic()), concurrent=False))
+        for match in matches:
+            if time.monotonic() > ends:
+                raise TimeoutError
             checked = term.check(match.group())
             if checked is None:
                 at = match.start() + 1
@@ -146,8 +153,10 @@ def _checked(term: Term, text: str, timeout: float) -> Iterator[tuple[int, int, 
 def _matches(term: Term, haystack: str, timeout: float) -> Iterator[regex.Match[str]]:
     """The term's matches in order; a fuzzy term's only around the places that hold one of its parts whole (fuzzy
     matching tries every position, five times slower than finding the parts). TimeoutError past `timeout`."""
+    pattern = term.pattern
+    assert isinstance(pattern, regex.Pattern)  # the examiner's terms are compiled by regex, with its time limits
     if not term.pieces:
-        yield from term.pattern.finditer(haystack, timeout=timeout, concurrent=True)
+        yield from pattern.finditer(haystack, timeout=timeout, concurrent=True)
         return
     reach = len(term.text) + len(term.pieces)  # a match is at most the word and its errors long
     windows: list[tuple[int, int]] = []
@@ -162,7 +171,7 @@ def _matches(term: Term, haystack: str, timeout: float) -> Iterator[regex.Match[
         left = ends - time.monotonic()
         if left <= 0:
             raise TimeoutError
-        for match in term.pattern.finditer(haystack, max(start, last), end, timeout=left, concurrent=True):
+        for match in pattern.finditer(haystack, max(start, last), end, timeout=left, concurrent=True):
             last = match.end()
             yield match
 
