@@ -248,10 +248,11 @@ class Keywords(Analyzer):
             item.skipped.append((self.NAME, reason))
         if not matching.found:
             return
-        hits = [KeywordHit(list_name, term, start, end - start, snippet(text, start, end))
+        snippets = {place: snippet(text, *place) for found in matching.found.values() for place in found.places}
+        hits = [KeywordHit(list_name, term, start, end - start, snippets[start, end])
                 for (list_name, term), found in matching.found.items() for start, end in found.places]
         item.add(KeywordHits(tuple(hits)))
-        yield from self._findings(matching, text, how)
+        yield from self._findings(matching, snippets, how)
 
     def _text(self, item: Item) -> tuple[str, str]:
         """The object's extracted text, or its raw content decoded when nothing was extracted."""
@@ -264,7 +265,7 @@ class Keywords(Analyzer):
             return raw_text(item.data)
         return "", ""
 
-    def _findings(self, matching: Matching, text: str, how: str) -> Iterable[Finding]:
+    def _findings(self, matching: Matching, snippets: dict[tuple[int, int], str], how: str) -> Iterable[Finding]:
         by_list: dict[str, list[tuple[str, TermHits]]] = {}
         for (list_name, term), found in matching.found.items():
             by_list.setdefault(list_name, []).append((term, found))
@@ -277,7 +278,7 @@ class Keywords(Analyzer):
             detailed = sorted(terms, key=lambda pair: -pair[1].count)[:TERMS_IN_FINDING]
             detail = {"list": keywords.name, "text": how, "terms": [term for term, _ in terms[:TERMS_IN_FINDING]],
                       "terms_total": len(terms), "hits": {
-                          term: {"count": found.count, "snippets": [{"offset": start, "snippet": snippet(text, start, end)}
+                          term: {"count": found.count, "snippets": [{"offset": start, "snippet": snippets[start, end]}
                                                                     for start, end in found.places[:SNIPPETS]]}
                           for term, found in detailed}}
             yield Finding(self.NAME, keywords.name, "info" if keywords.builtin else "medium",
