@@ -4,9 +4,11 @@ The text is what the text analyzer extracted (documents, PDFs, UTF-16 text, stri
 extracted nothing from, if it is text or of no known type and at most 16 MiB, is searched in its raw content,
 decoded as UTF-16 when it starts with a UTF-16 byte-order mark or has a NUL in every other byte, else as UTF-8
 (bytes that are not become U+FFFD, one each), so that an ASCII or UTF-8 term is still found in a file of no known
-format. Pictures, sound, video and compressed streams with no extracted text are not searched. Offsets are in characters of that
-text. Each list with hits on an object is one finding (the examiner's lists medium, the built-in ones info: an
-e-mail address in a file is no reason to look at it first); every hit is a row of `keyword_hits`.
+format. Pictures, sound, video and compressed streams with no extracted text are not searched, nor content whose
+bytes the text analyzer found random-looking (compressed or encrypted: a match there would be chance). Offsets are
+in characters of that text. Each list with hits on an object is one finding (the examiner's lists medium, the
+built-in ones info: an e-mail address in a file is no reason to look at it first); every hit is a row of
+`keyword_hits`.
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ class Keywords(Analyzer):
         extracted = item.result(ExtractedText)
         if extracted is not None and extracted.text:
             return extracted.text, extracted.how
+        if extracted is not None and extracted.how == ExtractedText.RANDOM:  # compressed or encrypted: chance matches
+            return "", ""
         content_type = item.result(ContentType)
         mime = (content_type.mime if content_type else None) or ""
         if item.data is not None and 0 < len(item.data) <= RAW_LIMIT and (mime in RAW_MIMES or mime.startswith("text/")):

@@ -136,7 +136,10 @@ class Artefact:
 @dataclass(frozen=True)
 class ExtractedText(Result):
     """The text of the content as an examiner reads it (a document's paragraphs, a PDF's pages, a binary's strings),
-    and how it was got (`pdf`, `document`, `text`, `strings`...): searched by keywords, indexed for `search`."""
+    and how it was got (`pdf`, `document`, `text`, `strings`...): searched by keywords, indexed for `search`. No
+    text, got RANDOM: a binary whose bytes look random (compressed or encrypted), where any text is chance."""
+
+    RANDOM: ClassVar[str] = "random bytes"
 
     text: str = ""
     how: str = ""

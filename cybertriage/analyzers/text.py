@@ -156,6 +156,9 @@ class TextExtraction(Analyzer):
             item.skipped.append((self.NAME, "larger than the in-memory limit"))
             return ()
         extract, how = choose_extractor(item.data, mime, obj.name)
+        if how == "strings" and _random_looking(item.data):  # said, so that keywords do not search it raw either
+            item.add(ExtractedText("", ExtractedText.RANDOM))
+            return ()
         hashes = item.result(Hashes)
         key = (hashes.sha256, how) if hashes is not None and hashes.sha256 else None
         found = self.recent.get(key)

@@ -133,3 +133,27 @@ def test_bad_keyword_files_are_usage_errors(tmp_path: Path, content: bytes, mess
     result = run_cli("scan", tmp_path / "evidence", "--case", tmp_path / "case", "--keywords", terms, "--quiet")
     assert result.code == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "case").exists()
+
+
+def test_random_looking_bytes_are_not_searched_raw(tmp_path: Path) -> None:
+    """A term planted in bytes that look random at their start, middle and end (compressed or encrypted: the text
+    analyzer keeps no strings of them) is not a keyword hit; the same term in a binary of no known format that does not
+    look random is."""
+    import random
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    planted = b" ledger "
+    noise = bytearray(random.Random(7).randbytes(256 * 1024))
+    noise[64 * 1024:64 * 1024 + len(planted)] = planted  # between the samples the randomness is judged on
+    (evidence / "noise.bin").write_bytes(bytes(noise))
+    structured = bytearray(256 * 1024)  # zeros
+    structured[64 * 1024:64 * 1024 + len(planted)] = planted
+    (evidence / "blob.bin").write_bytes(bytes(structured))
+    terms = tmp_path / "terms.txt"
+    terms.write_text("ledger\n", encoding="utf-8")
+    case = tmp_path / "case"
+    result = run_cli("scan", evidence, "--case", case, "--keywords", terms, "--builtin-keywords", "none", "--no-yara",
+                     "--quiet")
+    assert result.code == 0, result.stderr
+    assert [(Path(hit["path"]).name, hit["term"]) for hit in _export(case)] == [("blob.bin", "ledger")]
