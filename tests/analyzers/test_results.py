@@ -25,6 +25,8 @@ def test_results_fill_the_case_columns(tmp_path: Path) -> None:
     (evidence / "folder").mkdir(parents=True)
     note = evidence / "note.txt"
     note.write_text("see http://203.0.113.9/a.ps1 and https://example.org/\n")
+    large = evidence / "large.bin"  # past hashing.MD5_APART_FROM: its MD5 on a thread of its own
+    large.write_bytes(bytes(range(256)) * (40 * 1024 * 3 + 7))
     case = tmp_path / "case"
     result = run_cli("scan", evidence, "--case", case, "--no-yara", "--quiet")
     assert result.code == 0, result.stderr
@@ -37,6 +39,8 @@ def test_results_fill_the_case_columns(tmp_path: Path) -> None:
         db, "SELECT md5, sha1, sha256, mime, ext_mismatch FROM files WHERE name = 'note.txt'")[0]
     assert md5 == _tool("md5sum", note).split()[0] and sha1 == _tool("sha1sum", note).split()[0]
     assert sha256 == _tool("sha256sum", note).split()[0]
+    assert _sqlite(db, "SELECT md5, sha1, sha256 FROM files WHERE name = 'large.bin'")[0] == \
+        [_tool(tool, large).split()[0] for tool in ("md5sum", "sha1sum", "sha256sum")]
     assert mime == _tool("file", "--brief", "--mime-type", note).strip() and mismatch == "0"
     # A folder has no content: none of the results, so the empty values (NULL, and 0 for ext_mismatch).
     assert _sqlite(db, "SELECT md5, sha256, mime, ext_mismatch, pe, known FROM files WHERE name = 'folder'") == \
