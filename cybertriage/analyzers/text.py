@@ -156,9 +156,11 @@ class TextExtraction(Analyzer):
             item.skipped.append((self.NAME, "larger than the in-memory limit"))
             return ()
         extract, how = choose_extractor(item.data, mime, obj.name)
-        if how == "strings" and _random_looking(item.data):  # said, so that keywords do not search it raw either
-            item.add(ExtractedText("", ExtractedText.RANDOM))
-            return ()
+        if how == "strings":
+            if _random_looking(item.data):  # said, so that keywords do not search it raw either
+                item.add(ExtractedText("", ExtractedText.RANDOM))
+                return ()
+            extract = printable_runs  # judged once
         hashes = item.result(Hashes)
         key = (hashes.sha256, how) if hashes is not None and hashes.sha256 else None
         found = self.recent.get(key)
@@ -296,8 +298,11 @@ def _utf16_without_mark(sample: bytes) -> str | None:
 def strings(data: bytes) -> str:
     """The printable runs of a binary, ASCII and UTF-16LE, six characters or more, in the order they lie; none for
     content whose samples do not compress (encrypted, compressed or random bytes hold only chance runs)."""
-    if _random_looking(data):
-        return ""
+    return "" if _random_looking(data) else printable_runs(data)
+
+
+def printable_runs(data: bytes) -> str:
+    """The printable runs of a binary, whatever its bytes look like."""
     window = data[:MAX_STRINGS_INPUT]
     found = [(m.start(), m.group().decode("ascii")) for m in _ASCII.finditer(window)]
     if b"\x00" in window:
