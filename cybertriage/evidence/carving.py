@@ -341,10 +341,7 @@ def _carve_copy(images: list[str], volume: Volume, work: Path, watching: _Watchi
     blocks = unallocated_map(listing.read_bytes(), volume)
     if blocks.size == 0:
         return
-    room = shutil.disk_usage(work).free - FREE_MARGIN
-    if blocks.size > room:
-        raise NoRoom(f"unallocated space of {blocks.size} bytes, more than the case folder's disk has free "
-                     f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
+    _check_room(work, blocks.size, "unallocated space")
     with open(unallocated, "wb") as out:
         _Watched([BLKLS, "-o", sector_offset, *images], work, out, watching).run()
     if unallocated.stat().st_size != blocks.size:
@@ -355,6 +352,14 @@ def _carve_copy(images: list[str], volume: Volume, work: Path, watching: _Watchi
                              to_image=blocks.image_ranges, ended=lambda: unallocated.unlink(missing_ok=True))
     finally:
         unallocated.unlink(missing_ok=True)
+
+
+def _check_room(work: Path, size: int, what: str) -> None:
+    """NoRoom when `size` bytes of `what`, copied into the work folder, would leave less than FREE_MARGIN free."""
+    room = shutil.disk_usage(work).free - FREE_MARGIN
+    if size > room:
+        raise NoRoom(f"{what} of {size} bytes, more than the case folder's disk has free "
+                     f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
 
 
 def _photorec(source: str, command: str, work: Path, volume: Volume, watching: _Watching, in_place: bool,
@@ -616,10 +621,7 @@ def slack_stream(image_path: Path, image: pytsk3.Img_Info, volume: Volume, work:
             kept.append(piece)
             end = piece.image_offset + piece.length
     size = sum(piece.length for piece in kept)
-    room = shutil.disk_usage(work).free - FREE_MARGIN
-    if size > room:
-        raise NoRoom(f"file slack of {size} bytes, more than the case folder's disk has free "
-                     f"({max(0, room)} bytes past a margin of {FREE_MARGIN})")
+    _check_room(work, size, "file slack")
     stream = work / "slack.raw"
     runs = _write_slack(image, kept, stream, cancelled)
     return SlackStream(stream, stream.stat().st_size, UnallocatedMap(runs), unread)
