@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import random
 import subprocess
+import threading
 import time
 import zipfile
 from email.message import EmailMessage
@@ -271,6 +272,29 @@ def test_an_extractor_that_hangs_is_stopped_and_recorded(monkeypatch: pytest.Mon
     assert ("text", "timed out after 1 s extracting pdf text") in item.skipped
     with pytest.raises(OutOfTime), time_limited(0.2):
         forever(b"")
+
+
+def test_a_short_limit_armed_while_another_thread_holds_a_long_one_still_fires() -> None:
+    """The watchdog sleeps until the earliest limit: a shorter one armed later must wake it."""
+    armed, release = threading.Event(), threading.Event()
+
+    def long_limit() -> None:
+        with time_limited(60):
+            armed.set()
+            release.wait(10)
+
+    other = threading.Thread(target=long_limit)
+    other.start()
+    try:
+        armed.wait(5)
+        started = time.monotonic()
+        with pytest.raises(OutOfTime), time_limited(0.2):
+            while time.monotonic() - started < 5:
+                pass
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        other.join()
 
 
 def test_html_nested_past_the_parsers_limit_falls_back_to_strings() -> None:
