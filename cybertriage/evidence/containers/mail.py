@@ -41,6 +41,8 @@ NAME_LIMIT = 200  # characters of a member's name: enough to read, short enough 
 def looks_like_headers(head: bytes) -> bool:
     """Whether the bytes open with a block of Internet message headers (several of those every message carries,
     at least one only a message has), each line a header or its continuation."""
+    if _HEADER_LINE.match(head) is None:  # the first line is no header (most files): the head is not split
+        return False
     names: set[str] = set()
     for line in head.split(b"\n")[:-1] if len(head) >= HEAD_BYTES else head.split(b"\n"):
         line = line.rstrip(b"\r")
