@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import regex
 
@@ -38,9 +38,9 @@ RAW_LIMIT = 16 * 1024 * 1024  # bytes of raw content decoded and searched when t
 RAW_MIMES = frozenset({"", "application/octet-stream", "application/json", "application/xml", "application/csv"})
 
 
-@dataclass(frozen=True)
-class KeywordHit:
-    """One place in an object's text where a term matched."""
+class KeywordHit(NamedTuple):
+    """One place in an object's text where a term matched: a row of `keyword_hits` as it is (a named tuple, made
+    and stored without a conversion: a file of addresses has thousands)."""
 
     list_name: str
     term: str
@@ -49,15 +49,17 @@ class KeywordHit:
     snippet: str
 
 
+HIT_COLUMNS = ("list", "term", "offset", "length", "snippet")  # KeywordHit's fields, as keyword_hits names them
+
+
 @dataclass(frozen=True)
 class KeywordHits(Result):
     """The keyword hits in one object's text, stored as rows of `keyword_hits` tied to the object."""
 
     hits: tuple[KeywordHit, ...] = ()
 
-    def object_rows(self) -> dict[str, list[dict[str, Any]]]:
-        return {"keyword_hits": [{"list": hit.list_name, "term": hit.term, "offset": hit.offset, "length": hit.length,
-                                  "snippet": hit.snippet} for hit in self.hits]}
+    def object_rows(self) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+        return {"keyword_hits": (HIT_COLUMNS, list(self.hits))}
 
     def held(self) -> int:
         return len(self.hits)

@@ -34,8 +34,9 @@ class Result:
         """Rows about the content itself, by table: stored once per sha256, whichever object holds it."""
         return {}
 
-    def object_rows(self) -> dict[str, list[dict[str, Any]]]:
-        """Rows about this object, by table (keyword hits): the examiner adds its file_id and evidence_id."""
+    def object_rows(self) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+        """Rows about this object, by table (keyword hits), as the columns and a tuple of values per row: the examiner
+        adds its file_id and evidence_id. Tuples, not a dict per row: a file of addresses has thousands of hits."""
         return {}
 
     def held(self) -> int:

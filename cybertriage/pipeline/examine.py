@@ -29,7 +29,8 @@ from .record import EvidenceRecord
 MAX_EXAMINED, MAX_EXAMINED_RECORDS = 4096, 100_000
 ARTEFACT_BATCH = 5000  # artefact rows an object's analysis hands to the writer at a time (an event log has millions)
 
-Batch = dict[str, list[dict[str, Any]]]  # table → rows waiting for the case writer
+# Rows waiting for the case writer: by table as dicts, or by (table, columns) as tuples of values (keyword hits).
+Batch = dict[str | tuple[str, tuple[str, ...]], list[Any]]
 
 
 @dataclass
@@ -79,10 +80,11 @@ class Examiner:
         score = score_object(obj.ref, obj.deleted, _mime(result.results), findings, result.worst_member, obj.origin)
         batch["files"].append(self._file_row(obj, result, score))
         batch["findings"].extend(self.evidence.finding_rows(obj, findings))
+        ids = (obj.id, self.evidence.evidence_id)
         for found in result.results.values():
-            for table, rows in found.object_rows().items():
-                batch.setdefault(table, []).extend({**row, "file_id": obj.id, "evidence_id": self.evidence.evidence_id}
-                                                   for row in rows)
+            for table, (columns, values) in found.object_rows().items():
+                batch.setdefault((table, (*columns, "file_id", "evidence_id")), []).extend(
+                    (*value, *ids) for value in values)
         if sha256:
             self._queue_content_rows(sha256, result.results, batch)
         with self.evidence.tally.lock:

@@ -90,12 +90,17 @@ class EvidenceRecord:
         """Findings on the evidence itself (its integrity), written now."""
         self.writer.add_rows("findings", self.finding_rows(None, findings))
 
-    def send(self, batch: dict[str, list[dict[str, Any]]]) -> None:
-        """Hand a batch of rows to the case writer and empty it."""
-        for table, rows in batch.items():
-            if rows:
-                self.writer.add_rows(table, rows)
-                batch[table] = []
+    def send(self, batch: dict[str | tuple[str, tuple[str, ...]], list[Any]]) -> None:
+        """Hand a batch of rows to the case writer and empty it: by table as dicts, or by (table, columns) as tuples
+        of values."""
+        for key, rows in batch.items():
+            if not rows:
+                continue
+            if isinstance(key, tuple):
+                self.writer.add_values(*key, rows)
+            else:
+                self.writer.add_rows(key, rows)
+            batch[key] = []
 
     def progress(self, listing_done: bool) -> Progress:
         """How far the analysis is. Bytes: how far through the evidence when the listing reads it (a capture),
