@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import regex
 
@@ -38,18 +38,10 @@ RAW_LIMIT = 16 * 1024 * 1024  # bytes of raw content decoded and searched when t
 RAW_MIMES = frozenset({"", "application/octet-stream", "application/json", "application/xml", "application/csv"})
 
 
-class KeywordHit(NamedTuple):
-    """One place in an object's text where a term matched: a row of `keyword_hits` as it is (a named tuple, made
-    and stored without a conversion: a file of addresses has thousands)."""
-
-    list_name: str
-    term: str
-    offset: int
-    length: int
-    snippet: str
-
-
-HIT_COLUMNS = ("list", "term", "offset", "length", "snippet")  # KeywordHit's fields, as keyword_hits names them
+# One place in an object's text where a term matched, as its row of `keyword_hits`: a plain tuple, made and stored
+# without a conversion (a file of addresses has thousands).
+KeywordHit = tuple[str, str, int, int, str]
+HIT_COLUMNS = ("list", "term", "offset", "length", "snippet")
 
 
 @dataclass(frozen=True)
@@ -253,7 +245,7 @@ class Keywords(Analyzer):
         if not matching.found:
             return
         snippets = {place: snippet(text, *place) for found in matching.found.values() for place in found.places}
-        hits = [KeywordHit(list_name, term, start, end - start, snippets[start, end])
+        hits = [(list_name, term, start, end - start, snippets[start, end])
                 for (list_name, term), found in matching.found.items() for start, end in found.places]
         item.add(KeywordHits(tuple(hits)))
         yield from self._findings(matching, snippets, how)
