@@ -52,7 +52,10 @@ PHOTOREC = "photorec"
 BLKLS = "blkls"
 CARVED_PREFIX = "$Carved/"  # carved objects' paths: never a filesystem's, whose paths start with '/'
 SLACK_FOLDER = "slack/"  # files carved from file slack: `$Carved/slack/f0002212.jpg`
-POLL_SECONDS = 0.2
+# How often the caller reads what a tool wrote so far (PhotoRec's report: the files it completed are hashed while it
+# goes on, on the other core), and how often its progress is checked (its reads, and a walk of its output folder).
+POLL_SECONDS = 0.05
+PROGRESS_SECONDS = 1.0
 SECTOR = 512
 FREE_MARGIN = 1024 * 1024 * 1024  # left free on the case folder's disk beside the copy of the unallocated space
 # PhotoRec's options: every file type it knows, paranoid checks (a file whose structure does not hold is dropped
@@ -266,6 +269,7 @@ class _Watched:
 
     def _wait(self, process: subprocess.Popen) -> Generator[None, None, None]:
         last_change, last_seen = time.monotonic(), None
+        checked = last_change - PROGRESS_SECONDS
         while process.poll() is None:
             try:
                 process.wait(POLL_SECONDS)
@@ -274,11 +278,14 @@ class _Watched:
                 pass
             if self.cancelled.is_set():
                 raise Cancelled()
-            seen = (_reads(process.pid), _folder_bytes(self.folder))
-            if seen != last_seen:
-                last_change, last_seen = time.monotonic(), seen
-            elif time.monotonic() - last_change >= self.stall_seconds:
-                raise CarvingStopped(f"{self.command[0]} made no progress for {self.stall_seconds:g} s")
+            now = time.monotonic()
+            if now - checked >= PROGRESS_SECONDS:
+                checked = now
+                seen = (_reads(process.pid), _folder_bytes(self.folder))
+                if seen != last_seen:
+                    last_change, last_seen = now, seen
+                elif now - last_change >= self.stall_seconds:
+                    raise CarvingStopped(f"{self.command[0]} made no progress for {self.stall_seconds:g} s")
             yield
 
 

@@ -193,7 +193,6 @@ def test_a_hanging_carver_is_stopped(carving_image: tuple[Path, Path], tmp_path:
     """A PhotoRec that reads and writes nothing is stopped by the stall guard; the scan ends, partial."""
     _tools_without_photorec(tmp_path / "bin", "#!/bin/sh\nexec /bin/sleep 600\n")
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    monkeypatch.setattr(carving, "POLL_SECONDS", 0.05)
     work = tmp_path / "work"
     work.mkdir()
     size = carving.block_size(pytsk3.Img_Info(str(carving_image[0])), START_SECTOR * 512)

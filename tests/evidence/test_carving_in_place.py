@@ -202,7 +202,6 @@ def test_files_carved_before_a_stall_are_kept(mbr_disk: tuple[Path, dict[str, se
     hanging.chmod(0o755)
     (tools / "blkls").symlink_to(shutil.which("blkls") or "blkls")
     monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
-    monkeypatch.setattr(carving, "POLL_SECONDS", 0.05)
     disk, gone = mbr_disk
     image = DiskImage(disk)
     try:
