@@ -29,7 +29,8 @@ SNIPPETS = 3  # snippets kept per term in a finding
 ROWS_PER_TERM = 100  # hits stored per term and object; the count goes on to COUNT_LIMIT
 COUNT_LIMIT = 10_000
 VALUES_PER_LIST = 1000  # different values of one built-in list kept per object (a customer file holds a million)
-TERMS_IN_FINDING = 100  # terms a finding details, most hits first; the keyword_hits rows have them all
+TERMS_IN_FINDING = 20  # terms a finding details, most hits first; the keyword_hits rows have them all (100 made a
+# finding of a file of addresses 17 KB of JSON: the disk benchmark's findings table 25 MB, a copy of keyword_hits)
 CONTEXT = 40  # characters either side of a hit in its snippet
 TIME_LIMIT = 30.0  # seconds of matching for one object, all lists together
 RAW_LIMIT = 16 * 1024 * 1024  # bytes of raw content decoded and searched when there is no extracted text
