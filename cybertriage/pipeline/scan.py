@@ -1,4 +1,4 @@
-"""The scan: its run record in the case, each evidence item in turn, the timeline's indexes, then the
+"""The scan: its run record in the case, each evidence item in turn, the indexes it sorts at its end, then the
 post-scan passes over the whole case (cybertriage.passes), and the run's end."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlite_utils
 from .. import __version__
 from ..analyzers import build_analyzers
 from ..analyzers.yara_scan import YaraScan
-from ..case import CaseWriter, audit, timeline, writes
+from ..case import CaseWriter, audit, scan_indexes, writes
 from ..case.store import crash_point, mark_run_failed
 from ..errors import CaseError, EvidenceError, UsageError
 from ..evidence.disk import split_raw_segments
@@ -57,11 +57,11 @@ class Scan:
         try:
             run_id = writer.call(self._start)
             crash_point("scan-started")
-            writer.call(timeline.drop_indexes)
+            writer.call(scan_indexes.drop)
             run = ScanRun(self.case_dir, self.options, self.analyzers, self.cancel, writer, run_id, self.outcomes)
             yield from self._spread(run) if self.broker else self._each_evidence(run)
             yield Progress(evidence="", stage="indexing times", listing_done=True)
-            writer.call(timeline.create_indexes)
+            writer.call(scan_indexes.create)
             indexed = True
             yield from self._passes(run)
             self._end(run)
@@ -71,8 +71,8 @@ class Scan:
                 mark_run_failed(self.case_dir, run_id, str(error))
             raise
         finally:
-            if not indexed:  # stopped early: the timeline's indexes are made again all the same
-                _index_times(writer)
+            if not indexed:  # stopped early: the indexes it dropped are made again all the same
+                _index_again(writer)
             writer.close()
 
     def _options_record(self) -> dict[str, Any]:
@@ -138,9 +138,9 @@ class Scan:
         run.writer.call(record)
 
 
-def _index_times(writer: CaseWriter) -> None:
+def _index_again(writer: CaseWriter) -> None:
     try:
-        writer.call(timeline.create_indexes)
+        writer.call(scan_indexes.create)
     except CaseError:  # the case cannot be written: its next scan makes them
         return
 

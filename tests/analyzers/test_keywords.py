@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -109,6 +110,14 @@ def test_findings_one_per_list_and_object(keyword_case: tuple[Path, Path]) -> No
     detail = notes["detail"] if isinstance(notes["detail"], dict) else json.loads(notes["detail"])
     assert detail["hits"]["ledger"]["count"] == 3 and len(detail["hits"]["ledger"]["snippets"]) == 3
     assert notes["severity"] == "medium"
+
+
+def test_the_scan_leaves_hits_indexed_by_list_and_term(keyword_case: tuple[Path, Path]) -> None:
+    """The scan drops the index the Keyword Hits view groups by while it inserts, and sorts it at its end."""
+    db = sqlite3.connect(keyword_case[0] / "case.db")
+    plan = " ".join(row[3] for row in db.execute(
+        "EXPLAIN QUERY PLAN SELECT list, term, count(*) FROM keyword_hits GROUP BY list, term ORDER BY list, term"))
+    assert "idx_keyword_hits_list_term" in plan
 
 
 def test_report_has_the_keyword_hits_section(keyword_case: tuple[Path, Path]) -> None:
