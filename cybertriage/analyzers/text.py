@@ -176,7 +176,7 @@ class TextExtraction(Analyzer):
             found = self._extract(item, extract, how)
             if len(item.skipped) == skipped:  # read in full and in time: the same bytes give the same text
                 self.recent.put(key, found)
-        if found[0].strip():
+        if found[0] and not found[0].isspace():  # not strip(): a copy of the whole text
             item.add(ExtractedText(*found))
         return ()
 
