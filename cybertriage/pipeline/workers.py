@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 from ..errors import CaseError, EvidenceError
@@ -18,8 +19,10 @@ from .record import EvidenceRecord
 ROW_BATCH = 256
 # Objects go to the workers several at a time: a queue hand-over per object (a lock, a wake-up, a thread switch)
 # held the GIL for 6 % of the disk benchmark's scan. A large object goes alone, so the workers stay even.
+# An object waits at most HANDOUT_SECONDS for others (a capture lists its carried objects among many records).
 OBJECTS_PER_HANDOUT = 32
 BYTES_PER_HANDOUT = 4 * 1024 * 1024
+HANDOUT_SECONDS = 0.5
 
 
 class WorkerPool:
@@ -58,9 +61,13 @@ class WorkerPool:
         records: Batch = {}
         handout: list[EvidenceObject] = []
         handout_bytes = 0
+        handout_since = 0.0
         try:
             for obj in self.evidence.source.objects(self.run.cancel):
                 self.listed += 1
+                if handout and time.monotonic() - handout_since >= HANDOUT_SECONDS:
+                    self.work.put(handout)
+                    handout, handout_bytes = [], 0
                 if not isinstance(obj, EvidenceObject):  # a network record
                     table = queue_network_record(obj, self.evidence, records)
                     if table is not None and len(records[table]) >= ROW_BATCH:
@@ -72,6 +79,8 @@ class WorkerPool:
                 if obj.size >= BYTES_PER_HANDOUT:
                     self.work.put([obj])
                     continue
+                if not handout:
+                    handout_since = time.monotonic()
                 handout.append(obj)
                 handout_bytes += obj.size
                 if len(handout) >= OBJECTS_PER_HANDOUT or handout_bytes >= BYTES_PER_HANDOUT:
