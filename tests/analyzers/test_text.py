@@ -168,6 +168,14 @@ def test_html_text_without_scripts() -> None:
     assert "secretToken" not in found.text and "color" not in found.text
 
 
+def test_html_text_with_control_characters_is_the_page_s_text() -> None:
+    """A form feed in a paragraph (pydoc's pages have them) is no reason to fall back to the page's strings."""
+    page = b"<html><body><p>ledger\x0centry</p><p>drop at the harbour</p><script>var x = 1;</script></body></html>"
+    found, item = extracted(page, "pydoc.html")
+    assert found is not None and found.how == "html" and not item.skipped
+    assert found.text.split("\n") == ["ledger\x0centry", "drop at the harbour"]
+
+
 def test_rtf_text() -> None:
     rtf = rb"{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0 Arial;}}\f0\fs20 Meet at the caf\'e9 on \b Rue Cler\b0.\par}"
     found, _ = extracted(rtf, "note.rtf")
