@@ -12,16 +12,19 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from . import timeline
+from .timeline_sources import tables
 
-KEYWORD_TERMS = ("list", "term")  # the index the Keyword Hits view groups by (schema.py makes it, named by sqlite-utils)
+# As schema 17 made it through sqlite-utils (the same name and text in sqlite_master), in SQL that the PostgreSQL
+# store takes too.
+KEYWORD_TERMS = 'CREATE INDEX IF NOT EXISTS "idx_keyword_hits_list_term"\n    ON "keyword_hits" ("list", "term")'
 
 
 def drop(db: Database) -> None:
     timeline.drop_indexes(db)
-    db.execute(f"DROP INDEX IF EXISTS [idx_keyword_hits_{'_'.join(KEYWORD_TERMS)}]")
+    db.execute('DROP INDEX IF EXISTS "idx_keyword_hits_list_term"')
 
 
 def create(db: Database) -> None:
-    if "keyword_hits" in db.table_names():
-        db.table("keyword_hits").create_index(list(KEYWORD_TERMS), if_not_exists=True)
+    if "keyword_hits" in tables(db):
+        db.execute(KEYWORD_TERMS)
     timeline.create_indexes(db)
