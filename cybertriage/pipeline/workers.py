@@ -77,7 +77,10 @@ class WorkerPool:
                 obj.id = next(self.evidence.ids)
                 with self.evidence.tally.lock:
                     self.evidence.tally.found += 1
-                if obj.size >= BYTES_PER_HANDOUT:
+                if obj.size >= BYTES_PER_HANDOUT:  # alone, after the objects listed before it
+                    if handout:
+                        self.work.put(handout)
+                        handout, handout_bytes = [], 0
                     self.work.put([obj])
                     continue
                 if not handout:
