@@ -45,6 +45,7 @@ WIDE_SAMPLE = 4096  # bytes that tell UTF-16 text without a byte-order mark (eve
 ENTROPY_SAMPLE = 1024  # bytes of each sample a binary's randomness is judged on (1 KiB: text compresses well at that size)
 FEW_BYTE_VALUES = 160  # distinct values in a full sample below which it is not random-looking, without compressing it
 MOST_BYTE_VALUES = 245  # distinct values from which it is
+_BYTE_VALUES = bytes(range(256))  # every byte value, from which a sample's own are deleted to count them
 RECENT_CHARS = 16_000_000  # characters of recent texts kept for contents seen again (about 16-64 MB)
 LINEAR = frozenset({"strings", "text", "archive"})  # extractors whose time is bounded by the size of their input
 
@@ -338,9 +339,6 @@ def _random_looking(data: bytes) -> bool:
         if len(zlib.compress(sample, 1)) < 0.95 * len(sample):
             return False
     return True
-
-
-_BYTE_VALUES = bytes(range(256))
 
 
 # Elements a browser shows as blocks of their own: a line break before and after their text.

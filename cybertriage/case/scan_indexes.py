@@ -16,15 +16,16 @@ from .timeline_sources import tables
 
 # As schema 17 made it through sqlite-utils (the same name and text in sqlite_master), in SQL that the PostgreSQL
 # store takes too.
-KEYWORD_TERMS = 'CREATE INDEX IF NOT EXISTS "idx_keyword_hits_list_term"\n    ON "keyword_hits" ("list", "term")'
+KEYWORD_INDEX = "idx_keyword_hits_list_term"
+KEYWORD_INDEX_SQL = f'CREATE INDEX IF NOT EXISTS "{KEYWORD_INDEX}"\n    ON "keyword_hits" ("list", "term")'
 
 
 def drop(db: Database) -> None:
     timeline.drop_indexes(db)
-    db.execute('DROP INDEX IF EXISTS "idx_keyword_hits_list_term"')
+    db.execute(f'DROP INDEX IF EXISTS "{KEYWORD_INDEX}"')
 
 
 def create(db: Database) -> None:
     if "keyword_hits" in tables(db):
-        db.execute(KEYWORD_TERMS)
+        db.execute(KEYWORD_INDEX_SQL)
     timeline.create_indexes(db)

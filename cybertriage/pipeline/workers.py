@@ -60,15 +60,12 @@ class WorkerPool:
     def _list(self) -> None:
         """The listing thread: objects to the workers, network records straight to their tables."""
         records: Batch = {}
-        handout: list[EvidenceObject] = []
-        handout_bytes = 0
-        handout_since = 0.0
+        handout = _Handout()
         try:
             for obj in self.evidence.source.objects(self.run.cancel):
                 self.listed += 1
-                if handout and time.monotonic() - handout_since >= HANDOUT_SECONDS:
-                    self.work.put(handout)
-                    handout, handout_bytes = [], 0
+                if handout.overdue():
+                    self._hand_out(handout)
                 if not isinstance(obj, EvidenceObject):  # a network record
                     table = queue_network_record(obj, self.evidence, records)
                     if table is not None and len(records[table]) >= ROW_BATCH:
@@ -78,29 +75,26 @@ class WorkerPool:
                 with self.evidence.tally.lock:
                     self.evidence.tally.found += 1
                 if obj.size >= BYTES_PER_HANDOUT:  # alone, after the objects listed before it
-                    if handout:
-                        self.work.put(handout)
-                        handout, handout_bytes = [], 0
+                    self._hand_out(handout)
                     self.work.put([obj])
                     continue
-                if not handout:
-                    handout_since = time.monotonic()
-                handout.append(obj)
-                handout_bytes += obj.size
-                if len(handout) >= OBJECTS_PER_HANDOUT or handout_bytes >= BYTES_PER_HANDOUT or self.work.empty():
-                    self.work.put(handout)
-                    handout, handout_bytes = [], 0
+                handout.add(obj)
+                if handout.full() or self.work.empty():
+                    self._hand_out(handout)
             self.evidence.send(records)
         except EvidenceError as error:
             self.listing_error = error
         except Exception as error:  # a corrupt filesystem must not lose what was listed
             self.listing_error = EvidenceError(f"listing stopped: {error}")
         finally:
-            if handout:  # what was listed before a failure is examined too
-                self.work.put(handout)
+            self._hand_out(handout)  # what was listed before a failure is examined too
             self.listing_done = True
             for _ in range(self.run.options.jobs):
                 self.work.put(None)
+
+    def _hand_out(self, handout: _Handout) -> None:
+        if handout.objects:
+            self.work.put(handout.take())
 
     def _work(self) -> None:
         """A worker thread: examine objects until the listing ends, sending rows in batches."""
@@ -118,3 +112,28 @@ class WorkerPool:
                     self.run.cancel.set()
         if self.write_error is None:
             self.evidence.send(batch)
+
+
+class _Handout:
+    """Objects gathered for one worker: how many bytes they hold, and since when the first has waited."""
+
+    def __init__(self) -> None:
+        self.objects: list[EvidenceObject] = []
+        self.bytes = 0
+        self.since = 0.0
+
+    def add(self, obj: EvidenceObject) -> None:
+        if not self.objects:
+            self.since = time.monotonic()
+        self.objects.append(obj)
+        self.bytes += obj.size
+
+    def full(self) -> bool:
+        return len(self.objects) >= OBJECTS_PER_HANDOUT or self.bytes >= BYTES_PER_HANDOUT
+
+    def overdue(self) -> bool:
+        return bool(self.objects) and time.monotonic() - self.since >= HANDOUT_SECONDS
+
+    def take(self) -> list[EvidenceObject]:
+        objects, self.objects, self.bytes = self.objects, [], 0
+        return objects
