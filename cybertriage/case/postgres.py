@@ -455,13 +455,17 @@ def connect(address: StoreAddress, case_dir: Path) -> PostgresCase:
                                      application_name="cybertriage")
     except psycopg.Error as error:
         raise CaseError(f"cannot reach the case store {address.url}: {_reason(error)}") from None
-    _adapt(connection)
-    exists = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [address.schema]).fetchone()
-    if not exists:
+    try:
+        _adapt(connection)
+        exists = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [address.schema]).fetchone()
+        if not exists:
+            connection.close()
+            raise UsageError(f"the case store {address.url} holds no case {address.schema}")
+        connection.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(address.schema)))
+        return PostgresCase(connection, address, case_dir)
+    except psycopg.OperationalError as error:  # the server ended the session at once (restarting)
         connection.close()
-        raise UsageError(f"the case store {address.url} holds no case {address.schema}")
-    connection.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(address.schema)))
-    return PostgresCase(connection, address, case_dir)
+        raise CaseError(f"the case store {address.url} went away: {_reason(error)}") from None
 
 
 def read_only(address: StoreAddress, case_dir: Path) -> Connection:

@@ -121,6 +121,15 @@ def _open_postgres(case_dir: Path, address: StoreAddress) -> sqlite_utils.Databa
     from . import postgres  # the PostgreSQL client only for a case kept there
 
     db = postgres.connect(address, case_dir)
+    try:
+        return _prepare_postgres(db, case_dir, address)
+    except Exception as error:  # the server restarting between the connection and the first statements
+        if not store_lost(cast(sqlite_utils.Database, db)):
+            raise
+        raise CaseError(f"the case store {address.url} went away: {error}") from None
+
+
+def _prepare_postgres(db: Any, case_dir: Path, address: StoreAddress) -> sqlite_utils.Database:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         db.close()
@@ -450,7 +459,7 @@ class CaseWriter:
                 with write_transaction(self._db):
                     return work(self._db)
             except Exception as error:  # the server's client raises its own errors once the connection is gone
-                if not _store_lost(self._db):
+                if not store_lost(self._db):
                     raise
                 self._db = _reopen(self.case_dir, self._db, error)
 
@@ -458,7 +467,7 @@ class CaseWriter:
 STORE_WAIT_SECONDS = 600.0  # how long a case store on a server that went away is waited for
 
 
-def _store_lost(db: sqlite_utils.Database) -> bool:
+def store_lost(db: sqlite_utils.Database) -> bool:
     """Whether the connection to a case kept on a server (PostgreSQL) is gone; SQLite's never goes."""
     connection = getattr(db.conn, "pg", None)
     return connection is not None and (connection.closed or connection.broken)
@@ -482,6 +491,22 @@ def open_case_waiting(case_dir: Path) -> sqlite_utils.Database:
             if time.monotonic() > deadline:
                 raise CaseError(f"the case store did not come back: {failure}") from None
             time.sleep(1.0)
+
+
+def on_case_waiting(case_dir: Path, work: Callable[[sqlite_utils.Database], T]) -> T:
+    """`work` on a connection of its own, done again on a new one when the case store went away during it (a
+    server restarting): what a worker must not lose to a restart, such as taking or ending a unit."""
+    while True:
+        db = open_case_waiting(case_dir)
+        try:
+            return work(db)
+        except Exception as error:
+            if not store_lost(db):
+                raise
+            logger.warning("the case store went away (%s); waiting for it", error)
+        finally:
+            with contextlib.suppress(Exception):
+                db.close()
 
 
 def _write_batch(db: sqlite_utils.Database, batch: list[tuple[str | tuple[str, tuple[str, ...]], list[Any]]]) -> None:

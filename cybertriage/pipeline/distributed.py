@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..analyzers import Settings, build_analyzers
 from ..case import CaseWriter, audit, units, writes
-from ..case.store import crash_point, open_case, open_case_waiting
+from ..case.custody import write_transaction
+from ..case.store import crash_point, on_case_waiting, open_case
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .options import ScanOptions, ScanRun
@@ -35,6 +36,7 @@ from .progress import Outcome, Progress
 from .stages import EvidenceRun
 
 if TYPE_CHECKING:
+    import sqlite_utils
     from celery import Celery
 
 logger = logging.getLogger(__name__)
@@ -167,27 +169,33 @@ def examine(message: dict[str, Any], worker: str, jobs: int) -> None:
     delivered again) is left alone; a worker of another version, or one that cannot see the evidence, says so
     and leaves the unit queued for another worker."""
     case_dir = Path(message["case"])
-    try:
-        db = open_case_waiting(case_dir)  # a message taken while the store restarts is not lost
+    try:  # a message taken while the store restarts is not lost: taking the unit waits for it
+        taken = on_case_waiting(case_dir, functools.partial(_take, message=message, worker=worker))
     except CybertriageError as error:
         logger.error("unit %s: cannot open the case %s: %s", message["unit"], case_dir, error)
         raise
-    try:
-        if message["version"] != __version__:
-            units.refuse(db, message["unit"], f"{worker} runs cybertriage {__version__}, the scan "
-                                              f"{message['version']}: refused (the same version everywhere)")
-            return
-        path = Path(message["path"])
-        if not path.exists():
-            units.refuse(db, message["unit"], f"{worker} cannot see {path}")
-            return
-        if not units.claim(db, message["unit"], worker):
-            return
-        audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
-        crash_point(f"unit-taken-{path.name}")  # a unit that kills its worker every time (tests)
-    finally:
-        db.close()
+    if not taken:
+        return
+    crash_point(f"unit-taken-{Path(message['path']).name}")  # a unit that kills its worker every time (tests)
     _examine_claimed(message, worker, jobs)
+
+
+def _take(db: sqlite_utils.Database, message: dict[str, Any], worker: str) -> bool:
+    """Claim the unit for this worker and say so in the audit log, in one transaction; False when this worker
+    may not take it (another version, the evidence not visible) or it is not queued."""
+    if message["version"] != __version__:
+        units.refuse(db, message["unit"], f"{worker} runs cybertriage {__version__}, the scan "
+                                          f"{message['version']}: refused (the same version everywhere)")
+        return False
+    path = Path(message["path"])
+    if not path.exists():
+        units.refuse(db, message["unit"], f"{worker} cannot see {path}")
+        return False
+    with write_transaction(db):
+        if not units.claim(db, message["unit"], worker):
+            return False
+        audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
+    return True
 
 
 def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
@@ -218,13 +226,15 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
             writer.close()
         except CaseError as error:
             outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
-    db = open_case_waiting(case_dir)
-    try:
+    on_case_waiting(case_dir, functools.partial(_finish, unit_id=unit_id, key=message["key"], worker=worker,
+                                                outcome=outcome))
+
+
+def _finish(db: sqlite_utils.Database, unit_id: int, key: str, worker: str, outcome: Outcome) -> None:
+    with write_transaction(db):
         units.finish(db, unit_id, worker, outcome.status, outcome.message)
-        audit(db, "unit examined", {"unit": unit_id, "evidence": message["key"], "worker": worker,
+        audit(db, "unit examined", {"unit": unit_id, "evidence": key, "worker": worker,
                                     "status": outcome.status, "files": outcome.files})
-    finally:
-        db.close()
 
 
 class _Heartbeat(threading.Thread):

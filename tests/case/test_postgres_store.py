@@ -13,12 +13,13 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from cybertriage import lab
-from cybertriage.case import browse
+from cybertriage.case import browse, postgres
 from cybertriage.case.search import search
-from cybertriage.case.store import open_case, use_store
-from cybertriage.case.stores import store_of
+from cybertriage.case.store import on_case_waiting, open_case, open_case_waiting, use_store
+from cybertriage.case.stores import StoreAddress, store_of
 from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
 
@@ -244,3 +245,37 @@ def test_a_new_case_opened_by_several_at_once_is_created_once(tmp_path: Path, la
     created = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.case_info WHERE key = 'created_at'")
     entries = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.audit_log WHERE action = 'case created'")
     assert (created.stdout.strip(), entries.stdout.strip()) == ("1", "1"), (created.stderr, entries.stderr)
+
+
+def test_a_session_the_server_ends_while_a_worker_opens_the_case_or_takes_a_unit_is_waited_for(
+        tmp_path: Path, lab_postgres: lab.LocalPostgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart ends every session: one that ends between the connection and the case's first statements, or in
+    the middle of a worker's work, is opened again and the work done again (a unit's message taken at that moment
+    was once lost, and the scan waited for it for ever)."""
+    case = tmp_path / "case"
+    use_store(case, lab_postgres.url)
+    open_case(case).close()
+    real_connect = postgres.connect
+    ended: list[int] = []
+
+    def end_session(pid: int) -> None:
+        ended.append(pid)
+        psql(lab_postgres.url, f"SELECT pg_terminate_backend({pid})")
+
+    def connect_then_end(address: StoreAddress, case_dir: Path) -> postgres.PostgresCase:
+        db = real_connect(address, case_dir)
+        if not ended:
+            end_session(db.conn.pg.info.backend_pid)
+        return db
+
+    monkeypatch.setattr(postgres, "connect", connect_then_end)
+    db = open_case_waiting(case)
+    assert len(ended) == 1 and db.execute("SELECT count(*) FROM case_info").fetchone()[0] > 0
+    db.close()
+
+    def count_tags(db: sqlite_utils.Database) -> int:
+        if len(ended) == 1:
+            end_session(db.conn.pg.info.backend_pid)
+        return db.execute("SELECT count(*) FROM tags").fetchone()[0]
+
+    assert on_case_waiting(case, count_tags) == 0 and len(ended) == 2
