@@ -110,6 +110,18 @@ def split_raw_segments(path: Path) -> list[Path] | None:
     return [numbered[n] for n in expected]
 
 
+def first_segment(path: Path) -> Path:
+    """The file that names the whole image `path` belongs to: the first segment of its EWF or split raw set, or
+    `path` itself, so that a set named by several of its segments (`scan image.E*`) is one evidence item."""
+    try:
+        with open(path, "rb") as handle:
+            ewf = handle.read(len(EWF_SIGNATURE)) == EWF_SIGNATURE
+        segments = [Path(name) for name in pyewf.glob(str(path))] if ewf else split_raw_segments(path)
+    except (OSError, EvidenceError):  # not readable, a renamed segment, a gap: opening it says why
+        return path
+    return segments[0] if segments else path
+
+
 class _SegmentedFiles:
     """Raw and split raw images: one or more files read with pread (no shared file offset)."""
 

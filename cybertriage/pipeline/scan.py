@@ -17,8 +17,8 @@ from ..analyzers import build_analyzers
 from ..analyzers.yara_scan import YaraScan
 from ..case import CaseWriter, audit, scan_indexes, writes
 from ..case.store import crash_point, mark_run_failed
-from ..errors import CaseError, EvidenceError, UsageError
-from ..evidence.disk import split_raw_segments
+from ..errors import CaseError, UsageError
+from ..evidence.disk import first_segment
 from ..formatting import utc_now
 from ..passes import PassContext, chosen_passes, run_passes
 from .options import ScanOptions, ScanRun
@@ -146,10 +146,6 @@ def _index_again(writer: CaseWriter) -> None:
 
 
 def _evidence_key(path: Path) -> str:
-    """The same evidence named twice (or by another segment of a split image) is one item."""
+    """The same evidence named twice (or by another segment of a split raw or EWF image) is one item."""
     resolved = path.resolve() if path.exists() else path.absolute()
-    try:
-        segments = split_raw_segments(resolved) if resolved.is_file() else None
-    except (EvidenceError, OSError):
-        segments = None
-    return str(segments[0] if segments else resolved)
+    return str(first_segment(resolved) if resolved.is_file() else resolved)
