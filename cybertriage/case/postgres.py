@@ -18,6 +18,7 @@ import logging
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from sqlite_utils.db import jsonify_if_needed
 from ..errors import CaseError, UsageError
 from .dialect import ROWID_TABLES, translate
 from .fts_query import to_tsquery
-from .postgres_text import full_text_statements
+from .postgres_text import LATER_SETTING, LEFT_FOR_LATER, fill_statement, full_text_statements
 from .stores import STORE_FILE, StoreAddress, refuse_password
 
 logger = logging.getLogger(__name__)
@@ -440,6 +441,10 @@ class PostgresCase:
     def close(self) -> None:
         self.conn.close()
 
+    def leave_vectors_for_later(self) -> None:
+        """This session's texts get their words at the scan's end (fill_vectors), not as each is inserted."""
+        self.conn.pg.execute(f"SET {LATER_SETTING} = 'later'")
+
 
 def _is_sequence(default: str | None) -> bool:
     return bool(default and default.startswith("nextval("))
@@ -466,6 +471,31 @@ def connect(address: StoreAddress, case_dir: Path) -> PostgresCase:
     except psycopg.OperationalError as error:  # the server ended the session at once (restarting)
         connection.close()
         raise CaseError(f"the case store {address.url} went away: {_reason(error)}") from None
+
+
+def fill_vectors(address: StoreAddress, case_dir: Path, sessions: int) -> None:
+    """Give the texts a scan's writer left for later (postgres_text.LATER_SETTING) their words, on `sessions`
+    connections at once, each taking the next rows no other one holds."""
+    with contextlib.closing(connect(address, case_dir)) as first:
+        if first.conn.pg.execute(f"SELECT 1 FROM content_fts WHERE {LEFT_FOR_LATER} LIMIT 1").fetchone() is None:
+            return
+    failures: list[BaseException] = []
+
+    def fill() -> None:
+        try:
+            with contextlib.closing(connect(address, case_dir)) as case:
+                while case.conn.pg.execute(fill_statement()).rowcount:
+                    pass
+        except BaseException as error:  # raised in the caller's thread below
+            failures.append(error)
+
+    threads = [threading.Thread(target=fill, name=f"fill-vectors-{n}") for n in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def read_only(address: StoreAddress, case_dir: Path) -> Connection:

@@ -2,10 +2,14 @@
 
 In SQLite, `content_fts` (every text, path and record, case/search.py), `files_fts` (file paths) and `findings_fts`
 (finding titles) are FTS5 tables. Here `content_fts` is a table of the same rows with `ct_vector`, the body's
-tsvector, kept by PostgreSQL and indexed with GIN; `files_fts` and `findings_fts` are views over files and
-findings whose `ct_vector` an expression index covers; the triggers that put each table's rows in `content_fts`
-are SQLite's (search.INDEXED), said in PL/pgSQL. The dialect (case/dialect.py) turns MATCH, bm25() and snippet()
-into `ct_vector @@ ct_fts_query(...)`, ts_rank and ts_headline (ct_fts_snippet).
+tsvector, indexed with GIN; `files_fts` and `findings_fts` are views over files and findings whose `ct_vector` an
+expression index covers; the triggers that put each table's rows in `content_fts` are SQLite's (search.INDEXED),
+said in PL/pgSQL. The dialect (case/dialect.py) turns MATCH, bm25() and snippet() into
+`ct_vector @@ ct_fts_query(...)`, ts_rank and ts_headline (ct_fts_snippet).
+
+A text's `ct_vector` is made as its row is inserted, except by a scan's case writer: its texts get theirs at the
+scan's end, on as many sessions as the machine has cores (postgres.fill_vectors). The server's word parser is most
+of the store's cost, and one session is one core.
 
 Words are what FTS5's unicode61 tokenizer takes: runs of letters and digits, without case or accents. PostgreSQL's
 parser would read `alice@example.com` or `/home/alex/.bash_history` as one token, so punctuation is made a
@@ -25,6 +29,18 @@ from .search import INDEXED, SHIFT, SOURCES
 PUNCTUATION = (r"[!-/:-@[-`{-~\u00a0-\u00a9\u00ab-\u00b1\u00b4\u00b6-\u00b8\u00bb\u00bf\u00d7\u00f7"
                r"\u2000-\u206f\u3000-\u303f\ufeff]")
 FALLBACK_CHARS = 200_000  # characters of a text indexed when all of it passes a tsvector's 1 MB
+
+# A scan's case writer sets this on its session: the texts it inserts get their words (ct_vector) at the scan's end
+# (fill_statement, on every core), not on the writer's one server process while the evidence is examined.
+LATER_SETTING = "cybertriage.vectors"
+LEFT_FOR_LATER = "ct_vector IS NULL AND body IS NOT NULL"
+FILL_ROWS = 64  # texts a statement gives their words to: a short lock, and sessions share the work by rows
+
+
+def fill_statement() -> str:
+    """Words for up to FILL_ROWS texts left for later, skipping rows another session is filling."""
+    return (f"UPDATE content_fts SET ct_vector = ct_fts_vector(body) WHERE rowid IN (SELECT rowid FROM content_fts "
+            f"WHERE {LEFT_FOR_LATER} LIMIT {FILL_ROWS} FOR UPDATE SKIP LOCKED)")
 
 
 def full_text_statements(schema: str, unaccent: str | None) -> list[str]:
@@ -58,9 +74,17 @@ LANGUAGE sql STABLE AS $$
                                     'MaxFragments=1, FragmentDelimiter="%s"',
                                     $3, $4, greatest($6, 2), greatest($6 / 2, 1), $5)), chr(1), '')
 $$""",
-        'CREATE TABLE content_fts (rowid BIGINT PRIMARY KEY, body TEXT COLLATE "C", '
-        "ct_vector tsvector GENERATED ALWAYS AS (ct_fts_vector(body)) STORED)",
+        'CREATE TABLE content_fts (rowid BIGINT PRIMARY KEY, body TEXT COLLATE "C", ct_vector tsvector)',
+        f"""CREATE FUNCTION ct_content_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('{LATER_SETTING}', true) IS DISTINCT FROM 'later' THEN
+    NEW.ct_vector := ct_fts_vector(NEW.body);
+  END IF;
+  RETURN NEW;
+END $$""",
+        "CREATE TRIGGER content_fts_vector BEFORE INSERT ON content_fts FOR EACH ROW EXECUTE FUNCTION ct_content_vector()",
         "CREATE INDEX content_fts_words ON content_fts USING gin (ct_vector)",
+        f"CREATE INDEX content_fts_later ON content_fts (rowid) WHERE {LEFT_FOR_LATER}",
         "CREATE VIEW files_fts AS SELECT id AS rowid, path, ct_fts_vector(path) AS ct_vector FROM files",
         "CREATE INDEX files_path_words ON files USING gin (ct_fts_vector(path))",
         "CREATE VIEW findings_fts AS SELECT id AS rowid, title, ct_fts_vector(title) AS ct_vector FROM findings",

@@ -136,9 +136,9 @@ def _prepare_postgres(db: Any, case_dir: Path, address: StoreAddress) -> sqlite_
         raise UsageError(f"the case in {address.url} is schema {version}; this cybertriage reads {SCHEMA_VERSION}")
     case = cast(sqlite_utils.Database, db)
     if not db.table("case_info").count:  # new: whoever opens it first (the scan, a worker) writes its first entry
-        with write_transaction(case):
-            created = db.execute("INSERT OR IGNORE INTO case_info (key, value) VALUES ('created_at', ?)",
-                                 [utc_now()]).rowcount > 0
+        # one statement, committed on its own: no chain head to record yet, custody.log is made just below
+        created = db.execute("INSERT OR IGNORE INTO case_info (key, value) VALUES ('created_at', ?)",
+                             [utc_now()]).rowcount > 0
         if created:
             start_sidecar(case)
             audit(case, "case created", {"folder": str(case_dir.resolve()), "store": address.url,
@@ -394,10 +394,7 @@ class CaseWriter:
             self._ready.set()
             return
         try:
-            db = open_case(self.case_dir, create=not self.shared)
-            if not in_postgres(db):
-                with write_transaction(db):
-                    tune_for_writing(db.conn)
+            db = _ready_to_write(open_case(self.case_dir, create=not self.shared))
         except BaseException as error:  # reported to the constructor's caller
             self._error = error
             if lock is not None:
@@ -461,7 +458,18 @@ class CaseWriter:
             except Exception as error:  # the server's client raises its own errors once the connection is gone
                 if not store_lost(self._db):
                     raise
-                self._db = _reopen(self.case_dir, self._db, error)
+                self._db = _ready_to_write(_reopen(self.case_dir, self._db, error))
+
+
+def _ready_to_write(db: sqlite_utils.Database) -> sqlite_utils.Database:
+    """The writer's session: SQLite tuned for a scan's inserts; in PostgreSQL, the texts' words left for the scan's
+    end (scan_indexes.create), where every core makes them."""
+    if in_postgres(db):
+        cast(Any, db).leave_vectors_for_later()
+    else:
+        with write_transaction(db):
+            tune_for_writing(db.conn)
+    return db
 
 
 STORE_WAIT_SECONDS = 600.0  # how long a case store on a server that went away is waited for
