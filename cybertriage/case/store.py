@@ -402,9 +402,18 @@ class CaseWriter:
             self._ready.set()
             return
         self._ready.set()
+        filler = None
+        if in_postgres(db):
+            from .postgres import VectorFiller
+
+            filler = VectorFiller(cast(Any, db).address, self.case_dir)
+            filler.start()
         try:
             self._serve(db)
         finally:
+            if filler is not None:
+                filler.stop.set()
+                filler.join()
             if lock is not None:
                 os.close(lock)
 

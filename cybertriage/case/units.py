@@ -69,10 +69,11 @@ def beat(db: Any, unit_id: int, worker: str, objects_done: int, bytes_done: int)
     return cursor.rowcount == 1
 
 
-def finish(db: Any, unit_id: int, worker: str, status: str, message: str | None) -> None:
-    """End a unit this worker holds."""
-    db.execute("UPDATE units SET status = ?, message = ?, finished = ? WHERE id = ? AND worker = ? AND status = 'running'",
-               [status, message, utc_now(), unit_id, worker])
+def finish(db: Any, unit_id: int, worker: str, status: str, message: str | None) -> bool:
+    """End a unit this worker holds; False when it no longer held it (sent again elsewhere, or ended already)."""
+    cursor = db.execute("UPDATE units SET status = ?, message = ?, finished = ? "
+                        "WHERE id = ? AND worker = ? AND status = 'running'", [status, message, utc_now(), unit_id, worker])
+    return cursor.rowcount == 1
 
 
 def refuse(db: Any, unit_id: int, message: str) -> None:

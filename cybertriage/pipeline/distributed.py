@@ -231,10 +231,12 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
 
 
 def _finish(db: sqlite_utils.Database, unit_id: int, key: str, worker: str, outcome: Outcome) -> None:
+    """End the unit and say so in the audit log, once: not when it was no longer this worker's, nor again when
+    the store went away after the commit and this is done a second time."""
     with write_transaction(db):
-        units.finish(db, unit_id, worker, outcome.status, outcome.message)
-        audit(db, "unit examined", {"unit": unit_id, "evidence": key, "worker": worker,
-                                    "status": outcome.status, "files": outcome.files})
+        if units.finish(db, unit_id, worker, outcome.status, outcome.message):
+            audit(db, "unit examined", {"unit": unit_id, "evidence": key, "worker": worker,
+                                        "status": outcome.status, "files": outcome.files})
 
 
 class _Heartbeat(threading.Thread):

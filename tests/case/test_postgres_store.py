@@ -279,3 +279,15 @@ def test_a_session_the_server_ends_while_a_worker_opens_the_case_or_takes_a_unit
         return db.execute("SELECT count(*) FROM tags").fetchone()[0]
 
     assert on_case_waiting(case, count_tags) == 0 and len(ended) == 2
+
+
+def test_every_text_has_its_words_once_the_scan_ends(postgres_case: Path, lab_postgres: lab.LocalPostgres) -> None:
+    """The scan's writer leaves its texts' words for later (a second session while it scans, every core at its
+    end): none is left without them, and they were made after the rows were inserted, as psql reads the server."""
+    schema = json.loads((postgres_case / "store.json").read_text())["schema"]
+    left = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.content_fts WHERE ct_vector IS NULL AND body IS NOT NULL")
+    texts = psql(lab_postgres.url, f"SELECT count(*) FROM {schema}.content_fts WHERE body IS NOT NULL")
+    made_later = psql(lab_postgres.url, "SELECT n_tup_upd FROM pg_stat_user_tables "
+                                        f"WHERE schemaname = '{schema}' AND relname = 'content_fts'")
+    assert left.stdout.strip() == "0" and int(texts.stdout) > 100, (left.stderr, texts.stderr)
+    assert int(made_later.stdout) == int(texts.stdout), made_later.stderr
