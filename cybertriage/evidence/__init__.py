@@ -9,8 +9,9 @@ import pytsk3
 from ..errors import EvidenceError
 from .base import EvidenceObject, EvidenceSource, Ledger, ObjectRef, Partition
 from .capture import CaptureEvidence, ProtocolAnalysis, is_capture
-from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles, split_raw_segments
+from .disk import EWF_SIGNATURE, DiskImage, _ImageHandle, _SegmentedFiles
 from .folder import FolderEvidence, LooseFileEvidence
+from .segments import split_raw_segments
 from .vdisk import format_of_file
 
 __all__ = ["EvidenceObject", "EvidenceSource", "Ledger", "ObjectRef", "Partition", "open_evidence", "detect_kind"]

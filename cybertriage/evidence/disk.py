@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -23,10 +22,10 @@ import pytsk3
 from ..errors import Cancelled, EvidenceError
 from .base import Content, EvidenceObject, EvidenceSource, ObjectRef, Partition, iso_utc
 from .ewf_chunks import EWF_SIGNATURE
+from .segments import ewf_number, ewf_suffix, split_raw_segments
 from .vdisk import VirtualDisk, format_of_file
 from .watchdog import ChildFailed, Stalled, watched
 
-SPLIT_RAW_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<number>\d{3})$")
 SECTOR = 512
 
 FILESYSTEM_NAMES = {
@@ -84,42 +83,6 @@ _TSK_ERRORS = (OSError, RuntimeError)
 _ATTR_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
 _RUN_SPARSE, _RUN_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE), int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
 _OBJECT_FIELDS = [f.name for f in dataclasses.fields(EvidenceObject)]  # sent as a tuple: pickling the object costs more
-
-
-def split_raw_segments(path: Path) -> list[Path] | None:
-    """All segments of a split raw image (name.000/.001 or .001/.002 ...), or None if not split.
-
-    A gap in the numbering is an error, not a silently shorter disk.
-    """
-    match = SPLIT_RAW_SUFFIX.match(path.name)
-    if not match:
-        return None
-    stem = match["stem"]
-    numbered = {}
-    for candidate in path.parent.iterdir():
-        m = SPLIT_RAW_SUFFIX.match(candidate.name)
-        if m and m["stem"] == stem and candidate.is_file():
-            numbered[int(m["number"])] = candidate
-    first = min(numbered)
-    if first not in (0, 1):
-        raise EvidenceError(f"split raw image {stem}: first segment .{first:03d} found, .000 or .001 missing")
-    expected = range(first, first + len(numbered))
-    missing = [n for n in range(first, max(numbered) + 1) if n not in numbered]
-    if missing:
-        raise EvidenceError(f"split raw image {stem}: segment .{missing[0]:03d} is missing")
-    return [numbered[n] for n in expected]
-
-
-def first_segment(path: Path) -> Path:
-    """The file that names the whole image `path` belongs to: the first segment of its EWF or split raw set, or
-    `path` itself, so that a set named by several of its segments (`scan image.E*`) is one evidence item."""
-    try:
-        with open(path, "rb") as handle:
-            ewf = handle.read(len(EWF_SIGNATURE)) == EWF_SIGNATURE
-        segments = [Path(name) for name in pyewf.glob(str(path))] if ewf else split_raw_segments(path)
-    except (OSError, EvidenceError):  # not readable, a renamed segment, a gap: opening it says why
-        return path
-    return segments[0] if segments else path
 
 
 class _SegmentedFiles:
@@ -310,8 +273,8 @@ class DiskImage(EvidenceSource):
     def _check_ewf_segments(self) -> None:
         """EWF segments go .E01 ... .E99, .EAA ...; a hole in that run is a missing segment."""
         names = [p.suffix.upper() for p in self._segments]
-        expected = [_ewf_suffix(i) for i in range(1, len(names) + 1)]
-        for have, want in zip(sorted(names, key=_ewf_number), expected, strict=True):
+        expected = [ewf_suffix(i) for i in range(1, len(names) + 1)]
+        for have, want in zip(sorted(names, key=ewf_number), expected, strict=True):
             if have.upper() != want.upper():
                 raise EvidenceError(f"EWF image: segment {want} is missing")
 
@@ -780,21 +743,6 @@ def _ext_superblock_damage(image: pytsk3.Img_Info, offset: int, fs: pytsk3.FS_In
     if revision == 0 or (128 <= inode_size <= int(fs.info.block_size) and not inode_size & (inode_size - 1)):
         return None
     return f"corrupt ext superblock: inode size {inode_size}"
-
-
-def _ewf_number(suffix: str) -> int:
-    """Order of an EWF segment extension: .E01=1 ... .E99=99, .EAA=100 ..."""
-    tail = suffix.upper()[2:]
-    if tail.isdigit():
-        return int(tail)
-    return 100 + (ord(tail[0]) - ord("A")) * 26 + (ord(tail[1]) - ord("A"))
-
-
-def _ewf_suffix(number: int) -> str:
-    if number <= 99:
-        return f".E{number:02d}"
-    number -= 100
-    return f".E{chr(ord('A') + number // 26)}{chr(ord('A') + number % 26)}"
 
 
 def _text(value: bytes | str | None) -> str:

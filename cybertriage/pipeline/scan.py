@@ -18,7 +18,7 @@ from ..analyzers.yara_scan import YaraScan
 from ..case import CaseWriter, audit, scan_indexes, writes
 from ..case.store import crash_point, mark_run_failed
 from ..errors import CaseError, UsageError
-from ..evidence.disk import first_segment
+from ..evidence.segments import first_segment
 from ..formatting import utc_now
 from ..passes import PassContext, chosen_passes, run_passes
 from .options import ScanOptions, ScanRun
