@@ -27,6 +27,7 @@ from .record import EvidenceRecord
 # Objects remembered by sha256 and name, so that repeats are not examined again: at most this many,
 # holding at most this many records (indicators) between them (a bounded few tens of MB).
 MAX_EXAMINED, MAX_EXAMINED_RECORDS = 4096, 100_000
+ROW_BATCH = 256  # objects' rows handed to the case writer at a time (an archive's members too, as they come)
 ARTEFACT_BATCH = 5000  # artefact rows an object's analysis hands to the writer at a time (an event log has millions)
 
 # Rows waiting for the case writer: by table as dicts, or by (table, columns) as tuples of values (keyword hits).
@@ -176,7 +177,10 @@ class Examiner:
         member.id, member.parent_id, member.depth = next(self.evidence.ids), parent.id, parent.depth + 1
         with self.evidence.tally.lock:
             self.evidence.tally.found += 1
-        return self.examine(member, batch)
+        score = self.examine(member, batch)
+        if len(batch["files"]) >= ROW_BATCH:  # an archive's thousands of members are written while it is read
+            self.evidence.send(batch)
+        return score
 
     def _file_row(self, obj: EvidenceObject, result: Examined, score: Score) -> dict[str, Any]:
         """The object's row of the files table: where it is and what it is, then what each analyzer found."""

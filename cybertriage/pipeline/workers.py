@@ -10,13 +10,12 @@ from collections.abc import Iterator
 
 from ..errors import CaseError, EvidenceError
 from ..evidence import EvidenceObject
-from .examine import Batch, Examiner
+from .examine import ROW_BATCH, Batch, Examiner
 from .network import queue_network_record
 from .options import ScanRun
 from .progress import PROGRESS_SECONDS, Progress
 from .record import EvidenceRecord
 
-ROW_BATCH = 256
 # Objects go to the workers several at a time while they are busy (work is waiting for them): a queue hand-over per
 # object (a lock, a wake-up, a thread switch) held the GIL for 6 % of the disk benchmark's scan. A worker waiting for
 # work gets the next object at once, a large object goes alone, and an object waits at most HANDOUT_SECONDS for
