@@ -442,7 +442,8 @@ class PostgresCase:
         self.conn.close()
 
     def leave_vectors_for_later(self) -> None:
-        """This session's texts get their words at the scan's end (fill_vectors), not as each is inserted."""
+        """This session's texts get their words later, not as each is inserted: from a VectorFiller while the scan
+        goes on, and from fill_vectors at its end."""
         self.conn.pg.execute(f"SET {LATER_SETTING} = 'later'")
 
 

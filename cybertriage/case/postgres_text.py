@@ -30,8 +30,9 @@ PUNCTUATION = (r"[!-/:-@[-`{-~\u00a0-\u00a9\u00ab-\u00b1\u00b4\u00b6-\u00b8\u00b
                r"\u2000-\u206f\u3000-\u303f\ufeff]")
 FALLBACK_CHARS = 200_000  # characters of a text indexed when all of it passes a tsvector's 1 MB
 
-# A scan's case writer sets this on its session: the texts it inserts get their words (ct_vector) at the scan's end
-# (fill_statement, on every core), not on the writer's one server process while the evidence is examined.
+# A scan's case writer sets this on its session: the texts it inserts get their words (ct_vector) from other
+# sessions (fill_statement: one while the scan goes on, one per core at its end), not from the writer's one server
+# process.
 LATER_SETTING = "cybertriage.vectors"
 LEFT_FOR_LATER = "ct_vector IS NULL AND body IS NOT NULL"
 FILL_ROWS = 64  # texts a statement gives their words to: a short lock, and sessions share the work by rows

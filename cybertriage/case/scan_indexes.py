@@ -24,6 +24,7 @@ from .timeline_sources import tables
 # store takes too.
 KEYWORD_INDEX = "idx_keyword_hits_list_term"
 KEYWORD_INDEX_SQL = f'CREATE INDEX IF NOT EXISTS "{KEYWORD_INDEX}"\n    ON "keyword_hits" ("list", "term")'
+FILL_SESSIONS = 8  # sessions that give the texts their words at the end, one per core up to this many
 
 
 def drop(db: Database) -> None:
@@ -38,4 +39,5 @@ def create(db: Database) -> None:
     if in_postgres(db):
         from . import postgres  # the PostgreSQL client only for a case kept there
 
-        postgres.fill_vectors(cast(Any, db).address, cast(Any, db).case_dir, sessions=os.cpu_count() or 2)
+        sessions = min(FILL_SESSIONS, os.cpu_count() or 2)
+        postgres.fill_vectors(cast(Any, db).address, cast(Any, db).case_dir, sessions=sessions)

@@ -471,8 +471,8 @@ class CaseWriter:
 
 
 def _ready_to_write(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    """The writer's session: SQLite tuned for a scan's inserts; in PostgreSQL, the texts' words left for the scan's
-    end (scan_indexes.create), where every core makes them."""
+    """The writer's session: SQLite tuned for a scan's inserts; in PostgreSQL, the texts' words left to another
+    session while the scan goes on (postgres.VectorFiller) and to every core at its end (scan_indexes.create)."""
     if in_postgres(db):
         cast(Any, db).leave_vectors_for_later()
     else:
