@@ -31,7 +31,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import IntDumper
 from sqlite_utils.db import jsonify_if_needed
 
-from ..errors import CaseError, UsageError
+from ..errors import CaseError, CybertriageError, UsageError
 from .dialect import ROWID_TABLES, translate
 from .fts_query import to_tsquery
 from .postgres_text import LATER_SETTING, LEFT_FOR_LATER, fill_statement, full_text_statements
@@ -500,8 +500,12 @@ def fill_vectors(address: StoreAddress, case_dir: Path, sessions: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    if failures:
-        raise failures[0]
+    if failures:  # one line for the examiner; the texts left are filled by the case's next scan
+        error = failures[0]
+        if isinstance(error, CybertriageError):
+            raise error
+        reason = _reason(error) if isinstance(error, psycopg.Error) else str(error)
+        raise CaseError(f"the texts' words for search could not be made: {reason}") from error
 
 
 class VectorFiller(threading.Thread):

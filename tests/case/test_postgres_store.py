@@ -20,6 +20,7 @@ from cybertriage.case import browse, postgres
 from cybertriage.case.search import search
 from cybertriage.case.store import on_case_waiting, open_case, open_case_waiting, use_store
 from cybertriage.case.stores import StoreAddress, store_of
+from cybertriage.errors import CaseError
 from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
 
@@ -291,3 +292,29 @@ def test_every_text_has_its_words_once_the_scan_ends(postgres_case: Path, lab_po
                                         f"WHERE schemaname = '{schema}' AND relname = 'content_fts'")
     assert left.stdout.strip() == "0" and int(texts.stdout) > 100, (left.stderr, texts.stderr)
     assert int(made_later.stdout) == int(texts.stdout), made_later.stderr
+
+
+def test_texts_left_for_later_get_their_words_or_one_clear_error(tmp_path: Path, lab_postgres: lab.LocalPostgres,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text a writer's session left for later is found by a search once fill_vectors has run; a fill that fails
+    (here a broken statement) is one CaseError line, and leaves the text for the next fill."""
+    case = tmp_path / "case"
+    use_store(case, lab_postgres.url)
+    db = open_case(case)
+    try:
+        db.leave_vectors_for_later()
+        db.execute("INSERT INTO content_fts (rowid, body) VALUES (1, 'Alice paid the invoice')")
+        address = store_of(case)
+        assert address is not None
+        monkeypatch.setattr(postgres, "fill_statement", lambda: "UPDATE no_such_table SET x = 1")
+        with pytest.raises(CaseError) as failed:
+            postgres.fill_vectors(address, case, sessions=2)
+        assert str(failed.value).startswith("the texts' words for search could not be made: ")
+        assert "\n" not in str(failed.value)
+        monkeypatch.undo()
+        query = "SELECT count(*) FROM content_fts WHERE content_fts MATCH 'invoice'"
+        assert db.execute(query).fetchone()[0] == 0
+        postgres.fill_vectors(address, case, sessions=2)
+        assert db.execute(query).fetchone()[0] == 1
+    finally:
+        db.close()
