@@ -490,8 +490,9 @@ def fill_vectors(address: StoreAddress, case_dir: Path, sessions: int) -> None:
     def fill() -> None:
         try:
             with contextlib.closing(connect(address, case_dir)) as case:
-                while case.conn.pg.execute(fill_statement()).rowcount:
-                    pass
+                filled = _fill_some(case)
+                while filled:  # until no text is left that another session does not hold
+                    filled = _fill_some(case)
         except BaseException as error:  # raised in the caller's thread below
             failures.append(error)
 
@@ -508,6 +509,11 @@ def fill_vectors(address: StoreAddress, case_dir: Path, sessions: int) -> None:
         raise CaseError(f"the texts' words for search could not be made: {reason}") from error
 
 
+def _fill_some(case: PostgresCase) -> int:
+    """Words for the next texts left for later (FILL_ROWS at most); how many got them, 0 when none was free."""
+    return case.conn.pg.execute(fill_statement()).rowcount
+
+
 class VectorFiller(threading.Thread):
     """While a scan's writer inserts: the texts it left for later get their words on one more session, so that
     less is left for the scan's end (fill_vectors). A failure here only leaves more for the end."""
@@ -521,7 +527,7 @@ class VectorFiller(threading.Thread):
         try:
             with contextlib.closing(connect(self.address, self.case_dir)) as case:
                 while not self.stop.is_set():
-                    if not case.conn.pg.execute(fill_statement()).rowcount:
+                    if not _fill_some(case):
                         self.stop.wait(FILL_PAUSE_SECONDS)
         except Exception as error:  # the store restarting, or the case going away: the scan's end fills the rest
             logger.warning("the texts' words are left for the scan's end: %s", error)

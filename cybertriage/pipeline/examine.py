@@ -60,7 +60,8 @@ class Examiner:
         self.empty_columns = empty_file_columns()  # every row carries every result's columns, in one order
 
     def examine(self, obj: EvidenceObject, batch: Batch) -> int:
-        """Read the object once, run every analyzer on it, queue its row and findings; its score."""
+        """Read the object once, run every analyzer on it, queue its row and findings (handed to the case writer
+        every ROW_BATCH objects); its score."""
         ledger = self.evidence.source.ledger
         ledger.attempted("files")
         key = (obj.sha256, obj.name, obj.kind, obj.size, obj.depth) if obj.sha256 and obj.content is not None else None
@@ -90,6 +91,8 @@ class Examiner:
             self._queue_content_rows(sha256, result.results, batch)
         with self.evidence.tally.lock:
             self.evidence.tally.done += 1
+        if len(batch["files"]) >= ROW_BATCH:  # as they come, an archive's thousands of members too
+            self.evidence.send(batch)
         return score.value
 
     def _examined_before(self, obj: EvidenceObject, key: tuple) -> Examined | None:
@@ -177,10 +180,7 @@ class Examiner:
         member.id, member.parent_id, member.depth = next(self.evidence.ids), parent.id, parent.depth + 1
         with self.evidence.tally.lock:
             self.evidence.tally.found += 1
-        score = self.examine(member, batch)
-        if len(batch["files"]) >= ROW_BATCH:  # an archive's thousands of members are written while it is read
-            self.evidence.send(batch)
-        return score
+        return self.examine(member, batch)
 
     def _file_row(self, obj: EvidenceObject, result: Examined, score: Score) -> dict[str, Any]:
         """The object's row of the files table: where it is and what it is, then what each analyzer found."""

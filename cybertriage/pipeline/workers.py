@@ -103,9 +103,7 @@ class WorkerPool:
                 if self.run.cancel.is_set():
                     break  # drain the queue so the listing is not left blocked
                 try:
-                    self.examiner.examine(obj, batch)
-                    if len(batch["files"]) >= ROW_BATCH:
-                        self.evidence.send(batch)
+                    self.examiner.examine(obj, batch)  # hands its rows on every ROW_BATCH objects
                 except CaseError as error:  # nowhere to put results: stop the whole scan
                     self.write_error = error
                     self.run.cancel.set()
