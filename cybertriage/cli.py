@@ -233,7 +233,8 @@ def _scan(args: argparse.Namespace) -> int:
         read_keyword_file(path)  # a usage error, naming the line, before the scan starts
     lab.prepare_scan(args)
     cancel = threading.Event()
-    scan = Scan(args.case, args.evidence, options, cancel, broker=args.broker, worker_timeout=args.worker_timeout)
+    scan = Scan(args.case, args.evidence, options, cancel, broker=args.broker, worker_timeout=args.worker_timeout,
+                unit_bytes=args.unit_mb * 1024 * 1024)
 
     def interrupt(signum: int, frame: Any) -> None:
         cancel.set()

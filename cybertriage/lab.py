@@ -417,6 +417,10 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
     scan.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS",
                       help="with --broker: a unit whose worker gives no sign of life this long is sent to another "
                            "worker (default 60)")
+    scan.add_argument("--unit-mb", type=int, default=256, metavar="MB",
+                      help="with --broker: a disk image's files go to the workers in parts of about this much content "
+                           "(and at most 2,000 files), so that one large drive keeps every worker busy; 0 gives each "
+                           "image whole to one worker (default 256)")
 
 
 def prepare_scan(args: argparse.Namespace) -> None:
@@ -424,6 +428,8 @@ def prepare_scan(args: argparse.Namespace) -> None:
     from cybertriage.case.store import use_store
     from cybertriage.case.stores import store_of
 
+    if args.unit_mb < 0:
+        raise UsageError("--unit-mb must be 0 (each disk image whole) or more")
     if args.broker:
         from cybertriage.pipeline.distributed import broker_address, check_broker
 

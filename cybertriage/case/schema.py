@@ -315,6 +315,17 @@ def _version_22(db: sqlite_utils.Database) -> None:
     db.table("units").create_index(["run_id", "status"], if_not_exists=True)
 
 
+def _version_23(db: sqlite_utils.Database) -> None:
+    """A disk image's files handed to several workers in parts (case/units.py): the unit a part was listed by and
+    its number there, the part's files, what each unit found of its evidence's completeness (merged once the
+    evidence's last unit ends), and the file-id blocks each examination took (what to forget when it is redone)."""
+    units = db.table("units")
+    for column, kind in (("parent_id", int), ("part", int), ("objects", str), ("account", str), ("blocks", str)):
+        if column not in units.columns_dict:
+            units.add_column(column, kind)
+    units.create_index(["parent_id", "part"], unique=True, if_not_exists=True)
+
+
 _HOST = {"address": str, "ip_version": int, "macs": str, "names": str, "dns_names": str, "http_hosts": str,
          "tls_names": str, "open_ports": str, "flows": int, "packets_out": int, "packets_in": int, "bytes_out": int,
          "bytes_in": int, "first_seen": str, "last_seen": str}
@@ -344,6 +355,7 @@ MIGRATIONS = {
     20: _version_20,
     21: _version_21,
     22: _version_22,
+    23: _version_23,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

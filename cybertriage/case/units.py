@@ -6,6 +6,12 @@ time; while it works it raises the unit's heartbeat; it ends the unit `done`, `p
 A unit whose heartbeat stops (its worker killed, its machine gone) is queued again by the scan's process and sent
 anew, up to a number of times, then `quarantined`. Heartbeats are counters, not times, so that the machines'
 clocks need not agree.
+
+A disk image's unit may hand its files on in parts: the worker that lists the image adds a unit per part (its
+files written down in `objects`), which the scan's process sends like any other. Each unit of such an image keeps
+what it found of the evidence's completeness in `account`; the scan's process merges them into the ledger once
+the image's last unit has ended (pipeline/parts.py). The file-id blocks an examination takes are kept in `blocks`,
+so that a unit examined again first forgets exactly the rows its earlier examination left.
 """
 
 from __future__ import annotations
@@ -34,13 +40,17 @@ class Unit:
     objects_done: int
     bytes_done: int
     message: str | None
+    parent_id: int | None  # the unit that listed this part's files, or None for an evidence item's own unit
+    part: int | None
+    account: str | None  # JSON: ledger stages, warnings and problems of an evidence item examined in parts
 
     @property
     def ended(self) -> bool:
         return self.status in ENDED
 
 
-_COLUMNS = "id, evidence_id, path, key, status, worker, sends, claims, beat, objects_done, bytes_done, message"
+_COLUMNS = ("id, evidence_id, path, key, status, worker, sends, claims, beat, objects_done, bytes_done, message, "
+            "parent_id, part, account")
 
 
 def add_unit(db: Any, run_id: int, evidence_id: int, path: str, key: str) -> int:
@@ -48,6 +58,44 @@ def add_unit(db: Any, run_id: int, evidence_id: int, path: str, key: str) -> int
     cursor = db.execute("INSERT INTO units (run_id, evidence_id, path, key, status, sends, claims, beat, objects_done, "
                         "bytes_done) VALUES (?, ?, ?, ?, 'queued', 0, 0, 0, 0, 0)", [run_id, evidence_id, path, key])
     return int(cursor.lastrowid)
+
+
+def add_part(db: Any, parent: Unit, run_id: int, part: int, objects: str) -> bool:
+    """A part of the files `parent` lists, queued for the scan's process to send; False when an earlier
+    examination of `parent` (its worker died) added it already: a listing is the same every time."""
+    if db.execute("SELECT 1 FROM units WHERE parent_id = ? AND part = ?", [parent.id, part]).fetchone():
+        return False
+    db.execute("INSERT INTO units (run_id, evidence_id, path, key, status, sends, claims, beat, objects_done, "
+               "bytes_done, parent_id, part, objects) VALUES (?, ?, ?, ?, 'queued', 0, 0, 0, 0, 0, ?, ?, ?)",
+               [run_id, parent.evidence_id, parent.path, parent.key, parent.id, part, objects])
+    return True
+
+
+def has_parts(db: Any, unit_id: int) -> bool:
+    """Whether this unit handed files on in parts (an earlier examination of it did)."""
+    return db.execute("SELECT 1 FROM units WHERE parent_id = ? LIMIT 1", [unit_id]).fetchone() is not None
+
+
+def parts(db: Any, unit_id: int) -> list[Unit]:
+    """The parts this unit handed on, as the store has them now."""
+    rows = db.execute(f"SELECT {_COLUMNS} FROM units WHERE parent_id = ? ORDER BY part", [unit_id]).fetchall()
+    return [Unit(*row) for row in rows]
+
+
+def objects(db: Any, unit_id: int) -> str:
+    """A part's files, as its listing wrote them down (JSON)."""
+    return str(db.execute("SELECT objects FROM units WHERE id = ?", [unit_id]).fetchone()[0])
+
+
+def took_block(db: Any, unit_id: int, first: int) -> None:
+    """This unit's examination gives file ids from `first` on (a block of writes.FILE_ID_BLOCK)."""
+    db.execute("UPDATE units SET blocks = COALESCE(blocks || ',', '') || ? WHERE id = ?", [str(first), unit_id])
+
+
+def blocks(db: Any, unit_id: int) -> list[int]:
+    """The file-id blocks this unit's examinations took, earlier ones included."""
+    value = db.execute("SELECT blocks FROM units WHERE id = ?", [unit_id]).fetchone()[0]
+    return [int(first) for first in value.split(",")] if value else []
 
 
 def sent(db: Any, unit_id: int, most: int) -> bool:
@@ -69,10 +117,12 @@ def beat(db: Any, unit_id: int, worker: str, objects_done: int, bytes_done: int)
     return cursor.rowcount == 1
 
 
-def finish(db: Any, unit_id: int, worker: str, status: str, message: str | None) -> bool:
-    """End a unit this worker holds; False when it no longer held it (sent again elsewhere, or ended already)."""
-    cursor = db.execute("UPDATE units SET status = ?, message = ?, finished = ? "
-                        "WHERE id = ? AND worker = ? AND status = 'running'", [status, message, utc_now(), unit_id, worker])
+def finish(db: Any, unit_id: int, worker: str, status: str, message: str | None, account: str | None = None) -> bool:
+    """End a unit this worker holds, with its account of an evidence item examined in parts; False when it no
+    longer held it (sent again elsewhere, or ended already)."""
+    cursor = db.execute("UPDATE units SET status = ?, message = ?, finished = ?, account = ? "
+                        "WHERE id = ? AND worker = ? AND status = 'running'",
+                        [status, message, utc_now(), account, unit_id, worker])
     return cursor.rowcount == 1
 
 

@@ -173,6 +173,32 @@ def forget_evidence(db: sqlite_utils.Database, evidence_id: int) -> None:
                                         if column not in ("id", "path", "added_at")})
 
 
+def forget_examination(db: sqlite_utils.Database, evidence_id: int, blocks: list[int], lister: bool) -> None:
+    """Drop the rows an interrupted examination of one unit of an evidence item examined in parts left (its
+    worker died), before the unit is examined again: the files with ids in the unit's blocks, their findings and
+    every row naming them by file_id; and for the unit that lists the image (`lister`), its partitions and the
+    findings on the evidence itself. Other units' rows stay. Tags are detached as by `forget_evidence`."""
+    spans = [(evidence_id, first, first + FILE_ID_BLOCK) for first in blocks]
+    named = [t for t in db.table_names() if t not in ("files", "units") and {"evidence_id", "file_id"} <= set(db[t].columns_dict)]
+    for span in spans:
+        for kind, table, key in _TAGGED:
+            owner = "id" if table == "files" else "object_id"
+            db.execute(
+                f"""UPDATE tags SET object_id = NULL, object_key = (SELECT json_object('evidence_id', t.evidence_id, {key})
+                    FROM [{table}] t WHERE t.id = tags.object_id)
+                    WHERE object_kind = ? AND object_id IN (SELECT id FROM [{table}] WHERE evidence_id = ? AND
+                    {owner} >= ? AND {owner} < ?{" AND object_kind = 'file'" if table == "findings" else ""})""",
+                [kind, *span])
+        for table in named:
+            db.execute(f"DELETE FROM [{table}] WHERE evidence_id = ? AND file_id >= ? AND file_id < ?", list(span))
+        db.execute("DELETE FROM findings WHERE evidence_id = ? AND object_kind = 'file' AND object_id >= ? "
+                   "AND object_id < ?", list(span))
+        db.execute("DELETE FROM files WHERE evidence_id = ? AND id >= ? AND id < ?", list(span))
+    if lister:
+        db.execute("DELETE FROM partitions WHERE evidence_id = ?", [evidence_id])
+        db.execute("DELETE FROM findings WHERE evidence_id = ? AND object_kind = 'evidence'", [evidence_id])
+
+
 def retag(db: sqlite_utils.Database, evidence_id: int) -> None:
     """Put tags that `forget_evidence` detached back on the objects they were on, now examined again."""
     for kind, table, key in _TAGGED:

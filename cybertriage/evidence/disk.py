@@ -460,17 +460,7 @@ class DiskImage(EvidenceSource):
         read as Sleuth Kit's icat reads it: for the content viewer and for exporting files."""
         if ref.inode is None:
             raise EvidenceError(f"{ref.display()}: no inode recorded")
-        partition_offset, inode = ref.partition_offset, ref.inode
-        if not self._volumes_read:
-            self._volumes()  # a truncated image gets its padded handle here, as in a scan
-            self._volumes_read = True
-        fs = self._filesystems.get(partition_offset)
-        if fs is None:
-            try:
-                fs = pytsk3.FS_Info(self.image, offset=partition_offset)
-            except OSError as error:
-                raise EvidenceError(f"no filesystem at byte {partition_offset}: {_first_line(error)}") from None
-            self._filesystems[partition_offset] = fs
+        fs, inode = self._filesystem_of(ref.partition_offset), ref.inode
         address, _, stream = inode.partition("-")
         try:
             fs_file = fs.open_meta(inode=int(address))
@@ -483,6 +473,38 @@ class DiskImage(EvidenceSource):
             if int(attribute.info.type) == int(attr_type) and attribute.info.id == int(attr_id):
                 return TskContent(fs_file, attribute.info.size, self.image, int(attr_type), int(attr_id))
         raise EvidenceError(f"inode {inode}: no such data stream")
+
+    def _filesystem_of(self, partition_offset: int) -> pytsk3.FS_Info:
+        """The filesystem at this offset, opened once, through the handle a scan reads the image by."""
+        if not self._volumes_read:
+            self._volumes()  # a truncated image gets its padded handle here, as in a scan
+            self._volumes_read = True
+        fs = self._filesystems.get(partition_offset)
+        if fs is None:
+            try:
+                fs = pytsk3.FS_Info(self.image, offset=partition_offset)
+            except OSError as error:
+                raise EvidenceError(f"no filesystem at byte {partition_offset}: {_first_line(error)}") from None
+            self._filesystems[partition_offset] = fs
+        return fs
+
+    @staticmethod
+    def entry(obj: EvidenceObject) -> list:
+        """An object of this image's listing as plain values (JSON) that `listed` makes it again from."""
+        content = obj.content
+        reopen = [content._address, content.size, content._attr] if isinstance(content, _ReopenedContent) else None
+        return [[None if name == "content" else getattr(obj, name) for name in _OBJECT_FIELDS], reopen]
+
+    def listed(self, entry: list) -> EvidenceObject:
+        """An object its listing wrote down (`entry`), its content reopened here: by another worker, on its own
+        copy of the image."""
+        fields, reopen = entry
+        obj = EvidenceObject(*fields)
+        if reopen is not None:
+            address, size, attr = reopen
+            obj.content = _ReopenedContent(self._filesystem_of(obj.partition_offset), address, size, self.image,
+                                           tuple(attr) if attr else None, obj.partition_offset)
+        return obj
     def objects_stored_in(self, ranges: list[tuple[int, int]], cancelled: threading.Event) -> Iterator[EvidenceObject]:
         """Files whose content lies (partly) in these (offset, length) ranges of the image. Sleuth Kit's own
         reader of a raw image hands back zeros where the medium failed to read, without an error, so files

@@ -3,7 +3,9 @@ into the case's shared PostgreSQL store; the scan's process sends the units, wat
 what only makes sense once, over the whole case, at the end (timeline indexes, correlation, IOCs, scores).
 
 A unit is one evidence item (a disk image, a folder, a capture file), read from a path every worker sees (a
-read-only share), its carried objects written to the case folder, on a share too. The store, not the broker, says
+read-only share), its carried objects written to the case folder, on a share too; or a part of a disk image's
+files, which the worker listing the image hands on (pipeline/parts.py), so that one large drive keeps every
+worker busy. The store, not the broker, says
 what became of each unit (case/units.py): a message delivered twice, or a unit sent again after its worker went
 silent, is examined once. A unit is sent at most MAX_SENDS times; then it is quarantined and the rest goes on.
 """
@@ -25,13 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..analyzers import Settings, build_analyzers
+from ..analyzers import Analyzer, Settings, build_analyzers
 from ..case import CaseWriter, audit, units, writes
 from ..case.custody import write_transaction
 from ..case.store import crash_point, on_case_waiting, open_case
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
 from .options import ScanOptions, ScanRun
+from .parts import UNIT_BYTES, Parts, examine_part, finish_evidence
 from .progress import Outcome, Progress
 from .stages import EvidenceRun
 
@@ -64,22 +67,29 @@ class Recipe:
     builtin_keywords: tuple[str, ...] = ()
     intel_db: str | None = None
     hash_sets: tuple[str, ...] | None = None
+    unit_bytes: int = 0  # a disk image's files handed on in parts of about this much content (0: not at all)
 
     @classmethod
-    def of(cls, options: ScanOptions) -> Recipe:
+    def of(cls, options: ScanOptions, unit_bytes: int) -> Recipe:
         settings = options.settings
         intel = settings.intel
         return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,
                    None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
                    tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
                    settings.builtin_keywords, str(intel.path) if intel else None,
-                   tuple(s.name for s in intel.hash_sets) if intel else None)
+                   tuple(s.name for s in intel.hash_sets) if intel else None, unit_bytes)
 
     @classmethod
     def from_message(cls, values: dict[str, Any]) -> Recipe:
         tuples: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
                                   for key, value in values.items()}
         return cls(**tuples)
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019  (a worker keeps a few, for every unit of the same scans)
+    def prepared(self, jobs: int) -> tuple[ScanOptions, list[Analyzer]]:
+        """The options and the analyzers built from them (rules compiled once per worker, not once per unit)."""
+        options = self.options(jobs)
+        return options, build_analyzers(options.settings)
 
     def options(self, jobs: int) -> ScanOptions:
         from ..case.intel_store import load_intel
@@ -195,27 +205,41 @@ def _take(db: sqlite_utils.Database, message: dict[str, Any], worker: str) -> bo
         if not units.claim(db, message["unit"], worker):
             return False
         audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
+        taken = units.unit(db, message["unit"])
+        earlier = units.blocks(db, message["unit"])
+        if taken is not None and taken.parent_id is not None and earlier:  # its worker died: what it left, forgotten
+            writes.forget_examination(db, taken.evidence_id, earlier, lister=False)
     return True
 
 
 def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
-    """The unit is this worker's: its evidence item examined as a local scan would, with a heartbeat."""
+    """The unit is this worker's: its evidence item examined as a local scan would (a disk image's files handed on
+    in parts, when the scan asks for it), or the files of one part; with a heartbeat."""
     case_dir, unit_id = Path(message["case"]), message["unit"]
-    options = Recipe.from_message(message["recipe"]).options(jobs)
+    recipe = Recipe.from_message(message["recipe"])
+    options, analyzers = recipe.prepared(jobs)
     cancel = threading.Event()
     writer = CaseWriter(case_dir, shared=True)
     outcomes: list[Outcome] = []
     latest: list[Progress] = []
     heart = _Heartbeat(case_dir, unit_id, worker, cancel, latest)
     heart.start()
+    account = None
     try:
-        run = ScanRun(case_dir, options, build_analyzers(options.settings), cancel, writer, message["run"], outcomes)
-        for progress in EvidenceRun(run, Path(message["path"]), message["key"]).stages():
-            latest[:] = [progress]
-        outcome = outcomes[-1] if outcomes else Outcome(message["path"], "failed", message="not examined")
-        writer.add_rows("ledger", [{"evidence_id": message["evidence"], "run_id": message["run"], "stage": "unit",
-                                    "attempted": 1, "processed": int(outcome.status in ("done", "partial")),
-                                    "skipped": 0, "reasons": json.dumps({f"examined by {worker}": 1})}])
+        run = ScanRun(case_dir, options, analyzers, cancel, writer, message["run"], outcomes)
+        unit = writer.call(lambda db: units.unit(db, unit_id))
+        if unit is not None and unit.parent_id is not None:
+            outcome, account = examine_part(run, unit, latest)
+        else:
+            parts = Parts(unit, message["run"], recipe.unit_bytes) if unit is not None and recipe.unit_bytes else None
+            for progress in EvidenceRun(run, Path(message["path"]), message["key"], parts).stages():
+                latest[:] = [progress]
+            outcome = outcomes[-1] if outcomes else Outcome(message["path"], "failed", message="not examined")
+            account = parts.account if parts is not None else None
+        if account is None:  # an evidence item examined whole: its ledger names its worker now
+            writer.add_rows("ledger", [{"evidence_id": message["evidence"], "run_id": message["run"], "stage": "unit",
+                                        "attempted": 1, "processed": int(outcome.status in ("done", "partial")),
+                                        "skipped": 0, "reasons": json.dumps({f"examined by {worker}": 1})}])
     except Exception as error:  # the unit fails, and says why; the scan's process sees it ended
         outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
         logger.exception("unit %s failed", unit_id)
@@ -227,14 +251,15 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
         except CaseError as error:
             outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
     on_case_waiting(case_dir, functools.partial(_finish, unit_id=unit_id, key=message["key"], worker=worker,
-                                                outcome=outcome))
+                                                outcome=outcome, account=account))
 
 
-def _finish(db: sqlite_utils.Database, unit_id: int, key: str, worker: str, outcome: Outcome) -> None:
+def _finish(db: sqlite_utils.Database, unit_id: int, key: str, worker: str, outcome: Outcome,
+            account: str | None) -> None:
     """End the unit and say so in the audit log, once: not when it was no longer this worker's, nor again when
     the store went away after the commit and this is done a second time."""
     with write_transaction(db):
-        if units.finish(db, unit_id, worker, outcome.status, outcome.message):
+        if units.finish(db, unit_id, worker, outcome.status, outcome.message, account):
             audit(db, "unit examined", {"unit": unit_id, "evidence": key, "worker": worker,
                                         "status": outcome.status, "files": outcome.files})
 
@@ -283,18 +308,18 @@ class _Watch:
 class SpreadScan:
     """The evidence items of one scan run, sent as units to the workers and watched until each has ended."""
 
-    def __init__(self, run: ScanRun, broker: str, worker_timeout: float = WORKER_TIMEOUT) -> None:
+    def __init__(self, run: ScanRun, broker: str, worker_timeout: float = WORKER_TIMEOUT,
+                 unit_bytes: int = UNIT_BYTES) -> None:
         self.run = run
         self.worker_timeout = worker_timeout
         self.app = celery_app(broker_address(broker))
-        self.recipe = dataclasses.asdict(Recipe.of(run.options))
+        self.recipe = dataclasses.asdict(Recipe.of(run.options, unit_bytes))
         self.watched: dict[int, _Watch] = {}
         self.last_said: dict[int, str] = {}  # per unit, why it was last sent again (a silent worker, a refusal)
 
     def send_and_watch(self, items: list[tuple[Path, str]]) -> Iterator[Progress]:
         """Add each evidence item (or take up an interrupted one), send it as a unit, and watch the units."""
         writer = self.run.writer
-        sent: dict[int, dict[str, Any]] = {}
         for path, key in items:
             previous = writer.call(functools.partial(writes.evidence_status, path=key))
             if previous and previous[1] in ("done", "partial"):
@@ -305,23 +330,25 @@ class SpreadScan:
                 functools.partial(writes.add_evidence, path=key, added_at=utc_now()))
             unit_id = writer.call(functools.partial(units.add_unit, run_id=self.run.run_id, evidence_id=evidence_id,
                                                     path=str(path.absolute()), key=key))
-            sent[unit_id] = {"unit": unit_id, "case": str(self.run.case_dir.absolute()), "run": self.run.run_id,
-                             "evidence": evidence_id, "path": str(path.absolute()), "key": key,
-                             "version": __version__, "recipe": self.recipe}
-            self._send(sent[unit_id])
-        yield from self._watch(sent)
+            added = writer.call(functools.partial(units.unit, unit_id=unit_id))
+            assert added is not None  # just added
+            self._send(added)
+        yield from self._watch()
 
-    def _send(self, message: dict[str, Any]) -> None:
-        if not self.run.writer.call(functools.partial(units.sent, unit_id=message["unit"], most=MAX_SENDS)):
-            last = self.last_said.get(message["unit"])
-            self.run.writer.call(functools.partial(units.quarantine, unit_id=message["unit"], message=(
+    def _send(self, unit: units.Unit) -> None:
+        message: dict[str, Any] = {"unit": unit.id, "case": str(self.run.case_dir.absolute()), "run": self.run.run_id,
+                   "evidence": unit.evidence_id, "path": unit.path, "key": unit.key, "version": __version__,
+                   "recipe": self.recipe}
+        if not self.run.writer.call(functools.partial(units.sent, unit_id=unit.id, most=MAX_SENDS)):
+            last = self.last_said.get(unit.id)
+            self.run.writer.call(functools.partial(units.quarantine, unit_id=unit.id, message=(
                 f"sent {MAX_SENDS} times, never examined to its end" + (f" (last: {last})" if last else ""))))
             return
         self.app.send_task(TASK, args=[message], retry=True,
                            retry_policy={"max_retries": None, "interval_start": 1, "interval_step": 1,
                                          "interval_max": 5})
 
-    def _watch(self, sent: dict[int, dict[str, Any]]) -> Iterator[Progress]:
+    def _watch(self) -> Iterator[Progress]:
         """Until every unit has ended: progress, units whose worker went silent sent again, refused ones too."""
         writer = self.run.writer
         looked = time.monotonic()
@@ -336,27 +363,39 @@ class SpreadScan:
             if all(unit.ended for unit in now):
                 break
             for unit in now:
-                self._look_after(unit, sent)
+                self._look_after(unit)
             yield _progress(now)
             time.sleep(WATCH_SECONDS)
+        in_parts = {unit.parent_id for unit in now if unit.parent_id is not None}
         for unit in now:
+            if unit.parent_id is not None:
+                continue
+            if unit.account is not None or unit.id in in_parts:  # its files handed on: its item ends here
+                parts = [part for part in now if part.parent_id == unit.id]
+                self.run.outcomes.append(writer.call(functools.partial(finish_evidence, unit=unit, parts=parts,
+                                                                       run_id=self.run.run_id)))
+                continue
             files, findings = writer.call(functools.partial(units.evidence_tally, evidence_id=unit.evidence_id))
             status = unit.status if unit.status != "quarantined" else "failed"
             self.run.outcomes.append(Outcome(unit.path, status, unit.evidence_id,
                                              _worker_said(unit), files, findings))
-        quarantined = [unit for unit in now if unit.status == "quarantined"]
+        quarantined = [unit for unit in now if unit.status == "quarantined"
+                       and unit.parent_id is None and unit.id not in in_parts and unit.account is None]
+        if any(unit.status == "quarantined" for unit in now):
+            writer.call(lambda db: audit(db, "units quarantined", {
+                "units": [{"unit": u.id, "evidence": u.key, "part": u.part, "message": u.message}
+                          for u in now if u.status == "quarantined"]}))
         if quarantined:
             writer.add_rows("ledger", [{"evidence_id": u.evidence_id, "run_id": self.run.run_id, "stage": "unit",
                                         "attempted": u.sends, "processed": 0, "skipped": 1,
                                         "reasons": json.dumps({f"quarantined: {u.message}": 1})} for u in quarantined])
-            writer.call(lambda db: audit(db, "units quarantined", {
-                "units": [{"unit": u.id, "evidence": u.key, "message": u.message} for u in quarantined]}))
 
-    def _look_after(self, unit: units.Unit, sent: dict[int, dict[str, Any]]) -> None:
-        """A running unit whose heartbeat stopped is queued again; a refused queued unit is sent again."""
-        if unit.id not in sent:
-            return
-        if unit.status == "running":
+    def _look_after(self, unit: units.Unit) -> None:
+        """A part new from its listing is sent; a running unit whose heartbeat stopped is queued again and sent; a
+        refused queued unit is sent again."""
+        if unit.status == "queued" and unit.sends == 0:
+            self._send(unit)
+        elif unit.status == "running":
             watch = self.watched.get(unit.id)
             if watch is None or watch.beat != unit.beat:
                 self.watched[unit.id] = _Watch(unit.beat)
@@ -366,12 +405,12 @@ class SpreadScan:
                     logger.warning("unit %s (%s): %s; sent again", unit.id, unit.path, message)
                     del self.watched[unit.id]
                     self.last_said[unit.id] = message
-                    self._send(sent[unit.id])
+                    self._send(unit)
         elif unit.status == "queued" and unit.message:  # a worker refused it: another may take it
             self.run.writer.call(lambda db: units.clear_refusal(db, unit.id))
             logger.warning("unit %s (%s): %s; sent again", unit.id, unit.path, unit.message)
             self.last_said[unit.id] = unit.message
-            self._send(sent[unit.id])
+            self._send(unit)
 
 
 def _worker_said(unit: units.Unit) -> str | None:
@@ -383,7 +422,9 @@ def _progress(now: list[units.Unit]) -> Progress:
     done = sum(unit.ended and unit.status not in ("failed", "quarantined") for unit in now)
     failed = sum(unit.status in ("failed", "quarantined") for unit in now)
     flying = [unit for unit in now if unit.status == "running"]
-    workers = ", ".join(sorted({f"{unit.worker}: {Path(unit.path).name}" for unit in flying}))
+    workers = ", ".join(sorted({f"{unit.worker}: {Path(unit.path).name}" + ("" if unit.part is None else
+                                                                            f" part {unit.part + 1}")
+                                for unit in flying}))
     return Progress(evidence=f"units {done}/{len(now)}",
                     stage=f"{len(flying)} in flight, {failed} failed" + (f" ({workers})" if workers else ""),
                     objects_found=sum(unit.objects_done for unit in now),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,12 @@ class Tally:
 class FileIds:
     """The file ids an evidence item's objects get, in order, from the blocks the case gives this process
     (writes.reserve_file_ids): one block in a case one scan writes, blocks of their own per worker in a case
-    several write at once. Taken by every worker thread of the item, under a lock."""
+    several write at once. Taken by every worker thread of the item, under a lock. `on_block` is told each block
+    in the transaction that takes it (a unit remembers its blocks: case/units.py)."""
 
-    def __init__(self, writer: CaseWriter) -> None:
+    def __init__(self, writer: CaseWriter, on_block: Callable[[Any, int], None] | None = None) -> None:
         self._writer = writer
+        self._on_block = on_block
         self._lock = threading.Lock()
         self._next, self._left = 0, 0
         self._endless = False
@@ -50,11 +52,17 @@ class FileIds:
     def __next__(self) -> int:
         with self._lock:
             if not self._endless and self._left == 0:
-                self._next, count = self._writer.call(writes.reserve_file_ids)
+                self._next, count = self._writer.call(self._reserve)
                 self._endless, self._left = count is None, count or 0
             self._left -= 1
             self._next += 1
             return self._next - 1
+
+    def _reserve(self, db: Any) -> tuple[int, int | None]:
+        first, count = writes.reserve_file_ids(db)
+        if self._on_block is not None:
+            self._on_block(db, first)
+        return first, count
 
 
 @dataclass

@@ -31,12 +31,14 @@ class Scan:
 
     def __init__(self, case_dir: Path, evidence: list[Path], options: ScanOptions,
                  cancel: threading.Event | None = None, broker: str | None = None,
-                 worker_timeout: float | None = None) -> None:
+                 worker_timeout: float | None = None, unit_bytes: int | None = None) -> None:
         """`broker`: spread the evidence items over the workers of this Celery broker (pipeline/distributed.py)
-        instead of examining them here; `worker_timeout`: how long a unit's worker may be silent."""
+        instead of examining them here; `worker_timeout`: how long a unit's worker may be silent; `unit_bytes`:
+        the content of a disk image's files handed to a worker at a time (0: each image whole to one worker)."""
         self.case_dir = case_dir
         self.broker = broker
         self.worker_timeout = worker_timeout
+        self.unit_bytes = unit_bytes
         self.evidence = evidence
         self.options = options
         self.cancel = cancel or threading.Event()
@@ -104,8 +106,10 @@ class Scan:
     def _spread(self, run: ScanRun) -> Iterator[Progress]:
         """The evidence items as units for the broker's workers, watched until each has ended."""
         from .distributed import WORKER_TIMEOUT, SpreadScan
+        from .parts import UNIT_BYTES
 
-        spread = SpreadScan(run, self.broker or "", self.worker_timeout or WORKER_TIMEOUT)
+        spread = SpreadScan(run, self.broker or "", self.worker_timeout or WORKER_TIMEOUT,
+                            UNIT_BYTES if self.unit_bytes is None else self.unit_bytes)
         yield from spread.send_and_watch(list(self._items()))
 
     def _each_evidence(self, run: ScanRun) -> Iterator[Progress]:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from ..analyzers.net import analyse_in_child
-from ..case import audit, writes
+from ..case import audit, units, writes
 from ..case.store import crash_point
 from ..errors import Cancelled, EvidenceError
 from ..evidence import EvidenceSource, open_evidence
@@ -23,22 +23,28 @@ from .carving import CarvedSource
 from .examine import Examiner
 from .integrity import ContainerHashing, record_container_hash, verify_image
 from .options import ScanRun
+from .parts import Handout, Parts, account_of
 from .progress import Outcome, Progress
 from .record import EvidenceRecord, FileIds, Tally
 from .workers import WorkerPool
 
 
 class EvidenceRun:
-    """One evidence item in one scan run; its outcome joins the run's outcomes as soon as it starts."""
+    """One evidence item in one scan run; its outcome joins the run's outcomes as soon as it starts. With `parts`
+    (a unit of a spread scan), a disk image's files are handed on in parts to other workers instead of examined
+    here, and the item is ended by the scan's process once they all are (pipeline/parts.py)."""
 
-    def __init__(self, run: ScanRun, path: Path, key: str) -> None:
+    def __init__(self, run: ScanRun, path: Path, key: str, parts: Parts | None = None) -> None:
         self.run = run
         self.path = path
         self.key = key  # as the case knows it: evidence.path
         self.outcome = Outcome(str(path), "failed")
         self.tally = Tally()
         self.evidence_id = 0
-        self.ids = FileIds(run.writer)
+        self.parts = parts
+        self.in_parts = False  # its files handed on in parts: the item's ledger and end are the scan's process's
+        self.ids = FileIds(run.writer) if parts is None else FileIds(
+            run.writer, on_block=lambda db, first: units.took_block(db, parts.unit.id, first))
 
     def stages(self) -> Iterator[Progress]:
         """Add the item to the case (or take up an interrupted one again, or skip one already examined), then
@@ -54,7 +60,10 @@ class EvidenceRun:
         if previous:  # interrupted (killed, cancelled, failed): examined again from the start, exactly once
             self.evidence_id = previous[0]
             def forget(db: sqlite_utils.Database) -> None:
-                writes.forget_evidence(db, previous[0])
+                if self.parts is not None and units.has_parts(db, self.parts.unit.id):  # others' parts' rows stay
+                    writes.forget_examination(db, previous[0], units.blocks(db, self.parts.unit.id), lister=True)
+                else:
+                    writes.forget_evidence(db, previous[0])
                 writes.update_evidence(db, previous[0], {"status": "added"})
 
             writer.call(forget)
@@ -79,11 +88,11 @@ class EvidenceRun:
                 yield from verify_image(evidence, ewf_image, self.run.cancel)
             yield from self._analyse(evidence)
             yield from record_container_hash(evidence, hashing, self.run.cancel)
-            self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None)
+            self._finish("partial" if source.problems else "done", "; ".join(source.problems) or None, source)
         except Cancelled:
-            self._finish("cancelled", "cancelled by the examiner")
+            self._finish("cancelled", "cancelled by the examiner", source)
         except EvidenceError as error:
-            self._finish("failed", str(error))
+            self._finish("failed", str(error), source)
         finally:
             if hashing is not None and hashing.is_alive():
                 hashing.stop.set()
@@ -112,7 +121,10 @@ class EvidenceRun:
         """The objects examined by the worker threads, the carried ones stored, and the item accounted for."""
         carried = CarriedObjects(self.run.case_dir)
         examiner = Examiner(self.run, evidence, carried)
-        pool = WorkerPool(self.run, evidence, examiner)
+        self.in_parts = self.parts is not None and isinstance(evidence.source, DiskImage)
+        pool: WorkerPool | Handout = WorkerPool(self.run, evidence, examiner)
+        if self.parts is not None and self.in_parts:
+            pool = Handout(self.run, evidence, self.parts)
         try:
             yield from pool.analyse()
             options = self.run.options
@@ -159,15 +171,20 @@ class EvidenceRun:
                   for stage, s in ledger.stages.items()]
         problems = [{"evidence_id": self.evidence_id, "run_id": self.run.run_id, "stage": stage, "object": obj,
                      "message": message} for stage, obj, message in ledger.warnings]
+        if self.in_parts:  # the ledger and problems merged with the parts' once they have ended (parts.py)
+            stages, problems = [], []
         for table, rows in (("partitions", partitions), ("ledger", stages), ("problems", problems)):
             if rows:
                 self.run.writer.add_rows(table, rows)
 
-    def _finish(self, status: str, message: str | None) -> None:
+    def _finish(self, status: str, message: str | None, source: EvidenceSource | None) -> None:
         self.outcome.status = status
         self.outcome.message = message
         self.outcome.files = self.tally.done
         self.outcome.findings = dict(self.tally.findings)
+        if self.parts is not None and self.in_parts and source is not None:  # ended by the scan's process
+            self.parts.account = account_of(source.ledger, source.problems if status in ("done", "partial") else [])
+            return
 
         def record(db: Any) -> None:
             writes.update_evidence(db, self.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})

@@ -30,12 +30,40 @@ EVIDENCE = [DEMO / "demo-disk.img", DEMO / "demo-windows.img", DEMO / "demo-vm.q
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+def local_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo evidence scanned here, into SQLite, with no server: what every spread scan must give."""
     case = tmp_path_factory.mktemp("local") / "case"
     result = run_cli("scan", *EVIDENCE, "--case", case, "--quiet", timeout=600)
     assert result.code == 0, result.stderr
-    return exports(case)
+    return case
+
+
+@pytest.fixture(scope="module")
+def reference(local_case: Path) -> dict[str, list[str]]:
+    return exports(local_case)
+
+
+def ledger(case: Path) -> list[tuple]:
+    """The completeness ledger per evidence item and stage, the units' own stage aside (a local scan has none)."""
+    db = open_case(case)
+    try:
+        rows = db.execute("SELECT e.path, l.stage, l.attempted, l.processed, l.skipped, l.reasons FROM ledger l "
+                          "JOIN evidence e ON e.id = l.evidence_id WHERE l.stage != 'unit'").fetchall()
+        problems = db.execute("SELECT e.path, p.stage, p.object, p.message FROM problems p "
+                              "JOIN evidence e ON e.id = p.evidence_id").fetchall()
+        evidence = db.execute("SELECT path, status, error FROM evidence").fetchall()
+    finally:
+        db.close()
+    return sorted((*row[:5], json.loads(row[5])) for row in rows) + sorted(map(tuple, problems)) + \
+        sorted(map(tuple, evidence))
+
+
+def run_units(case: Path) -> list[units.Unit]:
+    db = open_case(case)
+    try:
+        return units.run_units(db, int(db.execute("SELECT max(id) FROM runs").fetchone()[0]))
+    finally:
+        db.close()
 
 
 @contextmanager
@@ -53,7 +81,7 @@ def workers(broker: str, folder: Path, *names: str, crash_at: str | None = None)
 
 def spread_scan(case: Path, store: str, broker: str) -> list[str]:
     command = [sys.executable, "-m", "cybertriage", "scan", *map(str, EVIDENCE), "--case", str(case), "--store", store,
-               "--broker", broker, "--worker-timeout", "5", "--quiet"]
+               "--broker", broker, "--worker-timeout", "5", "--unit-mb", "1", "--quiet"]  # disk images in parts
     return command
 
 
@@ -66,17 +94,24 @@ def audit_entries(case: Path, action: str) -> list[dict]:
     return [json.loads(row[0]) for row in rows]
 
 
-def test_two_workers_give_the_exports_of_a_local_scan(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
-                                                       lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+def test_two_workers_give_the_exports_of_a_local_scan(local_case: Path, reference: dict[str, list[str]],
+                                                       lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+                                                       tmp_path: Path) -> None:
     case = tmp_path / "case"
     with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
         done = subprocess.run(spread_scan(case, lab_postgres.url, lab_redis.url), capture_output=True, text=True,
                               timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
     assert differences(reference, exports(case)) == {}
+    assert ledger(case) == ledger(local_case)  # the parts' accounts merged: the same completeness, the same problems
     examined = audit_entries(case, "unit examined")
-    assert sorted(entry["evidence"] for entry in examined) == sorted(str(path) for path in EVIDENCE)
-    assert {entry["worker"] for entry in examined} <= {"w1@test", "w2@test"}
+    spread = run_units(case)
+    assert sorted(entry["unit"] for entry in examined) == [unit.id for unit in spread]  # each unit once
+    assert {unit.key for unit in spread if unit.parent_id is None} == {str(path) for path in EVIDENCE}
+    in_parts = {unit.key for unit in spread if unit.parent_id is not None}
+    assert in_parts == {str(DEMO / "demo-disk.img"), str(DEMO / "demo-windows.img"), str(DEMO / "demo-vm.qcow2")}
+    assert sum(unit.key == str(DEMO / "demo-windows.img") for unit in spread) > 3  # its files in several parts
+    assert {entry["worker"] for entry in examined} == {"w1@test", "w2@test"}
     assert all(entry["status"] == "done" for entry in examined)
     info = run_cli("info", "--case", case)
     assert info.code == 0, info.stderr
@@ -95,9 +130,11 @@ def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]],
     assert differences(reference, exports(case)) == {}
     taken = audit_entries(case, "unit taken")
     examined = audit_entries(case, "unit examined")
-    lost = {entry["unit"] for entry in taken if entry["worker"] == "doomed@test"}
-    assert lost and all(entry["worker"] == "steady@test" for entry in examined)
-    assert len(examined) == len(EVIDENCE)  # each unit written once
+    examined_by = {entry["unit"]: entry["worker"] for entry in examined}
+    lost = {entry["unit"] for entry in taken if entry["worker"] == "doomed@test"} - {
+        unit for unit, worker in examined_by.items() if worker == "doomed@test"}  # it may end a small part first
+    assert lost and all(examined_by[unit] == "steady@test" for unit in lost)
+    assert sorted(entry["unit"] for entry in examined) == [unit.id for unit in run_units(case)]  # each written once
 
 
 @pytest.mark.parametrize("server", ["redis", "postgresql"])
@@ -122,7 +159,8 @@ def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, l
             scan.kill()
     assert scan.returncode == 0, stderr
     assert differences(reference, exports(case)) == {}
-    assert len(audit_entries(case, "unit examined")) == len(EVIDENCE)
+    assert sorted(entry["unit"] for entry in audit_entries(case, "unit examined")) == \
+        [unit.id for unit in run_units(case)]
 
 
 def test_a_worker_of_another_version_or_blind_to_the_evidence_leaves_the_unit_queued(
