@@ -224,11 +224,12 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
     latest: list[Progress] = []
     heart = _Heartbeat(case_dir, unit_id, worker, cancel, latest)
     heart.start()
-    account = None
+    account, part = None, None
     try:
         run = ScanRun(case_dir, options, analyzers, cancel, writer, message["run"], outcomes)
         unit = writer.call(lambda db: units.unit(db, unit_id))
         if unit is not None and unit.parent_id is not None:
+            part = unit.part
             outcome, account = examine_part(run, unit, latest)
         else:
             parts = Parts(unit, message["run"], recipe.unit_bytes) if unit is not None and recipe.unit_bytes else None
@@ -250,6 +251,8 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
             writer.close()
         except CaseError as error:
             outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
+    # every row of the unit written, the unit not ended (tests: its examination is redone elsewhere)
+    crash_point(f"unit-written-{Path(message['path']).name}" + ("" if part is None else f"-part-{part}"))
     on_case_waiting(case_dir, functools.partial(_finish, unit_id=unit_id, key=message["key"], worker=worker,
                                                 outcome=outcome, account=account))
 
@@ -336,9 +339,10 @@ class SpreadScan:
         yield from self._watch()
 
     def _send(self, unit: units.Unit) -> None:
-        message: dict[str, Any] = {"unit": unit.id, "case": str(self.run.case_dir.absolute()), "run": self.run.run_id,
-                   "evidence": unit.evidence_id, "path": unit.path, "key": unit.key, "version": __version__,
-                   "recipe": self.recipe}
+        message: dict[str, Any] = {
+            "unit": unit.id, "case": str(self.run.case_dir.absolute()), "run": self.run.run_id,
+            "evidence": unit.evidence_id, "path": unit.path, "key": unit.key, "version": __version__,
+            "recipe": self.recipe}
         if not self.run.writer.call(functools.partial(units.sent, unit_id=unit.id, most=MAX_SENDS)):
             last = self.last_said.get(unit.id)
             self.run.writer.call(functools.partial(units.quarantine, unit_id=unit.id, message=(

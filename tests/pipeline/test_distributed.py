@@ -44,7 +44,8 @@ def reference(local_case: Path) -> dict[str, list[str]]:
 
 
 def ledger(case: Path) -> list[tuple]:
-    """The completeness ledger per evidence item and stage, the units' own stage aside (a local scan has none)."""
+    """The completeness ledger per evidence item and stage (the units' own stage aside: a local scan has none), the
+    problems, the partitions and each item's status."""
     db = open_case(case)
     try:
         rows = db.execute("SELECT e.path, l.stage, l.attempted, l.processed, l.skipped, l.reasons FROM ledger l "
@@ -52,10 +53,12 @@ def ledger(case: Path) -> list[tuple]:
         problems = db.execute("SELECT e.path, p.stage, p.object, p.message FROM problems p "
                               "JOIN evidence e ON e.id = p.evidence_id").fetchall()
         evidence = db.execute("SELECT path, status, error FROM evidence").fetchall()
+        partitions = db.execute("SELECT e.path, p.offset, p.length, p.description, p.filesystem, p.status, p.note "
+                                "FROM partitions p JOIN evidence e ON e.id = p.evidence_id").fetchall()
     finally:
         db.close()
     return sorted((*row[:5], json.loads(row[5])) for row in rows) + sorted(map(tuple, problems)) + \
-        sorted(map(tuple, evidence))
+        sorted(map(tuple, evidence)) + sorted(map(tuple, partitions))
 
 
 def run_units(case: Path) -> list[units.Unit]:
@@ -135,6 +138,32 @@ def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]],
         unit for unit, worker in examined_by.items() if worker == "doomed@test"}  # it may end a small part first
     assert lost and all(examined_by[unit] == "steady@test" for unit in lost)
     assert sorted(entry["unit"] for entry in examined) == [unit.id for unit in run_units(case)]  # each written once
+
+
+@pytest.mark.parametrize("unit", ["demo-windows.img-part-1", "demo-windows.img"])
+def test_a_unit_redone_after_its_rows_were_written_keeps_them_once(
+        unit: str, local_case: Path, reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
+        lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    """A worker dies once every row of a unit is committed but before it ends the unit: a part of an image's files,
+    or the unit that listed the image and handed its parts on. The unit is redone by another worker, which first
+    forgets what the dead one wrote of it, and only that: every other part's rows stay, and none is doubled."""
+    case = tmp_path / "case"
+    with workers(lab_redis.url, tmp_path, "doomed@test", crash_at=f"unit-written-{unit}") as (doomed,):
+        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            assert doomed.wait(timeout=300) == -signal.SIGKILL  # alone, it comes to that unit
+            with workers(lab_redis.url, tmp_path, "steady@test"):
+                _, stderr = scan.communicate(timeout=300)
+        finally:
+            scan.kill()
+    assert scan.returncode == 0, stderr
+    assert differences(reference, exports(case)) == {}
+    assert ledger(case) == ledger(local_case)
+    [redone] = [entry for entry in audit_entries(case, "unit taken") if entry["worker"] == "steady@test"
+                and entry["unit"] in {e["unit"] for e in audit_entries(case, "unit taken") if e["worker"] == "doomed@test"}]
+    assert [entry["worker"] for entry in audit_entries(case, "unit examined") if entry["unit"] == redone["unit"]] == \
+        ["steady@test"]
 
 
 @pytest.mark.parametrize("server", ["redis", "postgresql"])
