@@ -141,10 +141,14 @@ def unhash_files(db: sqlite_utils.Database, evidence_id: int, run_id: int, damag
             [evidence_id, partition_offset, path, inode, note])
     db.table("problems").insert_all([{"evidence_id": evidence_id, "run_id": run_id, "stage": "content", "object": path,
                                 "message": note} for _, path, _ in damaged])
-    db.execute("""UPDATE ledger SET processed = processed - ?, skipped = skipped + ?,
-                      reasons = json_set(reasons, '$."unreadable sectors"', ?)
-                  WHERE evidence_id = ? AND run_id = ? AND stage = 'content'""",
-               [len(damaged), len(damaged), len(damaged), evidence_id, run_id])
+    where = [evidence_id, run_id]
+    row = db.execute("SELECT reasons FROM ledger WHERE evidence_id = ? AND run_id = ? AND stage = 'content'",
+                     where).fetchone()
+    if row is not None:  # the reasons' JSON changed here, alike in every store
+        reasons = {**json.loads(row[0] or "{}"), "unreadable sectors": len(damaged)}
+        db.execute("UPDATE ledger SET processed = processed - ?, skipped = skipped + ?, reasons = ? "
+                   "WHERE evidence_id = ? AND run_id = ? AND stage = 'content'",
+                   [len(damaged), len(damaged), json.dumps(reasons, ensure_ascii=False), *where])
 
 
 # What identifies a file or a finding across two examinations of the same evidence (ids do not).

@@ -198,4 +198,7 @@ def _unhash_files_in(evidence: EvidenceRecord, ranges: list[tuple[int, int]], no
         return
 
     stored_at = [(obj.partition_offset, obj.path, obj.inode) for obj in damaged]
+    if evidence.unhash_later is not None:  # their rows may not be written yet
+        evidence.unhash_later.append((stored_at, note))
+        return
     evidence.writer.call(lambda db: writes.unhash_files(db, evidence.evidence_id, evidence.run_id, stored_at, note))

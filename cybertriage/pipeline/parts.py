@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class Parts:
     run_id: int
     unit_bytes: int
     account: str | None = None  # what units.finish stores once it is handed on: ledger, warnings, problems (JSON)
+    unhash_later: list[tuple[list, str]] = field(default_factory=list)  # files in damaged sectors (integrity.py)
 
 
 class Handout:
@@ -137,15 +138,17 @@ class _ListedFiles(DiskImage):
             yield self.listed(entry)
 
 
-def account_of(ledger: Ledger, problems: list[str]) -> str:
-    """What one unit found of its evidence item's completeness, as units.finish keeps it (JSON)."""
-    return json.dumps({"stages": ledger.stages, "warnings": ledger.warnings, "problems": problems}, ensure_ascii=False)
+def account_of(ledger: Ledger, problems: list[str], unhash: list[tuple[list, str]] | None = None) -> str:
+    """What one unit found of its evidence item's completeness, as units.finish keeps it (JSON): with the files
+    found in damaged sectors, for the listing unit."""
+    return json.dumps({"stages": ledger.stages, "warnings": ledger.warnings, "problems": problems,
+                       "unhash": unhash or []}, ensure_ascii=False)
 
 
 def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: int) -> Outcome:
     """Once every unit of an image examined in parts has ended: its ledger and problems from their accounts, its
     status (partial when a part was not examined to its end), its tags put back, and the audit entry."""
-    ledger, problems = Ledger(), []
+    ledger, problems, unhash = Ledger(), [], []
     for each in [unit, *parts]:
         account = json.loads(each.account) if each.account else {"stages": {}, "warnings": [], "problems": []}
         for stage, counts in account["stages"].items():
@@ -155,6 +158,7 @@ def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: 
                 ledger.skipped_count(stage, reason, count)
         ledger.warnings.extend(tuple(warning) for warning in account["warnings"])
         problems.extend(account["problems"])
+        unhash.extend(account.get("unhash", []))
     status, message = unit.status, unit.message
     lost = [part for part in parts if part.status not in ("done", "partial")]
     if status in ("done", "partial") and lost:
@@ -175,6 +179,8 @@ def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: 
     db.table("ledger").insert_all(stages)
     db.table("problems").insert_all([{"evidence_id": unit.evidence_id, "run_id": run_id, "stage": stage,
                                       "object": obj, "message": text} for stage, obj, text in ledger.warnings])
+    for stored_at, note in unhash:  # now that every part's files are in
+        writes.unhash_files(db, unit.evidence_id, run_id, [tuple(where) for where in stored_at], note)
     files, findings = units.evidence_tally(db, unit.evidence_id)
     writes.update_evidence(db, unit.evidence_id, {"status": status, "error": message, "processed_at": utc_now()})
     writes.retag(db, unit.evidence_id)

@@ -77,6 +77,9 @@ class EvidenceRecord:
     source: EvidenceSource
     ids: Iterator[int]  # the next free file ids
     tally: Tally
+    # Files found in damaged sectors, as (stored_at, note) for writes.unhash_files, when the image's files are
+    # examined in parts by other workers (pipeline/parts.py): marked once every part is in. None: marked at once.
+    unhash_later: list[tuple[list, str]] | None = None
 
     def finding_rows(self, obj: EvidenceObject | None, findings: list[Finding],
                      object_text: str | None = None) -> list[dict[str, Any]]:

@@ -125,6 +125,7 @@ class EvidenceRun:
         pool: WorkerPool | Handout = WorkerPool(self.run, evidence, examiner)
         if self.parts is not None and self.in_parts:
             pool = Handout(self.run, evidence, self.parts)
+            evidence.unhash_later = self.parts.unhash_later
         try:
             yield from pool.analyse()
             options = self.run.options
@@ -183,7 +184,8 @@ class EvidenceRun:
         self.outcome.files = self.tally.done
         self.outcome.findings = dict(self.tally.findings)
         if self.parts is not None and self.in_parts and source is not None:  # ended by the scan's process
-            self.parts.account = account_of(source.ledger, source.problems if status in ("done", "partial") else [])
+            self.parts.account = account_of(source.ledger, source.problems if status in ("done", "partial") else [],
+                                            self.parts.unhash_later)
             return
 
         def record(db: Any) -> None:

@@ -275,3 +275,29 @@ def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
     assert listed(exports(case)["files"]) == [row for row in listed(reference["files"]) if row[0] != str(poison)]
     info = run_cli("info", "--case", case)
     assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout
+
+
+def test_an_image_with_damaged_chunks_in_parts_is_marked_as_a_local_scan_marks_it(
+        lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+    """An E01 with a damaged chunk in a file's data (tests/evidence/test_e01_damage.py): the image's hash is
+    taken by the unit that lists it, perhaps before the part holding that file is examined; the file must still
+    lose its hash, and the ledger count it, as in a local scan."""
+    from tests import images
+    from tests.evidence.test_e01_damage import _chunk_of, _damage
+
+    (tmp_path / "fat").mkdir()
+    raw_image = images.build_large_fat(tmp_path / "fat")
+    raw = raw_image.read_bytes()
+    e01 = images.make_e01(raw_image, tmp_path, compression="none")
+    _damage([e01], raw, _chunk_of(raw, "evidence/large.bin", 192 * 1024), "none")
+    local, case = tmp_path / "local", tmp_path / "case"
+    assert run_cli("scan", e01, "--case", local, "--quiet").code == 1
+    with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
+        done = subprocess.run([sys.executable, "-m", "cybertriage", "scan", str(e01), "--case", str(case), "--store",
+                               lab_postgres.url, "--broker", lab_redis.url, "--unit-mb", "1", "--quiet"],
+                              capture_output=True, text=True, timeout=600, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 1, done.stderr
+    assert differences(exports(local), exports(case)) == {}
+    assert ledger(case) == ledger(local)
+    assert [unit for unit in run_units(case) if unit.parent_id is not None]  # its files went in a part
