@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: a scan spread over Celery workers through Redis and PostgreSQL against a local SQLite scan (issue 26).
 
-Not a test. It scans the disk benchmark's image and the web-mix capture (two evidence items: two units) in one
+Not a test. It scans the disk benchmark's image and the web-mix capture (two evidence items; the spread scans hand
+the image's files to the workers in parts of --unit-mb, as `scan --broker` does) in one
 `cybertriage scan` each time, in these configurations, alternating round by round with --repeat N:
 
   local          scan IMAGE CAPTURE --case NEW --quiet                          (SQLite, the reference: a)
@@ -167,12 +168,12 @@ class Lab:
         shutil.rmtree(case, ignore_errors=True)
 
 
-def scan_command(setup: Setup, lab: Lab, evidence: list[Path], case: Path) -> list[str]:
+def scan_command(setup: Setup, lab: Lab, evidence: list[Path], case: Path, unit_mb: int) -> list[str]:
     command = [cybertriage_binary(), "scan", *map(str, evidence), "--case", str(case), "--quiet"]
     if setup.store:
         command += ["--store", lab.postgres.url]
     if setup.workers:
-        command += ["--broker", lab.redis.url]
+        command += ["--broker", lab.redis.url, "--unit-mb", str(unit_mb)]
     return command
 
 
@@ -182,9 +183,9 @@ def units_of(lab: Lab, case: Path) -> list[dict[str, Any]]:
         return []
     schema = json.loads((case / "store.json").read_text())["schema"]
     done = subprocess.run([str(lab.postgres.bindir / "psql"), "-X", "-At", "-F", "\t", lab.postgres.url, "-c",
-                           f'SELECT key, worker, status, started, finished FROM "{schema}".units ORDER BY started, id'],
-                          check=True, capture_output=True, text=True)
-    names = ("key", "worker", "status", "started", "finished")
+                           f'SELECT key, part, worker, status, started, finished FROM "{schema}".units '
+                           'ORDER BY started, id'], check=True, capture_output=True, text=True)
+    names = ("key", "part", "worker", "status", "started", "finished")
     return [dict(zip(names, line.split("\t"))) for line in done.stdout.splitlines() if line]
 
 
@@ -194,7 +195,8 @@ def unit_seconds(logs: list[Path]) -> dict[str, list[float]]:
             for log_path in logs}
 
 
-def timed_scan(setup: Setup, lab: Lab, evidence: list[Path], case: Path, label: str, wait_limit: float) -> dict:
+def timed_scan(setup: Setup, lab: Lab, evidence: list[Path], case: Path, label: str, wait_limit: float,
+               unit_mb: int) -> dict:
     """Start the setup's workers (timed apart), wait for a quiet machine, warm the evidence, time the scan."""
     workers, started_s, logs = None, 0.0, []
     if setup.workers:
@@ -214,7 +216,7 @@ def timed_scan(setup: Setup, lab: Lab, evidence: list[Path], case: Path, label: 
         servers0, workers0 = tree_cpu(roots), tree_cpu(worker_pids)
         busy0, scan0 = _machine_busy(), _children_cpu()
         start = time.perf_counter()
-        done = subprocess.run(scan_command(setup, lab, evidence, case), stdout=subprocess.DEVNULL,
+        done = subprocess.run(scan_command(setup, lab, evidence, case, unit_mb), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - start
         scan_cpu, busy = _children_cpu() - scan0, _machine_busy() - busy0
@@ -255,7 +257,7 @@ def one_round(lab: Lab, setups: list[Setup], evidence: list[Path], number: int, 
     for setup in order:
         label = f"{setup.key}-r{number}"
         case = lab.root / f"case-{label}"
-        result = timed_scan(setup, lab, evidence, case, label, args.wait_quiet)
+        result = timed_scan(setup, lab, evidence, case, label, args.wait_quiet, args.unit_mb)
         note = f"{result['other_share']:.0%} of the machine to other processes"
         if result["other_share"] > 0.10:
             note += "  ← other load: figures not clean"
@@ -334,6 +336,9 @@ def main() -> int:
     parser.add_argument("--wait-quiet", type=float, default=60, metavar="SECONDS",
                         help="before each timed scan, wait up to this long for other processes to go quiet (default 60)")
     parser.add_argument("--no-check", action="store_true", help="do not compare the cases' exports")
+    parser.add_argument("--unit-mb", type=int, default=256, metavar="MB",
+                        help="the spread scans' --unit-mb: the image's files in parts of this much content (0: the "
+                             "image whole to one worker; default 256, as scan's)")
     parser.add_argument("--keep", action="store_true", help="keep the cases, their schemas and the servers' folder")
     args = parser.parse_args()
     evidence = [args.image.resolve(), args.capture.resolve()]
@@ -348,7 +353,7 @@ def main() -> int:
         f"{platform.python_implementation()} {platform.python_version()}, cybertriage at {code_state['commit'][:10]}"
         + (f" + {code_state['cybertriage_dirty_files']} uncommitted file(s)" if code_state["cybertriage_dirty_files"] else ""))
     log(f"Evidence: {evidence[0].name} ({evidence[0].stat().st_size / 1e6:.0f} MB), "
-        f"{evidence[1].name} ({evidence[1].stat().st_size / 1e6:.0f} MB): two units")
+        f"{evidence[1].name} ({evidence[1].stat().st_size / 1e6:.0f} MB); spread scans with --unit-mb {args.unit_mb}")
     compile_bytecode()
     root = args.work.resolve() / f"lab-{stamp.strftime('%Y%m%dT%H%M%SZ')}"
     start = time.perf_counter()
