@@ -103,17 +103,26 @@ def sent(db: Any, unit_id: int, most: int) -> bool:
     return db.execute("UPDATE units SET sends = sends + 1 WHERE id = ? AND sends < ?", [unit_id, most]).rowcount == 1
 
 
+# A unit is taken, and worked on, only while its scan runs: the messages of a scan whose process was killed stay
+# in the broker, and must not be examined beside the next scan of the same case (which marks that run interrupted).
+_RUN_GOES_ON = "run_id IN (SELECT id FROM runs WHERE status = 'running')"
+
+
 def claim(db: Any, unit_id: int, worker: str) -> bool:
-    """Take a queued unit for this worker; False when it is not queued (taken, ended, or a message seen twice)."""
+    """Take a queued unit for this worker; False when it is not queued (taken, ended, or a message seen twice) or
+    its scan no longer runs."""
     cursor = db.execute("UPDATE units SET status = 'running', worker = ?, claims = claims + 1, beat = beat + 1, "
-                        "started = ?, message = NULL WHERE id = ? AND status = 'queued'", [worker, utc_now(), unit_id])
+                        f"started = ?, message = NULL WHERE id = ? AND status = 'queued' AND {_RUN_GOES_ON}",
+                        [worker, utc_now(), unit_id])
     return cursor.rowcount == 1
 
 
 def beat(db: Any, unit_id: int, worker: str, objects_done: int, bytes_done: int) -> bool:
-    """Raise the heartbeat of a unit this worker holds; False when it no longer holds it (queued again elsewhere)."""
+    """Raise the heartbeat of a unit this worker holds; False when it no longer holds it (queued again elsewhere)
+    or its scan no longer runs."""
     cursor = db.execute("UPDATE units SET beat = beat + 1, objects_done = ?, bytes_done = ? "
-                        "WHERE id = ? AND worker = ? AND status = 'running'", [objects_done, bytes_done, unit_id, worker])
+                        f"WHERE id = ? AND worker = ? AND status = 'running' AND {_RUN_GOES_ON}",
+                        [objects_done, bytes_done, unit_id, worker])
     return cursor.rowcount == 1
 
 

@@ -5,9 +5,9 @@ what only makes sense once, over the whole case, at the end (timeline indexes, c
 A unit is one evidence item (a disk image, a folder, a capture file), read from a path every worker sees (a
 read-only share), its carried objects written to the case folder, on a share too; or a part of a disk image's
 files, which the worker listing the image hands on (pipeline/parts.py), so that one large drive keeps every
-worker busy. The store, not the broker, says
-what became of each unit (case/units.py): a message delivered twice, or a unit sent again after its worker went
-silent, is examined once. A unit is sent at most MAX_SENDS times; then it is quarantined and the rest goes on.
+worker busy. The store, not the broker, says what became of each unit (case/units.py): a message delivered twice,
+or a unit sent again after its worker went silent, is examined once. A unit is sent at most MAX_SENDS times; then
+it is quarantined and the rest goes on.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Recipe:
     unit_bytes: int = 0  # a disk image's files handed on in parts of about this much content (0: not at all)
 
     @classmethod
-    def of(cls, options: ScanOptions, unit_bytes: int) -> Recipe:
+    def of(cls, options: ScanOptions, unit_bytes: int = 0) -> Recipe:
         settings = options.settings
         intel = settings.intel
         return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,

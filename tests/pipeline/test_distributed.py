@@ -19,6 +19,7 @@ import pytest
 
 from cybertriage import __version__, lab
 from cybertriage.case import audit, units, writes
+from cybertriage.case.custody import write_transaction
 from cybertriage.case.store import open_case, use_store
 from cybertriage.formatting import utc_now
 from cybertriage.pipeline import distributed
@@ -192,7 +193,7 @@ def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, l
         [unit.id for unit in run_units(case)]
 
 
-def test_a_worker_of_another_version_or_blind_to_the_evidence_leaves_the_unit_queued(
+def test_a_worker_of_another_version_blind_to_the_evidence_or_late_leaves_the_unit_queued(
         lab_postgres: lab.LocalPostgres, tmp_path: Path) -> None:
     case = tmp_path / "case"
     use_store(case, lab_postgres.url)
@@ -217,6 +218,13 @@ def test_a_worker_of_another_version_or_blind_to_the_evidence_leaves_the_unit_qu
         blind = units.unit(db, unit_id)
         assert blind is not None and blind.status == "queued"
         assert blind.message == f"blind@test cannot see {tmp_path / 'not-shared.pcap'}"
+        # the scan's process was killed, and the next scan of the case marked its run interrupted: a message of
+        # it still in the broker is not examined beside the new scan
+        with write_transaction(db):
+            writes.start_run(db, {"started": utc_now(), "status": "running", "tool_version": __version__})
+        distributed.examine({**message, "version": __version__}, "late@test", jobs=1)
+        late = units.unit(db, unit_id)
+        assert late is not None and late.status == "queued" and late.claims == 0 and late.worker is None
     finally:
         db.close()
 
