@@ -18,6 +18,7 @@ from tests.gui.conftest import SCAN_TIMEOUT_MS
 from tests.gui.test_window import open_case, statuses
 
 DEMO_CAPTURE = REPO / "resources" / "demo" / "demo-capture.pcap"
+DEMO_DISK = REPO / "resources" / "demo" / "demo-disk.img"
 WORKER = "gui-lab@test"
 
 
@@ -79,6 +80,22 @@ def test_the_application_spreads_the_capture_over_a_lab_worker(qtbot, main_windo
     assert psql(lab_postgres.url, shared_case, "SELECT worker, status FROM units") == [f"{WORKER}|done"]
     assert psql(lab_postgres.url, shared_case, "SELECT count(*) > 0 FROM files") == ["t"]
     main_window.window.grab().save(str(tmp_path / "lab-done.png"))
+
+
+def test_a_disk_image_goes_to_the_lab_worker_in_parts(qtbot, main_window, shared_case: Path, tmp_path: Path,
+                                                      lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+                                                      lab_worker: lab.LocalWorkers) -> None:
+    """The image's unit lists it and hands its files on as a part (one part of 256 MB holds the demo disk's); the
+    image ends done once its part has."""
+    open_case(qtbot, main_window, shared_case)
+    main_window.evidence.lab.edit.setText(lab_redis.url)
+    outcomes, seen = scan_through(qtbot, main_window, [DEMO_DISK])
+    assert [(o.path, o.status) for o in outcomes] == [(str(DEMO_DISK), "done")]
+    assert outcomes[0].files > 0
+    assert statuses(main_window) == {"demo-disk.img": "done"}
+    assert psql(lab_postgres.url, shared_case, "SELECT part, worker, status FROM units ORDER BY id") == \
+        [f"|{WORKER}|done", f"0|{WORKER}|done"]
+    main_window.window.grab().save(str(tmp_path / "lab-parts-done.png"))
 
 
 def test_an_unreachable_broker_is_one_line_and_nothing_starts(qtbot, main_window, shared_case: Path,
