@@ -418,9 +418,9 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
                       help="with --broker: a unit whose worker gives no sign of life this long is sent to another "
                            "worker (default 60)")
     scan.add_argument("--unit-mb", type=int, default=256, metavar="MB",
-                      help="with --broker: a disk image's files go to the workers in parts of about this much content "
-                           "(and at most 2,000 files), so that one large drive keeps every worker busy; 0 gives each "
-                           "image whole to one worker (default 256)")
+                      help="with --broker: a disk image's or a folder's files go to the workers in parts of about this "
+                           "much content (and at most 2,000 files), so that one large drive keeps every worker busy; "
+                           "0 gives each item whole to one worker (default 256)")
 
 
 def prepare_scan(args: argparse.Namespace) -> None:

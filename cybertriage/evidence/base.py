@@ -6,7 +6,7 @@ import abc
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -152,11 +152,28 @@ class Ledger:
             return sum(sum(s["skipped"].values()) for s in self.stages.values())
 
 
+OBJECT_FIELDS = [f.name for f in fields(EvidenceObject)]  # an object's fields in order, as listings send them
+
+
+def written_down(obj: EvidenceObject) -> list:
+    """An object's fields as plain values, its content aside (JSON): the `entry` of a source handed on in parts."""
+    return [None if name == "content" else getattr(obj, name) for name in OBJECT_FIELDS]
+
+
 class EvidenceSource(abc.ABC):
     """One piece of evidence turned into a stream of objects."""
 
     KIND: ClassVar[str]
     format: str  # what the examiner calls the container: "ewf", "raw", "pcapng", "folder" …
+    # Whether a spread scan may hand its files to other workers in parts (pipeline/parts.py): `entry` writes an
+    # object down as plain values, and `listed`, on another worker's copy of the evidence, makes it again.
+    IN_PARTS: ClassVar[bool] = False
+
+    def entry(self, obj: EvidenceObject) -> list:
+        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
+
+    def listed(self, entry: list) -> EvidenceObject:
+        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -7,7 +7,6 @@ files or from libewf. Every file is opened read-only.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import struct
@@ -20,7 +19,7 @@ import pyewf
 import pytsk3
 
 from ..errors import Cancelled, EvidenceError
-from .base import Content, EvidenceObject, EvidenceSource, ObjectRef, Partition, iso_utc
+from .base import OBJECT_FIELDS, Content, EvidenceObject, EvidenceSource, ObjectRef, Partition, iso_utc, written_down
 from .ewf_chunks import EWF_SIGNATURE
 from .segments import ewf_number, ewf_suffix, split_raw_segments
 from .vdisk import VirtualDisk, format_of_file
@@ -82,7 +81,6 @@ SPARSE_SYSTEM_STREAMS = {"/$BadClus:$Bad"}
 _TSK_ERRORS = (OSError, RuntimeError)
 _ATTR_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
 _RUN_SPARSE, _RUN_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE), int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
-_OBJECT_FIELDS = [f.name for f in dataclasses.fields(EvidenceObject)]  # sent as a tuple: pickling the object costs more
 
 
 class _SegmentedFiles:
@@ -232,6 +230,7 @@ class DiskImage(EvidenceSource):
     """A raw, split raw, EWF or virtual disk image: volumes, then filesystems, then every file."""
 
     KIND = "disk"
+    IN_PARTS = True
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -488,12 +487,11 @@ class DiskImage(EvidenceSource):
             self._filesystems[partition_offset] = fs
         return fs
 
-    @staticmethod
-    def entry(obj: EvidenceObject) -> list:
-        """An object of this image's listing as plain values (JSON) that `listed` makes it again from."""
+    def entry(self, obj: EvidenceObject) -> list:
+        """An object of this image's listing as plain values (JSON): its content by its inode address."""
         content = obj.content
         reopen = [content._address, content.size, content._attr] if isinstance(content, _ReopenedContent) else None
-        return [[None if name == "content" else getattr(obj, name) for name in _OBJECT_FIELDS], reopen]
+        return [written_down(obj), reopen]
 
     def listed(self, entry: list) -> EvidenceObject:
         """An object its listing wrote down (`entry`), its content reopened here: by another worker, on its own
@@ -592,7 +590,7 @@ def _list_filesystem(send: Callable[[object], None], stop: threading.Event, path
                 assert obj.inode is not None  # the walk gives every object with Sleuth Kit content its inode
                 content = (int(obj.inode.split("-")[0]), obj.content.size, obj.content._attr)
             obj.content = None
-            send(("object", tuple(getattr(obj, name) for name in _OBJECT_FIELDS), content))
+            send(("object", tuple(getattr(obj, name) for name in OBJECT_FIELDS), content))  # cheaper than pickling it
     finally:
         disk.close()  # the process stays for the next listing: it must not keep the evidence open
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import EvidenceError
-from .base import CHUNK_SIZE, Content, EvidenceObject, EvidenceSource, Ledger, ObjectRef, iso_utc
+from .base import CHUNK_SIZE, Content, EvidenceObject, EvidenceSource, Ledger, ObjectRef, iso_utc, written_down
 from .integrity import open_without_atime
 
 # Reading must not change the evidence's access times where the OS lets us say so (open_without_atime).
@@ -88,6 +88,7 @@ def _seek(fd: int, offset: int, whence: int, size: int) -> int:
 class FolderEvidence(EvidenceSource):
     KIND = "folder"
     format = "folder"
+    IN_PARTS = True
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -135,6 +136,21 @@ class FolderEvidence(EvidenceSource):
                 self.ledger.warn("content", obj.path, obj.unreadable)
                 self._unreadable.add(obj.path)
         yield obj
+
+    def entry(self, obj: EvidenceObject) -> list:
+        """An object of this folder's listing as plain values (JSON): its file by its full path's bytes (a name
+        need not be valid UTF-8)."""
+        content = obj.content
+        where = os.fsencode(content._path).hex() if isinstance(content, _LooseFileContent) else None
+        return [written_down(obj), where]
+
+    def listed(self, entry: list) -> EvidenceObject:
+        """An object its listing wrote down, its file opened here when it is read (another worker's share)."""
+        fields, where = entry
+        obj = EvidenceObject(*fields)
+        if where is not None:
+            obj.content = _LooseFileContent(os.fsdecode(bytes.fromhex(where)), obj.size)
+        return obj
 
     def content_unreadable(self, path: str) -> None:
         with self._unreadable_lock:
@@ -216,6 +232,7 @@ class LooseFileEvidence(FolderEvidence):
 
     KIND = "file"
     format = "file"
+    IN_PARTS = False  # one file: nothing to share
 
     @property
     def container_files(self) -> list[Path]:

@@ -1,11 +1,11 @@
-"""A disk image examined by several workers at once, in a scan spread over workstations (scan --broker).
+"""A disk image or a folder examined by several workers at once, in a scan spread over workstations (--broker).
 
-The worker that takes the image's unit opens it, describes and verifies it, and lists its files, as a local scan
+The worker that takes the item's unit opens it, describes and verifies it, and lists its files, as a local scan
 does; but instead of examining them it writes them down in parts of about `unit_bytes` of content (at most
 PART_FILES files), each a unit of its own in the case store, which the scan's process sends to whichever worker is
-free. That worker opens its own copy of the image (the share) and examines the part's files as a local scan
-would. The listing unit then carves, if asked, and hashes the image. Once every unit of the image has ended, the
-scan's process merges what each found of the image's completeness into its ledger and ends the evidence item
+free. That worker opens its own copy of the evidence (the share) and examines the part's files as a local scan
+would. The listing unit then carves an image, if asked, and hashes it. Once every unit of the item has ended, the
+scan's process merges what each found of the item's completeness into its ledger and ends the evidence item
 (`finish_evidence`). A local scan, and a spread scan without parts, never come here.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from ..case import audit, units, writes
 from ..errors import CaseError, EvidenceError
-from ..evidence import EvidenceObject, Ledger
-from ..evidence.disk import DiskImage
+from ..evidence import EvidenceObject, EvidenceSource, Ledger, open_evidence
+from ..evidence.base import Content, ObjectRef
 from ..formatting import utc_now
 from .carried import CarriedObjects
 from .examine import Examiner
@@ -36,7 +36,7 @@ UNIT_BYTES = 256 * 1024 * 1024  # content in one part, by default (scan --unit-m
 
 @dataclass
 class Parts:
-    """The unit of an evidence item whose disk image's files are handed on in parts, and its account so far."""
+    """The unit of an evidence item whose files are handed on in parts, and its account so far."""
 
     unit: units.Unit
     run_id: int
@@ -46,7 +46,7 @@ class Parts:
 
 
 class Handout:
-    """The listing of a disk image, written down part by part as units for other workers; in place of a
+    """The listing of an evidence item, written down part by part as units for other workers; in place of a
     WorkerPool for the listing unit, with the pool's view of how the listing went."""
 
     def __init__(self, run: ScanRun, evidence: EvidenceRecord, parts: Parts) -> None:
@@ -72,7 +72,7 @@ class Handout:
                 self.listed += 1
                 with self.evidence.tally.lock:
                     self.evidence.tally.found += 1
-                entries.append(DiskImage.entry(obj))
+                entries.append(self.evidence.source.entry(obj))
                 size += obj.size if obj.content is not None else 0
                 if size >= self.parts.unit_bytes or len(entries) >= PART_FILES:
                     self._write_down(number, entries)
@@ -99,10 +99,10 @@ class Handout:
 
 
 def examine_part(run: ScanRun, unit: units.Unit, latest: list[Progress]) -> tuple[Outcome, str]:
-    """Examine the files of one part on this worker's copy of the image: its outcome, and its account."""
+    """Examine the files of one part on this worker's copy of the evidence: its outcome, and its account."""
     entries = json.loads(run.writer.call(lambda db: units.objects(db, unit.id)))
     try:
-        source = _ListedFiles(Path(unit.path), entries)
+        source = _Part(open_evidence(Path(unit.path)), entries)
     except EvidenceError as error:
         return Outcome(unit.path, "failed", unit.evidence_id, str(error)), account_of(Ledger(), [str(error)])
     ids = FileIds(run.writer, on_block=lambda db, first: units.took_block(db, unit.id, first))
@@ -124,18 +124,35 @@ def examine_part(run: ScanRun, unit: units.Unit, latest: list[Progress]) -> tupl
             account_of(source.ledger, source.problems))
 
 
-class _ListedFiles(DiskImage):
-    """The files of one part, made again from their listing on this worker's copy of the image."""
+class _Part(EvidenceSource):
+    """The files of one part, made again from their listing by the evidence opened on this worker; its ledger and
+    problems are the evidence's."""
 
-    def __init__(self, path: Path, entries: list[list]) -> None:
-        super().__init__(path)
-        self.entries = entries
+    KIND = "part"
+
+    def __init__(self, whole: EvidenceSource, entries: list[list]) -> None:
+        super().__init__(whole.path)
+        self.whole, self.entries = whole, entries
+        self.format, self.ledger, self.problems = whole.format, whole.ledger, whole.problems
+
+    @property
+    def container_files(self) -> list[Path]:
+        return self.whole.container_files
 
     def objects(self, cancelled: threading.Event) -> Iterator[EvidenceObject]:
         for entry in self.entries:
             if cancelled.is_set():
                 return
-            yield self.listed(entry)
+            yield self.whole.listed(entry)
+
+    def open(self, ref: ObjectRef) -> Content:
+        return self.whole.open(ref)
+
+    def content_unreadable(self, path: str) -> None:
+        self.whole.content_unreadable(path)
+
+    def close(self) -> None:
+        self.whole.close()
 
 
 def account_of(ledger: Ledger, problems: list[str], unhash: list[tuple[list, str]] | None = None) -> str:

@@ -31,8 +31,8 @@ from .workers import WorkerPool
 
 class EvidenceRun:
     """One evidence item in one scan run; its outcome joins the run's outcomes as soon as it starts. With `parts`
-    (a unit of a spread scan), a disk image's files are handed on in parts to other workers instead of examined
-    here, and the item is ended by the scan's process once they all are (pipeline/parts.py)."""
+    (a unit of a spread scan), a disk image's or a folder's files are handed on in parts to other workers instead
+    of examined here, and the item is ended by the scan's process once they all are (pipeline/parts.py)."""
 
     def __init__(self, run: ScanRun, path: Path, key: str, parts: Parts | None = None) -> None:
         self.run = run
@@ -121,7 +121,7 @@ class EvidenceRun:
         """The objects examined by the worker threads, the carried ones stored, and the item accounted for."""
         carried = CarriedObjects(self.run.case_dir)
         examiner = Examiner(self.run, evidence, carried)
-        self.in_parts = self.parts is not None and isinstance(evidence.source, DiskImage)
+        self.in_parts = self.parts is not None and evidence.source.IN_PARTS
         pool: WorkerPool | Handout = WorkerPool(self.run, evidence, examiner)
         if self.parts is not None and self.in_parts:
             pool = Handout(self.run, evidence, self.parts)

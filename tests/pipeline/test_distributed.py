@@ -27,7 +27,9 @@ from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
 
 DEMO = REPO / "resources" / "demo"
-EVIDENCE = [DEMO / "demo-disk.img", DEMO / "demo-windows.img", DEMO / "demo-vm.qcow2", DEMO / "demo-capture.pcap"]
+PE_FOLDER = REPO / "tests" / "data" / "corpus" / "pe"  # a folder of loose files
+EVIDENCE = [DEMO / "demo-disk.img", DEMO / "demo-windows.img", DEMO / "demo-vm.qcow2", DEMO / "demo-capture.pcap",
+            PE_FOLDER]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,8 @@ def test_two_workers_give_the_exports_of_a_local_scan(local_case: Path, referenc
     assert sorted(entry["unit"] for entry in examined) == [unit.id for unit in spread]  # each unit once
     assert {unit.key for unit in spread if unit.parent_id is None} == {str(path) for path in EVIDENCE}
     in_parts = {unit.key for unit in spread if unit.parent_id is not None}
-    assert in_parts == {str(DEMO / "demo-disk.img"), str(DEMO / "demo-windows.img"), str(DEMO / "demo-vm.qcow2")}
+    assert in_parts == {str(DEMO / "demo-disk.img"), str(DEMO / "demo-windows.img"), str(DEMO / "demo-vm.qcow2"),
+                        str(PE_FOLDER)}
     assert sum(unit.key == str(DEMO / "demo-windows.img") for unit in spread) > 3  # its files in several parts
     assert {entry["worker"] for entry in examined} == {"w1@test", "w2@test"}
     assert all(entry["status"] == "done" for entry in examined)
