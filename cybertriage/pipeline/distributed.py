@@ -184,35 +184,42 @@ def examine(message: dict[str, Any], worker: str, jobs: int) -> None:
     except CybertriageError as error:
         logger.error("unit %s: cannot open the case %s: %s", message["unit"], case_dir, error)
         raise
-    if not taken:
+    if taken is None:
         return
-    crash_point(f"unit-taken-{Path(message['path']).name}")  # a unit that kills its worker every time (tests)
-    _examine_claimed(message, worker, jobs)
+    crash_point(f"unit-taken-{_named(taken)}")  # a unit that kills its worker every time (tests)
+    _examine_claimed(message, taken, worker, jobs)
 
 
-def _take(db: sqlite_utils.Database, message: dict[str, Any], worker: str) -> bool:
-    """Claim the unit for this worker and say so in the audit log, in one transaction; False when this worker
-    may not take it (another version, the evidence not visible) or it is not queued."""
+def _named(unit: units.Unit) -> str:
+    """A unit as crash points name it: its evidence's file name, and its part's number."""
+    return Path(unit.path).name + ("" if unit.part is None else f"-part-{unit.part}")
+
+
+def _take(db: sqlite_utils.Database, message: dict[str, Any], worker: str) -> units.Unit | None:
+    """Claim the unit for this worker and say so in the audit log, in one transaction; None when this worker
+    may not take it (another version, the evidence not visible) or it is not queued. A part whose earlier worker
+    died has what that worker wrote of it forgotten in the same transaction."""
     if message["version"] != __version__:
         units.refuse(db, message["unit"], f"{worker} runs cybertriage {__version__}, the scan "
                                           f"{message['version']}: refused (the same version everywhere)")
-        return False
+        return None
     path = Path(message["path"])
     if not path.exists():
         units.refuse(db, message["unit"], f"{worker} cannot see {path}")
-        return False
+        return None
     with write_transaction(db):
         if not units.claim(db, message["unit"], worker):
-            return False
+            return None
         audit(db, "unit taken", {"unit": message["unit"], "evidence": message["key"], "worker": worker})
         taken = units.unit(db, message["unit"])
-        earlier = units.blocks(db, message["unit"])
-        if taken is not None and taken.parent_id is not None and earlier:  # its worker died: what it left, forgotten
+        assert taken is not None  # just claimed
+        earlier = units.blocks(db, taken.id)
+        if taken.parent_id is not None and earlier:
             writes.forget_examination(db, taken.evidence_id, earlier, lister=False)
-    return True
+    return taken
 
 
-def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
+def _examine_claimed(message: dict[str, Any], unit: units.Unit, worker: str, jobs: int) -> None:
     """The unit is this worker's: its evidence item examined as a local scan would (a disk image's files handed on
     in parts, when the scan asks for it), or the files of one part; with a heartbeat."""
     case_dir, unit_id = Path(message["case"]), message["unit"]
@@ -224,15 +231,13 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
     latest: list[Progress] = []
     heart = _Heartbeat(case_dir, unit_id, worker, cancel, latest)
     heart.start()
-    account, part = None, None
+    account = None
     try:
         run = ScanRun(case_dir, options, analyzers, cancel, writer, message["run"], outcomes)
-        unit = writer.call(lambda db: units.unit(db, unit_id))
-        if unit is not None and unit.parent_id is not None:
-            part = unit.part
+        if unit.parent_id is not None:
             outcome, account = examine_part(run, unit, latest)
         else:
-            parts = Parts(unit, message["run"], recipe.unit_bytes) if unit is not None and recipe.unit_bytes else None
+            parts = Parts(unit, message["run"], recipe.unit_bytes) if recipe.unit_bytes else None
             for progress in EvidenceRun(run, Path(message["path"]), message["key"], parts).stages():
                 latest[:] = [progress]
             outcome = outcomes[-1] if outcomes else Outcome(message["path"], "failed", message="not examined")
@@ -252,7 +257,7 @@ def _examine_claimed(message: dict[str, Any], worker: str, jobs: int) -> None:
         except CaseError as error:
             outcome = Outcome(message["path"], "failed", message=f"{worker}: {error}")
     # every row of the unit written, the unit not ended (tests: its examination is redone elsewhere)
-    crash_point(f"unit-written-{Path(message['path']).name}" + ("" if part is None else f"-part-{part}"))
+    crash_point(f"unit-written-{_named(unit)}")
     on_case_waiting(case_dir, functools.partial(_finish, unit_id=unit_id, key=message["key"], worker=worker,
                                                 outcome=outcome, account=account))
 

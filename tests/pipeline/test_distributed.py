@@ -249,24 +249,20 @@ def test_a_broker_that_cannot_be_reached_stops_the_scan_before_anything(lab_post
     assert not case.exists()
 
 
-def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
-        reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
-        tmp_path: Path) -> None:
-    """Each worker dies as soon as it takes the capture (a crash point named after it); dead workers are started
-    again, as a service manager would. The capture is sent MAX_SENDS times, then quarantined."""
-    case, poison = tmp_path / "case", EVIDENCE[3]
-    environment = {"PYTHONPATH": str(REPO), "CYBERTRIAGE_CRASH_AT": f"unit-taken-{poison.name}"}
-    started = [lab.start_workers(lab_redis.url, tmp_path, [f"w{n}@test"], jobs=1, environments=[environment])
-               for n in (1, 2)]
-    scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+def scan_with_workers_dying_at(crash_at: str, case: Path, store: str, broker: str, tmp_path: Path) -> tuple[int, str, int]:
+    """A spread scan whose workers die as soon as they take the unit named by `crash_at` (a crash point); dead
+    workers are started again, as a service manager would. The scan's exit code and stderr, and the restarts."""
+    environment = {"PYTHONPATH": str(REPO), "CYBERTRIAGE_CRASH_AT": crash_at}
+    started = [lab.start_workers(broker, tmp_path, [f"w{n}@test"], jobs=1, environments=[environment]) for n in (1, 2)]
+    scan = subprocess.Popen(spread_scan(case, store, broker), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     restarts = 0
     try:
         while scan.poll() is None:
             for index, workers_of in enumerate(started):
                 if workers_of.processes[0].poll() is not None:  # died on the poisoned unit: a new one in its place
                     restarts += 1
-                    started[index] = lab.start_workers(lab_redis.url, tmp_path, [f"w{index + 1}-{restarts}@test"],
+                    started[index] = lab.start_workers(broker, tmp_path, [f"w{index + 1}-{restarts}@test"],
                                                        jobs=1, environments=[environment])
             time.sleep(0.2)
         _, stderr = scan.communicate(timeout=60)
@@ -275,17 +271,56 @@ def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
             workers_of.stop()
         if scan.poll() is None:
             scan.kill()
-    assert scan.returncode == 1, stderr  # incomplete: one evidence item was not examined
+    return scan.returncode, stderr, restarts
+
+
+def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
+        reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+        tmp_path: Path) -> None:
+    """Each worker dies as soon as it takes the capture. The capture is sent MAX_SENDS times, then quarantined."""
+    case, poison = tmp_path / "case", EVIDENCE[3]
+    code, stderr, restarts = scan_with_workers_dying_at(f"unit-taken-{poison.name}", case, lab_postgres.url,
+                                                        lab_redis.url, tmp_path)
+    assert code == 1, stderr  # incomplete: one evidence item was not examined
     assert f"{poison}: failed: sent {distributed.MAX_SENDS} times, never examined to its end" in stderr
     assert len(audit_entries(case, "unit taken")) >= distributed.MAX_SENDS and restarts >= distributed.MAX_SENDS - 1
     [quarantined] = audit_entries(case, "units quarantined")[0]["units"]
     assert quarantined["evidence"] == str(poison)
-    def listed(rows: list[str]) -> list[tuple]:  # what was found, not what the missing capture adds to its scores
-        return sorted((row["evidence"], row["path"], row["sha256"]) for row in map(json.loads, rows))
-
-    assert listed(exports(case)["files"]) == [row for row in listed(reference["files"]) if row[0] != str(poison)]
+    assert listed_files(exports(case)["files"]) == [row for row in listed_files(reference["files"])
+                                                    if row[0] != str(poison)]
     info = run_cli("info", "--case", case)
     assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout
+
+
+def listed_files(rows: list[str]) -> list[tuple]:
+    """Each file's evidence, path and sha256: what was found, not the scores that what is missing would raise."""
+    return sorted((row["evidence"], row["path"], row["sha256"]) for row in map(json.loads, rows))
+
+
+def test_a_part_that_kills_every_worker_is_quarantined_and_its_image_is_partial(
+        reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+        tmp_path: Path) -> None:
+    """Each worker dies as soon as it takes the second part of demo-windows.img's files: that part is quarantined,
+    the image ends partial saying so (its ledger counts the part), and every other file of it is in the case."""
+    case, image = tmp_path / "case", DEMO / "demo-windows.img"
+    code, stderr, _ = scan_with_workers_dying_at(f"unit-taken-{image.name}-part-1", case, lab_postgres.url,
+                                                 lab_redis.url, tmp_path)
+    assert code == 1, stderr
+    assert f"{image}: partial: 1 of " in stderr and f"parts of its files not examined: sent {distributed.MAX_SENDS} " \
+        "times, never examined to its end" in stderr
+    [lost] = [unit for unit in run_units(case) if unit.status == "quarantined"]
+    assert (lost.key, lost.part) == (str(image), 1)
+    db = open_case(case)
+    try:
+        paths = {fields[0] for fields, _ in json.loads(units.objects(db, lost.id))}
+        status, unit_stage = db.execute("SELECT e.status, l.reasons FROM evidence e JOIN ledger l ON l.evidence_id = e.id "
+                                        "WHERE e.path = ? AND l.stage = 'unit'", [str(image)]).fetchone()
+    finally:
+        db.close()
+    assert status == "partial" and f"quarantined: sent {distributed.MAX_SENDS} times" in unit_stage
+    expected = [row for row in listed_files(reference["files"])
+                if not (row[0] == str(image) and (row[1] in paths or row[1].split("!")[0] in paths))]
+    assert paths and listed_files(exports(case)["files"]) == expected
 
 
 def test_an_image_with_damaged_chunks_in_parts_is_marked_as_a_local_scan_marks_it(
