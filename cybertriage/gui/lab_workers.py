@@ -2,8 +2,8 @@
 kept in PostgreSQL (the one store every worker can write).
 
 With a broker URL given, Add evidence sends each item as a unit to the Celery workers of that broker instead of
-examining it here (pipeline/distributed.py), a disk image's files in parts of 256 MB as `scan --broker` does by
-default (pipeline/parts.py); the progress panel then shows the units done, in flight with their
+examining it here (pipeline/distributed.py), a disk image's or a folder's files in parts of 256 MB as `scan
+--broker` does by default (pipeline/parts.py); the progress panel then shows the units done, in flight with their
 workers, and failed. The URL is remembered for the workstation; its password never: as on the command line, it
 comes from CYBERTRIAGE_BROKER_PASSWORD, and a URL holding one is refused before anything starts.
 """
@@ -21,8 +21,8 @@ from ..pipeline.distributed import BROKER_PASSWORD
 
 SETTING = "scan/labBroker"
 TIP = ("The Celery broker of the lab's workers (redis://HOST:6379/0), as `scan --broker` takes it: evidence added to "
-       "this case is examined by the workers (`cybertriage worker`), a disk image's files in parts of 256 MB, so "
-       "that one large drive keeps every worker busy. The workers must see the evidence at the same path. Leave empty "
+       "this case is examined by the workers (`cybertriage worker`), a disk image's or a folder's files in parts of "
+       "256 MB, so that one large drive keeps every worker busy. The workers must see the evidence at the same path. Leave empty "
        f"to examine it on this workstation. The broker's password comes from {BROKER_PASSWORD}, never from here.")
 
 
