@@ -42,7 +42,7 @@ class Unit:
     message: str | None
     parent_id: int | None  # the unit that listed this part's files, or None for an evidence item's own unit
     part: int | None
-    account: str | None  # JSON: ledger stages, warnings and problems of an evidence item examined in parts
+    accounted: bool  # it ended with an account of an evidence item examined in parts (`accounts` reads them)
 
     @property
     def ended(self) -> bool:
@@ -50,7 +50,7 @@ class Unit:
 
 
 _COLUMNS = ("id, evidence_id, path, key, status, worker, sends, claims, beat, objects_done, bytes_done, message, "
-            "parent_id, part, account")
+            "parent_id, part, account IS NOT NULL")  # not the accounts themselves: the scan polls every unit
 
 
 def add_unit(db: Any, run_id: int, evidence_id: int, path: str, key: str) -> int:
@@ -80,6 +80,13 @@ def parts(db: Any, unit_id: int) -> list[Unit]:
     """The parts this unit handed on, as the store has them now."""
     rows = db.execute(f"SELECT {_COLUMNS} FROM units WHERE parent_id = ? ORDER BY part", [unit_id]).fetchall()
     return [Unit(*row) for row in rows]
+
+
+def accounts(db: Any, unit_id: int) -> dict[int, str]:
+    """The accounts a unit and its parts ended with (JSON), by unit."""
+    rows = db.execute("SELECT id, account FROM units WHERE account IS NOT NULL AND (id = ? OR parent_id = ?)",
+                      [unit_id, unit_id]).fetchall()
+    return {int(each): str(account) for each, account in rows}
 
 
 def objects(db: Any, unit_id: int) -> str:

@@ -379,7 +379,7 @@ class SpreadScan:
         for unit in now:
             if unit.parent_id is not None:
                 continue
-            if unit.account is not None or unit.id in in_parts:  # its files handed on: its item ends here
+            if unit.accounted or unit.id in in_parts:  # its files handed on: its item ends here
                 parts = [part for part in now if part.parent_id == unit.id]
                 self.run.outcomes.append(writer.call(functools.partial(finish_evidence, unit=unit, parts=parts,
                                                                        run_id=self.run.run_id)))
@@ -389,7 +389,7 @@ class SpreadScan:
             self.run.outcomes.append(Outcome(unit.path, status, unit.evidence_id,
                                              _worker_said(unit), files, findings))
         quarantined = [unit for unit in now if unit.status == "quarantined"
-                       and unit.parent_id is None and unit.id not in in_parts and unit.account is None]
+                       and unit.parent_id is None and unit.id not in in_parts and not unit.accounted]
         if any(unit.status == "quarantined" for unit in now):
             writer.call(lambda db: audit(db, "units quarantined", {
                 "units": [{"unit": u.id, "evidence": u.key, "part": u.part, "message": u.message}

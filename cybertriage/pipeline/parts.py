@@ -166,8 +166,9 @@ def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: 
     """Once every unit of an image examined in parts has ended: its ledger and problems from their accounts, its
     status (partial when a part was not examined to its end), its tags put back, and the audit entry."""
     ledger, problems, unhash = Ledger(), [], []
+    written = units.accounts(db, unit.id)
     for each in [unit, *parts]:
-        account = json.loads(each.account) if each.account else {"stages": {}, "warnings": [], "problems": []}
+        account = json.loads(written.get(each.id, '{"stages": {}, "warnings": [], "problems": []}'))
         for stage, counts in account["stages"].items():
             ledger.attempted(stage, counts["attempted"])
             ledger.processed(stage, counts["processed"])

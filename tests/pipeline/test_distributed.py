@@ -352,7 +352,7 @@ def test_an_image_with_damaged_chunks_in_parts_is_marked_as_a_local_scan_marks_i
 def test_the_progress_names_each_part_in_flight_and_counts_parts_as_units() -> None:
     def unit(number: int, status: str, worker: str | None, part: int | None) -> units.Unit:
         return units.Unit(number, 1, "/share/disk.E01", "/share/disk.E01", status, worker, 1, 1, 0, 10, 100, None,
-                          None if part is None else 1, part, None)
+                          None if part is None else 1, part, False)
 
     now = [unit(1, "done", "w1@lab", None), unit(2, "running", "w1@lab", 0), unit(3, "running", "w2@lab", 1),
            unit(4, "queued", None, 2), unit(5, "quarantined", "w2@lab", 3)]
