@@ -22,6 +22,7 @@ from ..evidence.segments import first_segment
 from ..formatting import utc_now
 from ..passes import PassContext, chosen_passes, run_passes
 from .options import ScanOptions, ScanRun
+from .parts import UNIT_BYTES
 from .progress import Outcome, Progress
 from .stages import EvidenceRun
 
@@ -38,7 +39,7 @@ class Scan:
         self.case_dir = case_dir
         self.broker = broker
         self.worker_timeout = worker_timeout
-        self.unit_bytes = unit_bytes
+        self.unit_bytes = UNIT_BYTES if unit_bytes is None else unit_bytes
         self.evidence = evidence
         self.options = options
         self.cancel = cancel or threading.Event()
@@ -83,6 +84,7 @@ class Scan:
                 "yara": self.settings.rule_paths is not None,
                 "rules": [str(p) for p in self.settings.rule_paths or ()],
                 "verify_images": self.options.verify_images, "carve": self.options.carve,
+                **({"broker": self.broker, "unit_bytes": self.unit_bytes} if self.broker else {}),
                 **(self.settings.intel.record() if self.settings.intel else {})}
 
     def _start(self, db: Any) -> int:
@@ -106,10 +108,8 @@ class Scan:
     def _spread(self, run: ScanRun) -> Iterator[Progress]:
         """The evidence items as units for the broker's workers, watched until each has ended."""
         from .distributed import WORKER_TIMEOUT, SpreadScan
-        from .parts import UNIT_BYTES
 
-        spread = SpreadScan(run, self.broker or "", self.worker_timeout or WORKER_TIMEOUT,
-                            UNIT_BYTES if self.unit_bytes is None else self.unit_bytes)
+        spread = SpreadScan(run, self.broker or "", self.worker_timeout or WORKER_TIMEOUT, self.unit_bytes)
         yield from spread.send_and_watch(list(self._items()))
 
     def _each_evidence(self, run: ScanRun) -> Iterator[Progress]:

@@ -120,6 +120,12 @@ def test_two_workers_give_the_exports_of_a_local_scan(local_case: Path, referenc
     assert sum(unit.key == str(DEMO / "demo-windows.img") for unit in spread) > 3  # its files in several parts
     assert {entry["worker"] for entry in examined} == {"w1@test", "w2@test"}
     assert all(entry["status"] == "done" for entry in examined)
+    db = open_case(case)
+    try:  # the run's record says how it was spread (the report's Runs section shows it)
+        options = json.loads(db.execute("SELECT options FROM runs").fetchone()[0])
+    finally:
+        db.close()
+    assert (options["broker"], options["unit_bytes"]) == (lab_redis.url, 1024 * 1024)
     info = run_cli("info", "--case", case)
     assert info.code == 0, info.stderr
     assert "examined by w" in info.stdout  # the completeness ledger names each unit's worker
