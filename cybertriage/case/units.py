@@ -7,10 +7,10 @@ A unit whose heartbeat stops (its worker killed, its machine gone) is queued aga
 anew, up to a number of times, then `quarantined`. Heartbeats are counters, not times, so that the machines'
 clocks need not agree.
 
-A disk image's unit may hand its files on in parts: the worker that lists the image adds a unit per part (its
-files written down in `objects`), which the scan's process sends like any other. Each unit of such an image keeps
-what it found of the evidence's completeness in `account`; the scan's process merges them into the ledger once
-the image's last unit has ended (pipeline/parts.py). The file-id blocks an examination takes are kept in `blocks`,
+A disk image's or a folder's unit may hand its files on in parts: the worker that lists the item adds a unit per
+part (its files written down in `objects`), which the scan's process sends like any other. Each unit of such an
+item keeps what it found of the item's completeness in `account`; the scan's process merges them into the ledger
+once the item's last unit has ended (pipeline/parts.py). The file-id blocks an examination takes are kept in `blocks`,
 so that a unit examined again first forgets exactly the rows its earlier examination left.
 """
 
@@ -74,12 +74,6 @@ def add_part(db: Any, parent: Unit, run_id: int, part: int, objects: str) -> boo
 def has_parts(db: Any, unit_id: int) -> bool:
     """Whether this unit handed files on in parts (an earlier examination of it did)."""
     return db.execute("SELECT 1 FROM units WHERE parent_id = ? LIMIT 1", [unit_id]).fetchone() is not None
-
-
-def parts(db: Any, unit_id: int) -> list[Unit]:
-    """The parts this unit handed on, as the store has them now."""
-    rows = db.execute(f"SELECT {_COLUMNS} FROM units WHERE parent_id = ? ORDER BY part", [unit_id]).fetchall()
-    return [Unit(*row) for row in rows]
 
 
 def accounts(db: Any, unit_id: int) -> dict[int, str]:

@@ -180,7 +180,7 @@ def forget_evidence(db: sqlite_utils.Database, evidence_id: int) -> None:
 def forget_examination(db: sqlite_utils.Database, evidence_id: int, blocks: list[int], lister: bool) -> None:
     """Drop the rows an interrupted examination of one unit of an evidence item examined in parts left (its
     worker died), before the unit is examined again: the files with ids in the unit's blocks, their findings and
-    every row naming them by file_id; and for the unit that lists the image (`lister`), its partitions and the
+    every row naming them by file_id; and for the unit that lists the item (`lister`), its partitions and the
     findings on the evidence itself. Other units' rows stay. Tags are detached as by `forget_evidence`."""
     spans = [(evidence_id, first, first + FILE_ID_BLOCK) for first in blocks]
     named = [t for t in db.table_names() if t not in ("files", "units") and {"evidence_id", "file_id"} <= set(db[t].columns_dict)]

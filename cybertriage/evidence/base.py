@@ -169,12 +169,6 @@ class EvidenceSource(abc.ABC):
     # object down as plain values, and `listed`, on another worker's copy of the evidence, makes it again.
     IN_PARTS: ClassVar[bool] = False
 
-    def entry(self, obj: EvidenceObject) -> list:
-        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
-
-    def listed(self, entry: list) -> EvidenceObject:
-        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
-
     def __init__(self, path: Path) -> None:
         self.path = path
         self.ledger = Ledger()
@@ -201,6 +195,12 @@ class EvidenceSource(abc.ABC):
         """The content of the top-level object at `path` failed to read part-way (a failing medium). A folder
         counts it as its evidence examined only in part; a disk image leaves it to its ledger, since the hash
         of its container finds the damaged sectors themselves."""
+
+    def entry(self, obj: EvidenceObject) -> list:
+        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
+
+    def listed(self, entry: list) -> EvidenceObject:
+        raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
 
     def reading(self) -> tuple[int, int] | None:
         """(bytes read, bytes in all) when the listing itself reads the evidence from start to end, as a
