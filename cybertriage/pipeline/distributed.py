@@ -85,12 +85,6 @@ class Recipe:
                                   for key, value in values.items()}
         return cls(**tuples)
 
-    @functools.lru_cache(maxsize=4)  # noqa: B019  (a worker keeps a few, for every unit of the same scans)
-    def prepared(self, jobs: int) -> tuple[ScanOptions, list[Analyzer]]:
-        """The options and the analyzers built from them (rules compiled once per worker, not once per unit)."""
-        options = self.options(jobs)
-        return options, build_analyzers(options.settings)
-
     def options(self, jobs: int) -> ScanOptions:
         from ..case.intel_store import load_intel
 
@@ -219,12 +213,20 @@ def _take(db: sqlite_utils.Database, message: dict[str, Any], worker: str) -> un
     return taken
 
 
+@functools.lru_cache(maxsize=4)
+def _prepared(recipe: Recipe, case: str, run: int, jobs: int) -> tuple[ScanOptions, list[Analyzer]]:
+    """The options and the analyzers built from them, once per scan run on this worker rather than once per unit
+    (its rules compiled, its intel loaded); a later scan builds them again, from rules and intel as they are then."""
+    options = recipe.options(jobs)
+    return options, build_analyzers(options.settings)
+
+
 def _examine_claimed(message: dict[str, Any], unit: units.Unit, worker: str, jobs: int) -> None:
     """The unit is this worker's: its evidence item examined as a local scan would (a disk image's files handed on
     in parts, when the scan asks for it), or the files of one part; with a heartbeat."""
     case_dir, unit_id = Path(message["case"]), message["unit"]
     recipe = Recipe.from_message(message["recipe"])
-    options, analyzers = recipe.prepared(jobs)
+    options, analyzers = _prepared(recipe, message["case"], message["run"], jobs)
     cancel = threading.Event()
     writer = CaseWriter(case_dir, shared=True)
     outcomes: list[Outcome] = []

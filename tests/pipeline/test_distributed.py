@@ -365,3 +365,25 @@ def test_the_progress_names_each_part_in_flight_and_counts_parts_as_units() -> N
     progress = distributed._progress(now)
     assert progress.evidence == "units 1/5" and progress.units == (2, 5)
     assert progress.stage == "2 in flight, 1 failed (w1@lab: disk.E01 part 1, w2@lab: disk.E01 part 2)"
+
+
+def test_a_worker_builds_each_scans_analyzers_again(lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+                                                    tmp_path: Path) -> None:
+    """A worker keeps a scan's analyzers for all of its units, never for the next scan: a rule file edited between
+    two scans is the one the second scan's units match with. The demo capture carries a body that says "demo stage
+    two" (tshark's follow of its second TCP stream)."""
+    rules = tmp_path / "probe.yar"
+
+    def rules_hit(case: Path, text: str) -> bool:
+        rules.write_text(f'rule probe_stage_two {{ strings: $a = "{text}" condition: $a }}\n')
+        done = subprocess.run([sys.executable, "-m", "cybertriage", "scan", str(EVIDENCE[3]), "--case", str(case),
+                               "--store", lab_postgres.url, "--broker", lab_redis.url, "--rules", str(rules),
+                               "--quiet"], capture_output=True, text=True, timeout=300, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert done.returncode == 0, done.stderr
+        findings = run_cli("export", "--case", case, "--what", "findings", "--format", "jsonl")
+        return "probe_stage_two" in findings.stdout
+
+    with workers(lab_redis.url, tmp_path, "w@test"):
+        assert not rules_hit(tmp_path / "first", "not in this capture")
+        assert rules_hit(tmp_path / "second", "demo stage two")
