@@ -7,9 +7,10 @@ expression index covers; the triggers that put each table's rows in `content_fts
 said in PL/pgSQL. The dialect (case/dialect.py) turns MATCH, bm25() and snippet() into
 `ct_vector @@ ct_fts_query(...)`, ts_rank and ts_headline (ct_fts_snippet).
 
-A text's `ct_vector` is made as its row is inserted, except by a scan's case writer: its texts get theirs at the
-scan's end, on as many sessions as the machine has cores (postgres.fill_vectors). The server's word parser is most
-of the store's cost, and one session is one core.
+A text's `ct_vector` is made as its row is inserted, except by a scan's case writer: its texts get theirs from a
+second session while the scan goes on (postgres.VectorFiller) and, for what is left, at the scan's end on one session
+per core, up to 8 (postgres.fill_vectors). The server's word parser is most of the store's cost, and one session is
+one core.
 
 Words are what FTS5's unicode61 tokenizer takes: runs of letters and digits, without case or accents. PostgreSQL's
 parser would read `alice@example.com` or `/home/alex/.bash_history` as one token, so punctuation is made a

@@ -54,15 +54,20 @@ class Handout:
         self.listed = 0
         self.listing_error: EvidenceError | None = None
         self.write_error: CaseError | None = None  # the parts could not be written down: the unit fails
-        self._done = threading.Event()
 
     def analyse(self) -> Iterator[Progress]:
-        """List the image on a thread (the listing process's messages are read there), writing each part down."""
+        """List the evidence on a thread (the listing process's messages are read there), writing each part down,
+        yielding progress; stopped iterating, the listing is cancelled, as a WorkerPool's is."""
         thread = threading.Thread(target=self._list, name="walk", daemon=True)
         thread.start()
-        while not self._done.wait(PROGRESS_SECONDS):
-            yield self.evidence.progress(False)
-        thread.join()
+        try:
+            while thread.is_alive():
+                thread.join(PROGRESS_SECONDS)
+                yield self.evidence.progress(False)
+        finally:
+            if thread.is_alive():  # the caller stopped iterating
+                self.run.cancel.set()
+                thread.join()
 
     def _list(self) -> None:
         entries: list[list] = []
@@ -90,8 +95,6 @@ class Handout:
                 self._write_down(number, entries)
         except CaseError as error:
             self.write_error = error
-        finally:
-            self._done.set()
 
     def _write_down(self, number: int, entries: list[list]) -> None:
         text = json.dumps(entries, ensure_ascii=False)
