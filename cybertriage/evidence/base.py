@@ -19,6 +19,7 @@ class Content(abc.ABC):
     """Random-access, read-only view of one object's bytes; never loaded whole."""
 
     size: int
+    digests: tuple[str, str, str] | None = None  # MD5, SHA-1 and SHA-256 when taken as the bytes were made
 
     @abc.abstractmethod
     def read_at(self, offset: int, length: int) -> bytes:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..base import CHUNK_SIZE, BytesContent, Content, EvidenceObject, ObjectRef, iso_utc
+from ..digests import DigestsBehind
 from .base import BOMB_MEMBER_MIN, Container, ContainerError, ContainerLimits, Member
 
 # Where each format's signature lies, and what the examiner calls it.
@@ -195,8 +196,9 @@ def _reading(feed: _Feed) -> Iterator[ArchiveRead]:
 class _FileContent(Content):
     """A member too large to hold in memory, in a private temporary file (unlinked when made) until released."""
 
-    def __init__(self, spool: IO[bytes], size: int) -> None:
+    def __init__(self, spool: IO[bytes], size: int, digests: tuple[str, str, str] | None = None) -> None:
         self._spool = spool
+        self.digests = digests
         self.size = size
 
     def read_at(self, offset: int, length: int) -> bytes:
@@ -339,10 +341,13 @@ class StreamedArchive(Container):
 
     def _take(self, entry: Any, name: str, feed: _Feed, inflated: int, halted: threading.Event | None = None) -> Content:
         """The member's bytes as they come out of the stream, within the member, total and ratio limits; _Halted when
-        the members' reader stops reading them."""
+        the members' reader stops reading them. A member too large to hold is written to a private file and hashed
+        as it is inflated, on a thread of its own, when the pass reads it (`halted` given): the thread that examines
+        it then has its digests, rather than hashing it while the next members wait to be inflated."""
         limits = self.limits
         held: list[bytes] = []  # joined once at the end: a member of one block is not copied again
         spool: IO[bytes] | None = None
+        digests: DigestsBehind | None = None
         size = 0
         try:
             for block in self._blocks(entry):
@@ -363,19 +368,27 @@ class StreamedArchive(Container):
                 if spool is None and size > limits.in_memory_limit:
                     spool = tempfile.TemporaryFile(prefix="cybertriage-member-")
                     spool.writelines(held)
+                    if halted is not None:
+                        digests = DigestsBehind(size)
+                        for earlier in held:
+                            digests.feed(earlier)
                     held = []
                 if spool is not None:
                     spool.write(block)
+                    if digests is not None:
+                        digests.feed(block)
                 else:
                     held.append(block)
         except BaseException:
             if spool is not None:
                 spool.close()
+            if digests is not None:
+                digests.abandon()
             raise
         if spool is None:
             return BytesContent(b"".join(held))
         spool.flush()
-        return _FileContent(spool, size)
+        return _FileContent(spool, size, digests.hexdigests() if digests is not None else None)
 
     def _blocks(self, entry: Any) -> Iterator[bytes]:
         """The entry's bytes as libarchive inflates them (libarchive-c's get_blocks copies its whole buffer each time:
