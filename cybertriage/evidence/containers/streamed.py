@@ -41,11 +41,14 @@ _FORMATS = ("tar", "cpio", "7zip", "rar", "rar5", "cab", "iso9660", "raw")
 _FILTERS = ("gzip", "bzip2", "xz", "lzma", "zstd", "lzip", "lz4", "compress")
 BLOCK = 1024 * 1024  # read from the content, and inflated, a block at a time
 # Members inflated ahead of the one being examined, on a thread of their own: at most this many, holding at most
-# this many bytes (a larger member is still read ahead alone). Room for a thousand small members: while a large
-# member is inflated alone (one core, LZMA), the examining side works through those read before it; with 64
-# members ahead it waited, and the 7z benchmark took 9.0–9.2 s instead of 8.2–8.3 s.
-AHEAD_MEMBERS = 1024
+# this many bytes in memory and this many in private files (a larger member is still read ahead alone). Room for
+# thousands of small members: while a large member is inflated alone (one core, LZMA), the examining side works
+# through those read before it. With 64 members ahead it waited, and the 7z benchmark took 9.0–9.2 s instead of
+# 8.2–8.3 s; with 1,024, and a large member's file counted as memory (so that it waited for every member before it
+# to be examined before the next could be inflated), the examining side still waited 2 s for the five large members.
+AHEAD_MEMBERS = 4096
 AHEAD_BYTES = 64 * 1024 * 1024
+AHEAD_SPOOLED = 1024 * 1024 * 1024
 
 try:  # libarchive-c loads the shared library as it is imported: a machine (or a frozen build) may lack it
     import libarchive
@@ -93,7 +96,7 @@ class _Ahead:
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._queue: collections.deque[EvidenceObject] = collections.deque()
-        self._bytes = 0
+        self._held = self._spooled = 0  # bytes of the members waiting, in memory and in private files
         self._ended = False
         self._error: BaseException | None = None
         self._reader_waits = self._inflater_waits = False
@@ -101,9 +104,10 @@ class _Ahead:
 
     def put(self, found: EvidenceObject) -> None:
         """Hand one member on, once there is room (_Halted when the reader stopped reading)."""
-        size = found.content.size if found.content is not None else 0
+        held, spooled = _sizes(found)
         with self._ready:
-            while (self._queue and (len(self._queue) >= AHEAD_MEMBERS or self._bytes + size > AHEAD_BYTES)
+            while (self._queue and (len(self._queue) >= AHEAD_MEMBERS or self._held + held > AHEAD_BYTES
+                                    or self._spooled + spooled > AHEAD_SPOOLED)
                    and not self.halted.is_set()):
                 self._inflater_waits = True
                 self._ready.wait()
@@ -111,7 +115,8 @@ class _Ahead:
             if self.halted.is_set():
                 raise _Halted()
             self._queue.append(found)
-            self._bytes += size
+            self._held += held
+            self._spooled += spooled
             if self._reader_waits:
                 self._ready.notify()
 
@@ -138,10 +143,20 @@ class _Ahead:
                         raise self._error
                     return
                 found = self._queue.popleft()
-                self._bytes -= found.content.size if found.content is not None else 0
-                if self._inflater_waits and len(self._queue) <= AHEAD_MEMBERS // 2 and self._bytes <= AHEAD_BYTES // 2:
+                held, spooled = _sizes(found)
+                self._held -= held
+                self._spooled -= spooled
+                if self._inflater_waits and (len(self._queue) <= AHEAD_MEMBERS // 2 and self._held <= AHEAD_BYTES // 2
+                                             and self._spooled <= AHEAD_SPOOLED // 2):
                     self._ready.notify()
             yield found
+
+
+def _sizes(found: EvidenceObject) -> tuple[int, int]:
+    """The member's bytes held in memory, and in a private file."""
+    if found.content is None:
+        return 0, 0
+    return (0, found.content.size) if isinstance(found.content, _FileContent) else (found.content.size, 0)
 
 
 class _Feed:
