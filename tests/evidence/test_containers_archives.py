@@ -321,3 +321,37 @@ def test_members_read_ahead_stop_when_the_reader_does(tmp_path: Path) -> None:
     members.close()
     assert not any(thread.name == "archive-read-ahead" for thread in threading.enumerate())
     assert archive.stopped is None and len(archive.members) < 200  # held back by the bound on members ahead
+
+
+def test_a_large_member_in_a_private_file_does_not_wait_for_the_small_ones_before_it(tmp_path: Path) -> None:
+    """Members waiting to be examined are bounded in memory and, apart, in private files: a large member written to
+    a file is handed on while small ones still wait (so the next can be inflated meanwhile), and a second large one
+    waits until the first is taken."""
+    import tempfile
+    import threading
+
+    from cybertriage.evidence.containers.streamed import AHEAD_SPOOLED, _Ahead, _FileContent
+
+    def member(name: str, content: Content) -> EvidenceObject:
+        found = EvidenceObject(path=name, name=name, size=content.size)
+        found.content = content
+        return found
+
+    ahead = _Ahead()
+    for index in range(10):
+        ahead.put(member(f"small{index}", BytesContent(b"x" * 1000)))
+    spooled = [member(f"large{index}", _FileContent(tempfile.TemporaryFile(dir=tmp_path), AHEAD_SPOOLED // 2 + 1))
+               for index in range(2)]
+    first, second = (threading.Thread(target=ahead.put, args=(found,), daemon=True) for found in spooled)
+    first.start()
+    first.join(5)
+    assert not first.is_alive(), "the large member waits for the small ones to be taken"
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "two large members' files ahead: past the bound"
+    taken = ahead.members()
+    assert [next(taken).name for _ in range(11)] == [*(f"small{index}" for index in range(10)), "large0"]
+    second.join(5)
+    assert not second.is_alive()
+    ahead.end()
+    assert [found.name for found in taken] == ["large1"]
