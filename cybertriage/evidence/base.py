@@ -197,6 +197,10 @@ class EvidenceSource(abc.ABC):
         counts it as its evidence examined only in part; a disk image leaves it to its ledger, since the hash
         of its container finds the damaged sectors themselves."""
 
+    def unreadable_paths(self) -> list[str]:
+        """The paths counted as not read (a folder's), so that the accounts of a scan in parts add up to one count."""
+        return []
+
     def entry(self, obj: EvidenceObject) -> list:
         raise EvidenceError(f"{self.KIND} evidence is not handed on in parts")
 

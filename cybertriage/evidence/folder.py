@@ -85,6 +85,11 @@ def _seek(fd: int, offset: int, whence: int, size: int) -> int:
         raise
 
 
+def unreadable_summary(count: int) -> str:
+    """The problem line that counts a folder's paths that could not be read."""
+    return f"{count} of its files or folders could not be read (each is listed in the problems of this evidence)"
+
+
 class FolderEvidence(EvidenceSource):
     KIND = "folder"
     format = "folder"
@@ -157,13 +162,16 @@ class FolderEvidence(EvidenceSource):
             self._unreadable.add(path)
         self._account_unreadable()
 
+    def unreadable_paths(self) -> list[str]:
+        with self._unreadable_lock:
+            return sorted(self._unreadable)
+
     def _account_unreadable(self) -> None:
         """One problem line counting the paths that could not be read, kept up to date as more are found."""
         with self._unreadable_lock:
             if not self._unreadable:
                 return
-            summary = (f"{len(self._unreadable)} of its files or folders could not be read (each is listed in the "
-                       "problems of this evidence)")
+            summary = unreadable_summary(len(self._unreadable))
             if self._summary_at is None:
                 self._summary_at = len(self.problems)
                 self.problems.append(summary)

@@ -22,6 +22,7 @@ from ..case import audit, units, writes
 from ..errors import CaseError, EvidenceError
 from ..evidence import EvidenceObject, EvidenceSource, Ledger, open_evidence
 from ..evidence.base import Content, ObjectRef
+from ..evidence.folder import unreadable_summary
 from ..formatting import utc_now
 from .carried import CarriedObjects
 from .examine import Examiner
@@ -107,7 +108,7 @@ def examine_part(run: ScanRun, unit: units.Unit, latest: list[Progress]) -> tupl
     try:
         source = _Part(open_evidence(Path(unit.path)), entries)
     except EvidenceError as error:
-        return Outcome(unit.path, "failed", unit.evidence_id, str(error)), account_of(Ledger(), [str(error)])
+        return Outcome(unit.path, "failed", unit.evidence_id, str(error)), account_of(Ledger(), [str(error)], [])
     ids = FileIds(run.writer, on_block=lambda db, first: units.took_block(db, unit.id, first))
     evidence = EvidenceRecord(run.writer, run.run_id, unit.evidence_id, Path(unit.path), unit.key, source, ids, Tally())
     carried = CarriedObjects(run.case_dir)
@@ -124,7 +125,7 @@ def examine_part(run: ScanRun, unit: units.Unit, latest: list[Progress]) -> tupl
         source.problems.append(str(pool.listing_error))
     status = "cancelled" if run.cancel.is_set() else "partial" if source.problems else "done"
     return (Outcome(unit.path, status, unit.evidence_id, "; ".join(source.problems) or None, evidence.tally.done),
-            account_of(source.ledger, source.problems))
+            account_of(source.ledger, source.problems, source.unreadable_paths()))
 
 
 class _Part(EvidenceSource):
@@ -154,32 +155,57 @@ class _Part(EvidenceSource):
     def content_unreadable(self, path: str) -> None:
         self.whole.content_unreadable(path)
 
+    def unreadable_paths(self) -> list[str]:
+        return self.whole.unreadable_paths()
+
     def close(self) -> None:
         self.whole.close()
 
 
-def account_of(ledger: Ledger, problems: list[str], unhash: list[tuple[list, str]] | None = None) -> str:
-    """What one unit found of its evidence item's completeness, as units.finish keeps it (JSON): with the files
-    found in damaged sectors, for the listing unit."""
+def account_of(ledger: Ledger, problems: list[str], unreadable: list[str],
+               unhash: list[tuple[list, str]] | None = None) -> str:
+    """What one unit found of its evidence item's completeness, as units.finish keeps it (JSON): the paths it could
+    not read, and the files found in damaged sectors, for the listing unit."""
     return json.dumps({"stages": ledger.stages, "warnings": ledger.warnings, "problems": problems,
-                       "unhash": unhash or []}, ensure_ascii=False)
+                       "unreadable": unreadable, "unhash": unhash or []}, ensure_ascii=False)
+
+
+def merged_problems(accounts: list[dict[str, Any]]) -> list[str]:
+    """The units' problems in turn, their counts of a folder's paths not read made one, as a local scan's (where
+    the first unit's count stood)."""
+    problems: list[str] = []
+    unreadable: set[str] = set()
+    count_at: int | None = None
+    for account in accounts:
+        paths = account.get("unreadable", [])
+        own_count = unreadable_summary(len(paths)) if paths else None
+        for line in account["problems"]:
+            if line == own_count:
+                count_at = len(problems) if count_at is None else count_at
+            else:
+                problems.append(line)
+        unreadable.update(paths)
+    if unreadable:
+        problems.insert(len(problems) if count_at is None else count_at, unreadable_summary(len(unreadable)))
+    return problems
 
 
 def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: int) -> Outcome:
     """Once every unit of an image examined in parts has ended: its ledger and problems from their accounts, its
     status (partial when a part was not examined to its end), its tags put back, and the audit entry."""
-    ledger, problems, unhash = Ledger(), [], []
+    ledger, unhash = Ledger(), []
     written = units.accounts(db, unit.id)
-    for each in [unit, *parts]:
-        account = json.loads(written.get(each.id, '{"stages": {}, "warnings": [], "problems": []}'))
+    accounts = [json.loads(written.get(each.id, '{"stages": {}, "warnings": [], "problems": []}'))
+                for each in [unit, *parts]]
+    for account in accounts:
         for stage, counts in account["stages"].items():
             ledger.attempted(stage, counts["attempted"])
             ledger.processed(stage, counts["processed"])
             for reason, count in counts["skipped"].items():
                 ledger.skipped_count(stage, reason, count)
         ledger.warnings.extend(tuple(warning) for warning in account["warnings"])
-        problems.extend(account["problems"])
         unhash.extend(account.get("unhash", []))
+    problems = merged_problems(accounts)
     status, message = unit.status, unit.message
     lost = [part for part in parts if part.status not in ("done", "partial")]
     if status in ("done", "partial") and lost:

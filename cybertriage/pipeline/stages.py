@@ -184,8 +184,9 @@ class EvidenceRun:
         self.outcome.files = self.tally.done
         self.outcome.findings = dict(self.tally.findings)
         if self.parts is not None and self.in_parts and source is not None:  # ended by the scan's process
-            self.parts.account = account_of(source.ledger, source.problems if status in ("done", "partial") else [],
-                                            self.parts.unhash_later)
+            kept = status in ("done", "partial")
+            self.parts.account = account_of(source.ledger, source.problems if kept else [],
+                                            source.unreadable_paths() if kept else [], self.parts.unhash_later)
             return
 
         def record(db: Any) -> None:
