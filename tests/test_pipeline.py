@@ -74,3 +74,52 @@ def test_an_evidence_item_that_fails_while_its_hash_runs_stops_only_its_hash(dis
         pass
     assert [outcome.status for outcome in scan.outcomes] == ["failed", "done"]
     assert not cancel.is_set()
+
+
+def test_cancel_stops_reading_an_archive_s_members(tmp_path: Path, monkeypatch) -> None:
+    """Cancelling while an archive's members are examined stops the pass over them (its thread ends) rather than
+    inflating and listing the rest; the ledger says so, and processing again gives every member `tar -t` lists,
+    with the sha256 `sha256sum` gives the extracted ones."""
+    import subprocess
+
+    from cybertriage.pipeline import examine
+
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    for index in range(300):
+        (stage / f"note{index:03d}.txt").write_text(f"note {index}\n" * 50)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    subprocess.run(["tar", "-czf", evidence / "notes.tar.gz", "-C", stage, "."], check=True)
+    listed = {line[2:] for line in subprocess.run(["tar", "-tzf", evidence / "notes.tar.gz"], capture_output=True,
+                                                  text=True, check=True).stdout.split() if line.endswith(".txt")}
+    sums = subprocess.run(["sha256sum", *sorted(listed)], cwd=stage, capture_output=True, text=True, check=True)
+    expected = {line[66:]: line[:64] for line in sums.stdout.splitlines()}
+
+    cancel = threading.Event()
+    examined = []
+    member = examine.Examiner._examine_member
+
+    def cancel_after_ten(self, parent, found, batch):  # the examiner cancels, as the application's button would
+        examined.append(found.path)
+        if len(examined) == 10:
+            cancel.set()
+        return member(self, parent, found, batch)
+
+    monkeypatch.setattr(examine.Examiner, "_examine_member", cancel_after_ten)
+    case = tmp_path / "case"
+    scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
+    for _ in scan.run():
+        pass
+    monkeypatch.undo()
+    assert scan.outcomes[0].status == "cancelled" and len(examined) == 10
+    assert not any(thread.name == "archive-read-ahead" for thread in threading.enumerate())
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT reasons FROM ledger WHERE stage = 'archive'").fetchone()[0] == \
+        '{"cancelled: the rest of its members not examined": 1}'
+    db.close()
+
+    assert run_cli("scan", evidence, "--case", case, "--quiet").code == 0
+    members = {row["path"].split("!./", 1)[1]: row["sha256"] for row in export(case, "files") if "!" in row["path"]
+               and row["path"].endswith(".txt")}
+    assert members == expected

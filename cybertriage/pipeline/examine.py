@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,8 +121,10 @@ class Examiner:
         failed = False
         artefacts = 0
         for analyzer in self.run.analyzers:
+            outputs: Iterable[Finding | EvidenceObject | Artefact] = ()
             try:
-                for output in analyzer.analyze(item):
+                outputs = analyzer.analyze(item)
+                for output in outputs:
                     if isinstance(output, Finding):
                         findings.append(output)
                         continue
@@ -130,6 +132,9 @@ class Examiner:
                         artefacts += 1
                         self._queue_artefact(obj, output, batch)
                         continue
+                    if self.run.cancel.is_set():  # an archive's members: not read on to its end once cancelled
+                        item.skipped.append((analyzer.NAME, "cancelled: the rest of its members not examined"))
+                        break
                     member_score = self._examine_member(obj, output, batch)
                     if worst_member is None or member_score > worst_member[1]:
                         worst_member = (output.ref, member_score)
@@ -137,6 +142,9 @@ class Examiner:
                 failed = True
                 self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,
                                                     f"{type(error).__name__}: {error}")
+            finally:
+                if isinstance(outputs, Generator):  # its reading (an archive's pass on its own thread) stops now
+                    outputs.close()
         results, skipped = item.results, tuple(item.skipped)
         executable = _mime(results) in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
         # Reused only when nothing in the result depends on more than the bytes and the name (PE checks read mtime).
