@@ -128,13 +128,14 @@ class Examiner:
                     if isinstance(output, Finding):
                         findings.append(output)
                         continue
+                    if self.run.cancel.is_set():  # an archive's members, a log's records: not read on once cancelled
+                        what = "records" if isinstance(output, Artefact) else "members"
+                        item.skipped.append((analyzer.NAME, f"cancelled: the rest of its {what} not examined"))
+                        break
                     if isinstance(output, Artefact):
                         artefacts += 1
                         self._queue_artefact(obj, output, batch)
                         continue
-                    if self.run.cancel.is_set():  # an archive's members: not read on to its end once cancelled
-                        item.skipped.append((analyzer.NAME, "cancelled: the rest of its members not examined"))
-                        break
                     member_score = self._examine_member(obj, output, batch)
                     if worst_member is None or member_score > worst_member[1]:
                         worst_member = (output.ref, member_score)
@@ -143,7 +144,7 @@ class Examiner:
                 self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,
                                                     f"{type(error).__name__}: {error}")
             finally:
-                if isinstance(outputs, Generator):  # its reading (an archive's pass on its own thread) stops now
+                if isinstance(outputs, Generator):  # its reading stops now (an archive's pass on its own thread)
                     outputs.close()
         results, skipped = item.results, tuple(item.skipped)
         executable = _mime(results) in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))

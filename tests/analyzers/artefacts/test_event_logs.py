@@ -340,3 +340,43 @@ def test_rdp_sessions_and_4697_without_a_public_sample() -> None:
     assert named.fields["image_path"] == "C:\\Users\\bob\\AppData\\x.exe"
     other_provider = Event(7, None, 21, "Application", "SomeApp", "pc", 4, None, {"User": "x"})
     assert describe(other_provider) is None
+
+
+def test_cancel_stops_reading_a_log_and_processing_again_reads_it_all(tmp_path: Path, monkeypatch) -> None:
+    """Cancelling while a log's records are turned into rows stops reading it (a log of millions of records would
+    otherwise go on to its end); the ledger says so, and processing again gives every record evtxexport reads."""
+    import sqlite3
+    import threading
+
+    from cybertriage.assets import asset_dir
+    from cybertriage.pipeline import Scan, ScanOptions, examine
+
+    name = "evtx-rs-sysmon.evtx"
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.copy(DATA / name, evidence / name)
+    cancel = threading.Event()
+    queued = []
+    queue_artefact = examine.Examiner._queue_artefact
+
+    def cancel_after_ten(self, obj, artefact, batch):  # the examiner cancels, as the application's button would
+        queued.append(artefact)
+        if len(queued) == 10:
+            cancel.set()
+        return queue_artefact(self, obj, artefact, batch)
+
+    monkeypatch.setattr(examine.Examiner, "_queue_artefact", cancel_after_ten)
+    case = tmp_path / "case"
+    scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
+    for _ in scan.run():
+        pass
+    monkeypatch.undo()
+    assert scan.outcomes[0].status == "cancelled" and len(queued) == 10
+    db = sqlite3.connect(case / "case.db")
+    reasons = db.execute("SELECT stage, reasons FROM ledger WHERE reasons LIKE '%cancelled%'").fetchall()
+    db.close()
+    assert reasons == [(EventLogs.NAME, '{"cancelled: the rest of its records not examined": 1}')]
+
+    assert run_cli("scan", evidence, "--case", case, "--quiet").code == 0
+    rows = [row for row in export(case, "artifacts") if row["type"] == "evtx.event"]
+    assert len(rows) == len(evtxexport_events(DATA / name)) > 10
