@@ -41,12 +41,12 @@ _FORMATS = ("tar", "cpio", "7zip", "rar", "rar5", "cab", "iso9660", "raw")
 _FILTERS = ("gzip", "bzip2", "xz", "lzma", "zstd", "lzip", "lz4", "compress")
 BLOCK = 1024 * 1024  # read from the content, and inflated, a block at a time
 # Members inflated ahead of the one being examined, on a thread of their own: at most this many, holding at most
-# this many bytes in memory and this many in private files (a larger member is still read ahead alone; /tmp may be
-# memory too, so the files ahead are about one large member, while the next is inflated). Room for
-# thousands of small members: while a large member is inflated alone (one core, LZMA), the examining side works
-# through those read before it. With 64 members ahead it waited, and the 7z benchmark took 9.0–9.2 s instead of
-# 8.2–8.3 s; with 1,024, and a large member's file counted as memory (so that it waited for every member before it
-# to be examined before the next could be inflated), the examining side still waited 2 s for the five large members.
+# this many bytes in memory and this many in private files (/tmp may be memory too: about one large member waiting
+# while the next is inflated); a larger member is still read ahead alone. Room for thousands of small members: while
+# a large member is inflated alone (one core, LZMA), the examining side works through those read before it. With 64
+# members ahead it waited, and the 7z benchmark took 9.0–9.2 s instead of 8.2–8.3 s; with 1,024, and a large
+# member's file counted as memory (so that it waited for every member before it to be examined before the next could
+# be inflated), the examining side still waited 2 s for the five large members.
 AHEAD_MEMBERS = 4096
 AHEAD_BYTES = 64 * 1024 * 1024
 AHEAD_SPOOLED = 256 * 1024 * 1024
