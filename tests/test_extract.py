@@ -159,3 +159,47 @@ def test_extract_command_line(hostile_case: tuple[Path, Path], tmp_path: Path) -
     assert sha256sum(tmp_path / "out" / "_CON") == sha256sum(evidence / "CON")
     assert run_cli("extract", "--case", tmp_path / "nocase", "--file", "1", "-o", tmp_path / "x").code == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_members_of_a_streamed_archive_are_read_back_in_one_pass(tmp_path: Path, monkeypatch) -> None:
+    """Exporting several members of a tar.gz and of a 7z reads each archive once from its start, not once per member
+    (members of a solid stream are only reached by inflating those before them); each written file has the sha256
+    sha256sum gives its original, and the manifest keeps the order asked for."""
+    from cybertriage.evidence.containers import streamed
+
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    for index in range(12):
+        (stage / f"doc{index:02d}.txt").write_bytes(os.urandom(40_000 + index))
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "loose.txt").write_bytes(b"a loose file\n")
+    subprocess.run(["tar", "-czf", evidence / "docs.tar.gz", "-C", stage, "."], check=True)
+    subprocess.run(["7z", "a", "-bso0", "-bsp0", evidence / "docs.7z", "."], cwd=stage, check=True)
+    case = tmp_path / "case"
+    assert run_cli("scan", evidence, "--case", case, "--quiet", "--no-yara").code == 0
+    db = sqlite3.connect(case / "case.db")
+    wanted = ["docs.tar.gz!./doc09.txt", "loose.txt", "docs.7z!doc02.txt", "docs.tar.gz!./doc01.txt",
+              "docs.7z!doc11.txt", "docs.tar.gz!./doc05.txt", "docs.7z!doc07.txt"]
+    ids = [db.execute("SELECT id FROM files WHERE path = ?", ["/" + path]).fetchone()[0] for path in wanted]
+    db.close()
+    sums = subprocess.run(["sha256sum", *sorted(p.name for p in stage.iterdir())], cwd=stage, capture_output=True,
+                          text=True, check=True).stdout
+    expected = {line[66:]: line[:64] for line in sums.splitlines()}
+
+    passes = []
+    open_each = streamed.StreamedArchive.open_each
+
+    def counted(archive, refs):  # every pass over an archive's members (reading one member back is one too)
+        passes.append([ref.path for ref in refs])
+        return open_each(archive, refs)
+
+    monkeypatch.setattr(streamed.StreamedArchive, "open_each", counted)
+    export = export_files(case, ids, tmp_path / "out")
+    assert len(passes) == 2, "one pass over the tar.gz and one over the 7z"
+    assert [item.case_path for item in export.files] == ["/" + path for path in wanted]
+    assert all(item.verified == "verified" for item in export.files), export.files
+    for item in export.files:
+        name = item.case_path.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+        if name != "loose.txt":
+            assert item.sha256 == expected[name]

@@ -9,6 +9,7 @@ verified against the one the case recorded.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -18,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..errors import CybertriageError, UsageError
+from ..errors import CybertriageError, EvidenceError, UsageError
+from ..evidence.base import Content
 from ..evidence.integrity import file_sha256
 from ..formatting import utc_now
 from ..text_safety import spreadsheet_safe
@@ -121,7 +123,6 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
     ids = list(dict.fromkeys(file_ids))
     if not ids:
         raise UsageError("no files chosen to export")
-    exported: list[ExportedFile] = []
     with ObjectReader(case_dir) as reader:
         unknown = [str(file_id) for file_id in ids if not _in_case(reader, file_id)]
         if unknown:  # a mistyped id: said as `tag` says it, before anything is written
@@ -134,12 +135,15 @@ def export_files(case_dir: Path, file_ids: Iterable[int], destination: Path, *,
             raise UsageError(f"cannot create the destination folder {destination}: {error.strerror}") from None
         destination = safe_folder(destination.resolve(), protected)  # what a link in its path led to
         manifest_name, manifest_fd = _create(destination, MANIFEST)
-        for done, file_id in enumerate(ids, 1):
-            if cancel is not None and cancel.is_set():
-                break
-            exported.append(_export_one(reader, file_id, destination))
-            if progress is not None:
-                progress(done, len(ids))
+        written: dict[int, ExportedFile] = {}
+        with contextlib.closing(reader.contents(ids)) as contents:  # an archive's members: one pass over it
+            for done, (file_id, content) in enumerate(contents, 1):
+                if cancel is not None and cancel.is_set():
+                    break
+                written[file_id] = _export_one(reader, file_id, content, destination)
+                if progress is not None:
+                    progress(done, len(ids))
+        exported = [written[file_id] for file_id in ids if file_id in written]  # in the order asked for
     cancelled = len(exported) < len(ids)
     with os.fdopen(manifest_fd, "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(ExportedFile)])
@@ -166,19 +170,18 @@ def _in_case(reader: ObjectReader, file_id: int) -> bool:
     return True
 
 
-def _export_one(reader: ObjectReader, file_id: int, destination: Path) -> ExportedFile:
+def _export_one(reader: ObjectReader, file_id: int, content: Content | EvidenceError, destination: Path) -> ExportedFile:
     row = reader.row(file_id)
     item = ExportedFile(file_id, row["evidence"], row["path"], None, row["size"], None, row["sha256"], "not exported")
     try:
-        reader.content(file_id)  # a directory or an unreadable object fails here, before a file is made
+        if isinstance(content, EvidenceError):  # a directory or an unreadable object, said before a file is made
+            raise content
         item.exported_name, fd = _create(destination, safe_name(row["name"] or row["path"].rsplit("/", 1)[-1]))
         target = destination / item.exported_name
         try:
             with os.fdopen(fd, "wb") as out:
-                offset = 0
-                while data := reader.read(file_id, offset, CHUNK):
+                for data in content.chunks(CHUNK):
                     out.write(data)
-                    offset += len(data)
                 out.flush()
                 os.fsync(out.fileno())
         except (CybertriageError, OSError):

@@ -10,6 +10,7 @@ Evidence is opened read-only, as in a scan.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -17,6 +18,7 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,7 +26,7 @@ from ..errors import EvidenceError, UsageError
 from ..evidence import EvidenceSource, open_evidence
 from ..evidence.base import Content, ObjectRef
 from ..evidence.carving import is_carved
-from ..evidence.containers import ContainerLimits, open_container
+from ..evidence.containers import ContainerLimits, StreamedArchive, open_container
 from .store import read_case
 
 OBJECTS_DIR = "objects"
@@ -246,6 +248,51 @@ class ObjectReader:
             while len(self._objects) > OPEN_OBJECTS:
                 self._objects.popitem(last=False)  # closed when nothing refers to it (an archive member's archive)
             return content
+
+    def contents(self, file_ids: list[int]) -> Generator[tuple[int, Content | EvidenceError], None, None]:
+        """Each object's content, or why it cannot be read, for reading each once from start to end (an export).
+        The members of one archive read as a stream (tar.gz, 7z…) come from one pass over it, in its order, after
+        the other objects: not one pass each. Use each content before asking for the next."""
+        members: dict[int, list[int]] = {}  # archive's file id → its members asked for
+        for file_id in file_ids:
+            parent_id = self.row(file_id)["parent_id"]
+            if parent_id is not None:
+                members.setdefault(parent_id, []).append(file_id)
+            else:
+                yield file_id, self._content_or_why(file_id)
+        for parent_id, ids in members.items():
+            archive = self._streamed(parent_id) if len(ids) > 1 else None
+            if archive is None:
+                for file_id in ids:
+                    yield file_id, self._content_or_why(file_id)
+                continue
+            by_path = {self.ref(file_id).path: file_id for file_id in ids}
+            with contextlib.closing(archive.open_each([self.ref(file_id) for file_id in ids])) as found:
+                for ref, content in found:
+                    if isinstance(content, OSError):
+                        yield by_path[ref.path], EvidenceError(f"{self.row(by_path[ref.path])['path']}: {content}")
+                        continue
+                    try:
+                        yield by_path[ref.path], content
+                    finally:
+                        _close(content)  # read once, not kept
+
+    def _content_or_why(self, file_id: int) -> Content | EvidenceError:
+        try:
+            return self.content(file_id)
+        except EvidenceError as error:
+            return error
+
+    def _streamed(self, file_id: int) -> StreamedArchive | None:
+        """The object opened as an archive read as a stream, or None (another container, or not one at all)."""
+        try:
+            opened = open_container(self.content(file_id), self.ref(file_id), self.limits)
+        except (EvidenceError, OSError):
+            return None  # its members are then opened one by one, and each says why it cannot be
+        if isinstance(opened, StreamedArchive):
+            return opened
+        opened.close()
+        return None
 
     def ref(self, file_id: int) -> ObjectRef:
         """The object's ref, rebuilt from its row and those of the objects it lies in."""

@@ -17,7 +17,7 @@ import posixpath
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -417,29 +417,48 @@ class StreamedArchive(Container):
 
     def open(self, ref: ObjectRef) -> Content:
         """The member named by the ref, read again from the start of the stream up to it (the first so named)."""
+        with contextlib.closing(self.open_each([ref])) as found:
+            _, content = next(found)
+        if isinstance(content, ContainerError):
+            raise content
+        return content
+
+    def open_each(self, refs: list[ObjectRef]) -> Generator[tuple[ObjectRef, Content | ContainerError], None, None]:
+        """The members the refs name (the first so named each), read in one pass from the start of the stream and
+        given in its order, each with its content or why it cannot be read; those not found come last. Reading many
+        members back (an export) then costs one pass over a tar.gz or a solid 7z, not one pass each."""
+        wanted = {ref.path: ref for ref in refs}
         feed = _Feed(self.content)
         self._ends = time.monotonic() + self.limits.time_limit
+        failure: ContainerError | None = None
         try:
             with _reading(feed) as archive:
                 for index, entry in enumerate(archive):
-                    if index >= self.limits.max_members:
+                    if not wanted or index >= self.limits.max_members:
                         break
-                    if self._name(entry) != ref.path or entry.isdir or entry.issym or entry.islnk:
+                    name = self._name(entry)
+                    ref = wanted.get(name)
+                    if ref is None or entry.isdir or entry.issym or entry.islnk:
                         continue
-                    member = Member(index, ref.path, entry.size or 0, 0,
-                                    encrypted=ffi.entry_is_encrypted(entry._entry_p) > 0)
-                    refusal = self.refusal(member)
-                    if refusal is not None:
-                        raise ContainerError(refusal)
-                    content = self._take(entry, ref.path, feed, 0)
-                    if entry.size is not None and content.size != entry.size:
-                        raise ContainerError(f"incomplete member: {content.size} of its {entry.size} bytes")
-                    return content
+                    content = self._read_back(entry, name, index, feed)  # _Stopped: this member and the rest
+                    del wanted[name]
+                    yield ref, content
         except _Stopped as stopped:
-            raise ContainerError(stopped.stop.reason) from None
+            failure = ContainerError(stopped.stop.reason)
         except libarchive.ArchiveError as error:
-            raise ContainerError(_unreadable(self.kind, error, feed)) from None
-        raise ContainerError(f"no member {ref.path!r} in the {self.kind}")
+            failure = ContainerError(_unreadable(self.kind, error, feed))
+        for ref in wanted.values():
+            yield ref, failure or ContainerError(f"no member {ref.path!r} in the {self.kind}")
+
+    def _read_back(self, entry: Any, name: str, index: int, feed: _Feed) -> Content | ContainerError:
+        member = Member(index, name, entry.size or 0, 0, encrypted=ffi.entry_is_encrypted(entry._entry_p) > 0)
+        refusal = self.refusal(member)
+        if refusal is not None:
+            return ContainerError(refusal)
+        content = self._take(entry, name, feed, 0)
+        if entry.size is not None and content.size != entry.size:
+            return ContainerError(f"incomplete member: {content.size} of its {entry.size} bytes")
+        return content
 
 
 _TIMES = ("mtime", "atime", "ctime", "birthtime")  # as libarchive names them; the object's crtime is the last
