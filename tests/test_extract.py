@@ -203,3 +203,25 @@ def test_members_of_a_streamed_archive_are_read_back_in_one_pass(tmp_path: Path,
         name = item.case_path.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
         if name != "loose.txt":
             assert item.sha256 == expected[name]
+
+
+def test_two_members_of_one_name_are_both_in_the_manifest(tmp_path: Path) -> None:
+    """A tar may hold two members of one name (`tar -r` appends a newer one): both are exported and listed; read back
+    by name, each is the first so named, so the second does not verify, and says so."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (stage / "ledger.txt").write_bytes(b"first version\n")
+    subprocess.run(["tar", "-cf", evidence / "twice.tar", "-C", stage, "ledger.txt"], check=True)
+    (stage / "ledger.txt").write_bytes(b"second version\n")
+    subprocess.run(["tar", "-rf", evidence / "twice.tar", "-C", stage, "ledger.txt"], check=True)
+    case = tmp_path / "case"
+    assert run_cli("scan", evidence, "--case", case, "--quiet", "--no-yara").code == 0
+    db = sqlite3.connect(case / "case.db")
+    ids = [row[0] for row in db.execute("SELECT id FROM files WHERE path = '/twice.tar!ledger.txt' ORDER BY id")]
+    db.close()
+    assert len(ids) == 2
+    export = export_files(case, ids, tmp_path / "out")
+    assert [(item.file_id, item.verified) for item in export.files] == [(ids[0], "verified"), (ids[1], "MISMATCH")]
+    assert not export.cancelled

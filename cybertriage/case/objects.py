@@ -266,16 +266,21 @@ class ObjectReader:
                 for file_id in ids:
                     yield file_id, self._content_or_why(file_id)
                 continue
-            by_path = {self.ref(file_id).path: file_id for file_id in ids}
-            with contextlib.closing(archive.open_each([self.ref(file_id) for file_id in ids])) as found:
+            by_path: dict[str, list[int]] = {}  # two members may share a name: both are read as its first
+            refs = []
+            for file_id in ids:
+                ref = self.ref(file_id)
+                by_path.setdefault(ref.path, []).append(file_id)
+                refs.append(ref)
+            with contextlib.closing(archive.open_each(refs)) as found:
                 for ref, content in found:
-                    if isinstance(content, OSError):
-                        yield by_path[ref.path], EvidenceError(f"{self.row(by_path[ref.path])['path']}: {content}")
-                        continue
                     try:
-                        yield by_path[ref.path], content
+                        for file_id in by_path[ref.path]:
+                            yield file_id, (EvidenceError(f"{self.row(file_id)['path']}: {content}")
+                                            if isinstance(content, OSError) else content)
                     finally:
-                        _close(content)  # read once, not kept
+                        if not isinstance(content, OSError):
+                            _close(content)  # read once, not kept
 
     def _content_or_why(self, file_id: int) -> Content | EvidenceError:
         try:
