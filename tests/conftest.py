@@ -82,6 +82,36 @@ def export(case: Path, what: str) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def scan_cancelled_after(monkeypatch: pytest.MonkeyPatch, evidence: Path, case: Path, step: str, count: int) -> tuple:
+    """Scan `evidence` into `case` (the default rules), cancelled as the application's button would once the examiner's
+    `step` (a method of pipeline.examine.Examiner: `_examine_member`, `_queue_artefact`) has run `count` times: the
+    scan, and how many times the step ran in all."""
+    import threading
+
+    from cybertriage.analyzers import Settings
+    from cybertriage.assets import asset_dir
+    from cybertriage.pipeline import Scan, ScanOptions, examine
+
+    cancel = threading.Event()
+    calls = []
+    original = getattr(examine.Examiner, step)
+
+    def counted(self, *args):
+        calls.append(args)
+        if len(calls) == count:
+            cancel.set()
+        return original(self, *args)
+
+    monkeypatch.setattr(examine.Examiner, step, counted)
+    scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
+    try:
+        for _ in scan.run():
+            pass
+    finally:
+        monkeypatch.undo()
+    return scan, len(calls)
+
+
 def sha256_of(*paths: Path) -> str:
     """sha256 of the files concatenated, the way `cat … | sha256sum` computes it."""
     digest = hashlib.sha256()

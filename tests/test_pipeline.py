@@ -10,7 +10,7 @@ from cybertriage.analyzers import Settings
 from cybertriage.assets import asset_dir
 from cybertriage.errors import Cancelled
 from cybertriage.pipeline import Scan, ScanOptions, integrity
-from tests.conftest import Images, export, run_cli
+from tests.conftest import Images, export, run_cli, scan_cancelled_after
 
 
 def _comparable(rows: list[dict]) -> list[tuple]:
@@ -82,8 +82,6 @@ def test_cancel_stops_reading_an_archive_s_members(tmp_path: Path, monkeypatch) 
     with the sha256 `sha256sum` gives the extracted ones."""
     import subprocess
 
-    from cybertriage.pipeline import examine
-
     stage = tmp_path / "stage"
     stage.mkdir()
     for index in range(300):
@@ -96,23 +94,9 @@ def test_cancel_stops_reading_an_archive_s_members(tmp_path: Path, monkeypatch) 
     sums = subprocess.run(["sha256sum", *sorted(listed)], cwd=stage, capture_output=True, text=True, check=True)
     expected = {line[66:]: line[:64] for line in sums.stdout.splitlines()}
 
-    cancel = threading.Event()
-    examined = []
-    member = examine.Examiner._examine_member
-
-    def cancel_after_ten(self, parent, found, batch):  # the examiner cancels, as the application's button would
-        examined.append(found.path)
-        if len(examined) == 10:
-            cancel.set()
-        return member(self, parent, found, batch)
-
-    monkeypatch.setattr(examine.Examiner, "_examine_member", cancel_after_ten)
     case = tmp_path / "case"
-    scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
-    for _ in scan.run():
-        pass
-    monkeypatch.undo()
-    assert scan.outcomes[0].status == "cancelled" and len(examined) == 10
+    scan, examined = scan_cancelled_after(monkeypatch, evidence, case, "_examine_member", 10)
+    assert scan.outcomes[0].status == "cancelled" and examined == 10
     assert not any(thread.name == "archive-read-ahead" for thread in threading.enumerate())
     db = sqlite3.connect(case / "case.db")
     assert db.execute("SELECT reasons FROM ledger WHERE stage = 'archive'").fetchone()[0] == \

@@ -18,7 +18,7 @@ from cybertriage.analyzers.artefacts.event_logs import Event, EventLogs, describ
 from cybertriage.analyzers.base import Finding, Item, Settings
 from cybertriage.analyzers.results import Artefact
 from cybertriage.evidence.base import BytesContent, EvidenceObject
-from tests.conftest import export, run_cli
+from tests.conftest import export, run_cli, scan_cancelled_after
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "artefacts" / "evtx"
 EVTX_FILES = sorted(path.name for path in DATA.glob("*.evtx"))
@@ -346,32 +346,14 @@ def test_cancel_stops_reading_a_log_and_processing_again_reads_it_all(tmp_path: 
     """Cancelling while a log's records are turned into rows stops reading it (a log of millions of records would
     otherwise go on to its end); the ledger says so, and processing again gives every record evtxexport reads."""
     import sqlite3
-    import threading
-
-    from cybertriage.assets import asset_dir
-    from cybertriage.pipeline import Scan, ScanOptions, examine
 
     name = "evtx-rs-sysmon.evtx"
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     shutil.copy(DATA / name, evidence / name)
-    cancel = threading.Event()
-    queued = []
-    queue_artefact = examine.Examiner._queue_artefact
-
-    def cancel_after_ten(self, obj, artefact, batch):  # the examiner cancels, as the application's button would
-        queued.append(artefact)
-        if len(queued) == 10:
-            cancel.set()
-        return queue_artefact(self, obj, artefact, batch)
-
-    monkeypatch.setattr(examine.Examiner, "_queue_artefact", cancel_after_ten)
     case = tmp_path / "case"
-    scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
-    for _ in scan.run():
-        pass
-    monkeypatch.undo()
-    assert scan.outcomes[0].status == "cancelled" and len(queued) == 10
+    scan, queued = scan_cancelled_after(monkeypatch, evidence, case, "_queue_artefact", 10)
+    assert scan.outcomes[0].status == "cancelled" and queued == 10
     db = sqlite3.connect(case / "case.db")
     reasons = db.execute("SELECT stage, reasons FROM ledger WHERE reasons LIKE '%cancelled%'").fetchall()
     db.close()
