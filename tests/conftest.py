@@ -102,13 +102,11 @@ def scan_cancelled_after(monkeypatch: pytest.MonkeyPatch, evidence: Path, case: 
             cancel.set()
         return original(self, *args)
 
-    monkeypatch.setattr(examine.Examiner, step, counted)
     scan = Scan(case, [evidence], ScanOptions(settings=Settings(rule_paths=(asset_dir("rules"),))), cancel)
-    try:
+    with monkeypatch.context() as patch:  # undone at the scan's end, and only this patch
+        patch.setattr(examine.Examiner, step, counted)
         for _ in scan.run():
             pass
-    finally:
-        monkeypatch.undo()
     return scan, len(calls)
 
 

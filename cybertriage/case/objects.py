@@ -274,13 +274,15 @@ class ObjectReader:
                 refs.append(ref)
             with contextlib.closing(archive.open_each(refs)) as found:
                 for ref, content in found:
+                    if isinstance(content, OSError):
+                        for file_id in by_path[ref.path]:
+                            yield file_id, EvidenceError(f"{self.row(file_id)['path']}: {content}")
+                        continue
                     try:
                         for file_id in by_path[ref.path]:
-                            yield file_id, (EvidenceError(f"{self.row(file_id)['path']}: {content}")
-                                            if isinstance(content, OSError) else content)
+                            yield file_id, content
                     finally:
-                        if not isinstance(content, OSError):
-                            _close(content)  # read once, not kept
+                        _close(content)  # read once, not kept
 
     def _content_or_why(self, file_id: int) -> Content | EvidenceError:
         try:
