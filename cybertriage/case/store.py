@@ -272,6 +272,7 @@ def audit(db: sqlite_utils.Database, action: str, detail: dict[str, Any]) -> Non
 
 
 ROWS_PER_INSERT = 500  # rows inserted by one statement into a table whose inserts fire triggers
+ROWS_PER_PLAIN_INSERT = 32  # into any other table: few enough that its statement journal stays in memory
 MAX_VARIABLES = 32766  # SQLite's limit on a statement's parameters (since 3.32)
 _PLAIN = frozenset((str, int, float, bytes, type(None), bool))
 _CONTENT_TABLES = frozenset({"indicators"})  # facts of a sha256, unique: the same content again adds nothing
@@ -294,15 +295,20 @@ def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any
 
 
 def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], values: list[tuple]) -> None:
-    """Insert rows given as tuples in the order of `columns`, up to ROWS_PER_INSERT rows a statement.
+    """Insert rows given as tuples in the order of `columns`, several rows a statement.
     Values that are not plain SQLite values are converted as sqlite-utils converts them (JSON for lists).
 
-    Into a table whose inserts fire a trigger (the files' paths into the FTS5 indexes), several rows a statement
-    rather than executemany's one: such a statement opens a statement savepoint, and FTS5 writes what it holds as
-    a new segment at every savepoint, so one row a statement made a segment per file, merged again and again
-    (disk_triage's 10,000 files: the writer's CPU 7.4 s -> 6.2 s). Into any other table, one row a statement: a
-    statement of several rows keeps a journal of the pages it changes, which one row of a table without triggers
-    does not need, in a temporary file once it passes 64 KiB (250,000 keyword hits, 500 a statement: 1.3 GB)."""
+    Python's sqlite3 lets the interpreter lock go around each statement's step and takes it back after, and taking
+    it back waits for the thread that holds it to give it up (up to the 5 ms switch interval when that thread runs
+    Python). One row a statement made the writer wait that way for every row, and made the examining threads give
+    the lock up for it as often: 258,912 keyword hits took 0.9 s alone, and 345 s beside one thread running Python.
+
+    Into a table whose inserts fire a trigger (the files' paths into the FTS5 indexes), up to ROWS_PER_INSERT rows a
+    statement: such a statement opens a statement savepoint, and FTS5 writes what it holds as a new segment at every
+    savepoint, so one row a statement made a segment per file, merged again and again (disk_triage's 10,000 files:
+    the writer's CPU 7.4 s -> 6.2 s). Into any other table, up to ROWS_PER_PLAIN_INSERT: a statement of several rows
+    keeps a journal of the pages it changes, in a temporary file once it passes 64 KiB (250,000 keyword hits, 500 a
+    statement: 1.3 GB written); 32 rows change a few pages."""
     if not _PLAIN.issuperset(map(type, itertools.chain.from_iterable(values))):  # the loop in C, not Python
         values = [tuple(v if type(v) in _PLAIN else jsonify_if_needed(v) for v in value) for value in values]
     head = (f"INSERT {'OR IGNORE ' if table in _CONTENT_TABLES else ''}INTO [{table}] "
@@ -310,12 +316,14 @@ def _insert_values(db: sqlite_utils.Database, table: str, columns: tuple[str, ..
     row = f"({', '.join('?' * len(columns))})"
     try:
         # PostgreSQL takes any table's rows by COPY, triggers or not (case/postgres.py); the statement shapes are
-        # for SQLite's FTS5 segments
-        if in_postgres(db) or not db.execute(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?)", [table]).fetchone()[0]:
+        # for SQLite
+        if in_postgres(db):
             db.conn.executemany(head + row, values)
             return
-        for start, count in statement_parts(len(values), max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // len(columns)))):
+        triggers = db.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?)",
+                              [table]).fetchone()[0]
+        most = min(ROWS_PER_INSERT if triggers else ROWS_PER_PLAIN_INSERT, MAX_VARIABLES // len(columns))
+        for start, count in statement_parts(len(values), max(1, most)):
             part = values[start:start + count]
             db.conn.execute(head + ", ".join([row] * count), list(itertools.chain.from_iterable(part)))
     except sqlite3.OperationalError as error:

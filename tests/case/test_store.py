@@ -68,6 +68,26 @@ def test_rows_of_many_statements_keep_their_order_values_and_index(tmp_path: Pat
     assert [(rowid & ((1 << 40) - 1), body) for rowid, body in indexed] == [(row["id"], row["path"]) for row in rows]
 
 
+def test_rows_of_a_table_without_triggers_go_several_a_statement(tmp_path: Path) -> None:
+    """Keyword hits (no trigger) go ROWS_PER_PLAIN_INSERT a statement, not one each (each statement hands the
+    interpreter lock over twice), and read back row for row in order."""
+    from cybertriage.case.store import ROWS_PER_PLAIN_INSERT, _insert_values
+
+    db = open_case(tmp_path, create=True)
+    evidence_id = db["evidence"].insert({"path": "/e", "status": "added"}).last_pk
+    columns = ("evidence_id", "file_id", "list", "term", "offset", "length", "snippet")
+    rows = [(evidence_id, i // 7, "e-mail-addresses", f"user{i}@example.org", i * 10, 19, f"… [user{i}@example.org] …")
+            for i in range(1000)]
+    inserts: list[str] = []
+    db.conn.set_trace_callback(lambda sql: inserts.append(sql) if sql.startswith("INSERT") else None)
+    with db.conn:
+        _insert_values(db, "keyword_hits", columns, rows)
+    db.conn.set_trace_callback(None)
+    assert len(inserts) == len(list(statement_parts(len(rows), ROWS_PER_PLAIN_INSERT))) < len(rows) // 16
+    stored = db.execute(f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM keyword_hits ORDER BY id").fetchall()
+    assert stored == rows
+
+
 def test_missing_case_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         open_case(tmp_path / "nowhere")
