@@ -69,8 +69,8 @@ def test_rows_of_many_statements_keep_their_order_values_and_index(tmp_path: Pat
 
 
 def test_rows_of_a_table_without_triggers_go_several_a_statement(tmp_path: Path) -> None:
-    """Keyword hits (no trigger) go ROWS_PER_PLAIN_INSERT a statement, not one each (each statement hands the
-    interpreter lock over twice), and read back row for row in order."""
+    """Keyword hits (no trigger) go ROWS_PER_PLAIN_INSERT a statement, not one each (the writer hands the interpreter
+    lock over around every statement), and read back row for row in order."""
     from cybertriage.case.store import ROWS_PER_PLAIN_INSERT, _insert_values
 
     db = open_case(tmp_path, create=True)

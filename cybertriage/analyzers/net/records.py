@@ -15,6 +15,7 @@ import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # the encoder's own, when ensure_ascii is off
 from typing import Any, ClassVar
 
 _ISO_SECONDS: dict[int, str] = {}
@@ -54,7 +55,7 @@ class _Record:
         for index in layout.list_indexes:
             value = listed[index]
             if value.__class__ is list:
-                listed[index] = _json_text(value) if value else "[]"
+                listed[index] = _list_text(value) if value else "[]"
         return tuple(listed)
 
     def __reduce__(self) -> tuple[type, tuple]:
@@ -87,6 +88,15 @@ class _Layout:
 
 _LAYOUTS: dict[type, _Layout] = {}
 _json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without an encoder per call
+
+
+def _list_text(value: list) -> str:
+    """A list as JSON text, as json.dumps(value, ensure_ascii=False) writes it. A list of strings is written with the
+    encoder's own string function: the encoder made a C encoder object for every list (a DNS flood's 500,000 answer
+    lists: 7 % of its analysis process)."""
+    if all(item.__class__ is str for item in value):
+        return "[" + ", ".join(map(encode_basestring, value)) + "]"
+    return _json_text(value)
 
 
 @dataclass(slots=True)
