@@ -16,14 +16,14 @@ def test_list_fields_are_the_json_modules_text() -> None:
     dns = DnsRecord("2024-01-01T00:00:00.000000Z", "10.0.0.2", 5353, "10.0.0.53", 53, "udp", 7, "example.org", "TXT", 1,
                     answers=HOSTILE, ttls=[60, 0, 86400], authority=[], additional=["ns1 A 10.0.0.9"])
     http = HttpRecord.__new__(HttpRecord)
-    layout = _Layout.of(HttpRecord)
-    for name in layout.names:
+    for name in _Layout.of(HttpRecord).names:
         setattr(http, name, None)
     http.request_headers = [["Host", "example.org"], ["X-Odd", 'quote " and \\ and \x01']]
     http.response_headers = []
     for record in (dns, http):
-        row = dict(zip(_Layout.of(record.__class__).names, record.row_values()))
-        for name in _Layout.of(record.__class__).lists:
+        layout = _Layout.of(record.__class__)
+        row = dict(zip(layout.names, record.row_values()))
+        for name in layout.lists:
             value = getattr(record, name)
             assert row[name] == json.dumps(value, ensure_ascii=False), name
             assert json.loads(row[name]) == value
