@@ -183,6 +183,6 @@ def _download_finding(db: sqlite_utils.Database, artefact: dict[str, Any], row: 
     from_capture = f"; a capture holds the download ({len(fetched)} HTTP request(s))" if fetched else ""
     title = f"Downloaded with a browser and on the disk: {row['path']} from {url or '?'}{from_capture}"
     detail = {"key": f"download:{artefact['id']}:file:{row['id']}", "ts": artefact["ts"], "url": url,
-              "file": row["path"], "size": row["size"], "http": [r["id"] for r in fetched], "links": links}
+              "file": row["path"], "size": row["size"], "http_ids": [r["id"] for r in fetched], "links": links}
     severity = "medium" if fetched or (row["mime"] or "").startswith("application/x-dosexec") else "low"
     return _finding(row["evidence_id"], "file", row["id"], row["path"], "download-on-disk", severity, title, detail)

@@ -194,7 +194,7 @@ def test_the_download_is_on_the_disk_and_in_the_capture(windows_demo: WindowsDem
     [(host, uri)] = _tshark(CAPTURE, 'http.request.uri == "/a.ps1"', "http.host", "http.request.uri")
     [link] = findings(windows_demo, "download-on-disk")
     assert link["object"] == DOWNLOADED and link["detail"]["url"] == f"http://{host}{uri}"
-    [http_id] = link["detail"]["http"]
+    [http_id] = link["detail"]["http_ids"]
     assert [item["kind"] for item in link["detail"]["links"]] == ["artifact", "http", "file"]
     assert sqlite3(windows_demo.case / "case.db", f"SELECT host, uri FROM http WHERE id = {int(http_id)}") == [
         [host, uri]]
@@ -218,6 +218,6 @@ def test_without_the_capture_the_download_links_only_the_disk(tmp_path: Path) ->
     result = run_cli("scan", WINDOWS, "--case", case, "--quiet")
     assert result.code == 0, result.stderr
     [link] = [row for row in export(case, "findings") if row["rule"] == "download-on-disk"]
-    assert link["object"] == DOWNLOADED and link["detail"]["http"] == []
+    assert link["object"] == DOWNLOADED and link["detail"]["http_ids"] == []
     assert [item["kind"] for item in link["detail"]["links"]] == ["artifact", "file"]
     assert [row["object"] for row in export(case, "findings") if row["rule"] == "ran-flagged"] == [ONEDRIVE]
