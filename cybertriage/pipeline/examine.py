@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import GeneratorType
 from typing import Any
 
 from ..analyzers import Analyzer, Finding, Item
@@ -144,7 +145,10 @@ class Examiner:
                 self.evidence.source.ledger.skipped(analyzer.NAME, "analyzer error", obj.path,
                                                     f"{type(error).__name__}: {error}")
             finally:
-                if isinstance(outputs, Generator):  # its reading stops now (an archive's pass on its own thread)
+                # Its reading stops now (an archive's pass on its own thread). GeneratorType, not the Generator ABC,
+                # whose isinstance is six times slower: 20 of the examining threads' 1,323 GIL samples (py-spy) in
+                # the disk benchmark, for 14 analyzers an object.
+                if isinstance(outputs, GeneratorType):
                     outputs.close()
         results, skipped = item.results, tuple(item.skipped)
         executable = _mime(results) in EXECUTABLE_MIMES and item.head.startswith((b"MZ", b"\x7fELF"))
