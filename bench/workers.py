@@ -1,10 +1,10 @@
 """Threads or processes for the analysis workers? Measure both on the same image.
 
-The pipeline uses threads: hashlib, libmagic (through ctypes) and yara-python release
-the GIL on their buffers, and threads share one Sleuth Kit handle. This script runs
-the same per-file work (read through pytsk3, hash, type, YARA) over every regular
-file of one filesystem with N threads and with N processes (each opening the image
-itself), and prints both wall times and their ratio.
+The pipeline uses threads: hashlib, libmagic (through ctypes) and yara-python release the GIL on their buffers,
+and threads share one Sleuth Kit handle; the text, indicator, artefact and keyword analyzers are Python and hold
+it. This script runs the pipeline's per-file work (one read through pytsk3 feeding the analyzers a scan runs) over
+every regular file of one filesystem with N threads and with N processes (each opening the image itself), and
+prints the wall time and CPU of each and their ratio. No case is written.
 
     python bench/workers.py IMAGE [--jobs 2] [--offset BYTES] [--analyzers hash,filetype,yara] [--builtin-keywords all]
 
