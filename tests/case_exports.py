@@ -34,12 +34,13 @@ def rows(jsonl: str) -> list[str]:
     return sorted(json.dumps(_without_given(json.loads(line)), sort_keys=True) for line in jsonl.splitlines())
 
 
-def exports(case: Path) -> dict[str, list[str]]:
-    """Each export of the case (JSON lines), ids and processing times left out, rows sorted."""
+def exports(case: Path, chosen: tuple[str, ...] = EXPORTS) -> dict[str, list[str]]:
+    """Each export of the case (JSON lines), or the `chosen` ones (each is a process of its own: a second or so),
+    ids and processing times left out, rows sorted."""
     from tests.conftest import run_cli  # here, so that the benchmark takes `rows` without pytest's fixtures
 
     tables = {}
-    for what in EXPORTS:
+    for what in chosen:
         result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
         assert result.code == 0, f"export --what {what}: {result.stderr}"
         tables[what] = rows(result.stdout)

@@ -150,12 +150,12 @@ def test_tags_and_extraction(sqlite_case: Path, postgres_case: Path, tmp_path: P
         result = run_cli("tag", "--case", case, "--file", str(file_id(case, notes)), "--tag", "exhibit-1",
                          "--note", "minutes", "--examiner", "examiner-a")
         assert result.code == 0, result.stderr
-    tags = {name: exports(case)["tags"] for name, case in (("sqlite", sqlite_case), ("postgres", postgres_case))}
+    tags = {name: exports(case, ("tags",))["tags"] for name, case in (("sqlite", sqlite_case), ("postgres", postgres_case))}
     assert tags["postgres"] == tags["sqlite"]
     assert any('"object": "/Documents/meeting-notes.txt"' in row for row in tags["postgres"])
     result = run_cli("extract", "--case", postgres_case, "--file", str(file_id(postgres_case, notes)), "-o", tmp_path / "out")
     assert result.code == 0, result.stderr
-    recorded = next(json.loads(row)["sha256"] for row in exports(sqlite_case)["files"] if f'"path": "{notes}"' in row)
+    recorded = next(json.loads(row)["sha256"] for row in exports(sqlite_case, ("files",))["files"] if f'"path": "{notes}"' in row)
     assert hashlib.sha256((tmp_path / "out" / "meeting-notes.txt").read_bytes()).hexdigest() == recorded
 
 
@@ -171,7 +171,7 @@ def test_ioc_match_finds_what_it_finds_in_sqlite(tmp_path: Path, lab_postgres: l
         scan(case, *extra, evidence=[DEMO / "demo-capture.pcap"])
         result = run_cli("ioc", "match", "--case", case)
         assert result.code == 0, result.stderr
-        said[name] = (result.stdout, [re.sub(r"file\|\d+", "file|#", row) for row in exports(case)["findings"]])
+        said[name] = (result.stdout, [re.sub(r"file\|\d+", "file|#", row) for row in exports(case, ("findings",))["findings"]])
     assert "IOC hits" in said["postgres"][0] and any('"analyzer": "ioc"' in row for row in said["postgres"][1])
     assert said["postgres"] == said["sqlite"]
 

@@ -292,7 +292,7 @@ def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
     assert len(audit_entries(case, "unit taken")) >= distributed.MAX_SENDS and restarts >= distributed.MAX_SENDS - 1
     [quarantined] = audit_entries(case, "units quarantined")[0]["units"]
     assert quarantined["evidence"] == str(poison)
-    assert listed_files(exports(case)["files"]) == [row for row in listed_files(reference["files"])
+    assert listed_files(exports(case, ("files",))["files"]) == [row for row in listed_files(reference["files"])
                                                     if row[0] != str(poison)]
     info = run_cli("info", "--case", case)
     assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout
@@ -326,7 +326,7 @@ def test_a_part_that_kills_every_worker_is_quarantined_and_its_image_is_partial(
     assert status == "partial" and f"quarantined: sent {distributed.MAX_SENDS} times" in unit_stage
     expected = [row for row in listed_files(reference["files"])
                 if not (row[0] == str(image) and (row[1] in paths or row[1].split("!")[0] in paths))]
-    assert paths and listed_files(exports(case)["files"]) == expected
+    assert paths and listed_files(exports(case, ("files",))["files"]) == expected
 
 
 def test_an_image_with_damaged_chunks_in_parts_is_marked_as_a_local_scan_marks_it(
