@@ -148,6 +148,21 @@ class Ledger:
         with self._lock:
             self.warnings.append((stage, obj, message))
 
+    def counts(self, warnings_from: int = 0) -> tuple[dict[str, dict], list[tuple[str, str, str]]]:
+        """A copy of the stages' counts, and the warnings from the `warnings_from`th on: what another process
+        examining objects of this evidence sends back (pipeline/processes.py)."""
+        with self._lock:
+            return ({stage: {**counts, "skipped": dict(counts["skipped"])} for stage, counts in self.stages.items()},
+                    self.warnings[warnings_from:])
+
+    def add_counts(self, stages: dict[str, dict]) -> None:
+        """Add another ledger's counts of the same evidence (a part of its objects examined elsewhere)."""
+        for stage, counts in stages.items():
+            self.attempted(stage, counts["attempted"])
+            self.processed(stage, counts["processed"])
+            for reason, count in counts["skipped"].items():
+                self.skipped_count(stage, reason, count)
+
     def skipped_total(self) -> int:
         with self._lock:
             return sum(sum(s["skipped"].values()) for s in self.stages.values())

@@ -90,7 +90,7 @@ def watched(target: Callable[..., None], args: tuple, stall_seconds: float, canc
                 batch = child.results.recv()
             except EOFError:
                 child.process.join()
-                raise ChildFailed(_death(child.process.exitcode), crashed=True) from None
+                raise ChildFailed(death_of(child.process.exitcode), crashed=True) from None
             for message in batch:
                 if message == _DONE:
                     finished = True
@@ -124,7 +124,7 @@ class _Child:
         context = multiprocessing.get_context("spawn")
         request_end, self.requests = context.Pipe(duplex=False)
         self.results, result_end = context.Pipe(duplex=False)
-        _enlarge(result_end)
+        enlarge_pipe(result_end)
         self.stop_asked = context.Event()
         self.process = context.Process(target=_serve, args=(request_end, result_end, self.stop_asked, modules),
                                        name="watched", daemon=True)
@@ -165,7 +165,7 @@ class _Child:
 os.register_at_fork(after_in_child=_Child.forget_inherited)
 
 
-def _enlarge(pipe: Connection) -> None:
+def enlarge_pipe(pipe: Connection) -> None:
     """A pipe holds 64 KiB by default on Linux. The scan's process reads the child's results between the work of
     its other threads, and when a burst of carried bodies fills the pipe the child stops until then: with
     PIPE_BYTES it goes on analysing meanwhile (the 1 GB web capture of bench/pcap_triage.py: ~8 % faster)."""
@@ -177,7 +177,7 @@ def _enlarge(pipe: Connection) -> None:
 def _serve(requests: Connection, sender: Connection, stop: Any, modules: tuple[str, ...] = ()) -> None:
     """The child's side: run each target asked for and say how it ended; exit when the parent closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent asks us to stop
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     for module in modules:
         importlib.import_module(module)
     # What is loaded by now lives as long as the child: the cycle collector need not walk it again each time
@@ -199,7 +199,7 @@ def _serve(requests: Connection, sender: Connection, stop: Any, modules: tuple[s
             batches.close()
 
 
-def _exit_with_parent(parent: int) -> None:
+def exit_with_parent(parent: int) -> None:
     """Die with the scan rather than run on alone when it is killed (this thread runs while Sleuth Kit works)."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_SECONDS)
@@ -266,7 +266,7 @@ def _weight(message: Any) -> int:
     return ROW_BYTES * len(values) if isinstance(values, list) else 0
 
 
-def _death(exitcode: int | None) -> str:
+def death_of(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name if -exitcode in signal.Signals._value2member_map_ else str(-exitcode)
         return f"the child process died ({name})"

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..analyzers import Analyzer, Settings, build_analyzers
+from ..analyzers import Analyzer, build_analyzers
 from ..case import CaseWriter, audit, units, writes
 from ..case.custody import write_transaction
 from ..case.store import crash_point, on_case_waiting, open_case
 from ..errors import CaseError, CybertriageError, UsageError
 from ..formatting import utc_now
-from .options import ScanOptions, ScanRun
+from .options import Recipe, ScanOptions, ScanRun
 from .parts import UNIT_BYTES, Parts, examine_part, finish_evidence
 from .progress import Outcome, Progress
 from .stages import EvidenceRun
@@ -50,52 +50,6 @@ BEAT_SECONDS = 2.0  # how often a worker raises the heartbeat of the unit it exa
 WATCH_SECONDS = 0.5  # how often the scan's process looks at its units
 WORKER_TIMEOUT = 60.0  # a unit whose heartbeat has not moved this long has lost its worker: it is sent again
 VISIBILITY_SECONDS = 300  # an unacknowledged message goes back to the queue after this long (celery_app)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What the examiner asked of the scan, as every worker builds it again: paths are the shared ones."""
-
-    verify_images: bool = True
-    carve: bool = False
-    carve_slack: bool = False
-    yara_timeout: int = 60
-    keep_limit: int = 64 * 1024 * 1024
-    rule_paths: tuple[str, ...] | None = None
-    sigma_paths: tuple[str, ...] = ()
-    keyword_files: tuple[str, ...] = ()
-    builtin_keywords: tuple[str, ...] = ()
-    intel_db: str | None = None
-    hash_sets: tuple[str, ...] | None = None
-    unit_bytes: int = 0  # a disk image's files handed on in parts of about this much content (0: not at all)
-
-    @classmethod
-    def of(cls, options: ScanOptions, unit_bytes: int = 0) -> Recipe:
-        settings = options.settings
-        intel = settings.intel
-        return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,
-                   None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
-                   tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
-                   settings.builtin_keywords, str(intel.path) if intel else None,
-                   tuple(s.name for s in intel.hash_sets) if intel else None, unit_bytes)
-
-    @classmethod
-    def from_message(cls, values: dict[str, Any]) -> Recipe:
-        tuples: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
-                                  for key, value in values.items()}
-        return cls(**tuples)
-
-    def options(self, jobs: int) -> ScanOptions:
-        from ..case.intel_store import load_intel
-
-        intel = load_intel(Path(self.intel_db), list(self.hash_sets or ())) if self.intel_db else None
-        settings = Settings(yara_timeout=self.yara_timeout, keep_limit=self.keep_limit, intel=intel,
-                            rule_paths=None if self.rule_paths is None else tuple(map(Path, self.rule_paths)),
-                            sigma_paths=tuple(map(Path, self.sigma_paths)),
-                            keyword_files=tuple(map(Path, self.keyword_files)),
-                            builtin_keywords=self.builtin_keywords)
-        return ScanOptions(jobs=jobs, verify_images=self.verify_images, carve=self.carve,
-                           carve_slack=self.carve_slack, settings=settings)
 
 
 def celery_app(broker: str) -> Celery:

@@ -1,4 +1,5 @@
-"""What the examiner asked of a scan (ScanOptions), and what its evidence items share while it runs (ScanRun)."""
+"""What the examiner asked of a scan (ScanOptions), as another process builds it again (Recipe), and what its
+evidence items share while it runs (ScanRun)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..analyzers import Analyzer, Settings
 from ..case import CaseWriter
@@ -25,6 +27,11 @@ class ScanOptions:
     # Carve each volume's file slack too (the ends of allocated files' last blocks), unallocated space carved or not.
     # Off unless asked (--carve-slack): every file's metadata is read again and its slack copied to the case folder.
     carve_slack: bool = False
+    # Once this many objects of a disk image or folder are listed, its examination moves from threads to `jobs`
+    # processes of its own (pipeline/processes.py): the analyzers written in Python then run side by side rather
+    # than in turn under one interpreter lock. None: threads only. Starting them costs about a second, which
+    # small evidence would not win back. 0: in processes from the start, none examined by a thread.
+    processes_after: int | None = 1000
 
 
 @dataclass
@@ -39,3 +46,49 @@ class ScanRun:
     writer: CaseWriter
     run_id: int
     outcomes: list[Outcome]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the examiner asked of the scan, as every worker builds it again: paths are the shared ones."""
+
+    verify_images: bool = True
+    carve: bool = False
+    carve_slack: bool = False
+    yara_timeout: int = 60
+    keep_limit: int = 64 * 1024 * 1024
+    rule_paths: tuple[str, ...] | None = None
+    sigma_paths: tuple[str, ...] = ()
+    keyword_files: tuple[str, ...] = ()
+    builtin_keywords: tuple[str, ...] = ()
+    intel_db: str | None = None
+    hash_sets: tuple[str, ...] | None = None
+    unit_bytes: int = 0  # a disk image's files handed on in parts of about this much content (0: not at all)
+
+    @classmethod
+    def of(cls, options: ScanOptions, unit_bytes: int = 0) -> Recipe:
+        settings = options.settings
+        intel = settings.intel
+        return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,
+                   None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
+                   tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
+                   settings.builtin_keywords, str(intel.path) if intel else None,
+                   tuple(s.name for s in intel.hash_sets) if intel else None, unit_bytes)
+
+    @classmethod
+    def from_message(cls, values: dict[str, Any]) -> Recipe:
+        tuples: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in values.items()}
+        return cls(**tuples)
+
+    def options(self, jobs: int) -> ScanOptions:
+        from ..case.intel_store import load_intel
+
+        intel = load_intel(Path(self.intel_db), list(self.hash_sets or ())) if self.intel_db else None
+        settings = Settings(yara_timeout=self.yara_timeout, keep_limit=self.keep_limit, intel=intel,
+                            rule_paths=None if self.rule_paths is None else tuple(map(Path, self.rule_paths)),
+                            sigma_paths=tuple(map(Path, self.sigma_paths)),
+                            keyword_files=tuple(map(Path, self.keyword_files)),
+                            builtin_keywords=self.builtin_keywords)
+        return ScanOptions(jobs=jobs, verify_images=self.verify_images, carve=self.carve,
+                           carve_slack=self.carve_slack, settings=settings)

@@ -198,11 +198,7 @@ def finish_evidence(db: Any, unit: units.Unit, parts: list[units.Unit], run_id: 
     accounts = [json.loads(written.get(each.id, '{"stages": {}, "warnings": [], "problems": []}'))
                 for each in [unit, *parts]]
     for account in accounts:
-        for stage, counts in account["stages"].items():
-            ledger.attempted(stage, counts["attempted"])
-            ledger.processed(stage, counts["processed"])
-            for reason, count in counts["skipped"].items():
-                ledger.skipped_count(stage, reason, count)
+        ledger.add_counts(account["stages"])
         ledger.warnings.extend(tuple(warning) for warning in account["warnings"])
         unhash.extend(account.get("unhash", []))
     problems = merged_problems(accounts)

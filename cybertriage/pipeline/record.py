@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analyzers import Finding
 from ..case import CaseWriter, writes
@@ -16,6 +16,10 @@ from ..evidence import EvidenceObject, EvidenceSource
 from ..formatting import utc_now
 from ..severity import SEVERITY_RANK
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+    from multiprocessing.sharedctypes import Synchronized
 
 
 @dataclass
@@ -45,24 +49,48 @@ class FileIds:
         self._lock = threading.Lock()
         self._next, self._left = 0, 0
         self._endless = False
+        self._shared: Synchronized | None = None
 
     def __iter__(self) -> FileIds:
         return self
 
     def __next__(self) -> int:
         with self._lock:
+            if self._shared is not None:
+                return next_shared(self._shared)
             if not self._endless and self._left == 0:
-                self._next, count = self._writer.call(self._reserve)
-                self._endless, self._left = count is None, count or 0
+                self._take_block()
             self._left -= 1
             self._next += 1
             return self._next - 1
+
+    def share(self, context: BaseContext) -> Synchronized | None:
+        """The next ids as a counter that processes started from `context` take ids from too (examining processes:
+        the members they find); None when the ids come in blocks (a case several workers write), not shared."""
+        with self._lock:
+            if self._shared is None and self._left == 0 and not self._endless:
+                self._take_block()
+            if self._shared is None and self._endless:
+                self._shared = context.Value("q", self._next)
+            return self._shared
+
+    def _take_block(self) -> None:
+        self._next, count = self._writer.call(self._reserve)
+        self._endless, self._left = count is None, count or 0
 
     def _reserve(self, db: Any) -> tuple[int, int | None]:
         first, count = writes.reserve_file_ids(db)
         if self._on_block is not None:
             self._on_block(db, first)
         return first, count
+
+
+def next_shared(counter: Synchronized) -> int:
+    """The next id of a counter shared between processes (FileIds.share)."""
+    with counter.get_lock():
+        taken = counter.value
+        counter.value = taken + 1
+    return taken
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """The analysis of one evidence item's objects: its listing on one thread, the examination of the objects
-on `jobs` worker threads, and their rows handed to the one case writer in batches."""
+on `jobs` worker threads (or, once a disk image or folder has many, in `jobs` processes: processes.py), and their
+rows handed to the one case writer in batches."""
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
 import time
@@ -13,8 +15,9 @@ from ..evidence import EvidenceObject
 from .examine import ROW_BATCH, Batch, Examiner
 from .network import queue_network_record
 from .options import ScanRun
+from .processes import ExaminingProcess, ProcessDied
 from .progress import PROGRESS_SECONDS, Progress
-from .record import EvidenceRecord
+from .record import EvidenceRecord, FileIds
 
 # Objects go to the workers several at a time while they are busy (work is waiting for them): a queue hand-over per
 # object (a lock, a wake-up, a thread switch) held the GIL for 6 % of the disk benchmark's scan. A worker waiting for
@@ -37,14 +40,21 @@ class WorkerPool:
         self.listed = 0  # objects and records listed
         self.listing_error: EvidenceError | None = None
         self.write_error: CaseError | None = None  # the case could not take the rows: the scan stops
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+        self.retiring = 0  # worker threads to stop examining: an examining process is ready in their place
 
     def analyse(self) -> Iterator[Progress]:
         """Run the listing and the workers to the end, yielding progress; stopped iterating, they are cancelled."""
         jobs = self.run.options.jobs
-        threads = [threading.Thread(target=self._list, name="walk", daemon=True)]
+        threads = self.threads  # the threads feeding examining processes join them as they start
+        if self.run.options.processes_after == 0 and self._start_processes():  # no examining thread at all
+            jobs = 0
+        threads.append(threading.Thread(target=self._list, name="walk", daemon=True))
         threads += [threading.Thread(target=self._work, name=f"analyse-{i}", daemon=True) for i in range(jobs)]
         for thread in threads:
-            thread.start()
+            if not thread.is_alive():
+                thread.start()
         try:
             for thread in threads:
                 while thread.is_alive():
@@ -73,6 +83,8 @@ class WorkerPool:
                 obj.id = next(self.evidence.ids)
                 with self.evidence.tally.lock:
                     self.evidence.tally.found += 1
+                if self.listed == self.run.options.processes_after:  # not 0: started with the pool
+                    self._start_processes()
                 if obj.size >= BYTES_PER_HANDOUT:  # alone, after the objects listed before it
                     self._hand_out(handout)
                     self.work.put([obj])
@@ -88,17 +100,72 @@ class WorkerPool:
         finally:
             self._hand_out(handout)  # what was listed before a failure is examined too
             self.listing_done = True
-            for _ in range(self.run.options.jobs):
-                self.work.put(None)
+            self.work.put(None)  # each worker passes it on to the next
 
     def _hand_out(self, handout: _Handout) -> None:
         if handout.objects:
             self.work.put(handout.take())
 
-    def _work(self) -> None:
-        """A worker thread: examine objects until the listing ends, sending rows in batches."""
+    def _start_processes(self) -> bool:
+        """Many objects to examine: the examination moves to processes of its own, where the evidence allows (its
+        objects can be written down, its ids shared) and there are several jobs; whether it does."""
+        jobs, ids = self.run.options.jobs, self.evidence.ids
+        if jobs < 2 or not self.evidence.source.IN_PARTS or not isinstance(ids, FileIds) or self.run.cancel.is_set():
+            return False
+        counter = ids.share(multiprocessing.get_context("spawn"))
+        if counter is None:
+            return False
+        for number in range(jobs):
+            process = ExaminingProcess(self.run, self.evidence, counter)
+            thread = threading.Thread(target=self._feed, args=(process,), name=f"examine-{number}", daemon=True)
+            self.threads.append(thread)
+            thread.start()
+        return True
+
+    def _feed(self, process: ExaminingProcess) -> None:
+        """A thread feeding one examining process, in place of a worker thread once the process is ready; if it
+        does not start, or dies, this thread examines on itself."""
+        try:
+            if not process.ready(self.run.cancel):
+                self._work(retiring=False)
+                return
+            with self.lock:
+                self.retiring += 1
+            while (handout := self.work.get()) is not None:
+                if self.run.cancel.is_set():
+                    continue  # drain the queue so the listing is not left blocked
+                process.examine(handout, self.run.cancel)
+            self.work.put(None)
+        except ProcessDied:
+            self._work(retiring=False)
+        except CaseError as error:  # nowhere to put results: stop the whole scan
+            self.write_error = error
+            self.run.cancel.set()
+            self._drain()
+        finally:
+            process.close()
+
+    def _retire(self) -> bool:
+        with self.lock:
+            if self.retiring:
+                self.retiring -= 1
+                return True
+            return False
+
+    def _drain(self) -> None:
+        while self.work.get() is not None:
+            pass
+        self.work.put(None)
+
+    def _work(self, retiring: bool = True) -> None:
+        """A worker thread: examine objects until the listing ends, sending rows in batches; or until an examining
+        process is ready to take its place."""
         batch: Batch = {"files": [], "findings": []}
-        while (handout := self.work.get()) is not None:
+        while not (retiring and self._retire()):
+            handout = self.work.get()
+            if handout is None:
+                self.work.put(None)  # for the next worker
+                break
             for obj in handout:
                 if self.run.cancel.is_set():
                     break  # drain the queue so the listing is not left blocked
