@@ -24,10 +24,11 @@ import os
 import signal
 import threading
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ..analyzers import build_analyzers
 from ..case import CaseWriter
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25  # how often the feeding thread looks at the scan's cancel token while its process works
 STOP_SECONDS = 5.0  # how long a process asked to end may take before it is killed
+IN_FLIGHT = 2  # lists of objects an examining process has been given at a time
 
 
 class ProcessDied(CybertriageError):
@@ -87,6 +89,8 @@ class ExaminingProcess:
         child_end.close()  # the process holds the only other end: its death is an end of file here
         self.evidence = evidence
         self.said = Account()  # the counts it last sent, already added to the evidence's tally
+        self.given: deque[list[EvidenceObject]] = deque()  # the lists of objects sent and not yet examined
+        self.stored: set[int] = set()  # the ids of those whose rows have come back
 
     def ready(self, cancel: threading.Event) -> bool:
         """Wait until the process has opened the evidence and built its analyzers; False if it could not, or the
@@ -98,33 +102,44 @@ class ExaminingProcess:
             return False
         return message == ("ready",) and not cancel.is_set()
 
-    def examine(self, objects: list[EvidenceObject], cancel: threading.Event) -> None:
-        """Have the process examine these objects, their rows handed to the case writer as they come. Raises
-        ProcessDied when it dies: the objects it had not examined are then in the ledger as such."""
-        source = self.evidence.source
-        stored: set[int] = set()  # the objects whose rows have come back
+    def give(self, objects: list[EvidenceObject]) -> None:
+        """Send the process objects to examine after those it has (IN_FLIGHT lists at a time, so that it never
+        waits for the next while this process takes the rows of the last). Raises ProcessDied if it has died."""
+        self.given.append(objects)
         try:
+            self.connection.send([self.evidence.source.entry(obj) for obj in objects])
+        except OSError:  # it died meanwhile
+            self.process.join(STOP_SECONDS)
+            self._died(ProcessDied(death_of(self.process.exitcode)))
+
+    def take_back(self, cancel: threading.Event) -> None:
+        """Wait until the oldest objects given are examined, handing their rows to the case writer as they come.
+        Raises ProcessDied when the process dies: the objects it had not examined are then in the ledger as such."""
+        while True:
             try:
-                self.connection.send([source.entry(obj) for obj in objects])
-            except OSError:  # it died between two lists of objects
-                self.process.join(STOP_SECONDS)
-                raise ProcessDied(death_of(self.process.exitcode)) from None
-            while True:
                 kind, batch, account = self._next_message(cancel)
-                if batch:
-                    stored.update(row["id"] for row in batch.get("files", ()))
-                    self.evidence.send(batch)
-                self._add(account)
-                if kind == "done":
-                    return
-        except ProcessDied as error:
-            lost = [obj for obj in objects if obj.id not in stored]
-            ledger = source.ledger
-            for obj in lost:
-                ledger.attempted("files")
-                ledger.skipped("files", "examining process died", obj.path, str(error))
-            source.problems.append(f"an examining process died ({error}): {len(lost)} objects not examined")
-            raise ProcessDied(str(error)) from None
+            except ProcessDied as error:
+                self._died(error)
+            if batch:
+                self.stored.update(row["id"] for row in batch.get("files", ()))
+                self.evidence.send(batch)
+            self._add(account)
+            if kind == "done":
+                self.given.popleft()
+                if not self.given:
+                    self.stored.clear()
+                return
+
+    def _died(self, error: ProcessDied) -> NoReturn:
+        """The objects given and not examined, each in the ledger, and the evidence examined in part."""
+        source = self.evidence.source
+        lost = [obj for objects in self.given for obj in objects if obj.id not in self.stored]
+        for obj in lost:
+            source.ledger.attempted("files")
+            source.ledger.skipped("files", "examining process died", obj.path, str(error))
+        source.problems.append(f"an examining process died ({error}): {len(lost)} objects not examined")
+        self.given.clear()
+        raise error
 
     def close(self) -> None:
         """End the process (it has sent everything it examined) and add its ledger to the evidence's."""
@@ -145,7 +160,7 @@ class ExaminingProcess:
                 self.stop.set()
         try:
             message = self.connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # OSError: it died with objects sent and unread (a reset connection)
             self.process.join()
             raise ProcessDied(death_of(self.process.exitcode)) from None
         if message[0] == "failed":

@@ -15,7 +15,7 @@ from ..evidence import EvidenceObject
 from .examine import ROW_BATCH, Batch, Examiner
 from .network import queue_network_record
 from .options import ScanRun
-from .processes import ExaminingProcess, ProcessDied
+from .processes import IN_FLIGHT, ExaminingProcess, ProcessDied
 from .progress import PROGRESS_SECONDS, Progress
 from .record import EvidenceRecord, FileIds
 
@@ -131,11 +131,18 @@ class WorkerPool:
                 return
             with self.lock:
                 self.retiring += 1
-            while (handout := self.work.get()) is not None:
-                if self.run.cancel.is_set():
-                    continue  # drain the queue so the listing is not left blocked
-                process.examine(handout, self.run.cancel)
-            self.work.put(None)
+            listing_done = False
+            while True:
+                while len(process.given) < IN_FLIGHT and not listing_done:
+                    handout = self.work.get()
+                    if handout is None:
+                        listing_done = True
+                        self.work.put(None)  # for the next worker
+                    elif not self.run.cancel.is_set():  # else drained, so that the listing is not left blocked
+                        process.give(handout)
+                if not process.given:
+                    break
+                process.take_back(self.run.cancel)
         except ProcessDied:
             self._work(retiring=False)
         except CaseError as error:  # nowhere to put results: stop the whole scan
