@@ -3,8 +3,10 @@ and a process that dies loses only the objects it was examining, counted as such
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,15 @@ def test_a_process_that_dies_loses_only_its_objects(folder_with_archive: Path, t
     examined = {row["path"] for row in export(case, "files") if row["parent_id"] is None}
     listed = {f"/{path.name}" for path in folder_with_archive.iterdir()}
     assert examined.isdisjoint(lost) and examined | set(lost) == listed
+
+
+def test_cancel_ends_the_examining_processes(folder_with_archive: Path, tmp_path: Path) -> None:
+    """The examiner's cancel, given while the processes start: the item is cancelled and no process outlives it."""
+    cancel = threading.Event()
+    options = ScanOptions(jobs=2, processes_after=0, settings=Settings(rule_paths=None))
+    scan = Scan(tmp_path / "case", [folder_with_archive], options, cancel)
+    for progress in scan.run():
+        if progress.stage == "analysing":
+            cancel.set()
+    assert [outcome.status for outcome in scan.outcomes] == ["cancelled"]
+    assert not [child for child in multiprocessing.active_children() if child.name == "examine"]
