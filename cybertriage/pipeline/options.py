@@ -57,6 +57,11 @@ class Recipe:
     carve_slack: bool = False
     yara_timeout: int = 60
     keep_limit: int = 64 * 1024 * 1024
+    archive_depth: int = Settings.archive_depth
+    archive_member_limit: int = Settings.archive_member_limit
+    archive_total_limit: int = Settings.archive_total_limit
+    archive_ratio_limit: int = Settings.archive_ratio_limit
+    archive_max_members: int = Settings.archive_max_members
     rule_paths: tuple[str, ...] | None = None
     sigma_paths: tuple[str, ...] = ()
     keyword_files: tuple[str, ...] = ()
@@ -70,6 +75,8 @@ class Recipe:
         settings = options.settings
         intel = settings.intel
         return cls(options.verify_images, options.carve, options.carve_slack, settings.yara_timeout, settings.keep_limit,
+                   settings.archive_depth, settings.archive_member_limit, settings.archive_total_limit,
+                   settings.archive_ratio_limit, settings.archive_max_members,
                    None if settings.rule_paths is None else tuple(map(str, settings.rule_paths)),
                    tuple(map(str, settings.sigma_paths)), tuple(map(str, settings.keyword_files)),
                    settings.builtin_keywords, str(intel.path) if intel else None,
@@ -85,7 +92,10 @@ class Recipe:
         from ..case.intel_store import load_intel
 
         intel = load_intel(Path(self.intel_db), list(self.hash_sets or ())) if self.intel_db else None
-        settings = Settings(yara_timeout=self.yara_timeout, keep_limit=self.keep_limit, intel=intel,
+        settings = Settings(yara_timeout=self.yara_timeout, keep_limit=self.keep_limit,
+                            archive_depth=self.archive_depth, archive_member_limit=self.archive_member_limit,
+                            archive_total_limit=self.archive_total_limit, archive_ratio_limit=self.archive_ratio_limit,
+                            archive_max_members=self.archive_max_members, intel=intel,
                             rule_paths=None if self.rule_paths is None else tuple(map(Path, self.rule_paths)),
                             sigma_paths=tuple(map(Path, self.sigma_paths)),
                             keyword_files=tuple(map(Path, self.keyword_files)),
