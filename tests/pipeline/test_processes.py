@@ -15,8 +15,12 @@ from cybertriage.analyzers import Settings
 from cybertriage.assets import asset_dir
 from cybertriage.pipeline import Scan, ScanOptions
 from cybertriage.pipeline.examine import Examiner
-from tests.case_exports import differences, exports
+from tests.case_exports import exports
 from tests.conftest import Images, export
+
+DEMO_WINDOWS = Path(__file__).resolve().parents[2] / "resources" / "demo" / "demo-windows.img"
+# The exports disk evidence fills (the network ones stay empty), each a process of its own
+DISK_EXPORTS = ("artifacts", "credentials", "emails", "files", "findings", "gps", "keyword-hits", "timeline")
 
 
 def _scan(evidence: list[Path], case: Path, processes_after: int | None) -> list[str]:
@@ -41,18 +45,20 @@ def folder_with_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_processes_make_the_case_threads_make(disk_images: Images, folder_with_archive: Path,
                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A disk image (NTFS, with an alternate data stream and a deleted file), an E01 and a folder holding an
-    archive: examined in processes from the start, every export is the threads' (store-given ids aside)."""
-    evidence = [disk_images.gpt, disk_images.e01, folder_with_archive]
-    assert _scan(evidence, tmp_path / "threads", None) == ["done", "done", "done"]
+    """A disk image (NTFS, with an alternate data stream and a deleted file), an E01, the demo's Windows computer
+    (registry, event logs, prefetch, LNK: artefact rows) and a folder holding an archive: examined in processes from
+    the start, every export is the threads' (store-given ids aside)."""
+    evidence = [disk_images.gpt, disk_images.e01, DEMO_WINDOWS, folder_with_archive]
+    assert _scan(evidence, tmp_path / "threads", None) == ["done"] * 4
     in_this_process = []
     examine = Examiner.examine
     monkeypatch.setattr(Examiner, "examine", lambda self, obj, batch: in_this_process.append(obj) or examine(
         self, obj, batch))  # the examining processes start afresh, without this
-    assert _scan(evidence, tmp_path / "processes", 0) == ["done", "done", "done"]
+    assert _scan(evidence, tmp_path / "processes", 0) == ["done"] * 4
     assert not in_this_process
-    threads, processes = exports(tmp_path / "threads"), exports(tmp_path / "processes")
-    assert not differences(threads, processes)
+    threads, processes = (exports(tmp_path / case, DISK_EXPORTS) for case in ("threads", "processes"))
+    assert threads == processes
+    assert len(threads["artifacts"]) > 100
     ledgers = [sqlite3.connect(tmp_path / case / "case.db").execute(
         "SELECT e.path, l.stage, l.attempted, l.processed, l.skipped, l.reasons FROM ledger l "
         "JOIN evidence e ON e.id = l.evidence_id ORDER BY 1, 2").fetchall() for case in ("threads", "processes")]
