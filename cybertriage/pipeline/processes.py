@@ -111,6 +111,8 @@ class ExaminingProcess:
         except OSError:  # it died meanwhile
             self.process.join(STOP_SECONDS)
             self._died(ProcessDied(death_of(self.process.exitcode)))
+        except Exception as error:  # an object that cannot be written down: these objects go unexamined, said so
+            self._died(ProcessDied(f"{type(error).__name__}: {error}"))
 
     def take_back(self, cancel: threading.Event) -> None:
         """Wait until the oldest objects given are examined, handing their rows to the case writer as they come.
@@ -120,6 +122,8 @@ class ExaminingProcess:
                 kind, batch, account = self._next_message(cancel)
             except ProcessDied as error:
                 self._died(error)
+            except Exception as error:  # a message that cannot be read (unpickled): as good as dead
+                self._died(ProcessDied(f"{type(error).__name__}: {error}"))
             if batch:
                 self.stored.update(row["id"] for row in batch.get("files", ()))
                 self.evidence.send(batch)
