@@ -124,7 +124,7 @@ class _Child:
         context = multiprocessing.get_context("spawn")
         request_end, self.requests = context.Pipe(duplex=False)
         self.results, result_end = context.Pipe(duplex=False)
-        enlarge_pipe(result_end)
+        _enlarge(result_end)
         self.stop_asked = context.Event()
         self.process = context.Process(target=_serve, args=(request_end, result_end, self.stop_asked, modules),
                                        name="watched", daemon=True)
@@ -165,7 +165,7 @@ class _Child:
 os.register_at_fork(after_in_child=_Child.forget_inherited)
 
 
-def enlarge_pipe(pipe: Connection) -> None:
+def _enlarge(pipe: Connection) -> None:
     """A pipe holds 64 KiB by default on Linux. The scan's process reads the child's results between the work of
     its other threads, and when a burst of carried bodies fills the pipe the child stops until then: with
     PIPE_BYTES it goes on analysing meanwhile (the 1 GB web capture of bench/pcap_triage.py: ~8 % faster)."""

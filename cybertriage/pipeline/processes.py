@@ -35,7 +35,7 @@ from ..case import CaseWriter
 from ..case.store import crash_point
 from ..errors import CybertriageError
 from ..evidence import EvidenceObject, EvidenceSource, open_evidence
-from ..evidence.watchdog import death_of, enlarge_pipe, exit_with_parent
+from ..evidence.watchdog import death_of, exit_with_parent
 from .carried import CarriedObjects
 from .examine import Batch, Examiner
 from .options import Recipe, ScanRun
@@ -75,9 +75,7 @@ class ExaminingProcess:
 
     def __init__(self, run: ScanRun, evidence: EvidenceRecord, counter: Synchronized) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or libtsk state copied
-        self.connection, child_end = context.Pipe()
-        enlarge_pipe(self.connection)
-        enlarge_pipe(child_end)
+        self.connection, child_end = context.Pipe()  # a socket pair: its buffers are the kernel's, not a pipe's
         self.stop = context.Event()
         recipe = dataclasses.asdict(Recipe.of(run.options))
         # Not a daemon: a disk image found inside the evidence is listed by a child of its own (watchdog.py).

@@ -16,9 +16,9 @@ from cybertriage.assets import asset_dir
 from cybertriage.pipeline import Scan, ScanOptions
 from cybertriage.pipeline.examine import Examiner
 from tests.case_exports import exports
-from tests.conftest import Images, export
+from tests.conftest import REPO, Images, export
 
-DEMO_WINDOWS = Path(__file__).resolve().parents[2] / "resources" / "demo" / "demo-windows.img"
+DEMO_WINDOWS = REPO / "resources" / "demo" / "demo-windows.img"
 # The exports disk evidence fills (the network ones stay empty; credentials, e-mails and places are read from the
 # artefacts), each a process of its own
 DISK_EXPORTS = ("artifacts", "files", "findings", "keyword-hits", "timeline")
