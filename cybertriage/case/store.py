@@ -37,8 +37,10 @@ CASE_DB = "case.db"
 T = TypeVar("T")
 # Test hook (tests/test_resume.py): CYBERTRIAGE_CRASH_AT=POINT[:N] kills the process with SIGKILL (or the
 # signal named by CYBERTRIAGE_CRASH_SIGNAL, e.g. SIGINT) the N-th time it passes crash_point(POINT), so a
-# test can prove that a crash exactly there loses and corrupts nothing. Unset, crash_point does nothing.
-_CRASH_POINT, _, _CRASH_COUNT = os.environ.get("CYBERTRIAGE_CRASH_AT", "").partition(":")
+# test can prove that a crash exactly there loses and corrupts nothing; several points are separated by commas.
+# Unset, crash_point does nothing.
+_CRASH_COUNTS = {point: int(count or 1) for point, _, count in
+                 (spec.partition(":") for spec in os.environ.get("CYBERTRIAGE_CRASH_AT", "").split(",") if spec)}
 _crash_passes: dict[str, int] = {}
 _crash_lock = threading.Lock()
 # sqlite3 messages that mean the case folder cannot take writes (as opposed to a damaged database).
@@ -47,11 +49,11 @@ _CANNOT_WRITE = ("readonly", "read-only", "disk is full", "disk i/o error", "una
 
 def crash_point(name: str) -> None:
     """Named place where a test may kill the process (see CYBERTRIAGE_CRASH_AT)."""
-    if name != _CRASH_POINT:
+    if name not in _CRASH_COUNTS:
         return
     with _crash_lock:
         _crash_passes[name] = _crash_passes.get(name, 0) + 1
-        if _crash_passes[name] == int(_CRASH_COUNT or 1):
+        if _crash_passes[name] == _CRASH_COUNTS[name]:
             os.kill(os.getpid(), getattr(signal, os.environ.get("CYBERTRIAGE_CRASH_SIGNAL", "SIGKILL")))
 
 

@@ -20,21 +20,30 @@ from cybertriage.case.store import open_case
 from cybertriage.pipeline import distributed
 from tests.case_exports import differences, exports
 from tests.conftest import REPO, run_cli
-from tests.pipeline.spread import DEMO, EVIDENCE, PE_FOLDER, audit_entries, ledger, run_units, spread_scan, workers
+from tests.pipeline.spread import DEMO, EVIDENCE, LIGHT, PE_FOLDER, audit_entries, ledger, run_units, spread_scan, workers
 
 
-@pytest.fixture(scope="module")
-def local_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo evidence scanned here, into SQLite, with no server: what every spread scan must give."""
-    case = tmp_path_factory.mktemp("local") / "case"
-    result = run_cli("scan", *EVIDENCE, "--case", case, "--quiet", timeout=600)
+def scanned_locally(evidence: list[Path], folder: Path) -> Path:
+    """The evidence scanned here, into SQLite, with no server: what a spread scan of it must give."""
+    case = folder / "case"
+    result = run_cli("scan", *evidence, "--case", case, "--quiet", timeout=600)
     assert result.code == 0, result.stderr
     return case
 
 
 @pytest.fixture(scope="module")
+def local_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return scanned_locally(EVIDENCE, tmp_path_factory.mktemp("local"))
+
+
+@pytest.fixture(scope="module")
 def reference(local_case: Path) -> dict[str, list[str]]:
     return exports(local_case)
+
+
+@pytest.fixture(scope="module")
+def light_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    return exports(scanned_locally(LIGHT, tmp_path_factory.mktemp("light")))
 
 
 def test_two_workers_give_the_exports_of_a_local_scan(local_case: Path, reference: dict[str, list[str]],
@@ -69,15 +78,16 @@ def test_two_workers_give_the_exports_of_a_local_scan(local_case: Path, referenc
     assert info.stdout.startswith(f"Case {case.resolve()} (its tables in {lab_postgres.url}, schema case_")
 
 
-def test_a_worker_killed_mid_unit_loses_nothing(reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres,
-                                                lab_redis: lab.LocalRedis, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_unit_loses_nothing(light_reference: dict[str, list[str]],
+                                                lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
+                                                tmp_path: Path) -> None:
     case = tmp_path / "case"
     with workers(lab_redis.url, tmp_path, "doomed@test", "steady@test", crash_at="writer-batch") as (doomed, _):
-        done = subprocess.run(spread_scan(case, lab_postgres.url, lab_redis.url), capture_output=True, text=True,
-                              timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        done = subprocess.run(spread_scan(case, lab_postgres.url, lab_redis.url, LIGHT), capture_output=True,
+                              text=True, timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert doomed.wait(timeout=60) == -signal.SIGKILL  # it took a unit and died in the middle of writing it
     assert done.returncode == 0, done.stderr
-    assert differences(reference, exports(case)) == {}
+    assert differences(light_reference, exports(case)) == {}
     taken = audit_entries(case, "unit taken")
     examined = audit_entries(case, "unit examined")
     examined_by = {entry["unit"]: entry["worker"] for entry in examined}
@@ -114,7 +124,7 @@ def test_a_unit_redone_after_its_rows_were_written_keeps_them_once(
 
 
 @pytest.mark.parametrize("server", ["redis", "postgresql"])
-def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, list[str]],
+def test_a_server_restart_mid_scan_pauses_it(server: str, light_reference: dict[str, list[str]],
                                              lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
                                              tmp_path: Path) -> None:
     """The broker or the case store restarted while units are examined (every session to it ended): the scan
@@ -122,7 +132,7 @@ def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, l
     case = tmp_path / "case"
     restart = {"redis": lab_redis.restart, "postgresql": lab_postgres.restart}[server]
     with workers(lab_redis.url, tmp_path, "w1@test", "w2@test"):
-        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url), stdout=subprocess.PIPE,
+        scan = subprocess.Popen(spread_scan(case, lab_postgres.url, lab_redis.url, LIGHT), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
         deadline = time.monotonic() + 120
         while not (case / "store.json").exists() or not audit_entries(case, "unit taken"):
@@ -134,14 +144,15 @@ def test_a_server_restart_mid_scan_pauses_it(server: str, reference: dict[str, l
         finally:
             scan.kill()
     assert scan.returncode == 0, stderr
-    assert differences(reference, exports(case)) == {}
+    assert differences(light_reference, exports(case)) == {}
     assert sorted(entry["unit"] for entry in audit_entries(case, "unit examined")) == \
         [unit.id for unit in run_units(case)]
 
 
 def scan_with_workers_dying_at(crash_at: str, case: Path, store: str, broker: str, tmp_path: Path) -> tuple[int, str, int]:
-    """A spread scan whose workers die as soon as they take the unit named by `crash_at` (a crash point); dead
-    workers are started again, as a service manager would. The scan's exit code and stderr, and the restarts."""
+    """A spread scan whose workers die as soon as they take a unit named by `crash_at` (crash points, separated by
+    commas); dead workers are started again, as a service manager would. The scan's exit code and stderr, and the
+    restarts."""
     environment = {"PYTHONPATH": str(REPO), "CYBERTRIAGE_CRASH_AT": crash_at}
     started = [lab.start_workers(broker, tmp_path, [f"w{n}@test"], jobs=1, environments=[environment]) for n in (1, 2)]
     scan = subprocess.Popen(spread_scan(case, store, broker), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -164,50 +175,41 @@ def scan_with_workers_dying_at(crash_at: str, case: Path, store: str, broker: st
     return scan.returncode, stderr, restarts
 
 
-def test_a_unit_that_kills_every_worker_is_quarantined_and_the_rest_finishes(
-        reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
-        tmp_path: Path) -> None:
-    """Each worker dies as soon as it takes the capture. The capture is sent MAX_SENDS times, then quarantined."""
-    case, poison = tmp_path / "case", EVIDENCE[3]
-    code, stderr, restarts = scan_with_workers_dying_at(f"unit-taken-{poison.name}", case, lab_postgres.url,
-                                                        lab_redis.url, tmp_path)
-    assert code == 1, stderr  # incomplete: one evidence item was not examined
-    assert f"{poison}: failed: sent {distributed.MAX_SENDS} times, never examined to its end" in stderr
-    assert len(audit_entries(case, "unit taken")) >= distributed.MAX_SENDS and restarts >= distributed.MAX_SENDS - 1
-    [quarantined] = audit_entries(case, "units quarantined")[0]["units"]
-    assert quarantined["evidence"] == str(poison)
-    assert listed_files(exports(case, ("files",))["files"]) == [row for row in listed_files(reference["files"])
-                                                    if row[0] != str(poison)]
-    info = run_cli("info", "--case", case)
-    assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout
-
-
 def listed_files(rows: list[str]) -> list[tuple]:
     """Each file's evidence, path and sha256: what was found, not the scores that what is missing would raise."""
     return sorted((row["evidence"], row["path"], row["sha256"]) for row in map(json.loads, rows))
 
 
-def test_a_part_that_kills_every_worker_is_quarantined_and_its_image_is_partial(
+def test_units_that_kill_every_worker_are_quarantined_and_the_rest_finishes(
         reference: dict[str, list[str]], lab_postgres: lab.LocalPostgres, lab_redis: lab.LocalRedis,
         tmp_path: Path) -> None:
-    """Each worker dies as soon as it takes the second part of demo-windows.img's files: that part is quarantined,
-    the image ends partial saying so (its ledger counts the part), and every other file of it is in the case."""
-    case, image = tmp_path / "case", DEMO / "demo-windows.img"
-    code, stderr, _ = scan_with_workers_dying_at(f"unit-taken-{image.name}-part-1", case, lab_postgres.url,
-                                                 lab_redis.url, tmp_path)
-    assert code == 1, stderr
+    """Each worker dies as soon as it takes the capture, or the second part of demo-windows.img's files. Each is sent
+    MAX_SENDS times, then quarantined: the capture fails; the image ends partial saying so (its ledger counts the
+    part), and every other file of it is in the case."""
+    case, poison, image = tmp_path / "case", DEMO / "demo-capture.pcap", DEMO / "demo-windows.img"
+    code, stderr, restarts = scan_with_workers_dying_at(f"unit-taken-{poison.name},unit-taken-{image.name}-part-1",
+                                                        case, lab_postgres.url, lab_redis.url, tmp_path)
+    assert code == 1, stderr  # incomplete: one evidence item was not examined, one only in part
+    assert f"{poison}: failed: sent {distributed.MAX_SENDS} times, never examined to its end" in stderr
     assert f"{image}: partial: 1 of " in stderr and f"parts of its files not examined: sent {distributed.MAX_SENDS} " \
         "times, never examined to its end" in stderr
-    [lost] = [unit for unit in run_units(case) if unit.status == "quarantined"]
-    assert (lost.key, lost.part) == (str(image), 1)
+    assert restarts >= 2 * distributed.MAX_SENDS - 2
+    taken = [entry["unit"] for entry in audit_entries(case, "unit taken")]
+    lost = {unit.key: unit for unit in run_units(case) if unit.status == "quarantined"}
+    assert set(lost) == {str(poison), str(image)} and lost[str(image)].part == 1
+    assert all(taken.count(unit.id) == distributed.MAX_SENDS for unit in lost.values())
+    assert sorted(unit["evidence"] for entry in audit_entries(case, "units quarantined") for unit in entry["units"]) \
+        == sorted([str(poison), str(image)])
     db = open_case(case)
     try:
-        paths = {fields[0] for fields, _ in json.loads(units.objects(db, lost.id))}
+        paths = {fields[0] for fields, _ in json.loads(units.objects(db, lost[str(image)].id))}
         status, unit_stage = db.execute("SELECT e.status, l.reasons FROM evidence e JOIN ledger l ON l.evidence_id = e.id "
                                         "WHERE e.path = ? AND l.stage = 'unit'", [str(image)]).fetchone()
     finally:
         db.close()
     assert status == "partial" and f"quarantined: sent {distributed.MAX_SENDS} times" in unit_stage
-    expected = [row for row in listed_files(reference["files"])
-                if not (row[0] == str(image) and (row[1] in paths or row[1].split("!")[0] in paths))]
+    expected = [row for row in listed_files(reference["files"]) if row[0] != str(poison) and not (
+        row[0] == str(image) and (row[1] in paths or row[1].split("!")[0] in paths))]
     assert paths and listed_files(exports(case, ("files",))["files"]) == expected
+    info = run_cli("info", "--case", case)
+    assert f"quarantined: sent {distributed.MAX_SENDS} times" in info.stdout

@@ -75,8 +75,7 @@ def test_a_process_that_dies_loses_only_its_objects(folder_with_archive: Path, t
     """Each examining process killed (SIGKILL) at its second object: the objects each held are in the ledger as
     not examined, the item is partial and says why, and every other object is examined by the threads that fed
     them."""
-    monkeypatch.setenv("CYBERTRIAGE_CRASH_AT", "examining-process")  # read by the processes as they start
-    monkeypatch.setenv("CYBERTRIAGE_CRASH_COUNT", "2")
+    monkeypatch.setenv("CYBERTRIAGE_CRASH_AT", "examining-process:2")  # read by the processes as they start
     case = tmp_path / "case"
     assert _scan([folder_with_archive], case, 0) == ["partial"]
     db = sqlite3.connect(case / "case.db")
