@@ -6,6 +6,10 @@ compares its cases with the same `rows`."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +39,35 @@ def rows(jsonl: str) -> list[str]:
 
 
 def exports(case: Path, chosen: tuple[str, ...] = EXPORTS) -> dict[str, list[str]]:
-    """Each export of the case (JSON lines), or the `chosen` ones (each is a process of its own: a second or so),
-    ids and processing times left out, rows sorted."""
-    from tests.conftest import run_cli  # here, so that the benchmark takes `rows` without pytest's fixtures
+    """Each export of the case (JSON lines), or the `chosen` ones, ids and processing times left out, rows sorted. One
+    process runs every `cybertriage export` (the command line's own main, each into a file): a process per export
+    took a second or so each on a busy machine."""
+    from tests.conftest import REPO  # here, so that the benchmark takes `rows` without pytest's fixtures
 
-    tables = {}
-    for what in chosen:
-        result = run_cli("export", "--case", case, "--what", what, "--format", "jsonl")
-        assert result.code == 0, f"export --what {what}: {result.stderr}"
-        tables[what] = rows(result.stdout)
-    return tables
+    with tempfile.TemporaryDirectory(prefix="cybertriage-exports-") as folder:
+        done = subprocess.run([sys.executable, "-m", "tests.case_exports", str(case), folder, *chosen], cwd=REPO,
+                              capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert done.returncode == 0, done.stderr
+        return {what: rows((Path(folder) / f"{what}.jsonl").read_text(encoding="utf-8")) for what in chosen}
 
 
 def differences(expected: dict[str, list[str]], got: dict[str, list[str]]) -> dict[str, tuple[list[str], list[str]]]:
     """Per export, the rows only the reference has and the rows only the other has (empty when they agree)."""
     return {what: (sorted(set(expected[what]) - set(got[what]))[:3], sorted(set(got[what]) - set(expected[what]))[:3])
             for what in EXPORTS if expected[what] != got[what]}
+
+
+def _export_each(case: str, folder: str, chosen: list[str]) -> int:
+    """`cybertriage export --case CASE --what WHAT --output FOLDER/WHAT.jsonl` for each chosen WHAT, in this process."""
+    from cybertriage.cli import main
+
+    for what in chosen:
+        code = main(["export", "--case", case, "--what", what, "--format", "jsonl", "--output", f"{folder}/{what}.jsonl"])
+        if code != 0:
+            print(f"export --what {what}: exit code {code}", file=sys.stderr)
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_export_each(sys.argv[1], sys.argv[2], sys.argv[3:]))
