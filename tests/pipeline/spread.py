@@ -20,7 +20,7 @@ PE_FOLDER = REPO / "tests" / "data" / "corpus" / "pe"  # a folder of loose files
 EVIDENCE = [DEMO / "demo-disk.img", DEMO / "demo-windows.img", DEMO / "demo-vm.qcow2", DEMO / "demo-capture.pcap",
             PE_FOLDER]
 # The same kinds (a disk image, a virtual disk, a capture, a folder) without the Windows image, the one whose files
-# come in several parts: for the faults that need no part of it, in a third of the time.
+# come in several parts: for the faults that need no part of it, in about half the time.
 LIGHT = [path for path in EVIDENCE if path.name != "demo-windows.img"]
 
 
