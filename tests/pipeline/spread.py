@@ -41,12 +41,14 @@ def ledger(case: Path) -> list[tuple]:
     return sorted((*row[:5], json.loads(row[5])) for row in rows) + sorted(map(tuple, problems)) + \
         sorted(map(tuple, evidence)) + sorted(map(tuple, partitions))
 
+
 def run_units(case: Path) -> list[units.Unit]:
     db = open_case(case)
     try:
         return units.run_units(db, int(db.execute("SELECT max(id) FROM runs").fetchone()[0]))
     finally:
         db.close()
+
 
 @contextmanager
 def workers(broker: str, folder: Path, *names: str, crash_at: str | None = None) -> Iterator[list[subprocess.Popen]]:
@@ -60,10 +62,11 @@ def workers(broker: str, folder: Path, *names: str, crash_at: str | None = None)
     finally:
         started.stop()
 
+
 def spread_scan(case: Path, store: str, broker: str, evidence: list[Path] = EVIDENCE) -> list[str]:
-    command = [sys.executable, "-m", "cybertriage", "scan", *map(str, evidence), "--case", str(case), "--store", store,
-               "--broker", broker, "--worker-timeout", "5", "--unit-mb", "1", "--quiet"]  # disk images in parts
-    return command
+    return [sys.executable, "-m", "cybertriage", "scan", *map(str, evidence), "--case", str(case), "--store", store,
+            "--broker", broker, "--worker-timeout", "5", "--unit-mb", "1", "--quiet"]  # disk images in parts
+
 
 def audit_entries(case: Path, action: str) -> list[dict]:
     db = open_case(case)

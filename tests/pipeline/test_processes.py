@@ -20,7 +20,7 @@ from tests.conftest import REPO, Images, export
 
 DEMO_WINDOWS = REPO / "resources" / "demo" / "demo-windows.img"
 # The exports disk evidence fills (the network ones stay empty; credentials, e-mails and places are read from the
-# artefacts), each a process of its own
+# artefacts)
 DISK_EXPORTS = ("artifacts", "files", "findings", "keyword-hits", "timeline")
 
 
